@@ -1,0 +1,53 @@
+"""Job registry: job name -> ``module:function``, imported lazily so a cold job pays only for what it uses.
+
+A job function has the signature ``run(request: dict, emit: Emitter) -> dict`` and returns the
+``result`` event's data. It validates its request with :func:`parse_request` (a pydantic model per job)
+and raises :class:`~agentic_engine.protocol.RequestError` / ``EngineError`` on failure.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .protocol import JobFn, RequestError
+
+__all__ = ["JOBS", "resolve_job", "parse_request"]
+
+# One module per job. Add a line here when adding a job.
+JOBS: dict[str, str] = {
+    "ping": "agentic_engine.ping:run",
+    "profile": "agentic_engine.profile:run",
+    "prune": "agentic_engine.prune:run",
+    "export": "agentic_engine.export:run",
+    "finetune": "agentic_engine.finetune:run",
+    "evaluate": "agentic_engine.evaluate:run",
+    "make-dataset": "agentic_engine.dataset:run",
+}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def resolve_job(name: Any) -> JobFn:
+    """The job function for ``name``; a RequestError naming ``job`` if there is none."""
+    if not isinstance(name, str) or name not in JOBS:
+        raise RequestError("job", f"unknown job {name!r}; expected one of {sorted(JOBS)}")
+    module_name, fn_name = JOBS[name].split(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, fn_name)
+
+
+def parse_request(model: type[M], raw: Any) -> M:
+    """Validate ``raw`` against ``model``; the first problem becomes a RequestError naming the field."""
+    if not isinstance(raw, dict):
+        raise RequestError(None, f"request must be a JSON object, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        errors = e.errors()
+        first = errors[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise RequestError(field, f"{first['msg']}{more}") from None

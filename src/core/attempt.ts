@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { ArtifactRefSchema } from './artifact-ref';
+import { StrategySchema } from './strategy';
+
+/** Agents that can propose strategies. `human` marks an override sent by a user through an update. */
+export const AgentNameSchema = z.enum(['solver', 'grid', 'claude', 'hybrid', 'human']);
+export type AgentName = z.infer<typeof AgentNameSchema>;
+
+/** Token use and estimated cost of one LLM proposal. */
+export const LlmUsageSchema = z
+  .object({
+    model: z.string(),
+    inputTokens: z.number().int().min(0),
+    outputTokens: z.number().int().min(0),
+    cacheReadTokens: z.number().int().min(0),
+    cacheWriteTokens: z.number().int().min(0),
+    costUsd: z.number().min(0),
+    repairs: z.number().int().min(0),
+    transcript: ArtifactRefSchema.optional(),
+  })
+  .strict();
+export type LlmUsage = z.infer<typeof LlmUsageSchema>;
+
+/** MACs and params of one named stage (a module-path prefix), as measured. */
+export const StageMacsSchema = z
+  .object({ name: z.string(), macs: z.number().min(0), params: z.number().min(0), share: z.number().min(0) })
+  .strict();
+export type StageMacs = z.infer<typeof StageMacsSchema>;
+
+/**
+ * One attempt of the MAC-target search: the strategy an agent proposed and what the engine measured.
+ * The list of attempts is the strategy log.
+ *
+ * @example
+ * // Attempt 2 on ResNet-50 -> 1.77 G, band -5%..+1%: the solver interpolated between attempt 1
+ * // (ratio 0.30 -> 2.31 G, +30.5 %) and the dense model, measured 1.762 G: deviation -0.45 %, in band.
+ * { index: 2, agent: 'solver', strategy: { pruningRatio: 0.41, ... }, macs: 1.762e9, params: 13.1e6,
+ *   deviation: -0.0045, inBand: true, wallMs: 640 }
+ */
+export const AttemptSchema = z
+  .object({
+    index: z.number().int().min(1),
+    agent: AgentNameSchema,
+    strategy: StrategySchema,
+    macs: z.number().min(0),
+    params: z.number().min(0),
+    deviation: z.number(),
+    inBand: z.boolean(),
+    wallMs: z.number().min(0),
+    stages: z.array(StageMacsSchema).optional(),
+    accuracyProxy: z.object({ top1: z.number(), top5: z.number(), count: z.number().int() }).strict().optional(),
+    model: ArtifactRefSchema.optional(),
+    /** Why the agent that was asked did not produce this attempt (e.g. Claude's reply failed validation). */
+    fallbackReason: z.string().optional(),
+    /** Set when the engine rejected or failed the strategy: the attempt measured nothing. */
+    error: z.string().optional(),
+    llm: LlmUsageSchema.optional(),
+  })
+  .strict();
+export type Attempt = z.infer<typeof AttemptSchema>;

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+/** Importance criteria the engine knows. `taylor` needs calibration data. */
+export const ImportanceSchema = z.enum(['l1', 'l2', 'taylor', 'bn_scale', 'lamp', 'random']);
+export type Importance = z.infer<typeof ImportanceSchema>;
+
+const ratio = z.number().min(0).max(0.95);
+
+/**
+ * A pruning strategy: the one contract every agent (solver, grid, Claude, a human override) produces
+ * and the engine consumes. The engine validates the same JSON on its side.
+ *
+ * @example
+ * // ResNet-50 toward 1.77 GMACs: prune 35 % of channels globally, ranked by L2 magnitude within
+ * // isomorphic groups, rounded to multiples of 8, with layer4 pruned harder than the rest.
+ * const s: Strategy = {
+ *   pruningRatio: 0.35, importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8,
+ *   stageRatios: { layer4: 0.45 }, rationale: 'layer4 holds 27 % of MACs and most parameters',
+ * };
+ */
+export const StrategySchema = z
+  .object({
+    /** Global channel ratio the pruner aims for (0 = keep all). */
+    pruningRatio: ratio,
+    importance: ImportanceSchema,
+    globalPruning: z.boolean(),
+    isomorphic: z.boolean(),
+    /** Channel multiple kept per layer. @default 8 */
+    roundTo: z.number().int().min(1).max(256),
+    maxLayerRatio: z.number().gt(0).max(1).optional(),
+    /** Ratio per module prefix (a stage name from the profile, e.g. `layer4`, `blocks.3`). */
+    stageRatios: z.record(z.string().min(1), ratio).optional(),
+    layerRatios: z.record(z.string().min(1), ratio).optional(),
+    ignoredLayers: z.array(z.string().min(1)).optional(),
+    iterativeSteps: z.number().int().min(1).max(100).optional(),
+    vit: z
+      .object({
+        pruneHeads: z.boolean(),
+        pruneHeadDims: z.boolean(),
+        headRatio: ratio.optional(),
+      })
+      .strict()
+      .optional(),
+    /** Why this strategy: kept in the strategy log. */
+    rationale: z.string().max(4000).optional(),
+  })
+  .strict();
+export type Strategy = z.infer<typeof StrategySchema>;
+
+/** A strategy with every defaulted field filled: what agents start from. */
+export function baseStrategy(pruningRatio: number, overrides: Partial<Strategy> = {}): Strategy {
+  return {
+    pruningRatio,
+    importance: 'l2',
+    globalPruning: true,
+    isomorphic: true,
+    roundTo: 8,
+    ...overrides,
+  };
+}
+
+/**
+ * A canonical string for a strategy without its rationale: two strategies with the same key prune
+ * the same way. Used to detect repeated proposals.
+ */
+export function strategyKey(strategy: Strategy): string {
+  const { rationale: _rationale, ...rest } = strategy;
+  return canonicalJson(rest);
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return typeof value === 'number' ? String(Number(value.toFixed(6))) : JSON.stringify(value);
+}
