@@ -1,0 +1,601 @@
+"""``finetune``: train a (pruned) model on an ImageFolder dataset, checkpointing for an exact resume.
+
+One optimizer step = ``gradAccumSteps`` micro-batches of ``batchSize`` images. The order of the data
+and each image's augmentation are pure functions of ``(recipe.seed, micro-batch index)`` (see
+:mod:`agentic_engine.training`), and every checkpoint holds model, optimizer, scheduler, grad scaler,
+all global RNG states and the step, so resuming from ``ckpt-<k>.pt`` continues as if never stopped: on
+the CPU with fixed seeds the final weights equal an uninterrupted run bit for bit (tested).
+
+Events: ``progress`` (stage ``train``) every ``progressEverySteps`` steps; ``artifact`` kind
+``checkpoint`` (with ``step``) after each complete ``<checkpointDir>/ckpt-<step>.pt``; ``artifact``
+kind ``model`` for the final weights in ``outDir``. ``outDir`` then holds only the model's files (flat):
+``model.pt`` (a state_dict) for a dense model, or ``state_dict.pt`` plus the pruned directory's other
+files (``history.json``...) for a pruned one, so the result's ``modelSpec`` (``{..., weights:
+outDir/model.pt}`` or ``{..., pruned: outDir}``) rebuilds it with ``models.build_model``.
+
+Multi-GPU (``gpus > 1``) is a separate path at the bottom of this file: the job relaunches itself
+under ``torchrun`` (one process per GPU, DDP, ``batchSize`` per GPU) and relays rank 0's events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from .jobs import parse_request
+from .protocol import EngineError, Emitter, RequestError, log
+
+__all__ = ["FinetuneRequest", "Recipe", "run", "MODEL_FILE"]
+
+MODEL_FILE = "model.pt"
+# What models._build_pruned loads from a pruned dir; the dir's other files (history.json...) are copied.
+PRUNED_WEIGHTS_FILE = "state_dict.pt"
+_CONFIG = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, allow_inf_nan=False)
+
+
+class Recipe(BaseModel):
+    """Training hyper-parameters; ranges match the TS ``FinetuneConfigSchema``."""
+
+    model_config = _CONFIG
+
+    epochs: float = Field(gt=0, le=1000)
+    batch_size: int = Field(ge=1, le=8192)
+    lr: float = Field(gt=0, le=10)
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    momentum: float = Field(0.9, ge=0, le=1)
+    weight_decay: float = Field(5e-5, ge=0, le=1)
+    warmup_epochs: float = Field(0, ge=0, le=100)
+    schedule: Literal["cosine", "constant"] = "cosine"
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    kd_alpha: float = Field(0.0, ge=0, le=1)
+    kd_temperature: float = Field(4.0, gt=0, le=100)
+    grad_accum_steps: int = Field(1, ge=1, le=1024)
+    bf16: bool = False
+    channels_last: bool = False
+    max_steps: int | None = Field(None, ge=1)
+    workers: int = Field(0, ge=0, le=64)
+    seed: int = Field(0, ge=0)
+
+
+class FinetuneDataset(BaseModel):
+    model_config = _CONFIG
+
+    root: str = Field(min_length=1)
+    image_size: int | None = Field(None, ge=8, le=4096)
+
+
+class FinetuneRequest(BaseModel):
+    model_config = _CONFIG
+
+    model: dict[str, Any]
+    teacher: dict[str, Any] | None = None
+    dataset: FinetuneDataset
+    recipe: Recipe
+    checkpoint_dir: str = Field(min_length=1)
+    checkpoint_every_steps: int = Field(ge=1)
+    keep_checkpoints: int | None = Field(None, ge=1, le=1000)
+    resume_from: str | None = Field(None, min_length=1)
+    out_dir: str = Field(min_length=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    gpus: int = Field(1, ge=1, le=64)
+    progress_every_steps: int = Field(1, ge=1)
+
+
+def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
+    req = parse_request(FinetuneRequest, request)
+    if req.teacher is None and req.recipe.kd_alpha > 0:
+        raise RequestError("recipe.kdAlpha", "kdAlpha > 0 needs a teacher model")
+    if req.gpus > 1:
+        dist = _dist_env(req.device)
+        if dist is None:
+            return _launch_torchrun(req, request, emit)
+        dist.init()
+        return _train(req, emit, dist)
+    return _train(req, emit, None)
+
+
+# -------------------------------------------------------------------------------------- single run
+
+
+def _train(req: FinetuneRequest, emit: Emitter, dist: _Dist | None) -> dict[str, Any]:
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader
+
+    from . import training as T
+
+    started = time.perf_counter()
+    recipe = req.recipe
+    rank, world = (dist.rank, dist.world) if dist else (0, 1)
+    device = dist.device if dist is not None else T.resolve_device(req.device)
+    index = T.index_split(req.dataset.root, "train")
+    ckpt = T.load_checkpoint(req.resume_from) if req.resume_from is not None else None
+
+    # Model init draws from the global RNGs: seed them so a fresh start is reproducible.
+    _seed_everything(recipe.seed)
+    model, input_shape = T.load_model(req.model, "model")
+    image_size = req.dataset.image_size or int(input_shape[-1])
+    num_classes = _output_classes(model, image_size)
+    if num_classes != len(index.classes):
+        raise RequestError(
+            "model.numClasses",
+            f"the model predicts {num_classes} classes but {req.dataset.root!r} has {len(index.classes)}",
+        )
+    fingerprint = T.architecture_fingerprint(model)
+    if ckpt is not None:
+        if ckpt.get("fingerprint") != fingerprint:
+            raise T.CheckpointMismatch(
+                "resumeFrom",
+                f"checkpoint {req.resume_from!r} was written for another architecture "
+                f"(spec {ckpt.get('modelSpec')}) than {req.model}",
+            )
+        model.load_state_dict(ckpt["model"])
+    model.to(device)
+    if recipe.channels_last:
+        model.to(memory_format=torch.channels_last)
+
+    teacher = None
+    if req.teacher is not None:
+        teacher, _ = T.load_model(req.teacher, "teacher")
+        if _output_classes(teacher, image_size) != num_classes:
+            raise RequestError("teacher.numClasses", f"the teacher must predict {num_classes} classes too")
+        teacher.eval().requires_grad_(False).to(device)
+        if recipe.channels_last:
+            teacher.to(memory_format=torch.channels_last)
+
+    global_batch = recipe.batch_size * world
+    if len(index.samples) < global_batch:
+        raise RequestError(
+            "recipe.batchSize",
+            f"batchSize {recipe.batch_size} x {world} process(es) exceeds the {len(index.samples)} training images",
+        )
+    micro_per_epoch = len(index.samples) // global_batch
+    steps_per_epoch = micro_per_epoch / recipe.grad_accum_steps
+    total_steps = max(1, math.ceil(recipe.epochs * steps_per_epoch))
+    if recipe.max_steps is not None:
+        total_steps = min(total_steps, recipe.max_steps)
+    warmup_steps = round(recipe.warmup_epochs * steps_per_epoch)
+
+    optimizer = _optimizer(model, recipe)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: T.lr_factor(s, total_steps, warmup_steps, recipe.schedule)
+    )
+    use_bf16 = recipe.bf16 and device.type == "cuda"
+    if recipe.bf16 and not use_bf16:
+        log("finetune: bf16 autocast is GPU-only; training in fp32 on", device)
+    # bf16 needs no loss scaling; the slot stays in the checkpoint for an fp16 path.
+    scaler = None
+
+    start_step = 0
+    losses: list[float] = []
+    if ckpt is not None:
+        start_step = int(ckpt["step"])
+        if start_step > total_steps:
+            raise RequestError(
+                "resumeFrom", f"checkpoint is at step {start_step}, past this recipe's {total_steps} steps"
+            )
+        if ckpt.get("worldSize", 1) != world:
+            log(f"finetune: resuming a {ckpt.get('worldSize')}-process checkpoint with {world}: data order differs")
+        _warn_recipe_drift(ckpt.get("recipe", {}), recipe)
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        losses = [float(v) for v in ckpt["losses"].tolist()]
+        T.restore_rng(ckpt["rng"])
+        log(f"finetune: resumed from {req.resume_from} at step {start_step}/{total_steps}")
+
+    train_model: torch.nn.Module = model
+    if dist is not None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    data = T.AugmentedImageFolder(index, image_size, train=True, seed=recipe.seed)
+    sampler = T.ResumableBatchSampler(
+        len(index.samples),
+        global_batch,
+        recipe.seed,
+        start=start_step * recipe.grad_accum_steps,
+        stop=total_steps * recipe.grad_accum_steps,
+    )
+    loader = DataLoader(
+        data,
+        batch_sampler=_RankSlice(sampler, rank, world) if world > 1 else sampler,
+        num_workers=recipe.workers,
+        pin_memory=device.type == "cuda",
+        # Its own generator: creating the iterator must not draw from the global RNG we restore.
+        generator=torch.Generator().manual_seed(recipe.seed),
+    )
+
+    ckpt_dir = Path(req.checkpoint_dir)
+    out_dir = Path(req.out_dir)
+    state = {
+        "fingerprint": fingerprint,
+        "modelSpec": req.model,
+        "recipe": recipe.model_dump(by_alias=True),
+        "totalSteps": total_steps,
+        "microBatchesPerEpoch": micro_per_epoch,
+        "worldSize": world,
+        "dataset": {"root": str(Path(req.dataset.root).resolve()), "classes": index.classes, "imageSize": image_size},
+    }
+    last_ckpt: dict[str, Any] | None = None
+    written: list[Path] = []
+
+    def save_checkpoint(step: int) -> dict[str, Any] | None:
+        if rank != 0:
+            return None
+        micro = step * recipe.grad_accum_steps
+        payload = {
+            "format": T.CHECKPOINT_FORMAT,
+            **state,
+            "step": step,
+            "epoch": micro / micro_per_epoch,
+            "sampler": {
+                "seed": recipe.seed,
+                "microBatch": micro,
+                "epoch": micro // micro_per_epoch,
+                "batchInEpoch": micro % micro_per_epoch,
+            },
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler,
+            "rng": T.capture_rng(),
+            "losses": torch.tensor(losses, dtype=torch.float64),
+        }
+        path = T.atomic_torch_save(payload, ckpt_dir / f"ckpt-{step}.pt")
+        ref = emit.artifact("checkpoint", path, step=step)
+        written.append(path)
+        if req.keep_checkpoints is not None:
+            while len(written) > req.keep_checkpoints:
+                written.pop(0).unlink(missing_ok=True)
+        return {**ref, "step": step}
+
+    autocast = (
+        torch.autocast(device_type="cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
+    )
+    model.train()
+    step = start_step
+    images = 0
+    loop_start = time.perf_counter()
+    accum_loss = 0.0
+    micro_in_step = 0
+    try:
+        for x, y in loader:
+            x = x.to(device, non_blocking=True)
+            y = y.to(device, non_blocking=True)
+            if recipe.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            last_micro = micro_in_step == recipe.grad_accum_steps - 1
+            sync = contextlib.nullcontext() if (dist is None or last_micro) else train_model.no_sync()
+            with sync:
+                with autocast:
+                    logits = train_model(x)
+                    loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
+                    if teacher is not None and recipe.kd_alpha > 0:
+                        with torch.no_grad():
+                            t_logits = teacher(x)
+                        loss = (1 - recipe.kd_alpha) * loss + recipe.kd_alpha * _kd_loss(
+                            logits.float(), t_logits.float(), recipe.kd_temperature
+                        )
+                (loss / recipe.grad_accum_steps).backward()
+            accum_loss += float(loss.detach())
+            micro_in_step += 1
+            images += x.shape[0] * world
+            if not last_micro:
+                continue
+            step_loss = accum_loss / recipe.grad_accum_steps
+            if dist is not None:
+                step_loss = dist.mean(step_loss)
+            if not math.isfinite(step_loss):
+                raise EngineError(
+                    f"training loss is {step_loss} at step {step + 1}: lower recipe.lr or check the data",
+                    type="NonFiniteLoss",
+                )
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+            step += 1
+            losses.append(step_loss)
+            accum_loss, micro_in_step = 0.0, 0
+            if step % req.progress_every_steps == 0 or step == total_steps:
+                elapsed = time.perf_counter() - loop_start
+                done = step - start_step
+                emit.progress(
+                    "train",
+                    step / total_steps,
+                    step=step,
+                    totalSteps=total_steps,
+                    epoch=step * recipe.grad_accum_steps / micro_per_epoch,
+                    loss=step_loss,
+                    lr=optimizer.param_groups[0]["lr"],
+                    imagesPerSec=images / elapsed if elapsed > 0 else None,
+                    etaSec=(total_steps - step) * elapsed / done if done else None,
+                )
+            if step % req.checkpoint_every_steps == 0 or step == total_steps:
+                last_ckpt = save_checkpoint(step)
+                if dist is not None:
+                    dist.barrier()
+    except Exception as e:
+        if T.is_oom(e):
+            raise T.out_of_memory(recipe.batch_size, device) from None
+        raise
+    train_sec = time.perf_counter() - loop_start
+
+    if last_ckpt is None and rank == 0:
+        # Resumed from the final checkpoint: nothing to train, but still answer with a checkpoint ref.
+        last_ckpt = save_checkpoint(step)
+    if rank != 0:
+        return {}
+    model_ref, model_spec = _write_model(model, req.model, out_dir, emit)
+    result: dict[str, Any] = {
+        "finalCheckpoint": last_ckpt,
+        "model": model_ref,
+        "modelSpec": model_spec,
+        "steps": step,
+        "totalSteps": total_steps,
+        "epochs": step * recipe.grad_accum_steps / micro_per_epoch,
+        "trainLoss": _loss_summary(losses, max(1, round(steps_per_epoch))),
+        "lossCurve": T.downsample_curve(losses),
+        "imagesPerSec": images / train_sec if train_sec > 0 and images else None,
+        "wallMs": round((time.perf_counter() - started) * 1000),
+        "device": str(device),
+        "worldSize": world,
+        "imageSize": image_size,
+        "classes": index.classes,
+    }
+    if ckpt is not None:
+        result["resumedFromStep"] = start_step
+    return result
+
+
+def _seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (1 << 32))
+    torch.manual_seed(seed)
+
+
+def _output_classes(model: Any, image_size: int) -> int:
+    """The model's number of outputs, from one eval-mode forward pass on a zero image."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(1, 3, image_size, image_size))
+    except Exception as e:  # noqa: BLE001 - a shape error here is the request's fault
+        raise RequestError("dataset.imageSize", f"the model cannot take {image_size}x{image_size} inputs: {e}") from None
+    finally:
+        model.train(was_training)
+    if out.ndim != 2:
+        raise RequestError("model", f"the model's output has shape {tuple(out.shape)}, expected (batch, classes)")
+    return int(out.shape[1])
+
+
+def _optimizer(model: Any, recipe: Recipe) -> Any:
+    import torch
+
+    # Standard practice: no weight decay on biases and normalisation parameters (1-d tensors).
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": recipe.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum)
+    return torch.optim.AdamW(groups, lr=recipe.lr)
+
+
+def _kd_loss(student: Any, teacher: Any, temperature: float) -> Any:
+    """Hinton distillation: T^2 * KL(softmax(teacher/T) || softmax(student/T))."""
+    import torch.nn.functional as F
+
+    return F.kl_div(
+        F.log_softmax(student / temperature, dim=1),
+        F.log_softmax(teacher / temperature, dim=1),
+        reduction="batchmean",
+        log_target=True,
+    ) * (temperature**2)
+
+
+def _warn_recipe_drift(saved: dict[str, Any], recipe: Recipe) -> None:
+    now = recipe.model_dump(by_alias=True)
+    changed = sorted(k for k in now if k in saved and saved[k] != now[k])
+    if changed:
+        log(f"finetune: the recipe changed since the checkpoint ({', '.join(changed)}); the run will not be exact")
+
+
+def _loss_summary(losses: list[float], window: int) -> dict[str, float | None]:
+    if not losses:
+        return {"last": None, "avg": None, "recent": None}
+    recent = losses[-window:]
+    return {"last": losses[-1], "avg": sum(losses) / len(losses), "recent": sum(recent) / len(recent)}
+
+
+def _write_model(model: Any, spec: dict[str, Any], out_dir: Path, emit: Emitter) -> tuple[dict, dict]:
+    """Write ``outDir/model.pt`` (+ a pruned model's other files); returns (artifact ref, buildable spec)."""
+    from . import training as T
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pruned = spec.get("pruned")
+    if not pruned and spec.get("weights") and Path(spec["weights"]).is_dir():
+        pruned = spec["weights"]  # build_model treats a weights folder as a pruned dir too
+    model_spec = {k: v for k, v in spec.items() if k not in ("weights", "pruned")}
+    if pruned:
+        weights_name = _pruned_weights_file()
+        src = Path(pruned)
+        if src.resolve() != out_dir.resolve():
+            for f in sorted(src.iterdir()):
+                if f.is_file() and f.name != weights_name and not f.name.endswith(".onnx"):
+                    tmp = out_dir / f".{f.name}.tmp-{os.getpid()}"
+                    shutil.copyfile(f, tmp)
+                    os.replace(tmp, out_dir / f.name)
+        path = T.atomic_torch_save(model.state_dict(), out_dir / weights_name)
+        model_spec["pruned"] = str(out_dir.resolve())
+    else:
+        path = T.atomic_torch_save(model.state_dict(), out_dir / MODEL_FILE)
+        model_spec["weights"] = str(path.resolve())
+    return emit.artifact("model", path), model_spec
+
+
+def _pruned_weights_file() -> str:
+    """The state_dict file name ``models.build_model`` reads from a pruned dir (beside ``history.json``)."""
+    from . import models
+
+    return getattr(models, "PRUNED_WEIGHTS_FILE", PRUNED_WEIGHTS_FILE)
+
+
+# ------------------------------------------------------------------------------ multi-GPU (torchrun)
+#
+# gpus > 1: run() relaunches ``python -m torch.distributed.run --standalone --nproc_per_node=<gpus>
+# -m agentic_engine.finetune --request-file <tmp>``. Each rank runs _train() with a DDP-wrapped model;
+# micro-batch m of the global order is cut into ``gpus`` slices of ``batchSize`` (batchSize is per GPU).
+# Rank 0 alone writes checkpoints, the model and events; the parent relays its event lines. A resume is
+# exact in data order and model/optimizer state; dropout RNG of ranks > 0 is not checkpointed.
+# Untested here (no multi-GPU host); on CPU it runs with the gloo backend.
+
+
+class _Dist:
+    def __init__(self, rank: int, world: int, local_rank: int, device: str) -> None:
+        import torch
+
+        self.rank, self.world, self.local_rank = rank, world, local_rank
+        if device != "cpu" and torch.cuda.is_available():
+            torch.cuda.set_device(local_rank)
+            self.device = torch.device("cuda", local_rank)
+        else:
+            self.device = torch.device("cpu")
+
+    def init(self) -> None:
+        import torch.distributed as td
+
+        if not td.is_initialized():
+            td.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    def mean(self, value: float) -> float:
+        import torch
+        import torch.distributed as td
+
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        td.all_reduce(t)
+        return float(t.item()) / self.world
+
+    def barrier(self) -> None:
+        import torch.distributed as td
+
+        td.barrier()
+
+
+def _dist_env(device: str) -> _Dist | None:
+    """This rank's place when started by torchrun, else None."""
+    if "LOCAL_RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        return None
+    env = os.environ
+    return _Dist(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env["LOCAL_RANK"]), device)
+
+
+class _RankSlice:
+    """This rank's ``batchSize`` slice of each global micro-batch."""
+
+    def __init__(self, sampler: Any, rank: int, world: int) -> None:
+        self.sampler, self.rank, self.world = sampler, rank, world
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self):
+        for batch in self.sampler:
+            per = len(batch) // self.world
+            yield batch[self.rank * per : (self.rank + 1) * per]
+
+
+def _launch_torchrun(req: FinetuneRequest, request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
+    import torch
+
+    if req.device != "cpu" and torch.cuda.device_count() < req.gpus:
+        raise RequestError("gpus", f"{req.gpus} GPUs requested, {torch.cuda.device_count()} visible")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(request, f)
+        request_file = f.name
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={req.gpus}",
+        "-m", "agentic_engine.finetune", "--request-file", request_file,
+    ]  # fmt: skip
+    log("finetune: launching", " ".join(cmd))
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    try:
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    log(line.rstrip())
+                    continue
+                kind = event.pop("event", None)
+                if kind == "result":
+                    result = event.get("data")
+                elif kind == "error":
+                    error = event
+                elif kind is not None:
+                    emit.emit(kind, **event)
+            code = proc.wait()
+    finally:
+        os.unlink(request_file)
+    if error is not None:
+        if error.get("type") == "RequestError":
+            raise RequestError(error.get("field"), str(error.get("message", "")).split(": ", 1)[-1])
+        raise EngineError(str(error.get("message")), type=str(error.get("type")), retryable=bool(error.get("retryable")))
+    if code != 0 or result is None:
+        raise EngineError(f"torchrun exited with code {code} without a result", type="DistributedFailure", retryable=True)
+    return result
+
+
+def _rank_main(argv: list[str] | None = None) -> int:
+    """Entry point of one torchrun rank: rank 0 emits events; the others only log."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="agentic_engine.finetune")
+    parser.add_argument("--request-file", required=True)
+    args = parser.parse_args(argv)
+    if "LOCAL_RANK" not in os.environ:
+        log("agentic_engine.finetune is started by torchrun; use `python -m agentic_engine finetune`")
+        return 2
+    with open(args.request_file, encoding="utf-8") as f:
+        request = json.load(f)
+
+    from .__main__ import run_job
+
+    with open(os.devnull, "w") as devnull:
+        emit = Emitter() if os.environ.get("RANK", "0") == "0" else Emitter(stream=devnull)
+        try:
+            return run_job("finetune", request, emit)
+        finally:
+            import torch.distributed as td
+
+            if td.is_initialized():
+                td.destroy_process_group()
+
+
+if __name__ == "__main__":
+    sys.exit(_rank_main())

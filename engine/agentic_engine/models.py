@@ -1,0 +1,367 @@
+"""Model zoo: build a vision model from a :class:`ModelSpec`, never downloading weights.
+
+``build_model(spec)`` returns ``(model in eval mode, default input shape [1, 3, H, W])``. It is the one entry
+point every job (profile, prune, export, finetune, evaluate) uses, so a spec means the same network everywhere.
+
+Example::
+
+    model, shape = build_model(ModelSpec(name="resnet50"))              # random init, [1, 3, 224, 224]
+    model, shape = build_model({"name": "democnn"})                     # the demo CNN, [1, 3, 32, 32]
+    model, shape = build_model({"name": "resnet50", "pruned": "/runs/trial-3"})   # rebuilt pruned model
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import json
+import types
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from .protocol import RequestError
+
+__all__ = [
+    "ModelSpec",
+    "KNOWN_MODELS",
+    "build_model",
+    "canonical_name",
+    "default_input_size",
+    "stage_roots",
+    "protected_layers",
+    "attention_modules",
+    "is_timm_attention",
+    "set_attention_shape",
+    "DemoCNN",
+    "PRUNED_FORMAT",
+]
+
+PRUNED_FORMAT = "agentic-pruner/pruned-model@1"
+
+_TORCHVISION = [
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+    "mobilenet_v2", "convnext_tiny", "convnext_small", "convnext_base", "vit_b_16",
+]
+_TIMM = ["deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224"]
+_ALIASES = {"deit_tiny": _TIMM[0], "deit_small": _TIMM[1], "deit_base": _TIMM[2]}
+KNOWN_MODELS: list[str] = [*_TORCHVISION, *_TIMM, *_ALIASES, "democnn"]
+
+
+class ModelSpec(BaseModel):
+    """Which network to build; camelCase in JSON (``numClasses``, ``inputSize``)."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    weights: str | None = None
+    num_classes: int | None = Field(default=None, ge=1)
+    input_size: int | None = Field(default=None, ge=8)
+    pruned: str | None = None
+
+
+def canonical_name(name: str) -> str:
+    """``deit_small`` -> ``deit_small_patch16_224``; other names unchanged."""
+    return _ALIASES.get(name, name)
+
+
+def default_input_size(name: str) -> int:
+    return 32 if canonical_name(name) == "democnn" else 224
+
+
+def build_model(spec: ModelSpec | dict[str, Any]) -> tuple[nn.Module, list[int]]:
+    """Build ``spec``'s model in eval mode and its default input shape ``[1, 3, H, W]``.
+
+    Raises RequestError naming ``model.<field>`` for an unknown name, a missing or unfitting weights
+    file, or a bad ``file:`` factory.
+    """
+    spec = _as_spec(spec)
+    pruned_dir = spec.pruned
+    weights = spec.weights
+    if pruned_dir is None and weights is not None and Path(weights).is_dir():
+        pruned_dir, weights = weights, None
+    if pruned_dir is not None:
+        model, shape = _build_pruned(spec, pruned_dir)
+    else:
+        model, shape = _build_dense(spec)
+    if weights is not None:
+        _load_weights(model, weights, "model.weights")
+    model.eval()
+    return model, shape
+
+
+def _as_spec(spec: ModelSpec | dict[str, Any]) -> ModelSpec:
+    if isinstance(spec, ModelSpec):
+        return spec
+    try:
+        return ModelSpec.model_validate(spec)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise RequestError("model." + ".".join(str(p) for p in first["loc"]), first["msg"]) from None
+
+
+def _build_dense(spec: ModelSpec) -> tuple[nn.Module, list[int]]:
+    name = canonical_name(spec.name)
+    size = spec.input_size or default_input_size(name)
+    if name.startswith("file:"):
+        model = _build_from_file(name, spec.num_classes)
+    elif name == "democnn":
+        model = DemoCNN(num_classes=spec.num_classes or 10)
+    elif name in _TORCHVISION:
+        import torchvision
+
+        kwargs: dict[str, Any] = {"weights": None, "num_classes": spec.num_classes or 1000}
+        if name == "vit_b_16":
+            kwargs["image_size"] = size
+        model = getattr(torchvision.models, name)(**kwargs)
+    elif name in _TIMM:
+        import timm
+
+        model = timm.create_model(name, pretrained=False, num_classes=spec.num_classes or 1000, img_size=size)
+        for m in model.modules():
+            if is_timm_attention(m):
+                # Width-agnostic forward: the stock one reshapes to the *input* width, which breaks once
+                # head dims are pruned. Identical results on the dense model.
+                m.forward = types.MethodType(_timm_attention_forward, m)
+    else:
+        near = difflib.get_close_matches(spec.name, KNOWN_MODELS, n=len(KNOWN_MODELS), cutoff=0.0)
+        raise RequestError(
+            "model.name",
+            f"unknown model {spec.name!r}; known (nearest first): {', '.join(near)}, or file:<path.py>:<function>",
+        )
+    model.eval()
+    return model, [1, 3, size, size]
+
+
+def _build_from_file(name: str, num_classes: int | None) -> nn.Module:
+    body = name[len("file:"):]
+    if ":" not in body:
+        raise RequestError("model.name", f"expected file:<path.py>:<function>, got {name!r}")
+    path_str, fn_name = body.rsplit(":", 1)
+    path = Path(path_str)
+    if not path.is_file():
+        raise RequestError("model.name", f"model factory file {str(path)!r} does not exist")
+    module_spec = importlib.util.spec_from_file_location(f"_agentic_user_model_{path.stem}", path)
+    if module_spec is None or module_spec.loader is None:
+        raise RequestError("model.name", f"cannot import {str(path)!r} as a Python module")
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001 - user code: any failure is the request's fault
+        raise RequestError("model.name", f"importing {str(path)!r} failed: {type(e).__name__}: {e}") from None
+    fn = getattr(module, fn_name, None)
+    if not callable(fn):
+        raise RequestError("model.name", f"{str(path)!r} has no function {fn_name!r}")
+    try:
+        model = fn(num_classes=num_classes) if num_classes is not None else fn()
+    except Exception as e:  # noqa: BLE001
+        raise RequestError("model.name", f"{fn_name}() failed: {type(e).__name__}: {e}") from None
+    if not isinstance(model, nn.Module):
+        raise RequestError("model.name", f"{fn_name}() returned {type(model).__name__}, expected a torch.nn.Module")
+    return model
+
+
+def _load_weights(model: nn.Module, path_str: str, field: str) -> None:
+    path = Path(path_str)
+    if not path.is_file():
+        raise RequestError(field, f"weights file {path_str!r} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - a corrupt or foreign file is the request's fault
+        raise RequestError(field, f"cannot read {path_str!r} as a torch state_dict: {e}") from None
+    if isinstance(state, dict):
+        for key in ("state_dict", "model", "model_state_dict"):
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise RequestError(field, f"{path_str!r} does not hold a state_dict of tensors")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or mismatched:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        if mismatched:
+            k = mismatched[0]
+            parts.append(
+                f"{len(mismatched)} with another shape (e.g. {k}: file {list(state[k].shape)}, "
+                f"model {list(own[k].shape)})"
+            )
+        raise RequestError(field, f"{path_str!r} does not fit the model: " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+
+
+def _build_pruned(spec: ModelSpec, dir_str: str) -> tuple[nn.Module, list[int]]:
+    """Fresh dense model -> dependency graph -> replay the pruning history -> load the saved tensors."""
+    field = "model.pruned" if spec.pruned is not None else "model.weights"
+    directory = Path(dir_str)
+    history_path = directory / "history.json"
+    if not history_path.is_file():
+        raise RequestError(field, f"{dir_str!r} is not a saved pruned model (no history.json)")
+    try:
+        saved = json.loads(history_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise RequestError(field, f"cannot read {history_path}: {e}") from None
+    if saved.get("format") != PRUNED_FORMAT:
+        raise RequestError(field, f"{history_path} has format {saved.get('format')!r}, expected {PRUNED_FORMAT!r}")
+    dense_spec = ModelSpec.model_validate(saved["model"])
+    if canonical_name(dense_spec.name) != canonical_name(spec.name):
+        raise RequestError(field, f"{dir_str!r} holds a pruned {dense_spec.name!r}, not {spec.name!r}")
+    model, shape = _build_dense(dense_spec)
+    input_shape = [int(v) for v in saved.get("inputShape", shape)]
+
+    import torch_pruning as tp
+
+    graph = tp.DependencyGraph().build_dependency(
+        model, example_inputs=torch.zeros(1, *input_shape[1:]), verbose=False
+    )
+    history = [[str(n), bool(out), [int(i) for i in idxs]] for n, out, idxs in saved.get("history", [])]
+    graph.load_pruning_history(history)
+    modules = dict(model.named_modules())
+    for name, attrs in saved.get("attention", {}).items():
+        set_attention_shape(modules[name], int(attrs["numHeads"]), int(attrs["headDim"]))
+    _load_weights(model, str(directory / "state_dict.pt"), field)
+    return model, [1, *input_shape[1:]]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Structure helpers shared by profile and prune
+
+
+def is_timm_attention(module: nn.Module) -> bool:
+    """timm's ``Attention`` (qkv Linear + proj Linear + num_heads), not ``nn.MultiheadAttention``."""
+    return (
+        type(module).__name__ == "Attention"
+        and isinstance(getattr(module, "qkv", None), nn.Linear)
+        and isinstance(getattr(module, "proj", None), nn.Linear)
+        and hasattr(module, "num_heads")
+    )
+
+
+def attention_modules(model: nn.Module) -> dict[str, nn.Module]:
+    return {n: m for n, m in model.named_modules() if is_timm_attention(m)}
+
+
+def set_attention_shape(module: nn.Module, num_heads: int, head_dim: int) -> None:
+    """Make a timm Attention's forward agree with its (pruned) qkv width."""
+    module.num_heads = num_heads
+    module.head_dim = head_dim
+    module.scale = head_dim**-0.5
+
+
+def _timm_attention_forward(self: nn.Module, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+    batch, tokens, _ = x.shape
+    inner = self.num_heads * self.head_dim
+    qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv.unbind(0)
+    q, k = self.q_norm(q), self.k_norm(k)
+    if self.fused_attn:
+        x = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=self.attn_drop.p if self.training else 0.0, scale=self.scale
+        )
+    else:
+        attn = (q * self.scale) @ k.transpose(-2, -1)
+        if attn_mask is not None:
+            attn = attn + attn_mask
+        attn = self.attn_drop(attn.softmax(dim=-1))
+        x = attn @ v
+    x = x.transpose(1, 2).reshape(batch, tokens, inner)
+    x = self.norm(x)
+    x = self.proj(x)
+    return self.proj_drop(x)
+
+
+def stage_roots(name: str) -> list[str] | None:
+    """Module paths whose children are stages; ``None`` = decide from the MAC distribution (file: models)."""
+    name = canonical_name(name)
+    if name.startswith("resnet") or name == "democnn":
+        return []
+    if name == "mobilenet_v2" or name.startswith("convnext"):
+        return ["features"]
+    if name in _TIMM:
+        return ["blocks"]
+    if name == "vit_b_16":
+        return ["encoder", "encoder.layers"]
+    return None
+
+
+def protected_layers(model: nn.Module) -> list[dict[str, str]]:
+    """Layers prune never touches, each with the reason: stem, classifier head, unsplittable attention."""
+    out: list[dict[str, str]] = []
+    named = list(model.named_modules())
+    convs = [(n, m) for n, m in named if isinstance(m, nn.Conv2d)]
+    if convs:
+        stem = convs[0][0]
+        if "patch_embed" in stem or stem == "conv_proj":
+            reason = "patch embedding: its output width is the residual stream shared by every block"
+        else:
+            reason = "stem: the first convolution sees raw pixels"
+        out.append({"layer": stem, "reason": reason})
+    heads = [(n, m) for n, m in named if isinstance(m, nn.Linear) and type(m) is nn.Linear]
+    if heads:
+        out.append({"layer": heads[-1][0], "reason": "classifier head: its outputs are the classes"})
+    elif convs and convs[-1][0] != convs[0][0]:
+        out.append({"layer": convs[-1][0], "reason": "classifier head: its outputs are the classes"})
+    for n, m in named:
+        if isinstance(m, nn.MultiheadAttention):
+            out.append({"layer": n, "reason": "nn.MultiheadAttention: its fused in-projection cannot be split"})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# democnn
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample: nn.Module | None = None
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class DemoCNN(nn.Module):
+    """The demo's ResNet-style CNN for 3x32x32 inputs: stem, stage1..stage3 (two residual blocks each), head.
+
+    About 27 MMACs and 0.7 M parameters: small enough to prune and fine-tune on a laptop CPU.
+    """
+
+    def __init__(self, num_classes: int = 10, widths: tuple[int, int, int] = (32, 64, 128)) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU())
+        self.stage1 = nn.Sequential(_BasicBlock(widths[0], widths[0], 2), _BasicBlock(widths[0], widths[0], 1))
+        self.stage2 = nn.Sequential(_BasicBlock(widths[0], widths[1], 2), _BasicBlock(widths[1], widths[1], 1))
+        self.stage3 = nn.Sequential(_BasicBlock(widths[1], widths[2], 2), _BasicBlock(widths[2], widths[2], 1))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(widths[2], num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stage3(self.stage2(self.stage1(self.stem(x))))
+        return self.head(torch.flatten(self.pool(x), 1))

@@ -1,0 +1,378 @@
+"""``prune``: apply a Strategy to a model with torch-pruning, check, measure and save the result.
+
+One trial: copy the (cached) dense model -> trace its dependency graph -> MetaPruner with the strategy's
+importance, ratios, protected + ignored layers (isomorphic ranking when asked) -> fix ViT attention
+attributes -> forward check (shape, finite) while counting MACs -> save state_dict + pruning history +
+strategy -> optional ONNX and accuracy proxy. See PROTOCOL.md for the request and result.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch_pruning as tp
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from .cache import DenseModel, load_model
+from .export import export_onnx
+from .graph import ROOT_TYPES, num_heads_of, out_channels_of
+from .jobs import parse_request
+from .macs import count_macs, stage_table
+from .models import PRUNED_FORMAT, ModelSpec, attention_modules, set_attention_shape, stage_roots
+from .protocol import Emitter, EngineError, RequestError
+from .strategy import Strategy, VitOptions
+
+__all__ = ["PruneRequest", "Calibration", "run", "apply_strategy"]
+
+
+class Calibration(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    dataset: str = Field(min_length=1)
+    batches: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+
+
+class PruneRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    model: ModelSpec
+    strategy: Strategy
+    input_shape: list[int] | None = None
+    out_dir: str = Field(min_length=1)
+    export_onnx: bool = False
+    opset: int = Field(default=17, ge=17)
+    calibration: Calibration | None = None
+    seed: int = 0
+
+
+def _nearest(name: str, candidates: list[str]) -> str:
+    near = difflib.get_close_matches(name, candidates, n=3, cutoff=0.0)
+    return ", ".join(near)
+
+
+def _check_names(names: list[str], modules: dict[str, nn.Module], field: str, leaf_types: tuple | None = None) -> None:
+    known = [n for n in modules if n]
+    for name in names:
+        module = modules.get(name) if name else None
+        if module is None:
+            raise RequestError(field, f"no layer named {name!r}; nearest: {_nearest(name, known)}")
+        if leaf_types is not None and not isinstance(module, leaf_types):
+            layers = [n for n, m in modules.items() if isinstance(m, leaf_types)]
+            raise RequestError(
+                field,
+                f"{name!r} is a {type(module).__name__}, not a Conv/Linear layer; nearest layers: "
+                f"{_nearest(name, layers)}",
+            )
+
+
+def _importance(name: str) -> tp.importance.Importance:
+    if name == "l1":
+        return tp.importance.GroupMagnitudeImportance(p=1)
+    if name == "l2":
+        return tp.importance.GroupMagnitudeImportance(p=2)
+    if name == "taylor":
+        return tp.importance.GroupTaylorImportance()
+    if name == "bn_scale":
+        return tp.importance.BNScaleImportance()
+    if name == "lamp":
+        return tp.importance.LAMPImportance(p=2)
+    return tp.importance.RandomImportance()
+
+
+def _calibration_batches(
+    cal: Calibration, input_shape: list[int], seed: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    from torchvision import datasets, transforms
+
+    root = Path(cal.dataset)
+    if not root.is_dir():
+        raise RequestError("calibration.dataset", f"{cal.dataset!r} is not a directory")
+    height, width = input_shape[2], input_shape[3]
+    tf = transforms.Compose([
+        transforms.Resize(min(height, width)),
+        transforms.CenterCrop((height, width)),
+        transforms.ToTensor(),
+        transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+    ])
+    try:
+        data = datasets.ImageFolder(str(root), transform=tf)
+    except (FileNotFoundError, OSError) as e:
+        raise RequestError("calibration.dataset", f"{cal.dataset!r} is not an ImageFolder: {e}") from None
+    # A seeded sample, not the first files: ImageFolder sorts by class, so the head is one class.
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)).tolist()
+    take = order[: cal.batches * cal.batch_size]
+    batches = []
+    for start in range(0, len(take), cal.batch_size):
+        items = [data[i] for i in take[start : start + cal.batch_size]]
+        batches.append((torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])))
+    return batches
+
+
+def _accumulate_gradients(model: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    model.zero_grad(set_to_none=True)
+    with torch.enable_grad():
+        for x, y in batches:
+            F.cross_entropy(model(x), y).backward()
+
+
+def _accuracy(model: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, Any]:
+    top1 = top5 = count = 0
+    with torch.no_grad():
+        for x, y in batches:
+            logits = model(x)
+            k = min(5, logits.shape[-1])
+            best = logits.topk(k, dim=-1).indices
+            top1 += int((best[:, 0] == y).sum())
+            top5 += int((best == y[:, None]).any(dim=-1).sum())
+            count += int(y.numel())
+    return {"top1": top1 / max(count, 1), "top5": top5 / max(count, 1), "count": count}
+
+
+class _Field:
+    """Which request field a too-aggressive group ratio is blamed on."""
+
+    def __init__(self, strategy: Strategy) -> None:
+        self.layers = strategy.layer_ratios or {}
+        self.stages = strategy.stage_ratios or {}
+
+    def __call__(self, layer: str) -> str:
+        if layer in self.layers:
+            return f"strategy.layerRatios.{layer}"
+        for prefix in self.stages:
+            if layer == prefix or layer.startswith(prefix + "."):
+                return f"strategy.stageRatios.{prefix}"
+        return "strategy.pruningRatio"
+
+
+def _guard_empty_groups(pruner: tp.pruner.BasePruner, strategy: Strategy) -> None:
+    """torch-pruning silently skips a group it would empty; a strategy asking for that is a bad request."""
+    graph = pruner.DG
+    original = graph.check_pruning_group
+    blame = _Field(strategy)
+
+    def check(group: Any) -> bool:
+        if original(group):
+            return True
+        for dep, idxs in group:
+            name = graph._module2name.get(dep.target.module)
+            if name is None or not graph.is_out_channel_pruning_fn(dep.handler):
+                continue
+            channels = graph.get_out_channels(dep.target.module)
+            if channels is not None and channels <= len(idxs):
+                root = graph._module2name.get(group[0].dep.target.module, name)
+                raise RequestError(
+                    blame(root),
+                    f"the strategy would remove every channel of the group at {name!r} ({channels} channels; "
+                    f"roundTo={strategy.round_to}); lower the ratio or roundTo",
+                )
+        return False
+
+    graph.check_pruning_group = check  # instance attribute shadows the method for this pruner only
+
+
+def apply_strategy(
+    model: nn.Module,
+    strategy: Strategy,
+    input_shape: list[int],
+    protected: list[str],
+    emit: Emitter | None = None,
+    calibration: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+) -> tuple[list[list[Any]], dict[str, dict[str, int]]]:
+    """Prune ``model`` in place; returns (torch-pruning history, ``{attention: {numHeads, headDim}}``)."""
+    modules = dict(model.named_modules())
+    vit = strategy.vit or VitOptions()
+    ignored: list[nn.Module] = [modules[n] for n in protected]
+    ignored += [modules[n] for n in strategy.ignored_layers or []]
+    attentions = attention_modules(model)
+    if attentions and not vit.prune_heads and not vit.prune_head_dims:
+        ignored += [m.qkv for m in attentions.values()]
+    ratio_dict: dict[nn.Module, float] = {}
+    for prefix, ratio in (strategy.stage_ratios or {}).items():
+        ratio_dict[modules[prefix]] = ratio
+    for name, ratio in (strategy.layer_ratios or {}).items():
+        ratio_dict[modules[name]] = ratio
+    num_heads = num_heads_of(model)
+    with torch.enable_grad():
+        pruner = tp.pruner.BasePruner(
+            model,
+            torch.zeros(1, *input_shape[1:]),
+            importance=_importance(strategy.importance),
+            global_pruning=strategy.global_pruning,
+            pruning_ratio=strategy.pruning_ratio,
+            pruning_ratio_dict=ratio_dict or None,
+            max_pruning_ratio=strategy.max_layer_ratio if strategy.max_layer_ratio is not None else 1.0,
+            iterative_steps=strategy.iterative_steps,
+            ignored_layers=ignored,
+            round_to=strategy.round_to if strategy.round_to > 1 else None,
+            isomorphic=strategy.isomorphic,
+            # Fresh dicts: torch-pruning's defaults are shared mutable dicts it writes into, which would leak
+            # modules from one trial into the next in warm mode.
+            in_channel_groups={},
+            out_channel_groups={},
+            num_heads=num_heads,
+            prune_num_heads=vit.prune_heads,
+            prune_head_dims=vit.prune_head_dims,
+            head_pruning_ratio=vit.head_ratio or 0.0,
+            root_module_types=ROOT_TYPES,
+        )
+    _guard_empty_groups(pruner, strategy)
+    for step in range(strategy.iterative_steps):
+        if emit:
+            emit.progress("pruning", step / strategy.iterative_steps, step=step + 1, of=strategy.iterative_steps)
+        if calibration is not None:
+            _accumulate_gradients(model, calibration)
+        pruner.step()
+    model.zero_grad(set_to_none=True)
+    attention: dict[str, dict[str, int]] = {}
+    for name, attn in attentions.items():
+        heads = int(pruner.num_heads.get(attn.qkv, attn.num_heads))
+        head_dim = attn.qkv.out_features // 3 // heads
+        set_attention_shape(attn, heads, head_dim)
+        attention[name] = {"numHeads": heads, "headDim": head_dim}
+    history = [[str(n), bool(out), [int(i) for i in idxs]] for n, out, idxs in pruner.pruning_history()]
+    return history, attention
+
+
+def _write_atomic(path: Path, write: Any) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _previous_history(spec: ModelSpec) -> tuple[dict[str, Any] | None, list[list[Any]]]:
+    """When pruning an already pruned model, its history comes first in the new one."""
+    directory = spec.pruned
+    if directory is None and spec.weights is not None and Path(spec.weights).is_dir():
+        directory = spec.weights
+    if directory is None:
+        return None, []
+    saved = json.loads((Path(directory) / "history.json").read_text(encoding="utf-8"))
+    return saved["model"], saved["history"]
+
+
+def _forward_check(model: nn.Module, shape: list[int], num_classes: int, seed: int) -> Any:
+    example = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+    try:
+        count = count_macs(model, example)
+    except RuntimeError as e:
+        raise EngineError(f"pruned model's forward pass failed: {e}", type="ForwardCheckFailed") from e
+    out = count.output
+    expected = [shape[0], num_classes]
+    if not isinstance(out, torch.Tensor) or list(out.shape) != expected:
+        got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise EngineError(f"pruned model's output is {got}, expected {expected}", type="ForwardCheckFailed")
+    if not bool(torch.isfinite(out).all()):
+        raise EngineError("pruned model's output has NaN or Inf values", type="ForwardCheckFailed")
+    return count
+
+
+def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
+    started = time.perf_counter()
+    req = parse_request(PruneRequest, request)
+    strategy = req.strategy
+    strategy.check()
+    if strategy.importance == "taylor" and req.calibration is None:
+        raise RequestError("calibration", "importance 'taylor' needs gradients: give calibration data")
+
+    entry, warm = load_model(req.model, req.input_shape, emit, with_groups=True)
+    dense: DenseModel = entry
+    shape = [req.input_shape[0] if req.input_shape else 1, *dense.input_shape[1:]]
+    modules = dict(dense.model.named_modules())
+    _check_names(strategy.ignored_layers or [], modules, "strategy.ignoredLayers")
+    _check_names(list(strategy.stage_ratios or {}), modules, "strategy.stageRatios")
+    _check_names(list(strategy.layer_ratios or {}), modules, "strategy.layerRatios", (nn.Conv2d, nn.Linear))
+    if strategy.importance == "bn_scale" and not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                                     for m in modules.values()):
+        raise RequestError("strategy.importance", "'bn_scale' ranks by BatchNorm scales; this model has none")
+    calibration = None
+    if req.calibration is not None:
+        emit.progress("calibrating", None)
+        calibration = _calibration_batches(req.calibration, shape, req.seed)
+        labels = max(int(y.max()) for _, y in calibration) + 1
+        if labels > dense.num_classes:
+            raise RequestError(
+                "calibration.dataset", f"has class index {labels - 1} but the model has {dense.num_classes} classes"
+            )
+    out_dir = Path(req.out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RequestError("outDir", f"cannot create {req.out_dir!r}: {e}") from None
+
+    torch.manual_seed(req.seed)
+    model = copy.deepcopy(dense.model)
+    history, attention = apply_strategy(
+        model,
+        strategy,
+        dense.input_shape,
+        [p["layer"] for p in dense.protected],
+        emit,
+        calibration if strategy.importance == "taylor" else None,
+    )
+    model.eval()
+
+    emit.progress("checking", None)
+    count = _forward_check(model, shape, dense.num_classes, req.seed)
+    pruned_modules = dict(model.named_modules())
+    kept = [
+        {"groupId": g.id, "rootLayer": g.root_layer, "before": g.channels,
+         "after": out_channels_of(pruned_modules[g.root_layer])}
+        for g in dense.ensure_groups()
+    ]
+
+    emit.progress("saving", None)
+    prior_spec, prior_history = _previous_history(req.model)
+    dense_spec = prior_spec or {
+        "name": req.model.name, "numClasses": dense.num_classes, "inputSize": dense.input_shape[2],
+    }
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    state_path = out_dir / "state_dict.pt"
+    _write_atomic(state_path, lambda p: torch.save(state, p))
+    state_ref = emit.artifact("state_dict", state_path)
+    saved_history = {
+        "format": PRUNED_FORMAT,
+        "torchPruning": tp.__version__,
+        "model": dense_spec,
+        "inputShape": dense.input_shape,
+        "history": prior_history + history,
+        "attention": attention,
+    }
+    history_path = out_dir / "history.json"
+    _write_atomic(history_path, lambda p: p.write_text(json.dumps(saved_history), encoding="utf-8"))
+    history_ref = emit.artifact("pruning_history", history_path)
+    strategy_path = out_dir / "strategy.json"
+    _write_atomic(strategy_path, lambda p: p.write_text(json.dumps(strategy.to_json(), indent=2), encoding="utf-8"))
+    strategy_ref = emit.artifact("strategy", strategy_path)
+
+    result: dict[str, Any] = {
+        "denseMacs": dense.count.macs,
+        "denseParams": dense.count.params,
+        "macs": count.macs,
+        "params": count.params,
+        "stages": stage_table(model, count, stage_roots(req.model.name)),
+        "denseStages": dense.stages,
+        "keptChannels": kept,
+        "saved": {"dir": str(out_dir.resolve()), "stateDict": state_ref, "history": history_ref,
+                  "strategy": strategy_ref},
+    }
+    if req.export_onnx:
+        emit.progress("exporting", None)
+        result["onnx"] = emit.artifact("onnx", export_onnx(model, shape, out_dir / "model.onnx", req.opset))
+    if calibration is not None:
+        emit.progress("evaluating", None)
+        result["accuracyProxy"] = _accuracy(model, calibration)
+    result["forwardCheck"] = {"outputShape": list(count.output.shape), "finite": True}
+    result["wallMs"] = int((time.perf_counter() - started) * 1000)
+    result["warm"] = warm
+    return result

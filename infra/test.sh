@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: install what is missing, start the real services
+# (Temporal dev server, versitygw S3), run jest (in band) and the engine's pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash infra/bootstrap.sh
+bash infra/services.sh start all
+status=0
+echo "[test] jest"
+npx jest --runInBand "$@" || status=$?
+echo "[test] engine pytest"
+( cd engine && .venv/bin/python -m pytest -q -m "not slow" ) || status=$?
+echo "[test] lint"
+npx tsc -p tsconfig.json --noEmit || status=$?
+exit $status

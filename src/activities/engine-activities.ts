@@ -1,0 +1,174 @@
+import { Context } from '@temporalio/activity';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { ArtifactRef } from '../core/artifact-ref';
+import type { StageMacs } from '../core/attempt';
+import { parseWith } from '../core/errors';
+import type { ModelSpec } from '../core/model-spec';
+import { ProfileSchema, summarizeProfile, type ProfileSummary } from '../core/profile';
+import type { Strategy } from '../core/strategy';
+import type { ActivityDeps } from './deps';
+import { toActivityFailure } from './failures';
+import { localizeModelSpec, uploadModelDir } from './model-files';
+
+/** Input of {@link EngineActivities.profileModel}. */
+export interface ProfileModelInput {
+  campaignId: string;
+  model: ModelSpec;
+  inputShape?: number[];
+  /** Also export and store the dense model's ONNX file. @default false */
+  exportOnnx?: boolean;
+}
+
+/** What profiling returns to the workflow: small numbers and references. */
+export interface ProfileModelResult {
+  macs: number;
+  params: number;
+  summary: ProfileSummary;
+  profile: ArtifactRef;
+  onnx?: ArtifactRef;
+}
+
+/** Input of {@link EngineActivities.pruneTrial}. */
+export interface PruneTrialInput {
+  campaignId: string;
+  targetLabel: string;
+  attemptIndex: number;
+  model: ModelSpec;
+  strategy: Strategy;
+  inputShape?: number[];
+  calibration?: { dataset: string; batches: number; batchSize: number };
+}
+
+/** What one prune trial measured, with the pruned model's manifest in the artifact store. */
+export interface PruneTrialResult {
+  macs: number;
+  params: number;
+  denseMacs: number;
+  stages: StageMacs[];
+  model: ArtifactRef;
+  accuracyProxy?: { top1: number; top5: number; count: number };
+  wallMs: number;
+  warm: boolean;
+}
+
+interface EnginePruneResult {
+  denseMacs: number;
+  macs: number;
+  params: number;
+  stages: StageMacs[];
+  saved: { dir: string };
+  accuracyProxy?: { top1: number; top5: number; count: number };
+  wallMs: number;
+  warm?: boolean;
+}
+
+/** Activity key prefix for one campaign's artifacts. */
+export function campaignPrefix(campaignId: string, target: string): string {
+  return `campaigns/${campaignId}/${target}`;
+}
+
+function heartbeatProgress(): (ev: { stage: string; fraction: number | null }) => void {
+  return (ev) => {
+    try {
+      Context.current().heartbeat({ stage: ev.stage, fraction: ev.fraction });
+    } catch {
+      // outside an activity (direct calls from the CLI): nothing to heartbeat
+    }
+  };
+}
+
+function cancellationSignal(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Engine-backed activities of the gpu queue's short jobs: profiling and prune trials. */
+export function createEngineActivities(deps: ActivityDeps) {
+  return {
+    /** Profiling Agent: the engine profiles the model; the full profile goes to the store, a summary to history. */
+    async profileModel(input: ProfileModelInput): Promise<ProfileModelResult> {
+      const model = await localizeModelSpec(deps.store, input.model, deps.workDir);
+      const dir = path.join(deps.workDir, input.campaignId, 'profile');
+      await fs.mkdir(dir, { recursive: true });
+      const onnxPath = path.join(dir, 'dense.onnx');
+      let raw: Record<string, unknown>;
+      try {
+        raw = await deps.engine.run(
+          'profile',
+          {
+            model,
+            ...(input.inputShape ? { inputShape: input.inputShape } : {}),
+            ...(input.exportOnnx ? { exportOnnx: onnxPath } : {}),
+          },
+          { onProgress: heartbeatProgress(), ...optSignal() },
+        );
+      } catch (err) {
+        throw toActivityFailure(err);
+      }
+      const profile = parseWith(ProfileSchema, raw, `engine profile of ${input.model.name}`);
+      const prefix = campaignPrefix(input.campaignId, '_model');
+      const profileRef = await deps.store.put(`${prefix}/profile/profile.json`, {
+        bytes: Buffer.from(JSON.stringify(raw)),
+      });
+      const onnx = input.exportOnnx ? await deps.store.put(`${prefix}/onnx/dense.onnx`, { file: onnxPath }) : undefined;
+      return {
+        macs: profile.macs,
+        params: profile.params,
+        summary: summarizeProfile(profile),
+        profile: profileRef,
+        ...(onnx ? { onnx } : {}),
+      };
+    },
+
+    /** One prune trial on the warm engine: prune, measure, store the pruned model, return the numbers. */
+    async pruneTrial(input: PruneTrialInput): Promise<PruneTrialResult> {
+      const model = await localizeModelSpec(deps.store, input.model, deps.workDir);
+      const outDir = path.join(deps.workDir, input.campaignId, input.targetLabel, `attempt-${input.attemptIndex}`);
+      await fs.rm(outDir, { recursive: true, force: true });
+      let res: EnginePruneResult;
+      try {
+        res = await deps.engine.run<EnginePruneResult>(
+          'prune',
+          {
+            model,
+            strategy: input.strategy,
+            outDir,
+            ...(input.inputShape ? { inputShape: input.inputShape } : {}),
+            ...(input.calibration ? { calibration: input.calibration } : {}),
+          },
+          { onProgress: heartbeatProgress(), ...optSignal() },
+        );
+      } catch (err) {
+        throw toActivityFailure(err);
+      }
+      const modelRef = await uploadModelDir(
+        deps.store,
+        res.saved.dir,
+        `${campaignPrefix(input.campaignId, input.targetLabel)}/candidates/attempt-${input.attemptIndex}`,
+        { kind: 'pruned-model', spec: input.model },
+      );
+      await fs.rm(outDir, { recursive: true, force: true });
+      return {
+        macs: res.macs,
+        params: res.params,
+        denseMacs: res.denseMacs,
+        stages: res.stages,
+        model: modelRef,
+        ...(res.accuracyProxy ? { accuracyProxy: res.accuracyProxy } : {}),
+        wallMs: res.wallMs,
+        warm: res.warm ?? false,
+      };
+    },
+  };
+}
+
+function optSignal(): { signal?: AbortSignal } {
+  const signal = cancellationSignal();
+  return signal ? { signal } : {};
+}
+
+export type EngineActivities = ReturnType<typeof createEngineActivities>;

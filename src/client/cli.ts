@@ -1,0 +1,240 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError } from '../core/errors';
+import { formatBand } from '../core/tolerance-band';
+import { formatMacs, formatPercent } from '../core/units';
+import { EngineJobError } from '../engine/errors';
+import { readWorkerEnv } from '../workers/worker-config';
+import { CampaignClient, CampaignNotFoundError } from './campaign-client';
+import { ConfigFileError, loadCampaignFile } from './config-file';
+import { connectClient, ServiceUnavailableError } from './connect';
+import { attemptsTable, table } from './format';
+import { runServices, startLocalRuntime } from './local-runtime';
+import { registerDemoCommand } from './demo';
+import { registerModelCommands } from './model-commands';
+
+/** Exit codes: 0 ok, 1 a run failed, 2 usage or config error. */
+export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** Thrown by commands for a user error (bad flag value, unknown id): printed without a stack trace, exit 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+async function campaignClient(): Promise<CampaignClient> {
+  const env = readWorkerEnv();
+  return new CampaignClient(await connectClient(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE));
+}
+
+function printLogs(logs: Awaited<ReturnType<CampaignClient['log']>>): void {
+  for (const l of logs) {
+    console.log(
+      `\n${l.targetLabel}: ${l.model} -> ${formatMacs(l.targetMacs)} MACs, band ${formatBand(l.band)} (${l.status}, ${l.attempts.length} attempts)`,
+    );
+    console.log(attemptsTable(l.attempts));
+  }
+}
+
+function buildProgram(): Command {
+  const program = new Command('agentic-pruner')
+    .description('MAC-constrained structured pruning of vision models, driven by a strategy search, run as durable Temporal workflows.')
+    .showSuggestionAfterError(true)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  const server = program.command('server').description('start, stop or check the local Temporal and S3 servers (infra/services.sh)');
+  for (const action of ['start', 'stop', 'status', 'restart'] as const) {
+    server
+      .command(action)
+      .argument('[service]', 'temporal | s3 | all', 'all')
+      .description(`${action} the local services`)
+      .action((service: string) => {
+        process.exitCode = runServices(action, service) === 0 ? ExitCode.ok : ExitCode.failed;
+      });
+  }
+
+  program
+    .command('worker')
+    .description('run workers for the given task queues until interrupted (on each GPU host: --queues gpu)')
+    .addOption(new Option('--queues <list>', 'comma-separated: control,gpu').default('control,gpu'))
+    .option('--concurrency <n>', 'concurrent activities on the gpu queue', '1')
+    .addHelpText('after', '\nExamples:\n  $ agentic-pruner worker --queues control,gpu\n  $ TEMPORAL_ADDRESS=temporal.lab:7233 AP_STORE=s3 agentic-pruner worker --queues gpu')
+    .action(async (opts: { queues: string; concurrency: string }) => {
+      const queues = opts.queues.split(',').map((q) => q.trim());
+      for (const q of queues) if (q !== 'control' && q !== 'gpu') throw new UsageError(`--queues: unknown queue "${q}" (expected control, gpu)`);
+      const runtime = await startLocalRuntime({
+        env: readWorkerEnv(),
+        processEnv: process.env,
+        queues: queues as ('control' | 'gpu')[],
+        startServer: false,
+        concurrency: { gpu: Number(opts.concurrency) },
+      });
+      console.error(`worker running on ${queues.join(', ')}; Ctrl-C to stop`);
+      const stop = () => void runtime.stop();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await runtime.running;
+    });
+
+  const campaign = program.command('campaign').description('start, watch and inspect pruning campaigns');
+  campaign
+    .command('start')
+    .description('validate a campaign file and start it')
+    .requiredOption('-c, --config <file>', 'campaign file (YAML or JSON)')
+    .option('--id <id>', 'campaign id (default: generated)')
+    .option('--wait', 'wait for the result and print it with the strategy log')
+    .addHelpText('after', '\nExample:\n  $ agentic-pruner campaign start -c examples/resnet50-1.77g.yaml --wait')
+    .action(async (opts: { config: string; id?: string; wait?: boolean }) => {
+      const config = loadCampaignFile(opts.config);
+      if ((config.search.agent === 'claude' || config.search.agent === 'hybrid') && !process.env.ANTHROPIC_API_KEY) {
+        throw new UsageError(
+          `search.agent "${config.search.agent}" needs ANTHROPIC_API_KEY in the environment; set it or use agent "solver"`,
+        );
+      }
+      const client = await campaignClient();
+      const { campaignId } = await client.start(config, opts.id ? { campaignId: opts.id } : {});
+      console.log(campaignId);
+      if (!opts.wait) return;
+      const result = await client.result(campaignId);
+      printLogs(await client.log(campaignId));
+      console.log('\n' + resultTable(result));
+      if (result.targets.some((t) => t.status !== 'converged')) process.exitCode = ExitCode.failed;
+    });
+  campaign
+    .command('status')
+    .argument('<id>', 'campaign id')
+    .description('print the campaign workflow status')
+    .action(async (id: string) => {
+      const client = await campaignClient();
+      console.log(await client.status(id));
+    });
+  campaign
+    .command('log')
+    .argument('<id>', 'campaign id')
+    .option('--json', 'print JSON')
+    .description('the strategy log, rebuilt from workflow history (no worker needed)')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const logs = await (await campaignClient()).log(id);
+      if (opts.json) console.log(JSON.stringify(logs, null, 2));
+      else printLogs(logs);
+    });
+  campaign
+    .command('list')
+    .option('--query <q>', `visibility query, e.g. 'ApStage="search"' or 'ApModel="resnet50" AND ApConverged=true'`)
+    .option('--json', 'print JSON')
+    .description('list campaigns and searches, filtered by search attributes')
+    .action(async (opts: { query?: string; json?: boolean }) => {
+      const rows = await (await campaignClient()).list(opts.query);
+      if (opts.json) return console.log(JSON.stringify(rows, null, 2));
+      console.log(
+        table(
+          ['workflow', 'type', 'status', 'model', 'stage', 'target', 'iter', 'best dev', 'conv'],
+          rows.map((r) => [
+            r.workflowId,
+            r.type,
+            r.status,
+            r.model ?? '',
+            r.stage ?? '',
+            r.targetMacs !== undefined ? formatMacs(r.targetMacs) : '',
+            r.iteration ?? '',
+            r.bestDeviation !== undefined ? formatPercent(r.bestDeviation) : '',
+            r.converged === undefined ? '' : r.converged ? 'yes' : 'no',
+          ]),
+        ),
+      );
+    });
+  campaign
+    .command('watch')
+    .argument('<id>', 'campaign id')
+    .description('live view: attempts with MACs against the band, until the campaign ends')
+    .action(async (id: string) => {
+      const client = await campaignClient();
+      for await (const frame of client.watch(id)) {
+        if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+        console.log(`${id}  stage: ${frame.progress.stage}  status: ${frame.status}`);
+        for (const l of frame.logs) {
+          console.log(`\n${l.targetLabel} -> ${formatMacs(l.targetMacs)} ${formatBand(l.band)} [${l.status}] agent ${l.agent}`);
+          console.log(attemptsTable(l.attempts));
+        }
+      }
+    });
+  campaign
+    .command('cancel')
+    .argument('<id>', 'campaign id')
+    .description('cancel a running campaign')
+    .action(async (id: string) => {
+      await (await campaignClient()).cancel(id);
+      console.log(`cancellation requested for ${id}`);
+    });
+  campaign
+    .command('export')
+    .argument('<id>', 'campaign id')
+    .addOption(new Option('--format <f>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
+    .description('export every attempt of every target')
+    .action(async (id: string, opts: { format: 'jsonl' | 'csv' }) => {
+      const rows = await (await campaignClient()).exportRows(id);
+      if (opts.format === 'jsonl') {
+        for (const r of rows) console.log(JSON.stringify(r));
+        return;
+      }
+      const cols = ['target', 'targetMacs', 'index', 'agent', 'pruningRatio', 'importance', 'roundTo', 'macs', 'params', 'deviation', 'inBand', 'wallMs', 'error', 'rationale'];
+      const esc = (v: unknown) => {
+        const s = v === undefined || v === null ? '' : String(v);
+        return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+      };
+      console.log(cols.join(','));
+      for (const r of rows) {
+        const flat: Record<string, unknown> = { ...r, ...r.strategy };
+        console.log(cols.map((c) => esc(flat[c])).join(','));
+      }
+    });
+
+  registerModelCommands(program);
+  registerDemoCommand(program);
+  return program;
+}
+
+/** A result table: one line per target. */
+export function resultTable(result: {
+  denseMacs: number;
+  targets: { targetLabel: string; targetMacs: number; status: string; attemptCount: number; attemptsToConverge: number | null; chosen: { macs: number; params: number; deviation: number } | null }[];
+}): string {
+  return table(
+    ['target', 'goal', 'status', 'attempts', 'to band', 'MACs', 'dev', 'params'],
+    result.targets.map((t) => [
+      t.targetLabel,
+      formatMacs(t.targetMacs),
+      t.status,
+      t.attemptCount,
+      t.attemptsToConverge ?? '-',
+      t.chosen ? formatMacs(t.chosen.macs) : '-',
+      t.chosen ? formatPercent(t.chosen.deviation) : '-',
+      t.chosen ? formatMacs(t.chosen.params) : '-',
+    ]),
+  );
+}
+
+/** Run the CLI; resolves to the process exit code. User errors print one clear message, no stack. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? ExitCode.ok : ExitCode.usage;
+    }
+    const userError =
+      err instanceof UsageError ||
+      err instanceof ConfigFileError ||
+      err instanceof ConfigError ||
+      err instanceof CampaignNotFoundError ||
+      (err instanceof EngineJobError && err.type === 'RequestError');
+    if (userError || err instanceof ServiceUnavailableError) {
+      process.stderr.write(`agentic-pruner: ${(err as Error).message}\n`);
+      return userError ? ExitCode.usage : ExitCode.failed;
+    }
+    process.stderr.write(`agentic-pruner: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return ExitCode.failed;
+  }
+}

@@ -1,0 +1,54 @@
+import * as fs from 'node:fs';
+import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
+import { CampaignConfigSchema, type CampaignConfig } from '../core/campaign-config';
+
+/** Thrown when a campaign file cannot be read or fails validation; each line names a field (and its line). */
+export class ConfigFileError extends Error {
+  override readonly name = 'ConfigFileError';
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+function nodeAt(root: Node | null, path: PropertyKey[]): Node | null {
+  let node: Node | null = root;
+  for (const key of path) {
+    if (node && isMap(node)) node = (node.get(key as string, true) as Node | undefined) ?? null;
+    else if (node && isSeq(node)) node = (node.get(Number(key), true) as Node | undefined) ?? null;
+    else return node;
+  }
+  return node;
+}
+
+/**
+ * Read a campaign file (YAML or JSON — JSON is YAML), validate it with the strict zod schema, and
+ * report problems as `path.to.field (line N): message`.
+ */
+export function loadCampaignFile(file: string): CampaignConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigFileError(file, [`cannot read the file: ${(err as Error).message}`]);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigFileError(file, doc.errors.map((e) => e.message.split('\n')[0] ?? e.message));
+  }
+  const result = CampaignConfigSchema.safeParse(doc.toJS());
+  if (result.success) return result.data;
+  const problems = result.error.issues.slice(0, 8).map((issue) => {
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    const path = issue.path.map(String).join('.') || '(root)';
+    const node = nodeAt(doc.contents as Node | null, keys.length ? [...issue.path, keys[0] as string] : issue.path);
+    const where = node?.range ? ` (line ${lineCounter.linePos(node.range[0]).line})` : '';
+    const what = keys.length ? `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+    return `${path}${where}: ${what}`;
+  });
+  if (result.error.issues.length > 8) problems.push(`and ${result.error.issues.length - 8} more`);
+  throw new ConfigFileError(file, problems);
+}

@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import { AgentNameSchema } from './attempt';
+import { ModelSpecSchema } from './model-spec';
+import { ImportanceSchema } from './strategy';
+import { parseBand } from './tolerance-band';
+import { parseMacs } from './units';
+
+/** A target: absolute MACs (`"1.77G"` or a number) or a fraction of the dense model's MACs, with its band. */
+export const TargetSpecSchema = z
+  .object({
+    macs: z.union([z.string(), z.number().positive()]).optional(),
+    fraction: z.number().gt(0).lt(1).optional(),
+    band: z.string().default('-5%..+1%'),
+    label: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if ((t.macs === undefined) === (t.fraction === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of macs (e.g. "1.77G") or fraction (e.g. 0.43)' });
+    }
+    if (t.macs !== undefined) {
+      try {
+        parseMacs(t.macs);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['macs'], message: (e as Error).message });
+      }
+    }
+    try {
+      parseBand(t.band);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', path: ['band'], message: (e as Error).message });
+    }
+  });
+export type TargetSpec = z.infer<typeof TargetSpecSchema>;
+
+/** The strategy fields every agent starts from (criterion, rounding, layers left alone...). */
+export const BaseStrategySchema = z
+  .object({
+    importance: ImportanceSchema.default('l2'),
+    globalPruning: z.boolean().default(true),
+    isomorphic: z.boolean().default(true),
+    roundTo: z.number().int().min(1).max(256).default(8),
+    ignoredLayers: z.array(z.string().min(1)).optional(),
+    maxLayerRatio: z.number().gt(0).max(1).optional(),
+    vit: z
+      .object({ pruneHeads: z.boolean(), pruneHeadDims: z.boolean(), headRatio: z.number().min(0).max(0.95).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const SearchConfigSchema = z
+  .object({
+    /** @default 'solver' */
+    agent: AgentNameSchema.exclude(['human']).default('solver'),
+    /** Agent to switch to when the divergence monitor says so. @default 'solver' */
+    fallbackAgent: AgentNameSchema.exclude(['human']).default('solver'),
+    /** @default 10 */
+    maxIterations: z.number().int().min(1).max(500).default(10),
+    /** Grid step of the `grid` agent. @default 0.05 */
+    gridStep: z.number().gt(0).max(0.5).default(0.05),
+    /** Attempts without a better deviation before the search counts as stagnating. @default 3 */
+    stagnationWindow: z.number().int().min(2).max(50).default(3),
+    /** More in-band strategies to try after the first lands, to pick the most accurate. @default 3 */
+    extendedSearch: z.number().int().min(0).max(20).default(3),
+    /** Attempts per workflow run before continue-as-new. @default 50 */
+    attemptsPerRun: z.number().int().min(2).max(1000).default(50),
+    base: BaseStrategySchema.default({ importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 }),
+  })
+  .strict();
+export type SearchConfig = z.infer<typeof SearchConfigSchema>;
+
+export const DatasetConfigSchema = z
+  .object({
+    /** ImageFolder root with train/ and val/. */
+    root: z.string().min(1),
+    /** Batches used for Taylor importance and the quick accuracy proxy. @default 4 */
+    calibrationBatches: z.number().int().min(1).max(1000).default(4),
+    calibrationBatchSize: z.number().int().min(1).max(4096).default(32),
+  })
+  .strict();
+
+export const FinetuneConfigSchema = z
+  .object({
+    epochs: z.number().gt(0).max(1000).default(1),
+    batchSize: z.number().int().min(1).max(8192).default(64),
+    lr: z.number().gt(0).max(10).default(0.01),
+    optimizer: z.enum(['sgd', 'adamw']).default('sgd'),
+    momentum: z.number().min(0).max(1).default(0.9),
+    weightDecay: z.number().min(0).max(1).default(5e-5),
+    warmupEpochs: z.number().min(0).max(100).default(0),
+    schedule: z.enum(['cosine', 'constant']).default('cosine'),
+    labelSmoothing: z.number().min(0).lt(1).default(0.1),
+    kdAlpha: z.number().min(0).max(1).default(0),
+    kdTemperature: z.number().gt(0).max(100).default(4),
+    gradAccumSteps: z.number().int().min(1).max(1024).default(1),
+    bf16: z.boolean().default(true),
+    channelsLast: z.boolean().default(true),
+    maxSteps: z.number().int().min(1).optional(),
+    checkpointEverySteps: z.number().int().min(1).default(500),
+    keepCheckpoints: z.number().int().min(1).max(100).default(3),
+    gpus: z.number().int().min(1).max(64).default(1),
+    workers: z.number().int().min(0).max(64).default(4),
+    seed: z.number().int().min(0).default(0),
+  })
+  .strict();
+export type FinetuneConfig = z.infer<typeof FinetuneConfigSchema>;
+
+export const ClaudeSectionSchema = z
+  .object({
+    model: z.string().min(1).optional(),
+    maxTokens: z.number().int().min(256).max(64000).optional(),
+    temperature: z.number().min(0).max(1).optional(),
+    timeoutMs: z.number().int().min(1000).optional(),
+    maxRetries: z.number().int().min(0).max(10).optional(),
+    maxRepairs: z.number().int().min(0).max(5).optional(),
+    historyWindow: z.number().int().min(1).max(200).optional(),
+  })
+  .strict();
+
+/**
+ * A campaign file: one model, one or more MAC targets with bands, and how to search, fine-tune and
+ * deploy. Unknown keys are errors that name the key.
+ *
+ * @example
+ * // campaign.yaml
+ * // model: { name: resnet50, weights: /data/resnet50-imagenet.pth }
+ * // targets: [{ macs: 1.77G, band: "-5%..+1%" }]
+ * // search: { agent: solver, maxIterations: 10 }
+ * // dataset: { root: /data/imagenet }
+ * // finetune: { epochs: 90, batchSize: 256, lr: 0.1 }
+ */
+export const CampaignConfigSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+    model: ModelSpecSchema,
+    inputShape: z.array(z.number().int().positive()).length(4).optional(),
+    targets: z.array(TargetSpecSchema).min(1).max(32),
+    search: SearchConfigSchema.default(SearchConfigSchema.parse({})),
+    claude: ClaudeSectionSchema.optional(),
+    dataset: DatasetConfigSchema.optional(),
+    finetune: FinetuneConfigSchema.optional(),
+    deployment: z
+      .object({
+        enabled: z.boolean().default(true),
+        latencyRuns: z.number().int().min(1).max(10000).default(20),
+        batchSizes: z.array(z.number().int().min(1)).min(1).default([1, 8]),
+        agreementSamples: z.number().int().min(1).default(64),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type CampaignConfigInput = z.input<typeof CampaignConfigSchema>;
+export type CampaignConfig = z.infer<typeof CampaignConfigSchema>;
+
+/** A target resolved against the dense model: absolute MACs, parsed band, a label for keys and logs. */
+export interface ResolvedTarget {
+  label: string;
+  targetMacs: number;
+  band: { lo: number; hi: number };
+}
+
+/**
+ * Resolve targets against the dense model's MACs. Throws a message naming `targets.N` when a target is
+ * not below the dense model (nothing to prune) or below `floorMacs` (what protected layers alone cost).
+ */
+export function resolveTargets(targets: TargetSpec[], denseMacs: number, floorMacs = 0): ResolvedTarget[] {
+  return targets.map((t, i) => {
+    const targetMacs = t.macs !== undefined ? parseMacs(t.macs) : Math.round(denseMacs * (t.fraction ?? 1));
+    if (targetMacs >= denseMacs) {
+      throw new Error(`targets.${i}.macs: ${targetMacs} is not below the dense model's ${denseMacs} MACs`);
+    }
+    const band = parseBand(t.band);
+    if (targetMacs * (1 + band.hi) < floorMacs) {
+      throw new Error(
+        `targets.${i}.macs: ${targetMacs} is below the smallest reachable ${floorMacs} MACs (protected layers alone)`,
+      );
+    }
+    const label = t.label ?? `t${i + 1}-${(targetMacs / 1e6).toFixed(1)}M`;
+    return { label, targetMacs, band };
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * Errors of the ONNX layer. {@link OnnxError} is the root: catch it to handle any failure of
+ * reading, shape inference or profiling an ONNX file; branch on `name` (stable) rather than
+ * `instanceof` where the error may have crossed a process or sandbox boundary.
+ */
+
+/** Root of every error thrown by `src/onnx`. */
+export class OnnxError extends Error {
+  override readonly name: string = 'OnnxError';
+}
+
+/**
+ * Thrown when a file is not a readable ONNX model: missing, truncated, not protobuf, no graph,
+ * an external-data file that is missing or shorter than the model says, or a graph input whose
+ * shape cannot be made concrete.
+ */
+export class OnnxFormatError extends OnnxError {
+  override readonly name = 'OnnxFormatError';
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path}: not a readable ONNX model: ${reason}`);
+  }
+}
+
+/**
+ * Thrown when shape inference meets an operator (or an operator form, e.g. a `Reshape` whose target
+ * shape is not a constant) it cannot infer output shapes for. Never swallowed into a zero count:
+ * a MAC profile with a silent hole would mislead the search.
+ */
+export class UnsupportedOpError extends OnnxError {
+  override readonly name = 'UnsupportedOpError';
+  constructor(
+    readonly opType: string,
+    readonly nodeName: string,
+    readonly opset: number,
+    readonly detail?: string,
+  ) {
+    super(
+      `cannot infer shapes for op ${opType} (node ${JSON.stringify(nodeName)}, opset ${opset})` +
+        (detail !== undefined ? `: ${detail}` : ''),
+    );
+  }
+}

@@ -1,0 +1,48 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ActivityDeps } from '../activities';
+import { createAgents } from '../agents';
+import { defaultEngineLocation, repoRoot } from '../engine/engine-paths';
+import { OneShotEngine, WarmEngine } from '../engine/engine-process';
+import { createArtifactStore, storeConfigFromEnv, type ArtifactStore } from '../storage';
+import type { WorkerEnv } from './worker-config';
+
+/** State directory: `AP_STATE_DIR` or `<repo>/.state`. */
+export function stateDir(env: WorkerEnv): string {
+  return env.AP_STATE_DIR ?? path.join(repoRoot(), '.state');
+}
+
+/**
+ * Real deps for a worker process: the artifact store from the environment (local by default), a warm
+ * engine for trials, a one-shot engine for long jobs, and the strategy agents (claude only with a key).
+ */
+export function createDefaultDeps(
+  env: WorkerEnv,
+  processEnv: NodeJS.ProcessEnv,
+  overrides: { store?: ArtifactStore } = {},
+): ActivityDeps & { close(): Promise<void> } {
+  const dir = stateDir(env);
+  const store =
+    overrides.store ??
+    createArtifactStore(storeConfigFromEnv({ AP_STORE_ROOT: path.join(dir, 'artifacts'), ...processEnv }));
+  const location = defaultEngineLocation(env.AP_ENGINE_PYTHON);
+  const engine = new WarmEngine(location);
+  const oneShotEngine = new OneShotEngine(location);
+  const workDir = path.join(dir, 'work');
+  fs.mkdirSync(workDir, { recursive: true });
+  const agents = createAgents({
+    store,
+    ...(env.ANTHROPIC_API_KEY ? { anthropicApiKey: env.ANTHROPIC_API_KEY } : {}),
+    ...(env.ANTHROPIC_BASE_URL ? { anthropicBaseUrl: env.ANTHROPIC_BASE_URL } : {}),
+  });
+  return {
+    store,
+    engine,
+    oneShotEngine,
+    agents,
+    workDir,
+    async close() {
+      await engine.close();
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import {
+  ApplicationFailure,
+  defineQuery,
+  executeChild,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { EngineActivities } from '../activities';
+import type { ArtifactRef } from '../core/artifact-ref';
+import { resolveTargets, type CampaignConfig, type ResolvedTarget } from '../core/campaign-config';
+import { macTargetSearch, type MacTargetSearchResult } from './mac-target-search';
+import { ActivityPresets } from './presets';
+import { SA, type CampaignStage } from './search-attributes';
+
+const { profileModel } = proxyActivities<EngineActivities>(ActivityPresets.profile);
+
+/** Input of {@link campaign}: the validated config (the client validates with zod before starting). */
+export interface CampaignInput {
+  campaignId: string;
+  config: CampaignConfig;
+}
+
+/** One target's line in the campaign result. */
+export interface CampaignTargetResult extends MacTargetSearchResult {
+  searchWorkflowId: string;
+}
+
+/** The campaign's outcome: the dense model and each target's search result. */
+export interface CampaignResult {
+  campaignId: string;
+  model: string;
+  denseMacs: number;
+  denseParams: number;
+  profile: ArtifactRef;
+  targets: CampaignTargetResult[];
+}
+
+/** Where a campaign stands (for `campaign status` and `watch`). */
+export interface CampaignProgress {
+  campaignId: string;
+  stage: CampaignStage;
+  model: string;
+  denseMacs: number | null;
+  targets: { label: string; targetMacs: number; band: { lo: number; hi: number }; searchWorkflowId: string }[];
+  results: CampaignTargetResult[];
+}
+
+export const campaignProgressQuery = defineQuery<CampaignProgress>('campaignProgressQuery');
+
+/** Workflow id of the search child for one target. */
+export function searchWorkflowId(campaignId: string, label: string): string {
+  return `${campaignId}--${label}`;
+}
+
+/**
+ * A campaign: profile the dense model once, resolve the targets against it, run one macTargetSearch
+ * child per target, and hand converged results on.
+ */
+export async function campaign(input: CampaignInput): Promise<CampaignResult> {
+  const { config, campaignId } = input;
+  let stage: CampaignStage = 'profile';
+  let denseMacs: number | null = null;
+  let resolved: ResolvedTarget[] = [];
+  const results: CampaignTargetResult[] = [];
+  const setStage = (next: CampaignStage) => {
+    stage = next;
+    upsertSearchAttributes([{ key: SA.stage, value: next }]);
+  };
+  setHandler(campaignProgressQuery, () => ({
+    campaignId,
+    stage,
+    model: config.model.name,
+    denseMacs,
+    targets: resolved.map((t) => ({ ...t, searchWorkflowId: searchWorkflowId(campaignId, t.label) })),
+    results,
+  }));
+  upsertSearchAttributes([
+    { key: SA.campaignId, value: campaignId },
+    { key: SA.model, value: config.model.name },
+    { key: SA.stage, value: stage },
+  ]);
+
+  const profiled = await profileModel({
+    campaignId,
+    model: config.model,
+    ...(config.inputShape ? { inputShape: config.inputShape } : {}),
+  });
+  denseMacs = profiled.macs;
+  try {
+    resolved = resolveTargets(config.targets, profiled.macs, profiled.summary.protectedMacs);
+  } catch (err) {
+    setStage('failed');
+    throw ApplicationFailure.nonRetryable((err as Error).message, 'ConfigError');
+  }
+
+  setStage('search');
+  const search = config.search;
+  const calibration = config.dataset
+    ? { dataset: config.dataset.root, batches: config.dataset.calibrationBatches, batchSize: config.dataset.calibrationBatchSize }
+    : undefined;
+  const searches = resolved.map((t) =>
+    executeChild(macTargetSearch, {
+      workflowId: searchWorkflowId(campaignId, t.label),
+      taskQueue: workflowInfo().taskQueue,
+      args: [
+        {
+          campaignId,
+          targetLabel: t.label,
+          model: config.model,
+          ...(config.inputShape ? { inputShape: config.inputShape } : {}),
+          profile: profiled.summary,
+          targetMacs: t.targetMacs,
+          band: t.band,
+          agent: search.agent,
+          fallbackAgent: search.fallbackAgent,
+          maxIterations: search.maxIterations,
+          gridStep: search.gridStep,
+          stagnationWindow: search.stagnationWindow,
+          extendedSearch: search.extendedSearch,
+          attemptsPerRun: search.attemptsPerRun,
+          baseStrategy: search.base,
+          ...(calibration ? { calibration } : {}),
+        },
+      ],
+    }).then((r) => {
+      const row = { ...r, searchWorkflowId: searchWorkflowId(campaignId, t.label) };
+      results.push(row);
+      return row;
+    }),
+  );
+  const targets = await Promise.all(searches);
+
+  setStage('done');
+  return {
+    campaignId,
+    model: config.model.name,
+    denseMacs: profiled.macs,
+    denseParams: profiled.params,
+    profile: profiled.profile,
+    targets,
+  };
+}
+
+

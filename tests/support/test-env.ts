@@ -1,0 +1,67 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ActivityDeps } from '../../src/activities';
+import { defaultEngineLocation } from '../../src/engine/engine-paths';
+import { OneShotEngine, WarmEngine } from '../../src/engine/engine-process';
+import { createWorkers, type QueueName } from '../../src/workers/create-workers';
+
+/** Settings the global setup put in the environment: the real services' addresses. */
+export function testServices(): { temporalAddress: string; s3: { endpoint: string; accessKeyId: string; secretAccessKey: string; bucket: string } } {
+  const temporalAddress = process.env.AP_TEST_TEMPORAL_ADDRESS;
+  const s3 = process.env.AP_TEST_S3;
+  if (!temporalAddress || !s3) throw new Error('global setup did not run: services unknown');
+  return { temporalAddress, s3: JSON.parse(s3) };
+}
+
+/** A fresh scratch directory under the OS temp dir. */
+export function tempDir(prefix = 'ap-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Real engines on the project venv, shared by a test file. */
+export function realEngines(): { engine: WarmEngine; oneShotEngine: OneShotEngine } {
+  const location = defaultEngineLocation(process.env.AP_ENGINE_PYTHON);
+  return { engine: new WarmEngine(location), oneShotEngine: new OneShotEngine(location) };
+}
+
+/** Workers on the real dev server from the bundled workflow code, and a client. */
+export interface TestWorkers {
+  client: Client;
+  workers: Worker[];
+  stop(): Promise<void>;
+}
+
+export async function startTestWorkers(deps: ActivityDeps, queues: QueueName[] = ['control', 'gpu']): Promise<TestWorkers> {
+  const { temporalAddress } = testServices();
+  const codePath = process.env.AP_TEST_WORKFLOW_BUNDLE;
+  if (!codePath) throw new Error('global setup did not bundle the workflows');
+  const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+  const workers = await createWorkers({
+    connection: nativeConnection,
+    namespace: 'default',
+    queues,
+    deps,
+    workflowBundle: { codePath },
+  });
+  const running = Promise.all(workers.map((w) => w.run()));
+  const connection = await Connection.connect({ address: temporalAddress });
+  const client = new Client({ connection, namespace: 'default' });
+  return {
+    client,
+    workers,
+    async stop() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+/** A unique id for workflows started by a test. */
+export function testId(name: string): string {
+  return `test-${name}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
