@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import PROTOCOL_VERSION
 from .jobs import parse_request
@@ -17,11 +17,19 @@ __all__ = ["run"]
 class PingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     echo: str | None = None
+    # Hold the job this long before answering: lets tests exercise cancellation and timeouts.
+    sleepMs: int = Field(default=0, ge=0, le=600_000)
 
 
 def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     req = parse_request(PingRequest, request)
+    import time
+
     import torch
+
+    if req.sleepMs:
+        emit.progress("sleeping", 0.0)
+        time.sleep(req.sleepMs / 1000)
 
     return {
         "protocol": PROTOCOL_VERSION,

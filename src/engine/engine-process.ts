@@ -121,6 +121,7 @@ function killGroup(child: ChildProcessWithoutNullStreams): void {
 
 interface InFlight {
   id: string;
+  child: ChildProcessWithoutNullStreams;
   job: string;
   opts: JobOptions;
   resolve: (v: Record<string, unknown>) => void;
@@ -175,6 +176,7 @@ export class WarmEngine implements EngineRunner {
       };
       this.inFlight = {
         id,
+        child,
         job,
         opts,
         resolve: (v) => done(undefined, v),
@@ -229,7 +231,7 @@ export class WarmEngine implements EngineRunner {
         const msg = `warm engine exited (code ${code}, signal ${sig})`;
         reject(new EngineProcessError(job, msg, this.stderr.text));
         const job0 = this.inFlight;
-        if (job0) void job0.pending.then(() => job0.reject(new EngineProcessError(job0.job, msg, this.stderr.text)));
+        if (job0?.child === child) void job0.pending.then(() => job0.reject(new EngineProcessError(job0.job, msg, this.stderr.text)));
       });
     });
     return this.ready;
@@ -249,8 +251,11 @@ export class WarmEngine implements EngineRunner {
       .catch((e: unknown) => cur.reject(e instanceof Error ? e : new Error(String(e))));
   }
 
+  /** Kill the process now and forget it: the next job starts a fresh one even before 'close' fires. */
   private kill(): void {
     if (this.child) killGroup(this.child);
+    this.child = undefined;
+    this.ready = undefined;
   }
 
   /** Stop the process (EOF on stdin, then a kill if it lingers). */

@@ -1,0 +1,72 @@
+"""Shared helpers: run a job in-process and collect its events; a tiny ImageFolder for calibration."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from agentic_engine import cache
+from agentic_engine.__main__ import run_job
+from agentic_engine.protocol import Emitter
+
+torch.set_num_threads(2)
+
+
+class JobRun:
+    def __init__(self, code: int, events: list[dict[str, Any]]) -> None:
+        self.code = code
+        self.events = events
+
+    @property
+    def result(self) -> dict[str, Any]:
+        results = [e for e in self.events if e["event"] == "result"]
+        assert results, f"no result; events: {self.events[-3:]}"
+        return results[0]["data"]
+
+    @property
+    def error(self) -> dict[str, Any]:
+        errors = [e for e in self.events if e["event"] == "error"]
+        assert errors, f"no error; events: {self.events[-3:]}"
+        return errors[0]
+
+    def artifacts(self, kind: str | None = None) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == "artifact" and (kind is None or e["kind"] == kind)]
+
+
+def run(job: str, request: dict[str, Any]) -> JobRun:
+    stream = io.StringIO()
+    code = run_job(job, request, Emitter(stream=stream))
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    return JobRun(code, events)
+
+
+@pytest.fixture
+def job():
+    return run
+
+
+@pytest.fixture
+def fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 classes x 4 random 32x32 PNGs: enough for taylor gradients and an accuracy proxy on democnn."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("imagefolder")
+    gen = torch.Generator().manual_seed(0)
+    for c in range(10):
+        (root / f"class{c}").mkdir()
+        for i in range(4):
+            pixels = torch.randint(0, 256, (32, 32, 3), generator=gen, dtype=torch.uint8).numpy()
+            Image.fromarray(pixels).save(root / f"class{c}" / f"{i}.png")
+    return root
