@@ -18,7 +18,7 @@ from typing import Any
 
 from . import PROTOCOL_VERSION
 from .jobs import JOBS, resolve_job
-from .protocol import EngineError, Emitter, RequestError, log
+from .protocol import Emitter, EngineError, RequestError, log
 
 __all__ = ["main", "run_job"]
 

@@ -77,8 +77,10 @@ def _fixed_input_size(model: nn.Module) -> int | None:
         return size
     patch_embed = getattr(model, "patch_embed", None)
     img = getattr(patch_embed, "img_size", None) if patch_embed is not None else None
-    if img is not None and getattr(patch_embed, "strict_img_size", True) and not getattr(
-        patch_embed, "dynamic_img_size", False
+    if (
+        img is not None
+        and getattr(patch_embed, "strict_img_size", True)
+        and not getattr(patch_embed, "dynamic_img_size", False)
     ):
         return int(img[0]) if isinstance(img, (tuple, list)) else int(img)
     return None
@@ -99,11 +101,15 @@ def resolve_input_shape(requested: list[int] | None, spec: ModelSpec) -> tuple[M
 def load_model(
     spec: ModelSpec, input_shape: list[int] | None, emit: Emitter | None = None, with_groups: bool = False
 ) -> tuple[DenseModel, bool]:
-    """The analysed model for ``spec`` at ``input_shape`` (default: the model's), and whether it was cached."""
+    """The analysed model for ``spec`` at ``input_shape`` (default: the model's); True if it was cached."""
     spec, input_shape = resolve_input_shape(input_shape, spec)
     key = json.dumps(
-        [spec.model_dump(), _file_stamp(spec.weights), _file_stamp(spec.pruned),
-         input_shape[1:] if input_shape else None],
+        [
+            spec.model_dump(),
+            _file_stamp(spec.weights),
+            _file_stamp(spec.pruned),
+            input_shape[1:] if input_shape else None,
+        ],
         sort_keys=True,
     )
     entry = _ENTRIES.get(key)

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from .jobs import parse_request
-from .protocol import EngineError, Emitter, RequestError, log
+from .protocol import Emitter, EngineError, RequestError, log
 
 __all__ = ["FinetuneRequest", "Recipe", "run", "MODEL_FILE"]
 

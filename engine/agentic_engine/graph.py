@@ -11,6 +11,9 @@ in/out role of every dependency, exactly the string torch-pruning's isomorphic p
 from __future__ import annotations
 
 import hashlib
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +31,7 @@ __all__ = [
     "list_groups",
     "isomorphic_classes",
     "out_channels_of",
+    "quiet_unwrapped_parameters",
 ]
 
 ROOT_TYPES = [tp.ops.TORCH_CONV, tp.ops.TORCH_LINEAR, tp.ops.TORCH_LSTM]
@@ -56,10 +60,19 @@ class GroupInfo:
 
 def build_graph(model: nn.Module, input_shape: list[int]) -> tp.DependencyGraph:
     """Trace ``model`` (batch 1) into torch-pruning's DependencyGraph."""
-    with torch.enable_grad():
+    with torch.enable_grad(), quiet_unwrapped_parameters():
         return tp.DependencyGraph().build_dependency(
             model, example_inputs=torch.zeros(1, *input_shape[1:]), verbose=False
         )
+
+
+@contextmanager
+def quiet_unwrapped_parameters() -> Iterator[None]:
+    """torch-pruning warns about loose parameters (cls_token, pos_embed, ConvNeXt layer_scale) and prunes
+    their last non-singleton dim, which is the channel dim for every model here; the warning is noise."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Unwrapped parameters detected")
+        yield
 
 
 def num_heads_of(model: nn.Module) -> dict[nn.Module, int]:
@@ -105,9 +118,7 @@ def out_channels_of(module: nn.Module) -> int:
     raise ValueError(f"no output width on {type(module).__name__}")
 
 
-def list_groups(
-    graph: tp.DependencyGraph, model: nn.Module, protected: set[str]
-) -> list[GroupInfo]:
+def list_groups(graph: tp.DependencyGraph, model: nn.Module, protected: set[str]) -> list[GroupInfo]:
     """Every group of the (dense) graph in torch-pruning's enumeration order; ids are positions."""
     num_heads = num_heads_of(model)
     groups: list[GroupInfo] = []
@@ -141,7 +152,9 @@ def isomorphic_classes(groups: list[GroupInfo], layer_macs: dict[str, int]) -> l
     for g in groups:
         if not g.prunable:
             continue
-        entry = classes.setdefault(g.isomorphic_key, {"key": g.isomorphic_key, "groupIds": [], "channels": 0, "macs": 0})
+        entry = classes.setdefault(
+            g.isomorphic_key, {"key": g.isomorphic_key, "groupIds": [], "channels": 0, "macs": 0}
+        )
         entry["groupIds"].append(g.id)
         entry["channels"] += g.channels
         for name in g.out_layers:

@@ -10,8 +10,8 @@ Worked example, resnet18 at 224x224: ``conv1`` is a 7x7 conv 3->64 with a 64x112
 
 Attention:
 
-- timm ``Attention``: ``qkv`` and ``proj`` are Linear modules (counted as such); a hook on the attention module
-  adds ``2 * N^2 * inner`` where ``inner = qkv.out_features / 3`` (= heads * headDim, pruned or not).
+- timm ``Attention``: ``qkv`` and ``proj`` are Linear modules (counted as such); a hook on the attention
+  module adds ``2 * N^2 * inner`` where ``inner = qkv.out_features / 3`` (= heads * headDim, pruned or not).
 - ``nn.MultiheadAttention`` applies ``in_proj_weight`` and ``out_proj`` functionally, so its hook counts
   ``N*E*3E' + N*E'*E_out + 2*N*S*E'`` (E: input width, E': projected width, S: key length).
 """
@@ -90,15 +90,33 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> MacCount:
         else:
             macs = out.numel() * (m.in_channels // m.groups) * kprod
         layers.append(
-            LayerCount(names[m], type(m).__name__, m.in_channels, m.out_channels, m.groups, k,
-                       list(out.shape[1:]), macs // batch, _own_params(m))
+            LayerCount(
+                names[m],
+                type(m).__name__,
+                m.in_channels,
+                m.out_channels,
+                m.groups,
+                k,
+                list(out.shape[1:]),
+                macs // batch,
+                _own_params(m),
+            )
         )
 
     def linear_hook(m: nn.Linear, inputs: tuple, out: torch.Tensor) -> None:
         macs = out.numel() * m.in_features
         layers.append(
-            LayerCount(names[m], "Linear", m.in_features, m.out_features, 1, [], list(out.shape[1:]),
-                       macs // batch, _own_params(m))
+            LayerCount(
+                names[m],
+                "Linear",
+                m.in_features,
+                m.out_features,
+                1,
+                [],
+                list(out.shape[1:]),
+                macs // batch,
+                _own_params(m),
+            )
         )
 
     def timm_attention_hook(m: nn.Module, inputs: tuple, out: torch.Tensor) -> None:
@@ -108,8 +126,17 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> MacCount:
         heads = int(m.num_heads)
         macs = 2 * b * n * n * inner
         layers.append(
-            LayerCount(names[m], "AttentionMatmul", inner, inner, heads, [], [heads, n, inner // heads],
-                       macs // batch, 0)
+            LayerCount(
+                names[m],
+                "AttentionMatmul",
+                inner,
+                inner,
+                heads,
+                [],
+                [heads, n, inner // heads],
+                macs // batch,
+                0,
+            )
         )
 
     def mha_hook(m: nn.MultiheadAttention, inputs: tuple, out: Any) -> None:
@@ -124,13 +151,24 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> MacCount:
             proj = tgt * e_in * e_proj + 2 * src * e_in * e_proj
         else:
             e_proj = m.q_proj_weight.shape[0]
-            proj = (tgt * m.q_proj_weight.numel() + src * m.k_proj_weight.numel() + src * m.v_proj_weight.numel())
+            proj = (
+                tgt * m.q_proj_weight.numel() + src * m.k_proj_weight.numel() + src * m.v_proj_weight.numel()
+            )
         out_proj = tgt * m.out_proj.weight.numel()
         matmul = 2 * tgt * src * e_proj
         macs = b * (proj + out_proj + matmul)
         layers.append(
-            LayerCount(names[m], "MultiheadAttention", e_in, m.out_proj.out_features, m.num_heads, [],
-                       [tgt, m.out_proj.out_features], macs // batch, sum(p.numel() for p in m.parameters()))
+            LayerCount(
+                names[m],
+                "MultiheadAttention",
+                e_in,
+                m.out_proj.out_features,
+                m.num_heads,
+                [],
+                [tgt, m.out_proj.out_features],
+                macs // batch,
+                sum(p.numel() for p in m.parameters()),
+            )
         )
 
     handles = []

@@ -1,7 +1,7 @@
 """Model zoo: build a vision model from a :class:`ModelSpec`, never downloading weights.
 
 ``build_model(spec)`` returns ``(model in eval mode, default input shape [1, 3, H, W])``. It is the one entry
-point every job (profile, prune, export, finetune, evaluate) uses, so a spec means the same network everywhere.
+point every job (profile, prune, export, finetune, evaluate) uses: a spec means the same network everywhere.
 
 Example::
 
@@ -45,8 +45,16 @@ __all__ = [
 PRUNED_FORMAT = "agentic-pruner/pruned-model@1"
 
 _TORCHVISION = [
-    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-    "mobilenet_v2", "convnext_tiny", "convnext_small", "convnext_base", "vit_b_16",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "mobilenet_v2",
+    "convnext_tiny",
+    "convnext_small",
+    "convnext_base",
+    "vit_b_16",
 ]
 _TIMM = ["deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224"]
 _ALIASES = {"deit_tiny": _TIMM[0], "deit_small": _TIMM[1], "deit_base": _TIMM[2]}
@@ -132,14 +140,15 @@ def _build_dense(spec: ModelSpec) -> tuple[nn.Module, list[int]]:
         near = difflib.get_close_matches(spec.name, KNOWN_MODELS, n=len(KNOWN_MODELS), cutoff=0.0)
         raise RequestError(
             "model.name",
-            f"unknown model {spec.name!r}; known (nearest first): {', '.join(near)}, or file:<path.py>:<function>",
+            f"unknown model {spec.name!r}; known (nearest first): {', '.join(near)}, "
+            "or file:<path.py>:<function>",
         )
     model.eval()
     return model, [1, 3, size, size]
 
 
 def _build_from_file(name: str, num_classes: int | None) -> nn.Module:
-    body = name[len("file:"):]
+    body = name[len("file:") :]
     if ":" not in body:
         raise RequestError("model.name", f"expected file:<path.py>:<function>, got {name!r}")
     path_str, fn_name = body.rsplit(":", 1)
@@ -162,7 +171,9 @@ def _build_from_file(name: str, num_classes: int | None) -> nn.Module:
     except Exception as e:  # noqa: BLE001
         raise RequestError("model.name", f"{fn_name}() failed: {type(e).__name__}: {e}") from None
     if not isinstance(model, nn.Module):
-        raise RequestError("model.name", f"{fn_name}() returned {type(model).__name__}, expected a torch.nn.Module")
+        raise RequestError(
+            "model.name", f"{fn_name}() returned {type(model).__name__}, expected a torch.nn.Module"
+        )
     return model
 
 
@@ -214,18 +225,17 @@ def _build_pruned(spec: ModelSpec, dir_str: str) -> tuple[nn.Module, list[int]]:
     except (OSError, json.JSONDecodeError) as e:
         raise RequestError(field, f"cannot read {history_path}: {e}") from None
     if saved.get("format") != PRUNED_FORMAT:
-        raise RequestError(field, f"{history_path} has format {saved.get('format')!r}, expected {PRUNED_FORMAT!r}")
+        raise RequestError(
+            field, f"{history_path} has format {saved.get('format')!r}, expected {PRUNED_FORMAT!r}"
+        )
     dense_spec = ModelSpec.model_validate(saved["model"])
     if canonical_name(dense_spec.name) != canonical_name(spec.name):
         raise RequestError(field, f"{dir_str!r} holds a pruned {dense_spec.name!r}, not {spec.name!r}")
     model, shape = _build_dense(dense_spec)
     input_shape = [int(v) for v in saved.get("inputShape", shape)]
+    from .graph import build_graph
 
-    import torch_pruning as tp
-
-    graph = tp.DependencyGraph().build_dependency(
-        model, example_inputs=torch.zeros(1, *input_shape[1:]), verbose=False
-    )
+    graph = build_graph(model, input_shape)
     history = [[str(n), bool(out), [int(i) for i in idxs]] for n, out, idxs in saved.get("history", [])]
     graph.load_pruning_history(history)
     modules = dict(model.named_modules())
@@ -260,7 +270,9 @@ def set_attention_shape(module: nn.Module, num_heads: int, head_dim: int) -> Non
     module.scale = head_dim**-0.5
 
 
-def _timm_attention_forward(self: nn.Module, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+def _timm_attention_forward(
+    self: nn.Module, x: torch.Tensor, attn_mask: torch.Tensor | None = None
+) -> torch.Tensor:
     batch, tokens, _ = x.shape
     inner = self.num_heads * self.head_dim
     qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
@@ -268,7 +280,12 @@ def _timm_attention_forward(self: nn.Module, x: torch.Tensor, attn_mask: torch.T
     q, k = self.q_norm(q), self.k_norm(k)
     if self.fused_attn:
         x = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.attn_drop.p if self.training else 0.0, scale=self.scale
+            q,
+            k,
+            v,
+            attn_mask=attn_mask,
+            dropout_p=self.attn_drop.p if self.training else 0.0,
+            scale=self.scale,
         )
     else:
         attn = (q * self.scale) @ k.transpose(-2, -1)
@@ -315,7 +332,9 @@ def protected_layers(model: nn.Module) -> list[dict[str, str]]:
         out.append({"layer": convs[-1][0], "reason": "classifier head: its outputs are the classes"})
     for n, m in named:
         if isinstance(m, nn.MultiheadAttention):
-            out.append({"layer": n, "reason": "nn.MultiheadAttention: its fused in-projection cannot be split"})
+            out.append(
+                {"layer": n, "reason": "nn.MultiheadAttention: its fused in-projection cannot be split"}
+            )
     return out
 
 
@@ -352,10 +371,18 @@ class DemoCNN(nn.Module):
 
     def __init__(self, num_classes: int = 10, widths: tuple[int, int, int] = (32, 64, 128)) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU())
-        self.stage1 = nn.Sequential(_BasicBlock(widths[0], widths[0], 2), _BasicBlock(widths[0], widths[0], 1))
-        self.stage2 = nn.Sequential(_BasicBlock(widths[0], widths[1], 2), _BasicBlock(widths[1], widths[1], 1))
-        self.stage3 = nn.Sequential(_BasicBlock(widths[1], widths[2], 2), _BasicBlock(widths[2], widths[2], 1))
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()
+        )
+        self.stage1 = nn.Sequential(
+            _BasicBlock(widths[0], widths[0], 2), _BasicBlock(widths[0], widths[0], 1)
+        )
+        self.stage2 = nn.Sequential(
+            _BasicBlock(widths[0], widths[1], 2), _BasicBlock(widths[1], widths[1], 1)
+        )
+        self.stage3 = nn.Sequential(
+            _BasicBlock(widths[1], widths[2], 2), _BasicBlock(widths[2], widths[2], 1)
+        )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Linear(widths[2], num_classes)
         for m in self.modules():

@@ -25,7 +25,7 @@ from pydantic.alias_generators import to_camel
 
 from .cache import DenseModel, load_model
 from .export import export_onnx
-from .graph import ROOT_TYPES, num_heads_of, out_channels_of
+from .graph import ROOT_TYPES, num_heads_of, out_channels_of, quiet_unwrapped_parameters
 from .jobs import parse_request
 from .macs import count_macs, stage_table
 from .models import PRUNED_FORMAT, ModelSpec, attention_modules, set_attention_shape, stage_roots
@@ -61,7 +61,9 @@ def _nearest(name: str, candidates: list[str]) -> str:
     return ", ".join(near)
 
 
-def _check_names(names: list[str], modules: dict[str, nn.Module], field: str, leaf_types: tuple | None = None) -> None:
+def _check_names(
+    names: list[str], modules: dict[str, nn.Module], field: str, leaf_types: tuple | None = None
+) -> None:
     known = [n for n in modules if n]
     for name in names:
         module = modules.get(name) if name else None
@@ -99,12 +101,14 @@ def _calibration_batches(
     if not root.is_dir():
         raise RequestError("calibration.dataset", f"{cal.dataset!r} is not a directory")
     height, width = input_shape[2], input_shape[3]
-    tf = transforms.Compose([
-        transforms.Resize(min(height, width)),
-        transforms.CenterCrop((height, width)),
-        transforms.ToTensor(),
-        transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
-    ])
+    tf = transforms.Compose(
+        [
+            transforms.Resize(min(height, width)),
+            transforms.CenterCrop((height, width)),
+            transforms.ToTensor(),
+            transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
     try:
         data = datasets.ImageFolder(str(root), transform=tf)
     except (FileNotFoundError, OSError) as e:
@@ -203,7 +207,7 @@ def apply_strategy(
     for name, ratio in (strategy.layer_ratios or {}).items():
         ratio_dict[modules[name]] = ratio
     num_heads = num_heads_of(model)
-    with torch.enable_grad():
+    with torch.enable_grad(), quiet_unwrapped_parameters():
         pruner = tp.pruner.BasePruner(
             model,
             torch.zeros(1, *input_shape[1:]),
@@ -229,7 +233,9 @@ def apply_strategy(
     _guard_empty_groups(pruner, strategy)
     for step in range(strategy.iterative_steps):
         if emit:
-            emit.progress("pruning", step / strategy.iterative_steps, step=step + 1, of=strategy.iterative_steps)
+            emit.progress(
+                "pruning", step / strategy.iterative_steps, step=step + 1, of=strategy.iterative_steps
+            )
         if calibration is not None:
             _accumulate_gradients(model, calibration)
         pruner.step()
@@ -292,8 +298,9 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     _check_names(strategy.ignored_layers or [], modules, "strategy.ignoredLayers")
     _check_names(list(strategy.stage_ratios or {}), modules, "strategy.stageRatios")
     _check_names(list(strategy.layer_ratios or {}), modules, "strategy.layerRatios", (nn.Conv2d, nn.Linear))
-    if strategy.importance == "bn_scale" and not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
-                                                     for m in modules.values()):
+    if strategy.importance == "bn_scale" and not any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) for m in modules.values()
+    ):
         raise RequestError("strategy.importance", "'bn_scale' ranks by BatchNorm scales; this model has none")
     calibration = None
     if req.calibration is not None:
@@ -302,7 +309,8 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
         labels = max(int(y.max()) for _, y in calibration) + 1
         if labels > dense.num_classes:
             raise RequestError(
-                "calibration.dataset", f"has class index {labels - 1} but the model has {dense.num_classes} classes"
+                "calibration.dataset",
+                f"has class index {labels - 1} but the model has {dense.num_classes} classes",
             )
     out_dir = Path(req.out_dir)
     try:
@@ -326,15 +334,21 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     count = _forward_check(model, shape, dense.num_classes, req.seed)
     pruned_modules = dict(model.named_modules())
     kept = [
-        {"groupId": g.id, "rootLayer": g.root_layer, "before": g.channels,
-         "after": out_channels_of(pruned_modules[g.root_layer])}
+        {
+            "groupId": g.id,
+            "rootLayer": g.root_layer,
+            "before": g.channels,
+            "after": out_channels_of(pruned_modules[g.root_layer]),
+        }
         for g in dense.ensure_groups()
     ]
 
     emit.progress("saving", None)
     prior_spec, prior_history = _previous_history(req.model)
     dense_spec = prior_spec or {
-        "name": req.model.name, "numClasses": dense.num_classes, "inputSize": dense.input_shape[2],
+        "name": req.model.name,
+        "numClasses": dense.num_classes,
+        "inputSize": dense.input_shape[2],
     }
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     state_path = out_dir / "state_dict.pt"
@@ -352,7 +366,9 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     _write_atomic(history_path, lambda p: p.write_text(json.dumps(saved_history), encoding="utf-8"))
     history_ref = emit.artifact("pruning_history", history_path)
     strategy_path = out_dir / "strategy.json"
-    _write_atomic(strategy_path, lambda p: p.write_text(json.dumps(strategy.to_json(), indent=2), encoding="utf-8"))
+    _write_atomic(
+        strategy_path, lambda p: p.write_text(json.dumps(strategy.to_json(), indent=2), encoding="utf-8")
+    )
     strategy_ref = emit.artifact("strategy", strategy_path)
 
     result: dict[str, Any] = {
@@ -363,8 +379,12 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
         "stages": stage_table(model, count, stage_roots(req.model.name)),
         "denseStages": dense.stages,
         "keptChannels": kept,
-        "saved": {"dir": str(out_dir.resolve()), "stateDict": state_ref, "history": history_ref,
-                  "strategy": strategy_ref},
+        "saved": {
+            "dir": str(out_dir.resolve()),
+            "stateDict": state_ref,
+            "history": history_ref,
+            "strategy": strategy_ref,
+        },
     }
     if req.export_onnx:
         emit.progress("exporting", None)

@@ -37,7 +37,6 @@ class VitOptions(BaseModel):
     head_ratio: float | None = Field(default=None, ge=0.0, lt=1.0)
 
 
-
 class Strategy(BaseModel):
     model_config = _CONFIG
 

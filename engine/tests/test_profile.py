@@ -74,7 +74,17 @@ def test_profile_resnet18(job, tmp_path: Path) -> None:
     assert p["model"] == "resnet18" and p["inputShape"] == [1, 3, 224, 224]
     assert p["macs"] == 1_814_073_344 and p["params"] == 11_689_512
     row = p["layers"][0]
-    assert set(row) == {"name", "type", "inChannels", "outChannels", "groups", "kernel", "outputSize", "macs", "params"}
+    assert set(row) == {
+        "name",
+        "type",
+        "inChannels",
+        "outChannels",
+        "groups",
+        "kernel",
+        "outputSize",
+        "macs",
+        "params",
+    }
     assert row["name"] == "conv1" and row["kernel"] == [7, 7] and row["params"] == 64 * 3 * 7 * 7
     assert sum(r["macs"] for r in p["layers"]) == p["macs"]
     assert [s["name"] for s in p["stages"]] == ["conv1", "layer1", "layer2", "layer3", "layer4", "fc"]
@@ -173,14 +183,25 @@ def test_weights_roundtrip_and_mismatch(job, tmp_path: Path) -> None:
 
 
 def test_vit_input_size_mismatch(job) -> None:
-    err = job("profile", {"model": {"name": "deit_tiny", "inputSize": 224}, "inputShape": [1, 3, 64, 64]}).error
+    err = job(
+        "profile", {"model": {"name": "deit_tiny", "inputSize": 224}, "inputShape": [1, 3, 64, 64]}
+    ).error
     assert err["field"] == "inputShape"
 
 
 def test_bad_request_exit_code_2_subprocess() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "agentic_engine", "profile", "--request", json.dumps({"model": {"name": "nope"}})],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "agentic_engine",
+            "profile",
+            "--request",
+            json.dumps({"model": {"name": "nope"}}),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     events = [json.loads(line) for line in proc.stdout.splitlines()]

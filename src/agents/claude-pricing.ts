@@ -84,7 +84,11 @@ export function priceFor(model: string, table: PricingTable = DEFAULT_PRICING): 
  * Estimated cost in USD of the given token counts on `model`, rounded to 1e-6 USD.
  * @example estimateCostUsd('claude-sonnet-5-5', { inputTokens: 1e6, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }) // 2
  */
-export function estimateCostUsd(model: string, tokens: TokenCounts, table: PricingTable = DEFAULT_PRICING): number {
+export function estimateCostUsd(
+  model: string,
+  tokens: TokenCounts,
+  table: PricingTable = DEFAULT_PRICING,
+): number {
   const p = priceFor(model, table);
   const usd =
     (tokens.inputTokens * p.inputPerMTok +

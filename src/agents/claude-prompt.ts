@@ -163,7 +163,11 @@ export function buildPrompt(input: BuildPromptInput): BuiltPrompt {
 }
 
 /** Characters / 3.5 over everything sent: numbers and tables tokenise worse than prose, so round up. */
-export function estimateTokens(request: { system: TextBlockParam[]; messages: MessageParam[]; tools: Tool[] }): number {
+export function estimateTokens(request: {
+  system: TextBlockParam[];
+  messages: MessageParam[];
+  tools: Tool[];
+}): number {
   const chars =
     request.system.reduce((n, b) => n + b.text.length, 0) +
     JSON.stringify(request.tools).length +
@@ -194,10 +198,14 @@ function renderContext(input: ProposeInput): string {
   );
   lines.push('', '## MAC distribution per stage', '| stage | MACs | share | params |', '|---|---|---|---|');
   for (const s of p.stages) {
-    lines.push(`| ${s.name} | ${formatMacs(s.macs, 4)} | ${(s.share * 100).toFixed(1)}% | ${formatCount(s.params, 3)} |`);
+    lines.push(
+      `| ${s.name} | ${formatMacs(s.macs, 4)} | ${(s.share * 100).toFixed(1)}% | ${formatCount(s.params, 3)} |`,
+    );
   }
   if (p.isomorphicClasses.length > 0) {
-    const classes = [...p.isomorphicClasses].sort((a, b) => (b.macs ?? 0) - (a.macs ?? 0) || b.channels - a.channels);
+    const classes = [...p.isomorphicClasses].sort(
+      (a, b) => (b.macs ?? 0) - (a.macs ?? 0) || b.channels - a.channels,
+    );
     const shown = classes.slice(0, 16);
     lines.push(
       '',
@@ -235,7 +243,10 @@ function renderContext(input: ProposeInput): string {
       ? 'the (1 - r)^2 model cannot reach the band centre: it is at or below protectedMacs'
       : `(1 - r)^2 first guess for the band centre: r = 1 - sqrt((centre - protectedMacs) / (dense - protectedMacs)) = ${guess.toFixed(3)}`,
   );
-  lines.push('', '# Base strategy (keep these fields unless you have a reason; base ignoredLayers are always kept)');
+  lines.push(
+    '',
+    '# Base strategy (keep these fields unless you have a reason; base ignoredLayers are always kept)',
+  );
   lines.push(JSON.stringify(input.baseStrategy));
   return lines.join('\n');
 }
@@ -256,7 +267,11 @@ interface RenderedHistory {
 }
 
 /** Indices (positions in `history`) of the attempts shown verbatim, and why each one is kept. */
-export function selectVerbatim(history: readonly Attempt[], band: Band, window: number): Map<number, string[]> {
+export function selectVerbatim(
+  history: readonly Attempt[],
+  band: Band,
+  window: number,
+): Map<number, string[]> {
   const keep = new Map<number, string[]>();
   const mark = (i: number | undefined, why: string) => {
     if (i === undefined) return;
@@ -279,7 +294,9 @@ export function bestIndex(history: readonly Attempt[], band: Band): number | und
   const centre = bandCenter(band);
   history.forEach((a, i) => {
     if (a.error !== undefined) return;
-    const outside = inBand(a.deviation, band) ? 0 : Math.min(Math.abs(a.deviation - band.lo), Math.abs(a.deviation - band.hi));
+    const outside = inBand(a.deviation, band)
+      ? 0
+      : Math.min(Math.abs(a.deviation - band.lo), Math.abs(a.deviation - band.hi));
     const score = outside * 1e3 + Math.abs(a.deviation - centre);
     if (score < bestScore) {
       bestScore = score;
@@ -318,9 +335,12 @@ function renderHistory(
   const inBandCount = history.filter((a) => a.error === undefined && inBand(a.deviation, band)).length;
   const best = bestIndex(history, band);
   const lines: string[] = [];
-  const bestText = best !== undefined ? `; best #${history[best]!.index} at ${formatPercent(history[best]!.deviation)}` : '';
+  const bestText =
+    best !== undefined ? `; best #${history[best]!.index} at ${formatPercent(history[best]!.deviation)}` : '';
   lines.push(`# Attempts so far (${history.length}; ${inBandCount} in band${bestText})`);
-  lines.push('| # | agent | ratio | importance | roundTo | overrides | MACs | deviation | in band | top1 | kept as |');
+  lines.push(
+    '| # | agent | ratio | importance | roundTo | overrides | MACs | deviation | in band | top1 | kept as |',
+  );
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
   let summarized = 0;
   let gap: Attempt[] = [];
@@ -355,7 +375,12 @@ function renderHistory(
   }
   const latest = history[history.length - 1]!;
   const stageLines = stageBreakdown(latest, profile);
-  if (stageLines !== undefined) lines.push('', `Per-stage MACs of the latest attempt #${latest.index} (kept = share of the dense stage):`, stageLines);
+  if (stageLines !== undefined)
+    lines.push(
+      '',
+      `Per-stage MACs of the latest attempt #${latest.index} (kept = share of the dense stage):`,
+      stageLines,
+    );
   return { text: lines.join('\n'), verbatim: keep.size, summarized };
 }
 
@@ -364,7 +389,10 @@ function attemptRow(a: Attempt, why: string[]): string {
   const measured = a.error !== undefined ? `error: ${truncate(oneLine(a.error), 60)}` : formatMacs(a.macs, 4);
   const dev = a.error !== undefined ? '-' : formatPercent(a.deviation);
   const band = a.error !== undefined ? '-' : a.inBand ? 'yes' : 'no';
-  const top1 = a.accuracyProxy !== undefined ? `${(a.accuracyProxy.top1 * (a.accuracyProxy.top1 <= 1 ? 100 : 1)).toFixed(1)}%` : '-';
+  const top1 =
+    a.accuracyProxy !== undefined
+      ? `${(a.accuracyProxy.top1 * (a.accuracyProxy.top1 <= 1 ? 100 : 1)).toFixed(1)}%`
+      : '-';
   return `| ${a.index} | ${a.agent} | ${s.pruningRatio.toFixed(3)} | ${s.importance} | ${s.roundTo} | ${overrides(s)} | ${measured} | ${dev} | ${band} | ${top1} | ${why.join(', ')} |`;
 }
 
@@ -381,7 +409,9 @@ export function overrides(s: Strategy): string {
   }
   if (s.maxLayerRatio !== undefined) parts.push(`maxLayer=${s.maxLayerRatio}`);
   if (s.ignoredLayers?.length) {
-    parts.push(`ignore ${s.ignoredLayers.slice(0, 3).join(',')}${s.ignoredLayers.length > 3 ? ` +${s.ignoredLayers.length - 3}` : ''}`);
+    parts.push(
+      `ignore ${s.ignoredLayers.slice(0, 3).join(',')}${s.ignoredLayers.length > 3 ? ` +${s.ignoredLayers.length - 3}` : ''}`,
+    );
   }
   if (s.iterativeSteps !== undefined) parts.push(`steps=${s.iterativeSteps}`);
   if (s.vit) {
@@ -404,11 +434,13 @@ function summaryLine(gap: readonly Attempt[], band: Band): string {
     `${range} (${gap.length} not shown, ${agents})`,
     `ratios ${Math.min(...ratios).toFixed(3)}..${Math.max(...ratios).toFixed(3)}`,
   ];
-  if (devs.length > 0) parts.push(`deviations ${formatPercent(Math.min(...devs))}..${formatPercent(Math.max(...devs))}`);
+  if (devs.length > 0)
+    parts.push(`deviations ${formatPercent(Math.min(...devs))}..${formatPercent(Math.max(...devs))}`);
   parts.push(`${measured.filter((a) => inBand(a.deviation, band)).length} in band`);
   const errors = gap.length - measured.length;
   if (errors > 0) parts.push(`${errors} failed`);
-  const shapes = new Set(gap.map((a) => overrides(a.strategy) + a.strategy.importance + a.strategy.roundTo)).size;
+  const shapes = new Set(gap.map((a) => overrides(a.strategy) + a.strategy.importance + a.strategy.roundTo))
+    .size;
   if (shapes > 1) parts.push(`${shapes} shapes`);
   return parts.join(', ');
 }
@@ -428,7 +460,8 @@ function stageBreakdown(a: Attempt, profile: ProfileSummary): string | undefined
 function renderAsk(input: ProposeInput, mode: PromptMode): string {
   const next = (input.history[input.history.length - 1]?.index ?? input.history.length) + 1;
   const lines: string[] = [];
-  if (input.note !== undefined && input.note.length > 0) lines.push(`# Note from the search\n${input.note}`, '');
+  if (input.note !== undefined && input.note.length > 0)
+    lines.push(`# Note from the search\n${input.note}`, '');
   if (mode === 'shape') {
     lines.push(
       `# Your turn: the shape of attempt #${next}`,

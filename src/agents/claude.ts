@@ -182,14 +182,23 @@ export function createClaudeAgent(options: ClaudeAgentOptions): ClaudeAgent {
     maxRetries: settings.maxRetries,
     ...(options.baseURL !== undefined ? { baseURL: options.baseURL } : {}),
   });
-  return new ClaudeAgent(client, settings, new Redactor(apiKey), options.fallback, options.transcripts, options.logger);
+  return new ClaudeAgent(
+    client,
+    settings,
+    new Redactor(apiKey),
+    options.fallback,
+    options.transcripts,
+    options.logger,
+  );
 }
 
 /**
  * Longest a proposal can take before it falls back, in ms: every turn timing out on every SDK retry,
  * plus the SDK's backoff (0.5 s doubling, at most 8 s). Size the activity's start-to-close timeout above it.
  */
-export function claudeWorstCaseMs(config: Pick<ClaudeConfig, 'timeoutMs' | 'maxRetries' | 'maxRepairs'>): number {
+export function claudeWorstCaseMs(
+  config: Pick<ClaudeConfig, 'timeoutMs' | 'maxRetries' | 'maxRepairs'>,
+): number {
   let backoffMs = 0;
   for (let i = 0; i < config.maxRetries; i++) backoffMs += Math.min(500 * 2 ** i, 8000);
   return (config.maxRepairs + 1) * ((config.maxRetries + 1) * config.timeoutMs + backoffMs);
@@ -223,7 +232,9 @@ export class ClaudeAgent implements StrategyAgent {
     return {
       ...fallback,
       fallbackReason:
-        fallback.fallbackReason !== undefined ? `${outcome.reason}; then ${fallback.fallbackReason}` : outcome.reason,
+        fallback.fallbackReason !== undefined
+          ? `${outcome.reason}; then ${fallback.fallbackReason}`
+          : outcome.reason,
       ...(llm !== undefined ? { llm } : {}),
     };
   }
@@ -346,7 +357,9 @@ export class ClaudeAgent implements StrategyAgent {
     } catch (err) {
       // A lost transcript must not cost the proposal (or a second paid call on activity retry).
       this.logger?.warn(
-        this.redactor.text(`claude: transcript ${key} not stored: ${err instanceof Error ? err.message : String(err)}`),
+        this.redactor.text(
+          `claude: transcript ${key} not stored: ${err instanceof Error ? err.message : String(err)}`,
+        ),
       );
       return undefined;
     }
@@ -375,7 +388,12 @@ type ReplyCheck =
  */
 export function checkReply(reply: Message, input: ProposeInput, mode: PromptMode): ReplyCheck {
   if (reply.stop_reason === 'refusal') {
-    return { ok: false, problem: 'the model declined to answer (stop_reason refusal)', feedback: '', final: true };
+    return {
+      ok: false,
+      problem: 'the model declined to answer (stop_reason refusal)',
+      feedback: '',
+      final: true,
+    };
   }
   const call = reply.content.find((b) => b.type === 'tool_use' && b.name === PROPOSE_TOOL_NAME);
   if (call === undefined || call.type !== 'tool_use') {
@@ -413,9 +431,13 @@ export function checkReply(reply: Message, input: ProposeInput, mode: PromptMode
   }
   const strategy = withBaseIgnored(parsed.data, input.baseStrategy.ignoredLayers);
 
-  const unknownStages = Object.keys(strategy.stageRatios ?? {}).filter((k) => !isModulePrefix(k, input.profile));
+  const unknownStages = Object.keys(strategy.stageRatios ?? {}).filter(
+    (k) => !isModulePrefix(k, input.profile),
+  );
   if (unknownStages.length > 0) {
-    const problem = unknownStages.map((k) => `stageRatios.${k}: not a stage or module prefix of this model`).join('; ');
+    const problem = unknownStages
+      .map((k) => `stageRatios.${k}: not a stage or module prefix of this model`)
+      .join('; ');
     return {
       ok: false,
       problem,
@@ -452,7 +474,9 @@ function withBaseIgnored(strategy: Strategy, baseIgnored: readonly string[] | un
 
 /** A stage name, a prefix of one (`features` for `features.3`), or a module inside one (`layer4.2`). */
 function isModulePrefix(key: string, profile: ProfileSummary): boolean {
-  return profile.stages.some((s) => s.name === key || s.name.startsWith(`${key}.`) || key.startsWith(`${s.name}.`));
+  return profile.stages.some(
+    (s) => s.name === key || s.name.startsWith(`${key}.`) || key.startsWith(`${s.name}.`),
+  );
 }
 
 /** Tool results for every tool call of the reply (the API requires one each), or a text turn. */
@@ -476,9 +500,14 @@ function repairContent(reply: Message, feedback: string): ContentBlockParam[] {
 // Errors, usage, redaction.
 
 /** One line for `fallbackReason`, after the SDK's own retries. Never includes request headers. */
-export function describeApiError(err: unknown, settings: Pick<ClaudeSettings, 'model' | 'timeoutMs' | 'maxRetries'>): string {
-  const retries = `after ${settings.maxRetries} ${settings.maxRetries === 1 ? 'retry' : 'retries'}`;
-  const detail = (e: APIError) => truncate(e.apiMessage ?? e.message, 300);
+export function describeApiError(
+  err: unknown,
+  settings: Pick<ClaudeSettings, 'model' | 'timeoutMs' | 'maxRetries'>,
+): string {
+  const n = settings.maxRetries;
+  const retries = n === 0 ? 'without retries' : `after ${n} ${n === 1 ? 'retry' : 'retries'}`;
+  const detail = (e: { apiMessage: string | null; message: string }) =>
+    truncate(e.apiMessage ?? e.message, 300);
   if (err instanceof APIConnectionTimeoutError) {
     return `claude: API timed out (no reply within ${settings.timeoutMs} ms) ${retries}`;
   }
@@ -494,8 +523,10 @@ export function describeApiError(err: unknown, settings: Pick<ClaudeSettings, 'm
   if (err instanceof RateLimitError) return `claude: rate limited (429) ${retries}`;
   if (err instanceof OverloadedError) return `claude: API overloaded (529) ${retries}`;
   if (err instanceof InternalServerError) return `claude: API server error (${err.status}) ${retries}`;
-  if (err instanceof NotFoundError) return `claude: model "${settings.model}" or endpoint not found (404): ${detail(err)}`;
-  if (err instanceof BadRequestError) return `claude: request rejected (400 ${err.type ?? 'invalid_request_error'}): ${detail(err)}`;
+  if (err instanceof NotFoundError)
+    return `claude: model "${settings.model}" or endpoint not found (404): ${detail(err)}`;
+  if (err instanceof BadRequestError)
+    return `claude: request rejected (400 ${err.type ?? 'invalid_request_error'}): ${detail(err)}`;
   if (err instanceof APIError) return `claude: API error (${err.status ?? 'no status'}): ${detail(err)}`;
   if (err instanceof AnthropicError) return `claude: client error: ${truncate(err.message, 300)}`;
   return `claude: unexpected error: ${truncate(err instanceof Error ? err.message : String(err), 300)}`;
@@ -514,7 +545,10 @@ class Redactor {
   constructor(private readonly secret: string) {}
 
   text(value: string): string {
-    return value.split(this.secret).join('[redacted]').replace(/sk-ant-[A-Za-z0-9_-]{8,}/g, '[redacted]');
+    return value
+      .split(this.secret)
+      .join('[redacted]')
+      .replace(/sk-ant-[A-Za-z0-9_-]{8,}/g, '[redacted]');
   }
 }
 

@@ -24,7 +24,8 @@ export function planEinsum(equation: string, shapes: readonly (readonly number[]
   const eq = equation.replace(/\s+/g, '');
   const [lhs = '', rhs] = eq.split('->');
   const terms = lhs.split(',');
-  if (terms.length !== shapes.length) throw new Error(`equation has ${terms.length} operands, node has ${shapes.length} inputs`);
+  if (terms.length !== shapes.length)
+    throw new Error(`equation has ${terms.length} operands, node has ${shapes.length} inputs`);
   const labelSizes = new Map<string, number>();
   const ellipsisShapes: number[][] = [];
   const counts = new Map<string, number>();
@@ -56,7 +57,14 @@ export function planEinsum(equation: string, shapes: readonly (readonly number[]
   const ellipsisShape = broadcastShapes(ellipsisShapes);
   if (ellipsisShape === undefined) throw new Error('ellipsis dimensions do not broadcast');
   // Implicit output: labels seen once, in alphabetical order, after the ellipsis.
-  const out = rhs ?? (ellipsisShapes.length > 0 ? '...' : '') + [...counts].filter(([, c]) => c === 1).map(([l]) => l).sort().join('');
+  const out =
+    rhs ??
+    (ellipsisShapes.length > 0 ? '...' : '') +
+      [...counts]
+        .filter(([, c]) => c === 1)
+        .map(([l]) => l)
+        .sort()
+        .join('');
   const outputShape: number[] = [];
   const [outBefore = '', outAfter] = out.split('...');
   const sizeOf = (label: string): number => {

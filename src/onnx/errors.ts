@@ -43,3 +43,18 @@ export class UnsupportedOpError extends OnnxError {
     );
   }
 }
+
+/**
+ * Thrown by the onnxruntime runner when a model cannot be run: an explicitly requested execution
+ * provider (e.g. `cuda`) is unavailable, or the model's input is not a float32 tensor with at most
+ * a symbolic batch dimension.
+ */
+export class OnnxRuntimeError extends OnnxError {
+  override readonly name = 'OnnxRuntimeError';
+  constructor(
+    readonly modelPath: string,
+    readonly reason: string,
+  ) {
+    super(`${modelPath}: onnxruntime: ${reason}`);
+  }
+}

@@ -26,7 +26,13 @@ import { product, toNumber } from './onnx-model';
 import type { InferredNode } from './shape-inference';
 
 /** Op types whose MACs are counted; every other op counts 0. */
-export const COUNTED_OPS: ReadonlySet<string> = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'Einsum']);
+export const COUNTED_OPS: ReadonlySet<string> = new Set([
+  'Conv',
+  'ConvTranspose',
+  'Gemm',
+  'MatMul',
+  'Einsum',
+]);
 
 /** MACs of one node with inferred shapes, per the convention above. */
 export function nodeMacs(node: InferredNode): number {

@@ -120,7 +120,8 @@ export class NodeContext {
   /** The known elements of input `i`; fails (naming the input) when they are not a constant. */
   value(i: number, what: string): readonly number[] {
     const data = this.input(i).data;
-    if (data === undefined) this.fail(`${what} (input ${i}) is not a constant; cannot infer the output shape`);
+    if (data === undefined)
+      this.fail(`${what} (input ${i}) is not a constant; cannot infer the output shape`);
     return data;
   }
 

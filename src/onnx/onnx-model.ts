@@ -41,7 +41,12 @@ export function dataTypeName(code: number): string {
 
 /** Whether a data type code is a floating-point type (float, double, float16, bfloat16). */
 export function isFloatType(code: number): boolean {
-  return code === DataType.FLOAT || code === DataType.DOUBLE || code === DataType.FLOAT16 || code === DataType.BFLOAT16;
+  return (
+    code === DataType.FLOAT ||
+    code === DataType.DOUBLE ||
+    code === DataType.FLOAT16 ||
+    code === DataType.BFLOAT16
+  );
 }
 
 const ELEMENT_BYTES: Readonly<Record<number, number>> = {
@@ -124,7 +129,8 @@ export class OnnxModel {
       const name = t.name ?? '';
       const dims = (t.dims ?? []).map(toNumber);
       const dataType = t.dataType ?? DataType.UNDEFINED;
-      const external = t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL ? externalRef(path, dir, t) : undefined;
+      const external =
+        t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL ? externalRef(path, dir, t) : undefined;
       const base = { name, dataType, dims, elementCount: product(dims), proto: t };
       inits.set(name, external !== undefined ? { ...base, external } : base);
     }
@@ -153,7 +159,10 @@ export class OnnxModel {
       try {
         const n = readSync(fd, buf, 0, ref.length, ref.offset);
         if (n !== ref.length) {
-          throw new OnnxFormatError(this.path, `external data ${ref.file} has ${n} of ${ref.length} bytes at offset ${ref.offset}`);
+          throw new OnnxFormatError(
+            this.path,
+            `external data ${ref.file} has ${n} of ${ref.length} bytes at offset ${ref.offset}`,
+          );
         }
       } finally {
         closeSync(fd);
@@ -190,13 +199,17 @@ export async function loadOnnxModel(path: string): Promise<OnnxModel> {
   try {
     proto = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new OnnxFormatError(path, `protobuf decoding failed (truncated or not ONNX): ${(e as Error).message}`);
+    throw new OnnxFormatError(
+      path,
+      `protobuf decoding failed (truncated or not ONNX): ${(e as Error).message}`,
+    );
   }
   if (!proto.graph || (proto.graph.node ?? []).length === 0) {
     throw new OnnxFormatError(path, 'the model has no graph or an empty graph');
   }
   const opsetEntry = (proto.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
-  if (!opsetEntry) throw new OnnxFormatError(path, 'the model imports no opset of the default (ai.onnx) domain');
+  if (!opsetEntry)
+    throw new OnnxFormatError(path, 'the model imports no opset of the default (ai.onnx) domain');
   const model = new OnnxModel(path, proto, toNumber(opsetEntry.version));
   const sizes = new Map<string, number | undefined>();
   for (const init of model.initializers.values()) {
@@ -206,10 +219,23 @@ export async function loadOnnxModel(path: string): Promise<OnnxModel> {
 }
 
 /** Check that an external tensor's bytes exist, without reading them; `sizes` caches file sizes. */
-async function checkExternal(path: string, name: string, ref: ExternalDataRef, sizes: Map<string, number | undefined>): Promise<void> {
-  if (!sizes.has(ref.file)) sizes.set(ref.file, await stat(ref.file).then((s) => s.size, () => undefined));
+async function checkExternal(
+  path: string,
+  name: string,
+  ref: ExternalDataRef,
+  sizes: Map<string, number | undefined>,
+): Promise<void> {
+  if (!sizes.has(ref.file))
+    sizes.set(
+      ref.file,
+      await stat(ref.file).then(
+        (s) => s.size,
+        () => undefined,
+      ),
+    );
   const size = sizes.get(ref.file);
-  if (size === undefined) throw new OnnxFormatError(path, `initializer ${name}: external data file ${ref.file} is missing`);
+  if (size === undefined)
+    throw new OnnxFormatError(path, `initializer ${name}: external data file ${ref.file} is missing`);
   if (ref.offset + ref.length > size) {
     throw new OnnxFormatError(
       path,
@@ -221,11 +247,15 @@ async function checkExternal(path: string, name: string, ref: ExternalDataRef, s
 function externalRef(path: string, dir: string, t: onnx.ITensorProto): ExternalDataRef {
   const kv = new Map((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
   const location = kv.get('location');
-  if (!location) throw new OnnxFormatError(path, `initializer ${t.name ?? ''}: external data without a location`);
+  if (!location)
+    throw new OnnxFormatError(path, `initializer ${t.name ?? ''}: external data without a location`);
   // The ONNX spec makes locations relative to the model's folder; refuse ones that escape it.
   const file = resolve(dir, location);
   if (isAbsolute(location) || !normalize(file).startsWith(normalize(dir) + sep)) {
-    throw new OnnxFormatError(path, `initializer ${t.name ?? ''}: external location ${location} is outside the model's folder`);
+    throw new OnnxFormatError(
+      path,
+      `initializer ${t.name ?? ''}: external location ${location} is outside the model's folder`,
+    );
   }
   const offset = Number(kv.get('offset') ?? '0');
   const bytesPer = ELEMENT_BYTES[t.dataType ?? 0];
@@ -235,7 +265,10 @@ function externalRef(path: string, dir: string, t: onnx.ITensorProto): ExternalD
   else if (bytesPer !== undefined) length = product((t.dims ?? []).map(toNumber)) * bytesPer;
   else throw new OnnxFormatError(path, `initializer ${t.name ?? ''}: external data without a length`);
   if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(length) || length < 0) {
-    throw new OnnxFormatError(path, `initializer ${t.name ?? ''}: bad external offset/length ${offset}/${length}`);
+    throw new OnnxFormatError(
+      path,
+      `initializer ${t.name ?? ''}: bad external offset/length ${offset}/${length}`,
+    );
   }
   return { file, offset, length };
 }
@@ -264,7 +297,9 @@ function encodeTypedFields(t: onnx.ITensorProto, dataType: number, count: number
       return put((t.int64Data ?? []).map(toNumber), (v, at) => out.writeBigInt64LE(BigInt(v), at));
     case DataType.UINT64:
     case DataType.UINT32:
-      return put((t.uint64Data ?? []).map(toNumber), (v, at) => out.writeUIntLE(v, at, Math.min(bytesPer, 6)));
+      return put((t.uint64Data ?? []).map(toNumber), (v, at) =>
+        out.writeUIntLE(v, at, Math.min(bytesPer, 6)),
+      );
     default:
       // int32_data carries int32 and every narrower type (int8, uint8, int16, uint16, bool, float16 bits).
       return put(t.int32Data ?? [], (v, at) => out.writeIntLE(v, at, Math.min(bytesPer, 4)));
@@ -274,24 +309,48 @@ function encodeTypedFields(t: onnx.ITensorProto, dataType: number, count: number
 function decodeLittleEndian(bytes: Uint8Array, dataType: number, path: string, name: string): number[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const bytesPer = ELEMENT_BYTES[dataType];
-  if (bytesPer === undefined) throw new OnnxFormatError(path, `tensor ${name}: cannot read elements of type ${dataTypeName(dataType)}`);
+  if (bytesPer === undefined)
+    throw new OnnxFormatError(path, `tensor ${name}: cannot read elements of type ${dataTypeName(dataType)}`);
   const n = Math.floor(bytes.byteLength / bytesPer);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
     const at = i * bytesPer;
     switch (dataType) {
-      case DataType.FLOAT: out[i] = view.getFloat32(at, true); break;
-      case DataType.DOUBLE: out[i] = view.getFloat64(at, true); break;
-      case DataType.INT64: out[i] = Number(view.getBigInt64(at, true)); break;
-      case DataType.UINT64: out[i] = Number(view.getBigUint64(at, true)); break;
-      case DataType.INT32: out[i] = view.getInt32(at, true); break;
-      case DataType.UINT32: out[i] = view.getUint32(at, true); break;
-      case DataType.INT16: out[i] = view.getInt16(at, true); break;
-      case DataType.UINT16: out[i] = view.getUint16(at, true); break;
-      case DataType.INT8: out[i] = view.getInt8(at); break;
-      case DataType.FLOAT16: out[i] = halfToFloat(view.getUint16(at, true)); break;
-      case DataType.BFLOAT16: out[i] = bf16ToFloat(view.getUint16(at, true)); break;
-      default: out[i] = view.getUint8(at); // uint8, bool
+      case DataType.FLOAT:
+        out[i] = view.getFloat32(at, true);
+        break;
+      case DataType.DOUBLE:
+        out[i] = view.getFloat64(at, true);
+        break;
+      case DataType.INT64:
+        out[i] = Number(view.getBigInt64(at, true));
+        break;
+      case DataType.UINT64:
+        out[i] = Number(view.getBigUint64(at, true));
+        break;
+      case DataType.INT32:
+        out[i] = view.getInt32(at, true);
+        break;
+      case DataType.UINT32:
+        out[i] = view.getUint32(at, true);
+        break;
+      case DataType.INT16:
+        out[i] = view.getInt16(at, true);
+        break;
+      case DataType.UINT16:
+        out[i] = view.getUint16(at, true);
+        break;
+      case DataType.INT8:
+        out[i] = view.getInt8(at);
+        break;
+      case DataType.FLOAT16:
+        out[i] = halfToFloat(view.getUint16(at, true));
+        break;
+      case DataType.BFLOAT16:
+        out[i] = bf16ToFloat(view.getUint16(at, true));
+        break;
+      default:
+        out[i] = view.getUint8(at); // uint8, bool
     }
   }
   return out;

@@ -19,7 +19,12 @@ import { isFloatType } from './onnx-model';
 import type { InferredGraph } from './shape-inference';
 
 const WEIGHT_SLOT_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'Einsum', 'PRelu']);
-const NORM_OPS = new Set(['BatchNormalization', 'LayerNormalization', 'InstanceNormalization', 'GroupNormalization']);
+const NORM_OPS = new Set([
+  'BatchNormalization',
+  'LayerNormalization',
+  'InstanceNormalization',
+  'GroupNormalization',
+]);
 
 function isWeightSlot(opType: string, slot: number): boolean {
   if (WEIGHT_SLOT_OPS.has(opType)) return slot >= 1;

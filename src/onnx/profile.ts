@@ -109,7 +109,11 @@ export function profileModel(model: OnnxModel, opts: ProfileOptions = {}): OnnxP
   }));
   const totalMacs = sum(nodes.map((n) => n.macs));
 
-  const byModule = groupBy(nodes, (n) => n.modulePath).map(([path, ns]) => ({ path, macs: sum(ns.map((n) => n.macs)), params: sum(ns.map((n) => n.params)) }));
+  const byModule = groupBy(nodes, (n) => n.modulePath).map(([path, ns]) => ({
+    path,
+    macs: sum(ns.map((n) => n.macs)),
+    params: sum(ns.map((n) => n.params)),
+  }));
   const byStage = groupBy(nodes, (n) => stageOf(n.modulePath)).map(([name, ns]) => {
     const macs = sum(ns.map((n) => n.macs));
     return { name, macs, params: sum(ns.map((n) => n.params)), share: totalMacs > 0 ? macs / totalMacs : 0 };
@@ -143,7 +147,10 @@ export function profileModel(model: OnnxModel, opts: ProfileOptions = {}): OnnxP
  */
 export function modulePathOf(nodeName: string): string {
   if (!nodeName.startsWith('/')) return '';
-  const segments = nodeName.split('/').slice(1, -1).filter((s) => s !== '');
+  const segments = nodeName
+    .split('/')
+    .slice(1, -1)
+    .filter((s) => s !== '');
   const parts: string[] = [];
   for (const seg of segments) {
     const last = parts[parts.length - 1];

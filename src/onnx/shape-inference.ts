@@ -67,7 +67,8 @@ export interface InferredGraph {
  */
 export function inferShapes(model: OnnxModel, opts: InferOptions = {}): InferredGraph {
   const batchSize = opts.batchSize ?? 1;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   const graph = model.graph;
   const values = new Map<string, TensorValue>();
   const inputs: GraphTensor[] = [];
@@ -102,22 +103,46 @@ export function inferShapes(model: OnnxModel, opts: InferOptions = {}): Inferred
     const nodeInputs = inputNames.map((n) => {
       if (n === '') return undefined;
       const v = lookup(n);
-      if (!v) throw new OnnxFormatError(model.path, `node ${name} reads ${n}, which no earlier node, input or initializer provides`);
+      if (!v)
+        throw new OnnxFormatError(
+          model.path,
+          `node ${name} reads ${n}, which no earlier node, input or initializer provides`,
+        );
       return v;
     });
     const rule = domain === '' || domain === 'ai.onnx' ? SHAPE_RULES[opType] : undefined;
     if (!rule) {
-      throw new UnsupportedOpError(opType, name, model.opset, domain ? `domain ${domain} is not supported` : 'no shape rule for this op');
+      throw new UnsupportedOpError(
+        opType,
+        name,
+        model.opset,
+        domain ? `domain ${domain} is not supported` : 'no shape rule for this op',
+      );
     }
-    const ctx = new NodeContext(name, opType, model.opset, nodeInputs, outputNames.length, node.attribute ?? [], (t) =>
-      model.tensorValues(t),
+    const ctx = new NodeContext(
+      name,
+      opType,
+      model.opset,
+      nodeInputs,
+      outputNames.length,
+      node.attribute ?? [],
+      (t) => model.tensorValues(t),
     );
     const outputs = rule(ctx);
     outputNames.forEach((n, i) => {
       const v = outputs[i];
       if (n !== '' && v) values.set(n, v);
     });
-    nodes.push({ index, name, opType, inputNames, outputNames, inputs: nodeInputs, outputs, attributes: node.attribute ?? [] });
+    nodes.push({
+      index,
+      name,
+      opType,
+      inputNames,
+      outputNames,
+      inputs: nodeInputs,
+      outputs,
+      attributes: node.attribute ?? [],
+    });
   });
 
   const outputs = (graph.output ?? []).map((vi): GraphTensor => {
@@ -145,7 +170,10 @@ function graphTensor(model: OnnxModel, vi: onnx.IValueInfoProto, batchSize: numb
     if (typeof d === 'number' && d > 0) return d;
     // The first dim is the batch whether it is named (`batch`) or left unknown (0 / empty).
     if (i === 0) return batchSize;
-    throw new OnnxFormatError(model.path, `input ${name} has symbolic dim ${JSON.stringify(d)} at axis ${i}; only the batch (axis 0) may be symbolic`);
+    throw new OnnxFormatError(
+      model.path,
+      `input ${name} has symbolic dim ${JSON.stringify(d)} at axis ${i}; only the batch (axis 0) may be symbolic`,
+    );
   });
   return { name, dataType: dataTypeName(vi.type?.tensorType?.elemType ?? 0), declaredDims: dims, shape };
 }

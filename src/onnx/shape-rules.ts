@@ -19,7 +19,8 @@ const tensor = (dataType: number, shape: readonly number[], data?: readonly numb
 const same = (x: TensorValue): TensorValue => ({ dataType: x.dataType, shape: x.shape });
 
 /** ONNX integer division truncates toward zero; float division does not. */
-const divide = (dataType: number) => (a: number, b: number) => (isFloatType(dataType) ? a / b : Math.trunc(a / b));
+const divide = (dataType: number) => (a: number, b: number) =>
+  isFloatType(dataType) ? a / b : Math.trunc(a / b);
 
 /** Cast of one element to `to` (truncation toward zero for integers, 0/1 for bool). */
 function castElement(v: number, to: number): number {
@@ -49,17 +50,24 @@ function nary(fn: ((...xs: number[]) => number) | undefined, outType?: number | 
       ctx.fail(`input shapes ${inputs.map((v) => `[${v.shape.join(',')}]`).join(' ')} do not broadcast`);
     const first = inputs[0];
     if (first === undefined) return ctx.fail('no inputs');
-    const dataType = outType === 'second' ? (inputs[1]?.dataType ?? first.dataType) : (outType ?? first.dataType);
+    const dataType =
+      outType === 'second' ? (inputs[1]?.dataType ?? first.dataType) : (outType ?? first.dataType);
     const data =
       fn && ctx.allKnown()
-        ? elementwise(shape, inputs.map((v) => ({ shape: v.shape, data: v.data ?? [] })), fn)
+        ? elementwise(
+            shape,
+            inputs.map((v) => ({ shape: v.shape, data: v.data ?? [] })),
+            fn,
+          )
         : undefined;
     return [tensor(dataType, shape, data)];
   };
 }
 
-const binaryWithType = (ctx: NodeContext, fn: (t: number) => (a: number, b: number) => number): TensorValue[] =>
-  nary(fn(ctx.input(0).dataType))(ctx);
+const binaryWithType = (
+  ctx: NodeContext,
+  fn: (t: number) => (a: number, b: number) => number,
+): TensorValue[] => nary(fn(ctx.input(0).dataType))(ctx);
 
 // --- conv and pooling ---------------------------------------------------------------------------
 
@@ -83,7 +91,8 @@ function windowOutput(ctx: NodeContext, spatial: readonly number[], w: WindowSpe
     const begin = autoPad === 'VALID' ? 0 : (w.pads[i] ?? 0);
     const end = autoPad === 'VALID' ? 0 : (w.pads[i + spatial.length] ?? 0);
     const room = size + begin + end - span;
-    if (room < 0) ctx.fail(`window ${span} is larger than padded input ${size + begin + end} on spatial axis ${i}`);
+    if (room < 0)
+      ctx.fail(`window ${span} is larger than padded input ${size + begin + end} on spatial axis ${i}`);
     let out = (w.ceil ? Math.ceil(room / s) : Math.floor(room / s)) + 1;
     // With ceil_mode the last window must start inside the input or its left padding.
     if (w.ceil && (out - 1) * s >= size + begin) out -= 1;
@@ -107,7 +116,8 @@ const conv: ShapeRule = (ctx) => {
   const w = ctx.input(1);
   const group = ctx.attrs.int('group', 1);
   const spatial = x.shape.slice(2);
-  if (x.shape.length < 3 || w.shape.length !== x.shape.length) ctx.fail(`input rank ${x.shape.length} and weight rank ${w.shape.length} do not fit`);
+  if (x.shape.length < 3 || w.shape.length !== x.shape.length)
+    ctx.fail(`input rank ${x.shape.length} and weight rank ${w.shape.length} do not fit`);
   if ((x.shape[1] ?? 0) !== (w.shape[1] ?? 0) * group) {
     ctx.fail(`input channels ${x.shape[1]} != weight channels ${w.shape[1]} x group ${group}`);
   }
@@ -161,7 +171,8 @@ const globalPool: ShapeRule = (ctx) => {
 const gemm: ShapeRule = (ctx) => {
   const a = ctx.input(0);
   const b = ctx.input(1);
-  if (a.shape.length !== 2 || b.shape.length !== 2) ctx.fail(`Gemm needs 2-D inputs, got [${a.shape.join(',')}] and [${b.shape.join(',')}]`);
+  if (a.shape.length !== 2 || b.shape.length !== 2)
+    ctx.fail(`Gemm needs 2-D inputs, got [${a.shape.join(',')}] and [${b.shape.join(',')}]`);
   const [m, ka] = ctx.attrs.int('transA', 0) ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
   const [kb, n] = ctx.attrs.int('transB', 0) ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
   if (ka !== kb) ctx.fail(`inner dimensions differ: ${ka} vs ${kb}`);
@@ -183,7 +194,8 @@ export function matmulDims(
   const n = b2[b2.length - 1] as number;
   if (k !== kb) ctx.fail(`inner dimensions differ: [${a.join(',')}] x [${b.join(',')}]`);
   const batch = broadcastShapes([a2.slice(0, -2), b2.slice(0, -2)]);
-  if (batch === undefined) return ctx.fail(`batch dimensions of [${a.join(',')}] and [${b.join(',')}] do not broadcast`);
+  if (batch === undefined)
+    return ctx.fail(`batch dimensions of [${a.join(',')}] and [${b.join(',')}] do not broadcast`);
   const shape = [...batch, ...(a.length === 1 ? [] : [m]), ...(b.length === 1 ? [] : [n])];
   return { shape, m, k, n, batch: product(batch) };
 }
@@ -196,7 +208,10 @@ const matmul: ShapeRule = (ctx) => {
 const einsum: ShapeRule = (ctx) => {
   const equation = ctx.attrs.string('equation', '');
   try {
-    const plan = planEinsum(equation, ctx.inputs.map((v) => v?.shape ?? []));
+    const plan = planEinsum(
+      equation,
+      ctx.inputs.map((v) => v?.shape ?? []),
+    );
     return [{ dataType: ctx.input(0).dataType, shape: plan.outputShape }];
   } catch (e) {
     return ctx.fail(`equation "${equation}": ${(e as Error).message}`);
@@ -209,13 +224,16 @@ const reshape: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const target = ctx.value(1, 'the target shape');
   const allowZero = ctx.attrs.int('allowzero', 0) === 1;
-  const shape = target.map((d, i) => (d === 0 && !allowZero ? (x.shape[i] ?? ctx.fail(`0 at ${i} copies a missing dim`)) : d));
+  const shape = target.map((d, i) =>
+    d === 0 && !allowZero ? (x.shape[i] ?? ctx.fail(`0 at ${i} copies a missing dim`)) : d,
+  );
   const known = shape.filter((d) => d !== -1);
   const total = product(x.shape);
   if (shape.length - known.length > 1) ctx.fail('more than one -1 in the target shape');
   if (known.length < shape.length) {
     const rest = product(known);
-    if (rest === 0 || total % rest !== 0) ctx.fail(`cannot reshape [${x.shape.join(',')}] to [${target.join(',')}]`);
+    if (rest === 0 || total % rest !== 0)
+      ctx.fail(`cannot reshape [${x.shape.join(',')}] to [${target.join(',')}]`);
     shape[shape.indexOf(-1)] = total / rest;
   } else if (product(shape) !== total) {
     ctx.fail(`cannot reshape [${x.shape.join(',')}] (${total} elements) to [${shape.join(',')}]`);
@@ -239,7 +257,9 @@ const transpose: ShapeRule = (ctx) => {
   if (perm.length !== rank) ctx.fail(`perm [${perm.join(',')}] does not match rank ${rank}`);
   const shape = perm.map((p) => x.shape[ctx.axis(p, rank)] as number);
   const src = stridesOf(x.shape);
-  const data = x.data && gatherBy(shape, x.data, (idx) => idx.reduce((f, v, j) => f + v * (src[perm[j] as number] as number), 0));
+  const data =
+    x.data &&
+    gatherBy(shape, x.data, (idx) => idx.reduce((f, v, j) => f + v * (src[perm[j] as number] as number), 0));
   return [tensor(x.dataType, shape, data)];
 };
 
@@ -252,15 +272,18 @@ const concat: ShapeRule = (ctx) => {
   shape[axis] = 0;
   for (const p of parts) {
     if (p.shape.length !== rank || p.shape.some((d, i) => i !== axis && d !== first.shape[i])) {
-      ctx.fail(`input shapes ${parts.map((v) => `[${v.shape.join(',')}]`).join(' ')} differ off axis ${axis}`);
+      ctx.fail(
+        `input shapes ${parts.map((v) => `[${v.shape.join(',')}]`).join(' ')} differ off axis ${axis}`,
+      );
     }
-    shape[axis] = (shape[axis] as number) + (p.shape[axis] as number);
+    shape[axis] = shape[axis] + (p.shape[axis] as number);
   }
   let data: number[] | undefined;
   if (ctx.allKnown() && product(shape) <= FOLD_LIMIT) {
     // Which part and which offset along `axis` each output position comes from.
     const owners: { part: TensorValue; offset: number }[] = [];
-    for (const part of parts) for (let j = 0; j < (part.shape[axis] as number); j++) owners.push({ part, offset: j });
+    for (const part of parts)
+      for (let j = 0; j < (part.shape[axis] as number); j++) owners.push({ part, offset: j });
     data = [];
     const n = product(shape);
     for (let f = 0; f < n; f++) {
@@ -268,7 +291,9 @@ const concat: ShapeRule = (ctx) => {
       const owner = owners[idx[axis] as number] as { part: TensorValue; offset: number };
       idx[axis] = owner.offset;
       const strides = stridesOf(owner.part.shape);
-      data.push((owner.part.data ?? [])[idx.reduce((s, v, j) => s + v * (strides[j] as number), 0)] as number);
+      data.push(
+        (owner.part.data ?? [])[idx.reduce((s, v, j) => s + v * (strides[j] as number), 0)] as number,
+      );
     }
   }
   return [tensor(first.dataType, shape, data)];
@@ -331,7 +356,11 @@ const slice: ShapeRule = (ctx) => {
     shape[axis] = r.count;
   });
   const src = stridesOf(x.shape);
-  const data = x.data && gatherBy(shape, x.data, (o) => o.reduce((s, v, j) => s + ((begin[j] as number) + v * (step[j] as number)) * (src[j] as number), 0));
+  const data =
+    x.data &&
+    gatherBy(shape, x.data, (o) =>
+      o.reduce((s, v, j) => s + ((begin[j] as number) + v * (step[j] as number)) * (src[j] as number), 0),
+    );
   return [tensor(x.dataType, shape, data)];
 };
 
@@ -346,7 +375,8 @@ const split: ShapeRule = (ctx) => {
     const part = Math.ceil(dim / n);
     sizes = Array.from({ length: n }, (_, i) => Math.max(0, Math.min(part, dim - i * part)));
   }
-  if (sizes.length !== n || sizes.reduce((s, v) => s + v, 0) !== dim) ctx.fail(`split [${sizes.join(',')}] does not fit axis of size ${dim} into ${n} outputs`);
+  if (sizes.length !== n || sizes.reduce((s, v) => s + v, 0) !== dim)
+    ctx.fail(`split [${sizes.join(',')}] does not fit axis of size ${dim} into ${n} outputs`);
   return sizes.map((size) => {
     const shape = [...x.shape];
     shape[axis] = size;
@@ -371,15 +401,25 @@ const unsqueeze: ShapeRule = (ctx) => {
 const squeeze: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const axes = axesArg(ctx, 1, 13);
-  const drop = new Set(axes ? axes.map((a) => ctx.axis(a, x.shape.length)) : x.shape.flatMap((d, i) => (d === 1 ? [i] : [])));
+  const drop = new Set(
+    axes ? axes.map((a) => ctx.axis(a, x.shape.length)) : x.shape.flatMap((d, i) => (d === 1 ? [i] : [])),
+  );
   for (const a of drop) if (x.shape[a] !== 1) ctx.fail(`cannot squeeze axis ${a} of size ${x.shape[a]}`);
-  return [tensor(x.dataType, x.shape.filter((_, i) => !drop.has(i)), x.data)];
+  return [
+    tensor(
+      x.dataType,
+      x.shape.filter((_, i) => !drop.has(i)),
+      x.data,
+    ),
+  ];
 };
 
 const expand: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const target = ctx.value(1, 'the target shape');
-  const shape = broadcastShapes([x.shape, target]) ?? ctx.fail(`[${x.shape.join(',')}] does not expand to [${target.join(',')}]`);
+  const shape =
+    broadcastShapes([x.shape, target]) ??
+    ctx.fail(`[${x.shape.join(',')}] does not expand to [${target.join(',')}]`);
   const data = x.data && elementwise(shape, [{ shape: x.shape, data: x.data }], (v) => v);
   return [tensor(x.dataType, shape, data)];
 };
@@ -387,10 +427,15 @@ const expand: ShapeRule = (ctx) => {
 const tile: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const repeats = ctx.value(1, 'repeats');
-  if (repeats.length !== x.shape.length) ctx.fail(`repeats [${repeats.join(',')}] do not match rank ${x.shape.length}`);
+  if (repeats.length !== x.shape.length)
+    ctx.fail(`repeats [${repeats.join(',')}] do not match rank ${x.shape.length}`);
   const shape = x.shape.map((d, i) => d * (repeats[i] as number));
   const src = stridesOf(x.shape);
-  const data = x.data && gatherBy(shape, x.data, (o) => o.reduce((s, v, j) => s + (v % (x.shape[j] as number)) * (src[j] as number), 0));
+  const data =
+    x.data &&
+    gatherBy(shape, x.data, (o) =>
+      o.reduce((s, v, j) => s + (v % (x.shape[j] as number)) * (src[j] as number), 0),
+    );
   return [tensor(x.dataType, shape, data)];
 };
 
@@ -398,7 +443,9 @@ const pad: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const rank = x.shape.length;
   const pads = ctx.opset >= 11 ? ctx.value(1, 'pads') : ctx.attrs.ints('pads', []);
-  const axes = (ctx.opset >= 18 ? ctx.optionalValue(3, 'axes') : undefined)?.map((a) => ctx.axis(a, rank)) ?? [...Array(rank).keys()];
+  const axes = (ctx.opset >= 18 ? ctx.optionalValue(3, 'axes') : undefined)?.map((a) =>
+    ctx.axis(a, rank),
+  ) ?? [...Array(rank).keys()];
   const shape = [...x.shape];
   axes.forEach((axis, i) => {
     shape[axis] = (shape[axis] as number) + (pads[i] ?? 0) + (pads[i + axes.length] ?? 0);
@@ -411,7 +458,8 @@ const resize: ShapeRule = (ctx) => {
   const sizes = ctx.optionalValue(3, 'sizes');
   const scales = ctx.optionalValue(ctx.opset >= 11 ? 2 : 1, 'scales');
   if (sizes && sizes.length > 0) return [{ dataType: x.dataType, shape: [...sizes] }];
-  if (!scales || scales.length !== x.shape.length) return ctx.fail('neither sizes nor scales give the output shape');
+  if (!scales || scales.length !== x.shape.length)
+    return ctx.fail('neither sizes nor scales give the output shape');
   return [{ dataType: x.dataType, shape: x.shape.map((d, i) => Math.floor(d * (scales[i] as number))) }];
 };
 
@@ -523,15 +571,25 @@ const batchNorm: ShapeRule = (ctx) => {
 const cast: ShapeRule = (ctx) => {
   const x = ctx.input(0);
   const to = ctx.opType === 'CastLike' ? ctx.input(1).dataType : ctx.attrs.int('to', DataType.FLOAT);
-  return [tensor(to, x.shape, x.data?.map((v) => castElement(v, to)))];
+  return [
+    tensor(
+      to,
+      x.shape,
+      x.data?.map((v) => castElement(v, to)),
+    ),
+  ];
 };
 
-const where: ShapeRule = nary((c, a, b) => (c ? (a as number) : (b as number)), 'second');
+const where: ShapeRule = nary((c, a, b) => (c ? a : b), 'second');
 
 const erf = (x: number): number => {
   // Abramowitz-Stegun 7.1.26; only ever folded on tiny constant tensors.
   const t = 1 / (1 + 0.3275911 * Math.abs(x));
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t *
+      Math.exp(-x * x);
   return x >= 0 ? y : -y;
 };
 
@@ -584,27 +642,22 @@ export const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
   Cast: cast,
   CastLike: cast,
   // Broadcasting element-wise.
-  Add: nary((a, b) => (a as number) + (b as number)),
-  Sub: nary((a, b) => (a as number) - (b as number)),
-  Mul: nary((a, b) => (a as number) * (b as number)),
+  Add: nary((a, b) => a + b),
+  Sub: nary((a, b) => a - b),
+  Mul: nary((a, b) => a * b),
   Div: (ctx) => binaryWithType(ctx, divide),
-  Pow: nary((a, b) => (a as number) ** (b as number)),
-  Mod: (ctx) =>
-    nary(
-      ctx.attrs.int('fmod', 0) === 1
-        ? (a, b) => (a as number) % (b as number)
-        : (a, b) => (((a as number) % (b as number)) + (b as number)) % (b as number),
-    )(ctx),
+  Pow: nary((a, b) => a ** b),
+  Mod: (ctx) => nary(ctx.attrs.int('fmod', 0) === 1 ? (a, b) => a % b : (a, b) => ((a % b) + b) % b)(ctx),
   Max: nary((...xs) => Math.max(...xs)),
   Min: nary((...xs) => Math.min(...xs)),
   Sum: nary((...xs) => xs.reduce((s, v) => s + v, 0)),
   Mean: nary((...xs) => xs.reduce((s, v) => s + v, 0) / xs.length),
   PRelu: nary(undefined),
   Equal: nary((a, b) => (a === b ? 1 : 0), DataType.BOOL),
-  Less: nary((a, b) => ((a as number) < (b as number) ? 1 : 0), DataType.BOOL),
-  LessOrEqual: nary((a, b) => ((a as number) <= (b as number) ? 1 : 0), DataType.BOOL),
-  Greater: nary((a, b) => ((a as number) > (b as number) ? 1 : 0), DataType.BOOL),
-  GreaterOrEqual: nary((a, b) => ((a as number) >= (b as number) ? 1 : 0), DataType.BOOL),
+  Less: nary((a, b) => (a < b ? 1 : 0), DataType.BOOL),
+  LessOrEqual: nary((a, b) => (a <= b ? 1 : 0), DataType.BOOL),
+  Greater: nary((a, b) => (a > b ? 1 : 0), DataType.BOOL),
+  GreaterOrEqual: nary((a, b) => (a >= b ? 1 : 0), DataType.BOOL),
   And: nary((a, b) => (a && b ? 1 : 0), DataType.BOOL),
   Or: nary((a, b) => (a || b ? 1 : 0), DataType.BOOL),
   Xor: nary((a, b) => (!a !== !b ? 1 : 0), DataType.BOOL),

@@ -29,7 +29,8 @@ export function broadcastShapes(shapes: readonly (readonly number[])[]): number[
 /** Row-major strides of a shape. */
 export function stridesOf(shape: readonly number[]): number[] {
   const strides = new Array<number>(shape.length).fill(1);
-  for (let i = shape.length - 2; i >= 0; i--) strides[i] = (strides[i + 1] as number) * (shape[i + 1] as number);
+  for (let i = shape.length - 2; i >= 0; i--)
+    strides[i] = (strides[i + 1] as number) * (shape[i + 1] as number);
   return strides;
 }
 
@@ -66,7 +67,9 @@ export function elementwise(
     // Strides of the input aligned to the output's rank, 0 where the input broadcasts.
     const own = stridesOf(t.shape);
     const offset = outShape.length - t.shape.length;
-    return outShape.map((_, j) => (j < offset || t.shape[j - offset] === 1 ? 0 : (own[j - offset] as number)));
+    return outShape.map((_, j) =>
+      j < offset || t.shape[j - offset] === 1 ? 0 : (own[j - offset] as number),
+    );
   });
   const out = new Array<number>(n);
   for (let f = 0; f < n; f++) {

@@ -143,15 +143,24 @@ export class FakeMessagesApi {
     const reply = this.queue.shift();
     if (reply === undefined) {
       // Not retryable: a test that runs out of script should fail fast, not back off.
-      return this.sendError(res, 500, 'api_error', 'fake: no scripted reply left', { 'x-should-retry': 'false' });
+      return this.sendError(res, 500, 'api_error', 'fake: no scripted reply left', {
+        'x-should-retry': 'false',
+      });
     }
     if (reply.kind === 'hang') return; // never answer; stop() closes the socket
-    if (reply.kind === 'error') return this.sendError(res, reply.status, reply.type, reply.message, reply.headers);
+    if (reply.kind === 'error')
+      return this.sendError(res, reply.status, reply.type, reply.message, reply.headers);
 
     const n = ++this.counter;
     const content = reply.content.map((b, i) =>
       b.type === 'tool_use'
-        ? { type: 'tool_use', id: b.id ?? `toolu_fake_${n}_${i}`, name: b.name, input: b.input, caller: { type: 'direct' } }
+        ? {
+            type: 'tool_use',
+            id: b.id ?? `toolu_fake_${n}_${i}`,
+            name: b.name,
+            input: b.input,
+            caller: { type: 'direct' },
+          }
         : b.type === 'text'
           ? { type: 'text', text: b.text, citations: null }
           : b,
@@ -164,7 +173,8 @@ export class FakeMessagesApi {
       role: 'assistant',
       model: body.model,
       content,
-      stop_reason: reply.stop_reason ?? (content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn'),
+      stop_reason:
+        reply.stop_reason ?? (content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn'),
       stop_sequence: null,
       stop_details: null,
       container: null,
@@ -193,7 +203,11 @@ export class FakeMessagesApi {
     message: string,
     headers: Record<string, string> = {},
   ): void {
-    res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_fake_err_${++this.counter}`, ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'request-id': `req_fake_err_${++this.counter}`,
+      ...headers,
+    });
     res.end(JSON.stringify({ type: 'error', error: { type, message } }));
   }
 }
@@ -216,18 +230,22 @@ function validateBody(body: any): string | undefined {
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i];
     if (m.role !== 'assistant' || !Array.isArray(m.content)) continue;
-    const ids = (m.content as any[]).filter((b) => b.type === 'tool_use').map((b) => b.id as string);
+    const ids = (m.content as { type: string; id?: string }[])
+      .filter((b) => b.type === 'tool_use')
+      .map((b) => b.id ?? '');
     if (ids.length === 0) continue;
     const next = messages[i + 1];
-    const answered = new Set(
-      Array.isArray(next?.content) ? (next.content as any[]).filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id) : [],
-    );
+    const results: { type: string; tool_use_id?: string }[] = Array.isArray(next?.content)
+      ? next.content
+      : [];
+    const answered = new Set(results.filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id));
     const missing = ids.filter((id) => !answered.has(id));
     if (next?.role !== 'user' || missing.length > 0) {
       return `messages.${i + 1}: tool_use ids were found without tool_result blocks immediately after: ${missing.join(', ')}`;
     }
   }
-  if (body.tool_choice?.type === 'tool' && !(body.tools ?? []).some((t: any) => t.name === body.tool_choice.name)) {
+  const tools: { name: string }[] = Array.isArray(body.tools) ? body.tools : [];
+  if (body.tool_choice?.type === 'tool' && !tools.some((t) => t.name === body.tool_choice.name)) {
     return `tool_choice.name: tool ${body.tool_choice.name} not in tools`;
   }
   return undefined;

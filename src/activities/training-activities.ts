@@ -1,0 +1,205 @@
+import { Context } from '@temporalio/activity';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { ArtifactRef } from '../core/artifact-ref';
+import type { FinetuneConfig } from '../core/campaign-config';
+import type { ModelSpec } from '../core/model-spec';
+import type { ActivityDeps } from './deps';
+import { campaignPrefix } from './engine-activities';
+import { toActivityFailure } from './failures';
+import { downloadModelDir, localizeModelSpec, uploadModelDir } from './model-files';
+
+/** A checkpoint in the artifact store, as heartbeated: written completely before it is referenced. */
+export interface CheckpointRef {
+  step: number;
+  ref: ArtifactRef;
+}
+
+/** Heartbeat details of a fine-tune: the last K verified checkpoints (newest last) and live progress. */
+export interface FineTuneHeartbeat {
+  checkpoints: CheckpointRef[];
+  step: number;
+  totalSteps: number | null;
+  loss: number | null;
+  etaSec: number | null;
+}
+
+/** Input of {@link TrainingActivities.fineTune}. */
+export interface FineTuneInput {
+  campaignId: string;
+  targetLabel: string;
+  /** The pruned model's manifest (from a prune trial), or a dense spec. */
+  model: ArtifactRef | ModelSpec;
+  /** Dense model for knowledge distillation (when recipe.kdAlpha > 0). */
+  teacher?: ModelSpec;
+  dataset: { root: string; imageSize?: number };
+  recipe: FinetuneConfig;
+}
+
+/** What a fine-tune returns: the fine-tuned model's manifest and the training numbers. */
+export interface FineTuneResult {
+  model: ArtifactRef;
+  finalCheckpoint: ArtifactRef;
+  steps: number;
+  lossCurve: { step: number; loss: number }[];
+  imagesPerSec: number;
+  wallMs: number;
+  resumedFromStep: number | null;
+  /** Steps that had to be recomputed after a crash (from the last checkpoint to where it stopped). */
+  attempt: number;
+}
+
+/** Input of {@link TrainingActivities.evaluateModel}. */
+export interface EvaluateInput {
+  campaignId: string;
+  targetLabel: string;
+  model: ArtifactRef | ModelSpec;
+  dataset: { root: string; imageSize?: number };
+  batchSize: number;
+  maxImages?: number;
+}
+
+export interface EvaluateResult {
+  top1: number;
+  top5: number;
+  loss: number;
+  count: number;
+}
+
+function isRef(m: ArtifactRef | ModelSpec): m is ArtifactRef {
+  return typeof (m as ArtifactRef).uri === 'string' && typeof (m as ArtifactRef).sha256 === 'string';
+}
+
+/** Engine jobs of the gpu queue that run long: fine-tune (resumable from checkpoints) and evaluation. */
+export function createTrainingActivities(deps: ActivityDeps) {
+  async function localModel(m: ArtifactRef | ModelSpec, dir: string): Promise<ModelSpec> {
+    return isRef(m) ? downloadModelDir(deps.store, m, dir) : localizeModelSpec(deps.store, m, deps.workDir);
+  }
+
+  return {
+    /**
+     * Fine-tune a pruned model. Every checkpoint the engine writes is uploaded and only then heartbeated
+     * as a reference; a retried attempt reads the last heartbeat, downloads and verifies the newest
+     * checkpoint (falling back to an older one if it is corrupt) and resumes from it.
+     */
+    async fineTune(input: FineTuneInput): Promise<FineTuneResult> {
+      const ctx = Context.current();
+      const prior = ctx.info.heartbeatDetails as FineTuneHeartbeat | undefined;
+      const keep = input.recipe.keepCheckpoints;
+      const runDir = path.join(deps.workDir, input.campaignId, input.targetLabel, `finetune-${ctx.info.attempt}`);
+      await fs.rm(runDir, { recursive: true, force: true });
+      await fs.mkdir(runDir, { recursive: true });
+      const model = await localModel(input.model, path.join(runDir, 'model'));
+      const teacher = input.teacher ? await localizeModelSpec(deps.store, input.teacher, deps.workDir) : undefined;
+
+      let checkpoints: CheckpointRef[] = prior?.checkpoints ? [...prior.checkpoints] : [];
+      let resumeFrom: string | undefined;
+      let resumedFromStep: number | null = null;
+      for (let i = checkpoints.length - 1; i >= 0 && !resumeFrom; i--) {
+        const c = checkpoints[i]!;
+        const dest = path.join(runDir, 'resume', `ckpt-${c.step}.pt`);
+        await fs.mkdir(path.dirname(dest), { recursive: true });
+        try {
+          await deps.store.get(c.ref, dest);
+          resumeFrom = dest;
+          resumedFromStep = c.step;
+        } catch (err) {
+          // A corrupt or missing checkpoint: forget it and try the previous good one.
+          ctx.log.warn(`checkpoint at step ${c.step} unusable, trying an older one: ${(err as Error).message}`);
+          checkpoints = checkpoints.slice(0, i);
+        }
+      }
+
+      const keyPrefix = `${campaignPrefix(input.campaignId, input.targetLabel)}/checkpoints`;
+      const live: FineTuneHeartbeat = { checkpoints, step: resumedFromStep ?? 0, totalSteps: null, loss: null, etaSec: null };
+      const { checkpointEverySteps, keepCheckpoints: _keep, gpus, ...recipe } = input.recipe;
+      let raw: Record<string, unknown>;
+      try {
+        raw = await deps.oneShotEngine.run(
+          'finetune',
+          {
+            model,
+            ...(teacher ? { teacher } : {}),
+            dataset: input.dataset,
+            recipe,
+            ...(gpus > 1 ? { gpus } : {}),
+            checkpointDir: path.join(runDir, 'checkpoints'),
+            checkpointEverySteps,
+            ...(resumeFrom ? { resumeFrom } : {}),
+            outDir: path.join(runDir, 'out'),
+          },
+          {
+            signal: ctx.cancellationSignal,
+            onProgress: (ev) => {
+              live.step = Number(ev.step ?? live.step);
+              live.totalSteps = ev.totalSteps === undefined ? live.totalSteps : Number(ev.totalSteps);
+              live.loss = ev.loss === undefined ? live.loss : Number(ev.loss);
+              live.etaSec = ev.etaSec === undefined ? live.etaSec : Number(ev.etaSec);
+              ctx.heartbeat({ ...live });
+            },
+            onArtifact: async (ev) => {
+              if (ev.kind !== 'checkpoint') return;
+              const step = Number(ev.step);
+              const ref = await deps.store.put(`${keyPrefix}/ckpt-${String(step).padStart(9, '0')}.pt`, { file: ev.path });
+              if (ref.sha256 !== ev.sha256) throw new Error(`checkpoint ${ev.path} changed while uploading (sha256 mismatch)`);
+              live.checkpoints = [...live.checkpoints, { step, ref }];
+              ctx.heartbeat({ ...live });
+              // Older checkpoints go only after a newer one is stored and verified (above).
+              while (live.checkpoints.length > keep) {
+                const old = live.checkpoints.shift()!;
+                await deps.store.delete(old.ref.key).catch(() => undefined);
+              }
+              await fs.rm(ev.path, { force: true });
+            },
+          },
+        );
+      } catch (err) {
+        throw toActivityFailure(err);
+      }
+      const out = raw as { steps: number; lossCurve?: { step: number; loss: number }[]; imagesPerSec: number; wallMs: number };
+      const final = live.checkpoints[live.checkpoints.length - 1];
+      if (!final) throw new Error('fine-tune finished without writing a checkpoint');
+      const modelRef = await uploadModelDir(
+        deps.store,
+        path.join(runDir, 'out'),
+        `${campaignPrefix(input.campaignId, input.targetLabel)}/finetuned`,
+        { kind: 'finetuned-model', spec: isRef(input.model) ? { name: model.name } : input.model },
+      );
+      await fs.rm(runDir, { recursive: true, force: true });
+      return {
+        model: modelRef,
+        finalCheckpoint: final.ref,
+        steps: out.steps,
+        lossCurve: out.lossCurve ?? [],
+        imagesPerSec: out.imagesPerSec,
+        wallMs: out.wallMs,
+        resumedFromStep,
+        attempt: ctx.info.attempt,
+      };
+    },
+
+    /** Top-1/top-5 and loss of a model (dense spec or stored manifest) on a validation folder. */
+    async evaluateModel(input: EvaluateInput): Promise<EvaluateResult> {
+      const dir = path.join(deps.workDir, input.campaignId, input.targetLabel, `evaluate-${Date.now()}`);
+      const model = await localModel(input.model, dir);
+      try {
+        return await deps.oneShotEngine.run<EvaluateResult>(
+          'evaluate',
+          {
+            model,
+            dataset: { root: input.dataset.root, ...(input.dataset.imageSize ? { imageSize: input.dataset.imageSize } : {}) },
+            batchSize: input.batchSize,
+            ...(input.maxImages ? { maxImages: input.maxImages } : {}),
+          },
+          { signal: Context.current().cancellationSignal, onProgress: () => Context.current().heartbeat() },
+        );
+      } catch (err) {
+        throw toActivityFailure(err);
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+export type TrainingActivities = ReturnType<typeof createTrainingActivities>;

@@ -1,0 +1,198 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { createAgents } from '../../src/agents';
+import { CampaignClient } from '../../src/client/campaign-client';
+import { LocalArtifactStore } from '../../src/storage';
+import type { CampaignResult } from '../../src/workflows/campaign';
+import {
+  overrideStrategyUpdate,
+  pauseSignal,
+  resumeSignal,
+  setBandUpdate,
+  strategyLogQuery,
+} from '../../src/workflows/definitions';
+import type { MacTargetSearchInput, MacTargetSearchResult } from '../../src/workflows/mac-target-search';
+import { TaskQueues } from '../../src/workflows/presets';
+import { realEngines, startTestWorkers, tempDir, testId, type TestWorkers } from '../support/test-env';
+
+// The Master Agent on the real dev server with the real warm engine and the solver agent.
+describe('macTargetSearch and campaign', () => {
+  let env: TestWorkers;
+  let campaigns: CampaignClient;
+  const engines = realEngines();
+  const store = new LocalArtifactStore(tempDir('ap-store-'));
+  let profileSummary: MacTargetSearchInput['profile'];
+
+  beforeAll(async () => {
+    env = await startTestWorkers({ store, ...engines, agents: createAgents({ store }), workDir: tempDir() });
+    campaigns = new CampaignClient(env.client);
+  });
+  afterAll(async () => {
+    await env?.stop();
+    await engines.engine.close();
+  });
+
+  test('convergence slice: 2 models x 2 targets x 2 bands, solver lands every one in band', async () => {
+    const results: CampaignResult[] = [];
+    for (const model of ['resnet18', 'mobilenet_v2']) {
+      const { campaignId } = await campaigns.start({
+        model: { name: model, inputSize: 128 },
+        targets: [
+          { fraction: 0.35, band: '-1%..+1%' },
+          { fraction: 0.35, band: '-5%..+1%' },
+          { fraction: 0.7, band: '-1%..+1%' },
+          { fraction: 0.7, band: '-5%..+1%' },
+        ],
+        search: { agent: 'solver', maxIterations: 10, extendedSearch: 0 },
+      }, { campaignId: testId(`slice-${model}`) });
+      results.push(await campaigns.result(campaignId));
+    }
+    for (const r of results) {
+      for (const t of r.targets) {
+        expect({ model: r.model, target: t.targetLabel, status: t.status }).toEqual({
+          model: r.model,
+          target: t.targetLabel,
+          status: 'converged',
+        });
+        expect(t.chosen).not.toBeNull();
+        const d = (t.chosen!.macs - t.targetMacs) / t.targetMacs;
+        expect(d).toBeGreaterThanOrEqual(t.band.lo - 1e-9);
+        expect(d).toBeLessThanOrEqual(t.band.hi + 1e-9);
+        expect(t.attemptCount).toBeLessThanOrEqual(10);
+      }
+    }
+    // The strategy log rebuilt from history (no query) matches what the searches returned.
+    const logs = await campaigns.log(results[0]!.campaignId);
+    expect(logs).toHaveLength(4);
+    for (const log of logs) {
+      const t = results[0]!.targets.find((x) => x.targetLabel === log.targetLabel)!;
+      expect(log.attempts).toHaveLength(t.attemptCount);
+      expect(log.attempts.some((a) => a.inBand)).toBe(true);
+      expect(log.attempts[0]!.agent).toBe('solver');
+    }
+  });
+
+  async function searchInput(overrides: Partial<MacTargetSearchInput> = {}): Promise<MacTargetSearchInput> {
+    if (!profileSummary) {
+      const id = testId('profile-for-search');
+      const p = await env.client.workflow.execute('profileModelWorkflow', {
+        taskQueue: TaskQueues.control,
+        workflowId: id,
+        args: [{ campaignId: id, model: { name: 'resnet18', inputSize: 96 } }],
+      });
+      profileSummary = (p as { summary: MacTargetSearchInput['profile'] }).summary;
+    }
+    return {
+      campaignId: testId('search'),
+      targetLabel: 't1',
+      model: { name: 'resnet18', inputSize: 96 },
+      profile: profileSummary,
+      targetMacs: Math.round(profileSummary.macs * 0.5),
+      band: { lo: -0.05, hi: 0.01 },
+      agent: 'solver',
+      fallbackAgent: 'solver',
+      maxIterations: 10,
+      gridStep: 0.05,
+      stagnationWindow: 3,
+      extendedSearch: 0,
+      attemptsPerRun: 50,
+      baseStrategy: { importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 },
+      ...overrides,
+    };
+  }
+
+  test('pause, a validated strategy override, a band change, then resume', async () => {
+    const input = await searchInput({ extendedSearch: 1 });
+    const handle = await env.client.workflow.start('macTargetSearch', {
+      taskQueue: TaskQueues.control,
+      workflowId: `${input.campaignId}--t1`,
+      args: [input],
+    });
+    await handle.signal(pauseSignal);
+    // A bad override is rejected by the validator and never enters history.
+    const bad = await handle
+      .executeUpdate(overrideStrategyUpdate, { args: [{ pruningRatio: 2, importance: 'l2' } as never] })
+      .catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(String((bad as Error).cause?.message ?? bad)).toContain('pruningRatio');
+    const badBand = await handle.executeUpdate(setBandUpdate, { args: [{ lo: 0.1, hi: 0.05 }] }).catch((e: unknown) => e);
+    expect(badBand).toBeInstanceOf(WorkflowUpdateFailedError);
+
+    const position = await handle.executeUpdate(overrideStrategyUpdate, {
+      args: [{ pruningRatio: 0.3, importance: 'l1', globalPruning: true, isomorphic: true, roundTo: 8, rationale: 'by hand' }],
+    });
+    expect(position).toBe(1);
+    expect(await handle.executeUpdate(setBandUpdate, { args: [{ lo: -0.1, hi: 0.03 }] })).toEqual({ lo: -0.1, hi: 0.03 });
+    const paused = await handle.query(strategyLogQuery);
+    expect(paused.status).toBe('paused');
+    expect(paused.attempts).toHaveLength(0);
+
+    await handle.signal(resumeSignal);
+    const result: MacTargetSearchResult = await handle.result();
+    const log = await handle.query(strategyLogQuery);
+    expect(result.status).toBe('converged');
+    expect(result.band).toEqual({ lo: -0.1, hi: 0.03 });
+    expect(log.attempts[0]).toMatchObject({ agent: 'human', strategy: { pruningRatio: 0.3, importance: 'l1', rationale: 'by hand' } });
+    expect(log.attempts.slice(1).every((a) => a.agent === 'solver')).toBe(true);
+    // History never saw the rejected override.
+    const history = JSON.stringify(historyToJSON(await handle.fetchHistory()));
+    expect(history).not.toContain('"pruningRatio":2');
+  });
+
+  test('continue-as-new carries the strategy log by reference', async () => {
+    const input = await searchInput({ attemptsPerRun: 2, targetMacs: 0, band: { lo: -0.001, hi: 0.001 }, maxIterations: 5 });
+    input.targetMacs = Math.round(input.profile.macs * 0.42);
+    const workflowId = `${input.campaignId}--t1`;
+    const handle = await env.client.workflow.start('macTargetSearch', { taskQueue: TaskQueues.control, workflowId, args: [input] });
+    const result: MacTargetSearchResult = await env.client.workflow.getHandle(workflowId).result();
+    expect(result.attemptCount).toBeGreaterThanOrEqual(1);
+    const rebuilt = (await campaigns.log(workflowId).catch(() => null)) ?? null;
+    void rebuilt;
+    const log = await env.client.workflow.getHandle(workflowId).query(strategyLogQuery);
+    expect(log.attempts.map((a) => a.index)).toEqual(log.attempts.map((_, i) => i + 1));
+    if (result.attemptCount > 2) {
+      // The first run ended in continue-as-new after 2 attempts; its attempts came back from the store.
+      const desc = await handle.describe();
+      expect(desc.runId).not.toBe(handle.firstExecutionRunId);
+    }
+  });
+
+  test('an infeasible target diverges with a named reason and the best attempt, never loops', async () => {
+    const input = await searchInput({ maxIterations: 4 });
+    input.targetMacs = Math.round(input.profile.protectedMacs * 0.5) + 1;
+    const result: MacTargetSearchResult = await env.client.workflow.execute('macTargetSearch', {
+      taskQueue: TaskQueues.control,
+      workflowId: `${input.campaignId}--t1`,
+      args: [input],
+    });
+    expect(result.status).toBe('diverged');
+    expect(result.reason).toMatch(/infeasible|max-iterations|stagnation/);
+    expect(result.attemptCount).toBeLessThanOrEqual(4);
+    saveHistoryFixture('diverged', await env.client.workflow.getHandle(`${input.campaignId}--t1`).fetchHistory());
+  });
+
+  test('a converged search history is recorded for replay', async () => {
+    const input = await searchInput();
+    const workflowId = `${input.campaignId}--t1`;
+    const result: MacTargetSearchResult = await env.client.workflow.execute('macTargetSearch', {
+      taskQueue: TaskQueues.control,
+      workflowId,
+      args: [input],
+    });
+    expect(result.status).toBe('converged');
+    saveHistoryFixture('converged', await env.client.workflow.getHandle(workflowId).fetchHistory());
+  });
+});
+
+/**
+ * With AP_RECORD_HISTORIES=1, write a history to tests/replay/histories/ so the replay test replays it
+ * on every change (commit the file). Without it, nothing is written.
+ */
+function saveHistoryFixture(name: string, history: Parameters<typeof historyToJSON>[0]): void {
+  if (process.env.AP_RECORD_HISTORIES !== '1') return;
+  const dir = path.join(__dirname, '..', 'replay', 'histories');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `mac-target-search-${name}.json`), historyToJSON(history));
+}
