@@ -20,7 +20,7 @@ interface StageLine {
   share: number;
 }
 
-function stageTable(stages: StageLine[]): string {
+function stageTable(stages: readonly StageLine[]): string {
   return table(
     ['stage', 'MACs', 'share', '', 'params'],
     stages.map((s) => [s.name, formatMacs(s.macs), `${(s.share * 100).toFixed(1)}%`, bar(s.share, 30), formatMacs(s.params)]),
@@ -57,7 +57,7 @@ export function registerModelCommands(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ agentic-pruner profile resnet50\n  $ agentic-pruner profile model.onnx --json --latency')
     .action(async (model: string, opts: { json?: boolean; latency?: boolean; batchSize: string; exportOnnx?: string; weights?: string; inputSize?: string }) => {
       let onnxFile: string | undefined;
-      let out: { model: string; macs: number; params: number; stages: StageLine[]; layers: unknown[]; source: 'engine' | 'onnx'; latency?: unknown };
+      let out: { model: string; macs: number; params: number; stages: readonly StageLine[]; layers: readonly unknown[]; source: 'engine' | 'onnx'; latency?: unknown };
       if (model.endsWith('.onnx')) {
         const p = await profileOnnx(model);
         onnxFile = model;

@@ -17,7 +17,9 @@ export type { TensorValue } from './node-context';
 export { SHAPE_RULES } from './shape-rules';
 export { COUNTED_OPS, nodeMacs } from './mac-counter';
 export { nodeParams } from './param-counter';
-export { modulePathOf, profileModel, profileOnnx, stageOf } from './profile';
+export { modulePathOf, profileModel, profileOnnx } from './profile';
+export { autoStageRoots, stageOf, stageTable } from './stages';
+export type { ModuleCost, StageCost } from './stages';
 export type {
   ModuleProfile,
   NodeProfile,

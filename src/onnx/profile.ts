@@ -8,12 +8,19 @@ import type { OnnxModel } from './onnx-model';
 import { nodeMacs } from './mac-counter';
 import { nodeParams } from './param-counter';
 import { inferShapes } from './shape-inference';
+import { autoStageRoots, stageTable } from './stages';
+import type { StageCost } from './stages';
 import type { GraphTensor, InferOptions } from './shape-inference';
 
 /** Options of {@link profileOnnx}. */
 export interface ProfileOptions extends InferOptions {
   /** Value for the symbolic batch dimension; MACs scale with it, parameters do not. @default 1 */
   readonly batchSize?: number;
+  /**
+   * Module paths whose children are stages (the engine's `stage_roots`, e.g. `['features']` for
+   * convnext). @default decided from the MAC distribution ({@link autoStageRoots})
+   */
+  readonly stageRoots?: readonly string[];
 }
 
 /** One node of the graph with its cost. */
@@ -36,14 +43,8 @@ export interface ModuleProfile {
   readonly params: number;
 }
 
-/** Totals of one stage (see {@link stageOf}), with its share of the model's MACs. */
-export interface StageProfile {
-  readonly name: string;
-  readonly macs: number;
-  readonly params: number;
-  /** `macs / total macs` (0 when the model has no MACs). */
-  readonly share: number;
-}
+/** Totals of one stage (see stages.ts), with its share of the model's MACs. */
+export type StageProfile = StageCost;
 
 /** MACs and node count of one op type. */
 export interface OpTypeProfile {
@@ -76,8 +77,10 @@ export interface OnnxProfile {
   readonly nodes: readonly NodeProfile[];
   /** Per module path, in order of first appearance. */
   readonly byModule: readonly ModuleProfile[];
-  /** Per stage, in order of first appearance. */
+  /** Per stage, in order of first appearance; MAC-less stages folded into their neighbour (see stages.ts). */
   readonly byStage: readonly StageProfile[];
+  /** The stage roots used (given, or decided from the MAC distribution). */
+  readonly stageRoots: readonly string[];
   /** Per op type, most MACs first. */
   readonly byOpType: readonly OpTypeProfile[];
   readonly inputs: readonly GraphTensor[];
@@ -114,10 +117,8 @@ export function profileModel(model: OnnxModel, opts: ProfileOptions = {}): OnnxP
     macs: sum(ns.map((n) => n.macs)),
     params: sum(ns.map((n) => n.params)),
   }));
-  const byStage = groupBy(nodes, (n) => stageOf(n.modulePath)).map(([name, ns]) => {
-    const macs = sum(ns.map((n) => n.macs));
-    return { name, macs, params: sum(ns.map((n) => n.params)), share: totalMacs > 0 ? macs / totalMacs : 0 };
-  });
+  const stageRoots = opts.stageRoots ?? autoStageRoots(byModule);
+  const byStage = stageTable(byModule, stageRoots);
   const byOpType = groupBy(nodes, (n) => n.opType)
     .map(([opType, ns]) => ({ opType, macs: sum(ns.map((n) => n.macs)), count: ns.length }))
     .sort((a, b) => b.macs - a.macs || b.count - a.count);
@@ -130,6 +131,7 @@ export function profileModel(model: OnnxModel, opts: ProfileOptions = {}): OnnxP
     nodes,
     byModule,
     byStage,
+    stageRoots,
     byOpType,
     inputs: graph.inputs,
     outputs: graph.outputs,
@@ -158,22 +160,6 @@ export function modulePathOf(nodeName: string): string {
     else parts.push(seg);
   }
   return parts.join('.');
-}
-
-/**
- * The stage of a module path: its first segment (`layer1`, `patch_embed`, `fc`), or — when that is a
- * plain container name followed by an index (`features.1`, `blocks.3`) — the indexed child.
- * Top-level glue ops (`''`) are the stage `(root)`.
- * @example
- * stageOf('layer1.0.conv1')         // 'layer1'
- * stageOf('features.1.0.block.0')   // 'features.1'
- * stageOf('blocks.3.attn.qkv')      // 'blocks.3'
- */
-export function stageOf(modulePath: string): string {
-  if (modulePath === '') return '(root)';
-  const [first = '', second] = modulePath.split('.');
-  const isContainer = !/\d/.test(first) && second !== undefined && /^\d+$/.test(second);
-  return isContainer ? `${first}.${second}` : first;
 }
 
 function sum(xs: readonly number[]): number {

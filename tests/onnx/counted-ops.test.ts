@@ -19,7 +19,11 @@ interface Case {
   batchSize?: number;
 }
 
-const conv = (x: number[], w: number[], attrs: Record<string, number | string | number[]> = {}): GraphBuilder =>
+const conv = (
+  x: number[],
+  w: number[],
+  attrs: Record<string, number | string | number[]> = {},
+): GraphBuilder =>
   new GraphBuilder().input('x', x).init('w', w).node('Conv', 'y', ['x', 'w'], attrs).output('y');
 
 const cases: Case[] = [
@@ -130,7 +134,8 @@ const cases: Case[] = [
   {
     // [5,7] x [7,3] -> [5,3]
     name: 'MatMul 2D',
-    build: () => new GraphBuilder().input('a', [5, 7]).init('w', [7, 3]).node('MatMul', 'y', ['a', 'w']).output('y'),
+    build: () =>
+      new GraphBuilder().input('a', [5, 7]).init('w', [7, 3]).node('MatMul', 'y', ['a', 'w']).output('y'),
     node: 'y',
     shape: [5, 3],
     macs: 5 * 3 * 7,
@@ -138,7 +143,8 @@ const cases: Case[] = [
   {
     // [7] x [7,3] -> [3] (1-D operand promoted, then the 1 dropped)
     name: 'MatMul 1D x 2D',
-    build: () => new GraphBuilder().input('a', [7]).init('w', [7, 3]).node('MatMul', 'y', ['a', 'w']).output('y'),
+    build: () =>
+      new GraphBuilder().input('a', [7]).init('w', [7, 3]).node('MatMul', 'y', ['a', 'w']).output('y'),
     node: 'y',
     shape: [3],
     macs: 3 * 7,
@@ -147,7 +153,11 @@ const cases: Case[] = [
     // tokens [2,197,384] x qkv weight [384,1152] -> [2,197,1152] (timm Linear on 3-D input)
     name: 'MatMul 3D x 2D weight',
     build: () =>
-      new GraphBuilder().input('a', [2, 197, 384]).init('w', [384, 1152]).node('MatMul', 'y', ['a', 'w']).output('y'),
+      new GraphBuilder()
+        .input('a', [2, 197, 384])
+        .init('w', [384, 1152])
+        .node('MatMul', 'y', ['a', 'w'])
+        .output('y'),
     node: 'y',
     shape: [2, 197, 1152],
     macs: 2 * 197 * 1152 * 384,
@@ -169,7 +179,11 @@ const cases: Case[] = [
     // batch dims broadcast: [4,1,5,6] x [3,6,2] -> [4,3,5,2]
     name: 'MatMul broadcast batch',
     build: () =>
-      new GraphBuilder().input('a', [4, 1, 5, 6]).input('b', [3, 6, 2]).node('MatMul', 'y', ['a', 'b']).output('y'),
+      new GraphBuilder()
+        .input('a', [4, 1, 5, 6])
+        .input('b', [3, 6, 2])
+        .node('MatMul', 'y', ['a', 'b'])
+        .output('y'),
     node: 'y',
     shape: [4, 3, 5, 2],
     macs: 4 * 3 * 5 * 2 * 6,
@@ -203,7 +217,8 @@ const cases: Case[] = [
   {
     // 'ij->ji' is a transpose: no multiply-adds
     name: 'Einsum single operand (not counted)',
-    build: () => new GraphBuilder().input('a', [3, 4]).node('Einsum', 'y', ['a'], { equation: 'ij->ji' }).output('y'),
+    build: () =>
+      new GraphBuilder().input('a', [3, 4]).node('Einsum', 'y', ['a'], { equation: 'ij->ji' }).output('y'),
     node: 'y',
     shape: [4, 3],
     macs: 0,

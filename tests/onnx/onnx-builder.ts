@@ -22,7 +22,9 @@ export function tensorProto(
   const count = dims.reduce((p, d) => p * d, 1);
   const raw =
     dataType === INT64
-      ? Buffer.from(BigInt64Array.from((values ?? new Array<number>(count).fill(0)).map((v) => BigInt(v))).buffer)
+      ? Buffer.from(
+          BigInt64Array.from((values ?? new Array<number>(count).fill(0)).map((v) => BigInt(v))).buffer,
+        )
       : Buffer.from(Float32Array.from(values ?? new Array<number>(count).fill(0)).buffer);
   return { name, dataType, dims: [...dims], rawData: raw };
 }
@@ -32,7 +34,8 @@ function attribute(name: string, value: AttrValue): onnx.IAttributeProto {
   if (typeof value === 'number') return { name, type: T.INT, i: value };
   if (typeof value === 'string') return { name, type: T.STRING, s: Buffer.from(value) };
   if (Array.isArray(value)) return { name, type: T.INTS, ints: [...(value as number[])] };
-  if ('tensor' in (value as object)) return { name, type: T.TENSOR, t: (value as { tensor: onnx.ITensorProto }).tensor };
+  if ('tensor' in (value as object))
+    return { name, type: T.TENSOR, t: (value as { tensor: onnx.ITensorProto }).tensor };
   return { name, type: T.FLOAT, f: (value as { float: number }).float };
 }
 
@@ -68,7 +71,12 @@ export class GraphBuilder {
   externalInit(name: string, dims: readonly number[], values?: readonly number[], dataType = FLOAT): this {
     const inline = tensorProto(name, dataType, dims, values);
     const bytes = Buffer.from(inline.rawData as Uint8Array);
-    const tensor: onnx.ITensorProto = { name, dataType, dims: [...dims], dataLocation: onnx.TensorProto.DataLocation.EXTERNAL };
+    const tensor: onnx.ITensorProto = {
+      name,
+      dataType,
+      dims: [...dims],
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    };
     this.external.push({ tensor, bytes });
     this.initializers.push(tensor);
     return this;
@@ -114,7 +122,13 @@ export class GraphBuilder {
       irVersion: 8,
       producerName: 'agentic-pruner tests',
       opsetImport: [{ domain: '', version: this.opset }],
-      graph: { name: 'g', node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+      graph: {
+        name: 'g',
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+      },
     };
     return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
   }
@@ -138,7 +152,11 @@ export class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, dims: readonly (number | string)[] | undefined, elemType: number): onnx.IValueInfoProto {
+function valueInfo(
+  name: string,
+  dims: readonly (number | string)[] | undefined,
+  elemType: number,
+): onnx.IValueInfoProto {
   const shape = dims && { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) };
   return { name, type: { tensorType: shape ? { elemType, shape } : { elemType } } };
 }

@@ -129,7 +129,11 @@ const cases: Case[] = [
   {
     // [2,3,4] perm [0,2,1] -> [2,4,3]
     name: 'Transpose',
-    build: () => new GraphBuilder().input('x', [2, 3, 4]).node('Transpose', 'y', ['x'], { perm: [0, 2, 1] }).output('y'),
+    build: () =>
+      new GraphBuilder()
+        .input('x', [2, 3, 4])
+        .node('Transpose', 'y', ['x'], { perm: [0, 2, 1] })
+        .output('y'),
     shapes: { y: [2, 4, 3] },
   },
   {
@@ -193,7 +197,9 @@ const cases: Case[] = [
         .node('Concat', 'target', ['b1', 'm1', 'm1'], { axis: 0 })
         .node('Reshape', 's', ['target', 'm1'])
         .node('Shape', 's_shape', ['s'])
-        .node('ConstantOfShape', 'ones', ['s_shape'], { value: { tensor: { dataType: INT64, dims: [1], int64Data: [1] } } })
+        .node('ConstantOfShape', 'ones', ['s_shape'], {
+          value: { tensor: { dataType: INT64, dims: [1], int64Data: [1] } },
+        })
         .constInt('neg', [-1], [])
         .node('Mul', 'neg_ones', ['ones', 'neg'])
         .node('Equal', 'is_neg', ['s', 'neg_ones'])
@@ -271,12 +277,15 @@ describe('shape rules of uncounted ops, checked against onnxruntime', () => {
     try {
       const feeds: Record<string, ort.Tensor> = {};
       for (const input of profile.inputs) {
-        feeds[input.name] = new ort.Tensor('float32', new Float32Array(input.shape.reduce((p, d) => p * d, 1)), [
-          ...input.shape,
-        ]);
+        feeds[input.name] = new ort.Tensor(
+          'float32',
+          new Float32Array(input.shape.reduce((p, d) => p * d, 1)),
+          [...input.shape],
+        );
       }
       const results = await session.run(feeds);
-      for (const [name, shape] of Object.entries(c.shapes)) expect([...(results[name]?.dims ?? [])]).toEqual(shape);
+      for (const [name, shape] of Object.entries(c.shapes))
+        expect([...(results[name]?.dims ?? [])]).toEqual(shape);
       for (const [name, expected] of Object.entries(c.values ?? {})) {
         expect(Array.from(results[name]?.data as BigInt64Array, Number)).toEqual(expected);
       }

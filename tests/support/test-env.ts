@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -34,7 +34,14 @@ export interface TestWorkers {
   stop(): Promise<void>;
 }
 
+let runtimeInstalled = false;
+
 export async function startTestWorkers(deps: ActivityDeps, queues: QueueName[] = ['control', 'gpu']): Promise<TestWorkers> {
+  if (!runtimeInstalled) {
+    // Workers log at WARN in tests: failures stay visible, routine state changes do not drown them.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
   const { temporalAddress } = testServices();
   const codePath = process.env.AP_TEST_WORKFLOW_BUNDLE;
   if (!codePath) throw new Error('global setup did not bundle the workflows');

@@ -116,7 +116,7 @@ describe('macTargetSearch and campaign', () => {
       .executeUpdate(overrideStrategyUpdate, { args: [{ pruningRatio: 2, importance: 'l2' } as never] })
       .catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(WorkflowUpdateFailedError);
-    expect(String((bad as Error).cause?.message ?? bad)).toContain('pruningRatio');
+    expect(String(((bad as Error).cause as Error | undefined)?.message ?? bad)).toContain('pruningRatio');
     const badBand = await handle.executeUpdate(setBandUpdate, { args: [{ lo: 0.1, hi: 0.05 }] }).catch((e: unknown) => e);
     expect(badBand).toBeInstanceOf(WorkflowUpdateFailedError);
 

@@ -1,0 +1,592 @@
+import type { Attempt } from '../core/attempt';
+import {
+  fitPowerLaw,
+  macModelTerms,
+  pinnedStageRatio,
+  predictMacs,
+  ratioForTarget,
+  stageRatioOf,
+} from '../core/mac-model';
+import type { ProfileSummary } from '../core/profile';
+import type { Strategy } from '../core/strategy';
+import { baseStrategy, strategyKey } from '../core/strategy';
+import type { Band } from '../core/tolerance-band';
+import { bandCenter, deviation, inBand } from '../core/tolerance-band';
+import { formatPercent } from '../core/units';
+import type { Proposal, ProposeInput, StrategyAgent } from './agent';
+
+/** Tuning of the {@link SolverAgent}. Defaults suit ResNet/ViT-sized models and bands of 1 % or wider. */
+export interface SolverOptions {
+  /** Largest global ratio the solver proposes while extrapolating; it goes beyond only once, to `hardMaxRatio`. @default 0.9 */
+  maxRatio?: number;
+  /** @default 0.95 (the Strategy schema's maximum) */
+  hardMaxRatio?: number;
+  /** Two bracket ends closer than this (in ratio) are "adjacent": switch to fine control. @default 0.002 */
+  minRatioGap?: number;
+  /** A bracket whose measured slope exceeds the calibrated slope by this factor holds a jump. @default 3 */
+  jumpFactor?: number;
+  /** Probes (errors included) spent on the base global-ratio family before fine control. @default 6 */
+  coarseBudget?: number;
+  /** Probes spent on each fine family (one roundTo, or one stage ratio). @default 4 */
+  fineBudget?: number;
+}
+
+const DEFAULTS: Required<SolverOptions> = {
+  maxRatio: 0.9,
+  hardMaxRatio: 0.95,
+  minRatioGap: 0.002,
+  jumpFactor: 3,
+  coarseBudget: 6,
+  fineBudget: 4,
+};
+
+/** One point of a family in its variable `v` and the transformed space (x, y), where y rises with x. */
+interface Point {
+  v: number;
+  x: number;
+  y: number;
+  macs: number;
+  /** History position (attempt index); -1 for the model's virtual anchor. */
+  order: number;
+  /** Measured in this family (not borrowed from a related one, not virtual). */
+  own: boolean;
+  /** Preference when borrowing: 1 = differs only in roundTo, 2 = other importance/flags, 3 = the model's anchor. */
+  rank: number;
+  attempt?: Attempt;
+}
+
+/**
+ * A one-dimensional search family: strategies that differ only in one variable `v` — the global
+ * ratio at a fixed roundTo, or one stage's ratio on top of a measured attempt.
+ */
+interface Family {
+  label: string;
+  varName: string;
+  make(v: number): Strategy;
+  toX(v: number): number;
+  fromX(x: number): number;
+  toY(macs: number): number;
+  fromY(y: number): number;
+  vMin: number;
+  vMax: number;
+  vHardMax: number;
+  /** Calibrated dy/dx (> 0). */
+  slope: number;
+  own: Point[];
+  others: Point[];
+  /** Variable values whose attempts failed in the engine. */
+  errors: number[];
+  budget: number;
+  /** Model-based first guess when the family knows no measured point at all. */
+  firstGuess?: () => { v: number; predictedMacs: number; why: string };
+}
+
+type Step =
+  | { kind: 'propose'; v: number; predictedMacs: number; why: string }
+  | { kind: 'stuck'; why: string; ends: Point[] };
+
+interface Context {
+  input: ProposeInput;
+  opts: Required<SolverOptions>;
+  aimMacs: number;
+  tried: Set<string>;
+  valid: Attempt[];
+}
+
+/**
+ * The default strategy agent: a bracketing root finder on measured MACs, needing no API key.
+ *
+ * 1. First guess: the MAC model's {@link ratioForTarget} aimed at the band centre.
+ * 2. Global ratio at the base roundTo: bracket the centre between measured attempts (the dense model
+ *    is a virtual upper end) and interpolate in the transformed space `x = ln(1 - r)`,
+ *    `y = ln(macs - floor)`, where `(1 - r)^k` is a line: secant on the two latest measurements while
+ *    it stays inside the bracket, else regula falsi with the Illinois modification; without a
+ *    bracket, extrapolate along the power law fitted to the measurements ({@link fitPowerLaw}).
+ * 3. Fine control, when the global ratio moves MACs in steps too coarse for the band (bracket ends
+ *    closer than 0.002, a jump steeper than the calibrated slope, a plateau at a bracket end, or the
+ *    probe budget spent): halve roundTo (or more, sized by the step against the band) down to 1,
+ *    seeding each finer family with the coarser measurements; then hold the best bracket end and
+ *    move one stage's ratio (`stageRatios`), smallest MAC share first (the finest step).
+ *
+ * Attempts with `error` measured nothing: they are not fitted, never repeated, and cap extrapolation.
+ * No strategy already in the history (by {@link strategyKey}) is proposed again. Deterministic: the
+ * proposal depends only on the input.
+ */
+export class SolverAgent implements StrategyAgent {
+  readonly name = 'solver' as const;
+  private readonly opts: Required<SolverOptions>;
+
+  constructor(opts: SolverOptions = {}) {
+    this.opts = { ...DEFAULTS, ...stripUndefined(opts) };
+  }
+
+  propose(input: ProposeInput): Promise<Proposal> {
+    return Promise.resolve(solve(input, this.opts));
+  }
+}
+
+/** The solver's decision as a pure function (what {@link SolverAgent.propose} resolves to). */
+export function solve(input: ProposeInput, options: SolverOptions = {}): Proposal {
+  const opts: Required<SolverOptions> = { ...DEFAULTS, ...stripUndefined(options) };
+  const template = templateOf(input.baseStrategy);
+  const aimMacs = input.targetMacs * (1 + bandCenter(input.band));
+  const ctx: Context = {
+    input,
+    opts,
+    aimMacs,
+    tried: new Set(input.history.map((a) => strategyKey(a.strategy))),
+    valid: input.history.filter((a) => a.error === undefined && a.macs > 0),
+  };
+  const summary = input.profile;
+
+  // Target at or above what no pruning gives: the only candidate is r = 0.
+  const denseMacs = predictMacs(summary, { ...template, pruningRatio: 0 });
+  if (aimMacs >= denseMacs && ctx.valid.every((a) => a.macs < aimMacs)) {
+    const s = template;
+    if (!ctx.tried.has(strategyKey(s))) {
+      return proposal(s, denseMacs, `the band centre ${fmtMacs(aimMacs)} is at or above the unpruned model (${fmtMacs(denseMacs)}): try r=0`);
+    }
+  }
+
+  let roundTo = template.roundTo;
+  let family = globalFamily(ctx, template, roundTo, true);
+  let step = runFamily(family, ctx);
+  const trail: string[] = [];
+  while (step.kind === 'stuck' && roundTo > 1) {
+    trail.push(`${family.label}: ${step.why}`);
+    const next = finerRoundTo(roundTo, step.ends, ctx);
+    roundTo = next;
+    family = globalFamily(ctx, { ...template, roundTo }, roundTo, false);
+    step = runFamily(family, ctx);
+  }
+  if (step.kind === 'stuck') {
+    trail.push(`${family.label}: ${step.why}`);
+    const ends = step.ends.filter((p) => p.attempt !== undefined);
+    const fine = stageControl(ctx, ends.length > 0 ? ends : nearestMeasured(ctx, family), trail);
+    if (fine) return fine;
+    const best = bestValid(ctx);
+    return {
+      strategy: { ...(best?.strategy ?? template), rationale: `exhausted: ${trail.join('; ')}` },
+      agent: 'solver',
+      exhausted: true,
+    };
+  }
+  const prefix = trail.length > 0 ? `fine control (${trail.join('; ')}); ` : '';
+  return proposal(family.make(step.v), step.predictedMacs, `${prefix}${family.label}: ${step.why}`);
+
+  function proposal(strategy: Strategy, predictedMacs: number, why: string): Proposal {
+    return {
+      strategy: { ...strategy, rationale: why.slice(0, 4000) },
+      agent: 'solver',
+      predictedMacs: Math.round(predictedMacs),
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Families
+
+function templateOf(base: Partial<Strategy>): Strategy {
+  const { rationale: _r, pruningRatio: _p, ...rest } = base;
+  return baseStrategy(0, stripUndefined(rest) as Partial<Strategy>);
+}
+
+/** Key of a strategy with some fields blanked: members of one family share it. */
+function keyWithout(s: Strategy, blank: { ratio?: boolean; roundTo?: boolean; stage?: string; flags?: boolean }): string {
+  const copy: Record<string, unknown> = { ...s, rationale: undefined };
+  if (blank.ratio) copy.pruningRatio = -1;
+  if (blank.roundTo) copy.roundTo = -1;
+  if (blank.stage !== undefined) copy.stageRatios = { ...(s.stageRatios ?? {}), [blank.stage]: -1 };
+  if (blank.flags) {
+    for (const k of ['importance', 'globalPruning', 'isomorphic', 'iterativeSteps', 'vit']) copy[k] = undefined;
+  }
+  return strategyKey(copy as Strategy);
+}
+
+function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse: boolean): Family {
+  const { input, opts } = ctx;
+  const summary = input.profile;
+  const anchorMacs = predictMacs(summary, { ...template, pruningRatio: 0 });
+  const minMeasured = ctx.valid.reduce((m, a) => Math.min(m, a.macs), Infinity);
+  const floor = Math.max(0, Math.min(summary.protectedMacs, 0.5 * ctx.aimMacs, 0.5 * minMeasured));
+  const toY = (m: number) => Math.log(Math.max(m - floor, 1e-9 * Math.max(anchorMacs, 1)));
+  const toX = (v: number) => Math.log(Math.max(1 - v, 1e-9));
+  const ownKey = keyWithout(template, { ratio: true });
+  const rank1Key = keyWithout(template, { ratio: true, roundTo: true });
+  const rank2Key = keyWithout(template, { ratio: true, roundTo: true, flags: true });
+
+  const own: Point[] = [];
+  const others: Point[] = [];
+  const errors: number[] = [];
+  for (const a of input.history) {
+    const k = keyWithout(a.strategy, { ratio: true });
+    if (a.error !== undefined || !(a.macs > 0)) {
+      if (k === ownKey) errors.push(a.strategy.pruningRatio);
+      continue;
+    }
+    const v = a.strategy.pruningRatio;
+    const pt = { v, x: toX(v), y: toY(a.macs), macs: a.macs, order: a.index, attempt: a };
+    if (k === ownKey) own.push({ ...pt, own: true, rank: 0 });
+    else if (keyWithout(a.strategy, { ratio: true, roundTo: true }) === rank1Key) others.push({ ...pt, own: false, rank: 1 });
+    else if (keyWithout(a.strategy, { ratio: true, roundTo: true, flags: true }) === rank2Key) others.push({ ...pt, own: false, rank: 2 });
+  }
+  others.push({ v: 0, x: 0, y: toY(anchorMacs), macs: anchorMacs, order: -1, own: false, rank: 3 });
+
+  // Calibrated exponent of (1 - r)^k through the anchor, from this family and its roundTo relatives.
+  const fit = fitPowerLaw(
+    [...own, ...others.filter((p) => p.rank === 1)].map((p) => ({ ratio: p.v, macs: p.macs })),
+    { floorMacs: floor, anchorMacs },
+  );
+  const family: Family = {
+    label: `global r (roundTo ${roundTo})`,
+    varName: 'r',
+    make: (v) => ({ ...template, pruningRatio: v, roundTo }),
+    toX,
+    fromX: (x) => 1 - Math.exp(x),
+    toY,
+    fromY: (y) => Math.exp(y) + floor,
+    vMin: 0,
+    vMax: opts.maxRatio,
+    vHardMax: opts.hardMaxRatio,
+    slope: Math.max(fit.exponent, 0.25),
+    own,
+    others,
+    errors,
+    budget: coarse ? opts.coarseBudget : opts.fineBudget,
+  };
+  if (own.length === 0 && others.every((p) => p.rank === 3)) {
+    family.firstGuess = () => {
+      const r = round4(ratioForTarget(summary, ctx.aimMacs, template, opts.maxRatio));
+      const predicted = predictMacs(summary, { ...template, pruningRatio: r });
+      return { v: r, predictedMacs: predicted, why: `MAC model first guess for the band centre ${fmtMacs(ctx.aimMacs)} -> r=${fmtR(r)}, predicted ${fmtDev(predicted, input.targetMacs)}` };
+    };
+  }
+  return family;
+}
+
+/**
+ * Fine control by one stage's ratio on top of the measured attempt `end`: the stage's MACs move as
+ * `c * Q_s * (1 - r_s)^2` (the model's stage term, scaled by how the measured attempt compares with
+ * the model), so the family's space is `x = (1 - r_s)^2`, `y = macs` — a line.
+ */
+function stageFamily(ctx: Context, end: Point, stage: { name: string; macs: number }, calibration: number): Family {
+  const { rationale: _r, ...s0 } = end.attempt?.strategy ?? templateOf(ctx.input.baseStrategy);
+  const ownKey = keyWithout(s0, { stage: stage.name });
+  const current = stageRatioOf(stage.name, s0);
+  const toX = (v: number) => (1 - v) * (1 - v);
+  const slope = Math.max(calibration * stage.macs, 1);
+  const own: Point[] = [];
+  const errors: number[] = [];
+  for (const a of ctx.input.history) {
+    if (keyWithout(a.strategy, { stage: stage.name }) !== ownKey) continue;
+    const v = a.strategy.stageRatios?.[stage.name] ?? stageRatioOf(stage.name, a.strategy);
+    if (a.error !== undefined || !(a.macs > 0)) {
+      errors.push(v);
+      continue;
+    }
+    own.push({ v, x: toX(v), y: a.macs, macs: a.macs, order: a.index, own: true, rank: 0, attempt: a });
+  }
+  const anchorY = end.macs + slope * (1 - toX(current));
+  return {
+    label: `stage ${stage.name} ratio on attempt ${end.order} (r=${fmtR(end.v)})`,
+    varName: `stageRatios.${stage.name}`,
+    make: (v) => stripUndefined({ ...s0, stageRatios: { ...(s0.stageRatios ?? {}), [stage.name]: v } }) as Strategy,
+    toX,
+    fromX: (x) => 1 - Math.sqrt(Math.max(x, 0)),
+    toY: (m) => m,
+    fromY: (y) => y,
+    vMin: 0,
+    vMax: ctx.opts.maxRatio,
+    vHardMax: ctx.opts.maxRatio,
+    slope,
+    own,
+    others: [{ v: 0, x: 1, y: anchorY, macs: anchorY, order: -1, own: false, rank: 3 }],
+    errors,
+    budget: ctx.opts.fineBudget,
+  };
+}
+
+/** The next roundTo: halve at least, more when the measured step is wide against the band. */
+function finerRoundTo(roundTo: number, ends: Point[], ctx: Context): number {
+  const measured = ends.filter((p) => p.attempt !== undefined);
+  const width = ctx.input.band.hi - ctx.input.band.lo;
+  const [p, q] = measured;
+  const jump = p && q ? Math.abs(p.macs - q.macs) / ctx.input.targetMacs : Infinity;
+  let next = Math.max(1, Math.floor(roundTo / 2));
+  while (next > 1 && (jump * next) / roundTo > 0.6 * width) next = Math.max(1, Math.floor(next / 2));
+  return next;
+}
+
+function stageControl(ctx: Context, ends: Point[], trail: string[]): Proposal | undefined {
+  const summary = ctx.input.profile;
+  const terms = macModelTerms(summary);
+  const template = templateOf(ctx.input.baseStrategy);
+  const sortedEnds = [...ends].sort(
+    (a, b) => Math.abs(Math.log(a.macs / ctx.aimMacs)) - Math.abs(Math.log(b.macs / ctx.aimMacs)) || a.order - b.order,
+  );
+  const stages = terms.stages
+    .filter((s) => s.name !== '*' && s.macs > 0 && pinnedStageRatio(s.name, template) === undefined)
+    .sort((a, b) => a.macs - b.macs || (a.name < b.name ? -1 : 1));
+  const floor = terms.fixedMacs;
+  for (const end of sortedEnds) {
+    const strategy = end.attempt?.strategy;
+    if (!strategy) continue;
+    const modelled = predictMacs(summary, strategy);
+    const calibration = clamp((end.macs - floor) / Math.max(modelled - floor, 1), 0.25, 4);
+    const needed = ctx.aimMacs - end.macs;
+    for (const stage of stages) {
+      const current = stageRatioOf(stage.name, strategy);
+      const keep = (1 - current) ** 2;
+      const capacity =
+        needed < 0
+          ? calibration * stage.macs * (keep - (1 - ctx.opts.maxRatio) ** 2)
+          : calibration * stage.macs * (1 - keep);
+      if (capacity < 1.5 * Math.abs(needed)) continue;
+      const family = stageFamily(ctx, end, stage, calibration);
+      const step = runFamily(family, ctx);
+      if (step.kind === 'propose') {
+        const prefix = `fine control (${trail.join('; ')}); `;
+        return {
+          strategy: { ...family.make(step.v), rationale: `${prefix}${family.label}: ${step.why}`.slice(0, 4000) },
+          agent: 'solver',
+          predictedMacs: Math.round(step.predictedMacs),
+        };
+      }
+      trail.push(`${family.label}: ${step.why}`);
+    }
+  }
+  return undefined;
+}
+
+function nearestMeasured(ctx: Context, family: Family): Point[] {
+  const pts = [...family.own, ...family.others].filter((p) => p.attempt !== undefined);
+  const yAim = family.toY(ctx.aimMacs);
+  const above = pts.filter((p) => p.y >= yAim).sort((a, b) => a.y - b.y || a.order - b.order)[0];
+  const below = pts.filter((p) => p.y < yAim).sort((a, b) => b.y - a.y || a.order - b.order)[0];
+  return [above, below].filter((p): p is Point => p !== undefined);
+}
+
+function bestValid(ctx: Context): Attempt | undefined {
+  return [...ctx.valid].sort(
+    (a, b) => Math.abs(deviation(a.macs, ctx.aimMacs)) - Math.abs(deviation(b.macs, ctx.aimMacs)) || a.index - b.index,
+  )[0];
+}
+
+// ---------------------------------------------------------------------------------------------
+// One step of bracketing root finding in a family
+
+function runFamily(f: Family, ctx: Context): Step {
+  const { input, opts } = ctx;
+  const band: Band = input.band;
+  const target = input.targetMacs;
+  if (f.own.length + f.errors.length >= f.budget) {
+    return { kind: 'stuck', why: `${f.own.length + f.errors.length} probes spent`, ends: nearestMeasuredOf(f, ctx) };
+  }
+  if (f.firstGuess) {
+    const g = f.firstGuess();
+    const v = untried(f, ctx, g.v, f.vMin - 1e-9, f.vMax + 1e-9, 0.01);
+    if (v !== undefined) return { kind: 'propose', v, predictedMacs: g.predictedMacs, why: g.why };
+  }
+  const yAim = f.toY(ctx.aimMacs);
+  const outOfBand = (p: Point) => !inBand(deviation(p.macs, target), band);
+  const bracket = findBracket(f, yAim);
+
+  if (bracket) {
+    const [p, q] = bracket;
+    const gap = Math.abs(p.v - q.v);
+    if (outOfBand(p) && outOfBand(q)) {
+      const pair = `${describe(f, p, target)} and ${describe(f, q, target)}`;
+      if (gap < opts.minRatioGap) return { kind: 'stuck', why: `${pair} are ${gap.toFixed(4)} apart, neither in band`, ends: [p, q] };
+      if (p.own && q.own) {
+        const measuredSlope = Math.abs(q.y - p.y) / Math.max(Math.abs(q.x - p.x), 1e-12);
+        if (measuredSlope > opts.jumpFactor * f.slope) {
+          return { kind: 'stuck', why: `a MAC jump between ${pair} (slope ${(measuredSlope / f.slope).toFixed(1)}x the fitted one)`, ends: [p, q] };
+        }
+        const twin = [p, q].find((e) => f.own.some((o) => o !== e && o.v !== e.v && sameMacs(o.macs, e.macs)));
+        if (twin) return { kind: 'stuck', why: `plateau at ${describe(f, twin, target)}: the steps are coarser than the band`, ends: [p, q] };
+      }
+    }
+    const lo = Math.min(p.x, q.x);
+    const hi = Math.max(p.x, q.x);
+    let x: number | undefined;
+    let method = '';
+    const recent = [...f.own].sort((a, b) => b.order - a.order);
+    const [n1, n2] = recent;
+    if (n1 && n2 && n1.y !== n2.y) {
+      const xs = n1.x + ((yAim - n1.y) * (n1.x - n2.x)) / (n1.y - n2.y);
+      const margin = 0.01 * (hi - lo);
+      if (xs > lo + margin && xs < hi - margin) {
+        x = xs;
+        method = `secant on ${f.varName}=${fmtR(n2.v)} and ${fmtR(n1.v)} inside the bracket`;
+      }
+    }
+    if (x === undefined) {
+      let fp = p.y - yAim;
+      let fq = q.y - yAim;
+      const newest = p.order >= q.order ? p : q;
+      let streak = 0;
+      if (newest.own) {
+        const side = Math.sign(newest.y - yAim);
+        for (const r of recent) {
+          if (Math.sign(r.y - yAim) !== side) break;
+          streak++;
+        }
+      }
+      if (streak >= 2) {
+        const factor = 0.5 ** (streak - 1);
+        if (newest === p) fq *= factor;
+        else fp *= factor;
+        method = `regula falsi (Illinois, the retained end weighted ${factor})`;
+      } else {
+        method = p.rank === 3 || q.rank === 3 ? 'interpolation from the unpruned model' : 'regula falsi';
+      }
+      x = p.x - (fp * (q.x - p.x)) / (fq - fp);
+    }
+    const vLo = Math.min(p.v, q.v);
+    const vHi = Math.max(p.v, q.v);
+    const v = untried(f, ctx, f.fromX(x), vLo, vHi, Math.max(0.0005, (vHi - vLo) / 12));
+    if (v === undefined) return { kind: 'stuck', why: `no untried ${f.varName} left between ${fmtR(vLo)} and ${fmtR(vHi)}`, ends: [p, q] };
+    const xv = f.toX(v);
+    const yPred = p.y + ((q.y - p.y) * (xv - p.x)) / (q.x - p.x || 1e-12);
+    const predicted = f.fromY(yPred);
+    return {
+      kind: 'propose',
+      v,
+      predictedMacs: predicted,
+      why: `${method} between ${describe(f, p, target)} and ${describe(f, q, target)} -> ${f.varName}=${fmtR(v)}, predicted ${fmtDev(predicted, target)}`,
+    };
+  }
+
+  // No bracket: extrapolate from the measured point nearest the aim.
+  const pool = f.own.length > 0 ? f.own : f.others.filter((o) => o.rank < 3).length > 0 ? f.others.filter((o) => o.rank < 3) : f.others;
+  const nearest = [...pool].sort((a, b) => Math.abs(a.y - yAim) - Math.abs(b.y - yAim) || b.order - a.order)[0];
+  if (!nearest) return { kind: 'stuck', why: 'nothing measured to extrapolate from', ends: [] };
+  const morePruning = nearest.y > yAim;
+  // On a plateau, start from its far edge and step at least its width.
+  const twins = f.own.filter((o) => sameMacs(o.macs, nearest.macs));
+  const from = twins.reduce((best, o) => (morePruning ? (o.v > best.v ? o : best) : o.v < best.v ? o : best), nearest);
+  const plateau = Math.abs(from.v - nearest.v);
+  const xStar = from.x + (yAim - from.y) / f.slope;
+  let v = f.fromX(xStar);
+  if (morePruning) {
+    const limit = from.v >= f.vMax - 1e-9 ? f.vHardMax : f.vMax;
+    if (from.v >= limit - 1e-9) return { kind: 'stuck', why: `${describe(f, from, target)} is at the largest ${f.varName} and still above`, ends: [from] };
+    v = clamp(v, from.v + Math.max(opts.minRatioGap, plateau), Math.min(from.v + 0.3, limit));
+    const cap = f.errors.filter((e) => e > from.v && e <= v + 1e-9).sort((a, b) => a - b)[0];
+    if (cap !== undefined) v = (from.v + cap) / 2;
+    const chosen = untried(f, ctx, v, from.v, limit + 1e-9, Math.max(0.0005, (v - from.v) / 8));
+    if (chosen === undefined) return { kind: 'stuck', why: `no untried ${f.varName} above ${fmtR(from.v)}`, ends: [from] };
+    v = chosen;
+  } else {
+    if (from.v <= f.vMin + 1e-9) return { kind: 'stuck', why: `${describe(f, from, target)} is at the smallest ${f.varName} and still below`, ends: [from] };
+    v = clamp(v, Math.max(from.v - 0.3, f.vMin), from.v - Math.max(opts.minRatioGap, plateau));
+    const cap = f.errors.filter((e) => e < from.v && e >= v - 1e-9).sort((a, b) => b - a)[0];
+    if (cap !== undefined) v = (from.v + cap) / 2;
+    const chosen = untried(f, ctx, v, f.vMin - 1e-9, from.v, Math.max(0.0005, (from.v - v) / 8));
+    if (chosen === undefined) return { kind: 'stuck', why: `no untried ${f.varName} below ${fmtR(from.v)}`, ends: [from] };
+    v = chosen;
+  }
+  const predicted = f.fromY(from.y + f.slope * (f.toX(v) - from.x));
+  const source = from.own ? describe(f, from, target) : `${describe(f, from, target)} (borrowed)`;
+  return {
+    kind: 'propose',
+    v,
+    predictedMacs: predicted,
+    why: `extrapolated from ${source} with slope ${f.slope.toFixed(2)} -> ${f.varName}=${fmtR(v)}, predicted ${fmtDev(predicted, target)}`,
+  };
+}
+
+/** Crossing pair `[p, q]` (p.x < q.x) around the aim: own points first, then borrowed ends, then the model's anchor. */
+function findBracket(f: Family, yAim: number): [Point, Point] | undefined {
+  const above = (p: Point) => p.y >= yAim;
+  const crossing = (list: Point[]): [Point, Point] | undefined => {
+    const sorted = [...list].sort((a, b) => a.x - b.x || a.order - b.order);
+    const pairs: [Point, Point][] = [];
+    for (let i = 0; i + 1 < sorted.length; i++) {
+      const a = sorted[i] as Point;
+      const b = sorted[i + 1] as Point;
+      if (above(a) !== above(b) && a.v !== b.v) pairs.push([a, b]);
+    }
+    if (pairs.length === 0) return undefined;
+    const closeness = (pr: [Point, Point]) => Math.min(Math.abs(pr[0].y - yAim), Math.abs(pr[1].y - yAim));
+    return pairs.sort((a, b) => closeness(a) - closeness(b) || Math.abs(a[1].x - a[0].x) - Math.abs(b[1].x - b[0].x))[0];
+  };
+  const own = crossing(f.own);
+  if (own) return own;
+  if (f.own.length > 0) {
+    const ownAbove = f.own.filter(above);
+    const ownBelow = f.own.filter((p) => !above(p));
+    if (ownAbove.length > 0 && ownBelow.length === 0) {
+      const p = [...ownAbove].sort((a, b) => a.y - b.y || b.order - a.order)[0] as Point;
+      for (const rank of [1, 2, 3]) {
+        const partner = f.others.filter((o) => o.rank === rank && !above(o) && o.x < p.x).sort((a, b) => b.x - a.x)[0];
+        if (partner) return [partner, p];
+      }
+    } else if (ownBelow.length > 0 && ownAbove.length === 0) {
+      const p = [...ownBelow].sort((a, b) => b.y - a.y || b.order - a.order)[0] as Point;
+      for (const rank of [1, 2, 3]) {
+        const partner = f.others.filter((o) => o.rank === rank && above(o) && o.x > p.x).sort((a, b) => a.x - b.x)[0];
+        if (partner) return [p, partner];
+      }
+    }
+    return undefined;
+  }
+  return crossing(f.others.filter((o) => o.rank < 3)) ?? crossing(f.others);
+}
+
+function nearestMeasuredOf(f: Family, ctx: Context): Point[] {
+  const yAim = f.toY(ctx.aimMacs);
+  const pts = [...f.own, ...f.others].filter((p) => p.attempt !== undefined);
+  const above = pts.filter((p) => p.y >= yAim).sort((a, b) => a.y - b.y || a.order - b.order)[0];
+  const below = pts.filter((p) => p.y < yAim).sort((a, b) => b.y - a.y || a.order - b.order)[0];
+  return [above, below].filter((p): p is Point => p !== undefined);
+}
+
+/** `v` rounded to 4 decimals, or the nearest untried value within the open interval `(lo, hi)`. */
+function untried(f: Family, ctx: Context, v: number, lo: number, hi: number, delta: number): number | undefined {
+  for (let j = 0; j <= 24; j++) {
+    const offset = j === 0 ? 0 : (j % 2 === 1 ? 1 : -1) * Math.ceil(j / 2) * delta;
+    const c = round4(v + offset);
+    if (!(c > lo && c < hi) || c < 0 || c > 0.95) continue;
+    if (f.errors.some((e) => Math.abs(e - c) < 5e-5)) continue;
+    if (ctx.tried.has(strategyKey(f.make(c)))) continue;
+    return c;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+function sameMacs(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b), 1);
+}
+
+function describe(f: Family, p: Point, target: number): string {
+  if (p.order < 0) return `${f.varName}=${fmtR(p.v)} (model, ${fmtDev(p.macs, target)})`;
+  return `${f.varName}=${fmtR(p.v)} (${fmtDev(p.macs, target)})`;
+}
+
+function fmtR(v: number): string {
+  return v.toFixed(Math.abs(v * 1000 - Math.round(v * 1000)) < 1e-6 ? 3 : 4);
+}
+
+function fmtDev(macs: number, target: number): string {
+  return formatPercent(deviation(macs, target), 1);
+}
+
+function fmtMacs(macs: number): string {
+  return `${(macs / 1e9).toPrecision(4)} G`;
+}
+
+function round4(v: number): number {
+  return Math.round(v * 1e4) / 1e4;
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Math.min(Math.max(v, lo), hi);
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
