@@ -41,7 +41,7 @@ function describe(err: unknown): { message: string; retryable: boolean; notFound
   const e = err as Partial<S3ServiceException> & { code?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
   const name = e.name ?? e.code ?? 'Error';
-  const notFound = status === 404 || name === 'NoSuchKey' || name === 'NotFound';
+  const notFound = name !== 'NoSuchBucket' && (status === 404 || name === 'NoSuchKey' || name === 'NotFound');
   const transient =
     (status !== undefined && (status >= 500 || status === 429)) ||
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'TimeoutError', 'NetworkingError', 'RequestTimeout'].some(

@@ -39,7 +39,11 @@ let runtimeInstalled = false;
 export async function startTestWorkers(deps: ActivityDeps, queues: QueueName[] = ['control', 'gpu']): Promise<TestWorkers> {
   if (!runtimeInstalled) {
     // Workers log at WARN in tests: failures stay visible, routine state changes do not drown them.
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    try {
+      Runtime.install({ logger: new DefaultLogger('WARN') });
+    } catch {
+      // already installed by an earlier test file in this process
+    }
     runtimeInstalled = true;
   }
   const { temporalAddress } = testServices();
