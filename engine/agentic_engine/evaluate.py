@@ -109,7 +109,8 @@ def evaluate_model(
             if logits.ndim != 2 or logits.shape[1] != num_classes:
                 raise RequestError(
                     "model.numClasses",
-                    f"the model's output has shape {tuple(logits.shape)}; the dataset has {num_classes} classes",
+                    f"the model's output has shape {tuple(logits.shape)}; "
+                    f"the dataset has {num_classes} classes",
                 )
             k = min(5, logits.shape[1])
             top = logits.topk(k, dim=1).indices

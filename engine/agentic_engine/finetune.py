@@ -161,7 +161,8 @@ def _train(req: FinetuneRequest, emit: Emitter, dist: _Dist | None) -> dict[str,
     if len(index.samples) < global_batch:
         raise RequestError(
             "recipe.batchSize",
-            f"batchSize {recipe.batch_size} x {world} process(es) exceeds the {len(index.samples)} training images",
+            f"batchSize {recipe.batch_size} x {world} process(es) exceeds "
+            f"the {len(index.samples)} training images",
         )
     micro_per_epoch = len(index.samples) // global_batch
     steps_per_epoch = micro_per_epoch / recipe.grad_accum_steps
@@ -189,7 +190,10 @@ def _train(req: FinetuneRequest, emit: Emitter, dist: _Dist | None) -> dict[str,
                 "resumeFrom", f"checkpoint is at step {start_step}, past this recipe's {total_steps} steps"
             )
         if ckpt.get("worldSize", 1) != world:
-            log(f"finetune: resuming a {ckpt.get('worldSize')}-process checkpoint with {world}: data order differs")
+            log(
+                f"finetune: resuming a {ckpt.get('worldSize')}-process checkpoint "
+                f"with {world}: data order differs"
+            )
         _warn_recipe_drift(ckpt.get("recipe", {}), recipe)
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -201,7 +205,9 @@ def _train(req: FinetuneRequest, emit: Emitter, dist: _Dist | None) -> dict[str,
     if dist is not None:
         from torch.nn.parallel import DistributedDataParallel
 
-        train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        train_model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
 
     data = T.AugmentedImageFolder(index, image_size, train=True, seed=recipe.seed)
     sampler = T.ResumableBatchSampler(
@@ -229,7 +235,11 @@ def _train(req: FinetuneRequest, emit: Emitter, dist: _Dist | None) -> dict[str,
         "totalSteps": total_steps,
         "microBatchesPerEpoch": micro_per_epoch,
         "worldSize": world,
-        "dataset": {"root": str(Path(req.dataset.root).resolve()), "classes": index.classes, "imageSize": image_size},
+        "dataset": {
+            "root": str(Path(req.dataset.root).resolve()),
+            "classes": index.classes,
+            "imageSize": image_size,
+        },
     }
     last_ckpt: dict[str, Any] | None = None
     written: list[Path] = []
@@ -340,7 +350,7 @@ def _train(req: FinetuneRequest, emit: Emitter, dist: _Dist | None) -> dict[str,
         last_ckpt = save_checkpoint(step)
     if rank != 0:
         return {}
-    model_ref, model_spec = _write_model(model, req.model, out_dir, emit)
+    model_ref, model_spec = _write_model(model, req.model, num_classes, out_dir, emit)
     result: dict[str, Any] = {
         "finalCheckpoint": last_ckpt,
         "model": model_ref,
@@ -380,11 +390,15 @@ def _output_classes(model: Any, image_size: int) -> int:
         with torch.no_grad():
             out = model(torch.zeros(1, 3, image_size, image_size))
     except Exception as e:  # noqa: BLE001 - a shape error here is the request's fault
-        raise RequestError("dataset.imageSize", f"the model cannot take {image_size}x{image_size} inputs: {e}") from None
+        raise RequestError(
+            "dataset.imageSize", f"the model cannot take {image_size}x{image_size} inputs: {e}"
+        ) from None
     finally:
         model.train(was_training)
     if out.ndim != 2:
-        raise RequestError("model", f"the model's output has shape {tuple(out.shape)}, expected (batch, classes)")
+        raise RequestError(
+            "model", f"the model's output has shape {tuple(out.shape)}, expected (batch, classes)"
+        )
     return int(out.shape[1])
 
 
@@ -421,7 +435,10 @@ def _warn_recipe_drift(saved: dict[str, Any], recipe: Recipe) -> None:
     now = recipe.model_dump(by_alias=True)
     changed = sorted(k for k in now if k in saved and saved[k] != now[k])
     if changed:
-        log(f"finetune: the recipe changed since the checkpoint ({', '.join(changed)}); the run will not be exact")
+        log(
+            f"finetune: the recipe changed since the checkpoint ({', '.join(changed)}); "
+            "the run will not be exact"
+        )
 
 
 def _loss_summary(losses: list[float], window: int) -> dict[str, float | None]:
@@ -431,7 +448,9 @@ def _loss_summary(losses: list[float], window: int) -> dict[str, float | None]:
     return {"last": losses[-1], "avg": sum(losses) / len(losses), "recent": sum(recent) / len(recent)}
 
 
-def _write_model(model: Any, spec: dict[str, Any], out_dir: Path, emit: Emitter) -> tuple[dict, dict]:
+def _write_model(
+    model: Any, spec: dict[str, Any], num_classes: int, out_dir: Path, emit: Emitter
+) -> tuple[dict, dict]:
     """Write ``outDir/model.pt`` (+ a pruned model's other files); returns (artifact ref, buildable spec)."""
     from . import training as T
 
@@ -454,6 +473,7 @@ def _write_model(model: Any, spec: dict[str, Any], out_dir: Path, emit: Emitter)
     else:
         path = T.atomic_torch_save(model.state_dict(), out_dir / MODEL_FILE)
         model_spec["weights"] = str(path.resolve())
+        model_spec["numClasses"] = num_classes
     return emit.artifact("model", path), model_spec
 
 
@@ -565,9 +585,13 @@ def _launch_torchrun(req: FinetuneRequest, request: dict[str, Any], emit: Emitte
     if error is not None:
         if error.get("type") == "RequestError":
             raise RequestError(error.get("field"), str(error.get("message", "")).split(": ", 1)[-1])
-        raise EngineError(str(error.get("message")), type=str(error.get("type")), retryable=bool(error.get("retryable")))
+        raise EngineError(
+            str(error.get("message")), type=str(error.get("type")), retryable=bool(error.get("retryable"))
+        )
     if code != 0 or result is None:
-        raise EngineError(f"torchrun exited with code {code} without a result", type="DistributedFailure", retryable=True)
+        raise EngineError(
+            f"torchrun exited with code {code} without a result", type="DistributedFailure", retryable=True
+        )
     return result
 
 

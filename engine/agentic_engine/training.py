@@ -90,7 +90,9 @@ def index_split(root: str | Path, split: str, field: str = "dataset.root") -> Sp
         raise RequestError(field, f"dataset folder {str(base)!r} has no {split!r} subfolder")
     classes = sorted(d.name for d in split_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
-        raise RequestError(field, f"{str(split_dir)!r} has no class folders (expected {split}/<class>/<image>)")
+        raise RequestError(
+            field, f"{str(split_dir)!r} has no class folders (expected {split}/<class>/<image>)"
+        )
     samples: list[tuple[str, int]] = []
     for class_index, name in enumerate(classes):
         for dirpath, dirnames, filenames in os.walk(split_dir / name, followlinks=True):
@@ -237,7 +239,7 @@ class ResumableBatchSampler(Sampler[list[tuple[int, int, int]]]):
 
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
-    """Multiplier of the base lr for optimizer step ``step`` (0-based): linear warmup, then cosine/constant."""
+    """Multiplier of the base lr at optimizer step ``step`` (0-based): linear warmup, then cosine/constant."""
     if warmup_steps > 0 and step < warmup_steps:
         return (step + 1) / warmup_steps
     if schedule == "constant":
@@ -257,7 +259,7 @@ def resolve_device(requested: str | None) -> torch.device:
 
 
 def load_model(spec: dict[str, Any], field: str) -> tuple[nn.Module, list[int]]:
-    """``models.build_model(spec)`` in train-ready form; its RequestErrors name ``<field>.<x>`` (``teacher.weights``)."""
+    """``models.build_model(spec)``; its RequestErrors name ``<field>.<x>`` (e.g. ``teacher.weights``)."""
     from .models import build_model
 
     try:
@@ -318,7 +320,7 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temp file beside ``path``, fsync, then ``os.replace``: never a half-written file."""
+    """``torch.save`` to a temp file beside ``path``, fsync, ``os.replace``: never a half-written file."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
@@ -335,7 +337,7 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path, field: str = "resumeFrom") -> dict[str, Any]:
-    """Load a finetune checkpoint on the CPU; RequestError if missing, CheckpointMismatch if not one of ours."""
+    """Load a finetune checkpoint on the CPU; RequestError if missing, CheckpointMismatch if not ours."""
     p = Path(path)
     if not p.is_file():
         raise RequestError(field, f"checkpoint {str(p)!r} does not exist")

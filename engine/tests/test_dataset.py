@@ -50,7 +50,9 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
 def test_images_of_a_class_vary(tmp_path: Path) -> None:
     # Not a colour lookup: images of one class differ in colour and position.
     root = Path(_make(tmp_path / "ds", trainPerClass=6)["root"])
-    pixels = [np.asarray(Image.open(p), dtype=np.float32) for p in sorted((root / "train/00-disc").glob("*.png"))]
+    pixels = [
+        np.asarray(Image.open(p), dtype=np.float32) for p in sorted((root / "train/00-disc").glob("*.png"))
+    ]
     means = np.array([p.mean(axis=(0, 1)) for p in pixels])
     assert means.std(axis=0).max() > 10
 
@@ -77,7 +79,9 @@ def test_idempotent_then_regenerates_on_change(tmp_path: Path) -> None:
     bigger = _make(out, valPerClass=3)
     assert bigger["reused"] is False and bigger["valCount"] == 12
     # Image i of a class depends only on (seed, split, class, i): a bigger dataset extends a smaller one.
-    assert (out / "val/01-square/00000.png").read_bytes() == (tmp_path / "ds" / "val/01-square/00000.png").read_bytes()
+    assert (out / "val/01-square/00000.png").read_bytes() == (
+        tmp_path / "ds" / "val/01-square/00000.png"
+    ).read_bytes()
     assert not list(tmp_path.glob(".ds.*")), "no temp folders left behind"
 
 

@@ -16,7 +16,7 @@ import torch
 from agentic_engine.dataset import run as make_dataset
 from agentic_engine.finetune import run as finetune
 from agentic_engine.models import PRUNED_FORMAT, build_model
-from agentic_engine.protocol import EngineError, Emitter, RequestError, sha256_file
+from agentic_engine.protocol import Emitter, EngineError, RequestError, sha256_file
 
 ENGINE = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,9 @@ class Recorder(Emitter):
         self.events.append({"event": event, **fields})
 
     def of(self, event: str, **match: Any) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["event"] == event and all(e.get(k) == v for k, v in match.items())]
+        return [
+            e for e in self.events if e["event"] == event and all(e.get(k) == v for k, v in match.items())
+        ]
 
 
 class Crash(Exception):
@@ -186,7 +188,10 @@ def test_checkpoint_from_another_architecture_is_refused(dataset: str, tiny: str
     first = finetune(request(dataset, tmp_path / "a", recipe={"maxSteps": 1}), Recorder())
     other = {"name": f"file:{tiny}:build", "numClasses": 4}
     with pytest.raises(RequestError) as e:
-        finetune(request(dataset, tmp_path / "b", model=other, resumeFrom=first["finalCheckpoint"]["path"]), Recorder())
+        finetune(
+            request(dataset, tmp_path / "b", model=other, resumeFrom=first["finalCheckpoint"]["path"]),
+            Recorder(),
+        )
     assert e.value.type == "CheckpointMismatch" and e.value.field == "resumeFrom"
     # A file that is not a checkpoint at all is refused the same way.
     with pytest.raises(RequestError) as e:
@@ -195,7 +200,10 @@ def test_checkpoint_from_another_architecture_is_refused(dataset: str, tiny: str
 
 
 def test_keep_checkpoints_prunes_old_ones(dataset: str, tmp_path: Path) -> None:
-    res = finetune(request(dataset, tmp_path, recipe={"maxSteps": 5}, checkpointEverySteps=1, keepCheckpoints=2), Recorder())
+    res = finetune(
+        request(dataset, tmp_path, recipe={"maxSteps": 5}, checkpointEverySteps=1, keepCheckpoints=2),
+        Recorder(),
+    )
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["ckpt-4.pt", "ckpt-5.pt"]
     assert res["finalCheckpoint"]["step"] == 5
 
@@ -236,7 +244,12 @@ def test_pruned_model_round_trips_through_out_dir(dataset: str, tmp_path: Path) 
 def test_distillation_from_a_teacher(dataset: str, tmp_path: Path) -> None:
     teacher = finetune(request(dataset, tmp_path / "t", recipe={"maxSteps": 2}), Recorder())["modelSpec"]
     res = finetune(
-        request(dataset, tmp_path / "s", teacher=teacher, recipe={"maxSteps": 3, "kdAlpha": 0.7, "kdTemperature": 2}),
+        request(
+            dataset,
+            tmp_path / "s",
+            teacher=teacher,
+            recipe={"maxSteps": 3, "kdAlpha": 0.7, "kdTemperature": 2},
+        ),
         Recorder(),
     )
     assert res["steps"] == 3 and all(p["loss"] > 0 for p in res["lossCurve"])
@@ -244,7 +257,9 @@ def test_distillation_from_a_teacher(dataset: str, tmp_path: Path) -> None:
 
 def test_out_of_memory_says_to_lower_the_batch_size(dataset: str, tiny: str, tmp_path: Path) -> None:
     with pytest.raises(EngineError) as e:
-        finetune(request(dataset, tmp_path, model={"name": f"file:{tiny}:greedy", "numClasses": 4}), Recorder())
+        finetune(
+            request(dataset, tmp_path, model={"name": f"file:{tiny}:greedy", "numClasses": 4}), Recorder()
+        )
     assert e.value.type == "OutOfMemory" and e.value.retryable is False and "batchSize" in str(e.value)
 
 
@@ -321,10 +336,16 @@ def test_cli_missing_dataset_exits_2(tmp_path: Path) -> None:
     assert code == 2 and events[-1]["event"] == "error" and events[-1]["field"] == "dataset.root"
 
 
-@pytest.mark.skipif(os.environ.get("AGENTIC_SLOW_TESTS") != "1", reason="starts 2 torchrun ranks (~20 s); set AGENTIC_SLOW_TESTS=1")
+@pytest.mark.skipif(
+    os.environ.get("AGENTIC_SLOW_TESTS") != "1",
+    reason="starts 2 torchrun ranks (~20 s); set AGENTIC_SLOW_TESTS=1",
+)
 def test_two_process_ddp_on_cpu(dataset: str, tmp_path: Path) -> None:
     emit = Recorder()
-    res = finetune(request(dataset, tmp_path, gpus=2, recipe={"batchSize": 8, "maxSteps": 4}, checkpointEverySteps=2), emit)
+    res = finetune(
+        request(dataset, tmp_path, gpus=2, recipe={"batchSize": 8, "maxSteps": 4}, checkpointEverySteps=2),
+        emit,
+    )
     assert res["worldSize"] == 2 and res["steps"] == 4
     assert [c["step"] for c in emit.of("artifact", kind="checkpoint")] == [2, 4]
     assert build_model(res["modelSpec"])[0] is not None

@@ -77,6 +77,8 @@ interface Family {
   /** Variable values whose attempts failed in the engine. */
   errors: number[];
   budget: number;
+  /** MACs closer than this count as the same level (a plateau). */
+  plateauMacs: number;
   /** Model-based first guess when the family knows no measured point at all. */
   firstGuess?: () => { v: number; predictedMacs: number; why: string };
 }
@@ -253,6 +255,7 @@ function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse:
     others,
     errors,
     budget: coarse ? opts.coarseBudget : opts.fineBudget,
+    plateauMacs: plateauTolerance(ctx),
   };
   if (own.length === 0 && others.every((p) => p.rank === 3)) {
     family.firstGuess = () => {
@@ -272,14 +275,15 @@ function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse:
 function stageFamily(ctx: Context, end: Point, stage: { name: string; macs: number }, calibration: number): Family {
   const { rationale: _r, ...s0 } = end.attempt?.strategy ?? templateOf(ctx.input.baseStrategy);
   const ownKey = keyWithout(s0, { stage: stage.name });
-  const current = stageRatioOf(stage.name, s0);
+  const ratioOf = (a: Attempt) => a.strategy.stageRatios?.[stage.name] ?? effectiveStageRatio(a, stage.name, ctx.input.profile);
+  const current = end.attempt ? ratioOf(end.attempt) : stageRatioOf(stage.name, s0);
   const toX = (v: number) => (1 - v) * (1 - v);
   const slope = Math.max(calibration * stage.macs, 1);
   const own: Point[] = [];
   const errors: number[] = [];
   for (const a of ctx.input.history) {
     if (keyWithout(a.strategy, { stage: stage.name }) !== ownKey) continue;
-    const v = a.strategy.stageRatios?.[stage.name] ?? stageRatioOf(stage.name, a.strategy);
+    const v = ratioOf(a);
     if (a.error !== undefined || !(a.macs > 0)) {
       errors.push(v);
       continue;
@@ -303,6 +307,7 @@ function stageFamily(ctx: Context, end: Point, stage: { name: string; macs: numb
     others: [{ v: 0, x: 1, y: anchorY, macs: anchorY, order: -1, own: false, rank: 3 }],
     errors,
     budget: ctx.opts.fineBudget,
+    plateauMacs: plateauTolerance(ctx),
   };
 }
 
@@ -335,7 +340,7 @@ function stageControl(ctx: Context, ends: Point[], trail: string[]): Proposal | 
     const calibration = clamp((end.macs - floor) / Math.max(modelled - floor, 1), 0.25, 4);
     const needed = ctx.aimMacs - end.macs;
     for (const stage of stages) {
-      const current = stageRatioOf(stage.name, strategy);
+      const current = end.attempt ? effectiveStageRatio(end.attempt, stage.name, summary) : stageRatioOf(stage.name, strategy);
       const keep = (1 - current) ** 2;
       const capacity =
         needed < 0
@@ -356,6 +361,21 @@ function stageControl(ctx: Context, ends: Point[], trail: string[]): Proposal | 
     }
   }
   return undefined;
+}
+
+/**
+ * The ratio a stage was actually pruned at in a measured attempt: with global ranking it differs from
+ * the global ratio. Read from the attempt's measured stage MACs when it has them
+ * (`keep = sqrt(measured / dense)`), else the strategy's own ratio for the stage.
+ */
+function effectiveStageRatio(a: Attempt, stageName: string, profile: ProfileSummary): number {
+  const measured = a.stages?.find((s) => s.name === stageName);
+  const dense = profile.stages.find((s) => s.name === stageName);
+  if (measured && dense && dense.macs > 0 && a.strategy.stageRatios?.[stageName] === undefined) {
+    const keep = Math.sqrt(Math.min(Math.max(measured.macs / dense.macs, 0), 1));
+    return round4(clamp(1 - keep, 0, 0.95));
+  }
+  return stageRatioOf(stageName, a.strategy);
 }
 
 function nearestMeasured(ctx: Context, family: Family): Point[] {
@@ -384,25 +404,26 @@ function runFamily(f: Family, ctx: Context): Step {
   }
   if (f.firstGuess) {
     const g = f.firstGuess();
-    const v = untried(f, ctx, g.v, f.vMin - 1e-9, f.vMax + 1e-9, 0.01);
+    // If the first guess failed in the engine, step back first: failures come with extreme ratios.
+    const v = untried(f, ctx, g.v, f.vMin - 1e-9, f.vMax + 1e-9, -0.01);
     if (v !== undefined) return { kind: 'propose', v, predictedMacs: g.predictedMacs, why: g.why };
   }
   const yAim = f.toY(ctx.aimMacs);
   const outOfBand = (p: Point) => !inBand(deviation(p.macs, target), band);
-  const bracket = findBracket(f, yAim);
+  const bracket = findBracket(f, yAim, opts.minRatioGap);
 
   if (bracket) {
     const [p, q] = bracket;
     const gap = Math.abs(p.v - q.v);
     if (outOfBand(p) && outOfBand(q)) {
       const pair = `${describe(f, p, target)} and ${describe(f, q, target)}`;
-      if (gap < opts.minRatioGap) return { kind: 'stuck', why: `${pair} are ${gap.toFixed(4)} apart, neither in band`, ends: [p, q] };
       if (p.own && q.own) {
+        if (gap < opts.minRatioGap) return { kind: 'stuck', why: `${pair} are ${gap.toFixed(4)} apart, neither in band`, ends: [p, q] };
         const measuredSlope = Math.abs(q.y - p.y) / Math.max(Math.abs(q.x - p.x), 1e-12);
         if (measuredSlope > opts.jumpFactor * f.slope) {
           return { kind: 'stuck', why: `a MAC jump between ${pair} (slope ${(measuredSlope / f.slope).toFixed(1)}x the fitted one)`, ends: [p, q] };
         }
-        const twin = [p, q].find((e) => f.own.some((o) => o !== e && o.v !== e.v && sameMacs(o.macs, e.macs)));
+        const twin = [p, q].find((e) => f.own.some((o) => o !== e && o.v !== e.v && Math.abs(o.macs - e.macs) <= f.plateauMacs));
         if (twin) return { kind: 'stuck', why: `plateau at ${describe(f, twin, target)}: the steps are coarser than the band`, ends: [p, q] };
       }
     }
@@ -463,10 +484,12 @@ function runFamily(f: Family, ctx: Context): Step {
   if (!nearest) return { kind: 'stuck', why: 'nothing measured to extrapolate from', ends: [] };
   const morePruning = nearest.y > yAim;
   // On a plateau, start from its far edge and step at least its width.
-  const twins = f.own.filter((o) => sameMacs(o.macs, nearest.macs));
+  const twins = f.own.filter((o) => Math.abs(o.macs - nearest.macs) <= f.plateauMacs);
   const from = twins.reduce((best, o) => (morePruning ? (o.v > best.v ? o : best) : o.v < best.v ? o : best), nearest);
-  const plateau = Math.abs(from.v - nearest.v);
-  const xStar = from.x + (yAim - from.y) / f.slope;
+  // A plateau met while extrapolating: step at least twice its width, so repeated hits grow the step.
+  const plateau = 2 * (Math.max(nearest.v, ...twins.map((o) => o.v)) - Math.min(nearest.v, ...twins.map((o) => o.v)));
+  const slope = localSlope(f, yAim) ?? f.slope;
+  const xStar = from.x + (yAim - from.y) / slope;
   let v = f.fromX(xStar);
   if (morePruning) {
     const limit = from.v >= f.vMax - 1e-9 ? f.vHardMax : f.vMax;
@@ -486,18 +509,30 @@ function runFamily(f: Family, ctx: Context): Step {
     if (chosen === undefined) return { kind: 'stuck', why: `no untried ${f.varName} below ${fmtR(from.v)}`, ends: [from] };
     v = chosen;
   }
-  const predicted = f.fromY(from.y + f.slope * (f.toX(v) - from.x));
+  const predicted = f.fromY(from.y + slope * (f.toX(v) - from.x));
   const source = from.own ? describe(f, from, target) : `${describe(f, from, target)} (borrowed)`;
   return {
     kind: 'propose',
     v,
     predictedMacs: predicted,
-    why: `extrapolated from ${source} with slope ${f.slope.toFixed(2)} -> ${f.varName}=${fmtR(v)}, predicted ${fmtDev(predicted, target)}`,
+    why: `extrapolated from ${source} with ${slope === f.slope ? 'the fitted' : 'the local'} slope -> ${f.varName}=${fmtR(v)}, predicted ${fmtDev(predicted, target)}`,
   };
 }
 
+/**
+ * Slope of the secant through the two own points nearest the aim on the same side, when it is
+ * sane (within 1/3..3x the fitted slope): more local than the fit for an extrapolation step.
+ */
+function localSlope(f: Family, yAim: number): number | undefined {
+  const near = [...f.own].sort((a, b) => Math.abs(a.y - yAim) - Math.abs(b.y - yAim) || b.order - a.order);
+  const [a, b] = near;
+  if (!a || !b || Math.abs(a.x - b.x) < 1e-9 || Math.abs(a.macs - b.macs) <= f.plateauMacs) return undefined;
+  const s = (a.y - b.y) / (a.x - b.x);
+  return s > f.slope / 3 && s < f.slope * 3 ? s : undefined;
+}
+
 /** Crossing pair `[p, q]` (p.x < q.x) around the aim: own points first, then borrowed ends, then the model's anchor. */
-function findBracket(f: Family, yAim: number): [Point, Point] | undefined {
+function findBracket(f: Family, yAim: number, minGap: number): [Point, Point] | undefined {
   const above = (p: Point) => p.y >= yAim;
   const crossing = (list: Point[]): [Point, Point] | undefined => {
     const sorted = [...list].sort((a, b) => a.x - b.x || a.order - b.order);
@@ -516,22 +551,45 @@ function findBracket(f: Family, yAim: number): [Point, Point] | undefined {
   if (f.own.length > 0) {
     const ownAbove = f.own.filter(above);
     const ownBelow = f.own.filter((p) => !above(p));
+    // A borrowed end (measured in a related family, or the model's anchor) only pairs with the first
+    // own probe on a side: after two, the related family's MACs at the same nominal ratio are no guide
+    // (a coarser roundTo keeps more channels than its ratio says) and extrapolating from own points
+    // (plateau-aware) beats interpolating toward a far anchor. Nor does a borrowed end closer than
+    // `minGap`: the own point's neighbourhood is what is left to explore.
+    const ranks = (side: Point[]) => (side.length <= 1 ? [1, 2, 3] : []);
     if (ownAbove.length > 0 && ownBelow.length === 0) {
       const p = [...ownAbove].sort((a, b) => a.y - b.y || b.order - a.order)[0] as Point;
-      for (const rank of [1, 2, 3]) {
-        const partner = f.others.filter((o) => o.rank === rank && !above(o) && o.x < p.x).sort((a, b) => b.x - a.x)[0];
-        if (partner) return [partner, p];
+      for (const rank of ranks(ownAbove)) {
+        const partner = f.others
+          .filter((o) => o.rank === rank && !above(o) && o.x < p.x && Math.abs(o.v - p.v) >= minGap)
+          .sort((a, b) => b.x - a.x)[0];
+        if (partner) return [plateauEdge(f, partner, 'low'), p];
       }
     } else if (ownBelow.length > 0 && ownAbove.length === 0) {
       const p = [...ownBelow].sort((a, b) => b.y - a.y || b.order - a.order)[0] as Point;
-      for (const rank of [1, 2, 3]) {
-        const partner = f.others.filter((o) => o.rank === rank && above(o) && o.x > p.x).sort((a, b) => a.x - b.x)[0];
-        if (partner) return [p, partner];
+      for (const rank of ranks(ownBelow)) {
+        const partner = f.others
+          .filter((o) => o.rank === rank && above(o) && o.x > p.x && Math.abs(o.v - p.v) >= minGap)
+          .sort((a, b) => a.x - b.x)[0];
+        if (partner) return [p, plateauEdge(f, partner, 'high')];
       }
     }
     return undefined;
   }
-  return crossing(f.others.filter((o) => o.rank < 3)) ?? crossing(f.others);
+  const seed = crossing(f.others.filter((o) => o.rank < 3)) ?? crossing(f.others);
+  return seed ? [plateauEdge(f, seed[0], 'low'), plateauEdge(f, seed[1], 'high')] : undefined;
+}
+
+/**
+ * A borrowed point's plateau twin farthest out (lowest x for 'low', highest for 'high'): a level of a
+ * coarser family spans a range of nominal ratios, and its far edge bounds the finer family's root
+ * more safely than the near one.
+ */
+function plateauEdge(f: Family, p: Point, side: 'low' | 'high'): Point {
+  if (p.own || p.rank === 3) return p;
+  return f.others
+    .filter((o) => o.rank === p.rank && Math.abs(o.macs - p.macs) <= f.plateauMacs)
+    .reduce((best, o) => ((side === 'low' ? o.x < best.x : o.x > best.x) ? o : best), p);
 }
 
 function nearestMeasuredOf(f: Family, ctx: Context): Point[] {
@@ -542,7 +600,10 @@ function nearestMeasuredOf(f: Family, ctx: Context): Point[] {
   return [above, below].filter((p): p is Point => p !== undefined);
 }
 
-/** `v` rounded to 4 decimals, or the nearest untried value within the open interval `(lo, hi)`. */
+/**
+ * `v` rounded to 4 decimals, or the nearest untried value within the open interval `(lo, hi)`:
+ * `v + delta`, `v - delta`, `v + 2 delta`, ... (a negative `delta` tries below first).
+ */
 function untried(f: Family, ctx: Context, v: number, lo: number, hi: number, delta: number): number | undefined {
   for (let j = 0; j <= 24; j++) {
     const offset = j === 0 ? 0 : (j % 2 === 1 ? 1 : -1) * Math.ceil(j / 2) * delta;
@@ -558,8 +619,13 @@ function untried(f: Family, ctx: Context, v: number, lo: number, hi: number, del
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-function sameMacs(a: number, b: number): boolean {
-  return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b), 1);
+/**
+ * Two measurements closer than this are one level of a staircase: exactly equal MACs (same pruned
+ * architecture) or a difference too small to matter for the band (1/20 of its width, at most 0.1 %).
+ */
+function plateauTolerance(ctx: Context): number {
+  const width = ctx.input.band.hi - ctx.input.band.lo;
+  return ctx.input.targetMacs * Math.min(1e-3, 0.05 * width);
 }
 
 function describe(f: Family, p: Point, target: number): string {

@@ -66,8 +66,9 @@ const IMPROVEMENT = 1e-9;
  * | 3 | attempts >= `maxIterations`                                                        | stop             | max-iterations      |
  * | 4 | the last E attempts all failed (`error`); 2E or more in a row                       | switch-agent; stop | invalid-strategy  |
  * | 5 | the last attempt repeats an earlier strategy (same strategyKey)                    | switch-agent     | repeated-strategy   |
- * | 6 | the last max(K, 3) measured deviations alternate in sign and the newest two are     | shrink-bracket;  | oscillation         |
- * |   | not below half the oldest two (no shrinking); switch-agent once the agent run >= 2K | switch-agent     |                     |
+ * | 6 | the last max(K, 3) measured deviations alternate in sign and the larger |d| of the  | shrink-bracket;  | oscillation         |
+ * |   | newest two is not below half that of the oldest two (no shrinking);               | switch-agent     |                     |
+ * |   | switch-agent instead once the agent run >= 2K                                       |                  |                     |
  * | 7 | no better |deviation| in the last 3K attempts                                     | stop             | stagnation          |
  * | 8 | no better |deviation| in the last K attempts and the agent run >= K                | switch-agent     | stagnation          |
  * | 9 | otherwise                                                                          | continue         | null                |
@@ -145,7 +146,8 @@ export function assessSearch(history: readonly Attempt[], opts: AssessOptions): 
   const window = measured.slice(-w);
   if (window.length === w) {
     const flips = window.every((a, i) => i === 0 || Math.sign(a.deviation) !== Math.sign((window[i - 1] as Attempt).deviation));
-    const absOf = (xs: Attempt[]) => Math.min(...xs.map((a) => Math.abs(a.deviation)));
+    // The |d| envelope (larger of two neighbours, one per side): bisection halves it every two steps.
+    const absOf = (xs: Attempt[]) => Math.max(...xs.map((a) => Math.abs(a.deviation)));
     const oldest = absOf(window.slice(0, 2));
     const newest = absOf(window.slice(-2));
     if (flips && newest >= 0.5 * oldest) {

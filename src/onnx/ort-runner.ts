@@ -74,6 +74,9 @@ interface OpenSession {
   readonly threads: number;
 }
 
+/** Why the CUDA provider library failed to load, once it has: later sessions skip the attempt. */
+let cudaUnavailable: string | undefined;
+
 async function openSession(
   modelPath: string,
   choice: ExecutionProviderChoice,
@@ -88,19 +91,25 @@ async function openSession(
   };
   let fallbackReason: string | undefined;
   if (choice !== 'cpu') {
-    try {
-      // Severity 4 (fatal only): the failure is reported once, in fallbackReason, not on stderr.
-      const session = await ort.InferenceSession.create(modelPath, {
-        ...base,
-        executionProviders: ['cuda'],
-        logSeverityLevel: 4,
-      });
-      return { session, provider: 'cuda', threads };
-    } catch (e) {
-      const reason = `CUDA execution provider unavailable: ${(e as Error).message}`;
-      if (choice === 'cuda') throw new OnnxRuntimeError(modelPath, reason);
-      fallbackReason = reason;
+    if (cudaUnavailable === undefined) {
+      try {
+        // Severity 4 (fatal only): the failure is reported in fallbackReason, not as a session log line.
+        const session = await ort.InferenceSession.create(modelPath, {
+          ...base,
+          executionProviders: ['cuda'],
+          logSeverityLevel: 4,
+        });
+        return { session, provider: 'cuda', threads };
+      } catch (e) {
+        const message = (e as Error).message;
+        // A provider library that does not load will not load later in this process either.
+        if (/librar|\.so\b|\.dll\b/i.test(message)) cudaUnavailable = message;
+        fallbackReason = `CUDA execution provider unavailable: ${message}`;
+      }
+    } else {
+      fallbackReason = `CUDA execution provider unavailable: ${cudaUnavailable}`;
     }
+    if (choice === 'cuda') throw new OnnxRuntimeError(modelPath, fallbackReason);
   }
   let session: ort.InferenceSession;
   try {

@@ -7,7 +7,7 @@
  * stages, exponents other than 2, extra linear terms), so agents must calibrate on measurements.
  */
 import type { StrategyAgent } from '../../src/agents/agent';
-import type { Attempt } from '../../src/core/attempt';
+import type { Attempt, StageMacs } from '../../src/core/attempt';
 import { stageRatioOf } from '../../src/core/mac-model';
 import type { ProfileSummary } from '../../src/core/profile';
 import type { Strategy } from '../../src/core/strategy';
@@ -15,7 +15,8 @@ import { strategyKey } from '../../src/core/strategy';
 import type { Band } from '../../src/core/tolerance-band';
 import { deviation, inBand } from '../../src/core/tolerance-band';
 
-export type Measurement = { macs: number } | { error: string };
+/** What the engine reports for one strategy; `stages` are measured MACs per stage when it reports them. */
+export type Measurement = { macs: number; stages?: StageMacs[] } | { error: string };
 
 export interface Curve {
   name: string;
@@ -64,10 +65,10 @@ export function resnetProfile(): ProfileSummary {
 // How global ranking spreads a global ratio over the stages (deeper stages lose more), and each
 // stage's MAC exponent in its kept fraction.
 const RESNET_TRUTH: Record<string, { bias: number; exponent: number }> = {
-  layer1: { bias: 0.7, exponent: 1.85 },
-  layer2: { bias: 0.9, exponent: 1.95 },
-  layer3: { bias: 1.1, exponent: 2.05 },
-  layer4: { bias: 1.25, exponent: 2.1 },
+  layer1: { bias: 0.6, exponent: 1.8 },
+  layer2: { bias: 0.85, exponent: 1.95 },
+  layer3: { bias: 1.05, exponent: 2.05 },
+  layer4: { bias: 1.3, exponent: 2.15 },
 };
 
 type ResnetKind = 'smooth' | 'staircase' | 'wiggle';
@@ -90,21 +91,24 @@ export function resnetCurve(kind: ResnetKind): Curve {
       const quant = (r: number) => (step > 0 ? Math.floor(r / step + 1e-9) * step : r);
       const r = quant(strategy.pruningRatio);
       let macs = 118.0e6 + 2.05e6 * (1 - Math.min(r * 1.25, 0.97));
+      const stages: StageMacs[] = [];
       for (const [name, t] of Object.entries(RESNET_TRUTH)) {
         const own = strategy.stageRatios?.[name];
-        const rs = own !== undefined ? quant(own) : Math.min(r * t.bias, 0.97);
+        const rs = own !== undefined ? quant(own) : Math.min(0.85 * r * t.bias, 0.97);
         if (rs > ENGINE_MAX_RATIO + 1e-9 || strategy.pruningRatio > ENGINE_MAX_RATIO + 1e-9) {
           return { error: `PruningError: ${name} would lose every channel at ratio ${rs.toFixed(3)}` };
         }
         const stage = RESNET_STAGES.find((s) => s.name === name);
-        macs += (stage?.macs ?? 0) * Math.pow(1 - rs, t.exponent);
+        const stageMacs = (stage?.macs ?? 0) * Math.pow(1 - rs, t.exponent);
+        stages.push({ name, macs: Math.round(stageMacs), params: 0, share: 0 });
+        macs += stageMacs;
       }
       if (kind === 'staircase') {
         const level = Math.round(r / (step || 1));
         macs *= 1 + 0.004 * noise(level, strategy.roundTo + 17 * Object.keys(strategy.stageRatios ?? {}).length);
       }
       if (kind === 'wiggle') macs *= 1 + 0.015 * Math.sin((2 * Math.PI * strategy.pruningRatio) / 0.02 + 1.3);
-      return { macs: Math.round(macs) };
+      return { macs: Math.round(macs), stages };
     },
   };
 }
@@ -148,13 +152,16 @@ export function vitCurve(): Curve {
     baseStrategy: { importance: 'l2', roundTo: 8, vit: { pruneHeads: true, pruneHeadDims: false } },
     measure(strategy) {
       const units = strategy.roundTo === 1 ? 64 : 12;
-      let macs = 0.116e9 + 0.77e6 * (1 - strategy.pruningRatio);
+      let macs = 0.116e9;
+      let lastKeep = 1;
       for (let i = 0; i < 12; i++) {
         const rs = stageRatioOf(`blocks.${i}`, strategy);
         if (rs > ENGINE_MAX_RATIO + 1e-9) return { error: `PruningError: blocks.${i} would lose every head` };
         const keep = 1 - Math.floor(rs * units + 1e-9) / units;
         macs += VIT_BLOCK_MACS * (0.1 * keep + 0.9 * Math.pow(keep, 1.9));
+        lastKeep = keep;
       }
+      macs += 0.77e6 * lastKeep;
       return { macs: Math.round(macs) };
     },
   };
@@ -213,7 +220,7 @@ export async function runSearch(
     }
     const d = deviation(m.macs, targetMacs);
     const hit = inBand(d, band);
-    history.push({ ...base, macs: m.macs, params: 0, deviation: d, inBand: hit });
+    history.push({ ...base, macs: m.macs, params: 0, deviation: d, inBand: hit, ...(m.stages ? { stages: m.stages } : {}) });
     if (hit) return { success: true, attempts: i, repeated, exhausted, history };
   }
   return { success: false, attempts: history.length, repeated, exhausted, history };

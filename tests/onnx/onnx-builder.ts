@@ -7,8 +7,8 @@ import * as path from 'node:path';
 
 import { onnx } from 'onnx-proto';
 
-export const FLOAT = onnx.TensorProto.DataType.FLOAT;
-export const INT64 = onnx.TensorProto.DataType.INT64;
+export const FLOAT: number = onnx.TensorProto.DataType.FLOAT;
+export const INT64: number = onnx.TensorProto.DataType.INT64;
 
 type AttrValue = number | string | readonly number[] | { tensor: onnx.ITensorProto } | { float: number };
 
@@ -82,16 +82,18 @@ export class GraphBuilder {
     return this;
   }
 
-  /** A node; `outputs` defaults to `[name]`. */
+  /** A node; `outputs` defaults to `[name]`; `domain` defaults to the default (ai.onnx) domain. */
   node(
     opType: string,
     name: string,
     inputs: readonly string[],
     attrs: Record<string, AttrValue> = {},
     outputs: readonly string[] = [name],
+    domain = '',
   ): this {
     this.nodes.push({
       opType,
+      domain,
       name,
       input: [...inputs],
       output: [...outputs],

@@ -1,5 +1,5 @@
 /**
- * @jest-environment ./tests/onnx/ort-environment.js
+ * @jest-environment ./tests/onnx/ort-environment.ts
  *
  * Ops that are not counted (0 MACs by convention) and the shape arithmetic the exports use. Each case
  * states the expected output shapes (and folded values for int64 shape tensors), checks them against

@@ -1,0 +1,213 @@
+import type { ProposeInput } from '../../src/agents/agent';
+import { SolverAgent, solve } from '../../src/agents/solver';
+import type { Attempt } from '../../src/core/attempt';
+import { ratioForTarget } from '../../src/core/mac-model';
+import { baseStrategy, strategyKey } from '../../src/core/strategy';
+import type { Band } from '../../src/core/tolerance-band';
+import { deviation, inBand } from '../../src/core/tolerance-band';
+import type { Curve, CurveStats } from './sim';
+import { allCurves, BANDS, resnetCurve, resnetProfile, runSearch, sweep, TARGET_FRACTIONS, vitCurve } from './sim';
+
+const BAND_5_1: Band = { lo: -0.05, hi: 0.01 };
+
+function input(over: Partial<ProposeInput> = {}): ProposeInput {
+  return {
+    agent: 'solver',
+    profile: resnetProfile(),
+    targetMacs: 1.77e9,
+    band: BAND_5_1,
+    history: [],
+    baseStrategy: { importance: 'l2', roundTo: 8 },
+    ...over,
+  };
+}
+
+function attempt(index: number, strategy: Attempt['strategy'], macs: number, target = 1.77e9, band = BAND_5_1): Attempt {
+  const d = deviation(macs, target);
+  return { index, agent: 'solver', strategy, macs, params: 0, deviation: d, inBand: inBand(d, band), wallMs: 0 };
+}
+
+function failed(index: number, strategy: Attempt['strategy']): Attempt {
+  return { index, agent: 'solver', strategy, macs: 0, params: 0, deviation: -1, inBand: false, wallMs: 0, error: 'PruningError: x' };
+}
+
+describe('SolverAgent on the simulated engines', () => {
+  const stats = new Map<string, CurveStats>();
+
+  beforeAll(async () => {
+    for (const curve of allCurves()) stats.set(curve.name, await sweep(() => new SolverAgent(), curve));
+    const rows = [...stats.values()].map(
+      (s) => `${s.curve.padEnd(10)} success ${(100 * s.successRate).toFixed(1)}% (${s.successes}/${s.cases})  median ${s.medianAttempts}  p90 ${s.p90Attempts}`,
+    );
+    console.log(`solver, ${TARGET_FRACTIONS.length} targets x ${BANDS.length} bands, <= 10 attempts:\n${rows.join('\n')}`);
+  });
+
+  test('succeeds in >= 99 % of all cases within 10 attempts', () => {
+    const all = [...stats.values()];
+    const successes = all.reduce((s, x) => s + x.successes, 0);
+    const cases = all.reduce((s, x) => s + x.cases, 0);
+    expect(successes / cases).toBeGreaterThanOrEqual(0.99);
+    for (const s of all) expect({ curve: s.curve, failures: s.failures }).toEqual({ curve: s.curve, failures: [] });
+  });
+
+  test.each([['smooth'], ['staircase']])('%s: median attempts <= 3', (name) => {
+    expect(stats.get(name)?.medianAttempts).toBeLessThanOrEqual(3);
+  });
+
+  test('never repeats a strategy', () => {
+    for (const s of stats.values()) expect({ curve: s.curve, repeats: s.repeats }).toEqual({ curve: s.curve, repeats: 0 });
+  });
+});
+
+describe('SolverAgent steps', () => {
+  test('first guess: the MAC model aimed at the band centre', async () => {
+    const p = await new SolverAgent().propose(input());
+    const aim = 1.77e9 * (1 - 0.02);
+    expect(p.agent).toBe('solver');
+    expect(p.strategy.pruningRatio).toBeCloseTo(ratioForTarget(resnetProfile(), aim, baseStrategy(0)), 4);
+    expect(p.predictedMacs).toBeDefined();
+    expect(Math.abs((p.predictedMacs ?? 0) / aim - 1)).toBeLessThan(0.001);
+    expect(p.strategy.rationale).toMatch(/first guess/);
+  });
+
+  test('interpolates inside a bracket and says so', async () => {
+    const history = [attempt(1, baseStrategy(0.3), 2.31e9), attempt(2, baseStrategy(0.45), 1.5e9)];
+    const p = await new SolverAgent().propose(input({ history }));
+    expect(p.strategy.pruningRatio).toBeGreaterThan(0.3);
+    expect(p.strategy.pruningRatio).toBeLessThan(0.45);
+    expect(p.strategy.rationale).toMatch(/secant .* between r=0\.450 \(-15\.3%\) and r=0\.300 \(\+30\.5%\) -> r=0\.\d+, predicted [+-]\d/);
+  });
+
+  test('extrapolates when every measurement is on one side', async () => {
+    const history = [attempt(1, baseStrategy(0.2), 2.6e9)];
+    const p = await new SolverAgent().propose(input({ history }));
+    expect(p.strategy.pruningRatio).toBeGreaterThan(0.2);
+    expect(p.strategy.rationale).toMatch(/interpolation from the unpruned model|extrapolated/);
+  });
+
+  test('keeps the base strategy fields', async () => {
+    const baseStrategyFields = {
+      importance: 'taylor' as const,
+      roundTo: 4,
+      ignoredLayers: ['layer4.2.conv3'],
+      iterativeSteps: 5,
+      globalPruning: true,
+      isomorphic: false,
+      vit: { pruneHeads: true, pruneHeadDims: false },
+      rationale: 'from the campaign file',
+      pruningRatio: 0.77,
+    };
+    const p = await new SolverAgent().propose(input({ baseStrategy: baseStrategyFields }));
+    expect(p.strategy).toMatchObject({
+      importance: 'taylor',
+      roundTo: 4,
+      ignoredLayers: ['layer4.2.conv3'],
+      iterativeSteps: 5,
+      isomorphic: false,
+      vit: { pruneHeads: true, pruneHeadDims: false },
+    });
+    expect(p.strategy.pruningRatio).not.toBe(0.77);
+    expect(p.strategy.rationale).not.toBe('from the campaign file');
+  });
+
+  test('keeps base fields through a whole ViT search, fine control included', async () => {
+    const curve = vitCurve();
+    const result = await runSearch(new SolverAgent(), curve, 0.43 * curve.profile.macs, { lo: -0.01, hi: 0.01 });
+    expect(result.success).toBe(true);
+    for (const a of result.history) expect(a.strategy.vit).toEqual({ pruneHeads: true, pruneHeadDims: false });
+  });
+
+  test('does not repeat a failed strategy and does not fit it', async () => {
+    const first = await new SolverAgent().propose(input());
+    const history = [failed(1, first.strategy)];
+    const second = await new SolverAgent().propose(input({ history }));
+    expect(strategyKey(second.strategy)).not.toBe(strategyKey(first.strategy));
+    // One step back from the failed guess (failures come with extreme ratios).
+    expect(second.strategy.pruningRatio).toBeCloseTo(first.strategy.pruningRatio - 0.01, 6);
+  });
+
+  test('an engine failing above some ratio caps extrapolation; the search ends without repeats', async () => {
+    // Target needs r ~ 0.5, the engine fails above 0.42: no strategy can reach the band.
+    const curve: Curve = {
+      ...resnetCurve('smooth'),
+      measure(s) {
+        return s.pruningRatio > 0.42 ? { error: 'PruningError: too much' } : resnetCurve('smooth').measure(s);
+      },
+    };
+    const seen = new Set<string>();
+    const history: Attempt[] = [];
+    let exhausted = false;
+    for (let i = 1; i <= 40 && !exhausted; i++) {
+      const p = await new SolverAgent().propose(input({ profile: curve.profile, targetMacs: 0.3 * curve.profile.macs, history, band: { lo: -0.01, hi: 0.01 } }));
+      if (p.exhausted) {
+        exhausted = true;
+        break;
+      }
+      const key = strategyKey(p.strategy);
+      expect(seen.has(key)).toBe(false);
+      seen.add(key);
+      const m = curve.measure(p.strategy);
+      history.push('error' in m ? failed(i, p.strategy) : attempt(i, p.strategy, m.macs, 0.3 * curve.profile.macs));
+    }
+    expect(exhausted).toBe(true);
+    expect(history.length).toBeLessThan(40);
+  });
+
+  test('a target above the dense model tries r = 0 once, then is exhausted', async () => {
+    const profile = resnetProfile();
+    const target = profile.macs * 1.02;
+    const p1 = await new SolverAgent().propose(input({ targetMacs: target, band: { lo: -0.05, hi: 0.05 } }));
+    expect(p1.strategy.pruningRatio).toBe(0);
+    const history = [attempt(1, p1.strategy, profile.macs, target)];
+    const p2 = await new SolverAgent().propose(input({ targetMacs: target, band: { lo: -0.01, hi: 0.01 }, history }));
+    expect(p2.exhausted).toBe(true);
+  });
+
+  test('an unreachable target (below the floor) ends exhausted, not in a loop', async () => {
+    const curve = resnetCurve('smooth');
+    const r = await runSearch(new SolverAgent(), curve, 0.02 * curve.profile.macs, { lo: -0.01, hi: 0.01 }, { maxIterations: 40 });
+    expect(r.success).toBe(false);
+    expect(r.exhausted).toBe(true);
+    expect(r.repeated).toBe(false);
+  });
+
+  test('extended search: a new base (importance l1) borrows the l2 measurements', async () => {
+    const curve = resnetCurve('smooth');
+    const target = 0.43 * curve.profile.macs;
+    const band = { lo: -0.05, hi: 0.01 };
+    const l2 = await runSearch(new SolverAgent(), curve, target, band);
+    expect(l2.success).toBe(true);
+    const inBandRatio = l2.history[l2.history.length - 1]?.strategy.pruningRatio ?? NaN;
+    const p = await new SolverAgent().propose({
+      agent: 'solver',
+      profile: curve.profile,
+      targetMacs: target,
+      band,
+      history: l2.history,
+      baseStrategy: { ...curve.baseStrategy, importance: 'l1' },
+    });
+    expect(p.strategy.importance).toBe('l1');
+    expect(Math.abs(p.strategy.pruningRatio - inBandRatio)).toBeLessThan(0.03);
+  });
+
+  test('fine control: lowers roundTo on the staircase, moves stage ratios on the ViT', async () => {
+    const tight = { lo: -0.01, hi: 0.01 };
+    const roundTos = new Set<number>();
+    let stageMoves = 0;
+    for (const fraction of TARGET_FRACTIONS) {
+      const stair = resnetCurve('staircase');
+      for (const a of (await runSearch(new SolverAgent(), stair, fraction * stair.profile.macs, tight)).history) roundTos.add(a.strategy.roundTo);
+      const vit = vitCurve();
+      for (const a of (await runSearch(new SolverAgent(), vit, fraction * vit.profile.macs, tight)).history) {
+        if (a.strategy.stageRatios) stageMoves++;
+      }
+    }
+    expect([...roundTos].some((r) => r < 8)).toBe(true);
+    expect(stageMoves).toBeGreaterThan(0);
+  });
+
+  test('deterministic: same input, same proposal', () => {
+    const history = [attempt(1, baseStrategy(0.3), 2.31e9), attempt(2, baseStrategy(0.45), 1.5e9), failed(3, baseStrategy(0.4))];
+    expect(solve(input({ history }))).toEqual(solve(input({ history: JSON.parse(JSON.stringify(history)) as Attempt[] })));
+  });
+});
