@@ -1,5 +1,4 @@
 import { ratioForTarget } from '../core/mac-model';
-import type { Strategy } from '../core/strategy';
 import { baseStrategy, strategyKey } from '../core/strategy';
 import { bandCenter } from '../core/tolerance-band';
 import type { Proposal, ProposeInput, StrategyAgent } from './agent';
@@ -43,7 +42,7 @@ export class GridAgent implements StrategyAgent {
 
   propose(input: ProposeInput): Promise<Proposal> {
     const { rationale: _r, pruningRatio: _p, ...rest } = input.baseStrategy;
-    const template = baseStrategy(0, rest as Partial<Strategy>);
+    const template = baseStrategy(0, rest);
     const step = input.gridStep ?? 0.05;
     const aim = input.targetMacs * (1 + bandCenter(input.band));
     const guess = ratioForTarget(input.profile, aim, template);
@@ -53,7 +52,11 @@ export class GridAgent implements StrategyAgent {
     const nearest = order[0] ?? step;
     if (next === undefined) {
       return Promise.resolve({
-        strategy: { ...template, pruningRatio: nearest, rationale: `grid step ${step}: all ${order.length} points tried` },
+        strategy: {
+          ...template,
+          pruningRatio: nearest,
+          rationale: `grid step ${step}: all ${order.length} points tried`,
+        },
         agent: 'grid',
         exhausted: true,
       });

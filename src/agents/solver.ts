@@ -146,7 +146,11 @@ export function solve(input: ProposeInput, options: SolverOptions = {}): Proposa
   if (aimMacs >= denseMacs && ctx.valid.every((a) => a.macs < aimMacs)) {
     const s = template;
     if (!ctx.tried.has(strategyKey(s))) {
-      return proposal(s, denseMacs, `the band centre ${fmtMacs(aimMacs)} is at or above the unpruned model (${fmtMacs(denseMacs)}): try r=0`);
+      return proposal(
+        s,
+        denseMacs,
+        `the band centre ${fmtMacs(aimMacs)} is at or above the unpruned model (${fmtMacs(denseMacs)}): try r=0`,
+      );
     }
   }
 
@@ -190,17 +194,21 @@ export function solve(input: ProposeInput, options: SolverOptions = {}): Proposa
 
 function templateOf(base: Partial<Strategy>): Strategy {
   const { rationale: _r, pruningRatio: _p, ...rest } = base;
-  return baseStrategy(0, stripUndefined(rest) as Partial<Strategy>);
+  return baseStrategy(0, stripUndefined(rest));
 }
 
 /** Key of a strategy with some fields blanked: members of one family share it. */
-function keyWithout(s: Strategy, blank: { ratio?: boolean; roundTo?: boolean; stage?: string; flags?: boolean }): string {
+function keyWithout(
+  s: Strategy,
+  blank: { ratio?: boolean; roundTo?: boolean; stage?: string; flags?: boolean },
+): string {
   const copy: Record<string, unknown> = { ...s, rationale: undefined };
   if (blank.ratio) copy.pruningRatio = -1;
   if (blank.roundTo) copy.roundTo = -1;
   if (blank.stage !== undefined) copy.stageRatios = { ...(s.stageRatios ?? {}), [blank.stage]: -1 };
   if (blank.flags) {
-    for (const k of ['importance', 'globalPruning', 'isomorphic', 'iterativeSteps', 'vit']) copy[k] = undefined;
+    for (const k of ['importance', 'globalPruning', 'isomorphic', 'iterativeSteps', 'vit'])
+      copy[k] = undefined;
   }
   return strategyKey(copy as Strategy);
 }
@@ -229,8 +237,10 @@ function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse:
     const v = a.strategy.pruningRatio;
     const pt = { v, x: toX(v), y: toY(a.macs), macs: a.macs, order: a.index, attempt: a };
     if (k === ownKey) own.push({ ...pt, own: true, rank: 0 });
-    else if (keyWithout(a.strategy, { ratio: true, roundTo: true }) === rank1Key) others.push({ ...pt, own: false, rank: 1 });
-    else if (keyWithout(a.strategy, { ratio: true, roundTo: true, flags: true }) === rank2Key) others.push({ ...pt, own: false, rank: 2 });
+    else if (keyWithout(a.strategy, { ratio: true, roundTo: true }) === rank1Key)
+      others.push({ ...pt, own: false, rank: 1 });
+    else if (keyWithout(a.strategy, { ratio: true, roundTo: true, flags: true }) === rank2Key)
+      others.push({ ...pt, own: false, rank: 2 });
   }
   others.push({ v: 0, x: 0, y: toY(anchorMacs), macs: anchorMacs, order: -1, own: false, rank: 3 });
 
@@ -261,7 +271,11 @@ function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse:
     family.firstGuess = () => {
       const r = round4(ratioForTarget(summary, ctx.aimMacs, template, opts.maxRatio));
       const predicted = predictMacs(summary, { ...template, pruningRatio: r });
-      return { v: r, predictedMacs: predicted, why: `MAC model first guess for the band centre ${fmtMacs(ctx.aimMacs)} -> r=${fmtR(r)}, predicted ${fmtDev(predicted, input.targetMacs)}` };
+      return {
+        v: r,
+        predictedMacs: predicted,
+        why: `MAC model first guess for the band centre ${fmtMacs(ctx.aimMacs)} -> r=${fmtR(r)}, predicted ${fmtDev(predicted, input.targetMacs)}`,
+      };
     };
   }
   return family;
@@ -272,10 +286,16 @@ function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse:
  * `c * Q_s * (1 - r_s)^2` (the model's stage term, scaled by how the measured attempt compares with
  * the model), so the family's space is `x = (1 - r_s)^2`, `y = macs` — a line.
  */
-function stageFamily(ctx: Context, end: Point, stage: { name: string; macs: number }, calibration: number): Family {
+function stageFamily(
+  ctx: Context,
+  end: Point,
+  stage: { name: string; macs: number },
+  calibration: number,
+): Family {
   const { rationale: _r, ...s0 } = end.attempt?.strategy ?? templateOf(ctx.input.baseStrategy);
   const ownKey = keyWithout(s0, { stage: stage.name });
-  const ratioOf = (a: Attempt) => a.strategy.stageRatios?.[stage.name] ?? effectiveStageRatio(a, stage.name, ctx.input.profile);
+  const ratioOf = (a: Attempt) =>
+    a.strategy.stageRatios?.[stage.name] ?? effectiveStageRatio(a, stage.name, ctx.input.profile);
   const current = end.attempt ? ratioOf(end.attempt) : stageRatioOf(stage.name, s0);
   const toX = (v: number) => (1 - v) * (1 - v);
   const slope = Math.max(calibration * stage.macs, 1);
@@ -294,7 +314,7 @@ function stageFamily(ctx: Context, end: Point, stage: { name: string; macs: numb
   return {
     label: `stage ${stage.name} ratio on attempt ${end.order} (r=${fmtR(end.v)})`,
     varName: `stageRatios.${stage.name}`,
-    make: (v) => stripUndefined({ ...s0, stageRatios: { ...(s0.stageRatios ?? {}), [stage.name]: v } }) as Strategy,
+    make: (v) => stripUndefined({ ...s0, stageRatios: { ...(s0.stageRatios ?? {}), [stage.name]: v } }),
     toX,
     fromX: (x) => 1 - Math.sqrt(Math.max(x, 0)),
     toY: (m) => m,
@@ -327,7 +347,9 @@ function stageControl(ctx: Context, ends: Point[], trail: string[]): Proposal | 
   const terms = macModelTerms(summary);
   const template = templateOf(ctx.input.baseStrategy);
   const sortedEnds = [...ends].sort(
-    (a, b) => Math.abs(Math.log(a.macs / ctx.aimMacs)) - Math.abs(Math.log(b.macs / ctx.aimMacs)) || a.order - b.order,
+    (a, b) =>
+      Math.abs(Math.log(a.macs / ctx.aimMacs)) - Math.abs(Math.log(b.macs / ctx.aimMacs)) ||
+      a.order - b.order,
   );
   const stages = terms.stages
     .filter((s) => s.name !== '*' && s.macs > 0 && pinnedStageRatio(s.name, template) === undefined)
@@ -340,7 +362,9 @@ function stageControl(ctx: Context, ends: Point[], trail: string[]): Proposal | 
     const calibration = clamp((end.macs - floor) / Math.max(modelled - floor, 1), 0.25, 4);
     const needed = ctx.aimMacs - end.macs;
     for (const stage of stages) {
-      const current = end.attempt ? effectiveStageRatio(end.attempt, stage.name, summary) : stageRatioOf(stage.name, strategy);
+      const current = end.attempt
+        ? effectiveStageRatio(end.attempt, stage.name, summary)
+        : stageRatioOf(stage.name, strategy);
       const keep = (1 - current) ** 2;
       const capacity =
         needed < 0
@@ -352,7 +376,10 @@ function stageControl(ctx: Context, ends: Point[], trail: string[]): Proposal | 
       if (step.kind === 'propose') {
         const prefix = `fine control (${trail.join('; ')}); `;
         return {
-          strategy: { ...family.make(step.v), rationale: `${prefix}${family.label}: ${step.why}`.slice(0, 4000) },
+          strategy: {
+            ...family.make(step.v),
+            rationale: `${prefix}${family.label}: ${step.why}`.slice(0, 4000),
+          },
           agent: 'solver',
           predictedMacs: Math.round(step.predictedMacs),
         };
@@ -388,7 +415,9 @@ function nearestMeasured(ctx: Context, family: Family): Point[] {
 
 function bestValid(ctx: Context): Attempt | undefined {
   return [...ctx.valid].sort(
-    (a, b) => Math.abs(deviation(a.macs, ctx.aimMacs)) - Math.abs(deviation(b.macs, ctx.aimMacs)) || a.index - b.index,
+    (a, b) =>
+      Math.abs(deviation(a.macs, ctx.aimMacs)) - Math.abs(deviation(b.macs, ctx.aimMacs)) ||
+      a.index - b.index,
   )[0];
 }
 
@@ -400,7 +429,11 @@ function runFamily(f: Family, ctx: Context): Step {
   const band: Band = input.band;
   const target = input.targetMacs;
   if (f.own.length + f.errors.length >= f.budget) {
-    return { kind: 'stuck', why: `${f.own.length + f.errors.length} probes spent`, ends: nearestMeasuredOf(f, ctx) };
+    return {
+      kind: 'stuck',
+      why: `${f.own.length + f.errors.length} probes spent`,
+      ends: nearestMeasuredOf(f, ctx),
+    };
   }
   if (f.firstGuess) {
     const g = f.firstGuess();
@@ -418,13 +451,25 @@ function runFamily(f: Family, ctx: Context): Step {
     if (outOfBand(p) && outOfBand(q)) {
       const pair = `${describe(f, p, target)} and ${describe(f, q, target)}`;
       if (p.own && q.own) {
-        if (gap < opts.minRatioGap) return { kind: 'stuck', why: `${pair} are ${gap.toFixed(4)} apart, neither in band`, ends: [p, q] };
+        if (gap < opts.minRatioGap)
+          return { kind: 'stuck', why: `${pair} are ${gap.toFixed(4)} apart, neither in band`, ends: [p, q] };
         const measuredSlope = Math.abs(q.y - p.y) / Math.max(Math.abs(q.x - p.x), 1e-12);
         if (measuredSlope > opts.jumpFactor * f.slope) {
-          return { kind: 'stuck', why: `a MAC jump between ${pair} (slope ${(measuredSlope / f.slope).toFixed(1)}x the fitted one)`, ends: [p, q] };
+          return {
+            kind: 'stuck',
+            why: `a MAC jump between ${pair} (slope ${(measuredSlope / f.slope).toFixed(1)}x the fitted one)`,
+            ends: [p, q],
+          };
         }
-        const twin = [p, q].find((e) => f.own.some((o) => o !== e && o.v !== e.v && Math.abs(o.macs - e.macs) <= f.plateauMacs));
-        if (twin) return { kind: 'stuck', why: `plateau at ${describe(f, twin, target)}: the steps are coarser than the band`, ends: [p, q] };
+        const twin = [p, q].find((e) =>
+          f.own.some((o) => o !== e && o.v !== e.v && Math.abs(o.macs - e.macs) <= f.plateauMacs),
+        );
+        if (twin)
+          return {
+            kind: 'stuck',
+            why: `plateau at ${describe(f, twin, target)}: the steps are coarser than the band`,
+            ends: [p, q],
+          };
       }
     }
     const lo = Math.min(p.x, q.x);
@@ -466,7 +511,12 @@ function runFamily(f: Family, ctx: Context): Step {
     const vLo = Math.min(p.v, q.v);
     const vHi = Math.max(p.v, q.v);
     const v = untried(f, ctx, f.fromX(x), vLo, vHi, Math.max(0.0005, (vHi - vLo) / 12));
-    if (v === undefined) return { kind: 'stuck', why: `no untried ${f.varName} left between ${fmtR(vLo)} and ${fmtR(vHi)}`, ends: [p, q] };
+    if (v === undefined)
+      return {
+        kind: 'stuck',
+        why: `no untried ${f.varName} left between ${fmtR(vLo)} and ${fmtR(vHi)}`,
+        ends: [p, q],
+      };
     const xv = f.toX(v);
     const yPred = p.y + ((q.y - p.y) * (xv - p.x)) / (q.x - p.x || 1e-12);
     const predicted = f.fromY(yPred);
@@ -479,34 +529,57 @@ function runFamily(f: Family, ctx: Context): Step {
   }
 
   // No bracket: extrapolate from the measured point nearest the aim.
-  const pool = f.own.length > 0 ? f.own : f.others.filter((o) => o.rank < 3).length > 0 ? f.others.filter((o) => o.rank < 3) : f.others;
-  const nearest = [...pool].sort((a, b) => Math.abs(a.y - yAim) - Math.abs(b.y - yAim) || b.order - a.order)[0];
+  const pool =
+    f.own.length > 0
+      ? f.own
+      : f.others.filter((o) => o.rank < 3).length > 0
+        ? f.others.filter((o) => o.rank < 3)
+        : f.others;
+  const nearest = [...pool].sort(
+    (a, b) => Math.abs(a.y - yAim) - Math.abs(b.y - yAim) || b.order - a.order,
+  )[0];
   if (!nearest) return { kind: 'stuck', why: 'nothing measured to extrapolate from', ends: [] };
   const morePruning = nearest.y > yAim;
   // On a plateau, start from its far edge and step at least its width.
   const twins = f.own.filter((o) => Math.abs(o.macs - nearest.macs) <= f.plateauMacs);
-  const from = twins.reduce((best, o) => (morePruning ? (o.v > best.v ? o : best) : o.v < best.v ? o : best), nearest);
+  const from = twins.reduce(
+    (best, o) => (morePruning ? (o.v > best.v ? o : best) : o.v < best.v ? o : best),
+    nearest,
+  );
   // A plateau met while extrapolating: step at least twice its width, so repeated hits grow the step.
-  const plateau = 2 * (Math.max(nearest.v, ...twins.map((o) => o.v)) - Math.min(nearest.v, ...twins.map((o) => o.v)));
+  const plateau =
+    2 * (Math.max(nearest.v, ...twins.map((o) => o.v)) - Math.min(nearest.v, ...twins.map((o) => o.v)));
   const slope = localSlope(f, yAim) ?? f.slope;
   const xStar = from.x + (yAim - from.y) / slope;
   let v = f.fromX(xStar);
   if (morePruning) {
     const limit = from.v >= f.vMax - 1e-9 ? f.vHardMax : f.vMax;
-    if (from.v >= limit - 1e-9) return { kind: 'stuck', why: `${describe(f, from, target)} is at the largest ${f.varName} and still above`, ends: [from] };
+    if (from.v >= limit - 1e-9)
+      return {
+        kind: 'stuck',
+        why: `${describe(f, from, target)} is at the largest ${f.varName} and still above`,
+        ends: [from],
+      };
     v = clamp(v, from.v + Math.max(opts.minRatioGap, plateau), Math.min(from.v + 0.3, limit));
     const cap = f.errors.filter((e) => e > from.v && e <= v + 1e-9).sort((a, b) => a - b)[0];
     if (cap !== undefined) v = (from.v + cap) / 2;
     const chosen = untried(f, ctx, v, from.v, limit + 1e-9, Math.max(0.0005, (v - from.v) / 8));
-    if (chosen === undefined) return { kind: 'stuck', why: `no untried ${f.varName} above ${fmtR(from.v)}`, ends: [from] };
+    if (chosen === undefined)
+      return { kind: 'stuck', why: `no untried ${f.varName} above ${fmtR(from.v)}`, ends: [from] };
     v = chosen;
   } else {
-    if (from.v <= f.vMin + 1e-9) return { kind: 'stuck', why: `${describe(f, from, target)} is at the smallest ${f.varName} and still below`, ends: [from] };
+    if (from.v <= f.vMin + 1e-9)
+      return {
+        kind: 'stuck',
+        why: `${describe(f, from, target)} is at the smallest ${f.varName} and still below`,
+        ends: [from],
+      };
     v = clamp(v, Math.max(from.v - 0.3, f.vMin), from.v - Math.max(opts.minRatioGap, plateau));
     const cap = f.errors.filter((e) => e < from.v && e >= v - 1e-9).sort((a, b) => b - a)[0];
     if (cap !== undefined) v = (from.v + cap) / 2;
     const chosen = untried(f, ctx, v, f.vMin - 1e-9, from.v, Math.max(0.0005, (from.v - v) / 8));
-    if (chosen === undefined) return { kind: 'stuck', why: `no untried ${f.varName} below ${fmtR(from.v)}`, ends: [from] };
+    if (chosen === undefined)
+      return { kind: 'stuck', why: `no untried ${f.varName} below ${fmtR(from.v)}`, ends: [from] };
     v = chosen;
   }
   const predicted = f.fromY(from.y + slope * (f.toX(v) - from.x));
@@ -544,7 +617,9 @@ function findBracket(f: Family, yAim: number, minGap: number): [Point, Point] | 
     }
     if (pairs.length === 0) return undefined;
     const closeness = (pr: [Point, Point]) => Math.min(Math.abs(pr[0].y - yAim), Math.abs(pr[1].y - yAim));
-    return pairs.sort((a, b) => closeness(a) - closeness(b) || Math.abs(a[1].x - a[0].x) - Math.abs(b[1].x - b[0].x))[0];
+    return pairs.sort(
+      (a, b) => closeness(a) - closeness(b) || Math.abs(a[1].x - a[0].x) - Math.abs(b[1].x - b[0].x),
+    )[0];
   };
   const own = crossing(f.own);
   if (own) return own;
@@ -604,7 +679,14 @@ function nearestMeasuredOf(f: Family, ctx: Context): Point[] {
  * `v` rounded to 4 decimals, or the nearest untried value within the open interval `(lo, hi)`:
  * `v + delta`, `v - delta`, `v + 2 delta`, ... (a negative `delta` tries below first).
  */
-function untried(f: Family, ctx: Context, v: number, lo: number, hi: number, delta: number): number | undefined {
+function untried(
+  f: Family,
+  ctx: Context,
+  v: number,
+  lo: number,
+  hi: number,
+  delta: number,
+): number | undefined {
   for (let j = 0; j <= 24; j++) {
     const offset = j === 0 ? 0 : (j % 2 === 1 ? 1 : -1) * Math.ceil(j / 2) * delta;
     const c = round4(v + offset);

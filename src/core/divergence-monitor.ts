@@ -104,19 +104,35 @@ export function assessSearch(history: readonly Attempt[], opts: AssessOptions): 
   const hiMacs = targetMacs * (1 + band.hi);
   const loMacs = targetMacs * (1 + band.lo);
   if (opts.floorMacs !== undefined && hiMacs < opts.floorMacs) {
-    return verdict('stop', 'infeasible-target', `the band's top ${fmt(hiMacs)} is below the ${fmt(opts.floorMacs)} no strategy can remove`);
+    return verdict(
+      'stop',
+      'infeasible-target',
+      `the band's top ${fmt(hiMacs)} is below the ${fmt(opts.floorMacs)} no strategy can remove`,
+    );
   }
   if (opts.ceilingMacs !== undefined && loMacs > opts.ceilingMacs) {
-    return verdict('stop', 'infeasible-target', `the band's bottom ${fmt(loMacs)} is above the unpruned ${fmt(opts.ceilingMacs)}`);
+    return verdict(
+      'stop',
+      'infeasible-target',
+      `the band's bottom ${fmt(loMacs)} is above the unpruned ${fmt(opts.ceilingMacs)}`,
+    );
   }
   const maxed = measured.find((a) => a.strategy.pruningRatio >= 0.95 - 1e-9 && a.deviation > band.hi);
   if (maxed) {
-    return verdict('stop', 'infeasible-target', `attempt ${maxed.index} at the largest ratio ${maxed.strategy.pruningRatio} still measures ${pct(maxed.deviation)}`);
+    return verdict(
+      'stop',
+      'infeasible-target',
+      `attempt ${maxed.index} at the largest ratio ${maxed.strategy.pruningRatio} still measures ${pct(maxed.deviation)}`,
+    );
   }
 
   // 3. max iterations
   if (history.length >= opts.maxIterations) {
-    return verdict('stop', 'max-iterations', `${history.length} attempts reached the limit of ${opts.maxIterations}`);
+    return verdict(
+      'stop',
+      'max-iterations',
+      `${history.length} attempts reached the limit of ${opts.maxIterations}`,
+    );
   }
 
   const last = history[history.length - 1];
@@ -126,17 +142,29 @@ export function assessSearch(history: readonly Attempt[], opts: AssessOptions): 
   let failures = 0;
   for (let i = history.length - 1; i >= 0 && history[i]?.error !== undefined; i--) failures++;
   if (failures >= 2 * invalidRun) {
-    return verdict('stop', 'invalid-strategy', `the last ${failures} attempts failed in the engine (last: ${last.error ?? ''})`);
+    return verdict(
+      'stop',
+      'invalid-strategy',
+      `the last ${failures} attempts failed in the engine (last: ${last.error ?? ''})`,
+    );
   }
   if (failures >= invalidRun) {
-    return verdict('switch-agent', 'invalid-strategy', `the last ${failures} attempts failed in the engine (last: ${last.error ?? ''})`);
+    return verdict(
+      'switch-agent',
+      'invalid-strategy',
+      `the last ${failures} attempts failed in the engine (last: ${last.error ?? ''})`,
+    );
   }
 
   // 5. repeated strategy
   const lastKey = strategyKey(last.strategy);
   const earlier = history.slice(0, -1).find((a) => strategyKey(a.strategy) === lastKey);
   if (earlier) {
-    return verdict('switch-agent', 'repeated-strategy', `attempt ${last.index} repeats the strategy of attempt ${earlier.index}`);
+    return verdict(
+      'switch-agent',
+      'repeated-strategy',
+      `attempt ${last.index} repeats the strategy of attempt ${earlier.index}`,
+    );
   }
 
   const run = agentRun(history);
@@ -145,14 +173,21 @@ export function assessSearch(history: readonly Attempt[], opts: AssessOptions): 
   const w = Math.max(k, 3);
   const window = measured.slice(-w);
   if (window.length === w) {
-    const flips = window.every((a, i) => i === 0 || Math.sign(a.deviation) !== Math.sign((window[i - 1] as Attempt).deviation));
+    const flips = window.every(
+      (a, i) => i === 0 || Math.sign(a.deviation) !== Math.sign((window[i - 1] as Attempt).deviation),
+    );
     // The |d| envelope (larger of two neighbours, one per side): bisection halves it every two steps.
     const absOf = (xs: Attempt[]) => Math.max(...xs.map((a) => Math.abs(a.deviation)));
     const oldest = absOf(window.slice(0, 2));
     const newest = absOf(window.slice(-2));
     if (flips && newest >= 0.5 * oldest) {
       const detail = `deviations ${window.map((a) => pct(a.deviation)).join(', ')} flip sign without shrinking`;
-      if (run >= 2 * k) return verdict('switch-agent', 'oscillation', `${detail}; ${last.agent} kept at it for ${run} attempts`);
+      if (run >= 2 * k)
+        return verdict(
+          'switch-agent',
+          'oscillation',
+          `${detail}; ${last.agent} kept at it for ${run} attempts`,
+        );
       return verdict('shrink-bracket', 'oscillation', `${detail}; bisect between ${bracketText(bracket)}`);
     }
   }
@@ -169,9 +204,14 @@ export function assessSearch(history: readonly Attempt[], opts: AssessOptions): 
     }
   }
   const bestText = Number.isFinite(bestAbs) ? `best |deviation| ${pct(bestAbs)}` : 'nothing measured';
-  if (since >= 3 * k) return verdict('stop', 'stagnation', `no better |deviation| in ${since} attempts (${bestText})`);
+  if (since >= 3 * k)
+    return verdict('stop', 'stagnation', `no better |deviation| in ${since} attempts (${bestText})`);
   if (since >= k && run >= k) {
-    return verdict('switch-agent', 'stagnation', `no better |deviation| in the last ${since} attempts (${bestText}) from ${last.agent}`);
+    return verdict(
+      'switch-agent',
+      'stagnation',
+      `no better |deviation| in the last ${since} attempts (${bestText}) from ${last.agent}`,
+    );
   }
 
   return verdict('continue', null, `${bestText} after ${history.length} attempts`);
@@ -226,7 +266,8 @@ function agentRun(history: readonly Attempt[]): number {
 }
 
 function bracketText(b: Bracket): string {
-  const side = (a: Attempt | undefined) => (a ? `r=${a.strategy.pruningRatio} (${pct(a.deviation)})` : '(none)');
+  const side = (a: Attempt | undefined) =>
+    a ? `r=${a.strategy.pruningRatio} (${pct(a.deviation)})` : '(none)';
   return `${side(b.above)} and ${side(b.below)}`;
 }
 

@@ -180,7 +180,7 @@ const gemm: ShapeRule = (ctx) => {
 };
 
 /** numpy matmul shapes: returns the output shape and the (M, K, N, batch) the MAC counter needs. */
-export function matmulDims(
+function matmulDims(
   ctx: NodeContext,
   a: readonly number[],
   b: readonly number[],

@@ -99,6 +99,8 @@ describe('grid vs solver on the simulated engines (the paper baseline)', () => {
       expect(solver.successRate).toBeGreaterThanOrEqual(grid.successRate);
       expect(solver.medianAttempts).toBeLessThanOrEqual(grid.medianAttempts);
     }
-    console.log(`${TARGET_FRACTIONS.length} targets x ${BANDS.length} bands, <= 10 attempts (failures count as 11):\n${rows.join('\n')}`);
+    console.log(
+      `${TARGET_FRACTIONS.length} targets x ${BANDS.length} bands, <= 10 attempts (failures count as 11):\n${rows.join('\n')}`,
+    );
   });
 });

@@ -105,7 +105,8 @@ export function resnetCurve(kind: ResnetKind): Curve {
       }
       if (kind === 'staircase') {
         const level = Math.round(r / (step || 1));
-        macs *= 1 + 0.004 * noise(level, strategy.roundTo + 17 * Object.keys(strategy.stageRatios ?? {}).length);
+        macs *=
+          1 + 0.004 * noise(level, strategy.roundTo + 17 * Object.keys(strategy.stageRatios ?? {}).length);
       }
       if (kind === 'wiggle') macs *= 1 + 0.015 * Math.sin((2 * Math.PI * strategy.pruningRatio) / 0.02 + 1.3);
       return { macs: Math.round(macs), stages };
@@ -220,7 +221,14 @@ export async function runSearch(
     }
     const d = deviation(m.macs, targetMacs);
     const hit = inBand(d, band);
-    history.push({ ...base, macs: m.macs, params: 0, deviation: d, inBand: hit, ...(m.stages ? { stages: m.stages } : {}) });
+    history.push({
+      ...base,
+      macs: m.macs,
+      params: 0,
+      deviation: d,
+      inBand: hit,
+      ...(m.stages ? { stages: m.stages } : {}),
+    });
     if (hit) return { success: true, attempts: i, repeated, exhausted, history };
   }
   return { success: false, attempts: history.length, repeated, exhausted, history };
@@ -260,7 +268,10 @@ export async function sweep(
     for (const band of BANDS) {
       const result = await runSearch(agentFactory(), curve, fraction * curve.profile.macs, band, opts);
       if (result.success) successes++;
-      else failures.push(`${fraction} ${band.lo}..${band.hi}: ${result.history.map((a) => (a.error ? 'err' : (a.deviation * 100).toFixed(1))).join(' ')}${result.exhausted ? ' (exhausted)' : ''}`);
+      else
+        failures.push(
+          `${fraction} ${band.lo}..${band.hi}: ${result.history.map((a) => (a.error ? 'err' : (a.deviation * 100).toFixed(1))).join(' ')}${result.exhausted ? ' (exhausted)' : ''}`,
+        );
       if (result.repeated) repeats++;
       attempts.push(result.success ? result.attempts : maxIterations + 1);
     }

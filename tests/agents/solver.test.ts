@@ -6,7 +6,16 @@ import { baseStrategy, strategyKey } from '../../src/core/strategy';
 import type { Band } from '../../src/core/tolerance-band';
 import { deviation, inBand } from '../../src/core/tolerance-band';
 import type { Curve, CurveStats } from './sim';
-import { allCurves, BANDS, resnetCurve, resnetProfile, runSearch, sweep, TARGET_FRACTIONS, vitCurve } from './sim';
+import {
+  allCurves,
+  BANDS,
+  resnetCurve,
+  resnetProfile,
+  runSearch,
+  sweep,
+  TARGET_FRACTIONS,
+  vitCurve,
+} from './sim';
 
 const BAND_5_1: Band = { lo: -0.05, hi: 0.01 };
 
@@ -22,13 +31,38 @@ function input(over: Partial<ProposeInput> = {}): ProposeInput {
   };
 }
 
-function attempt(index: number, strategy: Attempt['strategy'], macs: number, target = 1.77e9, band = BAND_5_1): Attempt {
+function attempt(
+  index: number,
+  strategy: Attempt['strategy'],
+  macs: number,
+  target = 1.77e9,
+  band = BAND_5_1,
+): Attempt {
   const d = deviation(macs, target);
-  return { index, agent: 'solver', strategy, macs, params: 0, deviation: d, inBand: inBand(d, band), wallMs: 0 };
+  return {
+    index,
+    agent: 'solver',
+    strategy,
+    macs,
+    params: 0,
+    deviation: d,
+    inBand: inBand(d, band),
+    wallMs: 0,
+  };
 }
 
 function failed(index: number, strategy: Attempt['strategy']): Attempt {
-  return { index, agent: 'solver', strategy, macs: 0, params: 0, deviation: -1, inBand: false, wallMs: 0, error: 'PruningError: x' };
+  return {
+    index,
+    agent: 'solver',
+    strategy,
+    macs: 0,
+    params: 0,
+    deviation: -1,
+    inBand: false,
+    wallMs: 0,
+    error: 'PruningError: x',
+  };
 }
 
 describe('SolverAgent on the simulated engines', () => {
@@ -37,9 +71,12 @@ describe('SolverAgent on the simulated engines', () => {
   beforeAll(async () => {
     for (const curve of allCurves()) stats.set(curve.name, await sweep(() => new SolverAgent(), curve));
     const rows = [...stats.values()].map(
-      (s) => `${s.curve.padEnd(10)} success ${(100 * s.successRate).toFixed(1)}% (${s.successes}/${s.cases})  median ${s.medianAttempts}  p90 ${s.p90Attempts}`,
+      (s) =>
+        `${s.curve.padEnd(10)} success ${(100 * s.successRate).toFixed(1)}% (${s.successes}/${s.cases})  median ${s.medianAttempts}  p90 ${s.p90Attempts}`,
     );
-    console.log(`solver, ${TARGET_FRACTIONS.length} targets x ${BANDS.length} bands, <= 10 attempts:\n${rows.join('\n')}`);
+    console.log(
+      `solver, ${TARGET_FRACTIONS.length} targets x ${BANDS.length} bands, <= 10 attempts:\n${rows.join('\n')}`,
+    );
   });
 
   test('succeeds in >= 99 % of all cases within 10 attempts', () => {
@@ -47,7 +84,8 @@ describe('SolverAgent on the simulated engines', () => {
     const successes = all.reduce((s, x) => s + x.successes, 0);
     const cases = all.reduce((s, x) => s + x.cases, 0);
     expect(successes / cases).toBeGreaterThanOrEqual(0.99);
-    for (const s of all) expect({ curve: s.curve, failures: s.failures }).toEqual({ curve: s.curve, failures: [] });
+    for (const s of all)
+      expect({ curve: s.curve, failures: s.failures }).toEqual({ curve: s.curve, failures: [] });
   });
 
   test.each([['smooth'], ['staircase']])('%s: median attempts <= 3', (name) => {
@@ -55,7 +93,8 @@ describe('SolverAgent on the simulated engines', () => {
   });
 
   test('never repeats a strategy', () => {
-    for (const s of stats.values()) expect({ curve: s.curve, repeats: s.repeats }).toEqual({ curve: s.curve, repeats: 0 });
+    for (const s of stats.values())
+      expect({ curve: s.curve, repeats: s.repeats }).toEqual({ curve: s.curve, repeats: 0 });
   });
 });
 
@@ -75,7 +114,9 @@ describe('SolverAgent steps', () => {
     const p = await new SolverAgent().propose(input({ history }));
     expect(p.strategy.pruningRatio).toBeGreaterThan(0.3);
     expect(p.strategy.pruningRatio).toBeLessThan(0.45);
-    expect(p.strategy.rationale).toMatch(/secant .* between r=0\.450 \(-15\.3%\) and r=0\.300 \(\+30\.5%\) -> r=0\.\d+, predicted [+-]\d/);
+    expect(p.strategy.rationale).toMatch(
+      /secant .* between r=0\.450 \(-15\.3%\) and r=0\.300 \(\+30\.5%\) -> r=0\.\d+, predicted [+-]\d/,
+    );
   });
 
   test('extrapolates when every measurement is on one side', async () => {
@@ -112,9 +153,13 @@ describe('SolverAgent steps', () => {
 
   test('keeps base fields through a whole ViT search, fine control included', async () => {
     const curve = vitCurve();
-    const result = await runSearch(new SolverAgent(), curve, 0.43 * curve.profile.macs, { lo: -0.01, hi: 0.01 });
+    const result = await runSearch(new SolverAgent(), curve, 0.43 * curve.profile.macs, {
+      lo: -0.01,
+      hi: 0.01,
+    });
     expect(result.success).toBe(true);
-    for (const a of result.history) expect(a.strategy.vit).toEqual({ pruneHeads: true, pruneHeadDims: false });
+    for (const a of result.history)
+      expect(a.strategy.vit).toEqual({ pruneHeads: true, pruneHeadDims: false });
   });
 
   test('does not repeat a failed strategy and does not fit it', async () => {
@@ -138,7 +183,14 @@ describe('SolverAgent steps', () => {
     const history: Attempt[] = [];
     let exhausted = false;
     for (let i = 1; i <= 40 && !exhausted; i++) {
-      const p = await new SolverAgent().propose(input({ profile: curve.profile, targetMacs: 0.3 * curve.profile.macs, history, band: { lo: -0.01, hi: 0.01 } }));
+      const p = await new SolverAgent().propose(
+        input({
+          profile: curve.profile,
+          targetMacs: 0.3 * curve.profile.macs,
+          history,
+          band: { lo: -0.01, hi: 0.01 },
+        }),
+      );
       if (p.exhausted) {
         exhausted = true;
         break;
@@ -147,7 +199,9 @@ describe('SolverAgent steps', () => {
       expect(seen.has(key)).toBe(false);
       seen.add(key);
       const m = curve.measure(p.strategy);
-      history.push('error' in m ? failed(i, p.strategy) : attempt(i, p.strategy, m.macs, 0.3 * curve.profile.macs));
+      history.push(
+        'error' in m ? failed(i, p.strategy) : attempt(i, p.strategy, m.macs, 0.3 * curve.profile.macs),
+      );
     }
     expect(exhausted).toBe(true);
     expect(history.length).toBeLessThan(40);
@@ -159,13 +213,21 @@ describe('SolverAgent steps', () => {
     const p1 = await new SolverAgent().propose(input({ targetMacs: target, band: { lo: -0.05, hi: 0.05 } }));
     expect(p1.strategy.pruningRatio).toBe(0);
     const history = [attempt(1, p1.strategy, profile.macs, target)];
-    const p2 = await new SolverAgent().propose(input({ targetMacs: target, band: { lo: -0.01, hi: 0.01 }, history }));
+    const p2 = await new SolverAgent().propose(
+      input({ targetMacs: target, band: { lo: -0.01, hi: 0.01 }, history }),
+    );
     expect(p2.exhausted).toBe(true);
   });
 
   test('an unreachable target (below the floor) ends exhausted, not in a loop', async () => {
     const curve = resnetCurve('smooth');
-    const r = await runSearch(new SolverAgent(), curve, 0.02 * curve.profile.macs, { lo: -0.01, hi: 0.01 }, { maxIterations: 40 });
+    const r = await runSearch(
+      new SolverAgent(),
+      curve,
+      0.02 * curve.profile.macs,
+      { lo: -0.01, hi: 0.01 },
+      { maxIterations: 40 },
+    );
     expect(r.success).toBe(false);
     expect(r.exhausted).toBe(true);
     expect(r.repeated).toBe(false);
@@ -196,7 +258,9 @@ describe('SolverAgent steps', () => {
     let stageMoves = 0;
     for (const fraction of TARGET_FRACTIONS) {
       const stair = resnetCurve('staircase');
-      for (const a of (await runSearch(new SolverAgent(), stair, fraction * stair.profile.macs, tight)).history) roundTos.add(a.strategy.roundTo);
+      for (const a of (await runSearch(new SolverAgent(), stair, fraction * stair.profile.macs, tight))
+        .history)
+        roundTos.add(a.strategy.roundTo);
       const vit = vitCurve();
       for (const a of (await runSearch(new SolverAgent(), vit, fraction * vit.profile.macs, tight)).history) {
         if (a.strategy.stageRatios) stageMoves++;
@@ -207,7 +271,13 @@ describe('SolverAgent steps', () => {
   });
 
   test('deterministic: same input, same proposal', () => {
-    const history = [attempt(1, baseStrategy(0.3), 2.31e9), attempt(2, baseStrategy(0.45), 1.5e9), failed(3, baseStrategy(0.4))];
-    expect(solve(input({ history }))).toEqual(solve(input({ history: JSON.parse(JSON.stringify(history)) as Attempt[] })));
+    const history = [
+      attempt(1, baseStrategy(0.3), 2.31e9),
+      attempt(2, baseStrategy(0.45), 1.5e9),
+      failed(3, baseStrategy(0.4)),
+    ];
+    expect(solve(input({ history }))).toEqual(
+      solve(input({ history: JSON.parse(JSON.stringify(history)) as Attempt[] })),
+    );
   });
 });

@@ -20,10 +20,29 @@ function history(specs: Spec[]): Attempt[] {
   return specs.map((s, i) => {
     const strategy = baseStrategy(s.r ?? 0.1 + i * 0.01);
     if (s.error !== undefined) {
-      return { index: i + 1, agent: s.agent ?? 'solver', strategy, macs: 0, params: 0, deviation: -1, inBand: false, wallMs: 0, error: s.error };
+      return {
+        index: i + 1,
+        agent: s.agent ?? 'solver',
+        strategy,
+        macs: 0,
+        params: 0,
+        deviation: -1,
+        inBand: false,
+        wallMs: 0,
+        error: s.error,
+      };
     }
     const d = s.d ?? 0;
-    return { index: i + 1, agent: s.agent ?? 'solver', strategy, macs: TARGET * (1 + d), params: 0, deviation: d, inBand: inBand(d, BAND), wallMs: 0 };
+    return {
+      index: i + 1,
+      agent: s.agent ?? 'solver',
+      strategy,
+      macs: TARGET * (1 + d),
+      params: 0,
+      deviation: d,
+      inBand: inBand(d, BAND),
+      wallMs: 0,
+    };
   });
 }
 
@@ -49,16 +68,80 @@ describe('assessSearch decision table', () => {
     ['infeasible: ratio 0.95 still above the band', [{ d: 0.4, r: 0.95 }], {}, 'stop', 'infeasible-target'],
     ['feasible when the floor is inside the band', devs(0.3), { floorMacs: 1.005e9 }, 'continue', null],
     ['max iterations', devs(0.3, 0.2, 0.1), { maxIterations: 3 }, 'stop', 'max-iterations'],
-    ['max iterations counts failed attempts', [{ d: 0.3 }, { error: 'x' }, { error: 'x' }], { maxIterations: 3 }, 'stop', 'max-iterations'],
-    ['invalid strategies: three failures in a row', [{ d: 0.3 }, { error: 'e' }, { error: 'e' }, { error: 'e' }], {}, 'switch-agent', 'invalid-strategy'],
-    ['two failures in a row are tolerated', [{ d: 0.3 }, { error: 'e' }, { error: 'e' }], {}, 'continue', null],
-    ['invalid strategies: six in a row stop', Array.from({ length: 6 }, () => ({ error: 'e' })), {}, 'stop', 'invalid-strategy'],
-    ['repeated strategy', [{ d: 0.3, r: 0.2 }, { d: 0.1, r: 0.3 }, { d: 0.3, r: 0.2 }], {}, 'switch-agent', 'repeated-strategy'],
-    ['oscillation: signs flip, |d| does not shrink', devs(0.04, -0.041, 0.042), {}, 'shrink-bracket', 'oscillation'],
-    ['flipping but shrinking fast is convergence, not oscillation', devs(0.04, -0.015, 0.012), {}, 'continue', null],
-    ['oscillation that outlasts 2K of one agent switches', devs(0.5, 0.3, 0.2, 0.04, -0.041, 0.042), {}, 'switch-agent', 'oscillation'],
-    ['stagnation: no better |d| in K attempts', devs(0.1, 0.05, 0.06, 0.07, 0.08), {}, 'switch-agent', 'stagnation'],
-    ['stagnation counts failed attempts', [{ d: 0.05 }, { error: 'e' }, { d: 0.06 }, { d: 0.07 }], {}, 'switch-agent', 'stagnation'],
+    [
+      'max iterations counts failed attempts',
+      [{ d: 0.3 }, { error: 'x' }, { error: 'x' }],
+      { maxIterations: 3 },
+      'stop',
+      'max-iterations',
+    ],
+    [
+      'invalid strategies: three failures in a row',
+      [{ d: 0.3 }, { error: 'e' }, { error: 'e' }, { error: 'e' }],
+      {},
+      'switch-agent',
+      'invalid-strategy',
+    ],
+    [
+      'two failures in a row are tolerated',
+      [{ d: 0.3 }, { error: 'e' }, { error: 'e' }],
+      {},
+      'continue',
+      null,
+    ],
+    [
+      'invalid strategies: six in a row stop',
+      Array.from({ length: 6 }, () => ({ error: 'e' })),
+      {},
+      'stop',
+      'invalid-strategy',
+    ],
+    [
+      'repeated strategy',
+      [
+        { d: 0.3, r: 0.2 },
+        { d: 0.1, r: 0.3 },
+        { d: 0.3, r: 0.2 },
+      ],
+      {},
+      'switch-agent',
+      'repeated-strategy',
+    ],
+    [
+      'oscillation: signs flip, |d| does not shrink',
+      devs(0.04, -0.041, 0.042),
+      {},
+      'shrink-bracket',
+      'oscillation',
+    ],
+    [
+      'flipping but shrinking fast is convergence, not oscillation',
+      devs(0.04, -0.015, 0.012),
+      {},
+      'continue',
+      null,
+    ],
+    [
+      'oscillation that outlasts 2K of one agent switches',
+      devs(0.5, 0.3, 0.2, 0.04, -0.041, 0.042),
+      {},
+      'switch-agent',
+      'oscillation',
+    ],
+    [
+      'stagnation: no better |d| in K attempts',
+      devs(0.1, 0.05, 0.06, 0.07, 0.08),
+      {},
+      'switch-agent',
+      'stagnation',
+    ],
+    [
+      'stagnation counts failed attempts',
+      [{ d: 0.05 }, { error: 'e' }, { d: 0.06 }, { d: 0.07 }],
+      {},
+      'switch-agent',
+      'stagnation',
+    ],
     [
       'stagnation waits until the new agent had K attempts',
       [{ d: 0.05 }, { d: 0.06 }, { d: 0.07 }, { d: 0.08, agent: 'grid' }],
@@ -68,7 +151,13 @@ describe('assessSearch decision table', () => {
     ],
     [
       'stagnation for 3K attempts stops',
-      [{ d: 0.05 }, ...Array.from({ length: 9 }, (_, i): Spec => ({ d: 0.06 + i * 0.001, agent: i < 4 ? 'solver' : 'grid' }))],
+      [
+        { d: 0.05 },
+        ...Array.from(
+          { length: 9 },
+          (_, i): Spec => ({ d: 0.06 + i * 0.001, agent: i < 4 ? 'solver' : 'grid' }),
+        ),
+      ],
       {},
       'stop',
       'stagnation',
@@ -90,7 +179,10 @@ describe('assessSearch decision table', () => {
   });
 
   test('never continues forever: every history of maxIterations attempts stops', () => {
-    for (const specs of [devs(0.3, 0.3, 0.3, 0.3), [{ error: 'e' }, { error: 'e' }, { d: 0.2 }, { d: 0.1 }]]) {
+    for (const specs of [
+      devs(0.3, 0.3, 0.3, 0.3),
+      [{ error: 'e' }, { error: 'e' }, { d: 0.2 }, { d: 0.1 }],
+    ]) {
       expect(assessSearch(history(specs), opts({ maxIterations: 4 })).action).toBe('stop');
     }
   });

@@ -84,7 +84,10 @@ describe('predictMacs (hand-computed)', () => {
   test('the ResNet-50 worked example of the TSDoc', () => {
     const summary = resnetProfile();
     expect(predictMacs(summary, baseStrategy(0.35)) / 1e9).toBeCloseTo(1.796, 3);
-    expect(predictMacs(summary, baseStrategy(0.35, { stageRatios: { layer4: 0.5 } })) / 1e9).toBeCloseTo(1.66, 3);
+    expect(predictMacs(summary, baseStrategy(0.35, { stageRatios: { layer4: 0.5 } })) / 1e9).toBeCloseTo(
+      1.66,
+      3,
+    );
     expect(ratioForTarget(summary, 1.77e9)).toBeCloseTo(0.355, 3);
   });
 
@@ -110,7 +113,11 @@ describe('ratioForTarget', () => {
   });
 
   test('inverts predictMacs, with pinned stages held', () => {
-    for (const strategy of [baseStrategy(0), baseStrategy(0, { stageRatios: { B: 0 } }), baseStrategy(0, { ignoredLayers: ['A'] })]) {
+    for (const strategy of [
+      baseStrategy(0),
+      baseStrategy(0, { stageRatios: { B: 0 } }),
+      baseStrategy(0, { ignoredLayers: ['A'] }),
+    ]) {
       for (const r of [0.1, 0.33, 0.5, 0.7]) {
         const macs = predictMacs(toy(), { ...strategy, pruningRatio: r });
         expect(ratioForTarget(toy(), macs, strategy)).toBeCloseTo(r, 9);
@@ -155,7 +162,15 @@ describe('fitPowerLaw', () => {
 
   test('falls back to the default exponent without usable points', () => {
     expect(fitPowerLaw([], { floorMacs, anchorMacs }).exponent).toBe(2);
-    expect(fitPowerLaw([{ ratio: 0, macs: 1000 }, { ratio: 0.5, macs: 50 }], { floorMacs, anchorMacs, defaultExponent: 1.5 }).exponent).toBe(1.5);
+    expect(
+      fitPowerLaw(
+        [
+          { ratio: 0, macs: 1000 },
+          { ratio: 0.5, macs: 50 },
+        ],
+        { floorMacs, anchorMacs, defaultExponent: 1.5 },
+      ).exponent,
+    ).toBe(1.5);
   });
 
   test('powerLawRatio clamps at the ends', () => {

@@ -1,4 +1,11 @@
-import { bandBounds, bandCenter, deviation, formatBand, inBand, parseBand } from '../../src/core/tolerance-band';
+import {
+  bandBounds,
+  bandCenter,
+  deviation,
+  formatBand,
+  inBand,
+  parseBand,
+} from '../../src/core/tolerance-band';
 
 describe('parseBand', () => {
   test.each([
@@ -28,7 +35,8 @@ describe('parseBand', () => {
   });
 
   test('formatBand round-trips', () => {
-    for (const text of ['-5%..+1%', '-1%..+1%', '-2.5%..+0.5%']) expect(formatBand(parseBand(text))).toBe(text);
+    for (const text of ['-5%..+1%', '-1%..+1%', '-2.5%..+0.5%'])
+      expect(formatBand(parseBand(text))).toBe(text);
   });
 });
 

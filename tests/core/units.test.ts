@@ -24,9 +24,12 @@ describe('parseMacs', () => {
     expect(parseMacs(1.77e9)).toBe(1.77e9);
   });
 
-  test.each([['abc'], [''], ['-5G'], ['1.77X'], ['G'], ['1.77 GFLOPs'], ['0'], ['0G']])('%j is rejected', (text) => {
-    expect(() => parseMacs(text)).toThrow(/MACs/);
-  });
+  test.each([['abc'], [''], ['-5G'], ['1.77X'], ['G'], ['1.77 GFLOPs'], ['0'], ['0G']])(
+    '%j is rejected',
+    (text) => {
+      expect(() => parseMacs(text)).toThrow(/MACs/);
+    },
+  );
 
   test.each([[0], [-1], [Number.NaN], [Number.POSITIVE_INFINITY]])('number %d is rejected', (n) => {
     expect(() => parseMacs(n)).toThrow(/positive/);
