@@ -25,6 +25,7 @@ JOBS: dict[str, str] = {
     "finetune": "agentic_engine.finetune:run",
     "evaluate": "agentic_engine.evaluate:run",
     "make-dataset": "agentic_engine.dataset:run",
+    "predict": "agentic_engine.predict:run",
 }
 
 M = TypeVar("M", bound=BaseModel)

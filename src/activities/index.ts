@@ -5,14 +5,18 @@
  */
 import type { ActivityDeps } from './deps';
 import { createEngineActivities } from './engine-activities';
+import { createDeploymentActivities } from './deployment-activities';
 import { createLogActivities } from './log-activities';
 import { createStrategyActivities } from './strategy-activities';
+import { createTrainingActivities } from './training-activities';
 
 export type { ActivityDeps } from './deps';
 export * from './engine-activities';
 export * from './failures';
 export type { LogActivities } from './log-activities';
 export type { StrategyActivities } from './strategy-activities';
+export * from './training-activities';
+export * from './deployment-activities';
 export type { ModelManifest } from './model-files';
 
 /** Every activity, built from its deps. The worker registers the ones its task queue serves. */
@@ -21,6 +25,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createEngineActivities(deps),
     ...createStrategyActivities(deps),
     ...createLogActivities(deps),
+    ...createTrainingActivities(deps),
+    ...createDeploymentActivities(deps),
   };
 }
 

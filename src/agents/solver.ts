@@ -77,6 +77,8 @@ interface Family {
   /** Variable values whose attempts failed in the engine. */
   errors: number[];
   budget: number;
+  /** A finer-roundTo family: stuck as soon as it measures the coarser family's levels again. */
+  echoCheck?: boolean;
   /** MACs closer than this count as the same level (a plateau). */
   plateauMacs: number;
   /** Model-based first guess when the family knows no measured point at all. */
@@ -85,7 +87,7 @@ interface Family {
 
 type Step =
   | { kind: 'propose'; v: number; predictedMacs: number; why: string }
-  | { kind: 'stuck'; why: string; ends: Point[] };
+  | { kind: 'stuck'; why: string; ends: Point[]; echo?: boolean };
 
 interface Context {
   input: ProposeInput;
@@ -160,7 +162,7 @@ export function solve(input: ProposeInput, options: SolverOptions = {}): Proposa
   const trail: string[] = [];
   while (step.kind === 'stuck' && roundTo > 1) {
     trail.push(`${family.label}: ${step.why}`);
-    const next = finerRoundTo(roundTo, step.ends, ctx);
+    const next = step.echo === true ? 1 : finerRoundTo(roundTo, step.ends, ctx);
     roundTo = next;
     family = globalFamily(ctx, { ...template, roundTo }, roundTo, false);
     step = runFamily(family, ctx);
@@ -266,6 +268,7 @@ function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse:
     errors,
     budget: coarse ? opts.coarseBudget : opts.fineBudget,
     plateauMacs: plateauTolerance(ctx),
+    echoCheck: !coarse && roundTo > 1,
   };
   if (own.length === 0 && others.every((p) => p.rank === 3)) {
     family.firstGuess = () => {
@@ -434,6 +437,19 @@ function runFamily(f: Family, ctx: Context): Step {
       why: `${f.own.length + f.errors.length} probes spent`,
       ends: nearestMeasuredOf(f, ctx),
     };
+  }
+  if (f.echoCheck) {
+    // Two probes that measure exactly a coarser roundTo's levels: roundTo is not what makes the
+    // steps (whole heads, say), so halving it further is no use.
+    const echoes = f.own.filter((o) => f.others.some((b) => b.rank === 1 && sameMacs(o.macs, b.macs)));
+    if (echoes.length >= 2) {
+      return {
+        kind: 'stuck',
+        why: `measures the same MACs as the coarser roundTo (${echoes.map((e) => describe(f, e, input.targetMacs)).join(', ')})`,
+        ends: nearestMeasuredOf(f, ctx),
+        echo: true,
+      };
+    }
   }
   if (f.firstGuess) {
     const g = f.firstGuess();
@@ -700,6 +716,11 @@ function untried(
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
+
+/** Exactly the same MACs (the same pruned architecture), up to float noise. */
+function sameMacs(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b), 1);
+}
 
 /**
  * Two measurements closer than this are one level of a staircase: exactly equal MACs (same pruned

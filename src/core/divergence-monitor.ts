@@ -69,9 +69,12 @@ const IMPROVEMENT = 1e-9;
  * | 6 | the last max(K, 3) measured deviations alternate in sign and the larger |d| of the  | shrink-bracket;  | oscillation         |
  * |   | newest two is not below half that of the oldest two (no shrinking);               | switch-agent     |                     |
  * |   | switch-agent instead once the agent run >= 2K                                       |                  |                     |
- * | 7 | no better |deviation| in the last 3K attempts                                     | stop             | stagnation          |
- * | 8 | no better |deviation| in the last K attempts and the agent run >= K                | switch-agent     | stagnation          |
+ * | 7 | no progress in the last 3K attempts                                                | stop             | stagnation          |
+ * | 8 | no progress in the last K attempts and the agent run >= K                          | switch-agent     | stagnation          |
  * | 9 | otherwise                                                                          | continue         | null                |
+ *
+ * "Progress" is a measured attempt with a smaller |deviation| than every earlier one on the same side
+ * of the target (above or below): a bracketing search that tightens either end is not stagnating.
  *
  * Every path ends: `maxIterations` bounds the loop, and rule 7 ends a search that keeps switching
  * agents without progress before that.
@@ -192,12 +195,20 @@ export function assessSearch(history: readonly Attempt[], opts: AssessOptions): 
     }
   }
 
-  // 7-8. stagnation: attempts since |deviation| last improved (errors count: they made no progress)
+  // 7-8. stagnation: attempts since the last progress — a better |deviation| on either side of the
+  // target (a tighter bracket end counts: a bracketing search closes in from both sides). Failed
+  // attempts make no progress.
   let bestAbs = Infinity;
+  let bestAbove = Infinity;
+  let bestBelow = Infinity;
   let since = 0;
   for (const a of history) {
-    if (isMeasured(a) && Math.abs(a.deviation) < bestAbs * (1 - IMPROVEMENT)) {
-      bestAbs = Math.abs(a.deviation);
+    const abs = Math.abs(a.deviation);
+    const side = a.deviation >= 0 ? bestAbove : bestBelow;
+    if (isMeasured(a) && abs < side * (1 - IMPROVEMENT)) {
+      if (a.deviation >= 0) bestAbove = abs;
+      else bestBelow = abs;
+      bestAbs = Math.min(bestAbs, abs);
       since = 0;
     } else {
       since++;
@@ -205,12 +216,12 @@ export function assessSearch(history: readonly Attempt[], opts: AssessOptions): 
   }
   const bestText = Number.isFinite(bestAbs) ? `best |deviation| ${pct(bestAbs)}` : 'nothing measured';
   if (since >= 3 * k)
-    return verdict('stop', 'stagnation', `no better |deviation| in ${since} attempts (${bestText})`);
+    return verdict('stop', 'stagnation', `no better |deviation| on either side in ${since} attempts (${bestText})`);
   if (since >= k && run >= k) {
     return verdict(
       'switch-agent',
       'stagnation',
-      `no better |deviation| in the last ${since} attempts (${bestText}) from ${last.agent}`,
+      `no better |deviation| on either side in the last ${since} attempts (${bestText}) from ${last.agent}`,
     );
   }
 

@@ -19,7 +19,7 @@ export interface CreateWorkersOptions {
 }
 
 const CONTROL_ACTIVITIES = ['proposeStrategy', 'saveStrategyLog', 'loadStrategyLog'] as const;
-const GPU_ACTIVITIES = ['profileModel', 'pruneTrial'] as const;
+const GPU_ACTIVITIES = ['profileModel', 'pruneTrial', 'fineTune', 'evaluateModel', 'deploymentCheck'] as const;
 
 function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): Pick<T, K> {
   const out = {} as Pick<T, K>;

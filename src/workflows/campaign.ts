@@ -7,7 +7,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { EngineActivities } from '../activities';
+import type { DeploymentActivities, DeploymentCheckResult, EngineActivities, EvaluateResult, FineTuneResult, TrainingActivities } from '../activities';
 import type { ArtifactRef } from '../core/artifact-ref';
 import { resolveTargets, type CampaignConfig, type ResolvedTarget } from '../core/campaign-config';
 import { macTargetSearch, type MacTargetSearchResult } from './mac-target-search';
@@ -15,6 +15,9 @@ import { ActivityPresets } from './presets';
 import { SA, type CampaignStage } from './search-attributes';
 
 const { profileModel } = proxyActivities<EngineActivities>(ActivityPresets.profile);
+const { fineTune } = proxyActivities<TrainingActivities>(ActivityPresets.fineTune);
+const { evaluateModel } = proxyActivities<TrainingActivities>(ActivityPresets.evaluate);
+const { deploymentCheck } = proxyActivities<DeploymentActivities>(ActivityPresets.evaluate);
 
 /** Input of {@link campaign}: the validated config (the client validates with zod before starting). */
 export interface CampaignInput {
@@ -25,6 +28,13 @@ export interface CampaignInput {
 /** One target's line in the campaign result. */
 export interface CampaignTargetResult extends MacTargetSearchResult {
   searchWorkflowId: string;
+  /** Present when the campaign fine-tuned the chosen model. */
+  finetune?: FineTuneResult;
+  /** Accuracy of the pruned (fine-tuned when configured) model on the dataset's val split. */
+  accuracy?: EvaluateResult;
+  deployment?: DeploymentCheckResult;
+  /** Why a post-search step did not run or failed (the search result still stands). */
+  notes: string[];
 }
 
 /** The campaign's outcome: the dense model and each target's search result. */
@@ -34,6 +44,7 @@ export interface CampaignResult {
   denseMacs: number;
   denseParams: number;
   profile: ArtifactRef;
+  denseAccuracy?: EvaluateResult;
   targets: CampaignTargetResult[];
 }
 
@@ -125,12 +136,71 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
         },
       ],
     }).then((r) => {
-      const row = { ...r, searchWorkflowId: searchWorkflowId(campaignId, t.label) };
+      const row: CampaignTargetResult = { ...r, searchWorkflowId: searchWorkflowId(campaignId, t.label), notes: [] };
       results.push(row);
       return row;
     }),
   );
   const targets = await Promise.all(searches);
+
+  // After the search: fine-tune, evaluate and check deployment of each converged target's chosen model.
+  const dataset = config.dataset;
+  let denseAccuracy: EvaluateResult | undefined;
+  if (dataset && targets.some((t) => t.status === 'converged')) {
+    setStage('evaluate');
+    denseAccuracy = await evaluateModel({
+      campaignId,
+      targetLabel: '_model',
+      model: config.model,
+      dataset: { root: dataset.root },
+      batchSize: config.finetune?.batchSize ?? 64,
+    });
+  }
+  for (const t of targets) {
+    const chosen = t.chosen;
+    if (t.status !== 'converged' || !chosen?.model) {
+      t.notes.push('not converged: no fine-tune or deployment check');
+      continue;
+    }
+    let model = chosen.model;
+    if (config.finetune && dataset) {
+      setStage('finetune');
+      t.finetune = await fineTune({
+        campaignId,
+        targetLabel: t.targetLabel,
+        model,
+        ...(config.finetune.kdAlpha > 0 ? { teacher: config.model } : {}),
+        dataset: { root: dataset.root },
+        recipe: config.finetune,
+      });
+      model = t.finetune.model;
+    } else if (config.finetune) {
+      t.notes.push('finetune configured without a dataset: skipped');
+    }
+    if (dataset) {
+      setStage('evaluate');
+      t.accuracy = await evaluateModel({
+        campaignId,
+        targetLabel: t.targetLabel,
+        model,
+        dataset: { root: dataset.root },
+        batchSize: config.finetune?.batchSize ?? 64,
+      });
+    }
+    if (config.deployment?.enabled) {
+      setStage('deploy');
+      t.deployment = await deploymentCheck({
+        campaignId,
+        targetLabel: t.targetLabel,
+        dense: config.model,
+        pruned: model,
+        ...(dataset ? { dataset: { root: dataset.root } } : {}),
+        batchSizes: config.deployment.batchSizes,
+        latencyRuns: config.deployment.latencyRuns,
+        agreementSamples: config.deployment.agreementSamples,
+      });
+    }
+  }
 
   setStage('done');
   return {
@@ -139,6 +209,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     denseMacs: profiled.macs,
     denseParams: profiled.params,
     profile: profiled.profile,
+    ...(denseAccuracy ? { denseAccuracy } : {}),
     targets,
   };
 }
