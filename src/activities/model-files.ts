@@ -14,6 +14,18 @@ export interface ModelManifest {
   files: Record<string, ArtifactRef>;
 }
 
+/**
+ * The architecture part of a spec: what rebuilds the dense model a pruned directory is replayed on.
+ * Dense weights must not travel with it: `weights` beside `pruned` would be loaded on top of the pruned model.
+ */
+export function architectureOf(spec: ModelSpec): ModelSpec {
+  return {
+    name: spec.name,
+    ...(spec.numClasses !== undefined ? { numClasses: spec.numClasses } : {}),
+    ...(spec.inputSize !== undefined ? { inputSize: spec.inputSize } : {}),
+  };
+}
+
 /** Upload every file of `dir` (flat) under `keyPrefix`, then the manifest. Returns the manifest's ref. */
 export async function uploadModelDir(
   store: ArtifactStore,
@@ -27,7 +39,7 @@ export async function uploadModelDir(
     if (!(await fs.stat(file)).isFile() || name.endsWith('.onnx')) continue;
     files[name] = await store.put(`${keyPrefix}/${name}`, { file });
   }
-  const body: ModelManifest = { ...manifest, files };
+  const body: ModelManifest = { ...manifest, spec: architectureOf(manifest.spec), files };
   return store.put(`${keyPrefix}/manifest.json`, { bytes: Buffer.from(JSON.stringify(body, null, 2)) });
 }
 

@@ -170,7 +170,7 @@ export function solve(input: ProposeInput, options: SolverOptions = {}): Proposa
   if (step.kind === 'stuck') {
     trail.push(`${family.label}: ${step.why}`);
     const ends = step.ends.filter((p) => p.attempt !== undefined);
-    const fine = stageControl(ctx, ends.length > 0 ? ends : nearestMeasured(ctx, family), trail);
+    const fine = stageControl(ctx, ends.length > 0 ? ends : nearestMeasuredOf(family, ctx), trail);
     if (fine) return fine;
     const best = bestValid(ctx);
     return {
@@ -406,14 +406,6 @@ function effectiveStageRatio(a: Attempt, stageName: string, profile: ProfileSumm
     return round4(clamp(1 - keep, 0, 0.95));
   }
   return stageRatioOf(stageName, a.strategy);
-}
-
-function nearestMeasured(ctx: Context, family: Family): Point[] {
-  const pts = [...family.own, ...family.others].filter((p) => p.attempt !== undefined);
-  const yAim = family.toY(ctx.aimMacs);
-  const above = pts.filter((p) => p.y >= yAim).sort((a, b) => a.y - b.y || a.order - b.order)[0];
-  const below = pts.filter((p) => p.y < yAim).sort((a, b) => b.y - a.y || a.order - b.order)[0];
-  return [above, below].filter((p): p is Point => p !== undefined);
 }
 
 function bestValid(ctx: Context): Attempt | undefined {

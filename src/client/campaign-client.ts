@@ -1,4 +1,6 @@
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { FineTuneHeartbeat } from '../activities';
 import { CampaignConfigSchema, type CampaignConfig, type CampaignConfigInput } from '../core/campaign-config';
 import type { Attempt } from '../core/attempt';
 import { parseWith } from '../core/errors';
@@ -33,6 +35,8 @@ export interface CampaignListRow {
 export interface WatchFrame {
   progress: CampaignProgress;
   logs: StrategyLog[];
+  /** The running fine-tune's last heartbeat (step, total, loss, ETA), read from the pending activity. */
+  finetune?: FineTuneHeartbeat;
   done: boolean;
   status: string;
 }
@@ -131,10 +135,22 @@ export class CampaignClient {
           // the child may not have started yet
         }
       }
-      yield { progress, logs, done, status };
+      const finetune = await this.fineTuneHeartbeat(campaignId);
+      yield { progress, logs, done, status, ...(finetune ? { finetune } : {}) };
       if (done) return;
       await new Promise((r) => setTimeout(r, intervalMs));
     }
+  }
+
+  /** The last heartbeat of a campaign's running fine-tune, if one is running. */
+  async fineTuneHeartbeat(campaignId: string): Promise<FineTuneHeartbeat | undefined> {
+    const desc = await this.temporal.workflow.getHandle(campaignId).describe();
+    for (const a of desc.raw.pendingActivities ?? []) {
+      if (a.activityType?.name !== 'fineTune') continue;
+      const p = a.heartbeatDetails?.payloads?.[0];
+      if (p) return defaultPayloadConverter.fromPayload(p as Payload) as FineTuneHeartbeat;
+    }
+    return undefined;
   }
 
   /** Request cancellation of a campaign (its searches and jobs are cancelled with it). */

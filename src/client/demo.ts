@@ -1,20 +1,53 @@
 import type { Command } from 'commander';
-import { formatMacs } from '../core/units';
-import type { ProfileModelResult } from '../activities';
-import { TaskQueues } from '../workflows/presets';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CampaignConfigInput } from '../core/campaign-config';
+import { formatMacs, formatPercent } from '../core/units';
 import { readWorkerEnv } from '../workers/worker-config';
+import { stateDir } from '../workers/default-deps';
+import { CampaignClient } from './campaign-client';
+import { attemptsTable, table } from './format';
 import { startLocalRuntime } from './local-runtime';
+import { writeCampaignReport } from './report-file';
 
-/** `demo`: everything on embedded defaults, on a laptop CPU. */
+interface DatasetResult {
+  root: string;
+  classes: string[];
+  trainCount: number;
+  valCount: number;
+}
+
+interface TrainResult {
+  modelSpec: { name: string; weights?: string; numClasses?: number };
+  steps: number;
+  wallMs: number;
+  trainLoss: { last: number };
+}
+
+const pct = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toFixed(1)}%`);
+const ms = (x: number | undefined) => (x === undefined ? '-' : `${x.toFixed(2)} ms`);
+
+/** `demo`: the whole system on embedded defaults, on a laptop CPU, in a few minutes. */
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('run the system end to end on embedded defaults: local Temporal dev server, in-process workers, local artifact store')
-    .option('--model <name>', 'model to profile', 'resnet18')
-    .addHelpText('after', '\nExample:\n  $ agentic-pruner demo')
-    .action(async (opts: { model: string }) => {
+    .description(
+      'end to end on embedded defaults: a generated dataset, a small baseline CNN trained for about a minute, ' +
+        'a campaign to 50 % of its MACs, a short fine-tune, evaluation, the deployment check and a report',
+    )
+    .option('--fraction <f>', 'MAC target as a fraction of the dense model', '0.5')
+    .option('--band <band>', 'tolerance band', '-5%..+1%')
+    .option('--epochs <n>', 'baseline training epochs', '4')
+    .option('--finetune-epochs <n>', 'fine-tune epochs of the pruned model', '2')
+    .addHelpText('after', '\nExample:\n  $ agentic-pruner demo\n  $ ANTHROPIC_API_KEY=... agentic-pruner demo   # Claude proposes the strategies')
+    .action(async (opts: { fraction: string; band: string; epochs: string; finetuneEpochs: string }) => {
       const t0 = Date.now();
       const env = readWorkerEnv();
+      const root = path.join(stateDir(env), 'demo');
+      fs.mkdirSync(root, { recursive: true });
+      const log = (msg: string) => console.error(`[demo ${((Date.now() - t0) / 1000).toFixed(0).padStart(3)}s] ${msg}`);
+
+      log('starting the local Temporal dev server and in-process workers (control + gpu)');
       const runtime = await startLocalRuntime({
         env,
         processEnv: process.env,
@@ -22,18 +55,129 @@ export function registerDemoCommand(program: Command): void {
         startServer: !process.env.TEMPORAL_ADDRESS,
       });
       try {
-        const workflowId = `demo-profile-${opts.model}-${Date.now()}`;
-        console.error(`profiling ${opts.model} through workflow ${workflowId}...`);
-        const result = (await runtime.client.workflow.execute('profileModelWorkflow', {
-          taskQueue: TaskQueues.control,
-          workflowId,
-          args: [{ campaignId: workflowId, model: { name: opts.model } }],
-        })) as ProfileModelResult;
-        console.log(`${opts.model}: ${formatMacs(result.macs)} MACs, ${formatMacs(result.params)} params`);
-        console.log(`profile: ${result.profile.uri} (sha256 ${result.profile.sha256.slice(0, 16)}...)`);
-        console.log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        const engine = runtime.deps.oneShotEngine;
+        log('generating the dataset (10 classes of 32x32 shapes, ImageFolder layout)');
+        const dataset = await engine.run<DatasetResult>('make-dataset', {
+          out: path.join(root, 'dataset'),
+          classes: 10,
+          trainPerClass: 120,
+          valPerClass: 30,
+          imageSize: 32,
+          seed: 0,
+        });
+
+        const baselineDir = path.join(root, 'baseline');
+        const weights = path.join(baselineDir, 'model.pt');
+        if (!fs.existsSync(weights)) {
+          log(`training the baseline democnn for ${opts.epochs} epochs (about a minute on a laptop CPU)`);
+          fs.rmSync(baselineDir, { recursive: true, force: true });
+          const trained = await engine.run<TrainResult>(
+            'finetune',
+            {
+              model: { name: 'democnn' },
+              dataset: { root: dataset.root },
+              recipe: { epochs: Number(opts.epochs), batchSize: 32, lr: 0.003, optimizer: 'adamw', weightDecay: 5e-4, warmupEpochs: 0.2, schedule: 'cosine', labelSmoothing: 0.05, seed: 0 },
+              checkpointDir: path.join(baselineDir, 'checkpoints'),
+              checkpointEverySteps: 1000,
+              outDir: baselineDir,
+            },
+            { onProgress: progressBar('baseline') },
+          );
+          process.stderr.write('\n');
+          log(`baseline trained: ${trained.steps} steps in ${(trained.wallMs / 1000).toFixed(0)} s, loss ${trained.trainLoss.last.toFixed(3)}`);
+        } else {
+          log(`reusing the baseline at ${weights}`);
+        }
+
+        const agent = process.env.ANTHROPIC_API_KEY ? 'claude' : 'solver';
+        const config: CampaignConfigInput = {
+          name: 'demo',
+          model: { name: 'democnn', weights },
+          targets: [{ fraction: Number(opts.fraction), band: opts.band }],
+          search: { agent, maxIterations: 10, extendedSearch: 2 },
+          dataset: { root: dataset.root, calibrationBatches: 2, calibrationBatchSize: 64 },
+          finetune: {
+            epochs: Number(opts.finetuneEpochs),
+            batchSize: 32,
+            lr: 0.002,
+            optimizer: 'adamw',
+            weightDecay: 5e-4,
+            labelSmoothing: 0.05,
+            kdAlpha: 0.5,
+            checkpointEverySteps: 25,
+            bf16: false,
+            channelsLast: false,
+            workers: 0,
+          },
+          deployment: { enabled: true, latencyRuns: 30, batchSizes: [1, 32], agreementSamples: 200 },
+        };
+        const client = new CampaignClient(runtime.client);
+        const { campaignId } = await client.start(config);
+        log(`campaign ${campaignId}: democnn -> ${Number(opts.fraction) * 100} % of its MACs, band ${opts.band}, agent ${agent}`);
+        let shown = 0;
+        for await (const frame of client.watch(campaignId, 500)) {
+          const attempts = frame.logs.flatMap((l) => l.attempts);
+          for (const a of attempts.slice(shown)) {
+            log(
+              `attempt ${a.index} (${a.agent}): ratio ${a.strategy.pruningRatio.toFixed(3)} ${a.strategy.importance} -> ` +
+                (a.error ? `error: ${a.error}` : `${formatMacs(a.macs)} MACs, ${formatPercent(a.deviation)} ${a.inBand ? 'IN band' : 'out'}`),
+            );
+          }
+          shown = Math.max(shown, attempts.length);
+          if (frame.finetune) progressBar('fine-tune')({ step: frame.finetune.step, totalSteps: frame.finetune.totalSteps ?? undefined, loss: frame.finetune.loss ?? undefined, etaSec: frame.finetune.etaSec ?? undefined });
+        }
+        process.stderr.write('\n');
+        const result = await client.result(campaignId);
+        const logs = await client.log(campaignId);
+        const t = result.targets[0]!;
+        console.log(`\nstrategy log (${t.targetLabel}):`);
+        console.log(attemptsTable(logs[0]?.attempts ?? []));
+        const dl = t.deployment?.dense.latency.find((r) => r.batchSize === 1);
+        const pl = t.deployment?.pruned.latency.find((r) => r.batchSize === 1);
+        const sp = t.deployment?.speedup.find((r) => r.batchSize === 1);
+        const spBig = t.deployment?.speedup.find((r) => r.batchSize !== 1);
+        console.log('\nsummary:');
+        console.log(
+          table(
+            ['', 'MACs', 'params', 'top-1', 'latency b1 (p50)', 'speedup b1', `speedup b${spBig?.batchSize ?? '-'}`, 'attempts'],
+            [
+              ['dense', formatMacs(result.denseMacs), formatMacs(result.denseParams), pct(result.denseAccuracy?.top1), ms(dl?.p50Ms), '1.00x', '1.00x', '-'],
+              [
+                `pruned (${t.status})`,
+                t.chosen ? `${formatMacs(t.chosen.macs)} (${formatPercent(t.chosen.deviation)})` : '-',
+                t.chosen ? formatMacs(t.chosen.params) : '-',
+                pct(t.accuracy?.top1),
+                ms(pl?.p50Ms),
+                sp ? `${sp.ratio.toFixed(2)}x` : '-',
+                spBig ? `${spBig.ratio.toFixed(2)}x` : '-',
+                `${t.attemptsToConverge ?? '-'} to band, ${t.attemptCount} total`,
+              ],
+            ],
+          ),
+        );
+        if (t.deployment?.agreement) {
+          console.log(`\nPyTorch vs ONNX Runtime top-1 agreement: ${pct(t.deployment.agreement.top1Agreement)} on ${t.deployment.agreement.count} images; MAC ratio ${t.deployment.macRatio.toFixed(2)}x`);
+        }
+        const report = await writeCampaignReport(client, runtime.deps.store, campaignId, path.join(root, 'reports'));
+        console.log(`\nreport: ${report}`);
+        console.log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+        if (t.status !== 'converged') process.exitCode = 1;
       } finally {
         await runtime.stop();
       }
     });
+}
+
+/** A one-line progress bar on stderr: step/total, loss, ETA. */
+export function progressBar(label: string): (ev: Record<string, unknown>) => void {
+  return (ev) => {
+    const step = Number(ev.step ?? 0);
+    const total = Number(ev.totalSteps ?? 0);
+    const frac = total > 0 ? Math.min(1, step / total) : 0;
+    const width = 30;
+    const filled = Math.round(frac * width);
+    const eta = ev.etaSec !== undefined && ev.etaSec !== null ? ` ETA ${Math.round(Number(ev.etaSec))}s` : '';
+    const loss = ev.loss !== undefined && ev.loss !== null ? ` loss ${Number(ev.loss).toFixed(3)}` : '';
+    process.stderr.write(`\r  ${label} [${'█'.repeat(filled)}${'·'.repeat(width - filled)}] ${step}/${total || '?'}${loss}${eta}   `);
+  };
 }

@@ -1,4 +1,4 @@
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -36,7 +36,15 @@ export async function startLocalRuntime(opts: {
   queues: QueueName[];
   startServer: boolean;
   concurrency?: Partial<Record<QueueName, number>>;
+  /** @default 'WARN' */
+  logLevel?: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }): Promise<LocalRuntime> {
+  try {
+    // Workers log warnings and errors; routine state changes would drown the CLI's own output.
+    Runtime.install({ logger: new DefaultLogger(opts.logLevel ?? 'WARN') });
+  } catch {
+    // already installed in this process
+  }
   if (opts.startServer && runServices('start', 'temporal') !== 0) {
     throw new ServiceUnavailableError('temporal', opts.env.TEMPORAL_ADDRESS, 'infra/services.sh could not start it');
   }

@@ -216,7 +216,11 @@ export function assessSearch(history: readonly Attempt[], opts: AssessOptions): 
   }
   const bestText = Number.isFinite(bestAbs) ? `best |deviation| ${pct(bestAbs)}` : 'nothing measured';
   if (since >= 3 * k)
-    return verdict('stop', 'stagnation', `no better |deviation| on either side in ${since} attempts (${bestText})`);
+    return verdict(
+      'stop',
+      'stagnation',
+      `no better |deviation| on either side in ${since} attempts (${bestText})`,
+    );
   if (since >= k && run >= k) {
     return verdict(
       'switch-agent',

@@ -1,5 +1,4 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import * as path from 'node:path';
 import { createActivities, type ActivityDeps } from '../activities';
 import { TaskQueues } from '../workflows/presets';
 
@@ -46,7 +45,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
           ...base,
           ...(opts.workflowBundle
             ? { workflowBundle: opts.workflowBundle }
-            : { workflowsPath: path.join(__dirname, '..', 'workflows', 'index') }),
+            : { workflowsPath: require.resolve('../workflows') }),
           activities: pick(activities, CONTROL_ACTIVITIES),
           maxConcurrentActivityTaskExecutions: opts.concurrency?.control ?? 8,
         }),

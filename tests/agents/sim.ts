@@ -8,6 +8,7 @@
  */
 import type { StrategyAgent } from '../../src/agents/agent';
 import type { Attempt, StageMacs } from '../../src/core/attempt';
+import { assessSearch } from '../../src/core/divergence-monitor';
 import { stageRatioOf } from '../../src/core/mac-model';
 import type { ProfileSummary } from '../../src/core/profile';
 import type { Strategy } from '../../src/core/strategy';
@@ -288,4 +289,72 @@ export async function sweep(
     repeats,
     failures,
   };
+}
+
+/**
+ * Like {@link runSearch}, with the divergence monitor in the loop the way macTargetSearch uses it:
+ * `switch-agent` toggles between `primary` and `fallback`, `stop` ends the search, an exhausted
+ * primary hands over to the fallback.
+ */
+export async function runMonitoredSearch(
+  primary: StrategyAgent,
+  fallback: StrategyAgent,
+  curve: Curve,
+  targetMacs: number,
+  band: Band,
+  opts: { maxIterations?: number; stagnationWindow?: number } = {},
+): Promise<SearchResult & { events: string[] }> {
+  const maxIterations = opts.maxIterations ?? 12;
+  const history: Attempt[] = [];
+  const events: string[] = [];
+  let agent = primary;
+  let exhausted = false;
+  for (let proposals = 0; history.length < maxIterations && proposals < 3 * maxIterations; proposals++) {
+    const proposal = await agent.propose({
+      agent: agent.name,
+      profile: curve.profile,
+      targetMacs,
+      band,
+      history: history.map((a) => ({ ...a })),
+      baseStrategy: curve.baseStrategy,
+    });
+    if (proposal.exhausted) {
+      if (agent === fallback) {
+        exhausted = true;
+        break;
+      }
+      agent = fallback;
+      continue;
+    }
+    const m = curve.measure(proposal.strategy);
+    const base = { index: history.length + 1, agent: proposal.agent, strategy: proposal.strategy, wallMs: 0 };
+    if ('error' in m)
+      history.push({ ...base, macs: 0, params: 0, deviation: -1, inBand: false, error: m.error });
+    else {
+      const d = deviation(m.macs, targetMacs);
+      history.push({
+        ...base,
+        macs: m.macs,
+        params: 0,
+        deviation: d,
+        inBand: inBand(d, band),
+        ...(m.stages ? { stages: m.stages } : {}),
+      });
+      if (inBand(d, band))
+        return { success: true, attempts: history.length, repeated: false, exhausted, history, events };
+    }
+    const verdict = assessSearch(history, {
+      band,
+      targetMacs,
+      stagnationWindow: opts.stagnationWindow ?? 3,
+      maxIterations,
+      floorMacs: curve.profile.protectedMacs,
+      ceilingMacs: curve.profile.macs,
+    });
+    if (verdict.action !== 'continue')
+      events.push(`after ${history.length}: ${verdict.action} (${verdict.reason ?? ''})`);
+    if (verdict.action === 'switch-agent') agent = agent === primary ? fallback : primary;
+    if (verdict.action === 'stop') break;
+  }
+  return { success: false, attempts: history.length, repeated: false, exhausted, history, events };
 }

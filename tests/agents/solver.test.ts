@@ -1,4 +1,5 @@
 import type { ProposeInput } from '../../src/agents/agent';
+import { GridAgent } from '../../src/agents/grid';
 import { SolverAgent, solve } from '../../src/agents/solver';
 import type { Attempt } from '../../src/core/attempt';
 import { ratioForTarget } from '../../src/core/mac-model';
@@ -11,6 +12,7 @@ import {
   BANDS,
   resnetCurve,
   resnetProfile,
+  runMonitoredSearch,
   runSearch,
   sweep,
   TARGET_FRACTIONS,
@@ -95,6 +97,34 @@ describe('SolverAgent on the simulated engines', () => {
   test('never repeats a strategy', () => {
     for (const s of stats.values())
       expect({ curve: s.curve, repeats: s.repeats }).toEqual({ curve: s.curve, repeats: 0 });
+  });
+});
+
+describe('SolverAgent with the divergence monitor in the loop (fallback: grid, 12 attempts, K = 3)', () => {
+  test('still converges in >= 95 % of cases: the monitor rarely interrupts fine control', async () => {
+    const rows: string[] = [];
+    let ok = 0;
+    let cases = 0;
+    for (const curve of allCurves()) {
+      let curveOk = 0;
+      for (const fraction of TARGET_FRACTIONS) {
+        for (const band of BANDS) {
+          const r = await runMonitoredSearch(
+            new SolverAgent(),
+            new GridAgent(),
+            curve,
+            fraction * curve.profile.macs,
+            band,
+          );
+          if (r.success) curveOk++;
+          cases++;
+        }
+      }
+      ok += curveOk;
+      rows.push(`${curve.name.padEnd(10)} ${curveOk}/${TARGET_FRACTIONS.length * BANDS.length}`);
+    }
+    console.log(`solver + monitor + grid fallback:\n${rows.join('\n')}`);
+    expect(ok / cases).toBeGreaterThanOrEqual(0.95);
   });
 });
 

@@ -1,0 +1,128 @@
+/**
+ * The report's tables: the dense-vs-pruned summary and the strategy log of each target.
+ * Every cell goes through `esc` or a formatter; LLM text (rationales, fallback reasons) is data.
+ */
+import type { Attempt } from '../core/attempt';
+import { MISSING, acc, esc, fixed, int, isNum, macs, ms, pct, pp, si, times, usd } from './format';
+import type { LatencyByDevice, LatencyPoint, ReportData, TargetReport } from './report-data';
+import { DEVICES, type Device } from './model-charts';
+
+/** Rationales longer than this are folded into a `<details>` element. */
+const RATIONALE_FOLD = 360;
+
+interface LatencyRef {
+  readonly device: Device;
+  readonly deviceName: string;
+  readonly batch: number;
+}
+
+/** The provider and batch size the summary table quotes: the first provider measured, its smallest batch. */
+function latencyRef(data: ReportData): LatencyRef | undefined {
+  const all: (LatencyByDevice | undefined)[] = [data.dense.latency, ...data.targets.map((t) => t.pruned?.latency)];
+  for (const [device, deviceName] of DEVICES) {
+    const batches = all.flatMap((l) => (l?.[device] ?? []).map((p) => p.batch)).filter(isNum);
+    if (batches.length) return { device, deviceName, batch: Math.min(...batches) };
+  }
+  return undefined;
+}
+
+function latencyAt(l: LatencyByDevice | undefined, ref: LatencyRef | undefined): LatencyPoint | undefined {
+  return ref ? (l?.[ref.device] ?? []).find((p) => p.batch === ref.batch) : undefined;
+}
+
+const sub = (text: string) => (text ? `<div class="sub">${text}</div>` : '');
+
+function statusBadge(status: string): string {
+  return `<span class="badge badge-${status === 'converged' ? 'ok' : 'bad'}">${esc(status)}</span>`;
+}
+
+/** Dense vs pruned, one row per target: MACs, params, top-1, p50 latency, speedup, attempts, status. */
+export function summaryTable(data: ReportData): string {
+  const ref = latencyRef(data);
+  const latHead = ref ? `p50 latency<div class="sub">${esc(`${ref.deviceName}, batch ${ref.batch}`)}</div>` : 'p50 latency';
+  const d = data.dense;
+  const denseLat = latencyAt(d.latency, ref);
+  const rows = [
+    `<tr class="dense-row"><td><strong>dense</strong>${sub(esc(data.model))}</td><td>${MISSING}</td><td class="num">${esc(macs(d.macs))}</td>` +
+      `<td class="num">${esc(si(d.params))}</td><td class="num">${esc(acc(d.accuracy?.top1))}</td><td class="num">${esc(ms(denseLat?.p50Ms))}</td>` +
+      `<td class="num">1.00×</td><td class="num">${MISSING}</td><td>${MISSING}</td></tr>`,
+  ];
+  for (const t of data.targets) {
+    const p = t.pruned;
+    const errors = t.attempts.filter((a) => a.error).length;
+    const lat = latencyAt(p?.latency, ref);
+    const speed = p
+      ? DEVICES.filter(([k]) => isNum(p.speedup?.[k]))
+          .map(([k, name]) => `${times(p.speedup?.[k])} <span class="muted">${name}</span>`)
+          .join('<br>')
+      : '';
+    const macCell = p ? `${esc(macs(p.macs))}${sub(esc(`${pct(p.macs / t.targetMacs - 1)} vs target`))}` : MISSING;
+    const paramCell = p ? `${esc(si(p.params))}${sub(esc(pct(p.params / d.params - 1, 1)))}` : MISSING;
+    const top1 = p?.accuracy ? `${esc(acc(p.accuracy.top1))}${d.accuracy ? sub(esc(pp(p.accuracy.top1 - d.accuracy.top1))) : ''}` : MISSING;
+    const latCell = lat ? `${esc(ms(lat.p50Ms))}${denseLat ? sub(esc(pct(lat.p50Ms / denseLat.p50Ms - 1, 1))) : ''}` : MISSING;
+    const speedCell = p ? `${speed || MISSING}${sub(esc(`MAC ratio ${times(p.macRatio)}`))}` : MISSING;
+    rows.push(
+      `<tr><td><strong>${esc(t.label)}</strong></td>` +
+        `<td class="num">${esc(si(t.targetMacs))}${sub(esc(`${pct(t.band.lo, 1)}..${pct(t.band.hi, 1)}`))}</td>` +
+        `<td class="num">${macCell}</td><td class="num">${paramCell}</td><td class="num">${top1}</td><td class="num">${latCell}</td>` +
+        `<td class="num">${speedCell}</td><td class="num">${t.attempts.length}${errors ? sub(esc(`${errors} failed`)) : ''}</td>` +
+        `<td>${statusBadge(t.status)}${sub(esc(t.reason))}</td></tr>`,
+    );
+  }
+  return (
+    '<table class="data summary-table"><thead><tr><th>model</th><th class="num">target<div class="sub">band</div></th><th class="num">MACs</th>' +
+    `<th class="num">params</th><th class="num">top-1</th><th class="num">${latHead}</th><th class="num">speedup</th>` +
+    `<th class="num">attempts</th><th>status</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+  );
+}
+
+function strategyCell(a: Attempt): string {
+  const s = a.strategy;
+  const lines = [`ratio <strong>${esc(fixed(s.pruningRatio, 3))}</strong> · ${esc(s.importance)} · round ${esc(s.roundTo)}`];
+  const stages = Object.entries(s.stageRatios ?? {});
+  if (stages.length) lines.push(stages.map(([k, v]) => `${esc(k)} ${esc(fixed(v, 2))}`).join(', '));
+  if (isNum(s.maxLayerRatio)) lines.push(`max layer ${esc(fixed(s.maxLayerRatio, 2))}`);
+  if (s.ignoredLayers?.length) lines.push(`ignored: ${esc(s.ignoredLayers.join(', '))}`);
+  return lines.map((l, i) => (i === 0 ? l : `<div class="sub">${l}</div>`)).join('');
+}
+
+function notesCell(a: Attempt): string {
+  const parts: string[] = [];
+  if (a.error) parts.push(`<div class="flag flag-error">engine error: ${esc(a.error)}</div>`);
+  if (a.fallbackReason) parts.push(`<div class="flag flag-fallback">fallback: ${esc(a.fallbackReason)}</div>`);
+  const r = a.strategy.rationale?.trim();
+  if (r) {
+    parts.push(
+      r.length > RATIONALE_FOLD
+        ? `<details class="rationale"><summary>${esc(`${r.slice(0, RATIONALE_FOLD).trimEnd()}…`)}</summary><div>${esc(r)}</div></details>`
+        : `<div class="rationale">${esc(r)}</div>`,
+    );
+  }
+  return parts.join('') || `<span class="muted">${MISSING}</span>`;
+}
+
+/** The strategy log of one target: each attempt's agent, strategy, measurement, LLM use and rationale. */
+export function strategyLogTable(t: TargetReport): string {
+  const withLlm = t.attempts.some((a) => a.llm);
+  const withProxy = t.attempts.some((a) => a.accuracyProxy);
+  const head =
+    '<tr><th class="num">#</th><th>agent</th><th>strategy</th><th class="num">MACs</th><th class="num">deviation</th><th class="num">params</th>' +
+    `${withProxy ? '<th class="num">proxy top-1</th>' : ''}<th class="num">wall</th>${withLlm ? '<th class="num">LLM tokens<div class="sub">in / out · cost</div></th>' : ''}` +
+    '<th class="wide">rationale and notes</th></tr>';
+  const rows = t.attempts.map((a) => {
+    const chosen = a.index === t.chosenIndex;
+    const cls = [a.error ? 'row-error' : '', chosen ? 'row-chosen' : ''].filter(Boolean).join(' ');
+    const dev = a.error
+      ? MISSING
+      : `<span class="${a.inBand ? 'in-band' : 'out-band'}">${esc(pct(a.deviation))}</span>${sub(a.inBand ? 'in band' : 'out of band')}`;
+    const llm = a.llm ? `${esc(int(a.llm.inputTokens))} / ${esc(int(a.llm.outputTokens))}${sub(esc(usd(a.llm.costUsd)))}` : MISSING;
+    return (
+      `<tr${cls ? ` class="${cls}"` : ''}><td class="num">${esc(a.index)}${chosen ? sub('kept') : ''}</td>` +
+      `<td><span class="agent agent-${esc(a.agent)}">${esc(a.agent)}</span></td><td>${strategyCell(a)}</td>` +
+      `<td class="num">${a.error ? MISSING : esc(macs(a.macs))}</td><td class="num">${dev}</td><td class="num">${a.error ? MISSING : esc(si(a.params))}</td>` +
+      `${withProxy ? `<td class="num">${esc(acc(a.accuracyProxy?.top1, 1))}</td>` : ''}<td class="num">${esc(ms(a.wallMs))}</td>` +
+      `${withLlm ? `<td class="num">${llm}</td>` : ''}<td class="wide">${notesCell(a)}</td></tr>`
+    );
+  });
+  return `<table class="data log-table" data-target="${esc(t.label)}"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
+}
