@@ -11,6 +11,12 @@ import { attemptsTable, table } from './format';
 import { runServices, startLocalRuntime } from './local-runtime';
 import { registerDemoCommand } from './demo';
 import { registerModelCommands } from './model-commands';
+import { writeCampaignReport } from './report-file';
+import { resetToAttempt } from './reset';
+import { searchChildrenOf } from './history-log';
+import { createArtifactStore, storeConfigFromEnv } from '../storage';
+import { stateDir } from '../workers/default-deps';
+import * as path from 'node:path';
 
 /** Exit codes: 0 ok, 1 a run failed, 2 usage or config error. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
@@ -187,6 +193,43 @@ function buildProgram(): Command {
         const flat: Record<string, unknown> = { ...r, ...r.strategy };
         console.log(cols.map((c) => esc(flat[c])).join(','));
       }
+    });
+
+  campaign
+    .command('reset')
+    .argument('<id>', 'campaign id, or a search workflow id (<campaign>--<target>)')
+    .requiredOption('--to-attempt <n>', 're-run the search from this attempt (earlier attempts are kept)')
+    .option('--target <label>', 'which target of the campaign (default: the only one)')
+    .description('Temporal reset: re-run a search from attempt N (after an override or a band change, or to retry)')
+    .addHelpText('after', '\nExample:\n  $ agentic-pruner campaign reset resnet50-20261128 --to-attempt 3')
+    .action(async (id: string, opts: { toAttempt: string; target?: string }) => {
+      const n = Number(opts.toAttempt);
+      if (!Number.isInteger(n) || n < 1) throw new UsageError(`--to-attempt: expected an attempt number >= 1, got ${opts.toAttempt}`);
+      const client = await campaignClient();
+      let workflowId = id;
+      if (!id.includes('--')) {
+        const children = await searchChildrenOf(client.temporal, id).catch(() => {
+          throw new CampaignNotFoundError(id);
+        });
+        const pick = opts.target ? children.filter((c) => c.endsWith(`--${opts.target}`)) : children;
+        if (pick.length !== 1) {
+          throw new UsageError(`--target: campaign ${id} has targets ${children.map((c) => c.split('--')[1]).join(', ')}; name one`);
+        }
+        workflowId = pick[0]!;
+      }
+      const runId = await resetToAttempt(client.temporal, workflowId, n, `agentic-pruner reset --to-attempt ${n}`);
+      console.log(`${workflowId} reset to attempt ${n}: new run ${runId}`);
+    });
+
+  program
+    .command('report')
+    .argument('<id>', 'campaign id')
+    .option('--out <dir>', 'where to write the HTML', 'reports')
+    .description('render the campaign report (HTML with charts), store it with the campaign and write it locally')
+    .action(async (id: string, opts: { out: string }) => {
+      const client = await campaignClient();
+      const store = createArtifactStore(storeConfigFromEnv({ AP_STORE_ROOT: path.join(stateDir(readWorkerEnv()), 'artifacts'), ...process.env }));
+      console.log(await writeCampaignReport(client, store, id, opts.out));
     });
 
   registerModelCommands(program);

@@ -23,6 +23,13 @@ function nodeAt(root: Node | null, path: PropertyKey[]): Node | null {
   return node;
 }
 
+/** The key node of `key` in a map node: an unknown key's own line, not its value's. */
+function keyNodeAt(map: Node | null, key: string): Node | null {
+  if (!map || !isMap(map)) return map;
+  const pair = map.items.find((p) => (p.key as { value?: unknown } | null)?.value === key);
+  return (pair?.key as Node | undefined) ?? map;
+}
+
 /**
  * Read a campaign file (YAML or JSON — JSON is YAML), validate it with the strict zod schema, and
  * report problems as `path.to.field (line N): message`.
@@ -44,7 +51,9 @@ export function loadCampaignFile(file: string): CampaignConfig {
   const problems = result.error.issues.slice(0, 8).map((issue) => {
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
     const path = issue.path.map(String).join('.') || '(root)';
-    const node = nodeAt(doc.contents as Node | null, keys.length ? [...issue.path, keys[0] as string] : issue.path);
+    const node = keys.length
+      ? keyNodeAt(nodeAt(doc.contents as Node | null, issue.path), keys[0] as string)
+      : nodeAt(doc.contents as Node | null, issue.path);
     const where = node?.range ? ` (line ${lineCounter.linePos(node.range[0]).line})` : '';
     const what = keys.length ? `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
     return `${path}${where}: ${what}`;

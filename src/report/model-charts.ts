@@ -4,7 +4,7 @@
  * nothing to draw, so the caller can write a note instead.
  */
 import type { StageMacs } from '../core/attempt';
-import { acc, esc, isNum, ms, pct, pp, px, si, times } from './format';
+import { acc, esc, int, isNum, ms, pct, pp, px, si, times } from './format';
 import type { LatencyPoint, ReportData, TargetReport } from './report-data';
 import { chosenAttempt } from './search-charts';
 import { COLORS, axisBottom, axisLeft, frame, legend, linear, niceTicks, plotBox, polyline, targetColor, textWidth, tickDomain, type LegendItem } from './svg-kit';
@@ -221,10 +221,8 @@ export function latencyChart(data: ReportData, device: Device, deviceName: strin
  */
 export function speedupChart(data: ReportData): string {
   const rows = data.targets
-    .map((t, i) => ({ t, i }))
-    .filter(({ t }) => t.pruned !== undefined)
-    .map(({ t, i }) => {
-      const p = t.pruned!;
+    .flatMap((t, i) => (t.pruned ? [{ t, i, p: t.pruned }] : []))
+    .map(({ t, i, p }) => {
       const bars: { label: string; value: number; color: string; measured: boolean }[] = [];
       if (isNum(p.macRatio)) bars.push({ label: 'MAC ratio', value: p.macRatio, color: COLORS.ideal, measured: false });
       for (const [key, name] of DEVICES) {
@@ -327,6 +325,6 @@ export function lossChart(t: TargetReport, i: number): string {
     items.push({ label: 'resumed from checkpoint', color: COLORS.outOfBand, shape: 'dash' });
   }
   parts.push(legend(items, 16, 62, width - 32).svg);
-  const subtitle = `${si(ft.steps)} steps · ${isNum(ft.imagesPerSec) ? ft.imagesPerSec.toFixed(0) : '—'} images/s${ft.resumedFromStep !== null ? ` · resumed from step ${ft.resumedFromStep}` : ''}`;
+  const subtitle = `${int(ft.steps)} steps · ${isNum(ft.imagesPerSec) ? ft.imagesPerSec.toFixed(0) : '—'} images/s${ft.resumedFromStep !== null ? ` · resumed from step ${ft.resumedFromStep}` : ''}`;
   return frame({ chart: 'loss', width, height, title: `Fine-tuning loss — target ${t.label}`, subtitle, data: { target: t.label } }, parts.join(''));
 }

@@ -1,0 +1,128 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createAgents } from '../../src/agents';
+import { main } from '../../src/client/cli';
+import { LocalArtifactStore } from '../../src/storage';
+import { realEngines, startTestWorkers, tempDir, testId, type TestWorkers } from '../support/test-env';
+
+/** Run the CLI in-process and capture what it prints. */
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void (out += `${a.join(' ')}\n`));
+  const error = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void (err += `${a.join(' ')}\n`));
+  const write = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+  process.exitCode = undefined;
+  try {
+    const code = await main(['node', 'agentic-pruner', ...args]);
+    return { code, out, err };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    write.mockRestore();
+    stdout.mockRestore();
+    process.exitCode = undefined;
+  }
+}
+
+function writeConfig(dir: string, name: string, text: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+describe('CLI: usage errors are clear, never a stack trace', () => {
+  const dir = tempDir();
+
+  test('--help lists the commands and exits 0', async () => {
+    const r = await cli('--help');
+    expect(r.code).toBe(0);
+    expect(r.out + r.err).toMatch(/campaign/);
+    expect(r.out + r.err).toMatch(/demo/);
+  });
+
+  test('an unknown command suggests the nearest one and exits 2', async () => {
+    const r = await cli('campain');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('campaign');
+  });
+
+  test('a typo in a config key names the key and its line; exit 2', async () => {
+    const file = writeConfig(dir, 'typo.yaml', 'model:\n  name: resnet18\ntargets:\n  - fraction: 0.5\nserch:\n  agent: solver\n');
+    const r = await cli('campaign', 'start', '-c', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/serch/);
+    expect(r.err).toMatch(/line 5/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
+  test.each([
+    ['a band with lo > hi', 'targets:\n  - fraction: 0.5\n    band: "+5%..-1%"\n', /targets\.0\.band/],
+    ['an unknown agent', 'targets:\n  - fraction: 0.5\nsearch:\n  agent: oracle\n', /search\.agent/],
+    ['a missing model', null, /model/],
+    ['both macs and fraction', 'targets:\n  - fraction: 0.5\n    macs: 1G\n', /exactly one of macs/],
+  ])('%s is rejected before any workflow starts', async (_name, body, pattern) => {
+    const text = body === null ? 'targets:\n  - fraction: 0.5\n' : `model:\n  name: resnet18\n${body}`;
+    const r = await cli('campaign', 'start', '-c', writeConfig(dir, `bad-${Math.random()}.yaml`, text));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(pattern as RegExp);
+  });
+
+  test('a campaign id that does not exist is named; exit 2', async () => {
+    const r = await cli('campaign', 'log', 'no-such-campaign-xyz');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('no-such-campaign-xyz');
+    expect(r.err).toContain('does not exist');
+  });
+});
+
+describe('CLI against a real campaign', () => {
+  let env: TestWorkers;
+  const engines = realEngines();
+  const store = new LocalArtifactStore(tempDir('ap-cli-store-'));
+  const dir = tempDir();
+
+  beforeAll(async () => {
+    env = await startTestWorkers({ store, ...engines, agents: createAgents({ store }), workDir: tempDir() });
+  });
+  afterAll(async () => {
+    await env?.stop();
+    await engines.engine.close();
+  });
+
+  test('start --wait, log, list --query, export csv, reset --to-attempt', async () => {
+    const id = testId('cli');
+    const file = writeConfig(
+      dir,
+      'ok.yaml',
+      'model:\n  name: resnet18\n  inputSize: 96\ntargets:\n  - fraction: 0.5\n    band: "-2%..+1%"\n    label: half\nsearch:\n  agent: solver\n  extendedSearch: 0\n',
+    );
+    const started = await cli('campaign', 'start', '-c', file, '--id', id, '--wait');
+    expect(started.code).toBe(0);
+    expect(started.out).toContain(id);
+    expect(started.out).toMatch(/half.*converged/);
+
+    const log = await cli('campaign', 'log', id, '--json');
+    const logs = JSON.parse(log.out) as { targetLabel: string; attempts: { inBand: boolean }[] }[];
+    expect(logs[0]!.targetLabel).toBe('half');
+    expect(logs[0]!.attempts.some((a) => a.inBand)).toBe(true);
+
+    // Visibility is eventually consistent: poll until the search attributes show the campaign.
+    let listed = '';
+    for (let i = 0; i < 40 && !listed.includes(id); i++) {
+      listed = (await cli('campaign', 'list', '--query', `ApCampaignId="${id}" AND ApConverged=true`)).out;
+      if (!listed.includes(id)) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(listed).toContain(`${id}--half`);
+
+    const csv = await cli('campaign', 'export', id, '--format', 'csv');
+    const lines = csv.out.trim().split('\n');
+    expect(lines[0]).toBe('target,targetMacs,index,agent,pruningRatio,importance,roundTo,macs,params,deviation,inBand,wallMs,error,rationale');
+    expect(lines).toHaveLength(logs[0]!.attempts.length + 1);
+
+    const reset = await cli('campaign', 'reset', id, '--to-attempt', '1');
+    expect(reset.code).toBe(0);
+    expect(reset.out).toMatch(/reset to attempt 1: new run/);
+  });
+});
