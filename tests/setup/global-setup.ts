@@ -10,6 +10,8 @@ import { ensureServices } from './services';
 export default async function globalSetup(): Promise<void> {
   const services = await ensureServices();
   process.env.AP_TEST_TEMPORAL_ADDRESS = services.temporalAddress;
+  // The CLI under test reads TEMPORAL_ADDRESS like a user's shell would.
+  process.env.TEMPORAL_ADDRESS = services.temporalAddress;
   process.env.AP_TEST_S3 = JSON.stringify(services.s3);
   const outDir = path.join(__dirname, '..', '..', '.state', 'test-cache');
   fs.mkdirSync(outDir, { recursive: true });
