@@ -112,7 +112,28 @@ export function createTrainingActivities(deps: ActivityDeps) {
 
       const keyPrefix = `${campaignPrefix(input.campaignId, input.targetLabel)}/checkpoints`;
       const live: FineTuneHeartbeat = { checkpoints, step: resumedFromStep ?? 0, totalSteps: null, loss: null, etaSec: null };
-      const { checkpointEverySteps, keepCheckpoints: _keep, gpus, ...recipe } = input.recipe;
+      const { checkpointEverySteps, keepCheckpoints: _keep, heartbeatTimeoutSec: _hb, gpus, ...recipe } = input.recipe;
+      // The SDK sends a heartbeat up to 0.8 x heartbeatTimeout late: a checkpoint that drops out of the list
+      // is deleted only once a heartbeat without it has surely reached the server, so the server's last
+      // heartbeat never names a deleted object (a retry would otherwise start over from step 0).
+      const retireGraceMs = ctx.info.heartbeatTimeoutMs ?? 0;
+      const retired: { key: string; at: number }[] = [];
+      const deleteRetired = async (all: boolean) => {
+        while (retired.length > 0 && (all || Date.now() - retired[0]!.at >= retireGraceMs)) {
+          await deps.store.delete(retired.shift()!.key).catch(() => undefined);
+        }
+      };
+      // The engine says nothing while it imports torch, builds the model and indexes the dataset: keep the
+      // heartbeat alive until its first event, so a short heartbeatTimeout does not fail a healthy start.
+      ctx.heartbeat({ ...live });
+      let keepAlive: NodeJS.Timeout | undefined = setInterval(
+        () => ctx.heartbeat({ ...live }),
+        Math.max(1000, (ctx.info.heartbeatTimeoutMs ?? 30_000) / 3),
+      );
+      const stopKeepAlive = () => {
+        if (keepAlive) clearInterval(keepAlive);
+        keepAlive = undefined;
+      };
       let raw: Record<string, unknown>;
       try {
         raw = await deps.oneShotEngine.run(
@@ -131,6 +152,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
           {
             signal: ctx.cancellationSignal,
             onProgress: (ev) => {
+              stopKeepAlive();
               live.step = Number(ev.step ?? live.step);
               live.totalSteps = ev.totalSteps === undefined ? live.totalSteps : Number(ev.totalSteps);
               live.loss = ev.loss === undefined ? live.loss : Number(ev.loss);
@@ -138,23 +160,24 @@ export function createTrainingActivities(deps: ActivityDeps) {
               ctx.heartbeat({ ...live });
             },
             onArtifact: async (ev) => {
+              stopKeepAlive();
               if (ev.kind !== 'checkpoint') return;
               const step = Number(ev.step);
               const ref = await deps.store.put(`${keyPrefix}/ckpt-${String(step).padStart(9, '0')}.pt`, { file: ev.path });
               if (ref.sha256 !== ev.sha256) throw new Error(`checkpoint ${ev.path} changed while uploading (sha256 mismatch)`);
               live.checkpoints = [...live.checkpoints, { step, ref }];
               ctx.heartbeat({ ...live });
-              // Older checkpoints go only after a newer one is stored and verified (above).
-              while (live.checkpoints.length > keep) {
-                const old = live.checkpoints.shift()!;
-                await deps.store.delete(old.ref.key).catch(() => undefined);
-              }
+              // Older checkpoints go only after a newer one is stored and verified (above) and heartbeated.
+              while (live.checkpoints.length > keep) retired.push({ key: live.checkpoints.shift()!.ref.key, at: Date.now() });
+              await deleteRetired(false);
               await fs.rm(ev.path, { force: true });
             },
           },
         );
       } catch (err) {
         throw toActivityFailure(err);
+      } finally {
+        stopKeepAlive();
       }
       const out = raw as { steps: number; lossCurve?: { step: number; loss: number }[]; imagesPerSec: number; wallMs: number };
       const final = live.checkpoints[live.checkpoints.length - 1];
@@ -165,6 +188,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
         `${campaignPrefix(input.campaignId, input.targetLabel)}/finetuned`,
         { kind: 'finetuned-model', spec: isRef(input.model) ? { name: model.name } : input.model },
       );
+      await deleteRetired(true);
       await fs.rm(runDir, { recursive: true, force: true });
       return {
         model: modelRef,

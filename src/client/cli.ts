@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../core/errors';
+import { UsageError } from './errors';
 import { formatBand } from '../core/tolerance-band';
 import { formatMacs, formatPercent } from '../core/units';
 import { EngineJobError } from '../engine/errors';
@@ -21,10 +22,7 @@ import * as path from 'node:path';
 /** Exit codes: 0 ok, 1 a run failed, 2 usage or config error. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
 
-/** Thrown by commands for a user error (bad flag value, unknown id): printed without a stack trace, exit 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError };
 
 async function campaignClient(): Promise<CampaignClient> {
   const env = readWorkerEnv();

@@ -11,6 +11,7 @@ import { defaultEngineLocation } from '../engine/engine-paths';
 import { OneShotEngine } from '../engine/engine-process';
 import { measureLatency, profileOnnx } from '../onnx';
 import { readWorkerEnv } from '../workers/worker-config';
+import { UsageError } from './errors';
 import { bar, table } from './format';
 
 interface StageLine {
@@ -97,7 +98,7 @@ export function registerModelCommands(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ agentic-pruner prune resnet50 --ratio 0.4 --json\n  $ agentic-pruner prune deit_small --strategy s.json --export-onnx small.onnx')
     .action(async (model: string, opts: { ratio?: string; strategy?: string; exportOnnx?: string; out: string; weights?: string; inputSize?: string; json?: boolean }) => {
       if ((opts.ratio === undefined) === (opts.strategy === undefined)) {
-        throw Object.assign(new Error('give exactly one of --ratio R or --strategy file.json'), { name: 'UsageError' });
+        throw new UsageError('give exactly one of --ratio R or --strategy file.json');
       }
       let strategy: Strategy;
       if (opts.strategy) {

@@ -99,6 +99,12 @@ export const FinetuneConfigSchema = z
     maxSteps: z.number().int().min(1).optional(),
     checkpointEverySteps: z.number().int().min(1).default(500),
     keepCheckpoints: z.number().int().min(1).max(100).default(3),
+    /**
+     * The fine-tune activity's heartbeat timeout: how soon a dead GPU worker is noticed and the job retried
+     * from its last checkpoint elsewhere. Heartbeats reach the server up to 0.8x this late (the SDK throttles).
+     * @default 300
+     */
+    heartbeatTimeoutSec: z.number().int().min(1).max(86400).default(300),
     gpus: z.number().int().min(1).max(64).default(1),
     workers: z.number().int().min(0).max(64).default(4),
     seed: z.number().int().min(0).default(0),

@@ -47,6 +47,22 @@ export function pct(fraction: number | undefined | null, digits = 2): string {
   return Number(s) > 0 ? `+${s}%` : Number(s) === 0 ? `${(0).toFixed(digits)}%` : `${s}%`;
 }
 
+/** A tolerance band as signed percentages without trailing zeros: `-5%..+1%`, `-2.5%..+0.5%`. */
+export function bandText(band: { readonly lo: number; readonly hi: number }): string {
+  const one = (x: number) => {
+    if (!isNum(x)) return MISSING;
+    const v = Number((x * 100).toFixed(2));
+    return `${v > 0 ? '+' : ''}${v}%`;
+  };
+  return `${one(band.lo)}..${one(band.hi)}`;
+}
+
+/** A tick label in milliseconds without trailing zeros: `0 ms`, `2.5 ms`, `1.2 s`. */
+export function msTick(v: number): string {
+  if (!isNum(v)) return MISSING;
+  return Math.abs(v) >= 1000 ? `${Number((v / 1000).toPrecision(3))} s` : `${Number(v.toPrecision(3))} ms`;
+}
+
 /** An accuracy fraction as an unsigned percentage: `76.13%`. */
 export function acc(fraction: number | undefined | null, digits = 2): string {
   return isNum(fraction) ? `${(fraction * 100).toFixed(digits)}%` : MISSING;
@@ -67,7 +83,8 @@ export function times(v: number | undefined | null, digits = 2): string {
 /** Milliseconds: `41.2 ms`, `1.25 s`. */
 export function ms(v: number | undefined | null): string {
   if (!isNum(v)) return MISSING;
-  if (Math.abs(v) >= 1000) return `${trimZeros((v / 1000).toFixed(2))} s`;
+  if (Math.abs(v) >= 1000) return `${(v / 1000).toFixed(2)} s`;
+  if (v === 0) return '0 ms';
   return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ms`;
 }
 

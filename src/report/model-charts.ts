@@ -4,10 +4,10 @@
  * nothing to draw, so the caller can write a note instead.
  */
 import type { StageMacs } from '../core/attempt';
-import { acc, esc, int, isNum, ms, pct, pp, px, si, times } from './format';
+import { acc, esc, int, isNum, ms, msTick, pct, pp, px, si, times } from './format';
 import type { LatencyPoint, ReportData, TargetReport } from './report-data';
 import { chosenAttempt } from './search-charts';
-import { COLORS, axisBottom, axisLeft, frame, legend, linear, niceTicks, plotBox, polyline, targetColor, textWidth, tickDomain, type LegendItem } from './svg-kit';
+import { COLORS, axisBottom, axisLeft, chartLegend, frame, linear, niceTicks, plotBox, polyline, targetColor, textWidth, tickDomain, type LegendItem } from './svg-kit';
 
 const tip = (text: string) => `<title>${esc(text)}</title>`;
 
@@ -42,7 +42,8 @@ export function stagesChart(data: ReportData): string {
   const groupH = series.length * (barH + gap) + 18;
   const width = 1120;
   const longest = Math.max(...names.map((n) => textWidth(n, 13)));
-  const margin = { top: 92, right: 190, bottom: 52, left: Math.min(260, Math.max(120, longest + 24)) };
+  const lg = chartLegend(series.map((s) => ({ label: s.label, color: s.color, shape: 'rect' as const })), width);
+  const margin = { top: lg.plotTop + 4, right: 190, bottom: 52, left: Math.min(260, Math.max(120, longest + 24)) };
   const height = margin.top + names.length * groupH + margin.bottom;
   const box = plotBox(width, height, margin);
   const maxV = Math.max(1, ...series.flatMap((s) => [...s.byName.values()].map((st) => st.macs).filter(isNum)));
@@ -72,7 +73,7 @@ export function stagesChart(data: ReportData): string {
       );
     });
   });
-  parts.push(legend(series.map((s) => ({ label: s.label, color: s.color, shape: 'rect' as const })), 16, 66, width - 32).svg);
+  parts.push(lg.svg);
   return frame(
     { chart: 'stages', width, height, title: 'MAC distribution per stage', subtitle: 'Kept model of each target against the dense model; in brackets: change against the dense stage' },
     parts.join(''),
@@ -98,8 +99,13 @@ export function accuracyChart(data: ReportData): string {
   });
   if (points.length === 0) return '';
   const width = 1120;
-  const height = 380;
-  const margin = { top: 84, right: 60, bottom: 56, left: 80 };
+  const items: LegendItem[] = [
+    ...points.map((p) => ({ label: p.label === 'dense' ? 'dense' : `pruned ${p.label}`, color: p.color, shape: 'dot' as const })),
+    { label: 'top-1 (filled), top-5 (ring)', color: COLORS.muted, shape: 'ring' },
+  ];
+  const lg = chartLegend(items, width);
+  const margin = { top: lg.plotTop + 8, right: 60, bottom: 56, left: 80 };
+  const height = margin.top + 260 + margin.bottom;
   const box = plotBox(width, height, margin);
   const xTicks = niceTicks(0, Math.max(...points.map((p) => p.macs)) * 1.08, 8);
   const x = linear(tickDomain(xTicks), [box.x, box.x + box.w]);
@@ -114,6 +120,11 @@ export function accuracyChart(data: ReportData): string {
       parts.push(`<path d="${polyline([[x(dense.macs), y(dense.top1 * 100)], [x(p.macs), y(p.top1 * 100)]])}" stroke="${p.color}" stroke-width="1.5" stroke-dasharray="4 4" fill="none" opacity="0.6"/>`);
     }
   }
+  // Labels go right of a point, or left of it when they would run past the plot's right edge.
+  const label = (cx: number, cy: number, text: string, cls: string, gapPx: number) => {
+    const right = cx + gapPx + textWidth(text, 11.5) < box.x + box.w + margin.right - 8;
+    return `<text class="point-label ${cls}" x="${px(right ? cx + gapPx : cx - gapPx)}" y="${px(cy)}" text-anchor="${right ? 'start' : 'end'}" dominant-baseline="middle">${esc(text)}</text>`;
+  };
   for (const p of points) {
     const cx = x(p.macs);
     const delta = dense && p !== dense ? ` (${pp(p.top1 - dense.top1)})` : '';
@@ -121,20 +132,16 @@ export function accuracyChart(data: ReportData): string {
       const y5 = y(p.top5 * 100);
       parts.push(
         `<circle class="point" cx="${px(cx)}" cy="${px(y5)}" r="6" fill="#fff" stroke="${p.color}" stroke-width="2">${tip(`${p.label}: top-5 ${acc(p.top5)} at ${si(p.macs)}MACs`)}</circle>`,
-        `<text class="point-label muted" x="${px(cx + 11)}" y="${px(y5)}" dominant-baseline="middle">${esc(`top-5 ${acc(p.top5)}`)}</text>`,
+        label(cx, y5, `top-5 ${acc(p.top5)}`, 'muted', 11),
       );
     }
     const y1 = y(p.top1 * 100);
     parts.push(
       `<circle class="point" cx="${px(cx)}" cy="${px(y1)}" r="7" fill="${p.color}" stroke="#fff" stroke-width="1.5">${tip(`${p.label}: top-1 ${acc(p.top1)} at ${si(p.macs)}MACs`)}</circle>`,
-      `<text class="point-label strong" x="${px(cx + 12)}" y="${px(y1)}" dominant-baseline="middle">${esc(`${p.label} · ${acc(p.top1)}${delta}`)}</text>`,
+      label(cx, y1 - 16, `${p.label} · top-1 ${acc(p.top1)}${delta}`, 'strong', 0),
     );
   }
-  const items: LegendItem[] = [
-    ...points.map((p) => ({ label: p.label === 'dense' ? 'dense' : `pruned ${p.label}`, color: p.color, shape: 'dot' as const })),
-    { label: 'top-1 (filled), top-5 (ring)', color: COLORS.muted, shape: 'ring' },
-  ];
-  parts.push(legend(items, 16, 62, width - 32).svg);
+  parts.push(lg.svg);
   const missing = data.targets.filter((t) => t.status === 'converged' && !t.pruned?.accuracy).map((t) => t.label);
   const subtitle = missing.length ? `Not evaluated: ${missing.join(', ')}` : 'Up and to the left is better; dashed: from the dense model to each pruned one';
   return frame({ chart: 'accuracy', width, height, title: 'Accuracy vs MACs', subtitle }, parts.join(''));
@@ -169,8 +176,10 @@ export function latencyChart(data: ReportData, device: Device, deviceName: strin
   const batches = [...new Set(series.flatMap((s) => s.points.map((p) => p.batch)).filter(isNum))].sort((a, b) => a - b);
   if (series.length === 0 || batches.length === 0) return '';
   const width = 560;
-  const height = 330;
-  const margin = { top: 90, right: 16, bottom: 50, left: 16 };
+  const items: LegendItem[] = [...series.map((s) => ({ label: s.label, color: s.color, shape: 'rect' as const })), { label: 'p90', color: COLORS.target, shape: 'line' }];
+  const lg = chartLegend(items, width);
+  const margin = { top: lg.plotTop + 10, right: 16, bottom: 50, left: 16 };
+  const height = margin.top + 200 + margin.bottom;
   const outer = plotBox(width, height, margin);
   const panelGap = 14;
   const panelW = (outer.w - panelGap * (batches.length - 1)) / batches.length;
@@ -182,7 +191,7 @@ export function latencyChart(data: ReportData, device: Device, deviceName: strin
     const maxV = Math.max(...rows.map((r) => Math.max(r.p?.p90Ms ?? 0, r.p?.p50Ms ?? 0)).filter(isNum), 0.001);
     const yTicks = niceTicks(0, maxV * 1.1, 4);
     const y = linear(tickDomain(yTicks), [box.y + box.h, box.y]);
-    parts.push(axisLeft(box, y, yTicks, (v) => ms(v)));
+    parts.push(axisLeft(box, y, yTicks, msTick));
     const base = box.y + box.h;
     const slot = box.w / series.length;
     const barW = Math.min(44, slot * 0.66);
@@ -207,8 +216,7 @@ export function latencyChart(data: ReportData, device: Device, deviceName: strin
       `<text class="axis-title" x="${px(box.x + box.w / 2)}" y="${px(base + 22)}" text-anchor="middle">${esc(`batch ${batch}`)}</text>`,
     );
   });
-  const items: LegendItem[] = [...series.map((s) => ({ label: s.label, color: s.color, shape: 'rect' as const })), { label: 'p90', color: COLORS.target, shape: 'line' }];
-  parts.push(legend(items, 16, 66, width - 32).svg);
+  parts.push(lg.svg);
   return frame(
     { chart: 'latency', width, height, title: `Latency on ${deviceName} (onnxruntime)`, subtitle: 'Bars: p50 per batch; whiskers: p90. Each panel has its own scale.', data: { device } },
     parts.join(''),
@@ -229,43 +237,45 @@ export function speedupChart(data: ReportData): string {
         const v = p.speedup?.[key];
         if (isNum(v)) bars.push({ label: `${name} speedup`, value: v, color: targetColor(i), measured: true });
       }
-      return { t, bars };
+      return { t, i, bars };
     })
     .filter((r) => r.bars.length > 0);
   if (rows.length === 0) return '';
   const barH = 18;
-  const gap = 4;
-  const groupPad = 20;
+  const gap = 5;
+  const headH = 24;
+  const groupPad = 14;
   const width = 560;
-  const margin = { top: 84, right: 70, bottom: 52, left: 150 };
-  const groupHeights = rows.map((r) => r.bars.length * (barH + gap) + groupPad);
+  const items: LegendItem[] = [
+    { label: 'MAC ratio', color: COLORS.ideal, shape: 'rect' },
+    ...rows.map(({ t, i }) => ({ label: `measured ${t.label}`, color: targetColor(i), shape: 'rect' as const })),
+    { label: '1× = dense', color: COLORS.target, shape: 'dash' },
+  ];
+  const lg = chartLegend(items, width);
+  const margin = { top: lg.plotTop + 4, right: 80, bottom: 52, left: 120 };
+  const groupHeights = rows.map((r) => headH + r.bars.length * (barH + gap) + groupPad);
   const height = margin.top + groupHeights.reduce((a, b) => a + b, 0) + margin.bottom;
   const box = plotBox(width, height, margin);
   const maxV = Math.max(1, ...rows.flatMap((r) => r.bars.map((b) => b.value)));
   const ticks = niceTicks(0, maxV * 1.1, 5);
   const x = linear(tickDomain(ticks), [box.x, box.x + box.w]);
-  const parts: string[] = [axisBottom(box, x, ticks, (v) => `${v}×`, 'times faster / fewer MACs than dense', { grid: true })];
-  let gy = box.y + groupPad / 2;
+  const parts: string[] = [axisBottom(box, x, ticks, (v) => `${v}×`, 'times faster (measured) or fewer MACs (MAC ratio)', { grid: true })];
+  let gy = box.y + 6;
   rows.forEach(({ t, bars }, r) => {
-    parts.push(`<text class="row-label" x="${px(box.x - 10)}" y="${px(gy + 1)}" text-anchor="end" dominant-baseline="hanging">${esc(`target ${t.label}`)}</text>`);
+    parts.push(`<text class="row-label" x="16" y="${px(gy + 8)}" dominant-baseline="middle">${esc(`target ${t.label}`)}</text>`);
     bars.forEach((b, k) => {
-      const y = gy + k * (barH + gap);
+      const y = gy + headH + k * (barH + gap);
       const w = Math.max(1, x(b.value) - box.x);
       parts.push(
-        `<text class="tick" x="${px(box.x - 10)}" y="${px(y + barH / 2 + (k === 0 ? 8 : 0))}" text-anchor="end" dominant-baseline="middle">${k === 0 ? '' : esc(b.label)}</text>`,
+        `<text class="tick" x="${px(box.x - 10)}" y="${px(y + barH / 2)}" text-anchor="end" dominant-baseline="middle">${esc(b.label)}</text>`,
         `<rect x="${px(box.x)}" y="${px(y)}" width="${px(w)}" height="${barH}" rx="2" fill="${b.color}"${b.measured ? '' : ` stroke="${COLORS.axis}"`}>${tip(`${t.label}: ${b.label} ${times(b.value)}`)}</rect>`,
-        `<text class="value small" x="${px(box.x + w + 6)}" y="${px(y + barH / 2)}" dominant-baseline="middle">${esc(`${times(b.value)}${b.measured ? '' : ' MACs'}`)}</text>`,
+        `<text class="value small" x="${px(box.x + w + 6)}" y="${px(y + barH / 2)}" dominant-baseline="middle">${esc(times(b.value))}</text>`,
       );
     });
     gy += groupHeights[r] ?? 0;
   });
   parts.push(`<line x1="${px(x(1))}" x2="${px(x(1))}" y1="${px(box.y)}" y2="${px(box.y + box.h)}" stroke="${COLORS.target}" stroke-width="1.5" stroke-dasharray="4 3"/>`);
-  const items: LegendItem[] = [
-    { label: 'MAC ratio (dense / pruned)', color: COLORS.ideal, shape: 'rect' },
-    { label: 'measured speedup', color: targetColor(0), shape: 'rect' },
-    { label: '1× (dense)', color: COLORS.target, shape: 'dash' },
-  ];
-  parts.push(legend(items, 16, 62, width - 32).svg);
+  parts.push(lg.svg);
   return frame({ chart: 'speedup', width, height, title: 'Speedup vs MAC ratio', subtitle: 'Measured latency speedup beside the reduction in MACs' }, parts.join(''));
 }
 
@@ -287,8 +297,15 @@ export function lossChart(t: TargetReport, i: number): string {
   const pts = (ft?.lossCurve ?? []).filter((p) => isNum(p.step) && isNum(p.loss)).sort((a, b) => a.step - b.step);
   if (!ft || pts.length === 0) return '';
   const width = 560;
-  const height = 320;
-  const margin = { top: 86, right: 24, bottom: 52, left: 64 };
+  const color = targetColor(i);
+  const smooth = pts.length >= 20;
+  const resumed = ft.resumedFromStep !== null && isNum(ft.resumedFromStep) ? ft.resumedFromStep : undefined;
+  const items: LegendItem[] = [{ label: smooth ? 'loss (raw)' : 'loss', color, shape: smooth ? 'faint-line' : 'line' }];
+  if (smooth) items.push({ label: 'smoothed (EMA)', color, shape: 'line' });
+  if (resumed !== undefined) items.push({ label: 'resumed from checkpoint', color: COLORS.outOfBand, shape: 'dash' });
+  const lg = chartLegend(items, width);
+  const margin = { top: lg.plotTop + 4, right: 24, bottom: 52, left: 64 };
+  const height = margin.top + 220 + margin.bottom;
   const box = plotBox(width, height, margin);
   const steps = pts.map((p) => p.step);
   const losses = pts.map((p) => p.loss);
@@ -297,9 +314,7 @@ export function lossChart(t: TargetReport, i: number): string {
   const yPad = (Math.max(...losses) - Math.min(...losses)) * 0.06;
   const yTicks = niceTicks(Math.max(0, Math.min(...losses) - yPad), Math.max(...losses) + yPad, 5);
   const y = linear(tickDomain(yTicks), [box.y + box.h, box.y]);
-  const color = targetColor(i);
   const parts: string[] = [axisLeft(box, y, yTicks, (v) => String(Number(v.toPrecision(4))), 'training loss'), axisBottom(box, x, xTicks, (v) => si(v), 'step')];
-  const smooth = pts.length >= 20;
   parts.push(`<path d="${polyline(pts.map((p) => [x(p.step), y(p.loss)] as const))}" fill="none" stroke="${color}" stroke-width="${smooth ? 1.2 : 2}" stroke-opacity="${smooth ? 0.35 : 1}"/>`);
   if (smooth) {
     const sm = ema(losses, Math.max(5, Math.round(pts.length / 15)));
@@ -311,20 +326,17 @@ export function lossChart(t: TargetReport, i: number): string {
   if (last) {
     parts.push(
       `<circle class="point" cx="${px(x(last.step))}" cy="${px(y(last.loss))}" r="4" fill="${color}">${tip(`last: step ${last.step}, loss ${last.loss}`)}</circle>`,
-      `<text class="point-label strong" x="${px(x(last.step) - 6)}" y="${px(y(last.loss) - 12)}" text-anchor="end">${esc(`final ${Number(last.loss.toPrecision(4))}`)}</text>`,
+      `<text class="point-label strong" x="${px(x(last.step))}" y="${px(Math.max(box.y + 10, y(Math.max(...losses.slice(-Math.max(3, Math.ceil(losses.length / 10))))) - 12))}" text-anchor="end">${esc(`final loss ${Number(last.loss.toPrecision(4))}`)}</text>`,
     );
   }
-  const items: LegendItem[] = [{ label: smooth ? 'loss (raw)' : 'loss', color, shape: 'line' }];
-  if (smooth) items.push({ label: 'smoothed (EMA)', color, shape: 'line' });
-  if (ft.resumedFromStep !== null && isNum(ft.resumedFromStep)) {
-    const rx = x(ft.resumedFromStep);
+  if (resumed !== undefined) {
+    const rx = x(resumed);
     parts.push(
       `<line x1="${px(rx)}" x2="${px(rx)}" y1="${px(box.y)}" y2="${px(box.y + box.h)}" stroke="${COLORS.outOfBand}" stroke-width="1.5" stroke-dasharray="5 4"/>`,
-      `<text class="annot" x="${px(rx + 5)}" y="${px(box.y + 12)}" fill="${COLORS.outOfBand}">${esc(`resumed at step ${ft.resumedFromStep}`)}</text>`,
+      `<text class="annot" x="${px(rx + 5)}" y="${px(box.y + 12)}" fill="${COLORS.outOfBand}">${esc(`resumed at step ${int(resumed)}`)}</text>`,
     );
-    items.push({ label: 'resumed from checkpoint', color: COLORS.outOfBand, shape: 'dash' });
   }
-  parts.push(legend(items, 16, 62, width - 32).svg);
-  const subtitle = `${int(ft.steps)} steps · ${isNum(ft.imagesPerSec) ? ft.imagesPerSec.toFixed(0) : '—'} images/s${ft.resumedFromStep !== null ? ` · resumed from step ${ft.resumedFromStep}` : ''}`;
+  parts.push(lg.svg);
+  const subtitle = `${int(ft.steps)} steps · ${int(ft.imagesPerSec)} images/s${resumed !== undefined ? ` · resumed from step ${int(resumed)} after a restart` : ''}`;
   return frame({ chart: 'loss', width, height, title: `Fine-tuning loss — target ${t.label}`, subtitle, data: { target: t.label } }, parts.join(''));
 }

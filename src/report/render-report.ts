@@ -7,7 +7,7 @@ import { DEVICES, accuracyChart, latencyChart, lossChart, prunedStages, speedupC
 import type { ReportData, TargetReport } from './report-data';
 import { convergenceChart, ratioMacsChart, summaryMacsChart } from './search-charts';
 import { REPORT_CSS } from './styles';
-import { strategyLogTable, summaryTable } from './tables';
+import { searchFacts, strategyLogTable, summaryTable } from './tables';
 
 const note = (text: string) => `<p class="note">${esc(text)}</p>`;
 const orNote = (svg: string, text: string) => svg || note(text);
@@ -19,6 +19,7 @@ function section(id: string, title: string, lead: string, body: string): string 
 /** Cells of a two-column grid; a single cell spans as a normal block. */
 function grid(cells: readonly string[]): string {
   if (cells.length === 0) return '';
+  if (cells.length === 1) return cells[0] ?? '';
   return `<div class="grid-2">${cells.map((c) => `<div class="chart-cell">${c}</div>`).join('')}</div>`;
 }
 
@@ -132,7 +133,7 @@ export function renderReport(data: ReportData): string {
         .map((t) => {
           const chart = ratioMacsChart(t);
           const body = t.attempts.length ? strategyLogTable(t) : note('No attempts.');
-          return targetHead(t) + (chart ? chart : '') + body;
+          return targetHead(t) + grid([chart || note('Nothing was measured for this target.'), searchFacts(t)]) + body;
         })
         .join(''),
   );

@@ -3,16 +3,16 @@
  * tolerance band (convergence), and pruning ratio against measured MACs (the search's view of the curve).
  */
 import type { Attempt } from '../core/attempt';
-import { esc, isNum, pct, px, si } from './format';
+import { bandText, esc, isNum, pct, px, si } from './format';
 import type { ReportData, TargetReport } from './report-data';
 import {
   COLORS,
   agentColor,
   axisBottom,
   axisLeft,
+  chartLegend,
   crossMark,
   frame,
-  legend,
   linear,
   niceTicks,
   plotBox,
@@ -47,6 +47,11 @@ function attemptTooltip(a: Attempt): string {
   return tooltip(lines.join('\n'));
 }
 
+/** The hatch pattern for bars of attempts that were not kept (defined once, in the summary chart). */
+const hatchDef =
+  '<defs><pattern id="ap-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
+  `<rect width="6" height="6" fill="#f1f5f9"/><line x1="0" y1="0" x2="0" y2="6" stroke="${COLORS.axis}" stroke-width="2"/></pattern></defs>`;
+
 /**
  * Horizontal bars: dense MACs and each target's pruned MACs, with the target and its band marked.
  * Targets without a pruned model show their closest measured attempt, hatched.
@@ -55,7 +60,17 @@ export function summaryMacsChart(data: ReportData): string {
   const width = 1120;
   const rowH = 34;
   const rows = 1 + data.targets.length;
-  const margin = { top: 84, right: 200, bottom: 52, left: 130 };
+  const items: LegendItem[] = [
+    { label: 'dense', color: COLORS.dense, shape: 'rect' },
+    ...data.targets.flatMap((t, i): LegendItem[] => {
+      if (t.pruned) return [{ label: `${t.label}: kept model`, color: targetColor(i), shape: 'rect' }];
+      return measuredAttempts(t).length ? [{ label: `${t.label}: closest attempt (no model kept)`, color: targetColor(i), shape: 'hatch' }] : [];
+    }),
+    { label: 'target', color: COLORS.target, shape: 'dash' },
+    { label: 'tolerance band', color: COLORS.band, shape: 'band' },
+  ];
+  const lg = chartLegend(items, width);
+  const margin = { top: lg.plotTop + 4, right: 330, bottom: 52, left: 130 };
   const height = margin.top + rows * rowH + margin.bottom;
   const box = plotBox(width, height, margin);
   const maxV = Math.max(data.dense.macs, ...data.targets.map((t) => Math.max(t.targetMacs * (1 + t.band.hi), t.pruned?.macs ?? 0)));
@@ -63,13 +78,14 @@ export function summaryMacsChart(data: ReportData): string {
   const x = linear(tickDomain(ticks), [box.x, box.x + box.w]);
   const parts: string[] = [axisBottom(box, x, ticks, (v) => si(v), 'MACs (1 MAC = 1 multiply-add)', { grid: true })];
 
-  const bar = (row: number, value: number, color: string, label: string, valueLabel: string, hatched = false, tip = '') => {
+  const bar = (row: number, value: number, color: string, label: string, valueLabel: string, hatched = false, labelFrom = 0) => {
     const y = box.y + row * rowH + 7;
     const w = Math.max(0, x(value) - box.x);
+    const labelX = Math.max(box.x + w, labelFrom) + 8;
     parts.push(
       `<text class="row-label" x="${px(box.x - 10)}" y="${px(y + 10)}" text-anchor="end" dominant-baseline="middle">${esc(label)}</text>`,
-      `<rect x="${px(box.x)}" y="${px(y)}" width="${px(w)}" height="20" rx="3" fill="${hatched ? 'url(#hatch)' : color}" ${hatched ? `stroke="${color}"` : ''}>${tooltip(tip || valueLabel)}</rect>`,
-      `<text class="value" x="${px(box.x + w + 8)}" y="${px(y + 10)}" dominant-baseline="middle">${esc(valueLabel)}</text>`,
+      `<rect x="${px(box.x)}" y="${px(y)}" width="${px(w)}" height="20" rx="3" fill="${hatched ? 'url(#ap-hatch)' : color}"${hatched ? ` stroke="${color}"` : ''}>${tooltip(`${label}: ${valueLabel}`)}</rect>`,
+      `<text class="value" x="${px(labelX)}" y="${px(y + 10)}" dominant-baseline="middle">${esc(valueLabel)}</text>`,
     );
   };
   bar(0, data.dense.macs, COLORS.dense, 'dense', `${si(data.dense.macs)}MACs`);
@@ -83,10 +99,10 @@ export function summaryMacsChart(data: ReportData): string {
     );
     if (t.pruned && isNum(t.pruned.macs)) {
       const ratio = data.dense.macs / t.pruned.macs;
-      bar(row, t.pruned.macs, color, t.label, `${si(t.pruned.macs)}MACs  (${pct(t.pruned.macs / t.targetMacs - 1)} vs target, ${isNum(ratio) ? ratio.toFixed(2) : '—'}× fewer)`);
+      bar(row, t.pruned.macs, color, t.label, `${si(t.pruned.macs)}MACs  (${pct(t.pruned.macs / t.targetMacs - 1)} vs target, ${isNum(ratio) ? ratio.toFixed(2) : '—'}× fewer than dense)`, false, x(hi));
     } else {
       const closest = measuredAttempts(t).reduce<Attempt | undefined>((b, a) => (!b || Math.abs(a.deviation) < Math.abs(b.deviation) ? a : b), undefined);
-      if (closest) bar(row, closest.macs, color, t.label, `${t.status}: closest ${si(closest.macs)}MACs (${pct(closest.deviation)})`, true);
+      if (closest) bar(row, closest.macs, color, t.label, `${t.status}: closest attempt ${si(closest.macs)}MACs (${pct(closest.deviation)} vs target)`, true, x(hi));
       else
         parts.push(
           `<text class="row-label" x="${px(box.x - 10)}" y="${px(y + 10)}" text-anchor="end" dominant-baseline="middle">${esc(t.label)}</text>`,
@@ -95,19 +111,9 @@ export function summaryMacsChart(data: ReportData): string {
     }
     parts.push(`<line x1="${px(x(t.targetMacs))}" x2="${px(x(t.targetMacs))}" y1="${px(y - 6)}" y2="${px(y + 26)}" stroke="${COLORS.target}" stroke-width="2" stroke-dasharray="4 3"/>`);
   });
-  const items: LegendItem[] = [
-    { label: 'dense', color: COLORS.dense, shape: 'rect' },
-    ...data.targets.map((t, i) => ({ label: `pruned ${t.label}`, color: targetColor(i), shape: 'rect' as const })),
-    { label: 'target', color: COLORS.target, shape: 'dash' },
-    { label: 'tolerance band', color: COLORS.band, shape: 'band' },
-  ];
-  parts.push(legend(items, 16, 62, width - 32).svg);
+  parts.push(lg.svg);
   return frame({ chart: 'summary', width, height, title: 'MACs per model: dense vs pruned', subtitle: 'Bars: measured MACs; dashed: the target; green: its tolerance band' }, hatchDef + parts.join(''));
 }
-
-const hatchDef =
-  '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
-  `<rect width="6" height="6" fill="#f1f5f9"/><line x1="0" y1="0" x2="0" y2="6" stroke="${COLORS.axis}" stroke-width="2"/></pattern></defs>`;
 
 /**
  * Measured MACs per attempt (points joined by a line) against the target line and the shaded band;
@@ -117,8 +123,17 @@ const hatchDef =
 export function convergenceChart(t: TargetReport, i: number): string {
   if (t.attempts.length === 0) return '';
   const width = 560;
-  const height = 340;
-  const margin = { top: 92, right: 92, bottom: 52, left: 74 };
+  const items: LegendItem[] = [
+    { label: 'in band', color: COLORS.inBand, shape: 'dot' },
+    { label: 'out of band', color: COLORS.outOfBand, shape: 'dot' },
+    { label: 'kept', color: COLORS.target, shape: 'ring' },
+    { label: 'target', color: COLORS.target, shape: 'dash' },
+    { label: 'band', color: COLORS.band, shape: 'band' },
+  ];
+  if (t.attempts.some((a) => a.error)) items.push({ label: 'engine error', color: COLORS.error, shape: 'cross' });
+  const lg = chartLegend(items, width);
+  const margin = { top: lg.plotTop + 4, right: 96, bottom: 52, left: 74 };
+  const height = margin.top + 230 + margin.bottom;
   const box = plotBox(width, height, margin);
   const measured = measuredAttempts(t);
   const [bandLo, bandHi] = bandMacs(t);
@@ -144,7 +159,7 @@ export function convergenceChart(t: TargetReport, i: number): string {
     `<line x1="${px(box.x)}" x2="${px(box.x + box.w)}" y1="${px(y(t.targetMacs))}" y2="${px(y(t.targetMacs))}" stroke="${COLORS.target}" stroke-width="1.5" stroke-dasharray="6 4"/>`,
     `<text class="annot" x="${px(box.x + box.w + 6)}" y="${px(y(t.targetMacs))}" dominant-baseline="middle">target</text>`,
     `<text class="annot muted" x="${px(box.x + box.w + 6)}" y="${px(y(t.targetMacs) + 14)}" dominant-baseline="middle">${esc(si(t.targetMacs))}</text>`,
-    `<text class="annot band-label" x="${px(box.x + box.w + 6)}" y="${px(Math.min(bandTop, y(t.targetMacs) - 14))}" dominant-baseline="middle">${esc(`${pct(t.band.lo, 1)}..${pct(t.band.hi, 1)}`)}</text>`,
+    `<text class="annot band-label" x="${px(box.x + box.w + 6)}" y="${px(Math.min(bandTop, y(t.targetMacs) - 14))}" dominant-baseline="middle">${esc(bandText(t.band))}</text>`,
   );
   const lineColor = targetColor(i);
   parts.push(`<path d="${polyline(measured.map((a) => [x(a.index), y(a.macs)] as const))}" fill="none" stroke="${lineColor}" stroke-width="2" stroke-opacity="0.55"/>`);
@@ -156,7 +171,8 @@ export function convergenceChart(t: TargetReport, i: number): string {
     if (a.index === t.chosenIndex) parts.push(`<circle cx="${px(cx)}" cy="${px(cy)}" r="10" fill="none" stroke="${COLORS.target}" stroke-width="2"/>`);
     parts.push(`<circle class="point" cx="${px(cx)}" cy="${px(cy)}" r="6" fill="${color}" stroke="#fff" stroke-width="1.5">${attemptTooltip(a)}</circle>`);
     if (labelled) {
-      const above = cy - box.y > 24;
+      // Above the point when it lies over the target, below when under: the label then sits away from the line.
+      const above = a.macs >= t.targetMacs ? cy - box.y > 24 : box.y + box.h - cy < 30;
       parts.push(`<text class="point-label" x="${px(cx)}" y="${px(above ? cy - 15 : cy + 22)}" text-anchor="middle">${esc(pct(a.deviation, 1))}</text>`);
     }
   }
@@ -166,15 +182,7 @@ export function convergenceChart(t: TargetReport, i: number): string {
     parts.push(`<g class="error-mark">${crossMark(cx, cy, 6, COLORS.error)}${attemptTooltip(a)}</g>`);
     parts.push(`<text class="point-label error-text" x="${px(cx)}" y="${px(cy - 13)}" text-anchor="middle">error</text>`);
   }
-  const items: LegendItem[] = [
-    { label: 'in band', color: COLORS.inBand, shape: 'dot' },
-    { label: 'out of band', color: COLORS.outOfBand, shape: 'dot' },
-    { label: 'kept', color: COLORS.target, shape: 'ring' },
-    { label: 'target', color: COLORS.target, shape: 'dash' },
-    { label: 'band', color: COLORS.band, shape: 'band' },
-  ];
-  if (t.attempts.some((a) => a.error)) items.push({ label: 'engine error', color: COLORS.error, shape: 'cross' });
-  parts.push(legend(items, 16, 66, width - 32).svg);
+  parts.push(lg.svg);
   const inBand = measured.filter((a) => a.inBand).length;
   return frame(
     {
@@ -197,8 +205,15 @@ export function ratioMacsChart(t: TargetReport): string {
   const measured = measuredAttempts(t).filter((a) => isNum(a.strategy.pruningRatio));
   if (measured.length === 0) return '';
   const width = 560;
-  const height = 320;
-  const margin = { top: 84, right: 92, bottom: 52, left: 74 };
+  const agents = [...new Set(measured.map((a) => a.agent))];
+  const items: LegendItem[] = [
+    ...agents.map((a) => ({ label: a, color: agentColor(a), shape: 'dot' as const })),
+    { label: 'target', color: COLORS.target, shape: 'dash' },
+    { label: 'band', color: COLORS.band, shape: 'band' },
+  ];
+  const lg = chartLegend(items, width);
+  const margin = { top: lg.plotTop + 4, right: 60, bottom: 52, left: 74 };
+  const height = margin.top + 220 + margin.bottom;
   const box = plotBox(width, height, margin);
   const [bandLo, bandHi] = bandMacs(t);
   const ys = [bandLo, bandHi, ...measured.map((a) => a.macs)];
@@ -226,13 +241,7 @@ export function ratioMacsChart(t: TargetReport): string {
       `<text class="point-index" x="${px(cx)}" y="${px(cy)}" text-anchor="middle" dominant-baseline="central">${esc(a.index)}</text>`,
     );
   }
-  const agents = [...new Set(measured.map((a) => a.agent))];
-  const items: LegendItem[] = [
-    ...agents.map((a) => ({ label: a, color: agentColor(a), shape: 'dot' as const })),
-    { label: 'target', color: COLORS.target, shape: 'dash' },
-    { label: 'band', color: COLORS.band, shape: 'band' },
-  ];
-  parts.push(legend(items, 16, 64, width - 32).svg);
+  parts.push(lg.svg);
   const title = `Pruning ratio vs MACs — target ${t.label}`;
   return frame(
     { chart: 'ratio-macs', width, height, title, subtitle: 'Each point is one attempt (number = attempt index), coloured by agent', data: { target: t.label } },

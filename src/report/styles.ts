@@ -56,8 +56,11 @@ table.data { width: 100%; border-collapse: collapse; font-size: 13px; margin: 8p
 table.data th { text-align: left; font-weight: 600; color: var(--muted); font-size: 12px; border-bottom: 2px solid var(--line); padding: 8px 10px; vertical-align: bottom; }
 table.data td { border-bottom: 1px solid var(--line); padding: 9px 10px; vertical-align: top; }
 table.data .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.data .wide { width: 42%; }
+table.data .wide { width: 38%; }
 table.data .sub { font-size: 11px; color: var(--muted); font-weight: 400; white-space: normal; }
+table.data .num .sub { white-space: nowrap; }
+table.data .strategy { min-width: 225px; }
+.nowrap { white-space: nowrap; }
 table.data tr.dense-row td { background: #f8fafc; }
 table.data tr.row-chosen td { background: #f0fdf4; }
 table.data tr.row-chosen td:first-child { box-shadow: inset 3px 0 0 var(--ok); }
@@ -77,6 +80,9 @@ table.data tr.row-error td { background: #fef2f2; }
 .flag-fallback { color: var(--warn); background: var(--warn-bg); }
 .rationale { white-space: pre-wrap; overflow-wrap: anywhere; color: var(--body); }
 details.rationale summary { cursor: pointer; }
+dl.facts { display: grid; grid-template-columns: 110px 1fr; gap: 8px 14px; margin: 8px 0; padding: 16px 18px; border: 1px solid var(--line); border-radius: 8px; font-size: 13px; }
+dl.facts dt { color: var(--muted); font-weight: 600; }
+dl.facts dd { margin: 0; }
 .target-head { display: flex; align-items: baseline; gap: 10px; margin: 26px 0 6px; }
 .target-head h3 { margin: 0; }
 .target-head .reason { color: var(--muted); font-size: 13px; }

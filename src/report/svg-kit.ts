@@ -146,7 +146,7 @@ export function axisBottom(
 }
 
 /** How a legend entry is drawn. */
-export type LegendShape = 'dot' | 'ring' | 'line' | 'dash' | 'rect' | 'band' | 'cross';
+export type LegendShape = 'dot' | 'ring' | 'line' | 'faint-line' | 'dash' | 'rect' | 'band' | 'cross' | 'hatch';
 
 /** One legend entry. */
 export interface LegendItem {
@@ -169,6 +169,10 @@ export function swatch(shape: LegendShape, color: string, cx: number, cy: number
       return `<circle cx="${px(cx)}" cy="${px(cy)}" r="6" fill="none" stroke="${color}" stroke-width="2"/>`;
     case 'line':
       return `<line x1="${px(cx - 9)}" x2="${px(cx + 9)}" y1="${px(cy)}" y2="${px(cy)}" stroke="${color}" stroke-width="2.5"/>`;
+    case 'faint-line':
+      return `<line x1="${px(cx - 9)}" x2="${px(cx + 9)}" y1="${px(cy)}" y2="${px(cy)}" stroke="${color}" stroke-width="1.2" stroke-opacity="0.4"/>`;
+    case 'hatch':
+      return `<rect x="${px(cx - 7)}" y="${px(cy - 6)}" width="14" height="12" rx="2" fill="url(#ap-hatch)" stroke="${color}"/>`;
     case 'dash':
       return `<line x1="${px(cx - 9)}" x2="${px(cx + 9)}" y1="${px(cy)}" y2="${px(cy)}" stroke="${color}" stroke-width="2" stroke-dasharray="4 3"/>`;
     case 'rect':
@@ -186,6 +190,18 @@ export function crossMark(cx: number, cy: number, r: number, color: string): str
     `<path d="M${px(cx - r)} ${px(cy - r)}L${px(cx + r)} ${px(cy + r)}M${px(cx - r)} ${px(cy + r)}L${px(cx + r)} ${px(cy - r)}" ` +
     `stroke="${color}" stroke-width="2.5" stroke-linecap="round" fill="none"/>`
   );
+}
+
+/** Where chart legends start (below the title and subtitle). */
+export const LEGEND_Y = 64;
+
+/**
+ * The chart legend at `LEGEND_Y`, and the y at which the plot area may start below it
+ * (so a legend that wraps onto a second row never overlaps the plot).
+ */
+export function chartLegend(items: readonly LegendItem[], width: number): { svg: string; plotTop: number } {
+  const lg = legend(items, 16, LEGEND_Y, width - 32);
+  return { svg: lg.svg, plotTop: LEGEND_Y + lg.height + 8 };
 }
 
 /** A one-row (wrapping) legend starting at (x, y), at most `maxWidth` wide. Returns markup and its height. */

@@ -3,9 +3,10 @@
  * Every cell goes through `esc` or a formatter; LLM text (rationales, fallback reasons) is data.
  */
 import type { Attempt } from '../core/attempt';
-import { MISSING, acc, esc, fixed, int, isNum, macs, ms, pct, pp, si, times, usd } from './format';
+import { MISSING, acc, bandText, esc, fixed, int, isNum, macs, ms, pct, pp, si, times, usd } from './format';
 import type { LatencyByDevice, LatencyPoint, ReportData, TargetReport } from './report-data';
 import { DEVICES, type Device } from './model-charts';
+import { chosenAttempt } from './search-charts';
 
 /** Rationales longer than this are folded into a `<details>` element. */
 const RATIONALE_FOLD = 360;
@@ -63,7 +64,7 @@ export function summaryTable(data: ReportData): string {
     const speedCell = p ? `${speed || MISSING}${sub(esc(`MAC ratio ${times(p.macRatio)}`))}` : MISSING;
     rows.push(
       `<tr><td><strong>${esc(t.label)}</strong></td>` +
-        `<td class="num">${esc(si(t.targetMacs))}${sub(esc(`${pct(t.band.lo, 1)}..${pct(t.band.hi, 1)}`))}</td>` +
+        `<td class="num">${esc(si(t.targetMacs))}${sub(esc(bandText(t.band)))}</td>` +
         `<td class="num">${macCell}</td><td class="num">${paramCell}</td><td class="num">${top1}</td><td class="num">${latCell}</td>` +
         `<td class="num">${speedCell}</td><td class="num">${t.attempts.length}${errors ? sub(esc(`${errors} failed`)) : ''}</td>` +
         `<td>${statusBadge(t.status)}${sub(esc(t.reason))}</td></tr>`,
@@ -78,7 +79,7 @@ export function summaryTable(data: ReportData): string {
 
 function strategyCell(a: Attempt): string {
   const s = a.strategy;
-  const lines = [`ratio <strong>${esc(fixed(s.pruningRatio, 3))}</strong> · ${esc(s.importance)} · round ${esc(s.roundTo)}`];
+  const lines = [`<span class="nowrap">ratio <strong>${esc(fixed(s.pruningRatio, 3))}</strong></span> <span class="nowrap">· ${esc(s.importance)} · round ${esc(s.roundTo)}</span>`];
   const stages = Object.entries(s.stageRatios ?? {});
   if (stages.length) lines.push(stages.map(([k, v]) => `${esc(k)} ${esc(fixed(v, 2))}`).join(', '));
   if (isNum(s.maxLayerRatio)) lines.push(`max layer ${esc(fixed(s.maxLayerRatio, 2))}`);
@@ -106,7 +107,7 @@ export function strategyLogTable(t: TargetReport): string {
   const withLlm = t.attempts.some((a) => a.llm);
   const withProxy = t.attempts.some((a) => a.accuracyProxy);
   const head =
-    '<tr><th class="num">#</th><th>agent</th><th>strategy</th><th class="num">MACs</th><th class="num">deviation</th><th class="num">params</th>' +
+    '<tr><th class="num">#</th><th>agent</th><th class="strategy">strategy</th><th class="num">MACs</th><th class="num">deviation</th><th class="num">params</th>' +
     `${withProxy ? '<th class="num">proxy top-1</th>' : ''}<th class="num">wall</th>${withLlm ? '<th class="num">LLM tokens<div class="sub">in / out · cost</div></th>' : ''}` +
     '<th class="wide">rationale and notes</th></tr>';
   const rows = t.attempts.map((a) => {
@@ -118,11 +119,37 @@ export function strategyLogTable(t: TargetReport): string {
     const llm = a.llm ? `${esc(int(a.llm.inputTokens))} / ${esc(int(a.llm.outputTokens))}${sub(esc(usd(a.llm.costUsd)))}` : MISSING;
     return (
       `<tr${cls ? ` class="${cls}"` : ''}><td class="num">${esc(a.index)}${chosen ? sub('kept') : ''}</td>` +
-      `<td><span class="agent agent-${esc(a.agent)}">${esc(a.agent)}</span></td><td>${strategyCell(a)}</td>` +
+      `<td><span class="agent agent-${esc(a.agent)}">${esc(a.agent)}</span></td><td class="strategy">${strategyCell(a)}</td>` +
       `<td class="num">${a.error ? MISSING : esc(macs(a.macs))}</td><td class="num">${dev}</td><td class="num">${a.error ? MISSING : esc(si(a.params))}</td>` +
       `${withProxy ? `<td class="num">${esc(acc(a.accuracyProxy?.top1, 1))}</td>` : ''}<td class="num">${esc(ms(a.wallMs))}</td>` +
       `${withLlm ? `<td class="num">${llm}</td>` : ''}<td class="wide">${notesCell(a)}</td></tr>`
     );
   });
   return `<table class="data log-table" data-target="${esc(t.label)}"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+/** A card of facts about one target's search: outcome, kept attempt, agents, fallbacks, LLM use, time. */
+export function searchFacts(t: TargetReport): string {
+  const kept = chosenAttempt(t);
+  const inBand = t.attempts.filter((a) => !a.error && a.inBand).length;
+  const failed = t.attempts.filter((a) => a.error).length;
+  const fallbacks = t.attempts.filter((a) => a.fallbackReason).length;
+  const agents = new Map<string, number>();
+  for (const a of t.attempts) agents.set(a.agent, (agents.get(a.agent) ?? 0) + 1);
+  const llm = t.attempts.flatMap((a) => (a.llm ? [a.llm] : []));
+  const wallMs = t.attempts.reduce((n, a) => n + (isNum(a.wallMs) ? a.wallMs : 0), 0);
+  const rows: [string, string][] = [
+    ['outcome', `<span class="badge badge-${t.status === 'converged' ? 'ok' : 'bad'}">${esc(t.status)}</span> ${esc(t.reason)}`],
+    ['target', `${esc(macs(t.targetMacs))}, band ${esc(bandText(t.band))}`],
+    ['attempts', `${t.attempts.length}: ${inBand} in band${failed ? `, ${failed} failed in the engine` : ''}`],
+    ['kept', kept ? `attempt ${esc(kept.index)} by ${esc(kept.agent)}: ${esc(macs(kept.macs))} (${esc(pct(kept.deviation))})` : 'none'],
+    ['agents', [...agents].map(([name, n]) => `<span class="agent agent-${esc(name)}">${esc(name)}</span> ×${n}`).join(' ') || MISSING],
+    ['fallbacks', fallbacks ? `${fallbacks} (an agent's proposal was replaced; see the notes below)` : 'none'],
+    ['search time', esc(ms(wallMs))],
+  ];
+  if (llm.length) {
+    const sum = (f: (u: (typeof llm)[number]) => number) => llm.reduce((n, u) => n + f(u), 0);
+    rows.push(['LLM use', `${llm.length} call${llm.length === 1 ? '' : 's'}, ${esc(int(sum((u) => u.inputTokens)))} in / ${esc(int(sum((u) => u.outputTokens)))} out tokens, ${esc(usd(sum((u) => u.costUsd)))}`]);
+  }
+  return `<dl class="facts">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
 }

@@ -1,5 +1,14 @@
+/**
+ * Errors of the artifact store. Every one extends {@link ArtifactError}, carries readonly context,
+ * and never carries credentials: messages name the store (`s3://bucket` or the local root), the key
+ * and, for server failures, the server's own message.
+ */
+
+/** Root of every artifact-store error; catch this to catch them all. */
+export abstract class ArtifactError extends Error {}
+
 /** Thrown when an artifact key is unsafe or malformed (`..`, absolute, backslashes, empty segments, too long). */
-export class ArtifactKeyError extends Error {
+export class ArtifactKeyError extends ArtifactError {
   override readonly name = 'ArtifactKeyError';
   constructor(
     readonly key: string,
@@ -9,8 +18,11 @@ export class ArtifactKeyError extends Error {
   }
 }
 
-/** Thrown when a downloaded object's sha256 differs from the one recorded at upload or in the reference. */
-export class ArtifactIntegrityError extends Error {
+/**
+ * Thrown by `get`/`getBytes` when the downloaded bytes' sha256 differs from the one recorded at upload
+ * or from the reference's `sha256`. Nothing is left at the destination when it is thrown.
+ */
+export class ArtifactIntegrityError extends ArtifactError {
   override readonly name = 'ArtifactIntegrityError';
   constructor(
     readonly key: string,
@@ -21,30 +33,38 @@ export class ArtifactIntegrityError extends Error {
   }
 }
 
-/**
- * Thrown when the store fails an operation. The message names the bucket/root, the key and the server's
- * message — never credentials. `retryable` marks transient failures (5xx, connection refused, timeouts).
- */
-export class ArtifactStoreError extends Error {
-  override readonly name = 'ArtifactStoreError';
-  constructor(
-    readonly op: string,
-    readonly location: string,
-    readonly key: string,
-    readonly serverMessage: string,
-    readonly retryable: boolean,
-  ) {
-    super(`artifact store ${op} ${location}/${key} failed: ${serverMessage}`);
-  }
-}
-
-/** Thrown by `get` when the object does not exist. */
-export class ArtifactNotFoundError extends Error {
+/** Thrown by `get`/`getBytes` when the object does not exist (the bucket or root does). */
+export class ArtifactNotFoundError extends ArtifactError {
   override readonly name = 'ArtifactNotFoundError';
   constructor(
+    /** `s3://bucket` or the local root. */
     readonly location: string,
     readonly key: string,
   ) {
     super(`artifact ${location}/${key} does not exist`);
+  }
+}
+
+/**
+ * Thrown when the store itself fails an operation (server error, missing bucket, bad credentials,
+ * unreadable source file, full disk). The message names the bucket (or local root), the key and the
+ * server's message. `retryable` marks transient failures (HTTP 5xx/429, connection refused or reset,
+ * timeouts): activities rethrow those for Temporal's retry policy and turn the rest into
+ * non-retryable failures.
+ */
+export class ArtifactStoreError extends ArtifactError {
+  override readonly name = 'ArtifactStoreError';
+  constructor(
+    /** The store operation: `put`, `get`, `head`, `list`, `delete`. */
+    readonly op: string,
+    /** `s3://bucket` or the local root. */
+    readonly location: string,
+    /** The full object key (with the store's prefix, if any). */
+    readonly key: string,
+    /** What the server (or the filesystem) said, credentials redacted. */
+    readonly serverMessage: string,
+    readonly retryable: boolean,
+  ) {
+    super(`artifact store: ${op} ${location}/${key} failed${retryable ? ' (transient)' : ''}: ${serverMessage}`);
   }
 }

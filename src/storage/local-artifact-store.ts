@@ -1,21 +1,55 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ArtifactRef } from '../core/artifact-ref';
-import { keyFrom, validateKey, type ArtifactListing, type ArtifactSource, type ArtifactStore } from './artifact-store';
-import { ArtifactIntegrityError, ArtifactKeyError, ArtifactNotFoundError } from './errors';
-import { hashBytes, hashFile, streamToFile } from './hashing';
+import { keyFrom, validateKey, validatePrefix, type ArtifactListing, type ArtifactSource, type ArtifactStore } from './artifact-store';
+import { ArtifactIntegrityError, ArtifactKeyError, ArtifactNotFoundError, ArtifactStoreError } from './errors';
+import { hashBytes, streamToFile } from './hashing';
 
+/** Folder (under the root) of the sidecars. Keys may not start with it. */
 const META_DIR = '.ap-meta';
+/** Name prefix of in-flight temp files; never listed, never a key segment. */
+const TMP_PREFIX = '.ap-tmp-';
+/** How many earlier sha256s a sidecar remembers (see the class doc). */
+const MAX_PREVIOUS = 3;
+
+/** What a sidecar records: the sha256 of the object being committed, and of the ones it may replace. */
+interface Sidecar {
+  sha256: string;
+  sizeBytes: number;
+  /** sha256s of objects this put replaces; the object file may still hold one of them (see the class doc). */
+  previous?: { sha256: string; sizeBytes: number }[];
+}
+
+const RETRYABLE_FS_CODES = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EINTR']);
+
+function fsCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
 
 /**
- * Artifacts on the local filesystem (the embedded default): `<root>/<key>`, with the sha256 in
- * `<root>/.ap-meta/<key>.json`. A put writes a temp file in the target folder, fsyncs it, writes the
- * metadata, then renames the object into place: a reader sees the whole object or none, and an object
- * that is visible always has its metadata.
+ * Artifacts on the local filesystem (the embedded default): the bytes at `<root>/<key>` (so a
+ * `file://` URI is the object itself) and a JSON sidecar with the sha256 at `<root>/.ap-meta/<key>.json`.
+ *
+ * How a put stays atomic without a transaction over two files:
+ * 1. the bytes go to a temp file in the object's own folder (same filesystem, so rename is atomic),
+ *    hashed while written, then fsynced;
+ * 2. the sidecar is written to a temp file, fsynced and renamed into place. It records the new sha256
+ *    and, under `previous`, the sha256s it replaces;
+ * 3. the object's temp file is renamed onto `<root>/<key>` — the commit point — and the folder fsynced.
+ *
+ * A reader therefore never sees a half-written object, and a visible object always has a sidecar (it was
+ * renamed first). Between steps 2 and 3, or after a crash there, the object file still holds the previous
+ * bytes: the reader accepts them because the sidecar lists their sha256 under `previous` — the put simply
+ * has not happened. A reader that read the sidecar just before a concurrent put re-reads it once on a
+ * mismatch. Anything else that does not match (bit rot, a truncated copy, an edit behind the store's back)
+ * is an {@link ArtifactIntegrityError}.
  */
 export class LocalArtifactStore implements ArtifactStore {
+  /** Absolute root folder. */
   readonly root: string;
 
   constructor(root: string) {
@@ -23,12 +57,30 @@ export class LocalArtifactStore implements ArtifactStore {
     fs.mkdirSync(this.root, { recursive: true });
   }
 
-  private fileOf(key: string): string {
-    return path.join(this.root, validateKey(key));
+  private checkKey(key: string): string {
+    validateKey(key);
+    if (key === META_DIR || key.startsWith(`${META_DIR}/`)) throw new ArtifactKeyError(key, `"${META_DIR}" is reserved by the local store`);
+    if (key.split('/').some((seg) => seg.startsWith(TMP_PREFIX))) throw new ArtifactKeyError(key, `segments starting with "${TMP_PREFIX}" are reserved by the local store`);
+    return key;
   }
 
-  private metaOf(key: string): string {
-    return path.join(this.root, META_DIR, `${validateKey(key)}.json`);
+  private fileOf(key: string): string {
+    return path.join(this.root, this.checkKey(key));
+  }
+
+  private sidecarOf(key: string): string {
+    return path.join(this.root, META_DIR, `${this.checkKey(key)}.json`);
+  }
+
+  private static tempBeside(file: string): string {
+    return path.join(path.dirname(file), `${TMP_PREFIX}${randomBytes(6).toString('hex')}-${path.basename(file)}`.slice(0, 255));
+  }
+
+  private fail(op: string, key: string, err: unknown): never {
+    if (err instanceof ArtifactKeyError || err instanceof ArtifactIntegrityError || err instanceof ArtifactNotFoundError) throw err;
+    const code = fsCode(err);
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ArtifactStoreError(op, this.root, key, message, code !== undefined && RETRYABLE_FS_CODES.has(code));
   }
 
   uriFor(key: string): string {
@@ -39,109 +91,180 @@ export class LocalArtifactStore implements ArtifactStore {
     if (!uri.startsWith('file://')) throw new ArtifactKeyError(uri, `not a file:// URI of ${this.root}`);
     const rel = path.relative(this.root, fileURLToPath(uri));
     if (rel.startsWith('..') || path.isAbsolute(rel)) throw new ArtifactKeyError(uri, `not under ${this.root}`);
-    return validateKey(rel.split(path.sep).join('/'));
+    return this.checkKey(rel.split(path.sep).join('/'));
   }
 
   async put(key: string, source: ArtifactSource): Promise<ArtifactRef> {
     const file = this.fileOf(key);
-    await fsp.mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    let digest: { sha256: string; sizeBytes: number };
+    const sidecar = this.sidecarOf(key);
+    const tmp = LocalArtifactStore.tempBeside(file);
+    const sidecarTmp = LocalArtifactStore.tempBeside(sidecar);
     try {
-      if ('file' in source) {
-        await fsp.copyFile(source.file, tmp);
-        digest = await hashFile(tmp);
-      } else if ('bytes' in source) {
-        await fsp.writeFile(tmp, source.bytes);
-        digest = { sha256: hashBytes(source.bytes), sizeBytes: source.bytes.length };
-      } else {
-        digest = await streamToFile(source.stream, tmp);
-      }
-      const fh = await fsp.open(tmp, 'r');
-      await fh.sync();
-      await fh.close();
-      const ref: ArtifactRef = { uri: this.uriFor(key), key, ...digest };
-      const meta = this.metaOf(key);
-      await fsp.mkdir(path.dirname(meta), { recursive: true });
-      await fsp.writeFile(`${meta}.tmp`, JSON.stringify(ref));
-      await fsp.rename(`${meta}.tmp`, meta);
-      await fsp.rename(tmp, file);
-      return ref;
+      await fsp.mkdir(path.dirname(file), { recursive: true });
+      await fsp.mkdir(path.dirname(sidecar), { recursive: true });
+      const input =
+        'file' in source ? fs.createReadStream(source.file) : 'bytes' in source ? Readable.from([Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength)]) : source.stream;
+      const digest = await streamToFile(input, tmp);
+      await fsyncPath(tmp);
+
+      const current = await this.readSidecar(key);
+      const previous = current && (await pathExists(file)) ? [{ sha256: current.sha256, sizeBytes: current.sizeBytes }, ...(current.previous ?? [])] : [];
+      const record: Sidecar = {
+        ...digest,
+        ...(previous.length > 0 ? { previous: dedupe(previous, digest.sha256).slice(0, MAX_PREVIOUS) } : {}),
+      };
+      await fsp.writeFile(sidecarTmp, JSON.stringify(record));
+      await fsyncPath(sidecarTmp);
+      await fsp.rename(sidecarTmp, sidecar);
+
+      await fsp.rename(tmp, file); // the commit point
+      await fsyncPath(path.dirname(file));
+      return { uri: this.uriFor(key), key, ...digest };
     } catch (err) {
       await fsp.rm(tmp, { force: true });
-      throw err;
+      await fsp.rm(sidecarTmp, { force: true });
+      this.fail('put', key, err);
     }
   }
 
-  private async recorded(key: string): Promise<ArtifactRef> {
+  private async readSidecar(key: string): Promise<Sidecar | undefined> {
+    let text: string;
     try {
-      return JSON.parse(await fsp.readFile(this.metaOf(key), 'utf8')) as ArtifactRef;
-    } catch {
-      throw new ArtifactNotFoundError(this.root, key);
+      text = await fsp.readFile(this.sidecarOf(key), 'utf8');
+    } catch (err) {
+      if (fsCode(err) === 'ENOENT') return undefined;
+      throw err;
     }
+    return JSON.parse(text) as Sidecar;
+  }
+
+  /** Check `actual` against the sidecar (re-read once on a mismatch: a put may have just landed) and the ref. */
+  private async verify(key: string, sidecar: Sidecar, actual: { sha256: string; sizeBytes: number }, ref: ArtifactRef | undefined): Promise<void> {
+    const accepts = (s: Sidecar) => s.sha256 === actual.sha256 || (s.previous ?? []).some((p) => p.sha256 === actual.sha256);
+    let ok = accepts(sidecar);
+    if (!ok) {
+      const again = await this.readSidecar(key);
+      ok = again !== undefined && accepts(again);
+    }
+    if (!ok || (ref !== undefined && ref.sha256 !== actual.sha256)) {
+      throw new ArtifactIntegrityError(key, ref?.sha256 ?? sidecar.sha256, actual.sha256);
+    }
+  }
+
+  private async open(key: string): Promise<{ sidecar: Sidecar; stream: fs.ReadStream }> {
+    const sidecar = await this.readSidecar(key);
+    if (!sidecar) throw new ArtifactNotFoundError(this.root, key);
+    const stream = fs.createReadStream(this.fileOf(key));
+    // Surface ENOENT now, as not-found, rather than from inside a pipeline.
+    await new Promise<void>((resolve, reject) => {
+      stream.once('ready', () => resolve());
+      stream.once('error', (err) => reject(fsCode(err) === 'ENOENT' ? new ArtifactNotFoundError(this.root, key) : err));
+    });
+    return { sidecar, stream };
   }
 
   async get(keyOrRef: string | ArtifactRef, destFile: string): Promise<ArtifactRef> {
     const key = keyFrom(keyOrRef);
-    const rec = await this.recorded(key);
-    const tmp = `${destFile}.tmp-${process.pid}`;
-    await fsp.mkdir(path.dirname(destFile), { recursive: true });
+    const ref = typeof keyOrRef === 'string' ? undefined : keyOrRef;
+    const tmp = LocalArtifactStore.tempBeside(path.resolve(destFile));
     try {
-      await fsp.copyFile(this.fileOf(key), tmp);
-    } catch {
-      throw new ArtifactNotFoundError(this.root, key);
-    }
-    const actual = await hashFile(tmp);
-    const expected = typeof keyOrRef === 'string' ? rec.sha256 : keyOrRef.sha256;
-    if (actual.sha256 !== rec.sha256 || actual.sha256 !== expected) {
+      const { sidecar, stream } = await this.open(key);
+      await fsp.mkdir(path.dirname(tmp), { recursive: true });
+      const actual = await streamToFile(stream, tmp);
+      await this.verify(key, sidecar, actual, ref);
+      await fsp.rename(tmp, destFile);
+      return { uri: this.uriFor(key), key, ...actual };
+    } catch (err) {
       await fsp.rm(tmp, { force: true });
-      throw new ArtifactIntegrityError(key, expected, actual.sha256);
+      this.fail('get', key, err);
     }
-    await fsp.rename(tmp, destFile);
-    return rec;
   }
 
   async getBytes(keyOrRef: string | ArtifactRef): Promise<Uint8Array> {
     const key = keyFrom(keyOrRef);
-    const rec = await this.recorded(key);
-    const bytes = await fsp.readFile(this.fileOf(key)).catch(() => {
-      throw new ArtifactNotFoundError(this.root, key);
-    });
-    const actual = hashBytes(bytes);
-    const expected = typeof keyOrRef === 'string' ? rec.sha256 : keyOrRef.sha256;
-    if (actual !== rec.sha256 || actual !== expected) throw new ArtifactIntegrityError(key, expected, actual);
-    return bytes;
+    const ref = typeof keyOrRef === 'string' ? undefined : keyOrRef;
+    try {
+      const { sidecar, stream } = await this.open(key);
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      const bytes = Buffer.concat(chunks);
+      await this.verify(key, sidecar, { sha256: hashBytes(bytes), sizeBytes: bytes.length }, ref);
+      return bytes;
+    } catch (err) {
+      this.fail('get', key, err);
+    }
   }
 
   async exists(key: string): Promise<boolean> {
-    return fs.existsSync(this.fileOf(key)) && fs.existsSync(this.metaOf(key));
+    const [file, sidecar] = [this.fileOf(key), this.sidecarOf(key)];
+    return (await pathExists(file)) && (await pathExists(sidecar));
   }
 
   async list(prefix: string): Promise<ArtifactListing[]> {
     const out: ArtifactListing[] = [];
+    // Walk only the deepest folder the prefix names in full, not the whole root.
+    validatePrefix(prefix);
+    const slash = prefix.lastIndexOf('/');
+    const base = slash >= 0 ? prefix.slice(0, slash) : '';
     const walk = async (dir: string): Promise<void> => {
       let entries: fs.Dirent[];
       try {
         entries = await fsp.readdir(dir, { withFileTypes: true });
-      } catch {
-        return;
+      } catch (err) {
+        if (fsCode(err) === 'ENOENT' || fsCode(err) === 'ENOTDIR') return;
+        throw err;
       }
       for (const e of entries) {
+        if (e.name.startsWith(TMP_PREFIX)) continue;
         const full = path.join(dir, e.name);
         const rel = path.relative(this.root, full).split(path.sep).join('/');
         if (rel === META_DIR) continue;
-        if (e.isDirectory()) await walk(full);
-        else if (e.isFile() && !e.name.includes('.tmp-') && rel.startsWith(prefix)) {
+        if (e.isDirectory()) {
+          if (rel.startsWith(prefix) || prefix.startsWith(`${rel}/`)) await walk(full);
+        } else if (e.isFile() && rel.startsWith(prefix)) {
           out.push({ key: rel, sizeBytes: (await fsp.stat(full)).size });
         }
       }
     };
-    await walk(this.root);
+    try {
+      await walk(path.join(this.root, base));
+    } catch (err) {
+      this.fail('list', prefix, err);
+    }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   async delete(key: string): Promise<void> {
-    await fsp.rm(this.fileOf(key), { force: true });
-    await fsp.rm(this.metaOf(key), { force: true });
+    // The object first: a visible object always has its sidecar.
+    try {
+      await fsp.rm(this.fileOf(key), { force: true });
+      await fsp.rm(this.sidecarOf(key), { force: true });
+    } catch (err) {
+      this.fail('delete', key, err);
+    }
   }
+}
+
+async function pathExists(p: string): Promise<boolean> {
+  try {
+    await fsp.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** fsync a file or folder (a folder's fsync makes a rename inside it durable). */
+async function fsyncPath(p: string): Promise<void> {
+  const fh = await fsp.open(p, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function dedupe(entries: { sha256: string; sizeBytes: number }[], except: string): { sha256: string; sizeBytes: number }[] {
+  const seen = new Set([except]);
+  return entries.filter((e) => (seen.has(e.sha256) ? false : (seen.add(e.sha256), true)));
 }

@@ -15,7 +15,6 @@ import { ActivityPresets } from './presets';
 import { SA, type CampaignStage } from './search-attributes';
 
 const { profileModel } = proxyActivities<EngineActivities>(ActivityPresets.profile);
-const { fineTune } = proxyActivities<TrainingActivities>(ActivityPresets.fineTune);
 const { evaluateModel } = proxyActivities<TrainingActivities>(ActivityPresets.evaluate);
 const { deploymentCheck } = proxyActivities<DeploymentActivities>(ActivityPresets.evaluate);
 
@@ -165,6 +164,11 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     let model = chosen.model;
     if (config.finetune && dataset) {
       setStage('finetune');
+      // The heartbeat timeout comes from the config: how fast a dead GPU worker's job moves on is a deployment choice.
+      const { fineTune } = proxyActivities<TrainingActivities>({
+        ...ActivityPresets.fineTune,
+        ...(config.finetune.heartbeatTimeoutSec !== undefined ? { heartbeatTimeout: `${config.finetune.heartbeatTimeoutSec}s` } : {}),
+      });
       t.finetune = await fineTune({
         campaignId,
         targetLabel: t.targetLabel,

@@ -77,6 +77,42 @@ describe('CLI: usage errors are clear, never a stack trace', () => {
   });
 });
 
+describe('CLI: profile and prune, locally without Temporal', () => {
+  const dir = tempDir();
+
+  test('profile --json gives totals and stages; --export-onnx writes a file the TS profiler reads', async () => {
+    const onnx = path.join(dir, 'r18.onnx');
+    const r = await cli('profile', 'resnet18', '--json', '--export-onnx', onnx);
+    expect(r.code).toBe(0);
+    const p = JSON.parse(r.out) as { macs: number; params: number; stages: { name: string }[] };
+    expect(Math.abs(p.macs - 1.814e9) / 1.814e9).toBeLessThan(0.01);
+    expect(p.stages.map((s) => s.name)).toEqual(['conv1', 'layer1', 'layer2', 'layer3', 'layer4', 'fc']);
+    const fromOnnx = JSON.parse((await cli('profile', onnx, '--json')).out) as { macs: number; source: string };
+    expect(fromOnnx.source).toBe('onnx');
+    expect(Math.abs(fromOnnx.macs - p.macs) / p.macs).toBeLessThan(0.005);
+    const table = await cli('profile', onnx);
+    expect(table.out).toMatch(/layer3\s+\S+ [GM]\s+\d+\.\d%/);
+  });
+
+  test('prune --ratio --json measures dense and pruned MACs and saves the model', async () => {
+    const out = path.join(dir, 'pruned');
+    const r = await cli('prune', 'resnet18', '--ratio', '0.3', '--input-size', '96', '--out', out, '--json');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.out) as { macs: number; denseMacs: number; params: number; saved: { dir: string } };
+    expect(res.macs).toBeLessThan(res.denseMacs * 0.7);
+    expect(fs.existsSync(path.join(out, 'state_dict.pt'))).toBe(true);
+  });
+
+  test('bad input: an unknown model and a ratio out of range name the field; exit 2', async () => {
+    const unknown = await cli('profile', 'resnet9000', '--json');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain('model.name');
+    const ratio = await cli('prune', 'resnet18', '--ratio', '1.5', '--json');
+    expect(ratio.code).toBe(2);
+    expect(ratio.err).toContain('pruningRatio');
+  });
+});
+
 describe('CLI against a real campaign', () => {
   let env: TestWorkers;
   const engines = realEngines();
