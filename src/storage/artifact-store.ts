@@ -68,7 +68,6 @@ export function validateKey(key: string): string {
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw new ArtifactKeyError(key, `longer than ${MAX_KEY_BYTES} bytes`);
   if (key.startsWith('/')) throw new ArtifactKeyError(key, 'must be relative (no leading /)');
   if (key.includes('\\')) throw new ArtifactKeyError(key, 'must not contain backslashes');
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(key)) throw new ArtifactKeyError(key, 'must not contain control characters');
   for (const seg of key.split('/')) {
     if (seg === '') throw new ArtifactKeyError(key, 'must not contain empty segments (// or a trailing /)');

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ArtifactRef } from '../core/artifact-ref';
 import { keyFrom, validateKey, validatePrefix, type ArtifactListing, type ArtifactSource, type ArtifactStore } from './artifact-store';
-import { ArtifactIntegrityError, ArtifactKeyError, ArtifactNotFoundError, ArtifactStoreError } from './errors';
+import { ArtifactError, ArtifactIntegrityError, ArtifactKeyError, ArtifactNotFoundError, ArtifactStoreError } from './errors';
 import { hashBytes, streamToFile } from './hashing';
 
 /** Folder (under the root) of the sidecars. Keys may not start with it. */
@@ -76,11 +76,12 @@ export class LocalArtifactStore implements ArtifactStore {
     return path.join(path.dirname(file), `${TMP_PREFIX}${randomBytes(6).toString('hex')}-${path.basename(file)}`.slice(0, 255));
   }
 
-  private fail(op: string, key: string, err: unknown): never {
-    if (err instanceof ArtifactKeyError || err instanceof ArtifactIntegrityError || err instanceof ArtifactNotFoundError) throw err;
+  /** The error to throw for `err`: this store's own errors pass through, filesystem errors are wrapped. */
+  private wrap(op: string, key: string, err: unknown): Error {
+    if (err instanceof ArtifactError) return err;
     const code = fsCode(err);
     const message = err instanceof Error ? err.message : String(err);
-    throw new ArtifactStoreError(op, this.root, key, message, code !== undefined && RETRYABLE_FS_CODES.has(code));
+    return new ArtifactStoreError(op, this.root, key, message, code !== undefined && RETRYABLE_FS_CODES.has(code));
   }
 
   uriFor(key: string): string {
@@ -123,7 +124,7 @@ export class LocalArtifactStore implements ArtifactStore {
     } catch (err) {
       await fsp.rm(tmp, { force: true });
       await fsp.rm(sidecarTmp, { force: true });
-      this.fail('put', key, err);
+      throw this.wrap('put', key, err);
     }
   }
 
@@ -176,7 +177,7 @@ export class LocalArtifactStore implements ArtifactStore {
       return { uri: this.uriFor(key), key, ...actual };
     } catch (err) {
       await fsp.rm(tmp, { force: true });
-      this.fail('get', key, err);
+      throw this.wrap('get', key, err);
     }
   }
 
@@ -191,7 +192,7 @@ export class LocalArtifactStore implements ArtifactStore {
       await this.verify(key, sidecar, { sha256: hashBytes(bytes), sizeBytes: bytes.length }, ref);
       return bytes;
     } catch (err) {
-      this.fail('get', key, err);
+      throw this.wrap('get', key, err);
     }
   }
 
@@ -229,7 +230,7 @@ export class LocalArtifactStore implements ArtifactStore {
     try {
       await walk(path.join(this.root, base));
     } catch (err) {
-      this.fail('list', prefix, err);
+      throw this.wrap('list', prefix, err);
     }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
@@ -240,7 +241,7 @@ export class LocalArtifactStore implements ArtifactStore {
       await fsp.rm(this.fileOf(key), { force: true });
       await fsp.rm(this.sidecarOf(key), { force: true });
     } catch (err) {
-      this.fail('delete', key, err);
+      throw this.wrap('delete', key, err);
     }
   }
 }

@@ -4,68 +4,108 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   S3Client,
-  type S3ServiceException,
+  type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { ArtifactRef } from '../core/artifact-ref';
-import { keyFrom, validateKey, type ArtifactListing, type ArtifactSource, type ArtifactStore } from './artifact-store';
-import { ArtifactIntegrityError, ArtifactKeyError, ArtifactNotFoundError, ArtifactStoreError } from './errors';
-import { hashBytes, hashFile, streamToFile } from './hashing';
+import { keyFrom, validateKey, validatePrefix, type ArtifactListing, type ArtifactSource, type ArtifactStore, type PutOptions } from './artifact-store';
+import { ArtifactError, ArtifactIntegrityError, ArtifactKeyError, ArtifactNotFoundError, ArtifactStoreError } from './errors';
+import { hashBytes, hashFile, hashingStream, streamToFile } from './hashing';
 
 /** Options of {@link S3ArtifactStore}. */
 export interface S3StoreOptions {
+  /** e.g. `http://127.0.0.1:7070` (versitygw from infra/services.sh) or `https://s3.eu-west-1.amazonaws.com`. */
   endpoint: string;
   bucket: string;
   accessKeyId: string;
   secretAccessKey: string;
   /** @default 'us-east-1' */
   region?: string;
-  /** Path-style URLs (needed by most S3-compatible servers). @default true */
+  /** Path-style URLs (`endpoint/bucket/key`), which S3-compatible servers need. @default true */
   forcePathStyle?: boolean;
-  /** Key prefix inside the bucket. @default '' */
+  /** Key prefix inside the bucket, e.g. `team-a` (a `/` is added). @default '' */
   prefix?: string;
-  /** Multipart part size; objects larger than this go multipart. @default 16 MiB (S3's minimum is 5 MiB) */
+  /** Multipart part size; larger objects go up in parts, `queueSize` at a time. S3's minimum is 5 MiB. @default 16 MiB */
   partSizeBytes?: number;
-  /** SDK attempts per request (transient errors). @default 4 */
+  /** Parts uploaded in parallel. @default 2 */
+  queueSize?: number;
+  /** SDK attempts per request before an error surfaces (then Temporal's retry takes over). @default 3 */
   maxAttempts?: number;
+  /** Where a `{stream}` source is spooled to learn its sha256 before upload. @default os.tmpdir() */
+  spoolDir?: string;
 }
 
-const SHA_META = 'sha256';
+/** The object metadata entry (`x-amz-meta-sha256`) holding the sha256 of the bytes. */
+export const SHA256_METADATA = 'sha256';
 
-function describe(err: unknown): { message: string; retryable: boolean; notFound: boolean } {
-  const e = err as Partial<S3ServiceException> & { code?: string; $metadata?: { httpStatusCode?: number } };
+const NETWORK_ERRORS = [
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'TimeoutError',
+  'RequestTimeout',
+  'NetworkingError',
+  'SlowDown',
+];
+
+interface Described {
+  message: string;
+  retryable: boolean;
+  notFound: boolean;
+}
+
+/** Read an SDK (or network) error: its server message, and whether it is transient or a missing key. */
+function describeS3Error(err: unknown): Described {
+  const e = (err ?? {}) as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; cause?: { code?: string } };
   const status = e.$metadata?.httpStatusCode;
-  const name = e.name ?? e.code ?? 'Error';
-  const notFound = name !== 'NoSuchBucket' && (status === 404 || name === 'NoSuchKey' || name === 'NotFound');
-  const transient =
+  const name = e.name ?? 'Error';
+  const codes = [name, e.code, e.cause?.code].filter((c): c is string => typeof c === 'string');
+  const notFound = name === 'NoSuchKey' || (name === 'NotFound' && status === 404);
+  const retryable =
     (status !== undefined && (status >= 500 || status === 429)) ||
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'TimeoutError', 'NetworkingError', 'RequestTimeout'].some(
-      (c) => name.includes(c) || (e.message ?? '').includes(c) || e.code === c,
-    );
-  const message = `${name}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`;
-  return { message, retryable: transient || status === undefined, notFound };
+    codes.some((c) => NETWORK_ERRORS.includes(c)) ||
+    NETWORK_ERRORS.some((c) => (e.message ?? '').includes(c));
+  const message = `${name}${status !== undefined ? ` (HTTP ${status})` : ''}: ${e.message || '(no message from the server)'}`;
+  return { message, retryable, notFound };
 }
 
 /**
- * Artifacts in an S3-compatible bucket (versitygw, MinIO, AWS...) through @aws-sdk/client-s3, with
- * multipart uploads through @aws-sdk/lib-storage. The sha256 travels as object metadata and is checked
- * on every download. Checksums are WHEN_REQUIRED: non-AWS servers reject the SDK's default CRCs.
+ * Artifacts in an S3-compatible bucket (versitygw, MinIO, AWS S3...) through @aws-sdk/client-s3, with
+ * multipart uploads through @aws-sdk/lib-storage for objects larger than `partSizeBytes`. The sha256 is
+ * computed before the upload starts (from the bytes, the file, or a spooled copy of the stream) and
+ * stored as object metadata `sha256`; every download is checked against it and against `ref.sha256`.
+ * Checksums are `WHEN_REQUIRED`: S3-compatible servers reject the SDK's default CRC32 trailers.
+ * An S3 object appears only when its upload completes, so a reference never names a partial object.
+ * Failures are {@link ArtifactStoreError}s naming bucket and key, with credentials redacted.
  */
 export class S3ArtifactStore implements ArtifactStore {
+  readonly bucket: string;
+  /** `''` or the prefix with a trailing `/`. */
+  readonly prefix: string;
   private readonly client: S3Client;
-  private readonly bucket: string;
-  private readonly prefix: string;
   private readonly partSize: number;
+  private readonly queueSize: number;
+  private readonly spoolDir: string;
+  private readonly secrets: string[];
 
   constructor(opts: S3StoreOptions) {
     this.bucket = opts.bucket;
-    this.prefix = opts.prefix ? `${opts.prefix.replace(/\/+$/, '')}/` : '';
+    const prefix = (opts.prefix ?? '').replace(/\/+$/, '');
+    this.prefix = prefix === '' ? '' : `${validateKey(prefix)}/`;
     this.partSize = opts.partSizeBytes ?? 16 * 1024 * 1024;
+    this.queueSize = opts.queueSize ?? 2;
+    this.spoolDir = opts.spoolDir ?? os.tmpdir();
+    this.secrets = [opts.secretAccessKey, opts.accessKeyId].filter((s) => s.length >= 4);
     this.client = new S3Client({
       endpoint: opts.endpoint,
       region: opts.region ?? 'us-east-1',
@@ -73,7 +113,7 @@ export class S3ArtifactStore implements ArtifactStore {
       credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: opts.maxAttempts ?? 4,
+      maxAttempts: opts.maxAttempts ?? 3,
     });
   }
 
@@ -91,19 +131,22 @@ export class S3ArtifactStore implements ArtifactStore {
     return validateKey(uri.slice(head.length));
   }
 
-  private fail(op: string, key: string, err: unknown): never {
-    const d = describe(err);
-    if (d.notFound) throw new ArtifactNotFoundError(`s3://${this.bucket}`, key);
-    throw new ArtifactStoreError(op, `s3://${this.bucket}`, this.objectKey(key), d.message, d.retryable);
+  private redact(text: string): string {
+    return this.secrets.reduce((t, s) => t.split(s).join('[redacted]'), text);
   }
 
-  async put(key: string, source: ArtifactSource, opts: { contentType?: string } = {}): Promise<ArtifactRef> {
-    return this.putChecked(key, source, opts);
+  /** The error to throw for `err`: this store's own errors pass through, SDK and network errors are wrapped. */
+  private wrap(op: string, key: string, err: unknown): Error {
+    if (err instanceof ArtifactError) return err;
+    const d = describeS3Error(err);
+    if (d.notFound) return new ArtifactNotFoundError(`s3://${this.bucket}`, key);
+    return new ArtifactStoreError(op, `s3://${this.bucket}`, this.prefix + key, this.redact(d.message), d.retryable);
   }
 
-  private async putChecked(key: string, source: ArtifactSource, opts: { contentType?: string }): Promise<ArtifactRef> {
-    validateKey(key);
-    let spool: string | undefined;
+  async put(key: string, source: ArtifactSource, opts: PutOptions = {}): Promise<ArtifactRef> {
+    const objectKey = this.objectKey(key);
+    let spoolDir: string | undefined;
+    let sent: ReturnType<typeof hashingStream> | undefined;
     try {
       let body: Uint8Array | Readable;
       let digest: { sha256: string; sizeBytes: number };
@@ -115,113 +158,133 @@ export class S3ArtifactStore implements ArtifactStore {
         if ('file' in source) {
           file = source.file;
         } else {
-          // A stream is spooled first: its hash must be known before the object is written, and a retried
-          // upload needs to read it again.
-          spool = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'ap-s3-')), 'body');
-          await streamToFile(source.stream, spool);
-          file = spool;
+          // The sha256 goes into the metadata, which is sent before the body: spool the stream to learn it.
+          spoolDir = await fsp.mkdtemp(path.join(this.spoolDir, 'ap-s3-'));
+          file = path.join(spoolDir, 'body');
+          await streamToFile(source.stream, file);
         }
-        digest = await hashFile(file);
-        body = fs.createReadStream(file);
+        digest = await this.readSource('put', key, () => hashFile(file));
+        // Hash what is actually sent too, to catch a file that changes under the upload.
+        sent = hashingStream();
+        body = pipeline(fs.createReadStream(file), sent, () => {});
       }
       const upload = new Upload({
         client: this.client,
         partSize: this.partSize,
-        queueSize: 2,
+        queueSize: this.queueSize,
         leavePartsOnError: false,
         params: {
           Bucket: this.bucket,
-          Key: this.objectKey(key),
+          Key: objectKey,
           Body: body,
-          Metadata: { [SHA_META]: digest.sha256 },
-          ...(opts.contentType ? { ContentType: opts.contentType } : {}),
+          Metadata: { [SHA256_METADATA]: digest.sha256 },
+          ...(opts.contentType !== undefined ? { ContentType: opts.contentType } : {}),
         },
       });
       await upload.done();
+      // A file that changed between hashing and upload would carry a wrong sha256: refuse the reference.
+      if (sent !== undefined && sent.digest().sha256 !== digest.sha256) {
+        await this.delete(key);
+        throw new ArtifactStoreError('put', `s3://${this.bucket}`, objectKey, 'the source file changed while it was uploaded', true);
+      }
       return { uri: this.uriFor(key), key, ...digest };
     } catch (err) {
-      if (err instanceof ArtifactKeyError) throw err;
-      return this.fail('put', key, err);
+      throw this.wrap('put', key, err);
     } finally {
-      if (spool) await fsp.rm(path.dirname(spool), { recursive: true, force: true });
+      if (spoolDir !== undefined) await fsp.rm(spoolDir, { recursive: true, force: true });
+    }
+  }
+
+  /** Local source-file failures are the caller's, not the server's: not retryable, and say so. */
+  private async readSource<T>(op: string, key: string, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new ArtifactStoreError(op, `s3://${this.bucket}`, this.prefix + key, `cannot read the source: ${message}`, false);
     }
   }
 
   private async open(key: string): Promise<{ body: Readable; recorded: string | undefined }> {
     try {
       const obj = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
-      return { body: obj.Body as Readable, recorded: obj.Metadata?.[SHA_META] };
+      if (obj.Body === undefined) throw new Error('GetObject returned no body');
+      return { body: obj.Body as Readable, recorded: obj.Metadata?.[SHA256_METADATA] };
     } catch (err) {
-      this.fail('get', key, err);
+      throw this.wrap('get', key, err);
     }
+  }
+
+  /** The sha256 the bytes must have: the ref's and the recorded one must both match when present. */
+  private check(key: string, actual: string, recorded: string | undefined, ref: ArtifactRef | undefined): void {
+    const expected = ref?.sha256 ?? recorded;
+    if (expected === undefined) throw new ArtifactIntegrityError(key, '(no sha256 recorded with the object)', actual);
+    if (actual !== expected) throw new ArtifactIntegrityError(key, expected, actual);
+    if (recorded !== undefined && actual !== recorded) throw new ArtifactIntegrityError(key, recorded, actual);
   }
 
   async get(keyOrRef: string | ArtifactRef, destFile: string): Promise<ArtifactRef> {
     const key = keyFrom(keyOrRef);
-    const { body, recorded } = await this.open(key);
-    await fsp.mkdir(path.dirname(destFile), { recursive: true });
-    const tmp = `${destFile}.tmp-${process.pid}`;
-    let digest: { sha256: string; sizeBytes: number };
+    const ref = typeof keyOrRef === 'string' ? undefined : keyOrRef;
+    const dest = path.resolve(destFile);
+    const tmp = path.join(path.dirname(dest), `.ap-tmp-${randomBytes(6).toString('hex')}-${path.basename(dest)}`.slice(0, 255));
     try {
-      digest = await streamToFile(body, tmp);
+      const { body, recorded } = await this.open(key);
+      await fsp.mkdir(path.dirname(dest), { recursive: true });
+      const actual = await streamToFile(body, tmp);
+      this.check(key, actual.sha256, recorded, ref);
+      await fsp.rename(tmp, dest);
+      return { uri: this.uriFor(key), key, ...actual };
     } catch (err) {
       await fsp.rm(tmp, { force: true });
-      this.fail('get', key, err);
+      throw this.wrap('get', key, err);
     }
-    const expected = typeof keyOrRef === 'string' ? recorded : keyOrRef.sha256;
-    if (!expected || digest.sha256 !== expected || (recorded && digest.sha256 !== recorded)) {
-      await fsp.rm(tmp, { force: true });
-      throw new ArtifactIntegrityError(key, expected ?? recorded ?? '(none recorded)', digest.sha256);
-    }
-    await fsp.rename(tmp, destFile);
-    return { uri: this.uriFor(key), key, ...digest };
   }
 
   async getBytes(keyOrRef: string | ArtifactRef): Promise<Uint8Array> {
     const key = keyFrom(keyOrRef);
-    const { body, recorded } = await this.open(key);
-    const chunks: Buffer[] = [];
+    const ref = typeof keyOrRef === 'string' ? undefined : keyOrRef;
     try {
+      const { body, recorded } = await this.open(key);
+      const chunks: Buffer[] = [];
       for await (const c of body) chunks.push(c as Buffer);
+      const bytes = Buffer.concat(chunks);
+      this.check(key, hashBytes(bytes), recorded, ref);
+      return bytes;
     } catch (err) {
-      this.fail('get', key, err);
+      throw this.wrap('get', key, err);
     }
-    const bytes = Buffer.concat(chunks);
-    const actual = hashBytes(bytes);
-    const expected = typeof keyOrRef === 'string' ? recorded : keyOrRef.sha256;
-    if (!expected || actual !== expected || (recorded && actual !== recorded)) {
-      throw new ArtifactIntegrityError(key, expected ?? recorded ?? '(none recorded)', actual);
-    }
-    return bytes;
   }
 
+  /** Note: S3 answers HEAD on a missing bucket with a bare 404, so a missing bucket reads as `false` here. */
   async exists(key: string): Promise<boolean> {
     try {
       await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
       return true;
     } catch (err) {
-      if (describe(err).notFound) return false;
-      this.fail('head', key, err);
+      if (describeS3Error(err).notFound) return false;
+      throw this.wrap('head', key, err);
     }
   }
 
   async list(prefix: string): Promise<ArtifactListing[]> {
+    validatePrefix(prefix);
     const out: ArtifactListing[] = [];
     let token: string | undefined;
     do {
-      let page;
+      let page: ListObjectsV2CommandOutput;
       try {
         page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }),
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ...(token !== undefined ? { ContinuationToken: token } : {}) }),
         );
       } catch (err) {
-        this.fail('list', prefix || '(all)', err);
+        throw this.wrap('list', prefix === '' ? '(all)' : prefix, err);
       }
       for (const o of page.Contents ?? []) {
-        if (o.Key) out.push({ key: o.Key.slice(this.prefix.length), sizeBytes: o.Size ?? 0 });
+        if (o.Key !== undefined && o.Key.startsWith(this.prefix)) out.push({ key: o.Key.slice(this.prefix.length), sizeBytes: o.Size ?? 0 });
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
@@ -229,11 +292,11 @@ export class S3ArtifactStore implements ArtifactStore {
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
     } catch (err) {
-      this.fail('delete', key, err);
+      throw this.wrap('delete', key, err);
     }
   }
 
-  /** Close the HTTP agent (tests, short-lived CLIs). */
+  /** Close the client's sockets (tests, short-lived CLIs). */
   destroy(): void {
     this.client.destroy();
   }

@@ -1,0 +1,221 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { renderReport, type ReportData } from '../../src/report';
+import { HOSTILE_FALLBACK, HOSTILE_RATIONALE, emptyFixture, reportFixture } from './fixture';
+import { decodePng, pixelStats } from './png';
+
+const ROOT = path.join(__dirname, '..', '..');
+const CHROMIUM = process.env.AP_CHROMIUM ?? '/usr/bin/chromium';
+
+/** Every chart the full fixture must draw, with how many of each (2 targets; CPU and CUDA latency). */
+const EXPECTED_CHARTS: Record<string, number> = {
+  summary: 1,
+  convergence: 2,
+  'ratio-macs': 2,
+  stages: 1,
+  accuracy: 1,
+  latency: 2,
+  speedup: 1,
+  loss: 1,
+};
+
+/** Text that must never reach the page from a missing or broken number. */
+const BROKEN = /\bNaN\b|undefined|Infinity/;
+
+const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+
+function chartCounts(html: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const m of html.matchAll(/<svg class="chart" data-chart="([^"]+)"/g)) counts[m[1]!] = (counts[m[1]!] ?? 0) + 1;
+  return counts;
+}
+
+describe('renderReport', () => {
+  const html = renderReport(reportFixture);
+
+  it('draws every chart as <svg class="chart" data-chart=...>', () => {
+    expect(chartCounts(html)).toEqual(EXPECTED_CHARTS);
+  });
+
+  it('is one self-contained page: no script, no external resource', () => {
+    expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+    expect(html).not.toMatch(/<script/i);
+    expect(html).not.toMatch(/<link|@import|@font-face|<img|<iframe/i);
+    // The only URL is the SVG namespace; url(...) only points at the in-page hatch pattern.
+    expect(html.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, '')).not.toMatch(/https?:\/\//);
+    expect([...html.matchAll(/url\(([^)]*)\)/g)].map((m) => m[1])).toEqual(expect.arrayContaining(['#ap-hatch']));
+    expect(html).not.toMatch(/url\((?!#)/);
+  });
+
+  it('escapes LLM text: rationales and fallback reasons arrive as text', () => {
+    expect(html).not.toContain('<script>alert');
+    expect(html).not.toContain('<script>steal');
+    expect(html).toContain(escapeHtml(HOSTILE_RATIONALE));
+    expect(html).toContain(escapeHtml(HOSTILE_FALLBACK));
+  });
+
+  it('writes no NaN, undefined or Infinity', () => {
+    expect(html).not.toMatch(BROKEN);
+  });
+
+  it('formats numbers for people and never calls MACs FLOPs', () => {
+    for (const text of ['4.11 GMACs', '25.6 M', '76.13%', '74.82%', '-1.31 pp', '+30.51%', '-1.12%', '1.87×', '2.35×', '$0.0448', '13,517', '-5%..+1%', '38.4 ms']) {
+      expect(html).toContain(text);
+    }
+    expect(html).not.toMatch(/flop/i);
+  });
+
+  it('marks the error attempt, the fallback and the kept attempt', () => {
+    expect(html).toContain('class="error-mark"');
+    expect(html).toContain('engine error: engine prune: taylor importance needs calibration data');
+    expect(html).toContain('class="flag flag-fallback"');
+    expect(html).toMatch(/<tr class="row-chosen">/);
+    expect(html).toMatch(/<tr class="row-error">/);
+  });
+
+  it('is a pure function of its data', () => {
+    expect(renderReport(reportFixture)).toBe(html);
+    expect(renderReport(structuredClone(reportFixture) as ReportData)).toBe(html);
+  });
+
+  const converged = reportFixture.targets[0]!;
+  const diverged = reportFixture.targets[1]!;
+  const { accuracy: _denseAccuracy, latency: _denseLatency, ...denseBare } = reportFixture.dense;
+  const { accuracy: _prunedAccuracy, latency: _prunedLatency, speedup: _speedup, ...prunedBare } = converged.pruned!;
+  const { finetune: _finetune, ...convergedNoFinetune } = converged;
+
+  // One case per missing piece: what must still render, and the note that says what is missing.
+  const emptyCases: { name: string; data: ReportData; notes: string[]; charts: string[] }[] = [
+    { name: 'nothing known, no attempts', data: emptyFixture, notes: ['no attempts were made', 'No per-stage MACs', 'No accuracy is known', 'No latency was measured', 'not fine-tuned'], charts: ['summary'] },
+    { name: 'no targets at all', data: { ...emptyFixture, targets: [] }, notes: ['This campaign has no MAC targets.'], charts: ['summary'] },
+    {
+      name: 'no accuracy, latency or fine-tuning',
+      data: { ...reportFixture, dense: denseBare, targets: [{ ...convergedNoFinetune, pruned: prunedBare }, diverged] },
+      notes: ['No accuracy is known', 'fine-tuning', 'not fine-tuned'],
+      charts: ['summary', 'convergence', 'stages', 'speedup', 'ratio-macs'],
+    },
+    {
+      name: 'fine-tuning without loss values',
+      data: { ...reportFixture, targets: [{ ...converged, finetune: { lossCurve: [], steps: 0, imagesPerSec: 0, resumedFromStep: null } }] },
+      notes: ['fine-tuning recorded no loss values'],
+      charts: ['summary', 'convergence', 'accuracy', 'latency', 'speedup'],
+    },
+    {
+      name: 'only failed attempts',
+      data: { ...reportFixture, targets: [{ ...diverged, attempts: converged.attempts.filter((a) => a.error) }] },
+      notes: ['Nothing was measured for this target.'],
+      charts: ['summary', 'convergence'],
+    },
+    {
+      name: 'broken numbers in the data',
+      data: {
+        ...reportFixture,
+        targets: [{ ...converged, pruned: { ...converged.pruned!, macRatio: Number.NaN, speedup: { cpu: Number.POSITIVE_INFINITY } }, attempts: [{ ...converged.attempts[0]!, deviation: Number.NaN }] }],
+      },
+      notes: [],
+      charts: ['summary', 'convergence', 'stages'],
+    },
+  ];
+
+  it.each(emptyCases)('renders a readable page when data is missing: $name', ({ data, notes, charts }) => {
+    const page = renderReport(data);
+    expect(page).not.toMatch(BROKEN);
+    expect(page).toContain('</html>');
+    for (const note of notes) expect(page).toContain(note);
+    const counts = chartCounts(page);
+    for (const chart of charts) expect(counts[chart]).toBeGreaterThan(0);
+  });
+});
+
+function canInstallChromium(): boolean {
+  if (fs.existsSync(CHROMIUM)) return true;
+  const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+  return has('apt-get') && (process.getuid?.() === 0 || has('sudo'));
+}
+
+// Skipped only where Chromium is absent and apt-get cannot install it.
+const describeChromium = canInstallChromium() ? describe : describe.skip;
+
+describeChromium('renderReport in headless Chromium', () => {
+  let dir = '';
+  let htmlFile = '';
+
+  const chromium = (args: string[]): string => {
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ap-chromium-profile-'));
+    try {
+      return execFileSync(
+        CHROMIUM,
+        [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--hide-scrollbars',
+          `--user-data-dir=${profile}`,
+          ...args,
+          `file://${htmlFile}`,
+        ],
+        { encoding: 'utf8', timeout: 90_000, maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    } finally {
+      fs.rmSync(profile, { recursive: true, force: true });
+    }
+  };
+
+  beforeAll(() => {
+    execFileSync('bash', [path.join(ROOT, 'infra', 'setup-chromium.sh')], { stdio: 'inherit', timeout: 590_000 });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ap-report-'));
+    htmlFile = path.join(dir, 'report.html');
+    fs.writeFileSync(htmlFile, renderReport(reportFixture));
+  }, 600_000);
+
+  afterAll(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('--dump-dom: each chart is an <svg> with marks, and no <script> element exists', () => {
+    const dom = chromium(['--dump-dom']);
+    expect(dom).toContain('</html>');
+    // The browser parsed the escaped rationale as text, not as an element.
+    expect(dom).not.toMatch(/<script/i);
+    expect(dom).toContain('&lt;script&gt;alert("pwned")&lt;/script&gt;');
+
+    const svgs = [...dom.matchAll(/<svg class="chart" data-chart="([^"]+)"[\s\S]*?<\/svg>/g)];
+    const counts: Record<string, number> = {};
+    const checks: Record<string, Record<string, boolean>> = {};
+    for (const [svg, chart] of svgs) {
+      counts[chart!] = (counts[chart!] ?? 0) + 1;
+      const n = (tag: string) => (svg.match(new RegExp(`<${tag}[\\s>/]`, 'g')) ?? []).length;
+      // One rect is the chart's background: marks are the other rects, circles and paths.
+      const marks = n('circle') + n('rect') - 1 + n('path');
+      const check: Record<string, boolean> = { 'tick and label texts': n('text') > 5, 'axis or grid lines': n('line') > 0, marks: marks > 0 };
+      if (['convergence', 'ratio-macs', 'accuracy'].includes(chart!)) check['>= 2 points'] = n('circle') >= 2;
+      if (['stages', 'latency', 'speedup', 'summary'].includes(chart!)) check['>= 3 bars'] = n('rect') - 1 >= 3;
+      if (chart === 'loss') check['raw and smoothed curves'] = n('path') >= 2;
+      checks[`${chart} #${counts[chart!]}`] = check;
+    }
+    for (const [name, check] of Object.entries(checks)) {
+      expect({ name, ...check }).toEqual({ name, ...Object.fromEntries(Object.keys(check).map((k) => [k, true])) });
+    }
+    expect(counts).toEqual(EXPECTED_CHARTS);
+  });
+
+  it('--screenshot: the page paints (a non-blank PNG with many colours)', () => {
+    const png = path.join(dir, 'report.png');
+    chromium([`--screenshot=${png}`, '--window-size=1400,3000']);
+    const img = decodePng(fs.readFileSync(png));
+    expect([img.width, img.height]).toEqual([1400, 3000]);
+    const stats = pixelStats(img);
+    expect(stats.distinctColors).toBeGreaterThan(200);
+    expect(stats.nonBackgroundFraction).toBeGreaterThan(0.2);
+    // The dark header band is painted at the top left.
+    expect(img.pixels[(20 * img.width + 20) * img.channels]).toBeLessThan(40);
+    if (process.env.AP_REPORT_SCREENSHOT) fs.copyFileSync(png, path.resolve(ROOT, process.env.AP_REPORT_SCREENSHOT));
+  });
+});
