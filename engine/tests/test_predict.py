@@ -29,7 +29,12 @@ def test_predict_writes_inputs_that_reproduce_its_predictions(tmp_path):
     out = tmp_path / "inputs.f32"
     torch.manual_seed(0)  # random init: the same seed builds the same weights twice
     r = predict.run(
-        {"model": {"name": "democnn", "numClasses": 3}, "dataset": {"root": ds["root"]}, "count": 6, "out": str(out)},
+        {
+            "model": {"name": "democnn", "numClasses": 3},
+            "dataset": {"root": ds["root"]},
+            "count": 6,
+            "out": str(out),
+        },
         Emitter(stream=_Sink()),
     )
     assert r["shape"] == [6, 3, 32, 32]
@@ -46,7 +51,11 @@ def test_predict_writes_inputs_that_reproduce_its_predictions(tmp_path):
 def test_predict_names_a_missing_dataset(tmp_path):
     with pytest.raises(RequestError) as e:
         predict.run(
-            {"model": {"name": "democnn"}, "dataset": {"root": str(tmp_path / "nope")}, "out": str(tmp_path / "x")},
+            {
+                "model": {"name": "democnn"},
+                "dataset": {"root": str(tmp_path / "nope")},
+                "out": str(tmp_path / "x"),
+            },
             Emitter(stream=_Sink()),
         )
     assert e.value.field is not None and e.value.field.startswith("dataset")
