@@ -1,122 +1,210 @@
 #!/usr/bin/env bash
-# Start, stop and check the real local services:
-#   temporal: `temporal server start-dev` on SQLite ($STATE/temporal/temporal.db, survives restarts), with the
-#             project's search attributes registered, on 127.0.0.1:${AP_TEMPORAL_PORT:-7233}
-#   s3:       versitygw, posix backend on $STATE/s3/data, on 127.0.0.1:${AP_S3_PORT:-7070}, bucket created
-# Usage: infra/services.sh start|stop|status|restart [temporal|s3|all]
-# Every wait polls until the service answers, with a timeout and a message; logs go to $STATE/logs.
+# Start, stop and check the real local services, in the background (nohup), one instance per state dir:
+#   temporal  `temporal server start-dev --headless` on 127.0.0.1:$AP_TEMPORAL_PORT (default 7233), state in
+#             SQLite at $STATE/temporal/temporal.db (survives restarts), namespace `default`, with the
+#             project's search attributes registered (start-dev --search-attribute, checked after start).
+#   s3        versitygw, posix backend on $STATE/s3/data (metadata in $STATE/s3/meta), on
+#             127.0.0.1:$AP_S3_PORT (default 7070), bucket $AP_S3_BUCKET (default agentic-pruner) created.
+# Usage: infra/services.sh start|stop|status|restart [temporal|s3|all]     (default: status all)
+#   start    idempotent: a service that already answers is left alone; waits until each answers
+#            (polling, AP_SERVICE_WAIT_SECONDS, default 90), else prints the log's tail and exits 1.
+#   stop     kills the process in the pid file (only if it is still our binary) and waits for it to exit.
+#   status   prints up/down per service with its address; exits 1 if any is down.
+# Files: $STATE/logs/{temporal,s3}.log, $STATE/run/{temporal,s3}.pid. STATE = $AP_STATE_DIR (default
+# <repo>/.state); binaries from $AP_TOOLS_DIR (default $STATE), installed by infra/setup-services.sh.
+# Credentials: AP_S3_ACCESS_KEY / AP_S3_SECRET_KEY. The defaults below are for this local dev server on
+# loopback only; set real ones for anything reachable from elsewhere. They go to versitygw by
+# environment, never on a command line, and are never printed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${AP_STATE_DIR:-$ROOT/.state}"
+TOOLS="${AP_TOOLS_DIR:-$STATE}"
 LOGS="$STATE/logs"
 RUN="$STATE/run"
-mkdir -p "$LOGS" "$RUN" "$STATE/temporal" "$STATE/s3/data" "$STATE/s3/meta"
 
-TEMPORAL="$STATE/venv-infra/bin/temporal"
-VGW="$STATE/bin/versitygw"
+TEMPORAL="$TOOLS/venv-infra/bin/temporal"
+VGW="$TOOLS/bin/versitygw"
 TEMPORAL_PORT="${AP_TEMPORAL_PORT:-7233}"
+TEMPORAL_ADDR="127.0.0.1:$TEMPORAL_PORT"
 S3_PORT="${AP_S3_PORT:-7070}"
+S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 S3_BUCKET="${AP_S3_BUCKET:-agentic-pruner}"
-# Local-only defaults for the dev S3 server on loopback; set AP_S3_ACCESS_KEY/AP_S3_SECRET_KEY for anything else.
-S3_ACCESS="${AP_S3_ACCESS_KEY:-agentic-pruner-local}"
-S3_SECRET="${AP_S3_SECRET_KEY:-agentic-pruner-local-secret}"
+S3_ACCESS="${AP_S3_ACCESS_KEY:-agentic-pruner-local}"         # local dev server only
+S3_SECRET="${AP_S3_SECRET_KEY:-agentic-pruner-local-secret}"  # local dev server only
 WAIT_SECONDS="${AP_SERVICE_WAIT_SECONDS:-90}"
 
-# The search attributes workflows upsert (src/workflows/search-attributes.ts).
+# The search attributes workflows upsert (src/workflows/search-attributes.ts), Name=Type.
 SEARCH_ATTRIBUTES=(ApCampaignId=Keyword ApModel=Keyword ApTargetMacs=Double ApStage=Keyword ApIteration=Int
   ApBestDeviation=Double ApConverged=Bool ApAgent=Keyword)
 
+usage() { echo "usage: $0 start|stop|status|restart [temporal|s3|all]" >&2; exit 2; }
 say() { echo "[services] $*"; }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# --- probes ------------------------------------------------------------------------------------------
+temporal_up() { "$TEMPORAL" operator cluster health --address "$TEMPORAL_ADDR" >/dev/null 2>&1; }
 
-temporal_up() { "$TEMPORAL" operator cluster health --address "127.0.0.1:$TEMPORAL_PORT" >/dev/null 2>&1; }
+# A real HTTP exchange over bash's /dev/tcp (no curl needed): any HTTP status line means versitygw answers.
+s3_up() {
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3
+    IFS= read -r line <&3 && [[ "$line" == HTTP/1.* ]]' _ "$S3_PORT" 2>/dev/null
+}
 
-s3_up() { curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$S3_PORT/" ; }
+# The pid in a pid file, if that process is alive and is still the binary we started (pids get reused).
+live_pid() { # name binary
+  local pidfile="$RUN/$1.pid" pid
+  [ -f "$pidfile" ] || return 1
+  pid="$(cat "$pidfile")"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null || true)" = "$(readlink -f "$2")" ] || return 1
+  echo "$pid"
+}
 
-wait_for() { # name check-fn log
-  local name="$1" check="$2" log="$3" i
-  for ((i = 0; i < WAIT_SECONDS * 5; i++)); do
-    if "$check"; then return 0; fi
-    if [ -n "${4:-}" ] && ! pid_alive "$4"; then
-      say "$name exited while starting; last lines of $log:"; tail -n 20 "$log" >&2 || true; return 1
+wait_for() { # name probe binary log
+  local name="$1" probe="$2" bin="$3" log="$4" deadline=$((SECONDS + WAIT_SECONDS))
+  while ((SECONDS < deadline)); do
+    if "$probe"; then return 0; fi
+    if ! live_pid "$name" "$bin" >/dev/null; then
+      say "error: $name exited while starting; last lines of $log:" >&2
+      tail -n 25 "$log" >&2 || true
+      return 1
     fi
     sleep 0.2
   done
-  say "$name did not answer within ${WAIT_SECONDS}s; last lines of $log:"; tail -n 20 "$log" >&2 || true
+  say "error: $name did not answer within ${WAIT_SECONDS}s (AP_SERVICE_WAIT_SECONDS); last lines of $log:" >&2
+  tail -n 25 "$log" >&2 || true
   return 1
 }
 
+# --- temporal ----------------------------------------------------------------------------------------
+ensure_search_attributes() {
+  local have missing=() sa
+  have="$("$TEMPORAL" operator search-attribute list --address "$TEMPORAL_ADDR" --namespace default 2>&1)" || {
+    say "error: cannot list search attributes: $have" >&2; return 1; }
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do
+    grep -qE "^\s*${sa%%=*}\s+${sa#*=}\s*$" <<<"$have" || missing+=("$sa")
+  done
+  if ((${#missing[@]} > 0)); then
+    say "registering search attributes: ${missing[*]}"
+    local args=()
+    for sa in "${missing[@]}"; do args+=(--name "${sa%%=*}" --type "${sa#*=}"); done
+    "$TEMPORAL" operator search-attribute create --address "$TEMPORAL_ADDR" --namespace default "${args[@]}" >/dev/null
+  fi
+  say "search attributes registered: ${SEARCH_ATTRIBUTES[*]}"
+}
+
 start_temporal() {
-  [ -x "$TEMPORAL" ] || { say "temporal CLI missing: run bash infra/setup-services.sh"; return 1; }
-  if temporal_up; then say "temporal already up on 127.0.0.1:$TEMPORAL_PORT"; return 0; fi
-  local args=(server start-dev --headless --ip 127.0.0.1 --port "$TEMPORAL_PORT" --namespace default
-    --db-filename "$STATE/temporal/temporal.db" --log-level warn)
-  for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
-  say "starting temporal dev server on 127.0.0.1:$TEMPORAL_PORT (db $STATE/temporal/temporal.db)"
-  nohup "$TEMPORAL" "${args[@]}" >>"$LOGS/temporal.log" 2>&1 &
-  echo $! >"$RUN/temporal.pid"
-  wait_for temporal temporal_up "$LOGS/temporal.log" "$RUN/temporal.pid"
-  say "temporal up (pid $(cat "$RUN/temporal.pid"))"
+  [ -x "$TEMPORAL" ] || { say "error: temporal CLI missing at $TEMPORAL: run bash infra/setup-services.sh" >&2; return 1; }
+  if temporal_up; then
+    local pid; pid="$(live_pid temporal "$TEMPORAL" || echo 'not started by this state dir')"
+    say "temporal already up on $TEMPORAL_ADDR (pid $pid)"
+  else
+    mkdir -p "$STATE/temporal"
+    local args=(server start-dev --headless --ip 127.0.0.1 --port "$TEMPORAL_PORT" --namespace default
+      --db-filename "$STATE/temporal/temporal.db" --log-level warn)
+    for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
+    say "starting temporal dev server on $TEMPORAL_ADDR (db $STATE/temporal/temporal.db, log $LOGS/temporal.log)"
+    echo "=== $(date -u +%FT%TZ) $TEMPORAL ${args[*]}" >>"$LOGS/temporal.log"
+    nohup "$TEMPORAL" "${args[@]}" >>"$LOGS/temporal.log" 2>&1 </dev/null &
+    echo $! >"$RUN/temporal.pid"
+    wait_for temporal temporal_up "$TEMPORAL" "$LOGS/temporal.log" || return 1
+    say "temporal up on $TEMPORAL_ADDR (pid $(cat "$RUN/temporal.pid"), $((SECONDS - t0))s)"
+  fi
+  ensure_search_attributes
+}
+
+# --- s3 (versitygw) ----------------------------------------------------------------------------------
+# Create the bucket through the S3 API with the project's own SDK; an existing bucket is fine.
+ensure_bucket() {
+  local out
+  out="$(cd "$ROOT" && AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true AP_S3_ENDPOINT="$S3_ENDPOINT" \
+    AP_S3_BUCKET="$S3_BUCKET" AP_S3_ACCESS_KEY="$S3_ACCESS" AP_S3_SECRET_KEY="$S3_SECRET" node -e '
+      const { S3Client, CreateBucketCommand } = require("@aws-sdk/client-s3");
+      const env = process.env;
+      const client = new S3Client({ endpoint: env.AP_S3_ENDPOINT, region: "us-east-1", forcePathStyle: true,
+        credentials: { accessKeyId: env.AP_S3_ACCESS_KEY, secretAccessKey: env.AP_S3_SECRET_KEY } });
+      client.send(new CreateBucketCommand({ Bucket: env.AP_S3_BUCKET }))
+        .then(() => console.log("created"))
+        .catch((e) => {
+          if (e.name === "BucketAlreadyOwnedByYou" || e.name === "BucketAlreadyExists") return console.log("exists");
+          console.log(`${e.name}: ${e.message}`); process.exitCode = 1;
+        })
+        .finally(() => client.destroy());' 2>&1)" || {
+    say "error: could not create bucket $S3_BUCKET on $S3_ENDPOINT: $out" >&2; return 1; }
+  say "bucket $S3_BUCKET ready ($out)"
 }
 
 start_s3() {
-  [ -x "$VGW" ] || { say "versitygw missing: run bash infra/setup-services.sh"; return 1; }
-  if s3_up; then say "s3 already up on 127.0.0.1:$S3_PORT"; else
-    say "starting versitygw (posix backend $STATE/s3/data) on 127.0.0.1:$S3_PORT"
+  [ -x "$VGW" ] || { say "error: versitygw missing at $VGW: run bash infra/setup-services.sh" >&2; return 1; }
+  if s3_up; then
+    local pid; pid="$(live_pid s3 "$VGW" || echo 'not started by this state dir')"
+    say "s3 already up on $S3_ENDPOINT (pid $pid)"
+  else
+    mkdir -p "$STATE/s3/data" "$STATE/s3/meta"
+    say "starting versitygw on $S3_ENDPOINT (posix backend $STATE/s3/data, log $LOGS/s3.log)"
+    echo "=== $(date -u +%FT%TZ) $VGW --port 127.0.0.1:$S3_PORT --quiet posix --sidecar $STATE/s3/meta $STATE/s3/data" >>"$LOGS/s3.log"
     ROOT_ACCESS_KEY_ID="$S3_ACCESS" ROOT_SECRET_ACCESS_KEY="$S3_SECRET" \
-      nohup "$VGW" --port "127.0.0.1:$S3_PORT" posix --sidecar "$STATE/s3/meta" "$STATE/s3/data" >>"$LOGS/s3.log" 2>&1 &
+      nohup "$VGW" --port "127.0.0.1:$S3_PORT" --quiet posix --sidecar "$STATE/s3/meta" "$STATE/s3/data" \
+      >>"$LOGS/s3.log" 2>&1 </dev/null &
     echo $! >"$RUN/s3.pid"
-    wait_for s3 s3_up "$LOGS/s3.log" "$RUN/s3.pid"
-    say "s3 up (pid $(cat "$RUN/s3.pid"))"
+    wait_for s3 s3_up "$VGW" "$LOGS/s3.log" || return 1
+    say "s3 up on $S3_ENDPOINT (pid $(cat "$RUN/s3.pid"), $((SECONDS - t0))s)"
   fi
-  # Create the bucket (idempotent: 200 created, 409 already ours).
-  local code
-  code=$(curl -s -o "$LOGS/s3-bucket.out" -w '%{http_code}' --max-time 10 -X PUT \
-    -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
-    --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_ACCESS:$S3_SECRET" "http://127.0.0.1:$S3_PORT/$S3_BUCKET")
-  case "$code" in
-    200 | 409) say "bucket $S3_BUCKET ready" ;;
-    *) say "could not create bucket $S3_BUCKET (HTTP $code): $(head -c 300 "$LOGS/s3-bucket.out")"; return 1 ;;
-  esac
+  ensure_bucket
 }
 
+# --- stop / status -----------------------------------------------------------------------------------
+binary_of() { case "$1" in temporal) echo "$TEMPORAL" ;; s3) echo "$VGW" ;; esac; }
+
 stop_one() { # name
-  local pidfile="$RUN/$1.pid" i
-  if pid_alive "$pidfile"; then
-    local pid; pid="$(cat "$pidfile")"
+  local pid deadline
+  if pid="$(live_pid "$1" "$(binary_of "$1")")"; then
     say "stopping $1 (pid $pid)"
     kill "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + 30))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "$1 (pid $pid) still running after 30s: SIGKILL"
+      kill -9 "$pid" 2>/dev/null || true
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    fi
+    say "$1 stopped"
   else
-    say "$1 not running (no live pid file)"
+    say "$1 not running from this state dir (no live pid in $RUN/$1.pid)"
   fi
-  rm -f "$pidfile"
+  rm -f "$RUN/$1.pid"
 }
 
 status_one() { # name
-  local up=1
+  local pid
+  pid="$(live_pid "$1" "$(binary_of "$1")" || echo -)"
   case "$1" in
-    temporal) temporal_up && up=0; echo "temporal  127.0.0.1:$TEMPORAL_PORT  $([ $up = 0 ] && echo up || echo down)" ;;
-    s3) s3_up && up=0; echo "s3        http://127.0.0.1:$S3_PORT  bucket $S3_BUCKET  $([ $up = 0 ] && echo up || echo down)" ;;
+    temporal) if temporal_up; then echo "temporal  up    $TEMPORAL_ADDR  pid $pid"; else echo "temporal  down  $TEMPORAL_ADDR"; return 1; fi ;;
+    s3) if s3_up; then echo "s3        up    $S3_ENDPOINT  bucket $S3_BUCKET  pid $pid"; else echo "s3        down  $S3_ENDPOINT"; return 1; fi ;;
   esac
-  return $up
 }
 
+# --- main --------------------------------------------------------------------------------------------
 action="${1:-status}"
 target="${2:-all}"
-case "$target" in all) services=(temporal s3) ;; temporal | s3) services=("$target") ;;
-  *) echo "usage: $0 start|stop|status|restart [temporal|s3|all]" >&2; exit 2 ;; esac
+case "$action" in start | stop | status | restart) ;; *) usage ;; esac
+case "$target" in all) services=(temporal s3) ;; temporal | s3) services=("$target") ;; *) usage ;; esac
+
+mkdir -p "$LOGS" "$RUN"
+if [ "$action" != status ]; then
+  # One start/stop at a time per state dir: parallel test runs must not race to start two servers.
+  exec 9>"$RUN/services.lock"
+  flock -w $((WAIT_SECONDS * 2 + 60)) 9 || { say "error: another infra/services.sh holds $RUN/services.lock" >&2; exit 1; }
+fi
 
 rc=0
+t0=$SECONDS
 for s in "${services[@]}"; do
   case "$action" in
     start) "start_$s" || rc=1 ;;
     stop) stop_one "$s" ;;
-    restart) stop_one "$s"; "start_$s" || rc=1 ;;
+    restart) stop_one "$s"; t0=$SECONDS; "start_$s" || rc=1 ;;
     status) status_one "$s" || rc=1 ;;
-    *) echo "usage: $0 start|stop|status|restart [temporal|s3|all]" >&2; exit 2 ;;
   esac
 done
 exit $rc

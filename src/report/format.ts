@@ -9,8 +9,8 @@ export const MISSING = '—';
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** Escape text for HTML/SVG element content and attribute values (all five special characters). */
-export function esc(text: unknown): string {
-  const s = typeof text === 'string' ? text : text === null || text === undefined ? '' : String(text);
+export function esc(text: string | number | boolean | null | undefined): string {
+  const s = text === null || text === undefined ? '' : String(text);
   return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
 }
 

@@ -1,71 +1,106 @@
 import * as path from 'node:path';
 import { z } from 'zod';
-import { parseWith } from '../core/errors';
+import { ConfigError, parseWith } from '../core/errors';
 import type { ArtifactStore } from './artifact-store';
 import { LocalArtifactStore } from './local-artifact-store';
 import { S3ArtifactStore } from './s3-artifact-store';
 
-/** Which artifact store to use. Secrets stay in this object; never log it. */
+/**
+ * Which artifact store to use. Holds secrets: never log it.
+ *
+ * @example
+ * ```ts
+ * { kind: 'local', root: '.state/artifacts' }
+ * { kind: 's3', endpoint: 'http://127.0.0.1:7070', bucket: 'agentic-pruner', accessKeyId, secretAccessKey }
+ * ```
+ */
 export const StoreConfigSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('local'), root: z.string().min(1) }).strict(),
   z
     .object({
       kind: z.literal('s3'),
-      endpoint: z.string().url(),
-      bucket: z.string().min(3),
-      region: z.string().default('us-east-1'),
+      endpoint: z.url({ protocol: /^https?$/ }),
+      /** S3 bucket naming rules: 3-63 lowercase letters, digits, dots, hyphens. */
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name'),
+      /** @default 'us-east-1' */
+      region: z.string().min(1).default('us-east-1'),
       accessKeyId: z.string().min(1),
       secretAccessKey: z.string().min(1),
-      prefix: z.string().optional(),
+      /** Key prefix inside the bucket. @default none */
+      prefix: z.string().min(1).optional(),
     })
     .strict(),
 ]);
 export type StoreConfig = z.infer<typeof StoreConfigSchema>;
 
-const blank = (v: string | undefined) => (v === undefined || v === '' ? undefined : v);
+/** The environment variable behind each config field, so errors name what the user sets. */
+const ENV_OF: Record<string, string> = {
+  kind: 'AP_STORE',
+  root: 'AP_STORE_ROOT',
+  endpoint: 'AP_S3_ENDPOINT',
+  bucket: 'AP_S3_BUCKET',
+  region: 'AP_S3_REGION',
+  accessKeyId: 'AP_S3_ACCESS_KEY',
+  secretAccessKey: 'AP_S3_SECRET_KEY',
+  prefix: 'AP_S3_PREFIX',
+};
+
+/** Empty strings count as unset (t3-env's rule). */
+const blank = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
 
 /**
- * Read the store config from the environment: `AP_STORE=local|s3` (default local), `AP_STORE_ROOT`;
- * for s3 `AP_S3_ENDPOINT`, `AP_S3_BUCKET`, `AP_S3_ACCESS_KEY`, `AP_S3_SECRET_KEY`, `AP_S3_REGION`,
- * `AP_S3_PREFIX`. Empty strings count as unset; errors name the variable.
+ * Read the store config from the environment, once, in an entry point:
+ * - `AP_STORE` = `local` (default) or `s3`;
+ * - local: `AP_STORE_ROOT` @default `$AP_STATE_DIR/artifacts`, `AP_STATE_DIR` @default `.state`;
+ * - s3: `AP_S3_ENDPOINT`, `AP_S3_BUCKET`, `AP_S3_ACCESS_KEY`, `AP_S3_SECRET_KEY` (all required),
+ *   `AP_S3_REGION` @default `us-east-1`, `AP_S3_PREFIX` @default none.
+ *
+ * Throws a {@link ConfigError} whose lines name the variables (`AP_S3_BUCKET: required ...`); never
+ * echoes a secret's value.
  */
 export function storeConfigFromEnv(env: Readonly<Record<string, string | undefined>>): StoreConfig {
   const kind = blank(env.AP_STORE) ?? 'local';
-  if (kind === 'local') {
-    return parseWith(StoreConfigSchema, { kind, root: blank(env.AP_STORE_ROOT) ?? path.resolve('.state', 'artifacts') }, 'AP_STORE_ROOT');
-  }
-  if (kind !== 's3') throw new Error(`AP_STORE: expected "local" or "s3", got ${JSON.stringify(kind)}`);
-  const need = (name: string) => {
-    const v = blank(env[name]);
-    if (!v) throw new Error(`${name} is not set: AP_STORE=s3 needs it`);
-    return v;
-  };
-  return parseWith(
-    StoreConfigSchema,
-    {
-      kind,
-      endpoint: need('AP_S3_ENDPOINT'),
-      bucket: need('AP_S3_BUCKET'),
-      accessKeyId: need('AP_S3_ACCESS_KEY'),
-      secretAccessKey: need('AP_S3_SECRET_KEY'),
-      ...(blank(env.AP_S3_REGION) ? { region: env.AP_S3_REGION } : {}),
-      ...(blank(env.AP_S3_PREFIX) ? { prefix: env.AP_S3_PREFIX } : {}),
-    },
-    'AP_S3_* environment',
-  );
+  const raw: Record<string, string | undefined> =
+    kind === 'local'
+      ? { kind, root: blank(env.AP_STORE_ROOT) ?? path.resolve(blank(env.AP_STATE_DIR) ?? '.state', 'artifacts') }
+      : {
+          kind,
+          endpoint: blank(env.AP_S3_ENDPOINT),
+          bucket: blank(env.AP_S3_BUCKET),
+          region: blank(env.AP_S3_REGION),
+          accessKeyId: blank(env.AP_S3_ACCESS_KEY),
+          secretAccessKey: blank(env.AP_S3_SECRET_KEY),
+          prefix: blank(env.AP_S3_PREFIX),
+        };
+  const defined = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+  const result = StoreConfigSchema.safeParse(defined);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => {
+    const field = String(issue.path[0] ?? 'kind');
+    const missing = defined[field] === undefined && field !== 'kind';
+    const message =
+      field === 'kind'
+        ? `expected "local" or "s3", got ${JSON.stringify(kind)}`
+        : missing
+          ? `required when AP_STORE=${kind}`
+          : issue.message;
+    return { ...issue, path: [ENV_OF[field] ?? field], message };
+  });
+  throw new ConfigError('artifact store environment', issues);
 }
 
-/** Build the store a config names. */
+/** Build the store a config names (validated again, so a hand-built config gets the same checks). */
 export function createArtifactStore(config: StoreConfig): ArtifactStore {
-  return config.kind === 'local'
-    ? new LocalArtifactStore(config.root)
+  const c = parseWith(StoreConfigSchema, config, 'artifact store config');
+  return c.kind === 'local'
+    ? new LocalArtifactStore(c.root)
     : new S3ArtifactStore({
-        endpoint: config.endpoint,
-        bucket: config.bucket,
-        region: config.region,
-        accessKeyId: config.accessKeyId,
-        secretAccessKey: config.secretAccessKey,
+        endpoint: c.endpoint,
+        bucket: c.bucket,
+        region: c.region,
+        accessKeyId: c.accessKeyId,
+        secretAccessKey: c.secretAccessKey,
         forcePathStyle: true,
-        ...(config.prefix !== undefined ? { prefix: config.prefix } : {}),
+        ...(c.prefix !== undefined ? { prefix: c.prefix } : {}),
       });
 }

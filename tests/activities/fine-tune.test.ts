@@ -57,6 +57,8 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
     };
   }
 
+  const runFineTune = (env: MockActivityEnvironment, i: FineTuneInput) => env.run(acts.fineTune, i) as Promise<FineTuneResult>;
+
   /** The file of a stored object (LocalArtifactStore keeps `<root>/<key>`). */
   const objectFile = (key: string) => path.join(store.root, key);
 
@@ -104,14 +106,15 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
   test('writes a checkpoint every N steps, heartbeats each only once stored, keeps the last K, returns a manifest', async () => {
     const env = new MockActivityEnvironment({ attempt: 1 });
     const beats = recordHeartbeats(env);
-    const result = await env.run(acts.fineTune, input('ft-a'));
+    const result = await runFineTune(env, input('ft-a'));
     uninterrupted = result;
 
     // Every checkpoint step was heartbeated, in order, and progress went up to the last step.
     const seen = [...new Set(beats.flatMap((b) => b.checkpoints.map((c) => c.step)))];
     expect(seen).toEqual([10, 20, 30, 40]);
     expect(Math.max(...beats.map((b) => b.step))).toBe(MAX_STEPS);
-    expect(beats.every((b) => b.checkpoints.length <= 2)).toBe(true);
+    // A new checkpoint is heartbeated before the oldest is let go: at most keepCheckpoints + 1 are named.
+    expect(Math.max(...beats.map((b) => b.checkpoints.length))).toBeLessThanOrEqual(3);
     // Only the newest keepCheckpoints remain, and they are what the last heartbeat names.
     const listed = (await store.list('campaigns/ft-a/t1/checkpoints/')).map((o) => o.key);
     expect(listed).toEqual(['campaigns/ft-a/t1/checkpoints/ckpt-000000030.pt', 'campaigns/ft-a/t1/checkpoints/ckpt-000000040.pt']);
@@ -141,7 +144,7 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
       last = structuredClone(d);
       if (d.checkpoints.some((c) => c.step === 20)) first.cancel();
     });
-    const stopped = await first.run(acts.fineTune, input('ft-b')).then(
+    const stopped = await runFineTune(first, input('ft-b')).then(
       () => 'completed',
       (err: unknown) => err,
     );
@@ -162,7 +165,7 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
       { logger: new DefaultLogger('WARN', (e) => logs.push(e)) },
     );
     const beats = recordHeartbeats(second);
-    const result = await second.run(acts.fineTune, input('ft-b'));
+    const result = await runFineTune(second, input('ft-b'));
 
     expect(logs.map((l) => l.message).join('\n')).toMatch(/checkpoint at step 20 unusable/);
     expect(result.resumedFromStep).toBe(10);
@@ -188,7 +191,7 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
     },
   ])('bad config ($name) fails non-retryable as EngineRequestError naming $field', async ({ patch, field }) => {
     const env = new MockActivityEnvironment({ attempt: 1 });
-    const err = await env.run(acts.fineTune, patch(input('ft-c'))).then(
+    const err = await runFineTune(env, patch(input('ft-c'))).then(
       () => undefined,
       (e: unknown) => e,
     );

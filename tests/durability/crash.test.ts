@@ -1,9 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import type { FineTuneHeartbeat } from '../../src/activities';
 import type { ModelManifest } from '../../src/activities/model-files';
 import { createAgents } from '../../src/agents';
@@ -23,6 +24,7 @@ import { realEngines, tempDir, testId, testServices } from '../support/test-env'
 // versitygw started by infra/services.sh with AP_STATE_DIR=.state/durability on their own ports. The
 // shared servers of the rest of the suite (and of anyone else's run on this host) are never touched.
 
+const execFileAsync = promisify(execFile);
 const ROOT = path.join(__dirname, '..', '..');
 const STATE = path.join(ROOT, '.state', 'durability');
 const TEMPORAL_PORT = process.env.AP_DURABILITY_TEMPORAL_PORT ?? '7243';
@@ -38,15 +40,15 @@ const CAMPAIGN_TIMEOUT_MS = 6 * 60_000;
 // ---------------------------------------------------------------------------------------------------------
 // Helpers: services, bounded waits, processes
 
-function services(action: 'start' | 'stop' | 'restart', service: 'temporal' | 's3' | 'all'): void {
+/** infra/services.sh on the dedicated servers; asynchronous, so the in-process worker keeps running meanwhile. */
+async function services(action: 'start' | 'stop' | 'restart', service: 'temporal' | 's3' | 'all'): Promise<void> {
   try {
-    execFileSync('bash', [path.join(ROOT, 'infra', 'services.sh'), action, service], {
+    await execFileAsync('bash', [path.join(ROOT, 'infra', 'services.sh'), action, service], {
       env: { ...process.env, AP_STATE_DIR: STATE, AP_TEMPORAL_PORT: TEMPORAL_PORT, AP_S3_PORT: S3_PORT },
-      stdio: 'pipe',
       timeout: 180_000,
     });
   } catch (err) {
-    const e = err as { stdout?: Buffer; stderr?: Buffer; message: string };
+    const e = err as { stdout?: string; stderr?: string; message: string };
     throw new Error(`infra/services.sh ${action} ${service} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
   }
 }
@@ -299,10 +301,10 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
     ensureBuilt();
     linkBinaries();
     // A clean slate: no workflow left over from an earlier run of this file is picked up by these workers.
-    services('stop', 'all');
+    await services('stop', 'all');
     fs.rmSync(path.join(STATE, 'temporal'), { recursive: true, force: true });
     fs.rmSync(path.join(STATE, 's3'), { recursive: true, force: true });
-    services('start', 'all');
+    await services('start', 'all');
 
     const data = tempDir('ap-dur-data-');
     const ds = await engines.oneShotEngine.run<{ root: string }>('make-dataset', {
@@ -366,7 +368,7 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
   afterAll(async () => {
     // Whatever happened above: servers back up (so the stops below are clean), every process we started ended.
     try {
-      services('start', 'all');
+      await services('start', 'all');
     } catch (err) {
       console.error(String(err));
     }
@@ -377,7 +379,7 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
     await connection?.close().catch(() => undefined);
     await engines.engine.close();
     store.destroy();
-    services('stop', 'all');
+    await services('stop', 'all');
   }, 120_000);
 
   test('reference: the same campaign, never interrupted, fine-tunes on the first attempt', async () => {
@@ -427,7 +429,7 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
       return p?.heartbeat && p.heartbeat.step >= 10 ? p : undefined;
     });
     const t0 = Date.now();
-    services('restart', 'temporal');
+    await services('restart', 'temporal');
     const downMs = Date.now() - t0;
 
     const result = await campaignResult(client, campaignId);
@@ -455,7 +457,7 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
         const p = await pendingFineTune(client, campaignId);
         return p?.heartbeat && p.heartbeat.checkpoints.length > 0 ? p : undefined;
       });
-      services('stop', 's3');
+      await services('stop', 's3');
       const downAt = Date.now();
       // Down until the fine-tune has failed on it (its next checkpoint upload), then a few seconds more
       // so that retries meet a dead store too.
@@ -464,7 +466,7 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
         return p && (p.attempt >= 2 || p.lastFailure) ? p : undefined;
       });
       await sleep(6000);
-      services('start', 's3');
+      await services('start', 's3');
       const downMs = Date.now() - downAt;
 
       const result = await campaignResult(client, campaignId);

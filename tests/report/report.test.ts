@@ -77,7 +77,7 @@ describe('renderReport', () => {
 
   it('is a pure function of its data', () => {
     expect(renderReport(reportFixture)).toBe(html);
-    expect(renderReport(structuredClone(reportFixture) as ReportData)).toBe(html);
+    expect(renderReport(structuredClone(reportFixture))).toBe(html);
   });
 
   const converged = reportFixture.targets[0]!;

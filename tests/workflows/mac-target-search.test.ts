@@ -38,7 +38,7 @@ describe('macTargetSearch and campaign', () => {
     const results: CampaignResult[] = [];
     for (const model of ['resnet18', 'mobilenet_v2']) {
       const { campaignId } = await campaigns.start({
-        model: { name: model, inputSize: 128 },
+        model: { name: model, inputSize: 96 },
         targets: [
           { fraction: 0.35, band: '-1%..+1%' },
           { fraction: 0.35, band: '-5%..+1%' },
@@ -72,7 +72,7 @@ describe('macTargetSearch and campaign', () => {
       expect(log.attempts.some((a) => a.inBand)).toBe(true);
       expect(log.attempts[0]!.agent).toBe('solver');
     }
-  });
+  }, 900_000);
 
   async function searchInput(overrides: Partial<MacTargetSearchInput> = {}): Promise<MacTargetSearchInput> {
     if (!profileSummary) {
