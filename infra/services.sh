@@ -45,34 +45,43 @@ temporal_up() { "$TEMPORAL" operator cluster health --address "$TEMPORAL_ADDR" >
 
 # A real HTTP exchange over bash's /dev/tcp (no curl needed): any HTTP status line means versitygw answers.
 s3_up() {
-  timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
     printf "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3
     IFS= read -r line <&3 && [[ "$line" == HTTP/1.* ]]' _ "$S3_PORT" 2>/dev/null
 }
+
+# Alive and not a zombie (a zombie still answers kill -0 until its parent reaps it).
+running() { kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+
+# Something listens on the port (used to tell "busy with another program" from "free").
+port_open() { timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null; }
 
 # The pid in a pid file, if that process is alive and is still the binary we started (pids get reused).
 live_pid() { # name binary
   local pidfile="$RUN/$1.pid" pid
   [ -f "$pidfile" ] || return 1
   pid="$(cat "$pidfile")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  [ -n "$pid" ] && running "$pid" || return 1
   [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null || true)" = "$(readlink -f "$2")" ] || return 1
   echo "$pid"
 }
 
+# The current run's part of a log (from the last "=== " header this script writes), at most 25 lines.
+log_tail() { awk '/^=== /{n=0} {buf[n++]=$0} END{for(i=(n>25?n-25:0);i<n;i++) print buf[i]}' "$1" >&2 || true; }
+
 wait_for() { # name probe binary log
   local name="$1" probe="$2" bin="$3" log="$4" deadline=$((SECONDS + WAIT_SECONDS))
   while ((SECONDS < deadline)); do
-    if "$probe"; then return 0; fi
     if ! live_pid "$name" "$bin" >/dev/null; then
-      say "error: $name exited while starting; last lines of $log:" >&2
-      tail -n 25 "$log" >&2 || true
+      say "error: $name exited while starting; its log ($log):" >&2
+      log_tail "$log"
       return 1
     fi
+    if "$probe"; then return 0; fi
     sleep 0.2
   done
-  say "error: $name did not answer within ${WAIT_SECONDS}s (AP_SERVICE_WAIT_SECONDS); last lines of $log:" >&2
-  tail -n 25 "$log" >&2 || true
+  say "error: $name did not answer within ${WAIT_SECONDS}s (AP_SERVICE_WAIT_SECONDS); its log ($log):" >&2
+  log_tail "$log"
   return 1
 }
 
@@ -86,9 +95,10 @@ ensure_search_attributes() {
   done
   if ((${#missing[@]} > 0)); then
     say "registering search attributes: ${missing[*]}"
-    local args=()
-    for sa in "${missing[@]}"; do args+=(--name "${sa%%=*}" --type "${sa#*=}"); done
-    "$TEMPORAL" operator search-attribute create --address "$TEMPORAL_ADDR" --namespace default "${args[@]}" >/dev/null
+    for sa in "${missing[@]}"; do # one per call: the CLI takes several --name but a single --type
+      "$TEMPORAL" operator search-attribute create --address "$TEMPORAL_ADDR" --namespace default \
+        --name "${sa%%=*}" --type "${sa#*=}" >/dev/null
+    done
   fi
   say "search attributes registered: ${SEARCH_ATTRIBUTES[*]}"
 }
@@ -100,12 +110,16 @@ start_temporal() {
     say "temporal already up on $TEMPORAL_ADDR (pid $pid)"
   else
     mkdir -p "$STATE/temporal"
+    if port_open "$TEMPORAL_PORT"; then
+      say "error: port $TEMPORAL_PORT is taken by a program that is not a Temporal server; set AP_TEMPORAL_PORT" >&2; return 1
+    fi
+    local t0=$SECONDS
     local args=(server start-dev --headless --ip 127.0.0.1 --port "$TEMPORAL_PORT" --namespace default
       --db-filename "$STATE/temporal/temporal.db" --log-level warn)
     for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
     say "starting temporal dev server on $TEMPORAL_ADDR (db $STATE/temporal/temporal.db, log $LOGS/temporal.log)"
     echo "=== $(date -u +%FT%TZ) $TEMPORAL ${args[*]}" >>"$LOGS/temporal.log"
-    nohup "$TEMPORAL" "${args[@]}" >>"$LOGS/temporal.log" 2>&1 </dev/null &
+    nohup "$TEMPORAL" "${args[@]}" >>"$LOGS/temporal.log" 2>&1 </dev/null 9>&- &
     echo $! >"$RUN/temporal.pid"
     wait_for temporal temporal_up "$TEMPORAL" "$LOGS/temporal.log" || return 1
     say "temporal up on $TEMPORAL_ADDR (pid $(cat "$RUN/temporal.pid"), $((SECONDS - t0))s)"
@@ -140,12 +154,16 @@ start_s3() {
     local pid; pid="$(live_pid s3 "$VGW" || echo 'not started by this state dir')"
     say "s3 already up on $S3_ENDPOINT (pid $pid)"
   else
+    if port_open "$S3_PORT"; then
+      say "error: port $S3_PORT is taken by a program that does not answer HTTP; set AP_S3_PORT" >&2; return 1
+    fi
+    local t0=$SECONDS
     mkdir -p "$STATE/s3/data" "$STATE/s3/meta"
     say "starting versitygw on $S3_ENDPOINT (posix backend $STATE/s3/data, log $LOGS/s3.log)"
     echo "=== $(date -u +%FT%TZ) $VGW --port 127.0.0.1:$S3_PORT --quiet posix --sidecar $STATE/s3/meta $STATE/s3/data" >>"$LOGS/s3.log"
     ROOT_ACCESS_KEY_ID="$S3_ACCESS" ROOT_SECRET_ACCESS_KEY="$S3_SECRET" \
       nohup "$VGW" --port "127.0.0.1:$S3_PORT" --quiet posix --sidecar "$STATE/s3/meta" "$STATE/s3/data" \
-      >>"$LOGS/s3.log" 2>&1 </dev/null &
+      >>"$LOGS/s3.log" 2>&1 </dev/null 9>&- &
     echo $! >"$RUN/s3.pid"
     wait_for s3 s3_up "$VGW" "$LOGS/s3.log" || return 1
     say "s3 up on $S3_ENDPOINT (pid $(cat "$RUN/s3.pid"), $((SECONDS - t0))s)"
@@ -162,11 +180,11 @@ stop_one() { # name
     say "stopping $1 (pid $pid)"
     kill "$pid" 2>/dev/null || true
     deadline=$((SECONDS + 30))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
+    while running "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
+    if running "$pid"; then
       say "$1 (pid $pid) still running after 30s: SIGKILL"
       kill -9 "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+      while running "$pid"; do sleep 0.1; done
     fi
     say "$1 stopped"
   else
@@ -193,17 +211,17 @@ case "$target" in all) services=(temporal s3) ;; temporal | s3) services=("$targ
 mkdir -p "$LOGS" "$RUN"
 if [ "$action" != status ]; then
   # One start/stop at a time per state dir: parallel test runs must not race to start two servers.
+  # (The servers are started with fd 9 closed, so they do not inherit the lock.)
   exec 9>"$RUN/services.lock"
   flock -w $((WAIT_SECONDS * 2 + 60)) 9 || { say "error: another infra/services.sh holds $RUN/services.lock" >&2; exit 1; }
 fi
 
 rc=0
-t0=$SECONDS
 for s in "${services[@]}"; do
   case "$action" in
     start) "start_$s" || rc=1 ;;
     stop) stop_one "$s" ;;
-    restart) stop_one "$s"; t0=$SECONDS; "start_$s" || rc=1 ;;
+    restart) stop_one "$s"; "start_$s" || rc=1 ;;
     status) status_one "$s" || rc=1 ;;
   esac
 done

@@ -11,6 +11,8 @@ echo "[test] jest"
 npx jest --runInBand "$@" || status=$?
 echo "[test] engine pytest"
 ( cd engine && .venv/bin/python -m pytest -q -m "not slow" ) || status=$?
-echo "[test] lint"
+echo "[test] typecheck and lint"
 npx tsc -p tsconfig.json --noEmit || status=$?
+npx eslint src tests bench || status=$?
+engine/.venv/bin/ruff check engine || status=$?
 exit $status

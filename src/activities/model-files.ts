@@ -26,6 +26,8 @@ export function architectureOf(spec: ModelSpec): ModelSpec {
   };
 }
 
+const MANIFEST_FILE = 'manifest.json';
+
 /** Upload every file of `dir` (flat) under `keyPrefix`, then the manifest. Returns the manifest's ref. */
 export async function uploadModelDir(
   store: ArtifactStore,
@@ -36,11 +38,13 @@ export async function uploadModelDir(
   const files: Record<string, ArtifactRef> = {};
   for (const name of (await fs.readdir(dir)).sort()) {
     const file = path.join(dir, name);
-    if (!(await fs.stat(file)).isFile() || name.endsWith('.onnx')) continue;
+    // A model dir made by downloadModelDir holds the manifest it came from (and the engine copies it on into a
+    // fine-tune's outDir): never list it, the new manifest below is written to that very key.
+    if (!(await fs.stat(file)).isFile() || name.endsWith('.onnx') || name === MANIFEST_FILE) continue;
     files[name] = await store.put(`${keyPrefix}/${name}`, { file });
   }
   const body: ModelManifest = { ...manifest, spec: architectureOf(manifest.spec), files };
-  return store.put(`${keyPrefix}/manifest.json`, { bytes: Buffer.from(JSON.stringify(body, null, 2)) });
+  return store.put(`${keyPrefix}/${MANIFEST_FILE}`, { bytes: Buffer.from(JSON.stringify(body, null, 2)) });
 }
 
 /**
@@ -49,7 +53,7 @@ export async function uploadModelDir(
  */
 export async function downloadModelDir(store: ArtifactStore, manifestRef: ArtifactRef, destDir: string): Promise<ModelSpec> {
   await fs.mkdir(destDir, { recursive: true });
-  const manifestFile = path.join(destDir, 'manifest.json');
+  const manifestFile = path.join(destDir, MANIFEST_FILE);
   await store.get(manifestRef, manifestFile);
   const manifest = JSON.parse(await fs.readFile(manifestFile, 'utf8')) as ModelManifest;
   for (const [name, ref] of Object.entries(manifest.files)) {

@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type { FineTuneHeartbeat } from '../activities';
 import { CampaignConfigSchema, type CampaignConfig, type CampaignConfigInput } from '../core/campaign-config';
 import type { Attempt } from '../core/attempt';
@@ -148,7 +148,7 @@ export class CampaignClient {
     for (const a of desc.raw.pendingActivities ?? []) {
       if (a.activityType?.name !== 'fineTune') continue;
       const p = a.heartbeatDetails?.payloads?.[0];
-      if (p) return defaultPayloadConverter.fromPayload(p as Payload) as FineTuneHeartbeat;
+      if (p) return defaultPayloadConverter.fromPayload(p) as FineTuneHeartbeat;
     }
     return undefined;
   }

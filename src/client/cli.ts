@@ -183,7 +183,7 @@ function buildProgram(): Command {
       }
       const cols = ['target', 'targetMacs', 'index', 'agent', 'pruningRatio', 'importance', 'roundTo', 'macs', 'params', 'deviation', 'inBand', 'wallMs', 'error', 'rationale'];
       const esc = (v: unknown) => {
-        const s = v === undefined || v === null ? '' : String(v);
+        const s = v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean);
         return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
       };
       console.log(cols.join(','));

@@ -16,7 +16,7 @@ export class ConfigFileError extends Error {
 function nodeAt(root: Node | null, path: PropertyKey[]): Node | null {
   let node: Node | null = root;
   for (const key of path) {
-    if (node && isMap(node)) node = (node.get(key as string, true) as Node | undefined) ?? null;
+    if (node && isMap(node)) node = (node.get(key, true) as Node | undefined) ?? null;
     else if (node && isSeq(node)) node = (node.get(Number(key), true) as Node | undefined) ?? null;
     else return node;
   }
@@ -52,8 +52,8 @@ export function loadCampaignFile(file: string): CampaignConfig {
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
     const path = issue.path.map(String).join('.') || '(root)';
     const node = keys.length
-      ? keyNodeAt(nodeAt(doc.contents as Node | null, issue.path), keys[0] as string)
-      : nodeAt(doc.contents as Node | null, issue.path);
+      ? keyNodeAt(nodeAt(doc.contents, issue.path), keys[0] as string)
+      : nodeAt(doc.contents, issue.path);
     const where = node?.range ? ` (line ${lineCounter.linePos(node.range[0]).line})` : '';
     const what = keys.length ? `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
     return `${path}${where}: ${what}`;

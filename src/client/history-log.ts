@@ -38,7 +38,7 @@ export function attemptsFromHistory(events: HistoryEvent[]): { input: MacTargetS
   for (const ev of events) {
     const id = String(ev.eventId ?? '');
     if (ev.workflowExecutionStartedEventAttributes) {
-      input = decode<MacTargetSearchInput>(ev.workflowExecutionStartedEventAttributes.input?.payloads as Payload[]);
+      input = decode<MacTargetSearchInput>(ev.workflowExecutionStartedEventAttributes.input?.payloads);
     } else if (ev.activityTaskScheduledEventAttributes) {
       const a = ev.activityTaskScheduledEventAttributes;
       scheduled.set(id, { type: a.activityType?.name ?? '', input: decode(a.input?.payloads as Payload[]) });
@@ -46,7 +46,7 @@ export function attemptsFromHistory(events: HistoryEvent[]): { input: MacTargetS
       const a = ev.activityTaskCompletedEventAttributes;
       const s = scheduled.get(String(a.scheduledEventId ?? ''));
       if (!s) continue;
-      const result = decode<unknown>(a.result?.payloads as Payload[]);
+      const result = decode<unknown>(a.result?.payloads);
       if (s.type === 'proposeStrategy') lastProposal = result as Proposal;
       if (s.type === 'pruneTrial' && input) {
         const trial = s.input as PruneTrialInput;

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createTrainingActivities, type FineTuneHeartbeat, type FineTuneInput, type FineTuneResult } from '../../src/activities';
-import type { ModelManifest } from '../../src/activities/model-files';
+import { downloadModelDir, uploadModelDir, type ModelManifest } from '../../src/activities/model-files';
 import { FinetuneConfigSchema, type FinetuneConfig } from '../../src/core/campaign-config';
 import { LocalArtifactStore } from '../../src/storage';
 import { realEngines, tempDir } from '../support/test-env';
@@ -177,6 +177,28 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
     // The engine's exact resume: same weights as the run that was never interrupted.
     expect(await finetunedWeightsSha(result)).toBe(await finetunedWeightsSha(uninterrupted));
   }, 300_000);
+
+  test('a pruned model (a stored manifest) fine-tunes into a manifest that downloads and verifies whole', async () => {
+    // Regression: the pruned dir's own manifest.json travelled into the fine-tune's outDir, was listed as one
+    // of the new manifest's files, and then overwritten by it: every later download failed its sha256 check.
+    const pruned = await engines.engine.run<{ saved: { dir: string } }>('prune', {
+      model: { name: 'democnn', numClasses: 10 },
+      strategy: { pruningRatio: 0.3, importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 },
+      outDir: path.join(tempDir('ap-ft-prune-'), 'trial'),
+    });
+    const prunedRef = await uploadModelDir(store, pruned.saved.dir, 'campaigns/ft-d/t1/candidates/attempt-1', {
+      kind: 'pruned-model',
+      spec: { name: 'democnn', numClasses: 10 },
+    });
+    const env = new MockActivityEnvironment({ attempt: 1 });
+    const result = await runFineTune(env, input('ft-d', { model: prunedRef, recipe: recipe({ maxSteps: 10 }) }));
+    const manifest = JSON.parse(Buffer.from(await store.getBytes(result.model)).toString('utf8')) as ModelManifest;
+    expect(manifest.kind).toBe('finetuned-model');
+    expect(Object.keys(manifest.files).sort()).toEqual(expect.arrayContaining(['history.json', 'state_dict.pt']));
+    expect(Object.keys(manifest.files)).not.toContain('manifest.json');
+    const spec = await downloadModelDir(store, result.model, path.join(tempDir('ap-ft-down-'), 'model'));
+    expect(spec).toMatchObject({ name: 'democnn' });
+  }, 180_000);
 
   test.each([
     {

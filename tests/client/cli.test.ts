@@ -66,7 +66,7 @@ describe('CLI: usage errors are clear, never a stack trace', () => {
     const text = body === null ? 'targets:\n  - fraction: 0.5\n' : `model:\n  name: resnet18\n${body}`;
     const r = await cli('campaign', 'start', '-c', writeConfig(dir, `bad-${Math.random()}.yaml`, text));
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(pattern as RegExp);
+    expect(r.err).toMatch(pattern);
   });
 
   test('a campaign id that does not exist is named; exit 2', async () => {

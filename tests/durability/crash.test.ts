@@ -222,7 +222,7 @@ async function pendingFineTune(client: Client, campaignId: string): Promise<Pend
   const p = a.heartbeatDetails?.payloads?.[0];
   return {
     attempt: a.attempt ?? 1,
-    heartbeat: p ? (defaultPayloadConverter.fromPayload(p as Payload) as FineTuneHeartbeat) : undefined,
+    heartbeat: p ? (defaultPayloadConverter.fromPayload(p) as FineTuneHeartbeat) : undefined,
     lastFailure: a.lastFailure?.message ?? undefined,
   };
 }

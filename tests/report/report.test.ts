@@ -57,7 +57,7 @@ describe('renderReport', () => {
   });
 
   it('writes no NaN, undefined or Infinity', () => {
-    expect(html).not.toMatch(BROKEN);
+    expect(html.match(BROKEN)?.[0]).toBeUndefined();
   });
 
   it('formats numbers for people and never calls MACs FLOPs', () => {
@@ -93,7 +93,7 @@ describe('renderReport', () => {
     {
       name: 'no accuracy, latency or fine-tuning',
       data: { ...reportFixture, dense: denseBare, targets: [{ ...convergedNoFinetune, pruned: prunedBare }, diverged] },
-      notes: ['No accuracy is known', 'fine-tuning', 'not fine-tuned'],
+      notes: ['No accuracy is known', 'Target 1.77G: not fine-tuned.', 'Target 0.9G: not fine-tuned (the search diverged).'],
       charts: ['summary', 'convergence', 'stages', 'speedup', 'ratio-macs'],
     },
     {
@@ -121,9 +121,10 @@ describe('renderReport', () => {
 
   it.each(emptyCases)('renders a readable page when data is missing: $name', ({ data, notes, charts }) => {
     const page = renderReport(data);
-    expect(page).not.toMatch(BROKEN);
-    expect(page).toContain('</html>');
-    for (const note of notes) expect(page).toContain(note);
+    // Compare small values, not the page: a failure then prints what is wrong, not 100 KB of HTML.
+    expect(page.match(BROKEN)?.[0]).toBeUndefined();
+    expect(page.endsWith('</html>\n')).toBe(true);
+    expect(notes.filter((note) => !page.includes(note))).toEqual([]);
     const counts = chartCounts(page);
     for (const chart of charts) expect(counts[chart]).toBeGreaterThan(0);
   });

@@ -67,7 +67,7 @@ describe('profileModelWorkflow on the real dev server, versitygw and engine', ()
         args: [{ campaignId: id, model: { name: 'resnet9000' } }],
       })
       .catch((e: unknown) => e as Error);
-    const text = JSON.stringify((err as any).cause?.cause ?? err, Object.getOwnPropertyNames((err as any).cause?.cause ?? err));
+    const text = JSON.stringify((err).cause?.cause ?? err, Object.getOwnPropertyNames((err).cause?.cause ?? err));
     expect(text).toContain('model.name');
     expect(text).toContain('EngineRequestError');
   });
