@@ -63,7 +63,9 @@ def serve() -> int:
         request_id = msg.get("id") if isinstance(msg, dict) else None
         emit = Emitter(request_id=str(request_id) if request_id is not None else None)
         if not isinstance(msg, dict) or not isinstance(request_id, str):
-            emit.error(RequestError("id", "each line must be an object with a string id, a job and a request"))
+            emit.error(
+                RequestError("id", "each line must be an object with a string id, a job and a request")
+            )
             continue
         run_job(msg.get("job"), msg.get("request", {}), emit)
     return 0

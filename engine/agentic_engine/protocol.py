@@ -90,7 +90,12 @@ class Emitter:
     def artifact(self, kind: str, path: str | Path, **fields: Any) -> dict[str, Any]:
         """Announce a complete file; returns the reference ``{path, sha256, sizeBytes}``."""
         p = Path(path)
-        ref = {"kind": kind, "path": str(p.resolve()), "sha256": sha256_file(p), "sizeBytes": p.stat().st_size}
+        ref = {
+            "kind": kind,
+            "path": str(p.resolve()),
+            "sha256": sha256_file(p),
+            "sizeBytes": p.stat().st_size,
+        }
         self.emit("artifact", **ref, **fields)
         return ref
 
