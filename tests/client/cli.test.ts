@@ -69,6 +69,20 @@ describe('CLI: usage errors are clear, never a stack trace', () => {
     expect(r.err).toMatch(pattern);
   });
 
+  test('a server that is not running is named, with how to start it; exit 1, no stack', async () => {
+    const saved = process.env.TEMPORAL_ADDRESS;
+    process.env.TEMPORAL_ADDRESS = '127.0.0.1:1';
+    try {
+      const r = await cli('campaign', 'list');
+      expect(r.code).toBe(1);
+      expect(r.err).toContain('Temporal server at 127.0.0.1:1 is not reachable');
+      expect(r.err).toContain('agentic-pruner server start');
+      expect(r.err).not.toMatch(/\n\s+at /);
+    } finally {
+      process.env.TEMPORAL_ADDRESS = saved;
+    }
+  });
+
   test('a campaign id that does not exist is named; exit 2', async () => {
     const r = await cli('campaign', 'log', 'no-such-campaign-xyz');
     expect(r.code).toBe(2);
@@ -160,5 +174,5 @@ describe('CLI against a real campaign', () => {
     const reset = await cli('campaign', 'reset', id, '--to-attempt', '1');
     expect(reset.code).toBe(0);
     expect(reset.out).toMatch(/reset to attempt 1: new run/);
-  });
+  }, 600_000);
 });
