@@ -27,7 +27,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/core/**/*.ts', 'src/workflows/**/*.ts'],
+    files: ['src/core/**/*.ts', 'src/workflows/**/*.ts', 'src/report/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', deterministicBans],
       'no-restricted-globals': ['error', { name: 'process', message: 'deterministic layer: no process.env' }],

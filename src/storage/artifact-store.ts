@@ -64,15 +64,18 @@ export const MAX_SEGMENT_BYTES = 255;
  * runs before touching a key. Throws {@link ArtifactKeyError}.
  */
 export function validateKey(key: string): string {
-  if (typeof key !== 'string' || key.length === 0) throw new ArtifactKeyError(String(key), 'must be a non-empty string');
-  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw new ArtifactKeyError(key, `longer than ${MAX_KEY_BYTES} bytes`);
+  if (typeof key !== 'string' || key.length === 0)
+    throw new ArtifactKeyError(String(key), 'must be a non-empty string');
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES)
+    throw new ArtifactKeyError(key, `longer than ${MAX_KEY_BYTES} bytes`);
   if (key.startsWith('/')) throw new ArtifactKeyError(key, 'must be relative (no leading /)');
   if (key.includes('\\')) throw new ArtifactKeyError(key, 'must not contain backslashes');
   if (/[\x00-\x1f\x7f]/.test(key)) throw new ArtifactKeyError(key, 'must not contain control characters');
   for (const seg of key.split('/')) {
     if (seg === '') throw new ArtifactKeyError(key, 'must not contain empty segments (// or a trailing /)');
     if (seg === '..' || seg === '.') throw new ArtifactKeyError(key, `must not contain "${seg}" segments`);
-    if (Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES) throw new ArtifactKeyError(key, `has a segment longer than ${MAX_SEGMENT_BYTES} bytes`);
+    if (Buffer.byteLength(seg, 'utf8') > MAX_SEGMENT_BYTES)
+      throw new ArtifactKeyError(key, `has a segment longer than ${MAX_SEGMENT_BYTES} bytes`);
   }
   return key;
 }

@@ -62,7 +62,10 @@ export function storeConfigFromEnv(env: Readonly<Record<string, string | undefin
   const kind = blank(env.AP_STORE) ?? 'local';
   const raw: Record<string, string | undefined> =
     kind === 'local'
-      ? { kind, root: blank(env.AP_STORE_ROOT) ?? path.resolve(blank(env.AP_STATE_DIR) ?? '.state', 'artifacts') }
+      ? {
+          kind,
+          root: blank(env.AP_STORE_ROOT) ?? path.resolve(blank(env.AP_STATE_DIR) ?? '.state', 'artifacts'),
+        }
       : {
           kind,
           endpoint: blank(env.AP_S3_ENDPOINT),

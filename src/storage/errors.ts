@@ -29,7 +29,9 @@ export class ArtifactIntegrityError extends ArtifactError {
     readonly expected: string,
     readonly actual: string,
   ) {
-    super(`artifact ${key}: sha256 mismatch (expected ${expected}, got ${actual}): the object is corrupt or was replaced`);
+    super(
+      `artifact ${key}: sha256 mismatch (expected ${expected}, got ${actual}): the object is corrupt or was replaced`,
+    );
   }
 }
 
@@ -65,6 +67,8 @@ export class ArtifactStoreError extends ArtifactError {
     readonly serverMessage: string,
     readonly retryable: boolean,
   ) {
-    super(`artifact store: ${op} ${location}/${key} failed${retryable ? ' (transient)' : ''}: ${serverMessage}`);
+    super(
+      `artifact store: ${op} ${location}/${key} failed${retryable ? ' (transient)' : ''}: ${serverMessage}`,
+    );
   }
 }

@@ -37,7 +37,10 @@ export function hashingStream(): Transform & { digest(): { sha256: string; sizeB
 }
 
 /** Write a stream to a file, returning its sha256 and size. */
-export async function streamToFile(stream: Readable, file: string): Promise<{ sha256: string; sizeBytes: number }> {
+export async function streamToFile(
+  stream: Readable,
+  file: string,
+): Promise<{ sha256: string; sizeBytes: number }> {
   const hasher = hashingStream();
   await pipeline(stream, hasher, fs.createWriteStream(file));
   return hasher.digest();

@@ -5,8 +5,21 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ArtifactRef } from '../core/artifact-ref';
-import { keyFrom, validateKey, validatePrefix, type ArtifactListing, type ArtifactSource, type ArtifactStore } from './artifact-store';
-import { ArtifactError, ArtifactIntegrityError, ArtifactKeyError, ArtifactNotFoundError, ArtifactStoreError } from './errors';
+import {
+  keyFrom,
+  validateKey,
+  validatePrefix,
+  type ArtifactListing,
+  type ArtifactSource,
+  type ArtifactStore,
+} from './artifact-store';
+import {
+  ArtifactError,
+  ArtifactIntegrityError,
+  ArtifactKeyError,
+  ArtifactNotFoundError,
+  ArtifactStoreError,
+} from './errors';
 import { hashBytes, streamToFile } from './hashing';
 
 /** Folder (under the root) of the sidecars. Keys may not start with it. */
@@ -59,8 +72,13 @@ export class LocalArtifactStore implements ArtifactStore {
 
   private checkKey(key: string): string {
     validateKey(key);
-    if (key === META_DIR || key.startsWith(`${META_DIR}/`)) throw new ArtifactKeyError(key, `"${META_DIR}" is reserved by the local store`);
-    if (key.split('/').some((seg) => seg.startsWith(TMP_PREFIX))) throw new ArtifactKeyError(key, `segments starting with "${TMP_PREFIX}" are reserved by the local store`);
+    if (key === META_DIR || key.startsWith(`${META_DIR}/`))
+      throw new ArtifactKeyError(key, `"${META_DIR}" is reserved by the local store`);
+    if (key.split('/').some((seg) => seg.startsWith(TMP_PREFIX)))
+      throw new ArtifactKeyError(
+        key,
+        `segments starting with "${TMP_PREFIX}" are reserved by the local store`,
+      );
     return key;
   }
 
@@ -73,7 +91,10 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   private static tempBeside(file: string): string {
-    return path.join(path.dirname(file), `${TMP_PREFIX}${randomBytes(6).toString('hex')}-${path.basename(file)}`.slice(0, 255));
+    return path.join(
+      path.dirname(file),
+      `${TMP_PREFIX}${randomBytes(6).toString('hex')}-${path.basename(file)}`.slice(0, 255),
+    );
   }
 
   /** The error to throw for `err`: this store's own errors pass through, filesystem errors are wrapped. */
@@ -81,7 +102,13 @@ export class LocalArtifactStore implements ArtifactStore {
     if (err instanceof ArtifactError) return err;
     const code = fsCode(err);
     const message = err instanceof Error ? err.message : String(err);
-    return new ArtifactStoreError(op, this.root, key, message, code !== undefined && RETRYABLE_FS_CODES.has(code));
+    return new ArtifactStoreError(
+      op,
+      this.root,
+      key,
+      message,
+      code !== undefined && RETRYABLE_FS_CODES.has(code),
+    );
   }
 
   uriFor(key: string): string {
@@ -91,7 +118,8 @@ export class LocalArtifactStore implements ArtifactStore {
   keyOf(uri: string): string {
     if (!uri.startsWith('file://')) throw new ArtifactKeyError(uri, `not a file:// URI of ${this.root}`);
     const rel = path.relative(this.root, fileURLToPath(uri));
-    if (rel.startsWith('..') || path.isAbsolute(rel)) throw new ArtifactKeyError(uri, `not under ${this.root}`);
+    if (rel.startsWith('..') || path.isAbsolute(rel))
+      throw new ArtifactKeyError(uri, `not under ${this.root}`);
     return this.checkKey(rel.split(path.sep).join('/'));
   }
 
@@ -104,12 +132,21 @@ export class LocalArtifactStore implements ArtifactStore {
       await fsp.mkdir(path.dirname(file), { recursive: true });
       await fsp.mkdir(path.dirname(sidecar), { recursive: true });
       const input =
-        'file' in source ? fs.createReadStream(source.file) : 'bytes' in source ? Readable.from([Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength)]) : source.stream;
+        'file' in source
+          ? fs.createReadStream(source.file)
+          : 'bytes' in source
+            ? Readable.from([
+                Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength),
+              ])
+            : source.stream;
       const digest = await streamToFile(input, tmp);
       await fsyncPath(tmp);
 
       const current = await this.readSidecar(key);
-      const previous = current && (await pathExists(file)) ? [{ sha256: current.sha256, sizeBytes: current.sizeBytes }, ...(current.previous ?? [])] : [];
+      const previous =
+        current && (await pathExists(file))
+          ? [{ sha256: current.sha256, sizeBytes: current.sizeBytes }, ...(current.previous ?? [])]
+          : [];
       const record: Sidecar = {
         ...digest,
         ...(previous.length > 0 ? { previous: dedupe(previous, digest.sha256).slice(0, MAX_PREVIOUS) } : {}),
@@ -140,8 +177,14 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   /** Check `actual` against the sidecar (re-read once on a mismatch: a put may have just landed) and the ref. */
-  private async verify(key: string, sidecar: Sidecar, actual: { sha256: string; sizeBytes: number }, ref: ArtifactRef | undefined): Promise<void> {
-    const accepts = (s: Sidecar) => s.sha256 === actual.sha256 || (s.previous ?? []).some((p) => p.sha256 === actual.sha256);
+  private async verify(
+    key: string,
+    sidecar: Sidecar,
+    actual: { sha256: string; sizeBytes: number },
+    ref: ArtifactRef | undefined,
+  ): Promise<void> {
+    const accepts = (s: Sidecar) =>
+      s.sha256 === actual.sha256 || (s.previous ?? []).some((p) => p.sha256 === actual.sha256);
     let ok = accepts(sidecar);
     if (!ok) {
       const again = await this.readSidecar(key);
@@ -159,7 +202,9 @@ export class LocalArtifactStore implements ArtifactStore {
     // Surface ENOENT now, as not-found, rather than from inside a pipeline.
     await new Promise<void>((resolve, reject) => {
       stream.once('ready', () => resolve());
-      stream.once('error', (err) => reject(fsCode(err) === 'ENOENT' ? new ArtifactNotFoundError(this.root, key) : err));
+      stream.once('error', (err) =>
+        reject(fsCode(err) === 'ENOENT' ? new ArtifactNotFoundError(this.root, key) : err),
+      );
     });
     return { sidecar, stream };
   }
@@ -265,7 +310,10 @@ async function fsyncPath(p: string): Promise<void> {
   }
 }
 
-function dedupe(entries: { sha256: string; sizeBytes: number }[], except: string): { sha256: string; sizeBytes: number }[] {
+function dedupe(
+  entries: { sha256: string; sizeBytes: number }[],
+  except: string,
+): { sha256: string; sizeBytes: number }[] {
   const seen = new Set([except]);
   return entries.filter((e) => (seen.has(e.sha256) ? false : (seen.add(e.sha256), true)));
 }

@@ -14,8 +14,22 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import type { ArtifactRef } from '../core/artifact-ref';
-import { keyFrom, validateKey, validatePrefix, type ArtifactListing, type ArtifactSource, type ArtifactStore, type PutOptions } from './artifact-store';
-import { ArtifactError, ArtifactIntegrityError, ArtifactKeyError, ArtifactNotFoundError, ArtifactStoreError } from './errors';
+import {
+  keyFrom,
+  validateKey,
+  validatePrefix,
+  type ArtifactListing,
+  type ArtifactSource,
+  type ArtifactStore,
+  type PutOptions,
+} from './artifact-store';
+import {
+  ArtifactError,
+  ArtifactIntegrityError,
+  ArtifactKeyError,
+  ArtifactNotFoundError,
+  ArtifactStoreError,
+} from './errors';
 import { hashBytes, hashFile, hashingStream, streamToFile } from './hashing';
 
 /** Options of {@link S3ArtifactStore}. */
@@ -66,7 +80,13 @@ interface Described {
 
 /** Read an SDK (or network) error: its server message, and whether it is transient or a missing key. */
 function describeS3Error(err: unknown): Described {
-  const e = (err ?? {}) as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; cause?: { code?: string } };
+  const e = (err ?? {}) as {
+    name?: string;
+    code?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+    cause?: { code?: string };
+  };
   const status = e.$metadata?.httpStatusCode;
   const name = e.name ?? 'Error';
   const codes = [name, e.code, e.cause?.code].filter((c): c is string => typeof c === 'string');
@@ -140,7 +160,13 @@ export class S3ArtifactStore implements ArtifactStore {
     if (err instanceof ArtifactError) return err;
     const d = describeS3Error(err);
     if (d.notFound) return new ArtifactNotFoundError(`s3://${this.bucket}`, key);
-    return new ArtifactStoreError(op, `s3://${this.bucket}`, this.prefix + key, this.redact(d.message), d.retryable);
+    return new ArtifactStoreError(
+      op,
+      `s3://${this.bucket}`,
+      this.prefix + key,
+      this.redact(d.message),
+      d.retryable,
+    );
   }
 
   async put(key: string, source: ArtifactSource, opts: PutOptions = {}): Promise<ArtifactRef> {
@@ -185,7 +211,13 @@ export class S3ArtifactStore implements ArtifactStore {
       // A file that changed between hashing and upload would carry a wrong sha256: refuse the reference.
       if (sent !== undefined && sent.digest().sha256 !== digest.sha256) {
         await this.delete(key);
-        throw new ArtifactStoreError('put', `s3://${this.bucket}`, objectKey, 'the source file changed while it was uploaded', true);
+        throw new ArtifactStoreError(
+          'put',
+          `s3://${this.bucket}`,
+          objectKey,
+          'the source file changed while it was uploaded',
+          true,
+        );
       }
       return { uri: this.uriFor(key), key, ...digest };
     } catch (err) {
@@ -201,13 +233,21 @@ export class S3ArtifactStore implements ArtifactStore {
       return await read();
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      throw new ArtifactStoreError(op, `s3://${this.bucket}`, this.prefix + key, `cannot read the source: ${message}`, false);
+      throw new ArtifactStoreError(
+        op,
+        `s3://${this.bucket}`,
+        this.prefix + key,
+        `cannot read the source: ${message}`,
+        false,
+      );
     }
   }
 
   private async open(key: string): Promise<{ body: Readable; recorded: string | undefined }> {
     try {
-      const obj = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      const obj = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+      );
       if (obj.Body === undefined) throw new Error('GetObject returned no body');
       return { body: obj.Body as Readable, recorded: obj.Metadata?.[SHA256_METADATA] };
     } catch (err) {
@@ -216,18 +256,28 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   /** The sha256 the bytes must have: the ref's and the recorded one must both match when present. */
-  private check(key: string, actual: string, recorded: string | undefined, ref: ArtifactRef | undefined): void {
+  private check(
+    key: string,
+    actual: string,
+    recorded: string | undefined,
+    ref: ArtifactRef | undefined,
+  ): void {
     const expected = ref?.sha256 ?? recorded;
-    if (expected === undefined) throw new ArtifactIntegrityError(key, '(no sha256 recorded with the object)', actual);
+    if (expected === undefined)
+      throw new ArtifactIntegrityError(key, '(no sha256 recorded with the object)', actual);
     if (actual !== expected) throw new ArtifactIntegrityError(key, expected, actual);
-    if (recorded !== undefined && actual !== recorded) throw new ArtifactIntegrityError(key, recorded, actual);
+    if (recorded !== undefined && actual !== recorded)
+      throw new ArtifactIntegrityError(key, recorded, actual);
   }
 
   async get(keyOrRef: string | ArtifactRef, destFile: string): Promise<ArtifactRef> {
     const key = keyFrom(keyOrRef);
     const ref = typeof keyOrRef === 'string' ? undefined : keyOrRef;
     const dest = path.resolve(destFile);
-    const tmp = path.join(path.dirname(dest), `.ap-tmp-${randomBytes(6).toString('hex')}-${path.basename(dest)}`.slice(0, 255));
+    const tmp = path.join(
+      path.dirname(dest),
+      `.ap-tmp-${randomBytes(6).toString('hex')}-${path.basename(dest)}`.slice(0, 255),
+    );
     try {
       const { body, recorded } = await this.open(key);
       await fsp.mkdir(path.dirname(dest), { recursive: true });
@@ -275,13 +325,18 @@ export class S3ArtifactStore implements ArtifactStore {
       let page: ListObjectsV2CommandOutput;
       try {
         page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ...(token !== undefined ? { ContinuationToken: token } : {}) }),
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            ...(token !== undefined ? { ContinuationToken: token } : {}),
+          }),
         );
       } catch (err) {
         throw this.wrap('list', prefix === '' ? '(all)' : prefix, err);
       }
       for (const o of page.Contents ?? []) {
-        if (o.Key !== undefined && o.Key.startsWith(this.prefix)) out.push({ key: o.Key.slice(this.prefix.length), sizeBytes: o.Size ?? 0 });
+        if (o.Key !== undefined && o.Key.startsWith(this.prefix))
+          out.push({ key: o.Key.slice(this.prefix.length), sizeBytes: o.Size ?? 0 });
       }
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);

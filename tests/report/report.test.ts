@@ -209,14 +209,10 @@ describeChromium('renderReport in headless Chromium', () => {
 
   it('--screenshot: the page paints (a non-blank PNG with many colours)', () => {
     const png = path.join(dir, 'report.png');
-    let t = Date.now();
     chromium([`--screenshot=${png}`, '--window-size=1400,3000']);
-    console.log('chromium', Date.now() - t); t = Date.now();
     const img = decodePng(fs.readFileSync(png));
-    console.log('decode', Date.now() - t); t = Date.now();
     expect([img.width, img.height]).toEqual([1400, 3000]);
     const stats = pixelStats(img);
-    console.log('stats', Date.now() - t);
     expect(stats.distinctColors).toBeGreaterThan(200);
     expect(stats.nonBackgroundFraction).toBeGreaterThan(0.2);
     // The dark header band is painted at the top left.

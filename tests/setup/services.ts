@@ -13,7 +13,10 @@ const ROOT = path.join(__dirname, '..', '..');
 /** Run `bash infra/services.sh ...args`, its output going to ours (so CI logs show the servers start). */
 function runServicesScript(args: string[], timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [path.join(ROOT, 'infra', 'services.sh'), ...args], { cwd: ROOT, stdio: 'inherit' });
+    const child = spawn('bash', [path.join(ROOT, 'infra', 'services.sh'), ...args], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
     const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
     child.once('error', (err) => {
       clearTimeout(timer);
@@ -22,7 +25,12 @@ function runServicesScript(args: string[], timeoutMs: number): Promise<void> {
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve();
-      else reject(new Error(`infra/services.sh ${args.join(' ')} failed (${signal ?? `exit ${code}`}); see its output above`));
+      else
+        reject(
+          new Error(
+            `infra/services.sh ${args.join(' ')} failed (${signal ?? `exit ${code}`}); see its output above`,
+          ),
+        );
     });
   });
 }

@@ -1,5 +1,4 @@
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { createHash } from 'node:crypto';
+// One table of behaviours, run against both stores: the local filesystem and S3 (a real versitygw).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,169 +10,201 @@ import {
   LocalArtifactStore,
   S3ArtifactStore,
   artifactKey,
-  createArtifactStore,
-  storeConfigFromEnv,
-  validateKey,
+  type ArtifactRef,
   type ArtifactStore,
 } from '../../src/storage';
-import { tempDir, testServices } from '../support/test-env';
+import { overwriteKeepingStaleSha, rawS3Client, runId, s3Service, scratchDir, sha256 } from './storage-env';
 
-const { s3 } = testServices();
-const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
-const rawS3 = new S3Client({
-  endpoint: s3.endpoint,
-  region: 'us-east-1',
-  forcePathStyle: true,
-  credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  responseChecksumValidation: 'WHEN_REQUIRED',
-});
-afterAll(() => rawS3.destroy());
-
-interface Case {
-  name: string;
-  make(): ArtifactStore;
-  /** Replace an object's bytes behind the store's back, keeping its recorded sha256. */
-  corrupt(store: ArtifactStore, key: string): Promise<void>;
+/** A store under test, and how to damage one of its objects behind its back. */
+interface StoreUnderTest {
+  store: ArtifactStore;
+  /** Replace the object's bytes, leaving the sha256 recorded at upload as it was. */
+  corrupt(ref: ArtifactRef, bytes: string): Promise<void>;
+  close(): void;
 }
 
-const runPrefix = `test-${Date.now().toString(36)}`;
-const cases: Case[] = [
+const PART_SIZE_BYTES = 5 * 1024 * 1024; // S3's minimum part size
+
+const stores: { name: string; make(): Promise<StoreUnderTest> }[] = [
   {
     name: 'local filesystem',
-    make: () => new LocalArtifactStore(tempDir('ap-local-store-')),
-    corrupt: async (store, key) => {
-      fs.writeFileSync(path.join((store as LocalArtifactStore).root, key), 'tampered');
+    make: async () => {
+      const store = new LocalArtifactStore(scratchDir('ap-local-store-'));
+      return {
+        store,
+        corrupt: async (ref, bytes) => fs.promises.writeFile(path.join(store.root, ref.key), bytes),
+        close: () => undefined,
+      };
     },
   },
   {
     name: 'S3 (versitygw)',
-    make: () => new S3ArtifactStore({ ...s3, prefix: runPrefix, partSizeBytes: 5 * 1024 * 1024 }),
-    corrupt: async (store, key) => {
-      const ref = { sha: '' };
-      void ref;
-      // Overwrite the bytes but keep stale sha256 metadata, as a broken writer or bit rot would.
-      const meta = await (store as S3ArtifactStore).getBytes(key).then((b) => sha(b));
-      await rawS3.send(
-        new PutObjectCommand({ Bucket: s3.bucket, Key: `${runPrefix}/${key}`, Body: 'tampered', Metadata: { sha256: meta } }),
-      );
+    make: async () => {
+      const s3 = await s3Service();
+      const store = new S3ArtifactStore({ ...s3, prefix: `${runId}/shared`, partSizeBytes: PART_SIZE_BYTES });
+      const raw = rawS3Client(s3);
+      return {
+        store,
+        corrupt: (ref, bytes) =>
+          overwriteKeepingStaleSha(raw, s3.bucket, `${store.prefix}${ref.key}`, ref.sha256, bytes),
+        close: () => {
+          store.destroy();
+          raw.destroy();
+        },
+      };
     },
   },
 ];
 
-describe.each(cases)('$name artifact store', ({ make, corrupt }) => {
-  const store = make();
-  const dir = tempDir();
-  afterAll(() => (store instanceof S3ArtifactStore ? store.destroy() : undefined));
+describe.each(stores)('$name artifact store', ({ make }) => {
+  let sut: StoreUnderTest;
+  let store: ArtifactStore;
+  const dir = scratchDir();
+  beforeAll(async () => {
+    sut = await make();
+    store = sut.store;
+  });
+  afterAll(() => sut.close());
 
-  test('put a file, get it back verified, with the sha256 in the ref', async () => {
-    const src = path.join(dir, 'a.bin');
+  test('put a file: the ref carries key, uri, sha256 and size; get verifies and returns the same ref', async () => {
+    const src = path.join(dir, 'weights.bin');
     fs.writeFileSync(src, Buffer.alloc(100_000, 7));
-    const ref = await store.put('campaigns/c1/t1/weights/a.bin', { file: src });
-    expect(ref).toMatchObject({ key: 'campaigns/c1/t1/weights/a.bin', sha256: sha(fs.readFileSync(src)), sizeBytes: 100_000 });
-    expect(ref.uri).toBe(store.uriFor(ref.key));
-    expect(store.keyOf(ref.uri)).toBe(ref.key);
-    const dest = path.join(dir, 'out', 'a.bin');
-    await store.get(ref, dest);
-    expect(sha(fs.readFileSync(dest))).toBe(ref.sha256);
+    const key = artifactKey('c1', '1.77G', 'weights', 'pruned.pt');
+    const ref = await store.put(key, { file: src });
+    expect(ref).toEqual({
+      key,
+      uri: store.uriFor(key),
+      sha256: sha256(fs.readFileSync(src)),
+      sizeBytes: 100_000,
+    });
+    expect(store.keyOf(ref.uri)).toBe(key);
+    const dest = path.join(dir, 'nested', 'new', 'dir', 'pruned.pt'); // the folders do not exist yet
+    expect(await store.get(ref, dest)).toEqual(ref);
+    expect(fs.readFileSync(dest).equals(fs.readFileSync(src))).toBe(true);
   });
 
-  test('put bytes and a stream; getBytes verifies', async () => {
-    const r1 = await store.put('x/bytes.json', { bytes: Buffer.from('{"a":1}') });
-    const r2 = await store.put('x/stream.txt', { stream: Readable.from([Buffer.from('hello '), Buffer.from('world')]) });
-    expect(Buffer.from(await store.getBytes(r1)).toString()).toBe('{"a":1}');
+  test('put a stream and bytes (a view into a larger buffer); getBytes by key and by ref', async () => {
+    const streamRef = await store.put('x/stream.txt', {
+      stream: Readable.from([Buffer.from('hello '), Buffer.from('world')]),
+    });
+    expect(streamRef).toMatchObject({ sha256: sha256('hello world'), sizeBytes: 11 });
+    const backing = Buffer.from('XX{"a":1}YY');
+    const bytesRef = await store.put(
+      'x/bytes.json',
+      { bytes: backing.subarray(2, 9) },
+      { contentType: 'application/json' },
+    );
+    expect(bytesRef).toMatchObject({ sha256: sha256('{"a":1}'), sizeBytes: 7 });
     expect(Buffer.from(await store.getBytes('x/stream.txt')).toString()).toBe('hello world');
-    expect(r2.sha256).toBe(sha('hello world'));
+    expect(Buffer.from(await store.getBytes(bytesRef)).toString()).toBe('{"a":1}');
   });
 
-  test('a corrupted object is detected on get and nothing is left at the destination', async () => {
+  test('an overwrite replaces the object; a ref to the old bytes is refused', async () => {
+    const v1 = await store.put('x/latest.json', { bytes: Buffer.from('v1') });
+    const v2 = await store.put('x/latest.json', { bytes: Buffer.from('v2') });
+    expect(Buffer.from(await store.getBytes('x/latest.json')).toString()).toBe('v2');
+    expect(Buffer.from(await store.getBytes(v2)).toString()).toBe('v2');
+    await expect(store.getBytes(v1)).rejects.toBeInstanceOf(ArtifactIntegrityError);
+  });
+
+  test('a corrupted object is detected by get (nothing left at the destination) and by getBytes', async () => {
     const ref = await store.put('y/ckpt.pt', { bytes: Buffer.from('good checkpoint') });
-    await corrupt(store, 'y/ckpt.pt');
-    const dest = path.join(dir, 'corrupt.pt');
-    await expect(store.get(ref, dest)).rejects.toBeInstanceOf(ArtifactIntegrityError);
-    expect(fs.existsSync(dest)).toBe(false);
+    await sut.corrupt(ref, 'tampered');
+    const outDir = scratchDir();
+    const dest = path.join(outDir, 'ckpt.pt');
+    const err = (await store.get(ref, dest).catch((e: unknown) => e)) as ArtifactIntegrityError;
+    expect(err).toBeInstanceOf(ArtifactIntegrityError);
+    expect(err).toMatchObject({ key: 'y/ckpt.pt', expected: ref.sha256, actual: sha256('tampered') });
+    expect(fs.readdirSync(outDir)).toEqual([]); // no file, no temp file
+    await expect(store.get('y/ckpt.pt', dest)).rejects.toBeInstanceOf(ArtifactIntegrityError);
     await expect(store.getBytes('y/ckpt.pt')).rejects.toBeInstanceOf(ArtifactIntegrityError);
   });
 
   test('a ref whose sha256 differs from the object is refused', async () => {
     const ref = await store.put('y/other.bin', { bytes: Buffer.from('v1') });
-    await expect(store.getBytes({ ...ref, sha256: sha('v0') })).rejects.toBeInstanceOf(ArtifactIntegrityError);
+    await expect(store.getBytes({ ...ref, sha256: sha256('v0') })).rejects.toThrow(ArtifactIntegrityError);
+    await expect(store.get({ ...ref, sha256: sha256('v0') }, path.join(dir, 'other.bin'))).rejects.toThrow(
+      ArtifactIntegrityError,
+    );
   });
 
-  test('exists, list, delete', async () => {
-    await store.put('z/1.txt', { bytes: Buffer.from('1') });
+  test('exists, list (string prefix, sorted), delete (idempotent), then not found', async () => {
     await store.put('z/2.txt', { bytes: Buffer.from('22') });
+    await store.put('z/1.txt', { bytes: Buffer.from('1') });
+    await store.put('z/sub/3.txt', { bytes: Buffer.from('333') });
+    await store.put('z2/other.txt', { bytes: Buffer.from('x') });
     expect(await store.exists('z/1.txt')).toBe(true);
-    expect((await store.list('z/')).map((o) => [o.key, o.sizeBytes])).toEqual([
-      ['z/1.txt', 1],
-      ['z/2.txt', 2],
+    expect(await store.exists('z/missing.txt')).toBe(false);
+    expect(await store.list('z/')).toEqual([
+      { key: 'z/1.txt', sizeBytes: 1 },
+      { key: 'z/2.txt', sizeBytes: 2 },
+      { key: 'z/sub/3.txt', sizeBytes: 3 },
     ]);
+    expect((await store.list('z')).map((o) => o.key)).toEqual([
+      'z/1.txt',
+      'z/2.txt',
+      'z/sub/3.txt',
+      'z2/other.txt',
+    ]);
+    expect((await store.list('z/s')).map((o) => o.key)).toEqual(['z/sub/3.txt']);
+    expect(await store.list('nothing/here/')).toEqual([]);
+    expect((await store.list('')).map((o) => o.key)).toContain('z2/other.txt');
+    await store.delete('z/1.txt');
     await store.delete('z/1.txt');
     expect(await store.exists('z/1.txt')).toBe(false);
     await expect(store.getBytes('z/1.txt')).rejects.toBeInstanceOf(ArtifactNotFoundError);
+    await expect(store.get('z/1.txt', path.join(dir, 'gone.txt'))).rejects.toBeInstanceOf(
+      ArtifactNotFoundError,
+    );
+    expect(fs.existsSync(path.join(dir, 'gone.txt'))).toBe(false);
   });
 
-  test('multipart: an object larger than the part size round-trips', async () => {
+  test('an object larger than the multipart part size round-trips (file and stream)', async () => {
     const big = path.join(dir, 'big.bin');
-    const bytes = Buffer.alloc(12 * 1024 * 1024);
-    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = i % 251;
+    const bytes = Buffer.alloc(2 * PART_SIZE_BYTES + 123_457);
+    for (let i = 0; i < bytes.length; i += 997) bytes[i] = i % 251;
     fs.writeFileSync(big, bytes);
-    const ref = await store.put('big/big.bin', { file: big });
+    const fromFile = await store.put('big/from-file.bin', { file: big });
+    const fromStream = await store.put('big/from-stream.bin', { stream: fs.createReadStream(big) });
+    expect(fromFile).toMatchObject({ sha256: sha256(bytes), sizeBytes: bytes.length });
+    expect(fromStream).toMatchObject({ sha256: sha256(bytes), sizeBytes: bytes.length });
     const dest = path.join(dir, 'big-out.bin');
-    await store.get(ref, dest);
-    expect(sha(fs.readFileSync(dest))).toBe(sha(bytes));
+    await store.get(fromStream, dest);
+    expect(sha256(fs.readFileSync(dest))).toBe(sha256(bytes));
+  });
+
+  test('a source file that does not exist is a non-retryable store error naming the key', async () => {
+    const err = (await store
+      .put('q/missing.bin', { file: path.join(dir, 'no-such-file') })
+      .catch((e: unknown) => e)) as ArtifactStoreError;
+    expect(err).toBeInstanceOf(ArtifactStoreError);
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain('q/missing.bin');
+    expect(err.message).toContain('no-such-file');
+    expect(await store.exists('q/missing.bin')).toBe(false);
   });
 
   test.each([
-    ['../escape', '".." segments'],
-    ['/abs/path', 'relative'],
-    ['a//b', 'empty segments'],
-    ['a\\b', 'backslashes'],
-    ['a/./b', '"." segments'],
-    ['', 'non-empty'],
-  ])('key %j is rejected (%s)', async (key, reason) => {
-    await expect(store.put(key, { bytes: Buffer.from('x') })).rejects.toThrow(ArtifactKeyError);
-    expect(() => validateKey(key)).toThrow(reason);
-  });
-});
-
-describe('S3 errors', () => {
-  test('a missing bucket names the bucket and key and the server message, without credentials', async () => {
-    const store = new S3ArtifactStore({ ...s3, bucket: 'no-such-bucket-ap' });
-    const err = (await store.put('k/v.txt', { bytes: Buffer.from('x') }).catch((e: unknown) => e)) as ArtifactStoreError;
-    store.destroy();
-    expect(err).toBeInstanceOf(ArtifactStoreError);
-    expect(err.message).toContain('s3://no-such-bucket-ap/k/v.txt');
-    expect(err.message).toMatch(/NoSuchBucket|bucket/i);
-    expect(err.message).not.toContain(s3.secretAccessKey);
-    expect(err.message).not.toContain(s3.accessKeyId);
+    ['..', '../escape', '".." segments'],
+    ['.. inside', 'a/../../b', '".." segments'],
+    ['absolute', '/abs/path', 'relative'],
+    ['empty segment', 'a//b', 'empty segments'],
+    ['trailing /', 'a/b/', 'empty segments'],
+    ['backslash', 'a\\b', 'backslashes'],
+    ['.', 'a/./b', '"." segments'],
+    ['empty', '', 'non-empty'],
+    ['NUL', 'a/\u0000b', 'control characters'],
+    ['902 bytes', 'k/' + 'x'.repeat(900), 'longer than'],
+  ])('a key with %s is refused by put, get, exists and delete', async (_label, key, reason) => {
+    await expect(store.put(key, { bytes: Buffer.from('x') })).rejects.toThrow(reason);
+    await expect(store.put(key, { bytes: Buffer.from('x') })).rejects.toBeInstanceOf(ArtifactKeyError);
+    await expect(store.get(key, path.join(dir, 'k'))).rejects.toBeInstanceOf(ArtifactKeyError);
+    await expect(store.exists(key)).rejects.toBeInstanceOf(ArtifactKeyError);
+    await expect(store.delete(key)).rejects.toBeInstanceOf(ArtifactKeyError);
   });
 
-  test('a server that is down is a retryable error', async () => {
-    const store = new S3ArtifactStore({ ...s3, endpoint: 'http://127.0.0.1:9', maxAttempts: 1 });
-    const err = (await store.put('k/v.txt', { bytes: Buffer.from('x') }).catch((e: unknown) => e)) as ArtifactStoreError;
-    store.destroy();
-    expect(err).toBeInstanceOf(ArtifactStoreError);
-    expect(err.retryable).toBe(true);
-  });
-});
-
-describe('store config from the environment', () => {
-  test('local by default, s3 with every variable named when missing', () => {
-    expect(storeConfigFromEnv({ AP_STORE_ROOT: '/tmp/x' })).toEqual({ kind: 'local', root: '/tmp/x' });
-    expect(() => storeConfigFromEnv({ AP_STORE: 's3', AP_S3_ENDPOINT: s3.endpoint, AP_S3_BUCKET: '' })).toThrow('AP_S3_BUCKET');
-    expect(() => storeConfigFromEnv({ AP_STORE: 'ftp' })).toThrow('AP_STORE');
-    const store = createArtifactStore(
-      storeConfigFromEnv({
-        AP_STORE: 's3',
-        AP_S3_ENDPOINT: s3.endpoint,
-        AP_S3_BUCKET: s3.bucket,
-        AP_S3_ACCESS_KEY: s3.accessKeyId,
-        AP_S3_SECRET_KEY: s3.secretAccessKey,
-      }),
-    );
-    expect(store.uriFor('a/b')).toBe(`s3://${s3.bucket}/a/b`);
-    (store as S3ArtifactStore).destroy();
-    expect(artifactKey('c', 't', 'kind', 'n.pt')).toBe('campaigns/c/t/kind/n.pt');
+  test('keyOf refuses URIs of other stores', () => {
+    expect(() => store.keyOf('s3://some-other-bucket/a/b')).toThrow(ArtifactKeyError);
+    expect(() => store.keyOf('file:///etc/passwd')).toThrow(ArtifactKeyError);
   });
 });

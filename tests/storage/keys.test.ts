@@ -1,0 +1,70 @@
+// The key rules every store applies (validateKey), the campaign key layout (artifactKey), list prefixes.
+import { ArtifactKeyError, MAX_KEY_BYTES, artifactKey, validateKey, validatePrefix } from '../../src/storage';
+
+test.each([
+  'a',
+  'campaigns/c-42/1.77G/checkpoints/step-400.pt',
+  'dir with space/ü-ñ.json',
+  Array.from({ length: 9 }, () => 'y'.repeat(99)).join('/'), // 899 bytes, 99-byte segments
+  '..hidden/x..y/...', // dots are fine unless a whole segment is . or ..
+])('valid key %j', (key) => {
+  expect(validateKey(key)).toBe(key);
+});
+
+test.each([
+  // [key, reason in the message]
+  ['', 'non-empty'],
+  ['..', '".." segments'],
+  ['a/..', '".." segments'],
+  ['../a', '".." segments'],
+  ['.', '"." segments'],
+  ['a/./b', '"." segments'],
+  ['/a', 'relative'],
+  ['//a', 'relative'],
+  ['a//b', 'empty segments'],
+  ['a/', 'empty segments'],
+  ['a\\b', 'backslashes'],
+  ['..\\a', 'backslashes'],
+  ['a\nb', 'control characters'],
+  ['a\u007fb', 'control characters'],
+  ['x'.repeat(MAX_KEY_BYTES + 1), `longer than ${MAX_KEY_BYTES} bytes`],
+  ['ü'.repeat(MAX_KEY_BYTES / 2 + 1), `longer than ${MAX_KEY_BYTES} bytes`], // 2 bytes each in UTF-8
+  ['a/' + 'x'.repeat(256), 'segment longer than 255 bytes'],
+])('invalid key %j (%s)', (key, reason) => {
+  expect(() => validateKey(key)).toThrow(ArtifactKeyError);
+  expect(() => validateKey(key)).toThrow(reason);
+  try {
+    validateKey(key);
+  } catch (err) {
+    expect(err).toMatchObject({ key, reason: expect.stringContaining(reason.replace(/ \d+ bytes$/, '')) });
+  }
+});
+
+test('artifactKey builds campaigns/<campaignId>/<target>/<kind>/<name>', () => {
+  expect(artifactKey('c-42', '1.77G', 'checkpoints', 'step-400.pt')).toBe(
+    'campaigns/c-42/1.77G/checkpoints/step-400.pt',
+  );
+});
+
+test.each([
+  [['a/b', 't', 'k', 'n'], 'campaignId must be a single key segment'],
+  [['c', '../t', 'k', 'n'], 'target must be a single key segment'],
+  [['c', 't', 'k', 'n/x'], 'name must be a single key segment'],
+  [['c', '', 'k', 'n'], 'empty segments'],
+  [['c', 't', '..', 'n'], '".." segments'],
+])('artifactKey(%j) is refused: %s', (parts, reason) => {
+  const [campaignId = '', target = '', kind = '', name = ''] = parts;
+  expect(() => artifactKey(campaignId, target, kind, name)).toThrow(reason);
+});
+
+test.each([
+  ['', true],
+  ['campaigns/', true],
+  ['campaigns/c-4', true],
+  ['../', false],
+  ['/abs', false],
+  ['a//', false],
+])('list prefix %j valid: %s', (prefix, ok) => {
+  if (ok) expect(validatePrefix(prefix)).toBe(prefix);
+  else expect(() => validatePrefix(prefix)).toThrow(ArtifactKeyError);
+});
