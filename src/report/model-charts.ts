@@ -113,7 +113,7 @@ export function accuracyChart(data: ReportData): string {
   const pad = (Math.max(...accs) - Math.min(...accs)) * 0.12 || 2;
   const yTicks = niceTicks(Math.max(0, Math.min(...accs) - pad), Math.min(100, Math.max(...accs) + pad), 5);
   const y = linear(tickDomain(yTicks), [box.y + box.h, box.y]);
-  const parts: string[] = [axisLeft(box, y, yTicks, (v) => `${v}%`, 'ImageNet accuracy'), axisBottom(box, x, xTicks, (v) => si(v), 'MACs', { grid: true })];
+  const parts: string[] = [axisLeft(box, y, yTicks, (v) => `${v}%`, 'accuracy (val split)'), axisBottom(box, x, xTicks, (v) => si(v), 'MACs', { grid: true })];
   const dense = points.find((p) => p.label === 'dense');
   for (const p of points) {
     if (dense && p !== dense) {
