@@ -8,7 +8,7 @@ import { readWorkerEnv } from '../workers/worker-config';
 import { CampaignClient, CampaignNotFoundError } from './campaign-client';
 import { ConfigFileError, loadCampaignFile } from './config-file';
 import { connectClient, ServiceUnavailableError } from './connect';
-import { attemptsTable, table } from './format';
+import { attemptsTable, bar, table } from './format';
 import { runServices, startLocalRuntime } from './local-runtime';
 import { registerDemoCommand } from './demo';
 import { registerModelCommands } from './model-commands';
@@ -159,6 +159,14 @@ function buildProgram(): Command {
         for (const l of frame.logs) {
           console.log(`\n${l.targetLabel} -> ${formatMacs(l.targetMacs)} ${formatBand(l.band)} [${l.status}] agent ${l.agent}`);
           console.log(attemptsTable(l.attempts));
+        }
+        const ft = frame.finetune;
+        if (ft) {
+          const total = ft.totalSteps ?? 0;
+          const share = total > 0 ? ft.step / total : 0;
+          const eta = ft.etaSec !== null ? `, ETA ${Math.round(ft.etaSec)} s` : '';
+          const loss = ft.loss !== null ? `, loss ${ft.loss.toFixed(3)}` : '';
+          console.log(`\nfine-tune ${bar(share, 40)} ${ft.step}/${total || '?'}${loss}${eta}; last checkpoint step ${ft.checkpoints.at(-1)?.step ?? '-'}`);
         }
       }
     });
