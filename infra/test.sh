@@ -4,6 +4,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# The AWS SDK warns on every run that future releases need Node 22; Node 20 is supported by this pin.
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 bash infra/bootstrap.sh
 bash infra/services.sh start all
 status=0
