@@ -7,6 +7,7 @@
  *                          [--agents grid,solver] [--max-iterations 10] [--input-size 224]
  */
 import { Command } from 'commander';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { CampaignClient } from '../src/client/campaign-client';
 import { startLocalRuntime } from '../src/client/local-runtime';
@@ -39,8 +40,9 @@ async function main(): Promise<void> {
     .option('--agents <list>', 'agents', 'grid,solver')
     .option('--max-iterations <n>', 'max attempts per target', '10')
     .option('--input-size <px>', 'input resolution (default: the model\'s own)')
+    .option('--rows-out <file>', 'append each finished case as a JSON line to this file')
     .parse(process.argv);
-  const o = program.opts<{ models: string; targets: string; bands: string; agents: string; maxIterations: string; inputSize?: string }>();
+  const o = program.opts<{ models: string; targets: string; bands: string; agents: string; maxIterations: string; inputSize?: string; rowsOut?: string }>();
   const models = o.models.split(',');
   const targets = o.targets.split(',').map(Number);
   const bands = o.bands.split(',');
@@ -90,6 +92,8 @@ async function main(): Promise<void> {
           rows.push(row);
         }
         const mine = rows.filter((r) => r.model === model && r.agent === agent);
+        // One line per (model, agent) as it finishes, so an interrupted run keeps what it measured.
+        if (o.rowsOut) fs.appendFileSync(o.rowsOut, mine.map((r) => JSON.stringify(r)).join('\n') + '\n');
         console.error(
           `${model} ${agent}: ${mine.filter((r) => r.converged).length}/${mine.length} converged, ${wallSec.toFixed(0)} s (${campaignId})`,
         );
