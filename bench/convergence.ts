@@ -39,10 +39,18 @@ async function main(): Promise<void> {
     .option('--bands <list>', 'bands', '-1%..+1%,-5%..+1%,-10%..+3%,-15%..+5%')
     .option('--agents <list>', 'agents', 'grid,solver')
     .option('--max-iterations <n>', 'max attempts per target', '10')
-    .option('--input-size <px>', 'input resolution (default: the model\'s own)')
+    .option('--input-size <px>', "input resolution (default: the model's own)")
     .option('--rows-out <file>', 'append each finished case as a JSON line to this file')
     .parse(process.argv);
-  const o = program.opts<{ models: string; targets: string; bands: string; agents: string; maxIterations: string; inputSize?: string; rowsOut?: string }>();
+  const o = program.opts<{
+    models: string;
+    targets: string;
+    bands: string;
+    agents: string;
+    maxIterations: string;
+    inputSize?: string;
+    rowsOut?: string;
+  }>();
   const models = o.models.split(',');
   const targets = o.targets.split(',').map(Number);
   const bands = o.bands.split(',');
@@ -115,14 +123,27 @@ async function main(): Promise<void> {
           medianAttempts: quantile(toBand, 0.5),
           p90Attempts: quantile(toBand, 0.9),
           wallSec: mine.reduce((s, r) => s + r.wallSec, 0),
-          failures: mine.filter((r) => !r.converged).map((r) => ({ model: r.model, target: r.target, band: r.band, reason: r.reason, finalDeviation: r.finalDeviation })),
+          failures: mine
+            .filter((r) => !r.converged)
+            .map((r) => ({
+              model: r.model,
+              target: r.target,
+              band: r.band,
+              reason: r.reason,
+              finalDeviation: r.finalDeviation,
+            })),
         },
       ];
     }),
   );
   console.log(
     JSON.stringify(
-      { machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, wallSec: (Date.now() - t0) / 1000, perAgent, rows },
+      {
+        machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+        wallSec: (Date.now() - t0) / 1000,
+        perAgent,
+        rows,
+      },
       null,
       2,
     ),

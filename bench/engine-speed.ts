@@ -35,16 +35,30 @@ async function main(): Promise<void> {
   const runs = Number(o.runs);
   const location = defaultEngineLocation(process.env.AP_ENGINE_PYTHON);
   const cold = new OneShotEngine(location);
-  const rows: { job: string; model: string; coldMs: number; warmMs: number; engineWarmMs: number | null }[] = [];
-  const strategy = { pruningRatio: Number(o.ratio), importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 };
+  const rows: { job: string; model: string; coldMs: number; warmMs: number; engineWarmMs: number | null }[] =
+    [];
+  const strategy = {
+    pruningRatio: Number(o.ratio),
+    importance: 'l2',
+    globalPruning: true,
+    isomorphic: true,
+    roundTo: 8,
+  };
   const outDir = path.join(os.tmpdir(), 'ap-bench-prune');
 
   const cases: { job: 'profile' | 'prune'; model: string }[] = [
-    ...o.profile.split(',').filter(Boolean).map((model) => ({ job: 'profile' as const, model })),
-    ...o.prune.split(',').filter(Boolean).map((model) => ({ job: 'prune' as const, model })),
+    ...o.profile
+      .split(',')
+      .filter(Boolean)
+      .map((model) => ({ job: 'profile' as const, model })),
+    ...o.prune
+      .split(',')
+      .filter(Boolean)
+      .map((model) => ({ job: 'prune' as const, model })),
   ];
   for (const c of cases) {
-    const request = c.job === 'prune' ? { model: { name: c.model }, strategy, outDir } : { model: { name: c.model } };
+    const request =
+      c.job === 'prune' ? { model: { name: c.model }, strategy, outDir } : { model: { name: c.model } };
     const coldTimes: number[] = [];
     for (let i = 0; i < runs; i++) coldTimes.push(await timed(() => cold.run(c.job, request)));
     const warm = new WarmEngine(location);
@@ -70,11 +84,17 @@ async function main(): Promise<void> {
     rows.push(row);
     console.log(JSON.stringify(row));
   }
-  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-  console.log(`\nmachine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, load ${load}; median of ${runs}\n`);
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+  console.log(
+    `\nmachine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, load ${load}; median of ${runs}\n`,
+  );
   console.log('| job | model | cold process (ms) | warm engine (ms) | of which engine job (ms) |');
   console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.job} | ${r.model} | ${r.coldMs} | ${r.warmMs} | ${r.engineWarmMs ?? '-'} |`);
+  for (const r of rows)
+    console.log(`| ${r.job} | ${r.model} | ${r.coldMs} | ${r.warmMs} | ${r.engineWarmMs ?? '-'} |`);
 }
 
 main().then(

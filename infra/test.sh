@@ -16,5 +16,6 @@ echo "[test] engine pytest"
 echo "[test] typecheck and lint"
 npx tsc -p tsconfig.json --noEmit || status=$?
 npx eslint src tests bench || status=$?
+npx prettier --check src tests bench || status=$?
 engine/.venv/bin/ruff check engine || status=$?
 exit $status

@@ -1,7 +1,12 @@
 /**
  * agentic-pruner's programmatic API: the typed campaign client, the config schemas and the contracts.
  */
-export { CampaignClient, CampaignNotFoundError, type CampaignListRow, type WatchFrame } from './client/campaign-client';
+export {
+  CampaignClient,
+  CampaignNotFoundError,
+  type CampaignListRow,
+  type WatchFrame,
+} from './client/campaign-client';
 export { connectClient, ServiceUnavailableError } from './client/connect';
 export { loadCampaignFile, ConfigFileError } from './client/config-file';
 export { CampaignConfigSchema, type CampaignConfig, type CampaignConfigInput } from './core/campaign-config';

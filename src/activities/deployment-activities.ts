@@ -74,7 +74,11 @@ export function createDeploymentActivities(deps: ActivityDeps) {
         const pruned = await downloadModelDir(deps.store, input.pruned, path.join(dir, 'pruned-model'));
         const opts = { signal: ctx.cancellationSignal, onProgress: () => ctx.heartbeat() };
         const exp = async (model: ModelSpec, name: string) => {
-          const r = await deps.oneShotEngine.run<ExportResult>('export', { model, out: path.join(dir, `${name}.onnx`) }, opts);
+          const r = await deps.oneShotEngine.run<ExportResult>(
+            'export',
+            { model, out: path.join(dir, `${name}.onnx`) },
+            opts,
+          );
           const ref = await deps.store.put(`${prefix}/${name}.onnx`, { file: r.onnx.path });
           return { ...r, ref, file: r.onnx.path };
         };
@@ -85,7 +89,11 @@ export function createDeploymentActivities(deps: ActivityDeps) {
           const rows: LatencyRow[] = [];
           for (const batchSize of input.batchSizes) {
             ctx.heartbeat();
-            const m = await measureLatency(file, { batchSize, runs: input.latencyRuns, executionProvider: 'auto' });
+            const m = await measureLatency(file, {
+              batchSize,
+              runs: input.latencyRuns,
+              executionProvider: 'auto',
+            });
             rows.push({
               batchSize,
               provider: m.provider,
@@ -108,7 +116,12 @@ export function createDeploymentActivities(deps: ActivityDeps) {
         if (input.dataset) {
           const pred = await deps.oneShotEngine.run<{ shape: number[]; top1: number[]; labels: number[] }>(
             'predict',
-            { model: pruned, dataset: { root: input.dataset.root }, count: input.agreementSamples, out: path.join(dir, 'inputs.f32') },
+            {
+              model: pruned,
+              dataset: { root: input.dataset.root },
+              count: input.agreementSamples,
+              out: path.join(dir, 'inputs.f32'),
+            },
             opts,
           );
           const bytes = await fs.readFile(path.join(dir, 'inputs.f32'));

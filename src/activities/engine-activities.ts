@@ -114,7 +114,9 @@ export function createEngineActivities(deps: ActivityDeps) {
       const profileRef = await deps.store.put(`${prefix}/profile/profile.json`, {
         bytes: Buffer.from(JSON.stringify(raw)),
       });
-      const onnx = input.exportOnnx ? await deps.store.put(`${prefix}/onnx/dense.onnx`, { file: onnxPath }) : undefined;
+      const onnx = input.exportOnnx
+        ? await deps.store.put(`${prefix}/onnx/dense.onnx`, { file: onnxPath })
+        : undefined;
       return {
         macs: profile.macs,
         params: profile.params,
@@ -127,7 +129,12 @@ export function createEngineActivities(deps: ActivityDeps) {
     /** One prune trial on the warm engine: prune, measure, store the pruned model, return the numbers. */
     async pruneTrial(input: PruneTrialInput): Promise<PruneTrialResult> {
       const model = await localizeModelSpec(deps.store, input.model, deps.workDir);
-      const outDir = path.join(deps.workDir, input.campaignId, input.targetLabel, `attempt-${input.attemptIndex}`);
+      const outDir = path.join(
+        deps.workDir,
+        input.campaignId,
+        input.targetLabel,
+        `attempt-${input.attemptIndex}`,
+      );
       await fs.rm(outDir, { recursive: true, force: true });
       let res: EnginePruneResult;
       try {

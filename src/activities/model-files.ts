@@ -51,7 +51,11 @@ export async function uploadModelDir(
  * Download a model stored by {@link uploadModelDir} into `destDir` (verifying every sha256) and return
  * a ModelSpec the engine can build (`pruned: destDir`).
  */
-export async function downloadModelDir(store: ArtifactStore, manifestRef: ArtifactRef, destDir: string): Promise<ModelSpec> {
+export async function downloadModelDir(
+  store: ArtifactStore,
+  manifestRef: ArtifactRef,
+  destDir: string,
+): Promise<ModelSpec> {
   await fs.mkdir(destDir, { recursive: true });
   const manifestFile = path.join(destDir, MANIFEST_FILE);
   await store.get(manifestRef, manifestFile);
@@ -68,7 +72,11 @@ const REMOTE = /^(s3|file):\/\//;
  * Make a ModelSpec's weights local: a `file://` or `s3://` artifact URI is downloaded (verified) into
  * `cacheDir`; a plain path is left as is.
  */
-export async function localizeModelSpec(store: ArtifactStore, spec: ModelSpec, cacheDir: string): Promise<ModelSpec> {
+export async function localizeModelSpec(
+  store: ArtifactStore,
+  spec: ModelSpec,
+  cacheDir: string,
+): Promise<ModelSpec> {
   if (spec.weights === undefined || !REMOTE.test(spec.weights)) return spec;
   const key = store.keyOf(spec.weights);
   const dest = path.join(cacheDir, 'weights', key);

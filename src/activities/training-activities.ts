@@ -86,11 +86,18 @@ export function createTrainingActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const prior = ctx.info.heartbeatDetails as FineTuneHeartbeat | undefined;
       const keep = input.recipe.keepCheckpoints;
-      const runDir = path.join(deps.workDir, input.campaignId, input.targetLabel, `finetune-${ctx.info.attempt}`);
+      const runDir = path.join(
+        deps.workDir,
+        input.campaignId,
+        input.targetLabel,
+        `finetune-${ctx.info.attempt}`,
+      );
       await fs.rm(runDir, { recursive: true, force: true });
       await fs.mkdir(runDir, { recursive: true });
       const model = await localModel(input.model, path.join(runDir, 'model'));
-      const teacher = input.teacher ? await localizeModelSpec(deps.store, input.teacher, deps.workDir) : undefined;
+      const teacher = input.teacher
+        ? await localizeModelSpec(deps.store, input.teacher, deps.workDir)
+        : undefined;
 
       let checkpoints: CheckpointRef[] = prior?.checkpoints ? [...prior.checkpoints] : [];
       let resumeFrom: string | undefined;
@@ -105,14 +112,28 @@ export function createTrainingActivities(deps: ActivityDeps) {
           resumedFromStep = c.step;
         } catch (err) {
           // A corrupt or missing checkpoint: forget it and try the previous good one.
-          ctx.log.warn(`checkpoint at step ${c.step} unusable, trying an older one: ${(err as Error).message}`);
+          ctx.log.warn(
+            `checkpoint at step ${c.step} unusable, trying an older one: ${(err as Error).message}`,
+          );
           checkpoints = checkpoints.slice(0, i);
         }
       }
 
       const keyPrefix = `${campaignPrefix(input.campaignId, input.targetLabel)}/checkpoints`;
-      const live: FineTuneHeartbeat = { checkpoints, step: resumedFromStep ?? 0, totalSteps: null, loss: null, etaSec: null };
-      const { checkpointEverySteps, keepCheckpoints: _keep, heartbeatTimeoutSec: _hb, gpus, ...recipe } = input.recipe;
+      const live: FineTuneHeartbeat = {
+        checkpoints,
+        step: resumedFromStep ?? 0,
+        totalSteps: null,
+        loss: null,
+        etaSec: null,
+      };
+      const {
+        checkpointEverySteps,
+        keepCheckpoints: _keep,
+        heartbeatTimeoutSec: _hb,
+        gpus,
+        ...recipe
+      } = input.recipe;
       // The SDK sends a heartbeat up to 0.8 x heartbeatTimeout late: a checkpoint that drops out of the list
       // is deleted only once a heartbeat without it has surely reached the server, so the server's last
       // heartbeat never names a deleted object (a retry would otherwise start over from step 0).
@@ -163,12 +184,16 @@ export function createTrainingActivities(deps: ActivityDeps) {
               stopKeepAlive();
               if (ev.kind !== 'checkpoint') return;
               const step = Number(ev.step);
-              const ref = await deps.store.put(`${keyPrefix}/ckpt-${String(step).padStart(9, '0')}.pt`, { file: ev.path });
-              if (ref.sha256 !== ev.sha256) throw new Error(`checkpoint ${ev.path} changed while uploading (sha256 mismatch)`);
+              const ref = await deps.store.put(`${keyPrefix}/ckpt-${String(step).padStart(9, '0')}.pt`, {
+                file: ev.path,
+              });
+              if (ref.sha256 !== ev.sha256)
+                throw new Error(`checkpoint ${ev.path} changed while uploading (sha256 mismatch)`);
               live.checkpoints = [...live.checkpoints, { step, ref }];
               ctx.heartbeat({ ...live });
               // Older checkpoints go only after a newer one is stored and verified (above) and heartbeated.
-              while (live.checkpoints.length > keep) retired.push({ key: live.checkpoints.shift()!.ref.key, at: Date.now() });
+              while (live.checkpoints.length > keep)
+                retired.push({ key: live.checkpoints.shift()!.ref.key, at: Date.now() });
               await deleteRetired(false);
               await fs.rm(ev.path, { force: true });
             },
@@ -179,7 +204,12 @@ export function createTrainingActivities(deps: ActivityDeps) {
       } finally {
         stopKeepAlive();
       }
-      const out = raw as { steps: number; lossCurve?: { step: number; loss: number }[]; imagesPerSec: number; wallMs: number };
+      const out = raw as {
+        steps: number;
+        lossCurve?: { step: number; loss: number }[];
+        imagesPerSec: number;
+        wallMs: number;
+      };
       const final = live.checkpoints[live.checkpoints.length - 1];
       if (!final) throw new Error('fine-tune finished without writing a checkpoint');
       const modelRef = await uploadModelDir(
@@ -211,7 +241,10 @@ export function createTrainingActivities(deps: ActivityDeps) {
           'evaluate',
           {
             model,
-            dataset: { root: input.dataset.root, ...(input.dataset.imageSize ? { imageSize: input.dataset.imageSize } : {}) },
+            dataset: {
+              root: input.dataset.root,
+              ...(input.dataset.imageSize ? { imageSize: input.dataset.imageSize } : {}),
+            },
             batchSize: input.batchSize,
             ...(input.maxImages ? { maxImages: input.maxImages } : {}),
           },

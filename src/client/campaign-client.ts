@@ -61,7 +61,10 @@ export class CampaignClient {
   constructor(readonly temporal: Client) {}
 
   /** Validate a config (zod; errors name the field) and start its campaign workflow. */
-  async start(config: CampaignConfigInput | CampaignConfig, opts: { campaignId?: string } = {}): Promise<{ campaignId: string }> {
+  async start(
+    config: CampaignConfigInput | CampaignConfig,
+    opts: { campaignId?: string } = {},
+  ): Promise<{ campaignId: string }> {
     const parsed = parseWith(CampaignConfigSchema, config, 'campaign config');
     const campaignId = opts.campaignId ?? newCampaignId(parsed);
     await this.temporal.workflow.start('campaign', {
@@ -74,17 +77,25 @@ export class CampaignClient {
 
   /** Wait for a campaign's result. */
   async result(campaignId: string): Promise<CampaignResult> {
-    return this.guard(campaignId, () => this.temporal.workflow.getHandle(campaignId).result() as Promise<CampaignResult>);
+    return this.guard(
+      campaignId,
+      () => this.temporal.workflow.getHandle(campaignId).result() as Promise<CampaignResult>,
+    );
   }
 
   /** The campaign workflow's status name (RUNNING, COMPLETED, FAILED...). */
   async status(campaignId: string): Promise<string> {
-    return this.guard(campaignId, async () => (await this.temporal.workflow.getHandle(campaignId).describe()).status.name);
+    return this.guard(
+      campaignId,
+      async () => (await this.temporal.workflow.getHandle(campaignId).describe()).status.name,
+    );
   }
 
   /** Where a running campaign stands (needs a worker to answer the query). */
   async progress(campaignId: string): Promise<CampaignProgress> {
-    return this.guard(campaignId, () => this.temporal.workflow.getHandle(campaignId).query(campaignProgressQuery));
+    return this.guard(campaignId, () =>
+      this.temporal.workflow.getHandle(campaignId).query(campaignProgressQuery),
+    );
   }
 
   /** The live strategy log of one search (needs a worker to answer the query). */
@@ -161,7 +172,9 @@ export class CampaignClient {
   /** Rows of every attempt of every target: for `export`. */
   async exportRows(campaignId: string): Promise<(Attempt & { target: string; targetMacs: number })[]> {
     const logs = await this.log(campaignId);
-    return logs.flatMap((l) => l.attempts.map((a) => ({ target: l.targetLabel, targetMacs: l.targetMacs, ...a })));
+    return logs.flatMap((l) =>
+      l.attempts.map((a) => ({ target: l.targetLabel, targetMacs: l.targetMacs, ...a })),
+    );
   }
 
   private async guard<T>(campaignId: string, fn: () => Promise<T>): Promise<T> {

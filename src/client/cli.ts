@@ -40,13 +40,17 @@ function printLogs(logs: Awaited<ReturnType<CampaignClient['log']>>): void {
 
 function buildProgram(): Command {
   const program = new Command('agentic-pruner')
-    .description('MAC-constrained structured pruning of vision models, driven by a strategy search, run as durable Temporal workflows.')
+    .description(
+      'MAC-constrained structured pruning of vision models, driven by a strategy search, run as durable Temporal workflows.',
+    )
     .showSuggestionAfterError(true)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  const server = program.command('server').description('start, stop or check the local Temporal and S3 servers (infra/services.sh)');
+  const server = program
+    .command('server')
+    .description('start, stop or check the local Temporal and S3 servers (infra/services.sh)');
   for (const action of ['start', 'stop', 'status', 'restart'] as const) {
     server
       .command(action)
@@ -62,10 +66,15 @@ function buildProgram(): Command {
     .description('run workers for the given task queues until interrupted (on each GPU host: --queues gpu)')
     .addOption(new Option('--queues <list>', 'comma-separated: control,gpu').default('control,gpu'))
     .option('--concurrency <n>', 'concurrent activities on the gpu queue', '1')
-    .addHelpText('after', '\nExamples:\n  $ agentic-pruner worker --queues control,gpu\n  $ TEMPORAL_ADDRESS=temporal.lab:7233 AP_STORE=s3 agentic-pruner worker --queues gpu')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ agentic-pruner worker --queues control,gpu\n  $ TEMPORAL_ADDRESS=temporal.lab:7233 AP_STORE=s3 agentic-pruner worker --queues gpu',
+    )
     .action(async (opts: { queues: string; concurrency: string }) => {
       const queues = opts.queues.split(',').map((q) => q.trim());
-      for (const q of queues) if (q !== 'control' && q !== 'gpu') throw new UsageError(`--queues: unknown queue "${q}" (expected control, gpu)`);
+      for (const q of queues)
+        if (q !== 'control' && q !== 'gpu')
+          throw new UsageError(`--queues: unknown queue "${q}" (expected control, gpu)`);
       const runtime = await startLocalRuntime({
         env: readWorkerEnv(),
         processEnv: process.env,
@@ -87,10 +96,16 @@ function buildProgram(): Command {
     .requiredOption('-c, --config <file>', 'campaign file (YAML or JSON)')
     .option('--id <id>', 'campaign id (default: generated)')
     .option('--wait', 'wait for the result and print it with the strategy log')
-    .addHelpText('after', '\nExample:\n  $ agentic-pruner campaign start -c examples/resnet50-1.77g.yaml --wait')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ agentic-pruner campaign start -c examples/resnet50-1.77g.yaml --wait',
+    )
     .action(async (opts: { config: string; id?: string; wait?: boolean }) => {
       const config = loadCampaignFile(opts.config);
-      if ((config.search.agent === 'claude' || config.search.agent === 'hybrid') && !process.env.ANTHROPIC_API_KEY) {
+      if (
+        (config.search.agent === 'claude' || config.search.agent === 'hybrid') &&
+        !process.env.ANTHROPIC_API_KEY
+      ) {
         throw new UsageError(
           `search.agent "${config.search.agent}" needs ANTHROPIC_API_KEY in the environment; set it or use agent "solver"`,
         );
@@ -124,7 +139,10 @@ function buildProgram(): Command {
     });
   campaign
     .command('list')
-    .option('--query <q>', `visibility query, e.g. 'ApStage="search"' or 'ApModel="resnet50" AND ApConverged=true'`)
+    .option(
+      '--query <q>',
+      `visibility query, e.g. 'ApStage="search"' or 'ApModel="resnet50" AND ApConverged=true'`,
+    )
     .option('--json', 'print JSON')
     .description('list campaigns and searches, filtered by search attributes')
     .action(async (opts: { query?: string; json?: boolean }) => {
@@ -157,7 +175,9 @@ function buildProgram(): Command {
         if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
         console.log(`${id}  stage: ${frame.progress.stage}  status: ${frame.status}`);
         for (const l of frame.logs) {
-          console.log(`\n${l.targetLabel} -> ${formatMacs(l.targetMacs)} ${formatBand(l.band)} [${l.status}] agent ${l.agent}`);
+          console.log(
+            `\n${l.targetLabel} -> ${formatMacs(l.targetMacs)} ${formatBand(l.band)} [${l.status}] agent ${l.agent}`,
+          );
           console.log(attemptsTable(l.attempts));
         }
         const ft = frame.finetune;
@@ -166,7 +186,9 @@ function buildProgram(): Command {
           const share = total > 0 ? ft.step / total : 0;
           const eta = ft.etaSec !== null ? `, ETA ${Math.round(ft.etaSec)} s` : '';
           const loss = ft.loss !== null ? `, loss ${ft.loss.toFixed(3)}` : '';
-          console.log(`\nfine-tune ${bar(share, 40)} ${ft.step}/${total || '?'}${loss}${eta}; last checkpoint step ${ft.checkpoints.at(-1)?.step ?? '-'}`);
+          console.log(
+            `\nfine-tune ${bar(share, 40)} ${ft.step}/${total || '?'}${loss}${eta}; last checkpoint step ${ft.checkpoints.at(-1)?.step ?? '-'}`,
+          );
         }
       }
     });
@@ -189,9 +211,29 @@ function buildProgram(): Command {
         for (const r of rows) console.log(JSON.stringify(r));
         return;
       }
-      const cols = ['target', 'targetMacs', 'index', 'agent', 'pruningRatio', 'importance', 'roundTo', 'macs', 'params', 'deviation', 'inBand', 'wallMs', 'error', 'rationale'];
+      const cols = [
+        'target',
+        'targetMacs',
+        'index',
+        'agent',
+        'pruningRatio',
+        'importance',
+        'roundTo',
+        'macs',
+        'params',
+        'deviation',
+        'inBand',
+        'wallMs',
+        'error',
+        'rationale',
+      ];
       const esc = (v: unknown) => {
-        const s = v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean);
+        const s =
+          v === undefined || v === null
+            ? ''
+            : typeof v === 'object'
+              ? JSON.stringify(v)
+              : String(v as string | number | boolean);
         return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
       };
       console.log(cols.join(','));
@@ -206,11 +248,14 @@ function buildProgram(): Command {
     .argument('<id>', 'campaign id, or a search workflow id (<campaign>--<target>)')
     .requiredOption('--to-attempt <n>', 're-run the search from this attempt (earlier attempts are kept)')
     .option('--target <label>', 'which target of the campaign (default: the only one)')
-    .description('Temporal reset: re-run a search from attempt N (after an override or a band change, or to retry)')
+    .description(
+      'Temporal reset: re-run a search from attempt N (after an override or a band change, or to retry)',
+    )
     .addHelpText('after', '\nExample:\n  $ agentic-pruner campaign reset resnet50-20261128 --to-attempt 3')
     .action(async (id: string, opts: { toAttempt: string; target?: string }) => {
       const n = Number(opts.toAttempt);
-      if (!Number.isInteger(n) || n < 1) throw new UsageError(`--to-attempt: expected an attempt number >= 1, got ${opts.toAttempt}`);
+      if (!Number.isInteger(n) || n < 1)
+        throw new UsageError(`--to-attempt: expected an attempt number >= 1, got ${opts.toAttempt}`);
       const client = await campaignClient();
       let workflowId = id;
       if (!id.includes('--')) {
@@ -219,11 +264,18 @@ function buildProgram(): Command {
         });
         const pick = opts.target ? children.filter((c) => c.endsWith(`--${opts.target}`)) : children;
         if (pick.length !== 1) {
-          throw new UsageError(`--target: campaign ${id} has targets ${children.map((c) => c.split('--')[1]).join(', ')}; name one`);
+          throw new UsageError(
+            `--target: campaign ${id} has targets ${children.map((c) => c.split('--')[1]).join(', ')}; name one`,
+          );
         }
         workflowId = pick[0]!;
       }
-      const runId = await resetToAttempt(client.temporal, workflowId, n, `agentic-pruner reset --to-attempt ${n}`);
+      const runId = await resetToAttempt(
+        client.temporal,
+        workflowId,
+        n,
+        `agentic-pruner reset --to-attempt ${n}`,
+      );
       console.log(`${workflowId} reset to attempt ${n}: new run ${runId}`);
     });
 
@@ -231,10 +283,17 @@ function buildProgram(): Command {
     .command('report')
     .argument('<id>', 'campaign id')
     .option('--out <dir>', 'where to write the HTML', 'reports')
-    .description('render the campaign report (HTML with charts), store it with the campaign and write it locally')
+    .description(
+      'render the campaign report (HTML with charts), store it with the campaign and write it locally',
+    )
     .action(async (id: string, opts: { out: string }) => {
       const client = await campaignClient();
-      const store = createArtifactStore(storeConfigFromEnv({ AP_STORE_ROOT: path.join(stateDir(readWorkerEnv()), 'artifacts'), ...process.env }));
+      const store = createArtifactStore(
+        storeConfigFromEnv({
+          AP_STORE_ROOT: path.join(stateDir(readWorkerEnv()), 'artifacts'),
+          ...process.env,
+        }),
+      );
       console.log(await writeCampaignReport(client, store, id, opts.out));
     });
 
@@ -246,7 +305,14 @@ function buildProgram(): Command {
 /** A result table: one line per target. */
 export function resultTable(result: {
   denseMacs: number;
-  targets: { targetLabel: string; targetMacs: number; status: string; attemptCount: number; attemptsToConverge: number | null; chosen: { macs: number; params: number; deviation: number } | null }[];
+  targets: {
+    targetLabel: string;
+    targetMacs: number;
+    status: string;
+    attemptCount: number;
+    attemptsToConverge: number | null;
+    chosen: { macs: number; params: number; deviation: number } | null;
+  }[];
 }): string {
   return table(
     ['target', 'goal', 'status', 'attempts', 'to band', 'MACs', 'dev', 'params'],
@@ -271,7 +337,9 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? ExitCode.ok : ExitCode.usage;
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version'
+        ? ExitCode.ok
+        : ExitCode.usage;
     }
     const userError =
       err instanceof UsageError ||
@@ -283,7 +351,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`agentic-pruner: ${(err as Error).message}\n`);
       return userError ? ExitCode.usage : ExitCode.failed;
     }
-    process.stderr.write(`agentic-pruner: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `agentic-pruner: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     return ExitCode.failed;
   }
 }

@@ -44,7 +44,10 @@ export function loadCampaignFile(file: string): CampaignConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true });
   if (doc.errors.length > 0) {
-    throw new ConfigFileError(file, doc.errors.map((e) => e.message.split('\n')[0] ?? e.message));
+    throw new ConfigFileError(
+      file,
+      doc.errors.map((e) => e.message.split('\n')[0] ?? e.message),
+    );
   }
   const result = CampaignConfigSchema.safeParse(doc.toJS());
   if (result.success) return result.data;
@@ -55,7 +58,9 @@ export function loadCampaignFile(file: string): CampaignConfig {
       ? keyNodeAt(nodeAt(doc.contents, issue.path), keys[0] as string)
       : nodeAt(doc.contents, issue.path);
     const where = node?.range ? ` (line ${lineCounter.linePos(node.range[0]).line})` : '';
-    const what = keys.length ? `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+    const what = keys.length
+      ? `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`
+      : issue.message;
     return `${path}${where}: ${what}`;
   });
   if (result.error.issues.length > 8) problems.push(`and ${result.error.issues.length - 8} more`);

@@ -22,7 +22,11 @@ export async function connectClient(address: string, namespace: string, timeoutM
   try {
     connection = await Connection.connect({ address, connectTimeout: timeoutMs });
   } catch (err) {
-    throw new ServiceUnavailableError('temporal', address, err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err));
+    throw new ServiceUnavailableError(
+      'temporal',
+      address,
+      err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err),
+    );
   }
   return new Client({ connection, namespace });
 }

@@ -39,13 +39,17 @@ export function registerDemoCommand(program: Command): void {
     .option('--band <band>', 'tolerance band', '-5%..+1%')
     .option('--epochs <n>', 'baseline training epochs', '4')
     .option('--finetune-epochs <n>', 'fine-tune epochs of the pruned model', '2')
-    .addHelpText('after', '\nExample:\n  $ agentic-pruner demo\n  $ ANTHROPIC_API_KEY=... agentic-pruner demo   # Claude proposes the strategies')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ agentic-pruner demo\n  $ ANTHROPIC_API_KEY=... agentic-pruner demo   # Claude proposes the strategies',
+    )
     .action(async (opts: { fraction: string; band: string; epochs: string; finetuneEpochs: string }) => {
       const t0 = Date.now();
       const env = readWorkerEnv();
       const root = path.join(stateDir(env), 'demo');
       fs.mkdirSync(root, { recursive: true });
-      const log = (msg: string) => console.error(`[demo ${((Date.now() - t0) / 1000).toFixed(0).padStart(3)}s] ${msg}`);
+      const log = (msg: string) =>
+        console.error(`[demo ${((Date.now() - t0) / 1000).toFixed(0).padStart(3)}s] ${msg}`);
 
       log('starting the local Temporal dev server and in-process workers (control + gpu)');
       const runtime = await startLocalRuntime({
@@ -76,7 +80,17 @@ export function registerDemoCommand(program: Command): void {
             {
               model: { name: 'democnn' },
               dataset: { root: dataset.root },
-              recipe: { epochs: Number(opts.epochs), batchSize: 32, lr: 0.003, optimizer: 'adamw', weightDecay: 5e-4, warmupEpochs: 0.2, schedule: 'cosine', labelSmoothing: 0.05, seed: 0 },
+              recipe: {
+                epochs: Number(opts.epochs),
+                batchSize: 32,
+                lr: 0.003,
+                optimizer: 'adamw',
+                weightDecay: 5e-4,
+                warmupEpochs: 0.2,
+                schedule: 'cosine',
+                labelSmoothing: 0.05,
+                seed: 0,
+              },
               checkpointDir: path.join(baselineDir, 'checkpoints'),
               checkpointEverySteps: 1000,
               outDir: baselineDir,
@@ -84,7 +98,9 @@ export function registerDemoCommand(program: Command): void {
             { onProgress: progressBar('baseline') },
           );
           process.stderr.write('\n');
-          log(`baseline trained: ${trained.steps} steps in ${(trained.wallMs / 1000).toFixed(0)} s, loss ${trained.trainLoss.last.toFixed(3)}`);
+          log(
+            `baseline trained: ${trained.steps} steps in ${(trained.wallMs / 1000).toFixed(0)} s, loss ${trained.trainLoss.last.toFixed(3)}`,
+          );
         } else {
           log(`reusing the baseline at ${weights}`);
         }
@@ -113,18 +129,28 @@ export function registerDemoCommand(program: Command): void {
         };
         const client = new CampaignClient(runtime.client);
         const { campaignId } = await client.start(config);
-        log(`campaign ${campaignId}: democnn -> ${Number(opts.fraction) * 100} % of its MACs, band ${opts.band}, agent ${agent}`);
+        log(
+          `campaign ${campaignId}: democnn -> ${Number(opts.fraction) * 100} % of its MACs, band ${opts.band}, agent ${agent}`,
+        );
         let shown = 0;
         for await (const frame of client.watch(campaignId, 500)) {
           const attempts = frame.logs.flatMap((l) => l.attempts);
           for (const a of attempts.slice(shown)) {
             log(
               `attempt ${a.index} (${a.agent}): ratio ${a.strategy.pruningRatio.toFixed(3)} ${a.strategy.importance} -> ` +
-                (a.error ? `error: ${a.error}` : `${formatMacs(a.macs)} MACs, ${formatPercent(a.deviation)} ${a.inBand ? 'IN band' : 'out'}`),
+                (a.error
+                  ? `error: ${a.error}`
+                  : `${formatMacs(a.macs)} MACs, ${formatPercent(a.deviation)} ${a.inBand ? 'IN band' : 'out'}`),
             );
           }
           shown = Math.max(shown, attempts.length);
-          if (frame.finetune) progressBar('fine-tune')({ step: frame.finetune.step, totalSteps: frame.finetune.totalSteps ?? undefined, loss: frame.finetune.loss ?? undefined, etaSec: frame.finetune.etaSec ?? undefined });
+          if (frame.finetune)
+            progressBar('fine-tune')({
+              step: frame.finetune.step,
+              totalSteps: frame.finetune.totalSteps ?? undefined,
+              loss: frame.finetune.loss ?? undefined,
+              etaSec: frame.finetune.etaSec ?? undefined,
+            });
         }
         process.stderr.write('\n');
         const result = await client.result(campaignId);
@@ -139,9 +165,27 @@ export function registerDemoCommand(program: Command): void {
         console.log('\nsummary:');
         console.log(
           table(
-            ['', 'MACs', 'params', 'top-1', 'latency b1 (p50)', 'speedup b1', `speedup b${spBig?.batchSize ?? '-'}`, 'attempts'],
             [
-              ['dense', formatMacs(result.denseMacs), formatMacs(result.denseParams), pct(result.denseAccuracy?.top1), ms(dl?.p50Ms), '1.00x', '1.00x', '-'],
+              '',
+              'MACs',
+              'params',
+              'top-1',
+              'latency b1 (p50)',
+              'speedup b1',
+              `speedup b${spBig?.batchSize ?? '-'}`,
+              'attempts',
+            ],
+            [
+              [
+                'dense',
+                formatMacs(result.denseMacs),
+                formatMacs(result.denseParams),
+                pct(result.denseAccuracy?.top1),
+                ms(dl?.p50Ms),
+                '1.00x',
+                '1.00x',
+                '-',
+              ],
               [
                 `pruned (${t.status})`,
                 t.chosen ? `${formatMacs(t.chosen.macs)} (${formatPercent(t.chosen.deviation)})` : '-',
@@ -156,9 +200,16 @@ export function registerDemoCommand(program: Command): void {
           ),
         );
         if (t.deployment?.agreement) {
-          console.log(`\nPyTorch vs ONNX Runtime top-1 agreement: ${pct(t.deployment.agreement.top1Agreement)} on ${t.deployment.agreement.count} images; MAC ratio ${t.deployment.macRatio.toFixed(2)}x`);
+          console.log(
+            `\nPyTorch vs ONNX Runtime top-1 agreement: ${pct(t.deployment.agreement.top1Agreement)} on ${t.deployment.agreement.count} images; MAC ratio ${t.deployment.macRatio.toFixed(2)}x`,
+          );
         }
-        const report = await writeCampaignReport(client, runtime.deps.store, campaignId, path.join(root, 'reports'));
+        const report = await writeCampaignReport(
+          client,
+          runtime.deps.store,
+          campaignId,
+          path.join(root, 'reports'),
+        );
         console.log(`\nreport: ${report}`);
         console.log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
         if (t.status !== 'converged') process.exitCode = 1;
@@ -178,6 +229,8 @@ export function progressBar(label: string): (ev: Record<string, unknown>) => voi
     const filled = Math.round(frac * width);
     const eta = ev.etaSec !== undefined && ev.etaSec !== null ? ` ETA ${Math.round(Number(ev.etaSec))}s` : '';
     const loss = ev.loss !== undefined && ev.loss !== null ? ` loss ${Number(ev.loss).toFixed(3)}` : '';
-    process.stderr.write(`\r  ${label} [${'█'.repeat(filled)}${'·'.repeat(width - filled)}] ${step}/${total || '?'}${loss}${eta}   `);
+    process.stderr.write(
+      `\r  ${label} [${'█'.repeat(filled)}${'·'.repeat(width - filled)}] ${step}/${total || '?'}${loss}${eta}   `,
+    );
   };
 }

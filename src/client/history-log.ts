@@ -30,7 +30,10 @@ function decode<T>(payloads: Payload[] | null | undefined, index = 0): T | undef
  * (the strategy) and result (the measurement), with the agent from the proposal that preceded it.
  * Band changes sent by update are not replayed: deviations are judged against the starting band.
  */
-export function attemptsFromHistory(events: HistoryEvent[]): { input: MacTargetSearchInput | undefined; attempts: Attempt[] } {
+export function attemptsFromHistory(events: HistoryEvent[]): {
+  input: MacTargetSearchInput | undefined;
+  attempts: Attempt[];
+} {
   let input: MacTargetSearchInput | undefined;
   const scheduled = new Map<string, { type: string; input: unknown }>();
   const attempts: Attempt[] = [];
@@ -97,9 +100,14 @@ function agentFor(trial: PruneTrialInput, proposal: Proposal | undefined): Attem
 }
 
 /** Every run (continue-as-new chain) of a workflow id, oldest first, each with its history events. */
-async function runsOf(client: Client, workflowId: string): Promise<{ runId: string; status: string; events: HistoryEvent[] }[]> {
+async function runsOf(
+  client: Client,
+  workflowId: string,
+): Promise<{ runId: string; status: string; events: HistoryEvent[] }[]> {
   const runs: { runId: string; status: string; start: number }[] = [];
-  for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'` })) {
+  for await (const wf of client.workflow.list({
+    query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'`,
+  })) {
     runs.push({ runId: wf.runId, status: wf.status.name, start: wf.startTime.getTime() });
   }
   if (runs.length === 0) {
@@ -126,7 +134,8 @@ export async function rebuildSearchLog(client: Client, workflowId: string): Prom
     input = input ?? r.input;
     attempts.push(...r.attempts);
   }
-  if (!input) throw new Error(`workflow ${workflowId} is not a macTargetSearch (no input found in its history)`);
+  if (!input)
+    throw new Error(`workflow ${workflowId} is not a macTargetSearch (no input found in its history)`);
   const seen = new Set<number>();
   const unique = attempts.filter((a) => (seen.has(a.index) ? false : (seen.add(a.index), true)));
   return {

@@ -46,7 +46,11 @@ export async function startLocalRuntime(opts: {
     // already installed in this process
   }
   if (opts.startServer && runServices('start', 'temporal') !== 0) {
-    throw new ServiceUnavailableError('temporal', opts.env.TEMPORAL_ADDRESS, 'infra/services.sh could not start it');
+    throw new ServiceUnavailableError(
+      'temporal',
+      opts.env.TEMPORAL_ADDRESS,
+      'infra/services.sh could not start it',
+    );
   }
   const client = await connectClient(opts.env.TEMPORAL_ADDRESS, opts.env.TEMPORAL_NAMESPACE);
   let connection: NativeConnection;

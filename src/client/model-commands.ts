@@ -24,7 +24,13 @@ interface StageLine {
 function stageTable(stages: readonly StageLine[]): string {
   return table(
     ['stage', 'MACs', 'share', '', 'params'],
-    stages.map((s) => [s.name, formatMacs(s.macs), `${(s.share * 100).toFixed(1)}%`, bar(s.share, 30), formatMacs(s.params)]),
+    stages.map((s) => [
+      s.name,
+      formatMacs(s.macs),
+      `${(s.share * 100).toFixed(1)}%`,
+      bar(s.share, 30),
+      formatMacs(s.params),
+    ]),
   );
 }
 
@@ -48,42 +54,82 @@ function engine(): OneShotEngine {
 export function registerModelCommands(program: Command): void {
   program
     .command('profile')
-    .argument('<model>', 'a zoo model name (resnet50, convnext_small, deit_small...), file:path.py:fn, or a .onnx file')
+    .argument(
+      '<model>',
+      'a zoo model name (resnet50, convnext_small, deit_small...), file:path.py:fn, or a .onnx file',
+    )
     .option('--json', 'machine-readable output: totals as macs and params, stages and layers')
     .option('--latency', 'also measure onnxruntime latency (p50/p90/p99)')
     .option('--batch-size <n>', 'batch size for --latency', '1')
     .option('--export-onnx <out>', 'write the model ONNX export here (zoo models)')
     .option('--weights <file>', 'state_dict file for the model (random init otherwise)')
-    .option('--input-size <px>', 'input resolution (default: the model\'s own)')
-    .addHelpText('after', '\nExamples:\n  $ agentic-pruner profile resnet50\n  $ agentic-pruner profile model.onnx --json --latency')
-    .action(async (model: string, opts: { json?: boolean; latency?: boolean; batchSize: string; exportOnnx?: string; weights?: string; inputSize?: string }) => {
-      let onnxFile: string | undefined;
-      let out: { model: string; macs: number; params: number; stages: readonly StageLine[]; layers: readonly unknown[]; source: 'engine' | 'onnx'; latency?: unknown };
-      if (model.endsWith('.onnx')) {
-        const p = await profileOnnx(model);
-        onnxFile = model;
-        out = { model, macs: p.macs, params: p.params, stages: p.byStage, layers: p.nodes, source: 'onnx' };
-      } else {
-        const spec = modelSpecFrom(model, opts);
-        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ap-profile-'));
-        const exportPath = opts.exportOnnx ?? (opts.latency ? path.join(tmp, 'model.onnx') : undefined);
-        const raw = await engine().run('profile', { model: spec, ...(exportPath ? { exportOnnx: path.resolve(exportPath) } : {}) }, {
-          onProgress: (ev) => !opts.json && process.stderr.write(`  ${ev.stage}...\n`),
-        });
-        const p = parseWith(ProfileSchema, raw, 'engine profile');
-        onnxFile = exportPath;
-        out = { model: p.model, macs: p.macs, params: p.params, stages: p.stages, layers: p.layers, source: 'engine' };
-      }
-      if (opts.latency && onnxFile) out.latency = await measureLatency(onnxFile, { batchSize: Number(opts.batchSize) });
-      if (opts.json) {
-        console.log(JSON.stringify(out, null, 2));
-        return;
-      }
-      console.log(`${out.model}: ${formatMacs(out.macs)} MACs, ${formatMacs(out.params)} params (${out.source})\n`);
-      console.log(stageTable(out.stages));
-      if (out.latency) console.log(`\nlatency: ${JSON.stringify(out.latency)}`);
-      if (opts.exportOnnx) console.log(`\nONNX written to ${opts.exportOnnx}`);
-    });
+    .option('--input-size <px>', "input resolution (default: the model's own)")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ agentic-pruner profile resnet50\n  $ agentic-pruner profile model.onnx --json --latency',
+    )
+    .action(
+      async (
+        model: string,
+        opts: {
+          json?: boolean;
+          latency?: boolean;
+          batchSize: string;
+          exportOnnx?: string;
+          weights?: string;
+          inputSize?: string;
+        },
+      ) => {
+        let onnxFile: string | undefined;
+        let out: {
+          model: string;
+          macs: number;
+          params: number;
+          stages: readonly StageLine[];
+          layers: readonly unknown[];
+          source: 'engine' | 'onnx';
+          latency?: unknown;
+        };
+        if (model.endsWith('.onnx')) {
+          const p = await profileOnnx(model);
+          onnxFile = model;
+          out = { model, macs: p.macs, params: p.params, stages: p.byStage, layers: p.nodes, source: 'onnx' };
+        } else {
+          const spec = modelSpecFrom(model, opts);
+          const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ap-profile-'));
+          const exportPath = opts.exportOnnx ?? (opts.latency ? path.join(tmp, 'model.onnx') : undefined);
+          const raw = await engine().run(
+            'profile',
+            { model: spec, ...(exportPath ? { exportOnnx: path.resolve(exportPath) } : {}) },
+            {
+              onProgress: (ev) => !opts.json && process.stderr.write(`  ${ev.stage}...\n`),
+            },
+          );
+          const p = parseWith(ProfileSchema, raw, 'engine profile');
+          onnxFile = exportPath;
+          out = {
+            model: p.model,
+            macs: p.macs,
+            params: p.params,
+            stages: p.stages,
+            layers: p.layers,
+            source: 'engine',
+          };
+        }
+        if (opts.latency && onnxFile)
+          out.latency = await measureLatency(onnxFile, { batchSize: Number(opts.batchSize) });
+        if (opts.json) {
+          console.log(JSON.stringify(out, null, 2));
+          return;
+        }
+        console.log(
+          `${out.model}: ${formatMacs(out.macs)} MACs, ${formatMacs(out.params)} params (${out.source})\n`,
+        );
+        console.log(stageTable(out.stages));
+        if (out.latency) console.log(`\nlatency: ${JSON.stringify(out.latency)}`);
+        if (opts.exportOnnx) console.log(`\nONNX written to ${opts.exportOnnx}`);
+      },
+    );
 
   program
     .command('prune')
@@ -95,35 +141,57 @@ export function registerModelCommands(program: Command): void {
     .option('--weights <file>', 'state_dict file for the dense model')
     .option('--input-size <px>', 'input resolution')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  $ agentic-pruner prune resnet50 --ratio 0.4 --json\n  $ agentic-pruner prune deit_small --strategy s.json --export-onnx small.onnx')
-    .action(async (model: string, opts: { ratio?: string; strategy?: string; exportOnnx?: string; out: string; weights?: string; inputSize?: string; json?: boolean }) => {
-      if ((opts.ratio === undefined) === (opts.strategy === undefined)) {
-        throw new UsageError('give exactly one of --ratio R or --strategy file.json');
-      }
-      let strategy: Strategy;
-      if (opts.strategy) {
-        strategy = parseWith(StrategySchema, JSON.parse(fs.readFileSync(opts.strategy, 'utf8')) as unknown, opts.strategy);
-      } else {
-        strategy = parseWith(StrategySchema, baseStrategy(Number(opts.ratio)), '--ratio');
-      }
-      const spec = modelSpecFrom(model, opts);
-      const outDir = path.resolve(opts.out);
-      const res = await engine().run<Record<string, unknown>>(
-        'prune',
-        { model: spec, strategy, outDir, ...(opts.exportOnnx ? { exportOnnx: true } : {}) },
-        { onProgress: (ev) => !opts.json && process.stderr.write(`  ${ev.stage}...\n`) },
-      );
-      const onnx = res.onnx as { path: string } | undefined;
-      if (opts.exportOnnx && onnx) fs.copyFileSync(onnx.path, opts.exportOnnx);
-      if (opts.json) {
-        console.log(JSON.stringify(res, null, 2));
-        return;
-      }
-      const dense = res.denseMacs as number;
-      const macs = res.macs as number;
-      console.log(`${model}: ${formatMacs(dense)} -> ${formatMacs(macs)} MACs (${((macs / dense) * 100).toFixed(1)}%), ` +
-        `${formatMacs(res.denseParams as number)} -> ${formatMacs(res.params as number)} params`);
-      console.log(stageTable(res.stages as StageLine[]));
-      console.log(`\nsaved to ${outDir}${opts.exportOnnx ? `; ONNX at ${opts.exportOnnx}` : ''}`);
-    });
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ agentic-pruner prune resnet50 --ratio 0.4 --json\n  $ agentic-pruner prune deit_small --strategy s.json --export-onnx small.onnx',
+    )
+    .action(
+      async (
+        model: string,
+        opts: {
+          ratio?: string;
+          strategy?: string;
+          exportOnnx?: string;
+          out: string;
+          weights?: string;
+          inputSize?: string;
+          json?: boolean;
+        },
+      ) => {
+        if ((opts.ratio === undefined) === (opts.strategy === undefined)) {
+          throw new UsageError('give exactly one of --ratio R or --strategy file.json');
+        }
+        let strategy: Strategy;
+        if (opts.strategy) {
+          strategy = parseWith(
+            StrategySchema,
+            JSON.parse(fs.readFileSync(opts.strategy, 'utf8')) as unknown,
+            opts.strategy,
+          );
+        } else {
+          strategy = parseWith(StrategySchema, baseStrategy(Number(opts.ratio)), '--ratio');
+        }
+        const spec = modelSpecFrom(model, opts);
+        const outDir = path.resolve(opts.out);
+        const res = await engine().run<Record<string, unknown>>(
+          'prune',
+          { model: spec, strategy, outDir, ...(opts.exportOnnx ? { exportOnnx: true } : {}) },
+          { onProgress: (ev) => !opts.json && process.stderr.write(`  ${ev.stage}...\n`) },
+        );
+        const onnx = res.onnx as { path: string } | undefined;
+        if (opts.exportOnnx && onnx) fs.copyFileSync(onnx.path, opts.exportOnnx);
+        if (opts.json) {
+          console.log(JSON.stringify(res, null, 2));
+          return;
+        }
+        const dense = res.denseMacs as number;
+        const macs = res.macs as number;
+        console.log(
+          `${model}: ${formatMacs(dense)} -> ${formatMacs(macs)} MACs (${((macs / dense) * 100).toFixed(1)}%), ` +
+            `${formatMacs(res.denseParams as number)} -> ${formatMacs(res.params as number)} params`,
+        );
+        console.log(stageTable(res.stages as StageLine[]));
+        console.log(`\nsaved to ${outDir}${opts.exportOnnx ? `; ONNX at ${opts.exportOnnx}` : ''}`);
+      },
+    );
 }

@@ -10,7 +10,9 @@ import type { CampaignClient } from './campaign-client';
 function latencyByDevice(rows: LatencyRow[] | undefined): LatencyByDevice | undefined {
   if (!rows || rows.length === 0) return undefined;
   const pick = (provider: 'cpu' | 'cuda') =>
-    rows.filter((r) => r.provider === provider).map((r) => ({ batch: r.batchSize, p50Ms: r.p50Ms, p90Ms: r.p90Ms }));
+    rows
+      .filter((r) => r.provider === provider)
+      .map((r) => ({ batch: r.batchSize, p50Ms: r.p50Ms, p90Ms: r.p90Ms }));
   const cpu = pick('cpu');
   const cuda = pick('cuda');
   return { ...(cpu.length ? { cpu } : {}), ...(cuda.length ? { cuda } : {}) };
@@ -20,10 +22,16 @@ function latencyByDevice(rows: LatencyRow[] | undefined): LatencyByDevice | unde
  * Gather a campaign's report data: its result (from the workflow), the strategy logs (rebuilt from
  * history) and the dense profile's stages (from the artifact store).
  */
-export async function buildReportData(client: CampaignClient, store: ArtifactStore, campaignId: string): Promise<ReportData> {
+export async function buildReportData(
+  client: CampaignClient,
+  store: ArtifactStore,
+  campaignId: string,
+): Promise<ReportData> {
   const result = await client.result(campaignId);
   const logs = await client.log(campaignId);
-  const profile = JSON.parse(Buffer.from(await store.getBytes(result.profile)).toString('utf8')) as z.infer<typeof ProfileSchema>;
+  const profile = JSON.parse(Buffer.from(await store.getBytes(result.profile)).toString('utf8')) as z.infer<
+    typeof ProfileSchema
+  >;
   let inputTokens = 0;
   let outputTokens = 0;
   let costUsd = 0;
@@ -57,7 +65,12 @@ export async function buildReportData(client: CampaignClient, store: ArtifactSto
               ...(t.accuracy ? { accuracy: { top1: t.accuracy.top1, top5: t.accuracy.top5 } } : {}),
               ...(prunedLatency ? { latency: prunedLatency } : {}),
               ...(cpu !== undefined || cuda !== undefined
-                ? { speedup: { ...(cpu !== undefined ? { cpu } : {}), ...(cuda !== undefined ? { cuda } : {}) } }
+                ? {
+                    speedup: {
+                      ...(cpu !== undefined ? { cpu } : {}),
+                      ...(cuda !== undefined ? { cuda } : {}),
+                    },
+                  }
                 : {}),
               macRatio: result.denseMacs / chosen.macs,
             },
@@ -84,7 +97,9 @@ export async function buildReportData(client: CampaignClient, store: ArtifactSto
       macs: result.denseMacs,
       params: result.denseParams,
       stages: profile.stages,
-      ...(result.denseAccuracy ? { accuracy: { top1: result.denseAccuracy.top1, top5: result.denseAccuracy.top5 } } : {}),
+      ...(result.denseAccuracy
+        ? { accuracy: { top1: result.denseAccuracy.top1, top5: result.denseAccuracy.top5 } }
+        : {}),
       ...(denseLatency ? { latency: denseLatency } : {}),
     },
     targets,
@@ -104,8 +119,14 @@ export async function writeCampaignReport(
 ): Promise<string> {
   const data = await buildReportData(client, store, campaignId);
   const html = renderReport(data);
-  await store.put(`campaigns/${campaignId}/_report/report.html`, { bytes: Buffer.from(html) }, { contentType: 'text/html' });
-  await store.put(`campaigns/${campaignId}/_report/report.json`, { bytes: Buffer.from(JSON.stringify(data, null, 2)) });
+  await store.put(
+    `campaigns/${campaignId}/_report/report.html`,
+    { bytes: Buffer.from(html) },
+    { contentType: 'text/html' },
+  );
+  await store.put(`campaigns/${campaignId}/_report/report.json`, {
+    bytes: Buffer.from(JSON.stringify(data, null, 2)),
+  });
   fs.mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, `${campaignId}.html`);
   fs.writeFileSync(file, html);

@@ -9,7 +9,12 @@ import type { ProposeInput } from '../agents/agent';
  * proposes attempt `attempt` afresh (with whatever agent, band or override applies then).
  * Returns the new run id.
  */
-export async function resetToAttempt(client: Client, workflowId: string, attempt: number, reason: string): Promise<string> {
+export async function resetToAttempt(
+  client: Client,
+  workflowId: string,
+  attempt: number,
+  reason: string,
+): Promise<string> {
   const handle = client.workflow.getHandle(workflowId);
   const history = await handle.fetchHistory();
   const events = history.events ?? [];
@@ -28,7 +33,9 @@ export async function resetToAttempt(client: Client, workflowId: string, attempt
     }
   }
   if (target === undefined) {
-    throw new Error(`${workflowId} has no proposal for attempt ${attempt} in its current run (see \`campaign log\`)`);
+    throw new Error(
+      `${workflowId} has no proposal for attempt ${attempt} in its current run (see \`campaign log\`)`,
+    );
   }
   const desc = await handle.describe();
   const res = await client.workflowService.resetWorkflowExecution({

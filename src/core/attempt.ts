@@ -48,7 +48,10 @@ export const AttemptSchema = z
     inBand: z.boolean(),
     wallMs: z.number().min(0),
     stages: z.array(StageMacsSchema).optional(),
-    accuracyProxy: z.object({ top1: z.number(), top5: z.number(), count: z.number().int() }).strict().optional(),
+    accuracyProxy: z
+      .object({ top1: z.number(), top5: z.number(), count: z.number().int() })
+      .strict()
+      .optional(),
     model: ArtifactRefSchema.optional(),
     /** Why the agent that was asked did not produce this attempt (e.g. Claude's reply failed validation). */
     fallbackReason: z.string().optional(),

@@ -11,12 +11,18 @@ export const TargetSpecSchema = z
     macs: z.union([z.string(), z.number().positive()]).optional(),
     fraction: z.number().gt(0).lt(1).optional(),
     band: z.string().default('-5%..+1%'),
-    label: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+    label: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/)
+      .optional(),
   })
   .strict()
   .superRefine((t, ctx) => {
     if ((t.macs === undefined) === (t.fraction === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'give exactly one of macs (e.g. "1.77G") or fraction (e.g. 0.43)' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'give exactly one of macs (e.g. "1.77G") or fraction (e.g. 0.43)',
+      });
     }
     if (t.macs !== undefined) {
       try {
@@ -43,7 +49,11 @@ export const BaseStrategySchema = z
     ignoredLayers: z.array(z.string().min(1)).optional(),
     maxLayerRatio: z.number().gt(0).max(1).optional(),
     vit: z
-      .object({ pruneHeads: z.boolean(), pruneHeadDims: z.boolean(), headRatio: z.number().min(0).max(0.95).optional() })
+      .object({
+        pruneHeads: z.boolean(),
+        pruneHeadDims: z.boolean(),
+        headRatio: z.number().min(0).max(0.95).optional(),
+      })
       .strict()
       .optional(),
   })
@@ -138,7 +148,10 @@ export const ClaudeSectionSchema = z
  */
 export const CampaignConfigSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/)
+      .optional(),
     model: ModelSpecSchema,
     inputShape: z.array(z.number().int().positive()).length(4).optional(),
     targets: z.array(TargetSpecSchema).min(1).max(32),

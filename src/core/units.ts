@@ -9,7 +9,10 @@ export function parseMacs(text: string | number): number {
     return text;
   }
   const m = /^\s*(\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*([kKmMgGtT]?)\s*(?:MACs?)?\s*$/.exec(text);
-  if (!m) throw new Error(`MACs ${JSON.stringify(text)}: expected a number with an optional K/M/G/T suffix, like "1.77G"`);
+  if (!m)
+    throw new Error(
+      `MACs ${JSON.stringify(text)}: expected a number with an optional K/M/G/T suffix, like "1.77G"`,
+    );
   const scale: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
   const value = Number(m[1]) * (scale[(m[2] ?? '').toLowerCase()] ?? 1);
   if (value <= 0) throw new Error(`MACs ${JSON.stringify(text)}: must be positive`);

@@ -25,7 +25,9 @@ export function defaultEngineLocation(pythonOverride?: string): EngineLocation {
   const root = repoRoot();
   const python = pythonOverride ?? path.join(root, 'engine', '.venv', 'bin', 'python');
   if (!fs.existsSync(python)) {
-    throw new Error(`engine python not found at ${python}: run \`bash infra/setup-engine.sh\` (or set AP_ENGINE_PYTHON)`);
+    throw new Error(
+      `engine python not found at ${python}: run \`bash infra/setup-engine.sh\` (or set AP_ENGINE_PYTHON)`,
+    );
   }
   return { python, cwd: path.join(root, 'engine') };
 }

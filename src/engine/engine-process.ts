@@ -16,8 +16,20 @@ export interface EngineRunner {
 
 function childEnv(): NodeJS.ProcessEnv {
   // The engine needs no secrets: pass only what Python and torch need.
-  const keep = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'CUDA_VISIBLE_DEVICES', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS',
-    'OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE', 'TORCH_HOME', 'PYTHONHASHSEED'];
+  const keep = [
+    'PATH',
+    'HOME',
+    'LANG',
+    'LC_ALL',
+    'TMPDIR',
+    'CUDA_VISIBLE_DEVICES',
+    'OMP_NUM_THREADS',
+    'MKL_NUM_THREADS',
+    'OPENBLAS_CORETYPE',
+    'OPENBLAS_L2_SIZE',
+    'TORCH_HOME',
+    'PYTHONHASHSEED',
+  ];
   const env: NodeJS.ProcessEnv = { PYTHONUNBUFFERED: '1' };
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
   return env;
@@ -83,10 +95,12 @@ export class OneShotEngine implements EngineRunner {
       readline.createInterface({ input: child.stdout }).on('line', (line) => {
         const ev = parseEventLine(line);
         if (!ev) return;
-        pending = pending.then(() => dispatch(ev)).catch((e: unknown) => {
-          kill();
-          finish(e instanceof Error ? e : new Error(String(e)));
-        });
+        pending = pending
+          .then(() => dispatch(ev))
+          .catch((e: unknown) => {
+            kill();
+            finish(e instanceof Error ? e : new Error(String(e)));
+          });
       });
       const dispatch = async (ev: EngineEvent) => {
         if (ev.event === 'progress') opts.onProgress?.(ev);
@@ -95,12 +109,20 @@ export class OneShotEngine implements EngineRunner {
         else if (ev.event === 'error')
           error = new EngineJobError(job, ev.type, ev.message, ev.field ?? null, ev.retryable ?? false);
       };
-      child.on('error', (e) => finish(new EngineProcessError(job, `cannot start ${this.location.python}: ${e.message}`, '')));
+      child.on('error', (e) =>
+        finish(new EngineProcessError(job, `cannot start ${this.location.python}: ${e.message}`, '')),
+      );
       child.on('close', (code, sig) => {
         void pending.then(() => {
           if (error) return finish(error);
           if (result && code === 0) return finish(undefined, result as T);
-          finish(new EngineProcessError(job, `process exited (code ${code}, signal ${sig}) without a result`, stderr.text));
+          finish(
+            new EngineProcessError(
+              job,
+              `process exited (code ${code}, signal ${sig}) without a result`,
+              stderr.text,
+            ),
+          );
         });
       });
       child.stdin.end(JSON.stringify(request));
@@ -209,7 +231,9 @@ export class WarmEngine implements EngineRunner {
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.kill();
-        reject(new EngineProcessError(job, `warm engine not ready after ${READY_TIMEOUT_MS} ms`, this.stderr.text));
+        reject(
+          new EngineProcessError(job, `warm engine not ready after ${READY_TIMEOUT_MS} ms`, this.stderr.text),
+        );
       }, READY_TIMEOUT_MS);
       readline.createInterface({ input: child.stdout }).on('line', (line) => {
         const ev = parseEventLine(line);
@@ -231,7 +255,8 @@ export class WarmEngine implements EngineRunner {
         const msg = `warm engine exited (code ${code}, signal ${sig})`;
         reject(new EngineProcessError(job, msg, this.stderr.text));
         const job0 = this.inFlight;
-        if (job0?.child === child) void job0.pending.then(() => job0.reject(new EngineProcessError(job0.job, msg, this.stderr.text)));
+        if (job0?.child === child)
+          void job0.pending.then(() => job0.reject(new EngineProcessError(job0.job, msg, this.stderr.text)));
       });
     });
     return this.ready;
@@ -246,7 +271,9 @@ export class WarmEngine implements EngineRunner {
         else if (ev.event === 'artifact') await cur.opts.onArtifact?.(ev);
         else if (ev.event === 'result') cur.resolve(ev.data);
         else if (ev.event === 'error')
-          cur.reject(new EngineJobError(cur.job, ev.type, ev.message, ev.field ?? null, ev.retryable ?? false));
+          cur.reject(
+            new EngineJobError(cur.job, ev.type, ev.message, ev.field ?? null, ev.retryable ?? false),
+          );
       })
       .catch((e: unknown) => cur.reject(e instanceof Error ? e : new Error(String(e))));
   }

@@ -4,7 +4,15 @@
 export type EngineEvent =
   | { event: 'ready'; protocol: number; id?: string }
   | { event: 'progress'; stage: string; fraction: number | null; id?: string; [k: string]: unknown }
-  | { event: 'artifact'; kind: string; path: string; sha256: string; sizeBytes: number; id?: string; [k: string]: unknown }
+  | {
+      event: 'artifact';
+      kind: string;
+      path: string;
+      sha256: string;
+      sizeBytes: number;
+      id?: string;
+      [k: string]: unknown;
+    }
   | { event: 'result'; data: Record<string, unknown>; id?: string }
   | { event: 'error'; type: string; message: string; field: string | null; retryable?: boolean; id?: string };
 
@@ -17,7 +25,11 @@ export function parseEventLine(line: string): EngineEvent | undefined {
   if (!trimmed.startsWith('{')) return undefined;
   try {
     const value = JSON.parse(trimmed) as unknown;
-    if (value !== null && typeof value === 'object' && typeof (value as { event?: unknown }).event === 'string') {
+    if (
+      value !== null &&
+      typeof value === 'object' &&
+      typeof (value as { event?: unknown }).event === 'string'
+    ) {
       return value as EngineEvent;
     }
   } catch {

@@ -6,7 +6,13 @@
 /** Shown where a value is unknown. */
 export const MISSING = '—';
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 /** Escape text for HTML/SVG element content and attribute values (all five special characters). */
 export function esc(text: string | number | boolean | null | undefined): string {

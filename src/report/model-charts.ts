@@ -7,7 +7,21 @@ import type { StageMacs } from '../core/attempt';
 import { acc, esc, int, isNum, ms, msTick, pct, pp, px, si, times } from './format';
 import type { LatencyPoint, ReportData, TargetReport } from './report-data';
 import { chosenAttempt } from './search-charts';
-import { COLORS, axisBottom, axisLeft, chartLegend, frame, linear, niceTicks, plotBox, polyline, targetColor, textWidth, tickDomain, type LegendItem } from './svg-kit';
+import {
+  COLORS,
+  axisBottom,
+  axisLeft,
+  chartLegend,
+  frame,
+  linear,
+  niceTicks,
+  plotBox,
+  polyline,
+  targetColor,
+  textWidth,
+  tickDomain,
+  type LegendItem,
+} from './svg-kit';
 
 const tip = (text: string) => `<title>${esc(text)}</title>`;
 
@@ -28,10 +42,17 @@ interface StageSeries {
  * pruned bars are labelled with their change against the dense stage.
  */
 export function stagesChart(data: ReportData): string {
-  const series: StageSeries[] = [{ label: 'dense', color: COLORS.dense, byName: new Map(data.dense.stages.map((s) => [s.name, s])) }];
+  const series: StageSeries[] = [
+    { label: 'dense', color: COLORS.dense, byName: new Map(data.dense.stages.map((s) => [s.name, s])) },
+  ];
   data.targets.forEach((t, i) => {
     const stages = prunedStages(t);
-    if (stages.length > 0) series.push({ label: `pruned ${t.label}`, color: targetColor(i), byName: new Map(stages.map((s) => [s.name, s])) });
+    if (stages.length > 0)
+      series.push({
+        label: `pruned ${t.label}`,
+        color: targetColor(i),
+        byName: new Map(stages.map((s) => [s.name, s])),
+      });
   });
   const names: string[] = [];
   for (const s of series) for (const name of s.byName.keys()) if (!names.includes(name)) names.push(name);
@@ -42,11 +63,22 @@ export function stagesChart(data: ReportData): string {
   const groupH = series.length * (barH + gap) + 18;
   const width = 1120;
   const longest = Math.max(...names.map((n) => textWidth(n, 13)));
-  const lg = chartLegend(series.map((s) => ({ label: s.label, color: s.color, shape: 'rect' as const })), width);
-  const margin = { top: lg.plotTop + 4, right: 190, bottom: 52, left: Math.min(260, Math.max(120, longest + 24)) };
+  const lg = chartLegend(
+    series.map((s) => ({ label: s.label, color: s.color, shape: 'rect' as const })),
+    width,
+  );
+  const margin = {
+    top: lg.plotTop + 4,
+    right: 190,
+    bottom: 52,
+    left: Math.min(260, Math.max(120, longest + 24)),
+  };
   const height = margin.top + names.length * groupH + margin.bottom;
   const box = plotBox(width, height, margin);
-  const maxV = Math.max(1, ...series.flatMap((s) => [...s.byName.values()].map((st) => st.macs).filter(isNum)));
+  const maxV = Math.max(
+    1,
+    ...series.flatMap((s) => [...s.byName.values()].map((st) => st.macs).filter(isNum)),
+  );
   const ticks = niceTicks(0, maxV, 8);
   const x = linear(tickDomain(ticks), [box.x, box.x + box.w]);
   const parts: string[] = [axisBottom(box, x, ticks, (v) => si(v), 'MACs per stage', { grid: true })];
@@ -56,11 +88,17 @@ export function stagesChart(data: ReportData): string {
     const gy = box.y + row * groupH + 9;
     const d = dense.get(name);
     const labelY = gy + (series.length * (barH + gap)) / 2;
-    if (row % 2 === 1) parts.push(`<rect x="0" y="${px(gy - 9)}" width="${px(width)}" height="${px(groupH)}" fill="#f8fafc"/>`);
+    if (row % 2 === 1)
+      parts.push(
+        `<rect x="0" y="${px(gy - 9)}" width="${px(width)}" height="${px(groupH)}" fill="#f8fafc"/>`,
+      );
     parts.push(
       `<text class="row-label" x="${px(box.x - 10)}" y="${px(labelY - (d ? 7 : 0))}" text-anchor="end" dominant-baseline="middle">${esc(name)}</text>`,
     );
-    if (d) parts.push(`<text class="tick" x="${px(box.x - 10)}" y="${px(labelY + 9)}" text-anchor="end" dominant-baseline="middle">${esc(`${(d.share * 100).toFixed(1)}% of dense`)}</text>`);
+    if (d)
+      parts.push(
+        `<text class="tick" x="${px(box.x - 10)}" y="${px(labelY + 9)}" text-anchor="end" dominant-baseline="middle">${esc(`${(d.share * 100).toFixed(1)}% of dense`)}</text>`,
+      );
     series.forEach((s, k) => {
       const st = s.byName.get(name);
       const y = gy + k * (barH + gap);
@@ -75,7 +113,14 @@ export function stagesChart(data: ReportData): string {
   });
   parts.push(lg.svg);
   return frame(
-    { chart: 'stages', width, height, title: 'MAC distribution per stage', subtitle: 'Kept model of each target against the dense model; in brackets: change against the dense stage' },
+    {
+      chart: 'stages',
+      width,
+      height,
+      title: 'MAC distribution per stage',
+      subtitle:
+        'Kept model of each target against the dense model; in brackets: change against the dense stage',
+    },
     parts.join(''),
   );
 }
@@ -92,15 +137,33 @@ interface AccuracyPoint {
 export function accuracyChart(data: ReportData): string {
   const points: AccuracyPoint[] = [];
   const da = data.dense.accuracy;
-  if (da && isNum(da.top1) && isNum(data.dense.macs)) points.push({ label: 'dense', color: COLORS.denseDark, macs: data.dense.macs, top1: da.top1, top5: isNum(da.top5) ? da.top5 : undefined });
+  if (da && isNum(da.top1) && isNum(data.dense.macs))
+    points.push({
+      label: 'dense',
+      color: COLORS.denseDark,
+      macs: data.dense.macs,
+      top1: da.top1,
+      top5: isNum(da.top5) ? da.top5 : undefined,
+    });
   data.targets.forEach((t, i) => {
     const a = t.pruned?.accuracy;
-    if (t.pruned && a && isNum(a.top1) && isNum(t.pruned.macs)) points.push({ label: t.label, color: targetColor(i), macs: t.pruned.macs, top1: a.top1, top5: isNum(a.top5) ? a.top5 : undefined });
+    if (t.pruned && a && isNum(a.top1) && isNum(t.pruned.macs))
+      points.push({
+        label: t.label,
+        color: targetColor(i),
+        macs: t.pruned.macs,
+        top1: a.top1,
+        top5: isNum(a.top5) ? a.top5 : undefined,
+      });
   });
   if (points.length === 0) return '';
   const width = 1120;
   const items: LegendItem[] = [
-    ...points.map((p) => ({ label: p.label === 'dense' ? 'dense' : `pruned ${p.label}`, color: p.color, shape: 'dot' as const })),
+    ...points.map((p) => ({
+      label: p.label === 'dense' ? 'dense' : `pruned ${p.label}`,
+      color: p.color,
+      shape: 'dot' as const,
+    })),
     { label: 'top-1 (filled), top-5 (ring)', color: COLORS.muted, shape: 'ring' },
   ];
   const lg = chartLegend(items, width);
@@ -109,15 +172,25 @@ export function accuracyChart(data: ReportData): string {
   const box = plotBox(width, height, margin);
   const xTicks = niceTicks(0, Math.max(...points.map((p) => p.macs)) * 1.08, 8);
   const x = linear(tickDomain(xTicks), [box.x, box.x + box.w]);
-  const accs = points.flatMap((p) => (p.top5 === undefined ? [p.top1] : [p.top1, p.top5])).map((v) => v * 100);
+  const accs = points
+    .flatMap((p) => (p.top5 === undefined ? [p.top1] : [p.top1, p.top5]))
+    .map((v) => v * 100);
   const pad = (Math.max(...accs) - Math.min(...accs)) * 0.12 || 2;
   const yTicks = niceTicks(Math.max(0, Math.min(...accs) - pad), Math.min(100, Math.max(...accs) + pad), 5);
   const y = linear(tickDomain(yTicks), [box.y + box.h, box.y]);
-  const parts: string[] = [axisLeft(box, y, yTicks, (v) => `${v}%`, 'accuracy (val split)'), axisBottom(box, x, xTicks, (v) => si(v), 'MACs', { grid: true })];
+  const parts: string[] = [
+    axisLeft(box, y, yTicks, (v) => `${v}%`, 'accuracy (val split)'),
+    axisBottom(box, x, xTicks, (v) => si(v), 'MACs', { grid: true }),
+  ];
   const dense = points.find((p) => p.label === 'dense');
   for (const p of points) {
     if (dense && p !== dense) {
-      parts.push(`<path d="${polyline([[x(dense.macs), y(dense.top1 * 100)], [x(p.macs), y(p.top1 * 100)]])}" stroke="${p.color}" stroke-width="1.5" stroke-dasharray="4 4" fill="none" opacity="0.6"/>`);
+      parts.push(
+        `<path d="${polyline([
+          [x(dense.macs), y(dense.top1 * 100)],
+          [x(p.macs), y(p.top1 * 100)],
+        ])}" stroke="${p.color}" stroke-width="1.5" stroke-dasharray="4 4" fill="none" opacity="0.6"/>`,
+      );
     }
   }
   // Labels go right of a point, or left of it when they would run past the plot's right edge.
@@ -142,8 +215,12 @@ export function accuracyChart(data: ReportData): string {
     );
   }
   parts.push(lg.svg);
-  const missing = data.targets.filter((t) => t.status === 'converged' && !t.pruned?.accuracy).map((t) => t.label);
-  const subtitle = missing.length ? `Not evaluated: ${missing.join(', ')}` : 'Up and to the left is better; dashed: from the dense model to each pruned one';
+  const missing = data.targets
+    .filter((t) => t.status === 'converged' && !t.pruned?.accuracy)
+    .map((t) => t.label);
+  const subtitle = missing.length
+    ? `Not evaluated: ${missing.join(', ')}`
+    : 'Up and to the left is better; dashed: from the dense model to each pruned one';
   return frame({ chart: 'accuracy', width, height, title: 'Accuracy vs MACs', subtitle }, parts.join(''));
 }
 
@@ -173,10 +250,15 @@ export function latencyChart(data: ReportData, device: Device, deviceName: strin
     const pts = t.pruned?.latency?.[device] ?? [];
     if (pts.length) series.push({ label: `pruned ${t.label}`, color: targetColor(i), points: pts });
   });
-  const batches = [...new Set(series.flatMap((s) => s.points.map((p) => p.batch)).filter(isNum))].sort((a, b) => a - b);
+  const batches = [...new Set(series.flatMap((s) => s.points.map((p) => p.batch)).filter(isNum))].sort(
+    (a, b) => a - b,
+  );
   if (series.length === 0 || batches.length === 0) return '';
   const width = 560;
-  const items: LegendItem[] = [...series.map((s) => ({ label: s.label, color: s.color, shape: 'rect' as const })), { label: 'p90', color: COLORS.target, shape: 'line' }];
+  const items: LegendItem[] = [
+    ...series.map((s) => ({ label: s.label, color: s.color, shape: 'rect' as const })),
+    { label: 'p90', color: COLORS.target, shape: 'line' },
+  ];
   const lg = chartLegend(items, width);
   const margin = { top: lg.plotTop + 10, right: 16, bottom: 50, left: 16 };
   const height = margin.top + 200 + margin.bottom;
@@ -186,9 +268,17 @@ export function latencyChart(data: ReportData, device: Device, deviceName: strin
   const parts: string[] = [];
   batches.forEach((batch, b) => {
     const left = 52;
-    const box = { x: outer.x + b * (panelW + panelGap) + left, y: outer.y, w: Math.max(10, panelW - left), h: outer.h };
+    const box = {
+      x: outer.x + b * (panelW + panelGap) + left,
+      y: outer.y,
+      w: Math.max(10, panelW - left),
+      h: outer.h,
+    };
     const rows = series.map((s) => ({ s, p: s.points.find((p) => p.batch === batch) }));
-    const maxV = Math.max(...rows.map((r) => Math.max(r.p?.p90Ms ?? 0, r.p?.p50Ms ?? 0)).filter(isNum), 0.001);
+    const maxV = Math.max(
+      ...rows.map((r) => Math.max(r.p?.p90Ms ?? 0, r.p?.p50Ms ?? 0)).filter(isNum),
+      0.001,
+    );
     const yTicks = niceTicks(0, maxV * 1.1, 4);
     const y = linear(tickDomain(yTicks), [box.y + box.h, box.y]);
     parts.push(axisLeft(box, y, yTicks, msTick));
@@ -202,14 +292,21 @@ export function latencyChart(data: ReportData, device: Device, deviceName: strin
         return;
       }
       const top = y(p.p50Ms);
-      parts.push(`<rect x="${px(cx - barW / 2)}" y="${px(top)}" width="${px(barW)}" height="${px(Math.max(0.5, base - top))}" rx="2" fill="${s.color}">${tip(`${s.label}, batch ${batch}: p50 ${ms(p.p50Ms)}, p90 ${ms(p.p90Ms)}`)}</rect>`);
+      parts.push(
+        `<rect x="${px(cx - barW / 2)}" y="${px(top)}" width="${px(barW)}" height="${px(Math.max(0.5, base - top))}" rx="2" fill="${s.color}">${tip(`${s.label}, batch ${batch}: p50 ${ms(p.p50Ms)}, p90 ${ms(p.p90Ms)}`)}</rect>`,
+      );
       let labelY = top - 6;
       if (isNum(p.p90Ms) && p.p90Ms > p.p50Ms) {
         const y90 = y(p.p90Ms);
-        parts.push(`<path d="M${px(cx)} ${px(top)}V${px(y90)}M${px(cx - 6)} ${px(y90)}H${px(cx + 6)}" stroke="${COLORS.target}" stroke-width="1.5" fill="none"/>`);
+        parts.push(
+          `<path d="M${px(cx)} ${px(top)}V${px(y90)}M${px(cx - 6)} ${px(y90)}H${px(cx + 6)}" stroke="${COLORS.target}" stroke-width="1.5" fill="none"/>`,
+        );
         labelY = y90 - 6;
       }
-      if (slot >= 34) parts.push(`<text class="value small" x="${px(cx)}" y="${px(labelY)}" text-anchor="middle">${esc(ms(p.p50Ms))}</text>`);
+      if (slot >= 34)
+        parts.push(
+          `<text class="value small" x="${px(cx)}" y="${px(labelY)}" text-anchor="middle">${esc(ms(p.p50Ms))}</text>`,
+        );
     });
     parts.push(
       `<line class="axis" x1="${px(box.x)}" x2="${px(box.x + box.w)}" y1="${px(base)}" y2="${px(base)}"/>`,
@@ -218,7 +315,14 @@ export function latencyChart(data: ReportData, device: Device, deviceName: strin
   });
   parts.push(lg.svg);
   return frame(
-    { chart: 'latency', width, height, title: `Latency on ${deviceName} (onnxruntime)`, subtitle: 'Bars: p50 per batch; whiskers: p90. Each panel has its own scale.', data: { device } },
+    {
+      chart: 'latency',
+      width,
+      height,
+      title: `Latency on ${deviceName} (onnxruntime)`,
+      subtitle: 'Bars: p50 per batch; whiskers: p90. Each panel has its own scale.',
+      data: { device },
+    },
     parts.join(''),
   );
 }
@@ -232,10 +336,12 @@ export function speedupChart(data: ReportData): string {
     .flatMap((t, i) => (t.pruned ? [{ t, i, p: t.pruned }] : []))
     .map(({ t, i, p }) => {
       const bars: { label: string; value: number; color: string; measured: boolean }[] = [];
-      if (isNum(p.macRatio)) bars.push({ label: 'MAC ratio', value: p.macRatio, color: COLORS.ideal, measured: false });
+      if (isNum(p.macRatio))
+        bars.push({ label: 'MAC ratio', value: p.macRatio, color: COLORS.ideal, measured: false });
       for (const [key, name] of DEVICES) {
         const v = p.speedup?.[key];
-        if (isNum(v)) bars.push({ label: `${name} speedup`, value: v, color: targetColor(i), measured: true });
+        if (isNum(v))
+          bars.push({ label: `${name} speedup`, value: v, color: targetColor(i), measured: true });
       }
       return { t, i, bars };
     })
@@ -248,7 +354,11 @@ export function speedupChart(data: ReportData): string {
   const width = 560;
   const items: LegendItem[] = [
     { label: 'MAC ratio', color: COLORS.ideal, shape: 'rect' },
-    ...rows.map(({ t, i }) => ({ label: `measured ${t.label}`, color: targetColor(i), shape: 'rect' as const })),
+    ...rows.map(({ t, i }) => ({
+      label: `measured ${t.label}`,
+      color: targetColor(i),
+      shape: 'rect' as const,
+    })),
     { label: '1× = dense', color: COLORS.target, shape: 'dash' },
   ];
   const lg = chartLegend(items, width);
@@ -259,10 +369,16 @@ export function speedupChart(data: ReportData): string {
   const maxV = Math.max(1, ...rows.flatMap((r) => r.bars.map((b) => b.value)));
   const ticks = niceTicks(0, maxV * 1.1, 5);
   const x = linear(tickDomain(ticks), [box.x, box.x + box.w]);
-  const parts: string[] = [axisBottom(box, x, ticks, (v) => `${v}×`, 'times faster (measured) or fewer MACs (MAC ratio)', { grid: true })];
+  const parts: string[] = [
+    axisBottom(box, x, ticks, (v) => `${v}×`, 'times faster (measured) or fewer MACs (MAC ratio)', {
+      grid: true,
+    }),
+  ];
   let gy = box.y + 6;
   rows.forEach(({ t, bars }, r) => {
-    parts.push(`<text class="row-label" x="16" y="${px(gy + 8)}" dominant-baseline="middle">${esc(`target ${t.label}`)}</text>`);
+    parts.push(
+      `<text class="row-label" x="16" y="${px(gy + 8)}" dominant-baseline="middle">${esc(`target ${t.label}`)}</text>`,
+    );
     bars.forEach((b, k) => {
       const y = gy + headH + k * (barH + gap);
       const w = Math.max(1, x(b.value) - box.x);
@@ -274,9 +390,20 @@ export function speedupChart(data: ReportData): string {
     });
     gy += groupHeights[r] ?? 0;
   });
-  parts.push(`<line x1="${px(x(1))}" x2="${px(x(1))}" y1="${px(box.y)}" y2="${px(box.y + box.h)}" stroke="${COLORS.target}" stroke-width="1.5" stroke-dasharray="4 3"/>`);
+  parts.push(
+    `<line x1="${px(x(1))}" x2="${px(x(1))}" y1="${px(box.y)}" y2="${px(box.y + box.h)}" stroke="${COLORS.target}" stroke-width="1.5" stroke-dasharray="4 3"/>`,
+  );
   parts.push(lg.svg);
-  return frame({ chart: 'speedup', width, height, title: 'Speedup vs MAC ratio', subtitle: 'Measured latency speedup beside the reduction in MACs' }, parts.join(''));
+  return frame(
+    {
+      chart: 'speedup',
+      width,
+      height,
+      title: 'Speedup vs MAC ratio',
+      subtitle: 'Measured latency speedup beside the reduction in MACs',
+    },
+    parts.join(''),
+  );
 }
 
 /** Exponential moving average, for a readable trend over a noisy loss curve. */
@@ -294,15 +421,20 @@ function ema(values: readonly number[], span: number): number[] {
 /** Fine-tuning loss against step (raw and smoothed), with the resume point marked. */
 export function lossChart(t: TargetReport, i: number): string {
   const ft = t.finetune;
-  const pts = (ft?.lossCurve ?? []).filter((p) => isNum(p.step) && isNum(p.loss)).sort((a, b) => a.step - b.step);
+  const pts = (ft?.lossCurve ?? [])
+    .filter((p) => isNum(p.step) && isNum(p.loss))
+    .sort((a, b) => a.step - b.step);
   if (!ft || pts.length === 0) return '';
   const width = 560;
   const color = targetColor(i);
   const smooth = pts.length >= 20;
   const resumed = ft.resumedFromStep !== null && isNum(ft.resumedFromStep) ? ft.resumedFromStep : undefined;
-  const items: LegendItem[] = [{ label: smooth ? 'loss (raw)' : 'loss', color, shape: smooth ? 'faint-line' : 'line' }];
+  const items: LegendItem[] = [
+    { label: smooth ? 'loss (raw)' : 'loss', color, shape: smooth ? 'faint-line' : 'line' },
+  ];
   if (smooth) items.push({ label: 'smoothed (EMA)', color, shape: 'line' });
-  if (resumed !== undefined) items.push({ label: 'resumed from checkpoint', color: COLORS.outOfBand, shape: 'dash' });
+  if (resumed !== undefined)
+    items.push({ label: 'resumed from checkpoint', color: COLORS.outOfBand, shape: 'dash' });
   const lg = chartLegend(items, width);
   const margin = { top: lg.plotTop + 4, right: 24, bottom: 52, left: 64 };
   const height = margin.top + 220 + margin.bottom;
@@ -314,13 +446,23 @@ export function lossChart(t: TargetReport, i: number): string {
   const yPad = (Math.max(...losses) - Math.min(...losses)) * 0.06;
   const yTicks = niceTicks(Math.max(0, Math.min(...losses) - yPad), Math.max(...losses) + yPad, 5);
   const y = linear(tickDomain(yTicks), [box.y + box.h, box.y]);
-  const parts: string[] = [axisLeft(box, y, yTicks, (v) => String(Number(v.toPrecision(4))), 'training loss'), axisBottom(box, x, xTicks, (v) => si(v), 'step')];
-  parts.push(`<path d="${polyline(pts.map((p) => [x(p.step), y(p.loss)] as const))}" fill="none" stroke="${color}" stroke-width="${smooth ? 1.2 : 2}" stroke-opacity="${smooth ? 0.35 : 1}"/>`);
+  const parts: string[] = [
+    axisLeft(box, y, yTicks, (v) => String(Number(v.toPrecision(4))), 'training loss'),
+    axisBottom(box, x, xTicks, (v) => si(v), 'step'),
+  ];
+  parts.push(
+    `<path d="${polyline(pts.map((p) => [x(p.step), y(p.loss)] as const))}" fill="none" stroke="${color}" stroke-width="${smooth ? 1.2 : 2}" stroke-opacity="${smooth ? 0.35 : 1}"/>`,
+  );
   if (smooth) {
     const sm = ema(losses, Math.max(5, Math.round(pts.length / 15)));
-    parts.push(`<path d="${polyline(pts.map((p, k) => [x(p.step), y(sm[k] ?? p.loss)] as const))}" fill="none" stroke="${color}" stroke-width="2.5"/>`);
+    parts.push(
+      `<path d="${polyline(pts.map((p, k) => [x(p.step), y(sm[k] ?? p.loss)] as const))}" fill="none" stroke="${color}" stroke-width="2.5"/>`,
+    );
   } else {
-    for (const p of pts) parts.push(`<circle cx="${px(x(p.step))}" cy="${px(y(p.loss))}" r="3" fill="${color}">${tip(`step ${p.step}: loss ${p.loss}`)}</circle>`);
+    for (const p of pts)
+      parts.push(
+        `<circle cx="${px(x(p.step))}" cy="${px(y(p.loss))}" r="3" fill="${color}">${tip(`step ${p.step}: loss ${p.loss}`)}</circle>`,
+      );
   }
   const last = pts[pts.length - 1];
   if (last) {
@@ -338,5 +480,15 @@ export function lossChart(t: TargetReport, i: number): string {
   }
   parts.push(lg.svg);
   const subtitle = `${int(ft.steps)} steps · ${int(ft.imagesPerSec)} images/s${resumed !== undefined ? ` · resumed from step ${int(resumed)} after a restart` : ''}`;
-  return frame({ chart: 'loss', width, height, title: `Fine-tuning loss — target ${t.label}`, subtitle, data: { target: t.label } }, parts.join(''));
+  return frame(
+    {
+      chart: 'loss',
+      width,
+      height,
+      title: `Fine-tuning loss — target ${t.label}`,
+      subtitle,
+      data: { target: t.label },
+    },
+    parts.join(''),
+  );
 }

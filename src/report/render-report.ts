@@ -3,7 +3,15 @@
  * no network) built from `ReportData` by a pure function.
  */
 import { esc, int, isNum, macs, si, times, usd } from './format';
-import { DEVICES, accuracyChart, latencyChart, lossChart, prunedStages, speedupChart, stagesChart } from './model-charts';
+import {
+  DEVICES,
+  accuracyChart,
+  latencyChart,
+  lossChart,
+  prunedStages,
+  speedupChart,
+  stagesChart,
+} from './model-charts';
 import type { ReportData, TargetReport } from './report-data';
 import { convergenceChart, ratioMacsChart, summaryMacsChart } from './search-charts';
 import { REPORT_CSS } from './styles';
@@ -32,18 +40,39 @@ function header(data: ReportData): string {
     .filter(isNum);
   const kpis = [
     ['dense model', macs(data.dense.macs), `${si(data.dense.params)} params`],
-    ['targets converged', `${converged} / ${data.targets.length}`, data.targets.map((t) => t.label).join(', ') || 'no targets'],
-    ['attempts', int(attempts), `${data.targets.reduce((n, t) => n + t.attempts.filter((a) => a.error).length, 0)} failed`],
-    ['best measured speedup', best.length ? times(Math.max(...best)) : '—', best.length ? 'over the dense model' : 'no latency measured'],
+    [
+      'targets converged',
+      `${converged} / ${data.targets.length}`,
+      data.targets.map((t) => t.label).join(', ') || 'no targets',
+    ],
+    [
+      'attempts',
+      int(attempts),
+      `${data.targets.reduce((n, t) => n + t.attempts.filter((a) => a.error).length, 0)} failed`,
+    ],
+    [
+      'best measured speedup',
+      best.length ? times(Math.max(...best)) : '—',
+      best.length ? 'over the dense model' : 'no latency measured',
+    ],
   ];
   if (data.llmTotals) {
-    kpis.push(['LLM cost', usd(data.llmTotals.costUsd), `${int(data.llmTotals.inputTokens)} in / ${int(data.llmTotals.outputTokens)} out tokens`]);
+    kpis.push([
+      'LLM cost',
+      usd(data.llmTotals.costUsd),
+      `${int(data.llmTotals.inputTokens)} in / ${int(data.llmTotals.outputTokens)} out tokens`,
+    ]);
   }
   return (
     `<header class="top"><div class="inner"><div class="eyebrow">agentic-pruner · campaign report</div>` +
     `<h1>${esc(data.model)} → ${esc(data.targets.map((t) => t.label).join(' / ') || 'no targets')}</h1>` +
     `<div class="meta">campaign <code>${esc(data.campaignId)}</code> · ${esc(data.createdAt)}</div><div class="kpis">` +
-    kpis.map(([label, value, hint]) => `<div class="kpi"><div class="label">${esc(label)}</div><div class="value">${esc(value)}</div><div class="hint">${esc(hint)}</div></div>`).join('') +
+    kpis
+      .map(
+        ([label, value, hint]) =>
+          `<div class="kpi"><div class="label">${esc(label)}</div><div class="value">${esc(value)}</div><div class="hint">${esc(hint)}</div></div>`,
+      )
+      .join('') +
     `</div></div></header>`
   );
 }
@@ -79,13 +108,26 @@ export function renderReport(data: ReportData): string {
   const targets = data.targets;
   const noTargets = targets.length === 0 ? note('This campaign has no MAC targets.') : '';
 
-  const summary = section('summary', 'Summary', 'Dense model against the model kept for each target. Changes are relative to the dense model.', summaryTable(data) + summaryMacsChart(data));
+  const summary = section(
+    'summary',
+    'Summary',
+    'Dense model against the model kept for each target. Changes are relative to the dense model.',
+    summaryTable(data) + summaryMacsChart(data),
+  );
 
   const convergence = section(
     'convergence',
     'Convergence',
     'Measured MACs of each attempt against the target and its tolerance band.',
-    noTargets || grid(targets.map((t, i) => orNote(convergenceChart(t, i), `Target ${t.label}: no attempts were made (${t.reason || t.status}).`))),
+    noTargets ||
+      grid(
+        targets.map((t, i) =>
+          orNote(
+            convergenceChart(t, i),
+            `Target ${t.label}: no attempts were made (${t.reason || t.status}).`,
+          ),
+        ),
+      ),
   );
 
   const stages = section(
@@ -93,14 +135,19 @@ export function renderReport(data: ReportData): string {
     'MAC distribution per stage',
     'Where the MACs are, before and after pruning (kept attempt of each target).',
     orNote(stagesChart(data), 'No per-stage MACs were recorded for this campaign.') +
-      (targets.length && data.dense.stages.length > 0 && targets.every((t) => prunedStages(t).length === 0) ? note('No target kept a model with per-stage MACs: only the dense distribution is shown.') : ''),
+      (targets.length && data.dense.stages.length > 0 && targets.every((t) => prunedStages(t).length === 0)
+        ? note('No target kept a model with per-stage MACs: only the dense distribution is shown.')
+        : ''),
   );
 
   const accuracy = section(
     'accuracy',
     'Accuracy vs MACs',
     'Top-1 and top-5 accuracy of the dense model and of each fine-tuned pruned model.',
-    orNote(accuracyChart(data), 'No accuracy is known: neither the dense model nor any pruned model was evaluated.'),
+    orNote(
+      accuracyChart(data),
+      'No accuracy is known: neither the dense model nor any pruned model was evaluated.',
+    ),
   );
 
   const latencyCharts = DEVICES.map(([key, name]) => latencyChart(data, key, name)).filter(Boolean);
@@ -109,7 +156,9 @@ export function renderReport(data: ReportData): string {
     'latency',
     'Latency and speedup',
     'onnxruntime latency of the exported models per batch size, and the measured speedup beside the MAC ratio.',
-    latencyCharts.length || speedup ? grid([...latencyCharts, ...(speedup ? [speedup] : [])]) : note('No latency was measured and no pruned model was exported.'),
+    latencyCharts.length || speedup
+      ? grid([...latencyCharts, ...(speedup ? [speedup] : [])])
+      : note('No latency was measured and no pruned model was exported.'),
   );
 
   const finetune = section(
@@ -119,7 +168,12 @@ export function renderReport(data: ReportData): string {
     noTargets ||
       grid(
         targets.map((t, i) =>
-          orNote(lossChart(t, i), t.finetune ? `Target ${t.label}: fine-tuning recorded no loss values.` : `Target ${t.label}: not fine-tuned${t.status === 'diverged' ? ' (the search diverged)' : ''}.`),
+          orNote(
+            lossChart(t, i),
+            t.finetune
+              ? `Target ${t.label}: fine-tuning recorded no loss values.`
+              : `Target ${t.label}: not fine-tuned${t.status === 'diverged' ? ' (the search diverged)' : ''}.`,
+          ),
         ),
       ),
   );
@@ -133,7 +187,11 @@ export function renderReport(data: ReportData): string {
         .map((t) => {
           const chart = ratioMacsChart(t);
           const body = t.attempts.length ? strategyLogTable(t) : note('No attempts.');
-          return targetHead(t) + grid([chart || note('Nothing was measured for this target.'), searchFacts(t)]) + body;
+          return (
+            targetHead(t) +
+            grid([chart || note('Nothing was measured for this target.'), searchFacts(t)]) +
+            body
+          );
         })
         .join(''),
   );

@@ -40,7 +40,10 @@ export function bandMacs(t: TargetReport): [number, number] {
 const tooltip = (text: string) => `<title>${esc(text)}</title>`;
 
 function attemptTooltip(a: Attempt): string {
-  const lines = [`attempt ${a.index} (${a.agent})`, `pruning ratio ${isNum(a.strategy.pruningRatio) ? a.strategy.pruningRatio.toFixed(3) : '—'}`];
+  const lines = [
+    `attempt ${a.index} (${a.agent})`,
+    `pruning ratio ${isNum(a.strategy.pruningRatio) ? a.strategy.pruningRatio.toFixed(3) : '—'}`,
+  ];
   if (a.error) lines.push(`error: ${a.error}`);
   else lines.push(`${si(a.macs)}MACs, deviation ${pct(a.deviation)}${a.inBand ? ' (in band)' : ''}`);
   if (a.fallbackReason) lines.push(`fallback: ${a.fallbackReason}`);
@@ -64,7 +67,9 @@ export function summaryMacsChart(data: ReportData): string {
     { label: 'dense', color: COLORS.dense, shape: 'rect' },
     ...data.targets.flatMap((t, i): LegendItem[] => {
       if (t.pruned) return [{ label: `${t.label}: kept model`, color: targetColor(i), shape: 'rect' }];
-      return measuredAttempts(t).length ? [{ label: `${t.label}: closest attempt (no model kept)`, color: targetColor(i), shape: 'hatch' }] : [];
+      return measuredAttempts(t).length
+        ? [{ label: `${t.label}: closest attempt (no model kept)`, color: targetColor(i), shape: 'hatch' }]
+        : [];
     }),
     { label: 'target', color: COLORS.target, shape: 'dash' },
     { label: 'tolerance band', color: COLORS.band, shape: 'band' },
@@ -73,12 +78,25 @@ export function summaryMacsChart(data: ReportData): string {
   const margin = { top: lg.plotTop + 4, right: 330, bottom: 52, left: 130 };
   const height = margin.top + rows * rowH + margin.bottom;
   const box = plotBox(width, height, margin);
-  const maxV = Math.max(data.dense.macs, ...data.targets.map((t) => Math.max(t.targetMacs * (1 + t.band.hi), t.pruned?.macs ?? 0)));
+  const maxV = Math.max(
+    data.dense.macs,
+    ...data.targets.map((t) => Math.max(t.targetMacs * (1 + t.band.hi), t.pruned?.macs ?? 0)),
+  );
   const ticks = niceTicks(0, isNum(maxV) && maxV > 0 ? maxV : 1, 8);
   const x = linear(tickDomain(ticks), [box.x, box.x + box.w]);
-  const parts: string[] = [axisBottom(box, x, ticks, (v) => si(v), 'MACs (1 MAC = 1 multiply-add)', { grid: true })];
+  const parts: string[] = [
+    axisBottom(box, x, ticks, (v) => si(v), 'MACs (1 MAC = 1 multiply-add)', { grid: true }),
+  ];
 
-  const bar = (row: number, value: number, color: string, label: string, valueLabel: string, hatched = false, labelFrom = 0) => {
+  const bar = (
+    row: number,
+    value: number,
+    color: string,
+    label: string,
+    valueLabel: string,
+    hatched = false,
+    labelFrom = 0,
+  ) => {
     const y = box.y + row * rowH + 7;
     const w = Math.max(0, x(value) - box.x);
     const labelX = Math.max(box.x + w, labelFrom) + 8;
@@ -99,20 +117,51 @@ export function summaryMacsChart(data: ReportData): string {
     );
     if (t.pruned && isNum(t.pruned.macs)) {
       const ratio = data.dense.macs / t.pruned.macs;
-      bar(row, t.pruned.macs, color, t.label, `${si(t.pruned.macs)}MACs  (${pct(t.pruned.macs / t.targetMacs - 1)} vs target, ${isNum(ratio) ? ratio.toFixed(2) : '—'}× fewer than dense)`, false, x(hi));
+      bar(
+        row,
+        t.pruned.macs,
+        color,
+        t.label,
+        `${si(t.pruned.macs)}MACs  (${pct(t.pruned.macs / t.targetMacs - 1)} vs target, ${isNum(ratio) ? ratio.toFixed(2) : '—'}× fewer than dense)`,
+        false,
+        x(hi),
+      );
     } else {
-      const closest = measuredAttempts(t).reduce<Attempt | undefined>((b, a) => (!b || Math.abs(a.deviation) < Math.abs(b.deviation) ? a : b), undefined);
-      if (closest) bar(row, closest.macs, color, t.label, `${t.status}: closest attempt ${si(closest.macs)}MACs (${pct(closest.deviation)} vs target)`, true, x(hi));
+      const closest = measuredAttempts(t).reduce<Attempt | undefined>(
+        (b, a) => (!b || Math.abs(a.deviation) < Math.abs(b.deviation) ? a : b),
+        undefined,
+      );
+      if (closest)
+        bar(
+          row,
+          closest.macs,
+          color,
+          t.label,
+          `${t.status}: closest attempt ${si(closest.macs)}MACs (${pct(closest.deviation)} vs target)`,
+          true,
+          x(hi),
+        );
       else
         parts.push(
           `<text class="row-label" x="${px(box.x - 10)}" y="${px(y + 10)}" text-anchor="end" dominant-baseline="middle">${esc(t.label)}</text>`,
           `<text class="value muted" x="${px(box.x + 8)}" y="${px(y + 10)}" dominant-baseline="middle">${esc(`${t.status}: nothing measured`)}</text>`,
         );
     }
-    parts.push(`<line x1="${px(x(t.targetMacs))}" x2="${px(x(t.targetMacs))}" y1="${px(y - 6)}" y2="${px(y + 26)}" stroke="${COLORS.target}" stroke-width="2" stroke-dasharray="4 3"/>`);
+    parts.push(
+      `<line x1="${px(x(t.targetMacs))}" x2="${px(x(t.targetMacs))}" y1="${px(y - 6)}" y2="${px(y + 26)}" stroke="${COLORS.target}" stroke-width="2" stroke-dasharray="4 3"/>`,
+    );
   });
   parts.push(lg.svg);
-  return frame({ chart: 'summary', width, height, title: 'MACs per model: dense vs pruned', subtitle: 'Bars: measured MACs; dashed: the target; green: its tolerance band' }, hatchDef + parts.join(''));
+  return frame(
+    {
+      chart: 'summary',
+      width,
+      height,
+      title: 'MACs per model: dense vs pruned',
+      subtitle: 'Bars: measured MACs; dashed: the target; green: its tolerance band',
+    },
+    hatchDef + parts.join(''),
+  );
 }
 
 /**
@@ -130,7 +179,8 @@ export function convergenceChart(t: TargetReport, i: number): string {
     { label: 'target', color: COLORS.target, shape: 'dash' },
     { label: 'band', color: COLORS.band, shape: 'band' },
   ];
-  if (t.attempts.some((a) => a.error)) items.push({ label: 'engine error', color: COLORS.error, shape: 'cross' });
+  if (t.attempts.some((a) => a.error))
+    items.push({ label: 'engine error', color: COLORS.error, shape: 'cross' });
   const lg = chartLegend(items, width);
   const margin = { top: lg.plotTop + 4, right: 96, bottom: 52, left: 74 };
   const height = margin.top + 230 + margin.bottom;
@@ -151,7 +201,10 @@ export function convergenceChart(t: TargetReport, i: number): string {
   const xTicks: number[] = [];
   for (let k = minIndex; k <= maxIndex; k += step) xTicks.push(k);
 
-  const parts: string[] = [axisLeft(box, y, yTicks, (v) => si(v), 'measured MACs'), axisBottom(box, x, xTicks, (v) => String(v), 'attempt')];
+  const parts: string[] = [
+    axisLeft(box, y, yTicks, (v) => si(v), 'measured MACs'),
+    axisBottom(box, x, xTicks, (v) => String(v), 'attempt'),
+  ];
   const bandTop = y(bandHi);
   const bandBottom = y(bandLo);
   parts.push(
@@ -162,25 +215,36 @@ export function convergenceChart(t: TargetReport, i: number): string {
     `<text class="annot band-label" x="${px(box.x + box.w + 6)}" y="${px(Math.min(bandTop, y(t.targetMacs) - 14))}" dominant-baseline="middle">${esc(bandText(t.band))}</text>`,
   );
   const lineColor = targetColor(i);
-  parts.push(`<path d="${polyline(measured.map((a) => [x(a.index), y(a.macs)] as const))}" fill="none" stroke="${lineColor}" stroke-width="2" stroke-opacity="0.55"/>`);
+  parts.push(
+    `<path d="${polyline(measured.map((a) => [x(a.index), y(a.macs)] as const))}" fill="none" stroke="${lineColor}" stroke-width="2" stroke-opacity="0.55"/>`,
+  );
   const labelled = t.attempts.length <= 12;
   for (const a of measured) {
     const cx = x(a.index);
     const cy = y(a.macs);
     const color = a.inBand ? COLORS.inBand : COLORS.outOfBand;
-    if (a.index === t.chosenIndex) parts.push(`<circle cx="${px(cx)}" cy="${px(cy)}" r="10" fill="none" stroke="${COLORS.target}" stroke-width="2"/>`);
-    parts.push(`<circle class="point" cx="${px(cx)}" cy="${px(cy)}" r="6" fill="${color}" stroke="#fff" stroke-width="1.5">${attemptTooltip(a)}</circle>`);
+    if (a.index === t.chosenIndex)
+      parts.push(
+        `<circle cx="${px(cx)}" cy="${px(cy)}" r="10" fill="none" stroke="${COLORS.target}" stroke-width="2"/>`,
+      );
+    parts.push(
+      `<circle class="point" cx="${px(cx)}" cy="${px(cy)}" r="6" fill="${color}" stroke="#fff" stroke-width="1.5">${attemptTooltip(a)}</circle>`,
+    );
     if (labelled) {
       // Above the point when it lies over the target, below when under: the label then sits away from the line.
       const above = a.macs >= t.targetMacs ? cy - box.y > 24 : box.y + box.h - cy < 30;
-      parts.push(`<text class="point-label" x="${px(cx)}" y="${px(above ? cy - 15 : cy + 22)}" text-anchor="middle">${esc(pct(a.deviation, 1))}</text>`);
+      parts.push(
+        `<text class="point-label" x="${px(cx)}" y="${px(above ? cy - 15 : cy + 22)}" text-anchor="middle">${esc(pct(a.deviation, 1))}</text>`,
+      );
     }
   }
   for (const a of t.attempts.filter((a) => a.error)) {
     const cx = x(a.index);
     const cy = box.y + box.h - 12;
     parts.push(`<g class="error-mark">${crossMark(cx, cy, 6, COLORS.error)}${attemptTooltip(a)}</g>`);
-    parts.push(`<text class="point-label error-text" x="${px(cx)}" y="${px(cy - 13)}" text-anchor="middle">error</text>`);
+    parts.push(
+      `<text class="point-label error-text" x="${px(cx)}" y="${px(cy - 13)}" text-anchor="middle">error</text>`,
+    );
   }
   parts.push(lg.svg);
   const inBand = measured.filter((a) => a.inBand).length;
@@ -222,7 +286,11 @@ export function ratioMacsChart(t: TargetReport): string {
   const y = linear(tickDomain(yTicks), [box.y + box.h, box.y]);
   const ratios = measured.map((a) => a.strategy.pruningRatio);
   const xPad = (Math.max(...ratios) - Math.min(...ratios)) * 0.1 || 0.05;
-  const xTicks = niceTicks(Math.max(0, Math.min(...ratios) - xPad), Math.min(0.95, Math.max(...ratios) + xPad), 6);
+  const xTicks = niceTicks(
+    Math.max(0, Math.min(...ratios) - xPad),
+    Math.min(0.95, Math.max(...ratios) + xPad),
+    6,
+  );
   const x = linear(tickDomain(xTicks), [box.x, box.x + box.w]);
   const parts: string[] = [
     axisLeft(box, y, yTicks, (v) => si(v), 'measured MACs'),
@@ -232,7 +300,9 @@ export function ratioMacsChart(t: TargetReport): string {
     `<text class="annot" x="${px(box.x + box.w + 6)}" y="${px(y(t.targetMacs))}" dominant-baseline="middle">target</text>`,
   ];
   const sorted = [...measured].sort((a, b) => a.strategy.pruningRatio - b.strategy.pruningRatio);
-  parts.push(`<path d="${polyline(sorted.map((a) => [x(a.strategy.pruningRatio), y(a.macs)] as const))}" fill="none" stroke="${COLORS.axis}" stroke-width="1.5" stroke-dasharray="2 3"/>`);
+  parts.push(
+    `<path d="${polyline(sorted.map((a) => [x(a.strategy.pruningRatio), y(a.macs)] as const))}" fill="none" stroke="${COLORS.axis}" stroke-width="1.5" stroke-dasharray="2 3"/>`,
+  );
   for (const a of measured) {
     const cx = x(a.strategy.pruningRatio);
     const cy = y(a.macs);
@@ -244,7 +314,14 @@ export function ratioMacsChart(t: TargetReport): string {
   parts.push(lg.svg);
   const title = `Pruning ratio vs MACs — target ${t.label}`;
   return frame(
-    { chart: 'ratio-macs', width, height, title, subtitle: 'Each point is one attempt (number = attempt index), coloured by agent', data: { target: t.label } },
+    {
+      chart: 'ratio-macs',
+      width,
+      height,
+      title,
+      subtitle: 'Each point is one attempt (number = attempt index), coloured by agent',
+      data: { target: t.label },
+    },
     parts.join(''),
   );
 }

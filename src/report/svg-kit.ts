@@ -27,7 +27,9 @@ export const TARGET_COLORS = ['#2563eb', '#9333ea', '#0891b2', '#db2777', '#ca8a
 
 /** The colour of the target at `i`. */
 export function targetColor(i: number): string {
-  return TARGET_COLORS[((i % TARGET_COLORS.length) + TARGET_COLORS.length) % TARGET_COLORS.length] ?? '#2563eb';
+  return (
+    TARGET_COLORS[((i % TARGET_COLORS.length) + TARGET_COLORS.length) % TARGET_COLORS.length] ?? '#2563eb'
+  );
 }
 
 /** One colour per agent name. */
@@ -60,11 +62,19 @@ export interface Margin {
 
 /** The plot area of a `width` x `height` canvas with margins `m`. */
 export function plotBox(width: number, height: number, m: Margin): Box {
-  return { x: m.left, y: m.top, w: Math.max(10, width - m.left - m.right), h: Math.max(10, height - m.top - m.bottom) };
+  return {
+    x: m.left,
+    y: m.top,
+    w: Math.max(10, width - m.left - m.right),
+    h: Math.max(10, height - m.top - m.bottom),
+  };
 }
 
 /** A linear map from `domain` to `range`; a zero-width domain maps everything to the middle. */
-export function linear(domain: readonly [number, number], range: readonly [number, number]): (v: number) => number {
+export function linear(
+  domain: readonly [number, number],
+  range: readonly [number, number],
+): (v: number) => number {
   const [d0, d1] = domain;
   const [r0, r1] = range;
   const span = d1 - d0;
@@ -104,7 +114,13 @@ export function tickDomain(ticks: readonly number[]): [number, number] {
 }
 
 /** Horizontal grid lines and tick labels on the left of the plot area, with an optional rotated axis title. */
-export function axisLeft(box: Box, y: (v: number) => number, ticks: readonly number[], fmt: (v: number) => string, title?: string): string {
+export function axisLeft(
+  box: Box,
+  y: (v: number) => number,
+  ticks: readonly number[],
+  fmt: (v: number) => string,
+  title?: string,
+): string {
   const parts = ticks.map((t) => {
     const yy = px(y(t));
     return (
@@ -112,11 +128,15 @@ export function axisLeft(box: Box, y: (v: number) => number, ticks: readonly num
       `<text class="tick" x="${px(box.x - 8)}" y="${yy}" text-anchor="end" dominant-baseline="middle">${esc(fmt(t))}</text>`
     );
   });
-  parts.push(`<line class="axis" x1="${px(box.x)}" x2="${px(box.x)}" y1="${px(box.y)}" y2="${px(box.y + box.h)}"/>`);
+  parts.push(
+    `<line class="axis" x1="${px(box.x)}" x2="${px(box.x)}" y1="${px(box.y)}" y2="${px(box.y + box.h)}"/>`,
+  );
   if (title) {
     const cx = box.x - 52;
     const cy = box.y + box.h / 2;
-    parts.push(`<text class="axis-title" x="${px(cx)}" y="${px(cy)}" text-anchor="middle" transform="rotate(-90 ${px(cx)} ${px(cy)})">${esc(title)}</text>`);
+    parts.push(
+      `<text class="axis-title" x="${px(cx)}" y="${px(cy)}" text-anchor="middle" transform="rotate(-90 ${px(cx)} ${px(cy)})">${esc(title)}</text>`,
+    );
   }
   return `<g class="axis-left">${parts.join('')}</g>`;
 }
@@ -133,20 +153,36 @@ export function axisBottom(
   const base = box.y + box.h;
   const parts = ticks.map((t) => {
     const xx = px(x(t));
-    const grid = options.grid ? `<line class="grid" x1="${xx}" x2="${xx}" y1="${px(box.y)}" y2="${px(base)}"/>` : '';
+    const grid = options.grid
+      ? `<line class="grid" x1="${xx}" x2="${xx}" y1="${px(box.y)}" y2="${px(base)}"/>`
+      : '';
     return (
       grid +
       `<line class="axis" x1="${xx}" x2="${xx}" y1="${px(base)}" y2="${px(base + 5)}"/>` +
       `<text class="tick" x="${xx}" y="${px(base + 18)}" text-anchor="middle">${esc(fmt(t))}</text>`
     );
   });
-  parts.push(`<line class="axis" x1="${px(box.x)}" x2="${px(box.x + box.w)}" y1="${px(base)}" y2="${px(base)}"/>`);
-  if (title) parts.push(`<text class="axis-title" x="${px(box.x + box.w / 2)}" y="${px(base + 38)}" text-anchor="middle">${esc(title)}</text>`);
+  parts.push(
+    `<line class="axis" x1="${px(box.x)}" x2="${px(box.x + box.w)}" y1="${px(base)}" y2="${px(base)}"/>`,
+  );
+  if (title)
+    parts.push(
+      `<text class="axis-title" x="${px(box.x + box.w / 2)}" y="${px(base + 38)}" text-anchor="middle">${esc(title)}</text>`,
+    );
   return `<g class="axis-bottom">${parts.join('')}</g>`;
 }
 
 /** How a legend entry is drawn. */
-export type LegendShape = 'dot' | 'ring' | 'line' | 'faint-line' | 'dash' | 'rect' | 'band' | 'cross' | 'hatch';
+export type LegendShape =
+  | 'dot'
+  | 'ring'
+  | 'line'
+  | 'faint-line'
+  | 'dash'
+  | 'rect'
+  | 'band'
+  | 'cross'
+  | 'hatch';
 
 /** One legend entry. */
 export interface LegendItem {
@@ -205,7 +241,12 @@ export function chartLegend(items: readonly LegendItem[], width: number): { svg:
 }
 
 /** A one-row (wrapping) legend starting at (x, y), at most `maxWidth` wide. Returns markup and its height. */
-export function legend(items: readonly LegendItem[], x: number, y: number, maxWidth: number): { svg: string; height: number } {
+export function legend(
+  items: readonly LegendItem[],
+  x: number,
+  y: number,
+  maxWidth: number,
+): { svg: string; height: number } {
   let cx = x;
   let cy = y;
   const parts: string[] = [];
@@ -216,7 +257,9 @@ export function legend(items: readonly LegendItem[], x: number, y: number, maxWi
       cy += 20;
     }
     parts.push(swatch(item.shape, item.color, cx + 9, cy));
-    parts.push(`<text class="legend" x="${px(cx + 24)}" y="${px(cy)}" dominant-baseline="middle">${esc(item.label)}</text>`);
+    parts.push(
+      `<text class="legend" x="${px(cx + 24)}" y="${px(cy)}" dominant-baseline="middle">${esc(item.label)}</text>`,
+    );
     cx += w;
   }
   return { svg: `<g class="legend">${parts.join('')}</g>`, height: items.length ? cy - y + 20 : 0 };

@@ -19,7 +19,10 @@ interface LatencyRef {
 
 /** The provider and batch size the summary table quotes: the first provider measured, its smallest batch. */
 function latencyRef(data: ReportData): LatencyRef | undefined {
-  const all: (LatencyByDevice | undefined)[] = [data.dense.latency, ...data.targets.map((t) => t.pruned?.latency)];
+  const all: (LatencyByDevice | undefined)[] = [
+    data.dense.latency,
+    ...data.targets.map((t) => t.pruned?.latency),
+  ];
   for (const [device, deviceName] of DEVICES) {
     const batches = all.flatMap((l) => (l?.[device] ?? []).map((p) => p.batch)).filter(isNum);
     if (batches.length) return { device, deviceName, batch: Math.min(...batches) };
@@ -40,7 +43,9 @@ function statusBadge(status: string): string {
 /** Dense vs pruned, one row per target: MACs, params, top-1, p50 latency, speedup, attempts, status. */
 export function summaryTable(data: ReportData): string {
   const ref = latencyRef(data);
-  const latHead = ref ? `p50 latency<div class="sub">${esc(`${ref.deviceName}, batch ${ref.batch}`)}</div>` : 'p50 latency';
+  const latHead = ref
+    ? `p50 latency<div class="sub">${esc(`${ref.deviceName}, batch ${ref.batch}`)}</div>`
+    : 'p50 latency';
   const d = data.dense;
   const denseLat = latencyAt(d.latency, ref);
   const rows = [
@@ -57,10 +62,16 @@ export function summaryTable(data: ReportData): string {
           .map(([k, name]) => `${times(p.speedup?.[k])} <span class="muted">${name}</span>`)
           .join('<br>')
       : '';
-    const macCell = p ? `${esc(macs(p.macs))}${sub(esc(`${pct(p.macs / t.targetMacs - 1)} vs target`))}` : MISSING;
+    const macCell = p
+      ? `${esc(macs(p.macs))}${sub(esc(`${pct(p.macs / t.targetMacs - 1)} vs target`))}`
+      : MISSING;
     const paramCell = p ? `${esc(si(p.params))}${sub(esc(pct(p.params / d.params - 1, 1)))}` : MISSING;
-    const top1 = p?.accuracy ? `${esc(acc(p.accuracy.top1))}${d.accuracy ? sub(esc(pp(p.accuracy.top1 - d.accuracy.top1))) : ''}` : MISSING;
-    const latCell = lat ? `${esc(ms(lat.p50Ms))}${denseLat ? sub(esc(pct(lat.p50Ms / denseLat.p50Ms - 1, 1))) : ''}` : MISSING;
+    const top1 = p?.accuracy
+      ? `${esc(acc(p.accuracy.top1))}${d.accuracy ? sub(esc(pp(p.accuracy.top1 - d.accuracy.top1))) : ''}`
+      : MISSING;
+    const latCell = lat
+      ? `${esc(ms(lat.p50Ms))}${denseLat ? sub(esc(pct(lat.p50Ms / denseLat.p50Ms - 1, 1))) : ''}`
+      : MISSING;
     const speedCell = p ? `${speed || MISSING}${sub(esc(`MAC ratio ${times(p.macRatio)}`))}` : MISSING;
     rows.push(
       `<tr><td><strong>${esc(t.label)}</strong></td>` +
@@ -79,7 +90,9 @@ export function summaryTable(data: ReportData): string {
 
 function strategyCell(a: Attempt): string {
   const s = a.strategy;
-  const lines = [`<span class="nowrap">ratio <strong>${esc(fixed(s.pruningRatio, 3))}</strong></span> <span class="nowrap">· ${esc(s.importance)} · round ${esc(s.roundTo)}</span>`];
+  const lines = [
+    `<span class="nowrap">ratio <strong>${esc(fixed(s.pruningRatio, 3))}</strong></span> <span class="nowrap">· ${esc(s.importance)} · round ${esc(s.roundTo)}</span>`,
+  ];
   const stages = Object.entries(s.stageRatios ?? {});
   if (stages.length) lines.push(stages.map(([k, v]) => `${esc(k)} ${esc(fixed(v, 2))}`).join(', '));
   if (isNum(s.maxLayerRatio)) lines.push(`max layer ${esc(fixed(s.maxLayerRatio, 2))}`);
@@ -90,7 +103,8 @@ function strategyCell(a: Attempt): string {
 function notesCell(a: Attempt): string {
   const parts: string[] = [];
   if (a.error) parts.push(`<div class="flag flag-error">engine error: ${esc(a.error)}</div>`);
-  if (a.fallbackReason) parts.push(`<div class="flag flag-fallback">fallback: ${esc(a.fallbackReason)}</div>`);
+  if (a.fallbackReason)
+    parts.push(`<div class="flag flag-fallback">fallback: ${esc(a.fallbackReason)}</div>`);
   const r = a.strategy.rationale?.trim();
   if (r) {
     parts.push(
@@ -116,7 +130,9 @@ export function strategyLogTable(t: TargetReport): string {
     const dev = a.error
       ? MISSING
       : `<span class="${a.inBand ? 'in-band' : 'out-band'}">${esc(pct(a.deviation))}</span>${sub(a.inBand ? 'in band' : 'out of band')}`;
-    const llm = a.llm ? `${esc(int(a.llm.inputTokens))} / ${esc(int(a.llm.outputTokens))}${sub(esc(usd(a.llm.costUsd)))}` : MISSING;
+    const llm = a.llm
+      ? `${esc(int(a.llm.inputTokens))} / ${esc(int(a.llm.outputTokens))}${sub(esc(usd(a.llm.costUsd)))}`
+      : MISSING;
     return (
       `<tr${cls ? ` class="${cls}"` : ''}><td class="num">${esc(a.index)}${chosen ? sub('kept') : ''}</td>` +
       `<td><span class="agent agent-${esc(a.agent)}">${esc(a.agent)}</span></td><td class="strategy">${strategyCell(a)}</td>` +
@@ -139,17 +155,39 @@ export function searchFacts(t: TargetReport): string {
   const llm = t.attempts.flatMap((a) => (a.llm ? [a.llm] : []));
   const wallMs = t.attempts.reduce((n, a) => n + (isNum(a.wallMs) ? a.wallMs : 0), 0);
   const rows: [string, string][] = [
-    ['outcome', `<span class="badge badge-${t.status === 'converged' ? 'ok' : 'bad'}">${esc(t.status)}</span> ${esc(t.reason)}`],
+    [
+      'outcome',
+      `<span class="badge badge-${t.status === 'converged' ? 'ok' : 'bad'}">${esc(t.status)}</span> ${esc(t.reason)}`,
+    ],
     ['target', `${esc(macs(t.targetMacs))}, band ${esc(bandText(t.band))}`],
-    ['attempts', `${t.attempts.length}: ${inBand} in band${failed ? `, ${failed} failed in the engine` : ''}`],
-    ['kept', kept ? `attempt ${esc(kept.index)} by ${esc(kept.agent)}: ${esc(macs(kept.macs))} (${esc(pct(kept.deviation))})` : 'none'],
-    ['agents', [...agents].map(([name, n]) => `<span class="agent agent-${esc(name)}">${esc(name)}</span> ×${n}`).join(' ') || MISSING],
-    ['fallbacks', fallbacks ? `${fallbacks} (an agent's proposal was replaced; see the notes below)` : 'none'],
+    [
+      'attempts',
+      `${t.attempts.length}: ${inBand} in band${failed ? `, ${failed} failed in the engine` : ''}`,
+    ],
+    [
+      'kept',
+      kept
+        ? `attempt ${esc(kept.index)} by ${esc(kept.agent)}: ${esc(macs(kept.macs))} (${esc(pct(kept.deviation))})`
+        : 'none',
+    ],
+    [
+      'agents',
+      [...agents]
+        .map(([name, n]) => `<span class="agent agent-${esc(name)}">${esc(name)}</span> ×${n}`)
+        .join(' ') || MISSING,
+    ],
+    [
+      'fallbacks',
+      fallbacks ? `${fallbacks} (an agent's proposal was replaced; see the notes below)` : 'none',
+    ],
     ['search time', esc(ms(wallMs))],
   ];
   if (llm.length) {
     const sum = (f: (u: (typeof llm)[number]) => number) => llm.reduce((n, u) => n + f(u), 0);
-    rows.push(['LLM use', `${llm.length} call${llm.length === 1 ? '' : 's'}, ${esc(int(sum((u) => u.inputTokens)))} in / ${esc(int(sum((u) => u.outputTokens)))} out tokens, ${esc(usd(sum((u) => u.costUsd)))}`]);
+    rows.push([
+      'LLM use',
+      `${llm.length} call${llm.length === 1 ? '' : 's'}, ${esc(int(sum((u) => u.inputTokens)))} in / ${esc(int(sum((u) => u.outputTokens)))} out tokens, ${esc(usd(sum((u) => u.costUsd)))}`,
+    ]);
   }
   return `<dl class="facts">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
 }

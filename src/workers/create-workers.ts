@@ -1,4 +1,4 @@
-import type { NativeConnection} from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { TaskQueues } from '../workflows/presets';
@@ -19,7 +19,13 @@ export interface CreateWorkersOptions {
 }
 
 const CONTROL_ACTIVITIES = ['proposeStrategy', 'saveStrategyLog', 'loadStrategyLog'] as const;
-const GPU_ACTIVITIES = ['profileModel', 'pruneTrial', 'fineTune', 'evaluateModel', 'deploymentCheck'] as const;
+const GPU_ACTIVITIES = [
+  'profileModel',
+  'pruneTrial',
+  'fineTune',
+  'evaluateModel',
+  'deploymentCheck',
+] as const;
 
 function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): Pick<T, K> {
   const out = {} as Pick<T, K>;

@@ -7,7 +7,14 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { DeploymentActivities, DeploymentCheckResult, EngineActivities, EvaluateResult, FineTuneResult, TrainingActivities } from '../activities';
+import type {
+  DeploymentActivities,
+  DeploymentCheckResult,
+  EngineActivities,
+  EvaluateResult,
+  FineTuneResult,
+  TrainingActivities,
+} from '../activities';
 import type { ArtifactRef } from '../core/artifact-ref';
 import { resolveTargets, type CampaignConfig, type ResolvedTarget } from '../core/campaign-config';
 import { macTargetSearch, type MacTargetSearchResult } from './mac-target-search';
@@ -53,7 +60,12 @@ export interface CampaignProgress {
   stage: CampaignStage;
   model: string;
   denseMacs: number | null;
-  targets: { label: string; targetMacs: number; band: { lo: number; hi: number }; searchWorkflowId: string }[];
+  targets: {
+    label: string;
+    targetMacs: number;
+    band: { lo: number; hi: number };
+    searchWorkflowId: string;
+  }[];
   results: CampaignTargetResult[];
 }
 
@@ -108,7 +120,11 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
   setStage('search');
   const search = config.search;
   const calibration = config.dataset
-    ? { dataset: config.dataset.root, batches: config.dataset.calibrationBatches, batchSize: config.dataset.calibrationBatchSize }
+    ? {
+        dataset: config.dataset.root,
+        batches: config.dataset.calibrationBatches,
+        batchSize: config.dataset.calibrationBatchSize,
+      }
     : undefined;
   const searches = resolved.map((t) =>
     executeChild(macTargetSearch, {
@@ -135,7 +151,11 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
         },
       ],
     }).then((r) => {
-      const row: CampaignTargetResult = { ...r, searchWorkflowId: searchWorkflowId(campaignId, t.label), notes: [] };
+      const row: CampaignTargetResult = {
+        ...r,
+        searchWorkflowId: searchWorkflowId(campaignId, t.label),
+        notes: [],
+      };
       results.push(row);
       return row;
     }),
@@ -167,7 +187,9 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
       // The heartbeat timeout comes from the config: how fast a dead GPU worker's job moves on is a deployment choice.
       const { fineTune } = proxyActivities<TrainingActivities>({
         ...ActivityPresets.fineTune,
-        ...(config.finetune.heartbeatTimeoutSec !== undefined ? { heartbeatTimeout: `${config.finetune.heartbeatTimeoutSec}s` } : {}),
+        ...(config.finetune.heartbeatTimeoutSec !== undefined
+          ? { heartbeatTimeout: `${config.finetune.heartbeatTimeoutSec}s` }
+          : {}),
       });
       t.finetune = await fineTune({
         campaignId,
@@ -217,5 +239,3 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     targets,
   };
 }
-
-

@@ -84,9 +84,18 @@ export interface MacTargetSearchResult {
 
 /** Strategy shapes the extended search explores once the target is in band. */
 const EXTENDED_SHAPES: { label: string; change: (base: Partial<Strategy>) => Partial<Strategy> }[] = [
-  { label: 'another importance criterion', change: (b) => ({ ...b, importance: otherImportance(b.importance) }) },
-  { label: 'finer channel rounding', change: (b) => ({ ...b, roundTo: Math.max(1, Math.floor((b.roundTo ?? 8) / 2)) }) },
-  { label: 'L1 magnitude without isomorphic grouping', change: (b) => ({ ...b, importance: 'l1', isomorphic: false }) },
+  {
+    label: 'another importance criterion',
+    change: (b) => ({ ...b, importance: otherImportance(b.importance) }),
+  },
+  {
+    label: 'finer channel rounding',
+    change: (b) => ({ ...b, roundTo: Math.max(1, Math.floor((b.roundTo ?? 8) / 2)) }),
+  },
+  {
+    label: 'L1 magnitude without isomorphic grouping',
+    change: (b) => ({ ...b, importance: 'l1', isomorphic: false }),
+  },
   { label: 'LAMP importance', change: (b) => ({ ...b, importance: 'lamp' }) },
 ];
 
@@ -95,7 +104,8 @@ function otherImportance(current: Importance | undefined): Importance {
 }
 
 function failureType(err: unknown): string | undefined {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause.type ?? undefined;
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)
+    return err.cause.type ?? undefined;
   if (err instanceof ApplicationFailure) return err.type ?? undefined;
   return undefined;
 }
@@ -156,7 +166,10 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     {
       validator: (strategy) => {
         const r = StrategySchema.safeParse(strategy);
-        if (!r.success) throw new Error(`invalid strategy: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        if (!r.success)
+          throw new Error(
+            `invalid strategy: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+          );
         if (status !== 'running') throw new Error(`the search has finished (${status})`);
       },
     },
@@ -173,7 +186,10 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     {
       validator: (next) => {
         const r = BandSchema.safeParse(next);
-        if (!r.success) throw new Error(`invalid band: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        if (!r.success)
+          throw new Error(
+            `invalid band: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+          );
       },
     },
   );
@@ -208,7 +224,10 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     }
     await condition(() => !paused);
 
-    if (attempts.length - attemptsAtRunStart >= input.attemptsPerRun || workflowInfo().continueAsNewSuggested) {
+    if (
+      attempts.length - attemptsAtRunStart >= input.attemptsPerRun ||
+      workflowInfo().continueAsNewSuggested
+    ) {
       const part = logRefs.length;
       const ref = await saveStrategyLog({
         campaignId: input.campaignId,
@@ -231,7 +250,9 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     if (override) {
       proposal = { strategy: override, agent: 'human' };
     } else {
-      const shape = extended ? EXTENDED_SHAPES[(input.extendedSearch - extendedLeft) % EXTENDED_SHAPES.length] : undefined;
+      const shape = extended
+        ? EXTENDED_SHAPES[(input.extendedSearch - extendedLeft) % EXTENDED_SHAPES.length]
+        : undefined;
       const askAgent: Exclude<AgentName, 'human'> = extended && agent === 'grid' ? 'solver' : agent;
       try {
         proposal = await proposeStrategy({
@@ -242,7 +263,11 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
           history: attempts,
           baseStrategy: shape ? shape.change(input.baseStrategy) : input.baseStrategy,
           gridStep: input.gridStep,
-          ...(shape ? { note: `extended search: try ${shape.label} while staying in band` } : note ? { note } : {}),
+          ...(shape
+            ? { note: `extended search: try ${shape.label} while staying in band` }
+            : note
+              ? { note }
+              : {}),
           context: { campaignId: input.campaignId, targetLabel: input.targetLabel },
         });
       } catch (err) {
@@ -278,7 +303,10 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     if (!attempt.error && attempt.inBand) {
       if (!converged) {
         converged = true;
-        events.push({ afterAttempt: index, note: `in band after ${index} attempts (${fmtPct(attempt.deviation)})` });
+        events.push({
+          afterAttempt: index,
+          note: `in band after ${index} attempts (${fmtPct(attempt.deviation)})`,
+        });
       }
     }
     if (converged) {
@@ -304,7 +332,10 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
         break;
       case 'switch-agent':
         if (agent !== input.fallbackAgent) {
-          events.push({ afterAttempt: index, note: `${verdict.reason}: ${verdict.detail}; switched ${agent} -> ${input.fallbackAgent}` });
+          events.push({
+            afterAttempt: index,
+            note: `${verdict.reason}: ${verdict.detail}; switched ${agent} -> ${input.fallbackAgent}`,
+          });
           agent = input.fallbackAgent;
         } else {
           events.push({ afterAttempt: index, note: `${verdict.reason}: ${verdict.detail}` });
@@ -312,7 +343,10 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
         }
         break;
       case 'shrink-bracket':
-        events.push({ afterAttempt: index, note: `${verdict.reason}: ${verdict.detail}; shrinking to the best bracket` });
+        events.push({
+          afterAttempt: index,
+          note: `${verdict.reason}: ${verdict.detail}; shrinking to the best bracket`,
+        });
         note = `shrink-bracket: ${verdict.detail}`;
         break;
       case 'stop':
@@ -344,7 +378,12 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
   };
 }
 
-async function runTrial(input: MacTargetSearchInput, index: number, proposal: Proposal, band: Band): Promise<Attempt> {
+async function runTrial(
+  input: MacTargetSearchInput,
+  index: number,
+  proposal: Proposal,
+  band: Band,
+): Promise<Attempt> {
   const base = {
     index,
     agent: proposal.agent,
@@ -400,7 +439,9 @@ export function chooseCandidate(attempts: Attempt[], band: Band, targetMacs: num
   if (pool.length === 0) return null;
   const withAcc = inside.filter((a) => a.accuracyProxy);
   if (withAcc.length > 0) {
-    return withAcc.reduce((best, a) => ((a.accuracyProxy?.top1 ?? 0) > (best.accuracyProxy?.top1 ?? 0) ? a : best));
+    return withAcc.reduce((best, a) =>
+      (a.accuracyProxy?.top1 ?? 0) > (best.accuracyProxy?.top1 ?? 0) ? a : best,
+    );
   }
   return pool.reduce((best, a) => (Math.abs(a.deviation) < Math.abs(best.deviation) ? a : best));
 }

@@ -16,4 +16,12 @@ export const SA = {
 } as const;
 
 /** The stages a campaign passes through (ApStage). */
-export type CampaignStage = 'profile' | 'search' | 'finetune' | 'evaluate' | 'deploy' | 'report' | 'done' | 'failed';
+export type CampaignStage =
+  | 'profile'
+  | 'search'
+  | 'finetune'
+  | 'evaluate'
+  | 'deploy'
+  | 'report'
+  | 'done'
+  | 'failed';

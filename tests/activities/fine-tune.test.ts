@@ -4,7 +4,12 @@ import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createTrainingActivities, type FineTuneHeartbeat, type FineTuneInput, type FineTuneResult } from '../../src/activities';
+import {
+  createTrainingActivities,
+  type FineTuneHeartbeat,
+  type FineTuneInput,
+  type FineTuneResult,
+} from '../../src/activities';
 import { downloadModelDir, uploadModelDir, type ModelManifest } from '../../src/activities/model-files';
 import { FinetuneConfigSchema, type FinetuneConfig } from '../../src/core/campaign-config';
 import { LocalArtifactStore } from '../../src/storage';
@@ -57,7 +62,8 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
     };
   }
 
-  const runFineTune = (env: MockActivityEnvironment, i: FineTuneInput) => env.run(acts.fineTune, i) as Promise<FineTuneResult>;
+  const runFineTune = (env: MockActivityEnvironment, i: FineTuneInput) =>
+    env.run(acts.fineTune, i) as Promise<FineTuneResult>;
 
   /** The file of a stored object (LocalArtifactStore keeps `<root>/<key>`). */
   const objectFile = (key: string) => path.join(store.root, key);
@@ -68,8 +74,10 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
     env.on('heartbeat', (d: FineTuneHeartbeat) => {
       for (const c of d.checkpoints) {
         const file = objectFile(c.ref.key);
-        if (!fs.existsSync(file)) throw new Error(`heartbeat names ${c.ref.key}, which is not in the store yet`);
-        if (sha256File(file) !== c.ref.sha256) throw new Error(`heartbeat names ${c.ref.key}, whose bytes do not match its sha256`);
+        if (!fs.existsSync(file))
+          throw new Error(`heartbeat names ${c.ref.key}, which is not in the store yet`);
+        if (sha256File(file) !== c.ref.sha256)
+          throw new Error(`heartbeat names ${c.ref.key}, whose bytes do not match its sha256`);
       }
       beats.push(structuredClone(d));
     });
@@ -77,7 +85,9 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
   }
 
   async function finetunedWeightsSha(result: FineTuneResult): Promise<string> {
-    const manifest = JSON.parse(Buffer.from(await store.getBytes(result.model)).toString('utf8')) as ModelManifest;
+    const manifest = JSON.parse(
+      Buffer.from(await store.getBytes(result.model)).toString('utf8'),
+    ) as ModelManifest;
     const weights = manifest.files['model.pt'];
     if (!weights) throw new Error(`manifest has no model.pt: ${Object.keys(manifest.files).join(', ')}`);
     return weights.sha256;
@@ -118,8 +128,16 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
     // Only the newest keepCheckpoints remain: the newest the last heartbeat names (the one before them was let go
     // after that heartbeat; no heartbeatTimeout here, so at once).
     const listed = (await store.list('campaigns/ft-a/t1/checkpoints/')).map((o) => o.key);
-    expect(listed).toEqual(['campaigns/ft-a/t1/checkpoints/ckpt-000000030.pt', 'campaigns/ft-a/t1/checkpoints/ckpt-000000040.pt']);
-    expect(beats.at(-1)!.checkpoints.slice(-2).map((c) => c.ref.key)).toEqual(listed);
+    expect(listed).toEqual([
+      'campaigns/ft-a/t1/checkpoints/ckpt-000000030.pt',
+      'campaigns/ft-a/t1/checkpoints/ckpt-000000040.pt',
+    ]);
+    expect(
+      beats
+        .at(-1)!
+        .checkpoints.slice(-2)
+        .map((c) => c.ref.key),
+    ).toEqual(listed);
 
     expect(result.finalCheckpoint).toEqual(beats.at(-1)!.checkpoints.at(-1)!.ref);
     expect(result.steps).toBe(MAX_STEPS);
@@ -127,7 +145,9 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
     expect(result.attempt).toBe(1);
     expect(result.lossCurve.length).toBeGreaterThan(0);
     // The returned model is a manifest of complete, verified files that rebuilds the trained model.
-    const manifest = JSON.parse(Buffer.from(await store.getBytes(result.model)).toString('utf8')) as ModelManifest;
+    const manifest = JSON.parse(
+      Buffer.from(await store.getBytes(result.model)).toString('utf8'),
+    ) as ModelManifest;
     expect(manifest.kind).toBe('finetuned-model');
     expect(manifest.spec).toEqual({ name: 'democnn', numClasses: 10 });
     expect(Object.keys(manifest.files)).toContain('model.pt');
@@ -187,15 +207,27 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
       strategy: { pruningRatio: 0.3, importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 },
       outDir: path.join(tempDir('ap-ft-prune-'), 'trial'),
     });
-    const prunedRef = await uploadModelDir(store, pruned.saved.dir, 'campaigns/ft-d/t1/candidates/attempt-1', {
-      kind: 'pruned-model',
-      spec: { name: 'democnn', numClasses: 10 },
-    });
+    const prunedRef = await uploadModelDir(
+      store,
+      pruned.saved.dir,
+      'campaigns/ft-d/t1/candidates/attempt-1',
+      {
+        kind: 'pruned-model',
+        spec: { name: 'democnn', numClasses: 10 },
+      },
+    );
     const env = new MockActivityEnvironment({ attempt: 1 });
-    const result = await runFineTune(env, input('ft-d', { model: prunedRef, recipe: recipe({ maxSteps: 10 }) }));
-    const manifest = JSON.parse(Buffer.from(await store.getBytes(result.model)).toString('utf8')) as ModelManifest;
+    const result = await runFineTune(
+      env,
+      input('ft-d', { model: prunedRef, recipe: recipe({ maxSteps: 10 }) }),
+    );
+    const manifest = JSON.parse(
+      Buffer.from(await store.getBytes(result.model)).toString('utf8'),
+    ) as ModelManifest;
     expect(manifest.kind).toBe('finetuned-model');
-    expect(Object.keys(manifest.files).sort()).toEqual(expect.arrayContaining(['history.json', 'state_dict.pt']));
+    expect(Object.keys(manifest.files).sort()).toEqual(
+      expect.arrayContaining(['history.json', 'state_dict.pt']),
+    );
     expect(Object.keys(manifest.files)).not.toContain('manifest.json');
     const spec = await downloadModelDir(store, result.model, path.join(tempDir('ap-ft-down-'), 'model'));
     expect(spec).toMatchObject({ name: 'democnn' });
@@ -204,7 +236,10 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
   test.each([
     {
       name: 'dataset root missing',
-      patch: (i: FineTuneInput): FineTuneInput => ({ ...i, dataset: { root: path.join(datasetRoot, 'does-not-exist') } }),
+      patch: (i: FineTuneInput): FineTuneInput => ({
+        ...i,
+        dataset: { root: path.join(datasetRoot, 'does-not-exist') },
+      }),
       field: 'dataset.root',
     },
     {
@@ -212,17 +247,21 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
       patch: (i: FineTuneInput): FineTuneInput => ({ ...i, recipe: recipe({ batchSize: 4096 }) }),
       field: 'recipe.batchSize',
     },
-  ])('bad config ($name) fails non-retryable as EngineRequestError naming $field', async ({ patch, field }) => {
-    const env = new MockActivityEnvironment({ attempt: 1 });
-    const err = await runFineTune(env, patch(input('ft-c'))).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(ApplicationFailure);
-    const failure = err as ApplicationFailure;
-    expect(failure.type).toBe('EngineRequestError');
-    expect(failure.nonRetryable).toBe(true);
-    expect(failure.details?.[0]).toMatchObject({ field });
-    expect(failure.message.length).toBeGreaterThan(10);
-  }, 120_000);
+  ])(
+    'bad config ($name) fails non-retryable as EngineRequestError naming $field',
+    async ({ patch, field }) => {
+      const env = new MockActivityEnvironment({ attempt: 1 });
+      const err = await runFineTune(env, patch(input('ft-c'))).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      const failure = err as ApplicationFailure;
+      expect(failure.type).toBe('EngineRequestError');
+      expect(failure.nonRetryable).toBe(true);
+      expect(failure.details?.[0]).toMatchObject({ field });
+      expect(failure.message.length).toBeGreaterThan(10);
+    },
+    120_000,
+  );
 });

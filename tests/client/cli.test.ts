@@ -9,10 +9,18 @@ import { realEngines, startTestWorkers, tempDir, testId, type TestWorkers } from
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void (out += `${a.join(' ')}\n`));
-  const error = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void (err += `${a.join(' ')}\n`));
-  const write = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+  const log = jest
+    .spyOn(console, 'log')
+    .mockImplementation((...a: unknown[]) => void (out += `${a.join(' ')}\n`));
+  const error = jest
+    .spyOn(console, 'error')
+    .mockImplementation((...a: unknown[]) => void (err += `${a.join(' ')}\n`));
+  const write = jest
+    .spyOn(process.stderr, 'write')
+    .mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  const stdout = jest
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
   process.exitCode = undefined;
   try {
     const code = await main(['node', 'agentic-pruner', ...args]);
@@ -49,7 +57,11 @@ describe('CLI: usage errors are clear, never a stack trace', () => {
   });
 
   test('a typo in a config key names the key and its line; exit 2', async () => {
-    const file = writeConfig(dir, 'typo.yaml', 'model:\n  name: resnet18\ntargets:\n  - fraction: 0.5\nserch:\n  agent: solver\n');
+    const file = writeConfig(
+      dir,
+      'typo.yaml',
+      'model:\n  name: resnet18\ntargets:\n  - fraction: 0.5\nserch:\n  agent: solver\n',
+    );
     const r = await cli('campaign', 'start', '-c', file);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/serch/);
@@ -101,7 +113,10 @@ describe('CLI: profile and prune, locally without Temporal', () => {
     const p = JSON.parse(r.out) as { macs: number; params: number; stages: { name: string }[] };
     expect(Math.abs(p.macs - 1.814e9) / 1.814e9).toBeLessThan(0.01);
     expect(p.stages.map((s) => s.name)).toEqual(['conv1', 'layer1', 'layer2', 'layer3', 'layer4', 'fc']);
-    const fromOnnx = JSON.parse((await cli('profile', onnx, '--json')).out) as { macs: number; source: string };
+    const fromOnnx = JSON.parse((await cli('profile', onnx, '--json')).out) as {
+      macs: number;
+      source: string;
+    };
     expect(fromOnnx.source).toBe('onnx');
     expect(Math.abs(fromOnnx.macs - p.macs) / p.macs).toBeLessThan(0.005);
     const table = await cli('profile', onnx);
@@ -112,7 +127,12 @@ describe('CLI: profile and prune, locally without Temporal', () => {
     const out = path.join(dir, 'pruned');
     const r = await cli('prune', 'resnet18', '--ratio', '0.3', '--input-size', '96', '--out', out, '--json');
     expect(r.code).toBe(0);
-    const res = JSON.parse(r.out) as { macs: number; denseMacs: number; params: number; saved: { dir: string } };
+    const res = JSON.parse(r.out) as {
+      macs: number;
+      denseMacs: number;
+      params: number;
+      saved: { dir: string };
+    };
     expect(res.macs).toBeLessThan(res.denseMacs * 0.7);
     expect(fs.existsSync(path.join(out, 'state_dict.pt'))).toBe(true);
   });
@@ -168,7 +188,9 @@ describe('CLI against a real campaign', () => {
 
     const csv = await cli('campaign', 'export', id, '--format', 'csv');
     const lines = csv.out.trim().split('\n');
-    expect(lines[0]).toBe('target,targetMacs,index,agent,pruningRatio,importance,roundTo,macs,params,deviation,inBand,wallMs,error,rationale');
+    expect(lines[0]).toBe(
+      'target,targetMacs,index,agent,pruningRatio,importance,roundTo,macs,params,deviation,inBand,wallMs,error,rationale',
+    );
     expect(lines).toHaveLength(logs[0]!.attempts.length + 1);
 
     const reset = await cli('campaign', 'reset', id, '--to-attempt', '1');

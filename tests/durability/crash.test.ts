@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -41,7 +41,10 @@ const CAMPAIGN_TIMEOUT_MS = 6 * 60_000;
 // Helpers: services, bounded waits, processes
 
 /** infra/services.sh on the dedicated servers; asynchronous, so the in-process worker keeps running meanwhile. */
-async function services(action: 'start' | 'stop' | 'restart', service: 'temporal' | 's3' | 'all'): Promise<void> {
+async function services(
+  action: 'start' | 'stop' | 'restart',
+  service: 'temporal' | 's3' | 'all',
+): Promise<void> {
   try {
     await execFileAsync('bash', [path.join(ROOT, 'infra', 'services.sh'), action, service], {
       env: { ...process.env, AP_STATE_DIR: STATE, AP_TEMPORAL_PORT: TEMPORAL_PORT, AP_S3_PORT: S3_PORT },
@@ -49,14 +52,19 @@ async function services(action: 'start' | 'stop' | 'restart', service: 'temporal
     });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`infra/services.sh ${action} ${service} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    throw new Error(
+      `infra/services.sh ${action} ${service} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`,
+    );
   }
 }
 
 /** The dedicated state dir reuses the project's installed binaries (no second download). */
 function linkBinaries(): void {
   const links: [string, string][] = [
-    [path.join(STATE, 'venv-infra', 'bin', 'temporal'), path.join(ROOT, '.state', 'venv-infra', 'bin', 'temporal')],
+    [
+      path.join(STATE, 'venv-infra', 'bin', 'temporal'),
+      path.join(ROOT, '.state', 'venv-infra', 'bin', 'temporal'),
+    ],
     [path.join(STATE, 'bin', 'versitygw'), path.join(ROOT, '.state', 'bin', 'versitygw')],
   ];
   for (const [link, target] of links) {
@@ -70,7 +78,12 @@ function linkBinaries(): void {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll `probe` until it returns a value; throw a message naming `what` after `timeoutMs`. */
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, intervalMs = 250): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+  intervalMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -81,7 +94,9 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs / 1000}s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
+      );
     }
     await sleep(intervalMs);
   }
@@ -150,24 +165,28 @@ class GpuWorkerProcess {
 
   constructor(readonly name: string) {
     const { s3 } = testServices();
-    this.child = spawn(process.execPath, [path.join(ROOT, 'bin', 'agentic-pruner.js'), 'worker', '--queues', 'gpu'], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        ...(process.env.AP_ENGINE_PYTHON ? { AP_ENGINE_PYTHON: process.env.AP_ENGINE_PYTHON } : {}),
-        // One torch thread: on a small shared CPU the default pool spins (see tests/activities).
-        OMP_NUM_THREADS: '1',
-        TEMPORAL_ADDRESS,
-        AP_STORE: 's3',
-        AP_S3_ENDPOINT: S3_ENDPOINT,
-        AP_S3_BUCKET: s3.bucket,
-        AP_S3_ACCESS_KEY: s3.accessKeyId,
-        AP_S3_SECRET_KEY: s3.secretAccessKey,
-        AP_STATE_DIR: tempDir(`ap-${name}-`),
+    this.child = spawn(
+      process.execPath,
+      [path.join(ROOT, 'bin', 'agentic-pruner.js'), 'worker', '--queues', 'gpu'],
+      {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          ...(process.env.AP_ENGINE_PYTHON ? { AP_ENGINE_PYTHON: process.env.AP_ENGINE_PYTHON } : {}),
+          // One torch thread: on a small shared CPU the default pool spins (see tests/activities).
+          OMP_NUM_THREADS: '1',
+          TEMPORAL_ADDRESS,
+          AP_STORE: 's3',
+          AP_S3_ENDPOINT: S3_ENDPOINT,
+          AP_S3_BUCKET: s3.bucket,
+          AP_S3_ACCESS_KEY: s3.accessKeyId,
+          AP_S3_SECRET_KEY: s3.secretAccessKey,
+          AP_STATE_DIR: tempDir(`ap-${name}-`),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     const keep = (c: Buffer) => {
       this.output = (this.output + c.toString('utf8')).slice(-8000);
     };
@@ -233,10 +252,15 @@ async function pendingFineTune(client: Client, campaignId: string): Promise<Pend
  */
 async function campaignResult(client: Client, campaignId: string): Promise<CampaignResult> {
   const handle = client.workflow.getHandle(campaignId);
-  const status = await waitFor(`campaign ${campaignId} to close`, CAMPAIGN_TIMEOUT_MS, async () => {
-    const s = (await handle.describe()).status.name;
-    return s === 'RUNNING' ? undefined : s;
-  }, 1000);
+  const status = await waitFor(
+    `campaign ${campaignId} to close`,
+    CAMPAIGN_TIMEOUT_MS,
+    async () => {
+      const s = (await handle.describe()).status.name;
+      return s === 'RUNNING' ? undefined : s;
+    },
+    1000,
+  );
   if (status !== 'COMPLETED') throw new Error(`campaign ${campaignId} ended ${status}`);
   return (await handle.result()) as CampaignResult;
 }
@@ -246,7 +270,12 @@ async function campaignResult(client: Client, campaignId: string): Promise<Campa
 describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
   const engines = realEngines();
   const { s3 } = testServices();
-  const store = new S3ArtifactStore({ endpoint: S3_ENDPOINT, bucket: s3.bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey });
+  const store = new S3ArtifactStore({
+    endpoint: S3_ENDPOINT,
+    bucket: s3.bucket,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+  });
   let client: Client;
   let campaigns: CampaignClient;
   let controlWorkers: Worker[] = [];
@@ -272,10 +301,14 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
 
   /** sha256 of the fine-tuned state_dict, downloaded and verified from the store. */
   async function weightsSha(t: CampaignTargetResult): Promise<string> {
-    if (!t.finetune) throw new Error(`target ${t.targetLabel} has no fine-tune result: ${t.notes.join('; ')}`);
+    if (!t.finetune)
+      throw new Error(`target ${t.targetLabel} has no fine-tune result: ${t.notes.join('; ')}`);
     const manifest = await readManifest(t.finetune.model);
     const weights = manifest.files['state_dict.pt'];
-    if (!weights) throw new Error(`fine-tuned manifest lists no state_dict.pt: ${Object.keys(manifest.files).join(', ')}`);
+    if (!weights)
+      throw new Error(
+        `fine-tuned manifest lists no state_dict.pt: ${Object.keys(manifest.files).join(', ')}`,
+      );
     await store.get(weights, path.join(tempDir('ap-dur-get-'), 'state_dict.pt'));
     return weights.sha256;
   }
@@ -382,117 +415,142 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
     await services('stop', 'all');
   }, 120_000);
 
-  test('reference: the same campaign, never interrupted, fine-tunes on the first attempt', async () => {
-    const { campaignId } = await campaigns.start(config, { campaignId: testId('dur-ref') });
-    const result = await campaignResult(client, campaignId);
-    const t = result.targets[0]!;
-    expect(t.status).toBe('converged');
-    expect(t.finetune).toMatchObject({ steps: MAX_STEPS, attempt: 1, resumedFromStep: null });
-    reference = { result: t, weightsSha: await weightsSha(t), prunedSha: await prunedSha(t) };
-  }, CAMPAIGN_TIMEOUT_MS + 60_000);
+  test(
+    'reference: the same campaign, never interrupted, fine-tunes on the first attempt',
+    async () => {
+      const { campaignId } = await campaigns.start(config, { campaignId: testId('dur-ref') });
+      const result = await campaignResult(client, campaignId);
+      const t = result.targets[0]!;
+      expect(t.status).toBe('converged');
+      expect(t.finetune).toMatchObject({ steps: MAX_STEPS, attempt: 1, resumedFromStep: null });
+      reference = { result: t, weightsSha: await weightsSha(t), prunedSha: await prunedSha(t) };
+    },
+    CAMPAIGN_TIMEOUT_MS + 60_000,
+  );
 
-  test('kill -9 of the gpu worker mid-fine-tune: a new worker resumes from the last checkpoint, same weights', async () => {
-    const { campaignId } = await campaigns.start(config, { campaignId: testId('dur-kill') });
-    // Kill once the server holds a heartbeat naming the checkpoint of step 20 (what a retry resumes from).
-    const seen = await waitFor('the fine-tune heartbeat to name a checkpoint at step >= 20', CAMPAIGN_TIMEOUT_MS, async () => {
-      const p = await pendingFineTune(client, campaignId);
-      return p?.heartbeat && p.heartbeat.checkpoints.some((c) => c.step >= 20) ? p : undefined;
-    });
-    const victim = gpuWorker();
-    const engineProcesses = descendantsOf(victim.pid);
-    process.kill(victim.pid, 'SIGKILL');
-    const killStep = seen.heartbeat!.step;
-    await waitFor(`${victim.name} to die`, 10_000, async () => (victim.running ? undefined : true));
-    expect(engineProcesses.length).toBeGreaterThan(0);
-    // The engine processes of the dead worker must not train on: a new worker will need the accelerator.
-    const leftOver = await waitFor('the dead worker\'s engine processes to exit', 30_000, async () => {
-      const still = engineProcesses.filter(alive);
-      return still.length === 0 ? [] : undefined;
-    }).catch(() => engineProcesses.filter(alive));
-    for (const p of leftOver) process.kill(p, 'SIGKILL');
-    expect(leftOver).toEqual([]);
+  test(
+    'kill -9 of the gpu worker mid-fine-tune: a new worker resumes from the last checkpoint, same weights',
+    async () => {
+      const { campaignId } = await campaigns.start(config, { campaignId: testId('dur-kill') });
+      // Kill once the server holds a heartbeat naming the checkpoint of step 20 (what a retry resumes from).
+      const seen = await waitFor(
+        'the fine-tune heartbeat to name a checkpoint at step >= 20',
+        CAMPAIGN_TIMEOUT_MS,
+        async () => {
+          const p = await pendingFineTune(client, campaignId);
+          return p?.heartbeat && p.heartbeat.checkpoints.some((c) => c.step >= 20) ? p : undefined;
+        },
+      );
+      const victim = gpuWorker();
+      const engineProcesses = descendantsOf(victim.pid);
+      process.kill(victim.pid, 'SIGKILL');
+      const killStep = seen.heartbeat!.step;
+      await waitFor(`${victim.name} to die`, 10_000, async () => (victim.running ? undefined : true));
+      expect(engineProcesses.length).toBeGreaterThan(0);
+      // The engine processes of the dead worker must not train on: a new worker will need the accelerator.
+      const leftOver = await waitFor("the dead worker's engine processes to exit", 30_000, async () => {
+        const still = engineProcesses.filter(alive);
+        return still.length === 0 ? [] : undefined;
+      }).catch(() => engineProcesses.filter(alive));
+      for (const p of leftOver) process.kill(p, 'SIGKILL');
+      expect(leftOver).toEqual([]);
 
-    await startGpuWorker();
-    const result = await campaignResult(client, campaignId);
-    const t = await expectSameAsReference(result);
-    expect(killStep).toBeLessThan(MAX_STEPS);
-    expect(t.finetune!.attempt).toBeGreaterThanOrEqual(2);
-    expect(t.finetune!.resumedFromStep).not.toBeNull();
-    expect(t.finetune!.resumedFromStep!).toBeGreaterThanOrEqual(killStep - EVERY);
-    expect(t.finetune!.resumedFromStep!).toBeGreaterThanOrEqual(20);
-  }, CAMPAIGN_TIMEOUT_MS + 60_000);
-
-  test('the Temporal dev server restarted mid-fine-tune (same SQLite file): the campaign completes, same weights', async () => {
-    const { campaignId } = await campaigns.start(config, { campaignId: testId('dur-temporal') });
-    await waitFor('the fine-tune heartbeat to reach step 10', CAMPAIGN_TIMEOUT_MS, async () => {
-      const p = await pendingFineTune(client, campaignId);
-      return p?.heartbeat && p.heartbeat.step >= 10 ? p : undefined;
-    });
-    const t0 = Date.now();
-    await services('restart', 'temporal');
-    const downMs = Date.now() - t0;
-
-    const result = await campaignResult(client, campaignId);
-    // Workers reconnect by themselves: neither the in-process control worker nor the gpu worker process was restarted.
-    expect(controlWorkers.every((w) => w.getState() === 'RUNNING')).toBe(true);
-    expect(gpuWorker().running).toBe(true);
-    const t = await expectSameAsReference(result);
-    console.log(`temporal restart took ${downMs} ms; fine-tune attempt ${t.finetune!.attempt}, resumed from ${t.finetune!.resumedFromStep}`);
-  }, CAMPAIGN_TIMEOUT_MS + 120_000);
-
-  test('S3 down mid-fine-tune: uploads fail, the job retries from its last good checkpoint, every heartbeated reference verifies', async () => {
-    const { campaignId } = await campaigns.start(config, { campaignId: testId('dur-s3') });
-    // Every checkpoint reference the server ever holds, sampled as it changes.
-    const referenced = new Map<string, ArtifactRef & { step: number }>();
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const p = await pendingFineTune(client, campaignId).catch(() => undefined);
-        for (const c of p?.heartbeat?.checkpoints ?? []) referenced.set(`${c.ref.key}@${c.ref.sha256}`, { ...c.ref, step: c.step });
-        await sleep(200);
-      }
-    })();
-    try {
-      await waitFor('the fine-tune heartbeat to name a checkpoint', CAMPAIGN_TIMEOUT_MS, async () => {
-        const p = await pendingFineTune(client, campaignId);
-        return p?.heartbeat && p.heartbeat.checkpoints.length > 0 ? p : undefined;
-      });
-      await services('stop', 's3');
-      const downAt = Date.now();
-      // Down until the fine-tune has failed on it (its next checkpoint upload), then a few seconds more
-      // so that retries meet a dead store too.
-      const failed = await waitFor('the fine-tune to fail while S3 is down', 120_000, async () => {
-        const p = await pendingFineTune(client, campaignId);
-        return p && (p.attempt >= 2 || p.lastFailure) ? p : undefined;
-      });
-      await sleep(6000);
-      await services('start', 's3');
-      const downMs = Date.now() - downAt;
-
+      await startGpuWorker();
       const result = await campaignResult(client, campaignId);
       const t = await expectSameAsReference(result);
+      expect(killStep).toBeLessThan(MAX_STEPS);
       expect(t.finetune!.attempt).toBeGreaterThanOrEqual(2);
       expect(t.finetune!.resumedFromStep).not.toBeNull();
+      expect(t.finetune!.resumedFromStep!).toBeGreaterThanOrEqual(killStep - EVERY);
+      expect(t.finetune!.resumedFromStep!).toBeGreaterThanOrEqual(20);
+    },
+    CAMPAIGN_TIMEOUT_MS + 60_000,
+  );
+
+  test(
+    'the Temporal dev server restarted mid-fine-tune (same SQLite file): the campaign completes, same weights',
+    async () => {
+      const { campaignId } = await campaigns.start(config, { campaignId: testId('dur-temporal') });
+      await waitFor('the fine-tune heartbeat to reach step 10', CAMPAIGN_TIMEOUT_MS, async () => {
+        const p = await pendingFineTune(client, campaignId);
+        return p?.heartbeat && p.heartbeat.step >= 10 ? p : undefined;
+      });
+      const t0 = Date.now();
+      await services('restart', 'temporal');
+      const downMs = Date.now() - t0;
+
+      const result = await campaignResult(client, campaignId);
+      // Workers reconnect by themselves: neither the in-process control worker nor the gpu worker process was restarted.
+      expect(controlWorkers.every((w) => w.getState() === 'RUNNING')).toBe(true);
+      expect(gpuWorker().running).toBe(true);
+      const t = await expectSameAsReference(result);
       console.log(
-        `S3 down ${downMs} ms; first failure: ${failed.lastFailure ?? '(none recorded)'}; ` +
-          `fine-tune attempt ${t.finetune!.attempt}, resumed from ${t.finetune!.resumedFromStep}; ${referenced.size} references seen`,
+        `temporal restart took ${downMs} ms; fine-tune attempt ${t.finetune!.attempt}, resumed from ${t.finetune!.resumedFromStep}`,
       );
-    } finally {
-      sampling = false;
-      await sampler;
-    }
-    // Nothing referenced that was not fully written: each reference the server held is a complete object whose
-    // bytes match its sha256, or one the job deleted later on purpose (older than the newest keepCheckpoints).
-    expect(referenced.size).toBeGreaterThan(0);
-    const stored = new Set((await store.list(`campaigns/`)).map((o) => o.key));
-    const problems: string[] = [];
-    for (const ref of referenced.values()) {
-      if (!stored.has(ref.key)) {
-        if (ref.step > MAX_STEPS - 3 * EVERY) problems.push(`${ref.key}: missing, but among the newest 3`);
-        continue;
+    },
+    CAMPAIGN_TIMEOUT_MS + 120_000,
+  );
+
+  test(
+    'S3 down mid-fine-tune: uploads fail, the job retries from its last good checkpoint, every heartbeated reference verifies',
+    async () => {
+      const { campaignId } = await campaigns.start(config, { campaignId: testId('dur-s3') });
+      // Every checkpoint reference the server ever holds, sampled as it changes.
+      const referenced = new Map<string, ArtifactRef & { step: number }>();
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const p = await pendingFineTune(client, campaignId).catch(() => undefined);
+          for (const c of p?.heartbeat?.checkpoints ?? [])
+            referenced.set(`${c.ref.key}@${c.ref.sha256}`, { ...c.ref, step: c.step });
+          await sleep(200);
+        }
+      })();
+      try {
+        await waitFor('the fine-tune heartbeat to name a checkpoint', CAMPAIGN_TIMEOUT_MS, async () => {
+          const p = await pendingFineTune(client, campaignId);
+          return p?.heartbeat && p.heartbeat.checkpoints.length > 0 ? p : undefined;
+        });
+        await services('stop', 's3');
+        const downAt = Date.now();
+        // Down until the fine-tune has failed on it (its next checkpoint upload), then a few seconds more
+        // so that retries meet a dead store too.
+        const failed = await waitFor('the fine-tune to fail while S3 is down', 120_000, async () => {
+          const p = await pendingFineTune(client, campaignId);
+          return p && (p.attempt >= 2 || p.lastFailure) ? p : undefined;
+        });
+        await sleep(6000);
+        await services('start', 's3');
+        const downMs = Date.now() - downAt;
+
+        const result = await campaignResult(client, campaignId);
+        const t = await expectSameAsReference(result);
+        expect(t.finetune!.attempt).toBeGreaterThanOrEqual(2);
+        expect(t.finetune!.resumedFromStep).not.toBeNull();
+        console.log(
+          `S3 down ${downMs} ms; first failure: ${failed.lastFailure ?? '(none recorded)'}; ` +
+            `fine-tune attempt ${t.finetune!.attempt}, resumed from ${t.finetune!.resumedFromStep}; ${referenced.size} references seen`,
+        );
+      } finally {
+        sampling = false;
+        await sampler;
       }
-      await store.get(ref, path.join(tempDir('ap-dur-verify-'), 'ckpt.pt')).catch((e: unknown) => problems.push(`${ref.key}: ${(e as Error).message}`));
-    }
-    expect(problems).toEqual([]);
-  }, CAMPAIGN_TIMEOUT_MS + 180_000);
+      // Nothing referenced that was not fully written: each reference the server held is a complete object whose
+      // bytes match its sha256, or one the job deleted later on purpose (older than the newest keepCheckpoints).
+      expect(referenced.size).toBeGreaterThan(0);
+      const stored = new Set((await store.list(`campaigns/`)).map((o) => o.key));
+      const problems: string[] = [];
+      for (const ref of referenced.values()) {
+        if (!stored.has(ref.key)) {
+          if (ref.step > MAX_STEPS - 3 * EVERY) problems.push(`${ref.key}: missing, but among the newest 3`);
+          continue;
+        }
+        await store
+          .get(ref, path.join(tempDir('ap-dur-verify-'), 'ckpt.pt'))
+          .catch((e: unknown) => problems.push(`${ref.key}: ${(e as Error).message}`));
+      }
+      expect(problems).toEqual([]);
+    },
+    CAMPAIGN_TIMEOUT_MS + 180_000,
+  );
 });

@@ -51,7 +51,11 @@ describe('engine processes', () => {
 
   test('a crash mid-job fails that job as a process error and the next job gets a fresh process', async () => {
     await engine.run('ping', {});
-    const p = engine.run('ping', { sleepMs: 60_000 }, { onProgress: () => process.kill(-(engine as any).child.pid, 'SIGKILL') });
+    const p = engine.run(
+      'ping',
+      { sleepMs: 60_000 },
+      { onProgress: () => process.kill(-(engine as any).child.pid, 'SIGKILL') },
+    );
     const err = await p.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EngineProcessError);
     expect((err as Error).message).toMatch(/exited/);

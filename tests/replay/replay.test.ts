@@ -7,11 +7,18 @@ import * as path from 'node:path';
 // change (reordered activities, a new timer, a changed branch) fails here before it breaks a live run.
 // Record new ones with `AP_RECORD_HISTORIES=1 npx jest tests/workflows`.
 const dir = path.join(__dirname, 'histories');
-const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
+const files = fs.existsSync(dir)
+  ? fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+  : [];
 
 describe('replay of committed histories', () => {
   test('there are recorded histories for a converged and a diverged search', () => {
-    expect(files).toEqual(expect.arrayContaining(['mac-target-search-converged.json', 'mac-target-search-diverged.json']));
+    expect(files).toEqual(
+      expect.arrayContaining(['mac-target-search-converged.json', 'mac-target-search-diverged.json']),
+    );
   });
 
   test.each(files)('%s replays deterministically', async (file) => {

@@ -4,7 +4,8 @@ import type { ReportData } from '../../src/report';
 /** The `<script>` an LLM might write into a rationale: it must reach the page as text. */
 export const HOSTILE_RATIONALE =
   'layer4 holds 20 % of MACs but 59 % of params; prune it harder. <script>alert("pwned")</script> & keep layer1 "light"';
-export const HOSTILE_FALLBACK = "claude reply failed validation: pruningRatio: must be <= 0.95 (reply began '<script>steal()</script>')";
+export const HOSTILE_FALLBACK =
+  "claude reply failed validation: pruningRatio: must be <= 0.95 (reply began '<script>steal()</script>')";
 
 // ResNet-50 at 224x224: 4.11 GMACs, 25.6 M params, split by torchvision stage.
 const denseStages: StageMacs[] = [
@@ -19,7 +20,11 @@ const denseMacs = denseStages.reduce((n, s) => n + s.macs, 0);
 const denseParams = denseStages.reduce((n, s) => n + s.params, 0);
 
 function scaledStages(keep: Record<string, number>, paramKeep: Record<string, number>): StageMacs[] {
-  const stages = denseStages.map((s) => ({ ...s, macs: Math.round(s.macs * (keep[s.name] ?? 1)), params: Math.round(s.params * (paramKeep[s.name] ?? 1)) }));
+  const stages = denseStages.map((s) => ({
+    ...s,
+    macs: Math.round(s.macs * (keep[s.name] ?? 1)),
+    params: Math.round(s.params * (paramKeep[s.name] ?? 1)),
+  }));
   const total = stages.reduce((n, s) => n + s.macs, 0);
   return stages.map((s) => ({ ...s, share: s.macs / total }));
 }
@@ -38,7 +43,14 @@ const attemptsA: Attempt[] = [
   {
     index: 1,
     agent: 'solver',
-    strategy: { pruningRatio: 0.3, importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8, rationale: 'first probe: MAC model predicts 2.3 G at ratio 0.30' },
+    strategy: {
+      pruningRatio: 0.3,
+      importance: 'l2',
+      globalPruning: true,
+      isomorphic: true,
+      roundTo: 8,
+      rationale: 'first probe: MAC model predicts 2.3 G at ratio 0.30',
+    },
     macs: 2.31e9,
     params: 17.9e6,
     deviation: dev(2.31e9, targetA),
@@ -56,7 +68,8 @@ const attemptsA: Attempt[] = [
       isomorphic: true,
       roundTo: 8,
       stageRatios: { layer4: 0.62 },
-      rationale: 'Attempt 1 overshot by 30 %; raise the ratio and prune layer4 harder since it carries most parameters.',
+      rationale:
+        'Attempt 1 overshot by 30 %; raise the ratio and prune layer4 harder since it carries most parameters.',
     },
     macs: 0,
     params: 0,
@@ -64,19 +77,43 @@ const attemptsA: Attempt[] = [
     inBand: false,
     wallMs: 1_180,
     error: 'engine prune: taylor importance needs calibration data (calibration.batches = 0)',
-    llm: { model: 'claude-sonnet-4-5', inputTokens: 6_412, outputTokens: 388, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0.0251, repairs: 0 },
+    llm: {
+      model: 'claude-sonnet-4-5',
+      inputTokens: 6_412,
+      outputTokens: 388,
+      cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+      costUsd: 0.0251,
+      repairs: 0,
+    },
   },
   {
     index: 3,
     agent: 'claude',
-    strategy: { pruningRatio: 0.4, importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8, stageRatios: { layer4: 0.5 }, rationale: HOSTILE_RATIONALE },
+    strategy: {
+      pruningRatio: 0.4,
+      importance: 'l2',
+      globalPruning: true,
+      isomorphic: true,
+      roundTo: 8,
+      stageRatios: { layer4: 0.5 },
+      rationale: HOSTILE_RATIONALE,
+    },
     macs: 1.93e9,
     params: 14.2e6,
     deviation: dev(1.93e9, targetA),
     inBand: false,
     wallMs: 4_020,
     accuracyProxy: { top1: 0.412, top5: 0.671, count: 512 },
-    llm: { model: 'claude-sonnet-4-5', inputTokens: 7_105, outputTokens: 512, cacheReadTokens: 5_900, cacheWriteTokens: 0, costUsd: 0.0197, repairs: 1 },
+    llm: {
+      model: 'claude-sonnet-4-5',
+      inputTokens: 7_105,
+      outputTokens: 512,
+      cacheReadTokens: 5_900,
+      cacheWriteTokens: 0,
+      costUsd: 0.0197,
+      repairs: 1,
+    },
   },
   {
     index: 4,
@@ -103,12 +140,37 @@ const attemptsA: Attempt[] = [
 
 const targetB = 0.9e9;
 const attemptsB: Attempt[] = [
-  { index: 1, agent: 'solver', strategy: { pruningRatio: 0.6, importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 }, macs: 1.02e9, params: 8.4e6, deviation: dev(1.02e9, targetB), inBand: false, wallMs: 4_400 },
-  { index: 2, agent: 'grid', strategy: { pruningRatio: 0.7, importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 }, macs: 0.84e9, params: 6.1e6, deviation: dev(0.84e9, targetB), inBand: false, wallMs: 4_150 },
+  {
+    index: 1,
+    agent: 'solver',
+    strategy: { pruningRatio: 0.6, importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 },
+    macs: 1.02e9,
+    params: 8.4e6,
+    deviation: dev(1.02e9, targetB),
+    inBand: false,
+    wallMs: 4_400,
+  },
+  {
+    index: 2,
+    agent: 'grid',
+    strategy: { pruningRatio: 0.7, importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 },
+    macs: 0.84e9,
+    params: 6.1e6,
+    deviation: dev(0.84e9, targetB),
+    inBand: false,
+    wallMs: 4_150,
+  },
   {
     index: 3,
     agent: 'solver',
-    strategy: { pruningRatio: 0.65, importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 32, rationale: 'roundTo 8 -> 32 to stabilise channel counts' },
+    strategy: {
+      pruningRatio: 0.65,
+      importance: 'l2',
+      globalPruning: true,
+      isomorphic: true,
+      roundTo: 32,
+      rationale: 'roundTo 8 -> 32 to stabilise channel counts',
+    },
     macs: 0.97e9,
     params: 7.2e6,
     deviation: dev(0.97e9, targetB),
@@ -181,7 +243,8 @@ export const reportFixture: ReportData = {
       targetMacs: targetB,
       band: { lo: -0.05, hi: 0.01 },
       status: 'diverged',
-      reason: 'divergence monitor: oscillating around the target (+13.3%, -6.7%, +7.8%) with no attempt in band',
+      reason:
+        'divergence monitor: oscillating around the target (+13.3%, -6.7%, +7.8%) with no attempt in band',
       attempts: attemptsB,
       chosenIndex: null,
     },
@@ -195,5 +258,15 @@ export const emptyFixture: ReportData = {
   model: 'vit_b_16',
   createdAt: '2024-06-12T00:00:00.000Z',
   dense: { macs: 17.56e9, params: 86.6e6, stages: [] },
-  targets: [{ label: '8G', targetMacs: 8e9, band: { lo: -0.05, hi: 0.01 }, status: 'diverged', reason: 'engine unavailable', attempts: [], chosenIndex: null }],
+  targets: [
+    {
+      label: '8G',
+      targetMacs: 8e9,
+      band: { lo: -0.05, hi: 0.01 },
+      status: 'diverged',
+      reason: 'engine unavailable',
+      attempts: [],
+      chosenIndex: null,
+    },
+  ],
 };

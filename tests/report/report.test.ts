@@ -24,11 +24,18 @@ const EXPECTED_CHARTS: Record<string, number> = {
 /** Text that must never reach the page from a missing or broken number. */
 const BROKEN = /\bNaN\b|undefined|Infinity/;
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+const escapeHtml = (s: string) =>
+  s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 
 function chartCounts(html: string): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const m of html.matchAll(/<svg class="chart" data-chart="([^"]+)"/g)) counts[m[1]!] = (counts[m[1]!] ?? 0) + 1;
+  for (const m of html.matchAll(/<svg class="chart" data-chart="([^"]+)"/g))
+    counts[m[1]!] = (counts[m[1]!] ?? 0) + 1;
   return counts;
 }
 
@@ -45,7 +52,9 @@ describe('renderReport', () => {
     expect(html).not.toMatch(/<link|@import|@font-face|<img|<iframe/i);
     // The only URL is the SVG namespace; url(...) only points at the in-page hatch pattern.
     expect(html.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, '')).not.toMatch(/https?:\/\//);
-    expect([...html.matchAll(/url\(([^)]*)\)/g)].map((m) => m[1])).toEqual(expect.arrayContaining(['#ap-hatch']));
+    expect([...html.matchAll(/url\(([^)]*)\)/g)].map((m) => m[1])).toEqual(
+      expect.arrayContaining(['#ap-hatch']),
+    );
     expect(html).not.toMatch(/url\((?!#)/);
   });
 
@@ -61,7 +70,21 @@ describe('renderReport', () => {
   });
 
   it('formats numbers for people and never calls MACs FLOPs', () => {
-    for (const text of ['4.11 GMACs', '25.6 M', '76.13%', '74.82%', '-1.31 pp', '+30.51%', '-1.12%', '1.87×', '2.35×', '$0.0448', '13,517', '-5%..+1%', '38.4 ms']) {
+    for (const text of [
+      '4.11 GMACs',
+      '25.6 M',
+      '76.13%',
+      '74.82%',
+      '-1.31 pp',
+      '+30.51%',
+      '-1.12%',
+      '1.87×',
+      '2.35×',
+      '$0.0448',
+      '13,517',
+      '-5%..+1%',
+      '38.4 ms',
+    ]) {
       expect(html).toContain(text);
     }
     expect(html).not.toMatch(/flop/i);
@@ -83,28 +106,65 @@ describe('renderReport', () => {
   const converged = reportFixture.targets[0]!;
   const diverged = reportFixture.targets[1]!;
   const { accuracy: _denseAccuracy, latency: _denseLatency, ...denseBare } = reportFixture.dense;
-  const { accuracy: _prunedAccuracy, latency: _prunedLatency, speedup: _speedup, ...prunedBare } = converged.pruned!;
+  const {
+    accuracy: _prunedAccuracy,
+    latency: _prunedLatency,
+    speedup: _speedup,
+    ...prunedBare
+  } = converged.pruned!;
   const { finetune: _finetune, ...convergedNoFinetune } = converged;
 
   // One case per missing piece: what must still render, and the note that says what is missing.
   const emptyCases: { name: string; data: ReportData; notes: string[]; charts: string[] }[] = [
-    { name: 'nothing known, no attempts', data: emptyFixture, notes: ['no attempts were made', 'No per-stage MACs', 'No accuracy is known', 'No latency was measured', 'not fine-tuned'], charts: ['summary'] },
-    { name: 'no targets at all', data: { ...emptyFixture, targets: [] }, notes: ['This campaign has no MAC targets.'], charts: ['summary'] },
+    {
+      name: 'nothing known, no attempts',
+      data: emptyFixture,
+      notes: [
+        'no attempts were made',
+        'No per-stage MACs',
+        'No accuracy is known',
+        'No latency was measured',
+        'not fine-tuned',
+      ],
+      charts: ['summary'],
+    },
+    {
+      name: 'no targets at all',
+      data: { ...emptyFixture, targets: [] },
+      notes: ['This campaign has no MAC targets.'],
+      charts: ['summary'],
+    },
     {
       name: 'no accuracy, latency or fine-tuning',
-      data: { ...reportFixture, dense: denseBare, targets: [{ ...convergedNoFinetune, pruned: prunedBare }, diverged] },
-      notes: ['No accuracy is known', 'Target 1.77G: not fine-tuned.', 'Target 0.9G: not fine-tuned (the search diverged).'],
+      data: {
+        ...reportFixture,
+        dense: denseBare,
+        targets: [{ ...convergedNoFinetune, pruned: prunedBare }, diverged],
+      },
+      notes: [
+        'No accuracy is known',
+        'Target 1.77G: not fine-tuned.',
+        'Target 0.9G: not fine-tuned (the search diverged).',
+      ],
       charts: ['summary', 'convergence', 'stages', 'speedup', 'ratio-macs'],
     },
     {
       name: 'fine-tuning without loss values',
-      data: { ...reportFixture, targets: [{ ...converged, finetune: { lossCurve: [], steps: 0, imagesPerSec: 0, resumedFromStep: null } }] },
+      data: {
+        ...reportFixture,
+        targets: [
+          { ...converged, finetune: { lossCurve: [], steps: 0, imagesPerSec: 0, resumedFromStep: null } },
+        ],
+      },
       notes: ['fine-tuning recorded no loss values'],
       charts: ['summary', 'convergence', 'accuracy', 'latency', 'speedup'],
     },
     {
       name: 'only failed attempts',
-      data: { ...reportFixture, targets: [{ ...diverged, attempts: converged.attempts.filter((a) => a.error) }] },
+      data: {
+        ...reportFixture,
+        targets: [{ ...diverged, attempts: converged.attempts.filter((a) => a.error) }],
+      },
       notes: ['Nothing was measured for this target.'],
       charts: ['summary', 'convergence'],
     },
@@ -112,7 +172,17 @@ describe('renderReport', () => {
       name: 'broken numbers in the data',
       data: {
         ...reportFixture,
-        targets: [{ ...converged, pruned: { ...converged.pruned!, macRatio: Number.NaN, speedup: { cpu: Number.POSITIVE_INFINITY } }, attempts: [{ ...converged.attempts[0]!, deviation: Number.NaN }] }],
+        targets: [
+          {
+            ...converged,
+            pruned: {
+              ...converged.pruned!,
+              macRatio: Number.NaN,
+              speedup: { cpu: Number.POSITIVE_INFINITY },
+            },
+            attempts: [{ ...converged.attempts[0]!, deviation: Number.NaN }],
+          },
+        ],
       },
       notes: [],
       charts: ['summary', 'convergence', 'stages'],
@@ -170,7 +240,10 @@ describeChromium('renderReport in headless Chromium', () => {
   };
 
   beforeAll(() => {
-    execFileSync('bash', [path.join(ROOT, 'infra', 'setup-chromium.sh')], { stdio: 'inherit', timeout: 590_000 });
+    execFileSync('bash', [path.join(ROOT, 'infra', 'setup-chromium.sh')], {
+      stdio: 'inherit',
+      timeout: 590_000,
+    });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ap-report-'));
     htmlFile = path.join(dir, 'report.html');
     fs.writeFileSync(htmlFile, renderReport(reportFixture));
@@ -195,14 +268,22 @@ describeChromium('renderReport in headless Chromium', () => {
       const n = (tag: string) => (svg.match(new RegExp(`<${tag}[\\s>/]`, 'g')) ?? []).length;
       // One rect is the chart's background: marks are the other rects, circles and paths.
       const marks = n('circle') + n('rect') - 1 + n('path');
-      const check: Record<string, boolean> = { 'tick and label texts': n('text') > 5, 'axis or grid lines': n('line') > 0, marks: marks > 0 };
+      const check: Record<string, boolean> = {
+        'tick and label texts': n('text') > 5,
+        'axis or grid lines': n('line') > 0,
+        marks: marks > 0,
+      };
       if (['convergence', 'ratio-macs', 'accuracy'].includes(chart!)) check['>= 2 points'] = n('circle') >= 2;
-      if (['stages', 'latency', 'speedup', 'summary'].includes(chart!)) check['>= 3 bars'] = n('rect') - 1 >= 3;
+      if (['stages', 'latency', 'speedup', 'summary'].includes(chart!))
+        check['>= 3 bars'] = n('rect') - 1 >= 3;
       if (chart === 'loss') check['raw and smoothed curves'] = n('path') >= 2;
       checks[`${chart} #${counts[chart!]}`] = check;
     }
     for (const [name, check] of Object.entries(checks)) {
-      expect({ name, ...check }).toEqual({ name, ...Object.fromEntries(Object.keys(check).map((k) => [k, true])) });
+      expect({ name, ...check }).toEqual({
+        name,
+        ...Object.fromEntries(Object.keys(check).map((k) => [k, true])),
+      });
     }
     expect(counts).toEqual(EXPECTED_CHARTS);
   });
@@ -217,6 +298,7 @@ describeChromium('renderReport in headless Chromium', () => {
     expect(stats.nonBackgroundFraction).toBeGreaterThan(0.2);
     // The dark header band is painted at the top left.
     expect(img.pixels[(20 * img.width + 20) * img.channels]).toBeLessThan(40);
-    if (process.env.AP_REPORT_SCREENSHOT) fs.copyFileSync(png, path.resolve(ROOT, process.env.AP_REPORT_SCREENSHOT));
+    if (process.env.AP_REPORT_SCREENSHOT)
+      fs.copyFileSync(png, path.resolve(ROOT, process.env.AP_REPORT_SCREENSHOT));
   });
 });

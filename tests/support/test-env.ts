@@ -9,7 +9,10 @@ import { OneShotEngine, WarmEngine } from '../../src/engine/engine-process';
 import { createWorkers, type QueueName } from '../../src/workers/create-workers';
 
 /** Settings the global setup put in the environment: the real services' addresses. */
-export function testServices(): { temporalAddress: string; s3: { endpoint: string; accessKeyId: string; secretAccessKey: string; bucket: string } } {
+export function testServices(): {
+  temporalAddress: string;
+  s3: { endpoint: string; accessKeyId: string; secretAccessKey: string; bucket: string };
+} {
   const temporalAddress = process.env.AP_TEST_TEMPORAL_ADDRESS;
   const s3 = process.env.AP_TEST_S3;
   if (!temporalAddress || !s3) throw new Error('global setup did not run: services unknown');
@@ -36,7 +39,10 @@ export interface TestWorkers {
 
 let runtimeInstalled = false;
 
-export async function startTestWorkers(deps: ActivityDeps, queues: QueueName[] = ['control', 'gpu']): Promise<TestWorkers> {
+export async function startTestWorkers(
+  deps: ActivityDeps,
+  queues: QueueName[] = ['control', 'gpu'],
+): Promise<TestWorkers> {
   if (!runtimeInstalled) {
     // Workers log at WARN in tests: failures stay visible, routine state changes do not drown them.
     try {

@@ -100,10 +100,14 @@ describe('macTargetSearch with agent claude', () => {
     const history = JSON.stringify(await env.client.workflow.getHandle(workflowId).fetchHistory());
     expect(history).not.toContain(KEY);
     expect(JSON.stringify(log)).not.toContain(KEY);
-    const transcripts = fs.readdirSync(path.join(storeRoot, 'campaigns', input.campaignId, 't1', 'transcripts'));
+    const transcripts = fs.readdirSync(
+      path.join(storeRoot, 'campaigns', input.campaignId, 't1', 'transcripts'),
+    );
     expect(transcripts.length).toBeGreaterThanOrEqual(2);
     for (const f of transcripts) {
-      expect(fs.readFileSync(path.join(storeRoot, 'campaigns', input.campaignId, 't1', 'transcripts', f), 'utf8')).not.toContain(KEY);
+      expect(
+        fs.readFileSync(path.join(storeRoot, 'campaigns', input.campaignId, 't1', 'transcripts', f), 'utf8'),
+      ).not.toContain(KEY);
     }
     expect(fake.messageRequests.every((r) => !r.rawBody.includes(KEY))).toBe(true);
   });

@@ -15,7 +15,14 @@ import {
 } from '../../src/workflows/definitions';
 import type { MacTargetSearchInput, MacTargetSearchResult } from '../../src/workflows/mac-target-search';
 import { TaskQueues } from '../../src/workflows/presets';
-import { realEngines, startTestWorkers, tempDir, testId, testServices, type TestWorkers } from '../support/test-env';
+import {
+  realEngines,
+  startTestWorkers,
+  tempDir,
+  testId,
+  testServices,
+  type TestWorkers,
+} from '../support/test-env';
 
 // The Master Agent on the real dev server with the real warm engine and the solver agent.
 describe('macTargetSearch and campaign', () => {
@@ -37,16 +44,19 @@ describe('macTargetSearch and campaign', () => {
   test('convergence slice: 2 models x 2 targets x 2 bands, solver lands every one in band', async () => {
     const results: CampaignResult[] = [];
     for (const model of ['resnet18', 'mobilenet_v2']) {
-      const { campaignId } = await campaigns.start({
-        model: { name: model, inputSize: 96 },
-        targets: [
-          { fraction: 0.35, band: '-1%..+1%' },
-          { fraction: 0.35, band: '-5%..+1%' },
-          { fraction: 0.7, band: '-1%..+1%' },
-          { fraction: 0.7, band: '-5%..+1%' },
-        ],
-        search: { agent: 'solver', maxIterations: 10, extendedSearch: 0 },
-      }, { campaignId: testId(`slice-${model}`) });
+      const { campaignId } = await campaigns.start(
+        {
+          model: { name: model, inputSize: 96 },
+          targets: [
+            { fraction: 0.35, band: '-1%..+1%' },
+            { fraction: 0.35, band: '-5%..+1%' },
+            { fraction: 0.7, band: '-1%..+1%' },
+            { fraction: 0.7, band: '-5%..+1%' },
+          ],
+          search: { agent: 'solver', maxIterations: 10, extendedSearch: 0 },
+        },
+        { campaignId: testId(`slice-${model}`) },
+      );
       results.push(await campaigns.result(campaignId));
     }
     for (const r of results) {
@@ -119,14 +129,28 @@ describe('macTargetSearch and campaign', () => {
       .catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(WorkflowUpdateFailedError);
     expect(String(((bad as Error).cause as Error | undefined)?.message ?? bad)).toContain('pruningRatio');
-    const badBand = await handle.executeUpdate(setBandUpdate, { args: [{ lo: 0.1, hi: 0.05 }] }).catch((e: unknown) => e);
+    const badBand = await handle
+      .executeUpdate(setBandUpdate, { args: [{ lo: 0.1, hi: 0.05 }] })
+      .catch((e: unknown) => e);
     expect(badBand).toBeInstanceOf(WorkflowUpdateFailedError);
 
     const position = await handle.executeUpdate(overrideStrategyUpdate, {
-      args: [{ pruningRatio: 0.3, importance: 'l1', globalPruning: true, isomorphic: true, roundTo: 8, rationale: 'by hand' }],
+      args: [
+        {
+          pruningRatio: 0.3,
+          importance: 'l1',
+          globalPruning: true,
+          isomorphic: true,
+          roundTo: 8,
+          rationale: 'by hand',
+        },
+      ],
     });
     expect(position).toBe(1);
-    expect(await handle.executeUpdate(setBandUpdate, { args: [{ lo: -0.1, hi: 0.03 }] })).toEqual({ lo: -0.1, hi: 0.03 });
+    expect(await handle.executeUpdate(setBandUpdate, { args: [{ lo: -0.1, hi: 0.03 }] })).toEqual({
+      lo: -0.1,
+      hi: 0.03,
+    });
     const paused = await handle.query(strategyLogQuery);
     expect(paused.status).toBe('paused');
     expect(paused.attempts).toHaveLength(0);
@@ -136,7 +160,10 @@ describe('macTargetSearch and campaign', () => {
     const log = await handle.query(strategyLogQuery);
     expect(result.status).toBe('converged');
     expect(result.band).toEqual({ lo: -0.1, hi: 0.03 });
-    expect(log.attempts[0]).toMatchObject({ agent: 'human', strategy: { pruningRatio: 0.3, importance: 'l1', rationale: 'by hand' } });
+    expect(log.attempts[0]).toMatchObject({
+      agent: 'human',
+      strategy: { pruningRatio: 0.3, importance: 'l1', rationale: 'by hand' },
+    });
     expect(log.attempts.slice(1).every((a) => a.agent === 'solver')).toBe(true);
     // History never saw the rejected override.
     const history = JSON.stringify(await handle.fetchHistory());
@@ -148,7 +175,11 @@ describe('macTargetSearch and campaign', () => {
     const input = await searchInput({ attemptsPerRun: 1, band: { lo: -0.002, hi: 0.002 }, maxIterations: 4 });
     input.targetMacs = Math.round(input.profile.macs * 0.42);
     const workflowId = `${input.campaignId}--t1`;
-    const handle = await env.client.workflow.start('macTargetSearch', { taskQueue: TaskQueues.control, workflowId, args: [input] });
+    const handle = await env.client.workflow.start('macTargetSearch', {
+      taskQueue: TaskQueues.control,
+      workflowId,
+      args: [input],
+    });
     const result: MacTargetSearchResult = await env.client.workflow.getHandle(workflowId).result();
     expect(result.attemptCount).toBeGreaterThanOrEqual(2);
     const desc = await env.client.workflow.getHandle(workflowId).describe();
@@ -157,7 +188,9 @@ describe('macTargetSearch and campaign', () => {
     expect(log.attempts.map((a) => a.index)).toEqual(log.attempts.map((_, i) => i + 1));
     expect(log.attempts).toHaveLength(result.attemptCount);
     // The history of the last run carries references to the earlier attempts, never the attempts themselves.
-    const started = JSON.stringify((await env.client.workflow.getHandle(workflowId).fetchHistory()).events?.[0]);
+    const started = JSON.stringify(
+      (await env.client.workflow.getHandle(workflowId).fetchHistory()).events?.[0],
+    );
     expect(started).not.toContain('pruningRatio');
   });
 
@@ -198,7 +231,14 @@ function saveHistoryFixture(name: string, workflowId: string): void {
   fs.mkdirSync(dir, { recursive: true });
   // The temporal CLI writes the proto3 JSON that historyFromJSON reads.
   const json = execFileSync(path.join(__dirname, '..', '..', '.state', 'venv-infra', 'bin', 'temporal'), [
-    'workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', testServices().temporalAddress,
+    'workflow',
+    'show',
+    '--workflow-id',
+    workflowId,
+    '--output',
+    'json',
+    '--address',
+    testServices().temporalAddress,
   ]);
   fs.writeFileSync(path.join(dir, `mac-target-search-${name}.json`), json);
 }

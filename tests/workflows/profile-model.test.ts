@@ -4,7 +4,14 @@ import type { ProfileModelResult } from '../../src/activities';
 import { createAgents } from '../../src/agents';
 import { S3ArtifactStore } from '../../src/storage';
 import { TaskQueues } from '../../src/workflows/presets';
-import { realEngines, startTestWorkers, tempDir, testId, testServices, type TestWorkers } from '../support/test-env';
+import {
+  realEngines,
+  startTestWorkers,
+  tempDir,
+  testId,
+  testServices,
+  type TestWorkers,
+} from '../support/test-env';
 
 // The thin slice through every layer: a workflow on the control queue calls the engine's profile job on
 // the gpu queue; the profile lands in the real S3 server; the workflow returns totals and the reference.
@@ -29,11 +36,11 @@ describe('profileModelWorkflow on the real dev server, versitygw and engine', ()
 
   test('ResNet-18 profiles to 1.82 GMACs and 11.69 M params, stored with a matching sha256', async () => {
     const id = testId('profile');
-    const result = await env.client.workflow.execute('profileModelWorkflow', {
+    const result = (await env.client.workflow.execute('profileModelWorkflow', {
       taskQueue: TaskQueues.control,
       workflowId: id,
       args: [{ campaignId: id, model: { name: 'resnet18' } }],
-    }) as ProfileModelResult;
+    })) as ProfileModelResult;
 
     expect(result.macs / 1.82e9).toBeCloseTo(1, 1);
     expect(Math.abs(result.macs - 1.82e9) / 1.82e9).toBeLessThan(0.01);
@@ -54,7 +61,9 @@ describe('profileModelWorkflow on the real dev server, versitygw and engine', ()
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(result.profile.sha256);
     const profile = JSON.parse(Buffer.from(bytes).toString('utf8'));
     expect(profile.macs).toBe(result.macs);
-    expect(profile.stages.map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['layer1', 'layer4']));
+    expect(profile.stages.map((s: { name: string }) => s.name)).toEqual(
+      expect.arrayContaining(['layer1', 'layer4']),
+    );
     raw.destroy();
   });
 
@@ -67,7 +76,7 @@ describe('profileModelWorkflow on the real dev server, versitygw and engine', ()
         args: [{ campaignId: id, model: { name: 'resnet9000' } }],
       })
       .catch((e: unknown) => e as Error);
-    const text = JSON.stringify((err).cause?.cause ?? err, Object.getOwnPropertyNames((err).cause?.cause ?? err));
+    const text = JSON.stringify(err.cause?.cause ?? err, Object.getOwnPropertyNames(err.cause?.cause ?? err));
     expect(text).toContain('model.name');
     expect(text).toContain('EngineRequestError');
   });
