@@ -72,7 +72,9 @@ log_tail() { awk '/^=== /{n=0} {buf[n++]=$0} END{for(i=(n>25?n-25:0);i<n;i++) pr
 wait_for() { # name probe binary log
   local name="$1" probe="$2" bin="$3" log="$4" deadline=$((SECONDS + WAIT_SECONDS))
   while ((SECONDS < deadline)); do
-    if ! live_pid "$name" "$bin" >/dev/null; then
+    # While starting, only ask whether the process is alive: until nohup has exec'd the server, its
+    # /proc/<pid>/exe is still bash or nohup, which live_pid would take for a dead server.
+    if ! running "$(cat "$RUN/$name.pid" 2>/dev/null)"; then
       say "error: $name exited while starting; its log ($log):" >&2
       log_tail "$log"
       return 1
