@@ -54,7 +54,9 @@ function engine(): OneShotEngine {
 export function registerModelCommands(program: Command): void {
   program
     .command('profile')
-    .description('the Profiling Agent: MACs, params and the MAC distribution per stage of a model or an ONNX file')
+    .description(
+      'the Profiling Agent: MACs, params and the MAC distribution per stage of a model or an ONNX file',
+    )
     .argument(
       '<model>',
       'a zoo model name (resnet50, convnext_small, deit_small...), file:path.py:fn, or a .onnx file',
@@ -134,7 +136,9 @@ export function registerModelCommands(program: Command): void {
 
   program
     .command('prune')
-    .description('one prune trial by hand, without Temporal: apply a strategy, measure, save (and export ONNX)')
+    .description(
+      'one prune trial by hand, without Temporal: apply a strategy, measure, save (and export ONNX)',
+    )
     .argument('<model>', 'a zoo model name or file:path.py:fn')
     .option('--ratio <r>', 'global pruning ratio in [0, 0.95)')
     .option('--strategy <file>', 'a Strategy JSON file')
