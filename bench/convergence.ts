@@ -82,6 +82,10 @@ async function main(): Promise<void> {
           search: { agent, fallbackAgent: agent, maxIterations: Number(o.maxIterations), extendedSearch: 0 },
         });
         const result = await client.result(campaignId);
+        // Every candidate model of every attempt is stored; the bench needs only the numbers, and
+        // 24 cases x 10 attempts of a large model fill a disk.
+        for (const o of await runtime.deps.store.list(`campaigns/${campaignId}/`))
+          await runtime.deps.store.delete(o.key);
         const wallSec = (Date.now() - started) / 1000;
         for (const t of result.targets) {
           const c = cases[Number(t.targetLabel.slice(1)) - 1]!;
