@@ -93,10 +93,14 @@ def build_model(spec: ModelSpec | dict[str, Any]) -> tuple[nn.Module, list[int]]
     weights = spec.weights
     if pruned_dir is None and weights is not None and Path(weights).is_dir():
         pruned_dir, weights = weights, None
-    if pruned_dir is not None:
-        model, shape = _build_pruned(spec, pruned_dir)
-    else:
-        model, shape = _build_dense(spec)
+    # Random init is seeded (without touching the caller's RNG): a model without weights is the same model
+    # in every process, so a strategy measures the same MACs on any worker and in any rerun.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        if pruned_dir is not None:
+            model, shape = _build_pruned(spec, pruned_dir)
+        else:
+            model, shape = _build_dense(spec)
     if weights is not None:
         _load_weights(model, weights, "model.weights")
     model.eval()
