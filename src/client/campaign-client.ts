@@ -129,7 +129,9 @@ export class CampaignClient {
   async *watch(campaignId: string, intervalMs = 1000): AsyncGenerator<WatchFrame> {
     const handle = this.temporal.workflow.getHandle(campaignId);
     for (;;) {
-      const status = await this.status(campaignId);
+      // One describe per frame gives both the status and the running fine-tune's heartbeat.
+      const desc = await this.guard(campaignId, () => handle.describe());
+      const status = desc.status.name;
       const done = status !== 'RUNNING';
       let progress: CampaignProgress;
       try {
@@ -146,7 +148,7 @@ export class CampaignClient {
           // the child may not have started yet
         }
       }
-      const finetune = await this.fineTuneHeartbeat(campaignId);
+      const finetune = fineTuneHeartbeatOf(desc.raw.pendingActivities ?? []);
       yield { progress, logs, done, status, ...(finetune ? { finetune } : {}) };
       if (done) return;
       await new Promise((r) => setTimeout(r, intervalMs));
@@ -155,13 +157,8 @@ export class CampaignClient {
 
   /** The last heartbeat of a campaign's running fine-tune, if one is running. */
   async fineTuneHeartbeat(campaignId: string): Promise<FineTuneHeartbeat | undefined> {
-    const desc = await this.temporal.workflow.getHandle(campaignId).describe();
-    for (const a of desc.raw.pendingActivities ?? []) {
-      if (a.activityType?.name !== 'fineTune') continue;
-      const p = a.heartbeatDetails?.payloads?.[0];
-      if (p) return defaultPayloadConverter.fromPayload(p) as FineTuneHeartbeat;
-    }
-    return undefined;
+    const desc = await this.guard(campaignId, () => this.temporal.workflow.getHandle(campaignId).describe());
+    return fineTuneHeartbeatOf(desc.raw.pendingActivities ?? []);
   }
 
   /** Request cancellation of a campaign (its searches and jobs are cancelled with it). */
@@ -187,6 +184,19 @@ export class CampaignClient {
       throw err;
     }
   }
+}
+
+type PendingActivity = NonNullable<
+  Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['describe']>>['raw']['pendingActivities']
+>[number];
+
+function fineTuneHeartbeatOf(pending: readonly PendingActivity[]): FineTuneHeartbeat | undefined {
+  for (const a of pending) {
+    if (a.activityType?.name !== 'fineTune') continue;
+    const p = a.heartbeatDetails?.payloads?.[0];
+    if (p) return defaultPayloadConverter.fromPayload(p) as FineTuneHeartbeat;
+  }
+  return undefined;
 }
 
 function listRow(wf: WorkflowExecutionInfo): CampaignListRow {

@@ -15,9 +15,7 @@ import { registerModelCommands } from './model-commands';
 import { writeCampaignReport } from './report-file';
 import { resetToAttempt } from './reset';
 import { searchChildrenOf } from './history-log';
-import { createArtifactStore, storeConfigFromEnv } from '../storage';
-import { stateDir } from '../workers/default-deps';
-import * as path from 'node:path';
+import { storeFromEnv } from '../workers/default-deps';
 
 /** Exit codes: 0 ok, 1 a run failed, 2 usage or config error. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
@@ -288,12 +286,7 @@ function buildProgram(): Command {
     )
     .action(async (id: string, opts: { out: string }) => {
       const client = await campaignClient();
-      const store = createArtifactStore(
-        storeConfigFromEnv({
-          AP_STORE_ROOT: path.join(stateDir(readWorkerEnv()), 'artifacts'),
-          ...process.env,
-        }),
-      );
+      const store = storeFromEnv(readWorkerEnv(), process.env);
       console.log(await writeCampaignReport(client, store, id, opts.out));
     });
 

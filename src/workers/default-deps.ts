@@ -12,6 +12,13 @@ export function stateDir(env: WorkerEnv): string {
   return env.AP_STATE_DIR ?? path.join(repoRoot(), '.state');
 }
 
+/** The artifact store the environment names (`AP_STORE`...), local under the state dir by default. */
+export function storeFromEnv(env: WorkerEnv, processEnv: NodeJS.ProcessEnv): ArtifactStore {
+  return createArtifactStore(
+    storeConfigFromEnv({ AP_STORE_ROOT: path.join(stateDir(env), 'artifacts'), ...processEnv }),
+  );
+}
+
 /**
  * Real deps for a worker process: the artifact store from the environment (local by default), a warm
  * engine for trials, a one-shot engine for long jobs, and the strategy agents (claude only with a key).
@@ -22,9 +29,7 @@ export function createDefaultDeps(
   overrides: { store?: ArtifactStore } = {},
 ): ActivityDeps & { close(): Promise<void> } {
   const dir = stateDir(env);
-  const store =
-    overrides.store ??
-    createArtifactStore(storeConfigFromEnv({ AP_STORE_ROOT: path.join(dir, 'artifacts'), ...processEnv }));
+  const store = overrides.store ?? storeFromEnv(env, processEnv);
   const location = defaultEngineLocation(env.AP_ENGINE_PYTHON);
   const engine = new WarmEngine(location);
   const oneShotEngine = new OneShotEngine(location);

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ActivityDeps } from '../../src/activities';
+import type { MacTargetSearchInput } from '../../src/workflows/mac-target-search';
 import { defaultEngineLocation } from '../../src/engine/engine-paths';
 import { OneShotEngine, WarmEngine } from '../../src/engine/engine-process';
 import { createWorkers, type QueueName } from '../../src/workers/create-workers';
@@ -81,4 +82,31 @@ export async function startTestWorkers(
 /** A unique id for workflows started by a test. */
 export function testId(name: string): string {
   return `test-${name}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/**
+ * A macTargetSearch input for resnet18 at 96x96 aiming at half its MACs, band -5%..+1%, solver agent;
+ * `overrides` change any field.
+ */
+export function searchInputFor(
+  profile: MacTargetSearchInput['profile'],
+  overrides: Partial<MacTargetSearchInput> = {},
+): MacTargetSearchInput {
+  return {
+    campaignId: testId('search'),
+    targetLabel: 't1',
+    model: { name: 'resnet18', inputSize: 96 },
+    profile,
+    targetMacs: Math.round(profile.macs * 0.5),
+    band: { lo: -0.05, hi: 0.01 },
+    agent: 'solver',
+    fallbackAgent: 'solver',
+    maxIterations: 10,
+    gridStep: 0.05,
+    stagnationWindow: 3,
+    extendedSearch: 0,
+    attemptsPerRun: 50,
+    baseStrategy: { importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 },
+    ...overrides,
+  };
 }

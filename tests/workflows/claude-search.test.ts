@@ -7,7 +7,14 @@ import { strategyLogQuery } from '../../src/workflows/definitions';
 import type { MacTargetSearchInput, MacTargetSearchResult } from '../../src/workflows/mac-target-search';
 import { TaskQueues } from '../../src/workflows/presets';
 import { FakeMessagesApi, overloadedReply, textReply, toolUseReply } from '../support/fake-messages-api';
-import { realEngines, startTestWorkers, tempDir, testId, type TestWorkers } from '../support/test-env';
+import {
+  realEngines,
+  searchInputFor,
+  startTestWorkers,
+  tempDir,
+  testId,
+  type TestWorkers,
+} from '../support/test-env';
 
 const KEY = 'sk-ant-api03-WORKFLOW-TEST-KEY-must-not-leak-0123456789';
 
@@ -58,22 +65,7 @@ describe('macTargetSearch with agent claude', () => {
       // attempt 3: the API is overloaded -> the solver takes over for this attempt
       overloadedReply(),
     );
-    const input: MacTargetSearchInput = {
-      campaignId: testId('claude'),
-      targetLabel: 't1',
-      model: { name: 'resnet18', inputSize: 96 },
-      profile: profiled.summary,
-      targetMacs: Math.round(profiled.summary.macs * 0.5),
-      band: { lo: -0.05, hi: 0.01 },
-      agent: 'claude',
-      fallbackAgent: 'solver',
-      maxIterations: 10,
-      gridStep: 0.05,
-      stagnationWindow: 3,
-      extendedSearch: 0,
-      attemptsPerRun: 50,
-      baseStrategy: { importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 },
-    };
+    const input = searchInputFor(profiled.summary, { campaignId: testId('claude'), agent: 'claude' });
     const workflowId = `${input.campaignId}--t1`;
     const result: MacTargetSearchResult = await env.client.workflow.execute('macTargetSearch', {
       taskQueue: TaskQueues.control,

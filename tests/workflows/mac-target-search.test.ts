@@ -17,6 +17,7 @@ import type { MacTargetSearchInput, MacTargetSearchResult } from '../../src/work
 import { TaskQueues } from '../../src/workflows/presets';
 import {
   realEngines,
+  searchInputFor,
   startTestWorkers,
   tempDir,
   testId,
@@ -94,23 +95,7 @@ describe('macTargetSearch and campaign', () => {
       });
       profileSummary = (p as { summary: MacTargetSearchInput['profile'] }).summary;
     }
-    return {
-      campaignId: testId('search'),
-      targetLabel: 't1',
-      model: { name: 'resnet18', inputSize: 96 },
-      profile: profileSummary,
-      targetMacs: Math.round(profileSummary.macs * 0.5),
-      band: { lo: -0.05, hi: 0.01 },
-      agent: 'solver',
-      fallbackAgent: 'solver',
-      maxIterations: 10,
-      gridStep: 0.05,
-      stagnationWindow: 3,
-      extendedSearch: 0,
-      attemptsPerRun: 50,
-      baseStrategy: { importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 },
-      ...overrides,
-    };
+    return searchInputFor(profileSummary, overrides);
   }
 
   test('pause, a validated strategy override, a band change, then resume', async () => {
