@@ -1,0 +1,61 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadCampaignFile } from '../../src/client/config-file';
+import { resolveTargets } from '../../src/core/campaign-config';
+
+const ROOT = path.join(__dirname, '..', '..');
+const EXAMPLES = path.join(ROOT, 'examples');
+
+/** The first ```yaml block under "## A campaign file" in the README. */
+function readmeCampaignBlock(): string {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## A campaign file'));
+  const match = /```yaml\n([\s\S]*?)```/.exec(section);
+  if (!match?.[1]) throw new Error('README has no yaml block under "## A campaign file"');
+  return match[1];
+}
+
+describe('examples/', () => {
+  const files = fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml'));
+
+  it('holds the campaign files the README and --help point to', () => {
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'resnet50-1.77g.yaml',
+        'resnet101-4.2g.yaml',
+        'convnext-small-8.17g.yaml',
+        'deit-tiny-0.62g.yaml',
+      ]),
+    );
+  });
+
+  it.each(files)('%s parses against the strict campaign schema', (file) => {
+    const config = loadCampaignFile(path.join(EXAMPLES, file));
+    expect(config.targets.length).toBeGreaterThan(0);
+  });
+
+  it("the README's campaign file is examples/resnet50-1.77g.yaml, word for word", () => {
+    expect(fs.readFileSync(path.join(EXAMPLES, 'resnet50-1.77g.yaml'), 'utf8')).toBe(readmeCampaignBlock());
+  });
+
+  it.each([
+    // file, dense MACs (224x224, README's convention), target MACs, band
+    ['resnet50-1.77g.yaml', 4.089e9, 1.77e9, { lo: -0.05, hi: 0.01 }],
+    ['resnet101-4.2g.yaml', 7.801e9, 4.2e9, { lo: -0.05, hi: 0.01 }],
+    ['convnext-small-8.17g.yaml', 8.684e9, 8.17e9, { lo: -0.05, hi: 0.01 }],
+    ['deit-tiny-0.62g.yaml', 1.258e9, 0.62e9, { lo: -0.05, hi: 0.01 }],
+  ])('%s resolves to the paper target it names', (file, denseMacs, targetMacs, band) => {
+    const config = loadCampaignFile(path.join(EXAMPLES, file));
+    const [target] = resolveTargets(config.targets, denseMacs);
+    expect(target?.targetMacs).toBe(targetMacs);
+    expect(target?.band.lo).toBeCloseTo(band.lo, 12);
+    expect(target?.band.hi).toBeCloseTo(band.hi, 12);
+  });
+
+  it('the two-target Claude example resolves its fraction against the dense model', () => {
+    const config = loadCampaignFile(path.join(EXAMPLES, 'claude-two-targets.yaml'));
+    const targets = resolveTargets(config.targets, 4.089e9);
+    expect(targets.map((t) => t.targetMacs)).toEqual([2.0e9, Math.round(4.089e9 * 0.3)]);
+    expect(config.search.agent).toBe('claude');
+  });
+});
