@@ -39,11 +39,14 @@ function state(over: Partial<SearchState> = {}, ds: (number | string)[] = []): S
   };
 }
 
+/** Fields expected after an event; `note: undefined` means the state has no note. */
+type Expected = Partial<Omit<SearchState, 'note'>> & { note?: string | undefined };
+
 const notes = (s: SearchState) => s.events.map((e) => `${e.afterAttempt}: ${e.note}`);
 
 describe('searchReducer transition table', () => {
   // [label, state before, event, config changes, expected fields of the state after, expected new notes]
-  test.each<[string, SearchState, SearchEvent, Partial<SearchConfig>, Partial<SearchState>, string[]]>([
+  test.each<[string, SearchState, SearchEvent, Partial<SearchConfig>, Expected, string[]]>([
     ['round: nothing to stop', state(), { type: 'round' }, {}, { status: 'running', reason: null }, []],
     [
       'round: attempts ran out',
