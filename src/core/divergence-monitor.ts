@@ -1,6 +1,6 @@
 import type { Attempt } from './attempt';
 import type { Bracket } from './attempt-selection';
-import { bestAttempt, bracketOf, isMeasured, sideOf } from './attempt-selection';
+import { bestAttempt, bracketOf, isFailed, isMeasured, sideOf } from './attempt-selection';
 import { strategyKey } from './strategy';
 import type { Band } from './tolerance-band';
 import { inBand } from './tolerance-band';
@@ -139,7 +139,7 @@ export function assessSearch(history: readonly Attempt[], opts: AssessOptions): 
 
   // 4. invalid strategies in a row
   let failures = 0;
-  for (let i = history.length - 1; i >= 0 && history[i]?.error !== undefined; i--) failures++;
+  for (let i = history.length - 1; i >= 0 && isFailed(history[i] as Attempt); i--) failures++;
   if (failures >= 2 * invalidRun) {
     return verdict(
       'stop',

@@ -21,6 +21,7 @@ import {
   initialSearchState,
   nextRequest,
   searchReducer,
+  type SearchAgent,
   type SearchConfig,
   type SearchEvent,
   type SearchState,
@@ -51,8 +52,8 @@ export interface MacTargetSearchInput {
   profile: ProfileSummary;
   targetMacs: number;
   band: Band;
-  agent: Exclude<AgentName, 'human'>;
-  fallbackAgent: Exclude<AgentName, 'human'>;
+  agent: SearchAgent;
+  fallbackAgent: SearchAgent;
   maxIterations: number;
   gridStep: number;
   stagnationWindow: number;
@@ -67,7 +68,7 @@ export interface MacTargetSearchInput {
 /** State carried across continue-as-new: the log by reference, small numbers inline. */
 export interface CarriedState {
   logRefs: ArtifactRef[];
-  agent: Exclude<AgentName, 'human'>;
+  agent: SearchAgent;
   band: Band;
   converged: boolean;
   extendedLeft: number;
