@@ -9,6 +9,8 @@
 import type { MessageParam, TextBlockParam, Tool } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
 import type { Attempt } from '../core/attempt';
+import { bestAttempt, bracketOf, isFailed, isMeasured } from '../core/attempt-selection';
+import { firstGuess } from '../core/mac-model';
 import type { ProfileSummary } from '../core/profile';
 import { StrategySchema, type Strategy } from '../core/strategy';
 import { bandBounds, bandCenter, formatBand, inBand, type Band } from '../core/tolerance-band';
@@ -228,7 +230,8 @@ function renderContext(input: ProposeInput): string {
 
   const [minMacs, maxMacs] = bandBounds(input.targetMacs, input.band);
   const centre = bandCenter(input.band);
-  const centreMacs = input.targetMacs * (1 + centre);
+  const guess = firstGuess(p, input.targetMacs, input.band);
+  const centreMacs = guess.aimMacs;
   lines.push('', '# Target');
   lines.push(
     `target ${formatMacs(input.targetMacs, 4)}MACs = ${((input.targetMacs / p.macs) * 100).toFixed(1)}% of dense (remove ${((1 - input.targetMacs / p.macs) * 100).toFixed(1)}% of MACs)`,
@@ -237,11 +240,10 @@ function renderContext(input: ProposeInput): string {
     `band ${formatBand(input.band)}: accept ${formatMacs(minMacs, 4)}MACs .. ${formatMacs(maxMacs, 4)}MACs (d = (macs - target) / target, ${formatPercent(input.band.lo)} <= d <= ${formatPercent(input.band.hi)})`,
   );
   lines.push(`band centre ${formatPercent(centre)} = ${formatMacs(centreMacs, 4)}MACs: aim here`);
-  const guess = firstGuessRatio(p, centreMacs);
   lines.push(
-    guess === undefined
-      ? 'the (1 - r)^2 model cannot reach the band centre: it is at or below protectedMacs'
-      : `(1 - r)^2 first guess for the band centre: r = 1 - sqrt((centre - protectedMacs) / (dense - protectedMacs)) = ${guess.toFixed(3)}`,
+    guess.reachable
+      ? `MAC model first guess for the band centre: r = ${guess.pruningRatio.toFixed(3)}, predicted ${formatMacs(guess.predictedMacs, 4)}MACs`
+      : 'the MAC model cannot reach the band centre: it is at or below protectedMacs',
   );
   lines.push(
     '',
@@ -249,12 +251,6 @@ function renderContext(input: ProposeInput): string {
   );
   lines.push(JSON.stringify(input.baseStrategy));
   return lines.join('\n');
-}
-
-function firstGuessRatio(p: ProfileSummary, macs: number): number | undefined {
-  const prunable = p.macs - p.protectedMacs;
-  if (prunable <= 0 || macs <= p.protectedMacs) return undefined;
-  return Math.min(0.95, Math.max(0, 1 - Math.sqrt((macs - p.protectedMacs) / prunable)));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -279,43 +275,30 @@ export function selectVerbatim(
   };
   if (history.length === 0) return keep;
   mark(0, 'first');
-  mark(bestIndex(history, band), 'best');
-  const bracket = bracketIndices(history);
+  mark(bestPosition(history, band), 'best');
+  const bracket = bracketPositions(history);
   mark(bracket.above, 'closest above');
   mark(bracket.below, 'closest below');
   for (let i = Math.max(0, history.length - window); i < history.length; i++) mark(i, 'latest');
   return keep;
 }
 
-/** Closest to the band: in-band attempts first (by distance to the centre), then by distance to the band. */
-export function bestIndex(history: readonly Attempt[], band: Band): number | undefined {
-  let best: number | undefined;
-  let bestScore = Infinity;
-  const centre = bandCenter(band);
-  history.forEach((a, i) => {
-    if (a.error !== undefined) return;
-    const outside = inBand(a.deviation, band)
-      ? 0
-      : Math.min(Math.abs(a.deviation - band.lo), Math.abs(a.deviation - band.hi));
-    const score = outside * 1e3 + Math.abs(a.deviation - centre);
-    if (score < bestScore) {
-      bestScore = score;
-      best = i;
-    }
-  });
-  return best;
+/**
+ * Position in `history` of the best attempt for the prompt: `bestAttempt` aimed at the band centre
+ * (where the agents aim), so the closest to the band when none is in it.
+ */
+function bestPosition(history: readonly Attempt[], band: Band): number | undefined {
+  const best = bestAttempt(history, band, bandCenter(band));
+  return best ? history.indexOf(best) : undefined;
 }
 
-/** The measured attempts closest to the target from above (d > 0) and from below (d <= 0). */
-export function bracketIndices(history: readonly Attempt[]): { above?: number; below?: number } {
-  let above: number | undefined;
-  let below: number | undefined;
-  history.forEach((a, i) => {
-    if (a.error !== undefined) return;
-    if (a.deviation > 0 && (above === undefined || a.deviation < history[above]!.deviation)) above = i;
-    if (a.deviation <= 0 && (below === undefined || a.deviation > history[below]!.deviation)) below = i;
-  });
-  return { ...(above !== undefined ? { above } : {}), ...(below !== undefined ? { below } : {}) };
+/** Positions in `history` of the bracketing pair (`bracketOf`: exactly on target counts as above). */
+function bracketPositions(history: readonly Attempt[]): { above?: number; below?: number } {
+  const { above, below } = bracketOf(history);
+  return {
+    ...(above ? { above: history.indexOf(above) } : {}),
+    ...(below ? { below: history.indexOf(below) } : {}),
+  };
 }
 
 function renderHistory(
@@ -332,8 +315,8 @@ function renderHistory(
     };
   }
   const keep = selectVerbatim(history, band, window);
-  const inBandCount = history.filter((a) => a.error === undefined && inBand(a.deviation, band)).length;
-  const best = bestIndex(history, band);
+  const inBandCount = history.filter((a) => isMeasured(a) && inBand(a.deviation, band)).length;
+  const best = bestPosition(history, band);
   const lines: string[] = [];
   const bestText =
     best !== undefined ? `; best #${history[best]!.index} at ${formatPercent(history[best]!.deviation)}` : '';
@@ -361,7 +344,7 @@ function renderHistory(
   });
   flush();
 
-  const bracket = bracketIndices(history);
+  const bracket = bracketPositions(history);
   if (bracket.above !== undefined && bracket.below !== undefined) {
     const hi = history[bracket.above]!;
     const lo = history[bracket.below]!;
@@ -370,7 +353,7 @@ function renderHistory(
       `Bracket: #${hi.index} (ratio ${hi.strategy.pruningRatio.toFixed(3)}, ${formatPercent(hi.deviation)}) is above the target and #${lo.index} (ratio ${lo.strategy.pruningRatio.toFixed(3)}, ${formatPercent(lo.deviation)}) below it.`,
     );
   } else {
-    const side = bracket.above !== undefined ? 'above' : 'at or below';
+    const side = bracket.above !== undefined ? 'at or above' : 'below';
     lines.push('', `No bracket yet: every measured attempt is ${side} the target.`);
   }
   const latest = history[history.length - 1]!;
@@ -386,9 +369,9 @@ function renderHistory(
 
 function attemptRow(a: Attempt, why: string[]): string {
   const s = a.strategy;
-  const measured = a.error !== undefined ? `error: ${truncate(oneLine(a.error), 60)}` : formatMacs(a.macs, 4);
-  const dev = a.error !== undefined ? '-' : formatPercent(a.deviation);
-  const band = a.error !== undefined ? '-' : a.inBand ? 'yes' : 'no';
+  const measured = isFailed(a) ? `error: ${truncate(oneLine(a.error), 60)}` : formatMacs(a.macs, 4);
+  const dev = isFailed(a) ? '-' : formatPercent(a.deviation);
+  const band = isFailed(a) ? '-' : a.inBand ? 'yes' : 'no';
   const top1 =
     a.accuracyProxy !== undefined
       ? `${(a.accuracyProxy.top1 * (a.accuracyProxy.top1 <= 1 ? 100 : 1)).toFixed(1)}%`
@@ -427,7 +410,7 @@ function summaryLine(gap: readonly Attempt[], band: Band): string {
   const last = gap[gap.length - 1]!.index;
   const range = first === last ? `attempt ${first}` : `attempts ${first}-${last}`;
   const ratios = gap.map((a) => a.strategy.pruningRatio);
-  const measured = gap.filter((a) => a.error === undefined);
+  const measured = gap.filter(isMeasured);
   const devs = measured.map((a) => a.deviation);
   const agents = [...new Set(gap.map((a) => a.agent))].join('/');
   const parts = [

@@ -1,16 +1,16 @@
 import type { Attempt } from '../core/attempt';
+import { bestAttempt, isMeasured, type MeasuredAttempt } from '../core/attempt-selection';
 import {
+  firstGuess,
   fitPowerLaw,
   macModelTerms,
   pinnedStageRatio,
   predictMacs,
-  ratioForTarget,
   stageRatioOf,
 } from '../core/mac-model';
 import type { ProfileSummary } from '../core/profile';
 import type { Strategy } from '../core/strategy';
 import { baseStrategy, strategyKey } from '../core/strategy';
-import type { Band } from '../core/tolerance-band';
 import { bandCenter, deviation, inBand } from '../core/tolerance-band';
 import { formatPercent } from '../core/units';
 import type { Proposal, ProposeInput, StrategyAgent } from './agent';
@@ -40,6 +40,76 @@ const DEFAULTS: Required<SolverOptions> = {
   fineBudget: 4,
 };
 
+// ---------------------------------------------------------------------------------------------
+// Constants of the method (the tunable ones are SolverOptions above)
+
+/** Float slack when comparing ratios (a probe "at" vMax, a failure "at" a cap). */
+const RATIO_EPS = 1e-9;
+/** Floor of a slope's denominator: two points at the same x must not divide by zero. */
+const SLOPE_EPS = 1e-12;
+/** Largest change of the variable in one extrapolation step: far guesses from one point are unreliable. */
+const MAX_EXTRAPOLATION_STEP = 0.3;
+/**
+ * Smallest offset between candidate values when looking for an untried one: 5x the 4-decimal grid
+ * strategies are tried at (see {@link round4}), so neighbouring candidates differ after rounding.
+ */
+const MIN_PROBE_OFFSET = 0.0005;
+/** Untried candidates inside a bracket are spaced 1/12 of it: a dozen tries before the bracket is full. */
+const BRACKET_PROBE_DIVISIONS = 12;
+/** Untried candidates of an extrapolation step are spaced 1/8 of the step. */
+const EXTRAPOLATION_PROBE_DIVISIONS = 8;
+/** How far an untried search walks from its first candidate (12 each way). */
+const MAX_UNTRIED_CANDIDATES = 24;
+/** Candidates this close to a failed value count as that value (half the 4-decimal grid). */
+const SAME_RATIO_AS_FAILURE = 5e-5;
+/** A failed first guess steps back (less pruning) in steps of this, failures coming with extreme ratios. */
+const FIRST_GUESS_BACKOFF = 0.01;
+/** The secant's root must lie this fraction of the bracket away from both ends, else regula falsi. */
+const SECANT_MARGIN = 0.01;
+/** Illinois: the end kept twice in a row has its function value halved (and again each further time). */
+const ILLINOIS_FACTOR = 0.5;
+/** Probes of a finer roundTo that measure exactly the coarser family's levels before roundTo is given up. */
+const ECHOES_TO_GIVE_UP = 2;
+/**
+ * Smallest calibrated exponent of `(1 - r)^k`: pruning at least scales MACs like `(1 - r)^0.25`, so an
+ * early noisy fit cannot make extrapolation steps huge.
+ */
+const MIN_FITTED_EXPONENT = 0.25;
+/** A local secant slope is trusted only within this factor of the fitted one (either way). */
+const LOCAL_SLOPE_TRUST = 3;
+/** The log-space floor sits at most at this fraction of the aim and of the smallest measurement. */
+const FLOOR_SHARE = 0.5;
+/** Smallest argument of a logarithm, relative to the dense MACs (and absolute for `1 - r`). */
+const LOG_EPS = 1e-9;
+/**
+ * A stage's ratio is moved only when it can cover 1.5x the MACs still missing (the model being
+ * approximate): a stage that can barely reach the aim would end at its own limit.
+ */
+const STAGE_CAPACITY_MARGIN = 1.5;
+/** Bounds of the stage model's calibration factor (measured / modelled prunable MACs). */
+const CALIBRATION_RANGE: [number, number] = [0.25, 4];
+/** A finer roundTo is halved again while its expected step would exceed 60 % of the band's width. */
+const ROUND_TO_STEP_SHARE = 0.6;
+/** Plateau tolerance: MACs closer than 1/20 of the band's width (at most 0.1 % of the target) are one level. */
+const PLATEAU_BAND_SHARE = 0.05;
+const PLATEAU_MAX_SHARE = 1e-3;
+/** Longest rationale kept (the strategy log and the prompt show it). */
+const MAX_RATIONALE_CHARS = 4000;
+/** The Strategy schema's largest ratio. */
+const SCHEMA_MAX_RATIO = 0.95;
+
+/** Borrowing preference of a point (lower is closer to the family). */
+const RANK = {
+  /** Measured in this family. */
+  own: 0,
+  /** Differs only in roundTo. */
+  roundTo: 1,
+  /** Other importance or flags. */
+  shape: 2,
+  /** The model's virtual anchor (r = 0, dense MACs). */
+  anchor: 3,
+} as const;
+
 /** One point of a family in its variable `v` and the transformed space (x, y), where y rises with x. */
 interface Point {
   v: number;
@@ -50,7 +120,7 @@ interface Point {
   order: number;
   /** Measured in this family (not borrowed from a related one, not virtual). */
   own: boolean;
-  /** Preference when borrowing: 1 = differs only in roundTo, 2 = other importance/flags, 3 = the model's anchor. */
+  /** Preference when borrowing: one of {@link RANK}. */
   rank: number;
   attempt?: Attempt;
 }
@@ -94,7 +164,7 @@ interface Context {
   opts: Required<SolverOptions>;
   aimMacs: number;
   tried: Set<string>;
-  valid: Attempt[];
+  valid: MeasuredAttempt[];
 }
 
 /**
@@ -139,7 +209,7 @@ export function solve(input: ProposeInput, options: SolverOptions = {}): Proposa
     opts,
     aimMacs,
     tried: new Set(input.history.map((a) => strategyKey(a.strategy))),
-    valid: input.history.filter((a) => a.error === undefined && a.macs > 0),
+    valid: input.history.filter(isMeasured),
   };
   const summary = input.profile;
 
@@ -172,7 +242,8 @@ export function solve(input: ProposeInput, options: SolverOptions = {}): Proposa
     const ends = step.ends.filter((p) => p.attempt !== undefined);
     const fine = stageControl(ctx, ends.length > 0 ? ends : nearestMeasuredOf(family, ctx), trail);
     if (fine) return fine;
-    const best = bestValid(ctx);
+    // Like every agent, the solver aims at the band centre.
+    const best = bestAttempt(input.history, input.band, bandCenter(input.band));
     return {
       strategy: { ...(best?.strategy ?? template), rationale: `exhausted: ${trail.join('; ')}` },
       agent: 'solver',
@@ -184,7 +255,7 @@ export function solve(input: ProposeInput, options: SolverOptions = {}): Proposa
 
   function proposal(strategy: Strategy, predictedMacs: number, why: string): Proposal {
     return {
-      strategy: { ...strategy, rationale: why.slice(0, 4000) },
+      strategy: { ...strategy, rationale: why.slice(0, MAX_RATIONALE_CHARS) },
       agent: 'solver',
       predictedMacs: Math.round(predictedMacs),
     };
@@ -220,9 +291,12 @@ function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse:
   const summary = input.profile;
   const anchorMacs = predictMacs(summary, { ...template, pruningRatio: 0 });
   const minMeasured = ctx.valid.reduce((m, a) => Math.min(m, a.macs), Infinity);
-  const floor = Math.max(0, Math.min(summary.protectedMacs, 0.5 * ctx.aimMacs, 0.5 * minMeasured));
-  const toY = (m: number) => Math.log(Math.max(m - floor, 1e-9 * Math.max(anchorMacs, 1)));
-  const toX = (v: number) => Math.log(Math.max(1 - v, 1e-9));
+  const floor = Math.max(
+    0,
+    Math.min(summary.protectedMacs, FLOOR_SHARE * ctx.aimMacs, FLOOR_SHARE * minMeasured),
+  );
+  const toY = (m: number) => Math.log(Math.max(m - floor, LOG_EPS * Math.max(anchorMacs, 1)));
+  const toX = (v: number) => Math.log(Math.max(1 - v, LOG_EPS));
   const ownKey = keyWithout(template, { ratio: true });
   const rank1Key = keyWithout(template, { ratio: true, roundTo: true });
   const rank2Key = keyWithout(template, { ratio: true, roundTo: true, flags: true });
@@ -232,23 +306,23 @@ function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse:
   const errors: number[] = [];
   for (const a of input.history) {
     const k = keyWithout(a.strategy, { ratio: true });
-    if (a.error !== undefined || !(a.macs > 0)) {
+    if (!isMeasured(a)) {
       if (k === ownKey) errors.push(a.strategy.pruningRatio);
       continue;
     }
     const v = a.strategy.pruningRatio;
     const pt = { v, x: toX(v), y: toY(a.macs), macs: a.macs, order: a.index, attempt: a };
-    if (k === ownKey) own.push({ ...pt, own: true, rank: 0 });
+    if (k === ownKey) own.push({ ...pt, own: true, rank: RANK.own });
     else if (keyWithout(a.strategy, { ratio: true, roundTo: true }) === rank1Key)
-      others.push({ ...pt, own: false, rank: 1 });
+      others.push({ ...pt, own: false, rank: RANK.roundTo });
     else if (keyWithout(a.strategy, { ratio: true, roundTo: true, flags: true }) === rank2Key)
-      others.push({ ...pt, own: false, rank: 2 });
+      others.push({ ...pt, own: false, rank: RANK.shape });
   }
-  others.push({ v: 0, x: 0, y: toY(anchorMacs), macs: anchorMacs, order: -1, own: false, rank: 3 });
+  others.push({ v: 0, x: 0, y: toY(anchorMacs), macs: anchorMacs, order: -1, own: false, rank: RANK.anchor });
 
   // Calibrated exponent of (1 - r)^k through the anchor, from this family and its roundTo relatives.
   const fit = fitPowerLaw(
-    [...own, ...others.filter((p) => p.rank === 1)].map((p) => ({ ratio: p.v, macs: p.macs })),
+    [...own, ...others.filter((p) => p.rank === RANK.roundTo)].map((p) => ({ ratio: p.v, macs: p.macs })),
     { floorMacs: floor, anchorMacs },
   );
   const family: Family = {
@@ -262,7 +336,7 @@ function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse:
     vMin: 0,
     vMax: opts.maxRatio,
     vHardMax: opts.hardMaxRatio,
-    slope: Math.max(fit.exponent, 0.25),
+    slope: Math.max(fit.exponent, MIN_FITTED_EXPONENT),
     own,
     others,
     errors,
@@ -270,14 +344,13 @@ function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse:
     plateauMacs: plateauTolerance(ctx),
     echoCheck: !coarse && roundTo > 1,
   };
-  if (own.length === 0 && others.every((p) => p.rank === 3)) {
+  if (own.length === 0 && others.every((p) => p.rank === RANK.anchor)) {
     family.firstGuess = () => {
-      const r = round4(ratioForTarget(summary, ctx.aimMacs, template, opts.maxRatio));
-      const predicted = predictMacs(summary, { ...template, pruningRatio: r });
+      const g = firstGuess(summary, input.targetMacs, input.band, template, opts.maxRatio);
       return {
-        v: r,
-        predictedMacs: predicted,
-        why: `MAC model first guess for the band centre ${fmtMacs(ctx.aimMacs)} -> r=${fmtR(r)}, predicted ${fmtDev(predicted, input.targetMacs)}`,
+        v: g.pruningRatio,
+        predictedMacs: g.predictedMacs,
+        why: `MAC model first guess for the band centre ${fmtMacs(g.aimMacs)} -> r=${fmtR(g.pruningRatio)}, predicted ${fmtDev(g.predictedMacs, input.targetMacs)}`,
       };
     };
   }
@@ -307,11 +380,20 @@ function stageFamily(
   for (const a of ctx.input.history) {
     if (keyWithout(a.strategy, { stage: stage.name }) !== ownKey) continue;
     const v = ratioOf(a);
-    if (a.error !== undefined || !(a.macs > 0)) {
+    if (!isMeasured(a)) {
       errors.push(v);
       continue;
     }
-    own.push({ v, x: toX(v), y: a.macs, macs: a.macs, order: a.index, own: true, rank: 0, attempt: a });
+    own.push({
+      v,
+      x: toX(v),
+      y: a.macs,
+      macs: a.macs,
+      order: a.index,
+      own: true,
+      rank: RANK.own,
+      attempt: a,
+    });
   }
   const anchorY = end.macs + slope * (1 - toX(current));
   return {
@@ -327,7 +409,7 @@ function stageFamily(
     vHardMax: ctx.opts.maxRatio,
     slope,
     own,
-    others: [{ v: 0, x: 1, y: anchorY, macs: anchorY, order: -1, own: false, rank: 3 }],
+    others: [{ v: 0, x: 1, y: anchorY, macs: anchorY, order: -1, own: false, rank: RANK.anchor }],
     errors,
     budget: ctx.opts.fineBudget,
     plateauMacs: plateauTolerance(ctx),
@@ -341,7 +423,8 @@ function finerRoundTo(roundTo: number, ends: Point[], ctx: Context): number {
   const [p, q] = measured;
   const jump = p && q ? Math.abs(p.macs - q.macs) / ctx.input.targetMacs : Infinity;
   let next = Math.max(1, Math.floor(roundTo / 2));
-  while (next > 1 && (jump * next) / roundTo > 0.6 * width) next = Math.max(1, Math.floor(next / 2));
+  while (next > 1 && (jump * next) / roundTo > ROUND_TO_STEP_SHARE * width)
+    next = Math.max(1, Math.floor(next / 2));
   return next;
 }
 
@@ -362,7 +445,7 @@ function stageControl(ctx: Context, ends: Point[], trail: string[]): Proposal | 
     const strategy = end.attempt?.strategy;
     if (!strategy) continue;
     const modelled = predictMacs(summary, strategy);
-    const calibration = clamp((end.macs - floor) / Math.max(modelled - floor, 1), 0.25, 4);
+    const calibration = clamp((end.macs - floor) / Math.max(modelled - floor, 1), ...CALIBRATION_RANGE);
     const needed = ctx.aimMacs - end.macs;
     for (const stage of stages) {
       const current = end.attempt
@@ -373,7 +456,7 @@ function stageControl(ctx: Context, ends: Point[], trail: string[]): Proposal | 
         needed < 0
           ? calibration * stage.macs * (keep - (1 - ctx.opts.maxRatio) ** 2)
           : calibration * stage.macs * (1 - keep);
-      if (capacity < 1.5 * Math.abs(needed)) continue;
+      if (capacity < STAGE_CAPACITY_MARGIN * Math.abs(needed)) continue;
       const family = stageFamily(ctx, end, stage, calibration);
       const step = runFamily(family, ctx);
       if (step.kind === 'propose') {
@@ -381,7 +464,7 @@ function stageControl(ctx: Context, ends: Point[], trail: string[]): Proposal | 
         return {
           strategy: {
             ...family.make(step.v),
-            rationale: `${prefix}${family.label}: ${step.why}`.slice(0, 4000),
+            rationale: `${prefix}${family.label}: ${step.why}`.slice(0, MAX_RATIONALE_CHARS),
           },
           agent: 'solver',
           predictedMacs: Math.round(step.predictedMacs),
@@ -403,200 +486,241 @@ function effectiveStageRatio(a: Attempt, stageName: string, profile: ProfileSumm
   const dense = profile.stages.find((s) => s.name === stageName);
   if (measured && dense && dense.macs > 0 && a.strategy.stageRatios?.[stageName] === undefined) {
     const keep = Math.sqrt(Math.min(Math.max(measured.macs / dense.macs, 0), 1));
-    return round4(clamp(1 - keep, 0, 0.95));
+    return round4(clamp(1 - keep, 0, SCHEMA_MAX_RATIO));
   }
   return stageRatioOf(stageName, a.strategy);
-}
-
-function bestValid(ctx: Context): Attempt | undefined {
-  return [...ctx.valid].sort(
-    (a, b) =>
-      Math.abs(deviation(a.macs, ctx.aimMacs)) - Math.abs(deviation(b.macs, ctx.aimMacs)) ||
-      a.index - b.index,
-  )[0];
 }
 
 // ---------------------------------------------------------------------------------------------
 // One step of bracketing root finding in a family
 
+/**
+ * One step of bracketing root finding in a family: stop when its probe budget is spent or it only
+ * echoes a coarser family; else the model's first guess while nothing is measured; else interpolate
+ * inside a bracket of the aim, or extrapolate towards it when no bracket exists.
+ */
 function runFamily(f: Family, ctx: Context): Step {
+  const early = spentOrEcho(f, ctx) ?? firstGuessStep(f, ctx);
+  if (early) return early;
+  const yAim = f.toY(ctx.aimMacs);
+  const bracket = findBracket(f, yAim, ctx.opts.minRatioGap);
+  if (!bracket) return extrapolate(f, ctx, yAim);
+  return stuckInBracket(f, ctx, bracket) ?? interpolate(f, ctx, bracket, yAim);
+}
+
+/** The family is done: its probes are spent, or (a finer roundTo) it measures the coarser family's levels. */
+function spentOrEcho(f: Family, ctx: Context): Step | undefined {
+  const probes = f.own.length + f.errors.length;
+  if (probes >= f.budget)
+    return { kind: 'stuck', why: `${probes} probes spent`, ends: nearestMeasuredOf(f, ctx) };
+  if (!f.echoCheck) return undefined;
+  // Two probes that measure exactly a coarser roundTo's levels: roundTo is not what makes the
+  // steps (whole heads, say), so halving it further is no use.
+  const echoes = f.own.filter((o) =>
+    f.others.some((b) => b.rank === RANK.roundTo && sameMacs(o.macs, b.macs)),
+  );
+  if (echoes.length < ECHOES_TO_GIVE_UP) return undefined;
+  return {
+    kind: 'stuck',
+    why: `measures the same MACs as the coarser roundTo (${echoes.map((e) => describe(f, e, ctx.input.targetMacs)).join(', ')})`,
+    ends: nearestMeasuredOf(f, ctx),
+    echo: true,
+  };
+}
+
+/** The model's first guess, when the family knows no measured point; stepping back from failed guesses. */
+function firstGuessStep(f: Family, ctx: Context): Step | undefined {
+  if (!f.firstGuess) return undefined;
+  const g = f.firstGuess();
+  // If the first guess failed in the engine, step back first: failures come with extreme ratios.
+  const v = untried(f, ctx, g.v, f.vMin - RATIO_EPS, f.vMax + RATIO_EPS, -FIRST_GUESS_BACKOFF);
+  return v !== undefined ? { kind: 'propose', v, predictedMacs: g.predictedMacs, why: g.why } : undefined;
+}
+
+/**
+ * A bracket of two own probes, neither in band, that finer steps of this family cannot split: the ends
+ * are adjacent (closer than `minRatioGap`), a MAC jump lies between them (a measured slope steeper than
+ * `jumpFactor` x the fitted one), or one end sits on a plateau.
+ */
+function stuckInBracket(f: Family, ctx: Context, [p, q]: [Point, Point]): Step | undefined {
   const { input, opts } = ctx;
-  const band: Band = input.band;
   const target = input.targetMacs;
-  if (f.own.length + f.errors.length >= f.budget) {
+  const outOfBand = (e: Point) => !inBand(deviation(e.macs, target), input.band);
+  if (!outOfBand(p) || !outOfBand(q) || !p.own || !q.own) return undefined;
+  const pair = `${describe(f, p, target)} and ${describe(f, q, target)}`;
+  const gap = Math.abs(p.v - q.v);
+  if (gap < opts.minRatioGap)
+    return { kind: 'stuck', why: `${pair} are ${gap.toFixed(4)} apart, neither in band`, ends: [p, q] };
+  const measuredSlope = Math.abs(q.y - p.y) / Math.max(Math.abs(q.x - p.x), SLOPE_EPS);
+  if (measuredSlope > opts.jumpFactor * f.slope) {
     return {
       kind: 'stuck',
-      why: `${f.own.length + f.errors.length} probes spent`,
-      ends: nearestMeasuredOf(f, ctx),
+      why: `a MAC jump between ${pair} (slope ${(measuredSlope / f.slope).toFixed(1)}x the fitted one)`,
+      ends: [p, q],
     };
   }
-  if (f.echoCheck) {
-    // Two probes that measure exactly a coarser roundTo's levels: roundTo is not what makes the
-    // steps (whole heads, say), so halving it further is no use.
-    const echoes = f.own.filter((o) => f.others.some((b) => b.rank === 1 && sameMacs(o.macs, b.macs)));
-    if (echoes.length >= 2) {
-      return {
-        kind: 'stuck',
-        why: `measures the same MACs as the coarser roundTo (${echoes.map((e) => describe(f, e, input.targetMacs)).join(', ')})`,
-        ends: nearestMeasuredOf(f, ctx),
-        echo: true,
-      };
-    }
-  }
-  if (f.firstGuess) {
-    const g = f.firstGuess();
-    // If the first guess failed in the engine, step back first: failures come with extreme ratios.
-    const v = untried(f, ctx, g.v, f.vMin - 1e-9, f.vMax + 1e-9, -0.01);
-    if (v !== undefined) return { kind: 'propose', v, predictedMacs: g.predictedMacs, why: g.why };
-  }
-  const yAim = f.toY(ctx.aimMacs);
-  const outOfBand = (p: Point) => !inBand(deviation(p.macs, target), band);
-  const bracket = findBracket(f, yAim, opts.minRatioGap);
-
-  if (bracket) {
-    const [p, q] = bracket;
-    const gap = Math.abs(p.v - q.v);
-    if (outOfBand(p) && outOfBand(q)) {
-      const pair = `${describe(f, p, target)} and ${describe(f, q, target)}`;
-      if (p.own && q.own) {
-        if (gap < opts.minRatioGap)
-          return { kind: 'stuck', why: `${pair} are ${gap.toFixed(4)} apart, neither in band`, ends: [p, q] };
-        const measuredSlope = Math.abs(q.y - p.y) / Math.max(Math.abs(q.x - p.x), 1e-12);
-        if (measuredSlope > opts.jumpFactor * f.slope) {
-          return {
-            kind: 'stuck',
-            why: `a MAC jump between ${pair} (slope ${(measuredSlope / f.slope).toFixed(1)}x the fitted one)`,
-            ends: [p, q],
-          };
-        }
-        const twin = [p, q].find((e) =>
-          f.own.some((o) => o !== e && o.v !== e.v && Math.abs(o.macs - e.macs) <= f.plateauMacs),
-        );
-        if (twin)
-          return {
-            kind: 'stuck',
-            why: `plateau at ${describe(f, twin, target)}: the steps are coarser than the band`,
-            ends: [p, q],
-          };
-      }
-    }
-    const lo = Math.min(p.x, q.x);
-    const hi = Math.max(p.x, q.x);
-    let x: number | undefined;
-    let method = '';
-    const recent = [...f.own].sort((a, b) => b.order - a.order);
-    const [n1, n2] = recent;
-    if (n1 && n2 && n1.y !== n2.y) {
-      const xs = n1.x + ((yAim - n1.y) * (n1.x - n2.x)) / (n1.y - n2.y);
-      const margin = 0.01 * (hi - lo);
-      if (xs > lo + margin && xs < hi - margin) {
-        x = xs;
-        method = `secant on ${f.varName}=${fmtR(n2.v)} and ${fmtR(n1.v)} inside the bracket`;
-      }
-    }
-    if (x === undefined) {
-      let fp = p.y - yAim;
-      let fq = q.y - yAim;
-      const newest = p.order >= q.order ? p : q;
-      let streak = 0;
-      if (newest.own) {
-        const side = Math.sign(newest.y - yAim);
-        for (const r of recent) {
-          if (Math.sign(r.y - yAim) !== side) break;
-          streak++;
-        }
-      }
-      if (streak >= 2) {
-        const factor = 0.5 ** (streak - 1);
-        if (newest === p) fq *= factor;
-        else fp *= factor;
-        method = `regula falsi (Illinois, the retained end weighted ${factor})`;
-      } else {
-        method = p.rank === 3 || q.rank === 3 ? 'interpolation from the unpruned model' : 'regula falsi';
-      }
-      x = p.x - (fp * (q.x - p.x)) / (fq - fp);
-    }
-    const vLo = Math.min(p.v, q.v);
-    const vHi = Math.max(p.v, q.v);
-    const v = untried(f, ctx, f.fromX(x), vLo, vHi, Math.max(0.0005, (vHi - vLo) / 12));
-    if (v === undefined)
-      return {
-        kind: 'stuck',
-        why: `no untried ${f.varName} left between ${fmtR(vLo)} and ${fmtR(vHi)}`,
-        ends: [p, q],
-      };
-    const xv = f.toX(v);
-    const yPred = p.y + ((q.y - p.y) * (xv - p.x)) / (q.x - p.x || 1e-12);
-    const predicted = f.fromY(yPred);
-    return {
-      kind: 'propose',
-      v,
-      predictedMacs: predicted,
-      why: `${method} between ${describe(f, p, target)} and ${describe(f, q, target)} -> ${f.varName}=${fmtR(v)}, predicted ${fmtDev(predicted, target)}`,
-    };
-  }
-
-  // No bracket: extrapolate from the measured point nearest the aim.
-  const pool =
-    f.own.length > 0
-      ? f.own
-      : f.others.filter((o) => o.rank < 3).length > 0
-        ? f.others.filter((o) => o.rank < 3)
-        : f.others;
-  const nearest = [...pool].sort(
-    (a, b) => Math.abs(a.y - yAim) - Math.abs(b.y - yAim) || b.order - a.order,
-  )[0];
-  if (!nearest) return { kind: 'stuck', why: 'nothing measured to extrapolate from', ends: [] };
-  const morePruning = nearest.y > yAim;
-  // On a plateau, start from its far edge and step at least its width.
-  const twins = f.own.filter((o) => Math.abs(o.macs - nearest.macs) <= f.plateauMacs);
-  const from = twins.reduce(
-    (best, o) => (morePruning ? (o.v > best.v ? o : best) : o.v < best.v ? o : best),
-    nearest,
+  const twin = [p, q].find((e) =>
+    f.own.some((o) => o !== e && o.v !== e.v && Math.abs(o.macs - e.macs) <= f.plateauMacs),
   );
-  // A plateau met while extrapolating: step at least twice its width, so repeated hits grow the step.
-  const plateau =
-    2 * (Math.max(nearest.v, ...twins.map((o) => o.v)) - Math.min(nearest.v, ...twins.map((o) => o.v)));
-  const slope = localSlope(f, yAim) ?? f.slope;
-  const xStar = from.x + (yAim - from.y) / slope;
-  let v = f.fromX(xStar);
-  if (morePruning) {
-    const limit = from.v >= f.vMax - 1e-9 ? f.vHardMax : f.vMax;
-    if (from.v >= limit - 1e-9)
-      return {
-        kind: 'stuck',
-        why: `${describe(f, from, target)} is at the largest ${f.varName} and still above`,
-        ends: [from],
-      };
-    v = clamp(v, from.v + Math.max(opts.minRatioGap, plateau), Math.min(from.v + 0.3, limit));
-    const cap = f.errors.filter((e) => e > from.v && e <= v + 1e-9).sort((a, b) => a - b)[0];
-    if (cap !== undefined) v = (from.v + cap) / 2;
-    const chosen = untried(f, ctx, v, from.v, limit + 1e-9, Math.max(0.0005, (v - from.v) / 8));
-    if (chosen === undefined)
-      return { kind: 'stuck', why: `no untried ${f.varName} above ${fmtR(from.v)}`, ends: [from] };
-    v = chosen;
-  } else {
-    if (from.v <= f.vMin + 1e-9)
-      return {
-        kind: 'stuck',
-        why: `${describe(f, from, target)} is at the smallest ${f.varName} and still below`,
-        ends: [from],
-      };
-    v = clamp(v, Math.max(from.v - 0.3, f.vMin), from.v - Math.max(opts.minRatioGap, plateau));
-    const cap = f.errors.filter((e) => e < from.v && e >= v - 1e-9).sort((a, b) => b - a)[0];
-    if (cap !== undefined) v = (from.v + cap) / 2;
-    const chosen = untried(f, ctx, v, f.vMin - 1e-9, from.v, Math.max(0.0005, (from.v - v) / 8));
-    if (chosen === undefined)
-      return { kind: 'stuck', why: `no untried ${f.varName} below ${fmtR(from.v)}`, ends: [from] };
-    v = chosen;
-  }
-  const predicted = f.fromY(from.y + slope * (f.toX(v) - from.x));
-  const source = from.own ? describe(f, from, target) : `${describe(f, from, target)} (borrowed)`;
+  if (twin)
+    return {
+      kind: 'stuck',
+      why: `plateau at ${describe(f, twin, target)}: the steps are coarser than the band`,
+      ends: [p, q],
+    };
+  return undefined;
+}
+
+/**
+ * Inside a bracket `[p, q]`: the secant on the two latest own probes while it falls inside the bracket
+ * (away from its ends), else regula falsi, with the Illinois modification once the same end has been
+ * kept twice in a row (its weight halves each further time), so the bracket shrinks from both sides.
+ */
+function interpolate(f: Family, ctx: Context, [p, q]: [Point, Point], yAim: number): Step {
+  const target = ctx.input.targetMacs;
+  const recent = [...f.own].sort((a, b) => b.order - a.order);
+  const { x, method } = secantInside(f, recent, p, q, yAim) ?? regulaFalsi(recent, p, q, yAim);
+  const vLo = Math.min(p.v, q.v);
+  const vHi = Math.max(p.v, q.v);
+  const v = untried(
+    f,
+    ctx,
+    f.fromX(x),
+    vLo,
+    vHi,
+    Math.max(MIN_PROBE_OFFSET, (vHi - vLo) / BRACKET_PROBE_DIVISIONS),
+  );
+  if (v === undefined)
+    return {
+      kind: 'stuck',
+      why: `no untried ${f.varName} left between ${fmtR(vLo)} and ${fmtR(vHi)}`,
+      ends: [p, q],
+    };
+  const xv = f.toX(v);
+  const yPred = p.y + ((q.y - p.y) * (xv - p.x)) / (q.x - p.x || SLOPE_EPS);
+  const predicted = f.fromY(yPred);
   return {
     kind: 'propose',
     v,
     predictedMacs: predicted,
-    why: `extrapolated from ${source} with ${slope === f.slope ? 'the fitted' : 'the local'} slope -> ${f.varName}=${fmtR(v)}, predicted ${fmtDev(predicted, target)}`,
+    why: `${method} between ${describe(f, p, target)} and ${describe(f, q, target)} -> ${f.varName}=${fmtR(v)}, predicted ${fmtDev(predicted, target)}`,
+  };
+}
+
+/** The secant through the two latest own probes, when its root lies inside the bracket's inner part. */
+function secantInside(
+  f: Family,
+  recent: Point[],
+  p: Point,
+  q: Point,
+  yAim: number,
+): { x: number; method: string } | undefined {
+  const [n1, n2] = recent;
+  if (!n1 || !n2 || n1.y === n2.y) return undefined;
+  const lo = Math.min(p.x, q.x);
+  const hi = Math.max(p.x, q.x);
+  const xs = n1.x + ((yAim - n1.y) * (n1.x - n2.x)) / (n1.y - n2.y);
+  const margin = SECANT_MARGIN * (hi - lo);
+  if (!(xs > lo + margin && xs < hi - margin)) return undefined;
+  return { x: xs, method: `secant on ${f.varName}=${fmtR(n2.v)} and ${fmtR(n1.v)} inside the bracket` };
+}
+
+/** Regula falsi on the bracket `[p, q]`; Illinois: the end kept `streak - 1` extra times is weighted 1/2 each. */
+function regulaFalsi(recent: Point[], p: Point, q: Point, yAim: number): { x: number; method: string } {
+  let fp = p.y - yAim;
+  let fq = q.y - yAim;
+  const newest = p.order >= q.order ? p : q;
+  let streak = 0;
+  if (newest.own) {
+    const side = Math.sign(newest.y - yAim);
+    for (const r of recent) {
+      if (Math.sign(r.y - yAim) !== side) break;
+      streak++;
+    }
+  }
+  let method: string;
+  if (streak >= 2) {
+    const factor = ILLINOIS_FACTOR ** (streak - 1);
+    if (newest === p) fq *= factor;
+    else fp *= factor;
+    method = `regula falsi (Illinois, the retained end weighted ${factor})`;
+  } else {
+    method =
+      p.rank === RANK.anchor || q.rank === RANK.anchor
+        ? 'interpolation from the unpruned model'
+        : 'regula falsi';
+  }
+  return { x: p.x - (fp * (q.x - p.x)) / (fq - fp), method };
+}
+
+/**
+ * No bracket: extrapolate from the measured point nearest the aim (own points first, then borrowed
+ * ones, the model's anchor last) along the local slope, or the fitted one. Toward more pruning when the
+ * point measured above the aim, toward less when below — one rule, mirrored by `dir` (+1 raises the
+ * variable, -1 lowers it). The step is at least `minRatioGap` (and twice any plateau met), at most
+ * {@link MAX_EXTRAPOLATION_STEP}, and stops halfway to a value that failed in the engine.
+ */
+function extrapolate(f: Family, ctx: Context, yAim: number): Step {
+  const target = ctx.input.targetMacs;
+  const borrowed = f.others.filter((o) => o.rank < RANK.anchor);
+  const pool = f.own.length > 0 ? f.own : borrowed.length > 0 ? borrowed : f.others;
+  const nearest = [...pool].sort(
+    (a, b) => Math.abs(a.y - yAim) - Math.abs(b.y - yAim) || b.order - a.order,
+  )[0];
+  if (!nearest) return { kind: 'stuck', why: 'nothing measured to extrapolate from', ends: [] };
+  const dir = nearest.y > yAim ? 1 : -1;
+  // On a plateau, start from its far edge and step at least its width.
+  const twins = f.own.filter((o) => Math.abs(o.macs - nearest.macs) <= f.plateauMacs);
+  const from = twins.reduce((best, o) => (dir * (o.v - best.v) > 0 ? o : best), nearest);
+  // A plateau met while extrapolating: step at least twice its width, so repeated hits grow the step.
+  const plateau =
+    2 * (Math.max(nearest.v, ...twins.map((o) => o.v)) - Math.min(nearest.v, ...twins.map((o) => o.v)));
+  const slope = localSlope(f, yAim) ?? f.slope;
+  // Raising the variable may go past vMax once, to vHardMax, from a probe already at vMax.
+  const limit = dir > 0 ? (from.v >= f.vMax - RATIO_EPS ? f.vHardMax : f.vMax) : f.vMin;
+  if (dir * (limit - from.v) <= RATIO_EPS)
+    return {
+      kind: 'stuck',
+      why: `${describe(f, from, target)} is at the ${dir > 0 ? 'largest' : 'smallest'} ${f.varName} and still ${dir > 0 ? 'above' : 'below'}`,
+      ends: [from],
+    };
+  const near = from.v + dir * Math.max(ctx.opts.minRatioGap, plateau);
+  const far =
+    dir > 0
+      ? Math.min(from.v + MAX_EXTRAPOLATION_STEP, limit)
+      : Math.max(from.v - MAX_EXTRAPOLATION_STEP, limit);
+  const toward = f.fromX(from.x + (yAim - from.y) / slope);
+  // clamp takes its bounds low first; should they cross (a minimum step past the limit), it returns the
+  // upper one: the limit when raising, the minimum step when lowering.
+  let v = dir > 0 ? clamp(toward, near, far) : clamp(toward, far, near);
+  // The nearest failed value between the start and the step caps it: go halfway there.
+  const cap = f.errors
+    .filter((e) => dir * (e - from.v) > 0 && dir * (e - v) <= RATIO_EPS)
+    .sort((a, b) => dir * (a - b))[0];
+  if (cap !== undefined) v = (from.v + cap) / 2;
+  const edge = limit + dir * RATIO_EPS;
+  const [lo, hi] = dir > 0 ? [from.v, edge] : [edge, from.v];
+  const chosen = untried(
+    f,
+    ctx,
+    v,
+    lo,
+    hi,
+    Math.max(MIN_PROBE_OFFSET, (dir * (v - from.v)) / EXTRAPOLATION_PROBE_DIVISIONS),
+  );
+  if (chosen === undefined)
+    return {
+      kind: 'stuck',
+      why: `no untried ${f.varName} ${dir > 0 ? 'above' : 'below'} ${fmtR(from.v)}`,
+      ends: [from],
+    };
+  const predicted = f.fromY(from.y + slope * (f.toX(chosen) - from.x));
+  const source = from.own ? describe(f, from, target) : `${describe(f, from, target)} (borrowed)`;
+  return {
+    kind: 'propose',
+    v: chosen,
+    predictedMacs: predicted,
+    why: `extrapolated from ${source} with ${slope === f.slope ? 'the fitted' : 'the local'} slope -> ${f.varName}=${fmtR(chosen)}, predicted ${fmtDev(predicted, target)}`,
   };
 }
 
@@ -607,9 +731,10 @@ function runFamily(f: Family, ctx: Context): Step {
 function localSlope(f: Family, yAim: number): number | undefined {
   const near = [...f.own].sort((a, b) => Math.abs(a.y - yAim) - Math.abs(b.y - yAim) || b.order - a.order);
   const [a, b] = near;
-  if (!a || !b || Math.abs(a.x - b.x) < 1e-9 || Math.abs(a.macs - b.macs) <= f.plateauMacs) return undefined;
+  if (!a || !b || Math.abs(a.x - b.x) < RATIO_EPS || Math.abs(a.macs - b.macs) <= f.plateauMacs)
+    return undefined;
   const s = (a.y - b.y) / (a.x - b.x);
-  return s > f.slope / 3 && s < f.slope * 3 ? s : undefined;
+  return s > f.slope / LOCAL_SLOPE_TRUST && s < f.slope * LOCAL_SLOPE_TRUST ? s : undefined;
 }
 
 /** Crossing pair `[p, q]` (p.x < q.x) around the aim: own points first, then borrowed ends, then the model's anchor. */
@@ -639,7 +764,7 @@ function findBracket(f: Family, yAim: number, minGap: number): [Point, Point] | 
     // (a coarser roundTo keeps more channels than its ratio says) and extrapolating from own points
     // (plateau-aware) beats interpolating toward a far anchor. Nor does a borrowed end closer than
     // `minGap`: the own point's neighbourhood is what is left to explore.
-    const ranks = (side: Point[]) => (side.length <= 1 ? [1, 2, 3] : []);
+    const ranks = (side: Point[]) => (side.length <= 1 ? [RANK.roundTo, RANK.shape, RANK.anchor] : []);
     if (ownAbove.length > 0 && ownBelow.length === 0) {
       const p = [...ownAbove].sort((a, b) => a.y - b.y || b.order - a.order)[0] as Point;
       for (const rank of ranks(ownAbove)) {
@@ -659,7 +784,7 @@ function findBracket(f: Family, yAim: number, minGap: number): [Point, Point] | 
     }
     return undefined;
   }
-  const seed = crossing(f.others.filter((o) => o.rank < 3)) ?? crossing(f.others);
+  const seed = crossing(f.others.filter((o) => o.rank < RANK.anchor)) ?? crossing(f.others);
   return seed ? [plateauEdge(f, seed[0], 'low'), plateauEdge(f, seed[1], 'high')] : undefined;
 }
 
@@ -669,7 +794,7 @@ function findBracket(f: Family, yAim: number, minGap: number): [Point, Point] | 
  * more safely than the near one.
  */
 function plateauEdge(f: Family, p: Point, side: 'low' | 'high'): Point {
-  if (p.own || p.rank === 3) return p;
+  if (p.own || p.rank === RANK.anchor) return p;
   return f.others
     .filter((o) => o.rank === p.rank && Math.abs(o.macs - p.macs) <= f.plateauMacs)
     .reduce((best, o) => ((side === 'low' ? o.x < best.x : o.x > best.x) ? o : best), p);
@@ -695,11 +820,11 @@ function untried(
   hi: number,
   delta: number,
 ): number | undefined {
-  for (let j = 0; j <= 24; j++) {
+  for (let j = 0; j <= MAX_UNTRIED_CANDIDATES; j++) {
     const offset = j === 0 ? 0 : (j % 2 === 1 ? 1 : -1) * Math.ceil(j / 2) * delta;
     const c = round4(v + offset);
-    if (!(c > lo && c < hi) || c < 0 || c > 0.95) continue;
-    if (f.errors.some((e) => Math.abs(e - c) < 5e-5)) continue;
+    if (!(c > lo && c < hi) || c < 0 || c > SCHEMA_MAX_RATIO) continue;
+    if (f.errors.some((e) => Math.abs(e - c) < SAME_RATIO_AS_FAILURE)) continue;
     if (ctx.tried.has(strategyKey(f.make(c)))) continue;
     return c;
   }
@@ -709,7 +834,7 @@ function untried(
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-/** Exactly the same MACs (the same pruned architecture), up to float noise. */
+/** Exactly the same MACs (the same pruned architecture), up to float noise (1e-9 relative). */
 function sameMacs(a: number, b: number): boolean {
   return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b), 1);
 }
@@ -720,7 +845,7 @@ function sameMacs(a: number, b: number): boolean {
  */
 function plateauTolerance(ctx: Context): number {
   const width = ctx.input.band.hi - ctx.input.band.lo;
-  return ctx.input.targetMacs * Math.min(1e-3, 0.05 * width);
+  return ctx.input.targetMacs * Math.min(PLATEAU_MAX_SHARE, PLATEAU_BAND_SHARE * width);
 }
 
 function describe(f: Family, p: Point, target: number): string {
@@ -728,6 +853,7 @@ function describe(f: Family, p: Point, target: number): string {
   return `${f.varName}=${fmtR(p.v)} (${fmtDev(p.macs, target)})`;
 }
 
+/** A ratio with 3 decimals, or 4 when the 4th is not zero (up to float noise). */
 function fmtR(v: number): string {
   return v.toFixed(Math.abs(v * 1000 - Math.round(v * 1000)) < 1e-6 ? 3 : 4);
 }

@@ -29,7 +29,9 @@ export type StageMacs = z.infer<typeof StageMacsSchema>;
 
 /**
  * One attempt of the MAC-target search: the strategy an agent proposed and what the engine measured.
- * The list of attempts is the strategy log.
+ * The list of attempts is the strategy log. An attempt with `error` measured nothing and carries
+ * sentinel numbers: read attempts through `isMeasured` / `failedAttempt` and the selections of
+ * `core/attempt-selection` (best, bracket, chosen candidate), never through the numbers alone.
  *
  * @example
  * // Attempt 2 on ResNet-50 -> 1.77 G, band -5%..+1%: the solver interpolated between attempt 1

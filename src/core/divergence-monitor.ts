@@ -1,4 +1,6 @@
 import type { Attempt } from './attempt';
+import type { Bracket } from './attempt-selection';
+import { bestAttempt, bracketOf, isFailed, isMeasured, sideOf } from './attempt-selection';
 import { strategyKey } from './strategy';
 import type { Band } from './tolerance-band';
 import { inBand } from './tolerance-band';
@@ -16,12 +18,6 @@ export type MonitorReason =
   | 'max-iterations'
   | 'converged'
   | null;
-
-/** The closest measured attempts on either side of the target (deviation < 0 below, > 0 above). */
-export interface Bracket {
-  below?: Attempt;
-  above?: Attempt;
-}
 
 /** The monitor's verdict on a search history. */
 export interface SearchAssessment {
@@ -143,7 +139,7 @@ export function assessSearch(history: readonly Attempt[], opts: AssessOptions): 
 
   // 4. invalid strategies in a row
   let failures = 0;
-  for (let i = history.length - 1; i >= 0 && history[i]?.error !== undefined; i--) failures++;
+  for (let i = history.length - 1; i >= 0 && isFailed(history[i] as Attempt); i--) failures++;
   if (failures >= 2 * invalidRun) {
     return verdict(
       'stop',
@@ -204,9 +200,9 @@ export function assessSearch(history: readonly Attempt[], opts: AssessOptions): 
   let since = 0;
   for (const a of history) {
     const abs = Math.abs(a.deviation);
-    const side = a.deviation >= 0 ? bestAbove : bestBelow;
-    if (isMeasured(a) && abs < side * (1 - IMPROVEMENT)) {
-      if (a.deviation >= 0) bestAbove = abs;
+    const above = sideOf(a.deviation) === 'above';
+    if (isMeasured(a) && abs < (above ? bestAbove : bestBelow) * (1 - IMPROVEMENT)) {
+      if (above) bestAbove = abs;
       else bestBelow = abs;
       bestAbs = Math.min(bestAbs, abs);
       since = 0;
@@ -230,46 +226,6 @@ export function assessSearch(history: readonly Attempt[], opts: AssessOptions): 
   }
 
   return verdict('continue', null, `${bestText} after ${history.length} attempts`);
-}
-
-/**
- * The attempt to keep: among measured attempts in band, the one closest to the target; if none is
- * in band, the one with the smallest |deviation|. Ties go to the earlier attempt.
- */
-export function bestAttempt(history: readonly Attempt[], band: Band): Attempt | undefined {
-  let best: Attempt | undefined;
-  let bestScore: [number, number] = [2, Infinity];
-  for (const a of history) {
-    if (!isMeasured(a)) continue;
-    const score: [number, number] = [inBand(a.deviation, band) ? 0 : 1, Math.abs(a.deviation)];
-    if (score[0] < bestScore[0] || (score[0] === bestScore[0] && score[1] < bestScore[1])) {
-      best = a;
-      bestScore = score;
-    }
-  }
-  return best;
-}
-
-/**
- * The measured attempts nearest the target on each side: `below` has the largest negative deviation,
- * `above` the smallest positive one (an attempt exactly on target counts as `above`).
- */
-export function bracketOf(history: readonly Attempt[]): Bracket {
-  let below: Attempt | undefined;
-  let above: Attempt | undefined;
-  for (const a of history) {
-    if (!isMeasured(a)) continue;
-    if (a.deviation < 0) {
-      if (!below || a.deviation > below.deviation) below = a;
-    } else if (!above || a.deviation < above.deviation) {
-      above = a;
-    }
-  }
-  return { ...(below ? { below } : {}), ...(above ? { above } : {}) };
-}
-
-function isMeasured(a: Attempt): boolean {
-  return a.error === undefined && Number.isFinite(a.deviation);
 }
 
 /** Trailing attempts made by the last attempt's agent. */

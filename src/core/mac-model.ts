@@ -1,5 +1,8 @@
 import type { ProfileSummary } from './profile';
 import type { Strategy } from './strategy';
+import { baseStrategy } from './strategy';
+import type { Band } from './tolerance-band';
+import { bandCenter } from './tolerance-band';
 
 /**
  * The MAC model: what an agent believes a strategy will measure, used to CHOOSE attempts. It is
@@ -152,6 +155,45 @@ export function ratioForTarget(
   if (quadratic > 0) x = (-linear + Math.sqrt(linear * linear + 4 * quadratic * rhs)) / (2 * quadratic);
   else x = linear > 0 ? rhs / linear : 1;
   return Math.min(Math.max(1 - x, 0), maxRatio);
+}
+
+/** What {@link firstGuess} returns: the ratio to try first and what the model expects it to measure. */
+export interface FirstGuess {
+  /** {@link ratioForTarget} for `aimMacs`, rounded to 4 decimals (the precision strategies are tried at). */
+  pruningRatio: number;
+  /** The band centre in MACs: `target x (1 + (lo + hi) / 2)`. */
+  aimMacs: number;
+  /** {@link predictMacs} of the strategy at `pruningRatio`. */
+  predictedMacs: number;
+  /** False when the band centre is at or below `protectedMacs` (or nothing is prunable): no ratio gets there. */
+  reachable: boolean;
+}
+
+/**
+ * The search's first guess, before anything is measured: the MAC model aimed at the band centre (an edge
+ * aim often lands just outside, the curve being stepwise). The solver proposes it; the Claude prompt
+ * shows it.
+ *
+ * @example
+ * // ResNet-50 (the summary above), target 1.77 G, band -1%..+1%: aim 1.77 G, r = 0.355 (x = 0.6450),
+ * // predicted ~1.77 G, reachable.
+ * firstGuess(resnet50Summary, 1.77e9, { lo: -0.01, hi: 0.01 });
+ *
+ * @param strategy fields beyond the global ratio, as for {@link ratioForTarget}. @default baseStrategy
+ * @param maxRatio @default 0.95
+ */
+export function firstGuess(
+  summary: ProfileSummary,
+  targetMacs: number,
+  band: Band,
+  strategy?: Strategy,
+  maxRatio = 0.95,
+): FirstGuess {
+  const aimMacs = targetMacs * (1 + bandCenter(band));
+  const pruningRatio = Math.round(ratioForTarget(summary, aimMacs, strategy, maxRatio) * 1e4) / 1e4;
+  const predictedMacs = predictMacs(summary, { ...(strategy ?? baseStrategy(0)), pruningRatio });
+  const reachable = summary.macs > summary.protectedMacs && aimMacs > summary.protectedMacs;
+  return { pruningRatio, aimMacs, predictedMacs, reachable };
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { AgentName, Attempt } from '../../src/core/attempt';
 import type { AssessOptions } from '../../src/core/divergence-monitor';
-import { assessSearch, bestAttempt, bracketOf } from '../../src/core/divergence-monitor';
+import { bestAttempt, bracketOf } from '../../src/core/attempt-selection';
+import { assessSearch } from '../../src/core/divergence-monitor';
 import { baseStrategy } from '../../src/core/strategy';
 import type { Band } from '../../src/core/tolerance-band';
 import { inBand } from '../../src/core/tolerance-band';

@@ -1,0 +1,128 @@
+import type { Attempt } from './attempt';
+import type { Band } from './tolerance-band';
+import { inBand } from './tolerance-band';
+
+/**
+ * What the search knows about its attempts, defined once: which attempts measured something, on which
+ * side of the target they fell, which one is best, which pair brackets the target, and which one goes on
+ * to fine-tuning. The monitor, the workflow and the agents all read the history through these.
+ *
+ * A failed attempt (the engine rejected or failed its strategy) keeps the {@link AttemptSchema} wire
+ * form — `macs: 0, params: 0, deviation: -1, inBand: false, wallMs: 0` and an `error` — because
+ * histories and the strategy log store it so; the types below tell the two kinds apart.
+ *
+ * @example
+ * // Target 1.77 G, band -5%..+1% (centre -2 %). History:
+ * //   #1 r=0.30 -> 2.310 G (+30.5 %)   #2 r=0.45 -> failed (engine error)
+ * //   #3 r=0.41 -> 1.790 G (+1.13 %)   #4 r=0.43 -> 1.712 G (-3.28 %, in band)
+ * isMeasured(h[1]);                       // false: #2 measured nothing (its -1 is a sentinel, not -100 %)
+ * sideOf(h[2].deviation);                 // 'above'
+ * bracketOf(h);                           // { below: #4, above: #3 }
+ * bestAttempt(h, band);                   // #4: in band beats the closer-to-target #3
+ * bestAttempt(h, band, bandCenter(band)); // #4 again (|-3.28 % - -2 %| = 1.28 %)
+ */
+
+/** An attempt the engine measured: its `macs`, `deviation` and `inBand` are real numbers. */
+export type MeasuredAttempt = Attempt & { error?: undefined };
+
+/** An attempt the engine rejected or failed: `error` says why; its numbers are the sentinel form. */
+export type FailedAttempt = Attempt & { error: string };
+
+/** The part of an attempt known before the engine answers. */
+export type AttemptBase = Omit<Attempt, 'macs' | 'params' | 'deviation' | 'inBand' | 'wallMs' | 'error'>;
+
+/** Whether `a` measured something: no `error` and a finite deviation. The one "measured" predicate. */
+export function isMeasured(a: Attempt): a is MeasuredAttempt {
+  return a.error === undefined && Number.isFinite(a.deviation);
+}
+
+/** Whether the engine rejected or failed `a`'s strategy (the complement of {@link isMeasured} in practice). */
+export function isFailed(a: Attempt): a is FailedAttempt {
+  return a.error !== undefined;
+}
+
+/**
+ * A failed attempt in its wire form (`macs: 0, params: 0, deviation: -1, inBand: false, wallMs: 0`).
+ * @example failedAttempt({ index: 2, agent: 'solver', strategy }, 'EngineError: ratio too large')
+ */
+export function failedAttempt(base: AttemptBase, error: string): FailedAttempt {
+  return { ...base, macs: 0, params: 0, deviation: -1, inBand: false, wallMs: 0, error };
+}
+
+/** Which side of the target a measurement fell on. */
+export type Side = 'above' | 'below';
+
+/**
+ * The side of the target a deviation lies on: `below` iff `d < 0`. An attempt exactly on target
+ * (`d === 0`, always inside the band since `lo <= 0 <= hi`) counts as `above`.
+ */
+export function sideOf(d: number): Side {
+  return d < 0 ? 'below' : 'above';
+}
+
+/**
+ * The best attempt: among measured attempts in band, the one closest to `aim`; if none is in band, the
+ * measured one closest to `aim`. Ties go to the earlier attempt. `aim` is a deviation: 0 (the target)
+ * for the monitor, the search attributes and the chosen candidate; agents aim at the band centre
+ * (`bandCenter(band)`), where the in-band rule changes nothing (every in-band deviation is closer to the
+ * centre than every out-of-band one) and "closest to the centre" is "closest to the band".
+ *
+ * @param aim @default 0
+ */
+export function bestAttempt(history: readonly Attempt[], band: Band, aim = 0): MeasuredAttempt | undefined {
+  let best: MeasuredAttempt | undefined;
+  let bestScore: [number, number] = [2, Infinity];
+  for (const a of history) {
+    if (!isMeasured(a)) continue;
+    const score: [number, number] = [inBand(a.deviation, band) ? 0 : 1, Math.abs(a.deviation - aim)];
+    if (score[0] < bestScore[0] || (score[0] === bestScore[0] && score[1] < bestScore[1])) {
+      best = a;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** The closest measured attempts on either side of the target (sides as {@link sideOf} puts them). */
+export interface Bracket {
+  below?: MeasuredAttempt;
+  above?: MeasuredAttempt;
+}
+
+/**
+ * The measured attempts nearest the target on each side: `below` has the largest negative deviation,
+ * `above` the smallest non-negative one (an attempt exactly on target counts as `above`). Ties go to
+ * the earlier attempt.
+ */
+export function bracketOf(history: readonly Attempt[]): Bracket {
+  let below: MeasuredAttempt | undefined;
+  let above: MeasuredAttempt | undefined;
+  for (const a of history) {
+    if (!isMeasured(a)) continue;
+    if (sideOf(a.deviation) === 'below') {
+      if (!below || a.deviation > below.deviation) below = a;
+    } else if (!above || a.deviation < above.deviation) {
+      above = a;
+    }
+  }
+  return { ...(below ? { below } : {}), ...(above ? { above } : {}) };
+}
+
+/** The first measured attempt in band, if any. */
+export function firstInBand(history: readonly Attempt[], band: Band): MeasuredAttempt | undefined {
+  return history.find((a): a is MeasuredAttempt => isMeasured(a) && inBand(a.deviation, band));
+}
+
+/**
+ * The attempt handed on to fine-tuning: among in-band attempts with a quick accuracy proxy, the highest
+ * top-1 (ties to the earlier); else {@link bestAttempt} (closest to target, in band first); `null` when
+ * nothing was measured.
+ */
+export function chooseCandidate(history: readonly Attempt[], band: Band): MeasuredAttempt | null {
+  let pick: MeasuredAttempt | undefined;
+  for (const a of history) {
+    if (!isMeasured(a) || !inBand(a.deviation, band) || !a.accuracyProxy) continue;
+    if (!pick || a.accuracyProxy.top1 > (pick.accuracyProxy?.top1 ?? 0)) pick = a;
+  }
+  return pick ?? bestAttempt(history, band) ?? null;
+}

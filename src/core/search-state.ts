@@ -1,0 +1,313 @@
+import type { AgentName, Attempt } from './attempt';
+import { isMeasured } from './attempt-selection';
+import type { SearchAssessment } from './divergence-monitor';
+import { assessSearch } from './divergence-monitor';
+import type { Importance, Strategy } from './strategy';
+import type { Band } from './tolerance-band';
+import { inBand } from './tolerance-band';
+
+/** An agent the search can ask (a human override is not asked, it arrives). */
+export type SearchAgent = Exclude<AgentName, 'human'>;
+
+/** Where one MAC-target search stands: what the workflow keeps, queries show and continue-as-new carries. */
+export interface SearchState {
+  attempts: Attempt[];
+  band: Band;
+  /** The agent asked next. */
+  agent: SearchAgent;
+  /** Some measured attempt is in band: the extended search is on. */
+  converged: boolean;
+  /** Extended-search attempts still to make once converged. */
+  extendedLeft: number;
+  /** Notes from the divergence monitor and agent switches, in order. */
+  events: { afterAttempt: number; note: string }[];
+  /** Proposals asked for, failed ones included (bounded by {@link SearchConfig.maxProposals}). */
+  proposals: number;
+  status: 'running' | 'converged' | 'diverged';
+  /** Why the search ended; `null` while running. */
+  reason: string | null;
+  /** For the next proposal: what the monitor wants the agent to know. */
+  note?: string;
+}
+
+/** What stays fixed through one search: from its input. */
+export interface SearchConfig {
+  targetMacs: number;
+  fallbackAgent: SearchAgent;
+  maxIterations: number;
+  /** Proposals allowed in all, failed ones included, so a broken agent cannot loop forever. */
+  maxProposals: number;
+  stagnationWindow: number;
+  /** Extended-search attempts in all (the shapes cycle through {@link EXTENDED_SHAPES}). */
+  extendedSearch: number;
+  baseStrategy: Partial<Strategy>;
+  /** MACs no strategy removes (`profile.protectedMacs`). */
+  floorMacs: number;
+  /** Dense MACs (`profile.macs`). */
+  ceilingMacs: number;
+}
+
+/**
+ * What happens to a search, in the order the workflow meets it each round:
+ *
+ * - `round`: before asking for a proposal; ends the search when attempts or proposals have run out.
+ * - `agent-failed`: the proposal activity failed (`message` says how) after asking `agent`.
+ * - `proposed`: an agent (or a human override) answered; `exhausted` when it has nothing left.
+ * - `measured`: the engine measured (or failed) the proposal: the attempt joins the history and the
+ *   divergence monitor judges it.
+ * - `band-changed`: a user moved the band (an update): in-band flags and `converged` are re-derived.
+ *
+ * `extended` is whether the round started in the extended search (converged), read before its awaits.
+ */
+export type SearchEvent =
+  | { type: 'round' }
+  | { type: 'agent-failed'; agent: SearchAgent; message: string }
+  | { type: 'proposed'; agent: AgentName; exhausted: boolean; extended: boolean }
+  | { type: 'measured'; attempt: Attempt; extended: boolean }
+  | { type: 'band-changed'; band: Band };
+
+/** Strategy shapes the extended search explores once the target is in band, in turn. */
+export const EXTENDED_SHAPES: readonly {
+  label: string;
+  change: (base: Partial<Strategy>) => Partial<Strategy>;
+}[] = [
+  {
+    label: 'another importance criterion',
+    change: (b) => ({ ...b, importance: otherImportance(b.importance) }),
+  },
+  {
+    label: 'finer channel rounding',
+    change: (b) => ({ ...b, roundTo: Math.max(1, Math.floor((b.roundTo ?? 8) / 2)) }),
+  },
+  {
+    label: 'L1 magnitude without isomorphic grouping',
+    change: (b) => ({ ...b, importance: 'l1', isomorphic: false }),
+  },
+  { label: 'LAMP importance', change: (b) => ({ ...b, importance: 'lamp' }) },
+];
+
+function otherImportance(current: Importance | undefined): Importance {
+  return current === 'l1' ? 'l2' : 'l1';
+}
+
+/** The search state a run starts from: fresh, or as the previous run carried it over. */
+export function initialSearchState(init: {
+  attempts: Attempt[];
+  band: Band;
+  agent: SearchAgent;
+  converged?: boolean;
+  extendedLeft: number;
+  events?: { afterAttempt: number; note: string }[];
+  proposals?: number;
+}): SearchState {
+  return {
+    attempts: init.attempts,
+    band: init.band,
+    agent: init.agent,
+    converged: init.converged ?? false,
+    extendedLeft: init.extendedLeft,
+    events: init.events ? [...init.events] : [],
+    proposals: init.proposals ?? 0,
+    status: 'running',
+    reason: null,
+  };
+}
+
+/** What to ask for next: which agent, from which base strategy, with which note. */
+export interface ProposalRequest {
+  agent: SearchAgent;
+  baseStrategy: Partial<Strategy>;
+  note?: string;
+  /** Whether the round is in the extended search. */
+  extended: boolean;
+}
+
+/**
+ * The next proposal request. In the extended search the base strategy takes the next of
+ * {@link EXTENDED_SHAPES} and the solver stands in for the grid (a grid cannot rescale a new shape into
+ * the band); otherwise the current agent gets the base strategy and the monitor's note, if any.
+ */
+export function nextRequest(state: SearchState, config: SearchConfig): ProposalRequest {
+  const extended = state.converged;
+  const shape = extended
+    ? EXTENDED_SHAPES[(config.extendedSearch - state.extendedLeft) % EXTENDED_SHAPES.length]
+    : undefined;
+  const agent: SearchAgent = extended && state.agent === 'grid' ? 'solver' : state.agent;
+  const note = shape ? `extended search: try ${shape.label} while staying in band` : state.note;
+  return {
+    agent,
+    baseStrategy: shape ? shape.change(config.baseStrategy) : config.baseStrategy,
+    ...(note ? { note } : {}),
+    extended,
+  };
+}
+
+/**
+ * The search's state machine: pure, deterministic, and the only place that ends a search (sets
+ * `status`/`reason`) or switches agents. The workflow feeds it events and performs the side effects.
+ *
+ * | event           | condition                                                   | next                                              |
+ * |-----------------|-------------------------------------------------------------|---------------------------------------------------|
+ * | round           | the search has ended                                        | unchanged                                         |
+ * | round           | attempts >= maxIterations                                   | end: converged, else diverged `max-iterations`    |
+ * | round           | proposals >= maxProposals                                   | end: converged, else diverged `agent-failures`    |
+ * | agent-failed    | the failed agent is not the fallback                        | note it; switch to the fallback                   |
+ * | agent-failed    | it is the fallback                                          | end: converged, else diverged `agent-failures`    |
+ * | proposed        | exhausted, in the extended search                           | note it; end: converged, else diverged `stopped`  |
+ * | proposed        | exhausted, the agent is not the fallback                    | note it; switch to the fallback                   |
+ * | proposed        | exhausted, the agent is the fallback                        | note it; end: diverged `exhausted`                |
+ * | measured        | converged (now or before)                                   | extended attempt counted; end converged when none left |
+ * | measured        | the monitor says `switch-agent`                             | switch to the fallback, or pass the reason as a note |
+ * | measured        | the monitor says `shrink-bracket`                           | note for the agent: bisect the bracket            |
+ * | measured        | the monitor says `stop`                                     | end: converged iff its reason is, else diverged    |
+ * | band-changed    | —                                                           | re-derive every `inBand` and `converged`          |
+ *
+ * Every `proposed` and `agent-failed` counts one proposal; `proposed` clears the monitor's note.
+ *
+ * @example
+ * // Solver first, grid as fallback; the solver's proposal fails (its activity throws):
+ * let s = initialSearchState({ attempts: [], band, agent: 'solver', extendedLeft: 0 });
+ * s = searchReducer(s, { type: 'agent-failed', agent: 'solver', message: 'boom' }, config);
+ * // s.agent === 'grid', s.proposals === 1,
+ * // s.events: ['agent solver failed: boom', 'switched to grid'] (afterAttempt 0), status 'running'
+ */
+export function searchReducer(state: SearchState, event: SearchEvent, config: SearchConfig): SearchState {
+  switch (event.type) {
+    case 'round':
+      if (state.status !== 'running') return state;
+      if (state.attempts.length >= config.maxIterations) return endUnlessConverged(state, 'max-iterations');
+      if (state.proposals >= config.maxProposals) return endUnlessConverged(state, 'agent-failures');
+      return state;
+    case 'agent-failed': {
+      const failed = addEvent(
+        { ...state, proposals: state.proposals + 1 },
+        `agent ${event.agent} failed: ${event.message}`,
+      );
+      return (
+        switchToFallback(failed, config, event.agent, (to) => `switched to ${to}`) ??
+        endUnlessConverged(failed, 'agent-failures')
+      );
+    }
+    case 'proposed': {
+      const { note: _cleared, ...rest } = state;
+      let next: SearchState = { ...rest, proposals: state.proposals + 1 };
+      if (!event.exhausted) return next;
+      next = addEvent(next, `${event.agent} has no strategy left to try`);
+      if (event.extended) return endUnlessConverged(next, 'stopped');
+      return (
+        switchToFallback(next, config, state.agent, (to) => `switched to ${to}`) ??
+        end(next, 'diverged', 'exhausted')
+      );
+    }
+    case 'measured':
+      return measured(state, event.attempt, event.extended, config);
+    case 'band-changed': {
+      const band = event.band;
+      const attempts = state.attempts.map((a) =>
+        isMeasured(a) ? { ...a, inBand: inBand(a.deviation, band) } : a,
+      );
+      return { ...state, band, attempts, converged: attempts.some((a) => isMeasured(a) && a.inBand) };
+    }
+  }
+}
+
+function measured(
+  state: SearchState,
+  attempt: Attempt,
+  extended: boolean,
+  config: SearchConfig,
+): SearchState {
+  const index = attempt.index;
+  let next: SearchState = { ...state, attempts: [...state.attempts, attempt] };
+  if (isMeasured(attempt) && attempt.inBand && !next.converged) {
+    next = addEvent(
+      { ...next, converged: true },
+      `in band after ${index} attempts (${pct(attempt.deviation)})`,
+      index,
+    );
+  }
+  if (next.converged) {
+    if (extended) next = { ...next, extendedLeft: next.extendedLeft - 1 };
+    return next.extendedLeft <= 0 ? end(next, 'converged', 'converged') : next;
+  }
+  const verdict = assessSearch(next.attempts, {
+    band: next.band,
+    targetMacs: config.targetMacs,
+    stagnationWindow: config.stagnationWindow,
+    maxIterations: config.maxIterations,
+    floorMacs: config.floorMacs,
+    ceilingMacs: config.ceilingMacs,
+  });
+  return afterVerdict(next, verdict, index, config);
+}
+
+function afterVerdict(
+  state: SearchState,
+  verdict: SearchAssessment,
+  index: number,
+  config: SearchConfig,
+): SearchState {
+  const said = `${verdict.reason}: ${verdict.detail}`;
+  switch (verdict.action) {
+    case 'continue':
+      return state;
+    case 'switch-agent':
+      return (
+        switchToFallback(
+          state,
+          config,
+          state.agent,
+          (to, from) => `${said}; switched ${from} -> ${to}`,
+          index,
+        ) ?? {
+          ...addEvent(state, said, index),
+          note: said,
+        }
+      );
+    case 'shrink-bracket':
+      return {
+        ...addEvent(state, `${said}; shrinking to the best bracket`, index),
+        note: `shrink-bracket: ${verdict.detail}`,
+      };
+    case 'stop':
+      return end(
+        addEvent(state, `stopped: ${said}`, index),
+        verdict.reason === 'converged' ? 'converged' : 'diverged',
+        verdict.reason ?? 'stopped',
+      );
+  }
+}
+
+/**
+ * Switch to the fallback agent, noting why: `undefined` when `from` (the agent that failed or gave up)
+ * already is the fallback, so the caller decides what happens instead.
+ */
+function switchToFallback(
+  state: SearchState,
+  config: SearchConfig,
+  from: AgentName,
+  why: (to: SearchAgent, from: AgentName) => string,
+  afterAttempt = state.attempts.length,
+): SearchState | undefined {
+  if (from === config.fallbackAgent) return undefined;
+  const to = config.fallbackAgent;
+  return addEvent({ ...state, agent: to }, why(to, from), afterAttempt);
+}
+
+/** The one place a search ends. */
+function end(state: SearchState, status: 'converged' | 'diverged', reason: string): SearchState {
+  return { ...state, status, reason };
+}
+
+/** End converged when some attempt is in band, else diverged for `reason`. */
+function endUnlessConverged(state: SearchState, reason: string): SearchState {
+  return state.converged ? end(state, 'converged', 'converged') : end(state, 'diverged', reason);
+}
+
+function addEvent(state: SearchState, note: string, afterAttempt = state.attempts.length): SearchState {
+  return { ...state, events: [...state.events, { afterAttempt, note }] };
+}
+
+function pct(d: number): string {
+  return `${d >= 0 ? '+' : ''}${(d * 100).toFixed(2)}%`;
+}

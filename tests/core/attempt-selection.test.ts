@@ -1,0 +1,108 @@
+import type { Attempt } from '../../src/core/attempt';
+import {
+  bestAttempt,
+  bracketOf,
+  chooseCandidate,
+  failedAttempt,
+  firstInBand,
+  isFailed,
+  isMeasured,
+  sideOf,
+} from '../../src/core/attempt-selection';
+import { baseStrategy } from '../../src/core/strategy';
+import type { Band } from '../../src/core/tolerance-band';
+import { bandCenter, inBand } from '../../src/core/tolerance-band';
+
+const BAND: Band = { lo: -0.05, hi: 0.01 };
+
+/** `d` a deviation, or a string for a failed attempt; `top1` an accuracy proxy. */
+function history(specs: (number | string | [number, number])[]): Attempt[] {
+  return specs.map((spec, i) => {
+    const base = { index: i + 1, agent: 'solver' as const, strategy: baseStrategy(0.1 + i * 0.01) };
+    if (typeof spec === 'string') return failedAttempt(base, spec);
+    const [d, top1] = typeof spec === 'number' ? [spec, undefined] : spec;
+    return {
+      ...base,
+      macs: 1e9 * (1 + d),
+      params: 0,
+      deviation: d,
+      inBand: inBand(d, BAND),
+      wallMs: 0,
+      ...(top1 !== undefined ? { accuracyProxy: { top1, top5: 0.9, count: 64 } } : {}),
+    };
+  });
+}
+
+describe('measured and failed attempts', () => {
+  test('a failed attempt keeps the wire form and is not measured', () => {
+    const [a] = history(['EngineError: bad']);
+    expect(a).toEqual({
+      index: 1,
+      agent: 'solver',
+      strategy: baseStrategy(0.1),
+      macs: 0,
+      params: 0,
+      deviation: -1,
+      inBand: false,
+      wallMs: 0,
+      error: 'EngineError: bad',
+    });
+    expect(isMeasured(a!)).toBe(false);
+    expect(isFailed(a!)).toBe(true);
+  });
+
+  test.each([
+    [-0.02, 'below'],
+    [0, 'above'],
+    [0.02, 'above'],
+  ])('sideOf(%d) is %s (exactly on target counts as above)', (d, side) => {
+    expect(sideOf(d)).toBe(side);
+  });
+});
+
+describe('selection', () => {
+  test.each<[string, (number | string | [number, number])[], number, number | undefined]>([
+    ['aim at the target: in band, closest to 0', [0.3, -0.04, -0.01], 0, 3],
+    ['aim at the centre (-2 %): in band, closest to the centre', [0.3, -0.04, -0.01], bandCenter(BAND), 3],
+    ['aim at the centre: out of band, closest to the band', [0.03, -0.065], bandCenter(BAND), 2],
+    ['aim at the target: out of band, closest to 0', [0.03, -0.065], 0, 1],
+    ['failures are never best', ['x', 0.5], 0, 2],
+  ])('bestAttempt: %s', (_label, specs, aim, index) => {
+    expect(bestAttempt(history(specs), BAND, aim)?.index).toBe(index);
+  });
+
+  test('an attempt exactly on target brackets from above', () => {
+    const b = bracketOf(history([0.2, 0, -0.3]));
+    expect([b.below?.index, b.above?.index]).toEqual([3, 2]);
+  });
+
+  test.each<[string, (number | string | [number, number])[], number | null]>([
+    ['nothing measured', ['x'], null],
+    ['no accuracy: closest to target', [0.3, -0.04, -0.01], 3],
+    [
+      'best top-1 among in-band attempts',
+      [
+        [-0.01, 0.6],
+        [-0.04, 0.7],
+        [0.3, 0.9],
+      ],
+      2,
+    ],
+    [
+      'ties in top-1 go to the earlier',
+      [
+        [-0.01, 0.7],
+        [-0.04, 0.7],
+      ],
+      1,
+    ],
+    ['nothing in band: closest to target', [0.3, 0.04], 2],
+  ])('chooseCandidate: %s', (_label, specs, index) => {
+    expect(chooseCandidate(history(specs), BAND)?.index ?? null).toBe(index);
+  });
+
+  test('firstInBand', () => {
+    expect(firstInBand(history([0.3, 'x', -0.04, 0]), BAND)?.index).toBe(3);
+    expect(firstInBand(history([0.3]), BAND)).toBeUndefined();
+  });
+});

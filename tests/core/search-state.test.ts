@@ -1,0 +1,319 @@
+import type { Attempt } from '../../src/core/attempt';
+import { failedAttempt } from '../../src/core/attempt-selection';
+import type { SearchConfig, SearchEvent, SearchState } from '../../src/core/search-state';
+import { EXTENDED_SHAPES, initialSearchState, nextRequest, searchReducer } from '../../src/core/search-state';
+import { baseStrategy } from '../../src/core/strategy';
+import type { Band } from '../../src/core/tolerance-band';
+import { inBand } from '../../src/core/tolerance-band';
+
+const TARGET = 1e9;
+const BAND: Band = { lo: -0.01, hi: 0.01 };
+const CONFIG: SearchConfig = {
+  targetMacs: TARGET,
+  fallbackAgent: 'solver',
+  maxIterations: 10,
+  maxProposals: 30,
+  stagnationWindow: 3,
+  extendedSearch: 0,
+  baseStrategy: { importance: 'l2' },
+  floorMacs: 0.05e9,
+  ceilingMacs: 4e9,
+};
+
+/** A measured attempt at deviation `d` (ratio distinct per index), or a failed one when `d` is a string. */
+function attempt(index: number, d: number | string, agent: Attempt['agent'] = 'claude'): Attempt {
+  const base = { index, agent, strategy: baseStrategy(0.1 + index * 0.01) };
+  if (typeof d === 'string') return failedAttempt(base, d);
+  return { ...base, macs: TARGET * (1 + d), params: 0, deviation: d, inBand: inBand(d, BAND), wallMs: 0 };
+}
+
+function state(over: Partial<SearchState> = {}, ds: (number | string)[] = []): SearchState {
+  return {
+    ...initialSearchState({
+      attempts: ds.map((d, i) => attempt(i + 1, d)),
+      band: BAND,
+      agent: 'claude',
+      extendedLeft: 0,
+    }),
+    ...over,
+  };
+}
+
+/** Fields expected after an event; `note: undefined` means the state has no note. */
+type Expected = Partial<Omit<SearchState, 'note'>> & { note?: string | undefined };
+
+const notes = (s: SearchState) => s.events.map((e) => `${e.afterAttempt}: ${e.note}`);
+
+describe('searchReducer transition table', () => {
+  // [label, state before, event, config changes, expected fields of the state after, expected new notes]
+  test.each<[string, SearchState, SearchEvent, Partial<SearchConfig>, Expected, string[]]>([
+    ['round: nothing to stop', state(), { type: 'round' }, {}, { status: 'running', reason: null }, []],
+    [
+      'round: attempts ran out',
+      state({}, [0.3, 0.2]),
+      { type: 'round' },
+      { maxIterations: 2 },
+      { status: 'diverged', reason: 'max-iterations' },
+      [],
+    ],
+    [
+      'round: attempts ran out after converging',
+      state({ converged: true }, [0.3, 0.005]),
+      { type: 'round' },
+      { maxIterations: 2 },
+      { status: 'converged', reason: 'converged' },
+      [],
+    ],
+    [
+      'round: proposals ran out',
+      state({ proposals: 30 }),
+      { type: 'round' },
+      {},
+      { status: 'diverged', reason: 'agent-failures' },
+      [],
+    ],
+    [
+      'round: an ended search stays as it ended',
+      state({ status: 'diverged', reason: 'exhausted' }, [0.3, 0.2]),
+      { type: 'round' },
+      { maxIterations: 2 },
+      { status: 'diverged', reason: 'exhausted' },
+      [],
+    ],
+    [
+      'agent-failed: switch to the fallback',
+      state(),
+      { type: 'agent-failed', agent: 'claude', message: 'HTTP 500' },
+      {},
+      { agent: 'solver', proposals: 1, status: 'running' },
+      ['0: agent claude failed: HTTP 500', '0: switched to solver'],
+    ],
+    [
+      'agent-failed: the fallback itself failed',
+      state({ agent: 'solver' }, [0.3]),
+      { type: 'agent-failed', agent: 'solver', message: 'boom' },
+      {},
+      { agent: 'solver', proposals: 1, status: 'diverged', reason: 'agent-failures' },
+      ['1: agent solver failed: boom'],
+    ],
+    [
+      'agent-failed: the fallback failed in the extended search',
+      state({ agent: 'solver', converged: true }, [0.005]),
+      { type: 'agent-failed', agent: 'solver', message: 'boom' },
+      {},
+      { status: 'converged', reason: 'converged' },
+      ['1: agent solver failed: boom'],
+    ],
+    [
+      'proposed: counts the proposal and clears the note',
+      state({ note: 'shrink-bracket: x' }),
+      { type: 'proposed', agent: 'claude', exhausted: false, extended: false },
+      {},
+      { proposals: 1, note: undefined, status: 'running' },
+      [],
+    ],
+    [
+      'proposed: exhausted, switch to the fallback',
+      state({ agent: 'grid' }),
+      { type: 'proposed', agent: 'grid', exhausted: true, extended: false },
+      {},
+      { agent: 'solver', status: 'running' },
+      ['0: grid has no strategy left to try', '0: switched to solver'],
+    ],
+    [
+      'proposed: the fallback is exhausted',
+      state({ agent: 'solver' }, [0.3]),
+      { type: 'proposed', agent: 'solver', exhausted: true, extended: false },
+      {},
+      { status: 'diverged', reason: 'exhausted' },
+      ['1: solver has no strategy left to try'],
+    ],
+    [
+      'proposed: exhausted in the extended search ends it',
+      state({ converged: true, extendedLeft: 2 }, [0.005]),
+      { type: 'proposed', agent: 'solver', exhausted: true, extended: true },
+      {},
+      { status: 'converged', reason: 'converged', agent: 'claude' },
+      ['1: solver has no strategy left to try'],
+    ],
+    [
+      'proposed: exhausted in the extended search after the band moved away',
+      state({ converged: false, extendedLeft: 2 }, [0.005]),
+      { type: 'proposed', agent: 'solver', exhausted: true, extended: true },
+      {},
+      { status: 'diverged', reason: 'stopped' },
+      ['1: solver has no strategy left to try'],
+    ],
+    [
+      'measured: first in band, no extended search',
+      state({}, [0.3]),
+      { type: 'measured', attempt: attempt(2, 0.004), extended: false },
+      {},
+      { converged: true, status: 'converged', reason: 'converged' },
+      ['2: in band after 2 attempts (+0.40%)'],
+    ],
+    [
+      'measured: first in band, extended search to come',
+      state({ extendedLeft: 2 }, [0.3]),
+      { type: 'measured', attempt: attempt(2, -0.004), extended: false },
+      {},
+      { converged: true, extendedLeft: 2, status: 'running' },
+      ['2: in band after 2 attempts (-0.40%)'],
+    ],
+    [
+      'measured: an extended attempt counts down',
+      state({ converged: true, extendedLeft: 2 }, [0.004]),
+      { type: 'measured', attempt: attempt(2, 0.3), extended: true },
+      {},
+      { extendedLeft: 1, status: 'running' },
+      [],
+    ],
+    [
+      'measured: the last extended attempt ends converged',
+      state({ converged: true, extendedLeft: 1 }, [0.004]),
+      { type: 'measured', attempt: attempt(2, '  engine: bad'), extended: true },
+      {},
+      { extendedLeft: 0, status: 'converged', reason: 'converged' },
+      [],
+    ],
+    [
+      'measured: the monitor continues',
+      state({}, [0.3]),
+      { type: 'measured', attempt: attempt(2, 0.1), extended: false },
+      {},
+      { status: 'running', agent: 'claude' },
+      [],
+    ],
+    [
+      'measured: the monitor switches agents (repeated strategy)',
+      state({}, [0.3]),
+      {
+        type: 'measured',
+        attempt: { ...attempt(2, 0.2), strategy: baseStrategy(0.11) },
+        extended: false,
+      },
+      {},
+      { agent: 'solver', status: 'running' },
+      ['2: repeated-strategy: attempt 2 repeats the strategy of attempt 1; switched claude -> solver'],
+    ],
+    [
+      'measured: the fallback repeats itself: the reason becomes the note',
+      state({ agent: 'solver' }, [0.3]),
+      {
+        type: 'measured',
+        attempt: { ...attempt(2, 0.2, 'solver'), strategy: baseStrategy(0.11) },
+        extended: false,
+      },
+      {},
+      {
+        agent: 'solver',
+        status: 'running',
+        note: 'repeated-strategy: attempt 2 repeats the strategy of attempt 1',
+      },
+      ['2: repeated-strategy: attempt 2 repeats the strategy of attempt 1'],
+    ],
+    [
+      'measured: the monitor asks to shrink the bracket',
+      state({}, [0.04, -0.041]),
+      { type: 'measured', attempt: attempt(3, 0.042), extended: false },
+      {},
+      { status: 'running', note: expect.stringMatching(/^shrink-bracket: deviations/) as unknown as string },
+      [expect.stringMatching(/^3: oscillation: .*shrinking to the best bracket$/) as unknown as string],
+    ],
+    [
+      'measured: the monitor stops (infeasible)',
+      state({}, []),
+      { type: 'measured', attempt: attempt(1, 0.3), extended: false },
+      { floorMacs: 1.5e9 },
+      { status: 'diverged', reason: 'infeasible-target' },
+      [expect.stringMatching(/^1: stopped: infeasible-target: /) as unknown as string],
+    ],
+    [
+      'band-changed: an attempt falls into the new band',
+      state({}, [0.3, 0.02, 'x']),
+      { type: 'band-changed', band: { lo: -0.05, hi: 0.05 } },
+      {},
+      { converged: true, band: { lo: -0.05, hi: 0.05 }, status: 'running' },
+      [],
+    ],
+    [
+      'band-changed: the in-band attempt falls out',
+      state({ converged: true, status: 'converged', reason: 'converged' }, [0.3, 0.009]),
+      { type: 'band-changed', band: { lo: -0.005, hi: 0.005 } },
+      {},
+      { converged: false, status: 'converged' },
+      [],
+    ],
+  ])('%s', (_label, before, event, over, after, newNotes) => {
+    const next = searchReducer(before, event, { ...CONFIG, ...over });
+    const { note, ...rest } = after;
+    expect(next).toMatchObject(rest);
+    if ('note' in after) {
+      if (note === undefined) expect(next).not.toHaveProperty('note');
+      else expect(next.note).toEqual(note);
+    }
+    expect(notes(next).slice(notes(before).length)).toEqual(newNotes);
+    expect(notes(next).slice(0, notes(before).length)).toEqual(notes(before));
+  });
+
+  test('band-changed re-derives every in-band flag, leaves failures alone, and mutates nothing', () => {
+    const before = state({}, [0.3, 0.02, 'x']);
+    const frozen = JSON.stringify(before);
+    const next = searchReducer(before, { type: 'band-changed', band: { lo: -0.05, hi: 0.05 } }, CONFIG);
+    expect(next.attempts.map((a) => a.inBand)).toEqual([false, true, false]);
+    expect(next.attempts[2]).toBe(before.attempts[2]);
+    expect(JSON.stringify(before)).toBe(frozen);
+  });
+
+  test('a measured attempt joins the history', () => {
+    const next = searchReducer(
+      state({}, [0.3]),
+      { type: 'measured', attempt: attempt(2, 0.1), extended: false },
+      CONFIG,
+    );
+    expect(next.attempts.map((a) => a.index)).toEqual([1, 2]);
+  });
+});
+
+describe('nextRequest', () => {
+  test('outside the extended search: the current agent, the base strategy and the monitor note', () => {
+    expect(nextRequest(state({ note: 'oscillation: x' }), CONFIG)).toEqual({
+      agent: 'claude',
+      baseStrategy: { importance: 'l2' },
+      note: 'oscillation: x',
+      extended: false,
+    });
+    expect(nextRequest(state(), CONFIG)).toEqual({
+      agent: 'claude',
+      baseStrategy: { importance: 'l2' },
+      extended: false,
+    });
+  });
+
+  test.each([
+    [3, 3, 'another importance criterion', { importance: 'l1' }],
+    [3, 2, 'finer channel rounding', { importance: 'l2', roundTo: 4 }],
+    [3, 1, 'L1 magnitude without isomorphic grouping', { importance: 'l1', isomorphic: false }],
+    [5, 2, 'LAMP importance', { importance: 'lamp' }],
+    [5, 1, 'another importance criterion', { importance: 'l1' }],
+  ])('extended search %i, %i left: %s', (total, left, label, base) => {
+    const r = nextRequest(state({ converged: true, extendedLeft: left, note: 'ignored' }), {
+      ...CONFIG,
+      extendedSearch: total,
+    });
+    expect(r).toEqual({
+      agent: 'claude',
+      baseStrategy: base,
+      note: `extended search: try ${label} while staying in band`,
+      extended: true,
+    });
+    expect(EXTENDED_SHAPES.map((s) => s.label)).toContain(label);
+  });
+
+  test('the solver stands in for the grid in the extended search', () => {
+    expect(nextRequest(state({ agent: 'grid', converged: true, extendedLeft: 1 }), CONFIG).agent).toBe(
+      'solver',
+    );
+    expect(nextRequest(state({ agent: 'grid' }), CONFIG).agent).toBe('grid');
+  });
+});
