@@ -13,39 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import traceback
-from typing import Any
 
 from . import PROTOCOL_VERSION
-from .jobs import JOBS, resolve_job
-from .protocol import Emitter, EngineError, RequestError, log
+from .jobs import JOBS, run_job
+from .protocol import Emitter, RequestError
 
-__all__ = ["main", "run_job"]
-
-
-def run_job(job: Any, request: Any, emit: Emitter) -> int:
-    """Run one job, emitting its result or error; returns the process exit code it deserves."""
-    try:
-        fn = resolve_job(job)
-        data = fn(request, emit)
-        emit.result(data)
-        return 0
-    except RequestError as e:
-        emit.error(e)
-        return 2
-    except EngineError as e:
-        emit.error(e)
-        return 1
-    except MemoryError as e:
-        emit.error(EngineError(f"out of memory: {e}", type="OutOfMemory"))
-        return 1
-    except Exception as e:  # noqa: BLE001 - the protocol must answer every failure with an event
-        log(traceback.format_exc())
-        if type(e).__name__ == "OutOfMemoryError":
-            emit.error(EngineError(f"out of GPU memory: {e}", type="OutOfMemory"))
-        else:
-            emit.error(e)
-        return 1
+__all__ = ["main", "serve"]
 
 
 def serve() -> int:

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from . import pruned_folder
 from .graph import GroupInfo, build_graph, list_groups
 from .macs import MacCount, count_macs, stage_table
 from .models import ModelSpec, build_model, protected_layers, stage_roots
@@ -62,7 +63,7 @@ def _file_stamp(path: str | None) -> list[Any] | None:
     if path is None:
         return None
     p = Path(path)
-    target = p / "state_dict.pt" if p.is_dir() else p
+    target = pruned_folder.weights_path(p) if p.is_dir() else p
     try:
         st = target.stat()
     except OSError:

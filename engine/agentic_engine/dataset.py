@@ -27,7 +27,6 @@ from __future__ import annotations
 import colorsys
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from . import atomic
 from .jobs import parse_request
 from .protocol import Emitter, RequestError
 
@@ -195,7 +195,7 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     names = class_names(req.classes)
     counts = {"train": req.train_per_class, "val": req.val_per_class}
     total = req.classes * (req.train_per_class + req.val_per_class)
-    tmp = root.with_name(f".{root.name}.partial-{os.getpid()}")
+    tmp = atomic.temp_path(root)
     if tmp.exists():
         shutil.rmtree(tmp)
     done = 0
@@ -218,15 +218,9 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
             "trainCount": req.classes * req.train_per_class,
             "valCount": req.classes * req.val_per_class,
         }
+        # Inside the temp folder, which is swapped in whole: the manifest needs no write of its own.
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        if root.exists():
-            old = root.with_name(f".{root.name}.old-{os.getpid()}")
-            os.replace(root, old)
-            os.replace(tmp, root)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            root.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, root)
+        atomic.replace_dir(tmp, root)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

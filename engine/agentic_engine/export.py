@@ -8,7 +8,6 @@ rewrites), so the TS ONNX profiler counts the same MACs. Input ``input`` [batch,
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch.nn as nn
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from . import atomic
 from .cache import load_model
 from .jobs import parse_request
 from .models import ModelSpec
@@ -39,16 +39,16 @@ class ExportRequest(BaseModel):
 def export_onnx(
     model: nn.Module, input_shape: list[int], path: str | Path, opset: int = 17, field: str = "out"
 ) -> Path:
-    """Export ``model`` (left in eval mode) to ``path``; written to a temp name, then renamed."""
+    """Export ``model`` (left in eval mode) to ``path``, atomically (:func:`atomic.write_with`)."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RequestError(field, f"cannot create {path.parent}: {e}") from None
-    tmp = path.with_name(path.name + ".partial")
     was_training = model.training
     model.eval()
-    try:
+
+    def write(tmp: Path) -> None:
         # The TorchScript exporter prints diagnostics on stdout, which belongs to the protocol.
         with warnings.catch_warnings(), redirect_stdout(io.StringIO()) as captured, torch.no_grad():
             warnings.simplefilter("ignore")
@@ -65,11 +65,10 @@ def export_onnx(
             )
         if captured.getvalue().strip():
             log(captured.getvalue().strip())
-        os.replace(tmp, path)
-    except RequestError:
-        raise
+
+    try:
+        atomic.write_with(path, write)
     except Exception as e:  # noqa: BLE001 - surface exporter failures as one typed error
-        tmp.unlink(missing_ok=True)
         raise EngineError(f"ONNX export failed: {type(e).__name__}: {e}", type="ExportFailed") from e
     finally:
         model.train(was_training)

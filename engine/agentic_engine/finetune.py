@@ -24,26 +24,29 @@ import json
 import math
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from torch.utils.data import DataLoader
 
-from .jobs import parse_request
+from . import atomic, pruned_folder
+from . import training as T
+from .jobs import parse_request, run_job
 from .protocol import Emitter, EngineError, RequestError, log
 
 __all__ = ["FinetuneRequest", "Recipe", "run", "MODEL_FILE"]
 
 MODEL_FILE = "model.pt"
-# What models._build_pruned loads from a pruned dir; the dir's other files (history.json...) are copied.
-PRUNED_WEIGHTS_FILE = "state_dict.pt"
 _CONFIG = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, allow_inf_nan=False)
 
 
@@ -109,24 +112,115 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------------------- single run
+#
+# _train = _setup (data, models, step plan, optimizer, resume, loader) -> _train_steps (the micro-batch
+# loop: _micro_batch_loss, optimizer step, progress, _Checkpointer.save) -> _final_result (model files
+# in outDir + the result). Each piece is a function of what the previous one built, held in a _Run.
+
+
+@dataclass(frozen=True)
+class _StepPlan:
+    """The recipe in optimizer steps over this training split (``epochs`` may be fractional)."""
+
+    global_batch: int  # images per micro-batch over all processes
+    micro_per_epoch: int  # full micro-batches per epoch (the remainder is dropped)
+    steps_per_epoch: float
+    total_steps: int
+    warmup_steps: int
+
+
+@dataclass
+class _Run:
+    """One training run as :func:`_setup` builds it; the loop advances model, optimizer and ``losses``."""
+
+    req: FinetuneRequest
+    dist: _Dist | None
+    rank: int
+    world: int
+    device: torch.device
+    index: T.SplitIndex
+    ckpt: dict[str, Any] | None  # the checkpoint resumed from
+    model: torch.nn.Module
+    train_model: torch.nn.Module  # ``model``, DDP-wrapped when distributed
+    teacher: torch.nn.Module | None
+    image_size: int
+    num_classes: int
+    fingerprint: str
+    plan: _StepPlan
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: Any  # bf16 needs no loss scaling; the slot stays in the checkpoint for an fp16 path
+    use_bf16: bool
+    start_step: int
+    losses: list[float]
+    loader: DataLoader
 
 
 def _train(req: FinetuneRequest, emit: Emitter, dist: _Dist | None) -> dict[str, Any]:
-    import torch
-    import torch.nn.functional as F
-    from torch.utils.data import DataLoader
-
-    from . import training as T
-
+    """Set up, train to ``totalSteps`` (checkpointing on the way), write the model; rank 0 answers."""
     started = time.perf_counter()
+    run = _setup(req, dist)
+    checkpoints = _Checkpointer(run, emit)
+    step, images, train_sec = _train_steps(run, checkpoints, emit)
+    if checkpoints.last is None and run.rank == 0:
+        # Resumed from the final checkpoint: nothing to train, but still answer with a checkpoint ref.
+        checkpoints.save(step)
+    if run.rank != 0:
+        return {}
+    return _final_result(run, checkpoints.last, step, images, train_sec, started, emit)
+
+
+def _setup(req: FinetuneRequest, dist: _Dist | None) -> _Run:
+    """Index ``<root>/train``, build model and teacher, plan the steps, restore a checkpoint, make the loader.
+
+    The order is part of the exact resume: the global RNGs are seeded before the models are built and
+    restored from the checkpoint only after everything that could draw from them.
+    """
     recipe = req.recipe
     rank, world = (dist.rank, dist.world) if dist else (0, 1)
     device = dist.device if dist is not None else T.resolve_device(req.device)
     index = T.index_split(req.dataset.root, "train")
     ckpt = T.load_checkpoint(req.resume_from) if req.resume_from is not None else None
 
-    # Model init draws from the global RNGs: seed them so a fresh start is reproducible.
     _seed_everything(recipe.seed)
+    model, image_size, num_classes, fingerprint = _student(req, index, device, ckpt)
+    teacher = _teacher(req, image_size, num_classes, device)
+    plan = _plan_steps(req, len(index.samples), world)
+
+    optimizer = _optimizer(model, recipe)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: T.lr_factor(s, plan.total_steps, plan.warmup_steps, recipe.schedule)
+    )
+    use_bf16 = recipe.bf16 and device.type == "cuda"
+    if recipe.bf16 and not use_bf16:
+        log("finetune: bf16 autocast is GPU-only; training in fp32 on", device)
+    start_step, losses = _resume(req, ckpt, plan, world, optimizer, scheduler)
+
+    train_model: torch.nn.Module = model
+    if dist is not None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        train_model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    loader = _data_loader(req, index, image_size, plan, start_step, rank, world, device)
+    return _Run(
+        req=req, dist=dist, rank=rank, world=world, device=device, index=index, ckpt=ckpt,
+        model=model, train_model=train_model, teacher=teacher, image_size=image_size,
+        num_classes=num_classes, fingerprint=fingerprint, plan=plan, optimizer=optimizer,
+        scheduler=scheduler, scaler=None, use_bf16=use_bf16, start_step=start_step, losses=losses,
+        loader=loader,
+    )  # fmt: skip
+
+
+def _student(
+    req: FinetuneRequest, index: T.SplitIndex, device: torch.device, ckpt: dict[str, Any] | None
+) -> tuple[torch.nn.Module, int, int, str]:
+    """The model to train, on ``device``, with the checkpoint's weights when resuming.
+
+    Returns ``(model, imageSize, classes, fingerprint)``. Its class count must be the training split's;
+    a checkpoint must come from the same architecture.
+    """
     model, input_shape = T.load_model(req.model, "model")
     image_size = req.dataset.image_size or int(input_shape[-1])
     num_classes = _output_classes(model, image_size)
@@ -145,79 +239,95 @@ def _train(req: FinetuneRequest, emit: Emitter, dist: _Dist | None) -> dict[str,
             )
         model.load_state_dict(ckpt["model"])
     model.to(device)
-    if recipe.channels_last:
+    if req.recipe.channels_last:
         model.to(memory_format=torch.channels_last)
+    return model, image_size, num_classes, fingerprint
 
-    teacher = None
-    if req.teacher is not None:
-        teacher, _ = T.load_model(req.teacher, "teacher")
-        if _output_classes(teacher, image_size) != num_classes:
-            raise RequestError("teacher.numClasses", f"the teacher must predict {num_classes} classes too")
-        teacher.eval().requires_grad_(False).to(device)
-        if recipe.channels_last:
-            teacher.to(memory_format=torch.channels_last)
 
+def _teacher(
+    req: FinetuneRequest, image_size: int, num_classes: int, device: torch.device
+) -> torch.nn.Module | None:
+    """The frozen distillation teacher (eval mode, no grad) on ``device``, or None without one."""
+    if req.teacher is None:
+        return None
+    teacher, _ = T.load_model(req.teacher, "teacher")
+    if _output_classes(teacher, image_size) != num_classes:
+        raise RequestError("teacher.numClasses", f"the teacher must predict {num_classes} classes too")
+    teacher.eval().requires_grad_(False).to(device)
+    if req.recipe.channels_last:
+        teacher.to(memory_format=torch.channels_last)
+    return teacher
+
+
+def _plan_steps(req: FinetuneRequest, images: int, world: int) -> _StepPlan:
+    """``epochs`` (capped by ``maxSteps``) and ``warmupEpochs`` as optimizer steps over ``images`` images."""
+    recipe = req.recipe
     global_batch = recipe.batch_size * world
-    if len(index.samples) < global_batch:
+    if images < global_batch:
         raise RequestError(
             "recipe.batchSize",
-            f"batchSize {recipe.batch_size} x {world} process(es) exceeds "
-            f"the {len(index.samples)} training images",
+            f"batchSize {recipe.batch_size} x {world} process(es) exceeds the {images} training images",
         )
-    micro_per_epoch = len(index.samples) // global_batch
+    micro_per_epoch = images // global_batch
     steps_per_epoch = micro_per_epoch / recipe.grad_accum_steps
     total_steps = max(1, math.ceil(recipe.epochs * steps_per_epoch))
     if recipe.max_steps is not None:
         total_steps = min(total_steps, recipe.max_steps)
     warmup_steps = round(recipe.warmup_epochs * steps_per_epoch)
+    return _StepPlan(global_batch, micro_per_epoch, steps_per_epoch, total_steps, warmup_steps)
 
-    optimizer = _optimizer(model, recipe)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: T.lr_factor(s, total_steps, warmup_steps, recipe.schedule)
-    )
-    use_bf16 = recipe.bf16 and device.type == "cuda"
-    if recipe.bf16 and not use_bf16:
-        log("finetune: bf16 autocast is GPU-only; training in fp32 on", device)
-    # bf16 needs no loss scaling; the slot stays in the checkpoint for an fp16 path.
-    scaler = None
 
-    start_step = 0
-    losses: list[float] = []
-    if ckpt is not None:
-        start_step = int(ckpt["step"])
-        if start_step > total_steps:
-            raise RequestError(
-                "resumeFrom", f"checkpoint is at step {start_step}, past this recipe's {total_steps} steps"
-            )
-        if ckpt.get("worldSize", 1) != world:
-            log(
-                f"finetune: resuming a {ckpt.get('worldSize')}-process checkpoint "
-                f"with {world}: data order differs"
-            )
-        _warn_recipe_drift(ckpt.get("recipe", {}), recipe)
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        losses = [float(v) for v in ckpt["losses"].tolist()]
-        T.restore_rng(ckpt["rng"])
-        log(f"finetune: resumed from {req.resume_from} at step {start_step}/{total_steps}")
-
-    train_model: torch.nn.Module = model
-    if dist is not None:
-        from torch.nn.parallel import DistributedDataParallel
-
-        train_model = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
+def _resume(
+    req: FinetuneRequest,
+    ckpt: dict[str, Any] | None,
+    plan: _StepPlan,
+    world: int,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+) -> tuple[int, list[float]]:
+    """Restore optimizer, scheduler, losses and global RNGs from ``ckpt``; ``(start step, losses so far)``."""
+    if ckpt is None:
+        return 0, []
+    start_step = int(ckpt["step"])
+    if start_step > plan.total_steps:
+        raise RequestError(
+            "resumeFrom", f"checkpoint is at step {start_step}, past this recipe's {plan.total_steps} steps"
         )
+    if ckpt.get("worldSize", 1) != world:
+        log(
+            f"finetune: resuming a {ckpt.get('worldSize')}-process checkpoint "
+            f"with {world}: data order differs"
+        )
+    _warn_recipe_drift(ckpt.get("recipe", {}), req.recipe)
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    losses = [float(v) for v in ckpt["losses"].tolist()]
+    T.restore_rng(ckpt["rng"])
+    log(f"finetune: resumed from {req.resume_from} at step {start_step}/{plan.total_steps}")
+    return start_step, losses
 
+
+def _data_loader(
+    req: FinetuneRequest,
+    index: T.SplitIndex,
+    image_size: int,
+    plan: _StepPlan,
+    start_step: int,
+    rank: int,
+    world: int,
+    device: torch.device,
+) -> DataLoader:
+    """Micro-batches ``startStep x gradAccumSteps`` up to the last step's, this rank's slice of each."""
+    recipe = req.recipe
     data = T.AugmentedImageFolder(index, image_size, train=True, seed=recipe.seed)
     sampler = T.ResumableBatchSampler(
         len(index.samples),
-        global_batch,
+        plan.global_batch,
         recipe.seed,
         start=start_step * recipe.grad_accum_steps,
-        stop=total_steps * recipe.grad_accum_steps,
+        stop=plan.total_steps * recipe.grad_accum_steps,
     )
-    loader = DataLoader(
+    return DataLoader(
         data,
         batch_sampler=_RankSlice(sampler, rank, world) if world > 1 else sampler,
         num_workers=recipe.workers,
@@ -226,85 +336,101 @@ def _train(req: FinetuneRequest, emit: Emitter, dist: _Dist | None) -> dict[str,
         generator=torch.Generator().manual_seed(recipe.seed),
     )
 
-    ckpt_dir = Path(req.checkpoint_dir)
-    out_dir = Path(req.out_dir)
-    state = {
-        "fingerprint": fingerprint,
-        "modelSpec": req.model,
-        "recipe": recipe.model_dump(by_alias=True),
-        "totalSteps": total_steps,
-        "microBatchesPerEpoch": micro_per_epoch,
-        "worldSize": world,
-        "dataset": {
-            "root": str(Path(req.dataset.root).resolve()),
-            "classes": index.classes,
-            "imageSize": image_size,
-        },
-    }
-    last_ckpt: dict[str, Any] | None = None
-    written: list[Path] = []
 
-    def save_checkpoint(step: int) -> dict[str, Any] | None:
-        if rank != 0:
+class _Checkpointer:
+    """Writes ``<checkpointDir>/ckpt-<step>.pt`` (rank 0 only), announces it, keeps the newest few.
+
+    A checkpoint holds everything an exact resume needs: model, optimizer, scheduler, scaler, every
+    global RNG, the losses so far, and where the sampler stands. ``last`` is the newest one's reference.
+    """
+
+    def __init__(self, run: _Run, emit: Emitter) -> None:
+        self.run = run
+        self.emit = emit
+        self.last: dict[str, Any] | None = None
+        self.written: list[Path] = []
+        req = run.req
+        self.static = {
+            "fingerprint": run.fingerprint,
+            "modelSpec": req.model,
+            "recipe": req.recipe.model_dump(by_alias=True),
+            "totalSteps": run.plan.total_steps,
+            "microBatchesPerEpoch": run.plan.micro_per_epoch,
+            "worldSize": run.world,
+            "dataset": {
+                "root": str(Path(req.dataset.root).resolve()),
+                "classes": run.index.classes,
+                "imageSize": run.image_size,
+            },
+        }
+
+    def save(self, step: int) -> dict[str, Any] | None:
+        """Checkpoint after optimizer step ``step``; ``{...artifact ref, step}``, None on ranks > 0."""
+        run = self.run
+        if run.rank != 0:
             return None
-        micro = step * recipe.grad_accum_steps
+        req, per_epoch = run.req, run.plan.micro_per_epoch
+        micro = step * req.recipe.grad_accum_steps
         payload = {
             "format": T.CHECKPOINT_FORMAT,
-            **state,
+            **self.static,
             "step": step,
-            "epoch": micro / micro_per_epoch,
+            "epoch": micro / per_epoch,
             "sampler": {
-                "seed": recipe.seed,
+                "seed": req.recipe.seed,
                 "microBatch": micro,
-                "epoch": micro // micro_per_epoch,
-                "batchInEpoch": micro % micro_per_epoch,
+                "epoch": micro // per_epoch,
+                "batchInEpoch": micro % per_epoch,
             },
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler,
+            "model": run.model.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "scheduler": run.scheduler.state_dict(),
+            "scaler": run.scaler,
             "rng": T.capture_rng(),
-            "losses": torch.tensor(losses, dtype=torch.float64),
+            "losses": torch.tensor(run.losses, dtype=torch.float64),
         }
-        path = T.atomic_torch_save(payload, ckpt_dir / f"ckpt-{step}.pt")
-        ref = emit.artifact("checkpoint", path, step=step)
-        written.append(path)
+        path = atomic.torch_save(payload, Path(req.checkpoint_dir) / f"ckpt-{step}.pt")
+        ref = self.emit.artifact("checkpoint", path, step=step)
+        self.written.append(path)
         if req.keep_checkpoints is not None:
-            while len(written) > req.keep_checkpoints:
-                written.pop(0).unlink(missing_ok=True)
-        return {**ref, "step": step}
+            while len(self.written) > req.keep_checkpoints:
+                self.written.pop(0).unlink(missing_ok=True)
+        self.last = {**ref, "step": step}
+        return self.last
 
+
+def _train_steps(run: _Run, checkpoints: _Checkpointer, emit: Emitter) -> tuple[int, int, float]:
+    """The loop: micro-batches -> optimizer steps to ``totalSteps``; ``(last step, images seen, seconds)``.
+
+    Every ``progressEverySteps`` steps a ``train`` progress event, every ``checkpointEverySteps`` (and at
+    the last step) a checkpoint. A non-finite loss stops the run (NonFiniteLoss); running out of device
+    memory becomes OutOfMemory with advice on the batch size.
+    """
+    req, recipe, dist, plan = run.req, run.req.recipe, run.dist, run.plan
     autocast = (
-        torch.autocast(device_type="cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
+        torch.autocast(device_type="cuda", dtype=torch.bfloat16) if run.use_bf16 else contextlib.nullcontext()
     )
-    model.train()
-    step = start_step
+    run.model.train()
+    step = run.start_step
     images = 0
     loop_start = time.perf_counter()
     accum_loss = 0.0
     micro_in_step = 0
     try:
-        for x, y in loader:
-            x = x.to(device, non_blocking=True)
-            y = y.to(device, non_blocking=True)
+        for x, y in run.loader:
+            x = x.to(run.device, non_blocking=True)
+            y = y.to(run.device, non_blocking=True)
             if recipe.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             last_micro = micro_in_step == recipe.grad_accum_steps - 1
-            sync = contextlib.nullcontext() if (dist is None or last_micro) else train_model.no_sync()
+            sync = contextlib.nullcontext() if (dist is None or last_micro) else run.train_model.no_sync()
             with sync:
                 with autocast:
-                    logits = train_model(x)
-                    loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
-                    if teacher is not None and recipe.kd_alpha > 0:
-                        with torch.no_grad():
-                            t_logits = teacher(x)
-                        loss = (1 - recipe.kd_alpha) * loss + recipe.kd_alpha * _kd_loss(
-                            logits.float(), t_logits.float(), recipe.kd_temperature
-                        )
+                    loss = _micro_batch_loss(run, x, y)
                 (loss / recipe.grad_accum_steps).backward()
             accum_loss += float(loss.detach())
             micro_in_step += 1
-            images += x.shape[0] * world
+            images += x.shape[0] * run.world
             if not last_micro:
                 continue
             step_loss = accum_loss / recipe.grad_accum_steps
@@ -315,66 +441,99 @@ def _train(req: FinetuneRequest, emit: Emitter, dist: _Dist | None) -> dict[str,
                     f"training loss is {step_loss} at step {step + 1}: lower recipe.lr or check the data",
                     type="NonFiniteLoss",
                 )
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            scheduler.step()
+            run.optimizer.step()
+            run.optimizer.zero_grad(set_to_none=True)
+            run.scheduler.step()
             step += 1
-            losses.append(step_loss)
+            run.losses.append(step_loss)
             accum_loss, micro_in_step = 0.0, 0
-            if step % req.progress_every_steps == 0 or step == total_steps:
-                elapsed = time.perf_counter() - loop_start
-                done = step - start_step
-                emit.progress(
-                    "train",
-                    step / total_steps,
-                    step=step,
-                    totalSteps=total_steps,
-                    epoch=step * recipe.grad_accum_steps / micro_per_epoch,
-                    loss=step_loss,
-                    lr=optimizer.param_groups[0]["lr"],
-                    imagesPerSec=images / elapsed if elapsed > 0 else None,
-                    etaSec=(total_steps - step) * elapsed / done if done else None,
-                )
-            if step % req.checkpoint_every_steps == 0 or step == total_steps:
-                last_ckpt = save_checkpoint(step)
+            if step % req.progress_every_steps == 0 or step == plan.total_steps:
+                _emit_progress(run, emit, step, step_loss, images, time.perf_counter() - loop_start)
+            if step % req.checkpoint_every_steps == 0 or step == plan.total_steps:
+                checkpoints.save(step)
                 if dist is not None:
                     dist.barrier()
     except Exception as e:
         if T.is_oom(e):
-            raise T.out_of_memory(recipe.batch_size, device) from None
+            raise T.out_of_memory(recipe.batch_size, run.device) from None
         raise
-    train_sec = time.perf_counter() - loop_start
+    return step, images, time.perf_counter() - loop_start
 
-    if last_ckpt is None and rank == 0:
-        # Resumed from the final checkpoint: nothing to train, but still answer with a checkpoint ref.
-        last_ckpt = save_checkpoint(step)
-    if rank != 0:
-        return {}
-    model_ref, model_spec = _write_model(model, req.model, num_classes, out_dir, emit)
+
+def _emit_progress(run: _Run, emit: Emitter, step: int, loss: float, images: int, elapsed: float) -> None:
+    """The ``train`` progress event after optimizer step ``step``; throughput and ETA since the loop began."""
+    plan, done = run.plan, step - run.start_step
+    emit.progress(
+        "train",
+        step / plan.total_steps,
+        step=step,
+        totalSteps=plan.total_steps,
+        epoch=step * run.req.recipe.grad_accum_steps / plan.micro_per_epoch,
+        loss=loss,
+        lr=run.optimizer.param_groups[0]["lr"],
+        imagesPerSec=images / elapsed if elapsed > 0 else None,
+        etaSec=(plan.total_steps - step) * elapsed / done if done else None,
+    )
+
+
+def _micro_batch_loss(run: _Run, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy (with label smoothing), blended with the teacher's :func:`_kd_loss` by ``kdAlpha``."""
+    recipe = run.req.recipe
+    logits = run.train_model(x)
+    loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
+    if run.teacher is not None and recipe.kd_alpha > 0:
+        with torch.no_grad():
+            t_logits = run.teacher(x)
+        loss = (1 - recipe.kd_alpha) * loss + recipe.kd_alpha * _kd_loss(
+            logits.float(), t_logits.float(), recipe.kd_temperature
+        )
+    return loss
+
+
+def _kd_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Hinton distillation: T^2 * KL(softmax(teacher/T) || softmax(student/T))."""
+    return F.kl_div(
+        F.log_softmax(student / temperature, dim=1),
+        F.log_softmax(teacher / temperature, dim=1),
+        reduction="batchmean",
+        log_target=True,
+    ) * (temperature**2)
+
+
+def _final_result(
+    run: _Run,
+    last_ckpt: dict[str, Any] | None,
+    step: int,
+    images: int,
+    train_sec: float,
+    started: float,
+    emit: Emitter,
+) -> dict[str, Any]:
+    """Write the trained model to ``outDir`` and build the job's result (PROTOCOL.md ``finetune``)."""
+    req, recipe, plan = run.req, run.req.recipe, run.plan
+    model_ref, model_spec = _write_model(run.model, req.model, run.num_classes, Path(req.out_dir), emit)
     result: dict[str, Any] = {
         "finalCheckpoint": last_ckpt,
         "model": model_ref,
         "modelSpec": model_spec,
         "steps": step,
-        "totalSteps": total_steps,
-        "epochs": step * recipe.grad_accum_steps / micro_per_epoch,
-        "trainLoss": _loss_summary(losses, max(1, round(steps_per_epoch))),
-        "lossCurve": T.downsample_curve(losses),
+        "totalSteps": plan.total_steps,
+        "epochs": step * recipe.grad_accum_steps / plan.micro_per_epoch,
+        "trainLoss": _loss_summary(run.losses, max(1, round(plan.steps_per_epoch))),
+        "lossCurve": T.downsample_curve(run.losses),
         "imagesPerSec": images / train_sec if train_sec > 0 and images else None,
         "wallMs": round((time.perf_counter() - started) * 1000),
-        "device": str(device),
-        "worldSize": world,
-        "imageSize": image_size,
-        "classes": index.classes,
+        "device": str(run.device),
+        "worldSize": run.world,
+        "imageSize": run.image_size,
+        "classes": run.index.classes,
     }
-    if ckpt is not None:
-        result["resumedFromStep"] = start_step
+    if run.ckpt is not None:
+        result["resumedFromStep"] = run.start_step
     return result
 
 
 def _seed_everything(seed: int) -> None:
-    import torch
-
     random.seed(seed)
     np.random.seed(seed % (1 << 32))
     torch.manual_seed(seed)
@@ -382,8 +541,6 @@ def _seed_everything(seed: int) -> None:
 
 def _output_classes(model: Any, image_size: int) -> int:
     """The model's number of outputs, from one eval-mode forward pass on a zero image."""
-    import torch
-
     was_training = model.training
     model.eval()
     try:
@@ -403,8 +560,6 @@ def _output_classes(model: Any, image_size: int) -> int:
 
 
 def _optimizer(model: Any, recipe: Recipe) -> Any:
-    import torch
-
     # Standard practice: no weight decay on biases and normalisation parameters (1-d tensors).
     decay, no_decay = [], []
     for p in model.parameters():
@@ -417,18 +572,6 @@ def _optimizer(model: Any, recipe: Recipe) -> Any:
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum)
     return torch.optim.AdamW(groups, lr=recipe.lr)
-
-
-def _kd_loss(student: Any, teacher: Any, temperature: float) -> Any:
-    """Hinton distillation: T^2 * KL(softmax(teacher/T) || softmax(student/T))."""
-    import torch.nn.functional as F
-
-    return F.kl_div(
-        F.log_softmax(student / temperature, dim=1),
-        F.log_softmax(teacher / temperature, dim=1),
-        reduction="batchmean",
-        log_target=True,
-    ) * (temperature**2)
 
 
 def _warn_recipe_drift(saved: dict[str, Any], recipe: Recipe) -> None:
@@ -451,37 +594,18 @@ def _loss_summary(losses: list[float], window: int) -> dict[str, float | None]:
 def _write_model(
     model: Any, spec: dict[str, Any], num_classes: int, out_dir: Path, emit: Emitter
 ) -> tuple[dict, dict]:
-    """Write ``outDir/model.pt`` (+ a pruned model's other files); returns (artifact ref, buildable spec)."""
-    from . import training as T
-
+    """Write ``outDir/model.pt``, or a pruned folder for a pruned model; (artifact ref, buildable spec)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    pruned = spec.get("pruned")
-    if not pruned and spec.get("weights") and Path(spec["weights"]).is_dir():
-        pruned = spec["weights"]  # build_model treats a weights folder as a pruned dir too
+    pruned = pruned_folder.folder_of(spec)
     model_spec = {k: v for k, v in spec.items() if k not in ("weights", "pruned")}
     if pruned:
-        weights_name = _pruned_weights_file()
-        src = Path(pruned)
-        if src.resolve() != out_dir.resolve():
-            for f in sorted(src.iterdir()):
-                if f.is_file() and f.name != weights_name and not f.name.endswith(".onnx"):
-                    tmp = out_dir / f".{f.name}.tmp-{os.getpid()}"
-                    shutil.copyfile(f, tmp)
-                    os.replace(tmp, out_dir / f.name)
-        path = T.atomic_torch_save(model.state_dict(), out_dir / weights_name)
+        path = pruned_folder.copy_folder(pruned, out_dir, model.state_dict())
         model_spec["pruned"] = str(out_dir.resolve())
     else:
-        path = T.atomic_torch_save(model.state_dict(), out_dir / MODEL_FILE)
+        path = atomic.torch_save(model.state_dict(), out_dir / MODEL_FILE)
         model_spec["weights"] = str(path.resolve())
         model_spec["numClasses"] = num_classes
     return emit.artifact("model", path), model_spec
-
-
-def _pruned_weights_file() -> str:
-    """The state_dict file name ``models.build_model`` reads from a pruned dir (beside ``history.json``)."""
-    from . import models
-
-    return getattr(models, "PRUNED_WEIGHTS_FILE", PRUNED_WEIGHTS_FILE)
 
 
 # ------------------------------------------------------------------------------ multi-GPU (torchrun)
@@ -496,8 +620,6 @@ def _pruned_weights_file() -> str:
 
 class _Dist:
     def __init__(self, rank: int, world: int, local_rank: int, device: str) -> None:
-        import torch
-
         self.rank, self.world, self.local_rank = rank, world, local_rank
         if device != "cpu" and torch.cuda.is_available():
             torch.cuda.set_device(local_rank)
@@ -512,7 +634,6 @@ class _Dist:
             td.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
 
     def mean(self, value: float) -> float:
-        import torch
         import torch.distributed as td
 
         t = torch.tensor([value], dtype=torch.float64, device=self.device)
@@ -549,8 +670,6 @@ class _RankSlice:
 
 
 def _launch_torchrun(req: FinetuneRequest, request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
-    import torch
-
     if req.device != "cpu" and torch.cuda.device_count() < req.gpus:
         raise RequestError("gpus", f"{req.gpus} GPUs requested, {torch.cuda.device_count()} visible")
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
@@ -607,8 +726,6 @@ def _rank_main(argv: list[str] | None = None) -> int:
         return 2
     with open(args.request_file, encoding="utf-8") as f:
         request = json.load(f)
-
-    from .__main__ import run_job
 
     with open(os.devnull, "w") as devnull:
         emit = Emitter() if os.environ.get("RANK", "0") == "0" else Emitter(stream=devnull)

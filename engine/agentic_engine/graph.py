@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch_pruning as tp
 
-from .models import attention_modules
+from .attention import attention_modules
 
 __all__ = [
     "ROOT_TYPES",

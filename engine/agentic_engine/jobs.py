@@ -1,4 +1,6 @@
-"""Job registry: job name -> ``module:function``, imported lazily so a cold job pays only for what it uses.
+"""Job registry: job name -> ``module:function``, imported lazily so a cold job pays only for what it uses;
+and :func:`run_job`, which runs one and answers it with exactly one ``result`` or ``error`` event (the CLI,
+warm mode and each torchrun rank all go through it).
 
 A job function has the signature ``run(request: dict, emit: Emitter) -> dict`` and returns the
 ``result`` event's data. It validates its request with :func:`parse_request` (a pydantic model per job)
@@ -8,13 +10,14 @@ and raises :class:`~agentic_engine.protocol.RequestError` / ``EngineError`` on f
 from __future__ import annotations
 
 import importlib
+import traceback
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .protocol import JobFn, RequestError
+from .protocol import Emitter, EngineError, JobFn, RequestError, log
 
-__all__ = ["JOBS", "resolve_job", "parse_request"]
+__all__ = ["JOBS", "resolve_job", "run_job", "parse_request"]
 
 # One module per job. Add a line here when adding a job.
 JOBS: dict[str, str] = {
@@ -38,6 +41,31 @@ def resolve_job(name: Any) -> JobFn:
     module_name, fn_name = JOBS[name].split(":")
     module = importlib.import_module(module_name)
     return getattr(module, fn_name)
+
+
+def run_job(job: Any, request: Any, emit: Emitter) -> int:
+    """Run one job, emitting its result or error; returns the process exit code it deserves."""
+    try:
+        fn = resolve_job(job)
+        data = fn(request, emit)
+        emit.result(data)
+        return 0
+    except RequestError as e:
+        emit.error(e)
+        return 2
+    except EngineError as e:
+        emit.error(e)
+        return 1
+    except MemoryError as e:
+        emit.error(EngineError(f"out of memory: {e}", type="OutOfMemory"))
+        return 1
+    except Exception as e:  # noqa: BLE001 - the protocol must answer every failure with an event
+        log(traceback.format_exc())
+        if type(e).__name__ == "OutOfMemoryError":
+            emit.error(EngineError(f"out of GPU memory: {e}", type="OutOfMemory"))
+        else:
+            emit.error(e)
+        return 1
 
 
 def parse_request(model: type[M], raw: Any) -> M:

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from .models import is_timm_attention
+from .attention import is_timm_attention
 
 __all__ = ["LayerCount", "MacCount", "count_macs", "stage_table", "layer_rows"]
 

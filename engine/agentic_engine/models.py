@@ -8,23 +8,24 @@ Example::
     model, shape = build_model(ModelSpec(name="resnet50"))              # random init, [1, 3, 224, 224]
     model, shape = build_model({"name": "democnn"})                     # the demo CNN, [1, 3, 32, 32]
     model, shape = build_model({"name": "resnet50", "pruned": "/runs/trial-3"})   # rebuilt pruned model
+
+What a pruned folder holds, and how it is read and written, is :mod:`agentic_engine.pruned_folder`'s.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib.util
-import json
-import types
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from . import pruned_folder
+from .attention import make_width_agnostic, set_attention_shape
 from .protocol import RequestError
 
 __all__ = [
@@ -35,14 +36,8 @@ __all__ = [
     "default_input_size",
     "stage_roots",
     "protected_layers",
-    "attention_modules",
-    "is_timm_attention",
-    "set_attention_shape",
     "DemoCNN",
-    "PRUNED_FORMAT",
 ]
-
-PRUNED_FORMAT = "agentic-pruner/pruned-model@1"
 
 _TORCHVISION = [
     "resnet18",
@@ -89,10 +84,9 @@ def build_model(spec: ModelSpec | dict[str, Any]) -> tuple[nn.Module, list[int]]
     file, or a bad ``file:`` factory.
     """
     spec = _as_spec(spec)
-    pruned_dir = spec.pruned
-    weights = spec.weights
-    if pruned_dir is None and weights is not None and Path(weights).is_dir():
-        pruned_dir, weights = weights, None
+    pruned_dir = pruned_folder.folder_of(spec)
+    # A weights folder is a pruned folder (not a file to load on top).
+    weights = None if spec.pruned is None and pruned_dir is not None else spec.weights
     # Random init is seeded (without touching the caller's RNG): a model without weights is the same model
     # in every process, so a strategy measures the same MACs on any worker and in any rerun.
     with torch.random.fork_rng(devices=[]):
@@ -135,11 +129,7 @@ def _build_dense(spec: ModelSpec) -> tuple[nn.Module, list[int]]:
         import timm
 
         model = timm.create_model(name, pretrained=False, num_classes=spec.num_classes or 1000, img_size=size)
-        for m in model.modules():
-            if is_timm_attention(m):
-                # Width-agnostic forward: the stock one reshapes to the *input* width, which breaks once
-                # head dims are pruned. Identical results on the dense model.
-                m.forward = types.MethodType(_timm_attention_forward, m)
+        make_width_agnostic(model)
     else:
         near = difflib.get_close_matches(spec.name, KNOWN_MODELS, n=len(KNOWN_MODELS), cutoff=0.0)
         raise RequestError(
@@ -220,87 +210,26 @@ def _load_weights(model: nn.Module, path_str: str, field: str) -> None:
 def _build_pruned(spec: ModelSpec, dir_str: str) -> tuple[nn.Module, list[int]]:
     """Fresh dense model -> dependency graph -> replay the pruning history -> load the saved tensors."""
     field = "model.pruned" if spec.pruned is not None else "model.weights"
-    directory = Path(dir_str)
-    history_path = directory / "history.json"
-    if not history_path.is_file():
-        raise RequestError(field, f"{dir_str!r} is not a saved pruned model (no history.json)")
-    try:
-        saved = json.loads(history_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise RequestError(field, f"cannot read {history_path}: {e}") from None
-    if saved.get("format") != PRUNED_FORMAT:
-        raise RequestError(
-            field, f"{history_path} has format {saved.get('format')!r}, expected {PRUNED_FORMAT!r}"
-        )
-    dense_spec = ModelSpec.model_validate(saved["model"])
+    saved = pruned_folder.read(dir_str, field)
+    dense_spec = ModelSpec.model_validate(saved.dense_spec)
     if canonical_name(dense_spec.name) != canonical_name(spec.name):
         raise RequestError(field, f"{dir_str!r} holds a pruned {dense_spec.name!r}, not {spec.name!r}")
     model, shape = _build_dense(dense_spec)
-    input_shape = [int(v) for v in saved.get("inputShape", shape)]
+    input_shape = saved.input_shape or shape
+    # Imported here, not above: torch-pruning costs ~2 s of import that dense-only jobs need not pay.
     from .graph import build_graph
 
     graph = build_graph(model, input_shape)
-    history = [[str(n), bool(out), [int(i) for i in idxs]] for n, out, idxs in saved.get("history", [])]
-    graph.load_pruning_history(history)
+    graph.load_pruning_history(saved.history)
     modules = dict(model.named_modules())
-    for name, attrs in saved.get("attention", {}).items():
-        set_attention_shape(modules[name], int(attrs["numHeads"]), int(attrs["headDim"]))
-    _load_weights(model, str(directory / "state_dict.pt"), field)
+    for name, attrs in saved.attention.items():
+        set_attention_shape(modules[name], attrs["numHeads"], attrs["headDim"])
+    _load_weights(model, str(pruned_folder.weights_path(dir_str)), field)
     return model, [1, *input_shape[1:]]
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Structure helpers shared by profile and prune
-
-
-def is_timm_attention(module: nn.Module) -> bool:
-    """timm's ``Attention`` (qkv Linear + proj Linear + num_heads), not ``nn.MultiheadAttention``."""
-    return (
-        type(module).__name__ == "Attention"
-        and isinstance(getattr(module, "qkv", None), nn.Linear)
-        and isinstance(getattr(module, "proj", None), nn.Linear)
-        and hasattr(module, "num_heads")
-    )
-
-
-def attention_modules(model: nn.Module) -> dict[str, nn.Module]:
-    return {n: m for n, m in model.named_modules() if is_timm_attention(m)}
-
-
-def set_attention_shape(module: nn.Module, num_heads: int, head_dim: int) -> None:
-    """Make a timm Attention's forward agree with its (pruned) qkv width."""
-    module.num_heads = num_heads
-    module.head_dim = head_dim
-    module.scale = head_dim**-0.5
-
-
-def _timm_attention_forward(
-    self: nn.Module, x: torch.Tensor, attn_mask: torch.Tensor | None = None
-) -> torch.Tensor:
-    batch, tokens, _ = x.shape
-    inner = self.num_heads * self.head_dim
-    qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-    q, k, v = qkv.unbind(0)
-    q, k = self.q_norm(q), self.k_norm(k)
-    if self.fused_attn:
-        x = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=attn_mask,
-            dropout_p=self.attn_drop.p if self.training else 0.0,
-            scale=self.scale,
-        )
-    else:
-        attn = (q * self.scale) @ k.transpose(-2, -1)
-        if attn_mask is not None:
-            attn = attn + attn_mask
-        attn = self.attn_drop(attn.softmax(dim=-1))
-        x = attn @ v
-    x = x.transpose(1, 2).reshape(batch, tokens, inner)
-    x = self.norm(x)
-    x = self.proj(x)
-    return self.proj_drop(x)
 
 
 def stage_roots(name: str) -> list[str] | None:

@@ -6,13 +6,12 @@ input tensor is saved as raw little-endian float32 (``[N, 3, H, W]``, row-major)
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from . import atomic
 from .jobs import parse_request
 from .protocol import Emitter
 
@@ -53,11 +52,7 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     model.eval()
     with torch.no_grad():
         logits = model(x).float()
-    out = Path(req.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    x.numpy().astype(np.dtype("<f4")).tofile(tmp)
-    os.replace(tmp, out)
+    out = atomic.write_bytes(req.out, x.numpy().astype(np.dtype("<f4")).tobytes())
     ref = emit.artifact("inputs", out)
     return {
         "inputs": ref,

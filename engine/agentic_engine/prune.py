@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,12 +21,14 @@ import torch_pruning as tp
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from . import pruned_folder
+from .attention import attention_modules, set_attention_shape
 from .cache import DenseModel, load_model
 from .export import export_onnx
 from .graph import ROOT_TYPES, num_heads_of, out_channels_of, quiet_unwrapped_parameters
 from .jobs import parse_request
 from .macs import count_macs, stage_table
-from .models import PRUNED_FORMAT, ModelSpec, attention_modules, set_attention_shape, stage_roots
+from .models import ModelSpec, stage_roots
 from .protocol import Emitter, EngineError, RequestError
 from .strategy import Strategy, VitOptions
 
@@ -250,21 +250,13 @@ def apply_strategy(
     return history, attention
 
 
-def _write_atomic(path: Path, write: Any) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _previous_history(spec: ModelSpec) -> tuple[dict[str, Any] | None, list[list[Any]]]:
     """When pruning an already pruned model, its history comes first in the new one."""
-    directory = spec.pruned
-    if directory is None and spec.weights is not None and Path(spec.weights).is_dir():
-        directory = spec.weights
+    directory = pruned_folder.folder_of(spec)
     if directory is None:
         return None, []
-    saved = json.loads((Path(directory) / "history.json").read_text(encoding="utf-8"))
-    return saved["model"], saved["history"]
+    saved = pruned_folder.read(directory, "model.pruned" if spec.pruned is not None else "model.weights")
+    return saved.dense_spec, saved.history
 
 
 def _forward_check(model: nn.Module, shape: list[int], num_classes: int, seed: int) -> Any:
@@ -351,25 +343,17 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
         "inputSize": dense.input_shape[2],
     }
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    state_path = out_dir / "state_dict.pt"
-    _write_atomic(state_path, lambda p: torch.save(state, p))
-    state_ref = emit.artifact("state_dict", state_path)
-    saved_history = {
-        "format": PRUNED_FORMAT,
-        "torchPruning": tp.__version__,
-        "model": dense_spec,
-        "inputShape": dense.input_shape,
-        "history": prior_history + history,
-        "attention": attention,
-    }
-    history_path = out_dir / "history.json"
-    _write_atomic(history_path, lambda p: p.write_text(json.dumps(saved_history), encoding="utf-8"))
-    history_ref = emit.artifact("pruning_history", history_path)
-    strategy_path = out_dir / "strategy.json"
-    _write_atomic(
-        strategy_path, lambda p: p.write_text(json.dumps(strategy.to_json(), indent=2), encoding="utf-8")
+    saved = pruned_folder.SavedPruning(
+        dense_spec=dense_spec,
+        history=prior_history + history,
+        input_shape=dense.input_shape,
+        attention=attention,
+        torch_pruning=tp.__version__,
     )
-    strategy_ref = emit.artifact("strategy", strategy_path)
+    paths = pruned_folder.write(out_dir, state, saved, strategy.to_json())
+    state_ref = emit.artifact("state_dict", paths["stateDict"])
+    history_ref = emit.artifact("pruning_history", paths["history"])
+    strategy_ref = emit.artifact("strategy", paths["strategy"])
 
     result: dict[str, Any] = {
         "denseMacs": dense.count.macs,
@@ -388,7 +372,8 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     }
     if req.export_onnx:
         emit.progress("exporting", None)
-        result["onnx"] = emit.artifact("onnx", export_onnx(model, shape, out_dir / "model.onnx", req.opset))
+        onnx_path = export_onnx(model, shape, out_dir / pruned_folder.ONNX_FILE, req.opset)
+        result["onnx"] = emit.artifact("onnx", onnx_path)
     if calibration is not None:
         emit.progress("evaluating", None)
         result["accuracyProxy"] = _accuracy(model, calibration)

@@ -46,7 +46,6 @@ __all__ = [
     "architecture_fingerprint",
     "capture_rng",
     "restore_rng",
-    "atomic_torch_save",
     "load_checkpoint",
     "downsample_curve",
     "is_oom",
@@ -317,23 +316,6 @@ def restore_rng(state: dict[str, Any]) -> None:
     )
     p = state["python"]
     random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
-
-
-def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temp file beside ``path``, fsync, ``os.replace``: never a half-written file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
 
 
 def load_checkpoint(path: str | Path, field: str = "resumeFrom") -> dict[str, Any]:

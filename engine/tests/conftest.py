@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from agentic_engine import cache
-from agentic_engine.__main__ import run_job
+from agentic_engine.jobs import run_job
 from agentic_engine.protocol import Emitter
 
 torch.set_num_threads(2)

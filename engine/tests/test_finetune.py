@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import torch
 
+from agentic_engine import pruned_folder
 from agentic_engine.dataset import run as make_dataset
 from agentic_engine.finetune import run as finetune
-from agentic_engine.models import PRUNED_FORMAT, build_model
+from agentic_engine.models import build_model
 from agentic_engine.protocol import Emitter, EngineError, RequestError, sha256_file
 
 ENGINE = Path(__file__).resolve().parents[1]
@@ -218,7 +219,7 @@ def _pruned_democnn(directory: Path) -> dict[str, Any]:
     directory.mkdir(parents=True)
     torch.save(model.state_dict(), directory / "state_dict.pt")
     history = {
-        "format": PRUNED_FORMAT,
+        "format": pruned_folder.FORMAT,
         "model": {"name": "democnn", "numClasses": 4, "inputSize": 32},
         "inputShape": shape,
         "history": graph.pruning_history(),
