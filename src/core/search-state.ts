@@ -28,6 +28,11 @@ export interface SearchState {
   reason: string | null;
   /** For the next proposal: what the monitor wants the agent to know. */
   note?: string;
+  /**
+   * Scaling steps spent on the current extended-search shape without landing in band (with
+   * {@link SearchConfig.scaleCandidates}); reset when the shape yields a candidate or is given up.
+   */
+  shapeSteps?: number;
 }
 
 /** What stays fixed through one search: from its input. */
@@ -45,6 +50,32 @@ export interface SearchConfig {
   floorMacs: number;
   /** Dense MACs (`profile.macs`). */
   ceilingMacs: number;
+  /**
+   * In band by construction: each extended-search shape is scaled into the band by the solver (up to
+   * {@link MAX_SCALING_STEPS} out-of-band steps) before it counts as a candidate, instead of one try at the
+   * converged ratio that may leave the band. Off only for runs recorded before it existed (replay).
+   * @default false
+   */
+  scaleCandidates?: boolean;
+}
+
+/**
+ * Out-of-band scaling steps one extended-search shape may take before it is given up. The solver lands a
+ * new shape in the default band in 1-3 steps from the neighbouring family's measurements
+ * (bench/RESULTS.md, convergence); 4 leaves room for a staircase without letting one shape eat the budget.
+ */
+export const MAX_SCALING_STEPS = 4;
+
+/**
+ * What an attempt was for, as the log shows it: a `candidate` is in band (a model the search may keep);
+ * a `scaling` step measured MACs outside the band on the way to one; `failed` measured nothing.
+ */
+export type AttemptRole = 'candidate' | 'scaling' | 'failed';
+
+/** The role of an attempt under the search's current band (see {@link AttemptRole}). */
+export function attemptRole(attempt: Attempt): AttemptRole {
+  if (!isMeasured(attempt)) return 'failed';
+  return attempt.inBand ? 'candidate' : 'scaling';
 }
 
 /**
@@ -99,6 +130,7 @@ export function initialSearchState(init: {
   extendedLeft: number;
   events?: { afterAttempt: number; note: string }[];
   proposals?: number;
+  shapeSteps?: number;
 }): SearchState {
   return {
     attempts: init.attempts,
@@ -108,6 +140,7 @@ export function initialSearchState(init: {
     extendedLeft: init.extendedLeft,
     events: init.events ? [...init.events] : [],
     proposals: init.proposals ?? 0,
+    ...(init.shapeSteps ? { shapeSteps: init.shapeSteps } : {}),
     status: 'running',
     reason: null,
   };
@@ -132,6 +165,17 @@ export function nextRequest(state: SearchState, config: SearchConfig): ProposalR
   const shape = extended
     ? EXTENDED_SHAPES[(config.extendedSearch - state.extendedLeft) % EXTENDED_SHAPES.length]
     : undefined;
+  if (shape && config.scaleCandidates) {
+    // The shape's first proposal is the search's agent's (Claude may shape it); every further step is the
+    // solver's, scaling that shape into the band on the measured MACs.
+    const steps = state.shapeSteps ?? 0;
+    const agent: SearchAgent = steps > 0 || state.agent === 'grid' ? 'solver' : state.agent;
+    const note =
+      steps > 0
+        ? `extended search: scale ${shape.label} into the band (scaling step ${steps + 1} of ${MAX_SCALING_STEPS})`
+        : `extended search: try ${shape.label}, scaled into the band`;
+    return { agent, baseStrategy: shape.change(config.baseStrategy), note, extended };
+  }
   const agent: SearchAgent = extended && state.agent === 'grid' ? 'solver' : state.agent;
   const note = shape ? `extended search: try ${shape.label} while staying in band` : state.note;
   return {
@@ -157,6 +201,7 @@ export function nextRequest(state: SearchState, config: SearchConfig): ProposalR
  * | proposed        | exhausted, the agent is not the fallback                    | note it; switch to the fallback                   |
  * | proposed        | exhausted, the agent is the fallback                        | note it; end: diverged `exhausted`                |
  * | measured        | converged (now or before)                                   | extended attempt counted; end converged when none left |
+ * | measured        | extended, `scaleCandidates`, out of band                    | one more scaling step of the shape (given up after {@link MAX_SCALING_STEPS}) |
  * | measured        | the monitor says `switch-agent`                             | switch to the fallback, or pass the reason as a note |
  * | measured        | the monitor says `shrink-bracket`                           | note for the agent: bisect the bracket            |
  * | measured        | the monitor says `stop`                                     | end: converged iff its reason is, else diverged    |
@@ -227,7 +272,8 @@ function measured(
     );
   }
   if (next.converged) {
-    if (extended) next = { ...next, extendedLeft: next.extendedLeft - 1 };
+    if (extended)
+      next = config.scaleCandidates ? scaledCandidate(next, attempt, config) : countExtended(next);
     return next.extendedLeft <= 0 ? end(next, 'converged', 'converged') : next;
   }
   const verdict = assessSearch(next.attempts, {
@@ -239,6 +285,35 @@ function measured(
     ceilingMacs: config.ceilingMacs,
   });
   return afterVerdict(next, verdict, index, config);
+}
+
+/** One extended attempt spent (the shape is tried once, in band or not). */
+function countExtended(state: SearchState): SearchState {
+  return { ...state, extendedLeft: state.extendedLeft - 1 };
+}
+
+/**
+ * An extended attempt under {@link SearchConfig.scaleCandidates}: in band, it is the shape's candidate and
+ * the next shape begins; out of band (or failed), one more scaling step of the same shape, until
+ * {@link MAX_SCALING_STEPS} give it up.
+ */
+function scaledCandidate(state: SearchState, attempt: Attempt, config: SearchConfig): SearchState {
+  const shape = EXTENDED_SHAPES[(config.extendedSearch - state.extendedLeft) % EXTENDED_SHAPES.length];
+  const label = shape?.label ?? 'extended shape';
+  if (isMeasured(attempt) && attempt.inBand) {
+    return addEvent(
+      { ...countExtended(state), shapeSteps: 0 },
+      `candidate: ${label} in band (${pct(attempt.deviation)})`,
+      attempt.index,
+    );
+  }
+  const steps = (state.shapeSteps ?? 0) + 1;
+  if (steps < MAX_SCALING_STEPS) return { ...state, shapeSteps: steps };
+  return addEvent(
+    { ...countExtended(state), shapeSteps: 0 },
+    `${label}: not in band after ${steps} scaling steps; given up`,
+    attempt.index,
+  );
 }
 
 function afterVerdict(

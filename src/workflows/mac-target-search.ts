@@ -4,6 +4,7 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -43,6 +44,9 @@ const { pruneTrial } = proxyActivities<EngineActivities>(ActivityPresets.pruneTr
 const { proposeStrategy } = proxyActivities<StrategyActivities>(ActivityPresets.llmCall);
 const { saveStrategyLog, loadStrategyLog } = proxyActivities<LogActivities>(ActivityPresets.storage);
 
+/** Marks runs whose extended search scales each shape into the band (see `SearchConfig.scaleCandidates`). */
+const SCALE_CANDIDATES_PATCH = 'scale-candidates-into-band';
+
 /** Input of {@link macTargetSearch}: one target of one campaign. Plain data, typed from the config schemas. */
 export interface MacTargetSearchInput {
   campaignId: string;
@@ -74,6 +78,8 @@ export interface CarriedState {
   extendedLeft: number;
   events: { afterAttempt: number; note: string }[];
   proposals: number;
+  /** Scaling steps spent on the current extended-search shape. */
+  shapeSteps?: number;
 }
 
 /** The outcome of one target's search. */
@@ -125,6 +131,8 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     baseStrategy: input.baseStrategy,
     floorMacs: input.profile.protectedMacs,
     ceilingMacs: input.profile.macs,
+    // Runs recorded before candidates were scaled into the band replay with the old extended search.
+    scaleCandidates: patched(SCALE_CANDIDATES_PATCH),
   };
   let state = initialSearchState({
     attempts: loaded,
@@ -134,6 +142,7 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     extendedLeft: carried?.extendedLeft ?? input.extendedSearch,
     events: carried?.events ?? [],
     proposals: carried?.proposals ?? 0,
+    shapeSteps: carried?.shapeSteps ?? 0,
   });
   const apply = (event: SearchEvent): void => void (state = searchReducer(state, event, config));
   let paused = false;
@@ -189,10 +198,14 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
         part: logRefs.length,
       });
       await condition(allHandlersFinished);
-      const { agent, band, converged, extendedLeft, events, proposals } = state;
+      const { agent, band, converged, extendedLeft, events, proposals, shapeSteps } = state;
       return continueAsNew<typeof macTargetSearch>({
         ...input,
-        carried: { logRefs: [...logRefs, ref], agent, band, converged, extendedLeft, events, proposals },
+        carried: {
+          logRefs: [...logRefs, ref],
+          ...{ agent, band, converged, extendedLeft, events, proposals },
+          ...(shapeSteps ? { shapeSteps } : {}),
+        },
       });
     }
 

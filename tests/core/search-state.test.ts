@@ -1,7 +1,14 @@
 import type { Attempt } from '../../src/core/attempt';
 import { failedAttempt } from '../../src/core/attempt-selection';
 import type { SearchConfig, SearchEvent, SearchState } from '../../src/core/search-state';
-import { EXTENDED_SHAPES, initialSearchState, nextRequest, searchReducer } from '../../src/core/search-state';
+import {
+  attemptRole,
+  EXTENDED_SHAPES,
+  initialSearchState,
+  MAX_SCALING_STEPS,
+  nextRequest,
+  searchReducer,
+} from '../../src/core/search-state';
 import { baseStrategy } from '../../src/core/strategy';
 import type { Band } from '../../src/core/tolerance-band';
 import { inBand } from '../../src/core/tolerance-band';
@@ -315,5 +322,83 @@ describe('nextRequest', () => {
       'solver',
     );
     expect(nextRequest(state({ agent: 'grid' }), CONFIG).agent).toBe('grid');
+  });
+});
+
+describe('extended search with candidates scaled into the band (scaleCandidates)', () => {
+  const SCALED: SearchConfig = { ...CONFIG, extendedSearch: 2, maxIterations: 20, scaleCandidates: true };
+  const measuredAt = (s: SearchState, d: number | string): SearchState =>
+    searchReducer(
+      s,
+      { type: 'measured', attempt: attempt(s.attempts.length + 1, d), extended: true },
+      SCALED,
+    );
+
+  test("a shape's first step is the agent's, the scaling steps are the solver's, each with its note", () => {
+    const start = state({ converged: true, extendedLeft: 2 }, [0.3, 0.005]);
+    expect(nextRequest(start, SCALED)).toEqual({
+      agent: 'claude',
+      baseStrategy: { importance: 'l1' },
+      note: 'extended search: try another importance criterion, scaled into the band',
+      extended: true,
+    });
+    const afterMiss = measuredAt(start, 0.0425); // the demo's +4.25 % miss
+    expect(afterMiss).toMatchObject({ extendedLeft: 2, shapeSteps: 1, status: 'running' });
+    expect(nextRequest(afterMiss, SCALED)).toEqual({
+      agent: 'solver',
+      baseStrategy: { importance: 'l1' },
+      note: 'extended search: scale another importance criterion into the band (scaling step 2 of 4)',
+      extended: true,
+    });
+  });
+
+  test('out-of-band attempts do not count as candidates; the search ends after the candidates it asked for', () => {
+    let s = state({ converged: true, extendedLeft: 2 }, [0.3, 0.005]);
+    s = measuredAt(s, 0.0425); // shape 1, scaling
+    s = measuredAt(s, -0.003); // shape 1, candidate
+    expect(s).toMatchObject({ extendedLeft: 1, shapeSteps: 0, status: 'running' });
+    expect(nextRequest(s, SCALED).baseStrategy).toEqual({ importance: 'l2', roundTo: 4 });
+    s = measuredAt(s, 0.0815); // shape 2, scaling
+    s = measuredAt(s, 'engine: boom'); // shape 2, a failed step counts as a step
+    s = measuredAt(s, 0.002); // shape 2, candidate
+    expect(s).toMatchObject({ extendedLeft: 0, status: 'converged', reason: 'converged' });
+    expect(s.attempts.map(attemptRole)).toEqual([
+      'scaling',
+      'candidate',
+      'scaling',
+      'candidate',
+      'scaling',
+      'failed',
+      'candidate',
+    ]);
+    expect(notes(s)).toEqual([
+      '4: candidate: another importance criterion in band (-0.30%)',
+      '7: candidate: finer channel rounding in band (+0.20%)',
+    ]);
+  });
+
+  test(`a shape that stays out of band is given up after ${MAX_SCALING_STEPS} scaling steps`, () => {
+    let s = state({ converged: true, extendedLeft: 2 }, [0.005]);
+    for (let i = 0; i < MAX_SCALING_STEPS - 1; i++) s = measuredAt(s, 0.05);
+    expect(s).toMatchObject({ extendedLeft: 2, shapeSteps: MAX_SCALING_STEPS - 1 });
+    s = measuredAt(s, 0.05);
+    expect(s).toMatchObject({ extendedLeft: 1, shapeSteps: 0, status: 'running' });
+    expect(notes(s)).toEqual([
+      `${1 + MAX_SCALING_STEPS}: another importance criterion: not in band after ${MAX_SCALING_STEPS} scaling steps; given up`,
+    ]);
+    expect(nextRequest(s, SCALED).note).toBe(
+      'extended search: try finer channel rounding, scaled into the band',
+    );
+  });
+
+  test('without scaleCandidates (runs recorded before it) every extended attempt counts, in band or not', () => {
+    const old = { ...SCALED, scaleCandidates: false };
+    const s = searchReducer(
+      state({ converged: true, extendedLeft: 2 }, [0.005]),
+      { type: 'measured', attempt: attempt(2, 0.0425), extended: true },
+      old,
+    );
+    expect(s).toMatchObject({ extendedLeft: 1 });
+    expect(s.shapeSteps).toBeUndefined();
   });
 });

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
+import { attemptRole } from '../../src/core/search-state';
+import { inBand } from '../../src/core/tolerance-band';
 import { LocalArtifactStore } from '../../src/storage';
 import type { CampaignResult } from '../../src/workflows/campaign';
 import {
@@ -191,6 +193,34 @@ describe('macTargetSearch and campaign', () => {
     expect(result.reason).toMatch(/infeasible|max-iterations|stagnation/);
     expect(result.attemptCount).toBeLessThanOrEqual(4);
     saveHistoryFixture('diverged', `${input.campaignId}--t1`);
+  });
+
+  test('extended search: each shape is scaled into the band before it counts as a candidate', async () => {
+    const input = await searchInput({ extendedSearch: 3, maxIterations: 20 });
+    const workflowId = `${input.campaignId}--t1`;
+    const result: MacTargetSearchResult = await env.client.workflow.execute('macTargetSearch', {
+      taskQueue: TaskQueues.control,
+      workflowId,
+      args: [input],
+    });
+    const log = await env.client.workflow.getHandle(workflowId).query(strategyLogQuery);
+    expect(result.status).toBe('converged');
+    const firstHit = result.attemptsToConverge!;
+    const extended = log.attempts.filter((a) => a.index > firstHit);
+    const candidates = extended.filter((a) => attemptRole(a) === 'candidate');
+    // Three shapes, each landing in band (or given up, said in the events): no extended slot is spent
+    // on an out-of-band attempt.
+    const givenUp = log.events.filter((e) => e.note.includes('given up')).length;
+    expect(candidates.length + givenUp).toBe(3);
+    expect(candidates.length).toBeGreaterThanOrEqual(2);
+    for (const c of candidates) expect(inBand(c.deviation, result.band)).toBe(true);
+    const candidateNotes = log.events
+      .filter((e) => e.note.startsWith('candidate: '))
+      .map((e) => e.afterAttempt);
+    expect(candidateNotes).toEqual(candidates.map((c) => c.index));
+    // The kept attempt is one of the in-band candidates.
+    expect(result.chosen?.inBand).toBe(true);
+    saveHistoryFixture('extended-scaled', workflowId);
   });
 
   test('a converged search history is recorded for replay', async () => {
