@@ -1,4 +1,5 @@
 import {
+  BandSchema,
   bandBounds,
   bandCenter,
   deviation,
@@ -14,8 +15,8 @@ describe('parseBand', () => {
     ['-10%..+3%', -0.1, 0.03],
     ['-15%..5%', -0.15, 0.05],
     ['  -2.5 % .. +0.5 %  ', -0.025, 0.005],
-    ['0%..0%', 0, 0],
-    ['-0%..+0%', 0, 0],
+    ['-0.1%..0%', -0.001, 0],
+    ['-50%..+50%', -0.5, 0.5],
   ])('%j -> lo %d, hi %d', (text, lo, hi) => {
     const band = parseBand(text);
     expect(band.lo).toBeCloseTo(lo, 12);
@@ -30,6 +31,13 @@ describe('parseBand', () => {
     ['-5%..+1%..+2%', /expected the form/],
     ['+5%..+1%', /lower bound must be <= 0%/],
     ['-5%..-1%', /upper bound must be >= 0%/],
+    // Never converges: MACs move in channel-sized steps.
+    ['0%..0%', /at least 0.1% wide/],
+    ['-0%..+0%', /at least 0.1% wide/],
+    ['-0.05%..+0.04%', /at least 0.1% wide/],
+    // Admits models far from the target (the unpruned one, at +900 %).
+    ['-500%..+900%', /lower bound must be >= -50%/],
+    ['-5%..+900%', /upper bound must be <= \+50%/],
   ])('%j is rejected', (text, message) => {
     expect(() => parseBand(text)).toThrow(message);
   });
@@ -60,5 +68,17 @@ describe('deviation and band membership', () => {
     expect(hi).toBeCloseTo(1.01e9, 0);
     expect(bandCenter(band)).toBeCloseTo(-0.02, 12);
     expect(bandCenter({ lo: -0.01, hi: 0.01 })).toBe(0);
+  });
+});
+
+describe('BandSchema (the band a user sets on a running search)', () => {
+  test.each([
+    [{ lo: -0.05, hi: 0.01 }, true],
+    [{ lo: 0, hi: 0 }, false],
+    [{ lo: -5, hi: 9 }, false],
+    [{ lo: 0.1, hi: 0.05 }, false],
+    [{ lo: Number.NaN, hi: 0.01 }, false],
+  ])('%j accepted: %s', (band, ok) => {
+    expect(BandSchema.safeParse(band).success).toBe(ok);
   });
 });
