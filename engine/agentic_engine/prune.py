@@ -3,7 +3,8 @@
 One trial: copy the (cached) dense model -> trace its dependency graph -> MetaPruner with the strategy's
 importance, ratios, protected + ignored layers (isomorphic ranking when asked) -> fix ViT attention
 attributes -> forward check (shape, finite) while counting MACs -> save state_dict + pruning history +
-strategy -> optional ONNX and accuracy proxy. See PROTOCOL.md for the request and result.
+strategy -> optional ONNX and accuracy proxy (on the train/ calibration sample, :mod:`calibration`).
+See PROTOCOL.md for the request and result.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic.alias_generators import to_camel
 from . import pruned_folder
 from .attention import attention_modules, set_attention_shape
 from .cache import DenseModel, load_model
+from .calibration import SPLIT, calibration_batches
 from .export import export_onnx
 from .graph import ROOT_TYPES, num_heads_of, out_channels_of, quiet_unwrapped_parameters
 from .jobs import parse_request
@@ -36,9 +38,11 @@ __all__ = ["PruneRequest", "Calibration", "run", "apply_strategy"]
 
 
 class Calibration(BaseModel):
+    """Which images calibrate: ``batches x batchSize`` of ``<dataset>/train`` (:mod:`calibration`)."""
+
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
-    dataset: str = Field(min_length=1)
+    dataset: str = Field(min_length=1)  # the dataset root (holding train/ and val/), not a split folder
     batches: int = Field(ge=1)
     batch_size: int = Field(ge=1)
 
@@ -90,37 +94,6 @@ def _importance(name: str) -> tp.importance.Importance:
     if name == "lamp":
         return tp.importance.LAMPImportance(p=2)
     return tp.importance.RandomImportance()
-
-
-def _calibration_batches(
-    cal: Calibration, input_shape: list[int], seed: int
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    from torchvision import datasets, transforms
-
-    root = Path(cal.dataset)
-    if not root.is_dir():
-        raise RequestError("calibration.dataset", f"{cal.dataset!r} is not a directory")
-    height, width = input_shape[2], input_shape[3]
-    tf = transforms.Compose(
-        [
-            transforms.Resize(min(height, width)),
-            transforms.CenterCrop((height, width)),
-            transforms.ToTensor(),
-            transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
-        ]
-    )
-    try:
-        data = datasets.ImageFolder(str(root), transform=tf)
-    except (FileNotFoundError, OSError) as e:
-        raise RequestError("calibration.dataset", f"{cal.dataset!r} is not an ImageFolder: {e}") from None
-    # A seeded sample, not the first files: ImageFolder sorts by class, so the head is one class.
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)).tolist()
-    take = order[: cal.batches * cal.batch_size]
-    batches = []
-    for start in range(0, len(take), cal.batch_size):
-        items = [data[i] for i in take[start : start + cal.batch_size]]
-        batches.append((torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])))
-    return batches
 
 
 def _accumulate_gradients(model: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
@@ -297,12 +270,13 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     calibration = None
     if req.calibration is not None:
         emit.progress("calibrating", None)
-        calibration = _calibration_batches(req.calibration, shape, req.seed)
-        labels = max(int(y.max()) for _, y in calibration) + 1
-        if labels > dense.num_classes:
+        cal = req.calibration
+        index, calibration = calibration_batches(cal.dataset, cal.batches, cal.batch_size, shape, req.seed)
+        if len(index.classes) != dense.num_classes:
             raise RequestError(
                 "calibration.dataset",
-                f"has class index {labels - 1} but the model has {dense.num_classes} classes",
+                f"{str(index.root / SPLIT)!r} has {len(index.classes)} classes "
+                f"but the model predicts {dense.num_classes}",
             )
     out_dir = Path(req.out_dir)
     try:

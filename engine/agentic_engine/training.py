@@ -39,6 +39,8 @@ __all__ = [
     "SplitIndex",
     "index_split",
     "AugmentedImageFolder",
+    "eval_view",
+    "eval_tensor",
     "ResumableBatchSampler",
     "lr_factor",
     "resolve_device",
@@ -186,15 +188,38 @@ class AugmentedImageFolder(Dataset):
             if torch.rand(1, generator=gen).item() < 0.5:
                 t = t.flip(-1)
         else:
-            if size <= SMALL_INPUT_MAX:
-                if img.size != (size, size):
-                    img = F.resize(img, [size, size])
-            else:
-                img = F.resize(img, int(round(size / 0.875)))
-                img = F.center_crop(img, [size, size])
-            t = F.pil_to_tensor(img)
+            t = F.pil_to_tensor(eval_view(img, size, size))
         x = (t.float() / 255.0 - self._mean) / self._std
         return x, target
+
+
+def eval_view(img: Image.Image, height: int, width: int) -> Image.Image:
+    """The deterministic eval view of ``img`` at ``height x width``.
+
+    Small inputs (both sides <= 64) are resized to ``height x width``; larger ones are resized to
+    ``side / 0.875`` on the short side and centre-cropped (the ImageNet convention: 256 -> 224).
+    ``evaluate``, ``predict`` and the calibration sample all see images through it.
+    """
+    from torchvision.transforms import functional as F
+
+    if max(height, width) <= SMALL_INPUT_MAX:
+        if img.size != (width, height):
+            img = F.resize(img, [height, width])
+        return img
+    img = F.resize(img, int(round(min(height, width) / 0.875)))
+    return F.center_crop(img, [height, width])
+
+
+def eval_tensor(path: str, height: int, width: int) -> torch.Tensor:
+    """The image at ``path`` as a normalised ``[3, height, width]`` tensor through :func:`eval_view`."""
+    from torchvision.transforms import functional as F
+
+    with Image.open(path) as im:
+        img = im.convert("RGB")
+    t = F.pil_to_tensor(eval_view(img, height, width))
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    return (t.float() / 255.0 - mean) / std
 
 
 class ResumableBatchSampler(Sampler[list[tuple[int, int, int]]]):

@@ -1,4 +1,4 @@
-"""Shared helpers: run a job in-process and collect its events; a tiny ImageFolder for calibration."""
+"""Shared helpers: run a job in-process and collect its events; a tiny dataset root for calibration."""
 
 from __future__ import annotations
 
@@ -59,14 +59,18 @@ def fresh_cache():
 
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """10 classes x 4 random 32x32 PNGs: enough for taylor gradients and an accuracy proxy on democnn."""
+    """A dataset root of random 32x32 PNGs, 10 classes: ``train/`` 4 per class, ``val/`` 1 per class.
+
+    Enough for taylor gradients and an accuracy proxy on democnn (calibration reads ``train/``).
+    """
     from PIL import Image
 
     root = tmp_path_factory.mktemp("imagefolder")
     gen = torch.Generator().manual_seed(0)
-    for c in range(10):
-        (root / f"class{c}").mkdir()
-        for i in range(4):
-            pixels = torch.randint(0, 256, (32, 32, 3), generator=gen, dtype=torch.uint8).numpy()
-            Image.fromarray(pixels).save(root / f"class{c}" / f"{i}.png")
+    for split, per_class in (("train", 4), ("val", 1)):
+        for c in range(10):
+            (root / split / f"class{c}").mkdir(parents=True)
+            for i in range(per_class):
+                pixels = torch.randint(0, 256, (32, 32, 3), generator=gen, dtype=torch.uint8).numpy()
+                Image.fromarray(pixels).save(root / split / f"class{c}" / f"{i}.png")
     return root

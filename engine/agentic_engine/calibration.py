@@ -1,0 +1,70 @@
+"""The calibration sample: a fixed, seeded subset of a dataset's ``train/`` split, with its real labels.
+
+``prune`` uses it for Taylor importance (gradients of the cross-entropy on real labels) and for the
+accuracy proxy (top-1/top-5 of the pruned model before any fine-tuning). It never reads ``val/``: that split
+is the final evaluation's alone, so nothing the search chooses has seen it (DESIGN.md, "Data splits mean
+what they say").
+
+Worked example: dataset root ``/data/shapes`` (``train/00-disc/..``, ``train/01-square/..``, ... ``val/..``),
+2 batches of 8, seed 0 -> ``randperm(len(train), seed 0)[:16]`` picks 16 images of ``/data/shapes/train``;
+the same 16 on every call with seed 0 and count 16 (a larger count extends them); labels are the
+positions of the sorted class folders, the same indices ``finetune`` trains and ``evaluate`` scores with.
+Images go through the eval transform (:func:`training.eval_view`), so the proxy on train/ and the
+evaluation on val/ see images the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from . import training as T
+from .protocol import RequestError
+
+__all__ = ["SPLIT", "sample_indices", "calibration_batches"]
+
+SPLIT = "train"
+
+
+def sample_indices(n: int, count: int, seed: int) -> list[int]:
+    """``count`` distinct positions in ``0..n-1`` (all if ``count >= n``), a pure function of the seed.
+
+    Not the first files: a split is sorted by class, so its head is one class.
+    """
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return order[:count]
+
+
+def calibration_batches(
+    root: str,
+    batches: int,
+    batch_size: int,
+    input_shape: list[int],
+    seed: int,
+    field: str = "calibration.dataset",
+) -> tuple[T.SplitIndex, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """The split index of ``<root>/train`` and up to ``batches`` batches ``(images, labels)`` of its sample.
+
+    A RequestError naming ``field`` when ``root`` is not a folder, or ``<root>/train`` is missing, has no
+    class folders or no images.
+    """
+    base = Path(root)
+    if not base.is_dir():
+        raise RequestError(field, f"{root!r} is not a directory")
+    split_dir = base / SPLIT
+    if not split_dir.is_dir():
+        raise RequestError(
+            field,
+            f"{str(split_dir)!r} does not exist: calibration reads the dataset's {SPLIT}/ split "
+            f"(<root>/{SPLIT}/<class>/<image>; {root!r} is the dataset root)",
+        )
+    index = T.index_split(base, SPLIT, field=field)
+    height, width = input_shape[2], input_shape[3]
+    take = sample_indices(len(index.samples), batches * batch_size, seed)
+    out = []
+    for start in range(0, len(take), batch_size):
+        picks = [index.samples[i] for i in take[start : start + batch_size]]
+        images = torch.stack([T.eval_tensor(path, height, width) for path, _ in picks])
+        out.append((images, torch.tensor([label for _, label in picks])))
+    return index, out
