@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import type { ArtifactRef } from '../core/artifact-ref';
 import type { FinetuneConfig } from '../core/campaign-config';
 import type { ModelSpec } from '../core/model-spec';
+import { checkpointKey, finetunedModelFolder } from '../storage/keys';
 import type { ActivityDeps } from './deps';
-import { campaignPrefix } from './engine-activities';
 import { toActivityFailure } from './failures';
 import { downloadModelDir, localizeModelSpec, uploadModelDir } from './model-files';
 
@@ -119,7 +119,6 @@ export function createTrainingActivities(deps: ActivityDeps) {
         }
       }
 
-      const keyPrefix = `${campaignPrefix(input.campaignId, input.targetLabel)}/checkpoints`;
       const live: FineTuneHeartbeat = {
         checkpoints,
         step: resumedFromStep ?? 0,
@@ -184,7 +183,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
               stopKeepAlive();
               if (ev.kind !== 'checkpoint') return;
               const step = Number(ev.step);
-              const ref = await deps.store.put(`${keyPrefix}/ckpt-${String(step).padStart(9, '0')}.pt`, {
+              const ref = await deps.store.put(checkpointKey(input.campaignId, input.targetLabel, step), {
                 file: ev.path,
               });
               if (ref.sha256 !== ev.sha256)
@@ -215,7 +214,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
       const modelRef = await uploadModelDir(
         deps.store,
         path.join(runDir, 'out'),
-        `${campaignPrefix(input.campaignId, input.targetLabel)}/finetuned`,
+        finetunedModelFolder(input.campaignId, input.targetLabel),
         { kind: 'finetuned-model', spec: isRef(input.model) ? { name: model.name } : input.model },
       );
       await deleteRetired(true);

@@ -16,6 +16,7 @@ import type {
   TrainingActivities,
 } from '../activities';
 import type { ArtifactRef } from '../core/artifact-ref';
+import { MODEL_LABEL } from '../storage/keys';
 import { resolveTargets, type CampaignConfig, type ResolvedTarget } from '../core/campaign-config';
 import { macTargetSearch, type MacTargetSearchResult } from './mac-target-search';
 import { ActivityPresets } from './presets';
@@ -169,7 +170,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     setStage('evaluate');
     denseAccuracy = await evaluateModel({
       campaignId,
-      targetLabel: '_model',
+      targetLabel: MODEL_LABEL,
       model: config.model,
       dataset: { root: dataset.root },
       batchSize: config.finetune?.batchSize ?? 64,
