@@ -8,7 +8,9 @@ const deterministicBans = {
     { group: ['node:*', 'fs', 'path', 'os', 'child_process', 'crypto', 'http', 'https', 'net', 'stream'], message: 'deterministic layer: no Node built-ins' },
     { group: ['@aws-sdk/*', '@anthropic-ai/sdk', 'onnxruntime-node', '@temporalio/activity', '@temporalio/worker', '@temporalio/client'], message: 'deterministic layer: no I/O SDKs' },
     // The deterministic modules of lower layers are the exceptions (each is fenced below as well).
-    { group: ['**/activities', '**/activities/*', '!**/activities/failure-types', '**/storage/*', '!**/storage/keys', '**/engine/*', '**/onnx/*', '**/agents/*'], message: 'deterministic layer: import activities as types only', allowTypeImports: true },
+    // (a gitignore group cannot re-include a file of an excluded folder, hence a regex for the activities index).
+    { regex: '(^|/)activities$', message: 'deterministic layer: import activities as types only', allowTypeImports: true },
+    { group: ['**/activities/*', '!**/activities/failure-types', '**/storage/*', '!**/storage/keys', '**/engine/*', '**/onnx/*', '**/agents/*'], message: 'deterministic layer: import activities as types only', allowTypeImports: true },
   ],
 };
 

@@ -13,6 +13,7 @@ import { createTrainingActivities } from './training-activities';
 export type { ActivityDeps } from './deps';
 export * from './engine-activities';
 export * from './failures';
+export * from './failure-types';
 export type { LogActivities } from './log-activities';
 export type { StrategyActivities } from './strategy-activities';
 export * from './training-activities';

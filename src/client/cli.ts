@@ -3,7 +3,7 @@ import { ConfigError } from '../core/errors';
 import { UsageError } from './errors';
 import { formatBand } from '../core/tolerance-band';
 import { formatMacs, formatPercent } from '../core/units';
-import { EngineJobError } from '../engine/errors';
+import { EngineErrorTypes, EngineJobError } from '../engine/errors';
 import { readWorkerEnv } from '../workers/worker-config';
 import { CampaignClient, CampaignNotFoundError } from './campaign-client';
 import { ConfigFileError, loadCampaignFile } from './config-file';
@@ -339,7 +339,7 @@ export async function main(argv: string[]): Promise<number> {
       err instanceof ConfigFileError ||
       err instanceof ConfigError ||
       err instanceof CampaignNotFoundError ||
-      (err instanceof EngineJobError && err.type === 'RequestError');
+      (err instanceof EngineJobError && err.type === EngineErrorTypes.request);
     if (userError || err instanceof ServiceUnavailableError) {
       process.stderr.write(`agentic-pruner: ${(err as Error).message}\n`);
       return userError ? ExitCode.usage : ExitCode.failed;

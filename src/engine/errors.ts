@@ -1,4 +1,19 @@
 /**
+ * The engine's stable error type names (engine/agentic_engine/protocol.py): the `type` of an
+ * {@link EngineJobError}. Activities map the permanent ones onto their failure types.
+ */
+export const EngineErrorTypes = {
+  /** The request was invalid (bad strategy, model name, dataset); `field` names the culprit. */
+  request: 'RequestError',
+  /** The pruned model failed its forward check. */
+  forwardCheck: 'ForwardCheckFailed',
+  /** Out of (GPU) memory. */
+  outOfMemory: 'OutOfMemory',
+  /** A checkpoint or weights file belongs to another architecture. */
+  checkpointMismatch: 'CheckpointMismatch',
+} as const;
+
+/**
  * Thrown when the engine answers a job with an `error` event. `type` is the engine's stable name
  * (`RequestError`, `ForwardCheckFailed`, `OutOfMemory`, `CheckpointMismatch`...), `field` names the bad
  * request field when the request was at fault.

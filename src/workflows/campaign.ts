@@ -16,6 +16,7 @@ import type {
   TrainingActivities,
 } from '../activities';
 import type { ArtifactRef } from '../core/artifact-ref';
+import { FailureTypes } from '../activities/failure-types';
 import { MODEL_LABEL } from '../storage/keys';
 import { resolveTargets, type CampaignConfig, type ResolvedTarget } from '../core/campaign-config';
 import { macTargetSearch, type MacTargetSearchResult } from './mac-target-search';
@@ -115,7 +116,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     resolved = resolveTargets(config.targets, profiled.macs, profiled.summary.protectedMacs);
   } catch (err) {
     setStage('failed');
-    throw ApplicationFailure.nonRetryable((err as Error).message, 'ConfigError');
+    throw ApplicationFailure.nonRetryable((err as Error).message, FailureTypes.config);
   }
 
   setStage('search');

@@ -1,4 +1,5 @@
 import type { ActivityOptions } from '@temporalio/workflow';
+import { FailureTypes } from '../activities/failure-types';
 
 /** Task queues: `control` runs workflows, LLM calls and reports; `gpu` runs engine jobs. */
 export const TaskQueues = { control: 'control', gpu: 'gpu' } as const;
@@ -44,7 +45,12 @@ export const ActivityPresets = {
       initialInterval: '5s',
       backoffCoefficient: 2,
       maximumInterval: '5 minutes',
-      nonRetryableErrorTypes: ['EngineRequestError', 'OutOfMemory', 'CheckpointMismatch', 'ConfigError'],
+      nonRetryableErrorTypes: [
+        FailureTypes.engineRequest,
+        FailureTypes.outOfMemory,
+        FailureTypes.checkpointMismatch,
+        FailureTypes.config,
+      ],
     },
   },
   /** Evaluation and deployment check (export, latency). */
