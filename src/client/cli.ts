@@ -16,6 +16,7 @@ import { writeCampaignReport } from './report-file';
 import { resetToAttempt } from './reset';
 import { searchChildrenOf } from './history-log';
 import { storeFromEnv } from '../workers/default-deps';
+import { TaskQueues, type QueueName } from '../workflows/presets';
 
 /** Exit codes: 0 ok, 1 a run failed, 2 usage or config error. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
@@ -70,13 +71,14 @@ function buildProgram(): Command {
     )
     .action(async (opts: { queues: string; concurrency: string }) => {
       const queues = opts.queues.split(',').map((q) => q.trim());
+      const known = Object.keys(TaskQueues);
       for (const q of queues)
-        if (q !== 'control' && q !== 'gpu')
-          throw new UsageError(`--queues: unknown queue "${q}" (expected control, gpu)`);
+        if (!known.includes(q))
+          throw new UsageError(`--queues: unknown queue "${q}" (expected ${known.join(', ')})`);
       const runtime = await startLocalRuntime({
         env: readWorkerEnv(),
         processEnv: process.env,
-        queues: queues as ('control' | 'gpu')[],
+        queues: queues as QueueName[],
         startServer: false,
         concurrency: { gpu: Number(opts.concurrency) },
       });
