@@ -4,8 +4,13 @@ import type { FineTuneHeartbeat } from '../activities';
 import { CampaignConfigSchema, type CampaignConfig, type CampaignConfigInput } from '../core/campaign-config';
 import type { Attempt } from '../core/attempt';
 import { parseWith } from '../core/errors';
-import { campaignProgressQuery, type CampaignProgress, type CampaignResult } from '../workflows/campaign';
-import { strategyLogQuery, type StrategyLog } from '../workflows/definitions';
+import type { CampaignResult } from '../workflows/campaign';
+import {
+  campaignProgressQuery,
+  strategyLogQuery,
+  type CampaignProgress,
+  type StrategyLog,
+} from '../workflows/definitions';
 import { TaskQueues } from '../workflows/presets';
 import { rebuildSearchLog, searchChildrenOf, type RebuiltLog } from './history-log';
 

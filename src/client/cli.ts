@@ -16,6 +16,7 @@ import { writeCampaignReport } from './report-file';
 import { resetToAttempt } from './reset';
 import { searchChildrenOf } from './history-log';
 import { storeFromEnv } from '../workers/default-deps';
+import { parseSearchWorkflowId } from '../workflows/definitions';
 import { TaskQueues, type QueueName } from '../workflows/presets';
 
 /** Exit codes: 0 ok, 1 a run failed, 2 usage or config error. */
@@ -258,14 +259,15 @@ function buildProgram(): Command {
         throw new UsageError(`--to-attempt: expected an attempt number >= 1, got ${opts.toAttempt}`);
       const client = await campaignClient();
       let workflowId = id;
-      if (!id.includes('--')) {
+      if (!parseSearchWorkflowId(id)) {
         const children = await searchChildrenOf(client.temporal, id).catch(() => {
           throw new CampaignNotFoundError(id);
         });
-        const pick = opts.target ? children.filter((c) => c.endsWith(`--${opts.target}`)) : children;
+        const labelOf = (c: string) => parseSearchWorkflowId(c, id)?.targetLabel;
+        const pick = opts.target ? children.filter((c) => labelOf(c) === opts.target) : children;
         if (pick.length !== 1) {
           throw new UsageError(
-            `--target: campaign ${id} has targets ${children.map((c) => c.split('--')[1]).join(', ')}; name one`,
+            `--target: campaign ${id} has targets ${children.map(labelOf).join(', ')}; name one`,
           );
         }
         workflowId = pick[0]!;
