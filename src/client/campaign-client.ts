@@ -12,10 +12,11 @@ import {
   type StrategyLog,
 } from '../workflows/definitions';
 import { TaskQueues } from '../workflows/presets';
+import { ClientError } from './errors';
 import { rebuildSearchLog, searchChildrenOf, type RebuiltLog } from './history-log';
 
-/** Thrown when a campaign id names no workflow. */
-export class CampaignNotFoundError extends Error {
+/** Thrown when a campaign id names no workflow (exit 2). */
+export class CampaignNotFoundError extends ClientError {
   override readonly name = 'CampaignNotFoundError';
   constructor(readonly campaignId: string) {
     super(`campaign "${campaignId}" does not exist (see \`agentic-pruner campaign list\`)`);

@@ -1,13 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError } from '../core/errors';
+import { ExitCode, PrunerError } from '../core/errors';
 import { UsageError } from './errors';
 import { formatBand } from '../core/tolerance-band';
 import { formatMacs, formatPercent } from '../core/units';
-import { EngineErrorTypes, EngineJobError } from '../engine/errors';
 import { readWorkerEnv } from '../workers/worker-config';
 import { CampaignClient, CampaignNotFoundError } from './campaign-client';
-import { ConfigFileError, loadCampaignFile } from './config-file';
-import { connectClient, ServiceUnavailableError } from './connect';
+import { loadCampaignFile } from './config-file';
+import { connectClient } from './connect';
 import { attemptsTable, bar, table } from './format';
 import { runServices, startLocalRuntime } from './local-runtime';
 import { registerDemoCommand } from './demo';
@@ -19,10 +18,7 @@ import { storeFromEnv } from '../workers/default-deps';
 import { parseSearchWorkflowId } from '../workflows/definitions';
 import { TaskQueues, type QueueName } from '../workflows/presets';
 
-/** Exit codes: 0 ok, 1 a run failed, 2 usage or config error. */
-export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
-
-export { UsageError };
+export { ExitCode, UsageError };
 
 async function campaignClient(): Promise<CampaignClient> {
   const env = readWorkerEnv();
@@ -338,19 +334,15 @@ export async function main(argv: string[]): Promise<number> {
         ? ExitCode.ok
         : ExitCode.usage;
     }
-    const userError =
-      err instanceof UsageError ||
-      err instanceof ConfigFileError ||
-      err instanceof ConfigError ||
-      err instanceof CampaignNotFoundError ||
-      (err instanceof EngineJobError && err.type === EngineErrorTypes.request);
-    if (userError || err instanceof ServiceUnavailableError) {
-      process.stderr.write(`agentic-pruner: ${(err as Error).message}\n`);
-      return userError ? ExitCode.usage : ExitCode.failed;
+    // Each layer's root error says what to exit with and whether its message says it all.
+    const known = err instanceof PrunerError ? err : undefined;
+    if (known?.messageOnly) {
+      process.stderr.write(`agentic-pruner: ${known.message}\n`);
+      return known.exitCode;
     }
     process.stderr.write(
       `agentic-pruner: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );
-    return ExitCode.failed;
+    return known?.exitCode ?? ExitCode.failed;
   }
 }
