@@ -7,6 +7,7 @@ import { parseWith } from '../core/errors';
 import type { ModelSpec } from '../core/model-spec';
 import { ProfileSchema, summarizeProfile, type ProfileSummary } from '../core/profile';
 import type { Strategy } from '../core/strategy';
+import { parseEngineResult, PruneResultSchema } from '../engine/protocol';
 import { candidateModelFolder, denseOnnxKey, profileKey } from '../storage/keys';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
@@ -51,17 +52,6 @@ export interface PruneTrialResult {
   accuracyProxy?: { top1: number; top5: number; count: number };
   wallMs: number;
   warm: boolean;
-}
-
-interface EnginePruneResult {
-  denseMacs: number;
-  macs: number;
-  params: number;
-  stages: StageMacs[];
-  saved: { dir: string };
-  accuracyProxy?: { top1: number; top5: number; count: number };
-  wallMs: number;
-  warm?: boolean;
 }
 
 function heartbeatProgress(): (ev: { stage: string; fraction: number | null }) => void {
@@ -131,9 +121,9 @@ export function createEngineActivities(deps: ActivityDeps) {
         `attempt-${input.attemptIndex}`,
       );
       await fs.rm(outDir, { recursive: true, force: true });
-      let res: EnginePruneResult;
+      let raw: Record<string, unknown>;
       try {
-        res = await deps.engine.run<EnginePruneResult>(
+        raw = await deps.engine.run(
           'prune',
           {
             model,
@@ -147,6 +137,7 @@ export function createEngineActivities(deps: ActivityDeps) {
       } catch (err) {
         throw toActivityFailure(err);
       }
+      const res = parseEngineResult('prune', PruneResultSchema, raw);
       const modelRef = await uploadModelDir(
         deps.store,
         res.saved.dir,

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { ArtifactRef } from '../core/artifact-ref';
 import type { FinetuneConfig } from '../core/campaign-config';
 import type { ModelSpec } from '../core/model-spec';
+import { FinetuneResultSchema, parseEngineResult } from '../engine/protocol';
 import { checkpointKey, finetunedModelFolder } from '../storage/keys';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
@@ -42,7 +43,8 @@ export interface FineTuneResult {
   finalCheckpoint: ArtifactRef;
   steps: number;
   lossCurve: { step: number; loss: number }[];
-  imagesPerSec: number;
+  /** `null` when no image was trained on. */
+  imagesPerSec: number | null;
   wallMs: number;
   resumedFromStep: number | null;
   /** Steps that had to be recomputed after a crash (from the last checkpoint to where it stopped). */
@@ -203,12 +205,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
       } finally {
         stopKeepAlive();
       }
-      const out = raw as {
-        steps: number;
-        lossCurve?: { step: number; loss: number }[];
-        imagesPerSec: number;
-        wallMs: number;
-      };
+      const out = parseEngineResult('finetune', FinetuneResultSchema, raw);
       const final = live.checkpoints[live.checkpoints.length - 1];
       if (!final) throw new Error('fine-tune finished without writing a checkpoint');
       const modelRef = await uploadModelDir(

@@ -81,7 +81,8 @@ export async function buildReportData(
             finetune: {
               lossCurve: t.finetune.lossCurve,
               steps: t.finetune.steps,
-              imagesPerSec: t.finetune.imagesPerSec,
+              // ReportData types it as a number; its int() already renders null as missing.
+              imagesPerSec: t.finetune.imagesPerSec as number,
               resumedFromStep: t.finetune.resumedFromStep,
             },
           }

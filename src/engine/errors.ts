@@ -58,6 +58,20 @@ export class EngineProcessError extends EngineError {
   }
 }
 
+/**
+ * Thrown when a job's result does not match its schema (the TS and Python sides disagree on the
+ * protocol): the message names the job and each bad field. A bug, not a user error.
+ */
+export class EngineProtocolError extends EngineError {
+  override readonly name = 'EngineProtocolError';
+  constructor(
+    readonly job: string,
+    readonly issues: string,
+  ) {
+    super(`engine ${job}: result does not match the protocol:\n${issues}`);
+  }
+}
+
 /** Thrown when a job is cancelled through its AbortSignal (the engine process is killed). */
 export class EngineCancelledError extends EngineError {
   override readonly name = 'EngineCancelledError';
