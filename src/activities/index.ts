@@ -17,6 +17,7 @@ export * from './failure-types';
 export type { LogActivities } from './log-activities';
 export type { StrategyActivities } from './strategy-activities';
 export * from './training-activities';
+export * from './checkpoint-ledger';
 export * from './deployment-activities';
 export type { ModelManifest } from './model-files';
 
