@@ -1,6 +1,7 @@
 // ESLint flat config. src/core and src/workflows are deterministic: no Node built-ins,
 // no SDKs with I/O, no clock or randomness (Temporal's workflow sandbox would reject them at run time;
 // this says so at lint time).
+import importPlugin from 'eslint-plugin-import';
 import tseslint from 'typescript-eslint';
 
 const deterministicBans = {
@@ -28,6 +29,17 @@ export default tseslint.config(
       // Assertions on decoded payloads document what was stored; keep them.
       '@typescript-eslint/no-unnecessary-type-assertion': 'off',
     },
+  },
+  {
+    // Dependencies point down only (DESIGN.md): a cycle means two modules share a concept that wants its own home.
+    // Type-only imports are erased at run time and do not count.
+    files: ['src/**/*.ts', 'tests/**/*.ts', 'bench/**/*.ts'],
+    plugins: { import: importPlugin },
+    settings: {
+      'import/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import/resolver': { node: { extensions: ['.ts', '.js', '.json'] } },
+    },
+    rules: { 'import/no-cycle': ['error', { ignoreExternal: true }] },
   },
   {
     files: ['src/core/**/*.ts', 'src/workflows/**/*.ts', 'src/report/**/*.ts', 'src/storage/keys.ts', 'src/activities/failure-types.ts'],
