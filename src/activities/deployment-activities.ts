@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import type { ArtifactRef } from '../core/artifact-ref';
 import type { ModelSpec } from '../core/model-spec';
 import { measureLatency, runInference } from '../onnx';
+import { deploymentOnnxKey } from '../storage/keys';
 import type { ActivityDeps } from './deps';
-import { campaignPrefix } from './engine-activities';
 import { toActivityFailure } from './failures';
 import { downloadModelDir, localizeModelSpec } from './model-files';
 
@@ -68,7 +68,6 @@ export function createDeploymentActivities(deps: ActivityDeps) {
       const dir = path.join(deps.workDir, input.campaignId, input.targetLabel, `deploy-${ctx.info.attempt}`);
       await fs.rm(dir, { recursive: true, force: true });
       await fs.mkdir(dir, { recursive: true });
-      const prefix = `${campaignPrefix(input.campaignId, input.targetLabel)}/deploy`;
       try {
         const dense = await localizeModelSpec(deps.store, input.dense, deps.workDir);
         const pruned = await downloadModelDir(deps.store, input.pruned, path.join(dir, 'pruned-model'));
@@ -79,7 +78,9 @@ export function createDeploymentActivities(deps: ActivityDeps) {
             { model, out: path.join(dir, `${name}.onnx`) },
             opts,
           );
-          const ref = await deps.store.put(`${prefix}/${name}.onnx`, { file: r.onnx.path });
+          const ref = await deps.store.put(deploymentOnnxKey(input.campaignId, input.targetLabel, name), {
+            file: r.onnx.path,
+          });
           return { ...r, ref, file: r.onnx.path };
         };
         const d = await exp(dense, 'dense');

@@ -7,6 +7,8 @@ import { parseWith } from '../core/errors';
 import type { ModelSpec } from '../core/model-spec';
 import { ProfileSchema, summarizeProfile, type ProfileSummary } from '../core/profile';
 import type { Strategy } from '../core/strategy';
+import { parseEngineResult, PruneResultSchema } from '../engine/protocol';
+import { candidateModelFolder, denseOnnxKey, profileKey } from '../storage/keys';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
 import { localizeModelSpec, uploadModelDir } from './model-files';
@@ -52,22 +54,6 @@ export interface PruneTrialResult {
   warm: boolean;
 }
 
-interface EnginePruneResult {
-  denseMacs: number;
-  macs: number;
-  params: number;
-  stages: StageMacs[];
-  saved: { dir: string };
-  accuracyProxy?: { top1: number; top5: number; count: number };
-  wallMs: number;
-  warm?: boolean;
-}
-
-/** Activity key prefix for one campaign's artifacts. */
-export function campaignPrefix(campaignId: string, target: string): string {
-  return `campaigns/${campaignId}/${target}`;
-}
-
 function heartbeatProgress(): (ev: { stage: string; fraction: number | null }) => void {
   return (ev) => {
     try {
@@ -110,12 +96,11 @@ export function createEngineActivities(deps: ActivityDeps) {
         throw toActivityFailure(err);
       }
       const profile = parseWith(ProfileSchema, raw, `engine profile of ${input.model.name}`);
-      const prefix = campaignPrefix(input.campaignId, '_model');
-      const profileRef = await deps.store.put(`${prefix}/profile/profile.json`, {
+      const profileRef = await deps.store.put(profileKey(input.campaignId), {
         bytes: Buffer.from(JSON.stringify(raw)),
       });
       const onnx = input.exportOnnx
-        ? await deps.store.put(`${prefix}/onnx/dense.onnx`, { file: onnxPath })
+        ? await deps.store.put(denseOnnxKey(input.campaignId), { file: onnxPath })
         : undefined;
       return {
         macs: profile.macs,
@@ -136,9 +121,9 @@ export function createEngineActivities(deps: ActivityDeps) {
         `attempt-${input.attemptIndex}`,
       );
       await fs.rm(outDir, { recursive: true, force: true });
-      let res: EnginePruneResult;
+      let raw: Record<string, unknown>;
       try {
-        res = await deps.engine.run<EnginePruneResult>(
+        raw = await deps.engine.run(
           'prune',
           {
             model,
@@ -152,10 +137,11 @@ export function createEngineActivities(deps: ActivityDeps) {
       } catch (err) {
         throw toActivityFailure(err);
       }
+      const res = parseEngineResult('prune', PruneResultSchema, raw);
       const modelRef = await uploadModelDir(
         deps.store,
         res.saved.dir,
-        `${campaignPrefix(input.campaignId, input.targetLabel)}/candidates/attempt-${input.attemptIndex}`,
+        candidateModelFolder(input.campaignId, input.targetLabel, input.attemptIndex),
         { kind: 'pruned-model', spec: input.model },
       );
       await fs.rm(outDir, { recursive: true, force: true });

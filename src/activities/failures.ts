@@ -1,27 +1,12 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { EngineCancelledError, EngineJobError } from '../engine/errors';
-
-/**
- * Failure types workflows branch on (by `type`, never `instanceof`: classes do not cross the sandbox).
- */
-export const FailureTypes = {
-  /** The engine rejected the request: a bad strategy, model name, dataset... Not retried. */
-  engineRequest: 'EngineRequestError',
-  /** The pruned model failed its forward check. Not retried. */
-  forwardCheck: 'ForwardCheckFailed',
-  /** Out of (GPU) memory: not retried with the same batch size. */
-  outOfMemory: 'OutOfMemory',
-  /** A checkpoint or weights file belongs to another architecture. */
-  checkpointMismatch: 'CheckpointMismatch',
-  /** A config problem found inside an activity. */
-  config: 'ConfigError',
-} as const;
+import { EngineCancelledError, EngineErrorTypes, EngineJobError } from '../engine/errors';
+import { FailureTypes } from './failure-types';
 
 const NON_RETRYABLE_ENGINE_TYPES: Record<string, string> = {
-  RequestError: FailureTypes.engineRequest,
-  ForwardCheckFailed: FailureTypes.forwardCheck,
-  OutOfMemory: FailureTypes.outOfMemory,
-  CheckpointMismatch: FailureTypes.checkpointMismatch,
+  [EngineErrorTypes.request]: FailureTypes.engineRequest,
+  [EngineErrorTypes.forwardCheck]: FailureTypes.forwardCheck,
+  [EngineErrorTypes.outOfMemory]: FailureTypes.outOfMemory,
+  [EngineErrorTypes.checkpointMismatch]: FailureTypes.checkpointMismatch,
 };
 
 /**

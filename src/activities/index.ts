@@ -13,9 +13,11 @@ import { createTrainingActivities } from './training-activities';
 export type { ActivityDeps } from './deps';
 export * from './engine-activities';
 export * from './failures';
+export * from './failure-types';
 export type { LogActivities } from './log-activities';
 export type { StrategyActivities } from './strategy-activities';
 export * from './training-activities';
+export * from './checkpoint-ledger';
 export * from './deployment-activities';
 export type { ModelManifest } from './model-files';
 

@@ -1,8 +1,8 @@
 import type { ArtifactRef } from '../core/artifact-ref';
 import { AttemptSchema, type Attempt } from '../core/attempt';
 import { parseWith } from '../core/errors';
+import { strategyLogKey } from '../storage/keys';
 import type { ActivityDeps } from './deps';
-import { campaignPrefix } from './engine-activities';
 
 /** Snapshots of the strategy log, so continue-as-new carries a reference instead of every attempt. */
 export function createLogActivities(deps: ActivityDeps) {
@@ -13,7 +13,7 @@ export function createLogActivities(deps: ActivityDeps) {
       attempts: Attempt[];
       part: number;
     }): Promise<ArtifactRef> {
-      const key = `${campaignPrefix(input.campaignId, input.targetLabel)}/log/attempts-${input.part}.json`;
+      const key = strategyLogKey(input.campaignId, input.targetLabel, input.part);
       return deps.store.put(key, { bytes: Buffer.from(JSON.stringify(input.attempts)) });
     },
 

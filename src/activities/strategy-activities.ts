@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Proposal, ProposeInput } from '../agents/agent';
 import type { ActivityDeps } from './deps';
-import { FailureTypes } from './failures';
+import { FailureTypes } from './failure-types';
 
 /** The Analysis Agent's activity: ask the named agent for the next strategy. Runs on the control queue. */
 export function createStrategyActivities(deps: ActivityDeps) {

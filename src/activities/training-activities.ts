@@ -4,16 +4,12 @@ import * as path from 'node:path';
 import type { ArtifactRef } from '../core/artifact-ref';
 import type { FinetuneConfig } from '../core/campaign-config';
 import type { ModelSpec } from '../core/model-spec';
+import { FinetuneResultSchema, parseEngineResult } from '../engine/protocol';
+import { checkpointKey, finetunedModelFolder } from '../storage/keys';
 import type { ActivityDeps } from './deps';
-import { campaignPrefix } from './engine-activities';
+import { CheckpointLedger, type CheckpointRef } from './checkpoint-ledger';
 import { toActivityFailure } from './failures';
 import { downloadModelDir, localizeModelSpec, uploadModelDir } from './model-files';
-
-/** A checkpoint in the artifact store, as heartbeated: written completely before it is referenced. */
-export interface CheckpointRef {
-  step: number;
-  ref: ArtifactRef;
-}
 
 /** Heartbeat details of a fine-tune: the last K verified checkpoints (newest last) and live progress. */
 export interface FineTuneHeartbeat {
@@ -42,7 +38,8 @@ export interface FineTuneResult {
   finalCheckpoint: ArtifactRef;
   steps: number;
   lossCurve: { step: number; loss: number }[];
-  imagesPerSec: number;
+  /** `null` when no image was trained on. */
+  imagesPerSec: number | null;
   wallMs: number;
   resumedFromStep: number | null;
   /** Steps that had to be recomputed after a crash (from the last checkpoint to where it stopped). */
@@ -85,7 +82,6 @@ export function createTrainingActivities(deps: ActivityDeps) {
     async fineTune(input: FineTuneInput): Promise<FineTuneResult> {
       const ctx = Context.current();
       const prior = ctx.info.heartbeatDetails as FineTuneHeartbeat | undefined;
-      const keep = input.recipe.keepCheckpoints;
       const runDir = path.join(
         deps.workDir,
         input.campaignId,
@@ -99,29 +95,25 @@ export function createTrainingActivities(deps: ActivityDeps) {
         ? await localizeModelSpec(deps.store, input.teacher, deps.workDir)
         : undefined;
 
-      let checkpoints: CheckpointRef[] = prior?.checkpoints ? [...prior.checkpoints] : [];
-      let resumeFrom: string | undefined;
-      let resumedFromStep: number | null = null;
-      for (let i = checkpoints.length - 1; i >= 0 && !resumeFrom; i--) {
-        const c = checkpoints[i]!;
-        const dest = path.join(runDir, 'resume', `ckpt-${c.step}.pt`);
-        await fs.mkdir(path.dirname(dest), { recursive: true });
-        try {
-          await deps.store.get(c.ref, dest);
-          resumeFrom = dest;
-          resumedFromStep = c.step;
-        } catch (err) {
-          // A corrupt or missing checkpoint: forget it and try the previous good one.
-          ctx.log.warn(
-            `checkpoint at step ${c.step} unusable, trying an older one: ${(err as Error).message}`,
-          );
-          checkpoints = checkpoints.slice(0, i);
-        }
-      }
+      // The SDK sends a heartbeat up to 0.8 x heartbeatTimeout late: the ledger deletes a retired checkpoint
+      // only once a heartbeat without it has surely reached the server.
+      const ledger = new CheckpointLedger(
+        {
+          store: deps.store,
+          keyOf: (step) => checkpointKey(input.campaignId, input.targetLabel, step),
+          keep: input.recipe.keepCheckpoints,
+          retireGraceMs: ctx.info.heartbeatTimeoutMs ?? 0,
+          warn: (message) => {
+            ctx.log.warn(message);
+          },
+        },
+        prior?.checkpoints,
+      );
+      const resume = await ledger.resume(path.join(runDir, 'resume'));
+      const resumedFromStep = resume?.step ?? null;
 
-      const keyPrefix = `${campaignPrefix(input.campaignId, input.targetLabel)}/checkpoints`;
       const live: FineTuneHeartbeat = {
-        checkpoints,
+        checkpoints: ledger.checkpoints,
         step: resumedFromStep ?? 0,
         totalSteps: null,
         loss: null,
@@ -134,16 +126,6 @@ export function createTrainingActivities(deps: ActivityDeps) {
         gpus,
         ...recipe
       } = input.recipe;
-      // The SDK sends a heartbeat up to 0.8 x heartbeatTimeout late: a checkpoint that drops out of the list
-      // is deleted only once a heartbeat without it has surely reached the server, so the server's last
-      // heartbeat never names a deleted object (a retry would otherwise start over from step 0).
-      const retireGraceMs = ctx.info.heartbeatTimeoutMs ?? 0;
-      const retired: { key: string; at: number }[] = [];
-      const deleteRetired = async (all: boolean) => {
-        while (retired.length > 0 && (all || Date.now() - retired[0]!.at >= retireGraceMs)) {
-          await deps.store.delete(retired.shift()!.key).catch(() => undefined);
-        }
-      };
       // The engine says nothing while it imports torch, builds the model and indexes the dataset: keep the
       // heartbeat alive until its first event, so a short heartbeatTimeout does not fail a healthy start.
       ctx.heartbeat({ ...live });
@@ -167,7 +149,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
             ...(gpus > 1 ? { gpus } : {}),
             checkpointDir: path.join(runDir, 'checkpoints'),
             checkpointEverySteps,
-            ...(resumeFrom ? { resumeFrom } : {}),
+            ...(resume ? { resumeFrom: resume.file } : {}),
             outDir: path.join(runDir, 'out'),
           },
           {
@@ -183,18 +165,11 @@ export function createTrainingActivities(deps: ActivityDeps) {
             onArtifact: async (ev) => {
               stopKeepAlive();
               if (ev.kind !== 'checkpoint') return;
-              const step = Number(ev.step);
-              const ref = await deps.store.put(`${keyPrefix}/ckpt-${String(step).padStart(9, '0')}.pt`, {
-                file: ev.path,
-              });
-              if (ref.sha256 !== ev.sha256)
-                throw new Error(`checkpoint ${ev.path} changed while uploading (sha256 mismatch)`);
-              live.checkpoints = [...live.checkpoints, { step, ref }];
+              await ledger.record(Number(ev.step), ev.path, ev.sha256);
+              live.checkpoints = ledger.checkpoints;
               ctx.heartbeat({ ...live });
-              // Older checkpoints go only after a newer one is stored and verified (above) and heartbeated.
-              while (live.checkpoints.length > keep)
-                retired.push({ key: live.checkpoints.shift()!.ref.key, at: Date.now() });
-              await deleteRetired(false);
+              // Older checkpoints go only after a newer one is stored, verified and heartbeated.
+              await ledger.retire();
               await fs.rm(ev.path, { force: true });
             },
           },
@@ -204,21 +179,16 @@ export function createTrainingActivities(deps: ActivityDeps) {
       } finally {
         stopKeepAlive();
       }
-      const out = raw as {
-        steps: number;
-        lossCurve?: { step: number; loss: number }[];
-        imagesPerSec: number;
-        wallMs: number;
-      };
-      const final = live.checkpoints[live.checkpoints.length - 1];
+      const out = parseEngineResult('finetune', FinetuneResultSchema, raw);
+      const final = ledger.latest();
       if (!final) throw new Error('fine-tune finished without writing a checkpoint');
       const modelRef = await uploadModelDir(
         deps.store,
         path.join(runDir, 'out'),
-        `${campaignPrefix(input.campaignId, input.targetLabel)}/finetuned`,
+        finetunedModelFolder(input.campaignId, input.targetLabel),
         { kind: 'finetuned-model', spec: isRef(input.model) ? { name: model.name } : input.model },
       );
-      await deleteRetired(true);
+      await ledger.flush();
       await fs.rm(runDir, { recursive: true, force: true });
       return {
         model: modelRef,

@@ -35,6 +35,7 @@ import { formatZodIssues } from '../core/errors';
 import type { ProfileSummary } from '../core/profile';
 import { StrategySchema, strategyKey, type Strategy } from '../core/strategy';
 import { formatPercent } from '../core/units';
+import { transcriptKey } from '../storage/keys';
 import type { Proposal, ProposeInput, StrategyAgent } from './agent';
 import { modelTraits } from './claude-models';
 import { DEFAULT_PRICING, estimateCostUsd, type PricingTable, type TokenCounts } from './claude-pricing';
@@ -329,7 +330,7 @@ export class ClaudeAgent implements StrategyAgent {
   ): Promise<ArtifactRef | undefined> {
     if (this.transcripts === undefined || input.context === undefined) return undefined;
     const attempt = nextAttemptIndex(input.history);
-    const key = `campaigns/${input.context.campaignId}/${input.context.targetLabel}/transcripts/attempt-${attempt}.json`;
+    const key = transcriptKey(input.context.campaignId, input.context.targetLabel, attempt);
     // Only the request body and the replies: headers (and with them the key) never get here.
     const doc = {
       kind: 'claude-transcript',

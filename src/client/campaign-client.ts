@@ -4,13 +4,19 @@ import type { FineTuneHeartbeat } from '../activities';
 import { CampaignConfigSchema, type CampaignConfig, type CampaignConfigInput } from '../core/campaign-config';
 import type { Attempt } from '../core/attempt';
 import { parseWith } from '../core/errors';
-import { campaignProgressQuery, type CampaignProgress, type CampaignResult } from '../workflows/campaign';
-import { strategyLogQuery, type StrategyLog } from '../workflows/definitions';
+import type { CampaignResult } from '../workflows/campaign';
+import {
+  campaignProgressQuery,
+  strategyLogQuery,
+  type CampaignProgress,
+  type StrategyLog,
+} from '../workflows/definitions';
 import { TaskQueues } from '../workflows/presets';
+import { ClientError } from './errors';
 import { rebuildSearchLog, searchChildrenOf, type RebuiltLog } from './history-log';
 
-/** Thrown when a campaign id names no workflow. */
-export class CampaignNotFoundError extends Error {
+/** Thrown when a campaign id names no workflow (exit 2). */
+export class CampaignNotFoundError extends ClientError {
   override readonly name = 'CampaignNotFoundError';
   constructor(readonly campaignId: string) {
     super(`campaign "${campaignId}" does not exist (see \`agentic-pruner campaign list\`)`);

@@ -1,13 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError } from '../core/errors';
+import { ExitCode, PrunerError } from '../core/errors';
 import { UsageError } from './errors';
 import { formatBand } from '../core/tolerance-band';
 import { formatMacs, formatPercent } from '../core/units';
-import { EngineJobError } from '../engine/errors';
 import { readWorkerEnv } from '../workers/worker-config';
 import { CampaignClient, CampaignNotFoundError } from './campaign-client';
-import { ConfigFileError, loadCampaignFile } from './config-file';
-import { connectClient, ServiceUnavailableError } from './connect';
+import { loadCampaignFile } from './config-file';
+import { connectClient } from './connect';
 import { attemptsTable, bar, table } from './format';
 import { runServices, startLocalRuntime } from './local-runtime';
 import { registerDemoCommand } from './demo';
@@ -16,11 +15,10 @@ import { writeCampaignReport } from './report-file';
 import { resetToAttempt } from './reset';
 import { searchChildrenOf } from './history-log';
 import { storeFromEnv } from '../workers/default-deps';
+import { parseSearchWorkflowId } from '../workflows/definitions';
+import { TaskQueues, type QueueName } from '../workflows/presets';
 
-/** Exit codes: 0 ok, 1 a run failed, 2 usage or config error. */
-export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
-
-export { UsageError };
+export { ExitCode, UsageError };
 
 async function campaignClient(): Promise<CampaignClient> {
   const env = readWorkerEnv();
@@ -70,13 +68,14 @@ function buildProgram(): Command {
     )
     .action(async (opts: { queues: string; concurrency: string }) => {
       const queues = opts.queues.split(',').map((q) => q.trim());
+      const known = Object.keys(TaskQueues);
       for (const q of queues)
-        if (q !== 'control' && q !== 'gpu')
-          throw new UsageError(`--queues: unknown queue "${q}" (expected control, gpu)`);
+        if (!known.includes(q))
+          throw new UsageError(`--queues: unknown queue "${q}" (expected ${known.join(', ')})`);
       const runtime = await startLocalRuntime({
         env: readWorkerEnv(),
         processEnv: process.env,
-        queues: queues as ('control' | 'gpu')[],
+        queues: queues as QueueName[],
         startServer: false,
         concurrency: { gpu: Number(opts.concurrency) },
       });
@@ -256,14 +255,15 @@ function buildProgram(): Command {
         throw new UsageError(`--to-attempt: expected an attempt number >= 1, got ${opts.toAttempt}`);
       const client = await campaignClient();
       let workflowId = id;
-      if (!id.includes('--')) {
+      if (!parseSearchWorkflowId(id)) {
         const children = await searchChildrenOf(client.temporal, id).catch(() => {
           throw new CampaignNotFoundError(id);
         });
-        const pick = opts.target ? children.filter((c) => c.endsWith(`--${opts.target}`)) : children;
+        const labelOf = (c: string) => parseSearchWorkflowId(c, id)?.targetLabel;
+        const pick = opts.target ? children.filter((c) => labelOf(c) === opts.target) : children;
         if (pick.length !== 1) {
           throw new UsageError(
-            `--target: campaign ${id} has targets ${children.map((c) => c.split('--')[1]).join(', ')}; name one`,
+            `--target: campaign ${id} has targets ${children.map(labelOf).join(', ')}; name one`,
           );
         }
         workflowId = pick[0]!;
@@ -334,19 +334,15 @@ export async function main(argv: string[]): Promise<number> {
         ? ExitCode.ok
         : ExitCode.usage;
     }
-    const userError =
-      err instanceof UsageError ||
-      err instanceof ConfigFileError ||
-      err instanceof ConfigError ||
-      err instanceof CampaignNotFoundError ||
-      (err instanceof EngineJobError && err.type === 'RequestError');
-    if (userError || err instanceof ServiceUnavailableError) {
-      process.stderr.write(`agentic-pruner: ${(err as Error).message}\n`);
-      return userError ? ExitCode.usage : ExitCode.failed;
+    // Each layer's root error says what to exit with and whether its message says it all.
+    const known = err instanceof PrunerError ? err : undefined;
+    if (known?.messageOnly) {
+      process.stderr.write(`agentic-pruner: ${known.message}\n`);
+      return known.exitCode;
     }
     process.stderr.write(
       `agentic-pruner: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );
-    return ExitCode.failed;
+    return known?.exitCode ?? ExitCode.failed;
   }
 }

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { CampaignConfigSchema, type CampaignConfig } from '../core/campaign-config';
+import { ClientError } from './errors';
 
-/** Thrown when a campaign file cannot be read or fails validation; each line names a field (and its line). */
-export class ConfigFileError extends Error {
+/** Thrown when a campaign file cannot be read or fails validation; each line names a field (and its line). Exit 2. */
+export class ConfigFileError extends ClientError {
   override readonly name = 'ConfigFileError';
   constructor(
     readonly file: string,

@@ -1,8 +1,13 @@
 import { Client, Connection } from '@temporalio/client';
+import { ExitCode, type ExitCodeValue } from '../core/errors';
+import { ClientError } from './errors';
 
-/** Thrown when the Temporal server cannot be reached; the message says how to start it. */
-export class ServiceUnavailableError extends Error {
+/** Thrown when the Temporal server cannot be reached; the message says how to start it. Exit 1, no stack. */
+export class ServiceUnavailableError extends ClientError {
   override readonly name = 'ServiceUnavailableError';
+  override get exitCode(): ExitCodeValue {
+    return ExitCode.failed;
+  }
   constructor(
     readonly service: 'temporal' | 's3',
     readonly address: string,

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { LatencyRow } from '../activities';
 import type { ProfileSchema } from '../core/profile';
 import { renderReport, type LatencyByDevice, type ReportData, type TargetReport } from '../report';
-import type { ArtifactStore } from '../storage';
+import { reportKey, type ArtifactStore } from '../storage';
 import type { z } from 'zod';
 import type { CampaignClient } from './campaign-client';
 
@@ -81,7 +81,8 @@ export async function buildReportData(
             finetune: {
               lossCurve: t.finetune.lossCurve,
               steps: t.finetune.steps,
-              imagesPerSec: t.finetune.imagesPerSec,
+              // ReportData types it as a number; its int() already renders null as missing.
+              imagesPerSec: t.finetune.imagesPerSec as number,
               resumedFromStep: t.finetune.resumedFromStep,
             },
           }
@@ -109,7 +110,7 @@ export async function buildReportData(
 
 /**
  * Render a campaign's report, store it (HTML + JSON) in the artifact store under
- * `campaigns/<id>/_report/`, and write the HTML to `outDir/<id>.html`. Returns the local path.
+ * `campaigns/<id>/_report/` ({@link reportKey}), and write the HTML to `outDir/<id>.html`. Returns the local path.
  */
 export async function writeCampaignReport(
   client: CampaignClient,
@@ -120,11 +121,11 @@ export async function writeCampaignReport(
   const data = await buildReportData(client, store, campaignId);
   const html = renderReport(data);
   await store.put(
-    `campaigns/${campaignId}/_report/report.html`,
+    reportKey(campaignId, 'report.html'),
     { bytes: Buffer.from(html) },
     { contentType: 'text/html' },
   );
-  await store.put(`campaigns/${campaignId}/_report/report.json`, {
+  await store.put(reportKey(campaignId, 'report.json'), {
     bytes: Buffer.from(JSON.stringify(data, null, 2)),
   });
   fs.mkdirSync(outDir, { recursive: true });

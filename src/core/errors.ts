@@ -14,9 +14,40 @@ export function formatZodIssues(issues: readonly z.core.$ZodIssue[], max = 5): s
   return lines.join('\n');
 }
 
-/** Thrown when a config, request or reply fails its zod schema; `issues` keeps every problem. */
-export class ConfigError extends Error {
+/** Process exit codes of the CLI: 0 ok, 1 a run failed, 2 usage or config error. */
+export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
+/** One of the {@link ExitCode}s. */
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/**
+ * The shared base of each layer's root error (ConfigError here, ClientError, ArtifactError, EngineError,
+ * OnnxError). It carries what the CLI does when the error reaches it: `exitCode`, and `messageOnly` — the
+ * message alone explains it (a user or environment problem), so it is printed without a stack trace.
+ * Never thrown itself.
+ */
+export abstract class PrunerError extends Error {
+  /** The CLI's exit code for this error. @default ExitCode.failed */
+  get exitCode(): ExitCodeValue {
+    return ExitCode.failed;
+  }
+  /** Whether the message says it all (printed without a stack). @default false */
+  get messageOnly(): boolean {
+    return false;
+  }
+}
+
+/**
+ * Root of src/core's errors. Thrown when a config, request or reply fails its zod schema; `issues`
+ * keeps every problem. A usage error for the CLI (exit 2, no stack).
+ */
+export class ConfigError extends PrunerError {
   override readonly name = 'ConfigError';
+  override get exitCode(): ExitCodeValue {
+    return ExitCode.usage;
+  }
+  override get messageOnly(): boolean {
+    return true;
+  }
   constructor(
     readonly source: string,
     readonly issues: readonly z.core.$ZodIssue[],

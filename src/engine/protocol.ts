@@ -1,3 +1,8 @@
+import { z } from 'zod';
+import { StageMacsSchema } from '../core/attempt';
+import { formatZodIssues } from '../core/errors';
+import { EngineProtocolError } from './errors';
+
 /**
  * The engine's JSON-lines events (see engine/agentic_engine/protocol.py). One JSON object per stdout line.
  */
@@ -50,4 +55,42 @@ export interface JobOptions extends JobListener {
   signal?: AbortSignal;
   /** Fails the job if it runs longer. @default no limit */
   timeoutMs?: number;
+}
+
+/** What the engine's `prune` job returns (engine/agentic_engine/prune.py); extra fields pass through. */
+export const PruneResultSchema = z.looseObject({
+  denseMacs: z.number(),
+  macs: z.number(),
+  params: z.number(),
+  stages: z.array(StageMacsSchema),
+  /** Where the pruned model's files were written (uploaded, then removed, by the activity). */
+  saved: z.looseObject({ dir: z.string() }),
+  /** Top-1/top-5 on the calibration slice, when a calibration dataset was given. */
+  accuracyProxy: z.looseObject({ top1: z.number(), top5: z.number(), count: z.number() }).nullish(),
+  wallMs: z.number(),
+  /** Whether the job ran on an already warm engine. */
+  warm: z.boolean().optional(),
+});
+/** A parsed `prune` result. */
+export type PruneResult = z.infer<typeof PruneResultSchema>;
+
+/** What the engine's `finetune` job returns (engine/agentic_engine/finetune.py); extra fields pass through. */
+export const FinetuneResultSchema = z.looseObject({
+  steps: z.number(),
+  lossCurve: z.array(z.looseObject({ step: z.number(), loss: z.number() })).nullish(),
+  /** `null` when no image was trained on (nothing to time). */
+  imagesPerSec: z.number().nullable(),
+  wallMs: z.number(),
+});
+/** A parsed `finetune` result. */
+export type FinetuneResult = z.infer<typeof FinetuneResultSchema>;
+
+/**
+ * Parse a job's `result` data with its schema. Throws an {@link EngineProtocolError} naming the job and
+ * each bad field (`engine prune: result does not match the protocol: saved.dir: ...`).
+ */
+export function parseEngineResult<S extends z.ZodType>(job: string, schema: S, data: unknown): z.infer<S> {
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw new EngineProtocolError(job, formatZodIssues(parsed.error.issues));
+  return parsed.data;
 }

@@ -4,8 +4,10 @@
  * `instanceof` where the error may have crossed a process or sandbox boundary.
  */
 
-/** Root of every error thrown by `src/onnx`. */
-export class OnnxError extends Error {
+import { PrunerError } from '../core/errors';
+
+/** Root of every error thrown by `src/onnx`. The CLI exits 1 with the stack. */
+export class OnnxError extends PrunerError {
   override readonly name: string = 'OnnxError';
 }
 

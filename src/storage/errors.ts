@@ -4,8 +4,10 @@
  * and, for server failures, the server's own message.
  */
 
-/** Root of every artifact-store error; catch this to catch them all. */
-export abstract class ArtifactError extends Error {}
+import { PrunerError } from '../core/errors';
+
+/** Root of every artifact-store error; catch this to catch them all. The CLI exits 1 with the stack. */
+export abstract class ArtifactError extends PrunerError {}
 
 /** Thrown when an artifact key is unsafe or malformed (`..`, absolute, backslashes, empty segments, too long). */
 export class ArtifactKeyError extends ArtifactError {

@@ -2,10 +2,12 @@
  * The artifact store: weights, checkpoints, ONNX files, transcripts, profiles — local filesystem by
  * default, S3-compatible for multi-host runs. Every object carries a sha256 verified on download, and a
  * reference is returned only for a complete object.
- * Belongs here: object I/O, key rules, integrity, store config. Not here: what the objects mean
- * (activities decide that), and nothing here is imported by workflows or src/core (it does I/O).
+ * Belongs here: object I/O, key rules and the campaign key layout (keys.ts), integrity, store config.
+ * Not here: what the objects mean (activities decide that). Nothing here is imported by workflows or
+ * src/core (it does I/O), except keys.ts, which is deterministic (its reserved labels name workflow inputs).
  */
 export * from './artifact-store';
+export * from './keys';
 export * from './errors';
 export * from './config';
 export { LocalArtifactStore } from './local-artifact-store';

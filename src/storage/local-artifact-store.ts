@@ -5,14 +5,8 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ArtifactRef } from '../core/artifact-ref';
-import {
-  keyFrom,
-  validateKey,
-  validatePrefix,
-  type ArtifactListing,
-  type ArtifactSource,
-  type ArtifactStore,
-} from './artifact-store';
+import { type ArtifactListing, type ArtifactSource, type ArtifactStore } from './artifact-store';
+import { keyFrom, validateKey, validatePrefix } from './keys';
 import {
   ArtifactError,
   ArtifactIntegrityError,

@@ -15,14 +15,12 @@ import * as path from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import type { ArtifactRef } from '../core/artifact-ref';
 import {
-  keyFrom,
-  validateKey,
-  validatePrefix,
   type ArtifactListing,
   type ArtifactSource,
   type ArtifactStore,
   type PutOptions,
 } from './artifact-store';
+import { keyFrom, validateKey, validatePrefix } from './keys';
 import {
   ArtifactError,
   ArtifactIntegrityError,

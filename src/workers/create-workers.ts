@@ -1,10 +1,9 @@
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import { TaskQueues } from '../workflows/presets';
+import { activitiesOn, TaskQueues, type QueueName } from '../workflows/presets';
 
-/** Which task queues a process serves. */
-export type QueueName = keyof typeof TaskQueues;
+export type { QueueName };
 
 /** Options of {@link createWorkers}. */
 export interface CreateWorkersOptions {
@@ -18,15 +17,6 @@ export interface CreateWorkersOptions {
   concurrency?: Partial<Record<QueueName, number>>;
 }
 
-const CONTROL_ACTIVITIES = ['proposeStrategy', 'saveStrategyLog', 'loadStrategyLog'] as const;
-const GPU_ACTIVITIES = [
-  'profileModel',
-  'pruneTrial',
-  'fineTune',
-  'evaluateModel',
-  'deploymentCheck',
-] as const;
-
 function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): Pick<T, K> {
   const out = {} as Pick<T, K>;
   for (const k of keys) out[k] = obj[k];
@@ -35,7 +25,8 @@ function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): 
 
 /**
  * Build the workers of one process: `control` runs workflows, LLM calls and small storage moves;
- * `gpu` runs engine jobs one at a time (the engine owns the accelerator).
+ * `gpu` runs engine jobs one at a time (the engine owns the accelerator). Each registers the activities
+ * the routing table (`ActivityQueues` in workflows/presets.ts) puts on its queue.
  */
 export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
   const activities = createActivities(opts.deps);
@@ -45,6 +36,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
       connection: opts.connection,
       namespace: opts.namespace,
       taskQueue: TaskQueues[queue],
+      activities: pick(activities, activitiesOn(queue)),
     };
     if (queue === 'control') {
       workers.push(
@@ -53,7 +45,6 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
           ...(opts.workflowBundle
             ? { workflowBundle: opts.workflowBundle }
             : { workflowsPath: require.resolve('../workflows') }),
-          activities: pick(activities, CONTROL_ACTIVITIES),
           maxConcurrentActivityTaskExecutions: opts.concurrency?.control ?? 8,
         }),
       );
@@ -61,7 +52,6 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
       workers.push(
         await Worker.create({
           ...base,
-          activities: pick(activities, GPU_ACTIVITIES),
           maxConcurrentActivityTaskExecutions: opts.concurrency?.gpu ?? 1,
         }),
       );

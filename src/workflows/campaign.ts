@@ -1,6 +1,5 @@
 import {
   ApplicationFailure,
-  defineQuery,
   executeChild,
   proxyActivities,
   setHandler,
@@ -16,7 +15,10 @@ import type {
   TrainingActivities,
 } from '../activities';
 import type { ArtifactRef } from '../core/artifact-ref';
+import { FailureTypes } from '../activities/failure-types';
+import { MODEL_LABEL } from '../storage/keys';
 import { resolveTargets, type CampaignConfig, type ResolvedTarget } from '../core/campaign-config';
+import { campaignProgressQuery, searchWorkflowId } from './definitions';
 import { macTargetSearch, type MacTargetSearchResult } from './mac-target-search';
 import { ActivityPresets } from './presets';
 import { SA, type CampaignStage } from './search-attributes';
@@ -54,27 +56,7 @@ export interface CampaignResult {
   targets: CampaignTargetResult[];
 }
 
-/** Where a campaign stands (for `campaign status` and `watch`). */
-export interface CampaignProgress {
-  campaignId: string;
-  stage: CampaignStage;
-  model: string;
-  denseMacs: number | null;
-  targets: {
-    label: string;
-    targetMacs: number;
-    band: { lo: number; hi: number };
-    searchWorkflowId: string;
-  }[];
-  results: CampaignTargetResult[];
-}
-
-export const campaignProgressQuery = defineQuery<CampaignProgress>('campaignProgressQuery');
-
-/** Workflow id of the search child for one target. */
-export function searchWorkflowId(campaignId: string, label: string): string {
-  return `${campaignId}--${label}`;
-}
+export type { CampaignProgress } from './definitions';
 
 /**
  * A campaign: profile the dense model once, resolve the targets against it, run one macTargetSearch
@@ -114,7 +96,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     resolved = resolveTargets(config.targets, profiled.macs, profiled.summary.protectedMacs);
   } catch (err) {
     setStage('failed');
-    throw ApplicationFailure.nonRetryable((err as Error).message, 'ConfigError');
+    throw ApplicationFailure.nonRetryable((err as Error).message, FailureTypes.config);
   }
 
   setStage('search');
@@ -169,7 +151,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     setStage('evaluate');
     denseAccuracy = await evaluateModel({
       campaignId,
-      targetLabel: '_model',
+      targetLabel: MODEL_LABEL,
       model: config.model,
       dataset: { root: dataset.root },
       batchSize: config.finetune?.batchSize ?? 64,

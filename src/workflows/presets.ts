@@ -1,7 +1,43 @@
 import type { ActivityOptions } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { FailureTypes } from '../activities/failure-types';
 
 /** Task queues: `control` runs workflows, LLM calls and reports; `gpu` runs engine jobs. */
 export const TaskQueues = { control: 'control', gpu: 'gpu' } as const;
+
+/** A task queue a worker process can serve. */
+export type QueueName = keyof typeof TaskQueues;
+
+/** The name of an activity, as registered by the worker and scheduled by workflows. */
+export type ActivityName = keyof Activities;
+
+/**
+ * The one routing table: which task queue serves each activity. The presets below take their
+ * `taskQueue` from it and workers derive the activities they register from it ({@link activitiesOn}),
+ * so an activity is scheduled on exactly the queue whose workers can run it.
+ */
+export const ActivityQueues = {
+  proposeStrategy: 'control',
+  saveStrategyLog: 'control',
+  loadStrategyLog: 'control',
+  profileModel: 'gpu',
+  pruneTrial: 'gpu',
+  fineTune: 'gpu',
+  evaluateModel: 'gpu',
+  deploymentCheck: 'gpu',
+} as const satisfies Record<ActivityName, QueueName>;
+
+/** The activities a worker on `queue` registers, in routing-table order. */
+export function activitiesOn(queue: QueueName): ActivityName[] {
+  return (Object.keys(ActivityQueues) as ActivityName[]).filter((a) => ActivityQueues[a] === queue);
+}
+
+/** The task queue of a preset that serves `names`; they must share one queue (checked at module load). */
+function queueOf(...names: [ActivityName, ...ActivityName[]]): (typeof TaskQueues)[QueueName] {
+  const queues = new Set(names.map((n) => ActivityQueues[n]));
+  if (queues.size !== 1) throw new Error(`one preset serves ${names.join(', ')} on different queues`);
+  return TaskQueues[ActivityQueues[names[0]]];
+}
 
 /**
  * Timeout/retry presets, declared once and named. Permanent failures are non-retryable
@@ -10,33 +46,33 @@ export const TaskQueues = { control: 'control', gpu: 'gpu' } as const;
 export const ActivityPresets = {
   /** Profile a dense model: import torch, build, trace, count (minutes on a cold CPU host). */
   profile: {
-    taskQueue: TaskQueues.gpu,
+    taskQueue: queueOf('profileModel'),
     startToCloseTimeout: '30 minutes',
     heartbeatTimeout: '10 minutes',
     retry: { maximumAttempts: 3, initialInterval: '2s', backoffCoefficient: 2 },
   },
   /** One prune trial on the warm engine (about a second warm; a cold start pays imports). */
   pruneTrial: {
-    taskQueue: TaskQueues.gpu,
+    taskQueue: queueOf('pruneTrial'),
     startToCloseTimeout: '20 minutes',
     heartbeatTimeout: '10 minutes',
     retry: { maximumAttempts: 3, initialInterval: '2s', backoffCoefficient: 2 },
   },
   /** An LLM or solver proposal. The SDK retries 429/529 itself; the agent falls back on its own. */
   llmCall: {
-    taskQueue: TaskQueues.control,
+    taskQueue: queueOf('proposeStrategy'),
     startToCloseTimeout: '5 minutes',
     retry: { maximumAttempts: 3, initialInterval: '1s', backoffCoefficient: 2 },
   },
   /** Small artifact moves (strategy log snapshots, reports). */
   storage: {
-    taskQueue: TaskQueues.control,
+    taskQueue: queueOf('saveStrategyLog', 'loadStrategyLog'),
     startToCloseTimeout: '5 minutes',
     retry: { maximumAttempts: 10, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
   },
   /** Fine-tuning: days long, heartbeats carry the last checkpoint reference. */
   fineTune: {
-    taskQueue: TaskQueues.gpu,
+    taskQueue: queueOf('fineTune'),
     startToCloseTimeout: '14 days',
     heartbeatTimeout: '5 minutes',
     retry: {
@@ -44,12 +80,17 @@ export const ActivityPresets = {
       initialInterval: '5s',
       backoffCoefficient: 2,
       maximumInterval: '5 minutes',
-      nonRetryableErrorTypes: ['EngineRequestError', 'OutOfMemory', 'CheckpointMismatch', 'ConfigError'],
+      nonRetryableErrorTypes: [
+        FailureTypes.engineRequest,
+        FailureTypes.outOfMemory,
+        FailureTypes.checkpointMismatch,
+        FailureTypes.config,
+      ],
     },
   },
   /** Evaluation and deployment check (export, latency). */
   evaluate: {
-    taskQueue: TaskQueues.gpu,
+    taskQueue: queueOf('evaluateModel', 'deploymentCheck'),
     startToCloseTimeout: '1 day',
     heartbeatTimeout: '10 minutes',
     retry: { maximumAttempts: 5, initialInterval: '5s', backoffCoefficient: 2 },

@@ -60,12 +60,11 @@ async function services(
 
 /** The dedicated state dir reuses the project's installed binaries (no second download). */
 function linkBinaries(): void {
+  // Where infra/ installed them: AP_TOOLS_DIR when set (a worktree sharing another checkout's tools).
+  const tools = process.env.AP_TOOLS_DIR ?? path.join(ROOT, '.state');
   const links: [string, string][] = [
-    [
-      path.join(STATE, 'venv-infra', 'bin', 'temporal'),
-      path.join(ROOT, '.state', 'venv-infra', 'bin', 'temporal'),
-    ],
-    [path.join(STATE, 'bin', 'versitygw'), path.join(ROOT, '.state', 'bin', 'versitygw')],
+    [path.join(STATE, 'venv-infra', 'bin', 'temporal'), path.join(tools, 'venv-infra', 'bin', 'temporal')],
+    [path.join(STATE, 'bin', 'versitygw'), path.join(tools, 'bin', 'versitygw')],
   ];
   for (const [link, target] of links) {
     if (!fs.existsSync(target)) throw new Error(`${target} missing: run bash infra/setup-services.sh`);

@@ -1,5 +1,20 @@
 // The key rules every store applies (validateKey), the campaign key layout (artifactKey), list prefixes.
-import { ArtifactKeyError, MAX_KEY_BYTES, artifactKey, validateKey, validatePrefix } from '../../src/storage';
+import {
+  ArtifactKeyError,
+  MAX_KEY_BYTES,
+  artifactKey,
+  candidateModelFolder,
+  checkpointKey,
+  denseOnnxKey,
+  deploymentOnnxKey,
+  finetunedModelFolder,
+  profileKey,
+  reportKey,
+  strategyLogKey,
+  transcriptKey,
+  validateKey,
+  validatePrefix,
+} from '../../src/storage';
 
 test.each([
   'a',
@@ -67,4 +82,24 @@ test.each([
 ])('list prefix %j valid: %s', (prefix, ok) => {
   if (ok) expect(validatePrefix(prefix)).toBe(prefix);
   else expect(() => validatePrefix(prefix)).toThrow(ArtifactKeyError);
+});
+
+// One builder per kind of artifact; the keys are the ones committed histories and stored campaigns already use.
+test.each([
+  [profileKey('c-42'), 'campaigns/c-42/_model/profile/profile.json'],
+  [denseOnnxKey('c-42'), 'campaigns/c-42/_model/onnx/dense.onnx'],
+  [candidateModelFolder('c-42', '1.77G', 3), 'campaigns/c-42/1.77G/candidates/attempt-3'],
+  [strategyLogKey('c-42', '1.77G', 2), 'campaigns/c-42/1.77G/log/attempts-2.json'],
+  [checkpointKey('c-42', '1.77G', 400), 'campaigns/c-42/1.77G/checkpoints/ckpt-000000400.pt'],
+  [finetunedModelFolder('c-42', '1.77G'), 'campaigns/c-42/1.77G/finetuned'],
+  [deploymentOnnxKey('c-42', '1.77G', 'pruned'), 'campaigns/c-42/1.77G/deploy/pruned.onnx'],
+  [transcriptKey('c-42', '1.77G', 5), 'campaigns/c-42/1.77G/transcripts/attempt-5.json'],
+  [reportKey('c-42', 'report.html'), 'campaigns/c-42/_report/report.html'],
+])('named key %s', (key, expected) => {
+  expect(key).toBe(expected);
+});
+
+test('named keys refuse a campaign id that would reach into another folder', () => {
+  expect(() => profileKey('a/b')).toThrow('campaignId must be a single key segment');
+  expect(() => reportKey('..', 'report.json')).toThrow('".." segments');
 });

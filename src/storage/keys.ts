@@ -1,0 +1,129 @@
+/**
+ * The one home of artifact keys: the rules every store applies to a key (validateKey), and the campaign
+ * layout `campaigns/<campaignId>/<target>/<kind>/<name>` with one named builder per kind of artifact.
+ * Deterministic (no Node built-ins, no I/O): workflows may import it for the reserved labels.
+ *
+ * @example
+ * ```ts
+ * checkpointKey('c-42', '1.77G', 400) // 'campaigns/c-42/1.77G/checkpoints/ckpt-000000400.pt'
+ * profileKey('c-42')                  // 'campaigns/c-42/_model/profile/profile.json'
+ * ```
+ */
+import type { ArtifactRef } from '../core/artifact-ref';
+import { ArtifactKeyError } from './errors';
+
+/** Longest key accepted, in UTF-8 bytes (S3 allows 1024; room is left for a store prefix). */
+export const MAX_KEY_BYTES = 900;
+/** Longest key segment, in UTF-8 bytes (a file name on common filesystems). */
+export const MAX_SEGMENT_BYTES = 255;
+
+/** The target label under which a campaign keeps its dense model's artifacts (profile, dense ONNX, evaluation). */
+export const MODEL_LABEL = '_model';
+/** The target label under which a campaign keeps its rendered report (HTML + JSON). */
+export const REPORT_LABEL = '_report';
+
+// Made per call, not at module load: the module is also evaluated inside the workflow sandbox.
+const byteLength = (s: string): number => new TextEncoder().encode(s).length;
+
+/**
+ * Validate an artifact key and return it: relative, `/`-separated, no `.`/`..` or empty segments, no
+ * backslashes or control characters, at most {@link MAX_KEY_BYTES} bytes. The one check every store
+ * runs before touching a key. Throws {@link ArtifactKeyError}.
+ */
+export function validateKey(key: string): string {
+  if (typeof key !== 'string' || key.length === 0)
+    throw new ArtifactKeyError(String(key), 'must be a non-empty string');
+  if (byteLength(key) > MAX_KEY_BYTES) throw new ArtifactKeyError(key, `longer than ${MAX_KEY_BYTES} bytes`);
+  if (key.startsWith('/')) throw new ArtifactKeyError(key, 'must be relative (no leading /)');
+  if (key.includes('\\')) throw new ArtifactKeyError(key, 'must not contain backslashes');
+  if (/[\x00-\x1f\x7f]/.test(key)) throw new ArtifactKeyError(key, 'must not contain control characters');
+  for (const seg of key.split('/')) {
+    if (seg === '') throw new ArtifactKeyError(key, 'must not contain empty segments (// or a trailing /)');
+    if (seg === '..' || seg === '.') throw new ArtifactKeyError(key, `must not contain "${seg}" segments`);
+    if (byteLength(seg) > MAX_SEGMENT_BYTES)
+      throw new ArtifactKeyError(key, `has a segment longer than ${MAX_SEGMENT_BYTES} bytes`);
+  }
+  return key;
+}
+
+/**
+ * Validate a list prefix and return it: `''` (everything), or a key prefix that may end in `/` and
+ * may end mid-segment (`campaigns/c-42/`, `campaigns/c-4`). Throws {@link ArtifactKeyError}.
+ */
+export function validatePrefix(prefix: string): string {
+  if (prefix === '') return prefix;
+  validateKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+  return prefix;
+}
+
+/** The validated key of `keyOrRef`. */
+export function keyFrom(keyOrRef: string | ArtifactRef): string {
+  return validateKey(typeof keyOrRef === 'string' ? keyOrRef : keyOrRef.key);
+}
+
+function segments(parts: Record<string, string>): string {
+  for (const [part, value] of Object.entries(parts)) {
+    if (value.includes('/')) throw new ArtifactKeyError(value, `${part} must be a single key segment (no /)`);
+  }
+  return validateKey(`campaigns/${Object.values(parts).join('/')}`);
+}
+
+/**
+ * `campaigns/<campaignId>/<target>/<kind>/<name>`. Each part must be one valid segment (no `/`), so a
+ * campaign id can never reach into another campaign's folder. The named builders below are the ones to use.
+ *
+ * @example artifactKey('c-42', '1.77G', 'checkpoints', 'step-400.pt') // 'campaigns/c-42/1.77G/checkpoints/step-400.pt'
+ */
+export function artifactKey(campaignId: string, target: string, kind: string, name: string): string {
+  return segments({ campaignId, target, kind, name });
+}
+
+/** `campaigns/<campaignId>/<target>/<kind>`: the folder a multi-file artifact (a stored model) is written under. */
+export function artifactFolder(campaignId: string, target: string, kind: string): string {
+  return segments({ campaignId, target, kind });
+}
+
+/** The dense model's full profile (JSON): `campaigns/<id>/_model/profile/profile.json`. */
+export function profileKey(campaignId: string): string {
+  return artifactKey(campaignId, MODEL_LABEL, 'profile', 'profile.json');
+}
+
+/** The dense model's ONNX file: `campaigns/<id>/_model/onnx/dense.onnx`. */
+export function denseOnnxKey(campaignId: string): string {
+  return artifactKey(campaignId, MODEL_LABEL, 'onnx', 'dense.onnx');
+}
+
+/** Folder of one prune trial's model files: `campaigns/<id>/<target>/candidates/attempt-<n>`. */
+export function candidateModelFolder(campaignId: string, target: string, attemptIndex: number): string {
+  return `${artifactFolder(campaignId, target, 'candidates')}/attempt-${attemptIndex}`;
+}
+
+/** One part of a search's strategy-log snapshots: `campaigns/<id>/<target>/log/attempts-<part>.json`. */
+export function strategyLogKey(campaignId: string, target: string, part: number): string {
+  return artifactKey(campaignId, target, 'log', `attempts-${part}.json`);
+}
+
+/** A fine-tune checkpoint (step zero-padded so keys sort by step): `.../checkpoints/ckpt-000000400.pt`. */
+export function checkpointKey(campaignId: string, target: string, step: number): string {
+  return artifactKey(campaignId, target, 'checkpoints', `ckpt-${String(step).padStart(9, '0')}.pt`);
+}
+
+/** Folder of the fine-tuned model's files: `campaigns/<id>/<target>/finetuned`. */
+export function finetunedModelFolder(campaignId: string, target: string): string {
+  return artifactFolder(campaignId, target, 'finetuned');
+}
+
+/** An ONNX file of the deployment check (`dense` or `pruned`): `campaigns/<id>/<target>/deploy/<name>.onnx`. */
+export function deploymentOnnxKey(campaignId: string, target: string, name: string): string {
+  return artifactKey(campaignId, target, 'deploy', `${name}.onnx`);
+}
+
+/** The Claude agent's transcript of one attempt: `campaigns/<id>/<target>/transcripts/attempt-<n>.json`. */
+export function transcriptKey(campaignId: string, target: string, attempt: number): string {
+  return artifactKey(campaignId, target, 'transcripts', `attempt-${attempt}.json`);
+}
+
+/** The campaign report (`report.html` or `report.json`): `campaigns/<id>/_report/<file>`. */
+export function reportKey(campaignId: string, file: 'report.html' | 'report.json'): string {
+  return segments({ campaignId, label: REPORT_LABEL, file });
+}

@@ -1,0 +1,33 @@
+// What the CLI exits with for each layer's errors, read from the error itself (one root per layer).
+import { ConfigFileError } from '../../src/client/config-file';
+import { CampaignNotFoundError } from '../../src/client/campaign-client';
+import { ServiceUnavailableError } from '../../src/client/connect';
+import { UsageError } from '../../src/client/errors';
+import { ConfigError, ExitCode, PrunerError } from '../../src/core/errors';
+import { EngineCancelledError, EngineJobError, EngineProcessError } from '../../src/engine/errors';
+import { OnnxFormatError } from '../../src/onnx/errors';
+import { ArtifactKeyError, ArtifactNotFoundError } from '../../src/storage';
+
+test.each([
+  // [error, exit code, printed without a stack]
+  [new UsageError('bad flag'), ExitCode.usage, true],
+  [new ConfigFileError('c.yaml', ['x: bad']), ExitCode.usage, true],
+  [new ConfigError('campaign config', []), ExitCode.usage, true],
+  [new CampaignNotFoundError('c-1'), ExitCode.usage, true],
+  [
+    new EngineJobError('prune', 'RequestError', 'bad ratio', 'strategy.pruningRatio', false),
+    ExitCode.usage,
+    true,
+  ],
+  [new ServiceUnavailableError('temporal', '127.0.0.1:7233', 'refused'), ExitCode.failed, true],
+  [new EngineJobError('prune', 'OutOfMemory', 'oom', null, false), ExitCode.failed, false],
+  [new EngineProcessError('prune', 'died', ''), ExitCode.failed, false],
+  [new EngineCancelledError('prune'), ExitCode.failed, false],
+  [new ArtifactKeyError('..', 'bad'), ExitCode.failed, false],
+  [new ArtifactNotFoundError('s3://b', 'k'), ExitCode.failed, false],
+  [new OnnxFormatError('m.onnx', 'truncated'), ExitCode.failed, false],
+])('%s: exit %d, message only %s', (err, exitCode, messageOnly) => {
+  expect(err).toBeInstanceOf(PrunerError);
+  expect(err.exitCode).toBe(exitCode);
+  expect(err.messageOnly).toBe(messageOnly);
+});
