@@ -9,6 +9,12 @@ import { inBand } from './tolerance-band';
 /** An agent the search can ask (a human override is not asked, it arrives). */
 export type SearchAgent = Exclude<AgentName, 'human'>;
 
+/**
+ * How a search ended: in band, out of it after trying, or `infeasible` — the band lies where no
+ * strategy reaches (below what protected layers alone cost, or above the dense model).
+ */
+export type SearchOutcome = 'converged' | 'diverged' | 'infeasible';
+
 /** Where one MAC-target search stands: what the workflow keeps, queries show and continue-as-new carries. */
 export interface SearchState {
   attempts: Attempt[];
@@ -23,7 +29,7 @@ export interface SearchState {
   events: { afterAttempt: number; note: string }[];
   /** Proposals asked for, failed ones included (bounded by {@link SearchConfig.maxProposals}). */
   proposals: number;
-  status: 'running' | 'converged' | 'diverged';
+  status: 'running' | SearchOutcome;
   /** Why the search ended; `null` while running. */
   reason: string | null;
   /** For the next proposal: what the monitor wants the agent to know. */
@@ -81,6 +87,8 @@ export function attemptRole(attempt: Attempt): AttemptRole {
 /**
  * What happens to a search, in the order the workflow meets it each round:
  *
+ * - `started`: once, before the first round (runs recorded before it skip it): a band no strategy can
+ *   reach ends the search at once as `infeasible`, saying the floor and which layers hold it.
  * - `round`: before asking for a proposal; ends the search when attempts or proposals have run out.
  * - `agent-failed`: the proposal activity failed (`message` says how) after asking `agent`.
  * - `proposed`: an agent (or a human override) answered; `exhausted` when it has nothing left.
@@ -91,6 +99,7 @@ export function attemptRole(attempt: Attempt): AttemptRole {
  * `extended` is whether the round started in the extended search (converged), read before its awaits.
  */
 export type SearchEvent =
+  | { type: 'started'; protectedLayers: readonly { layer: string; reason: string }[] }
   | { type: 'round' }
   | { type: 'agent-failed'; agent: SearchAgent; message: string }
   | { type: 'proposed'; agent: AgentName; exhausted: boolean; extended: boolean }
@@ -204,7 +213,7 @@ export function nextRequest(state: SearchState, config: SearchConfig): ProposalR
  * | measured        | extended, `scaleCandidates`, out of band                    | one more scaling step of the shape (given up after {@link MAX_SCALING_STEPS}) |
  * | measured        | the monitor says `switch-agent`                             | switch to the fallback, or pass the reason as a note |
  * | measured        | the monitor says `shrink-bracket`                           | note for the agent: bisect the bracket            |
- * | measured        | the monitor says `stop`                                     | end: converged iff its reason is, else diverged    |
+ * | measured        | the monitor says `stop`                                     | end: converged iff its reason is, infeasible for infeasible-target, else diverged |
  * | band-changed    | —                                                           | re-derive every `inBand` and `converged`          |
  *
  * Every `proposed` and `agent-failed` counts one proposal; `proposed` clears the monitor's note.
@@ -218,6 +227,8 @@ export function nextRequest(state: SearchState, config: SearchConfig): ProposalR
  */
 export function searchReducer(state: SearchState, event: SearchEvent, config: SearchConfig): SearchState {
   switch (event.type) {
+    case 'started':
+      return state.attempts.length === 0 ? infeasibleAtStart(state, config, event.protectedLayers) : state;
     case 'round':
       if (state.status !== 'running') return state;
       if (state.attempts.length >= config.maxIterations) return endUnlessConverged(state, 'max-iterations');
@@ -347,7 +358,11 @@ function afterVerdict(
     case 'stop':
       return end(
         addEvent(state, `stopped: ${said}`, index),
-        verdict.reason === 'converged' ? 'converged' : 'diverged',
+        verdict.reason === 'converged'
+          ? 'converged'
+          : verdict.reason === 'infeasible-target'
+            ? 'infeasible'
+            : 'diverged',
         verdict.reason ?? 'stopped',
       );
   }
@@ -369,8 +384,49 @@ function switchToFallback(
   return addEvent({ ...state, agent: to }, why(to, from), afterAttempt);
 }
 
+/** How many protected layers an infeasible verdict names. */
+const NAMED_PROTECTED_LAYERS = 5;
+
+/**
+ * The band against what any strategy can reach, before a trial is spent: below `floorMacs` (protected
+ * layers' own MACs, exact) or above the dense model, the search ends as `infeasible` with the floor and
+ * the layers that hold it.
+ */
+function infeasibleAtStart(
+  state: SearchState,
+  config: SearchConfig,
+  protectedLayers: readonly { layer: string; reason: string }[],
+): SearchState {
+  const top = config.targetMacs * (1 + state.band.hi);
+  const bottom = config.targetMacs * (1 + state.band.lo);
+  let detail: string | undefined;
+  if (top < config.floorMacs) {
+    const named = protectedLayers
+      .slice(0, NAMED_PROTECTED_LAYERS)
+      .map((p) => `${p.layer} (${p.reason})`)
+      .join(', ');
+    const more =
+      protectedLayers.length > NAMED_PROTECTED_LAYERS
+        ? ` and ${protectedLayers.length - NAMED_PROTECTED_LAYERS} more`
+        : '';
+    detail =
+      `the band's top ${gmacs(top)} is below the reachable floor ${gmacs(config.floorMacs)}: ` +
+      `the MACs of protected layers no strategy removes` +
+      (named ? ` — ${named}${more}` : '') +
+      `; raise the target, or unprotect layers (those listed in search.base.ignoredLayers)`;
+  } else if (bottom > config.ceilingMacs) {
+    detail = `the band's bottom ${gmacs(bottom)} is above the dense model's ${gmacs(config.ceilingMacs)}: nothing to prune`;
+  }
+  if (!detail) return state;
+  return end(addEvent(state, `infeasible: ${detail}`, 0), 'infeasible', `infeasible-target: ${detail}`);
+}
+
+function gmacs(macs: number): string {
+  return `${(macs / 1e9).toPrecision(4)} GMACs`;
+}
+
 /** The one place a search ends. */
-function end(state: SearchState, status: 'converged' | 'diverged', reason: string): SearchState {
+function end(state: SearchState, status: SearchOutcome, reason: string): SearchState {
   return { ...state, status, reason };
 }
 

@@ -55,7 +55,7 @@ export interface FinetuneReport {
 }
 
 /** How the MAC-target search for one target ended. */
-export type TargetStatus = 'converged' | 'diverged';
+export type TargetStatus = 'converged' | 'diverged' | 'infeasible';
 
 /** One MAC target of the campaign: its search (the strategy log) and, when it converged, the pruned model. */
 export interface TargetReport {

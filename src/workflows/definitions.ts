@@ -11,7 +11,7 @@ import type { CampaignTargetResult } from './campaign';
 import type { CampaignStage } from './search-attributes';
 
 /** Status of one MAC-target search. */
-export type SearchStatus = 'running' | 'paused' | 'converged' | 'diverged';
+export type SearchStatus = 'running' | 'paused' | 'converged' | 'diverged' | 'infeasible';
 
 /** What `strategyLogQuery` returns: the whole strategy log of one target and where the search stands. */
 export interface StrategyLog {

@@ -25,6 +25,7 @@ import {
   type SearchAgent,
   type SearchConfig,
   type SearchEvent,
+  type SearchOutcome,
   type SearchState,
 } from '../core/search-state';
 import { StrategySchema, type Strategy } from '../core/strategy';
@@ -46,6 +47,8 @@ const { saveStrategyLog, loadStrategyLog } = proxyActivities<LogActivities>(Acti
 
 /** Marks runs whose extended search scales each shape into the band (see `SearchConfig.scaleCandidates`). */
 const SCALE_CANDIDATES_PATCH = 'scale-candidates-into-band';
+/** Marks runs that judge the band against the reachable floor and ceiling before the first trial. */
+const FEASIBILITY_PATCH = 'infeasible-at-start';
 
 /** Input of {@link macTargetSearch}: one target of one campaign. Plain data, typed from the config schemas. */
 export interface MacTargetSearchInput {
@@ -87,7 +90,7 @@ export interface MacTargetSearchResult {
   targetLabel: string;
   targetMacs: number;
   band: Band;
-  status: 'converged' | 'diverged';
+  status: SearchOutcome;
   reason: string;
   /** The attempt handed on to fine-tuning: best quick accuracy among in-band attempts, else closest to target. */
   chosen: Attempt | null;
@@ -183,6 +186,8 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
 
   const upsert = () => upsertSearchAttributes(searchAttributes(input, state));
   upsert();
+  // Runs recorded before the up-front feasibility check replay without it (it can end a search early).
+  if (patched(FEASIBILITY_PATCH)) apply({ type: 'started', protectedLayers: input.profile.protected });
 
   for (apply({ type: 'round' }); state.status === 'running'; apply({ type: 'round' })) {
     await condition(() => !paused);
@@ -252,7 +257,7 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     targetLabel: input.targetLabel,
     targetMacs: input.targetMacs,
     band: state.band,
-    status: state.status === 'converged' ? 'converged' : 'diverged',
+    status: state.status,
     reason: state.reason ?? state.status,
     chosen: chooseCandidate(state.attempts, state.band),
     attemptCount: state.attempts.length,

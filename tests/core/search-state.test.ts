@@ -232,7 +232,7 @@ describe('searchReducer transition table', () => {
       state({}, []),
       { type: 'measured', attempt: attempt(1, 0.3), extended: false },
       { floorMacs: 1.5e9 },
-      { status: 'diverged', reason: 'infeasible-target' },
+      { status: 'infeasible', reason: 'infeasible-target' },
       [expect.stringMatching(/^1: stopped: infeasible-target: /) as unknown as string],
     ],
     [
@@ -400,5 +400,58 @@ describe('extended search with candidates scaled into the band (scaleCandidates)
     );
     expect(s).toMatchObject({ extendedLeft: 1 });
     expect(s.shapeSteps).toBeUndefined();
+  });
+});
+
+describe('feasibility before the first trial (started)', () => {
+  const PROTECTED = [
+    { layer: 'conv1', reason: 'stem' },
+    { layer: 'fc', reason: 'classifier' },
+  ];
+  const started = (band: Band, config: Partial<SearchConfig> = {}) =>
+    searchReducer(
+      { ...state(), band },
+      { type: 'started', protectedLayers: PROTECTED },
+      { ...CONFIG, ...config },
+    );
+
+  test('a band whose top is below the protected floor ends at once as infeasible, naming the floor and layers', () => {
+    // Target 1 G, band -1%..+1%: top 1.01 G; protected layers alone cost 1.2 G.
+    const s = started(BAND, { floorMacs: 1.2e9 });
+    expect(s.status).toBe('infeasible');
+    expect(s.attempts).toHaveLength(0);
+    expect(s.reason).toBe(
+      "infeasible-target: the band's top 1.010 GMACs is below the reachable floor 1.200 GMACs: the MACs of " +
+        'protected layers no strategy removes — conv1 (stem), fc (classifier); raise the target, or unprotect ' +
+        'layers (those listed in search.base.ignoredLayers)',
+    );
+    expect(notes(s)).toEqual([`0: infeasible: ${s.reason!.slice('infeasible-target: '.length)}`]);
+  });
+
+  test('a band whose bottom is above the dense model ends as infeasible: nothing to prune', () => {
+    const s = started(BAND, { ceilingMacs: 0.9e9 });
+    expect(s.status).toBe('infeasible');
+    expect(s.reason).toBe(
+      "infeasible-target: the band's bottom 0.9900 GMACs is above the dense model's 0.9000 GMACs: nothing to prune",
+    );
+  });
+
+  test('a reachable band, or a run that already has attempts, goes on', () => {
+    expect(started(BAND)).toMatchObject({ status: 'running', reason: null, events: [] });
+    const carried = searchReducer(
+      state({}, [0.3]),
+      { type: 'started', protectedLayers: PROTECTED },
+      { ...CONFIG, floorMacs: 1.2e9 },
+    );
+    expect(carried.status).toBe('running');
+  });
+
+  test("the monitor's infeasible verdict after a trial also ends as infeasible, not diverged", () => {
+    const s = searchReducer(
+      state(),
+      { type: 'measured', attempt: attempt(1, 0.5), extended: false },
+      { ...CONFIG, floorMacs: 1.2e9 },
+    );
+    expect(s).toMatchObject({ status: 'infeasible', reason: 'infeasible-target' });
   });
 });

@@ -181,18 +181,28 @@ describe('macTargetSearch and campaign', () => {
     expect(started).not.toContain('pruningRatio');
   });
 
-  test('an infeasible target diverges with a named reason and the best attempt, never loops', async () => {
+  test('an infeasible target ends at once as infeasible, naming the floor and the protected layers', async () => {
     const input = await searchInput({ maxIterations: 4 });
     input.targetMacs = Math.round(input.profile.protectedMacs * 0.5) + 1;
+    const workflowId = `${input.campaignId}--t1`;
     const result: MacTargetSearchResult = await env.client.workflow.execute('macTargetSearch', {
       taskQueue: TaskQueues.control,
-      workflowId: `${input.campaignId}--t1`,
+      workflowId,
       args: [input],
     });
-    expect(result.status).toBe('diverged');
-    expect(result.reason).toMatch(/infeasible|max-iterations|stagnation/);
-    expect(result.attemptCount).toBeLessThanOrEqual(4);
-    saveHistoryFixture('diverged', `${input.campaignId}--t1`);
+    expect(result.status).toBe('infeasible');
+    expect(result.attemptCount).toBe(0);
+    const floor = (input.profile.protectedMacs / 1e9).toPrecision(4);
+    expect(result.reason).toContain(`is below the reachable floor ${floor} GMACs`);
+    for (const p of input.profile.protected.slice(0, 5))
+      expect(result.reason).toContain(`${p.layer} (${p.reason})`);
+    // Not one trial was spent on it.
+    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
+    expect(scheduled.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)).not.toContain(
+      'pruneTrial',
+    );
+    saveHistoryFixture('infeasible', workflowId);
   });
 
   test('extended search: each shape is scaled into the band before it counts as a candidate', async () => {
