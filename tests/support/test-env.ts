@@ -4,7 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ActivityDeps } from '../../src/activities';
-import type { MacTargetSearchInput } from '../../src/workflows/mac-target-search';
+import { strategyLogQuery, type StrategyLog } from '../../src/workflows/definitions';
+import type { MacTargetSearchInput, MacTargetSearchResult } from '../../src/workflows/mac-target-search';
+import { TaskQueues } from '../../src/workflows/presets';
 import { defaultEngineLocation } from '../../src/engine/engine-paths';
 import { OneShotEngine, WarmEngine } from '../../src/engine/engine-process';
 import { createWorkers, type QueueName } from '../../src/workers/create-workers';
@@ -109,4 +111,19 @@ export function searchInputFor(
     baseStrategy: { importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 },
     ...overrides,
   };
+}
+
+/** Run one macTargetSearch to its end on the control queue; its result and its final strategy log. */
+export async function runSearch(
+  client: Client,
+  input: MacTargetSearchInput,
+): Promise<{ workflowId: string; result: MacTargetSearchResult; log: StrategyLog }> {
+  const workflowId = `${input.campaignId}--t1`;
+  const result: MacTargetSearchResult = await client.workflow.execute('macTargetSearch', {
+    taskQueue: TaskQueues.control,
+    workflowId,
+    args: [input],
+  });
+  const log = await client.workflow.getHandle(workflowId).query(strategyLogQuery);
+  return { workflowId, result, log };
 }

@@ -3,12 +3,12 @@ import * as path from 'node:path';
 import { createAgents } from '../../src/agents';
 import { baseStrategy } from '../../src/core/strategy';
 import { LocalArtifactStore } from '../../src/storage';
-import { strategyLogQuery } from '../../src/workflows/definitions';
-import type { MacTargetSearchInput, MacTargetSearchResult } from '../../src/workflows/mac-target-search';
+import type { MacTargetSearchInput } from '../../src/workflows/mac-target-search';
 import { TaskQueues } from '../../src/workflows/presets';
 import { FakeMessagesApi, overloadedReply, textReply, toolUseReply } from '../support/fake-messages-api';
 import {
   realEngines,
+  runSearch,
   searchInputFor,
   startTestWorkers,
   tempDir,
@@ -66,13 +66,7 @@ describe('macTargetSearch with agent claude', () => {
       overloadedReply(),
     );
     const input = searchInputFor(profiled.summary, { campaignId: testId('claude'), agent: 'claude' });
-    const workflowId = `${input.campaignId}--t1`;
-    const result: MacTargetSearchResult = await env.client.workflow.execute('macTargetSearch', {
-      taskQueue: TaskQueues.control,
-      workflowId,
-      args: [input],
-    });
-    const log = await env.client.workflow.getHandle(workflowId).query(strategyLogQuery);
+    const { workflowId, result, log } = await runSearch(env.client, input);
 
     expect(result.status).toBe('converged');
     const [a1, a2, a3] = log.attempts;

@@ -19,6 +19,7 @@ import type { MacTargetSearchInput, MacTargetSearchResult } from '../../src/work
 import { TaskQueues } from '../../src/workflows/presets';
 import {
   realEngines,
+  runSearch,
   searchInputFor,
   startTestWorkers,
   tempDir,
@@ -207,13 +208,7 @@ describe('macTargetSearch and campaign', () => {
 
   test('extended search: each shape is scaled into the band before it counts as a candidate', async () => {
     const input = await searchInput({ extendedSearch: 3, maxIterations: 20 });
-    const workflowId = `${input.campaignId}--t1`;
-    const result: MacTargetSearchResult = await env.client.workflow.execute('macTargetSearch', {
-      taskQueue: TaskQueues.control,
-      workflowId,
-      args: [input],
-    });
-    const log = await env.client.workflow.getHandle(workflowId).query(strategyLogQuery);
+    const { workflowId, result, log } = await runSearch(env.client, input);
     expect(result.status).toBe('converged');
     const firstHit = result.attemptsToConverge!;
     const extended = log.attempts.filter((a) => a.index > firstHit);
