@@ -5,7 +5,10 @@ import * as path from 'node:path';
 
 // Recorded histories of real runs, replayed against the current workflow code: a non-deterministic
 // change (reordered activities, a new timer, a changed branch) fails here before it breaks a live run.
-// Record new ones with `AP_RECORD_HISTORIES=1 npx jest tests/workflows`.
+// Record new ones with `AP_RECORD_HISTORIES=1 npx jest tests/workflows`, then keep the ones already
+// committed as they were (`git checkout tests/replay/histories/<old>.json`): a history recorded by older
+// code is what proves a change replays. One per path: converged, diverged, infeasible, extended search,
+// Claude repair and fallback, human override + band change + pause, continue-as-new, a whole campaign.
 const dir = path.join(__dirname, 'histories');
 const files = fs.existsSync(dir)
   ? fs

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import * as fs from 'node:fs';
@@ -126,4 +127,27 @@ export async function runSearch(
   });
   const log = await client.workflow.getHandle(workflowId).query(strategyLogQuery);
   return { workflowId, result, log };
+}
+
+/**
+ * With AP_RECORD_HISTORIES=1, write a history to tests/replay/histories/ so the replay test replays it
+ * on every change (commit the file). Without it, nothing is written.
+ */
+export function saveHistoryFixture(name: string, workflowId: string): void {
+  if (process.env.AP_RECORD_HISTORIES !== '1') return;
+  const dir = path.join(__dirname, '..', 'replay', 'histories');
+  fs.mkdirSync(dir, { recursive: true });
+  // The temporal CLI writes the proto3 JSON that historyFromJSON reads.
+  const tools = process.env.AP_TOOLS_DIR || path.join(__dirname, '..', '..', '.state');
+  const json = execFileSync(path.join(tools, 'venv-infra', 'bin', 'temporal'), [
+    'workflow',
+    'show',
+    '--workflow-id',
+    workflowId,
+    '--output',
+    'json',
+    '--address',
+    testServices().temporalAddress,
+  ]);
+  fs.writeFileSync(path.join(dir, `${name}.json`), json);
 }

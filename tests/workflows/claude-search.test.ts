@@ -9,6 +9,7 @@ import { FakeMessagesApi, overloadedReply, textReply, toolUseReply } from '../su
 import {
   realEngines,
   runSearch,
+  saveHistoryFixture,
   searchInputFor,
   startTestWorkers,
   tempDir,
@@ -84,6 +85,7 @@ describe('macTargetSearch with agent claude', () => {
 
     // The key reached the fake only in headers: never history, transcripts or the log.
     const history = JSON.stringify(await env.client.workflow.getHandle(workflowId).fetchHistory());
+    saveHistoryFixture('mac-target-search-claude-repair-fallback', workflowId);
     expect(history).not.toContain(KEY);
     expect(JSON.stringify(log)).not.toContain(KEY);
     const transcripts = fs.readdirSync(

@@ -1,7 +1,4 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
 import { attemptRole } from '../../src/core/search-state';
@@ -20,11 +17,11 @@ import { TaskQueues } from '../../src/workflows/presets';
 import {
   realEngines,
   runSearch,
+  saveHistoryFixture,
   searchInputFor,
   startTestWorkers,
   tempDir,
   testId,
-  testServices,
   type TestWorkers,
 } from '../support/test-env';
 
@@ -86,6 +83,7 @@ describe('macTargetSearch and campaign', () => {
       expect(log.attempts.some((a) => a.inBand)).toBe(true);
       expect(log.attempts[0]!.agent).toBe('solver');
     }
+    saveHistoryFixture('campaign-four-targets', results[0]!.campaignId);
   }, 900_000);
 
   async function searchInput(overrides: Partial<MacTargetSearchInput> = {}): Promise<MacTargetSearchInput> {
@@ -156,6 +154,7 @@ describe('macTargetSearch and campaign', () => {
     // History never saw the rejected override.
     const history = JSON.stringify(await handle.fetchHistory());
     expect(history).not.toContain('"pruningRatio":2');
+    saveHistoryFixture('mac-target-search-override-band-pause', `${input.campaignId}--t1`);
   });
 
   test('continue-as-new carries the strategy log by reference', async () => {
@@ -180,6 +179,7 @@ describe('macTargetSearch and campaign', () => {
       (await env.client.workflow.getHandle(workflowId).fetchHistory()).events?.[0],
     );
     expect(started).not.toContain('pruningRatio');
+    saveHistoryFixture('mac-target-search-continued-as-new', workflowId);
   });
 
   test('an infeasible target ends at once as infeasible, naming the floor and the protected layers', async () => {
@@ -203,7 +203,7 @@ describe('macTargetSearch and campaign', () => {
     expect(scheduled.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)).not.toContain(
       'pruneTrial',
     );
-    saveHistoryFixture('infeasible', workflowId);
+    saveHistoryFixture('mac-target-search-infeasible', workflowId);
   });
 
   test('extended search: each shape is scaled into the band before it counts as a candidate', async () => {
@@ -225,7 +225,7 @@ describe('macTargetSearch and campaign', () => {
     expect(candidateNotes).toEqual(candidates.map((c) => c.index));
     // The kept attempt is one of the in-band candidates.
     expect(result.chosen?.inBand).toBe(true);
-    saveHistoryFixture('extended-scaled', workflowId);
+    saveHistoryFixture('mac-target-search-extended-scaled', workflowId);
   });
 
   test('a converged search history is recorded for replay', async () => {
@@ -237,28 +237,6 @@ describe('macTargetSearch and campaign', () => {
       args: [input],
     });
     expect(result.status).toBe('converged');
-    saveHistoryFixture('converged', workflowId);
+    saveHistoryFixture('mac-target-search-converged', workflowId);
   });
 });
-
-/**
- * With AP_RECORD_HISTORIES=1, write a history to tests/replay/histories/ so the replay test replays it
- * on every change (commit the file). Without it, nothing is written.
- */
-function saveHistoryFixture(name: string, workflowId: string): void {
-  if (process.env.AP_RECORD_HISTORIES !== '1') return;
-  const dir = path.join(__dirname, '..', 'replay', 'histories');
-  fs.mkdirSync(dir, { recursive: true });
-  // The temporal CLI writes the proto3 JSON that historyFromJSON reads.
-  const json = execFileSync(path.join(__dirname, '..', '..', '.state', 'venv-infra', 'bin', 'temporal'), [
-    'workflow',
-    'show',
-    '--workflow-id',
-    workflowId,
-    '--output',
-    'json',
-    '--address',
-    testServices().temporalAddress,
-  ]);
-  fs.writeFileSync(path.join(dir, `mac-target-search-${name}.json`), json);
-}
