@@ -24,6 +24,45 @@ interface CaseRow {
   finalDeviation: number | null;
   reason: string;
   wallSec: number;
+  /** With --extended-search: what the extended search did after the first in-band attempt. */
+  extended?: ExtendedStats;
+}
+
+/** What the extended search did for one target (see {@link extendedStats}). */
+interface ExtendedStats {
+  /** Attempts after the first in-band one. */
+  attempts: number;
+  /** Shapes tried (runs of attempts sharing everything but the ratio). */
+  shapes: number;
+  /** Shapes whose first try, at the neighbouring shape's ratio, measured in band: what one try per shape keeps. */
+  firstTryInBand: number;
+  /** In-band candidates the extended search produced. */
+  candidates: number;
+}
+
+/** A strategy's shape: every field but the ratio and the rationale. */
+function shapeKey(strategy: Record<string, unknown>): string {
+  const { pruningRatio: _r, rationale: _why, ...shape } = strategy;
+  return JSON.stringify(shape, Object.keys(shape).sort());
+}
+
+/** Extended-search statistics from a target's rebuilt strategy log. */
+function extendedStats(
+  attempts: { index: number; inBand: boolean; strategy: Record<string, unknown> }[],
+  firstHit: number,
+): ExtendedStats {
+  const after = attempts.filter((a) => a.index > firstHit);
+  let shapes = 0;
+  let firstTryInBand = 0;
+  let previous = attempts.find((a) => a.index === firstHit);
+  for (const a of after) {
+    if (!previous || shapeKey(a.strategy) !== shapeKey(previous.strategy)) {
+      shapes += 1;
+      if (a.inBand) firstTryInBand += 1;
+    }
+    previous = a;
+  }
+  return { attempts: after.length, shapes, firstTryInBand, candidates: after.filter((a) => a.inBand).length };
 }
 
 function quantile(xs: number[], q: number): number | null {
@@ -41,6 +80,11 @@ async function main(): Promise<void> {
     .option('--max-iterations <n>', 'max attempts per target', '10')
     .option('--input-size <px>', "input resolution (default: the model's own)")
     .option('--rows-out <file>', 'append each finished case as a JSON line to this file')
+    .option(
+      '--extended-search <n>',
+      'in-band candidates to look for after the first (0: stop at the band)',
+      '0',
+    )
     .parse(process.argv);
   const o = program.opts<{
     models: string;
@@ -50,7 +94,9 @@ async function main(): Promise<void> {
     maxIterations: string;
     inputSize?: string;
     rowsOut?: string;
+    extendedSearch: string;
   }>();
+  const extendedSearch = Number(o.extendedSearch);
   const models = o.models.split(',');
   const targets = o.targets.split(',').map(Number);
   const bands = o.bands.split(',');
@@ -79,9 +125,10 @@ async function main(): Promise<void> {
           name: `bench-${model}-${agent}`.replace(/[^A-Za-z0-9._-]/g, '_'),
           model: { name: model, ...(o.inputSize ? { inputSize: Number(o.inputSize) } : {}) },
           targets: cases.map((c, i) => ({ fraction: c.fraction, band: c.band, label: `c${i + 1}` })),
-          search: { agent, fallbackAgent: agent, maxIterations: Number(o.maxIterations), extendedSearch: 0 },
+          search: { agent, fallbackAgent: agent, maxIterations: Number(o.maxIterations), extendedSearch },
         });
         const result = await client.result(campaignId);
+        const logs = extendedSearch > 0 ? await client.log(campaignId) : [];
         // Every candidate model of every attempt is stored; the bench needs only the numbers, and
         // 24 cases x 10 attempts of a large model fill a disk.
         for (const o of await runtime.deps.store.list(`campaigns/${campaignId}/`))
@@ -101,6 +148,9 @@ async function main(): Promise<void> {
             reason: t.reason,
             wallSec: wallSec / result.targets.length,
           };
+          const log = logs.find((l) => l.targetLabel === t.targetLabel);
+          if (log && t.attemptsToConverge !== null)
+            row.extended = extendedStats(log.attempts, t.attemptsToConverge);
           rows.push(row);
         }
         const mine = rows.filter((r) => r.model === model && r.agent === agent);
@@ -127,6 +177,16 @@ async function main(): Promise<void> {
           medianAttempts: quantile(toBand, 0.5),
           p90Attempts: quantile(toBand, 0.9),
           wallSec: mine.reduce((s, r) => s + r.wallSec, 0),
+          ...(extendedSearch > 0
+            ? {
+                extended: Object.fromEntries(
+                  (['attempts', 'shapes', 'firstTryInBand', 'candidates'] as const).map((k) => [
+                    k,
+                    mine.reduce((s, r) => s + (r.extended?.[k] ?? 0), 0),
+                  ]),
+                ),
+              }
+            : {}),
           failures: mine
             .filter((r) => !r.converged)
             .map((r) => ({
