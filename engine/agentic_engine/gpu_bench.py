@@ -101,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         "isomorphic": True,
         "roundTo": 8,
     }
-    pr = prune.run(
-        {"model": {"name": args.model}, "strategy": strategy, "outDir": str(work / "pruned")}, emit
-    )
+    # The generated dataset has 10 classes; the fine-tune refuses a model whose head predicts another count.
+    dense_spec = {"name": args.model, "numClasses": 10}
+    pr = prune.run({"model": dense_spec, "strategy": strategy, "outDir": str(work / "pruned")}, emit)
     out: dict[str, Any] = {
         "gpu": torch.cuda.get_device_name(0),
         "torch": torch.__version__,
@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         "rows": [],
     }
     for label, spec in (
-        ("dense", {"name": args.model}),
-        ("pruned", {"name": args.model, "pruned": str(work / "pruned")}),
+        ("dense", dense_spec),
+        ("pruned", {**dense_spec, "pruned": str(work / "pruned")}),
     ):
         ft = finetune.run(
             {
