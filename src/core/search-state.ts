@@ -39,6 +39,11 @@ export interface SearchState {
    * {@link SearchConfig.scaleCandidates}); reset when the shape yields a candidate or is given up.
    */
   shapeSteps?: number;
+  /**
+   * A human override's shape the solver is scaling into the band (`scaleToBand`), with the out-of-band
+   * steps spent on it; cleared when it lands or is given up.
+   */
+  humanShape?: { base: Partial<Strategy>; steps: number };
 }
 
 /** What stays fixed through one search: from its input. */
@@ -89,6 +94,8 @@ export function attemptRole(attempt: Attempt): AttemptRole {
  *
  * - `started`: once, before the first round (runs recorded before it skip it): a band no strategy can
  *   reach ends the search at once as `infeasible`, saying the floor and which layers hold it.
+ * - `human-shape`: a human override with `scaleToBand` is tried next: until its shape lands in band (or
+ *   {@link MAX_SCALING_STEPS} give it up) the solver scales that shape, then the search goes on as before.
  * - `round`: before asking for a proposal; ends the search when attempts or proposals have run out.
  * - `agent-failed`: the proposal activity failed (`message` says how) after asking `agent`.
  * - `proposed`: an agent (or a human override) answered; `exhausted` when it has nothing left.
@@ -100,6 +107,7 @@ export function attemptRole(attempt: Attempt): AttemptRole {
  */
 export type SearchEvent =
   | { type: 'started'; protectedLayers: readonly { layer: string; reason: string }[] }
+  | { type: 'human-shape'; strategy: Strategy }
   | { type: 'round' }
   | { type: 'agent-failed'; agent: SearchAgent; message: string }
   | { type: 'proposed'; agent: AgentName; exhausted: boolean; extended: boolean }
@@ -171,6 +179,10 @@ export interface ProposalRequest {
  */
 export function nextRequest(state: SearchState, config: SearchConfig): ProposalRequest {
   const extended = state.converged;
+  if (state.humanShape) {
+    const note = `scale the human override's shape into the band (scaling step ${state.humanShape.steps + 1} of ${MAX_SCALING_STEPS})`;
+    return { agent: 'solver', baseStrategy: state.humanShape.base, note, extended };
+  }
   const shape = extended
     ? EXTENDED_SHAPES[(config.extendedSearch - state.extendedLeft) % EXTENDED_SHAPES.length]
     : undefined;
@@ -229,6 +241,13 @@ export function searchReducer(state: SearchState, event: SearchEvent, config: Se
   switch (event.type) {
     case 'started':
       return state.attempts.length === 0 ? infeasibleAtStart(state, config, event.protectedLayers) : state;
+    case 'human-shape': {
+      const { pruningRatio: _ratio, rationale: _why, ...shape } = event.strategy;
+      return addEvent(
+        { ...state, humanShape: { base: shape, steps: 0 } },
+        'human override: its shape is scaled into the band by the solver',
+      );
+    }
     case 'round':
       if (state.status !== 'running') return state;
       if (state.attempts.length >= config.maxIterations) return endUnlessConverged(state, 'max-iterations');
@@ -275,6 +294,7 @@ function measured(
 ): SearchState {
   const index = attempt.index;
   let next: SearchState = { ...state, attempts: [...state.attempts, attempt] };
+  const wasConverged = next.converged;
   if (isMeasured(attempt) && attempt.inBand && !next.converged) {
     next = addEvent(
       { ...next, converged: true },
@@ -282,7 +302,12 @@ function measured(
       index,
     );
   }
-  if (next.converged) {
+  if (next.humanShape) {
+    next = scaledHumanShape(next, attempt);
+    // After convergence a human shape is an extra candidate: it spends no extended-search slot.
+    if (wasConverged) return next;
+    if (next.converged) return next.extendedLeft <= 0 ? end(next, 'converged', 'converged') : next;
+  } else if (next.converged) {
     if (extended)
       next = config.scaleCandidates ? scaledCandidate(next, attempt, config) : countExtended(next);
     return next.extendedLeft <= 0 ? end(next, 'converged', 'converged') : next;
@@ -296,6 +321,31 @@ function measured(
     ceilingMacs: config.ceilingMacs,
   });
   return afterVerdict(next, verdict, index, config);
+}
+
+/**
+ * An attempt of a human override's shape (`scaleToBand`): in band, the shape's candidate (an extra one: it
+ * spends no extended-search slot); out of band, one more scaling step, given up after
+ * {@link MAX_SCALING_STEPS}. The override's own trial counts as the first step.
+ */
+function scaledHumanShape(state: SearchState, attempt: Attempt): SearchState {
+  const shape = state.humanShape;
+  if (!shape) return state;
+  const { humanShape: _done, ...rest } = state;
+  if (isMeasured(attempt) && attempt.inBand) {
+    return addEvent(
+      rest,
+      `candidate: the human override's shape in band (${pct(attempt.deviation)})`,
+      attempt.index,
+    );
+  }
+  const steps = shape.steps + 1;
+  if (steps < MAX_SCALING_STEPS) return { ...state, humanShape: { ...shape, steps } };
+  return addEvent(
+    rest,
+    `the human override's shape: not in band after ${steps} scaling steps; given up`,
+    attempt.index,
+  );
 }
 
 /** One extended attempt spent (the shape is tried once, in band or not). */

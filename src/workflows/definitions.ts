@@ -31,8 +31,21 @@ export interface StrategyLog {
 
 /** The strategy log of a macTargetSearch. */
 export const strategyLogQuery = defineQuery<StrategyLog>('strategyLogQuery');
-/** Try this strategy next (validated; a bad one is rejected and never enters history). Returns its queue position. */
-export const overrideStrategyUpdate = defineUpdate<number, [Strategy]>('overrideStrategyUpdate');
+/** How a human override is used. */
+export interface OverrideOptions {
+  /**
+   * Treat the strategy as a shape: after its own trial, the solver scales that shape (everything but the
+   * ratio) into the band before it counts as a candidate. @default false
+   */
+  scaleToBand?: boolean;
+}
+/**
+ * Try this strategy next (validated; a bad one is rejected and never enters history). Returns its queue
+ * position.
+ */
+export const overrideStrategyUpdate = defineUpdate<number, [Strategy, OverrideOptions?]>(
+  'overrideStrategyUpdate',
+);
 /** Change the tolerance band of a running search; returns the new band. */
 export const setBandUpdate = defineUpdate<Band, [Band]>('setBandUpdate');
 /** Pause before the next attempt. */

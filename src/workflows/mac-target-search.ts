@@ -10,6 +10,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { z } from 'zod';
 import type { EngineActivities, LogActivities, StrategyActivities } from '../activities';
 import type { Proposal } from '../agents/agent';
 import type { ArtifactRef } from '../core/artifact-ref';
@@ -33,6 +34,7 @@ import { BandSchema, deviation, inBand, type Band } from '../core/tolerance-band
 import {
   overrideStrategyUpdate,
   pauseSignal,
+  type OverrideOptions,
   resumeSignal,
   setBandUpdate,
   strategyLogQuery,
@@ -44,6 +46,9 @@ import { SA } from './search-attributes';
 const { pruneTrial } = proxyActivities<EngineActivities>(ActivityPresets.pruneTrial);
 const { proposeStrategy } = proxyActivities<StrategyActivities>(ActivityPresets.llmCall);
 const { saveStrategyLog, loadStrategyLog } = proxyActivities<LogActivities>(ActivityPresets.storage);
+
+/** The options of {@link overrideStrategyUpdate}, checked by its validator. */
+const OverrideOptionsSchema = z.object({ scaleToBand: z.boolean().optional() }).strict().optional();
 
 /** Marks runs whose extended search scales each shape into the band (see `SearchConfig.scaleCandidates`). */
 const SCALE_CANDIDATES_PATCH = 'scale-candidates-into-band';
@@ -149,7 +154,7 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
   });
   const apply = (event: SearchEvent): void => void (state = searchReducer(state, event, config));
   let paused = false;
-  const overrides: Strategy[] = [];
+  const overrides: { strategy: Strategy; scaleToBand: boolean }[] = [];
   const attemptsAtRunStart = state.attempts.length;
 
   setHandler(strategyLogQuery, () => strategyLog(input, state, paused));
@@ -157,14 +162,16 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
   setHandler(resumeSignal, () => void (paused = false));
   setHandler(
     overrideStrategyUpdate,
-    (strategy) => {
-      overrides.push(strategy);
+    (strategy, options?: OverrideOptions) => {
+      overrides.push({ strategy, scaleToBand: options?.scaleToBand === true });
       return overrides.length;
     },
     {
-      validator: (strategy) => {
+      validator: (strategy, options?: OverrideOptions) => {
         const r = StrategySchema.safeParse(strategy);
         if (!r.success) throw new Error(`invalid strategy: ${formatZodIssues(r.error.issues)}`);
+        const o = OverrideOptionsSchema.safeParse(options);
+        if (!o.success) throw new Error(`invalid override options: ${formatZodIssues(o.error.issues)}`);
         if (state.status !== 'running') throw new Error(`the search has finished (${state.status})`);
       },
     },
@@ -219,7 +226,8 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     const override = overrides.shift();
     let proposal: Proposal;
     if (override) {
-      proposal = { strategy: override, agent: 'human' };
+      if (override.scaleToBand) apply({ type: 'human-shape', strategy: override.strategy });
+      proposal = { strategy: override.strategy, agent: 'human' };
     } else {
       try {
         proposal = await proposeStrategy({

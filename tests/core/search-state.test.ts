@@ -455,3 +455,55 @@ describe('feasibility before the first trial (started)', () => {
     expect(s).toMatchObject({ status: 'infeasible', reason: 'infeasible-target' });
   });
 });
+
+describe('a human override scaled into the band (human-shape)', () => {
+  const override = { ...baseStrategy(0.05), importance: 'lamp' as const, roundTo: 4, rationale: 'by hand' };
+  const withShape = (s: SearchState) => searchReducer(s, { type: 'human-shape', strategy: override }, CONFIG);
+  const measuredAt = (s: SearchState, d: number | string, config: SearchConfig = CONFIG): SearchState =>
+    searchReducer(
+      s,
+      { type: 'measured', attempt: attempt(s.attempts.length + 1, d), extended: s.converged },
+      config,
+    );
+
+  test("the solver scales the override's shape (all but ratio and rationale) until it lands in band", () => {
+    let s = withShape(state());
+    expect(s.humanShape?.steps).toBe(0);
+    expect(s.humanShape?.base).toEqual({
+      importance: 'lamp',
+      globalPruning: true,
+      isomorphic: true,
+      roundTo: 4,
+    });
+    s = measuredAt(s, 0.4); // the override's own trial: far above
+    expect(nextRequest(s, CONFIG)).toEqual({
+      agent: 'solver',
+      baseStrategy: { importance: 'lamp', globalPruning: true, isomorphic: true, roundTo: 4 },
+      note: "scale the human override's shape into the band (scaling step 2 of 4)",
+      extended: false,
+    });
+    s = measuredAt(s, 0.004);
+    expect(s.humanShape).toBeUndefined();
+    expect(s).toMatchObject({ converged: true, status: 'converged' });
+    expect(notes(s)).toContain("2: candidate: the human override's shape in band (+0.40%)");
+  });
+
+  test('after convergence it is an extra candidate: no extended slot is spent on it', () => {
+    const config = { ...CONFIG, extendedSearch: 2, scaleCandidates: true };
+    let s = withShape(state({ converged: true, extendedLeft: 2 }, [0.005]));
+    s = measuredAt(s, 0.2, config);
+    s = measuredAt(s, -0.003, config);
+    expect(s).toMatchObject({ extendedLeft: 2, status: 'running' });
+    expect(s.humanShape).toBeUndefined();
+  });
+
+  test(`a shape that stays out of band is given up after ${MAX_SCALING_STEPS} steps and the search goes on`, () => {
+    let s = withShape(state({ converged: true, extendedLeft: 1 }, [0.005]));
+    for (let i = 0; i < MAX_SCALING_STEPS; i++) s = measuredAt(s, 0.2);
+    expect(s.humanShape).toBeUndefined();
+    expect(s).toMatchObject({ extendedLeft: 1, status: 'running' });
+    expect(notes(s).at(-1)).toBe(
+      `${1 + MAX_SCALING_STEPS}: the human override's shape: not in band after ${MAX_SCALING_STEPS} scaling steps; given up`,
+    );
+  });
+});

@@ -157,6 +157,63 @@ describe('macTargetSearch and campaign', () => {
     saveHistoryFixture('mac-target-search-override-band-pause', `${input.campaignId}--t1`);
   });
 
+  test("a human override with scaleToBand: the solver scales the override's shape into the band", async () => {
+    const input = await searchInput({ extendedSearch: 0 });
+    const workflowId = `${input.campaignId}--t1`;
+    const handle = await env.client.workflow.signalWithStart('macTargetSearch', {
+      taskQueue: TaskQueues.control,
+      workflowId,
+      args: [input],
+      signal: pauseSignal,
+      signalArgs: [],
+    });
+    const bad = await handle
+      .executeUpdate(overrideStrategyUpdate, {
+        args: [
+          { pruningRatio: 0.1, importance: 'lamp', globalPruning: true, isomorphic: true, roundTo: 4 },
+          {
+            scaleToBand: 'yes',
+          } as never,
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect(String(((bad as Error).cause as Error | undefined)?.message ?? bad)).toContain(
+      'invalid override options: scaleToBand',
+    );
+    // Ratio 0.1 is far above a target of half the dense MACs: the override alone would miss the band.
+    await handle.executeUpdate(overrideStrategyUpdate, {
+      args: [
+        {
+          pruningRatio: 0.1,
+          importance: 'lamp',
+          globalPruning: true,
+          isomorphic: true,
+          roundTo: 4,
+          rationale: 'lamp, fine rounding',
+        },
+        { scaleToBand: true },
+      ],
+    });
+    await handle.signal(resumeSignal);
+    const result: MacTargetSearchResult = await handle.result();
+    const log = await handle.query(strategyLogQuery);
+    expect(result.status).toBe('converged');
+    const [human, ...rest] = log.attempts;
+    expect(human).toMatchObject({ agent: 'human', inBand: false, strategy: { pruningRatio: 0.1 } });
+    // Every later attempt is the solver scaling the same shape, up to the first in-band one, which is kept.
+    for (const a of rest) {
+      expect(a.agent).toBe('solver');
+      expect(a.strategy).toMatchObject({ importance: 'lamp', roundTo: 4, isomorphic: true });
+    }
+    const hit = rest.find((a) => a.inBand)!;
+    expect(hit.index).toBe(log.attempts.length);
+    expect(result.chosen?.index).toBe(hit.index);
+    expect(log.events.map((e) => e.note)).toContain(
+      `candidate: the human override's shape in band (${hit.deviation >= 0 ? '+' : ''}${(hit.deviation * 100).toFixed(2)}%)`,
+    );
+    saveHistoryFixture('mac-target-search-human-shape', workflowId);
+  });
+
   test('continue-as-new carries the strategy log by reference', async () => {
     // attemptsPerRun 1: every attempt ends a run; later runs read earlier attempts back from the store.
     const input = await searchInput({ attemptsPerRun: 1, band: { lo: -0.002, hi: 0.002 }, maxIterations: 4 });
