@@ -78,7 +78,9 @@ describe.each(['serve', 'one-shot'] as const)('engine (%s) whose worker is SIGKI
     expect(running(enginePid)).toBe(true);
     parent.kill('SIGKILL');
     const ms = await goneWithin(enginePid, GONE_WITHIN_MS);
-    if (ms === undefined) process.kill(enginePid, 'SIGKILL'); // leave nothing behind, then fail
+    if (ms === undefined)
+      process.kill(enginePid, 'SIGKILL'); // leave nothing behind, then fail
+    else console.log(`${mode} engine gone ${ms} ms after its parent's SIGKILL`);
     expect(ms).toBeDefined();
   }, 90_000);
 });
