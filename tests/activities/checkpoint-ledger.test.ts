@@ -21,6 +21,8 @@ import {
   type ArtifactStore,
 } from '../../src/storage';
 import { hashBytes } from '../../src/storage/hashing';
+import { S3ArtifactStore } from '../../src/storage/s3-artifact-store';
+import { testId, testServices } from '../support/test-env';
 
 const GRACE_MS = 1000;
 
@@ -249,4 +251,47 @@ describe('resume deletes what an interrupted attempt left behind', () => {
     expect((await second.ledger.resume(path.join(second.dir, 'resume')))?.step).toBe(10);
     expect(await second.stored()).toEqual([checkpointKey('c-1', 't1', 10)]);
   });
+});
+
+test('on the real S3-compatible server: two 503s are retried, the newest is resumed, the orphans leave the bucket', async () => {
+  const { s3 } = testServices();
+  const store = new S3ArtifactStore({ ...s3, region: 'us-east-1', forcePathStyle: true });
+  const campaign = testId('ledger');
+  const folder = checkpointFolder(campaign, 't1');
+  const keyOf = (step: number) => checkpointKey(campaign, 't1', step);
+  const { write } = setup();
+  try {
+    // Attempt 1 stored 10..50; the server's last heartbeat named [30, 40].
+    const first = new CheckpointLedger({ store, keyOf, keep: 2, retireGraceMs: 60_000 });
+    for (const step of [10, 20, 30, 40, 50]) {
+      const { file, sha256 } = write(step);
+      await first.record(step, file, sha256);
+    }
+    expect(await store.list(folder)).toHaveLength(5);
+    const prior = first.checkpoints.filter((c) => c.step === 30 || c.step === 40);
+    const flaky = flakyReads(store, 2);
+    const waits: number[] = [];
+    const second = new CheckpointLedger(
+      {
+        store: flaky.store,
+        keyOf,
+        prefix: folder,
+        keep: 2,
+        retireGraceMs: 60_000,
+        sleep: async (ms) => {
+          waits.push(ms);
+        },
+      },
+      prior,
+    );
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ap-ledger-s3-'));
+    const resume = await second.resume(dir);
+    expect(resume?.step).toBe(40);
+    expect(fs.readFileSync(resume!.file, 'utf8')).toBe('weights at step 40');
+    expect(waits).toEqual([1000, 2000]);
+    expect((await store.list(folder)).map((o) => o.key)).toEqual([keyOf(30), keyOf(40)]);
+  } finally {
+    for (const o of await store.list(folder)) await store.delete(o.key);
+    store.destroy();
+  }
 });
