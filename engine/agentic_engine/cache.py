@@ -87,12 +87,39 @@ def _fixed_input_size(model: nn.Module) -> int | None:
     return None
 
 
+MAX_BATCH = 1024
+"""The largest ``inputShape`` batch a request may ask for (an export input is allocated whole)."""
+MAX_CHANNELS = 64
+MAX_SIDE = 4096
+"""The largest input height or width."""
+MAX_INPUT_ELEMENTS = 1 << 28
+"""The largest N x C x H x W: 1 GiB of float32, before any activation is computed."""
+
+
+def check_input_shape(shape: list[int], field: str = "inputShape") -> None:
+    """RequestError naming ``field`` unless ``shape`` is [N, C, H, W] of positive ints within the limits."""
+    if len(shape) != 4 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in shape):
+        raise RequestError(field, f"expected [N, C, H, W] with positive ints, got {shape}")
+    n, c, h, w = shape
+    for what, value, limit in (
+        ("batch", n, MAX_BATCH),
+        ("channels", c, MAX_CHANNELS),
+        ("height", h, MAX_SIDE),
+        ("width", w, MAX_SIDE),
+    ):
+        if value > limit:
+            raise RequestError(field, f"{what} {value} is above the engine's limit of {limit} (got {shape})")
+    if n * c * h * w > MAX_INPUT_ELEMENTS:
+        raise RequestError(
+            field, f"{shape} has {n * c * h * w} elements, above the engine's limit of {MAX_INPUT_ELEMENTS}"
+        )
+
+
 def resolve_input_shape(requested: list[int] | None, spec: ModelSpec) -> tuple[ModelSpec, list[int] | None]:
-    """Validate ``inputShape`` ([N, C, H, W]); a square shape also sets a ViT's build size."""
+    """Validate ``inputShape`` ([N, C, H, W], bounded); a square shape also sets a ViT's build size."""
     if requested is None:
         return spec, None
-    if len(requested) != 4 or any(int(v) < 1 for v in requested):
-        raise RequestError("inputShape", f"expected [N, C, H, W] with positive ints, got {requested}")
+    check_input_shape(list(requested))
     shape = [int(v) for v in requested]
     if spec.input_size is None and spec.pruned is None and shape[2] == shape[3]:
         spec = spec.model_copy(update={"input_size": shape[2]})

@@ -33,12 +33,11 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 
 from . import atomic
 from .jobs import parse_request
-from .protocol import Emitter, RequestError
+from .protocol import Emitter, RequestError, request_config
 
 __all__ = ["MakeDatasetRequest", "PATTERNS", "run", "render_image"]
 
@@ -49,7 +48,7 @@ SPLITS = ("train", "val")
 
 
 class MakeDatasetRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+    model_config = request_config(populate_by_name=False)
 
     out: str = Field(min_length=1)
     classes: int = Field(10, ge=2, le=100)

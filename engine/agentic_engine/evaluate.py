@@ -15,15 +15,14 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 
 from .jobs import parse_request
-from .protocol import Emitter, RequestError
+from .protocol import Emitter, RequestError, request_config
 
 __all__ = ["EvaluateRequest", "run", "evaluate_model"]
 
-_CONFIG = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, allow_inf_nan=False)
+_CONFIG = request_config(populate_by_name=False)
 
 
 class EvaluateDataset(BaseModel):

@@ -15,20 +15,19 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 
 from . import atomic
 from .cache import load_model
 from .jobs import parse_request
 from .models import ModelSpec
-from .protocol import Emitter, EngineError, RequestError, log
+from .protocol import Emitter, EngineError, RequestError, log, request_config
 
 __all__ = ["ExportRequest", "export_onnx", "run"]
 
 
 class ExportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    model_config = request_config()
 
     model: ModelSpec
     input_shape: list[int] | None = None

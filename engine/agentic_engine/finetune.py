@@ -35,19 +35,18 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 from torch.utils.data import DataLoader
 
 from . import atomic, pruned_folder
 from . import training as T
 from .jobs import parse_request, run_job
-from .protocol import Emitter, EngineError, RequestError, log
+from .protocol import Emitter, EngineError, RequestError, log, request_config
 
 __all__ = ["FinetuneRequest", "Recipe", "run", "MODEL_FILE"]
 
 MODEL_FILE = "model.pt"
-_CONFIG = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, allow_inf_nan=False)
+_CONFIG = request_config(populate_by_name=False)
 
 
 class Recipe(BaseModel):

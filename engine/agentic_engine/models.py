@@ -21,12 +21,11 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field, ValidationError
 
 from . import pruned_folder
 from .attention import make_width_agnostic, set_attention_shape
-from .protocol import RequestError
+from .protocol import RequestError, request_config
 
 __all__ = [
     "ModelSpec",
@@ -59,12 +58,12 @@ KNOWN_MODELS: list[str] = [*_TORCHVISION, *_TIMM, *_ALIASES, "democnn"]
 class ModelSpec(BaseModel):
     """Which network to build; camelCase in JSON (``numClasses``, ``inputSize``)."""
 
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    model_config = request_config()
 
     name: str = Field(min_length=1)
     weights: str | None = None
     num_classes: int | None = Field(default=None, ge=1)
-    input_size: int | None = Field(default=None, ge=8)
+    input_size: int | None = Field(default=None, ge=8, le=4096)
     pruned: str | None = None
 
 
@@ -171,21 +170,48 @@ def _build_from_file(name: str, num_classes: int | None) -> nn.Module:
     return model
 
 
+_ZIP_MAGIC = b"PK\x03\x04"
+"""How a ``torch.save`` file (the zip format, torch >= 1.6) begins."""
+_PICKLE_PROTOCOL = 0x80
+"""How a legacy ``torch.save`` file begins: a pickle protocol-2+ opcode."""
+
+
+def _not_a_checkpoint(path_str: str, why: str) -> str:
+    return f"{path_str!r} is not a PyTorch state_dict / checkpoint ({why})"
+
+
 def _load_weights(model: nn.Module, path_str: str, field: str) -> None:
+    """Load a state_dict file into ``model``; RequestError naming ``field`` if it is not one that fits.
+
+    The file is checked before torch reads it: a regular file (not a device, FIFO or folder) that begins
+    like a ``torch.save`` file. Messages name the path and what is wrong, never the file's bytes (a
+    ``weights:`` path may point at any file the worker can read).
+    """
     path = Path(path_str)
-    if not path.is_file():
+    if not path.exists():
         raise RequestError(field, f"weights file {path_str!r} does not exist")
+    if not path.is_file():
+        raise RequestError(field, _not_a_checkpoint(path_str, "not a regular file"))
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise RequestError(field, f"cannot read weights file {path_str!r}: {e.strerror}") from None
+    if not (head.startswith(_ZIP_MAGIC) or (head[:1] and head[0] == _PICKLE_PROTOCOL)):
+        raise RequestError(field, _not_a_checkpoint(path_str, "it does not begin like a torch.save file"))
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - a corrupt or foreign file is the request's fault
-        raise RequestError(field, f"cannot read {path_str!r} as a torch state_dict: {e}") from None
+        # torch's message may quote the bytes it choked on: name the exception type only.
+        why = f"torch.load failed: {type(e).__name__}"
+        raise RequestError(field, _not_a_checkpoint(path_str, why)) from None
     if isinstance(state, dict):
         for key in ("state_dict", "model", "model_state_dict"):
             if isinstance(state.get(key), dict):
                 state = state[key]
                 break
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise RequestError(field, f"{path_str!r} does not hold a state_dict of tensors")
+        raise RequestError(field, _not_a_checkpoint(path_str, "it does not hold a dict of tensors"))
     state = {k.removeprefix("module."): v for k, v in state.items()}
     own = model.state_dict()
     missing = [k for k in own if k not in state]

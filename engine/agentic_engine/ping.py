@@ -5,17 +5,17 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from . import PROTOCOL_VERSION
 from .jobs import parse_request
-from .protocol import Emitter
+from .protocol import Emitter, request_config
 
 __all__ = ["run"]
 
 
 class PingRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = request_config(camel=False)
     echo: str | None = None
     # Hold the job this long before answering: lets tests exercise cancellation and timeouts.
     sleepMs: int = Field(default=0, ge=0, le=600_000)

@@ -8,25 +8,24 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 
 from . import atomic
 from .jobs import parse_request
-from .protocol import Emitter
+from .protocol import Emitter, request_config
 
 __all__ = ["run"]
 
 
 class PredictDataset(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    model_config = request_config()
     root: str
     split: Literal["train", "val"] = "val"
     image_size: int | None = Field(None, ge=8, le=4096)
 
 
 class PredictRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    model_config = request_config()
     model: dict[str, Any]
     dataset: PredictDataset
     count: int = Field(64, ge=1, le=100_000)

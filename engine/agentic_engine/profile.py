@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 
 from .cache import load_model
 from .export import export_onnx
@@ -16,13 +15,13 @@ from .graph import isomorphic_classes
 from .jobs import parse_request
 from .macs import layer_rows
 from .models import ModelSpec
-from .protocol import Emitter
+from .protocol import Emitter, request_config
 
 __all__ = ["ProfileRequest", "run"]
 
 
 class ProfileRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    model_config = request_config()
 
     model: ModelSpec
     input_shape: list[int] | None = None

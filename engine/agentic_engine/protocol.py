@@ -22,13 +22,33 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict
+from pydantic.alias_generators import to_camel
+
 __all__ = [
     "EngineError",
     "RequestError",
     "Emitter",
+    "request_config",
     "sha256_file",
     "log",
 ]
+
+
+def request_config(*, populate_by_name: bool = True, camel: bool = True) -> ConfigDict:
+    """The pydantic config of every request model: strict and finite.
+
+    Unknown keys are errors; JSON types are taken as they are (``"0.3"`` is not a number, ``true`` is not
+    1, ``"yes"`` is not a boolean; an int is still a valid float); NaN and +-Infinity are refused, so a
+    range check can never be passed by a NaN. The first problem becomes a RequestError naming the field.
+    """
+    return ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel if camel else None,
+        populate_by_name=populate_by_name,
+        strict=True,
+        allow_inf_nan=False,
+    )
 
 
 class EngineError(Exception):

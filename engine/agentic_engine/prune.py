@@ -19,8 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch_pruning as tp
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 
 from . import pruned_folder
 from .attention import attention_modules, set_attention_shape
@@ -31,7 +30,7 @@ from .graph import ROOT_TYPES, num_heads_of, out_channels_of, quiet_unwrapped_pa
 from .jobs import parse_request
 from .macs import count_macs, stage_table
 from .models import ModelSpec, stage_roots
-from .protocol import Emitter, EngineError, RequestError
+from .protocol import Emitter, EngineError, RequestError, request_config
 from .strategy import Strategy, VitOptions
 
 __all__ = ["PruneRequest", "Calibration", "run", "apply_strategy"]
@@ -40,15 +39,16 @@ __all__ = ["PruneRequest", "Calibration", "run", "apply_strategy"]
 class Calibration(BaseModel):
     """Which images calibrate: ``batches x batchSize`` of ``<dataset>/train`` (:mod:`calibration`)."""
 
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    model_config = request_config()
 
     dataset: str = Field(min_length=1)  # the dataset root (holding train/ and val/), not a split folder
-    batches: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
+    # The same bounds as the campaign file's dataset.calibrationBatches / calibrationBatchSize.
+    batches: int = Field(ge=1, le=1000)
+    batch_size: int = Field(ge=1, le=4096)
 
 
 class PruneRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    model_config = request_config()
 
     model: ModelSpec
     strategy: Strategy

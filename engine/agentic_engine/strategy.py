@@ -14,17 +14,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field, field_validator
 
-from .protocol import RequestError
+from .protocol import RequestError, request_config
 
 __all__ = ["Strategy", "VitOptions", "Importance", "MAX_RATIO"]
 
 MAX_RATIO = 0.95
+"""The largest ratio in a Strategy, inclusive: ``0 <= r <= 0.95``, as in src/core/strategy.ts."""
 Importance = Literal["l1", "l2", "taylor", "bn_scale", "lamp", "random"]
 
-_CONFIG = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+_CONFIG = request_config()
 
 
 class VitOptions(BaseModel):
@@ -34,13 +34,13 @@ class VitOptions(BaseModel):
 
     prune_heads: bool = False
     prune_head_dims: bool = True
-    head_ratio: float | None = Field(default=None, ge=0.0, lt=1.0)
+    head_ratio: float | None = Field(default=None, ge=0.0, le=MAX_RATIO)
 
 
 class Strategy(BaseModel):
     model_config = _CONFIG
 
-    pruning_ratio: float = Field(ge=0.0, lt=MAX_RATIO)
+    pruning_ratio: float = Field(ge=0.0, le=MAX_RATIO)
     importance: Importance
     global_pruning: bool
     isomorphic: bool
@@ -59,8 +59,8 @@ class Strategy(BaseModel):
     @classmethod
     def _ratios_in_range(cls, value: dict[str, float] | None) -> dict[str, float] | None:
         for key, ratio in (value or {}).items():
-            if not 0.0 <= ratio < MAX_RATIO:
-                raise ValueError(f"ratio for {key!r} must be in [0, {MAX_RATIO}), got {ratio}")
+            if not 0.0 <= ratio <= MAX_RATIO:
+                raise ValueError(f"ratio for {key!r} must be in [0, {MAX_RATIO}], got {ratio}")
         return value
 
     def check(self, field: str = "strategy") -> None:

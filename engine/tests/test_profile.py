@@ -182,6 +182,52 @@ def test_weights_roundtrip_and_mismatch(job, tmp_path: Path) -> None:
     assert err["field"] == "model.weights" and "does not fit" in err["message"]
 
 
+SECRET = "root:$6$s3cr3t-hash-do-not-echo:19000:0:99999:7:::"
+
+
+def _not_weights(tmp_path: Path) -> list[tuple[str, str]]:
+    """Files a ``weights:`` path may name that are no state_dict, with what the error must say."""
+    text = tmp_path / "shadow"
+    text.write_text(SECRET + "\n" * 20)
+    pickled = tmp_path / "list.pt"
+    torch.save([1, 2, 3], pickled)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x80\x02" + SECRET.encode())
+    return [
+        (str(text), "does not begin like a torch.save file"),
+        ("/dev/zero", "not a regular file"),
+        (str(tmp_path), "not a regular file"),
+        (str(pickled), "does not hold a dict of tensors"),
+        (str(junk), "torch.load failed"),
+    ]
+
+
+def test_weights_that_are_not_a_state_dict_are_refused_without_echoing_them(job, tmp_path: Path) -> None:
+    for path, why in _not_weights(tmp_path):
+        # a folder is read as a pruned folder (weights: <dir>), which it is not: its own message
+        run = job("profile", {"model": {"name": "democnn", "weights": path}})
+        assert run.code == 2, (path, run.events[-1])
+        err = run.error
+        assert err["type"] == "RequestError" and err["field"] == "model.weights", (path, err)
+        if path != str(tmp_path):
+            assert f"{path!r} is not a PyTorch state_dict / checkpoint" in err["message"], err
+            assert why in err["message"], err
+        assert "s3cr3t" not in err["message"] and "root:" not in err["message"], err
+
+
+@pytest.mark.parametrize(
+    "model,field",
+    [
+        ({"name": "democnn", "inputSize": 1 << 20}, "model.inputSize"),
+        ({"name": "democnn", "numClasses": True}, "model.numClasses"),
+        ({"name": "democnn", "numClasses": "10"}, "model.numClasses"),
+    ],
+)
+def test_model_spec_types_and_bounds(job, model: dict, field: str) -> None:
+    err = job("profile", {"model": model}).error
+    assert err["type"] == "RequestError" and err["field"] == field, err
+
+
 def test_vit_input_size_mismatch(job) -> None:
     err = job(
         "profile", {"model": {"name": "deit_tiny", "inputSize": 224}, "inputShape": [1, 3, 64, 64]}

@@ -195,7 +195,17 @@ def test_taylor_with_calibration(job, tmp_path: Path, image_folder: Path) -> Non
 @pytest.mark.parametrize(
     "strategy_patch,extra,field,message",
     [
-        ({"pruningRatio": 1.0}, {}, "strategy.pruningRatio", "less than 0.95"),
+        ({"pruningRatio": 1.0}, {}, "strategy.pruningRatio", "less than or equal to 0.95"),
+        ({"pruningRatio": 0.9500001}, {}, "strategy.pruningRatio", "less than or equal to 0.95"),
+        # Strict types: NaN and Infinity are not numbers in range, true is not 1, "0.3" is not 0.3.
+        ({"pruningRatio": float("nan")}, {}, "strategy.pruningRatio", "finite number"),
+        ({"pruningRatio": float("inf")}, {}, "strategy.pruningRatio", "finite number"),
+        ({"pruningRatio": True}, {}, "strategy.pruningRatio", "valid number"),
+        ({"pruningRatio": "0.3"}, {}, "strategy.pruningRatio", "valid number"),
+        ({"globalPruning": "yes"}, {}, "strategy.globalPruning", "valid boolean"),
+        ({"roundTo": 8.0}, {}, "strategy.roundTo", "valid integer"),
+        ({"stageRatios": {"stage1": float("nan")}}, {}, "strategy.stageRatios.stage1", "finite number"),
+        ({"stageRatios": {"stage1": True}}, {}, "strategy.stageRatios.stage1", "valid number"),
         ({"pruningRatio": -0.1}, {}, "strategy.pruningRatio", "greater than or equal"),
         ({"importance": "taylor"}, {}, "calibration", "calibration"),
         ({"importance": "fisher"}, {}, "strategy.importance", "'l1'"),
@@ -223,6 +233,18 @@ def test_taylor_with_calibration(job, tmp_path: Path, image_folder: Path) -> Non
             "not a directory",
         ),
         ({}, {"inputShape": [1, 3, 32]}, "inputShape", "[N, C, H, W]"),
+        ({}, {"inputShape": [1, 3, 32, 32.5]}, "inputShape.3", "valid integer"),
+        # Bounded sizes: a request can not make the engine allocate without limit.
+        ({}, {"inputShape": [100000, 3, 32, 32]}, "inputShape", "batch 100000"),
+        ({}, {"inputShape": [1, 3, 1 << 20, 32]}, "inputShape", "height 1048576"),
+        ({}, {"inputShape": [1, 100000, 32, 32]}, "inputShape", "channels 100000"),
+        ({}, {"inputShape": [512, 3, 1024, 1024]}, "inputShape", "elements"),
+        (
+            {},
+            {"calibration": {"dataset": "/tmp", "batches": 1, "batchSize": 100000}},
+            "calibration.batchSize",
+            "less than or equal",
+        ),
     ],
 )
 def test_bad_strategies(job, tmp_path: Path, strategy_patch, extra, field, message) -> None:
@@ -230,6 +252,13 @@ def test_bad_strategies(job, tmp_path: Path, strategy_patch, extra, field, messa
     assert run.code == 2, run.events[-1]
     assert run.error["type"] == "RequestError" and run.error["field"] == field
     assert message in run.error["message"]
+
+
+def test_ratio_at_the_schema_maximum_prunes(job, tmp_path: Path) -> None:
+    # One range in both schemas: 0.95 is inclusive, as in src/core/strategy.ts (0.9500001 is refused).
+    run = _prune(job, tmp_path, {"name": "democnn"}, {**ISO, "pruningRatio": 0.95, "roundTo": 1})
+    assert run.code == 0, run.events[-1]
+    assert 0 < run.result["macs"] < run.result["denseMacs"]
 
 
 def test_metadata_is_kept(job, tmp_path: Path) -> None:

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactRef } from '../core/artifact-ref';
@@ -23,9 +24,48 @@ export interface CheckpointLedgerOptions {
   retireGraceMs: number;
   /** The clock of the grace period. @default Date.now */
   now?: () => number;
-  /** Told about a checkpoint that cannot be used (corrupt or missing). @default none */
+  /** Told about a checkpoint that cannot be used (corrupt or missing), or a read retried. @default none */
   warn?: (message: string) => void;
+  /**
+   * The key prefix that holds this fine-tune's checkpoints and nothing else. When set, {@link resume}
+   * deletes every object under it that the resumed list does not name: checkpoints an interrupted attempt
+   * had retired but not yet deleted, and ones it stored but never heartbeated. @default none (no sweep)
+   */
+  prefix?: string;
+  /** Reads of one checkpoint that fail transiently before {@link resume} gives up on this attempt. @default 5 */
+  readAttempts?: number;
+  /** The wait after the first transient failure; it doubles after each. @default 1000 */
+  readBackoffMs?: number;
+  /** How to wait between reads. @default setTimeout */
+  sleep?: (ms: number) => Promise<void>;
+  /** Called before each wait between reads (the activity heartbeats its prior details). @default none */
+  onRetry?: () => void;
 }
+
+/** What a failed checkpoint read means for resuming. */
+export type CheckpointReadFailure = 'unusable' | 'transient' | 'fatal';
+
+const TRANSIENT_SIGNS =
+  /\(transient\)|\bHTTP 5\d\d\b|\b(429|50[0-4])\b|ServiceUnavailable|SlowDown|InternalError|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|network/i;
+
+/**
+ * Classify a failed checkpoint download. Only a checkpoint that is provably bad may be skipped:
+ * - `unusable`: its bytes fail the sha256 (`ArtifactIntegrityError`) or it is gone (`ArtifactNotFoundError`);
+ * - `transient`: the store said so (`ArtifactStoreError` with `retryable`, or a message that says transient,
+ *   HTTP 5xx/429, or a network error): read it again;
+ * - `fatal`: anything else (bad credentials, a full local disk...): fail the attempt, skip nothing.
+ *
+ * By `name`, not `instanceof`: a wrapping store or another copy of the module must classify the same.
+ */
+export function classifyCheckpointReadFailure(err: unknown): CheckpointReadFailure {
+  const e = (err ?? {}) as { name?: unknown; retryable?: unknown; message?: unknown };
+  if (e.name === 'ArtifactIntegrityError' || e.name === 'ArtifactNotFoundError') return 'unusable';
+  if (e.name === 'ArtifactStoreError') return e.retryable === true ? 'transient' : 'fatal';
+  return typeof e.message === 'string' && TRANSIENT_SIGNS.test(e.message) ? 'transient' : 'fatal';
+}
+
+/** The failure type of a resume that gave up on transient store errors: retryable by every policy. */
+export const CHECKPOINT_STORE_UNAVAILABLE = 'CheckpointStoreUnavailable';
 
 /**
  * The bookkeeping of a resumable fine-tune's checkpoints: which verified checkpoints the heartbeat
@@ -40,8 +80,9 @@ export interface CheckpointLedgerOptions {
  *
  * @example
  * ```ts
- * const ledger = new CheckpointLedger({ store, keyOf, keep: 2, retireGraceMs: 300_000 }, prior?.checkpoints);
- * const resume = await ledger.resume(path.join(runDir, 'resume')); // { file, step } | undefined
+ * const ledger = new CheckpointLedger({ store, keyOf, prefix, keep: 2, retireGraceMs: 300_000 }, prior?.checkpoints);
+ * // { file, step } | undefined; retries transient reads; deletes what an interrupted attempt left under prefix
+ * const resume = await ledger.resume(path.join(runDir, 'resume'));
  * // for each checkpoint the engine writes:
  * await ledger.record(step, file, sha256);
  * ctx.heartbeat({ checkpoints: ledger.checkpoints, step });
@@ -73,23 +114,79 @@ export class CheckpointLedger {
    * Download the newest usable checkpoint into `dir` (verified by the store) and return its file and
    * step. A corrupt or missing one is forgotten, with every newer one, and the previous one is tried.
    * `undefined` when none is usable: the fine-tune starts over.
+   *
+   * A read that fails transiently is retried (`readAttempts`, backoff from `readBackoffMs`); if the store
+   * stays unavailable, resume throws a retryable `CheckpointStoreUnavailable` failure with the list
+   * untouched, so Temporal runs the attempt again from the same heartbeat. Any other failure is rethrown,
+   * also skipping nothing. With `prefix`, stored checkpoints the resumed list does not name are deleted.
    */
   async resume(dir: string): Promise<{ file: string; step: number } | undefined> {
-    for (let i = this.checkpoints.length - 1; i >= 0; i--) {
+    const unusable: string[] = [];
+    let found: { file: string; step: number } | undefined;
+    for (let i = this.checkpoints.length - 1; i >= 0 && !found; i--) {
       const c = this.checkpoints[i]!;
       const dest = path.join(dir, `ckpt-${c.step}.pt`);
       await fs.mkdir(path.dirname(dest), { recursive: true });
-      try {
-        await this.opts.store.get(c.ref, dest);
-        return { file: dest, step: c.step };
-      } catch (err) {
-        this.opts.warn?.(
-          `checkpoint at step ${c.step} unusable, trying an older one: ${(err as Error).message}`,
-        );
+      if (await this.download(c, dest)) {
+        found = { file: dest, step: c.step };
+      } else {
+        unusable.push(...this.checkpoints.slice(i).map((x) => x.ref.key));
         this.checkpoints = this.checkpoints.slice(0, i);
       }
     }
-    return undefined;
+    await this.sweep(unusable);
+    return found;
+  }
+
+  /** True once `c` is at `dest`; false if it is unusable; throws when the store keeps failing. */
+  private async download(c: CheckpointRef, dest: string): Promise<boolean> {
+    const attempts = this.opts.readAttempts ?? 5;
+    let wait = this.opts.readBackoffMs ?? 1000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.opts.store.get(c.ref, dest);
+        return true;
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        const kind = classifyCheckpointReadFailure(err);
+        if (kind === 'unusable') {
+          this.opts.warn?.(`checkpoint at step ${c.step} unusable, trying an older one: ${message}`);
+          return false;
+        }
+        if (kind === 'fatal') throw err;
+        if (attempt >= attempts) {
+          throw ApplicationFailure.create({
+            message:
+              `checkpoint at step ${c.step}: the store failed ${attempt} reads transiently; ` +
+              `the attempt fails for Temporal to retry, every checkpoint kept: ${message}`,
+            type: CHECKPOINT_STORE_UNAVAILABLE,
+            nonRetryable: false,
+            ...(err instanceof Error ? { cause: err } : {}),
+          });
+        }
+        this.opts.warn?.(
+          `checkpoint at step ${c.step}: read ${attempt} of ${attempts} failed transiently, again in ${wait} ms: ${message}`,
+        );
+        this.opts.onRetry?.();
+        await (this.opts.sleep ?? ((ms) => new Promise<void>((r) => setTimeout(r, ms))))(wait);
+        wait *= 2;
+      }
+    }
+  }
+
+  /**
+   * Delete what an interrupted attempt left under `prefix`: every object the list does not name (and the
+   * `unusable` ones just forgotten). Safe at once: the server's heartbeat is the prior list, and no object
+   * outside it is named by it. Failures are ignored (an orphan costs space, not correctness).
+   */
+  private async sweep(unusable: string[]): Promise<void> {
+    if (this.opts.prefix === undefined) return;
+    const named = new Set(this.checkpoints.map((c) => c.ref.key));
+    const listed = await this.opts.store.list(this.opts.prefix).catch(() => undefined);
+    const keys = new Set([...unusable, ...(listed ?? []).map((l) => l.key)]);
+    for (const key of keys) {
+      if (!named.has(key)) await this.opts.store.delete(key).catch(() => undefined);
+    }
   }
 
   /**

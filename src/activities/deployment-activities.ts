@@ -7,6 +7,7 @@ import { measureLatency, runInference } from '../onnx';
 import { deploymentOnnxKey } from '../storage/keys';
 import type { ActivityDeps } from './deps';
 import { toActivityFailure } from './failures';
+import { keepHeartbeating } from './heartbeat';
 import { downloadModelDir, localizeModelSpec } from './model-files';
 
 /** Input of {@link DeploymentActivities.deploymentCheck}. */
@@ -62,94 +63,98 @@ function argmaxRows(logits: Float32Array, rows: number): number[] {
 
 /** The deployment check: ONNX export of dense and pruned, onnxruntime latency, agreement, speedups. */
 export function createDeploymentActivities(deps: ActivityDeps) {
+  async function deploymentCheckNow(input: DeploymentCheckInput): Promise<DeploymentCheckResult> {
+    const ctx = Context.current();
+    const dir = path.join(deps.workDir, input.campaignId, input.targetLabel, `deploy-${ctx.info.attempt}`);
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.mkdir(dir, { recursive: true });
+    try {
+      const dense = await localizeModelSpec(deps.store, input.dense, deps.workDir);
+      const pruned = await downloadModelDir(deps.store, input.pruned, path.join(dir, 'pruned-model'));
+      const opts = { signal: ctx.cancellationSignal, onProgress: () => ctx.heartbeat() };
+      const exp = async (model: ModelSpec, name: string) => {
+        const r = await deps.oneShotEngine.run<ExportResult>(
+          'export',
+          { model, out: path.join(dir, `${name}.onnx`) },
+          opts,
+        );
+        const ref = await deps.store.put(deploymentOnnxKey(input.campaignId, input.targetLabel, name), {
+          file: r.onnx.path,
+        });
+        return { ...r, ref, file: r.onnx.path };
+      };
+      const d = await exp(dense, 'dense');
+      const p = await exp(pruned, 'pruned');
+
+      const latency = async (file: string): Promise<LatencyRow[]> => {
+        const rows: LatencyRow[] = [];
+        for (const batchSize of input.batchSizes) {
+          ctx.heartbeat();
+          const m = await measureLatency(file, {
+            batchSize,
+            runs: input.latencyRuns,
+            executionProvider: 'auto',
+          });
+          rows.push({
+            batchSize,
+            provider: m.provider,
+            p50Ms: m.p50Ms,
+            p90Ms: m.p90Ms,
+            ...(m.fallbackReason ? { fallbackReason: m.fallbackReason } : {}),
+          });
+        }
+        return rows;
+      };
+      const denseLatency = await latency(d.file);
+      const prunedLatency = await latency(p.file);
+      const speedup = denseLatency.map((row, i) => ({
+        batchSize: row.batchSize,
+        provider: row.provider,
+        ratio: row.p50Ms / (prunedLatency[i]?.p50Ms ?? row.p50Ms),
+      }));
+
+      let agreement: DeploymentCheckResult['agreement'];
+      if (input.dataset) {
+        const pred = await deps.oneShotEngine.run<{ shape: number[]; top1: number[]; labels: number[] }>(
+          'predict',
+          {
+            model: pruned,
+            dataset: { root: input.dataset.root },
+            count: input.agreementSamples,
+            out: path.join(dir, 'inputs.f32'),
+          },
+          opts,
+        );
+        const bytes = await fs.readFile(path.join(dir, 'inputs.f32'));
+        const x = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+        const out = await runInference(p.file, x, pred.shape);
+        const onnxTop1 = argmaxRows(out.logits, pred.shape[0]!);
+        const n = pred.top1.length;
+        const same = onnxTop1.filter((c, i) => c === pred.top1[i]).length;
+        agreement = {
+          top1Agreement: same / n,
+          count: n,
+          torchTop1: pred.top1.filter((c, i) => c === pred.labels[i]).length / n,
+          onnxTop1: onnxTop1.filter((c, i) => c === pred.labels[i]).length / n,
+        };
+      }
+      return {
+        dense: { macs: d.macs, params: d.params, onnx: d.ref, latency: denseLatency },
+        pruned: { macs: p.macs, params: p.params, onnx: p.ref, latency: prunedLatency },
+        speedup,
+        macRatio: d.macs / p.macs,
+        ...(agreement ? { agreement } : {}),
+      };
+    } catch (err) {
+      throw toActivityFailure(err);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+
   return {
     async deploymentCheck(input: DeploymentCheckInput): Promise<DeploymentCheckResult> {
-      const ctx = Context.current();
-      const dir = path.join(deps.workDir, input.campaignId, input.targetLabel, `deploy-${ctx.info.attempt}`);
-      await fs.rm(dir, { recursive: true, force: true });
-      await fs.mkdir(dir, { recursive: true });
-      try {
-        const dense = await localizeModelSpec(deps.store, input.dense, deps.workDir);
-        const pruned = await downloadModelDir(deps.store, input.pruned, path.join(dir, 'pruned-model'));
-        const opts = { signal: ctx.cancellationSignal, onProgress: () => ctx.heartbeat() };
-        const exp = async (model: ModelSpec, name: string) => {
-          const r = await deps.oneShotEngine.run<ExportResult>(
-            'export',
-            { model, out: path.join(dir, `${name}.onnx`) },
-            opts,
-          );
-          const ref = await deps.store.put(deploymentOnnxKey(input.campaignId, input.targetLabel, name), {
-            file: r.onnx.path,
-          });
-          return { ...r, ref, file: r.onnx.path };
-        };
-        const d = await exp(dense, 'dense');
-        const p = await exp(pruned, 'pruned');
-
-        const latency = async (file: string): Promise<LatencyRow[]> => {
-          const rows: LatencyRow[] = [];
-          for (const batchSize of input.batchSizes) {
-            ctx.heartbeat();
-            const m = await measureLatency(file, {
-              batchSize,
-              runs: input.latencyRuns,
-              executionProvider: 'auto',
-            });
-            rows.push({
-              batchSize,
-              provider: m.provider,
-              p50Ms: m.p50Ms,
-              p90Ms: m.p90Ms,
-              ...(m.fallbackReason ? { fallbackReason: m.fallbackReason } : {}),
-            });
-          }
-          return rows;
-        };
-        const denseLatency = await latency(d.file);
-        const prunedLatency = await latency(p.file);
-        const speedup = denseLatency.map((row, i) => ({
-          batchSize: row.batchSize,
-          provider: row.provider,
-          ratio: row.p50Ms / (prunedLatency[i]?.p50Ms ?? row.p50Ms),
-        }));
-
-        let agreement: DeploymentCheckResult['agreement'];
-        if (input.dataset) {
-          const pred = await deps.oneShotEngine.run<{ shape: number[]; top1: number[]; labels: number[] }>(
-            'predict',
-            {
-              model: pruned,
-              dataset: { root: input.dataset.root },
-              count: input.agreementSamples,
-              out: path.join(dir, 'inputs.f32'),
-            },
-            opts,
-          );
-          const bytes = await fs.readFile(path.join(dir, 'inputs.f32'));
-          const x = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-          const out = await runInference(p.file, x, pred.shape);
-          const onnxTop1 = argmaxRows(out.logits, pred.shape[0]!);
-          const n = pred.top1.length;
-          const same = onnxTop1.filter((c, i) => c === pred.top1[i]).length;
-          agreement = {
-            top1Agreement: same / n,
-            count: n,
-            torchTop1: pred.top1.filter((c, i) => c === pred.labels[i]).length / n,
-            onnxTop1: onnxTop1.filter((c, i) => c === pred.labels[i]).length / n,
-          };
-        }
-        return {
-          dense: { macs: d.macs, params: d.params, onnx: d.ref, latency: denseLatency },
-          pruned: { macs: p.macs, params: p.params, onnx: p.ref, latency: prunedLatency },
-          speedup,
-          macRatio: d.macs / p.macs,
-          ...(agreement ? { agreement } : {}),
-        };
-      } catch (err) {
-        throw toActivityFailure(err);
-      } finally {
-        await fs.rm(dir, { recursive: true, force: true });
-      }
+      return keepHeartbeating(() => deploymentCheckNow(input));
     },
   };
 }

@@ -5,10 +5,11 @@ import type { ArtifactRef } from '../core/artifact-ref';
 import type { FinetuneConfig } from '../core/campaign-config';
 import type { ModelSpec } from '../core/model-spec';
 import { FinetuneResultSchema, parseEngineResult } from '../engine/protocol';
-import { checkpointKey, finetunedModelFolder } from '../storage/keys';
+import { checkpointFolder, checkpointKey, finetunedModelFolder } from '../storage/keys';
 import type { ActivityDeps } from './deps';
 import { CheckpointLedger, type CheckpointRef } from './checkpoint-ledger';
 import { toActivityFailure } from './failures';
+import { keepHeartbeating } from './heartbeat';
 import { downloadModelDir, localizeModelSpec, uploadModelDir } from './model-files';
 
 /** Heartbeat details of a fine-tune: the last K verified checkpoints (newest last) and live progress. */
@@ -73,6 +74,29 @@ export function createTrainingActivities(deps: ActivityDeps) {
     return isRef(m) ? downloadModelDir(deps.store, m, dir) : localizeModelSpec(deps.store, m, deps.workDir);
   }
 
+  async function evaluateIn(input: EvaluateInput, dir: string): Promise<EvaluateResult> {
+    const model = await localModel(input.model, dir);
+    try {
+      return await deps.oneShotEngine.run<EvaluateResult>(
+        'evaluate',
+        {
+          model,
+          dataset: {
+            root: input.dataset.root,
+            ...(input.dataset.imageSize ? { imageSize: input.dataset.imageSize } : {}),
+          },
+          batchSize: input.batchSize,
+          ...(input.maxImages ? { maxImages: input.maxImages } : {}),
+        },
+        { signal: Context.current().cancellationSignal, onProgress: () => Context.current().heartbeat() },
+      );
+    } catch (err) {
+      throw toActivityFailure(err);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+
   return {
     /**
      * Fine-tune a pruned model. Every checkpoint the engine writes is uploaded and only then heartbeated
@@ -101,11 +125,14 @@ export function createTrainingActivities(deps: ActivityDeps) {
         {
           store: deps.store,
           keyOf: (step) => checkpointKey(input.campaignId, input.targetLabel, step),
+          prefix: checkpointFolder(input.campaignId, input.targetLabel),
           keep: input.recipe.keepCheckpoints,
           retireGraceMs: ctx.info.heartbeatTimeoutMs ?? 0,
           warn: (message) => {
             ctx.log.warn(message);
           },
+          // Waiting out a store outage must not look like a dead worker; the details stay the prior ones.
+          onRetry: () => ctx.heartbeat(prior),
         },
         prior?.checkpoints,
       );
@@ -182,11 +209,15 @@ export function createTrainingActivities(deps: ActivityDeps) {
       const out = parseEngineResult('finetune', FinetuneResultSchema, raw);
       const final = ledger.latest();
       if (!final) throw new Error('fine-tune finished without writing a checkpoint');
-      const modelRef = await uploadModelDir(
-        deps.store,
-        path.join(runDir, 'out'),
-        finetunedModelFolder(input.campaignId, input.targetLabel),
-        { kind: 'finetuned-model', spec: isRef(input.model) ? { name: model.name } : input.model },
+      const modelRef = await keepHeartbeating(
+        () =>
+          uploadModelDir(
+            deps.store,
+            path.join(runDir, 'out'),
+            finetunedModelFolder(input.campaignId, input.targetLabel),
+            { kind: 'finetuned-model', spec: isRef(input.model) ? { name: model.name } : input.model },
+          ),
+        () => ({ ...live }),
       );
       await ledger.flush();
       await fs.rm(runDir, { recursive: true, force: true });
@@ -205,26 +236,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
     /** Top-1/top-5 and loss of a model (dense spec or stored manifest) on a validation folder. */
     async evaluateModel(input: EvaluateInput): Promise<EvaluateResult> {
       const dir = path.join(deps.workDir, input.campaignId, input.targetLabel, `evaluate-${Date.now()}`);
-      const model = await localModel(input.model, dir);
-      try {
-        return await deps.oneShotEngine.run<EvaluateResult>(
-          'evaluate',
-          {
-            model,
-            dataset: {
-              root: input.dataset.root,
-              ...(input.dataset.imageSize ? { imageSize: input.dataset.imageSize } : {}),
-            },
-            batchSize: input.batchSize,
-            ...(input.maxImages ? { maxImages: input.maxImages } : {}),
-          },
-          { signal: Context.current().cancellationSignal, onProgress: () => Context.current().heartbeat() },
-        );
-      } catch (err) {
-        throw toActivityFailure(err);
-      } finally {
-        await fs.rm(dir, { recursive: true, force: true });
-      }
+      return keepHeartbeating(() => evaluateIn(input, dir));
     },
   };
 }

@@ -60,3 +60,45 @@ export class OnnxRuntimeError extends OnnxError {
     super(`${modelPath}: onnxruntime: ${reason}`);
   }
 }
+
+/**
+ * Thrown when a graph input declares an implausible shape: a dim above {@link MAX_INPUT_DIM} or more than
+ * {@link MAX_INPUT_ELEMENTS} elements at the batch size asked for. Such a model would report absurd MAC
+ * counts (2^40 x 2^40 is 3e28 MACs) or make onnxruntime allocate without bound; it is refused by name.
+ */
+export class OnnxInputShapeError extends OnnxError {
+  override readonly name = 'OnnxInputShapeError';
+  constructor(
+    readonly path: string,
+    readonly input: string,
+    readonly shape: readonly number[],
+    readonly reason: string,
+  ) {
+    super(`${path}: input ${JSON.stringify(input)} has shape [${shape.join(', ')}]: ${reason}`);
+  }
+}
+
+/** The largest single dim a graph input may declare. */
+export const MAX_INPUT_DIM = 1 << 20;
+/** The most elements a graph input may hold at the batch size used (1 GiB of float32). */
+export const MAX_INPUT_ELEMENTS = 1 << 28;
+
+/** Throw {@link OnnxInputShapeError} unless `shape` (concrete) is within {@link MAX_INPUT_DIM} and {@link MAX_INPUT_ELEMENTS}. */
+export function checkInputShape(path: string, input: string, shape: readonly number[]): void {
+  const axis = shape.findIndex((d) => d > MAX_INPUT_DIM);
+  if (axis >= 0)
+    throw new OnnxInputShapeError(
+      path,
+      input,
+      shape,
+      `dim ${shape[axis]} at axis ${axis} is above the limit of ${MAX_INPUT_DIM}`,
+    );
+  const elements = shape.reduce((p, d) => p * d, 1);
+  if (elements > MAX_INPUT_ELEMENTS)
+    throw new OnnxInputShapeError(
+      path,
+      input,
+      shape,
+      `${elements} elements, above the limit of ${MAX_INPUT_ELEMENTS}`,
+    );
+}

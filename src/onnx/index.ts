@@ -8,7 +8,15 @@
  * engine, and anything a workflow imports at run time (this folder does file I/O and native code;
  * deterministic layers may import its types only).
  */
-export { OnnxError, OnnxFormatError, OnnxRuntimeError, UnsupportedOpError } from './errors';
+export {
+  MAX_INPUT_DIM,
+  MAX_INPUT_ELEMENTS,
+  OnnxError,
+  OnnxFormatError,
+  OnnxInputShapeError,
+  OnnxRuntimeError,
+  UnsupportedOpError,
+} from './errors';
 export { DataType, OnnxModel, dataTypeName, isFloatType, loadOnnxModel } from './onnx-model';
 export type { ExternalDataRef, InitializerInfo } from './onnx-model';
 export { inferShapes } from './shape-inference';

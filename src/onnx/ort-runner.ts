@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 
 import * as ort from 'onnxruntime-node';
 
-import { OnnxRuntimeError } from './errors';
+import { checkInputShape, OnnxRuntimeError } from './errors';
 
 /** Which execution provider to run on. `auto`: CUDA if it loads, else CPU. */
 export type ExecutionProviderChoice = 'auto' | 'cpu' | 'cuda';
@@ -144,6 +144,7 @@ function inputShape(
       `input ${first.name} has symbolic dim ${String(d)} at axis ${i}; only the batch may be symbolic`,
     );
   });
+  checkInputShape(modelPath, first.name, shape);
   return { name: first.name, shape };
 }
 

@@ -6,7 +6,7 @@
  */
 import type { onnx } from 'onnx-proto';
 
-import { OnnxFormatError, UnsupportedOpError } from './errors';
+import { checkInputShape, OnnxFormatError, UnsupportedOpError } from './errors';
 import type { TensorValue } from './node-context';
 import { NodeContext } from './node-context';
 import type { OnnxModel } from './onnx-model';
@@ -175,5 +175,6 @@ function graphTensor(model: OnnxModel, vi: onnx.IValueInfoProto, batchSize: numb
       `input ${name} has symbolic dim ${JSON.stringify(d)} at axis ${i}; only the batch (axis 0) may be symbolic`,
     );
   });
+  checkInputShape(model.path, name, shape);
   return { name, dataType: dataTypeName(vi.type?.tensorType?.elemType ?? 0), declaredDims: dims, shape };
 }

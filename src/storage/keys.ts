@@ -108,6 +108,11 @@ export function checkpointKey(campaignId: string, target: string, step: number):
   return artifactKey(campaignId, target, 'checkpoints', `ckpt-${String(step).padStart(9, '0')}.pt`);
 }
 
+/** The prefix of one target's checkpoints, `campaigns/<id>/<target>/checkpoints/`: every {@link checkpointKey} starts with it. */
+export function checkpointFolder(campaignId: string, target: string): string {
+  return `${artifactFolder(campaignId, target, 'checkpoints')}/`;
+}
+
 /** Folder of the fine-tuned model's files: `campaigns/<id>/<target>/finetuned`. */
 export function finetunedModelFolder(campaignId: string, target: string): string {
   return artifactFolder(campaignId, target, 'finetuned');

@@ -17,6 +17,9 @@ export interface CreateWorkersOptions {
   concurrency?: Partial<Record<QueueName, number>>;
 }
 
+/** The longest the worker holds back an activity's heartbeat before sending it to the server. */
+export const HEARTBEAT_THROTTLE = '5 seconds';
+
 function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): Pick<T, K> {
   const out = {} as Pick<T, K>;
   for (const k of keys) out[k] = obj[k];
@@ -37,6 +40,9 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
       namespace: opts.namespace,
       taskQueue: TaskQueues[queue],
       activities: pick(activities, activitiesOn(queue)),
+      // Heartbeats reach the server at least this often (the SDK's default holds them back for up to
+      // 0.8 x the heartbeat timeout): the short engine heartbeat timeouts keep a wide margin.
+      maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     };
     if (queue === 'control') {
       workers.push(

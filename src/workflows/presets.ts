@@ -40,6 +40,21 @@ function queueOf(...names: [ActivityName, ...ActivityName[]]): (typeof TaskQueue
 }
 
 /**
+ * The heartbeat timeout of every engine activity but the fine-tune (whose timeout is the campaign's
+ * `finetune.heartbeatTimeoutSec`): how long the server waits after a worker's last heartbeat before it
+ * retries the activity on another worker. The activities heartbeat every few seconds whatever the engine
+ * is doing (src/activities/heartbeat.ts), so this only has to outlast a heartbeat or two in flight.
+ */
+export const ENGINE_HEARTBEAT_TIMEOUT = '20 seconds';
+
+/**
+ * The heartbeat timeout of evaluation and the deployment check: longer than {@link ENGINE_HEARTBEAT_TIMEOUT}
+ * because onnxruntime-node runs each latency measurement synchronously on the worker's main thread, so no
+ * heartbeat leaves during one forward pass of a large model at batch 32 (seconds on a CPU).
+ */
+export const EVALUATE_HEARTBEAT_TIMEOUT = '30 seconds';
+
+/**
  * Timeout/retry presets, declared once and named. Permanent failures are non-retryable
  * ApplicationFailures thrown by the activities themselves; everything else is retried by these policies.
  */
@@ -48,14 +63,14 @@ export const ActivityPresets = {
   profile: {
     taskQueue: queueOf('profileModel'),
     startToCloseTimeout: '30 minutes',
-    heartbeatTimeout: '10 minutes',
+    heartbeatTimeout: ENGINE_HEARTBEAT_TIMEOUT,
     retry: { maximumAttempts: 3, initialInterval: '2s', backoffCoefficient: 2 },
   },
   /** One prune trial on the warm engine (about a second warm; a cold start pays imports). */
   pruneTrial: {
     taskQueue: queueOf('pruneTrial'),
     startToCloseTimeout: '20 minutes',
-    heartbeatTimeout: '10 minutes',
+    heartbeatTimeout: ENGINE_HEARTBEAT_TIMEOUT,
     retry: { maximumAttempts: 3, initialInterval: '2s', backoffCoefficient: 2 },
   },
   /** An LLM or solver proposal. The SDK retries 429/529 itself; the agent falls back on its own. */
@@ -92,7 +107,7 @@ export const ActivityPresets = {
   evaluate: {
     taskQueue: queueOf('evaluateModel', 'deploymentCheck'),
     startToCloseTimeout: '1 day',
-    heartbeatTimeout: '10 minutes',
+    heartbeatTimeout: EVALUATE_HEARTBEAT_TIMEOUT,
     retry: { maximumAttempts: 5, initialInterval: '5s', backoffCoefficient: 2 },
   },
 } satisfies Record<string, ActivityOptions>;

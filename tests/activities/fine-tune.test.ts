@@ -12,7 +12,7 @@ import {
 } from '../../src/activities';
 import { downloadModelDir, uploadModelDir, type ModelManifest } from '../../src/activities/model-files';
 import { FinetuneConfigSchema, type FinetuneConfig } from '../../src/core/campaign-config';
-import { LocalArtifactStore } from '../../src/storage';
+import { ArtifactStoreError, LocalArtifactStore } from '../../src/storage';
 import { realEngines, tempDir } from '../support/test-env';
 
 // The fine-tune activity outside Temporal (MockActivityEnvironment), with the real engine and a real
@@ -196,6 +196,77 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
     expect([...new Set(beats.flatMap((b) => b.checkpoints.map((c) => c.step)))]).toEqual([10, 20, 30, 40]);
     expect(Math.min(...beats.filter((b) => b.step > 0).map((b) => b.step))).toBe(10);
     // The engine's exact resume: same weights as the run that was never interrupted.
+    expect(await finetunedWeightsSha(result)).toBe(await finetunedWeightsSha(uninterrupted));
+  }, 300_000);
+
+  test('a retried attempt whose store answers 503 twice resumes from the newest checkpoint and deletes what attempt 1 left', async () => {
+    if (!uninterrupted) throw new Error('the uninterrupted run (previous test) did not complete');
+    const folder = 'campaigns/ft-e/t1/checkpoints';
+    const objects = () =>
+      fs.existsSync(objectFile(folder))
+        ? fs.readdirSync(objectFile(folder)).filter((f) => f.endsWith('.pt'))
+        : [];
+    // Attempt 1, with a heartbeat timeout (so retired checkpoints wait out a grace period before deletion),
+    // stopped at its first heartbeat after step 30's checkpoint was stored and step 10 retired (still stored
+    // during the grace period): what a crash there leaves behind.
+    const first = new MockActivityEnvironment({ attempt: 1, heartbeatTimeoutMs: 60_000 });
+    let last: FineTuneHeartbeat | undefined;
+    let cancelled = false;
+    first.on('heartbeat', (d: FineTuneHeartbeat) => {
+      if (cancelled) return;
+      last = structuredClone(d);
+      cancelled = d.checkpoints.map((c) => c.step).join() === '20,30';
+      if (cancelled) first.cancel();
+    });
+    await runFineTune(first, input('ft-e')).then(
+      () => {
+        throw new Error('attempt 1 was meant to be stopped');
+      },
+      () => undefined,
+    );
+    expect(last?.checkpoints.map((c) => c.step)).toEqual([20, 30]);
+    expect(objects()).toHaveLength(3);
+
+    // Attempt 2 reads through a store that answers the first two checkpoint reads with S3's 503.
+    let failures = 2;
+    const flaky: typeof store = Object.create(store) as typeof store;
+    flaky.get = async (keyOrRef, dest) => {
+      if (typeof keyOrRef !== 'string' && keyOrRef.key.startsWith(folder) && failures-- > 0)
+        throw new ArtifactStoreError(
+          'get',
+          's3://ap-test',
+          keyOrRef.key,
+          'ServiceUnavailable (HTTP 503)',
+          true,
+        );
+      return store.get(keyOrRef, dest);
+    };
+    const flakyActs = createTrainingActivities({
+      store: flaky,
+      ...engines,
+      agents: {},
+      workDir: tempDir('ap-ft-work-'),
+    });
+    const logs: LogEntry[] = [];
+    const second = new MockActivityEnvironment(
+      { attempt: 2, heartbeatDetails: last, heartbeatTimeoutMs: 60_000 },
+      { logger: new DefaultLogger('WARN', (e) => logs.push(e)) },
+    );
+    let afterResume: string[] | undefined;
+    second.on('heartbeat', (d: FineTuneHeartbeat) => {
+      // when the first checkpoint after the resume is heartbeated (before anything is retired again)
+      if (afterResume === undefined && d.checkpoints.some((c) => c.step === 40)) afterResume = objects();
+    });
+    const result = (await second.run(flakyActs.fineTune, input('ft-e'))) as FineTuneResult;
+
+    expect(failures).toBeLessThan(0);
+    expect(logs.map((l) => l.message).join('\n')).toMatch(/step 30: read 1 of 5 failed transiently/);
+    expect(logs.map((l) => l.message).join('\n')).not.toMatch(/unusable/);
+    expect(result.resumedFromStep).toBe(30);
+    // After the resume only the heartbeated list (and the new step 40) is stored: the retired step 10 is gone.
+    expect(afterResume?.sort()).toEqual(['ckpt-000000020.pt', 'ckpt-000000030.pt', 'ckpt-000000040.pt']);
+    // At the end: keepCheckpoints, the last two, and nothing else.
+    expect(objects().sort()).toEqual(['ckpt-000000030.pt', 'ckpt-000000040.pt']);
     expect(await finetunedWeightsSha(result)).toBe(await finetunedWeightsSha(uninterrupted));
   }, 300_000);
 

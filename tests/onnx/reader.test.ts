@@ -9,9 +9,11 @@ import * as path from 'node:path';
 
 import {
   OnnxFormatError,
+  OnnxInputShapeError,
   UnsupportedOpError,
   autoStageRoots,
   loadOnnxModel,
+  measureLatency,
   modulePathOf,
   profileOnnx,
   stageOf,
@@ -253,5 +255,31 @@ describe('errors', () => {
       .output('y')
       .save(dir, 'seq.onnx');
     await expect(profileOnnx(file)).rejects.toThrow(/symbolic dim "seq" at axis 1/);
+  });
+
+  test.each([
+    // [1, 3, 2^40, 2^40]: used to profile as 3.2e28 MACs without a word
+    [
+      'a 2^40 x 2^40 image',
+      [1, 3, 2 ** 40, 2 ** 40],
+      /dim 1099511627776 at axis 2 is above the limit of 1048576/,
+    ],
+    // every dim plausible, the product not: 2^30 elements at batch 1
+    ['a 2^30-element input', [1, 64, 4096, 4096], /1073741824 elements, above the limit of 268435456/],
+  ])('%s is an OnnxInputShapeError naming the input (profile and latency)', async (_what, dims, message) => {
+    const file = new GraphBuilder()
+      .input('pixels', dims)
+      .node('Relu', 'y', ['pixels'])
+      .output('y')
+      .save(dir, `huge-${dims.join('x')}.onnx`);
+    const profiled = await profileOnnx(file).catch((e: unknown) => e);
+    expect(profiled).toBeInstanceOf(OnnxInputShapeError);
+    expect(profiled).toMatchObject({ input: 'pixels', shape: dims });
+    expect((profiled as Error).message).toMatch(message);
+    expect((profiled as Error).message).toContain('input "pixels"');
+    // onnxruntime: the same typed error, not a RangeError from allocating the input
+    const timed = await measureLatency(file, { runs: 1, warmupRuns: 0 }).catch((e: unknown) => e);
+    expect(timed).toBeInstanceOf(OnnxInputShapeError);
+    expect((timed as Error).message).toMatch(message);
   });
 });
