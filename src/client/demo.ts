@@ -157,7 +157,7 @@ export function registerDemoCommand(program: Command): void {
         const logs = await client.log(campaignId);
         const t = result.targets[0]!;
         console.log(`\nstrategy log (${t.targetLabel}):`);
-        console.log(attemptsTable(logs[0]?.attempts ?? []));
+        console.log(attemptsTable(logs[0]?.attempts ?? [], logs[0]?.chosenIndex ?? null));
         const dl = t.deployment?.dense.latency.find((r) => r.batchSize === 1);
         const pl = t.deployment?.pruned.latency.find((r) => r.batchSize === 1);
         const sp = t.deployment?.speedup.find((r) => r.batchSize === 1);

@@ -5,7 +5,8 @@ import type { Proposal } from '../agents/agent';
 import type { PruneTrialInput, PruneTrialResult } from '../activities';
 import type { Attempt } from '../core/attempt';
 import { deviation, inBand, type Band } from '../core/tolerance-band';
-import type { MacTargetSearchInput } from '../workflows/mac-target-search';
+import type { MacTargetSearchInput, MacTargetSearchResult } from '../workflows/mac-target-search';
+import { closeReason } from './failure-reason';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -18,6 +19,12 @@ export interface RebuiltLog {
   band: Band;
   status: string;
   attempts: Attempt[];
+  /** The search's result, when its last run completed (status converged/diverged and why). */
+  result?: MacTargetSearchResult;
+  /** Why the last run ended without a result (failed, cancelled, terminated), in one line. */
+  reason?: string;
+  /** The attempt kept for fine-tuning (the result's chosen attempt), `null` while none is. */
+  chosenIndex: number | null;
 }
 
 function decode<T>(payloads: Payload[] | null | undefined, index = 0): T | undefined {
@@ -138,6 +145,10 @@ export async function rebuildSearchLog(client: Client, workflowId: string): Prom
     throw new Error(`workflow ${workflowId} is not a macTargetSearch (no input found in its history)`);
   const seen = new Set<number>();
   const unique = attempts.filter((a) => (seen.has(a.index) ? false : (seen.add(a.index), true)));
+  const lastEvents = runs[runs.length - 1]?.events ?? [];
+  const completed = lastEvents.at(-1)?.workflowExecutionCompletedEventAttributes;
+  const result = completed ? decode<MacTargetSearchResult>(completed.result?.payloads) : undefined;
+  const reason = closeReason(lastEvents);
   return {
     workflowId,
     targetLabel: input.targetLabel,
@@ -146,6 +157,9 @@ export async function rebuildSearchLog(client: Client, workflowId: string): Prom
     band: input.band,
     status: runs[runs.length - 1]?.status ?? 'UNKNOWN',
     attempts: unique.sort((a, b) => a.index - b.index),
+    ...(result ? { result } : {}),
+    ...(reason ? { reason } : {}),
+    chosenIndex: result?.chosen?.index ?? null,
   };
 }
 

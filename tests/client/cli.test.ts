@@ -189,9 +189,32 @@ describe('CLI against a real campaign', () => {
     const csv = await cli('campaign', 'export', id, '--format', 'csv');
     const lines = csv.out.trim().split('\n');
     expect(lines[0]).toBe(
-      'target,targetMacs,index,agent,pruningRatio,importance,roundTo,macs,params,deviation,inBand,wallMs,error,rationale',
+      'target,targetMacs,index,agent,pruningRatio,importance,roundTo,macs,params,deviation,inBand,kept,accuracy,wallMs,error,rationale',
     );
     expect(lines).toHaveLength(logs[0]!.attempts.length + 1);
+    // Exactly one attempt is the kept one, and it is the one the log names.
+    const keptColumn = lines[0]!.split(',').indexOf('kept');
+    const kept = lines.slice(1).filter((l) => l.split(',')[keptColumn] === 'true');
+    expect(kept).toHaveLength(1);
+    const keptIndex = Number(kept[0]!.split(',')[2]);
+    expect((logs[0] as unknown as { chosenIndex: number }).chosenIndex).toBe(keptIndex);
+
+    const text = await cli('campaign', 'log', id);
+    expect(text.out).toContain(`kept #${keptIndex})`);
+    expect(text.out).toMatch(new RegExp(`^${keptIndex}\\s+kept\\s+solver`, 'm'));
+
+    const status = await cli('campaign', 'status', id);
+    expect(status.code).toBe(0);
+    expect(status.out).toBe(`${id}: COMPLETED, stage done\n  half: converged\n`);
+
+    const show = await cli('campaign', 'show', id);
+    expect(show.code).toBe(0);
+    expect(show.out).toMatch(
+      /^target\s+goal\s+status\s+attempts\s+to band\s+kept\s+MACs\s+dev\s+params\s+top-1\s+p50 b1$/m,
+    );
+    expect(show.out).toMatch(
+      new RegExp(`^half\\s+\\S+ M\\s+converged\\s+\\d+\\s+\\d+\\s+#${keptIndex}\\s`, 'm'),
+    );
 
     const reset = await cli('campaign', 'reset', id, '--to-attempt', '1');
     expect(reset.code).toBe(0);
