@@ -17,6 +17,7 @@ import { parseWith } from '../core/errors';
 import type { CampaignResult } from '../workflows/campaign';
 import {
   campaignProgressQuery,
+  parseSearchWorkflowId,
   strategyLogQuery,
   type CampaignProgress,
   type StrategyLog,
@@ -217,6 +218,8 @@ export class CampaignClient {
    */
   async log(campaignId: string): Promise<RebuiltLog[]> {
     return this.guard(campaignId, async () => {
+      // A search workflow id (`<campaign>--<target>`) is its own log.
+      if (parseSearchWorkflowId(campaignId)) return [await rebuildSearchLog(this.temporal, campaignId)];
       const children = await searchChildrenOf(this.temporal, campaignId);
       const logs: RebuiltLog[] = [];
       for (const id of children) logs.push(await rebuildSearchLog(this.temporal, id));

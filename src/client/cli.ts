@@ -67,6 +67,7 @@ function printLogs(logs: Awaited<ReturnType<CampaignClient['log']>>): void {
       `\n${l.targetLabel}: ${l.model} -> ${formatMacs(l.targetMacs)} MACs, band ${formatBand(l.band)} (${status}, ${l.attempts.length} attempts${l.chosenIndex !== null ? `, kept #${l.chosenIndex}` : ''})`,
     );
     console.log(attemptsTable(l.attempts, l.chosenIndex));
+    for (const c of l.changes) console.log(`after attempt ${c.afterAttempt}: ${c.note}`);
     const why = reasonLines([l])[0];
     if (why) console.log(`reason: ${why.slice(l.targetLabel.length + 2)}`);
   }

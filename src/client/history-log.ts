@@ -4,7 +4,7 @@ import type { temporal } from '@temporalio/proto';
 import type { Proposal } from '../agents/agent';
 import type { PruneTrialInput, PruneTrialResult } from '../activities';
 import type { Attempt } from '../core/attempt';
-import { deviation, inBand, type Band } from '../core/tolerance-band';
+import { deviation, formatBand, inBand, type Band } from '../core/tolerance-band';
 import type { MacTargetSearchInput, MacTargetSearchResult } from '../workflows/mac-target-search';
 import { closeReason } from './failure-reason';
 
@@ -25,6 +25,8 @@ export interface RebuiltLog {
   reason?: string;
   /** The attempt kept for fine-tuning (the result's chosen attempt), `null` while none is. */
   chosenIndex: number | null;
+  /** Human changes, in order: band changes and strategy overrides, each after the attempt it followed. */
+  changes: { afterAttempt: number; note: string }[];
 }
 
 function decode<T>(payloads: Payload[] | null | undefined, index = 0): T | undefined {
@@ -35,19 +37,44 @@ function decode<T>(payloads: Payload[] | null | undefined, index = 0): T | undef
 /**
  * Rebuild the attempts of one macTargetSearch run from its history events: each pruneTrial's input
  * (the strategy) and result (the measurement), with the agent from the proposal that preceded it.
- * Band changes sent by update are not replayed: deviations are judged against the starting band.
+ * Accepted band changes and overrides (updates) are listed as `changes`; the caller re-judges in-band
+ * flags against the latest band.
  */
 export function attemptsFromHistory(events: HistoryEvent[]): {
   input: MacTargetSearchInput | undefined;
   attempts: Attempt[];
+  /** The band after the run's last accepted band change; `undefined` when none was made. */
+  band?: Band;
+  changes: { afterAttempt: number; note: string }[];
 } {
   let input: MacTargetSearchInput | undefined;
   const scheduled = new Map<string, { type: string; input: unknown }>();
   const attempts: Attempt[] = [];
+  const changes: { afterAttempt: number; note: string }[] = [];
+  let band: Band | undefined;
   let lastProposal: Proposal | undefined;
   for (const ev of events) {
     const id = String(ev.eventId ?? '');
-    if (ev.workflowExecutionStartedEventAttributes) {
+    const update = ev.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
+    if (update) {
+      // Only accepted updates are in history: a rejected override or band never is.
+      const arg = decode<unknown>(update.args?.payloads);
+      const afterAttempt = attempts.at(-1)?.index ?? 0;
+      if (update.name === 'setBandUpdate') {
+        const from = band ?? input?.band;
+        band = arg as Band;
+        changes.push({
+          afterAttempt,
+          note: `band changed${from ? ` from ${formatBand(from)}` : ''} to ${formatBand(band)}`,
+        });
+      } else if (update.name === 'overrideStrategyUpdate') {
+        const s = arg as { pruningRatio?: number; importance?: string };
+        changes.push({
+          afterAttempt,
+          note: `override queued: ratio ${s.pruningRatio ?? '?'} ${s.importance ?? ''}`.trimEnd(),
+        });
+      }
+    } else if (ev.workflowExecutionStartedEventAttributes) {
       input = decode<MacTargetSearchInput>(ev.workflowExecutionStartedEventAttributes.input?.payloads);
     } else if (ev.activityTaskScheduledEventAttributes) {
       const a = ev.activityTaskScheduledEventAttributes;
@@ -97,7 +124,7 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       }
     }
   }
-  return { input, attempts };
+  return { input, attempts, ...(band ? { band } : {}), changes };
 }
 
 function agentFor(trial: PruneTrialInput, proposal: Proposal | undefined): Attempt['agent'] {
@@ -135,11 +162,16 @@ async function runsOf(
 export async function rebuildSearchLog(client: Client, workflowId: string): Promise<RebuiltLog> {
   const runs = await runsOf(client, workflowId);
   let input: MacTargetSearchInput | undefined;
+  let band: Band | undefined;
   const attempts: Attempt[] = [];
+  const changes: RebuiltLog['changes'] = [];
   for (const run of runs) {
     const r = attemptsFromHistory(run.events);
     input = input ?? r.input;
+    // A later run starts from the band its predecessor carried over; a change in it moves it again.
+    band = r.band ?? r.input?.band ?? band;
     attempts.push(...r.attempts);
+    changes.push(...r.changes);
   }
   if (!input)
     throw new Error(`workflow ${workflowId} is not a macTargetSearch (no input found in its history)`);
@@ -154,12 +186,16 @@ export async function rebuildSearchLog(client: Client, workflowId: string): Prom
     targetLabel: input.targetLabel,
     model: input.model.name,
     targetMacs: input.targetMacs,
-    band: input.band,
+    band: band ?? input.band,
     status: runs[runs.length - 1]?.status ?? 'UNKNOWN',
-    attempts: unique.sort((a, b) => a.index - b.index),
+    // As the search does after a band change: every in-band flag is judged against the band now.
+    attempts: unique
+      .sort((a, b) => a.index - b.index)
+      .map((a) => (a.error ? a : { ...a, inBand: inBand(a.deviation, band ?? input.band) })),
     ...(result ? { result } : {}),
     ...(reason ? { reason } : {}),
     chosenIndex: result?.chosen?.index ?? null,
+    changes,
   };
 }
 

@@ -97,6 +97,46 @@ describe('a campaign that fails shows its one-line reason everywhere', () => {
     );
   });
 
+  test('a campaign cancelled mid-search: status, show and report say so and show its attempts', async () => {
+    const cancelled = testId('cancelled');
+    const file = path.join(dir, 'slow.yaml');
+    fs.writeFileSync(
+      file,
+      'model:\n  name: resnet18\n  inputSize: 96\ntargets:\n  - fraction: 0.5\n    band: "-0.2%..+0.2%"\n    label: half\nsearch:\n  extendedSearch: 5\n',
+    );
+    expect((await cli('campaign', 'start', '-c', file, '--id', cancelled)).code).toBe(0);
+    // Pause the search as soon as it exists, so it is still running when the campaign is cancelled.
+    let paused = await cli('campaign', 'pause', cancelled);
+    for (let i = 0; i < 300 && paused.code !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      paused = await cli('campaign', 'pause', cancelled);
+    }
+    expect(paused.code).toBe(0);
+    expect((await cli('campaign', 'cancel', cancelled)).code).toBe(0);
+    let status = await cli('campaign', 'status', cancelled);
+    for (let i = 0; i < 100 && status.out.includes('RUNNING'); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = await cli('campaign', 'status', cancelled);
+    }
+    expect(status.code).toBe(1);
+    expect(status.out).toMatch(
+      new RegExp(`^${cancelled}: CANCELLED, stage search\nreason: cancelled\n  half: `),
+    );
+
+    const show = await cli('campaign', 'show', cancelled);
+    expect(show.out).toMatch(/^half\s+\S+ M\s+(cancelled|terminated)\s+\d+\s/m);
+
+    const out = tempDir('ap-cancel-report-');
+    const r = await withEnv({ AP_STORE: 'local', AP_STORE_ROOT: storeRoot }, () =>
+      cli('report', cancelled, '--out', out),
+    );
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const html = fs.readFileSync(path.join(out, `${cancelled}.html`), 'utf8');
+    expect(html).toContain('CANCELLED');
+    expect(html).toContain('Target half');
+  });
+
   test('the same --id again is refused; the first run is kept', async () => {
     const file = path.join(dir, 'again.yaml');
     fs.writeFileSync(file, 'model:\n  name: democnn\ntargets:\n  - fraction: 0.5\n');
@@ -158,9 +198,14 @@ describe('a campaign that fails shows its one-line reason everywhere', () => {
     const result = (await handle.result()) as { band: unknown };
     expect(result.band).toEqual({ lo: -0.08, hi: 0.02 });
 
-    const log = await cli('campaign', 'log', input.campaignId);
-    // The campaign id here names no campaign workflow: the search id is read directly.
-    expect(log.code).toBe(2);
+    // The search id is its own log: the override is attempt 1, the human's.
+    const log = await cli('campaign', 'log', searchId);
+    expect(log.code).toBe(0);
+    expect(log.out).toMatch(/^1\s+(kept)?\s+human\s+0\.300\s/m);
+    // The log records the band change and the override, and shows the band as it is now.
+    expect(log.out).toContain('band -8%..+2%');
+    expect(log.out).toContain('after attempt 0: band changed from -5%..+1% to -8%..+2%\n');
+    expect(log.out).toContain('after attempt 0: override queued: ratio 0.3 l2\n');
     const history = JSON.stringify(await handle.fetchHistory());
     expect(history).not.toContain('"pruningRatio":1.5');
     const after = await cli('campaign', 'pause', searchId);
