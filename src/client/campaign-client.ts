@@ -27,6 +27,7 @@ import { CampaignFailedError, ClientError, ServerRejectedError, UsageError } fro
 import { closeReason, failureReason } from './failure-reason';
 import { rebuildSearchLog, searchChildrenOf, type RebuiltLog } from './history-log';
 import { preflight, type PreflightOptions } from './preflight';
+import { campaignQueuePollers, missingWorkers } from './worker-presence';
 
 /** Thrown when a campaign id names no workflow (exit 2). */
 export class CampaignNotFoundError extends ClientError {
@@ -60,6 +61,8 @@ export interface CampaignDescription {
   result: CampaignResult | undefined;
   /** Each target's search: its status (running, converged, diverged, FAILED...) and why. */
   targets: { label: string; searchWorkflowId: string; status: string; reason: string | undefined }[];
+  /** For a running campaign: why it may not move (no worker polls a queue it needs), one line each. */
+  warnings: string[];
 }
 
 /** One row of `campaign list`. */
@@ -181,6 +184,10 @@ export class CampaignClient {
           reason: log.result?.reason ?? log.reason,
         });
       }
+      const warnings =
+        desc.status.name === 'RUNNING'
+          ? missingWorkers(await campaignQueuePollers(this.temporal), Date.now())
+          : [];
       return {
         campaignId,
         status: desc.status.name,
@@ -188,6 +195,7 @@ export class CampaignClient {
         reason: closeReason(events),
         result,
         targets,
+        warnings,
       };
     });
   }

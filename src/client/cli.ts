@@ -193,6 +193,7 @@ function buildProgram(): Command {
       const d = await (await campaignClient()).describe(id);
       console.log(`${id}: ${d.status}, stage ${d.stage ?? '-'}`);
       if (d.reason) console.log(`reason: ${d.reason}`);
+      for (const w of d.warnings) console.log(`warning: ${w}`);
       for (const t of d.targets)
         console.log(
           `  ${t.label}: ${t.status}${t.reason && t.status !== 'converged' ? ` (${t.reason})` : ''}`,

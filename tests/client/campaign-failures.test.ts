@@ -112,6 +112,9 @@ describe('a campaign that fails shows its one-line reason everywhere', () => {
       paused = await cli('campaign', 'pause', cancelled);
     }
     expect(paused.code).toBe(0);
+    // Workers are polling: a running campaign's status warns of nothing.
+    const running = await cli('campaign', 'status', cancelled);
+    expect(running.out).toMatch(new RegExp(`^${cancelled}: RUNNING, stage search\n  half: running\n$`));
     expect((await cli('campaign', 'cancel', cancelled)).code).toBe(0);
     let status = await cli('campaign', 'status', cancelled);
     for (let i = 0; i < 100 && status.out.includes('RUNNING'); i++) {
