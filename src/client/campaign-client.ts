@@ -77,6 +77,22 @@ export interface CampaignListRow {
   iteration?: number;
   bestDeviation?: number;
   converged?: boolean;
+  /** How many runs of this workflow id matched (more than one after a reset or continue-as-new). */
+  runs: number;
+}
+
+/** One row per workflow id: its newest run, with how many runs it has. */
+function newestRunOfEach(rows: readonly CampaignListRow[]): CampaignListRow[] {
+  const byId = new Map<string, CampaignListRow>();
+  for (const r of rows) {
+    const seen = byId.get(r.workflowId);
+    if (!seen) byId.set(r.workflowId, { ...r });
+    else {
+      const runs = seen.runs + 1;
+      byId.set(r.workflowId, r.startTime > seen.startTime ? { ...r, runs } : { ...seen, runs });
+    }
+  }
+  return [...byId.values()];
 }
 
 /** A frame of `watch`: where the campaign stands and each target's live log. */
@@ -235,7 +251,10 @@ export class CampaignClient {
     });
   }
 
-  /** Campaign and search workflows, filtered by a visibility query over the Ap* search attributes. */
+  /**
+   * Campaign and search workflows, filtered by a visibility query over the Ap* search attributes: one row
+   * per workflow id, its newest run (a reset or continue-as-new adds runs; `runs` counts them).
+   */
   async list(query?: string): Promise<CampaignListRow[]> {
     const base = `WorkflowType = 'campaign' OR WorkflowType = 'macTargetSearch'`;
     const q = query ? `(${base}) AND (${query})` : base;
@@ -250,7 +269,7 @@ export class CampaignClient {
         throw new ServerRejectedError(`--query ${JSON.stringify(query)}`, reason);
       throw err;
     }
-    return rows;
+    return newestRunOfEach(rows);
   }
 
   /** Live frames until the campaign finishes (queries every `intervalMs`). */
@@ -342,6 +361,7 @@ function listRow(wf: WorkflowExecutionInfo): CampaignListRow {
     type: wf.type,
     status: wf.status.name,
     startTime: wf.startTime.toISOString(),
+    runs: 1,
   };
   const model = get('ApModel');
   const stage = get('ApStage');

@@ -68,6 +68,8 @@ function printLogs(logs: Awaited<ReturnType<CampaignClient['log']>>): void {
     );
     console.log(attemptsTable(l.attempts, l.chosenIndex));
     for (const c of l.changes) console.log(`after attempt ${c.afterAttempt}: ${c.note}`);
+    for (const r of l.supersededRuns)
+      console.log(`earlier run ${r.runId} (replaced by a reset): ${r.attempts} attempts, kept in history`);
     const why = reasonLines([l])[0];
     if (why) console.log(`reason: ${why.slice(l.targetLabel.length + 2)}`);
   }

@@ -27,6 +27,11 @@ export interface RebuiltLog {
   chosenIndex: number | null;
   /** Human changes, in order: band changes and strategy overrides, each after the attempt it followed. */
   changes: { afterAttempt: number; note: string }[];
+  /**
+   * Runs a reset replaced (a later run of the same id was reset from them): kept as history, their attempts
+   * not in `attempts` — the run that counts replays the attempts before the reset point itself.
+   */
+  supersededRuns: { runId: string; attempts: number }[];
 }
 
 function decode<T>(payloads: Payload[] | null | undefined, index = 0): T | undefined {
@@ -144,11 +149,10 @@ async function runsOf(
   })) {
     runs.push({ runId: wf.runId, status: wf.status.name, start: wf.startTime.getTime() });
   }
-  if (runs.length === 0) {
-    // Visibility may lag a just-started workflow: fall back to the latest run.
-    const desc = await client.workflow.getHandle(workflowId).describe();
+  // Visibility may lag a just-started run (a new workflow, a reset): the current run always counts.
+  const desc = await client.workflow.getHandle(workflowId).describe();
+  if (!runs.some((r) => r.runId === desc.runId))
     runs.push({ runId: desc.runId, status: desc.status.name, start: desc.startTime.getTime() });
-  }
   runs.sort((a, b) => a.start - b.start);
   const out: { runId: string; status: string; events: HistoryEvent[] }[] = [];
   for (const r of runs) {
@@ -163,39 +167,55 @@ export async function rebuildSearchLog(client: Client, workflowId: string): Prom
   const runs = await runsOf(client, workflowId);
   let input: MacTargetSearchInput | undefined;
   let band: Band | undefined;
-  const attempts: Attempt[] = [];
+  // The newest run that counts wins an attempt index (a reset run re-measures from its reset point on).
+  const byIndex = new Map<number, Attempt>();
   const changes: RebuiltLog['changes'] = [];
+  const supersededRuns: RebuiltLog['supersededRuns'] = [];
+  // A reset run names the run it was reset from (`baseRunId` on its reset workflow-task failure).
+  const resetFrom = new Set(
+    runs.flatMap((run) =>
+      run.events.flatMap((ev) => {
+        const base = ev.workflowTaskFailedEventAttributes?.baseRunId;
+        return base ? [base] : [];
+      }),
+    ),
+  );
   for (const run of runs) {
     const r = attemptsFromHistory(run.events);
     input = input ?? r.input;
+    if (resetFrom.has(run.runId)) {
+      supersededRuns.push({ runId: run.runId, attempts: r.attempts.length });
+      continue;
+    }
     // A later run starts from the band its predecessor carried over; a change in it moves it again.
     band = r.band ?? r.input?.band ?? band;
-    attempts.push(...r.attempts);
+    for (const a of r.attempts) byIndex.set(a.index, a);
     changes.push(...r.changes);
   }
   if (!input)
     throw new Error(`workflow ${workflowId} is not a macTargetSearch (no input found in its history)`);
-  const seen = new Set<number>();
-  const unique = attempts.filter((a) => (seen.has(a.index) ? false : (seen.add(a.index), true)));
+  const start: MacTargetSearchInput = input;
+  const unique = [...byIndex.values()];
   const lastEvents = runs[runs.length - 1]?.events ?? [];
   const completed = lastEvents.at(-1)?.workflowExecutionCompletedEventAttributes;
   const result = completed ? decode<MacTargetSearchResult>(completed.result?.payloads) : undefined;
   const reason = closeReason(lastEvents);
   return {
     workflowId,
-    targetLabel: input.targetLabel,
-    model: input.model.name,
-    targetMacs: input.targetMacs,
-    band: band ?? input.band,
+    targetLabel: start.targetLabel,
+    model: start.model.name,
+    targetMacs: start.targetMacs,
+    band: band ?? start.band,
     status: runs[runs.length - 1]?.status ?? 'UNKNOWN',
     // As the search does after a band change: every in-band flag is judged against the band now.
     attempts: unique
       .sort((a, b) => a.index - b.index)
-      .map((a) => (a.error ? a : { ...a, inBand: inBand(a.deviation, band ?? input.band) })),
+      .map((a) => (a.error ? a : { ...a, inBand: inBand(a.deviation, band ?? start.band) })),
     ...(result ? { result } : {}),
     ...(reason ? { reason } : {}),
     chosenIndex: result?.chosen?.index ?? null,
     changes,
+    supersededRuns,
   };
 }
 

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { attemptsFromHistory } from '../../src/client/history-log';
 import * as path from 'node:path';
 import { createAgents } from '../../src/agents';
 import { main } from '../../src/client/cli';
@@ -219,5 +220,34 @@ describe('CLI against a real campaign', () => {
     const reset = await cli('campaign', 'reset', id, '--to-attempt', '1');
     expect(reset.code).toBe(0);
     expect(reset.out).toMatch(/reset to attempt 1: new run/);
+
+    // The reset run is the one that counts: the log shows its attempts and keeps the earlier run as history;
+    // the list shows the search once.
+    const searchId = `${id}--half`;
+    await env.client.workflow.getHandle(searchId).result();
+    const after = JSON.parse((await cli('campaign', 'log', id, '--json')).out) as {
+      attempts: { index: number; wallMs: number }[];
+      supersededRuns: { attempts: number }[];
+    }[];
+    expect(after[0]!.supersededRuns).toEqual([
+      { runId: expect.any(String), attempts: logs[0]!.attempts.length },
+    ]);
+    const newRun = await env.client.workflow.getHandle(searchId).fetchHistory();
+    expect(after[0]!.attempts.map((a) => a.wallMs)).toEqual(
+      attemptsFromHistory(newRun.events ?? []).attempts.map((a) => a.wallMs),
+    );
+    const afterText = await cli('campaign', 'log', id);
+    expect(afterText.out).toMatch(
+      /^earlier run \S+ \(replaced by a reset\): \d+ attempts, kept in history$/m,
+    );
+    let rows: { workflowId: string; runs: number }[] = [];
+    for (let i = 0; i < 40; i++) {
+      rows = JSON.parse(
+        (await cli('campaign', 'list', '--query', `ApCampaignId="${id}"`, '--json')).out,
+      ) as typeof rows;
+      if (rows.find((r) => r.workflowId === searchId)?.runs === 2) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(rows.filter((r) => r.workflowId === searchId)).toEqual([expect.objectContaining({ runs: 2 })]);
   }, 600_000);
 });
