@@ -3,34 +3,75 @@ import { ExitCode, PrunerError } from '../core/errors';
 import { UsageError } from './errors';
 import { formatBand } from '../core/tolerance-band';
 import { formatMacs, formatPercent } from '../core/units';
-import { readWorkerEnv } from '../workers/worker-config';
-import { CampaignClient, CampaignNotFoundError } from './campaign-client';
+import { campaignIdProblem } from '../core/campaign-config';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { repoRoot } from '../engine/engine-paths';
+import { CampaignClient } from './campaign-client';
+import { resolveClientConfig, type ResolvedClientConfig } from './client-config';
 import { loadCampaignFile } from './config-file';
 import { connectClient } from './connect';
-import { attemptsTable, bar, table } from './format';
+import { registerControlCommands, resolveSearchId } from './control-commands';
+import { registerDatasetCommand } from './dataset-command';
+import { CampaignFailedError } from './errors';
+import { attemptsTable, bar, resultTable, table } from './format';
+import { preflight } from './preflight';
 import { runServices, startLocalRuntime } from './local-runtime';
 import { registerDemoCommand } from './demo';
 import { registerModelCommands } from './model-commands';
 import { writeCampaignReport } from './report-file';
 import { resetToAttempt } from './reset';
-import { searchChildrenOf } from './history-log';
 import { storeFromEnv } from '../workers/default-deps';
-import { parseSearchWorkflowId } from '../workflows/definitions';
 import { TaskQueues, type QueueName } from '../workflows/presets';
 
-export { ExitCode, UsageError };
+export { ExitCode, UsageError, resultTable };
+
+/** The package version (package.json at the repository root; the same from src/ and from dist/). */
+function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/** The global flags every command may be given before its name. */
+interface GlobalFlags {
+  address?: string;
+  namespace?: string;
+}
+
+let globalFlags: GlobalFlags = {};
+
+/** The CLI's configuration: environment and global flags, resolved once per command. */
+function clientConfig(): ResolvedClientConfig {
+  return resolveClientConfig(process.env, globalFlags);
+}
 
 async function campaignClient(): Promise<CampaignClient> {
-  const env = readWorkerEnv();
+  const { env } = clientConfig();
   return new CampaignClient(await connectClient(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE));
+}
+
+/** One line per target that did not converge or whose search ended without a result: why. */
+function reasonLines(logs: Awaited<ReturnType<CampaignClient['log']>>): string[] {
+  return logs.flatMap((l) => {
+    const why = l.reason ?? (l.result && l.result.status !== 'converged' ? l.result.reason : undefined);
+    return why ? [`${l.targetLabel}: ${l.result?.status ?? l.status.toLowerCase()}: ${why}`] : [];
+  });
 }
 
 function printLogs(logs: Awaited<ReturnType<CampaignClient['log']>>): void {
   for (const l of logs) {
+    const status = l.result?.status ?? l.status;
     console.log(
-      `\n${l.targetLabel}: ${l.model} -> ${formatMacs(l.targetMacs)} MACs, band ${formatBand(l.band)} (${l.status}, ${l.attempts.length} attempts)`,
+      `\n${l.targetLabel}: ${l.model} -> ${formatMacs(l.targetMacs)} MACs, band ${formatBand(l.band)} (${status}, ${l.attempts.length} attempts${l.chosenIndex !== null ? `, kept #${l.chosenIndex}` : ''})`,
     );
-    console.log(attemptsTable(l.attempts));
+    console.log(attemptsTable(l.attempts, l.chosenIndex));
+    for (const c of l.changes) console.log(`after attempt ${c.afterAttempt}: ${c.note}`);
+    for (const r of l.supersededRuns)
+      console.log(`earlier run ${r.runId} (replaced by a reset): ${r.attempts} attempts, kept in history`);
+    const why = reasonLines([l])[0];
+    if (why) console.log(`reason: ${why.slice(l.targetLabel.length + 2)}`);
   }
 }
 
@@ -41,8 +82,17 @@ function buildProgram(): Command {
     )
     .showSuggestionAfterError(true)
     .showHelpAfterError('(run with --help for usage)')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .option(
+      '--address <host:port>',
+      'Temporal server (default: $TEMPORAL_ADDRESS, else 127.0.0.1:$AP_TEMPORAL_PORT, else 127.0.0.1:7233)',
+    )
+    .option('--namespace <ns>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE, else default)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .hook('preAction', (cmd) => {
+      globalFlags = cmd.optsWithGlobals<GlobalFlags>();
+    });
 
   const server = program
     .command('server')
@@ -72,9 +122,10 @@ function buildProgram(): Command {
       for (const q of queues)
         if (!known.includes(q))
           throw new UsageError(`--queues: unknown queue "${q}" (expected ${known.join(', ')})`);
+      const config = clientConfig();
       const runtime = await startLocalRuntime({
-        env: readWorkerEnv(),
-        processEnv: process.env,
+        env: config.env,
+        processEnv: config.processEnv,
         queues: queues as QueueName[],
         startServer: false,
         concurrency: { gpu: Number(opts.concurrency) },
@@ -91,14 +142,31 @@ function buildProgram(): Command {
     .command('start')
     .description('validate a campaign file and start it')
     .requiredOption('-c, --config <file>', 'campaign file (YAML or JSON)')
-    .option('--id <id>', 'campaign id (default: generated)')
+    .option('--id <id>', 'campaign id, used once (default: generated)')
     .option('--wait', 'wait for the result and print it with the strategy log')
+    .option(
+      '--no-path-checks',
+      'do not check that the weights and dataset paths exist here (they live on the worker hosts only)',
+    )
     .addHelpText(
       'after',
-      '\nExample:\n  $ agentic-pruner campaign start -c examples/resnet50-1.77g.yaml --wait',
+      '\nRelative paths in the campaign file (model.weights, dataset.root, file: factories) resolve against the\n' +
+        "file's folder. Example campaign files are in examples/.\n\nExamples:\n" +
+        '  $ agentic-pruner campaign start -c examples/resnet50-1.77g.yaml --wait\n' +
+        '  $ agentic-pruner campaign start -c examples/deit-tiny-0.62g.yaml --id deit-tiny-try1',
     )
-    .action(async (opts: { config: string; id?: string; wait?: boolean }) => {
-      const config = loadCampaignFile(opts.config);
+    .action(async (opts: { config: string; id?: string; wait?: boolean; pathChecks: boolean }) => {
+      if (opts.id !== undefined) {
+        const problem = campaignIdProblem(opts.id);
+        if (problem) throw new UsageError(`--id: "${opts.id}" ${problem}`);
+      }
+      const checks = {
+        baseDir: path.dirname(path.resolve(opts.config)),
+        checkPaths: opts.pathChecks,
+        source: opts.config,
+      };
+      // Everything this host can check, before connecting: a bad file never needs a server to be refused.
+      const config = preflight(loadCampaignFile(opts.config), checks);
       if (
         (config.search.agent === 'claude' || config.search.agent === 'hybrid') &&
         !process.env.ANTHROPIC_API_KEY
@@ -108,7 +176,10 @@ function buildProgram(): Command {
         );
       }
       const client = await campaignClient();
-      const { campaignId } = await client.start(config, opts.id ? { campaignId: opts.id } : {});
+      const { campaignId } = await client.start(config, {
+        ...checks,
+        ...(opts.id ? { campaignId: opts.id } : {}),
+      });
       console.log(campaignId);
       if (!opts.wait) return;
       const result = await client.result(campaignId);
@@ -119,10 +190,54 @@ function buildProgram(): Command {
   campaign
     .command('status')
     .argument('<id>', 'campaign id')
-    .description('print the campaign workflow status')
+    .description('where the campaign stands: status, stage, each target and why it failed (no worker needed)')
+    .action(async (id: string) => {
+      const d = await (await campaignClient()).describe(id);
+      console.log(`${id}: ${d.status}, stage ${d.stage ?? '-'}`);
+      if (d.reason) console.log(`reason: ${d.reason}`);
+      for (const w of d.warnings) console.log(`warning: ${w}`);
+      for (const t of d.targets)
+        console.log(
+          `  ${t.label}: ${t.status}${t.reason && t.status !== 'converged' ? ` (${t.reason})` : ''}`,
+        );
+      if (d.reason) process.exitCode = ExitCode.failed;
+    });
+  campaign
+    .command('show')
+    .argument('<id>', 'campaign id')
+    .description(
+      "a campaign's results: the per-target table (kept attempt, MACs, deviation, params, accuracy, latency) and failure reasons",
+    )
     .action(async (id: string) => {
       const client = await campaignClient();
-      console.log(await client.status(id));
+      const d = await client.describe(id);
+      console.log(`${id}: ${d.status}, stage ${d.stage ?? '-'}`);
+      if (d.result) {
+        console.log(
+          `dense: ${formatMacs(d.result.denseMacs)} MACs, ${formatMacs(d.result.denseParams)} params` +
+            (d.result.denseAccuracy ? `, top-1 ${(d.result.denseAccuracy.top1 * 100).toFixed(1)}%` : ''),
+        );
+        console.log('\n' + resultTable(d.result));
+        const notes = d.result.targets.flatMap((t) => t.notes.map((n) => `${t.targetLabel}: ${n}`));
+        for (const n of notes) console.log(`note: ${n}`);
+      } else {
+        const logs = await client.log(id);
+        const rows = logs.map((l) => {
+          const chosen = l.attempts.find((a) => a.index === l.chosenIndex) ?? null;
+          return {
+            targetLabel: l.targetLabel,
+            targetMacs: l.targetMacs,
+            status: l.result?.status ?? l.status.toLowerCase(),
+            attemptCount: l.attempts.length,
+            attemptsToConverge: l.result?.attemptsToConverge ?? null,
+            chosen,
+          };
+        });
+        if (rows.length > 0) console.log('\n' + resultTable({ targets: rows }));
+        for (const line of reasonLines(logs)) console.log(`reason: ${line}`);
+      }
+      if (d.reason) console.log(`reason: ${d.reason}`);
+      if (d.reason) process.exitCode = ExitCode.failed;
     });
   campaign
     .command('log')
@@ -130,9 +245,12 @@ function buildProgram(): Command {
     .option('--json', 'print JSON')
     .description('the strategy log, rebuilt from workflow history (no worker needed)')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const logs = await (await campaignClient()).log(id);
-      if (opts.json) console.log(JSON.stringify(logs, null, 2));
-      else printLogs(logs);
+      const client = await campaignClient();
+      const logs = await client.log(id);
+      if (opts.json) return console.log(JSON.stringify(logs, null, 2));
+      printLogs(logs);
+      const d = await client.describe(id);
+      if (d.reason) console.log(`\n${id}: ${d.status}: ${d.reason}`);
     });
   campaign
     .command('list')
@@ -188,6 +306,10 @@ function buildProgram(): Command {
           );
         }
       }
+      const d = await client.describe(id);
+      if (d.reason) throw new CampaignFailedError(id, d.status, d.reason);
+      console.log(`${id}: ${d.status}`);
+      if (d.result?.targets.some((t) => t.status !== 'converged')) process.exitCode = ExitCode.failed;
     });
   campaign
     .command('cancel')
@@ -204,6 +326,7 @@ function buildProgram(): Command {
     .description('export every attempt of every target')
     .action(async (id: string, opts: { format: 'jsonl' | 'csv' }) => {
       const rows = await (await campaignClient()).exportRows(id);
+      const accuracy = (r: (typeof rows)[number]) => r.accuracyProxy?.top1;
       if (opts.format === 'jsonl') {
         for (const r of rows) console.log(JSON.stringify(r));
         return;
@@ -220,6 +343,8 @@ function buildProgram(): Command {
         'params',
         'deviation',
         'inBand',
+        'kept',
+        'accuracy',
         'wallMs',
         'error',
         'rationale',
@@ -235,7 +360,7 @@ function buildProgram(): Command {
       };
       console.log(cols.join(','));
       for (const r of rows) {
-        const flat: Record<string, unknown> = { ...r, ...r.strategy };
+        const flat: Record<string, unknown> = { ...r, ...r.strategy, accuracy: accuracy(r) };
         console.log(cols.map((c) => esc(flat[c])).join(','));
       }
     });
@@ -254,20 +379,7 @@ function buildProgram(): Command {
       if (!Number.isInteger(n) || n < 1)
         throw new UsageError(`--to-attempt: expected an attempt number >= 1, got ${opts.toAttempt}`);
       const client = await campaignClient();
-      let workflowId = id;
-      if (!parseSearchWorkflowId(id)) {
-        const children = await searchChildrenOf(client.temporal, id).catch(() => {
-          throw new CampaignNotFoundError(id);
-        });
-        const labelOf = (c: string) => parseSearchWorkflowId(c, id)?.targetLabel;
-        const pick = opts.target ? children.filter((c) => labelOf(c) === opts.target) : children;
-        if (pick.length !== 1) {
-          throw new UsageError(
-            `--target: campaign ${id} has targets ${children.map(labelOf).join(', ')}; name one`,
-          );
-        }
-        workflowId = pick[0]!;
-      }
+      const workflowId = await resolveSearchId(client, id, opts.target);
       const runId = await resetToAttempt(
         client.temporal,
         workflowId,
@@ -286,45 +398,22 @@ function buildProgram(): Command {
     )
     .action(async (id: string, opts: { out: string }) => {
       const client = await campaignClient();
-      const store = storeFromEnv(readWorkerEnv(), process.env);
+      const config = clientConfig();
+      const store = storeFromEnv(config.env, config.processEnv);
       console.log(await writeCampaignReport(client, store, id, opts.out));
     });
 
+  registerControlCommands(campaign, campaignClient);
   registerModelCommands(program);
+  registerDatasetCommand(program);
   registerDemoCommand(program);
   return program;
-}
-
-/** A result table: one line per target. */
-export function resultTable(result: {
-  denseMacs: number;
-  targets: {
-    targetLabel: string;
-    targetMacs: number;
-    status: string;
-    attemptCount: number;
-    attemptsToConverge: number | null;
-    chosen: { macs: number; params: number; deviation: number } | null;
-  }[];
-}): string {
-  return table(
-    ['target', 'goal', 'status', 'attempts', 'to band', 'MACs', 'dev', 'params'],
-    result.targets.map((t) => [
-      t.targetLabel,
-      formatMacs(t.targetMacs),
-      t.status,
-      t.attemptCount,
-      t.attemptsToConverge ?? '-',
-      t.chosen ? formatMacs(t.chosen.macs) : '-',
-      t.chosen ? formatPercent(t.chosen.deviation) : '-',
-      t.chosen ? formatMacs(t.chosen.params) : '-',
-    ]),
-  );
 }
 
 /** Run the CLI; resolves to the process exit code. User errors print one clear message, no stack. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  globalFlags = {};
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;

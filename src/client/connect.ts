@@ -16,7 +16,9 @@ export class ServiceUnavailableError extends ClientError {
     super(
       `${service === 'temporal' ? 'Temporal server' : 'S3 server'} at ${address} is not reachable (${cause}).\n` +
         `Start the local one with \`agentic-pruner server start\` (or \`bash infra/services.sh start ${service}\`), ` +
-        `or point ${service === 'temporal' ? 'TEMPORAL_ADDRESS' : 'AP_S3_ENDPOINT'} at a running server.`,
+        (service === 'temporal'
+          ? 'or point --address, TEMPORAL_ADDRESS or AP_TEMPORAL_PORT at a running server.'
+          : 'or point AP_S3_ENDPOINT (or AP_S3_PORT) at a running server.'),
     );
   }
 }

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CampaignConfigInput } from '../core/campaign-config';
 import { formatMacs, formatPercent } from '../core/units';
-import { readWorkerEnv } from '../workers/worker-config';
+import { resolveClientConfig } from './client-config';
 import { stateDir } from '../workers/default-deps';
 import { CampaignClient } from './campaign-client';
 import { attemptsTable, table } from './format';
@@ -45,7 +45,8 @@ export function registerDemoCommand(program: Command): void {
     )
     .action(async (opts: { fraction: string; band: string; epochs: string; finetuneEpochs: string }) => {
       const t0 = Date.now();
-      const env = readWorkerEnv();
+      // The same resolution as every command: AP_TEMPORAL_PORT is the port the local server starts on.
+      const { env, processEnv } = resolveClientConfig();
       const root = path.join(stateDir(env), 'demo');
       fs.mkdirSync(root, { recursive: true });
       const log = (msg: string) =>
@@ -54,7 +55,7 @@ export function registerDemoCommand(program: Command): void {
       log('starting the local Temporal dev server and in-process workers (control + gpu)');
       const runtime = await startLocalRuntime({
         env,
-        processEnv: process.env,
+        processEnv,
         queues: ['control', 'gpu'],
         startServer: !process.env.TEMPORAL_ADDRESS,
       });
@@ -157,7 +158,7 @@ export function registerDemoCommand(program: Command): void {
         const logs = await client.log(campaignId);
         const t = result.targets[0]!;
         console.log(`\nstrategy log (${t.targetLabel}):`);
-        console.log(attemptsTable(logs[0]?.attempts ?? []));
+        console.log(attemptsTable(logs[0]?.attempts ?? [], logs[0]?.chosenIndex ?? null));
         const dl = t.deployment?.dense.latency.find((r) => r.batchSize === 1);
         const pl = t.deployment?.pruned.latency.find((r) => r.batchSize === 1);
         const sp = t.deployment?.speedup.find((r) => r.batchSize === 1);

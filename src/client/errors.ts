@@ -17,3 +17,32 @@ export abstract class ClientError extends PrunerError {
 export class UsageError extends ClientError {
   override readonly name = 'UsageError';
 }
+
+/**
+ * Thrown when a campaign (or the operation waited on) ended without a result: failed, cancelled, terminated
+ * or timed out. The message is the one-line reason from the workflow's history. Exit 1, no stack.
+ */
+export class CampaignFailedError extends ClientError {
+  override readonly name = 'CampaignFailedError';
+  override get exitCode(): ExitCodeValue {
+    return ExitCode.failed;
+  }
+  constructor(
+    readonly campaignId: string,
+    readonly status: string,
+    readonly reason: string,
+  ) {
+    super(`campaign ${campaignId} ${status.toLowerCase()}: ${reason}`);
+  }
+}
+
+/** Thrown when the Temporal server refuses a request for a reason the user can fix (a bad list query). Exit 2. */
+export class ServerRejectedError extends ClientError {
+  override readonly name = 'ServerRejectedError';
+  constructor(
+    readonly what: string,
+    readonly reason: string,
+  ) {
+    super(`${what}: ${reason}`);
+  }
+}

@@ -4,8 +4,9 @@ import type { temporal } from '@temporalio/proto';
 import type { Proposal } from '../agents/agent';
 import type { PruneTrialInput, PruneTrialResult } from '../activities';
 import type { Attempt } from '../core/attempt';
-import { deviation, inBand, type Band } from '../core/tolerance-band';
-import type { MacTargetSearchInput } from '../workflows/mac-target-search';
+import { deviation, formatBand, inBand, type Band } from '../core/tolerance-band';
+import type { MacTargetSearchInput, MacTargetSearchResult } from '../workflows/mac-target-search';
+import { closeReason } from './failure-reason';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -18,6 +19,19 @@ export interface RebuiltLog {
   band: Band;
   status: string;
   attempts: Attempt[];
+  /** The search's result, when its last run completed (status converged/diverged and why). */
+  result?: MacTargetSearchResult;
+  /** Why the last run ended without a result (failed, cancelled, terminated), in one line. */
+  reason?: string;
+  /** The attempt kept for fine-tuning (the result's chosen attempt), `null` while none is. */
+  chosenIndex: number | null;
+  /** Human changes, in order: band changes and strategy overrides, each after the attempt it followed. */
+  changes: { afterAttempt: number; note: string }[];
+  /**
+   * Runs a reset replaced (a later run of the same id was reset from them): kept as history, their attempts
+   * not in `attempts` — the run that counts replays the attempts before the reset point itself.
+   */
+  supersededRuns: { runId: string; attempts: number }[];
 }
 
 function decode<T>(payloads: Payload[] | null | undefined, index = 0): T | undefined {
@@ -28,19 +42,44 @@ function decode<T>(payloads: Payload[] | null | undefined, index = 0): T | undef
 /**
  * Rebuild the attempts of one macTargetSearch run from its history events: each pruneTrial's input
  * (the strategy) and result (the measurement), with the agent from the proposal that preceded it.
- * Band changes sent by update are not replayed: deviations are judged against the starting band.
+ * Accepted band changes and overrides (updates) are listed as `changes`; the caller re-judges in-band
+ * flags against the latest band.
  */
 export function attemptsFromHistory(events: HistoryEvent[]): {
   input: MacTargetSearchInput | undefined;
   attempts: Attempt[];
+  /** The band after the run's last accepted band change; `undefined` when none was made. */
+  band?: Band;
+  changes: { afterAttempt: number; note: string }[];
 } {
   let input: MacTargetSearchInput | undefined;
   const scheduled = new Map<string, { type: string; input: unknown }>();
   const attempts: Attempt[] = [];
+  const changes: { afterAttempt: number; note: string }[] = [];
+  let band: Band | undefined;
   let lastProposal: Proposal | undefined;
   for (const ev of events) {
     const id = String(ev.eventId ?? '');
-    if (ev.workflowExecutionStartedEventAttributes) {
+    const update = ev.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
+    if (update) {
+      // Only accepted updates are in history: a rejected override or band never is.
+      const arg = decode<unknown>(update.args?.payloads);
+      const afterAttempt = attempts.at(-1)?.index ?? 0;
+      if (update.name === 'setBandUpdate') {
+        const from = band ?? input?.band;
+        band = arg as Band;
+        changes.push({
+          afterAttempt,
+          note: `band changed${from ? ` from ${formatBand(from)}` : ''} to ${formatBand(band)}`,
+        });
+      } else if (update.name === 'overrideStrategyUpdate') {
+        const s = arg as { pruningRatio?: number; importance?: string };
+        changes.push({
+          afterAttempt,
+          note: `override queued: ratio ${s.pruningRatio ?? '?'} ${s.importance ?? ''}`.trimEnd(),
+        });
+      }
+    } else if (ev.workflowExecutionStartedEventAttributes) {
       input = decode<MacTargetSearchInput>(ev.workflowExecutionStartedEventAttributes.input?.payloads);
     } else if (ev.activityTaskScheduledEventAttributes) {
       const a = ev.activityTaskScheduledEventAttributes;
@@ -90,7 +129,7 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       }
     }
   }
-  return { input, attempts };
+  return { input, attempts, ...(band ? { band } : {}), changes };
 }
 
 function agentFor(trial: PruneTrialInput, proposal: Proposal | undefined): Attempt['agent'] {
@@ -110,11 +149,10 @@ async function runsOf(
   })) {
     runs.push({ runId: wf.runId, status: wf.status.name, start: wf.startTime.getTime() });
   }
-  if (runs.length === 0) {
-    // Visibility may lag a just-started workflow: fall back to the latest run.
-    const desc = await client.workflow.getHandle(workflowId).describe();
+  // Visibility may lag a just-started run (a new workflow, a reset): the current run always counts.
+  const desc = await client.workflow.getHandle(workflowId).describe();
+  if (!runs.some((r) => r.runId === desc.runId))
     runs.push({ runId: desc.runId, status: desc.status.name, start: desc.startTime.getTime() });
-  }
   runs.sort((a, b) => a.start - b.start);
   const out: { runId: string; status: string; events: HistoryEvent[] }[] = [];
   for (const r of runs) {
@@ -128,24 +166,56 @@ async function runsOf(
 export async function rebuildSearchLog(client: Client, workflowId: string): Promise<RebuiltLog> {
   const runs = await runsOf(client, workflowId);
   let input: MacTargetSearchInput | undefined;
-  const attempts: Attempt[] = [];
+  let band: Band | undefined;
+  // The newest run that counts wins an attempt index (a reset run re-measures from its reset point on).
+  const byIndex = new Map<number, Attempt>();
+  const changes: RebuiltLog['changes'] = [];
+  const supersededRuns: RebuiltLog['supersededRuns'] = [];
+  // A reset run names the run it was reset from (`baseRunId` on its reset workflow-task failure).
+  const resetFrom = new Set(
+    runs.flatMap((run) =>
+      run.events.flatMap((ev) => {
+        const base = ev.workflowTaskFailedEventAttributes?.baseRunId;
+        return base ? [base] : [];
+      }),
+    ),
+  );
   for (const run of runs) {
     const r = attemptsFromHistory(run.events);
     input = input ?? r.input;
-    attempts.push(...r.attempts);
+    if (resetFrom.has(run.runId)) {
+      supersededRuns.push({ runId: run.runId, attempts: r.attempts.length });
+      continue;
+    }
+    // A later run starts from the band its predecessor carried over; a change in it moves it again.
+    band = r.band ?? r.input?.band ?? band;
+    for (const a of r.attempts) byIndex.set(a.index, a);
+    changes.push(...r.changes);
   }
   if (!input)
     throw new Error(`workflow ${workflowId} is not a macTargetSearch (no input found in its history)`);
-  const seen = new Set<number>();
-  const unique = attempts.filter((a) => (seen.has(a.index) ? false : (seen.add(a.index), true)));
+  const start: MacTargetSearchInput = input;
+  const unique = [...byIndex.values()];
+  const lastEvents = runs[runs.length - 1]?.events ?? [];
+  const completed = lastEvents.at(-1)?.workflowExecutionCompletedEventAttributes;
+  const result = completed ? decode<MacTargetSearchResult>(completed.result?.payloads) : undefined;
+  const reason = closeReason(lastEvents);
   return {
     workflowId,
-    targetLabel: input.targetLabel,
-    model: input.model.name,
-    targetMacs: input.targetMacs,
-    band: input.band,
+    targetLabel: start.targetLabel,
+    model: start.model.name,
+    targetMacs: start.targetMacs,
+    band: band ?? start.band,
     status: runs[runs.length - 1]?.status ?? 'UNKNOWN',
-    attempts: unique.sort((a, b) => a.index - b.index),
+    // As the search does after a band change: every in-band flag is judged against the band now.
+    attempts: unique
+      .sort((a, b) => a.index - b.index)
+      .map((a) => (a.error ? a : { ...a, inBand: inBand(a.deviation, band ?? start.band) })),
+    ...(result ? { result } : {}),
+    ...(reason ? { reason } : {}),
+    chosenIndex: result?.chosen?.index ?? null,
+    changes,
+    supersededRuns,
   };
 }
 

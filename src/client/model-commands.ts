@@ -9,7 +9,7 @@ import { baseStrategy, StrategySchema, type Strategy } from '../core/strategy';
 import { formatMacs } from '../core/units';
 import { defaultEngineLocation } from '../engine/engine-paths';
 import { OneShotEngine } from '../engine/engine-process';
-import { measureLatency, profileOnnx } from '../onnx';
+import { measureLatency, profileOnnx, type LatencyResult } from '../onnx';
 import { readWorkerEnv } from '../workers/worker-config';
 import { UsageError } from './errors';
 import { bar, table } from './format';
@@ -31,6 +31,18 @@ function stageTable(stages: readonly StageLine[]): string {
       bar(s.share, 30),
       formatMacs(s.params),
     ]),
+  );
+}
+
+/**
+ * One readable latency line, e.g. `latency (cpu, batch 1, 30 runs, 2 threads): p50 1.84 ms, p90 2.01 ms, p99 2.30 ms`.
+ */
+export function latencyLine(l: LatencyResult): string {
+  const ms = (v: number) => `${v.toFixed(2)} ms`;
+  return (
+    `latency (${l.provider}, batch ${l.batchSize}, ${l.runs} runs, ${l.threads} threads): ` +
+    `p50 ${ms(l.p50Ms)}, p90 ${ms(l.p90Ms)}, p99 ${ms(l.p99Ms)}` +
+    (l.fallbackReason ? ` (CUDA not used: ${l.fallbackReason.split('\n')[0]})` : '')
   );
 }
 
@@ -91,7 +103,7 @@ export function registerModelCommands(program: Command): void {
           stages: readonly StageLine[];
           layers: readonly unknown[];
           source: 'engine' | 'onnx';
-          latency?: unknown;
+          latency?: LatencyResult;
         };
         if (model.endsWith('.onnx')) {
           const p = await profileOnnx(model);
@@ -129,7 +141,7 @@ export function registerModelCommands(program: Command): void {
           `${out.model}: ${formatMacs(out.macs)} MACs, ${formatMacs(out.params)} params (${out.source})\n`,
         );
         console.log(stageTable(out.stages));
-        if (out.latency) console.log(`\nlatency: ${JSON.stringify(out.latency)}`);
+        if (out.latency) console.log(`\n${latencyLine(out.latency)}`);
         if (opts.exportOnnx) console.log(`\nONNX written to ${opts.exportOnnx}`);
       },
     );

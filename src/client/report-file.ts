@@ -1,11 +1,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { LatencyRow } from '../activities';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { LatencyRow, ProfileModelResult } from '../activities';
 import type { ProfileSchema } from '../core/profile';
-import { renderReport, type LatencyByDevice, type ReportData, type TargetReport } from '../report';
+import {
+  renderReport,
+  type LatencyByDevice,
+  type ReportData,
+  type TargetReport,
+  type TargetStatus,
+} from '../report';
 import { reportKey, type ArtifactStore } from '../storage';
+import type { CampaignInput, CampaignResult, CampaignTargetResult } from '../workflows/campaign';
 import type { z } from 'zod';
-import type { CampaignClient } from './campaign-client';
+import type { CampaignClient, CampaignDescription } from './campaign-client';
+import type { RebuiltLog } from './history-log';
 
 function latencyByDevice(rows: LatencyRow[] | undefined): LatencyByDevice | undefined {
   if (!rows || rows.length === 0) return undefined;
@@ -18,20 +27,84 @@ function latencyByDevice(rows: LatencyRow[] | undefined): LatencyByDevice | unde
   return { ...(cpu.length ? { cpu } : {}), ...(cuda.length ? { cuda } : {}) };
 }
 
+function decode<T>(payloads: readonly Payload[] | null | undefined): T | undefined {
+  const p = payloads?.[0];
+  return p ? (defaultPayloadConverter.fromPayload(p) as T) : undefined;
+}
+
+/** How a search that has no result is shown: by why its campaign has none. */
+function unfinishedStatus(log: RebuiltLog): TargetStatus {
+  if (log.status === 'RUNNING') return 'running';
+  return log.status === 'CANCELLED' ? 'cancelled' : 'failed';
+}
+
+/**
+ * What exists of a campaign that did not complete, in the shape of its result: the dense model's profile
+ * (when the profile ran) from the campaign's history, and each target's search as far as it got.
+ */
+async function partialResult(
+  client: CampaignClient,
+  campaignId: string,
+  logs: readonly RebuiltLog[],
+): Promise<CampaignResult> {
+  const events = (await client.temporal.workflow.getHandle(campaignId).fetchHistory()).events ?? [];
+  let input: CampaignInput | undefined;
+  let profiled: ProfileModelResult | undefined;
+  const scheduled = new Map<string, string>();
+  for (const ev of events) {
+    if (ev.workflowExecutionStartedEventAttributes)
+      input = decode<CampaignInput>(ev.workflowExecutionStartedEventAttributes.input?.payloads);
+    const s = ev.activityTaskScheduledEventAttributes;
+    if (s) scheduled.set(String(ev.eventId ?? ''), s.activityType?.name ?? '');
+    const c = ev.activityTaskCompletedEventAttributes;
+    if (c && scheduled.get(String(c.scheduledEventId ?? '')) === 'profileModel')
+      profiled = decode<ProfileModelResult>(c.result?.payloads);
+  }
+  const targets: CampaignTargetResult[] = logs.map((l) => ({
+    targetLabel: l.targetLabel,
+    targetMacs: l.targetMacs,
+    band: l.band,
+    searchWorkflowId: l.workflowId,
+    notes: [],
+    ...(l.result ?? {
+      status: unfinishedStatus(l) as 'diverged',
+      reason: l.reason ?? (l.status === 'RUNNING' ? 'still running' : l.status.toLowerCase()),
+      chosen: null,
+      attemptCount: l.attempts.length,
+      attemptsToConverge: null,
+      agentsUsed: [],
+    }),
+  }));
+  return {
+    campaignId,
+    model: input?.config.model.name ?? 'unknown model',
+    denseMacs: profiled?.macs ?? 0,
+    denseParams: profiled?.params ?? 0,
+    // A profile that never ran has no artifact: the report shows no stages.
+    profile: profiled?.profile ?? { uri: '', key: '', sha256: '', sizeBytes: 0 },
+    targets,
+  };
+}
+
 /**
  * Gather a campaign's report data: its result (from the workflow), the strategy logs (rebuilt from
- * history) and the dense profile's stages (from the artifact store).
+ * history) and the dense profile's stages (from the artifact store). A campaign that failed, was cancelled
+ * or still runs is reported with what exists (the profile, each search as far as it got) and why
+ * (`outcome`), never with a stack.
  */
 export async function buildReportData(
   client: CampaignClient,
   store: ArtifactStore,
   campaignId: string,
 ): Promise<ReportData> {
-  const result = await client.result(campaignId);
+  const description: CampaignDescription = await client.describe(campaignId);
   const logs = await client.log(campaignId);
-  const profile = JSON.parse(Buffer.from(await store.getBytes(result.profile)).toString('utf8')) as z.infer<
-    typeof ProfileSchema
-  >;
+  const result = description.result ?? (await partialResult(client, campaignId, logs));
+  const profile = result.profile.uri
+    ? (JSON.parse(Buffer.from(await store.getBytes(result.profile)).toString('utf8')) as z.infer<
+        typeof ProfileSchema
+      >)
+    : { stages: [] };
   let inputTokens = 0;
   let outputTokens = 0;
   let costUsd = 0;
@@ -52,7 +125,7 @@ export async function buildReportData(
       label: t.targetLabel,
       targetMacs: t.targetMacs,
       band: t.band,
-      status: t.status,
+      status: t.status as TargetStatus,
       reason: t.reason,
       attempts,
       chosenIndex: chosen?.index ?? null,
@@ -105,6 +178,14 @@ export async function buildReportData(
     },
     targets,
     ...(inputTokens > 0 ? { llmTotals: { inputTokens, outputTokens, costUsd } } : {}),
+    ...(description.result
+      ? {}
+      : {
+          outcome: {
+            status: description.status,
+            reason: description.reason ?? (description.status === 'RUNNING' ? 'still running' : 'no result'),
+          },
+        }),
   };
 }
 

@@ -173,6 +173,27 @@ export const CampaignConfigSchema = z
 export type CampaignConfigInput = z.input<typeof CampaignConfigSchema>;
 export type CampaignConfig = z.infer<typeof CampaignConfigSchema>;
 
+/**
+ * What a campaign id may be: it names the campaign's workflow and the folder of its artifacts
+ * (`campaigns/<id>/...`), so it is one safe path segment: a letter or digit first, then letters, digits,
+ * `.`, `_`, `-`; at most 100 characters; no `..` and no `--` (the separator of search workflow ids).
+ */
+export const CAMPAIGN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/**
+ * Why `id` cannot be a campaign id, or `undefined` when it can.
+ *
+ * @example campaignIdProblem('../../evil') // 'must start with a letter or digit ...'
+ */
+export function campaignIdProblem(id: string): string | undefined {
+  if (!CAMPAIGN_ID_PATTERN.test(id))
+    return 'must start with a letter or digit and hold only letters, digits, ".", "_" and "-" (at most 100 characters)';
+  if (id.includes('..')) return 'must not contain ".."';
+  if (id.includes('--'))
+    return 'must not contain "--" (it separates the campaign id from the target in search ids)';
+  return undefined;
+}
+
 /** A target resolved against the dense model: absolute MACs, parsed band, a label for keys and logs. */
 export interface ResolvedTarget {
   label: string;

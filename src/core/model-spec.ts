@@ -15,3 +15,31 @@ export const ModelSpecSchema = z
   })
   .strict();
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
+
+/**
+ * The zoo names the engine builds (engine/agentic_engine/models.py `KNOWN_MODELS`, in its order), so the
+ * client can reject an unknown name before any workflow starts. tests/client/preflight.test.ts asks the
+ * engine for its list and fails when the two differ.
+ */
+export const KNOWN_MODELS: readonly string[] = [
+  'resnet18',
+  'resnet34',
+  'resnet50',
+  'resnet101',
+  'resnet152',
+  'mobilenet_v2',
+  'convnext_tiny',
+  'convnext_small',
+  'convnext_base',
+  'vit_b_16',
+  'deit_tiny_patch16_224',
+  'deit_small_patch16_224',
+  'deit_base_patch16_224',
+  'deit_tiny',
+  'deit_small',
+  'deit_base',
+  'democnn',
+];
+
+/** The prefix of a user factory model name: `file:<path.py>:<function>`. */
+export const FILE_MODEL_PREFIX = 'file:';

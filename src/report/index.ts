@@ -20,4 +20,5 @@ export type {
   ReportData,
   TargetReport,
   TargetStatus,
+  CampaignOutcome,
 } from './report-data';

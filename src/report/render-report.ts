@@ -66,7 +66,11 @@ function header(data: ReportData): string {
   return (
     `<header class="top"><div class="inner"><div class="eyebrow">agentic-pruner · campaign report</div>` +
     `<h1>${esc(data.model)} → ${esc(data.targets.map((t) => t.label).join(' / ') || 'no targets')}</h1>` +
-    `<div class="meta">campaign <code>${esc(data.campaignId)}</code> · ${esc(data.createdAt)}</div><div class="kpis">` +
+    `<div class="meta">campaign <code>${esc(data.campaignId)}</code> · ${esc(data.createdAt)}</div>` +
+    (data.outcome
+      ? `<p class="outcome"><span class="badge badge-bad">${esc(data.outcome.status)}</span> ${esc(data.outcome.reason)}</p>`
+      : '') +
+    `<div class="kpis">` +
     kpis
       .map(
         ([label, value, hint]) =>

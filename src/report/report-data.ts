@@ -54,8 +54,19 @@ export interface FinetuneReport {
   readonly resumedFromStep: number | null;
 }
 
-/** How the MAC-target search for one target ended. */
-export type TargetStatus = 'converged' | 'diverged' | 'infeasible';
+/**
+ * How the MAC-target search for one target ended: `converged`/`diverged`/`infeasible` for a search that
+ * finished (infeasible: the band lies where no strategy reaches), `failed`/`cancelled`/`running` for one
+ * whose campaign ended (or was reported) before it did.
+ */
+export type TargetStatus = 'converged' | 'diverged' | 'infeasible' | 'failed' | 'cancelled' | 'running';
+
+/** Why a campaign has no complete result: its workflow status and the one-line reason. */
+export interface CampaignOutcome {
+  /** FAILED, CANCELLED, TERMINATED, TIMED_OUT or RUNNING. */
+  readonly status: string;
+  readonly reason: string;
+}
 
 /** One MAC target of the campaign: its search (the strategy log) and, when it converged, the pruned model. */
 export interface TargetReport {
@@ -107,4 +118,6 @@ export interface ReportData {
   readonly dense: DenseReport;
   readonly targets: readonly TargetReport[];
   readonly llmTotals?: LlmTotals;
+  /** Present when the campaign did not complete: the report shows what exists and says why. */
+  readonly outcome?: CampaignOutcome;
 }

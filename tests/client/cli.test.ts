@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { attemptsFromHistory } from '../../src/client/history-log';
 import * as path from 'node:path';
 import { createAgents } from '../../src/agents';
 import { main } from '../../src/client/cli';
@@ -189,12 +190,64 @@ describe('CLI against a real campaign', () => {
     const csv = await cli('campaign', 'export', id, '--format', 'csv');
     const lines = csv.out.trim().split('\n');
     expect(lines[0]).toBe(
-      'target,targetMacs,index,agent,pruningRatio,importance,roundTo,macs,params,deviation,inBand,wallMs,error,rationale',
+      'target,targetMacs,index,agent,pruningRatio,importance,roundTo,macs,params,deviation,inBand,kept,accuracy,wallMs,error,rationale',
     );
     expect(lines).toHaveLength(logs[0]!.attempts.length + 1);
+    // Exactly one attempt is the kept one, and it is the one the log names.
+    const keptColumn = lines[0]!.split(',').indexOf('kept');
+    const kept = lines.slice(1).filter((l) => l.split(',')[keptColumn] === 'true');
+    expect(kept).toHaveLength(1);
+    const keptIndex = Number(kept[0]!.split(',')[2]);
+    expect((logs[0] as unknown as { chosenIndex: number }).chosenIndex).toBe(keptIndex);
+
+    const text = await cli('campaign', 'log', id);
+    expect(text.out).toContain(`kept #${keptIndex})`);
+    expect(text.out).toMatch(new RegExp(`^${keptIndex}\\s+kept\\s+solver`, 'm'));
+
+    const status = await cli('campaign', 'status', id);
+    expect(status.code).toBe(0);
+    expect(status.out).toBe(`${id}: COMPLETED, stage done\n  half: converged\n`);
+
+    const show = await cli('campaign', 'show', id);
+    expect(show.code).toBe(0);
+    expect(show.out).toMatch(
+      /^target\s+goal\s+status\s+attempts\s+to band\s+kept\s+MACs\s+dev\s+params\s+top-1\s+p50 b1$/m,
+    );
+    expect(show.out).toMatch(
+      new RegExp(`^half\\s+\\S+ M\\s+converged\\s+\\d+\\s+\\d+\\s+#${keptIndex}\\s`, 'm'),
+    );
 
     const reset = await cli('campaign', 'reset', id, '--to-attempt', '1');
     expect(reset.code).toBe(0);
     expect(reset.out).toMatch(/reset to attempt 1: new run/);
+
+    // The reset run is the one that counts: the log shows its attempts and keeps the earlier run as history;
+    // the list shows the search once.
+    const searchId = `${id}--half`;
+    await env.client.workflow.getHandle(searchId).result();
+    const after = JSON.parse((await cli('campaign', 'log', id, '--json')).out) as {
+      attempts: { index: number; wallMs: number }[];
+      supersededRuns: { attempts: number }[];
+    }[];
+    expect(after[0]!.supersededRuns).toEqual([
+      { runId: expect.any(String), attempts: logs[0]!.attempts.length },
+    ]);
+    const newRun = await env.client.workflow.getHandle(searchId).fetchHistory();
+    expect(after[0]!.attempts.map((a) => a.wallMs)).toEqual(
+      attemptsFromHistory(newRun.events ?? []).attempts.map((a) => a.wallMs),
+    );
+    const afterText = await cli('campaign', 'log', id);
+    expect(afterText.out).toMatch(
+      /^earlier run \S+ \(replaced by a reset\): \d+ attempts, kept in history$/m,
+    );
+    let rows: { workflowId: string; runs: number }[] = [];
+    for (let i = 0; i < 40; i++) {
+      rows = JSON.parse(
+        (await cli('campaign', 'list', '--query', `ApCampaignId="${id}"`, '--json')).out,
+      ) as typeof rows;
+      if (rows.find((r) => r.workflowId === searchId)?.runs === 2) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(rows.filter((r) => r.workflowId === searchId)).toEqual([expect.objectContaining({ runs: 2 })]);
   }, 600_000);
 });

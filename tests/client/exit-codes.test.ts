@@ -1,6 +1,8 @@
 // What the CLI exits with for each layer's errors, read from the error itself (one root per layer).
 import { ConfigFileError } from '../../src/client/config-file';
-import { CampaignNotFoundError } from '../../src/client/campaign-client';
+import { CampaignIdTakenError, CampaignNotFoundError } from '../../src/client/campaign-client';
+import { CampaignFailedError, ServerRejectedError } from '../../src/client/errors';
+import { PreflightError } from '../../src/client/preflight';
 import { ServiceUnavailableError } from '../../src/client/connect';
 import { UsageError } from '../../src/client/errors';
 import { ConfigError, ExitCode, PrunerError } from '../../src/core/errors';
@@ -14,6 +16,10 @@ test.each([
   [new ConfigFileError('c.yaml', ['x: bad']), ExitCode.usage, true],
   [new ConfigError('campaign config', []), ExitCode.usage, true],
   [new CampaignNotFoundError('c-1'), ExitCode.usage, true],
+  [new CampaignIdTakenError('c-1'), ExitCode.usage, true],
+  [new PreflightError('c.yaml', ['dataset.root: missing']), ExitCode.usage, true],
+  [new ServerRejectedError('--query', 'bad'), ExitCode.usage, true],
+  [new CampaignFailedError('c-1', 'FAILED', 'unknown model'), ExitCode.failed, true],
   [
     new EngineJobError('prune', 'RequestError', 'bad ratio', 'strategy.pruningRatio', false),
     ExitCode.usage,

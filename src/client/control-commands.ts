@@ -1,0 +1,168 @@
+import type { Command } from 'commander';
+import * as fs from 'node:fs';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { baseStrategy } from '../core/strategy';
+import { formatBand, parseBand, type Band } from '../core/tolerance-band';
+import {
+  overrideStrategyUpdate,
+  parseSearchWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  setBandUpdate,
+} from '../workflows/definitions';
+import { CampaignNotFoundError, type CampaignClient } from './campaign-client';
+import { UsageError } from './errors';
+import { failureReason } from './failure-reason';
+import { searchChildrenOf } from './history-log';
+
+/**
+ * The search workflow of `id`'s target `target`: `id` itself when it is a search id
+ * (`<campaign>--<target>`), else the campaign's only search, or the one whose label is `target`.
+ */
+export async function resolveSearchId(
+  client: CampaignClient,
+  id: string,
+  target: string | undefined,
+): Promise<string> {
+  if (parseSearchWorkflowId(id)) return id;
+  const children = await searchChildrenOf(client.temporal, id).catch(() => {
+    throw new CampaignNotFoundError(id);
+  });
+  const labelOf = (c: string) => parseSearchWorkflowId(c, id)?.targetLabel;
+  if (children.length === 0) throw new UsageError(`campaign ${id} has started no search yet`);
+  const pick = target !== undefined ? children.filter((c) => labelOf(c) === target) : children;
+  if (pick.length !== 1) {
+    throw new UsageError(
+      `--target: campaign ${id} has targets ${children.map(labelOf).join(', ')}; ${target === undefined ? 'name one' : `not "${target}"`}`,
+    );
+  }
+  return pick[0]!;
+}
+
+/** A signal or update the search refused, or one sent to a search that has finished: exit 2 with why. */
+function refused(searchId: string, err: unknown): never {
+  if (err instanceof WorkflowUpdateFailedError) throw new UsageError(failureReason(err.cause ?? err));
+  const message = err instanceof Error ? err.message : String(err);
+  if (/already completed|not found/i.test(message))
+    throw new UsageError(`search ${searchId} is not running (it has finished or does not exist)`);
+  throw err;
+}
+
+/** The strategy an override sends: a Strategy JSON file or inline JSON, or `--ratio R` on the default base. */
+function overrideStrategy(opts: { strategy?: string; ratio?: string; rationale?: string }): unknown {
+  if ((opts.strategy === undefined) === (opts.ratio === undefined))
+    throw new UsageError('give exactly one of --ratio R or --strategy <file.json | JSON>');
+  let strategy: unknown;
+  if (opts.strategy !== undefined) {
+    const text = opts.strategy.trim().startsWith('{') ? opts.strategy : readText(opts.strategy);
+    try {
+      strategy = JSON.parse(text);
+    } catch (err) {
+      throw new UsageError(`--strategy: not JSON: ${(err as Error).message}`);
+    }
+  } else {
+    const ratio = Number(opts.ratio);
+    if (!Number.isFinite(ratio)) throw new UsageError(`--ratio: expected a number, got ${opts.ratio}`);
+    strategy = baseStrategy(ratio);
+  }
+  if (opts.rationale !== undefined && strategy && typeof strategy === 'object')
+    strategy = { ...strategy, rationale: opts.rationale };
+  return strategy;
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--strategy: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * `campaign pause|resume|override|band <id> [--target T]`: human control of a running search over its
+ * signals and updates. The search validates overrides and bands itself (the same validators); a refused one
+ * prints the validator's message and exits 2, and never enters history.
+ */
+export function registerControlCommands(campaign: Command, connect: () => Promise<CampaignClient>): void {
+  const targetOption = ['--target <label>', 'which target of the campaign (default: the only one)'] as const;
+  campaign
+    .command('pause')
+    .argument('<id>', 'campaign id, or a search workflow id (<campaign>--<target>)')
+    .option(...targetOption)
+    .description('pause a search before its next attempt')
+    .action(async (id: string, opts: { target?: string }) => {
+      const client = await connect();
+      const searchId = await resolveSearchId(client, id, opts.target);
+      await client.temporal.workflow
+        .getHandle(searchId)
+        .signal(pauseSignal)
+        .catch((e) => refused(searchId, e));
+      console.log(`${searchId}: pause requested (takes effect before the next attempt)`);
+    });
+  campaign
+    .command('resume')
+    .argument('<id>', 'campaign id, or a search workflow id')
+    .option(...targetOption)
+    .description('resume a paused search')
+    .action(async (id: string, opts: { target?: string }) => {
+      const client = await connect();
+      const searchId = await resolveSearchId(client, id, opts.target);
+      await client.temporal.workflow
+        .getHandle(searchId)
+        .signal(resumeSignal)
+        .catch((e) => refused(searchId, e));
+      console.log(`${searchId}: resumed`);
+    });
+  campaign
+    .command('override')
+    .argument('<id>', 'campaign id, or a search workflow id')
+    .option(...targetOption)
+    .option('--ratio <r>', 'try this global pruning ratio next (on the default base strategy)')
+    .option('--strategy <file|json>', 'try this Strategy next (a JSON file, or inline JSON)')
+    .option('--rationale <text>', 'why, for the strategy log')
+    .description(
+      'try this strategy as the next attempt (validated by the search; a bad one never enters history)',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ agentic-pruner campaign override resnet50-20261128 --ratio 0.42 --rationale "closer to the band"\n' +
+        '  $ agentic-pruner campaign override resnet50-20261128 --target t1 --strategy s.json',
+    )
+    .action(
+      async (
+        id: string,
+        opts: { target?: string; ratio?: string; strategy?: string; rationale?: string },
+      ) => {
+        const strategy = overrideStrategy(opts);
+        const client = await connect();
+        const searchId = await resolveSearchId(client, id, opts.target);
+        const position = await client.temporal.workflow
+          .getHandle(searchId)
+          .executeUpdate(overrideStrategyUpdate, { args: [strategy as never] })
+          .catch((e) => refused(searchId, e));
+        console.log(`${searchId}: override queued at position ${position}`);
+      },
+    );
+  campaign
+    .command('band')
+    .argument('<id>', 'campaign id, or a search workflow id')
+    .requiredOption('--to <band>', 'the new tolerance band, e.g. "-3%..+1%" (3 % under .. 1 % over)')
+    .option(...targetOption)
+    .description('change the tolerance band of a running search')
+    .addHelpText('after', '\nExample:\n  $ agentic-pruner campaign band resnet50-20261128 --to "-3%..+1%"')
+    .action(async (id: string, opts: { to: string; target?: string }) => {
+      let band: Band;
+      try {
+        band = parseBand(opts.to);
+      } catch (err) {
+        throw new UsageError(`--to: ${(err as Error).message}`);
+      }
+      const client = await connect();
+      const searchId = await resolveSearchId(client, id, opts.target);
+      const now = await client.temporal.workflow
+        .getHandle(searchId)
+        .executeUpdate(setBandUpdate, { args: [band] })
+        .catch((e) => refused(searchId, e));
+      console.log(`${searchId}: band is now ${formatBand(now)}`);
+    });
+}

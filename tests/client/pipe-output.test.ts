@@ -1,0 +1,63 @@
+// `--json` to a pipe whose reader is slow: the CLI must not exit before stdout drains (it cut at 64 KiB).
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { GraphBuilder } from '../onnx/onnx-builder';
+import { tempDir } from '../support/test-env';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+/** Newest mtime of the files under `dir` (recursive). */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** `bin/agentic-pruner.js` runs dist/: build it when missing or older than src/. */
+function ensureBuilt(): void {
+  const entry = path.join(ROOT, 'dist', 'src', 'client', 'cli.js');
+  if (fs.existsSync(entry) && fs.statSync(entry).mtimeMs >= newestMtime(path.join(ROOT, 'src'))) return;
+  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe', timeout: 300_000 });
+}
+
+/** A chain of `n` Relu nodes: a model whose `profile --json` runs to several hundred KiB. */
+function bigOnnx(dir: string, n: number): string {
+  const g = new GraphBuilder().input('x', [1, 8, 4, 4]);
+  for (let i = 0; i < n; i++) g.node('Relu', `relu_${i}`, [i === 0 ? 'x' : `relu_${i - 1}`]);
+  return g.output(`relu_${n - 1}`).save(dir, 'big.onnx');
+}
+
+/** Run the installed CLI with stdout to a pipe nobody reads for `stallMs`, then read it all. */
+function runThroughSlowReader(
+  args: string[],
+  stallMs: number,
+): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'agentic-pruner.js'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const chunks: Buffer[] = [];
+    child.stdout.pause();
+    setTimeout(() => {
+      child.stdout.on('data', (c: Buffer) => chunks.push(c));
+      child.stdout.resume();
+    }, stallMs);
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, out: Buffer.concat(chunks).toString('utf8') }));
+  });
+}
+
+test('profile <big onnx> --json through a slow reader: the whole output arrives and parses', async () => {
+  ensureBuilt();
+  const model = bigOnnx(tempDir('ap-pipe-'), 3000);
+  const r = await runThroughSlowReader(['profile', model, '--json'], 1500);
+  expect(r.code).toBe(0);
+  expect(r.out.length).toBeGreaterThan(4 * 65536);
+  const profile = JSON.parse(r.out) as { layers: unknown[] };
+  expect(profile.layers).toHaveLength(3000);
+}, 400_000);
