@@ -120,27 +120,42 @@ export function registerControlCommands(campaign: Command, connect: () => Promis
     .option('--ratio <r>', 'try this global pruning ratio next (on the default base strategy)')
     .option('--strategy <file|json>', 'try this Strategy next (a JSON file, or inline JSON)')
     .option('--rationale <text>', 'why, for the strategy log')
+    .option(
+      '--scale-to-band',
+      'treat it as a shape: the solver then scales that shape (all but the ratio) into the band before it counts',
+    )
     .description(
       'try this strategy as the next attempt (validated by the search; a bad one never enters history)',
     )
     .addHelpText(
       'after',
       '\nExamples:\n  $ agentic-pruner campaign override resnet50-20261128 --ratio 0.42 --rationale "closer to the band"\n' +
-        '  $ agentic-pruner campaign override resnet50-20261128 --target t1 --strategy s.json',
+        '  $ agentic-pruner campaign override resnet50-20261128 --target t1 --strategy s.json\n' +
+        '  $ agentic-pruner campaign override resnet50-20261128 --strategy \'{"pruningRatio":0.3,"importance":"lamp","globalPruning":true,"isomorphic":true,"roundTo":4}\' --scale-to-band',
     )
     .action(
       async (
         id: string,
-        opts: { target?: string; ratio?: string; strategy?: string; rationale?: string },
+        opts: {
+          target?: string;
+          ratio?: string;
+          strategy?: string;
+          rationale?: string;
+          scaleToBand?: boolean;
+        },
       ) => {
         const strategy = overrideStrategy(opts);
         const client = await connect();
         const searchId = await resolveSearchId(client, id, opts.target);
         const position = await client.temporal.workflow
           .getHandle(searchId)
-          .executeUpdate(overrideStrategyUpdate, { args: [strategy as never] })
+          .executeUpdate(overrideStrategyUpdate, {
+            args: opts.scaleToBand ? [strategy as never, { scaleToBand: true }] : [strategy as never],
+          })
           .catch((e) => refused(searchId, e));
-        console.log(`${searchId}: override queued at position ${position}`);
+        console.log(
+          `${searchId}: override queued at position ${position}${opts.scaleToBand ? ' (its shape is scaled into the band)' : ''}`,
+        );
       },
     );
   campaign

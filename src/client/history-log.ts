@@ -74,9 +74,12 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
         });
       } else if (update.name === 'overrideStrategyUpdate') {
         const s = arg as { pruningRatio?: number; importance?: string };
+        const scaled = decode<{ scaleToBand?: boolean }>(update.args?.payloads, 1)?.scaleToBand === true;
         changes.push({
           afterAttempt,
-          note: `override queued: ratio ${s.pruningRatio ?? '?'} ${s.importance ?? ''}`.trimEnd(),
+          note:
+            `override queued: ratio ${s.pruningRatio ?? '?'} ${s.importance ?? ''}`.trimEnd() +
+            (scaled ? ', its shape scaled into the band' : ''),
         });
       }
     } else if (ev.workflowExecutionStartedEventAttributes) {

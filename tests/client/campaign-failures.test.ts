@@ -196,6 +196,18 @@ describe('a campaign that fails shows its one-line reason everywhere', () => {
     const ok = await cli('campaign', 'override', searchId, '--ratio', '0.3', '--rationale', 'by hand');
     expect(ok.code).toBe(0);
     expect(ok.out.trim()).toBe(`${searchId}: override queued at position 1`);
+    const shaped = await cli(
+      'campaign',
+      'override',
+      searchId,
+      '--strategy',
+      '{"pruningRatio":0.1,"importance":"lamp","globalPruning":true,"isomorphic":true,"roundTo":4}',
+      '--scale-to-band',
+    );
+    expect(shaped.code).toBe(0);
+    expect(shaped.out.trim()).toBe(
+      `${searchId}: override queued at position 2 (its shape is scaled into the band)`,
+    );
 
     expect((await cli('campaign', 'resume', searchId)).code).toBe(0);
     const result = (await handle.result()) as { band: unknown };
@@ -209,6 +221,11 @@ describe('a campaign that fails shows its one-line reason everywhere', () => {
     expect(log.out).toContain('band -8%..+2%');
     expect(log.out).toContain('after attempt 0: band changed from -5%..+1% to -8%..+2%\n');
     expect(log.out).toContain('after attempt 0: override queued: ratio 0.3 l2\n');
+    expect(log.out).toContain(
+      'after attempt 0: override queued: ratio 0.1 lamp, its shape scaled into the band\n',
+    );
+    // The second override is attempt 2, a human's; the solver then scaled its shape (lamp, roundTo 4).
+    expect(log.out).toMatch(/^2\s+(kept)?\s+human\s+0\.100\s+lamp\s/m);
     const history = JSON.stringify(await handle.fetchHistory());
     expect(history).not.toContain('"pruningRatio":1.5');
     const after = await cli('campaign', 'pause', searchId);
