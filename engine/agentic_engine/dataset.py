@@ -18,7 +18,13 @@ extends a smaller one. Idempotent: when ``<out>`` already holds the same request
 it is returned as is (``reused: true``); otherwise it is regenerated in a sibling temp folder and
 swapped in, so ``<out>`` is never half-written.
 
-Request ``{out, classes=10, trainPerClass, valPerClass, imageSize=32, seed=0}``;
+Preset ``hard`` (for benchmarks where pruning choices must show in the accuracy): the object varies more in
+scale (0.12-0.36 of the image) and contrast (foreground and background values may be close), the background
+is a random texture (a sinusoidal grating in two colours plus blotches) instead of a flat colour, and one or
+two distractors (smaller shapes of other classes, in other colours) are drawn behind the object, so the class
+is the largest shape, not any shape. ``easy`` (the default) is the original set, image for image.
+
+Request ``{out, classes=10, trainPerClass, valPerClass, imageSize=32, seed=0, preset="easy"}``;
 result ``{root, train, val, classes, trainCount, valCount, imageSize, sha256, reused}``.
 """
 
@@ -29,7 +35,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -56,6 +62,7 @@ class MakeDatasetRequest(BaseModel):
     val_per_class: int = Field(ge=1, le=100_000)
     image_size: int = Field(32, ge=8, le=512)
     seed: int = Field(0, ge=0)
+    preset: Literal["easy", "hard"] = "easy"
 
 
 def class_names(classes: int) -> list[str]:
@@ -72,10 +79,12 @@ def _hsv(h: float, s: float, v: float) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(h % 1.0, s, v), dtype=np.float32)
 
 
-def _mask(pattern: str, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A float mask in [0, 1] of ``pattern`` at a random centre and scale."""
+def _mask(
+    pattern: str, size: int, rng: np.random.Generator, scale: tuple[float, float] = (0.18, 0.32)
+) -> np.ndarray:
+    """A float mask in [0, 1] of ``pattern`` at a random centre and a radius of ``scale`` x size."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
-    r = size * rng.uniform(0.18, 0.32)
+    r = size * rng.uniform(*scale)
     cy, cx = rng.uniform(r, size - r, size=2)
     dy, dx = yy - cy, xx - cx
     inside_box = (np.abs(dy) <= r) & (np.abs(dx) <= r)
@@ -109,16 +118,23 @@ def _mask(pattern: str, size: int, rng: np.random.Generator) -> np.ndarray:
     return m.astype(np.float32)
 
 
-def render_image(class_index: int, classes: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """One ``size x size x 3`` uint8 image of ``class_index``, drawing everything from ``rng``."""
-    pattern = PATTERNS[class_index % len(PATTERNS)]
+def _class_hue(class_index: int, classes: int, rng: np.random.Generator) -> float:
+    """The foreground hue: free with 10 classes or fewer, else inside the class's hue band."""
     bands = -(-classes // len(PATTERNS))
-    band = class_index // len(PATTERNS)
     if bands > 1:
         # Keep a gap between hue bands so neighbouring classes stay separable.
-        hue = (band + rng.uniform(0.1, 0.9)) / bands
-    else:
-        hue = rng.uniform()
+        return (class_index // len(PATTERNS) + rng.uniform(0.1, 0.9)) / bands
+    return rng.uniform()
+
+
+def render_image(
+    class_index: int, classes: int, size: int, rng: np.random.Generator, preset: str = "easy"
+) -> np.ndarray:
+    """One ``size x size x 3`` uint8 image of ``class_index``, drawing everything from ``rng``."""
+    if preset == "hard":
+        return _render_hard(class_index, classes, size, rng)
+    pattern = PATTERNS[class_index % len(PATTERNS)]
+    hue = _class_hue(class_index, classes, rng)
     dark_background = rng.uniform() < 0.5
     bg_v = rng.uniform(0.05, 0.35) if dark_background else rng.uniform(0.65, 0.95)
     fg_v = rng.uniform(0.7, 1.0) if dark_background else rng.uniform(0.1, 0.4)
@@ -127,6 +143,45 @@ def render_image(class_index: int, classes: int, size: int, rng: np.random.Gener
     m = _mask(pattern, size, rng)[..., None]
     img = bg * (1 - m) + fg * m
     img = img + rng.normal(0.0, rng.uniform(0.03, 0.09), size=img.shape).astype(np.float32)
+    return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _texture(size: int, rng: np.random.Generator, v: float) -> np.ndarray:
+    """A ``size x size x 3`` background: a grating between two colours of value about ``v``, plus blotches."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    angle = rng.uniform(0, np.pi)
+    freq = rng.uniform(0.5, 3.0) * 2 * np.pi / size
+    wave = 0.5 + 0.5 * np.sin(freq * (np.cos(angle) * xx + np.sin(angle) * yy) + rng.uniform(0, 2 * np.pi))
+    c1 = _hsv(rng.uniform(), rng.uniform(0.0, 0.6), np.clip(v + rng.uniform(-0.15, 0.15), 0, 1))
+    c2 = _hsv(rng.uniform(), rng.uniform(0.0, 0.6), np.clip(v + rng.uniform(-0.15, 0.15), 0, 1))
+    img = c1 * wave[..., None] + c2 * (1 - wave[..., None])
+    for _ in range(int(rng.integers(1, 4))):
+        cy, cx = rng.uniform(0, size, size=2)
+        r = size * rng.uniform(0.1, 0.3)
+        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))[..., None]
+        img = img * (1 - 0.5 * blob) + _hsv(rng.uniform(), rng.uniform(0, 0.6), v) * 0.5 * blob
+    return img.astype(np.float32)
+
+
+def _render_hard(class_index: int, classes: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """The ``hard`` preset: textured background, distractors behind, the class's shape largest, on top."""
+    pattern = PATTERNS[class_index % len(PATTERNS)]
+    hue = _class_hue(class_index, classes, rng)
+    dark_background = rng.uniform() < 0.5
+    bg_v = rng.uniform(0.1, 0.45) if dark_background else rng.uniform(0.55, 0.9)
+    # Contrast from clear to faint: the value gap is 0.2-0.7.
+    gap = rng.uniform(0.2, 0.7)
+    fg_v = float(np.clip(bg_v + gap if dark_background else bg_v - gap, 0.0, 1.0))
+    img = _texture(size, rng, bg_v)
+    for _ in range(int(rng.integers(1, 3))):
+        other = PATTERNS[(class_index + int(rng.integers(1, len(PATTERNS)))) % len(PATTERNS)]
+        d = _mask(other, size, rng, scale=(0.08, 0.13))[..., None]
+        colour = _hsv(rng.uniform(), rng.uniform(0.3, 1.0), rng.uniform(0.2, 1.0))
+        img = img * (1 - d) + colour * d
+    fg = _hsv(hue, rng.uniform(0.45, 1.0), fg_v)
+    m = _mask(pattern, size, rng, scale=(0.16, 0.36))[..., None]
+    img = img * (1 - m) + fg * m
+    img = img + rng.normal(0.0, rng.uniform(0.03, 0.1), size=img.shape).astype(np.float32)
     return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
@@ -205,7 +260,7 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
                 folder.mkdir(parents=True)
                 for i in range(counts[split]):
                     rng = np.random.default_rng([req.seed, _split_id(split), c, i])
-                    pixels = render_image(c, req.classes, req.image_size, rng)
+                    pixels = render_image(c, req.classes, req.image_size, rng, req.preset)
                     Image.fromarray(pixels, mode="RGB").save(folder / f"{i:05d}.png", format="PNG")
                     done += 1
                 emit.progress("make-dataset", done / total, split=split, className=name)

@@ -109,3 +109,48 @@ def test_refuses_to_overwrite_a_foreign_folder(tmp_path: Path) -> None:
         _make(out)
     assert e.value.field == "out"
     assert (out / "thesis.tex").read_text() == "precious"
+
+
+# The easy preset is the original set image for image: this hash was made by make-dataset before the hard
+# preset existed (classes 12, 3 train / 2 val per class, 24 px, seed 5).
+EASY_SHA256 = "0af17c7045f20d31868a807a3405edcf7e7a444d1292d07d3dcc33a4d522288d"
+
+
+def test_easy_preset_is_the_original_set(tmp_path: Path) -> None:
+    fields = {"classes": 12, "trainPerClass": 3, "valPerClass": 2, "imageSize": 24, "seed": 5}
+    assert _make(tmp_path / "a", **fields)["sha256"] == EASY_SHA256
+    assert _make(tmp_path / "b", preset="easy", **fields)["sha256"] == EASY_SHA256
+
+
+def test_hard_preset_is_deterministic_and_harder(tmp_path: Path) -> None:
+    fields = {"classes": 10, "trainPerClass": 6, "valPerClass": 2, "imageSize": 32}
+    a = _make(tmp_path / "a", preset="hard", **fields)
+    b = _make(tmp_path / "b", preset="hard", **fields)
+    easy = _make(tmp_path / "e", **fields)
+    assert a["sha256"] == b["sha256"] != easy["sha256"]
+    assert a["classes"] == easy["classes"]
+
+    def stats(root: str) -> tuple[float, float]:
+        """Mean over images of: background structure (std of 4x4-block means along the border, so pixel
+        noise averages out), distinct colours."""
+        rough, colours = [], []
+        for p in sorted(Path(root, "train").rglob("*.png")):
+            x = np.asarray(Image.open(p), dtype=np.float32) / 255.0
+            blocks = x.reshape(8, 4, 8, 4, 3).mean(axis=(1, 3))
+            border = np.concatenate([blocks[0], blocks[-1], blocks[1:-1, 0], blocks[1:-1, -1]])
+            rough.append(float(border.std(axis=0).mean()))
+            q = (x * 7).round().astype(int).reshape(-1, 3)
+            colours.append(len({tuple(c) for c in q}))
+        return float(np.mean(rough)), float(np.mean(colours))
+
+    hard_rough, hard_colours = stats(a["root"])
+    easy_rough, easy_colours = stats(easy["root"])
+    # Textured backgrounds and distractors: rougher borders and more colours per image than flat ones.
+    assert hard_rough > 1.3 * easy_rough
+    assert hard_colours > 1.3 * easy_colours
+
+
+def test_unknown_preset_is_refused_naming_the_field(tmp_path: Path) -> None:
+    with pytest.raises(RequestError) as err:
+        _make(tmp_path / "x", preset="extreme")
+    assert err.value.field == "preset"

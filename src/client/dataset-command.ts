@@ -38,6 +38,11 @@ export function registerDatasetCommand(program: Command): void {
     .option('--val-per-class <n>', 'validation images per class', '30')
     .option('--image-size <px>', 'image side in pixels (8..512)', '32')
     .option('--seed <n>', 'random seed: the same seed makes the same images', '0')
+    .option(
+      '--preset <name>',
+      'easy (flat backgrounds: democnn learns it to ~90 % in a minute) or hard (textured backgrounds, distractors, scale and contrast variation: where pruning choices show in the accuracy)',
+      'easy',
+    )
     .option('--json', 'print the engine result as JSON')
     .addHelpText(
       'after',
@@ -51,8 +56,11 @@ export function registerDatasetCommand(program: Command): void {
         valPerClass: string;
         imageSize: string;
         seed: string;
+        preset: string;
         json?: boolean;
       }) => {
+        if (opts.preset !== 'easy' && opts.preset !== 'hard')
+          throw new UsageError(`--preset: expected easy or hard, got ${JSON.stringify(opts.preset)}`);
         const engine = new OneShotEngine(defaultEngineLocation(readWorkerEnv().AP_ENGINE_PYTHON));
         const res = await engine.run<MakeDatasetResult>(
           'make-dataset',
@@ -63,6 +71,7 @@ export function registerDatasetCommand(program: Command): void {
             valPerClass: integer('--val-per-class', opts.valPerClass),
             imageSize: integer('--image-size', opts.imageSize),
             seed: integer('--seed', opts.seed),
+            preset: opts.preset,
           },
           {},
         );

@@ -52,5 +52,30 @@ describe('dataset make', () => {
     const notInt = await cli('dataset', 'make', '--out', path.join(dir, 'bad'), '--seed', 'x');
     expect(notInt.code).toBe(2);
     expect(notInt.err).toContain('--seed: expected an integer, got x');
+    const preset = await cli('dataset', 'make', '--out', path.join(dir, 'bad'), '--preset', 'extreme');
+    expect(preset.code).toBe(2);
+    expect(preset.err).toContain('--preset: expected easy or hard, got "extreme"');
+  });
+
+  test('--preset hard makes a different set of the same classes, recorded in its manifest', async () => {
+    const common = ['--classes', '3', '--train-per-class', '2', '--val-per-class', '1', '--image-size', '16'];
+    const easy = await cli('dataset', 'make', '--out', path.join(dir, 'easy'), ...common, '--json');
+    const hard = await cli(
+      'dataset',
+      'make',
+      '--out',
+      path.join(dir, 'hard'),
+      ...common,
+      '--preset',
+      'hard',
+      '--json',
+    );
+    expect(hard.code).toBe(0);
+    const e = JSON.parse(easy.out) as { sha256: string; classes: string[] };
+    const h = JSON.parse(hard.out) as { sha256: string; classes: string[] };
+    expect(h.classes).toEqual(e.classes);
+    expect(h.sha256).not.toBe(e.sha256);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'hard', 'manifest.json'), 'utf8'));
+    expect(manifest.request.preset).toBe('hard');
   });
 });
