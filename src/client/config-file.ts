@@ -31,6 +31,9 @@ function keyNodeAt(map: Node | null, key: string): Node | null {
   return (pair?.key as Node | undefined) ?? map;
 }
 
+/** Aliases a campaign file may expand: far more than any real one uses, far fewer than a YAML bomb. */
+const MAX_ALIAS_COUNT = 100;
+
 /**
  * Read a campaign file (YAML or JSON — JSON is YAML), validate it with the strict zod schema, and
  * report problems as `path.to.field (line N): message`.
@@ -50,7 +53,14 @@ export function loadCampaignFile(file: string): CampaignConfig {
       doc.errors.map((e) => e.message.split('\n')[0] ?? e.message),
     );
   }
-  const result = CampaignConfigSchema.safeParse(doc.toJS());
+  let data: unknown;
+  try {
+    // yaml caps alias expansion (a "billion laughs" file) and throws when a file exceeds it.
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    throw new ConfigFileError(file, [`cannot read the YAML: ${(err as Error).message}`]);
+  }
+  const result = CampaignConfigSchema.safeParse(data);
   if (result.success) return result.data;
   const problems = result.error.issues.slice(0, 8).map((issue) => {
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];

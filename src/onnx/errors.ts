@@ -4,11 +4,24 @@
  * `instanceof` where the error may have crossed a process or sandbox boundary.
  */
 
-import { PrunerError } from '../core/errors';
+import { ExitCode, PrunerError, type ExitCodeValue } from '../core/errors';
 
-/** Root of every error thrown by `src/onnx`. The CLI exits 1 with the stack. */
+/**
+ * Root of every error thrown by `src/onnx`. Each says what is wrong with which file or node in its
+ * message, so the CLI prints it in one line, without a stack: exit 1, or 2 for a bad input file.
+ */
 export class OnnxError extends PrunerError {
   override readonly name: string = 'OnnxError';
+  override get messageOnly(): boolean {
+    return true;
+  }
+}
+
+/** An ONNX error caused by the file the user gave (exit 2, like any bad input). */
+abstract class OnnxInputError extends OnnxError {
+  override get exitCode(): ExitCodeValue {
+    return ExitCode.usage;
+  }
 }
 
 /**
@@ -16,7 +29,7 @@ export class OnnxError extends PrunerError {
  * an external-data file that is missing or shorter than the model says, or a graph input whose
  * shape cannot be made concrete.
  */
-export class OnnxFormatError extends OnnxError {
+export class OnnxFormatError extends OnnxInputError {
   override readonly name = 'OnnxFormatError';
   constructor(
     readonly path: string,
@@ -66,7 +79,7 @@ export class OnnxRuntimeError extends OnnxError {
  * {@link MAX_INPUT_ELEMENTS} elements at the batch size asked for. Such a model would report absurd MAC
  * counts (2^40 x 2^40 is 3e28 MACs) or make onnxruntime allocate without bound; it is refused by name.
  */
-export class OnnxInputShapeError extends OnnxError {
+export class OnnxInputShapeError extends OnnxInputError {
   override readonly name = 'OnnxInputShapeError';
   constructor(
     readonly path: string,

@@ -7,7 +7,12 @@ import { ServiceUnavailableError } from '../../src/client/connect';
 import { UsageError } from '../../src/client/errors';
 import { ConfigError, ExitCode, PrunerError } from '../../src/core/errors';
 import { EngineCancelledError, EngineJobError, EngineProcessError } from '../../src/engine/errors';
-import { OnnxFormatError } from '../../src/onnx/errors';
+import {
+  OnnxFormatError,
+  OnnxInputShapeError,
+  OnnxRuntimeError,
+  UnsupportedOpError,
+} from '../../src/onnx/errors';
 import { ArtifactKeyError, ArtifactNotFoundError } from '../../src/storage';
 
 test.each([
@@ -31,7 +36,11 @@ test.each([
   [new EngineCancelledError('prune'), ExitCode.failed, false],
   [new ArtifactKeyError('..', 'bad'), ExitCode.failed, false],
   [new ArtifactNotFoundError('s3://b', 'k'), ExitCode.failed, false],
-  [new OnnxFormatError('m.onnx', 'truncated'), ExitCode.failed, false],
+  // A bad ONNX file is bad input: one line, exit 2 (issue 16: it printed a stack and exited 1).
+  [new OnnxFormatError('m.onnx', 'truncated'), ExitCode.usage, true],
+  [new OnnxInputShapeError('m.onnx', 'x', [1, 2 ** 40], 'too big'), ExitCode.usage, true],
+  [new UnsupportedOpError('Foo', 'n1', 17), ExitCode.failed, true],
+  [new OnnxRuntimeError('m.onnx', 'cuda unavailable'), ExitCode.failed, true],
 ])('%s: exit %d, message only %s', (err, exitCode, messageOnly) => {
   expect(err).toBeInstanceOf(PrunerError);
   expect(err.exitCode).toBe(exitCode);
