@@ -90,6 +90,9 @@ async function openSession(
     intraOpNumThreads: threads,
     graphOptimizationLevel: 'all',
   };
+  // ORT's own log goes to stderr in red (a CPU host's missing CUDA provider library at error level) and
+  // says nothing the thrown errors do not: fatal only, set before the first session initialises ORT.
+  ort.env.logLevel = 'fatal';
   let fallbackReason: string | undefined;
   if (choice !== 'cpu') {
     if (cudaUnavailable === undefined) {

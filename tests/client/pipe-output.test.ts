@@ -1,5 +1,5 @@
 // `--json` to a pipe whose reader is slow: the CLI must not exit before stdout drains (it cut at 64 KiB).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GraphBuilder } from '../onnx/onnx-builder';
@@ -61,3 +61,22 @@ test('profile <big onnx> --json through a slow reader: the whole output arrives 
   const profile = JSON.parse(r.out) as { layers: unknown[] };
   expect(profile.layers).toHaveLength(3000);
 }, 400_000);
+
+test('profile <onnx> --latency on a CPU host: the latency line on stdout, nothing on stderr', () => {
+  ensureBuilt();
+  const model = bigOnnx(tempDir('ap-quiet-'), 3);
+  // ORT's native logger writes past process.stderr, so only a child process shows what a user sees.
+  const r = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'bin', 'agentic-pruner.js'), 'profile', model, '--latency'],
+    {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    },
+  );
+  expect(r.status).toBe(0);
+  expect(r.stdout).toMatch(/latency \(cpu, batch 1, \d+ runs, \d+ threads\): p50 /);
+  // Before: a red `[E:onnxruntime ... Failed to load library libonnxruntime_providers_shared.so]`.
+  expect(r.stderr).toBe('');
+}, 300_000);
