@@ -22,6 +22,11 @@ function finish(code) {
   }
 }
 
+// The AWS SDK prints a 9-line notice on every start that future releases need Node 22; this pin supports
+// Node 20 (package.json engines). Quiet unless the user asked for it.
+if (process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined)
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
 const entry = path.join(__dirname, '..', 'dist', 'src', 'client', 'cli.js');
 if (!fs.existsSync(entry)) {
   process.stderr.write('agentic-pruner: not built yet; run `npm run build` in ' + path.join(__dirname, '..') + '\n');

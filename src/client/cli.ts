@@ -112,11 +112,12 @@ function buildProgram(): Command {
     .description('run workers for the given task queues until interrupted (on each GPU host: --queues gpu)')
     .addOption(new Option('--queues <list>', 'comma-separated: control,gpu').default('control,gpu'))
     .option('--concurrency <n>', 'concurrent activities on the gpu queue', '1')
+    .option('--verbose', 'print the stack of every activity failure (one line each by default)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ agentic-pruner worker --queues control,gpu\n  $ TEMPORAL_ADDRESS=temporal.lab:7233 AP_STORE=s3 agentic-pruner worker --queues gpu',
     )
-    .action(async (opts: { queues: string; concurrency: string }) => {
+    .action(async (opts: { queues: string; concurrency: string; verbose?: boolean }) => {
       const queues = opts.queues.split(',').map((q) => q.trim());
       const known = Object.keys(TaskQueues);
       for (const q of queues)
@@ -129,6 +130,7 @@ function buildProgram(): Command {
         queues: queues as QueueName[],
         startServer: false,
         concurrency: { gpu: Number(opts.concurrency) },
+        verbose: opts.verbose === true,
       });
       console.error(`worker running on ${queues.join(', ')}; Ctrl-C to stop`);
       const stop = () => void runtime.stop();

@@ -8,6 +8,7 @@ import { createDefaultDeps } from '../workers/default-deps';
 import { createWorkers, type QueueName } from '../workers/create-workers';
 import type { WorkerEnv } from '../workers/worker-config';
 import { connectClient, ServiceUnavailableError } from './connect';
+import { workerLogFunction } from './worker-log';
 
 /** Run `infra/services.sh <action> [service]`, streaming its output to stderr; throws on failure. */
 export function runServices(action: 'start' | 'stop' | 'status' | 'restart', service = 'all'): number {
@@ -38,10 +39,14 @@ export async function startLocalRuntime(opts: {
   concurrency?: Partial<Record<QueueName, number>>;
   /** @default 'WARN' */
   logLevel?: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Print the stacks of activity failures (one line each otherwise). @default false */
+  verbose?: boolean;
 }): Promise<LocalRuntime> {
   try {
-    // Workers log warnings and errors; routine state changes would drown the CLI's own output.
-    Runtime.install({ logger: new DefaultLogger(opts.logLevel ?? 'WARN') });
+    // Workers log warnings and errors, one line each; routine state changes would drown the CLI's output.
+    Runtime.install({
+      logger: new DefaultLogger(opts.logLevel ?? 'WARN', workerLogFunction(opts.verbose === true)),
+    });
   } catch {
     // already installed in this process
   }
