@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { CampaignClient } from '../src/client/campaign-client';
 import { startLocalRuntime } from '../src/client/local-runtime';
-import { readWorkerEnv } from '../src/workers/worker-config';
+import { resolveClientConfig } from '../src/client/client-config';
 
 interface CaseRow {
   model: string;
@@ -106,10 +106,11 @@ async function main(): Promise<void> {
   }
   const runAgents = agents.filter((a) => (a !== 'claude' && a !== 'hybrid') || process.env.ANTHROPIC_API_KEY);
 
-  const env = readWorkerEnv();
+  // The CLI's configuration resolution: AP_TEMPORAL_PORT, TEMPORAL_ADDRESS and the store as everywhere.
+  const { env, processEnv } = resolveClientConfig();
   const runtime = await startLocalRuntime({
     env,
-    processEnv: process.env,
+    processEnv,
     queues: ['control', 'gpu'],
     startServer: !process.env.TEMPORAL_ADDRESS,
   });

@@ -13,7 +13,8 @@ import { workerLogFunction } from './worker-log';
 /** Run `infra/services.sh <action> [service]`, streaming its output to stderr; throws on failure. */
 export function runServices(action: 'start' | 'stop' | 'status' | 'restart', service = 'all'): number {
   const script = path.join(repoRoot(), 'infra', 'services.sh');
-  const r = spawnSync('bash', [script, action, service], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // Its progress lines go to stderr: stdout stays for what a command prints (bench JSON, --json output).
+  const r = spawnSync('bash', [script, action, service], { stdio: ['ignore', 2, 2] });
   return r.status ?? 1;
 }
 

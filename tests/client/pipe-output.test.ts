@@ -80,3 +80,11 @@ test('profile <onnx> --latency on a CPU host: the latency line on stdout, nothin
   // Before: a red `[E:onnxruntime ... Failed to load library libonnxruntime_providers_shared.so]`.
   expect(r.stderr).toBe('');
 }, 300_000);
+
+test("the services script's progress lines go to stderr: stdout stays clean for a bench's JSON", () => {
+  ensureBuilt();
+  const script = `process.exitCode = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'client', 'local-runtime.js'))}).runServices('status', 'temporal')`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.stdout).toBe('');
+  expect(r.stderr).toMatch(/^temporal +up +127\.0\.0\.1:\d+/m);
+});
