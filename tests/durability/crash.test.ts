@@ -418,10 +418,23 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
     'reference: the same campaign, never interrupted, fine-tunes on the first attempt',
     async () => {
       const { campaignId } = await campaigns.start(config, { campaignId: testId('dur-ref') });
+      // What `campaign watch` shows while it fine-tunes: the step out of the total, moving (it showed
+      // `fine-tune 0/?` for the whole fine-tune while progress rode on throttled heartbeats only).
+      const seen: { step: number; totalSteps: number | null }[] = [];
+      for await (const frame of campaigns.watch(campaignId, 500)) {
+        if (frame.finetune)
+          seen.push({ step: frame.finetune.step, totalSteps: frame.finetune.totalSteps ?? null });
+        if (frame.done) break;
+      }
       const result = await campaignResult(client, campaignId);
       const t = result.targets[0]!;
       expect(t.status).toBe('converged');
       expect(t.finetune).toMatchObject({ steps: MAX_STEPS, attempt: 1, resumedFromStep: null });
+      const moving = seen.filter((f) => f.step > 0);
+      // Heartbeats reach the server every 5 s (the worker's throttle; Temporal's default is up to 60 s), and
+      // this fine-tune lasts seconds: at least one frame past step 0, with the right total.
+      expect(moving.length).toBeGreaterThanOrEqual(1);
+      for (const f of moving) expect(f.totalSteps).toBe(MAX_STEPS);
       reference = { result: t, weightsSha: await weightsSha(t), prunedSha: await prunedSha(t) };
     },
     CAMPAIGN_TIMEOUT_MS + 60_000,
