@@ -169,7 +169,16 @@ export const CampaignConfigSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // Fine-tuning reads dataset.root/train: without a dataset it was silently skipped.
+    if (c.finetune && !c.dataset)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['finetune'],
+        message: 'fine-tuning needs a dataset: add dataset.root (an ImageFolder with train/ and val/)',
+      });
+  });
 export type CampaignConfigInput = z.input<typeof CampaignConfigSchema>;
 export type CampaignConfig = z.infer<typeof CampaignConfigSchema>;
 

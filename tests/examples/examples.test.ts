@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadCampaignFile } from '../../src/client/config-file';
 import { resolveTargets } from '../../src/core/campaign-config';
@@ -57,5 +58,16 @@ describe('examples/', () => {
     const targets = resolveTargets(config.targets, 4.089e9);
     expect(targets.map((t) => t.targetMacs)).toEqual([2.0e9, Math.round(4.089e9 * 0.3)]);
     expect(config.search.agent).toBe('claude');
+  });
+});
+
+describe('campaign file checks beyond single fields', () => {
+  test('finetune without a dataset is refused naming finetune (it was silently skipped)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ap-cfg-'));
+    const file = path.join(dir, 'c.yaml');
+    fs.writeFileSync(file, 'model: { name: resnet18 }\ntargets: [{ fraction: 0.5 }]\nfinetune: { epochs: 1 }\n');
+    expect(() => loadCampaignFile(file)).toThrow(
+      'finetune (line 3): fine-tuning needs a dataset: add dataset.root (an ImageFolder with train/ and val/)',
+    );
   });
 });
