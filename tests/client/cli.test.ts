@@ -2,38 +2,9 @@ import * as fs from 'node:fs';
 import { attemptsFromHistory } from '../../src/client/history-log';
 import * as path from 'node:path';
 import { createAgents } from '../../src/agents';
-import { main } from '../../src/client/cli';
 import { LocalArtifactStore } from '../../src/storage';
 import { realEngines, startTestWorkers, tempDir, testId, type TestWorkers } from '../support/test-env';
-
-/** Run the CLI in-process and capture what it prints. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const log = jest
-    .spyOn(console, 'log')
-    .mockImplementation((...a: unknown[]) => void (out += `${a.join(' ')}\n`));
-  const error = jest
-    .spyOn(console, 'error')
-    .mockImplementation((...a: unknown[]) => void (err += `${a.join(' ')}\n`));
-  const write = jest
-    .spyOn(process.stderr, 'write')
-    .mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  const stdout = jest
-    .spyOn(process.stdout, 'write')
-    .mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  process.exitCode = undefined;
-  try {
-    const code = await main(['node', 'agentic-pruner', ...args]);
-    return { code, out, err };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    write.mockRestore();
-    stdout.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+import { cli } from './run-cli';
 
 function writeConfig(dir: string, name: string, text: string): string {
   const file = path.join(dir, name);
