@@ -98,5 +98,24 @@ describe('macTargetSearch with agent claude', () => {
       ).not.toContain(KEY);
     }
     expect(fake.messageRequests.every((r) => !r.rawBody.includes(KEY))).toBe(true);
+    // Nor any object the campaign stored (models, profiles, logs, transcripts), nor the server's database.
+    const objects = filesUnder(path.join(storeRoot, 'campaigns', input.campaignId));
+    expect(objects.length).toBeGreaterThanOrEqual(transcripts.length + 3);
+    for (const f of objects)
+      expect({ file: f, leaks: fs.readFileSync(f).includes(KEY) }).toEqual({ file: f, leaks: false });
+    const stateDir = process.env.AP_STATE_DIR || path.join(__dirname, '..', '..', '.state');
+    const db = filesUnder(path.join(stateDir, 'temporal')).filter((f) => /temporal\.db/.test(f));
+    expect(db.length).toBeGreaterThanOrEqual(1);
+    for (const f of db)
+      expect({ file: f, leaks: fs.readFileSync(f).includes(KEY) }).toEqual({ file: f, leaks: false });
   });
 });
+
+/** Every file under `dir`, recursively (none when it does not exist). */
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? filesUnder(p) : [p];
+  });
+}
