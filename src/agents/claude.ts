@@ -31,7 +31,7 @@ import type {
 import { z } from 'zod';
 import type { ArtifactRef } from '../core/artifact-ref';
 import type { Attempt, LlmUsage } from '../core/attempt';
-import { formatZodIssues } from '../core/errors';
+import { ExitCode, formatZodIssues, PrunerError, type ExitCodeValue } from '../core/errors';
 import type { ProfileSummary } from '../core/profile';
 import { StrategySchema, strategyKey, type Strategy } from '../core/strategy';
 import { formatPercent } from '../core/units';
@@ -85,9 +85,18 @@ export type ClaudeConfig = z.infer<typeof ClaudeConfigSchema>;
 const MISSING_KEY_MESSAGE =
   'ANTHROPIC_API_KEY is not set: agent "claude" needs it; set it or choose agent "solver"';
 
-/** Thrown at start-up when the Claude agent cannot be built: no API key, or a bad `claude` config. */
-export class ClaudeConfigError extends Error {
+/**
+ * Thrown at start-up when the Claude agent cannot be built: no API key, or a bad `claude` config. A
+ * usage error for the CLI: exit 2, its message alone.
+ */
+export class ClaudeConfigError extends PrunerError {
   override readonly name = 'ClaudeConfigError';
+  override get exitCode(): ExitCodeValue {
+    return ExitCode.usage;
+  }
+  override get messageOnly(): boolean {
+    return true;
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 // What the CLI exits with for each layer's errors, read from the error itself (one root per layer).
+import { ClaudeConfigError } from '../../src/agents/claude';
 import { ConfigFileError } from '../../src/client/config-file';
 import { CampaignIdTakenError, CampaignNotFoundError } from '../../src/client/campaign-client';
 import { CampaignFailedError, ServerRejectedError } from '../../src/client/errors';
@@ -41,6 +42,8 @@ test.each([
   [new OnnxInputShapeError('m.onnx', 'x', [1, 2 ** 40], 'too big'), ExitCode.usage, true],
   [new UnsupportedOpError('Foo', 'n1', 17), ExitCode.failed, true],
   [new OnnxRuntimeError('m.onnx', 'cuda unavailable'), ExitCode.failed, true],
+  // No API key for agent claude: a usage error, one line (it exited 1 with a stack).
+  [new ClaudeConfigError('ANTHROPIC_API_KEY is not set'), ExitCode.usage, true],
 ])('%s: exit %d, message only %s', (err, exitCode, messageOnly) => {
   expect(err).toBeInstanceOf(PrunerError);
   expect(err.exitCode).toBe(exitCode);
