@@ -15,6 +15,8 @@ evaluation on val/ see images the same way.
 
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -25,6 +27,25 @@ from .protocol import RequestError
 __all__ = ["SPLIT", "sample_indices", "calibration_batches"]
 
 SPLIT = "train"
+
+# A warm engine runs many prune trials on one dataset: listing train/ (1.28 M files on ImageNet) and
+# decoding the same sample for every trial is repeated I/O on the search's hot path. The last few samples
+# are kept, keyed by what they were made from and by the split's folders' identity and mtimes, so a
+# regenerated or changed dataset is read again.
+_CACHE_SIZE = 2
+_cache: OrderedDict[tuple, tuple[T.SplitIndex, list[tuple[torch.Tensor, torch.Tensor]]]] = OrderedDict()
+
+
+def _split_fingerprint(split_dir: Path) -> tuple:
+    """Identity and mtime of the split folder and each class folder: changes when files come or go."""
+    st = split_dir.stat()
+    classes = []
+    with os.scandir(split_dir) as it:
+        for e in it:
+            if e.is_dir():
+                cst = e.stat()
+                classes.append((e.name, cst.st_ino, cst.st_mtime_ns))
+    return (st.st_ino, st.st_mtime_ns, tuple(sorted(classes)))
 
 
 def sample_indices(n: int, count: int, seed: int) -> list[int]:
@@ -59,12 +80,19 @@ def calibration_batches(
             f"{str(split_dir)!r} does not exist: calibration reads the dataset's {SPLIT}/ split "
             f"(<root>/{SPLIT}/<class>/<image>; {root!r} is the dataset root)",
         )
-    index = T.index_split(base, SPLIT, field=field)
     height, width = input_shape[2], input_shape[3]
+    key = (str(base.resolve()), batches, batch_size, height, width, seed, _split_fingerprint(split_dir))
+    if key in _cache:
+        _cache.move_to_end(key)
+        return _cache[key]
+    index = T.index_split(base, SPLIT, field=field)
     take = sample_indices(len(index.samples), batches * batch_size, seed)
     out = []
     for start in range(0, len(take), batch_size):
         picks = [index.samples[i] for i in take[start : start + batch_size]]
         images = torch.stack([T.eval_tensor(path, height, width) for path, _ in picks])
         out.append((images, torch.tensor([label for _, label in picks])))
-    return index, out
+    entry = _cache[key] = (index, out)
+    while len(_cache) > _CACHE_SIZE:
+        _cache.popitem(last=False)
+    return entry

@@ -175,3 +175,26 @@ def test_bad_train_split_names_the_folder(job, tmp_path: Path, splits, needle: s
 def test_calibration_batches_raise_request_errors(tmp_path: Path) -> None:
     with pytest.raises(RequestError, match="is not a directory"):
         calibration.calibration_batches(str(tmp_path / "absent"), 1, 2, [1, 3, 32, 32], seed=0)
+
+
+def test_a_warm_engine_reads_the_sample_once_and_again_when_the_dataset_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(
+        make_dataset(
+            {"out": str(tmp_path / "d"), "classes": 3, "trainPerClass": 4, "valPerClass": 1}, quiet()
+        )["root"]
+    )
+    listings: list[str] = []
+    real = training.index_split
+    monkeypatch.setattr(training, "index_split", lambda *a, **k: listings.append(str(a[0])) or real(*a, **k))
+    first = calibration.calibration_batches(str(root), 1, 6, [1, 3, 32, 32], 0)
+    again = calibration.calibration_batches(str(root), 1, 6, [1, 3, 32, 32], 0)
+    assert len(listings) == 1 and again is first
+    # Another sample size is another sample; a new image in a class folder means the split is listed anew.
+    calibration.calibration_batches(str(root), 1, 4, [1, 3, 32, 32], 0)
+    assert len(listings) == 2
+    src = next((root / "train" / first[0].classes[0]).iterdir())
+    (root / "train" / first[0].classes[0] / "extra.png").write_bytes(src.read_bytes())
+    changed = calibration.calibration_batches(str(root), 1, 6, [1, 3, 32, 32], 0)
+    assert len(listings) == 3 and len(changed[0].samples) == len(first[0].samples) + 1
