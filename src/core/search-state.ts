@@ -183,9 +183,7 @@ export function nextRequest(state: SearchState, config: SearchConfig): ProposalR
     const note = `scale the human override's shape into the band (scaling step ${state.humanShape.steps + 1} of ${MAX_SCALING_STEPS})`;
     return { agent: 'solver', baseStrategy: state.humanShape.base, note, extended };
   }
-  const shape = extended
-    ? EXTENDED_SHAPES[(config.extendedSearch - state.extendedLeft) % EXTENDED_SHAPES.length]
-    : undefined;
+  const shape = extended ? currentShape(state, config) : undefined;
   if (shape && config.scaleCandidates) {
     // The shape's first proposal is the search's agent's (Claude may shape it); every further step is the
     // solver's, scaling that shape into the band on the measured MACs.
@@ -324,6 +322,30 @@ function measured(
 }
 
 /**
+ * One attempt of a shape being scaled into the band, after `stepsBefore` out-of-band steps: `candidate` in
+ * band; else one more `step`, or `given-up` at {@link MAX_SCALING_STEPS}. `note` is the event to log, if any.
+ */
+function scalingStep(
+  label: string,
+  stepsBefore: number,
+  attempt: Attempt,
+): { outcome: 'candidate' | 'step' | 'given-up'; steps: number; note?: string } {
+  if (isMeasured(attempt) && attempt.inBand)
+    return {
+      outcome: 'candidate',
+      steps: 0,
+      note: `candidate: ${label} in band (${pct(attempt.deviation)})`,
+    };
+  const steps = stepsBefore + 1;
+  if (steps < MAX_SCALING_STEPS) return { outcome: 'step', steps };
+  return {
+    outcome: 'given-up',
+    steps: 0,
+    note: `${label}: not in band after ${steps} scaling steps; given up`,
+  };
+}
+
+/**
  * An attempt of a human override's shape (`scaleToBand`): in band, the shape's candidate (an extra one: it
  * spends no extended-search slot); out of band, one more scaling step, given up after
  * {@link MAX_SCALING_STEPS}. The override's own trial counts as the first step.
@@ -331,26 +353,23 @@ function measured(
 function scaledHumanShape(state: SearchState, attempt: Attempt): SearchState {
   const shape = state.humanShape;
   if (!shape) return state;
+  const r = scalingStep("the human override's shape", shape.steps, attempt);
+  if (r.outcome === 'step') return { ...state, humanShape: { ...shape, steps: r.steps } };
   const { humanShape: _done, ...rest } = state;
-  if (isMeasured(attempt) && attempt.inBand) {
-    return addEvent(
-      rest,
-      `candidate: the human override's shape in band (${pct(attempt.deviation)})`,
-      attempt.index,
-    );
-  }
-  const steps = shape.steps + 1;
-  if (steps < MAX_SCALING_STEPS) return { ...state, humanShape: { ...shape, steps } };
-  return addEvent(
-    rest,
-    `the human override's shape: not in band after ${steps} scaling steps; given up`,
-    attempt.index,
-  );
+  return addEvent(rest, r.note!, attempt.index);
 }
 
 /** One extended attempt spent (the shape is tried once, in band or not). */
 function countExtended(state: SearchState): SearchState {
   return { ...state, extendedLeft: state.extendedLeft - 1 };
+}
+
+/** The extended-search shape the search is on: they are taken in turn, one per extended slot. */
+function currentShape(
+  state: SearchState,
+  config: SearchConfig,
+): (typeof EXTENDED_SHAPES)[number] | undefined {
+  return EXTENDED_SHAPES[(config.extendedSearch - state.extendedLeft) % EXTENDED_SHAPES.length];
 }
 
 /**
@@ -359,22 +378,10 @@ function countExtended(state: SearchState): SearchState {
  * {@link MAX_SCALING_STEPS} give it up.
  */
 function scaledCandidate(state: SearchState, attempt: Attempt, config: SearchConfig): SearchState {
-  const shape = EXTENDED_SHAPES[(config.extendedSearch - state.extendedLeft) % EXTENDED_SHAPES.length];
-  const label = shape?.label ?? 'extended shape';
-  if (isMeasured(attempt) && attempt.inBand) {
-    return addEvent(
-      { ...countExtended(state), shapeSteps: 0 },
-      `candidate: ${label} in band (${pct(attempt.deviation)})`,
-      attempt.index,
-    );
-  }
-  const steps = (state.shapeSteps ?? 0) + 1;
-  if (steps < MAX_SCALING_STEPS) return { ...state, shapeSteps: steps };
-  return addEvent(
-    { ...countExtended(state), shapeSteps: 0 },
-    `${label}: not in band after ${steps} scaling steps; given up`,
-    attempt.index,
-  );
+  const label = currentShape(state, config)?.label ?? 'extended shape';
+  const r = scalingStep(label, state.shapeSteps ?? 0, attempt);
+  if (r.outcome === 'step') return { ...state, shapeSteps: r.steps };
+  return addEvent({ ...countExtended(state), shapeSteps: 0 }, r.note!, attempt.index);
 }
 
 function afterVerdict(
