@@ -85,34 +85,33 @@ function readText(file: string): string {
  */
 export function registerControlCommands(campaign: Command, connect: () => Promise<CampaignClient>): void {
   const targetOption = ['--target <label>', 'which target of the campaign (default: the only one)'] as const;
-  campaign
-    .command('pause')
-    .argument('<id>', 'campaign id, or a search workflow id (<campaign>--<target>)')
-    .option(...targetOption)
-    .description('pause a search before its next attempt')
-    .action(async (id: string, opts: { target?: string }) => {
-      const client = await connect();
-      const searchId = await resolveSearchId(client, id, opts.target);
-      await client.temporal.workflow
-        .getHandle(searchId)
-        .signal(pauseSignal)
-        .catch((e) => refused(searchId, e));
-      console.log(`${searchId}: pause requested (takes effect before the next attempt)`);
-    });
-  campaign
-    .command('resume')
-    .argument('<id>', 'campaign id, or a search workflow id')
-    .option(...targetOption)
-    .description('resume a paused search')
-    .action(async (id: string, opts: { target?: string }) => {
-      const client = await connect();
-      const searchId = await resolveSearchId(client, id, opts.target);
-      await client.temporal.workflow
-        .getHandle(searchId)
-        .signal(resumeSignal)
-        .catch((e) => refused(searchId, e));
-      console.log(`${searchId}: resumed`);
-    });
+  // pause and resume: one signal each, same shape.
+  const signals = [
+    [
+      'pause',
+      'campaign id, or a search workflow id (<campaign>--<target>)',
+      'pause a search before its next attempt',
+      pauseSignal,
+      'pause requested (takes effect before the next attempt)',
+    ],
+    ['resume', 'campaign id, or a search workflow id', 'resume a paused search', resumeSignal, 'resumed'],
+  ] as const;
+  for (const [name, idHelp, description, signal, said] of signals) {
+    campaign
+      .command(name)
+      .argument('<id>', idHelp)
+      .option(...targetOption)
+      .description(description)
+      .action(async (id: string, opts: { target?: string }) => {
+        const client = await connect();
+        const searchId = await resolveSearchId(client, id, opts.target);
+        await client.temporal.workflow
+          .getHandle(searchId)
+          .signal(signal)
+          .catch((e) => refused(searchId, e));
+        console.log(`${searchId}: ${said}`);
+      });
+  }
   campaign
     .command('override')
     .argument('<id>', 'campaign id, or a search workflow id')

@@ -1,28 +1,10 @@
 // `--json` to a pipe whose reader is slow: the CLI must not exit before stdout drains (it cut at 64 KiB).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { GraphBuilder } from '../onnx/onnx-builder';
-import { tempDir } from '../support/test-env';
+import { ensureBuilt, tempDir } from '../support/test-env';
 
 const ROOT = path.join(__dirname, '..', '..');
-
-/** Newest mtime of the files under `dir` (recursive). */
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** `bin/agentic-pruner.js` runs dist/: build it when missing or older than src/. */
-function ensureBuilt(): void {
-  const entry = path.join(ROOT, 'dist', 'src', 'client', 'cli.js');
-  if (fs.existsSync(entry) && fs.statSync(entry).mtimeMs >= newestMtime(path.join(ROOT, 'src'))) return;
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe', timeout: 300_000 });
-}
 
 /** A chain of `n` Relu nodes: a model whose `profile --json` runs to several hundred KiB. */
 function bigOnnx(dir: string, n: number): string {

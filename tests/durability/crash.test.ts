@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +14,7 @@ import type { CampaignConfigInput } from '../../src/core/campaign-config';
 import { S3ArtifactStore } from '../../src/storage';
 import type { CampaignResult, CampaignTargetResult } from '../../src/workflows/campaign';
 import { createWorkers } from '../../src/workers/create-workers';
-import { realEngines, tempDir, testId, testServices } from '../support/test-env';
+import { ensureBuilt, realEngines, tempDir, testId, testServices } from '../support/test-env';
 
 // Crash tests of a whole campaign on real services: the gpu worker killed with SIGKILL mid-fine-tune, the
 // Temporal dev server restarted mid-campaign, the S3 server down mid-fine-tune. Each campaign must finish
@@ -98,28 +98,6 @@ async function waitFor<T>(
       );
     }
     await sleep(intervalMs);
-  }
-}
-
-/** Newest mtime of the files under `dir` (recursive). */
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** `bin/agentic-pruner.js` runs dist/: build it when missing or older than src/. */
-function ensureBuilt(): void {
-  const cli = path.join(ROOT, 'dist', 'src', 'client', 'cli.js');
-  if (fs.existsSync(cli) && fs.statSync(cli).mtimeMs >= newestMtime(path.join(ROOT, 'src'))) return;
-  try {
-    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe', timeout: 300_000 });
-  } catch (err) {
-    const e = err as { stdout?: Buffer; stderr?: Buffer; message: string };
-    throw new Error(`npm run build failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
   }
 }
 

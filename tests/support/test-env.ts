@@ -151,3 +151,27 @@ export function saveHistoryFixture(name: string, workflowId: string): void {
   ]);
   fs.writeFileSync(path.join(dir, `${name}.json`), json);
 }
+
+const REPO_ROOT = path.join(__dirname, '..', '..');
+
+/** Newest mtime of the files under `dir` (recursive). */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** `bin/agentic-pruner.js` runs dist/: build it when missing or older than src/. */
+export function ensureBuilt(): void {
+  const cli = path.join(REPO_ROOT, 'dist', 'src', 'client', 'cli.js');
+  if (fs.existsSync(cli) && fs.statSync(cli).mtimeMs >= newestMtime(path.join(REPO_ROOT, 'src'))) return;
+  try {
+    execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'pipe', timeout: 300_000 });
+  } catch (err) {
+    const e = err as { stdout?: Buffer; stderr?: Buffer; message: string };
+    throw new Error(`npm run build failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
+}
