@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import { CampaignClient } from '../src/client/campaign-client';
 import { startLocalRuntime } from '../src/client/local-runtime';
 import { resolveClientConfig } from '../src/client/client-config';
+import { extendedStats, type ExtendedStats } from './extended-stats';
 
 interface CaseRow {
   model: string;
@@ -26,43 +27,6 @@ interface CaseRow {
   wallSec: number;
   /** With --extended-search: what the extended search did after the first in-band attempt. */
   extended?: ExtendedStats;
-}
-
-/** What the extended search did for one target (see {@link extendedStats}). */
-interface ExtendedStats {
-  /** Attempts after the first in-band one. */
-  attempts: number;
-  /** Shapes tried (runs of attempts sharing everything but the ratio). */
-  shapes: number;
-  /** Shapes whose first try, at the neighbouring shape's ratio, measured in band: what one try per shape keeps. */
-  firstTryInBand: number;
-  /** In-band candidates the extended search produced. */
-  candidates: number;
-}
-
-/** A strategy's shape: every field but the ratio and the rationale. */
-function shapeKey(strategy: Record<string, unknown>): string {
-  const { pruningRatio: _r, rationale: _why, ...shape } = strategy;
-  return JSON.stringify(shape, Object.keys(shape).sort());
-}
-
-/** Extended-search statistics from a target's rebuilt strategy log. */
-function extendedStats(
-  attempts: { index: number; inBand: boolean; strategy: Record<string, unknown> }[],
-  firstHit: number,
-): ExtendedStats {
-  const after = attempts.filter((a) => a.index > firstHit);
-  let shapes = 0;
-  let firstTryInBand = 0;
-  let previous = attempts.find((a) => a.index === firstHit);
-  for (const a of after) {
-    if (!previous || shapeKey(a.strategy) !== shapeKey(previous.strategy)) {
-      shapes += 1;
-      if (a.inBand) firstTryInBand += 1;
-    }
-    previous = a;
-  }
-  return { attempts: after.length, shapes, firstTryInBand, candidates: after.filter((a) => a.inBand).length };
 }
 
 function quantile(xs: number[], q: number): number | null {
