@@ -119,6 +119,15 @@ const junk: fc.Arbitrary<unknown> = fc.oneof(
     '0%..0%',
     '-500%..+900%',
     '1.77G',
+    'NaN',
+    'Infinity',
+    '1e400',
+    '-1G',
+    '0G',
+    '1.77 GG',
+    '+1%..-5%',
+    '-0%..+0%',
+    '-5%..+1e400%',
     '../../evil',
     '/etc/shadow',
     '💥',
@@ -543,6 +552,29 @@ export const onnxCase: fc.Arbitrary<OnnxCase> = fc.oneof(
         how: `input shape [${shape.join(', ')}], ${channels} channels`,
         bytes: encode(smallModel(shape, channels)),
       };
+    }),
+  // A valid graph whose Conv has odd attributes or weight dims (strides 0, negative pads, a wrong group...).
+  fc
+    .record({
+      strides: fc.array(fc.constantFrom(1, 2, 0, -1, 3, 2 ** 31), { minLength: 0, maxLength: 3 }),
+      pads: fc.array(fc.constantFrom(0, 1, -1, -5, 100, 2 ** 31), { minLength: 0, maxLength: 5 }),
+      dilations: fc.array(fc.constantFrom(1, 2, 0, -1), { minLength: 0, maxLength: 3 }),
+      group: fc.constantFrom(1, 1, 2, 3, 0, -1),
+      weight: fc.array(fc.constantFrom(1, 2, 3, 4, 0, 5), { minLength: 1, maxLength: 5 }),
+      size: fc.integer({ min: 1, max: 16 }),
+    })
+    .map((a) => {
+      const model = smallModel([1, 3, a.size, a.size], 4);
+      const ints = onnx.AttributeProto.AttributeType.INTS;
+      const conv = model.graph!.node![0]!;
+      conv.attribute = [
+        ...(a.strides.length ? [{ name: 'strides', type: ints, ints: a.strides }] : []),
+        ...(a.pads.length ? [{ name: 'pads', type: ints, ints: a.pads }] : []),
+        ...(a.dilations.length ? [{ name: 'dilations', type: ints, ints: a.dilations }] : []),
+        { name: 'group', type: onnx.AttributeProto.AttributeType.INT, i: a.group },
+      ];
+      model.graph!.initializer![0] = tensor('conv.weight', a.weight);
+      return { how: `conv ${safeJson(a)}`, bytes: encode(model) };
     }),
   // A valid model, truncated.
   fc.tuple(fc.integer({ min: 1, max: 64 }), fc.double({ min: 0, max: 1, noNaN: true })).map(([size, cut]) => {
