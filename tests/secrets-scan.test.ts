@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { S3ArtifactStore } from '../src/storage';
 import { reportKey } from '../src/storage/keys';
 import { cli, withEnv, type CliRun } from './client/run-cli';
-import { FakeMessagesApi, presentedKey, toolUseReply } from './support/fake-messages-api';
+import { FakeMessagesApi, overloadedReply, presentedKey, toolUseReply } from './support/fake-messages-api';
 import { ensureBuilt, realEngines, tempDir } from './support/test-env';
 
 // Secrets never reach history, logs, transcripts, store objects or reports (issue 16, item 4). Recognisable
@@ -173,11 +173,14 @@ describe('no planted secret in anything a campaign leaves behind', () => {
     fs.rmSync(path.join(STATE, 's3'), { recursive: true, force: true });
     await services('start');
     await fake.start();
-    // Claude proposes with the planted key; should its script run out, later attempts fall back to the solver.
+    // Claude is asked with the planted key, through the error paths where a key could slip into a message:
+    // an overloaded answer (retried by the SDK), an out-of-range strategy (repaired), then a valid one. Once
+    // the script runs out, the fake answers 500 and later attempts fall back to the solver, with a reason.
     const strategy = { importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 1 };
     fake.enqueue(
+      overloadedReply(20),
+      toolUseReply({ ...strategy, pruningRatio: 2, rationale: 'out of range' }),
       toolUseReply({ ...strategy, pruningRatio: 0.3, rationale: 'a first guess' }),
-      toolUseReply({ ...strategy, pruningRatio: 0.25, rationale: 'closer to the band' }),
     );
 
     const ds = await engines.oneShotEngine.run<{ root: string }>('make-dataset', {
@@ -194,7 +197,7 @@ describe('no planted secret in anything a campaign leaves behind', () => {
         'model: { name: democnn, numClasses: 4 }',
         'targets: [{ fraction: 0.5, band: "-5%..+5%", label: t50 }]',
         'search: { agent: claude, maxIterations: 8, extendedSearch: 0, base: { roundTo: 1 } }',
-        'claude: { maxRetries: 0, maxRepairs: 0 }',
+        'claude: { maxRetries: 1, maxRepairs: 1 }',
         `dataset: { root: ${JSON.stringify(ds.root)}, calibrationBatches: 1, calibrationBatchSize: 8 }`,
         'finetune: { epochs: 1, batchSize: 16, maxSteps: 4, checkpointEverySteps: 2, workers: 0, bf16: false, channelsLast: false }',
         'deployment: { latencyRuns: 2, batchSizes: [1], agreementSamples: 8 }',
@@ -274,7 +277,7 @@ describe('no planted secret in anything a campaign leaves behind', () => {
       }
 
       // The campaign really went the whole way, and Claude was really asked with the planted key.
-      expect(fake.messageRequests.length).toBeGreaterThanOrEqual(1);
+      expect(fake.messageRequests.length).toBeGreaterThanOrEqual(3);
       for (const r of fake.messageRequests) expect(presentedKey(r.headers)).toBe(PLANTED.anthropicApiKey);
       const keys = (await store.list('')).map((o) => o.key);
       expect(keys.filter((k) => k.includes('/transcripts/')).length).toBeGreaterThanOrEqual(1);

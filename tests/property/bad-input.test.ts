@@ -4,6 +4,9 @@
 // result or in the typed error naming the culprit field or file (tests/property/surfaces.ts says how each
 // is judged); bench/bad-input.ts runs the same generators with more runs and counts the outcomes.
 import * as fc from 'fast-check';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { profileOnnx } from '../../src/onnx';
 import { PROFILE, proposeInput } from '../agents/claude-fixtures';
 import { tempDir } from '../support/test-env';
 import {
@@ -12,6 +15,7 @@ import {
   campaignIds,
   campaignYamlFiles,
   llmReplies,
+  oddConv,
   onnxFiles,
   type Outcome,
   type Surface,
@@ -62,4 +66,27 @@ describe('bad input: every generated case ends in a valid result or the typed er
     expect(seen.valid).toBeGreaterThan(NUM_RUNS * 0.02);
     expect(seen['typed-error']).toBeGreaterThan(NUM_RUNS * 0.2);
   });
+});
+
+// Found by bench/bad-input.ts (10,000 runs): a Conv with a stride of 0 gave a profile of NaN MACs, one with a
+// negative stride and pads -1400 MACs. Both are now refused, naming the node.
+test.each([
+  [
+    {
+      strides: [0, 0, 2 ** 31],
+      pads: [100, 2 ** 31],
+      dilations: [1],
+      group: 1,
+      weight: [4, 3, 2, 0],
+      size: 7,
+    },
+  ],
+  [{ strides: [-1, 1], pads: [-1, 0, 0, -5], dilations: [1], group: 1, weight: [4, 3, 4, 1], size: 11 }],
+  [{ strides: [1, 1], pads: [], dilations: [0, 1], group: 1, weight: [4, 3, 3, 3], size: 8 }],
+])('an ONNX Conv with out-of-range attributes is a typed error naming the node: %j', async (attrs) => {
+  const file = path.join(tempDir('ap-property-conv-'), 'conv.onnx');
+  fs.writeFileSync(file, oddConv(attrs).bytes);
+  await expect(profileOnnx(file)).rejects.toThrow(
+    /cannot infer shapes for op Conv \(node "\/conv\/Conv", opset 17\): (kernel_shape|strides|pads|dilations) \[/,
+  );
 });

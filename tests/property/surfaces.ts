@@ -542,6 +542,31 @@ export interface OnnxCase {
   bytes: Buffer;
 }
 
+/** Odd Conv attributes and weight dims, for {@link oddConv}. */
+export interface ConvAttrs {
+  strides: number[];
+  pads: number[];
+  dilations: number[];
+  group: number;
+  weight: number[];
+  size: number;
+}
+
+/** The small model with its Conv's attributes and weight dims replaced. */
+export function oddConv(a: ConvAttrs): OnnxCase {
+  const model = smallModel([1, 3, a.size, a.size], 4);
+  const ints = onnx.AttributeProto.AttributeType.INTS;
+  const conv = model.graph!.node![0]!;
+  conv.attribute = [
+    ...(a.strides.length ? [{ name: 'strides', type: ints, ints: a.strides }] : []),
+    ...(a.pads.length ? [{ name: 'pads', type: ints, ints: a.pads }] : []),
+    ...(a.dilations.length ? [{ name: 'dilations', type: ints, ints: a.dilations }] : []),
+    { name: 'group', type: onnx.AttributeProto.AttributeType.INT, i: a.group },
+  ];
+  model.graph!.initializer![0] = tensor('conv.weight', a.weight);
+  return { how: `conv ${safeJson(a)}`, bytes: encode(model) };
+}
+
 export const onnxCase: fc.Arbitrary<OnnxCase> = fc.oneof(
   // A valid model with plausible or implausible declared input shapes (and a possibly wrong rank).
   fc
@@ -563,19 +588,7 @@ export const onnxCase: fc.Arbitrary<OnnxCase> = fc.oneof(
       weight: fc.array(fc.constantFrom(1, 2, 3, 4, 0, 5), { minLength: 1, maxLength: 5 }),
       size: fc.integer({ min: 1, max: 16 }),
     })
-    .map((a) => {
-      const model = smallModel([1, 3, a.size, a.size], 4);
-      const ints = onnx.AttributeProto.AttributeType.INTS;
-      const conv = model.graph!.node![0]!;
-      conv.attribute = [
-        ...(a.strides.length ? [{ name: 'strides', type: ints, ints: a.strides }] : []),
-        ...(a.pads.length ? [{ name: 'pads', type: ints, ints: a.pads }] : []),
-        ...(a.dilations.length ? [{ name: 'dilations', type: ints, ints: a.dilations }] : []),
-        { name: 'group', type: onnx.AttributeProto.AttributeType.INT, i: a.group },
-      ];
-      model.graph!.initializer![0] = tensor('conv.weight', a.weight);
-      return { how: `conv ${safeJson(a)}`, bytes: encode(model) };
-    }),
+    .map(oddConv),
   // A valid model, truncated.
   fc.tuple(fc.integer({ min: 1, max: 64 }), fc.double({ min: 0, max: 1, noNaN: true })).map(([size, cut]) => {
     const bytes = encode(smallModel([1, 3, size, size], 4));
