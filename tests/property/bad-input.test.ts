@@ -6,6 +6,7 @@
 import * as fc from 'fast-check';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ConfigFileError, loadCampaignFile } from '../../src/client/config-file';
 import { profileOnnx } from '../../src/onnx';
 import { PROFILE, proposeInput } from '../agents/claude-fixtures';
 import { tempDir } from '../support/test-env';
@@ -89,4 +90,23 @@ test.each([
   await expect(profileOnnx(file)).rejects.toThrow(
     /cannot infer shapes for op Conv \(node "\/conv\/Conv", opset 17\): (kernel_shape|strides|pads|dilations) \[/,
   );
+});
+
+// Found by the YAML surface: a map used as a key made yaml print a Node warning beside the one-line error.
+test('a campaign file with a map as a key: one ConfigFileError naming the key, no Node warning', () => {
+  const file = path.join(tempDir('ap-property-yaml-'), 'campaign.yaml');
+  fs.writeFileSync(
+    file,
+    '? { fraction: 0.5 }\n: 1\nmodel: { name: democnn }\ntargets: [{ fraction: 0.5 }]\n',
+  );
+  const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+  try {
+    expect(() => loadCampaignFile(file)).toThrow(ConfigFileError);
+    expect(() => loadCampaignFile(file)).toThrow(
+      `${file}:\n  - (root) (line 1): unknown key "{ fraction: 0.5 }"`,
+    );
+    expect(warn).not.toHaveBeenCalled();
+  } finally {
+    warn.mockRestore();
+  }
 });

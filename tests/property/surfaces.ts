@@ -424,7 +424,7 @@ export function campaignYamlFiles(dir: string): Surface<string> {
         if (err.problems.length === 0 || err.problems.some((p) => p.trim() === ''))
           throw violation('an empty problem line', text, err);
         // Schema problems name a field (with its line): check the field against what the YAML holds.
-        const doc = parseDocument(text);
+        const doc = parseDocument(text, { logLevel: 'error' });
         let data: unknown;
         try {
           if (doc.errors.length > 0) return 'typed-error';
