@@ -10,6 +10,7 @@ and raises :class:`~agentic_engine.protocol.RequestError` / ``EngineError`` on f
 from __future__ import annotations
 
 import importlib
+import json
 import traceback
 from typing import Any, TypeVar
 
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from .protocol import Emitter, EngineError, JobFn, RequestError, log
 
-__all__ = ["JOBS", "resolve_job", "run_job", "parse_request"]
+__all__ = ["JOBS", "resolve_job", "run_job", "parse_request", "field_path"]
 
 # One module per job. Add a line here when adding a job.
 JOBS: dict[str, str] = {
@@ -79,6 +80,16 @@ def parse_request(model: type[M], raw: Any) -> M:
     except ValidationError as e:
         errors = e.errors()
         first = errors[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
+        field = field_path(first["loc"])
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise RequestError(field, f"{first['msg']}{more}") from None
+
+
+def field_path(loc: tuple[Any, ...]) -> str | None:
+    """A pydantic error location as a dotted field path, on one line: an empty key or one holding a newline
+    or another unprintable character is shown JSON-quoted (``""``, ``"a\\nb"``)."""
+    return ".".join(_segment(str(p)) for p in loc) or None
+
+
+def _segment(key: str) -> str:
+    return key if key != "" and key.isprintable() else json.dumps(key)

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from . import pruned_folder
 from .attention import make_width_agnostic, set_attention_shape
+from .jobs import field_path
 from .protocol import RequestError, request_config
 
 __all__ = [
@@ -107,7 +108,8 @@ def _as_spec(spec: ModelSpec | dict[str, Any]) -> ModelSpec:
         return ModelSpec.model_validate(spec)
     except ValidationError as e:
         first = e.errors()[0]
-        raise RequestError("model." + ".".join(str(p) for p in first["loc"]), first["msg"]) from None
+        inner = field_path(first["loc"])
+        raise RequestError(f"model.{inner}" if inner else "model", first["msg"]) from None
 
 
 def _build_dense(spec: ModelSpec) -> tuple[nn.Module, list[int]]:

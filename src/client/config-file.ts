@@ -46,7 +46,9 @@ export function loadCampaignFile(file: string): CampaignConfig {
     throw new ConfigFileError(file, [`cannot read the file: ${(err as Error).message}`]);
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
+  // logLevel 'error': yaml's warnings (a map used as a key) would print as a Node warning beside our one line;
+  // such a key is reported below as an unknown key instead.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
     throw new ConfigFileError(
       file,

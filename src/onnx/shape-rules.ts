@@ -102,13 +102,24 @@ function windowOutput(ctx: NodeContext, spatial: readonly number[], w: WindowSpe
 
 function windowSpec(ctx: NodeContext, rank: number, kernel: readonly number[], ceil: boolean): WindowSpec {
   const ones = new Array<number>(rank).fill(1);
-  return {
+  const spec = {
     kernel,
     strides: ctx.attrs.ints('strides', ones),
     dilations: ctx.attrs.ints('dilations', ones),
     pads: ctx.attrs.ints('pads', new Array<number>(2 * rank).fill(0)),
     ceil,
   };
+  // The ONNX spec's ranges: a stride or dilation of 0 made NaN MACs, a negative pad or stride negative MACs.
+  for (const [name, values, min] of [
+    ['kernel_shape', spec.kernel, 1],
+    ['strides', spec.strides, 1],
+    ['dilations', spec.dilations, 1],
+    ['pads', spec.pads, 0],
+  ] as const) {
+    const bad = values.find((v) => !Number.isSafeInteger(v) || v < min);
+    if (bad !== undefined) ctx.fail(`${name} [${values.join(', ')}]: ${bad} is not an integer >= ${min}`);
+  }
+  return spec;
 }
 
 const conv: ShapeRule = (ctx) => {
@@ -143,7 +154,10 @@ const convTranspose: ShapeRule = (ctx) => {
     if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return size * s;
     const span = ((kernel[i] ?? 1) - 1) * (spec.dilations[i] ?? 1) + 1;
     const pads = autoPad === 'VALID' ? 0 : (spec.pads[i] ?? 0) + (spec.pads[i + rank] ?? 0);
-    return s * (size - 1) + (outputPadding[i] ?? 0) + span - pads;
+    const outSize = s * (size - 1) + (outputPadding[i] ?? 0) + span - pads;
+    if (outSize < 1)
+      ctx.fail(`output size ${outSize} on spatial axis ${i}: the pads are larger than the output`);
+    return outSize;
   });
   return [{ dataType: x.dataType, shape: [x.shape[0] ?? 1, (w.shape[1] ?? 1) * group, ...out] }];
 };

@@ -1,0 +1,337 @@
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { S3ArtifactStore } from '../src/storage';
+import { reportKey } from '../src/storage/keys';
+import { cli, withEnv, type CliRun } from './client/run-cli';
+import { FakeMessagesApi, overloadedReply, presentedKey, toolUseReply } from './support/fake-messages-api';
+import { ensureBuilt, realEngines, tempDir } from './support/test-env';
+
+// Secrets never reach history, logs, transcripts, store objects or reports (issue 16, item 4). Recognisable
+// values are planted as the Anthropic API key and the S3 access and secret keys, in the environment of the
+// worker (its own process, as `agentic-pruner worker` runs on a host) and of the client (the CLI, in-process).
+// A short real campaign runs on real Temporal, real S3 and the real engine — democnn on a small generated
+// dataset, the Claude agent talking to the fake Messages API (which refuses any other key, so the planted
+// key is really used), then fine-tune, evaluation, deployment check and report. Then everything the run left
+// is scanned for each planted value, raw and in base64 (at each of the three alignments a value can have
+// inside a longer base64 text) and hex: every workflow history (fetched through the client), every object in
+// the store (transcripts among them), the worker's whole output, the rendered report, the CLI's output of
+// start/status/log/export/report, and the Temporal server's SQLite files.
+//
+// The S3 keys are the server's own credentials, so this file starts its own Temporal dev server and
+// versitygw with them (infra/services.sh, AP_STATE_DIR=.state/secrets, their own ports); the shared
+// servers of the rest of the suite are never touched.
+
+const execFileAsync = promisify(execFile);
+const ROOT = path.join(__dirname, '..');
+const STATE = path.join(ROOT, '.state', 'secrets');
+const TEMPORAL_PORT = process.env.AP_SECRETS_TEMPORAL_PORT ?? '7244';
+const S3_PORT = process.env.AP_SECRETS_S3_PORT ?? '7072';
+const TEMPORAL_ADDRESS = `127.0.0.1:${TEMPORAL_PORT}`;
+const S3_ENDPOINT = `http://127.0.0.1:${S3_PORT}`;
+const BUCKET = 'agentic-pruner-secrets';
+
+/** The planted values: recognisable, and shaped like the real thing. */
+const PLANTED = {
+  anthropicApiKey: 'sk-ant-api03-PLANTED-anthropic-Qx7Rk2Wm9Zt4Lp8Vn3Hs6Jd1Fg5Bc0',
+  s3AccessKey: 'PLANTEDS3ACCESSK7Q2W9',
+  s3SecretKey: 'planted-s3-secret/Zx8Cv7Bn6Mm5Ll4Kk3Jj2Hh1Gg0Ff9',
+} as const;
+
+const CAMPAIGN_TIMEOUT_MS = 8 * 60_000;
+
+/** Every text a planted value may take inside a scanned blob: raw, hex, base64 (standard and url) at each alignment. */
+export function encodedForms(secret: string): { form: string; text: string }[] {
+  const bytes = Buffer.from(secret, 'utf8');
+  const forms = [
+    { form: 'raw', text: secret },
+    { form: 'hex', text: bytes.toString('hex') },
+  ];
+  for (let shift = 0; shift < 3; shift++) {
+    // Preceded by `shift` bytes, the secret's base64 starts mid-quantum: keep only the characters that
+    // depend on its bytes alone (from the first full quantum after the shift to the last full one).
+    const encoded = Buffer.concat([Buffer.alloc(shift), bytes]).toString('base64');
+    const start = shift === 0 ? 0 : 4;
+    const usable = Math.floor((shift + bytes.length) / 3) * 4;
+    const text = encoded.slice(start, usable);
+    forms.push({ form: `base64+${shift}`, text });
+    forms.push({ form: `base64url+${shift}`, text: text.replace(/\+/g, '-').replace(/\//g, '_') });
+  }
+  return forms;
+}
+
+/** Which planted values, in which form, a blob holds. */
+function findPlanted(blob: Buffer | string): string[] {
+  const text = typeof blob === 'string' ? blob : blob.toString('latin1');
+  const found: string[] = [];
+  for (const [name, secret] of Object.entries(PLANTED))
+    for (const { form, text: needle } of encodedForms(secret))
+      if (text.includes(needle)) found.push(`${name} (${form})`);
+  return found;
+}
+
+async function services(action: 'start' | 'stop'): Promise<void> {
+  try {
+    await execFileAsync('bash', [path.join(ROOT, 'infra', 'services.sh'), action, 'all'], {
+      env: {
+        ...process.env,
+        AP_STATE_DIR: STATE,
+        AP_TEMPORAL_PORT: TEMPORAL_PORT,
+        AP_S3_PORT: S3_PORT,
+        AP_S3_BUCKET: BUCKET,
+        AP_S3_ACCESS_KEY: PLANTED.s3AccessKey,
+        AP_S3_SECRET_KEY: PLANTED.s3SecretKey,
+      },
+      timeout: 180_000,
+    });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(
+      `infra/services.sh ${action} all failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`,
+    );
+  }
+}
+
+/** The dedicated state dir reuses the project's installed binaries (no second download). */
+function linkBinaries(): void {
+  const tools = process.env.AP_TOOLS_DIR ?? path.join(ROOT, '.state');
+  for (const rel of [path.join('venv-infra', 'bin', 'temporal'), path.join('bin', 'versitygw')]) {
+    const target = path.join(tools, rel);
+    if (!fs.existsSync(target)) throw new Error(`${target} missing: run bash infra/setup-services.sh`);
+    const link = path.join(STATE, rel);
+    fs.mkdirSync(path.dirname(link), { recursive: true });
+    fs.rmSync(link, { force: true });
+    fs.symlinkSync(target, link);
+  }
+}
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('the sanity of the scan: each planted value is found raw, in hex and in base64 at any offset', () => {
+  for (const secret of Object.values(PLANTED)) {
+    for (const prefix of ['', 'a', 'ab', 'abc', '{"k":"']) {
+      const blob = `${prefix}${secret}"}`;
+      expect(findPlanted(blob)).not.toEqual([]);
+      expect(findPlanted(Buffer.from(blob).toString('hex'))).not.toEqual([]);
+      expect(findPlanted(Buffer.from(blob).toString('base64'))).not.toEqual([]);
+      expect(findPlanted(Buffer.from(blob).toString('base64url'))).not.toEqual([]);
+    }
+  }
+  expect(findPlanted('nothing to see here, sk-ant-api03-other-key')).toEqual([]);
+});
+
+describe('no planted secret in anything a campaign leaves behind', () => {
+  const engines = realEngines();
+  const fake = new FakeMessagesApi(PLANTED.anthropicApiKey);
+  const work = tempDir('ap-secrets-');
+  const workerLog = path.join(work, 'worker.log');
+  const reportDir = path.join(work, 'reports');
+  const campaignId = `secrets-${Date.now().toString(36)}`;
+  let worker: ChildProcess | undefined;
+  let workerExit: Promise<unknown> = Promise.resolve();
+  const cliRuns: { args: string[]; run: CliRun }[] = [];
+  const clientEnv = {
+    TEMPORAL_ADDRESS,
+    AP_STORE: 's3',
+    AP_S3_ENDPOINT: S3_ENDPOINT,
+    AP_S3_BUCKET: BUCKET,
+    AP_S3_ACCESS_KEY: PLANTED.s3AccessKey,
+    AP_S3_SECRET_KEY: PLANTED.s3SecretKey,
+    ANTHROPIC_API_KEY: PLANTED.anthropicApiKey,
+  };
+  const store = new S3ArtifactStore({
+    endpoint: S3_ENDPOINT,
+    bucket: BUCKET,
+    accessKeyId: PLANTED.s3AccessKey,
+    secretAccessKey: PLANTED.s3SecretKey,
+  });
+
+  async function run(...args: string[]): Promise<CliRun> {
+    const r = await withEnv(clientEnv, () => cli(...args));
+    cliRuns.push({ args, run: r });
+    return r;
+  }
+
+  beforeAll(async () => {
+    ensureBuilt();
+    linkBinaries();
+    // A clean slate: only this run's workflows, objects and database pages are scanned.
+    await services('stop');
+    fs.rmSync(path.join(STATE, 'temporal'), { recursive: true, force: true });
+    fs.rmSync(path.join(STATE, 's3'), { recursive: true, force: true });
+    await services('start');
+    await fake.start();
+    // Claude is asked with the planted key, through the error paths where a key could slip into a message:
+    // an overloaded answer (retried by the SDK), an out-of-range strategy (repaired), then a valid one. Once
+    // the script runs out, the fake answers 500 and later attempts fall back to the solver, with a reason.
+    const strategy = { importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 1 };
+    fake.enqueue(
+      overloadedReply(20),
+      toolUseReply({ ...strategy, pruningRatio: 2, rationale: 'out of range' }),
+      toolUseReply({ ...strategy, pruningRatio: 0.3, rationale: 'a first guess' }),
+    );
+
+    const ds = await engines.oneShotEngine.run<{ root: string }>('make-dataset', {
+      out: path.join(work, 'shapes'),
+      classes: 4,
+      trainPerClass: 16,
+      valPerClass: 4,
+      imageSize: 32,
+      seed: 0,
+    });
+    fs.writeFileSync(
+      path.join(work, 'campaign.yaml'),
+      [
+        'model: { name: democnn, numClasses: 4 }',
+        'targets: [{ fraction: 0.5, band: "-5%..+5%", label: t50 }]',
+        'search: { agent: claude, maxIterations: 8, extendedSearch: 0, base: { roundTo: 1 } }',
+        'claude: { maxRetries: 1, maxRepairs: 1 }',
+        `dataset: { root: ${JSON.stringify(ds.root)}, calibrationBatches: 1, calibrationBatchSize: 8 }`,
+        'finetune: { epochs: 1, batchSize: 16, maxSteps: 4, checkpointEverySteps: 2, workers: 0, bf16: false, channelsLast: false }',
+        'deployment: { latencyRuns: 2, batchSizes: [1], agreementSamples: 8 }',
+        '',
+      ].join('\n'),
+    );
+
+    const out = fs.openSync(workerLog, 'w');
+    worker = spawn(
+      process.execPath,
+      [path.join(ROOT, 'bin', 'agentic-pruner.js'), 'worker', '--queues', 'control,gpu', '--verbose'],
+      {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          ...(process.env.AP_ENGINE_PYTHON ? { AP_ENGINE_PYTHON: process.env.AP_ENGINE_PYTHON } : {}),
+          OMP_NUM_THREADS: '1',
+          ...clientEnv,
+          ANTHROPIC_BASE_URL: fake.baseURL,
+          AP_STATE_DIR: path.join(work, 'worker-state'),
+        },
+        stdio: ['ignore', out, out],
+      },
+    );
+    const child = worker;
+    workerExit = new Promise((r) => child.once('exit', r));
+    const deadline = Date.now() + 90_000;
+    while (!fs.readFileSync(workerLog, 'utf8').includes('worker running on ')) {
+      if (child.exitCode !== null)
+        throw new Error(`the worker exited:\n${fs.readFileSync(workerLog, 'utf8')}`);
+      if (Date.now() > deadline)
+        throw new Error(`the worker did not start:\n${fs.readFileSync(workerLog, 'utf8')}`);
+      await sleep(250);
+    }
+  }, 10 * 60_000);
+
+  afterAll(async () => {
+    if (worker && worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await Promise.race([workerExit, sleep(20_000)]);
+      if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+    }
+    await fake.stop();
+    await engines.engine.close();
+    store.destroy();
+    await services('stop');
+  }, 120_000);
+
+  test(
+    'a Claude campaign with fine-tune, evaluation and report: no planted value anywhere',
+    async () => {
+      const started = await run(
+        'campaign',
+        'start',
+        '-c',
+        path.join(work, 'campaign.yaml'),
+        '--id',
+        campaignId,
+        '--wait',
+      );
+      const log = () => fs.readFileSync(workerLog, 'utf8').slice(-4000);
+      expect({ code: started.code, err: started.err, worker: started.code === 0 ? '' : log() }).toMatchObject(
+        { code: 0 },
+      );
+      for (const args of [
+        ['campaign', 'status', campaignId],
+        ['campaign', 'show', campaignId],
+        ['campaign', 'log', campaignId],
+        ['campaign', 'log', campaignId, '--json'],
+        ['campaign', 'export', campaignId],
+        ['campaign', 'export', campaignId, '--format', 'csv'],
+        ['report', campaignId, '--out', reportDir],
+      ]) {
+        const r = await run(...args);
+        expect({ args, code: r.code, err: r.err }).toEqual({ args, code: 0, err: '' });
+      }
+
+      // The campaign really went the whole way, and Claude was really asked with the planted key.
+      expect(fake.messageRequests.length).toBeGreaterThanOrEqual(3);
+      for (const r of fake.messageRequests) expect(presentedKey(r.headers)).toBe(PLANTED.anthropicApiKey);
+      const keys = (await store.list('')).map((o) => o.key);
+      expect(keys.filter((k) => k.includes('/transcripts/')).length).toBeGreaterThanOrEqual(1);
+      expect(
+        keys.filter((k) => k.includes('/checkpoints/') || k.includes('/finetuned/')).length,
+      ).toBeGreaterThan(0);
+      expect(keys).toContain(reportKey(campaignId, 'report.html'));
+      const result = started.out;
+      expect(result).toMatch(/converged/);
+
+      const leaks: string[] = [];
+      const scan = (where: string, blob: Buffer | string) => {
+        for (const f of findPlanted(blob)) leaks.push(`${where}: ${f}`);
+      };
+
+      // Histories: every workflow of this server (the campaign, its searches, continue-as-new runs).
+      const connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
+      let histories = 0;
+      try {
+        const client = new Client({ connection, namespace: 'default' });
+        for await (const wf of client.workflow.list()) {
+          const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+          scan(
+            `history ${wf.workflowId}/${wf.runId}`,
+            Buffer.from(temporal.api.history.v1.History.encode(history).finish()),
+          );
+          scan(`history ${wf.workflowId}/${wf.runId} (JSON)`, JSON.stringify(history));
+          histories++;
+        }
+      } finally {
+        await connection.close();
+      }
+      expect(histories).toBeGreaterThanOrEqual(2);
+
+      for (const key of keys) scan(`store object ${key}`, Buffer.from(await store.getBytes(key)));
+      // Let the worker write what it has buffered, then read its whole output.
+      await sleep(1000);
+      const workerOutput = fs.readFileSync(workerLog);
+      expect(workerOutput.length).toBeGreaterThan(0);
+      scan('worker output', workerOutput);
+      const reports = filesUnder(reportDir);
+      expect(reports.some((f) => f.endsWith('.html'))).toBe(true);
+      for (const f of reports) scan(`report file ${f}`, fs.readFileSync(f));
+      for (const { args, run: r } of cliRuns) scan(`CLI ${args.join(' ')}`, r.out + r.err);
+      const dbFiles = filesUnder(path.join(STATE, 'temporal')).filter((f) => /temporal\.db/.test(f));
+      expect(dbFiles.length).toBeGreaterThan(0);
+      for (const f of dbFiles) scan(`Temporal database ${path.basename(f)}`, fs.readFileSync(f));
+
+      console.log(
+        `secrets scan: ${histories} histories, ${keys.length} store objects, ${workerOutput.length} bytes of worker output, ` +
+          `${reports.length} report files, ${cliRuns.length} CLI runs, ${dbFiles.length} database files; ${leaks.length} leaks`,
+      );
+      expect(leaks).toEqual([]);
+    },
+    CAMPAIGN_TIMEOUT_MS + 120_000,
+  );
+});
