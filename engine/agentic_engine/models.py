@@ -24,7 +24,7 @@ import torch.nn as nn
 from pydantic import BaseModel, Field, ValidationError
 
 from . import pruned_folder
-from .attention import make_width_agnostic, set_attention_shape
+from .attention import fused_to_split_keys, make_width_agnostic, set_attention_shape, unfuse_attention
 from .protocol import RequestError, request_config
 
 __all__ = [
@@ -49,7 +49,10 @@ _TORCHVISION = [
     "convnext_small",
     "convnext_base",
     "vit_b_16",
+    "vit_b_32",
 ]
+_VIT_PATCH = {"vit_b_16": 16, "vit_b_32": 32}
+"""torchvision ViTs and their patch sizes (timm DeiTs here all cut 16 x 16 patches)."""
 _TIMM = ["deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224"]
 _ALIASES = {"deit_tiny": _TIMM[0], "deit_small": _TIMM[1], "deit_base": _TIMM[2]}
 KNOWN_MODELS: list[str] = [*_TORCHVISION, *_TIMM, *_ALIASES, "democnn"]
@@ -115,18 +118,23 @@ def _build_dense(spec: ModelSpec) -> tuple[nn.Module, list[int]]:
     size = spec.input_size or default_input_size(name)
     if name.startswith("file:"):
         model = _build_from_file(name, spec.num_classes)
+        unfuse_attention(model)
+        size = _factory_input_size(model, spec.input_size, size)
     elif name == "democnn":
         model = DemoCNN(num_classes=spec.num_classes or 10)
     elif name in _TORCHVISION:
         import torchvision
 
         kwargs: dict[str, Any] = {"weights": None, "num_classes": spec.num_classes or 1000}
-        if name == "vit_b_16":
+        if name in _VIT_PATCH:
+            _check_patch_multiple(name, size, spec.input_size)
             kwargs["image_size"] = size
         model = getattr(torchvision.models, name)(**kwargs)
+        unfuse_attention(model)
     elif name in _TIMM:
         import timm
 
+        _check_patch_multiple(name, size, spec.input_size)
         model = timm.create_model(name, pretrained=False, num_classes=spec.num_classes or 1000, img_size=size)
         make_width_agnostic(model)
     else:
@@ -138,6 +146,33 @@ def _build_dense(spec: ModelSpec) -> tuple[nn.Module, list[int]]:
         )
     model.eval()
     return model, [1, 3, size, size]
+
+
+def _factory_input_size(model: nn.Module, asked: int | None, default: int) -> int:
+    """A factory's torchvision ViT was built for one image size and takes no other."""
+    fixed = getattr(model, "image_size", None)
+    if not isinstance(fixed, int) or not hasattr(model, "patch_size"):
+        return asked or default
+    if asked is not None and asked != fixed:
+        raise RequestError(
+            "model.inputSize",
+            f"the factory's VisionTransformer was built with image_size={fixed} and takes no other size; "
+            f"got {asked}",
+        )
+    return fixed
+
+
+def _check_patch_multiple(name: str, size: int, asked: int | None) -> None:
+    """A ViT cuts the image into patches: a size that is not a whole number of them is refused up front
+    (torchvision would assert deep in its constructor; timm would silently crop)."""
+    patch = _VIT_PATCH.get(name, 16)
+    if size % patch:
+        field = "model.inputSize" if asked is not None else "model.name"
+        low = max(patch, size - size % patch)
+        raise RequestError(
+            field,
+            f"{name} takes inputs whose side is a multiple of its patch size {patch}; got {size} (try {low})",
+        )
 
 
 def _build_from_file(name: str, num_classes: int | None) -> nn.Module:
@@ -212,7 +247,7 @@ def _load_weights(model: nn.Module, path_str: str, field: str) -> None:
                 break
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise RequestError(field, _not_a_checkpoint(path_str, "it does not hold a dict of tensors"))
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+    state = fused_to_split_keys({k.removeprefix("module."): v for k, v in state.items()}, model)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
@@ -267,7 +302,7 @@ def stage_roots(name: str) -> list[str] | None:
         return ["features"]
     if name in _TIMM:
         return ["blocks"]
-    if name == "vit_b_16":
+    if name in _VIT_PATCH:
         return ["encoder", "encoder.layers"]
     return None
 

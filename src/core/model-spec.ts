@@ -32,6 +32,7 @@ export const KNOWN_MODELS: readonly string[] = [
   'convnext_small',
   'convnext_base',
   'vit_b_16',
+  'vit_b_32',
   'deit_tiny_patch16_224',
   'deit_small_patch16_224',
   'deit_base_patch16_224',
