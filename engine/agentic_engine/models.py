@@ -8,6 +8,10 @@ Example::
     model, shape = build_model(ModelSpec(name="resnet50"))              # random init, [1, 3, 224, 224]
     model, shape = build_model({"name": "democnn"})                     # the demo CNN, [1, 3, 32, 32]
     model, shape = build_model({"name": "resnet50", "pruned": "/runs/trial-3"})   # rebuilt pruned model
+    model, shape = build_model({"name": "resnet50", "weights": "torchvision:IMAGENET1K_V2"})  # TORCH_HOME
+
+``weights`` is a state_dict file, a pruned folder, or pretrained weights by name (``torchvision:<TAG>``,
+``timm:<tag>``) read from the libraries' local caches, never downloaded (:mod:`agentic_engine.named_weights`).
 
 What a pruned folder holds, and how it is read and written, is :mod:`agentic_engine.pruned_folder`'s.
 """
@@ -23,7 +27,7 @@ import torch
 import torch.nn as nn
 from pydantic import BaseModel, Field, ValidationError
 
-from . import pruned_folder
+from . import named_weights, pruned_folder
 from .attention import fused_to_split_keys, make_width_agnostic, set_attention_shape, unfuse_attention
 from .protocol import RequestError, request_config
 
@@ -70,6 +74,14 @@ class ModelSpec(BaseModel):
     pruned: str | None = None
 
 
+def weights_file(spec: ModelSpec) -> str | None:
+    """The file ``spec.weights`` stands for (a named entry's cache file, unverified), for cache keys."""
+    if spec.weights is not None and named_weights.is_named(spec.weights):
+        name = canonical_name(spec.name)
+        return str(named_weights.locate(name, spec.weights, _TORCHVISION, _TIMM)[0])
+    return spec.weights
+
+
 def canonical_name(name: str) -> str:
     """``deit_small`` -> ``deit_small_patch16_224``; other names unchanged."""
     return _ALIASES.get(name, name)
@@ -97,7 +109,14 @@ def build_model(spec: ModelSpec | dict[str, Any]) -> tuple[nn.Module, list[int]]
             model, shape = _build_pruned(spec, pruned_dir)
         else:
             model, shape = _build_dense(spec)
-    if weights is not None:
+    if weights is not None and named_weights.is_named(weights):
+        name = canonical_name(spec.name)
+        path, kind = named_weights.resolve(name, weights, _TORCHVISION, _TIMM)
+        if kind == "safetensors":
+            _fit_state(model, named_weights.read_hub_file(path), str(path), "model.weights")
+        else:
+            _load_weights(model, str(path), "model.weights")
+    elif weights is not None:
         _load_weights(model, weights, "model.weights")
     model.eval()
     return model, shape
@@ -247,6 +266,11 @@ def _load_weights(model: nn.Module, path_str: str, field: str) -> None:
                 break
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise RequestError(field, _not_a_checkpoint(path_str, "it does not hold a dict of tensors"))
+    _fit_state(model, state, path_str, field)
+
+
+def _fit_state(model: nn.Module, state: dict[str, torch.Tensor], path_str: str, field: str) -> None:
+    """Load ``state`` into ``model`` when every tensor fits; else RequestError naming the first misfit."""
     state = fused_to_split_keys({k.removeprefix("module."): v for k, v in state.items()}, model)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
@@ -254,16 +278,17 @@ def _load_weights(model: nn.Module, path_str: str, field: str) -> None:
     mismatched = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     if missing or unexpected or mismatched:
         parts = []
+        # The first tensor of another shape says most about a file for another architecture: it comes first.
+        if mismatched:
+            k = mismatched[0]
+            parts.append(
+                f"{len(mismatched)} with another shape (first: {k}: file {list(state[k].shape)}, "
+                f"model {list(own[k].shape)})"
+            )
         if missing:
             parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        if mismatched:
-            k = mismatched[0]
-            parts.append(
-                f"{len(mismatched)} with another shape (e.g. {k}: file {list(state[k].shape)}, "
-                f"model {list(own[k].shape)})"
-            )
         raise RequestError(field, f"{path_str!r} does not fit the model: " + "; ".join(parts))
     model.load_state_dict(state, strict=True)
 
