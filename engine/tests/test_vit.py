@@ -70,6 +70,7 @@ def test_split_attention_is_the_fused_one_with_the_same_weights(factory: str, tm
         assert torch.allclose(ours(x), stock(x), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_zoo_vit_is_split_and_counts_the_published_macs() -> None:
     # vit_b_16 at 224: torchvision publishes 17.56 GFLOPS (MACs); the split form counts the same.
     model, shape = build_model({"name": "vit_b_16"})
