@@ -9,6 +9,7 @@ import {
   parseNamedWeights,
   TIMM_PRETRAINED_TAGS,
   TORCHVISION_WEIGHT_FILES,
+  VIT_PATCH_SIZES,
 } from '../core/model-spec';
 import { ClientError } from './errors';
 
@@ -153,6 +154,20 @@ export function namedWeightsProblem(
   );
 }
 
+/**
+ * Why a zoo ViT cannot take `inputSize` (not a whole number of its patches), in the engine's words, or
+ * `undefined`.
+ *
+ * @example vitInputSizeProblem('vit_b_16', 60) // "vit_b_16 takes inputs whose side is a multiple of its patch size 16; got 60 (try 48)"
+ */
+export function vitInputSizeProblem(name: string, inputSize: number): string | undefined {
+  const model = MODEL_ALIASES[name] ?? name;
+  const patch = VIT_PATCH_SIZES[model];
+  if (patch === undefined || inputSize % patch === 0) return undefined;
+  const low = Math.max(patch, inputSize - (inputSize % patch));
+  return `${model} takes inputs whose side is a multiple of its patch size ${patch}; got ${inputSize} (try ${low})`;
+}
+
 function readText(file: string): string | undefined {
   try {
     return fs.readFileSync(file, 'utf8').trim();
@@ -197,6 +212,9 @@ export function preflight(config: CampaignConfig, opts: PreflightOptions = {}): 
       model.name = `${FILE_MODEL_PREFIX}${file}:${body.slice(at + 1)}`;
     }
   }
+  const vitSize =
+    model.inputSize === undefined ? undefined : vitInputSizeProblem(model.name, model.inputSize);
+  if (vitSize) problems.push(`model.inputSize: ${vitSize}`);
   if (model.weights !== undefined && parseNamedWeights(model.weights)) {
     const caches = checkPaths ? (opts.weightCaches ?? weightCachesFromEnv()) : undefined;
     const problem = namedWeightsProblem(model.name, model.weights, caches);

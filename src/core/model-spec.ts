@@ -110,3 +110,15 @@ export const TIMM_PRETRAINED_TAGS: Readonly<Record<string, readonly string[]>> =
   deit_small_patch16_224: ['fb_in1k'],
   deit_base_patch16_224: ['fb_in1k'],
 };
+
+/**
+ * The patch side of each zoo ViT (engine/agentic_engine/models.py `_VIT_PATCH`; timm DeiTs cut 16 x 16): its
+ * `inputSize` must be a whole number of patches.
+ */
+export const VIT_PATCH_SIZES: Readonly<Record<string, number>> = {
+  vit_b_16: 16,
+  vit_b_32: 32,
+  deit_tiny_patch16_224: 16,
+  deit_small_patch16_224: 16,
+  deit_base_patch16_224: 16,
+};

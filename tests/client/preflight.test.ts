@@ -4,13 +4,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CampaignConfigSchema } from '../../src/core/campaign-config';
-import { KNOWN_MODELS, TIMM_PRETRAINED_TAGS, TORCHVISION_WEIGHT_FILES } from '../../src/core/model-spec';
+import {
+  KNOWN_MODELS,
+  TIMM_PRETRAINED_TAGS,
+  TORCHVISION_WEIGHT_FILES,
+  VIT_PATCH_SIZES,
+} from '../../src/core/model-spec';
 import { defaultEngineLocation } from '../../src/engine/engine-paths';
 import {
   namedWeightsProblem,
   preflight,
   PreflightError,
   unknownModelProblem,
+  vitInputSizeProblem,
   weightCachesFromEnv,
 } from '../../src/client/preflight';
 import { tempDir } from '../support/test-env';
@@ -274,5 +280,40 @@ describe('pretrained weights by name: a missing cache entry is refused before an
     });
     expect(weightCachesFromEnv({ HF_HOME: '/hf' }).hfHubCache).toBe('/hf/hub');
     expect(weightCachesFromEnv({}).torchHome).toBe(path.join(os.homedir(), '.cache', 'torch'));
+  });
+});
+
+describe('an input size a ViT cannot take is refused before anything starts, naming model.inputSize', () => {
+  test("the patch sizes are the engine's (models.py _VIT_PATCH, 16 for timm DeiTs)", () => {
+    const { python, cwd } = defaultEngineLocation(process.env.AP_ENGINE_PYTHON);
+    const script =
+      'import json; from agentic_engine.models import _TIMM, _VIT_PATCH; print(json.dumps({**_VIT_PATCH, **{n: 16 for n in _TIMM}}))';
+    const out = execFileSync(python, ['-c', script], { cwd, encoding: 'utf8' });
+    expect(VIT_PATCH_SIZES).toEqual(JSON.parse(out));
+  });
+
+  test.each([
+    ['vit_b_16', 60, 'vit_b_16 takes inputs whose side is a multiple of its patch size 16; got 60 (try 48)'],
+    ['vit_b_32', 48, 'vit_b_32 takes inputs whose side is a multiple of its patch size 32; got 48 (try 32)'],
+    [
+      'deit_tiny',
+      40,
+      'deit_tiny_patch16_224 takes inputs whose side is a multiple of its patch size 16; got 40 (try 32)',
+    ],
+    [
+      'deit_small',
+      8,
+      'deit_small_patch16_224 takes inputs whose side is a multiple of its patch size 16; got 8 (try 16)',
+    ],
+  ])('%s at %i px', (name, inputSize, message) => {
+    expect(vitInputSizeProblem(name, inputSize)).toBe(message);
+    const config = CampaignConfigSchema.parse({ model: { name, inputSize }, targets: [{ fraction: 0.5 }] });
+    expect(() => preflight(config, { checkPaths: false })).toThrow(`model.inputSize: ${message}`);
+  });
+
+  test('sizes a ViT takes, and CNNs at any size, pass', () => {
+    expect(vitInputSizeProblem('vit_b_16', 32)).toBeUndefined();
+    expect(vitInputSizeProblem('deit_tiny', 224)).toBeUndefined();
+    expect(vitInputSizeProblem('resnet18', 61)).toBeUndefined();
   });
 });
