@@ -22,7 +22,7 @@ import torch.nn as nn
 from . import pruned_folder
 from .graph import GroupInfo, build_graph, list_groups
 from .macs import MacCount, count_macs, stage_table
-from .models import ModelSpec, build_model, protected_layers, stage_roots
+from .models import ModelSpec, build_model, protected_layers, stage_roots, weights_file
 from .protocol import Emitter, RequestError
 
 __all__ = ["DenseModel", "load_model", "resolve_input_shape", "clear", "MAX_ENTRIES"]
@@ -134,7 +134,7 @@ def load_model(
     key = json.dumps(
         [
             spec.model_dump(),
-            _file_stamp(spec.weights),
+            _file_stamp(weights_file(spec)),  # a named entry: its cache file
             _file_stamp(spec.pruned),
             input_shape[1:] if input_shape else None,
         ],

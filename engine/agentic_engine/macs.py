@@ -10,7 +10,8 @@ Worked example, resnet18 at 224x224: ``conv1`` is a 7x7 conv 3->64 with a 64x112
 
 Attention:
 
-- timm ``Attention``: ``qkv`` and ``proj`` are Linear modules (counted as such); a hook on the attention
+- timm ``Attention`` and :class:`~agentic_engine.attention.SelfAttention` (torchvision ViT, unfused): ``qkv``
+  and ``proj`` are Linear modules (counted as such); a hook on the attention
   module adds ``2 * N^2 * inner`` where ``inner = qkv.out_features / 3`` (= heads * headDim, pruned or not).
 - ``nn.MultiheadAttention`` applies ``in_proj_weight`` and ``out_proj`` functionally, so its hook counts
   ``N*E*3E' + N*E'*E_out + 2*N*S*E'`` (E: input width, E': projected width, S: key length).
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from .attention import is_timm_attention
+from .attention import is_split_attention
 
 __all__ = ["LayerCount", "MacCount", "count_macs", "stage_table", "layer_rows"]
 
@@ -179,7 +180,7 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> MacCount:
             handles.append(m.register_forward_hook(mha_hook))
         elif isinstance(m, nn.Linear):
             handles.append(m.register_forward_hook(linear_hook))
-        elif is_timm_attention(m):
+        elif is_split_attention(m):
             handles.append(m.register_forward_hook(timm_attention_hook))
     try:
         with torch.no_grad():

@@ -8,6 +8,10 @@ Example::
     model, shape = build_model(ModelSpec(name="resnet50"))              # random init, [1, 3, 224, 224]
     model, shape = build_model({"name": "democnn"})                     # the demo CNN, [1, 3, 32, 32]
     model, shape = build_model({"name": "resnet50", "pruned": "/runs/trial-3"})   # rebuilt pruned model
+    model, shape = build_model({"name": "resnet50", "weights": "torchvision:IMAGENET1K_V2"})  # TORCH_HOME
+
+``weights`` is a state_dict file, a pruned folder, or pretrained weights by name (``torchvision:<TAG>``,
+``timm:<tag>``) read from the libraries' local caches, never downloaded (:mod:`agentic_engine.named_weights`).
 
 What a pruned folder holds, and how it is read and written, is :mod:`agentic_engine.pruned_folder`'s.
 """
@@ -23,8 +27,8 @@ import torch
 import torch.nn as nn
 from pydantic import BaseModel, Field, ValidationError
 
-from . import pruned_folder
-from .attention import make_width_agnostic, set_attention_shape
+from . import named_weights, pruned_folder
+from .attention import fused_to_split_keys, make_width_agnostic, set_attention_shape, unfuse_attention
 from .jobs import field_path
 from .protocol import RequestError, request_config
 
@@ -50,7 +54,10 @@ _TORCHVISION = [
     "convnext_small",
     "convnext_base",
     "vit_b_16",
+    "vit_b_32",
 ]
+_VIT_PATCH = {"vit_b_16": 16, "vit_b_32": 32}
+"""torchvision ViTs and their patch sizes (timm DeiTs here all cut 16 x 16 patches)."""
 _TIMM = ["deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224"]
 _ALIASES = {"deit_tiny": _TIMM[0], "deit_small": _TIMM[1], "deit_base": _TIMM[2]}
 KNOWN_MODELS: list[str] = [*_TORCHVISION, *_TIMM, *_ALIASES, "democnn"]
@@ -66,6 +73,14 @@ class ModelSpec(BaseModel):
     num_classes: int | None = Field(default=None, ge=1)
     input_size: int | None = Field(default=None, ge=8, le=4096)
     pruned: str | None = None
+
+
+def weights_file(spec: ModelSpec) -> str | None:
+    """The file ``spec.weights`` stands for (a named entry's cache file, unverified), for cache keys."""
+    if spec.weights is not None and named_weights.is_named(spec.weights):
+        name = canonical_name(spec.name)
+        return str(named_weights.locate(name, spec.weights, _TORCHVISION, _TIMM)[0])
+    return spec.weights
 
 
 def canonical_name(name: str) -> str:
@@ -95,7 +110,14 @@ def build_model(spec: ModelSpec | dict[str, Any]) -> tuple[nn.Module, list[int]]
             model, shape = _build_pruned(spec, pruned_dir)
         else:
             model, shape = _build_dense(spec)
-    if weights is not None:
+    if weights is not None and named_weights.is_named(weights):
+        name = canonical_name(spec.name)
+        path, kind = named_weights.resolve(name, weights, _TORCHVISION, _TIMM)
+        if kind == "safetensors":
+            _fit_state(model, named_weights.read_hub_file(path), str(path), "model.weights")
+        else:
+            _load_weights(model, str(path), "model.weights")
+    elif weights is not None:
         _load_weights(model, weights, "model.weights")
     model.eval()
     return model, shape
@@ -117,18 +139,23 @@ def _build_dense(spec: ModelSpec) -> tuple[nn.Module, list[int]]:
     size = spec.input_size or default_input_size(name)
     if name.startswith("file:"):
         model = _build_from_file(name, spec.num_classes)
+        unfuse_attention(model)
+        size = _factory_input_size(model, spec.input_size, size)
     elif name == "democnn":
         model = DemoCNN(num_classes=spec.num_classes or 10)
     elif name in _TORCHVISION:
         import torchvision
 
         kwargs: dict[str, Any] = {"weights": None, "num_classes": spec.num_classes or 1000}
-        if name == "vit_b_16":
+        if name in _VIT_PATCH:
+            _check_patch_multiple(name, size, spec.input_size)
             kwargs["image_size"] = size
         model = getattr(torchvision.models, name)(**kwargs)
+        unfuse_attention(model)
     elif name in _TIMM:
         import timm
 
+        _check_patch_multiple(name, size, spec.input_size)
         model = timm.create_model(name, pretrained=False, num_classes=spec.num_classes or 1000, img_size=size)
         make_width_agnostic(model)
     else:
@@ -140,6 +167,33 @@ def _build_dense(spec: ModelSpec) -> tuple[nn.Module, list[int]]:
         )
     model.eval()
     return model, [1, 3, size, size]
+
+
+def _factory_input_size(model: nn.Module, asked: int | None, default: int) -> int:
+    """A factory's torchvision ViT was built for one image size and takes no other."""
+    fixed = getattr(model, "image_size", None)
+    if not isinstance(fixed, int) or not hasattr(model, "patch_size"):
+        return asked or default
+    if asked is not None and asked != fixed:
+        raise RequestError(
+            "model.inputSize",
+            f"the factory's VisionTransformer was built with image_size={fixed} and takes no other size; "
+            f"got {asked}",
+        )
+    return fixed
+
+
+def _check_patch_multiple(name: str, size: int, asked: int | None) -> None:
+    """A ViT cuts the image into patches: a size that is not a whole number of them is refused up front
+    (torchvision would assert deep in its constructor; timm would silently crop)."""
+    patch = _VIT_PATCH.get(name, 16)
+    if size % patch:
+        field = "model.inputSize" if asked is not None else "model.name"
+        low = max(patch, size - size % patch)
+        raise RequestError(
+            field,
+            f"{name} takes inputs whose side is a multiple of its patch size {patch}; got {size} (try {low})",
+        )
 
 
 def _build_from_file(name: str, num_classes: int | None) -> nn.Module:
@@ -214,23 +268,29 @@ def _load_weights(model: nn.Module, path_str: str, field: str) -> None:
                 break
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise RequestError(field, _not_a_checkpoint(path_str, "it does not hold a dict of tensors"))
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+    _fit_state(model, state, path_str, field)
+
+
+def _fit_state(model: nn.Module, state: dict[str, torch.Tensor], path_str: str, field: str) -> None:
+    """Load ``state`` into ``model`` when every tensor fits; else RequestError naming the first misfit."""
+    state = fused_to_split_keys({k.removeprefix("module."): v for k, v in state.items()}, model)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     mismatched = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     if missing or unexpected or mismatched:
         parts = []
+        # The first tensor of another shape says most about a file for another architecture: it comes first.
+        if mismatched:
+            k = mismatched[0]
+            parts.append(
+                f"{len(mismatched)} with another shape (first: {k}: file {list(state[k].shape)}, "
+                f"model {list(own[k].shape)})"
+            )
         if missing:
             parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        if mismatched:
-            k = mismatched[0]
-            parts.append(
-                f"{len(mismatched)} with another shape (e.g. {k}: file {list(state[k].shape)}, "
-                f"model {list(own[k].shape)})"
-            )
         raise RequestError(field, f"{path_str!r} does not fit the model: " + "; ".join(parts))
     model.load_state_dict(state, strict=True)
 
@@ -269,7 +329,7 @@ def stage_roots(name: str) -> list[str] | None:
         return ["features"]
     if name in _TIMM:
         return ["blocks"]
-    if name == "vit_b_16":
+    if name in _VIT_PATCH:
         return ["encoder", "encoder.layers"]
     return None
 

@@ -1,7 +1,16 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CampaignConfig } from '../core/campaign-config';
-import { FILE_MODEL_PREFIX, KNOWN_MODELS } from '../core/model-spec';
+import {
+  FILE_MODEL_PREFIX,
+  KNOWN_MODELS,
+  MODEL_ALIASES,
+  parseNamedWeights,
+  TIMM_PRETRAINED_TAGS,
+  TORCHVISION_WEIGHT_FILES,
+  VIT_PATCH_SIZES,
+} from '../core/model-spec';
 import { ClientError } from './errors';
 
 /** Thrown when a campaign fails a check the client can make before anything starts; each line names the field. Exit 2. */
@@ -61,11 +70,116 @@ export interface PreflightOptions {
   checkPaths?: boolean;
   /** What the problems are reported against. @default 'campaign config' */
   source?: string;
+  /** Where named weights (`torchvision:<TAG>`, `timm:<tag>`) are looked for. @default {@link weightCachesFromEnv}() */
+  weightCaches?: WeightCaches;
+}
+
+/** The libraries' local weight caches on this host. */
+export interface WeightCaches {
+  /** torch.hub's home: checkpoints live in `<torchHome>/hub/checkpoints`. */
+  torchHome: string;
+  /** The Hugging Face hub cache: `<hfHubCache>/models--timm--<model>.<tag>/...`. */
+  hfHubCache: string;
+}
+
+/**
+ * The caches as torch.hub and huggingface_hub resolve them from the environment: `TORCH_HOME`, else
+ * `$XDG_CACHE_HOME/torch`, else `~/.cache/torch`; `HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+ * `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub` (empty values count as unset).
+ */
+export function weightCachesFromEnv(env: NodeJS.ProcessEnv = process.env): WeightCaches {
+  const get = (key: string) => (env[key] ? env[key] : undefined);
+  const home = (p: string) => (p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p);
+  const xdg = get('XDG_CACHE_HOME') ?? path.join('~', '.cache');
+  const hfHome = get('HF_HOME') ?? path.join(xdg, 'huggingface');
+  return {
+    torchHome: home(get('TORCH_HOME') ?? path.join(xdg, 'torch')),
+    hfHubCache: home(get('HF_HUB_CACHE') ?? path.join(hfHome, 'hub')),
+  };
+}
+
+/** What timm reads from a hub repo, in its order (engine/agentic_engine/named_weights.py `HUB_FILES`). */
+const HUB_FILES = ['model.safetensors', 'pytorch_model.bin'];
+
+/**
+ * Why `weights` (pretrained weights by name) cannot be used with model `name`, in the engine's words, or
+ * `undefined` when it can, or when `weights` is a path. With `caches`, the file must also be in this host's
+ * cache (the worker reads it from its own; presence only, the engine checks the bytes).
+ *
+ * @example namedWeightsProblem('resnet50', 'torchvision:IMAGENET1K_V2', caches)
+ * // "torchvision weights IMAGENET1K_V2 of resnet50 are not in the local cache: '/x/hub/checkpoints/resnet50-11ad3fa6.pth' does not exist; fill it ..."
+ */
+export function namedWeightsProblem(
+  name: string,
+  weights: string,
+  caches?: WeightCaches,
+): string | undefined {
+  const named = parseNamedWeights(weights);
+  if (!named) return undefined;
+  const model = MODEL_ALIASES[name] ?? name;
+  const { library, tag } = named;
+  if (library === 'torchvision') {
+    const files = TORCHVISION_WEIGHT_FILES[model];
+    if (!files) return `'${weights}' names torchvision weights; '${model}' is not a torchvision model`;
+    const file = files[tag];
+    if (file === undefined)
+      return `torchvision has no weights '${tag}' for ${model}; known: ${Object.keys(files).join(', ')}`;
+    if (!caches) return undefined;
+    const at = path.join(caches.torchHome, 'hub', 'checkpoints', file);
+    if (fs.statSync(at, { throwIfNoEntry: false })?.isFile()) return undefined;
+    return (
+      `torchvision weights ${tag} of ${model} are not in the local cache: '${at}' does not exist; fill it on a ` +
+      `host with network: TORCH_HOME=${caches.torchHome} python -c "import torchvision; ` +
+      `torchvision.models.${model}(weights='${tag}')" (or copy ${file} there)`
+    );
+  }
+  const tags = TIMM_PRETRAINED_TAGS[model];
+  if (!tags) return `'${weights}' names timm weights; '${model}' is not a timm model`;
+  if (!tags.includes(tag))
+    return `timm has no pretrained tag '${tag}' for ${model}; known: ${tags.join(', ')}`;
+  if (!caches) return undefined;
+  // The hub cache layout: refs/main holds the revision, snapshots/<revision>/ the files.
+  const folder = path.join(caches.hfHubCache, `models--timm--${model}.${tag}`);
+  const revision = readText(path.join(folder, 'refs', 'main'));
+  const found =
+    revision !== undefined &&
+    HUB_FILES.some((f) =>
+      fs.statSync(path.join(folder, 'snapshots', revision, f), { throwIfNoEntry: false })?.isFile(),
+    );
+  if (found) return undefined;
+  return (
+    `timm weights ${tag} of ${model} are not in the local cache: no ${HUB_FILES.join(' or ')} under ` +
+    `'${folder}'; fill it on a host with network: HF_HUB_CACHE=${caches.hfHubCache} python -c "import timm; ` +
+    `timm.create_model('${model}.${tag}', pretrained=True)"`
+  );
+}
+
+/**
+ * Why a zoo ViT cannot take `inputSize` (not a whole number of its patches), in the engine's words, or
+ * `undefined`.
+ *
+ * @example vitInputSizeProblem('vit_b_16', 60) // "vit_b_16 takes inputs whose side is a multiple of its patch size 16; got 60 (try 48)"
+ */
+export function vitInputSizeProblem(name: string, inputSize: number): string | undefined {
+  const model = MODEL_ALIASES[name] ?? name;
+  const patch = VIT_PATCH_SIZES[model];
+  if (patch === undefined || inputSize % patch === 0) return undefined;
+  const low = Math.max(patch, inputSize - (inputSize % patch));
+  return `${model} takes inputs whose side is a multiple of its patch size ${patch}; got ${inputSize} (try ${low})`;
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * The checks before any workflow starts, on a config that already passed its schema: the model name is one
- * the engine builds, and the weights, pruned-model, factory and dataset paths exist (the dataset with
+ * the engine builds, named weights are in this host's cache ({@link namedWeightsProblem}), and the weights,
+ * pruned-model, factory and dataset paths exist (the dataset with
  * `train/` and `val/`). Relative paths resolve against `baseDir` (the campaign file's folder, not the
  * working directory), and the returned config carries them absolute, so every worker reads the same file.
  * Throws a {@link PreflightError} naming each bad field.
@@ -98,7 +212,14 @@ export function preflight(config: CampaignConfig, opts: PreflightOptions = {}): 
       model.name = `${FILE_MODEL_PREFIX}${file}:${body.slice(at + 1)}`;
     }
   }
-  if (model.weights !== undefined) {
+  const vitSize =
+    model.inputSize === undefined ? undefined : vitInputSizeProblem(model.name, model.inputSize);
+  if (vitSize) problems.push(`model.inputSize: ${vitSize}`);
+  if (model.weights !== undefined && parseNamedWeights(model.weights)) {
+    const caches = checkPaths ? (opts.weightCaches ?? weightCachesFromEnv()) : undefined;
+    const problem = namedWeightsProblem(model.name, model.weights, caches);
+    if (problem) problems.push(`model.weights: ${problem}`);
+  } else if (model.weights !== undefined) {
     model.weights = resolve(model.weights);
     mustExist('model.weights', model.weights, 'weights', 'any');
   }

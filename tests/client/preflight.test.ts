@@ -1,11 +1,24 @@
 // Pre-flight: what the client checks before any workflow starts, each problem naming its field.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { CampaignConfigSchema } from '../../src/core/campaign-config';
-import { KNOWN_MODELS } from '../../src/core/model-spec';
+import {
+  KNOWN_MODELS,
+  TIMM_PRETRAINED_TAGS,
+  TORCHVISION_WEIGHT_FILES,
+  VIT_PATCH_SIZES,
+} from '../../src/core/model-spec';
 import { defaultEngineLocation } from '../../src/engine/engine-paths';
-import { preflight, PreflightError, unknownModelProblem } from '../../src/client/preflight';
+import {
+  namedWeightsProblem,
+  preflight,
+  PreflightError,
+  unknownModelProblem,
+  vitInputSizeProblem,
+  weightCachesFromEnv,
+} from '../../src/client/preflight';
 import { tempDir } from '../support/test-env';
 import { cli, stackLines, withEnv } from './run-cli';
 
@@ -161,5 +174,146 @@ describe('preflight() resolves relative paths against the campaign file folder, 
       'model.weights',
       'dataset.root',
     ]);
+  });
+});
+
+describe('pretrained weights by name: a missing cache entry is refused before anything starts, with its path', () => {
+  const dir = tempDir('ap-preflight-weights-');
+  const torchHome = path.join(dir, 'torch-home');
+  const hfHubCache = path.join(dir, 'hf-hub');
+  const caches = { torchHome, hfHubCache };
+
+  test("the weights tables are the engine's (engine/agentic_engine/named_weights.py)", () => {
+    const { python, cwd } = defaultEngineLocation(process.env.AP_ENGINE_PYTHON);
+    const script = [
+      'import json',
+      'from agentic_engine.models import _TIMM, _TORCHVISION',
+      'from agentic_engine.named_weights import timm_table, torchvision_table',
+      'print(json.dumps([torchvision_table(_TORCHVISION), timm_table(_TIMM)]))',
+    ].join('\n');
+    const out = execFileSync(python, ['-c', script], { cwd, encoding: 'utf8' });
+    const [torchvision, timm] = JSON.parse(out) as [unknown, unknown];
+    expect(TORCHVISION_WEIGHT_FILES).toEqual(torchvision);
+    expect(Object.keys(TORCHVISION_WEIGHT_FILES)).toEqual(Object.keys(torchvision as object));
+    expect(TIMM_PRETRAINED_TAGS).toEqual(timm);
+  });
+
+  test('campaign start: exit 2 naming model.weights, the file looked for and how to fill it', async () => {
+    const file = campaignFile(
+      dir,
+      'model:\n  name: resnet50\n  weights: torchvision:IMAGENET1K_V2\ntargets:\n  - fraction: 0.5\n',
+    );
+    const r = await withEnv({ ...NO_SERVER, TORCH_HOME: torchHome }, () =>
+      cli('campaign', 'start', '-c', file),
+    );
+    expect(r.code).toBe(2);
+    const expected = path.join(torchHome, 'hub', 'checkpoints', 'resnet50-11ad3fa6.pth');
+    expect(r.err).toContain(
+      `${file}:\n  - model.weights: torchvision weights IMAGENET1K_V2 of resnet50 are not in the local cache: ` +
+        `'${expected}' does not exist; fill it on a host with network: TORCH_HOME=${torchHome} python -c ` +
+        `"import torchvision; torchvision.models.resnet50(weights='IMAGENET1K_V2')" (or copy resnet50-11ad3fa6.pth there)\n`,
+    );
+    expect(r.err).not.toContain('not reachable');
+    expect(stackLines(r.err)).toEqual([]);
+
+    // Filled (presence is all the client checks; the worker's engine checks the bytes): on to the server.
+    fs.mkdirSync(path.dirname(expected), { recursive: true });
+    fs.writeFileSync(expected, '');
+    const ok = await withEnv({ ...NO_SERVER, TORCH_HOME: torchHome }, () =>
+      cli('campaign', 'start', '-c', file),
+    );
+    expect(ok.code).toBe(1);
+    expect(ok.err).toContain('is not reachable');
+  });
+
+  test('timm: the hub cache folder is named; refs/main -> snapshots/<rev>/model.safetensors fills it', () => {
+    const config = CampaignConfigSchema.parse({
+      model: { name: 'deit_tiny', weights: 'timm:fb_in1k' },
+      targets: [{ fraction: 0.5 }],
+    });
+    const folder = path.join(hfHubCache, 'models--timm--deit_tiny_patch16_224.fb_in1k');
+    expect(() => preflight(config, { weightCaches: caches })).toThrow(
+      `model.weights: timm weights fb_in1k of deit_tiny_patch16_224 are not in the local cache: no ` +
+        `model.safetensors or pytorch_model.bin under '${folder}'; fill it on a host with network: ` +
+        `HF_HUB_CACHE=${hfHubCache} python -c "import timm; timm.create_model('deit_tiny_patch16_224.fb_in1k', pretrained=True)"`,
+    );
+    fs.mkdirSync(path.join(folder, 'refs'), { recursive: true });
+    fs.writeFileSync(path.join(folder, 'refs', 'main'), 'abc123\n');
+    fs.mkdirSync(path.join(folder, 'snapshots', 'abc123'), { recursive: true });
+    // A snapshot without the file is still missing.
+    expect(() => preflight(config, { weightCaches: caches })).toThrow(PreflightError);
+    fs.writeFileSync(path.join(folder, 'snapshots', 'abc123', 'model.safetensors'), '');
+    expect(preflight(config, { weightCaches: caches }).model.weights).toBe('timm:fb_in1k');
+  });
+
+  test.each([
+    [
+      'resnet18',
+      'torchvision:IMAGENET1K_V9',
+      "torchvision has no weights 'IMAGENET1K_V9' for resnet18; known: IMAGENET1K_V1",
+    ],
+    [
+      'deit_small',
+      'timm:in22k',
+      "timm has no pretrained tag 'in22k' for deit_small_patch16_224; known: fb_in1k",
+    ],
+    [
+      'democnn',
+      'torchvision:IMAGENET1K_V1',
+      "'torchvision:IMAGENET1K_V1' names torchvision weights; 'democnn' is not a torchvision model",
+    ],
+    ['resnet18', 'timm:fb_in1k', "'timm:fb_in1k' names timm weights; 'resnet18' is not a timm model"],
+  ])('%s with %s: a bad name is refused even without path checks', (name, weights, message) => {
+    expect(namedWeightsProblem(name, weights)).toBe(message);
+    const config = CampaignConfigSchema.parse({ model: { name, weights }, targets: [{ fraction: 0.5 }] });
+    expect(() => preflight(config, { checkPaths: false })).toThrow(`model.weights: ${message}`);
+  });
+
+  test('the caches resolve as torch.hub and huggingface_hub resolve them', () => {
+    expect(weightCachesFromEnv({ TORCH_HOME: '/t', HF_HUB_CACHE: '/h', HF_HOME: '/x' })).toEqual({
+      torchHome: '/t',
+      hfHubCache: '/h',
+    });
+    expect(weightCachesFromEnv({ XDG_CACHE_HOME: '/c', HF_HOME: '' })).toEqual({
+      torchHome: '/c/torch',
+      hfHubCache: '/c/huggingface/hub',
+    });
+    expect(weightCachesFromEnv({ HF_HOME: '/hf' }).hfHubCache).toBe('/hf/hub');
+    expect(weightCachesFromEnv({}).torchHome).toBe(path.join(os.homedir(), '.cache', 'torch'));
+  });
+});
+
+describe('an input size a ViT cannot take is refused before anything starts, naming model.inputSize', () => {
+  test("the patch sizes are the engine's (models.py _VIT_PATCH, 16 for timm DeiTs)", () => {
+    const { python, cwd } = defaultEngineLocation(process.env.AP_ENGINE_PYTHON);
+    const script =
+      'import json; from agentic_engine.models import _TIMM, _VIT_PATCH; print(json.dumps({**_VIT_PATCH, **{n: 16 for n in _TIMM}}))';
+    const out = execFileSync(python, ['-c', script], { cwd, encoding: 'utf8' });
+    expect(VIT_PATCH_SIZES).toEqual(JSON.parse(out));
+  });
+
+  test.each([
+    ['vit_b_16', 60, 'vit_b_16 takes inputs whose side is a multiple of its patch size 16; got 60 (try 48)'],
+    ['vit_b_32', 48, 'vit_b_32 takes inputs whose side is a multiple of its patch size 32; got 48 (try 32)'],
+    [
+      'deit_tiny',
+      40,
+      'deit_tiny_patch16_224 takes inputs whose side is a multiple of its patch size 16; got 40 (try 32)',
+    ],
+    [
+      'deit_small',
+      8,
+      'deit_small_patch16_224 takes inputs whose side is a multiple of its patch size 16; got 8 (try 16)',
+    ],
+  ])('%s at %i px', (name, inputSize, message) => {
+    expect(vitInputSizeProblem(name, inputSize)).toBe(message);
+    const config = CampaignConfigSchema.parse({ model: { name, inputSize }, targets: [{ fraction: 0.5 }] });
+    expect(() => preflight(config, { checkPaths: false })).toThrow(`model.inputSize: ${message}`);
+  });
+
+  test('sizes a ViT takes, and CNNs at any size, pass', () => {
+    expect(vitInputSizeProblem('vit_b_16', 32)).toBeUndefined();
+    expect(vitInputSizeProblem('deit_tiny', 224)).toBeUndefined();
+    expect(vitInputSizeProblem('resnet18', 61)).toBeUndefined();
   });
 });
