@@ -237,13 +237,8 @@ export class CampaignClient {
    * {@link CampaignNotFoundError} when there is none.
    */
   async current(id: string): Promise<CampaignRevisionRef> {
-    const pinned = /~r\d+$/.test(id);
-    const { campaignId, revision } = pinned
-      ? (() => {
-          const at = id.lastIndexOf('~r');
-          return { campaignId: id.slice(0, at), revision: Number(id.slice(at + 2)) };
-        })()
-      : parseRevisionId(id);
+    const { campaignId, revision } = parseRevisionId(id);
+    const pinned = campaignId !== id;
     let n = revision;
     if (!(await workflowExists(this.temporal, revisionId(campaignId, n))))
       throw new CampaignNotFoundError(id);

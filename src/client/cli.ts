@@ -296,9 +296,10 @@ function buildProgram(): Command {
       if (opts.json) return console.log(JSON.stringify(rows, null, 2));
       console.log(
         table(
-          ['workflow', 'type', 'status', 'model', 'stage', 'target', 'iter', 'best dev', 'conv'],
+          ['workflow', 'rev', 'type', 'status', 'model', 'stage', 'target', 'iter', 'best dev', 'conv'],
           rows.map((r) => [
             r.workflowId,
+            r.revision,
             r.type,
             r.status,
             r.model ?? '',

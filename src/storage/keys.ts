@@ -49,15 +49,16 @@ export function revisionId(campaignId: string, revision: number): string {
 
 /**
  * Split a campaign workflow id into the campaign id and the revision number; the inverse of
- * {@link revisionId}.
+ * {@link revisionId}. `c-42~r1` also parses (as revision 1): the way to name revision 1 exactly.
  *
  * @example parseRevisionId('c-42~r2') // { campaignId: 'c-42', revision: 2 }
  * @example parseRevisionId('c-42')    // { campaignId: 'c-42', revision: 1 }
  */
 export function parseRevisionId(id: string): { campaignId: string; revision: number } {
   const at = id.lastIndexOf(REVISION_SEPARATOR);
-  const n = at > 0 ? Number(id.slice(at + REVISION_SEPARATOR.length)) : NaN;
-  return Number.isInteger(n) && n >= 2
+  const digits = at > 0 ? id.slice(at + REVISION_SEPARATOR.length) : '';
+  const n = /^[1-9]\d*$/.test(digits) ? Number(digits) : NaN;
+  return Number.isInteger(n) && n >= 1
     ? { campaignId: id.slice(0, at), revision: n }
     : { campaignId: id, revision: 1 };
 }

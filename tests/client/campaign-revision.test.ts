@@ -202,16 +202,24 @@ describe('campaign reset and retry: a new revision that finishes and is what the
     );
     const show = await cli('campaign', 'show', id);
     expect(show.code).toBe(0);
-    const chosen = t50.chosen!;
-    expect(show.out).toMatch(
-      new RegExp(
-        `^t50\\s+${formatMacs(t50.targetMacs)}\\s+converged\\s+${t50.attemptCount}\\s+${t50.attemptsToConverge}\\s+#${chosen.index}\\s+` +
-          `${formatMacs(chosen.macs)}\\s+${formatPercent(chosen.deviation).replace('+', '\\+')}\\s+${formatMacs(chosen.params)}\\s+` +
-          `${percent(t50.accuracy!.top1)}\\s+-$`,
-        'm',
-      ),
+    expect(show.out).toContain(
+      `revision 2 (${rev2}): reset t50 to attempt 2; continues ${id}, kept as history\n`,
     );
-    expect(show.out).toContain(`dense: ${formatMacs(second.denseMacs)} MACs`);
+    // One row per target, each figure from revision 2's result: t50 re-run, t70 as revision 1 left it.
+    for (const t of [t50, row(second, 't70')]) {
+      const chosen = t.chosen!;
+      expect(show.out).toMatch(
+        new RegExp(
+          `^${t.targetLabel}\\s+${formatMacs(t.targetMacs)}\\s+converged\\s+${t.attemptCount}\\s+${t.attemptsToConverge}\\s+#${chosen.index}\\s+` +
+            `${formatMacs(chosen.macs)}\\s+${formatPercent(chosen.deviation).replace('+', '\\+')}\\s+${formatMacs(chosen.params)}\\s+` +
+            `${percent(t.accuracy!.top1)}\\s+-$`,
+          'm',
+        ),
+      );
+    }
+    expect(show.out).toContain(
+      `dense: ${formatMacs(second.denseMacs)} MACs, ${formatMacs(second.denseParams)} params, top-1 ${(second.denseAccuracy!.top1 * 100).toFixed(1)}%\n`,
+    );
   });
 
   test('report: revision 2 is rendered and stored under its own id, with the re-run target', async () => {

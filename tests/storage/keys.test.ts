@@ -126,6 +126,8 @@ test('a revision folds into the campaign segment: its keys never reach revision 
 test('revision ids refuse a revision below 1 and a campaign id that is already a revision', () => {
   expect(() => revisionId('c-42', 0)).toThrow('a revision is an integer >= 1');
   expect(() => revisionId('c-42~r2', 3)).toThrow('is already a revision id');
-  // A campaign id with no revision suffix parses as revision 1, whatever it holds.
+  // `~r1` names revision 1 exactly; anything else that is not `~r<n>` is no revision suffix.
+  expect(parseRevisionId('c-42~r1')).toEqual({ campaignId: 'c-42', revision: 1 });
   expect(parseRevisionId('c~rx')).toEqual({ campaignId: 'c~rx', revision: 1 });
+  expect(parseRevisionId('c~r02')).toEqual({ campaignId: 'c~r02', revision: 1 });
 });
