@@ -176,6 +176,10 @@ function buildProgram(): Command {
       '--no-path-checks',
       'do not check that the weights and dataset paths exist here (they live on the worker hosts only)',
     )
+    .option(
+      '--no-target-check',
+      'do not profile the model here to check absolute targets (a one-shot engine run; the campaign checks them when it starts)',
+    )
     .addHelpText(
       'after',
       '\nRelative paths in the campaign file (model.weights, dataset.root, file: factories) resolve against the\n' +
@@ -183,39 +187,47 @@ function buildProgram(): Command {
         '  $ agentic-pruner campaign start -c examples/resnet50-1.77g.yaml --wait\n' +
         '  $ agentic-pruner campaign start -c examples/deit-tiny-0.62g.yaml --id deit-tiny-try1',
     )
-    .action(async (opts: { config: string; id?: string; wait?: boolean; pathChecks: boolean }) => {
-      if (opts.id !== undefined) {
-        const problem = campaignIdProblem(opts.id);
-        if (problem) throw new UsageError(`--id: "${opts.id}" ${problem}`);
-      }
-      const checks = {
-        baseDir: path.dirname(path.resolve(opts.config)),
-        checkPaths: opts.pathChecks,
-        source: opts.config,
-      };
-      // Everything this host can check, before connecting: a bad file never needs a server to be refused.
-      const config = preflight(loadCampaignFile(opts.config), checks);
-      await checkTargets(config, opts.config);
-      if (
-        (config.search.agent === 'claude' || config.search.agent === 'hybrid') &&
-        !process.env.ANTHROPIC_API_KEY
-      ) {
-        throw new UsageError(
-          `search.agent "${config.search.agent}" needs ANTHROPIC_API_KEY in the environment; set it or use agent "solver"`,
-        );
-      }
-      const client = await campaignClient();
-      const { campaignId } = await client.start(config, {
-        ...checks,
-        ...(opts.id ? { campaignId: opts.id } : {}),
-      });
-      console.log(campaignId);
-      if (!opts.wait) return;
-      const result = await client.result(campaignId);
-      printLogs(await client.log(campaignId));
-      console.log('\n' + resultTable(result));
-      if (result.targets.some((t) => t.status !== 'converged')) process.exitCode = ExitCode.failed;
-    });
+    .action(
+      async (opts: {
+        config: string;
+        id?: string;
+        wait?: boolean;
+        pathChecks: boolean;
+        targetCheck: boolean;
+      }) => {
+        if (opts.id !== undefined) {
+          const problem = campaignIdProblem(opts.id);
+          if (problem) throw new UsageError(`--id: "${opts.id}" ${problem}`);
+        }
+        const checks = {
+          baseDir: path.dirname(path.resolve(opts.config)),
+          checkPaths: opts.pathChecks,
+          source: opts.config,
+        };
+        // Everything this host can check, before connecting: a bad file never needs a server to be refused.
+        const config = preflight(loadCampaignFile(opts.config), checks);
+        if (opts.targetCheck) await checkTargets(config, opts.config);
+        if (
+          (config.search.agent === 'claude' || config.search.agent === 'hybrid') &&
+          !process.env.ANTHROPIC_API_KEY
+        ) {
+          throw new UsageError(
+            `search.agent "${config.search.agent}" needs ANTHROPIC_API_KEY in the environment; set it or use agent "solver"`,
+          );
+        }
+        const client = await campaignClient();
+        const { campaignId } = await client.start(config, {
+          ...checks,
+          ...(opts.id ? { campaignId: opts.id } : {}),
+        });
+        console.log(campaignId);
+        if (!opts.wait) return;
+        const result = await client.result(campaignId);
+        printLogs(await client.log(campaignId));
+        console.log('\n' + resultTable(result));
+        if (result.targets.some((t) => t.status !== 'converged')) process.exitCode = ExitCode.failed;
+      },
+    );
   campaign
     .command('status')
     .argument('<id>', 'campaign id')

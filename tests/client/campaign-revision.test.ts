@@ -309,5 +309,11 @@ describe('campaign reset and retry: a new revision that finishes and is what the
     );
     expect(r.out).toBe('');
     await expect(campaigns.describe(refusedId)).rejects.toThrow(/does not exist/);
+    // --no-target-check leaves the check to the campaign: it starts (cancelled here at once).
+    const unchecked = testId('unchecked');
+    const started = await cli('campaign', 'start', '-c', above, '--id', unchecked, '--no-target-check');
+    expect(started.code).toBe(0);
+    expect(started.out).toBe(`${unchecked}\n`);
+    await campaigns.cancel(unchecked).catch(() => undefined); // cleanup only: it may have failed already
   }, 120_000);
 });
