@@ -109,7 +109,7 @@ describe('campaign reset and retry: a new revision that finishes and is what the
     expect(row(first, 't50').finetune?.steps).toBe(2);
   });
 
-  test('reset t50 to attempt 2: revision 2 re-runs its search from attempt 2, then fine-tunes, evaluates and checks it', async () => {
+  test('reset t50 to attempt 2: revision 2 re-runs its search from attempt 2, then fine-tunes and evaluates it', async () => {
     const before = firstLogs.find((l) => l.targetLabel === 't50')!;
     const reset = await cli('campaign', 'reset', id, '--to-attempt', '2', '--target', 't50', '--wait');
     expect(reset.err).toBe('');
