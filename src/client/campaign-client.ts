@@ -9,12 +9,14 @@ import type { FineTuneHeartbeat } from '../activities';
 import {
   campaignIdProblem,
   CampaignConfigSchema,
+  resolveTargets,
   type CampaignConfig,
   type CampaignConfigInput,
 } from '../core/campaign-config';
 import type { Attempt } from '../core/attempt';
 import { parseWith } from '../core/errors';
-import type { CampaignResult } from '../workflows/campaign';
+import { parseRevisionId, revisionId } from '../storage/keys';
+import type { CampaignInput, CampaignResult } from '../workflows/campaign';
 import {
   campaignProgressQuery,
   parseSearchWorkflowId,
@@ -25,8 +27,9 @@ import {
 import { TaskQueues } from '../workflows/presets';
 import { CampaignFailedError, ClientError, ServerRejectedError, UsageError } from './errors';
 import { closeReason, failureReason } from './failure-reason';
-import { rebuildSearchLog, searchChildrenOf, type RebuiltLog } from './history-log';
+import { rebuildSearchLog, type RebuiltLog } from './history-log';
 import { preflight, type PreflightOptions } from './preflight';
+import { planRevision, previousRevision, workflowExists, type ResetRequest } from './reset';
 import { campaignQueuePollers, missingWorkers } from './worker-presence';
 
 /** Thrown when a campaign id names no workflow (exit 2). */
@@ -48,9 +51,40 @@ export class CampaignIdTakenError extends ClientError {
   }
 }
 
+/**
+ * Which run of a campaign a command is about: a campaign id names its newest revision (`c-42` after a reset
+ * is `c-42~r2`); `c-42~r1`, `c-42~r2` name one revision exactly.
+ */
+export interface CampaignRevisionRef {
+  /** The campaign (revision 1's id). */
+  campaignId: string;
+  revision: number;
+  /** The revision's workflow id (and artifact folder): `revisionId(campaignId, revision)`. */
+  workflowId: string;
+}
+
+/** One search a campaign revision counts on: its own, or one an earlier revision ran that it reuses. */
+export interface RevisionSearch {
+  targetLabel: string;
+  searchWorkflowId: string;
+  reused: boolean;
+}
+
+/** What a revision carries, as `show`/`status` say it. */
+export interface RevisionInfo {
+  number: number;
+  /** The revision it continues (its workflow id). */
+  previousId: string;
+  reason: string;
+}
+
 /** Where a campaign stands, from its workflow description and history alone (no worker needed). */
 export interface CampaignDescription {
   campaignId: string;
+  /** The revision described (the newest unless one was named), when it is not the first. */
+  revision?: RevisionInfo;
+  /** Its workflow id (the campaign id for revision 1). */
+  workflowId: string;
   /** The workflow status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT. */
   status: string;
   /** The campaign's stage (ApStage): profile, search, finetune, evaluate, deploy, done, failed. */
@@ -79,20 +113,40 @@ export interface CampaignListRow {
   converged?: boolean;
   /** How many runs of this workflow id matched (more than one after a reset or continue-as-new). */
   runs: number;
+  /** The campaign revision the row is of (1 unless a reset or retry made a later one). */
+  revision: number;
 }
 
-/** One row per workflow id: its newest run, with how many runs it has. */
-function newestRunOfEach(rows: readonly CampaignListRow[]): CampaignListRow[] {
-  const byId = new Map<string, CampaignListRow>();
+/**
+ * What rows of one campaign or one target share across revisions: the campaign id, and for a search its
+ * target label (`c-42~r2--t1` and `c-42--t1` are the same target of the same campaign).
+ */
+function lineageKey(row: CampaignListRow): string {
+  const search = row.type === 'macTargetSearch' ? parseSearchWorkflowId(row.workflowId) : undefined;
+  const campaign = parseRevisionId(search?.campaignId ?? row.workflowId).campaignId;
+  return search ? `${campaign}\n${search.targetLabel}` : campaign;
+}
+
+/**
+ * One row per campaign and per target: the newest run of the newest revision. A campaign row is named by
+ * the campaign id (which every command resolves to its newest revision); a search row by the workflow id
+ * of the search that counts. `runs` counts the runs of that workflow id.
+ */
+function newestOfEach(rows: readonly CampaignListRow[]): CampaignListRow[] {
+  const byKey = new Map<string, CampaignListRow>();
   for (const r of rows) {
-    const seen = byId.get(r.workflowId);
-    if (!seen) byId.set(r.workflowId, { ...r });
-    else {
-      const runs = seen.runs + 1;
-      byId.set(r.workflowId, r.startTime > seen.startTime ? { ...r, runs } : { ...seen, runs });
-    }
+    const key = lineageKey(r);
+    const seen = byKey.get(key);
+    const newer =
+      !seen || r.revision > seen.revision || (r.revision === seen.revision && r.startTime > seen.startTime);
+    const sameId = seen?.workflowId === r.workflowId;
+    const runs = sameId ? seen.runs + 1 : 1;
+    if (newer) byKey.set(key, { ...r, runs });
+    else if (sameId) byKey.set(key, { ...seen, runs });
   }
-  return [...byId.values()];
+  return [...byKey.values()].map((r) =>
+    r.type === 'campaign' ? { ...r, workflowId: parseRevisionId(r.workflowId).campaignId } : r,
+  );
 }
 
 /** A frame of `watch`: where the campaign stands and each target's live log. */
@@ -166,14 +220,141 @@ export class CampaignClient {
    */
   async result(campaignId: string): Promise<CampaignResult> {
     return this.guard(campaignId, async () => {
+      const { workflowId } = await this.current(campaignId);
       try {
-        return (await this.temporal.workflow.getHandle(campaignId).result()) as CampaignResult;
+        return (await this.temporal.workflow.getHandle(workflowId).result()) as CampaignResult;
       } catch (err) {
         if (!(err instanceof WorkflowFailedError)) throw err;
-        const desc = await this.temporal.workflow.getHandle(campaignId).describe();
+        const desc = await this.temporal.workflow.getHandle(workflowId).describe();
         throw new CampaignFailedError(campaignId, desc.status.name, failureReason(err.cause ?? err));
       }
     });
+  }
+
+  /**
+   * The revision `id` names: a campaign id names its newest revision (a reset or retry starts revision
+   * 2, 3, ... under `c-42~r2`, ...); `c-42~r1` or `c-42~r2` name one exactly. Throws
+   * {@link CampaignNotFoundError} when there is none.
+   */
+  async current(id: string): Promise<CampaignRevisionRef> {
+    const { campaignId, revision } = parseRevisionId(id);
+    const pinned = campaignId !== id;
+    let n = revision;
+    if (!(await workflowExists(this.temporal, revisionId(campaignId, n))))
+      throw new CampaignNotFoundError(id);
+    // Revisions are numbered without gaps, each started once (REJECT_DUPLICATE): the newest is the last that exists.
+    if (!pinned) while (await workflowExists(this.temporal, revisionId(campaignId, n + 1))) n++;
+    return { campaignId, revision: n, workflowId: revisionId(campaignId, n) };
+  }
+
+  /**
+   * The searches a campaign revision counts on, in target order: the ones it reuses from earlier revisions
+   * and the ones it started, read from its history.
+   */
+  async searchesOf(workflowId: string): Promise<RevisionSearch[]> {
+    const events = (await this.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    const input = defaultPayloadConverter.fromPayload(
+      events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0] as never,
+    ) as CampaignInput | undefined;
+    const out: RevisionSearch[] = Object.entries(input?.revision?.reuse ?? {}).map(([label, kept]) => ({
+      targetLabel: label,
+      searchWorkflowId: kept.row.searchWorkflowId,
+      reused: true,
+    }));
+    for (const ev of events) {
+      const a = ev.startChildWorkflowExecutionInitiatedEventAttributes;
+      if (a?.workflowId && a.workflowType?.name === 'macTargetSearch')
+        out.push({
+          targetLabel: parseSearchWorkflowId(a.workflowId, workflowId)?.targetLabel ?? a.workflowId,
+          searchWorkflowId: a.workflowId,
+          reused: false,
+        });
+    }
+    // Reuse needs the reused profile: with it the labels resolve, and the searches sort in target order.
+    const profile = input?.revision?.profile;
+    if (!profile || !input) return out;
+    const order = resolveTargets(input.config.targets, profile.macs, profile.summary.protectedMacs).map(
+      (t) => t.label,
+    );
+    return out.sort((x, y) => order.indexOf(x.targetLabel) - order.indexOf(y.targetLabel));
+  }
+
+  /**
+   * Start the next revision of a campaign: `reset` re-runs one target's search from an attempt (then its
+   * fine-tune, evaluation and deployment check); without it, a retry under `config` (default: the same
+   * config) re-runs what the change affects and what did not finish, reusing the rest (see
+   * {@link planRevision}). The new revision is its own campaign workflow, `c-42~r<n>`, started once
+   * (REJECT_DUPLICATE) with a memo naming what it continues; the earlier revisions stay as history.
+   */
+  async revise(
+    id: string,
+    change: {
+      reset?: { targetLabel: string; fromAttempt: number };
+      /** The retry's config, or how to make it from the previous revision's. @default the previous config */
+      config?: CampaignConfig | ((previous: CampaignConfig) => CampaignConfig);
+    } = {},
+  ): Promise<{ workflowId: string; campaignId: string; revision: number; reason: string; rerun: string[] }> {
+    const at = await this.current(id);
+    const handle = this.temporal.workflow.getHandle(at.workflowId);
+    const desc = await handle.describe();
+    if (desc.status.name === 'RUNNING')
+      throw new UsageError(
+        `campaign ${id} (${at.workflowId}) is still running: wait for it or cancel it (\`agentic-pruner campaign cancel ${id}\`) first`,
+      );
+    const previous = previousRevision(
+      at.workflowId,
+      desc.status.name,
+      (await handle.fetchHistory()).events ?? [],
+    );
+    let reset: ResetRequest | undefined;
+    if (change.reset) {
+      const { targetLabel, fromAttempt } = change.reset;
+      const row = previous.rows.get(targetLabel);
+      if (!row) {
+        throw new UsageError(
+          `--target: ${at.workflowId} has no finished search for "${targetLabel}" (targets: ${[...previous.rows.keys()].join(', ') || 'none'})`,
+        );
+      }
+      const log = await rebuildSearchLog(this.temporal, row.row.searchWorkflowId);
+      if (fromAttempt > log.attempts.length)
+        throw new UsageError(
+          `--to-attempt: ${targetLabel} has ${log.attempts.length} attempts; reset to one of 1..${log.attempts.length}`,
+        );
+      reset = { targetLabel, fromAttempt, log };
+    }
+    const config =
+      typeof change.config === 'function'
+        ? change.config(previous.input.config)
+        : (change.config ?? previous.input.config);
+    const number = at.revision + 1;
+    const { revision, rerun } = planRevision(previous, config, number, reset);
+    if (!reset && rerun.length === 0 && previous.status === 'COMPLETED')
+      throw new UsageError(
+        `campaign ${id}: nothing changed and every step finished; change the config (-c or --set) to retry`,
+      );
+    const workflowId = revisionId(at.campaignId, number);
+    try {
+      await this.temporal.workflow.start('campaign', {
+        taskQueue: TaskQueues.control,
+        workflowId,
+        // Each revision number is taken once: two resets at once cannot both become revision n.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        args: [{ campaignId: workflowId, config, revision }],
+        memo: {
+          revisionOf: at.campaignId,
+          revision: number,
+          previousId: at.workflowId,
+          reason: revision.reason,
+        },
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError)
+        throw new UsageError(
+          `campaign ${id}: revision ${number} was started meanwhile by someone else; look at it and retry`,
+        );
+      throw err;
+    }
+    return { workflowId, campaignId: at.campaignId, revision: number, reason: revision.reason, rerun };
   }
 
   /**
@@ -182,16 +363,20 @@ export class CampaignClient {
    */
   async describe(campaignId: string): Promise<CampaignDescription> {
     return this.guard(campaignId, async () => {
-      const handle = this.temporal.workflow.getHandle(campaignId);
+      const at = await this.current(campaignId);
+      const handle = this.temporal.workflow.getHandle(at.workflowId);
       const desc = await handle.describe();
       const events = (await handle.fetchHistory()).events ?? [];
+      const input = defaultPayloadConverter.fromPayload(
+        events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0] as never,
+      ) as CampaignInput | undefined;
       const stage = desc.searchAttributes?.ApStage?.[0];
       const completed = events.at(-1)?.workflowExecutionCompletedEventAttributes;
       const result = completed
         ? (defaultPayloadConverter.fromPayload(completed.result?.payloads?.[0] as never) as CampaignResult)
         : undefined;
       const targets: CampaignDescription['targets'] = [];
-      for (const id of await searchChildrenOf(this.temporal, campaignId)) {
+      for (const { searchWorkflowId: id } of await this.searchesOf(at.workflowId)) {
         const log = await rebuildSearchLog(this.temporal, id);
         targets.push({
           label: log.targetLabel,
@@ -204,8 +389,11 @@ export class CampaignClient {
         desc.status.name === 'RUNNING'
           ? missingWorkers(await campaignQueuePollers(this.temporal), Date.now())
           : [];
+      const r = input?.revision;
       return {
-        campaignId,
+        campaignId: at.campaignId,
+        workflowId: at.workflowId,
+        ...(r ? { revision: { number: r.number, previousId: r.previousId, reason: r.reason } } : {}),
         status: desc.status.name,
         stage: typeof stage === 'string' ? stage : undefined,
         reason: closeReason(events),
@@ -218,16 +406,18 @@ export class CampaignClient {
 
   /** The campaign workflow's status name (RUNNING, COMPLETED, FAILED...). */
   async status(campaignId: string): Promise<string> {
-    return this.guard(
-      campaignId,
-      async () => (await this.temporal.workflow.getHandle(campaignId).describe()).status.name,
-    );
+    return this.guard(campaignId, async () => {
+      const { workflowId } = await this.current(campaignId);
+      return (await this.temporal.workflow.getHandle(workflowId).describe()).status.name;
+    });
   }
 
   /** Where a running campaign stands (needs a worker to answer the query). */
   async progress(campaignId: string): Promise<CampaignProgress> {
-    return this.guard(campaignId, () =>
-      this.temporal.workflow.getHandle(campaignId).query(campaignProgressQuery),
+    return this.guard(campaignId, async () =>
+      this.temporal.workflow
+        .getHandle((await this.current(campaignId)).workflowId)
+        .query(campaignProgressQuery),
     );
   }
 
@@ -244,16 +434,44 @@ export class CampaignClient {
     return this.guard(campaignId, async () => {
       // A search workflow id (`<campaign>--<target>`) is its own log.
       if (parseSearchWorkflowId(campaignId)) return [await rebuildSearchLog(this.temporal, campaignId)];
-      const children = await searchChildrenOf(this.temporal, campaignId);
+      const at = await this.current(campaignId);
+      const events = (await this.temporal.workflow.getHandle(at.workflowId).fetchHistory()).events ?? [];
+      const input = defaultPayloadConverter.fromPayload(
+        events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0] as never,
+      ) as CampaignInput | undefined;
+      const revision = input?.revision;
       const logs: RebuiltLog[] = [];
-      for (const id of children) logs.push(await rebuildSearchLog(this.temporal, id));
+      for (const s of await this.searchesOf(at.workflowId)) {
+        const log = await rebuildSearchLog(this.temporal, s.searchWorkflowId);
+        const resume = revision?.resume[s.targetLabel];
+        logs.push(
+          revision
+            ? {
+                ...log,
+                revision: {
+                  number: revision.number,
+                  search: s.reused ? 'reused' : 'rerun',
+                  ...(resume
+                    ? {
+                        reset: {
+                          fromAttempt: resume.fromAttempt,
+                          replacedSearchId: resume.replaces.searchWorkflowId,
+                          replacedAttempts: resume.replaces.attempts,
+                        },
+                      }
+                    : {}),
+                },
+              }
+            : log,
+        );
+      }
       return logs;
     });
   }
 
   /**
    * Campaign and search workflows, filtered by a visibility query over the Ap* search attributes: one row
-   * per workflow id, its newest run (a reset or continue-as-new adds runs; `runs` counts them).
+   * per campaign (its newest revision) and per target (the search that counts; `runs` counts its runs).
    */
   async list(query?: string): Promise<CampaignListRow[]> {
     const base = `WorkflowType = 'campaign' OR WorkflowType = 'macTargetSearch'`;
@@ -269,12 +487,13 @@ export class CampaignClient {
         throw new ServerRejectedError(`--query ${JSON.stringify(query)}`, reason);
       throw err;
     }
-    return newestRunOfEach(rows);
+    return newestOfEach(rows);
   }
 
   /** Live frames until the campaign finishes (queries every `intervalMs`). */
   async *watch(campaignId: string, intervalMs = 1000): AsyncGenerator<WatchFrame> {
-    const handle = this.temporal.workflow.getHandle(campaignId);
+    const { workflowId } = await this.guard(campaignId, () => this.current(campaignId));
+    const handle = this.temporal.workflow.getHandle(workflowId);
     for (;;) {
       // One describe per frame gives both the status and the running fine-tune's heartbeat.
       const desc = await this.guard(campaignId, () => handle.describe());
@@ -304,13 +523,17 @@ export class CampaignClient {
 
   /** The last heartbeat of a campaign's running fine-tune, if one is running. */
   async fineTuneHeartbeat(campaignId: string): Promise<FineTuneHeartbeat | undefined> {
-    const desc = await this.guard(campaignId, () => this.temporal.workflow.getHandle(campaignId).describe());
+    const desc = await this.guard(campaignId, async () =>
+      this.temporal.workflow.getHandle((await this.current(campaignId)).workflowId).describe(),
+    );
     return fineTuneHeartbeatOf(desc.raw.pendingActivities ?? []);
   }
 
   /** Request cancellation of a campaign (its searches and jobs are cancelled with it). */
   async cancel(campaignId: string): Promise<void> {
-    await this.guard(campaignId, () => this.temporal.workflow.getHandle(campaignId).cancel());
+    await this.guard(campaignId, async () =>
+      this.temporal.workflow.getHandle((await this.current(campaignId)).workflowId).cancel(),
+    );
   }
 
   /** Rows of every attempt of every target, `kept` marking the attempt kept for fine-tuning: for `export`. */
@@ -362,6 +585,7 @@ function listRow(wf: WorkflowExecutionInfo): CampaignListRow {
     status: wf.status.name,
     startTime: wf.startTime.toISOString(),
     runs: 1,
+    revision: parseRevisionId(parseSearchWorkflowId(wf.workflowId)?.campaignId ?? wf.workflowId).revision,
   };
   const model = get('ApModel');
   const stage = get('ApStage');

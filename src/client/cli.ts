@@ -11,16 +11,17 @@ import { CampaignClient } from './campaign-client';
 import { resolveClientConfig, type ResolvedClientConfig } from './client-config';
 import { loadCampaignFile } from './config-file';
 import { connectClient } from './connect';
-import { registerControlCommands, resolveSearchId } from './control-commands';
+import { registerControlCommands } from './control-commands';
 import { registerDatasetCommand } from './dataset-command';
 import { CampaignFailedError } from './errors';
 import { attemptsTable, bar, resultTable, table } from './format';
-import { preflight } from './preflight';
+import { preflight, preflightTargets } from './preflight';
+import type { CampaignConfig } from '../core/campaign-config';
+import { readWorkerEnv } from '../workers/worker-config';
 import { runServices, startLocalRuntime } from './local-runtime';
 import { registerDemoCommand } from './demo';
 import { registerModelCommands } from './model-commands';
 import { writeCampaignReport } from './report-file';
-import { resetToAttempt } from './reset';
 import { storeFromEnv } from '../workers/default-deps';
 import { TaskQueues, type QueueName } from '../workflows/presets';
 
@@ -70,9 +71,34 @@ function printLogs(logs: Awaited<ReturnType<CampaignClient['log']>>): void {
     for (const c of l.changes) console.log(`after attempt ${c.afterAttempt}: ${c.note}`);
     for (const r of l.supersededRuns)
       console.log(`earlier run ${r.runId} (replaced by a reset): ${r.attempts} attempts, kept in history`);
+    const rev = l.revision;
+    if (rev?.reset)
+      console.log(
+        `revision ${rev.number}: re-run from attempt ${rev.reset.fromAttempt}; attempts ${rev.reset.fromAttempt}..${rev.reset.replacedAttempts} of ${rev.reset.replacedSearchId} replaced (kept in history: campaign log ${rev.reset.replacedSearchId})`,
+      );
+    else if (rev?.search === 'reused')
+      console.log(`revision ${rev.number}: search reused from ${l.workflowId}`);
     const why = reasonLines([l])[0];
     if (why) console.log(`reason: ${why.slice(l.targetLabel.length + 2)}`);
   }
+}
+
+/**
+ * Absolute targets against a quick profile on this host's engine, before anything starts; without an engine
+ * here, say so on stderr and leave the check to the campaign.
+ */
+async function checkTargets(config: CampaignConfig, source: string): Promise<void> {
+  const pythonOverride = readWorkerEnv().AP_ENGINE_PYTHON;
+  const check = await preflightTargets(config, { source, ...(pythonOverride ? { pythonOverride } : {}) });
+  if (!check.checked && config.targets.some((t) => t.macs !== undefined))
+    console.error(
+      `note: targets not checked against the dense model here (${check.why}); the campaign checks them when it starts`,
+    );
+}
+
+/** The line `status` and `show` print for a later revision: which one, why, and what it continues. */
+function revisionLine(workflowId: string, r: { number: number; previousId: string; reason: string }): string {
+  return `revision ${r.number} (${workflowId}): ${r.reason}; continues ${r.previousId}, kept as history`;
 }
 
 function buildProgram(): Command {
@@ -150,6 +176,10 @@ function buildProgram(): Command {
       '--no-path-checks',
       'do not check that the weights and dataset paths exist here (they live on the worker hosts only)',
     )
+    .option(
+      '--no-target-check',
+      'do not profile the model here to check absolute targets (a one-shot engine run; the campaign checks them when it starts)',
+    )
     .addHelpText(
       'after',
       '\nRelative paths in the campaign file (model.weights, dataset.root, file: factories) resolve against the\n' +
@@ -157,38 +187,47 @@ function buildProgram(): Command {
         '  $ agentic-pruner campaign start -c examples/resnet50-1.77g.yaml --wait\n' +
         '  $ agentic-pruner campaign start -c examples/deit-tiny-0.62g.yaml --id deit-tiny-try1',
     )
-    .action(async (opts: { config: string; id?: string; wait?: boolean; pathChecks: boolean }) => {
-      if (opts.id !== undefined) {
-        const problem = campaignIdProblem(opts.id);
-        if (problem) throw new UsageError(`--id: "${opts.id}" ${problem}`);
-      }
-      const checks = {
-        baseDir: path.dirname(path.resolve(opts.config)),
-        checkPaths: opts.pathChecks,
-        source: opts.config,
-      };
-      // Everything this host can check, before connecting: a bad file never needs a server to be refused.
-      const config = preflight(loadCampaignFile(opts.config), checks);
-      if (
-        (config.search.agent === 'claude' || config.search.agent === 'hybrid') &&
-        !process.env.ANTHROPIC_API_KEY
-      ) {
-        throw new UsageError(
-          `search.agent "${config.search.agent}" needs ANTHROPIC_API_KEY in the environment; set it or use agent "solver"`,
-        );
-      }
-      const client = await campaignClient();
-      const { campaignId } = await client.start(config, {
-        ...checks,
-        ...(opts.id ? { campaignId: opts.id } : {}),
-      });
-      console.log(campaignId);
-      if (!opts.wait) return;
-      const result = await client.result(campaignId);
-      printLogs(await client.log(campaignId));
-      console.log('\n' + resultTable(result));
-      if (result.targets.some((t) => t.status !== 'converged')) process.exitCode = ExitCode.failed;
-    });
+    .action(
+      async (opts: {
+        config: string;
+        id?: string;
+        wait?: boolean;
+        pathChecks: boolean;
+        targetCheck: boolean;
+      }) => {
+        if (opts.id !== undefined) {
+          const problem = campaignIdProblem(opts.id);
+          if (problem) throw new UsageError(`--id: "${opts.id}" ${problem}`);
+        }
+        const checks = {
+          baseDir: path.dirname(path.resolve(opts.config)),
+          checkPaths: opts.pathChecks,
+          source: opts.config,
+        };
+        // Everything this host can check, before connecting: a bad file never needs a server to be refused.
+        const config = preflight(loadCampaignFile(opts.config), checks);
+        if (opts.targetCheck) await checkTargets(config, opts.config);
+        if (
+          (config.search.agent === 'claude' || config.search.agent === 'hybrid') &&
+          !process.env.ANTHROPIC_API_KEY
+        ) {
+          throw new UsageError(
+            `search.agent "${config.search.agent}" needs ANTHROPIC_API_KEY in the environment; set it or use agent "solver"`,
+          );
+        }
+        const client = await campaignClient();
+        const { campaignId } = await client.start(config, {
+          ...checks,
+          ...(opts.id ? { campaignId: opts.id } : {}),
+        });
+        console.log(campaignId);
+        if (!opts.wait) return;
+        const result = await client.result(campaignId);
+        printLogs(await client.log(campaignId));
+        console.log('\n' + resultTable(result));
+        if (result.targets.some((t) => t.status !== 'converged')) process.exitCode = ExitCode.failed;
+      },
+    );
   campaign
     .command('status')
     .argument('<id>', 'campaign id')
@@ -196,6 +235,7 @@ function buildProgram(): Command {
     .action(async (id: string) => {
       const d = await (await campaignClient()).describe(id);
       console.log(`${id}: ${d.status}, stage ${d.stage ?? '-'}`);
+      if (d.revision) console.log(revisionLine(d.workflowId, d.revision));
       if (d.reason) console.log(`reason: ${d.reason}`);
       for (const w of d.warnings) console.log(`warning: ${w}`);
       for (const t of d.targets)
@@ -214,6 +254,7 @@ function buildProgram(): Command {
       const client = await campaignClient();
       const d = await client.describe(id);
       console.log(`${id}: ${d.status}, stage ${d.stage ?? '-'}`);
+      if (d.revision) console.log(revisionLine(d.workflowId, d.revision));
       if (d.result) {
         console.log(
           `dense: ${formatMacs(d.result.denseMacs)} MACs, ${formatMacs(d.result.denseParams)} params` +
@@ -267,9 +308,10 @@ function buildProgram(): Command {
       if (opts.json) return console.log(JSON.stringify(rows, null, 2));
       console.log(
         table(
-          ['workflow', 'type', 'status', 'model', 'stage', 'target', 'iter', 'best dev', 'conv'],
+          ['workflow', 'rev', 'type', 'status', 'model', 'stage', 'target', 'iter', 'best dev', 'conv'],
           rows.map((r) => [
             r.workflowId,
+            r.revision,
             r.type,
             r.status,
             r.model ?? '',
@@ -367,30 +409,6 @@ function buildProgram(): Command {
       }
     });
 
-  campaign
-    .command('reset')
-    .argument('<id>', 'campaign id, or a search workflow id (<campaign>--<target>)')
-    .requiredOption('--to-attempt <n>', 're-run the search from this attempt (earlier attempts are kept)')
-    .option('--target <label>', 'which target of the campaign (default: the only one)')
-    .description(
-      'Temporal reset: re-run a search from attempt N (after an override or a band change, or to retry)',
-    )
-    .addHelpText('after', '\nExample:\n  $ agentic-pruner campaign reset resnet50-20261128 --to-attempt 3')
-    .action(async (id: string, opts: { toAttempt: string; target?: string }) => {
-      const n = Number(opts.toAttempt);
-      if (!Number.isInteger(n) || n < 1)
-        throw new UsageError(`--to-attempt: expected an attempt number >= 1, got ${opts.toAttempt}`);
-      const client = await campaignClient();
-      const workflowId = await resolveSearchId(client, id, opts.target);
-      const runId = await resetToAttempt(
-        client.temporal,
-        workflowId,
-        n,
-        `agentic-pruner reset --to-attempt ${n}`,
-      );
-      console.log(`${workflowId} reset to attempt ${n}: new run ${runId}`);
-    });
-
   program
     .command('report')
     .argument('<id>', 'campaign id')
@@ -402,10 +420,12 @@ function buildProgram(): Command {
       const client = await campaignClient();
       const config = clientConfig();
       const store = storeFromEnv(config.env, config.processEnv);
-      console.log(await writeCampaignReport(client, store, id, opts.out));
+      // A campaign id names its newest revision: its report is stored under that revision's id.
+      const { workflowId } = await client.current(id);
+      console.log(await writeCampaignReport(client, store, workflowId, opts.out));
     });
 
-  registerControlCommands(campaign, campaignClient);
+  registerControlCommands(campaign, campaignClient, printLogs);
   registerModelCommands(program);
   registerDatasetCommand(program);
   registerDemoCommand(program);

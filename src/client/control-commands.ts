@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { baseStrategy } from '../core/strategy';
 import { formatBand, parseBand, type Band } from '../core/tolerance-band';
@@ -10,14 +11,20 @@ import {
   resumeSignal,
   setBandUpdate,
 } from '../workflows/definitions';
-import { CampaignNotFoundError, type CampaignClient } from './campaign-client';
+import { CampaignConfigSchema, type CampaignConfig } from '../core/campaign-config';
+import { parseWith } from '../core/errors';
+import type { CampaignClient } from './campaign-client';
+import { loadCampaignFile } from './config-file';
 import { UsageError } from './errors';
 import { failureReason } from './failure-reason';
-import { searchChildrenOf } from './history-log';
+import type { RebuiltLog } from './history-log';
+import { preflight } from './preflight';
+import { applySet } from './reset';
 
 /**
  * The search workflow of `id`'s target `target`: `id` itself when it is a search id
- * (`<campaign>--<target>`), else the campaign's only search, or the one whose label is `target`.
+ * (`<campaign>--<target>`), else the search that counts in the campaign's newest revision (its own, or
+ * one it reuses): the only one, or the one whose label is `target`.
  */
 export async function resolveSearchId(
   client: CampaignClient,
@@ -25,15 +32,22 @@ export async function resolveSearchId(
   target: string | undefined,
 ): Promise<string> {
   if (parseSearchWorkflowId(id)) return id;
-  const children = await searchChildrenOf(client.temporal, id).catch(() => {
-    throw new CampaignNotFoundError(id);
-  });
-  const labelOf = (c: string) => parseSearchWorkflowId(c, id)?.targetLabel;
-  if (children.length === 0) throw new UsageError(`campaign ${id} has started no search yet`);
-  const pick = target !== undefined ? children.filter((c) => labelOf(c) === target) : children;
+  return (await resolveTarget(client, id, target)).searchWorkflowId;
+}
+
+/** The target `target` (default: the only one) of `id`'s newest revision: its label and its search. */
+async function resolveTarget(
+  client: CampaignClient,
+  id: string,
+  target: string | undefined,
+): Promise<{ targetLabel: string; searchWorkflowId: string }> {
+  const { workflowId } = await client.current(id);
+  const searches = await client.searchesOf(workflowId);
+  if (searches.length === 0) throw new UsageError(`campaign ${id} has started no search yet`);
+  const pick = target !== undefined ? searches.filter((s) => s.targetLabel === target) : searches;
   if (pick.length !== 1) {
     throw new UsageError(
-      `--target: campaign ${id} has targets ${children.map(labelOf).join(', ')}; ${target === undefined ? 'name one' : `not "${target}"`}`,
+      `--target: campaign ${id} has targets ${searches.map((s) => s.targetLabel).join(', ')}; ${target === undefined ? 'name one' : `not "${target}"`}`,
     );
   }
   return pick[0]!;
@@ -83,7 +97,11 @@ function readText(file: string): string {
  * signals and updates. The search validates overrides and bands itself (the same validators); a refused one
  * prints the validator's message and exits 2, and never enters history.
  */
-export function registerControlCommands(campaign: Command, connect: () => Promise<CampaignClient>): void {
+export function registerControlCommands(
+  campaign: Command,
+  connect: () => Promise<CampaignClient>,
+  printLogs: (logs: RebuiltLog[]) => void,
+): void {
   const targetOption = ['--target <label>', 'which target of the campaign (default: the only one)'] as const;
   // pause and resume: one signal each, same shape.
   const signals = [
@@ -179,4 +197,103 @@ export function registerControlCommands(campaign: Command, connect: () => Promis
         .catch((e) => refused(searchId, e));
       console.log(`${searchId}: band is now ${formatBand(now)}`);
     });
+  registerRevisionCommands(campaign, connect, printLogs);
+}
+
+/** What `reset` and `retry` print: the revision started, why, and what runs again. */
+function printRevision(
+  id: string,
+  r: { workflowId: string; revision: number; reason: string; rerun: string[] },
+): void {
+  console.log(`${id}: revision ${r.revision} started as ${r.workflowId}: ${r.reason}`);
+  for (const line of r.rerun) console.log(`  runs again: ${line}`);
+  console.log(`follow it: agentic-pruner campaign watch ${id}`);
+}
+
+/**
+ * `campaign reset` and `campaign retry`: each starts the campaign's next revision (`<id>~r<n>`, see
+ * `CampaignClient.revise`), which re-runs what changed and reuses the rest; `--wait` prints its log and
+ * result as `start --wait` does.
+ */
+function registerRevisionCommands(
+  campaign: Command,
+  connect: () => Promise<CampaignClient>,
+  printLogs: (logs: RebuiltLog[]) => void,
+): void {
+  const waitFor = async (client: CampaignClient, id: string) => {
+    await client.result(id);
+    printLogs(await client.log(id));
+  };
+  campaign
+    .command('reset')
+    .argument('<id>', 'campaign id')
+    .requiredOption(
+      '--to-attempt <n>',
+      're-run the search from this attempt (the attempts before it are kept)',
+    )
+    .option('--target <label>', 'which target of the campaign (default: the only one)')
+    .option('--wait', 'wait for the new revision and print its log')
+    .description(
+      "re-run a target's search from attempt N, then its fine-tune, evaluation and deployment check, as the campaign's next revision (the other targets' results are reused)",
+    )
+    .addHelpText(
+      'after',
+      '\nThe earlier revision stays as history; `campaign show|log|export|report <id>` show the newest.\n\n' +
+        'Example:\n  $ agentic-pruner campaign reset resnet50-20261128 --to-attempt 3 --target t1-1770.0M',
+    )
+    .action(async (id: string, opts: { toAttempt: string; target?: string; wait?: boolean }) => {
+      const n = Number(opts.toAttempt);
+      if (!Number.isInteger(n) || n < 1)
+        throw new UsageError(`--to-attempt: expected an attempt number >= 1, got ${opts.toAttempt}`);
+      if (parseSearchWorkflowId(id))
+        throw new UsageError(
+          `reset takes the campaign id, not a search id: agentic-pruner campaign reset ${parseSearchWorkflowId(id)!.campaignId} --to-attempt ${n} --target ${parseSearchWorkflowId(id)!.targetLabel}`,
+        );
+      const client = await connect();
+      const { targetLabel } = await resolveTarget(client, id, opts.target);
+      printRevision(id, await client.revise(id, { reset: { targetLabel, fromAttempt: n } }));
+      if (opts.wait) await waitFor(client, id);
+    });
+  campaign
+    .command('retry')
+    .argument('<id>', 'campaign id')
+    .option('-c, --config <file>', 'the changed campaign file (default: the config the campaign ran with)')
+    .option(
+      '--set <path=value>',
+      'change one setting (repeatable), e.g. finetune.batchSize=128 or targets.1.band="-3%..+1%"',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option('--no-path-checks', 'do not check that the weights and dataset paths exist here')
+    .option('--wait', 'wait for the new revision and print its log')
+    .description(
+      "run a campaign again as its next revision: what a changed config affects (or what did not finish) runs again, the rest (the profile, unchanged targets' searches) is reused",
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ agentic-pruner campaign retry resnet50-20261128 --set finetune.batchSize=128\n' +
+        '  $ agentic-pruner campaign retry resnet50-20261128 -c resnet50-narrower-band.yaml',
+    )
+    .action(
+      async (id: string, opts: { config?: string; set: string[]; pathChecks: boolean; wait?: boolean }) => {
+        if (parseSearchWorkflowId(id))
+          throw new UsageError(`retry takes the campaign id, not a search id (${id})`);
+        const checks = {
+          baseDir: opts.config ? path.dirname(path.resolve(opts.config)) : process.cwd(),
+          checkPaths: opts.pathChecks,
+          source: opts.config ?? '--set',
+        };
+        // A changed file is checked before connecting, as `start` checks it.
+        const file = opts.config !== undefined ? preflight(loadCampaignFile(opts.config), checks) : undefined;
+        const changed = (previous: CampaignConfig): CampaignConfig => {
+          const base = file ?? previous;
+          if (opts.set.length === 0) return base;
+          const edited = opts.set.reduce<unknown>((c, a) => applySet(c, a), base);
+          return preflight(parseWith(CampaignConfigSchema, edited, '--set'), checks);
+        };
+        const client = await connect();
+        printRevision(id, await client.revise(id, { config: changed }));
+        if (opts.wait) await waitFor(client, id);
+      },
+    );
 }

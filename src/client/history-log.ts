@@ -32,6 +32,15 @@ export interface RebuiltLog {
    * not in `attempts` — the run that counts replays the attempts before the reset point itself.
    */
   supersededRuns: { runId: string; attempts: number }[];
+  /** Set by `CampaignClient.log` on a campaign revision's log: where this target's search comes from. */
+  revision?: {
+    /** The campaign revision the log is shown for. */
+    number: number;
+    /** `reused`: an earlier revision's search, standing as it was; `rerun`: a search this revision ran. */
+    search: 'reused' | 'rerun';
+    /** For a re-run from an attempt: the search whose attempts from `fromAttempt` on it replaced. */
+    reset?: { fromAttempt: number; replacedSearchId: string; replacedAttempts: number };
+  };
 }
 
 function decode<T>(payloads: Payload[] | null | undefined, index = 0): T | undefined {
@@ -93,6 +102,9 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       if (!s) continue;
       const result = decode<unknown>(a.result?.payloads);
       if (s.type === 'proposeStrategy') lastProposal = result as Proposal;
+      // A run that starts from a stored log (continue-as-new, or a revision's re-run from an attempt) loads
+      // the attempts before its own: they are part of its log.
+      if (s.type === 'loadStrategyLog') attempts.push(...(result as Attempt[]));
       if (s.type === 'pruneTrial' && input) {
         const trial = s.input as PruneTrialInput;
         const r = result as PruneTrialResult;
@@ -220,15 +232,4 @@ export async function rebuildSearchLog(client: Client, workflowId: string): Prom
     changes,
     supersededRuns,
   };
-}
-
-/** The search child workflow ids a campaign started, read from the campaign's history. */
-export async function searchChildrenOf(client: Client, campaignId: string): Promise<string[]> {
-  const history = await client.workflow.getHandle(campaignId).fetchHistory();
-  const ids: string[] = [];
-  for (const ev of history.events ?? []) {
-    const a = ev.startChildWorkflowExecutionInitiatedEventAttributes;
-    if (a?.workflowId && a.workflowType?.name === 'macTargetSearch') ids.push(a.workflowId);
-  }
-  return ids;
 }

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CampaignConfig } from '../core/campaign-config';
+import { resolveTargets, type CampaignConfig } from '../core/campaign-config';
+import { parseWith } from '../core/errors';
 import {
   FILE_MODEL_PREFIX,
   KNOWN_MODELS,
@@ -11,6 +12,9 @@ import {
   TORCHVISION_WEIGHT_FILES,
   VIT_PATCH_SIZES,
 } from '../core/model-spec';
+import { ProfileSchema, summarizeProfile } from '../core/profile';
+import { defaultEngineLocation } from '../engine/engine-paths';
+import { OneShotEngine } from '../engine/engine-process';
 import { ClientError } from './errors';
 
 /** Thrown when a campaign fails a check the client can make before anything starts; each line names the field. Exit 2. */
@@ -246,4 +250,46 @@ export function preflight(config: CampaignConfig, opts: PreflightOptions = {}): 
   }
   if (problems.length > 0) throw new PreflightError(opts.source ?? 'campaign config', problems);
   return { ...config, model, ...(dataset ? { dataset } : {}) };
+}
+
+/** What {@link preflightTargets} concluded: checked against the dense model, or why it could not check. */
+export type TargetCheck =
+  | { checked: true; denseMacs: number; floorMacs: number }
+  | { checked: false; why: string };
+
+/**
+ * For absolute targets (`macs:`), a quick profile of the dense model on this host's engine, so a target not
+ * below the dense model or below what its protected layers alone cost is refused before any workflow
+ * starts, naming the field (`targets.0.macs: ...`), with the same check the campaign makes
+ * ({@link resolveTargets}). Fractions are below dense by their schema and need no profile. With no engine
+ * installed on this host (`pythonOverride` unset and no `engine/.venv`), nothing is checked here and the
+ * campaign's own check stands (`{ checked: false }`). Throws a {@link PreflightError}.
+ */
+export async function preflightTargets(
+  config: CampaignConfig,
+  opts: { source?: string; pythonOverride?: string } = {},
+): Promise<TargetCheck> {
+  if (!config.targets.some((t) => t.macs !== undefined)) return { checked: false, why: 'no absolute target' };
+  let engine: OneShotEngine;
+  try {
+    engine = new OneShotEngine(defaultEngineLocation(opts.pythonOverride));
+  } catch (err) {
+    return { checked: false, why: (err as Error).message };
+  }
+  const { weights: _weights, ...model } = config.model;
+  // MACs do not depend on the weights, so they are not read; a pruned model's architecture does.
+  if (model.pruned !== undefined && URI.test(model.pruned))
+    return { checked: false, why: `model.pruned is on the workers only (${model.pruned})` };
+  const raw = await engine.run('profile', {
+    model,
+    ...(config.inputShape ? { inputShape: config.inputShape } : {}),
+  });
+  const profile = parseWith(ProfileSchema, raw, `engine profile of ${config.model.name}`);
+  const floorMacs = summarizeProfile(profile).protectedMacs;
+  try {
+    resolveTargets(config.targets, profile.macs, floorMacs);
+  } catch (err) {
+    throw new PreflightError(opts.source ?? 'campaign config', [(err as Error).message]);
+  }
+  return { checked: true, denseMacs: profile.macs, floorMacs };
 }

@@ -7,6 +7,7 @@
  * ```ts
  * checkpointKey('c-42', '1.77G', 400) // 'campaigns/c-42/1.77G/checkpoints/ckpt-000000400.pt'
  * profileKey('c-42')                  // 'campaigns/c-42/_model/profile/profile.json'
+ * profileKey(revisionId('c-42', 2))   // 'campaigns/c-42~r2/_model/profile/profile.json'
  * ```
  */
 import type { ArtifactRef } from '../core/artifact-ref';
@@ -21,6 +22,46 @@ export const MAX_SEGMENT_BYTES = 255;
 export const MODEL_LABEL = '_model';
 /** The target label under which a campaign keeps its rendered report (HTML + JSON). */
 export const REPORT_LABEL = '_report';
+
+/**
+ * What joins a campaign id and its revision number in a revision's id (`c-42~r2`). Campaign ids never hold
+ * it ({@link campaignIdProblem} allows letters, digits, `.`, `_`, `-`), so a revision id never names a
+ * campaign a user started, and it is one key segment.
+ */
+export const REVISION_SEPARATOR = '~r';
+
+/**
+ * The id of revision `revision` of campaign `campaignId`: the campaign id itself for revision 1, else
+ * `<campaignId>~r<revision>`. A revision (a reset or a retry) is its own campaign workflow under this id,
+ * and its artifacts live under `campaigns/<revision id>/...`, so a re-run never overwrites an earlier
+ * revision's objects.
+ *
+ * @example revisionId('c-42', 1) // 'c-42'
+ * @example revisionId('c-42', 2) // 'c-42~r2'
+ */
+export function revisionId(campaignId: string, revision: number): string {
+  if (!Number.isInteger(revision) || revision < 1)
+    throw new ArtifactKeyError(String(revision), 'a revision is an integer >= 1');
+  if (campaignId.includes(REVISION_SEPARATOR))
+    throw new ArtifactKeyError(campaignId, 'is already a revision id');
+  return revision === 1 ? campaignId : `${campaignId}${REVISION_SEPARATOR}${revision}`;
+}
+
+/**
+ * Split a campaign workflow id into the campaign id and the revision number; the inverse of
+ * {@link revisionId}. `c-42~r1` also parses (as revision 1): the way to name revision 1 exactly.
+ *
+ * @example parseRevisionId('c-42~r2') // { campaignId: 'c-42', revision: 2 }
+ * @example parseRevisionId('c-42')    // { campaignId: 'c-42', revision: 1 }
+ */
+export function parseRevisionId(id: string): { campaignId: string; revision: number } {
+  const at = id.lastIndexOf(REVISION_SEPARATOR);
+  const digits = at > 0 ? id.slice(at + REVISION_SEPARATOR.length) : '';
+  const n = /^[1-9]\d*$/.test(digits) ? Number(digits) : NaN;
+  return Number.isInteger(n) && n >= 1
+    ? { campaignId: id.slice(0, at), revision: n }
+    : { campaignId: id, revision: 1 };
+}
 
 // Made per call, not at module load: the module is also evaluated inside the workflow sandbox.
 const byteLength = (s: string): number => new TextEncoder().encode(s).length;

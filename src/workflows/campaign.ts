@@ -12,25 +12,79 @@ import type {
   EngineActivities,
   EvaluateResult,
   FineTuneResult,
+  LogActivities,
+  ProfileModelResult,
   TrainingActivities,
 } from '../activities';
+import type { Attempt } from '../core/attempt';
 import type { ArtifactRef } from '../core/artifact-ref';
 import { FailureTypes } from '../activities/failure-types';
 import { MODEL_LABEL } from '../storage/keys';
 import { resolveTargets, type CampaignConfig, type ResolvedTarget } from '../core/campaign-config';
 import { campaignProgressQuery, searchWorkflowId } from './definitions';
-import { macTargetSearch, type MacTargetSearchResult } from './mac-target-search';
+import { macTargetSearch, type CarriedState, type MacTargetSearchResult } from './mac-target-search';
 import { ActivityPresets } from './presets';
 import { SA, type CampaignStage } from './search-attributes';
 
 const { profileModel } = proxyActivities<EngineActivities>(ActivityPresets.profile);
 const { evaluateModel } = proxyActivities<TrainingActivities>(ActivityPresets.evaluate);
 const { deploymentCheck } = proxyActivities<DeploymentActivities>(ActivityPresets.evaluate);
+const { saveStrategyLog } = proxyActivities<LogActivities>(ActivityPresets.storage);
 
 /** Input of {@link campaign}: the validated config (the client validates with zod before starting). */
 export interface CampaignInput {
+  /** The campaign's id, which keys its artifacts: for a revision, `revisionId(campaign, n)` (`c-42~r2`). */
   campaignId: string;
   config: CampaignConfig;
+  /** Set when this run is a revision of an earlier one (a reset or a retry): what it carries over. */
+  revision?: CampaignRevision;
+}
+
+/**
+ * What a revision of a campaign (`campaign reset` or `campaign retry`) carries over from the revision
+ * before it: references and small numbers only. What it names is reused, not redone; everything else
+ * runs again under the revision's own id, so no earlier revision's artifact is overwritten.
+ *
+ * @example
+ * // `campaign reset c-42 --to-attempt 2 --target t1` on a two-target campaign:
+ * // { campaignId: 'c-42', number: 2, previousId: 'c-42', reason: 'reset t1 to attempt 2',
+ * //   profile: {...}, reuse: { t2: { row: {...}, steps: 'all' } },
+ * //   resume: { t1: { fromAttempt: 2, attempts: [attempt 1], state: {...}, replaces: {...} } } }
+ */
+export interface CampaignRevision {
+  /** The campaign this is a revision of (revision 1's id). */
+  campaignId: string;
+  /** 2, 3, ...: this run's workflow id is `revisionId(campaignId, number)`. */
+  number: number;
+  /** Workflow id of the revision this one continues. */
+  previousId: string;
+  /** Why, in one line: `reset t1 to attempt 2`, `retry: targets.1.band changed`. */
+  reason: string;
+  /** The previous revision's profile of the dense model, when the model is unchanged: not profiled again. */
+  profile?: ProfileModelResult;
+  /** The dense model's accuracy, when model, dataset and batch size are unchanged. */
+  denseAccuracy?: EvaluateResult;
+  /**
+   * Per target label, a result reused: `search`, the search stands and the steps after it run again
+   * (a changed fine-tune recipe); `all`, the whole row stands.
+   */
+  reuse: Record<string, { row: CampaignTargetResult; steps: 'search' | 'all' }>;
+  /**
+   * Per target label, a search run again from attempt `fromAttempt`: it starts from the attempts before it
+   * and the search state they left (stored as the search's first strategy-log part).
+   */
+  resume: Record<string, SearchResume>;
+}
+
+/** A search a revision re-runs from an attempt: see {@link CampaignRevision.resume}. */
+export interface SearchResume {
+  fromAttempt: number;
+  /** Attempts 1..fromAttempt-1 of the search it replaces, as they were measured. */
+  attempts: Attempt[];
+  /** The search state after those attempts (the reducer replayed over them). */
+  state: Omit<CarriedState, 'logRefs'>;
+  /** The search whose later attempts this re-run replaces, and how many attempts it had. */
+  replaces: { searchWorkflowId: string; attempts: number };
 }
 
 /** One target's line in the campaign result. */
@@ -63,7 +117,7 @@ export type { CampaignProgress } from './definitions';
  * child per target, and hand converged results on.
  */
 export async function campaign(input: CampaignInput): Promise<CampaignResult> {
-  const { config, campaignId } = input;
+  const { config, campaignId, revision } = input;
   let stage: CampaignStage = 'profile';
   let denseMacs: number | null = null;
   let resolved: ResolvedTarget[] = [];
@@ -77,7 +131,12 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     stage,
     model: config.model.name,
     denseMacs,
-    targets: resolved.map((t) => ({ ...t, searchWorkflowId: searchWorkflowId(campaignId, t.label) })),
+    targets: resolved.map((t) => ({
+      ...t,
+      // A reused target's search is the earlier revision's.
+      searchWorkflowId:
+        revision?.reuse[t.label]?.row.searchWorkflowId ?? searchWorkflowId(campaignId, t.label),
+    })),
     results,
   }));
   upsertSearchAttributes([
@@ -86,11 +145,14 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     { key: SA.stage, value: stage },
   ]);
 
-  const profiled = await profileModel({
-    campaignId,
-    model: config.model,
-    ...(config.inputShape ? { inputShape: config.inputShape } : {}),
-  });
+  // Every branch on `revision` is new behaviour only for revisions: a history without it replays as before.
+  const profiled =
+    revision?.profile ??
+    (await profileModel({
+      campaignId,
+      model: config.model,
+      ...(config.inputShape ? { inputShape: config.inputShape } : {}),
+    }));
   denseMacs = profiled.macs;
   try {
     resolved = resolveTargets(config.targets, profiled.macs, profiled.summary.protectedMacs);
@@ -108,7 +170,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
         batchSize: config.dataset.calibrationBatchSize,
       }
     : undefined;
-  const searches = resolved.map((t) =>
+  const startSearch = (t: ResolvedTarget, carried?: CarriedState) =>
     executeChild(macTargetSearch, {
       workflowId: searchWorkflowId(campaignId, t.label),
       taskQueue: workflowInfo().taskQueue,
@@ -130,6 +192,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
           attemptsPerRun: search.attemptsPerRun,
           baseStrategy: search.base,
           ...(calibration ? { calibration } : {}),
+          ...(carried ? { carried } : {}),
         },
       ],
     }).then((r) => {
@@ -140,14 +203,31 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
       };
       results.push(row);
       return row;
-    }),
-  );
+    });
+  const searches = resolved.map((t) => {
+    const kept = revision?.reuse[t.label];
+    if (kept) {
+      // The search (and, with `all`, what followed it) of an earlier revision stands as it was.
+      const { finetune: _finetune, accuracy: _accuracy, deployment: _deployment, ...searched } = kept.row;
+      const row: CampaignTargetResult =
+        kept.steps === 'all' ? { ...kept.row, notes: [...kept.row.notes] } : { ...searched, notes: [] };
+      results.push(row);
+      return Promise.resolve(row);
+    }
+    const resume = revision?.resume[t.label];
+    if (!resume) return startSearch(t);
+    // The attempts before the reset point become the re-run's first strategy-log part, under this revision's id.
+    return saveStrategyLog({ campaignId, targetLabel: t.label, attempts: resume.attempts, part: 0 }).then(
+      (ref) => startSearch(t, { ...resume.state, logRefs: [ref] }),
+    );
+  });
   const targets = await Promise.all(searches);
 
   // After the search: fine-tune, evaluate and check deployment of each converged target's chosen model.
   const dataset = config.dataset;
   let denseAccuracy: EvaluateResult | undefined;
-  if (dataset && targets.some((t) => t.status === 'converged')) {
+  if (revision?.denseAccuracy) denseAccuracy = revision.denseAccuracy;
+  else if (dataset && targets.some((t) => t.status === 'converged')) {
     setStage('evaluate');
     denseAccuracy = await evaluateModel({
       campaignId,
@@ -158,6 +238,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     });
   }
   for (const t of targets) {
+    if (revision?.reuse[t.targetLabel]?.steps === 'all') continue;
     const chosen = t.chosen;
     if (t.status !== 'converged' || !chosen?.model) {
       t.notes.push('not converged: no fine-tune or deployment check');

@@ -133,7 +133,7 @@ describe('CLI against a real campaign', () => {
     await engines.engine.close();
   });
 
-  test('start --wait, log, list --query, export csv, reset --to-attempt', async () => {
+  test('start --wait, log, list --query, export csv, a raw Temporal reset', async () => {
     const id = testId('cli');
     const file = writeConfig(
       dir,
@@ -188,13 +188,21 @@ describe('CLI against a real campaign', () => {
       new RegExp(`^half\\s+\\S+ M\\s+converged\\s+\\d+\\s+\\d+\\s+#${keptIndex}\\s`, 'm'),
     );
 
-    const reset = await cli('campaign', 'reset', id, '--to-attempt', '1');
-    expect(reset.code).toBe(0);
-    expect(reset.out).toMatch(/reset to attempt 1: new run/);
-
-    // The reset run is the one that counts: the log shows its attempts and keeps the earlier run as history;
-    // the list shows the search once.
+    // A raw Temporal reset of the search (`temporal workflow reset`, outside the CLI, whose `campaign reset`
+    // starts a new revision instead): the reset run is the one that counts; the log shows its attempts and
+    // keeps the earlier run as history; the list shows the search once.
     const searchId = `${id}--half`;
+    const handle = env.client.workflow.getHandle(searchId);
+    const firstTask = (await handle.fetchHistory()).events!.find(
+      (e) => e.workflowTaskCompletedEventAttributes,
+    )!;
+    await env.client.workflowService.resetWorkflowExecution({
+      namespace: 'default',
+      workflowExecution: { workflowId: searchId, runId: (await handle.describe()).runId },
+      workflowTaskFinishEventId: firstTask.eventId ?? null,
+      reason: 'test: raw reset',
+      requestId: `${searchId}-raw-reset`,
+    });
     await env.client.workflow.getHandle(searchId).result();
     const after = JSON.parse((await cli('campaign', 'log', id, '--json')).out) as {
       attempts: { index: number; wallMs: number }[];

@@ -8,8 +8,10 @@ import {
   denseOnnxKey,
   deploymentOnnxKey,
   finetunedModelFolder,
+  parseRevisionId,
   profileKey,
   reportKey,
+  revisionId,
   strategyLogKey,
   transcriptKey,
   validateKey,
@@ -102,4 +104,30 @@ test.each([
 test('named keys refuse a campaign id that would reach into another folder', () => {
   expect(() => profileKey('a/b')).toThrow('campaignId must be a single key segment');
   expect(() => reportKey('..', 'report.json')).toThrow('".." segments');
+});
+
+// A revision's id is its workflow id and the campaign segment of its keys: revision 1 keeps the campaign id.
+test.each([
+  ['c-42', 1, 'c-42'],
+  ['c-42', 2, 'c-42~r2'],
+  ['resnet50-20261128-ab12', 13, 'resnet50-20261128-ab12~r13'],
+])('revision %s #%d is %s, and parses back', (campaignId, revision, id) => {
+  expect(revisionId(campaignId, revision)).toBe(id);
+  expect(parseRevisionId(id)).toEqual({ campaignId, revision });
+});
+
+test('a revision folds into the campaign segment: its keys never reach revision 1 objects', () => {
+  expect(candidateModelFolder(revisionId('c-42', 2), 't1', 2)).toBe(
+    'campaigns/c-42~r2/t1/candidates/attempt-2',
+  );
+  expect(strategyLogKey(revisionId('c-42', 2), 't1', 0)).toBe('campaigns/c-42~r2/t1/log/attempts-0.json');
+});
+
+test('revision ids refuse a revision below 1 and a campaign id that is already a revision', () => {
+  expect(() => revisionId('c-42', 0)).toThrow('a revision is an integer >= 1');
+  expect(() => revisionId('c-42~r2', 3)).toThrow('is already a revision id');
+  // `~r1` names revision 1 exactly; anything else that is not `~r<n>` is no revision suffix.
+  expect(parseRevisionId('c-42~r1')).toEqual({ campaignId: 'c-42', revision: 1 });
+  expect(parseRevisionId('c~rx')).toEqual({ campaignId: 'c~rx', revision: 1 });
+  expect(parseRevisionId('c~r02')).toEqual({ campaignId: 'c~r02', revision: 1 });
 });
