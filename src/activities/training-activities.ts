@@ -151,6 +151,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
         keepCheckpoints: _keep,
         heartbeatTimeoutSec: _hb,
         gpus,
+        parallel: _parallel,
         ...recipe
       } = input.recipe;
       // The engine says nothing while it imports torch, builds the model and indexes the dataset: keep the

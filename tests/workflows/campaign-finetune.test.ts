@@ -1,0 +1,66 @@
+import * as path from 'node:path';
+import { createAgents } from '../../src/agents';
+import { CampaignClient } from '../../src/client/campaign-client';
+import { LocalArtifactStore } from '../../src/storage';
+import {
+  realEngines,
+  saveHistoryFixture,
+  startTestWorkers,
+  tempDir,
+  testId,
+  type TestWorkers,
+} from '../support/test-env';
+
+// A whole campaign past its searches on the real dev server and the real engine: two democnn targets, each
+// fine-tuned (a few steps) and evaluated on val/ (the deployment check's onnxruntime-node cannot run inside
+// jest's sandbox: tests/client covers it through the built CLI). Its recorded history
+// (campaign-finetune-two-targets) is the post-search path that tests/replay replays against newer code.
+describe('campaign with fine-tune, evaluation and deployment check', () => {
+  let env: TestWorkers;
+  const engines = realEngines();
+  const store = new LocalArtifactStore(tempDir('ap-cft-store-'));
+
+  beforeAll(async () => {
+    env = await startTestWorkers({ store, ...engines, agents: createAgents({ store }), workDir: tempDir() });
+  });
+  afterAll(async () => {
+    await env?.stop();
+    await engines.engine.close();
+  });
+
+  test('two targets: each converged target is fine-tuned and evaluated', async () => {
+    const data = tempDir('ap-cft-data-');
+    const ds = await engines.oneShotEngine.run<{ root: string }>('make-dataset', {
+      out: path.join(data, 'shapes'),
+      classes: 4,
+      trainPerClass: 16,
+      valPerClass: 4,
+      imageSize: 32,
+      seed: 0,
+    });
+    const campaigns = new CampaignClient(env.client);
+    const { campaignId } = await campaigns.start(
+      {
+        model: { name: 'democnn', numClasses: 4 },
+        targets: [
+          { fraction: 0.5, band: '-5%..+1%', label: 't50' },
+          { fraction: 0.7, band: '-5%..+1%', label: 't70' },
+        ],
+        search: { agent: 'solver', maxIterations: 10, extendedSearch: 0 },
+        dataset: { root: ds.root, calibrationBatches: 1, calibrationBatchSize: 8 },
+        finetune: { epochs: 1, batchSize: 8, maxSteps: 4, checkpointEverySteps: 2, workers: 0 },
+      },
+      { campaignId: testId('cft') },
+    );
+    const result = await campaigns.result(campaignId);
+    expect(result.targets.map((t) => t.targetLabel).sort()).toEqual(['t50', 't70']);
+    for (const t of result.targets) {
+      expect(t.status).toBe('converged');
+      expect(t.finetune?.steps).toBe(4);
+      expect(t.accuracy?.count).toBe(16); // 4 classes x 4 val images
+      expect(t.notes).toEqual([]);
+    }
+    expect(result.denseAccuracy?.count).toBe(16);
+    saveHistoryFixture('campaign-finetune-two-targets', campaignId);
+  }, 900_000);
+});
