@@ -13,8 +13,9 @@ import {
 
 // A whole campaign past its searches on the real dev server and the real engine: two democnn targets, each
 // fine-tuned (a few steps) and evaluated on val/ (the deployment check's onnxruntime-node cannot run inside
-// jest's sandbox: tests/client covers it through the built CLI). Its recorded history
-// (campaign-finetune-two-targets) is the post-search path that tests/replay replays against newer code.
+// jest's sandbox). Its recorded history, campaign-finetune-parallel, is the post-search path (targets at
+// once, patch parallel-finetune) that tests/replay replays against newer code; campaign-finetune-two-targets
+// is the same test recorded by the code before that patch (one target after the other).
 describe('campaign with fine-tune, evaluation and deployment check', () => {
   let env: TestWorkers;
   const engines = realEngines();
@@ -60,7 +61,17 @@ describe('campaign with fine-tune, evaluation and deployment check', () => {
       expect(t.accuracy?.count).toBe(16); // 4 classes x 4 val images
       expect(t.notes).toEqual([]);
     }
+    // Both fine-tunes were scheduled before either ended: the targets fine-tune at once.
+    const events = (await env.client.workflow.getHandle(campaignId).fetchHistory()).events ?? [];
+    const order = events.flatMap((e) => {
+      const scheduled = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      if (scheduled === 'fineTune') return ['scheduled'];
+      const done = e.activityTaskCompletedEventAttributes?.scheduledEventId;
+      const of = done ? events.find((x) => String(x.eventId) === String(done)) : undefined;
+      return of?.activityTaskScheduledEventAttributes?.activityType?.name === 'fineTune' ? ['completed'] : [];
+    });
+    expect(order.slice(0, 2)).toEqual(['scheduled', 'scheduled']);
     expect(result.denseAccuracy?.count).toBe(16);
-    saveHistoryFixture('campaign-finetune-two-targets', campaignId);
+    saveHistoryFixture('campaign-finetune-parallel', campaignId);
   }, 900_000);
 });
