@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   const runtime = await startLocalRuntime({
     env,
     processEnv,
-    queues: ['control', 'gpu'],
+    queues: ['control', 'trials', 'train'],
     startServer: !process.env.TEMPORAL_ADDRESS,
   });
   const client = new CampaignClient(runtime.client);

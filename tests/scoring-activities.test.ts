@@ -123,9 +123,9 @@ describe('scoring activities (MockActivityEnvironment, real warm engine, real S3
   });
 
   test('routed on the engine queue with a heartbeating, retried preset that does not retry bad config', () => {
-    expect(ActivityQueues.scoreCandidate).toBe('gpu');
-    expect(ActivityQueues.measureSensitivity).toBe('gpu');
-    expect(ActivityPresets.scoring.taskQueue).toBe(TaskQueues.gpu);
+    expect(ActivityQueues.scoreCandidate).toBe('trials');
+    expect(ActivityQueues.measureSensitivity).toBe('trials');
+    expect(ActivityPresets.scoring.taskQueue).toBe(TaskQueues.trials);
     expect(ActivityPresets.scoring.heartbeatTimeout).toBeDefined();
     expect(ActivityPresets.scoring.retry.maximumAttempts).toBeGreaterThan(1);
     expect(ActivityPresets.scoring.retry.nonRetryableErrorTypes).toEqual(

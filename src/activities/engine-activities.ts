@@ -88,7 +88,7 @@ function cancellationSignal(): AbortSignal | undefined {
   }
 }
 
-/** Engine-backed activities of the gpu queue's short jobs: profiling and prune trials. */
+/** Engine-backed activities of the trials queue (short jobs): profiling and prune trials. */
 export function createEngineActivities(deps: ActivityDeps) {
   async function pruneTrialNow(
     input: PruneTrialInput,

@@ -68,7 +68,7 @@ function isRef(m: ArtifactRef | ModelSpec): m is ArtifactRef {
   return typeof (m as ArtifactRef).uri === 'string' && typeof (m as ArtifactRef).sha256 === 'string';
 }
 
-/** Engine jobs of the gpu queue that run long: fine-tune (resumable from checkpoints) and evaluation. */
+/** Engine jobs of the train queue (long, one per device slot): fine-tune (resumable from checkpoints) and evaluation. */
 export function createTrainingActivities(deps: ActivityDeps) {
   async function localModel(m: ArtifactRef | ModelSpec, dir: string): Promise<ModelSpec> {
     return isRef(m) ? downloadModelDir(deps.store, m, dir) : localizeModelSpec(deps.store, m, deps.workDir);
@@ -151,6 +151,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
         keepCheckpoints: _keep,
         heartbeatTimeoutSec: _hb,
         gpus,
+        parallel: _parallel,
         ...recipe
       } = input.recipe;
       // The engine says nothing while it imports torch, builds the model and indexes the dataset: keep the

@@ -24,13 +24,23 @@ import {
   type CampaignProgress,
   type StrategyLog,
 } from '../workflows/definitions';
-import { TaskQueues } from '../workflows/presets';
+import { TaskQueues, trainQueueFor } from '../workflows/presets';
 import { CampaignFailedError, ClientError, ServerRejectedError, UsageError } from './errors';
 import { closeReason, failureReason } from './failure-reason';
 import { rebuildSearchLog, type RebuiltLog } from './history-log';
 import { preflight, type PreflightOptions } from './preflight';
 import { planRevision, previousRevision, workflowExists, type ResetRequest } from './reset';
-import { campaignQueuePollers, missingWorkers } from './worker-presence';
+import {
+  campaignQueuePollers,
+  missingWorkers,
+  queueWorkers,
+  waitingJobs,
+  scheduledTarget,
+  type History,
+  startHint,
+  POLLER_STALE_MS,
+  type WaitingJob,
+} from './worker-presence';
 
 /** Thrown when a campaign id names no workflow (exit 2). */
 export class CampaignNotFoundError extends ClientError {
@@ -97,6 +107,8 @@ export interface CampaignDescription {
   targets: { label: string; searchWorkflowId: string; status: string; reason: string | undefined }[];
   /** For a running campaign: why it may not move (no worker polls a queue it needs), one line each. */
   warnings: string[];
+  /** For a running campaign: its jobs (and its searches') that wait on a task queue for a free slot. */
+  waiting: WaitingJob[];
 }
 
 /** One row of `campaign list`. */
@@ -153,8 +165,12 @@ function newestOfEach(rows: readonly CampaignListRow[]): CampaignListRow[] {
 export interface WatchFrame {
   progress: CampaignProgress;
   logs: StrategyLog[];
-  /** The running fine-tune's last heartbeat (step, total, loss, ETA), read from the pending activity. */
+  /** The first running fine-tune's last heartbeat (step, total, loss, ETA), read from the pending activity. */
   finetune?: FineTuneHeartbeat;
+  /** Every running fine-tune (targets fine-tune in parallel), with its target. */
+  finetunes: { targetLabel: string | undefined; heartbeat: FineTuneHeartbeat }[];
+  /** Jobs of the campaign and its searches that wait on a task queue for a free slot. */
+  waiting: WaitingJob[];
   done: boolean;
   status: string;
 }
@@ -198,6 +214,7 @@ export class CampaignClient {
       if (problem) throw new UsageError(`--id: "${wantedId}" ${problem}`);
     }
     const parsed = preflight(parseWith(CampaignConfigSchema, config, 'campaign config'), checks);
+    await this.checkTrainSlots(parsed);
     const campaignId = wantedId ?? newCampaignId(parsed);
     try {
       await this.temporal.workflow.start('campaign', {
@@ -212,6 +229,29 @@ export class CampaignClient {
       throw err;
     }
     return { campaignId };
+  }
+
+  /**
+   * A multi-GPU fine-tune (`finetune.gpus: N > 1`) runs only on a worker with slots of N devices, which
+   * serves the task queue `train-gpus-N`: when workers serve `train` but none serves that queue, no
+   * worker can take the fine-tune and the campaign would wait at its end forever, so it is refused now.
+   * With no device worker up at all (hosts still starting), nothing is known yet and it starts.
+   */
+  private async checkTrainSlots(config: CampaignConfig): Promise<void> {
+    const gpus = config.finetune?.gpus ?? 1;
+    if (gpus <= 1) return;
+    const queue = trainQueueFor(gpus);
+    const now = Date.now();
+    const fresh = (p: { lastPollMs: number[] }) => p.lastPollMs.some((t) => now - t <= POLLER_STALE_MS);
+    const [wanted, single] = await Promise.all([
+      queueWorkers(this.temporal, queue),
+      queueWorkers(this.temporal, TaskQueues.train),
+    ]);
+    if (fresh(wanted) || !fresh(single)) return;
+    throw new UsageError(
+      `finetune.gpus: ${gpus}: no worker can take a ${gpus}-GPU fine-tune (none serves task queue "${queue}"; ` +
+        `the device workers up have slots of 1 device); start one with \`${startHint(queue)}\``,
+    );
   }
 
   /**
@@ -376,7 +416,8 @@ export class CampaignClient {
         ? (defaultPayloadConverter.fromPayload(completed.result?.payloads?.[0] as never) as CampaignResult)
         : undefined;
       const targets: CampaignDescription['targets'] = [];
-      for (const { searchWorkflowId: id } of await this.searchesOf(at.workflowId)) {
+      const children = (await this.searchesOf(at.workflowId)).map((s) => s.searchWorkflowId);
+      for (const id of children) {
         const log = await rebuildSearchLog(this.temporal, id);
         targets.push({
           label: log.targetLabel,
@@ -385,10 +426,16 @@ export class CampaignClient {
           reason: log.result?.reason ?? log.reason,
         });
       }
-      const warnings =
-        desc.status.name === 'RUNNING'
-          ? missingWorkers(await campaignQueuePollers(this.temporal), Date.now())
-          : [];
+      const running = desc.status.name === 'RUNNING';
+      const warnings = running ? missingWorkers(await campaignQueuePollers(this.temporal), Date.now()) : [];
+      const waiting = running
+        ? await waitingJobs(
+            this.temporal,
+            [at.workflowId, ...children],
+            Date.now(),
+            new Map([[at.workflowId, { events }]]),
+          )
+        : [];
       const r = input?.revision;
       return {
         campaignId: at.campaignId,
@@ -400,6 +447,7 @@ export class CampaignClient {
         result,
         targets,
         warnings,
+        waiting,
       };
     });
   }
@@ -514,8 +562,21 @@ export class CampaignClient {
           // the child may not have started yet
         }
       }
-      const finetune = fineTuneHeartbeatOf(desc.raw.pendingActivities ?? []);
-      yield { progress, logs, done, status, ...(finetune ? { finetune } : {}) };
+      const pending = desc.raw.pendingActivities ?? [];
+      const finetune = fineTuneHeartbeatOf(pending);
+      let finetunes: WatchFrame['finetunes'] = [];
+      let waiting: WaitingJob[] = [];
+      if (!done) {
+        const history = await handle.fetchHistory();
+        finetunes = fineTunesOf(pending, history);
+        waiting = await waitingJobs(
+          this.temporal,
+          [campaignId, ...progress.targets.map((t) => t.searchWorkflowId)],
+          Date.now(),
+          new Map([[campaignId, history]]),
+        );
+      }
+      yield { progress, logs, done, status, waiting, finetunes, ...(finetune ? { finetune } : {}) };
       if (done) return;
       await new Promise((r) => setTimeout(r, intervalMs));
     }
@@ -566,6 +627,19 @@ export class CampaignClient {
 type PendingActivity = NonNullable<
   Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['describe']>>['raw']['pendingActivities']
 >[number];
+
+function fineTunesOf(pending: readonly PendingActivity[], history: History): WatchFrame['finetunes'] {
+  return pending.flatMap((a) => {
+    const p = a.heartbeatDetails?.payloads?.[0];
+    if (a.activityType?.name !== 'fineTune' || !p) return [];
+    return [
+      {
+        targetLabel: scheduledTarget(history, a.activityId ?? ''),
+        heartbeat: defaultPayloadConverter.fromPayload(p) as FineTuneHeartbeat,
+      },
+    ];
+  });
+}
 
 function fineTuneHeartbeatOf(pending: readonly PendingActivity[]): FineTuneHeartbeat | undefined {
   for (const a of pending) {

@@ -23,7 +23,9 @@ import { registerDemoCommand } from './demo';
 import { registerModelCommands } from './model-commands';
 import { writeCampaignReport } from './report-file';
 import { storeFromEnv } from '../workers/default-deps';
-import { TaskQueues, type QueueName } from '../workflows/presets';
+import { QUEUE_NAMES, trainQueueFor, type QueueName } from '../workflows/presets';
+import { deviceSlots, slotLabel, visibleDevices } from '../workers/device-slots';
+import { waitingLine } from './worker-presence';
 
 export { ExitCode, UsageError, resultTable };
 
@@ -101,6 +103,25 @@ function revisionLine(workflowId: string, r: { number: number; previousId: strin
   return `revision ${r.number} (${workflowId}): ${r.reason}; continues ${r.previousId}, kept as history`;
 }
 
+/**
+ * The queues of `worker --queues`: known names, each once. A typo is one line naming the valid ones; the
+ * `gpu` queue of earlier versions says what replaced it.
+ */
+export function parseQueues(list: string): QueueName[] {
+  const queues = list
+    .split(',')
+    .map((q) => q.trim())
+    .filter((q) => q !== '');
+  if (queues.length === 0)
+    throw new UsageError(`--queues: expected one or more of ${QUEUE_NAMES.join(', ')}`);
+  for (const q of queues) {
+    if ((QUEUE_NAMES as string[]).includes(q)) continue;
+    const hint = q === 'gpu' ? '; gpu was split into trials,train (see docs/upgrades.md)' : '';
+    throw new UsageError(`--queues: unknown queue "${q}" (valid: ${QUEUE_NAMES.join(', ')})${hint}`);
+  }
+  return [...new Set(queues)] as QueueName[];
+}
+
 function buildProgram(): Command {
   const program = new Command('agentic-pruner')
     .description(
@@ -135,30 +156,58 @@ function buildProgram(): Command {
 
   program
     .command('worker')
-    .description('run workers for the given task queues until interrupted (on each GPU host: --queues gpu)')
-    .addOption(new Option('--queues <list>', 'comma-separated: control,gpu').default('control,gpu'))
-    .option('--concurrency <n>', 'concurrent activities on the gpu queue', '1')
+    .description(
+      'run workers for the given task queues until interrupted (a laptop: all of them; a GPU host: --devices 0,1,2,3)',
+    )
+    .option(
+      '--queues <list>',
+      `comma-separated, of ${QUEUE_NAMES.join(', ')} (default: all; with --devices: trials,train)`,
+    )
+    .option(
+      '--devices <n|list>',
+      'device slots: a count (2; on a CPU host nothing is pinned) or GPU indices (0,1,2,3; one: 3,); one trials and one train job per slot, each engine pinned to its slot (default: 1, unpinned)',
+    )
+    .option(
+      '--gpus-per-job <k>',
+      'devices per train slot, for campaigns with finetune.gpus: k (polls train-gpus-k)',
+      '1',
+    )
     .option('--verbose', 'print the stack of every activity failure (one line each by default)')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ agentic-pruner worker --queues control,gpu\n  $ TEMPORAL_ADDRESS=temporal.lab:7233 AP_STORE=s3 agentic-pruner worker --queues gpu',
+      '\nExamples:\n  $ agentic-pruner worker                                   # a laptop: control, trials and train in one process\n' +
+        '  $ agentic-pruner worker --queues control                  # a CPU host: workflows, the LLM, reports\n' +
+        '  $ AP_STORE=s3 agentic-pruner worker --devices 0,1,2,3     # a GPU host: trials and train, one job per GPU\n' +
+        '  $ agentic-pruner worker --devices 0,1,2,3 --gpus-per-job 4  # one 4-GPU fine-tune at a time (torchrun)',
     )
-    .action(async (opts: { queues: string; concurrency: string; verbose?: boolean }) => {
-      const queues = opts.queues.split(',').map((q) => q.trim());
-      const known = Object.keys(TaskQueues);
-      for (const q of queues)
-        if (!known.includes(q))
-          throw new UsageError(`--queues: unknown queue "${q}" (expected ${known.join(', ')})`);
+    .action(async (opts: { queues?: string; devices?: string; gpusPerJob: string; verbose?: boolean }) => {
+      const queues = parseQueues(
+        opts.queues ?? (opts.devices !== undefined ? 'trials,train' : QUEUE_NAMES.join(',')),
+      );
+      if (!/^\d+$/.test(opts.gpusPerJob) || Number(opts.gpusPerJob) < 1)
+        throw new UsageError(`--gpus-per-job: expected an integer >= 1, got "${opts.gpusPerJob}"`);
+      const gpusPerJob = Number(opts.gpusPerJob);
+      const slots =
+        opts.devices !== undefined || gpusPerJob !== 1
+          ? deviceSlots(opts.devices ?? String(gpusPerJob), gpusPerJob, visibleDevices(process.env))
+          : undefined;
       const config = clientConfig();
       const runtime = await startLocalRuntime({
         env: config.env,
         processEnv: config.processEnv,
-        queues: queues as QueueName[],
+        queues,
         startServer: false,
-        concurrency: { gpu: Number(opts.concurrency) },
+        ...(slots ? { slots } : {}),
+        gpusPerJob,
         verbose: opts.verbose === true,
       });
-      console.error(`worker running on ${queues.join(', ')}; Ctrl-C to stop`);
+      const engineQueues = queues.filter((q) => q !== 'control');
+      const slotText =
+        slots && engineQueues.length > 0
+          ? ` (${slots.length} device slot${slots.length === 1 ? '' : 's'}: ${slots.map(slotLabel).join(', ')})`
+          : '';
+      const names = queues.map((q) => (q === 'train' ? trainQueueFor(gpusPerJob) : q));
+      console.error(`worker running on ${names.join(', ')}${slotText}; Ctrl-C to stop`);
       const stop = () => void runtime.stop();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
@@ -238,6 +287,7 @@ function buildProgram(): Command {
       if (d.revision) console.log(revisionLine(d.workflowId, d.revision));
       if (d.reason) console.log(`reason: ${d.reason}`);
       for (const w of d.warnings) console.log(`warning: ${w}`);
+      for (const j of d.waiting) console.log(`waiting: ${waitingLine(j)}`);
       for (const t of d.targets)
         console.log(
           `  ${t.label}: ${t.status}${t.reason && t.status !== 'converged' ? ` (${t.reason})` : ''}`,
@@ -279,6 +329,8 @@ function buildProgram(): Command {
         if (rows.length > 0) console.log('\n' + resultTable({ targets: rows }));
         for (const line of reasonLines(logs)) console.log(`reason: ${line}`);
       }
+      for (const w of d.warnings) console.log(`warning: ${w}`);
+      for (const j of d.waiting) console.log(`waiting: ${waitingLine(j)}`);
       if (d.reason) console.log(`reason: ${d.reason}`);
       if (d.reason) process.exitCode = ExitCode.failed;
     });
@@ -339,16 +391,23 @@ function buildProgram(): Command {
           );
           console.log(attemptsTable(l.attempts));
         }
-        const ft = frame.finetune;
-        if (ft) {
+        const running =
+          frame.finetunes.length > 0
+            ? frame.finetunes
+            : frame.finetune
+              ? [{ targetLabel: undefined, heartbeat: frame.finetune }]
+              : [];
+        if (running.length > 0) console.log('');
+        for (const { targetLabel, heartbeat: ft } of running) {
           const total = ft.totalSteps ?? 0;
           const share = total > 0 ? ft.step / total : 0;
           const eta = ft.etaSec !== null ? `, ETA ${Math.round(ft.etaSec)} s` : '';
           const loss = ft.loss !== null ? `, loss ${ft.loss.toFixed(3)}` : '';
           console.log(
-            `\nfine-tune ${bar(share, 40)} ${ft.step}/${total || '?'}${loss}${eta}; last checkpoint step ${ft.checkpoints.at(-1)?.step ?? '-'}`,
+            `fine-tune${targetLabel ? ` ${targetLabel}` : ''} ${bar(share, 40)} ${ft.step}/${total || '?'}${loss}${eta}; last checkpoint step ${ft.checkpoints.at(-1)?.step ?? '-'}`,
           );
         }
+        for (const j of frame.waiting) console.log(`waiting: ${waitingLine(j)}`);
       }
       const d = await client.describe(id);
       if (d.reason) throw new CampaignFailedError(id, d.status, d.reason);

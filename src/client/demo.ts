@@ -56,7 +56,7 @@ export function registerDemoCommand(program: Command): void {
       const runtime = await startLocalRuntime({
         env,
         processEnv,
-        queues: ['control', 'gpu'],
+        queues: ['control', 'trials', 'train'],
         startServer: !process.env.TEMPORAL_ADDRESS,
       });
       try {

@@ -6,6 +6,7 @@ import type { ActivityDeps } from '../activities';
 import { repoRoot } from '../engine/engine-paths';
 import { createDefaultDeps } from '../workers/default-deps';
 import { createWorkers, type QueueName } from '../workers/create-workers';
+import type { DeviceSlot } from '../workers/device-slots';
 import type { WorkerEnv } from '../workers/worker-config';
 import { connectClient, ServiceUnavailableError } from './connect';
 import { workerLogFunction } from './worker-log';
@@ -38,6 +39,10 @@ export async function startLocalRuntime(opts: {
   queues: QueueName[];
   startServer: boolean;
   concurrency?: Partial<Record<QueueName, number>>;
+  /** Device slots (`--devices`): one trials and one train job per slot, engines pinned. @default one, unpinned */
+  slots?: readonly DeviceSlot[];
+  /** Devices per train slot (`--gpus-per-job`). @default 1 */
+  gpusPerJob?: number;
   /** @default 'WARN' */
   logLevel?: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Print the stacks of activity failures (one line each otherwise). @default false */
@@ -65,12 +70,14 @@ export async function startLocalRuntime(opts: {
   } catch (err) {
     throw new ServiceUnavailableError('temporal', opts.env.TEMPORAL_ADDRESS, (err as Error).message);
   }
-  const deps = createDefaultDeps(opts.env, opts.processEnv);
+  const deps = createDefaultDeps(opts.env, opts.processEnv, opts.slots ? { slots: opts.slots } : {});
   const workers = await createWorkers({
     connection,
     namespace: opts.env.TEMPORAL_NAMESPACE,
     queues: opts.queues,
     deps,
+    slots: deps.engine.slots.length,
+    ...(opts.gpusPerJob ? { gpusPerJob: opts.gpusPerJob } : {}),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   });
   const running = Promise.all(workers.map((w) => w.run())).then(() => undefined);

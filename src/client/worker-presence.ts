@@ -1,15 +1,41 @@
 import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { TaskQueues, type QueueName } from '../workflows/presets';
+import { presenceQueue, slotsOfIdentity } from '../workers/create-workers';
+import { TaskQueues } from '../workflows/presets';
 
 /** How long after its last poll a worker still counts as there: an idle worker re-polls within ~70 s. */
 export const POLLER_STALE_MS = 90_000;
 
 /** When each worker last polled one task queue (ms since the epoch), for one kind of task. */
 export interface QueuePollers {
-  queue: QueueName;
+  /** The task queue's name: `control`, `trials`, `train`, `train-gpus-4`... */
+  queue: string;
   kind: 'workflows' | 'activities';
   lastPollMs: number[];
+  /** Each poller's slot count, as its identity advertises it (`slots=<n>`); 1 for workers that say none. */
+  slots?: number[];
+}
+
+/**
+ * The command that starts a worker for a task queue, for messages.
+ *
+ * @example
+ * startHint('train-gpus-4') // 'agentic-pruner worker --devices 0,1,2,3 --gpus-per-job 4'
+ */
+export function startHint(queue: string): string {
+  const gpus = /^train-gpus-(\d+)$/.exec(queue);
+  if (gpus) {
+    const n = Number(gpus[1]);
+    return `agentic-pruner worker --devices ${Array.from({ length: n }, (_, i) => i).join(',')} --gpus-per-job ${n}`;
+  }
+  if (queue === TaskQueues.train || queue === TaskQueues.trials) return 'agentic-pruner worker --devices 1';
+  return `agentic-pruner worker --queues ${queue}`;
+}
+
+/** The pollers seen within `staleMs` of `nowMs`. */
+function freshPollers(p: QueuePollers, nowMs: number, staleMs: number): number[] {
+  return p.lastPollMs.map((t, i) => (nowMs - t <= staleMs ? i : -1)).filter((i) => i >= 0);
 }
 
 /**
@@ -17,8 +43,8 @@ export interface QueuePollers {
  * saying how to start one.
  *
  * @example
- * missingWorkers([{ queue: 'gpu', kind: 'activities', lastPollMs: [] }], Date.now())
- * // ['no worker is polling task queue "gpu" (activities): start one with `agentic-pruner worker --queues gpu`']
+ * missingWorkers([{ queue: 'train', kind: 'activities', lastPollMs: [] }], Date.now())
+ * // ['no worker is polling task queue "train" (activities): start one with `agentic-pruner worker --devices 1`']
  */
 export function missingWorkers(
   pollers: readonly QueuePollers[],
@@ -26,24 +52,150 @@ export function missingWorkers(
   staleMs = POLLER_STALE_MS,
 ): string[] {
   return pollers
-    .filter((p) => !p.lastPollMs.some((t) => nowMs - t <= staleMs))
+    .filter((p) => freshPollers(p, nowMs, staleMs).length === 0)
     .map(
       (p) =>
-        `no worker is polling task queue "${TaskQueues[p.queue]}" (${p.kind}): start one with \`agentic-pruner worker --queues ${p.queue}\``,
+        `no worker is polling task queue "${p.queue}" (${p.kind}): start one with \`${startHint(p.queue)}\``,
     );
 }
 
-/** Who polls the queues a campaign needs: `control` for its workflows, `gpu` for its engine jobs. */
-export async function campaignQueuePollers(client: Client): Promise<QueuePollers[]> {
+/** Who polls one task queue, as the server's DescribeTaskQueue says. */
+export async function queuePollers(
+  client: Client,
+  queue: string,
+  kind: QueuePollers['kind'],
+): Promise<QueuePollers> {
   const T = temporal.api.enums.v1.TaskQueueType;
-  const ask = async (queue: QueueName, kind: QueuePollers['kind']): Promise<QueuePollers> => {
-    const res = await client.workflowService.describeTaskQueue({
-      namespace: client.options.namespace,
-      taskQueue: { name: TaskQueues[queue] },
-      taskQueueType: kind === 'workflows' ? T.TASK_QUEUE_TYPE_WORKFLOW : T.TASK_QUEUE_TYPE_ACTIVITY,
-    });
-    const lastPollMs = (res.pollers ?? []).map((p) => Number(p.lastAccessTime?.seconds ?? 0) * 1000);
-    return { queue, kind, lastPollMs };
+  const res = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: queue },
+    taskQueueType: kind === 'workflows' ? T.TASK_QUEUE_TYPE_WORKFLOW : T.TASK_QUEUE_TYPE_ACTIVITY,
+  });
+  const pollers = res.pollers ?? [];
+  return {
+    queue,
+    kind,
+    lastPollMs: pollers.map((p) => Number(p.lastAccessTime?.seconds ?? 0) * 1000),
+    slots: pollers.map((p) => slotsOfIdentity(p.identity ?? '')),
   };
-  return Promise.all([ask('control', 'workflows'), ask('gpu', 'activities')]);
+}
+
+/**
+ * The workers that serve an activity task queue, busy or not: the pollers of its presence queue (a worker
+ * whose slots are all busy does not poll the queue itself), under the queue's own name.
+ */
+export async function queueWorkers(client: Client, queue: string): Promise<QueuePollers> {
+  return { ...(await queuePollers(client, presenceQueue(queue), 'activities')), queue };
+}
+
+/** Who serves the queues a campaign needs: `control` for its workflows, `trials` and `train` for engine jobs. */
+export async function campaignQueuePollers(client: Client): Promise<QueuePollers[]> {
+  return Promise.all([
+    queuePollers(client, TaskQueues.control, 'workflows'),
+    queueWorkers(client, TaskQueues.trials),
+    queueWorkers(client, TaskQueues.train),
+  ]);
+}
+
+/** An activity the server holds on its task queue because no worker has taken it (yet). */
+export interface WaitingJob {
+  workflowId: string;
+  activityType: string;
+  /** The target it serves, when its input names one. */
+  targetLabel: string | undefined;
+  queue: string;
+  /** How long it has waited, at the time of the description. */
+  waitingMs: number;
+  /** Attempt number (> 1: a retry, e.g. after its worker died). */
+  attempt: number;
+  /** Workers that serve its queue (seen within {@link POLLER_STALE_MS}), and the slots they advertise. */
+  pollers: number;
+  slots: number;
+}
+
+export type History = Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>;
+
+function scheduledEvent(history: History, activityId: string) {
+  return (history.events ?? []).find((e) => e.activityTaskScheduledEventAttributes?.activityId === activityId)
+    ?.activityTaskScheduledEventAttributes;
+}
+
+/** The `targetLabel` of an activity's input, from its ActivityTaskScheduled event, when it names one. */
+export function scheduledTarget(history: History, activityId: string): string | undefined {
+  try {
+    const arg = scheduledEvent(history, activityId)?.input?.payloads?.[0];
+    const input = arg ? (defaultPayloadConverter.fromPayload(arg) as { targetLabel?: unknown }) : undefined;
+    return typeof input?.targetLabel === 'string' ? input.targetLabel : undefined;
+  } catch {
+    return undefined; // an input this client cannot decode
+  }
+}
+
+/**
+ * The activities of these workflows that wait on a task queue for a worker with a free slot: pending and
+ * not started (a retry's backoff is not waiting for a slot and is left out), each with its queue (from
+ * the history's ActivityTaskScheduled event) and who polls that queue.
+ */
+export async function waitingJobs(
+  client: Client,
+  workflowIds: readonly string[],
+  nowMs: number,
+  histories: ReadonlyMap<string, History> = new Map(),
+): Promise<WaitingJob[]> {
+  const SCHEDULED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED;
+  const out: WaitingJob[] = [];
+  const pollersOf = new Map<string, Promise<QueuePollers>>();
+  for (const workflowId of workflowIds) {
+    const handle = client.workflow.getHandle(workflowId);
+    const desc = await handle.describe().catch(() => undefined); // a search not started yet
+    if (desc?.status.name !== 'RUNNING') continue;
+    const pending = (desc.raw.pendingActivities ?? []).filter((a) => {
+      if (a.state !== SCHEDULED) return false;
+      const next = Number(a.nextAttemptScheduleTime?.seconds ?? 0) * 1000;
+      return next === 0 || next <= nowMs;
+    });
+    if (pending.length === 0) continue;
+    const history = histories.get(workflowId) ?? (await handle.fetchHistory());
+    for (const a of pending) {
+      const scheduled = scheduledEvent(history, a.activityId ?? '');
+      const queue = scheduled?.taskQueue?.name;
+      if (!queue) continue;
+      const targetLabel = scheduledTarget(history, a.activityId ?? '');
+      if (!pollersOf.has(queue)) pollersOf.set(queue, queueWorkers(client, queue));
+      const p = await pollersOf.get(queue)!;
+      const fresh = freshPollers(p, nowMs, POLLER_STALE_MS);
+      // Waiting since the attempt was due: its first scheduling, or the end of a retry's backoff.
+      const since = Number((a.nextAttemptScheduleTime ?? a.scheduledTime)?.seconds ?? 0) * 1000;
+      out.push({
+        workflowId,
+        activityType: a.activityType?.name ?? '?',
+        targetLabel,
+        queue,
+        waitingMs: since > 0 ? Math.max(0, nowMs - since) : 0,
+        attempt: a.attempt ?? 1,
+        pollers: fresh.length,
+        slots: fresh.reduce((sum, i) => sum + (p.slots?.[i] ?? 1), 0),
+      });
+    }
+  }
+  return out;
+}
+
+/** How long a task waits on a served queue before its line says every slot is busy. */
+export const BUSY_AFTER_MS = 5000;
+
+/**
+ * One line for a waiting job, as `campaign show` and `watch` print it.
+ *
+ * @example
+ * waitingLine({ activityType: 'fineTune', targetLabel: 't50', queue: 'train', waitingMs: 12_000, pollers: 2, slots: 2, ... })
+ * // 'fineTune t50: waiting for a slot on task queue "train" for 12 s: 2 workers serve it with 2 slots, all busy'
+ */
+export function waitingLine(j: WaitingJob): string {
+  const what = `${j.activityType}${j.targetLabel ? ` ${j.targetLabel}` : ''}${j.attempt > 1 ? ` (attempt ${j.attempt})` : ''}`;
+  const head = `${what}: waiting for a slot on task queue "${j.queue}" for ${Math.round(j.waitingMs / 1000)} s`;
+  if (j.pollers === 0) return `${head}: no worker serves it; start one with \`${startHint(j.queue)}\``;
+  // A free slot takes a task within milliseconds: one that waited seconds found every slot busy.
+  const busy = j.waitingMs >= BUSY_AFTER_MS ? ', all busy' : '';
+  return `${head}: ${j.pollers} worker${j.pollers === 1 ? '' : 's'} serve${j.pollers === 1 ? 's' : ''} it with ${j.slots} slot${j.slots === 1 ? '' : 's'}${busy}`;
 }

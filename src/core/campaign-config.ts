@@ -116,6 +116,11 @@ export const FinetuneConfigSchema = z
      */
     heartbeatTimeoutSec: z.number().int().min(1).max(86400).default(300),
     gpus: z.number().int().min(1).max(64).default(1),
+    /**
+     * How many targets of the campaign fine-tune at once, each on its own train slot (`finetune.gpus`
+     * devices). Unset: all of them.
+     */
+    parallel: z.number().int().min(1).max(1024).optional(),
     workers: z.number().int().min(0).max(64).default(4),
     seed: z.number().int().min(0).default(0),
   })

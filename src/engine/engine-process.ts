@@ -14,7 +14,13 @@ export interface EngineRunner {
   close(): Promise<void>;
 }
 
-function childEnv(): NodeJS.ProcessEnv {
+/** What a runner's engine processes get on top of the worker's environment (e.g. the device it is pinned to). */
+export interface EngineProcessOptions {
+  /** Variables set in the engine child's environment, e.g. `{ CUDA_VISIBLE_DEVICES: '2' }` for a slot. */
+  env?: Readonly<Record<string, string>>;
+}
+
+function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   // The engine needs no secrets: pass only what Python and torch need.
   const keep = [
     'PATH',
@@ -32,7 +38,7 @@ function childEnv(): NodeJS.ProcessEnv {
   ];
   const env: NodeJS.ProcessEnv = { PYTHONUNBUFFERED: '1' };
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
-  return env;
+  return { ...env, ...extra };
 }
 
 class StderrTail {
@@ -50,13 +56,16 @@ class StderrTail {
  * Python/torch start-up every time. Used for long jobs (fine-tune) where isolation matters more.
  */
 export class OneShotEngine implements EngineRunner {
-  constructor(private readonly location: EngineLocation) {}
+  constructor(
+    private readonly location: EngineLocation,
+    private readonly options: EngineProcessOptions = {},
+  ) {}
 
   run<T = Record<string, unknown>>(job: string, request: unknown, opts: JobOptions = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const child = spawn(this.location.python, ['-m', 'agentic_engine', job], {
         cwd: this.location.cwd,
-        env: childEnv(),
+        env: childEnv(this.options.env),
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true, // own process group: a kill reaches torch's worker processes too
       });
@@ -168,7 +177,10 @@ export class WarmEngine implements EngineRunner {
   /** How many times a process was started (1 + restarts). */
   starts = 0;
 
-  constructor(private readonly location: EngineLocation) {}
+  constructor(
+    private readonly location: EngineLocation,
+    private readonly options: EngineProcessOptions = {},
+  ) {}
 
   run<T = Record<string, unknown>>(job: string, request: unknown, opts: JobOptions = {}): Promise<T> {
     const task = this.queue.then(() => this.runNow(job, request, opts));
@@ -221,7 +233,7 @@ export class WarmEngine implements EngineRunner {
     this.stderr = new StderrTail();
     const child = spawn(this.location.python, ['-m', 'agentic_engine', 'serve'], {
       cwd: this.location.cwd,
-      env: childEnv(),
+      env: childEnv(this.options.env),
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });

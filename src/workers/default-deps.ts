@@ -4,6 +4,7 @@ import type { ActivityDeps } from '../activities';
 import { createAgents } from '../agents';
 import { defaultEngineLocation, repoRoot } from '../engine/engine-paths';
 import { OneShotEngine, WarmEngine } from '../engine/engine-process';
+import { SlotPool, slotEnv, type DeviceSlot } from './device-slots';
 import { createArtifactStore, storeConfigFromEnv, type ArtifactStore } from '../storage';
 import type { WorkerEnv } from './worker-config';
 
@@ -19,20 +20,31 @@ export function storeFromEnv(env: WorkerEnv, processEnv: NodeJS.ProcessEnv): Art
   );
 }
 
+/** One unpinned slot: a worker started without `--devices`. */
+export const SINGLE_SLOT: readonly DeviceSlot[] = [{ index: 0, devices: [] }];
+
 /**
- * Real deps for a worker process: the artifact store from the environment (local by default), a warm
- * engine for trials, a one-shot engine for long jobs, and the strategy agents (claude only with a key).
+ * Real deps for a worker process: the artifact store from the environment (local by default), one warm
+ * engine per device slot for trials, one-shot engines for long jobs (each pinned to its slot's devices),
+ * and the strategy agents (claude only with a key).
  */
 export function createDefaultDeps(
   env: WorkerEnv,
   processEnv: NodeJS.ProcessEnv,
-  overrides: { store?: ArtifactStore } = {},
-): ActivityDeps & { close(): Promise<void> } {
+  overrides: { store?: ArtifactStore; slots?: readonly DeviceSlot[] } = {},
+): ActivityDeps & { engine: SlotPool; oneShotEngine: SlotPool; close(): Promise<void> } {
   const dir = stateDir(env);
   const store = overrides.store ?? storeFromEnv(env, processEnv);
   const location = defaultEngineLocation(env.AP_ENGINE_PYTHON);
-  const engine = new WarmEngine(location);
-  const oneShotEngine = new OneShotEngine(location);
+  const slots = overrides.slots ?? SINGLE_SLOT;
+  const engine = new SlotPool(
+    slots,
+    slots.map((s) => new WarmEngine(location, { env: slotEnv(s) })),
+  );
+  const oneShotEngine = new SlotPool(
+    slots,
+    slots.map((s) => new OneShotEngine(location, { env: slotEnv(s) })),
+  );
   const workDir = path.join(dir, 'work');
   fs.mkdirSync(workDir, { recursive: true });
   const agents = createAgents({

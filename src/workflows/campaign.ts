@@ -1,6 +1,7 @@
 import {
   ApplicationFailure,
   executeChild,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -23,13 +24,32 @@ import { MODEL_LABEL } from '../storage/keys';
 import { resolveTargets, type CampaignConfig, type ResolvedTarget } from '../core/campaign-config';
 import { campaignProgressQuery, searchWorkflowId } from './definitions';
 import { macTargetSearch, type CarriedState, type MacTargetSearchResult } from './mac-target-search';
-import { ActivityPresets } from './presets';
+import { ActivityPresets, trainQueueFor } from './presets';
 import { SA, type CampaignStage } from './search-attributes';
 
 const { profileModel } = proxyActivities<EngineActivities>(ActivityPresets.profile);
 const { evaluateModel } = proxyActivities<TrainingActivities>(ActivityPresets.evaluate);
 const { deploymentCheck } = proxyActivities<DeploymentActivities>(ActivityPresets.evaluate);
 const { saveStrategyLog } = proxyActivities<LogActivities>(ActivityPresets.storage);
+
+/** Converged targets fine-tune in parallel (bounded by finetune.parallel); before it, one after another. */
+const PARALLEL_FINETUNE_PATCH = 'parallel-finetune';
+
+/**
+ * Run `fn` on every item, at most `limit` at once, each started in item order as a lane frees up.
+ * Deterministic (no timers, no clock): lanes take the next item when their last one settles.
+ */
+async function eachBounded<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+}
 
 /** Input of {@link campaign}: the validated config (the client validates with zod before starting). */
 export interface CampaignInput {
@@ -237,12 +257,13 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
       batchSize: config.finetune?.batchSize ?? 64,
     });
   }
-  for (const t of targets) {
-    if (revision?.reuse[t.targetLabel]?.steps === 'all') continue;
+  // Each converged target's chosen model, fine-tuned, evaluated and checked; one target's steps in order.
+  const afterSearch = async (t: CampaignTargetResult, parallel: boolean): Promise<void> => {
+    if (revision?.reuse[t.targetLabel]?.steps === 'all') return;
     const chosen = t.chosen;
     if (t.status !== 'converged' || !chosen?.model) {
       t.notes.push('not converged: no fine-tune or deployment check');
-      continue;
+      return;
     }
     let model = chosen.model;
     if (config.finetune && dataset) {
@@ -250,6 +271,8 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
       // The heartbeat timeout comes from the config: how fast a dead GPU worker's job moves on is a deployment choice.
       const { fineTune } = proxyActivities<TrainingActivities>({
         ...ActivityPresets.fineTune,
+        // A multi-GPU fine-tune waits for a worker whose slots hold finetune.gpus devices.
+        ...(parallel ? { taskQueue: trainQueueFor(config.finetune.gpus) } : {}),
         ...(config.finetune.heartbeatTimeoutSec !== undefined
           ? { heartbeatTimeout: `${config.finetune.heartbeatTimeoutSec}s` }
           : {}),
@@ -289,6 +312,14 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
         agreementSamples: config.deployment.agreementSamples,
       });
     }
+  };
+  if (patched(PARALLEL_FINETUNE_PATCH)) {
+    // Targets fine-tune at once, up to finetune.parallel of them, each on a free train slot; each target's
+    // evaluation and deployment check follow its own fine-tune as soon as it ends.
+    await eachBounded(targets, config.finetune?.parallel ?? targets.length, (t) => afterSearch(t, true));
+  } else {
+    // Histories recorded before the patch fine-tuned one target after the other.
+    for (const t of targets) await afterSearch(t, false);
   }
 
   setStage('done');

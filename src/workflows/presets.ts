@@ -2,11 +2,19 @@ import type { ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { FailureTypes } from '../activities/failure-types';
 
-/** Task queues: `control` runs workflows, LLM calls and reports; `gpu` runs engine jobs. */
-export const TaskQueues = { control: 'control', gpu: 'gpu' } as const;
+/**
+ * Task queues, by kind of work: `control` runs workflows, LLM calls and small storage moves; `trials` the
+ * short engine jobs (profile, prune trials, scoring: seconds each); `train` the long ones that hold a device
+ * for hours or days (fine-tune, evaluation, deployment check). A one-second trial never waits behind a
+ * fine-tune, and a device worker runs one `train` job per device slot.
+ */
+export const TaskQueues = { control: 'control', trials: 'trials', train: 'train' } as const;
 
 /** A task queue a worker process can serve. */
 export type QueueName = keyof typeof TaskQueues;
+
+/** The queue names a worker may be asked to serve, in order (for `--queues` and its errors). */
+export const QUEUE_NAMES = Object.keys(TaskQueues) as QueueName[];
 
 /** The name of an activity, as registered by the worker and scheduled by workflows. */
 export type ActivityName = keyof Activities;
@@ -15,18 +23,23 @@ export type ActivityName = keyof Activities;
  * The one routing table: which task queue serves each activity. The presets below take their
  * `taskQueue` from it and workers derive the activities they register from it ({@link activitiesOn}),
  * so an activity is scheduled on exactly the queue whose workers can run it.
+ *
+ * Changing an activity's queue is replay-safe (Temporal's determinism check compares an activity's type
+ * and id, not its queue: tests/replay replays histories recorded on the older `gpu` queue), but an
+ * activity already scheduled on the old queue stays there until a worker of that queue takes it: see
+ * docs/upgrades.md.
  */
 export const ActivityQueues = {
   proposeStrategy: 'control',
   saveStrategyLog: 'control',
   loadStrategyLog: 'control',
-  profileModel: 'gpu',
-  pruneTrial: 'gpu',
-  fineTune: 'gpu',
-  evaluateModel: 'gpu',
-  deploymentCheck: 'gpu',
-  scoreCandidate: 'gpu',
-  measureSensitivity: 'gpu',
+  profileModel: 'trials',
+  pruneTrial: 'trials',
+  fineTune: 'train',
+  evaluateModel: 'train',
+  deploymentCheck: 'train',
+  scoreCandidate: 'trials',
+  measureSensitivity: 'trials',
 } as const satisfies Record<ActivityName, QueueName>;
 
 /** The activities a worker on `queue` registers, in routing-table order. */
@@ -39,6 +52,20 @@ function queueOf(...names: [ActivityName, ...ActivityName[]]): (typeof TaskQueue
   const queues = new Set(names.map((n) => ActivityQueues[n]));
   if (queues.size !== 1) throw new Error(`one preset serves ${names.join(', ')} on different queues`);
   return TaskQueues[ActivityQueues[names[0]]];
+}
+
+/**
+ * The task queue of a fine-tune that needs `gpus` devices on one host: `train` for one, `train-gpus-<N>`
+ * for more. A worker started with `--gpus-per-job N` polls `train-gpus-<N>` and has slots of N devices
+ * each, so the queue name is how a worker advertises the size of its slots: a job is only ever taken by a
+ * worker that can hold it, and a campaign can ask the server whether any worker polls that queue.
+ *
+ * @example
+ * trainQueueFor(1) // 'train'
+ * trainQueueFor(4) // 'train-gpus-4'
+ */
+export function trainQueueFor(gpus: number): string {
+  return gpus > 1 ? `${TaskQueues.train}-gpus-${gpus}` : TaskQueues.train;
 }
 
 /**

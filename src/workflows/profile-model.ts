@@ -5,7 +5,7 @@ import { ActivityPresets } from './presets';
 const { profileModel } = proxyActivities<EngineActivities>(ActivityPresets.profile);
 
 /**
- * Profile one model: the engine job runs on the gpu queue, the profile lands in the artifact store,
+ * Profile one model: the engine job runs on the trials queue, the profile lands in the artifact store,
  * the workflow returns totals and the reference. The thinnest slice through every layer.
  */
 export async function profileModelWorkflow(input: ProfileModelInput): Promise<ProfileModelResult> {

@@ -1,27 +1,78 @@
-// A running campaign that no worker serves says so in `campaign status`.
-import { missingWorkers, POLLER_STALE_MS } from '../../src/client/worker-presence';
+// A running campaign that no worker serves says so in `campaign status`; a job that waits for a slot says
+// on which queue and who serves it.
+import {
+  BUSY_AFTER_MS,
+  missingWorkers,
+  POLLER_STALE_MS,
+  startHint,
+  waitingLine,
+  type WaitingJob,
+} from '../../src/client/worker-presence';
 
 const now = 1_800_000_000_000;
 
 test.each([
-  // [case, last polls of control (workflows), of gpu (activities), warnings]
+  // [case, last polls of control (workflows), of train (its workers' presence), warnings]
   ['both served', [now - 1000], [now - 5000], []],
-  ['no gpu worker ever', [now - 1000], [], ['gpu']],
-  ['a gpu worker that stopped polling long ago', [now], [now - POLLER_STALE_MS - 1], ['gpu']],
-  ['nothing at all', [], [], ['control', 'gpu']],
+  ['no train worker ever', [now - 1000], [], ['train']],
+  ['a train worker that stopped polling long ago', [now], [now - POLLER_STALE_MS - 1], ['train']],
+  ['nothing at all', [], [], ['control', 'train']],
   ['one of two control workers still polls', [now - 10 * POLLER_STALE_MS, now - 100], [now], []],
-])('%s', (_case, control, gpu, queues) => {
+])('%s', (_case, control, train, queues) => {
   const lines = missingWorkers(
     [
       { queue: 'control', kind: 'workflows', lastPollMs: control },
-      { queue: 'gpu', kind: 'activities', lastPollMs: gpu },
+      { queue: 'train', kind: 'activities', lastPollMs: train },
     ],
     now,
   );
   expect(lines).toEqual(
-    queues.map(
-      (q) =>
-        `no worker is polling task queue "${q}" (${q === 'control' ? 'workflows' : 'activities'}): start one with \`agentic-pruner worker --queues ${q}\``,
+    queues.map((q) =>
+      q === 'control'
+        ? 'no worker is polling task queue "control" (workflows): start one with `agentic-pruner worker --queues control`'
+        : 'no worker is polling task queue "train" (activities): start one with `agentic-pruner worker --devices 1`',
     ),
   );
 });
+
+test.each([
+  ['control', 'agentic-pruner worker --queues control'],
+  ['trials', 'agentic-pruner worker --devices 1'],
+  ['train', 'agentic-pruner worker --devices 1'],
+  ['train-gpus-4', 'agentic-pruner worker --devices 0,1,2,3 --gpus-per-job 4'],
+])('start hint for %s', (queue, hint) => expect(startHint(queue)).toBe(hint));
+
+const job = (over: Partial<WaitingJob>): WaitingJob => ({
+  workflowId: 'c1',
+  activityType: 'fineTune',
+  targetLabel: 't50',
+  queue: 'train',
+  waitingMs: 12_400,
+  attempt: 1,
+  pollers: 2,
+  slots: 2,
+  ...over,
+});
+
+test.each([
+  [
+    'two workers, every slot busy',
+    job({}),
+    'fineTune t50: waiting for a slot on task queue "train" for 12 s: 2 workers serve it with 2 slots, all busy',
+  ],
+  [
+    'just scheduled: not yet called busy',
+    job({ waitingMs: BUSY_AFTER_MS - 1, pollers: 1, slots: 4 }),
+    'fineTune t50: waiting for a slot on task queue "train" for 5 s: 1 worker serves it with 4 slots',
+  ],
+  [
+    'a retry after its worker died, nobody left',
+    job({ attempt: 2, pollers: 0, slots: 0, queue: 'train-gpus-2' }),
+    'fineTune t50 (attempt 2): waiting for a slot on task queue "train-gpus-2" for 12 s: no worker serves it; start one with `agentic-pruner worker --devices 0,1 --gpus-per-job 2`',
+  ],
+  [
+    'a trial without a target in its input',
+    job({ activityType: 'pruneTrial', targetLabel: undefined, queue: 'trials', waitingMs: 61_000 }),
+    'pruneTrial: waiting for a slot on task queue "trials" for 61 s: 2 workers serve it with 2 slots, all busy',
+  ],
+])('waiting line: %s', (_case, j, line) => expect(waitingLine(j)).toBe(line));

@@ -144,7 +144,7 @@ class GpuWorkerProcess {
     const { s3 } = testServices();
     this.child = spawn(
       process.execPath,
-      [path.join(ROOT, 'bin', 'agentic-pruner.js'), 'worker', '--queues', 'gpu'],
+      [path.join(ROOT, 'bin', 'agentic-pruner.js'), 'worker', '--queues', 'trials,train'],
       {
         cwd: ROOT,
         env: {
@@ -188,7 +188,7 @@ class GpuWorkerProcess {
   async ready(): Promise<void> {
     await waitFor(`${this.name} to say it is running\n${this.tail()}`, 60_000, async () => {
       if (!this.running) throw new Error(`${this.name} exited (code ${this.child.exitCode})`);
-      return this.output.includes('worker running on gpu') ? true : undefined;
+      return this.output.includes('worker running on trials, train') ? true : undefined;
     });
   }
 

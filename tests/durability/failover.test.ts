@@ -26,7 +26,7 @@ Runtime.install({ logger: new DefaultLogger('ERROR') });
 (async () => {
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS });
   const worker = await Worker.create({
-    connection, namespace: 'default', taskQueue: 'gpu', maxHeartbeatThrottleInterval: '5 seconds',
+    connection, namespace: 'default', taskQueue: 'trials', maxHeartbeatThrottleInterval: '5 seconds',
     activities: {
       async profileModel() {
         console.log('STARTED ' + Context.current().info.attempt);
@@ -98,7 +98,7 @@ test('a gpu worker SIGKILLed mid-profile: the profile is retried on another work
     await new Promise((r) => setTimeout(r, 2000)); // mid-job, a heartbeat or two sent
     victim.kill('SIGKILL');
     const killedAt = Date.now();
-    survivor = await startTestWorkers(deps, ['gpu']);
+    survivor = await startTestWorkers(deps, ['trials']);
     const result = (await Promise.race([
       handle.result(),
       new Promise((_, reject) =>

@@ -45,7 +45,7 @@ let runtimeInstalled = false;
 
 export async function startTestWorkers(
   deps: ActivityDeps,
-  queues: QueueName[] = ['control', 'gpu'],
+  queues: QueueName[] = ['control', 'trials', 'train'],
 ): Promise<TestWorkers> {
   if (!runtimeInstalled) {
     // Workers log at WARN in tests: failures stay visible, routine state changes do not drown them.
