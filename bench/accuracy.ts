@@ -78,6 +78,12 @@ async function trainDense(
   epochs: number,
 ): Promise<{ spec: ModelSpec; valTop1: number }> {
   const out = path.join(ctx.work, `dense-${name}`);
+  const done = path.join(out, 'model.pt');
+  if (fs.existsSync(done)) {
+    // --work of an earlier run: its dense model (same dataset, same recipe) is reused.
+    const spec = { name, numClasses: 10, weights: done };
+    return { spec, valTop1: await evaluate(ctx, spec) };
+  }
   const ft = await ctx.engine.run<{ modelSpec: ModelSpec; steps: number }>('finetune', {
     model: { name, numClasses: 10 },
     dataset: { root: ctx.root, imageSize: ctx.inputShape[2] },
