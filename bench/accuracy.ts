@@ -170,9 +170,15 @@ async function scaleIntoBand(
         screened,
       };
     }
-    if (!pick.bracket) return null;
+    if (!pick.bracket) break;
     const [a, b] = pick.bracket;
     ratios = Array.from({ length: 24 }, (_, i) => Math.round((a + ((b - a) * (i + 1)) / 25) * 1e5) / 1e5);
+  }
+  // MACs are a step function of the ratio; with coarse rounding a step can jump over the whole band. Then
+  // the solver's own remedy: the same base with roundTo 1.
+  if (base.roundTo !== undefined && base.roundTo > 1) {
+    const finer = await scaleIntoBand(ctx, dense, { ...base, roundTo: 1 }, targetMacs, label);
+    return finer ? { ...finer, screened: finer.screened + screened } : null;
   }
   return null;
 }
@@ -214,6 +220,7 @@ interface CandidateRow {
   target: number;
   method: string;
   pruningRatio: number;
+  roundTo: number;
   macs: number;
   deviation: number;
   params: number;
@@ -236,6 +243,7 @@ async function main(): Promise<void> {
     .option('--ft-epochs <n>', 'fine-tune epochs of every candidate (the same for all)', '2')
     .option('--modes <list>', 'campaign scoring modes', 'zero-shot,recovery')
     .option('--candidates <n>', 'search.candidates of the campaign runs', '4')
+    .option('--methods <list>', 'only the baselines whose name contains one of these (e.g. taylor,random)')
     .option('--work <dir>', 'working folder (dataset, models)')
     .option('--json <file>', 'write every row as JSON here')
     .parse(process.argv)
@@ -248,9 +256,11 @@ async function main(): Promise<void> {
       ftEpochs: string;
       modes: string;
       candidates: string;
+      methods?: string;
       work?: string;
       json?: string;
     }>();
+  const only = o.methods?.split(',').filter(Boolean);
   const models = o.quick ? ['democnn'] : o.models.split(',');
   const targets = o.quick ? [0.5] : o.targets.split(',').map(Number);
   const seeds = o.seeds.split(',').map(Number);
@@ -293,7 +303,7 @@ async function main(): Promise<void> {
       );
       for (const fraction of targets) {
         const targetMacs = fraction * profile.denseMacs;
-        for (const b of BASELINES) {
+        for (const b of BASELINES.filter((x) => !only || only.some((m) => x.method.includes(m)))) {
           const label = `${name}-${fraction}-${b.method.replace(/\W+/g, '_')}`;
           const started = Date.now();
           const scaled = await scaleIntoBand(ctx, dense.spec, b.base, targetMacs, label);
@@ -322,6 +332,7 @@ async function main(): Promise<void> {
             target: fraction,
             method: b.method,
             pruningRatio: scaled.strategy.pruningRatio,
+            roundTo: scaled.strategy.roundTo ?? 8,
             macs: scaled.macs,
             deviation: (scaled.macs - targetMacs) / targetMacs,
             params: scaled.params,
@@ -402,14 +413,14 @@ async function main(): Promise<void> {
     `\nmachine: ${summary.machine}; seeds ${seeds.join(',')}; wall ${summary.wallSec.toFixed(0)} s\n`,
   );
   console.log(
-    '| model | target | method | ratio | deviation | params | zero-shot top-1 | val top-1 per seed | mean | sd | search |',
+    '| model | target | method | ratio, roundTo | deviation | params | zero-shot top-1 | val top-1 per seed | mean | sd | search |',
   );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const c of candidates) {
     const g = groups.find((x) => x.model === c.model && x.target === c.target && x.method === c.method)!;
     const pct = (x: number) => (x * 100).toFixed(1);
     console.log(
-      `| ${c.model} | ${c.target} | ${c.method} | ${c.pruningRatio} | ${(c.deviation * 100).toFixed(2)} % | ${c.params} | ` +
+      `| ${c.model} | ${c.target} | ${c.method} | ${c.pruningRatio}, ${c.roundTo} | ${(c.deviation * 100).toFixed(2)} % | ${c.params} | ` +
         `${c.zeroShotTop1 === null ? '-' : pct(c.zeroShotTop1)} % | ${c.runs.map((r) => pct(r.valTop1)).join(' / ')} | ` +
         `${pct(g.summary.mean)} % | ${pct(g.summary.sd)} | ${c.shapesScreened} dry-run shapes + ${c.pruneTrials} prune, ${c.searchWallSec.toFixed(1)} s |`,
     );
