@@ -9,9 +9,10 @@
  *   (the exact MACs prune measures) and pruning the in-band ratio nearest the band centre; then fine-tuned
  *   (KD from the dense model) with one recipe and step count for every seed, and evaluated on val/;
  * - the campaign's pick for each scoring mode (`search.scoring: zero-shot | recovery`, `search.candidates`):
- *   a real campaign per seed through the real workflows, fine-tuned by the campaign with the same recipe.
- *   Runs only when the campaign config accepts those fields (src/core/campaign-config.ts); otherwise the
- *   report says it was not run and why.
+ *   not run yet. The harness checks whether the campaign config accepts those fields
+ *   (src/core/campaign-config.ts) and reports why not; the runner itself (one campaign per seed through the
+ *   real workflows, fine-tuned by the campaign with this recipe; every scored attempt fine-tuned for the
+ *   correlation) is to be written once the config exists, so that it can be exercised.
  * Reports mean and spread of final val top-1 per method, the search cost, and Spearman's rho between each
  * score (zero-shot proxy on train/; recovery score when present) and final accuracy over all scored candidates.
  *
