@@ -25,6 +25,7 @@ JOBS: dict[str, str] = {
     "ping": "agentic_engine.ping:run",
     "profile": "agentic_engine.profile:run",
     "prune": "agentic_engine.prune:run",
+    "prune-dry-run": "agentic_engine.dry_run:run",
     "export": "agentic_engine.export:run",
     "finetune": "agentic_engine.finetune:run",
     "evaluate": "agentic_engine.evaluate:run",

@@ -33,7 +33,15 @@ from .models import ModelSpec, stage_roots
 from .protocol import Emitter, EngineError, RequestError, request_config
 from .strategy import Strategy, VitOptions
 
-__all__ = ["PruneRequest", "Calibration", "run", "apply_strategy"]
+__all__ = [
+    "PruneRequest",
+    "Calibration",
+    "run",
+    "apply_strategy",
+    "build_pruner",
+    "check_strategy_names",
+    "load_calibration",
+]
 
 
 class Calibration(BaseModel):
@@ -80,6 +88,31 @@ def _check_names(
                 f"{name!r} is a {type(module).__name__}, not a Conv/Linear layer; nearest layers: "
                 f"{_nearest(name, layers)}",
             )
+
+
+def check_strategy_names(strategy: Strategy, modules: dict[str, nn.Module], field: str = "strategy") -> None:
+    """A RequestError naming ``<field>.<key>`` for a layer the model lacks or a criterion it cannot use."""
+    _check_names(strategy.ignored_layers or [], modules, f"{field}.ignoredLayers")
+    _check_names(list(strategy.stage_ratios or {}), modules, f"{field}.stageRatios")
+    _check_names(list(strategy.layer_ratios or {}), modules, f"{field}.layerRatios", (nn.Conv2d, nn.Linear))
+    if strategy.importance == "bn_scale" and not any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) for m in modules.values()
+    ):
+        raise RequestError(f"{field}.importance", "'bn_scale' ranks by BatchNorm scales; this model has none")
+
+
+def load_calibration(
+    cal: Calibration, shape: list[int], seed: int, num_classes: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The seeded train/ calibration batches; a RequestError if the dataset's classes do not fit the model."""
+    index, batches = calibration_batches(cal.dataset, cal.batches, cal.batch_size, shape, seed)
+    if len(index.classes) != num_classes:
+        raise RequestError(
+            "calibration.dataset",
+            f"{str(index.root / SPLIT)!r} has {len(index.classes)} classes "
+            f"but the model predicts {num_classes}",
+        )
+    return batches
 
 
 def _importance(name: str) -> tp.importance.Importance:
@@ -158,15 +191,11 @@ def _guard_empty_groups(pruner: tp.pruner.BasePruner, strategy: Strategy) -> Non
     graph.check_pruning_group = check  # instance attribute shadows the method for this pruner only
 
 
-def apply_strategy(
-    model: nn.Module,
-    strategy: Strategy,
-    input_shape: list[int],
-    protected: list[str],
-    emit: Emitter | None = None,
-    calibration: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
-) -> tuple[list[list[Any]], dict[str, dict[str, int]]]:
-    """Prune ``model`` in place; returns (torch-pruning history, ``{attention: {numHeads, headDim}}``)."""
+def build_pruner(
+    model: nn.Module, strategy: Strategy, input_shape: list[int], protected: list[str]
+) -> tuple[tp.pruner.BasePruner, dict[str, nn.Module]]:
+    """torch-pruning's pruner for ``strategy`` on ``model`` (nothing pruned yet), and the timm attention
+    modules by name. One home for the mapping Strategy -> BasePruner, shared by ``prune`` and the dry run."""
     modules = dict(model.named_modules())
     vit = strategy.vit or VitOptions()
     ignored: list[nn.Module] = [modules[n] for n in protected]
@@ -203,6 +232,19 @@ def apply_strategy(
             head_pruning_ratio=vit.head_ratio or 0.0,
             root_module_types=ROOT_TYPES,
         )
+    return pruner, attentions
+
+
+def apply_strategy(
+    model: nn.Module,
+    strategy: Strategy,
+    input_shape: list[int],
+    protected: list[str],
+    emit: Emitter | None = None,
+    calibration: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+) -> tuple[list[list[Any]], dict[str, dict[str, int]]]:
+    """Prune ``model`` in place; returns (torch-pruning history, ``{attention: {numHeads, headDim}}``)."""
+    pruner, attentions = build_pruner(model, strategy, input_shape, protected)
     _guard_empty_groups(pruner, strategy)
     for step in range(strategy.iterative_steps):
         if emit:
@@ -260,24 +302,11 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     dense: DenseModel = entry
     shape = [req.input_shape[0] if req.input_shape else 1, *dense.input_shape[1:]]
     modules = dict(dense.model.named_modules())
-    _check_names(strategy.ignored_layers or [], modules, "strategy.ignoredLayers")
-    _check_names(list(strategy.stage_ratios or {}), modules, "strategy.stageRatios")
-    _check_names(list(strategy.layer_ratios or {}), modules, "strategy.layerRatios", (nn.Conv2d, nn.Linear))
-    if strategy.importance == "bn_scale" and not any(
-        isinstance(m, nn.modules.batchnorm._BatchNorm) for m in modules.values()
-    ):
-        raise RequestError("strategy.importance", "'bn_scale' ranks by BatchNorm scales; this model has none")
+    check_strategy_names(strategy, modules)
     calibration = None
     if req.calibration is not None:
         emit.progress("calibrating", None)
-        cal = req.calibration
-        index, calibration = calibration_batches(cal.dataset, cal.batches, cal.batch_size, shape, req.seed)
-        if len(index.classes) != dense.num_classes:
-            raise RequestError(
-                "calibration.dataset",
-                f"{str(index.root / SPLIT)!r} has {len(index.classes)} classes "
-                f"but the model predicts {dense.num_classes}",
-            )
+        calibration = load_calibration(req.calibration, shape, req.seed, dense.num_classes)
     out_dir = Path(req.out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -7,3 +7,4 @@ export * from './errors';
 export * from './protocol';
 export * from './engine-paths';
 export * from './engine-process';
+export * from './dry-run';

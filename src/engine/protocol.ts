@@ -85,6 +85,36 @@ export const FinetuneResultSchema = z.looseObject({
 /** A parsed `finetune` result. */
 export type FinetuneResult = z.infer<typeof FinetuneResultSchema>;
 
+/** One strategy's answer in a `prune-dry-run` result: what `prune` would measure, or why it would refuse. */
+export const DryRunEntrySchema = z.union([
+  z.looseObject({
+    macs: z.number(),
+    params: z.number(),
+    stages: z.array(StageMacsSchema),
+    /** Output channels kept per profile group, in the profile's group order (`groups[i].id`). */
+    keptChannels: z.array(z.number()),
+    /** `plan`: counted on a shape-only copy; `surgery`: pruned for real (iterativeSteps > 1). */
+    method: z.enum(['plan', 'surgery']),
+  }),
+  z.looseObject({ error: z.looseObject({ field: z.string(), message: z.string() }) }),
+]);
+/** A parsed `prune-dry-run` entry. */
+export type DryRunEntry = z.infer<typeof DryRunEntrySchema>;
+
+/**
+ * What the engine's `prune-dry-run` job returns (engine/agentic_engine/dry_run.py): per strategy, in request
+ * order, the exact MACs and params a `prune` of it would measure, found without pruning the model.
+ */
+export const DryRunResultSchema = z.looseObject({
+  denseMacs: z.number(),
+  denseParams: z.number(),
+  results: z.array(DryRunEntrySchema),
+  wallMs: z.number(),
+  warm: z.boolean().optional(),
+});
+/** A parsed `prune-dry-run` result. */
+export type DryRunResult = z.infer<typeof DryRunResultSchema>;
+
 /**
  * Parse a job's `result` data with its schema. Throws an {@link EngineProtocolError} naming the job and
  * each bad field (`engine prune: result does not match the protocol: saved.dir: ...`).

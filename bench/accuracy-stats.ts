@@ -1,0 +1,141 @@
+/**
+ * The pure statistics of bench/accuracy: rank correlation between a score and final accuracy, and the
+ * per-method aggregation of fine-tune seeds. No I/O; tested on known inputs (tests/bench/accuracy-stats.test.ts).
+ */
+
+/** Ranks 1..n of `xs`, ties sharing the mean of the ranks they span (as Spearman's rho needs). */
+export function averageRanks(xs: readonly number[]): number[] {
+  const order = xs.map((x, i) => ({ x, i })).sort((a, b) => a.x - b.x);
+  const ranks = new Array<number>(xs.length).fill(0);
+  for (let start = 0; start < order.length; ) {
+    let end = start;
+    while (end + 1 < order.length && order[end + 1]!.x === order[start]!.x) end++;
+    const rank = (start + end) / 2 + 1;
+    for (let k = start; k <= end; k++) ranks[order[k]!.i] = rank;
+    start = end + 1;
+  }
+  return ranks;
+}
+
+/** Pearson's correlation; `null` when fewer than 2 pairs or a side is constant (undefined correlation). */
+export function pearson(xs: readonly number[], ys: readonly number[]): number | null {
+  if (xs.length !== ys.length) throw new RangeError(`pearson: ${xs.length} xs but ${ys.length} ys`);
+  const n = xs.length;
+  if (n < 2) return null;
+  const mx = xs.reduce((s, x) => s + x, 0) / n;
+  const my = ys.reduce((s, y) => s + y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = xs[i]! - mx;
+    const dy = ys[i]! - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  }
+  if (sxx === 0 || syy === 0) return null;
+  return sxy / Math.sqrt(sxx * syy);
+}
+
+/**
+ * Spearman's rank correlation (Pearson's on average ranks, so ties are handled); `null` when it is
+ * undefined (fewer than 2 pairs, or every score or every accuracy equal).
+ *
+ * @example spearman([1, 2, 3], [10, 30, 20]) // 0.5
+ */
+export function spearman(xs: readonly number[], ys: readonly number[]): number | null {
+  if (xs.length !== ys.length) throw new RangeError(`spearman: ${xs.length} xs but ${ys.length} ys`);
+  return pearson(averageRanks(xs), averageRanks(ys));
+}
+
+/** Mean and spread of one method's final accuracies over fine-tune seeds. */
+export interface SeedSummary {
+  n: number;
+  mean: number;
+  /** Sample standard deviation (n - 1); 0 for one seed. */
+  sd: number;
+  min: number;
+  max: number;
+}
+
+/** Mean, sample sd, min and max of `xs` (at least one value). */
+export function summarize(xs: readonly number[]): SeedSummary {
+  if (xs.length === 0) throw new RangeError('summarize: no values');
+  const n = xs.length;
+  const mean = xs.reduce((s, x) => s + x, 0) / n;
+  const sd = n > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)) : 0;
+  return { n, mean, sd, min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+/** One fine-tuned run of one candidate: what the table aggregates. */
+export interface RunRow {
+  model: string;
+  target: number;
+  method: string;
+  seed: number;
+  valTop1: number;
+}
+
+/** Rows grouped by (model, target, method), in first-seen order, each with its seed summary. */
+export function aggregate(rows: readonly RunRow[]): {
+  model: string;
+  target: number;
+  method: string;
+  seeds: number[];
+  summary: SeedSummary;
+}[] {
+  const groups = new Map<string, RunRow[]>();
+  for (const r of rows) {
+    const key = JSON.stringify([r.model, r.target, r.method]);
+    const list = groups.get(key);
+    if (list) list.push(r);
+    else groups.set(key, [r]);
+  }
+  return [...groups.values()].map((list) => ({
+    model: list[0]!.model,
+    target: list[0]!.target,
+    method: list[0]!.method,
+    seeds: list.map((r) => r.seed),
+    summary: summarize(list.map((r) => r.valTop1)),
+  }));
+}
+
+/** Whether `a` is at least as good as `b` within the seed spread: mean(a) + sd(a) >= mean(b) - sd(b). */
+export function atLeastAsGood(a: SeedSummary, b: SeedSummary): boolean {
+  return a.mean + a.sd >= b.mean - b.sd;
+}
+
+/** The band of every bench/accuracy case: -5 %..+1 % of the target. */
+export const BAND = { lo: -0.05, hi: 0.01 };
+
+/**
+ * The in-band entry of a ratio screen nearest the band centre, else the pair of ratios that brackets the
+ * band (the largest ratio still above it, the smallest already below) for a finer screen, or `null` when
+ * the screen does not straddle the band. `ratios[i]` is the pruning ratio of `entries[i]`; entries without
+ * `macs` (refused strategies) are skipped.
+ */
+export function pickInBand(
+  ratios: readonly number[],
+  entries: readonly ({ macs: number } | object)[],
+  targetMacs: number,
+  band: { lo: number; hi: number } = BAND,
+): { index: number } | { bracket: [number, number] | null } {
+  const centre = (band.lo + band.hi) / 2;
+  let best: { index: number; off: number } | null = null;
+  let above: number | null = null; // largest ratio whose MACs are above the band
+  let below: number | null = null; // smallest ratio whose MACs are below the band
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (!('macs' in e)) continue;
+    const d = (e.macs - targetMacs) / targetMacs;
+    const r = ratios[i]!;
+    if (d >= band.lo && d <= band.hi) {
+      const off = Math.abs(d - centre);
+      if (best === null || off < best.off) best = { index: i, off };
+    } else if (d > band.hi) above = above === null ? r : Math.max(above, r);
+    else below = below === null ? r : Math.min(below, r);
+  }
+  if (best !== null) return { index: best.index };
+  return { bracket: above !== null && below !== null && above < below ? [above, below] : null };
+}

@@ -1,0 +1,84 @@
+import {
+  aggregate,
+  atLeastAsGood,
+  averageRanks,
+  pearson,
+  pickInBand,
+  spearman,
+  summarize,
+} from '../../bench/accuracy-stats';
+
+// bench/accuracy's statistics on inputs with known answers.
+describe('accuracy statistics', () => {
+  test('average ranks share ties', () => {
+    expect(averageRanks([10, 20, 20, 5])).toEqual([2, 3.5, 3.5, 1]);
+    expect(averageRanks([3, 3, 3])).toEqual([2, 2, 2]);
+  });
+
+  test.each([
+    // [xs, ys, rho] worked by hand: rho = 1 - 6 sum d^2 / (n (n^2 - 1)) without ties
+    [[1, 2, 3, 4, 5], [2, 4, 6, 8, 10], 1],
+    [[1, 2, 3, 4, 5], [50, 40, 30, 20, 10], -1],
+    [[1, 2, 3], [10, 30, 20], 0.5], // d = 0, -1, 1: 1 - 6*2/24
+    [[0.1, 0.5, 0.2, 0.9], [0.7, 0.75, 0.72, 0.71], 0.4], // ranks [1,3,2,4] vs [1,4,3,2]: d^2 sum 6 -> 1 - 36/60
+  ])('spearman(%j, %j) = %d', (xs, ys, rho) => {
+    expect(spearman(xs, ys)).toBeCloseTo(rho, 12);
+  });
+
+  test('spearman with ties is Pearson on average ranks', () => {
+    // ranks xs [1.5, 1.5, 3, 4], ys [1, 2, 3, 4]: Pearson = 0.9486832980505138
+    expect(spearman([1, 1, 2, 3], [1, 2, 3, 4])).toBeCloseTo(0.9486832980505138, 12);
+  });
+
+  test('spearman is undefined for constant sides or fewer than two pairs', () => {
+    expect(spearman([1, 1, 1], [1, 2, 3])).toBeNull();
+    expect(spearman([1], [2])).toBeNull();
+    expect(() => spearman([1, 2], [1])).toThrow(RangeError);
+    expect(pearson([1, 2, 3], [2, 4, 7])).toBeCloseTo(0.9933992677987828, 12);
+  });
+
+  test('summarize: mean, sample sd, min, max', () => {
+    expect(summarize([0.81, 0.793, 0.767])).toEqual({
+      n: 3,
+      mean: expect.closeTo(0.79, 12) as number,
+      sd: expect.closeTo(0.021656407827707713, 12) as number,
+      min: 0.767,
+      max: 0.81,
+    });
+    expect(summarize([0.5])).toEqual({ n: 1, mean: 0.5, sd: 0, min: 0.5, max: 0.5 });
+    expect(() => summarize([])).toThrow(RangeError);
+  });
+
+  test('aggregate groups seeds per model, target and method in first-seen order', () => {
+    const rows = [
+      { model: 'democnn', target: 0.5, method: 'l1-uniform', seed: 0, valTop1: 0.8 },
+      { model: 'democnn', target: 0.5, method: 'l2-iso', seed: 0, valTop1: 0.7 },
+      { model: 'democnn', target: 0.5, method: 'l1-uniform', seed: 1, valTop1: 0.6 },
+      { model: 'democnn', target: 0.3, method: 'l1-uniform', seed: 0, valTop1: 0.5 },
+    ];
+    const groups = aggregate(rows);
+    expect(groups.map((g) => [g.target, g.method, g.seeds, g.summary.n])).toEqual([
+      [0.5, 'l1-uniform', [0, 1], 2],
+      [0.5, 'l2-iso', [0], 1],
+      [0.3, 'l1-uniform', [0], 1],
+    ]);
+    expect(groups[0]!.summary.mean).toBeCloseTo(0.7, 12);
+  });
+
+  test('at least as good within the seed spread', () => {
+    const a = summarize([0.78, 0.8]); // mean 0.79, sd 0.01414
+    expect(atLeastAsGood(a, summarize([0.8, 0.82]))).toBe(true); // 0.804 >= 0.796
+    expect(atLeastAsGood(a, summarize([0.9, 0.92]))).toBe(false);
+  });
+
+  test('pickInBand: the in-band ratio nearest the band centre, else the bracket', () => {
+    const target = 100;
+    // deviations: +20 %, +0.5 %, -1.5 %, -4 %, -10 %; centre -2 % -> -1.5 % (index 2)
+    const macs = [120, 100.5, 98.5, 96, 90].map((m) => ({ macs: m }));
+    expect(pickInBand([0.1, 0.2, 0.3, 0.4, 0.5], macs, target)).toEqual({ index: 2 });
+    // a refused entry is skipped; nothing in band: the bracket is (0.2, 0.3)
+    const gap = [{ macs: 120 }, { macs: 102 }, { error: {} }, { macs: 90 }];
+    expect(pickInBand([0.1, 0.2, 0.25, 0.3], gap, target)).toEqual({ bracket: [0.2, 0.3] });
+    expect(pickInBand([0.1, 0.2], [{ macs: 150 }, { macs: 140 }], target)).toEqual({ bracket: null });
+  });
+});
