@@ -3,7 +3,8 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { Proposal } from '../agents/agent';
 import type { PruneTrialInput, PruneTrialResult } from '../activities';
-import type { Attempt } from '../core/attempt';
+import type { ScoreCandidateInput } from '../activities/scoring-activities';
+import type { Attempt, CandidateScore } from '../core/attempt';
 import { deviation, formatBand, inBand, type Band } from '../core/tolerance-band';
 import type { MacTargetSearchInput, MacTargetSearchResult } from '../workflows/mac-target-search';
 import { closeReason } from './failure-reason';
@@ -41,7 +42,8 @@ function decode<T>(payloads: Payload[] | null | undefined, index = 0): T | undef
 
 /**
  * Rebuild the attempts of one macTargetSearch run from its history events: each pruneTrial's input
- * (the strategy) and result (the measurement), with the agent from the proposal that preceded it.
+ * (the strategy) and result (the measurement), with the agent from the proposal that preceded it and the
+ * candidate's score from the scoreCandidate that followed it (or, when that failed, `scoreError`).
  * Accepted band changes and overrides (updates) are listed as `changes`; the caller re-judges in-band
  * flags against the latest band.
  */
@@ -93,6 +95,11 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       if (!s) continue;
       const result = decode<unknown>(a.result?.payloads);
       if (s.type === 'proposeStrategy') lastProposal = result as Proposal;
+      if (s.type === 'scoreCandidate') {
+        // The score belongs to the candidate its trial measured (the attempt pushed just before).
+        const scored = attempts.find((x) => x.index === (s.input as ScoreCandidateInput).attemptIndex);
+        if (scored) scored.score = result as CandidateScore;
+      }
       if (s.type === 'pruneTrial' && input) {
         const trial = s.input as PruneTrialInput;
         const r = result as PruneTrialResult;
@@ -116,6 +123,12 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
     } else if (ev.activityTaskFailedEventAttributes) {
       const a = ev.activityTaskFailedEventAttributes;
       const s = scheduled.get(String(a.scheduledEventId ?? ''));
+      if (s?.type === 'scoreCandidate') {
+        // As the search records it: the candidate stays, unscored, with why.
+        const scored = attempts.find((x) => x.index === (s.input as ScoreCandidateInput).attemptIndex);
+        const type = a.failure?.applicationFailureInfo?.type || 'error';
+        if (scored) scored.scoreError = `${type}: ${a.failure?.message ?? 'failed'}`;
+      }
       if (s?.type === 'pruneTrial') {
         const trial = s.input as PruneTrialInput;
         attempts.push({
