@@ -172,14 +172,14 @@ const CANDIDATE_CRITERIA: readonly Importance[] = ['taylor', 'lamp', 'l1', 'l2',
  *
  * @example
  * // base l2 isomorphic, a table where block3 is cheapest:
- * candidateShapes(config, table).map((s) => s.label);
+ * candidateShapes(config, band, table).map((s) => s.label);
  * // ['stage allocation from sensitivity (block3 0.51, block1 0)', 'isomorphic off', 'taylor importance',
  * //  'lamp importance', 'l1 importance', 'bn_scale importance']
  */
-export function candidateShapes(config: SearchConfig, table?: SensitivityTable): ExtendedShape[] {
+export function candidateShapes(config: SearchConfig, band: Band, table?: SensitivityTable): ExtendedShape[] {
   const base = config.baseStrategy;
   const shapes: ExtendedShape[] = [];
-  const allocation = table ? stageAllocationShape(config, table) : undefined;
+  const allocation = table ? stageAllocationShape(config, band, table) : undefined;
   if (allocation) shapes.push(allocation);
   const isomorphic = base.isomorphic ?? true;
   shapes.push({
@@ -193,10 +193,14 @@ export function candidateShapes(config: SearchConfig, table?: SensitivityTable):
   return shapes;
 }
 
-function stageAllocationShape(config: SearchConfig, table: SensitivityTable): ExtendedShape | undefined {
+function stageAllocationShape(
+  config: SearchConfig,
+  band: Band,
+  table: SensitivityTable,
+): ExtendedShape | undefined {
   const template = baseStrategy(0, config.baseStrategy);
   const skip = table.stages.map((s) => s.stage).filter((n) => pinnedStageRatio(n, template) !== undefined);
-  const aimMacs = config.targetMacs * (1 + bandCenter(DEFAULT_ALLOCATION_BAND));
+  const aimMacs = config.targetMacs * (1 + bandCenter(band));
   const a = allocateStages(table, { denseMacs: config.ceilingMacs, aimMacs, skip });
   if (!a) return undefined;
   const pinned = Object.fromEntries(Object.entries(a.stageRatios).filter(([n]) => n !== a.freeStage));
@@ -213,12 +217,6 @@ function stageAllocationShape(config: SearchConfig, table: SensitivityTable): Ex
     }),
   };
 }
-
-/**
- * The allocation aims at the centre of the default band: it is a shape, scaled into the search's own band
- * afterwards by the solver's scaling steps, so the exact aim only saves a step.
- */
-const DEFAULT_ALLOCATION_BAND = { lo: -0.05, hi: 0.01 };
 
 /** The search state a run starts from: fresh, or as the previous run carried it over. */
 export function initialSearchState(init: {
@@ -474,7 +472,7 @@ function countExtended(state: SearchState): SearchState {
 /** The extended-search shape the search is on: they are taken in turn, one per extended slot. */
 function currentShape(state: SearchState, config: SearchConfig): ExtendedShape | undefined {
   if (config.candidates !== undefined)
-    return candidateShapes(config, state.sensitivity)[state.shapeIndex ?? 0];
+    return candidateShapes(config, state.band, state.sensitivity)[state.shapeIndex ?? 0];
   return EXTENDED_SHAPES[(config.extendedSearch - state.extendedLeft) % EXTENDED_SHAPES.length];
 }
 

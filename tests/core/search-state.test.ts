@@ -526,7 +526,7 @@ describe('a search with candidates (scored shapes)', () => {
     );
 
   test('the shapes: the stage allocation first (the robust stage free, the sensitive one pinned), then isomorphic off, then the criteria', () => {
-    const shapes = candidateShapes(CANDIDATES, TABLE);
+    const shapes = candidateShapes(CANDIDATES, BAND, TABLE);
     expect(shapes.map((s) => s.label)).toEqual([
       expect.stringMatching(/^stage allocation from sensitivity \(s2 0\.\d+, s1 0\.\d+\)$/),
       'isomorphic off',
@@ -539,7 +539,7 @@ describe('a search with candidates (scored shapes)', () => {
     // s2 saves 2.02 G for +0.1 loss by 0.6, s1 1.26 G for +2.0: s2 is cut hardest and follows the global ratio.
     expect(Object.keys(allocation.stageRatios ?? {})).toEqual(['s1']);
     expect(allocation.pruningRatio).toBeGreaterThan(allocation.stageRatios!.s1!);
-    expect(candidateShapes(CANDIDATES).map((s) => s.label)[0]).toBe('isomorphic off');
+    expect(candidateShapes(CANDIDATES, BAND).map((s) => s.label)[0]).toBe('isomorphic off');
   });
 
   test('a sensitivity event keeps the table and notes it; a failed one notes why', () => {
@@ -575,7 +575,7 @@ describe('a search with candidates (scored shapes)', () => {
     const few: SearchConfig = { ...CANDIDATES, candidates: 10 };
     let s = state({ extendedLeft: 9 }, [0.004]);
     s = { ...s, converged: true };
-    const shapes = candidateShapes(few).length; // no table: 5 shapes
+    const shapes = candidateShapes(few, BAND).length; // no table: 5 shapes
     for (let i = 0; i < shapes; i++)
       s = searchReducer(
         s,
