@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -24,7 +25,7 @@ import torch
 from . import training as T
 from .protocol import RequestError
 
-__all__ = ["SPLIT", "sample_indices", "calibration_batches"]
+__all__ = ["SPLIT", "Slices", "sample_indices", "score_slices", "calibration_batches"]
 
 SPLIT = "train"
 
@@ -55,6 +56,48 @@ def sample_indices(n: int, count: int, seed: int) -> list[int]:
     """
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     return order[:count]
+
+
+@dataclass(frozen=True)
+class Slices:
+    """Disjoint positions of one ``train/`` split for scoring a candidate (:func:`score_slices`)."""
+
+    calibration: list[int]  # batch-norm recalibration / Taylor gradients: the calibration sample itself
+    held_out: list[int]  # scored, never trained or calibrated on
+    train: list[int]  # a recovery fine-tune's images: every position but the held-out ones (sorted)
+
+
+def score_slices(n: int, calibration_count: int, score_count: int, seed: int) -> Slices:
+    """The calibration sample, a held-out slice and the rest of a split of ``n`` images, all seeded.
+
+    One permutation ``randperm(n, seed)``: its head is the calibration sample (the very images
+    :func:`sample_indices` and :func:`calibration_batches` pick for that seed and count), its tail the
+    ``score_count`` held-out images, so the two never meet while ``calibration_count + score_count <= n``,
+    and the held-out slice stays the same when the calibration sample grows. ``train`` is everything but
+    the held-out slice (the calibration images included: they are not scored).
+
+    Worked example: ``n = 10, calibration 3, score 4, seed 0``: ``order = randperm(10)``,
+    ``calibration = order[:3]``, ``held_out = order[6:]``, ``train = sorted(order[:6])``.
+
+    A RequestError naming ``calibration.batches`` or ``scoreImages`` when they do not fit in the split.
+    """
+    if calibration_count > n:
+        raise RequestError(
+            "calibration.batches",
+            f"batches x batchSize = {calibration_count} images, more than the {n} of the {SPLIT}/ split",
+        )
+    if score_count > n - calibration_count:
+        raise RequestError(
+            "scoreImages",
+            f"{score_count} held-out images and {calibration_count} calibration images do not fit "
+            f"in the {n} of the {SPLIT}/ split (they must be disjoint)",
+        )
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return Slices(
+        calibration=order[:calibration_count],
+        held_out=order[n - score_count :],
+        train=sorted(order[: n - score_count]),
+    )
 
 
 def calibration_batches(

@@ -155,10 +155,16 @@ class _Run:
     loader: DataLoader
 
 
-def _train(req: FinetuneRequest, emit: Emitter, dist: _Dist | None) -> dict[str, Any]:
-    """Set up, train to ``totalSteps`` (checkpointing on the way), write the model; rank 0 answers."""
+def _train(
+    req: FinetuneRequest, emit: Emitter, dist: _Dist | None, index: T.SplitIndex | None = None
+) -> dict[str, Any]:
+    """Set up, train to ``totalSteps`` (checkpointing on the way), write the model; rank 0 answers.
+
+    ``index``: the images to train on; default all of ``<root>/train`` (``score`` passes train/ without
+    its held-out slice).
+    """
     started = time.perf_counter()
-    run = _setup(req, dist)
+    run = _setup(req, dist, index)
     checkpoints = _Checkpointer(run, emit)
     step, images, train_sec = _train_steps(run, checkpoints, emit)
     if checkpoints.last is None and run.rank == 0:
@@ -169,7 +175,7 @@ def _train(req: FinetuneRequest, emit: Emitter, dist: _Dist | None) -> dict[str,
     return _final_result(run, checkpoints.last, step, images, train_sec, started, emit)
 
 
-def _setup(req: FinetuneRequest, dist: _Dist | None) -> _Run:
+def _setup(req: FinetuneRequest, dist: _Dist | None, index: T.SplitIndex | None = None) -> _Run:
     """Index ``<root>/train``, build model and teacher, plan the steps, restore a checkpoint, make the loader.
 
     The order is part of the exact resume: the global RNGs are seeded before the models are built and
@@ -178,7 +184,7 @@ def _setup(req: FinetuneRequest, dist: _Dist | None) -> _Run:
     recipe = req.recipe
     rank, world = (dist.rank, dist.world) if dist else (0, 1)
     device = dist.device if dist is not None else T.resolve_device(req.device)
-    index = T.index_split(req.dataset.root, "train")
+    index = index if index is not None else T.index_split(req.dataset.root, "train")
     ckpt = T.load_checkpoint(req.resume_from) if req.resume_from is not None else None
 
     _seed_everything(recipe.seed)

@@ -29,6 +29,7 @@ JOBS: dict[str, str] = {
     "evaluate": "agentic_engine.evaluate:run",
     "make-dataset": "agentic_engine.dataset:run",
     "predict": "agentic_engine.predict:run",
+    "score": "agentic_engine.score:run",
 }
 
 M = TypeVar("M", bound=BaseModel)

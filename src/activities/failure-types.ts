@@ -14,6 +14,8 @@ export const FailureTypes = {
   checkpointMismatch: 'CheckpointMismatch',
   /** A config problem found inside an activity or a workflow (e.g. a target the model cannot reach). */
   config: 'ConfigError',
+  /** The engine process died mid-job (killed, crashed); the message is one line. Retried. */
+  engineCrashed: 'EngineCrashed',
 } as const;
 
 /** One of the {@link FailureTypes}. */

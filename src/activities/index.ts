@@ -7,6 +7,7 @@ import type { ActivityDeps } from './deps';
 import { createEngineActivities } from './engine-activities';
 import { createDeploymentActivities } from './deployment-activities';
 import { createLogActivities } from './log-activities';
+import { createScoringActivities } from './scoring-activities';
 import { createStrategyActivities } from './strategy-activities';
 import { createTrainingActivities } from './training-activities';
 
@@ -19,6 +20,7 @@ export type { StrategyActivities } from './strategy-activities';
 export * from './training-activities';
 export * from './checkpoint-ledger';
 export * from './deployment-activities';
+export * from './scoring-activities';
 export type { ModelManifest } from './model-files';
 
 /** Every activity, built from its deps. The worker registers the ones its task queue serves. */
@@ -29,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLogActivities(deps),
     ...createTrainingActivities(deps),
     ...createDeploymentActivities(deps),
+    ...createScoringActivities(deps),
   };
 }
 

@@ -94,3 +94,39 @@ export function parseEngineResult<S extends z.ZodType>(job: string, schema: S, d
   if (!parsed.success) throw new EngineProtocolError(job, formatZodIssues(parsed.error.issues));
   return parsed.data;
 }
+
+/** What the engine's `score` job returns (engine/agentic_engine/score.py); extra fields pass through. */
+export const ScoreResultSchema = z.looseObject({
+  mode: z.enum(['zero-shot', 'recovery']),
+  /** Fraction 0..1 on the held-out train/ slice. */
+  top1: z.number().min(0).max(1),
+  /** Mean cross-entropy on that slice. */
+  loss: z.number().min(0),
+  /** Images scored. */
+  count: z.number().int().min(1),
+  /** Recovery fine-tune steps run (0 zero-shot). */
+  steps: z.number().int().min(0),
+  wallMs: z.number(),
+});
+/** A parsed `score` result. */
+export type ScoreResult = z.infer<typeof ScoreResultSchema>;
+
+const SensitivityPointSchema = z.looseObject({
+  ratio: z.number(),
+  macs: z.number(),
+  top1: z.number().min(0).max(1),
+  loss: z.number().min(0),
+});
+
+/** What the engine's `sensitivity` job returns (engine/agentic_engine/sensitivity.py); extra fields pass through. */
+export const SensitivityResultSchema = z.looseObject({
+  denseMacs: z.number(),
+  /** The dense model on the same held-out slice, recalibrated as the points are. */
+  baseline: z.looseObject({ top1: z.number().min(0).max(1), loss: z.number().min(0) }),
+  stages: z.array(
+    z.looseObject({ stage: z.string().min(1), macs: z.number(), points: z.array(SensitivityPointSchema) }),
+  ),
+  wallMs: z.number(),
+});
+/** A parsed `sensitivity` result. */
+export type SensitivityEngineResult = z.infer<typeof SensitivityResultSchema>;

@@ -113,6 +113,30 @@ export function checkpointFolder(campaignId: string, target: string): string {
   return `${artifactFolder(campaignId, target, 'checkpoints')}/`;
 }
 
+/** The per-stage sensitivity table (JSON) of a search: `campaigns/<id>/<target>/sensitivity/sensitivity.json`. */
+export function sensitivityKey(campaignId: string, target: string): string {
+  return artifactKey(campaignId, target, 'sensitivity', 'sensitivity.json');
+}
+
+/**
+ * A checkpoint of one candidate's recovery fine-tune (step zero-padded):
+ * `campaigns/<id>/<target>/scoring/attempt-<n>/ckpt-000000250.pt`.
+ */
+export function scoringCheckpointKey(
+  campaignId: string,
+  target: string,
+  attemptIndex: number,
+  step: number,
+): string {
+  const name = `ckpt-${String(step).padStart(9, '0')}.pt`;
+  return validateKey(`${scoringCheckpointFolder(campaignId, target, attemptIndex)}${name}`);
+}
+
+/** The prefix of one candidate's recovery checkpoints: every {@link scoringCheckpointKey} of it starts with it. */
+export function scoringCheckpointFolder(campaignId: string, target: string, attemptIndex: number): string {
+  return `${artifactFolder(campaignId, target, 'scoring')}/attempt-${attemptIndex}/`;
+}
+
 /** Folder of the fine-tuned model's files: `campaigns/<id>/<target>/finetuned`. */
 export function finetunedModelFolder(campaignId: string, target: string): string {
   return artifactFolder(campaignId, target, 'finetuned');

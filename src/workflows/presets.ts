@@ -25,6 +25,8 @@ export const ActivityQueues = {
   fineTune: 'gpu',
   evaluateModel: 'gpu',
   deploymentCheck: 'gpu',
+  scoreCandidate: 'gpu',
+  measureSensitivity: 'gpu',
 } as const satisfies Record<ActivityName, QueueName>;
 
 /** The activities a worker on `queue` registers, in routing-table order. */
@@ -95,6 +97,26 @@ export const ActivityPresets = {
       initialInterval: '5s',
       backoffCoefficient: 2,
       maximumInterval: '5 minutes',
+      nonRetryableErrorTypes: [
+        FailureTypes.engineRequest,
+        FailureTypes.outOfMemory,
+        FailureTypes.checkpointMismatch,
+        FailureTypes.config,
+      ],
+    },
+  },
+  /**
+   * Scoring candidates (zero-shot, or a short recovery fine-tune) and the per-stage sensitivity table, on
+   * the warm engine. A crashed engine (`EngineCrashed`) is retried; bad config is not.
+   */
+  scoring: {
+    taskQueue: queueOf('scoreCandidate', 'measureSensitivity'),
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: ENGINE_HEARTBEAT_TIMEOUT,
+    retry: {
+      maximumAttempts: 3,
+      initialInterval: '2s',
+      backoffCoefficient: 2,
       nonRetryableErrorTypes: [
         FailureTypes.engineRequest,
         FailureTypes.outOfMemory,

@@ -1,0 +1,289 @@
+"""The ``score`` job on a trained democnn: the slices it reads, what recalibration and recovery do, bad input.
+
+The known case: democnn trained 47 steps on 10 synthetic classes (100 train / 30 val images each, as in
+test_calibration.py), its dense val accuracy near 50-90 %; pruned at 50 % of its channels (global L2,
+isomorphic) it loses most of its zero-shot accuracy, which BN recalibration and a short KD fine-tune win back.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from agentic_engine import calibration, score, training
+from agentic_engine.dataset import run as make_dataset
+from agentic_engine.evaluate import run as evaluate
+from agentic_engine.finetune import run as finetune
+from agentic_engine.protocol import Emitter
+
+ISO = {"importance": "l2", "globalPruning": True, "isomorphic": True}
+CAL = {"batches": 4, "batchSize": 32}
+
+
+def quiet() -> Emitter:
+    return Emitter(stream=io.StringIO())
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """democnn trained 47 steps on 10 synthetic classes, 100 train / 30 val images each; and a 50 % prune."""
+    tmp = tmp_path_factory.mktemp("score")
+    data = make_dataset(
+        {"out": str(tmp / "shapes"), "classes": 10, "trainPerClass": 100, "valPerClass": 30}, quiet()
+    )
+    res = finetune(
+        {
+            "model": {"name": "democnn", "numClasses": 10},
+            "dataset": {"root": data["root"]},
+            "recipe": {
+                "epochs": 1.5,
+                "batchSize": 32,
+                "lr": 0.003,
+                "optimizer": "adamw",
+                "weightDecay": 5e-4,
+            },
+            "checkpointDir": str(tmp / "ckpt"),
+            "checkpointEverySteps": 1000,
+            "outDir": str(tmp / "out"),
+            "device": "cpu",
+        },
+        quiet(),
+    )
+    from agentic_engine.prune import run as prune
+
+    pruned = prune(
+        {
+            "model": res["modelSpec"],
+            "strategy": {**ISO, "pruningRatio": 0.5},
+            "outDir": str(tmp / "pruned"),
+        },
+        quiet(),
+    )
+    return {
+        "root": Path(data["root"]),
+        "spec": res["modelSpec"],
+        "pruned": {"name": "democnn", "pruned": pruned["saved"]["dir"]},
+        "tmp": tmp,
+    }
+
+
+def _score(job, trained: dict[str, Any], model: dict[str, Any], **over: Any):
+    request = {
+        "model": model,
+        "dataset": {"root": str(over.pop("root", trained["root"]))},
+        "mode": "zero-shot",
+        "calibration": over.pop("calibration", CAL),
+        "scoreImages": 200,
+        "seed": 0,
+        "device": "cpu",
+        **over,
+    }
+    return job("score", request)
+
+
+def test_slices_are_disjoint_seeded_and_the_calibration_sample() -> None:
+    s = calibration.score_slices(1000, 128, 256, seed=3)
+    cal, held, train = set(s.calibration), set(s.held_out), set(s.train)
+    assert len(cal) == 128 and len(held) == 256 and len(train) == 1000 - 256
+    assert not cal & held and not train & held and cal <= train
+    assert cal | held | train == set(range(1000))
+    # The calibration positions are prune's calibration sample for the same seed and count.
+    assert s.calibration == calibration.sample_indices(1000, 128, 3)
+    # Seeded: the same again; the held-out slice does not move when the calibration sample grows.
+    assert calibration.score_slices(1000, 128, 256, seed=3) == s
+    assert calibration.score_slices(1000, 512, 256, seed=3).held_out == s.held_out
+    assert calibration.score_slices(1000, 128, 256, seed=4).held_out != s.held_out
+
+
+def test_reads_calibration_and_held_out_train_images_only(job, trained, monkeypatch) -> None:
+    """Every image the job opens is in train/; scored, calibrated and trained-on images never meet."""
+    opened: dict[str, set[str]] = {"calibration": set(), "scored": set(), "trained": set()}
+    eval_tensor = training.eval_tensor
+    getitem = training.AugmentedImageFolder.__getitem__
+
+    def record_eval_tensor(path: str, height: int, width: int) -> torch.Tensor:
+        opened["calibration"].add(path)
+        return eval_tensor(path, height, width)
+
+    def record_getitem(self, item):
+        index = item[0] if isinstance(item, tuple) else int(item)
+        opened["trained" if self.train else "scored"].add(self.index.samples[index][0])
+        return getitem(self, item)
+
+    monkeypatch.setattr(training, "eval_tensor", record_eval_tensor)
+    monkeypatch.setattr(training.AugmentedImageFolder, "__getitem__", record_getitem)
+    calibration._cache.clear()
+    run = _score(
+        job,
+        trained,
+        trained["pruned"],
+        mode="recovery",
+        teacher=trained["spec"],
+        recovery={"steps": 3, "batchSize": 32, "lr": 0.001},
+        workDir=str(trained["tmp"] / "slices"),
+    )
+    assert run.code == 0, run.events[-1]
+    r = run.result
+    assert r["count"] == 200 == len(opened["scored"])
+    assert r["calibrationImages"] == 128 == len(opened["calibration"])
+    assert len(opened["trained"]) == 3 * 32  # three steps of 32 distinct images (one epoch's permutation)
+    assert not opened["scored"] & opened["calibration"]
+    assert not opened["scored"] & opened["trained"]
+    train_dir = str(trained["root"] / "train") + "/"
+    every = set().union(*opened.values())
+    assert all(p.startswith(train_dir) for p in every), [p for p in every if not p.startswith(train_dir)]
+    assert r["trainImages"] == 1000 - 200
+
+
+def test_dense_score_is_close_to_val_accuracy(job, trained) -> None:
+    val = evaluate({"model": trained["spec"], "dataset": {"root": str(trained["root"])}}, quiet())
+    run = _score(job, trained, trained["spec"])
+    assert run.code == 0, run.events[-1]
+    r = run.result
+    assert r["mode"] == "zero-shot" and r["steps"] == 0 and r["count"] == 200
+    assert r["batchNormsRecalibrated"] == 16  # stem + 2 per block x 6 + 3 downsample BNs
+    assert abs(r["top1"] - val["top1"]) < 0.1, (r["top1"], val["top1"])
+    assert r["loss"] > 0
+
+
+def test_dense_score_without_recalibration_is_evaluate_of_the_same_images(job, trained, tmp_path) -> None:
+    """No calibration and every train/ image held out: the score is ``evaluate`` of train/ itself."""
+    run = _score(job, trained, trained["spec"], calibration={"batches": 0, "batchSize": 1}, scoreImages=1000)
+    assert run.code == 0, run.events[-1]
+    ev = evaluate(
+        {"model": trained["spec"], "dataset": {"root": str(trained["root"]), "split": "train"}}, quiet()
+    )
+    r = run.result
+    assert r["batchNormsRecalibrated"] == 0 and r["count"] == ev["count"] == 1000
+    assert r["top1"] == pytest.approx(ev["top1"], abs=1e-9)
+    assert r["loss"] == pytest.approx(ev["loss"], rel=1e-5)
+
+
+def test_batch_norm_recalibration_raises_a_pruned_models_zero_shot_score(job, trained) -> None:
+    without = _score(job, trained, trained["pruned"], calibration={"batches": 0, "batchSize": 1})
+    with_recal = _score(job, trained, trained["pruned"])
+    assert without.code == 0 and with_recal.code == 0, (without.events[-1], with_recal.events[-1])
+    a, b = without.result, with_recal.result
+    assert a["batchNormsRecalibrated"] == 0 and b["batchNormsRecalibrated"] == 16
+    # Stale statistics after removing half the channels: recalibrated, the loss drops and top-1 rises.
+    assert b["loss"] < a["loss"], (a, b)
+    assert b["top1"] >= a["top1"], (a, b)
+
+
+def test_recovery_raises_top1_over_zero_shot(job, trained) -> None:
+    zero = _score(job, trained, trained["pruned"])
+    rec = _score(
+        job,
+        trained,
+        trained["pruned"],
+        mode="recovery",
+        teacher=trained["spec"],
+        recovery={"steps": 30, "batchSize": 32, "lr": 0.002},
+        workDir=str(trained["tmp"] / "recovery"),
+        checkpointEverySteps=10,
+    )
+    assert zero.code == 0 and rec.code == 0, (zero.events[-1], rec.events[-1])
+    z, r = zero.result, rec.result
+    assert r["mode"] == "recovery" and r["steps"] == 30 and r["recovery"]["steps"] == 30
+    assert r["top1"] > z["top1"] + 0.05, (z["top1"], r["top1"])
+    # Checkpointed as the real fine-tune is: every 10 steps, announced once complete.
+    steps = [a["step"] for a in rec.artifacts("checkpoint")]
+    assert steps == [10, 20, 30]
+    assert r["recovery"]["finalCheckpoint"]["step"] == 30
+    assert [e["step"] for e in rec.events if e["event"] == "progress" and e["stage"] == "train"] == list(
+        range(1, 31)
+    )
+
+
+def test_recovery_resumes_from_its_checkpoint(job, trained) -> None:
+    """A retried score resumes its fine-tune: from ckpt-2 of 4 steps, the same score as uninterrupted."""
+    common = {
+        "mode": "recovery",
+        "teacher": trained["spec"],
+        "recovery": {"steps": 4, "batchSize": 32, "lr": 0.002},
+        "checkpointEverySteps": 2,
+    }
+    full = _score(job, trained, trained["pruned"], workDir=str(trained["tmp"] / "r-full"), **common)
+    ckpt = trained["tmp"] / "r-full" / "checkpoints" / "ckpt-2.pt"
+    resumed = _score(
+        job,
+        trained,
+        trained["pruned"],
+        workDir=str(trained["tmp"] / "r-resumed"),
+        resumeFrom=str(ckpt),
+        **common,
+    )
+    assert full.code == 0 and resumed.code == 0, (full.events[-1], resumed.events[-1])
+    assert resumed.result["recovery"]["resumedFromStep"] == 2
+    assert resumed.result["top1"] == full.result["top1"]
+    assert resumed.result["loss"] == pytest.approx(full.result["loss"], rel=1e-6)
+
+
+def _no_train(trained: dict[str, Any], tmp: Path) -> Path:
+    root = tmp / "val-only"
+    shutil.copytree(trained["root"] / "val", root / "val")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"mode": "recovery", "recovery": {"steps": 0, "batchSize": 32, "lr": 0.001}}, "recovery.steps"),
+        ({"mode": "recovery", "recovery": {"steps": 10001, "batchSize": 32, "lr": 0.001}}, "recovery.steps"),
+        ({"mode": "recovery"}, "recovery"),
+        ({"recovery": {"steps": 5, "batchSize": 32, "lr": 0.001}}, "recovery"),
+        ({"scoreImages": 1001}, "scoreImages"),
+        ({"scoreImages": 900}, "scoreImages"),  # 900 + 128 calibration images > 1000
+        ({"scoreImages": 0}, "scoreImages"),
+        ({"calibration": {"batches": 40, "batchSize": 32}}, "calibration.batches"),
+        ({"calibration": {"batches": 4, "batchSize": 0}}, "calibration.batchSize"),
+        ({"mode": "best"}, "mode"),
+        ({"scoreimages": 10}, "scoreimages"),
+    ],
+)
+def test_bad_input_names_the_field(job, trained, over: dict[str, Any], field: str) -> None:
+    if over.get("mode") == "recovery":
+        over = {**over, "workDir": str(trained["tmp"] / "bad")}
+    run = _score(job, trained, trained["pruned"], **over)
+    assert run.code == 2, run.events[-1]
+    assert run.error["field"] == field, run.error
+    assert not (trained["tmp"] / "bad" / "checkpoints").exists()
+
+
+def test_a_dataset_without_train_is_refused_naming_dataset_root(job, trained, tmp_path) -> None:
+    run = _score(job, trained, trained["pruned"], root=_no_train(trained, tmp_path))
+    assert run.code == 2 and run.error["field"] == "dataset.root", run.error
+    assert "train" in run.error["message"]
+
+
+def test_recovery_batch_larger_than_the_training_images_names_recovery_batch_size(job, trained) -> None:
+    run = _score(
+        job,
+        trained,
+        trained["pruned"],
+        mode="recovery",
+        recovery={"steps": 2, "batchSize": 900, "lr": 0.001},
+        workDir=str(trained["tmp"] / "big-batch"),
+    )
+    assert run.code == 2 and run.error["field"] == "recovery.batchSize", run.error
+
+
+def test_recalibrate_batch_norm_is_a_cumulative_average_and_keeps_weights() -> None:
+    bn = torch.nn.BatchNorm2d(3)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1), bn)
+    stats = ("running_mean", "running_var", "num_batches_tracked")
+    weights = {k: v.clone() for k, v in model.state_dict().items() if not k.endswith(stats)}
+    gen = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(4, 3, 5, 5, generator=gen) * (i + 1) + i, torch.zeros(4)) for i in range(3)]
+    assert score.recalibrate_batch_norm(model, batches, torch.device("cpu")) == 1
+    with torch.no_grad():
+        means = [model[0](x).mean(dim=(0, 2, 3)) for x, _ in batches]
+    assert torch.allclose(bn.running_mean, torch.stack(means).mean(0), atol=1e-5)
+    assert bn.momentum == 0.1 and not model.training and int(bn.num_batches_tracked) == 3
+    for k, v in weights.items():
+        assert torch.equal(model.state_dict()[k], v), k

@@ -1,0 +1,323 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { ArtifactRef } from '../core/artifact-ref';
+import type { ModelSpec } from '../core/model-spec';
+import type { Strategy } from '../core/strategy';
+import { EngineProcessError } from '../engine/errors';
+import { parseEngineResult, ScoreResultSchema, SensitivityResultSchema } from '../engine/protocol';
+import { scoringCheckpointFolder, scoringCheckpointKey, sensitivityKey } from '../storage/keys';
+import { CheckpointLedger, type CheckpointRef } from './checkpoint-ledger';
+import type { ActivityDeps } from './deps';
+import { FailureTypes } from './failure-types';
+import { toActivityFailure } from './failures';
+import { keepHeartbeating } from './heartbeat';
+import { downloadModelDir, localizeModelSpec } from './model-files';
+
+/** How a candidate is scored: as pruned (after BN recalibration), or after a short KD fine-tune. */
+export type ScoringMode = 'zero-shot' | 'recovery';
+
+/** Input of {@link ScoringActivities.scoreCandidate}. */
+export interface ScoreCandidateInput {
+  campaignId: string;
+  targetLabel: string;
+  attemptIndex: number;
+  /** The pruned candidate's manifest, from its prune trial (attempt.model). */
+  model: ArtifactRef;
+  /** Dense model, the KD teacher of a recovery fine-tune. */
+  teacher?: ModelSpec;
+  dataset: { root: string; imageSize?: number };
+  mode: ScoringMode;
+  /** train/ batches for batch-norm recalibration before scoring (both modes); `batches: 0` skips it. */
+  calibration: { batches: number; batchSize: number };
+  /** The short KD fine-tune of mode 'recovery'. */
+  recovery?: { steps: number; batchSize: number; lr: number };
+  /** Size of the held-out slice of train/ that is scored (seeded, disjoint from calibration and recovery images). */
+  scoreImages: number;
+  seed: number;
+}
+
+/**
+ * What the search records per scored candidate (on Attempt.score).
+ *
+ * @example
+ * // democnn at 50 % of its channels, 50 recovery steps, 256 held-out train/ images:
+ * { mode: 'recovery', top1: 0.62, loss: 1.08, count: 256, steps: 50, wallMs: 9400 }
+ */
+export interface CandidateScore {
+  mode: ScoringMode;
+  /** Fraction 0..1 on the held-out train/ slice. */
+  top1: number;
+  /** Mean cross-entropy on that slice. */
+  loss: number;
+  /** Images scored. */
+  count: number;
+  /** Recovery fine-tune steps run (0 for zero-shot). */
+  steps: number;
+  /** The engine's wall time of this score (recalibration, fine-tune, scoring). */
+  wallMs: number;
+}
+
+/** Input of {@link ScoringActivities.measureSensitivity}. */
+export interface SensitivityInput {
+  campaignId: string;
+  targetLabel: string;
+  /** The dense model. */
+  model: ModelSpec;
+  inputShape?: number[];
+  dataset: { root: string; imageSize?: number };
+  calibration: { batches: number; batchSize: number };
+  /** Ratios each stage is pruned at alone, e.g. `[0.3, 0.6]`. */
+  ratios: number[];
+  /** Importance, isomorphic, roundTo... of every point; `pruningRatio` and `stageRatios` are set per point. */
+  baseStrategy: Partial<Strategy>;
+  scoreImages: number;
+  seed: number;
+}
+
+/** How one stage responds to being pruned alone. */
+export interface StageSensitivity {
+  /** A profile stage name (usable as a Strategy.stageRatios key). */
+  stage: string;
+  /** The stage's dense MACs. */
+  macs: number;
+  /** Whole-model MACs after pruning only this stage at `ratio`, and the score of that model. */
+  points: { ratio: number; macs: number; top1: number; loss: number }[];
+}
+
+/** The sensitivity table: small enough for history; the full engine answer is stored as `table`. */
+export interface SensitivityResult {
+  /** The full table stored as a JSON artifact ({@link sensitivityKey}). */
+  table: ArtifactRef;
+  /** The dense model on the same slice. */
+  baseline: { top1: number; loss: number };
+  stages: StageSensitivity[];
+}
+
+/** Heartbeat details of {@link ScoringActivities.scoreCandidate}: live progress and stored checkpoints. */
+export interface ScoreHeartbeat {
+  stage: string;
+  fraction: number | null;
+  /** Recovery steps done. */
+  step: number;
+  /** Stored recovery checkpoints (newest last): only for fine-tunes longer than one checkpoint interval. */
+  checkpoints: CheckpointRef[];
+}
+
+/**
+ * Recovery fine-tunes checkpoint every this many steps. Shorter ones (the usual tens of steps) only write the
+ * engine's final checkpoint, which is not stored: a crash reruns a few seconds of training.
+ */
+export const RECOVERY_CHECKPOINT_EVERY_STEPS = 250;
+
+/**
+ * An engine failure as the scoring activities fail: request errors non-retryable (as every engine activity),
+ * an engine that died mid-score a retryable `EngineCrashed` with a one-line reason (the stderr tail goes
+ * to the worker log, not into history).
+ */
+function scoringFailure(err: unknown): unknown {
+  if (err instanceof EngineProcessError) {
+    try {
+      Context.current().log.warn(err.message);
+    } catch {
+      // outside an activity: nothing to log to
+    }
+    return ApplicationFailure.create({
+      message: err.message.split('\n')[0]!,
+      type: FailureTypes.engineCrashed,
+      nonRetryable: false,
+    });
+  }
+  return toActivityFailure(err);
+}
+
+/** Engine jobs that rank candidates before the real fine-tune: scoring and per-stage sensitivity. */
+export function createScoringActivities(deps: ActivityDeps) {
+  async function scoreIn(input: ScoreCandidateInput, ctx: Context, runDir: string): Promise<CandidateScore> {
+    const prior = ctx.info.heartbeatDetails as ScoreHeartbeat | undefined;
+    const model = await downloadModelDir(deps.store, input.model, path.join(runDir, 'model'));
+    const teacher = input.teacher
+      ? await localizeModelSpec(deps.store, input.teacher, deps.workDir)
+      : undefined;
+    const recovery = input.mode === 'recovery' ? input.recovery : undefined;
+    if (input.mode === 'recovery' && recovery === undefined) {
+      throw ApplicationFailure.nonRetryable(
+        'scoreCandidate: mode recovery needs recovery: { steps, batchSize, lr }',
+        FailureTypes.config,
+      );
+    }
+    const ledger =
+      recovery !== undefined && recovery.steps > RECOVERY_CHECKPOINT_EVERY_STEPS
+        ? new CheckpointLedger(
+            {
+              store: deps.store,
+              keyOf: (step) =>
+                scoringCheckpointKey(input.campaignId, input.targetLabel, input.attemptIndex, step),
+              prefix: scoringCheckpointFolder(input.campaignId, input.targetLabel, input.attemptIndex),
+              keep: 1,
+              retireGraceMs: ctx.info.heartbeatTimeoutMs ?? 0,
+              warn: (message) => {
+                ctx.log.warn(message);
+              },
+              onRetry: () => ctx.heartbeat(prior),
+            },
+            prior?.checkpoints,
+          )
+        : undefined;
+    const resume = ledger ? await ledger.resume(path.join(runDir, 'resume')) : undefined;
+    const live: ScoreHeartbeat = {
+      stage: 'starting',
+      fraction: null,
+      step: resume?.step ?? 0,
+      checkpoints: ledger?.checkpoints ?? [],
+    };
+    let raw: Record<string, unknown>;
+    try {
+      raw = await keepHeartbeating(
+        () =>
+          deps.engine.run(
+            'score',
+            {
+              model,
+              ...(teacher ? { teacher } : {}),
+              dataset: input.dataset,
+              mode: input.mode,
+              calibration: input.calibration,
+              ...(recovery ? { recovery } : {}),
+              scoreImages: input.scoreImages,
+              seed: input.seed,
+              ...(recovery
+                ? {
+                    workDir: path.join(runDir, 'recovery'),
+                    checkpointEverySteps: RECOVERY_CHECKPOINT_EVERY_STEPS,
+                    keepCheckpoints: 1,
+                  }
+                : {}),
+              ...(resume ? { resumeFrom: resume.file } : {}),
+            },
+            {
+              signal: ctx.cancellationSignal,
+              onProgress: (ev) => {
+                live.stage = ev.stage;
+                live.fraction = ev.fraction;
+                if (ev.stage === 'train' && typeof ev.step === 'number') live.step = ev.step;
+                ctx.heartbeat({ ...live });
+              },
+              onArtifact: async (ev) => {
+                if (ev.kind !== 'checkpoint') return;
+                const step = Number(ev.step);
+                // The last step's checkpoint is never resumed from: the score follows within seconds.
+                if (ledger && recovery && step < recovery.steps) {
+                  await ledger.record(step, ev.path, ev.sha256);
+                  live.checkpoints = ledger.checkpoints;
+                  ctx.heartbeat({ ...live });
+                  await ledger.retire();
+                }
+                await fs.rm(ev.path, { force: true });
+              },
+            },
+          ),
+        () => ({ ...live }),
+      );
+    } catch (err) {
+      throw scoringFailure(err);
+    }
+    const out = parseEngineResult('score', ScoreResultSchema, raw);
+    if (ledger) {
+      // Scored: no retry will resume this fine-tune.
+      for (const c of ledger.checkpoints) await deps.store.delete(c.ref.key).catch(() => undefined);
+      await ledger.flush();
+    }
+    return {
+      mode: out.mode,
+      top1: out.top1,
+      loss: out.loss,
+      count: out.count,
+      steps: out.steps,
+      wallMs: out.wallMs,
+    };
+  }
+
+  return {
+    /**
+     * Score one in-band candidate on the warm engine: BN recalibration on the calibration sample, in mode
+     * `recovery` a short KD fine-tune on train/ without the held-out slice, then top-1 and loss on that
+     * slice. Heartbeats its progress; a fine-tune longer than {@link RECOVERY_CHECKPOINT_EVERY_STEPS}
+     * stores its checkpoints and a retried attempt resumes from the last one heartbeated.
+     */
+    async scoreCandidate(input: ScoreCandidateInput): Promise<CandidateScore> {
+      const ctx = Context.current();
+      const runDir = path.join(
+        deps.workDir,
+        input.campaignId,
+        input.targetLabel,
+        `score-${input.attemptIndex}-${ctx.info.attempt}`,
+      );
+      await fs.rm(runDir, { recursive: true, force: true });
+      await fs.mkdir(runDir, { recursive: true });
+      try {
+        return await scoreIn(input, ctx, runDir);
+      } finally {
+        await fs.rm(runDir, { recursive: true, force: true });
+      }
+    },
+
+    /**
+     * Per stage of the dense model, prune that stage alone at each ratio and score it (engine
+     * `sensitivity`); the table goes to the store, its numbers to history.
+     */
+    async measureSensitivity(input: SensitivityInput): Promise<SensitivityResult> {
+      let live: { stage: string; fraction: number | null } = { stage: 'starting', fraction: null };
+      return keepHeartbeating(
+        async () => {
+          const ctx = Context.current();
+          const model = await localizeModelSpec(deps.store, input.model, deps.workDir);
+          let raw: Record<string, unknown>;
+          try {
+            raw = await deps.engine.run(
+              'sensitivity',
+              {
+                model,
+                ...(input.inputShape ? { inputShape: input.inputShape } : {}),
+                dataset: input.dataset,
+                calibration: input.calibration,
+                ratios: input.ratios,
+                baseStrategy: input.baseStrategy,
+                scoreImages: input.scoreImages,
+                seed: input.seed,
+              },
+              {
+                signal: ctx.cancellationSignal,
+                onProgress: (ev) => {
+                  live = { stage: ev.stage, fraction: ev.fraction };
+                  ctx.heartbeat(live);
+                },
+              },
+            );
+          } catch (err) {
+            throw scoringFailure(err);
+          }
+          const out = parseEngineResult('sensitivity', SensitivityResultSchema, raw);
+          const table = await deps.store.put(
+            sensitivityKey(input.campaignId, input.targetLabel),
+            { bytes: Buffer.from(JSON.stringify(raw, null, 2)) },
+            { contentType: 'application/json' },
+          );
+          return {
+            table,
+            baseline: { top1: out.baseline.top1, loss: out.baseline.loss },
+            stages: out.stages.map((s) => ({
+              stage: s.stage,
+              macs: s.macs,
+              points: s.points.map((p) => ({ ratio: p.ratio, macs: p.macs, top1: p.top1, loss: p.loss })),
+            })),
+          };
+        },
+        () => live,
+      );
+    },
+  };
+}
+
+export type ScoringActivities = ReturnType<typeof createScoringActivities>;
