@@ -300,6 +300,7 @@ export function nextRequest(state: SearchState, config: SearchConfig): ProposalR
  * | round           | proposals >= maxProposals                                   | end: converged, else diverged `agent-failures`    |
  * | agent-failed    | the failed agent is not the fallback                        | note it; switch to the fallback                   |
  * | agent-failed    | it is the fallback                                          | end: converged, else diverged `agent-failures`    |
+ * | proposed        | exhausted, in the extended search, `candidates`             | note it; give the shape up (end when none is left) |
  * | proposed        | exhausted, in the extended search                           | note it; end: converged, else diverged `stopped`  |
  * | proposed        | exhausted, the agent is not the fallback                    | note it; switch to the fallback                   |
  * | proposed        | exhausted, the agent is the fallback                        | note it; end: diverged `exhausted`                |
@@ -359,6 +360,8 @@ export function searchReducer(state: SearchState, event: SearchEvent, config: Se
       let next: SearchState = { ...rest, proposals: state.proposals + 1 };
       if (!event.exhausted) return next;
       next = addEvent(next, `${event.agent} has no strategy left to try`);
+      // With `candidates`, an agent out of ideas for one shape gives that shape up, not the search.
+      if (event.extended && config.candidates !== undefined) return giveUpShape(next, config);
       if (event.extended) return endUnlessConverged(next, 'stopped');
       return (
         switchToFallback(next, config, state.agent, (to) => `switched to ${to}`) ??
@@ -462,6 +465,18 @@ function scaledHumanShape(state: SearchState, attempt: Attempt): SearchState {
   if (r.outcome === 'step') return { ...state, humanShape: { ...shape, steps: r.steps } };
   const { humanShape: _done, ...rest } = state;
   return addEvent(rest, r.note!, attempt.index);
+}
+
+/** The current candidate shape given up without a candidate; the search ends when no shape is left. */
+function giveUpShape(state: SearchState, config: SearchConfig): SearchState {
+  const next: SearchState = { ...state, shapeSteps: 0, shapeIndex: (state.shapeIndex ?? 0) + 1 };
+  if (currentShape(next, config)) return next;
+  const found = (config.candidates ?? 0) - next.extendedLeft;
+  return end(
+    addEvent(next, `no candidate shapes left (${found} of ${config.candidates} candidates in band)`),
+    'converged',
+    'converged',
+  );
 }
 
 /** One extended attempt spent (the shape is tried once, in band or not). */

@@ -586,3 +586,21 @@ describe('a search with candidates (scored shapes)', () => {
     expect(notes(s).at(-1)).toBe(`${shapes + 1}: no candidate shapes left (6 of 10 candidates in band)`);
   });
 });
+
+describe('candidates: an agent out of ideas for a shape', () => {
+  const CANDIDATES: SearchConfig = { ...CONFIG, maxIterations: 30, candidates: 3 };
+  test('gives that shape up and moves to the next; the search ends only when no shape is left', () => {
+    let s = { ...state({ extendedLeft: 2 }, [0.004]), converged: true };
+    s = searchReducer(s, { type: 'proposed', agent: 'solver', exhausted: true, extended: true }, CANDIDATES);
+    expect(s).toMatchObject({ status: 'running', shapeIndex: 1, extendedLeft: 2 });
+    expect(nextRequest(s, CANDIDATES).baseStrategy).toEqual({ importance: 'taylor' });
+    const last = { ...s, shapeIndex: candidateShapes(CANDIDATES, BAND).length - 1 };
+    const done = searchReducer(
+      last,
+      { type: 'proposed', agent: 'solver', exhausted: true, extended: true },
+      CANDIDATES,
+    );
+    expect(done).toMatchObject({ status: 'converged', reason: 'converged' });
+    expect(notes(done).at(-1)).toBe('1: no candidate shapes left (1 of 3 candidates in band)');
+  });
+});

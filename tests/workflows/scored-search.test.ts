@@ -118,53 +118,63 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
     await engines.engine.close();
   });
 
-  test('every in-band candidate is scored, the best score is kept, a candidate whose scoring fails is recorded unscored', async () => {
-    const { campaignId } = await campaigns.start(config, { campaignId: testId('scored') });
-    const result = await campaigns.result(campaignId);
-    const t = result.targets[0]!;
-    expect(t.status).toBe('converged');
+  test(
+    'every in-band candidate is scored, the best score is kept, a candidate whose scoring fails is recorded unscored',
+    async () => {
+      const { campaignId } = await campaigns.start(config, { campaignId: testId('scored') });
+      const result = await campaigns.result(campaignId);
+      const t = result.targets[0]!;
+      expect(t.status).toBe('converged');
 
-    // The log rebuilt from history alone, and the search's own record (its query), agree attempt by attempt.
-    const [log] = await campaigns.log(campaignId);
-    const searchId = searchWorkflowId(campaignId, 'half');
-    const own = await env.client.workflow.getHandle(searchId).query(strategyLogQuery);
-    const scoreOf = (a: Attempt) => ({ index: a.index, score: a.score, scoreError: a.scoreError });
-    expect(log!.attempts.map(scoreOf)).toEqual(own.attempts.map(scoreOf));
+      // The log rebuilt from history alone, and the search's own record (its query), agree attempt by attempt.
+      const [log] = await campaigns.log(campaignId);
+      const searchId = searchWorkflowId(campaignId, 'half');
+      const own = await env.client.workflow.getHandle(searchId).query(strategyLogQuery);
+      const scoreOf = (a: Attempt) => ({ index: a.index, score: a.score, scoreError: a.scoreError });
+      expect(log!.attempts.map(scoreOf)).toEqual(own.attempts.map(scoreOf));
 
-    // The sensitivity table was measured once, before the first trial.
-    expect(own.events[0]!.note).toMatch(/^sensitivity measured: \d+ stages, baseline top-1 \d+\.\d% on the scoring slice$/);
+      // 3 candidates in band; each one was scored or recorded why not; scaling steps and failures never were.
+      const candidates = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
+      expect(candidates).toHaveLength(3);
+      for (const a of log!.attempts)
+        if (attemptRole(a) !== 'candidate')
+          expect(scoreOf(a)).toEqual({ index: a.index, score: undefined, scoreError: undefined });
+      const failed = candidates.filter((a) => a.scoreError !== undefined);
+      const scored = candidates.filter((a) => a.score !== undefined);
+      expect(failed.map((a) => a.strategy.isomorphic)).toEqual([false]);
+      expect(failed[0]!.scoreError).toMatch(/sha256 mismatch/);
+      expect(failed[0]!.score).toBeUndefined();
+      expect(store.corrupted.length).toBeGreaterThanOrEqual(1);
+      expect(scored).toHaveLength(2);
+      for (const a of scored) {
+        expect(a.score).toMatchObject({ mode: 'zero-shot', count: 64, steps: 0 });
+        expect(a.score!.top1).toBeGreaterThanOrEqual(0);
+        expect(a.score!.top1).toBeLessThanOrEqual(1);
+        expect(Number.isFinite(a.score!.loss)).toBe(true);
+      }
 
-    // 3 candidates in band; each one was scored or recorded why not; scaling steps and failures never were.
-    const candidates = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
-    expect(candidates).toHaveLength(3);
-    for (const a of log!.attempts)
-      if (attemptRole(a) !== 'candidate') expect(scoreOf(a)).toEqual({ index: a.index, score: undefined, scoreError: undefined });
-    const failed = candidates.filter((a) => a.scoreError !== undefined);
-    const scored = candidates.filter((a) => a.score !== undefined);
-    expect(failed.map((a) => a.strategy.isomorphic)).toEqual([false]);
-    expect(failed[0]!.scoreError).toMatch(/sha256 mismatch/);
-    expect(failed[0]!.score).toBeUndefined();
-    expect(store.corrupted.length).toBeGreaterThanOrEqual(1);
-    expect(scored).toHaveLength(2);
-    for (const a of scored) {
-      expect(a.score).toMatchObject({ mode: 'zero-shot', count: 64, steps: 0 });
-      expect(a.score!.top1).toBeGreaterThanOrEqual(0);
-      expect(a.score!.top1).toBeLessThanOrEqual(1);
-      expect(Number.isFinite(a.score!.loss)).toBe(true);
-    }
+      // The kept attempt has the best score: the highest top-1, then the lower loss.
+      const best = [...scored].sort(
+        (a, b) => b.score!.top1 - a.score!.top1 || a.score!.loss - b.score!.loss,
+      )[0]!;
+      expect(t.chosen?.index).toBe(best.index);
+      expect(t.chosen?.score).toEqual(best.score);
+      expect(log!.chosenIndex).toBe(best.index);
 
-    // The kept attempt has the best score: the highest top-1, then the lower loss.
-    const best = [...scored].sort((a, b) => b.score!.top1 - a.score!.top1 || a.score!.loss - b.score!.loss)[0]!;
-    expect(t.chosen?.index).toBe(best.index);
-    expect(t.chosen?.score).toEqual(best.score);
-    expect(log!.chosenIndex).toBe(best.index);
+      // The log row of the kept attempt shows that score as the CLI formats percentages.
+      const row = attemptsTable(log!.attempts, log!.chosenIndex)
+        .split('\n')
+        .find((l) => new RegExp(`^${best.index}\\s+kept\\s+candidate\\s`).test(l));
+      expect(row).toContain(`${percent(best.score!.top1)} zero-shot`);
 
-    // The log row of the kept attempt shows that score as the CLI formats percentages.
-    const row = attemptsTable(log!.attempts, log!.chosenIndex)
-      .split('\n')
-      .find((l) => new RegExp(`^${best.index}\\s+kept\\s+candidate\\s`).test(l));
-    expect(row).toContain(`${percent(best.score!.top1)} zero-shot`);
+      // The sensitivity table was measured once, before the first trial, and its stage allocation was a shape.
+      expect(own.events[0]!.note).toMatch(
+        /^sensitivity measured: \d+ stages, baseline top-1 \d+\.\d% on the scoring slice$/,
+      );
+      expect(own.events.some((e) => /stage allocation from sensitivity/.test(e.note))).toBe(true);
 
-    saveHistoryFixture('mac-target-search-scored', searchId);
-  }, 15 * 60_000);
+      saveHistoryFixture('mac-target-search-scored', searchId);
+    },
+    15 * 60_000,
+  );
 });
