@@ -11,6 +11,8 @@ import {
   type PruneTrialResult,
   type ScoreCandidateInput,
   type ScoreHeartbeat,
+  type SensitivityInput,
+  type SensitivityResult,
 } from '../src/activities';
 import type { ArtifactRef } from '../src/core/artifact-ref';
 import type { ModelSpec } from '../src/core/model-spec';
@@ -55,6 +57,7 @@ describe('scoring activities (MockActivityEnvironment, real warm engine, real S3
   let dense: ModelSpec;
   let denseAsCandidate: ArtifactRef;
   let halfPruned: ArtifactRef;
+  let denseMacs: number;
 
   function input(overrides: Partial<ScoreCandidateInput> = {}): ScoreCandidateInput {
     return {
@@ -83,6 +86,7 @@ describe('scoring activities (MockActivityEnvironment, real warm engine, real S3
       strategy: { pruningRatio, importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 },
     };
     const res = (await new MockActivityEnvironment().run(engineActs.pruneTrial, trial)) as PruneTrialResult;
+    denseMacs = res.denseMacs;
     return res.model;
   }
 
@@ -222,6 +226,62 @@ describe('scoring activities (MockActivityEnvironment, real warm engine, real S3
     const failure = await failureOf(score(new MockActivityEnvironment(), input({ dataset: { root } })));
     expect(failure.type).toBe(FailureTypes.engineRequest);
     expect(failure.details?.[0]).toMatchObject({ field: 'dataset.root' });
+  });
+
+  function sensitivityInput(overrides: Partial<SensitivityInput> = {}): SensitivityInput {
+    return {
+      campaignId,
+      targetLabel: 't1',
+      model: dense,
+      dataset: { root: datasetRoot },
+      calibration: { batches: 2, batchSize: 32 },
+      ratios: [0.5],
+      baseStrategy: { importance: 'l2', globalPruning: true, isomorphic: true },
+      scoreImages: 128,
+      seed: 0,
+      ...overrides,
+    };
+  }
+
+  test('measureSensitivity: one row per prunable stage, MACs below dense, the table stored in S3', async () => {
+    const env = new MockActivityEnvironment();
+    const beats: { stage: string }[] = [];
+    env.on('heartbeat', (d: { stage: string }) => beats.push(d));
+    const result = (await env.run(scoring.measureSensitivity, sensitivityInput())) as SensitivityResult;
+    // democnn's stages; the stem's conv and the head are protected, so pruning them alone removes nothing.
+    expect(result.stages.map((s) => s.stage)).toEqual(['stage1', 'stage2', 'stage3']);
+    for (const row of result.stages) {
+      expect(row.points.map((p) => p.ratio)).toEqual([0.5]);
+      expect(row.points[0]!.macs).toBeLessThan(denseMacs);
+      expect(row.macs).toBeGreaterThan(0);
+    }
+    expect(beats.some((b) => b.stage === 'sensitivity')).toBe(true);
+    // The baseline is the dense model scored as a candidate is: same slices, recalibrated the same way.
+    const asCandidate = await score(
+      new MockActivityEnvironment(),
+      input({ model: denseAsCandidate, attemptIndex: 0 }),
+    );
+    expect(result.baseline.top1).toBe(asCandidate.top1);
+    expect(result.baseline.loss).toBeCloseTo(asCandidate.loss, 5);
+    // The full table is in the store under its key, and says the same.
+    expect(result.table.key).toBe(`campaigns/${campaignId}/t1/sensitivity/sensitivity.json`);
+    const stored = JSON.parse(Buffer.from(await store.getBytes(result.table)).toString('utf8')) as {
+      stages: { stage: string; points: { macs: number }[] }[];
+      unprunable: { stage: string }[];
+      denseMacs: number;
+    };
+    expect(stored.denseMacs).toBe(denseMacs);
+    expect(stored.stages.map((s) => s.points[0]!.macs)).toEqual(result.stages.map((s) => s.points[0]!.macs));
+    expect(stored.unprunable.map((u) => u.stage)).toEqual(['stem', 'head']);
+  });
+
+  test('measureSensitivity with no ratios fails non-retryable naming ratios', async () => {
+    const failure = await failureOf(
+      new MockActivityEnvironment().run(scoring.measureSensitivity, sensitivityInput({ ratios: [] })),
+    );
+    expect(failure.type).toBe(FailureTypes.engineRequest);
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.details?.[0]).toMatchObject({ field: 'ratios' });
   });
 
   test('an engine that dies mid-score fails the activity, retryably, with a one-line reason', async () => {

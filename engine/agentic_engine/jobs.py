@@ -30,6 +30,7 @@ JOBS: dict[str, str] = {
     "make-dataset": "agentic_engine.dataset:run",
     "predict": "agentic_engine.predict:run",
     "score": "agentic_engine.score:run",
+    "sensitivity": "agentic_engine.sensitivity:run",
 }
 
 M = TypeVar("M", bound=BaseModel)

@@ -1,0 +1,167 @@
+"""``sensitivity``: how much each stage of a dense model minds being pruned, stage by stage.
+
+For every profile stage (the names ``profile`` reports, usable as ``Strategy.stageRatios`` keys) and every
+ratio: a deep copy of the (warm-cached) dense model -> ``prune.apply_strategy`` with ``pruningRatio: 0`` and
+``stageRatios: {stage: ratio}`` (so only that stage loses channels) -> whole-model MACs -> batch-norm
+recalibration -> top-1 and loss on the held-out train/ slice, as ``score`` measures a candidate (the same
+slices, :func:`calibration.score_slices`). The dense model, recalibrated the same way, is the baseline.
+A stage whose layers are all protected (stem, classifier head) loses no MACs at any ratio: it is listed
+under ``unprunable`` instead of ``stages``.
+
+Worked example (democnn, ratios [0.5]): stage ``stage3`` holds 9.4 of the 27.4 MMACs; pruning half its
+channels leaves ~22 MMACs whole-model and drops the held-out top-1 from 0.60 (baseline) to, say, 0.35.
+
+See PROTOCOL.md ``sensitivity`` for the request and result.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from .cache import load_model
+from .calibration import SPLIT, calibration_batches, score_slices
+from .jobs import parse_request
+from .macs import count_macs
+from .models import ModelSpec
+from .protocol import Emitter, RequestError, request_config
+from .score import ScoreCalibration, ScoreDataset, recalibrate_batch_norm, score_held_out
+from .strategy import MAX_RATIO, Strategy
+
+__all__ = ["SensitivityRequest", "run", "BASE_STRATEGY"]
+
+BASE_STRATEGY: dict[str, Any] = {"importance": "l2", "globalPruning": True, "isomorphic": True, "roundTo": 8}
+"""What ``baseStrategy`` is laid over (src/core/strategy.ts ``baseStrategy``)."""
+_CONFIG = request_config(populate_by_name=False)
+
+
+class SensitivityRequest(BaseModel):
+    model_config = _CONFIG
+
+    model: ModelSpec  # the dense model
+    input_shape: list[int] | None = None
+    dataset: ScoreDataset
+    calibration: ScoreCalibration
+    ratios: list[float] = Field(min_length=1, max_length=10)
+    base_strategy: dict[str, Any] = Field(default_factory=dict)
+    score_images: int = Field(ge=1)
+    seed: int = Field(0, ge=0)
+    batch_size: int = Field(64, ge=1, le=8192)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios_in_range(cls, value: list[float]) -> list[float]:
+        for r in value:
+            if not 0.0 < r <= MAX_RATIO:
+                raise ValueError(f"every ratio must be in (0, {MAX_RATIO}], got {r}")
+        return value
+
+
+def _strategy(base: dict[str, Any], stage: str | None, ratio: float) -> Strategy:
+    """``baseStrategy`` over the defaults, pruning ``stage`` alone at ``ratio``."""
+    raw = {k: v for k, v in base.items() if k not in ("pruningRatio", "stageRatios", "layerRatios")}
+    raw = {**BASE_STRATEGY, **raw, "pruningRatio": 0.0, "stageRatios": {stage: ratio} if stage else None}
+    try:
+        strategy = Strategy.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise RequestError(f"baseStrategy.{where}", first["msg"]) from None
+    strategy.check("baseStrategy")
+    return strategy
+
+
+def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
+    from . import training as T
+    from .prune import apply_strategy
+
+    started = time.perf_counter()
+    req = parse_request(SensitivityRequest, request)
+    probe = _strategy(req.base_strategy, None, 0.0)
+    device = T.resolve_device(req.device)
+    dense, warm = load_model(req.model, req.input_shape, emit)
+    image_size = req.dataset.image_size or int(dense.input_shape[-1])
+    shape = [1, 3, image_size, image_size]
+    cal = req.calibration
+    index, _ = calibration_batches(req.dataset.root, 0, 1, shape, req.seed, field="dataset.root")
+    if len(index.classes) != dense.num_classes:
+        raise RequestError(
+            "dataset.root",
+            f"{str(index.root / SPLIT)!r} has {len(index.classes)} classes "
+            f"but the model predicts {dense.num_classes}",
+        )
+    slices = score_slices(len(index.samples), cal.batches * cal.batch_size, req.score_images, req.seed)
+    if probe.importance == "taylor" and cal.batches == 0:
+        raise RequestError("calibration.batches", "importance 'taylor' takes its gradients from calibration")
+    emit.progress("calibrating", None)
+    _, batches = calibration_batches(
+        req.dataset.root, cal.batches, cal.batch_size, shape, req.seed, field="dataset.root"
+    )
+    protected = [p["layer"] for p in dense.protected]
+
+    def measure(model: torch.nn.Module) -> dict[str, Any]:
+        recalibrate_batch_norm(model, batches, device)
+        return score_held_out(model, index, slices.held_out, image_size, req.batch_size, device)
+
+    baseline = measure(copy.deepcopy(dense.model))
+    stages: list[dict[str, Any]] = []
+    unprunable: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    total = len(dense.stages) * len(req.ratios)
+    done = 0
+    for stage in dense.stages:
+        points = []
+        for ratio in req.ratios:
+            emit.progress("sensitivity", done / total, layer=stage["name"], ratio=ratio)
+            done += 1
+            strategy = _strategy(req.base_strategy, stage["name"], ratio)
+            model = copy.deepcopy(dense.model)
+            torch.manual_seed(req.seed)
+            try:
+                apply_strategy(
+                    model,
+                    strategy,
+                    dense.input_shape,
+                    protected,
+                    calibration=batches if strategy.importance == "taylor" else None,
+                )
+            except RequestError as e:  # this ratio would empty a group of the stage
+                skipped.append({"stage": stage["name"], "ratio": ratio, "reason": str(e)})
+                continue
+            model.eval()
+            count = count_macs(model, torch.zeros(1, *dense.input_shape[1:]))
+            if count.macs >= dense.count.macs:
+                continue
+            points.append(
+                {"ratio": ratio, "macs": count.macs, "params": count.params, **_score_of(measure(model))}
+            )
+        if points:
+            stages.append({"stage": stage["name"], "macs": stage["macs"], "points": points})
+        elif not any(s["stage"] == stage["name"] for s in skipped):
+            reason = "pruning it alone removes no MACs (its layers are protected)"
+            unprunable.append({"stage": stage["name"], "reason": reason})
+    emit.progress("sensitivity", 1.0)
+    return {
+        "denseMacs": dense.count.macs,
+        "denseParams": dense.count.params,
+        "baseline": _score_of(baseline),
+        "stages": stages,
+        "unprunable": unprunable,
+        "skipped": skipped,
+        "ratios": req.ratios,
+        "strategy": probe.to_json(),
+        "count": baseline["count"],
+        "calibrationImages": len(slices.calibration),
+        "device": str(device),
+        "wallMs": round((time.perf_counter() - started) * 1000),
+        "warm": warm,
+    }
+
+
+def _score_of(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {"top1": metrics["top1"], "loss": metrics["loss"]}
