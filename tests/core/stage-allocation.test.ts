@@ -50,10 +50,20 @@ describe('allocateStages', () => {
     // 12 M to cut. s3 to 0.6 first (7 M at 0.01 and 0.04 per M), then s2's first segment (0.05 per M: 4 M by
     // 0.3), then s3 past its last point (loss +0.4 per unit ratio, MACs saved 7 M x (1 - (1 - r)^2) / 0.84:
     // 0.06 per M at 0.6, 0.12 at 0.8, still below s2's 0.133): the last 1 M takes s3 to 0.8.
-    const a = allocateStages(TABLE, { denseMacs: 20e6, aimMacs: 8e6 })!;
+    const a = allocateStages(TABLE, { denseMacs: 20e6, aimMacs: 8e6, maxRatio: 0.9 })!;
     expect(a.stageRatios).toEqual({ s1: 0, s2: 0.3, s3: 0.8 });
     expect(a.freeStage).toBe('s3');
     expect(a.predictedMacs).toBeCloseTo(8e6, -2);
+  });
+
+  test('no stage is cut past maxRatio (0.75 by default): the rest of the cut goes to the next cheapest', () => {
+    // As above, but s3 stops at 0.75 (7 M x (1 - 0.0625) / 0.84 = 7.81 M saved); s2 covers the rest past 0.3.
+    const a = allocateStages(TABLE, { denseMacs: 20e6, aimMacs: 8e6 })!;
+    expect(a.stageRatios.s3).toBe(0.75);
+    expect(a.stageRatios.s2).toBeGreaterThan(0.3);
+    expect(a.stageRatios.s1).toBe(0);
+    // Within the 4-decimal rounding of the ratios.
+    expect(Math.abs(a.predictedMacs - 8e6)).toBeLessThan(8e6 * 1e-3);
   });
 
   test('stages to skip keep ratio 0 and are not in the allocation', () => {
