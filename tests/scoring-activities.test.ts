@@ -188,6 +188,47 @@ describe('scoring activities (MockActivityEnvironment, real warm engine, real S3
     ).toEqual([]);
   });
 
+  test('a long recovery stores its checkpoints, heartbeats them, and a retried attempt resumes from the last', async () => {
+    // Checkpoints every 5 steps (instead of 250) so that 20 steps are a long fine-tune.
+    const every5 = createScoringActivities(deps, { recoveryCheckpointEverySteps: 5 });
+    const long = input({
+      attemptIndex: 7,
+      mode: 'recovery',
+      teacher: dense,
+      recovery: { steps: 20, batchSize: 32, lr: 0.003 },
+    });
+    const prefix = `campaigns/${campaignId}/t1/scoring/attempt-7/`;
+    // Attempt 1 is cancelled (the engine killed) once a heartbeat names the checkpoint at step 10.
+    const first = new MockActivityEnvironment({ attempt: 1 });
+    const firstBeats: ScoreHeartbeat[] = [];
+    first.on('heartbeat', (d: ScoreHeartbeat) => {
+      firstBeats.push(structuredClone(d));
+      if (d.checkpoints.some((c) => c.step === 10)) first.cancel();
+    });
+    await expect(first.run(every5.scoreCandidate, long)).rejects.toThrow();
+    const last = firstBeats.at(-1)!;
+    expect(last.checkpoints.at(-1)!.step).toBe(10);
+    // The newest checkpoint the last heartbeat names is in the store, complete; the step-5 one was let go
+    // (keep 1, no heartbeat timeout here: at once).
+    expect((await store.list(prefix)).map((o) => o.key)).toEqual([`${prefix}ckpt-000000010.pt`]);
+
+    const second = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: last });
+    const beats: ScoreHeartbeat[] = [];
+    second.on('heartbeat', (d: ScoreHeartbeat) => beats.push(structuredClone(d)));
+    const resumed = (await second.run(every5.scoreCandidate, long)) as CandidateScore;
+    expect(resumed).toMatchObject({ mode: 'recovery', steps: 20, count: 128 });
+    const trainSteps = beats.filter((b) => b.stage === 'train').map((b) => b.step);
+    expect(Math.min(...trainSteps)).toBe(11);
+    expect(Math.max(...trainSteps)).toBe(20);
+    // Scored: its checkpoints are gone.
+    expect(await store.list(prefix)).toEqual([]);
+
+    // The same score as an uninterrupted run (the engine's resume is exact on the CPU).
+    const whole = await score(new MockActivityEnvironment(), { ...long, attemptIndex: 8 });
+    expect(resumed.top1).toBe(whole.top1);
+    expect(resumed.loss).toBeCloseTo(whole.loss, 5);
+  });
+
   test.each([
     {
       name: 'held-out slice larger than train/',

@@ -132,8 +132,16 @@ function scoringFailure(err: unknown): unknown {
   return toActivityFailure(err);
 }
 
+/** Options of {@link createScoringActivities}. */
+export interface ScoringOptions {
+  /** Checkpoint interval of recovery fine-tunes. @default RECOVERY_CHECKPOINT_EVERY_STEPS */
+  recoveryCheckpointEverySteps?: number;
+}
+
 /** Engine jobs that rank candidates before the real fine-tune: scoring and per-stage sensitivity. */
-export function createScoringActivities(deps: ActivityDeps) {
+export function createScoringActivities(deps: ActivityDeps, options: ScoringOptions = {}) {
+  const checkpointEvery = options.recoveryCheckpointEverySteps ?? RECOVERY_CHECKPOINT_EVERY_STEPS;
+
   async function scoreIn(input: ScoreCandidateInput, ctx: Context, runDir: string): Promise<CandidateScore> {
     const prior = ctx.info.heartbeatDetails as ScoreHeartbeat | undefined;
     const model = await downloadModelDir(deps.store, input.model, path.join(runDir, 'model'));
@@ -148,7 +156,7 @@ export function createScoringActivities(deps: ActivityDeps) {
       );
     }
     const ledger =
-      recovery !== undefined && recovery.steps > RECOVERY_CHECKPOINT_EVERY_STEPS
+      recovery !== undefined && recovery.steps > checkpointEvery
         ? new CheckpointLedger(
             {
               store: deps.store,
@@ -190,7 +198,7 @@ export function createScoringActivities(deps: ActivityDeps) {
               ...(recovery
                 ? {
                     workDir: path.join(runDir, 'recovery'),
-                    checkpointEverySteps: RECOVERY_CHECKPOINT_EVERY_STEPS,
+                    checkpointEverySteps: checkpointEvery,
                     keepCheckpoints: 1,
                   }
                 : {}),
@@ -243,8 +251,8 @@ export function createScoringActivities(deps: ActivityDeps) {
     /**
      * Score one in-band candidate on the warm engine: BN recalibration on the calibration sample, in mode
      * `recovery` a short KD fine-tune on train/ without the held-out slice, then top-1 and loss on that
-     * slice. Heartbeats its progress; a fine-tune longer than {@link RECOVERY_CHECKPOINT_EVERY_STEPS}
-     * stores its checkpoints and a retried attempt resumes from the last one heartbeated.
+     * slice. Heartbeats its progress; a fine-tune longer than one checkpoint interval
+     * ({@link RECOVERY_CHECKPOINT_EVERY_STEPS}) stores its checkpoints and a retried attempt resumes from the last one heartbeated.
      */
     async scoreCandidate(input: ScoreCandidateInput): Promise<CandidateScore> {
       const ctx = Context.current();
