@@ -1,5 +1,6 @@
 import type { AgentName, Attempt, LlmUsage } from '../core/attempt';
 import type { ProfileSummary } from '../core/profile';
+import type { SensitivityTable } from '../core/stage-allocation';
 import type { Strategy } from '../core/strategy';
 import type { Band } from '../core/tolerance-band';
 
@@ -21,6 +22,8 @@ export interface ProposeInput {
   gridStep?: number;
   /** A hint from the workflow, e.g. the divergence monitor's reason for switching to this agent. */
   note?: string;
+  /** The per-stage sensitivity the search measured at its start, when it did (the Claude prompt shows it). */
+  sensitivity?: SensitivityTable;
   /** Identifies the search, for naming transcripts in the artifact store. */
   context?: { campaignId: string; targetLabel: string };
 }

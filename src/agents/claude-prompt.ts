@@ -9,9 +9,10 @@
 import type { MessageParam, TextBlockParam, Tool } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
 import type { Attempt } from '../core/attempt';
-import { bestAttempt, bracketOf, isFailed, isMeasured } from '../core/attempt-selection';
+import { bestAttempt, bestScored, bracketOf, isFailed, isMeasured } from '../core/attempt-selection';
 import { firstGuess } from '../core/mac-model';
 import type { ProfileSummary } from '../core/profile';
+import type { SensitivityTable } from '../core/stage-allocation';
 import { StrategySchema, type Strategy } from '../core/strategy';
 import { bandBounds, bandCenter, formatBand, inBand, type Band } from '../core/tolerance-band';
 import { formatCount, formatMacs, formatPercent } from '../core/units';
@@ -133,7 +134,9 @@ Deviation d = (macs - target) / target. An attempt converges when lo <= d <= hi;
 - If all attempts lie on one side, extrapolate from the closest one with the (1 - r)^2 model, and expect to be off by a few percent; then interpolate once you have a bracket.
 - Change one thing at a time. Keep the shape fixed while tuning the ratio, and change the shape only for a reason (an accuracy proxy that drops, a stage that the measurements show is over- or under-pruned). A shape change moves MACs too: re-bracket after it.
 - When several attempts are already in the band, prefer strategies likely to keep accuracy (higher accuracy proxy if shown, gentler pruning of early, high-resolution stages) over new ratios.
-- Summary lines stand for attempts that are not shown one by one; the first, the best, the bracketing pair and the latest attempts are always shown.
+- The score column, when shown, is what the search optimises once the MACs are in band: each in-band candidate is scored on a held-out slice of the training split (top-1 and loss; zero-shot after batch-norm recalibration, or after a short recovery fine-tune), and the best-scored candidate is the one kept. Learn from the scores which shapes keep accuracy: compare candidates that differ in one field, and propose shapes like the best-scored ones. A candidate whose scoring failed counts as unscored.
+- The sensitivity table, when shown, measured each stage pruned alone: a stage whose loss rises little per MAC removed can be pruned harder (a larger stageRatios entry), one whose loss jumps should be pruned gently.
+- Summary lines stand for attempts that are not shown one by one; the first, the best, the bracketing pair, every scored candidate and the latest attempts are always shown.
 
 # Your answer
 Call ${PROPOSE_TOOL_NAME} exactly once, with a complete Strategy. Keep the rationale to one to three sentences naming the attempts you used (e.g. "interpolated between #4 and #6"). Do not answer with text alone.`;
@@ -245,6 +248,7 @@ function renderContext(input: ProposeInput): string {
       ? `MAC model first guess for the band centre: r = ${guess.pruningRatio.toFixed(3)}, predicted ${formatMacs(guess.predictedMacs, 4)}MACs`
       : 'the MAC model cannot reach the band centre: it is at or below protectedMacs',
   );
+  if (input.sensitivity) lines.push('', renderSensitivity(input.sensitivity, p.macs));
   lines.push(
     '',
     '# Base strategy (keep these fields unless you have a reason; base ignoredLayers are always kept)',
@@ -253,8 +257,51 @@ function renderContext(input: ProposeInput): string {
   return lines.join('\n');
 }
 
+/**
+ * The per-stage sensitivity as a table: one row per stage, one cell per measured ratio with the whole
+ * model's MACs (as a share of dense), top-1 and loss on the scoring slice, and the loss added per 10 % of
+ * dense MACs removed at the largest ratio (the number the stage allocation ranks by).
+ */
+export function renderSensitivity(table: SensitivityTable, denseMacs: number): string {
+  const ratios = [...new Set(table.stages.flatMap((s) => s.points.map((p) => p.ratio)))].sort(
+    (a, b) => a - b,
+  );
+  const lines = [
+    `## Per-stage sensitivity (each stage pruned alone, scored on a held-out slice of train/; dense: top-1 ${pct1(table.baseline.top1)}, loss ${table.baseline.loss.toFixed(3)})`,
+    `| stage | stage MACs | ${ratios.map((r) => `r=${r.toFixed(2)}: MACs, top-1, loss`).join(' | ')} | loss per 10% MACs removed |`,
+    `|---|---|${ratios.map(() => '---|').join('')}---|`,
+  ];
+  for (const s of table.stages) {
+    const cells = ratios.map((r) => {
+      const p = s.points.find((q) => q.ratio === r);
+      return p ? `${pct1(p.macs / denseMacs)}, ${pct1(p.top1)}, ${p.loss.toFixed(3)}` : '-';
+    });
+    const last = [...s.points].sort((a, b) => b.ratio - a.ratio)[0];
+    const removed = last ? (denseMacs - last.macs) / denseMacs : 0;
+    const per10 =
+      last && removed > 0 ? (((last.loss - table.baseline.loss) / removed) * 0.1).toFixed(3) : '-';
+    lines.push(`| ${s.stage} | ${formatMacs(s.macs, 3)} | ${cells.join(' | ')} | ${per10} |`);
+  }
+  return lines.join('\n');
+}
+
+function pct1(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
+}
+
+/** A candidate's score in a few characters: `61.3% loss 1.120 (zero-shot)`, `failed: ...`, or `-`. */
+function scoreCell(a: Attempt): string {
+  if (a.score) {
+    const how = a.score.mode === 'recovery' ? `recovery ${a.score.steps} steps` : 'zero-shot';
+    return `${pct1(a.score.top1)} loss ${a.score.loss.toFixed(3)} (${how})`;
+  }
+  if (a.scoreError !== undefined) return `failed: ${truncate(oneLine(a.scoreError), 40)}`;
+  return '-';
+}
+
 // ---------------------------------------------------------------------------------------------------
-// The history: first, best, bracketing pair and latest N verbatim; the rest folded into summary lines.
+// The history: first, best, bracketing pair, scored candidates and latest N verbatim; the rest folded into
+// summary lines.
 
 interface RenderedHistory {
   text: string;
@@ -280,6 +327,12 @@ export function selectVerbatim(
   mark(bracket.above, 'closest above');
   mark(bracket.below, 'closest below');
   for (let i = Math.max(0, history.length - window); i < history.length; i++) mark(i, 'latest');
+  // Every scored candidate stays in view: the scores are what the search learns accuracy from.
+  const scored = bestScored(history, band);
+  history.forEach((a, i) => {
+    if (a === scored) mark(i, 'best score');
+    else if (a.score || a.scoreError !== undefined) mark(i, 'scored');
+  });
   return keep;
 }
 
@@ -320,11 +373,15 @@ function renderHistory(
   const lines: string[] = [];
   const bestText =
     best !== undefined ? `; best #${history[best]!.index} at ${formatPercent(history[best]!.deviation)}` : '';
-  lines.push(`# Attempts so far (${history.length}; ${inBandCount} in band${bestText})`);
+  const scored = bestScored(history, band);
+  const scoredText = scored?.score
+    ? `; best score #${scored.index} (top-1 ${pct1(scored.score.top1)}, the candidate kept so far)`
+    : '';
+  lines.push(`# Attempts so far (${history.length}; ${inBandCount} in band${bestText}${scoredText})`);
   lines.push(
-    '| # | agent | ratio | importance | roundTo | overrides | MACs | deviation | in band | top1 | kept as |',
+    '| # | agent | ratio | importance | roundTo | overrides | MACs | deviation | in band | top1 | score | kept as |',
   );
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   let summarized = 0;
   let gap: Attempt[] = [];
   const flush = () => {
@@ -376,7 +433,7 @@ function attemptRow(a: Attempt, why: string[]): string {
     a.accuracyProxy !== undefined
       ? `${(a.accuracyProxy.top1 * (a.accuracyProxy.top1 <= 1 ? 100 : 1)).toFixed(1)}%`
       : '-';
-  return `| ${a.index} | ${a.agent} | ${s.pruningRatio.toFixed(3)} | ${s.importance} | ${s.roundTo} | ${overrides(s)} | ${measured} | ${dev} | ${band} | ${top1} | ${why.join(', ')} |`;
+  return `| ${a.index} | ${a.agent} | ${s.pruningRatio.toFixed(3)} | ${s.importance} | ${s.roundTo} | ${overrides(s)} | ${measured} | ${dev} | ${band} | ${top1} | ${scoreCell(a)} | ${why.join(', ')} |`;
 }
 
 /** Everything that makes a strategy differ from "global ratio, defaults", in a few characters. */

@@ -441,9 +441,14 @@ function stageControl(ctx: Context, ends: Point[], trail: string[]): Proposal | 
     .filter((s) => s.name !== '*' && s.macs > 0 && pinnedStageRatio(s.name, template) === undefined)
     .sort((a, b) => a.macs - b.macs || (a.name < b.name ? -1 : 1));
   const floor = terms.fixedMacs;
+  // Fine control tunes one stage of the shape asked for: an end measured with another criterion or grouping
+  // (a neighbouring family's bracket) would hand back that family's shape instead.
+  const shapeOf = (st: Strategy) =>
+    keyWithout({ ...st, stageRatios: undefined }, { ratio: true, roundTo: true });
+  const wanted = shapeOf(template);
   for (const end of sortedEnds) {
     const strategy = end.attempt?.strategy;
-    if (!strategy) continue;
+    if (!strategy || shapeOf(strategy) !== wanted) continue;
     const modelled = predictMacs(summary, strategy);
     const calibration = clamp((end.macs - floor) / Math.max(modelled - floor, 1), ...CALIBRATION_RANGE);
     const needed = ctx.aimMacs - end.macs;
@@ -784,7 +789,28 @@ function findBracket(f: Family, yAim: number, minGap: number): [Point, Point] | 
     }
     return undefined;
   }
-  const seed = crossing(f.others.filter((o) => o.rank < RANK.anchor)) ?? crossing(f.others);
+  // Nothing own yet (a new shape): a seed bracket comes from one related family, never from ends of two
+  // families — their MACs at the same nominal ratio differ, so such a pair brackets nothing (and may be too
+  // narrow to split, which would leave the shape for another family's fine control).
+  const families = new Map<string, Point[]>();
+  for (const o of f.others) {
+    if (!o.attempt) continue;
+    const key = keyWithout(o.attempt.strategy, { ratio: true });
+    families.set(key, [...(families.get(key) ?? []), o]);
+  }
+  const anchor = f.others.filter((o) => o.rank === RANK.anchor);
+  const closeness = (pr: [Point, Point]) => Math.min(Math.abs(pr[0].y - yAim), Math.abs(pr[1].y - yAim));
+  const seeds = [...families.values()]
+    .map((list) => crossing(list))
+    .filter((pr): pr is [Point, Point] => pr !== undefined)
+    .sort((a, b) => closeness(a) - closeness(b));
+  const seed =
+    seeds[0] ??
+    [...families.values()]
+      .map((list) => crossing([...list, ...anchor]))
+      .filter((pr): pr is [Point, Point] => pr !== undefined)
+      .sort((a, b) => closeness(a) - closeness(b))[0] ??
+    (families.size === 0 ? crossing(f.others) : undefined);
   return seed ? [plateauEdge(f, seed[0], 'low'), plateauEdge(f, seed[1], 'high')] : undefined;
 }
 

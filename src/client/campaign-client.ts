@@ -14,6 +14,7 @@ import {
   type CampaignConfigInput,
 } from '../core/campaign-config';
 import type { Attempt } from '../core/attempt';
+import { attemptRole, type AttemptRole } from '../core/search-state';
 import { parseWith } from '../core/errors';
 import { parseRevisionId, revisionId } from '../storage/keys';
 import type { CampaignInput, CampaignResult } from '../workflows/campaign';
@@ -195,6 +196,9 @@ function newCampaignId(config: CampaignConfig): string {
  * for await (const frame of client.watch(campaignId)) console.log(frame.progress.stage);
  * const logs = await client.log(campaignId);
  */
+/** One exported attempt: the attempt as logged, its target, its role, and whether it was kept. */
+export type ExportRow = Attempt & { target: string; targetMacs: number; role: AttemptRole; kept: boolean };
+
 export class CampaignClient {
   constructor(readonly temporal: Client) {}
 
@@ -597,16 +601,18 @@ export class CampaignClient {
     );
   }
 
-  /** Rows of every attempt of every target, `kept` marking the attempt kept for fine-tuning: for `export`. */
-  async exportRows(
-    campaignId: string,
-  ): Promise<(Attempt & { target: string; targetMacs: number; kept: boolean })[]> {
+  /**
+   * Rows of every attempt of every target, `kept` marking the attempt kept for fine-tuning and `role` what
+   * it was for (candidate / scaling / failed): for `export`.
+   */
+  async exportRows(campaignId: string): Promise<ExportRow[]> {
     const logs = await this.log(campaignId);
     return logs.flatMap((l) =>
       l.attempts.map((a) => ({
         target: l.targetLabel,
         targetMacs: l.targetMacs,
         ...a,
+        role: attemptRole(a),
         kept: a.index === l.chosenIndex,
       })),
     );

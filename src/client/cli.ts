@@ -14,7 +14,7 @@ import { connectClient } from './connect';
 import { registerControlCommands } from './control-commands';
 import { registerDatasetCommand } from './dataset-command';
 import { CampaignFailedError } from './errors';
-import { attemptsTable, bar, resultTable, table } from './format';
+import { attemptsTable, bar, exportCsv, resultTable, table } from './format';
 import { preflight, preflightTargets } from './preflight';
 import type { CampaignConfig } from '../core/campaign-config';
 import { readWorkerEnv } from '../workers/worker-config';
@@ -429,43 +429,11 @@ function buildProgram(): Command {
     .description('export every attempt of every target')
     .action(async (id: string, opts: { format: 'jsonl' | 'csv' }) => {
       const rows = await (await campaignClient()).exportRows(id);
-      const accuracy = (r: (typeof rows)[number]) => r.accuracyProxy?.top1;
       if (opts.format === 'jsonl') {
         for (const r of rows) console.log(JSON.stringify(r));
         return;
       }
-      const cols = [
-        'target',
-        'targetMacs',
-        'index',
-        'agent',
-        'pruningRatio',
-        'importance',
-        'roundTo',
-        'macs',
-        'params',
-        'deviation',
-        'inBand',
-        'kept',
-        'accuracy',
-        'wallMs',
-        'error',
-        'rationale',
-      ];
-      const esc = (v: unknown) => {
-        const s =
-          v === undefined || v === null
-            ? ''
-            : typeof v === 'object'
-              ? JSON.stringify(v)
-              : String(v as string | number | boolean);
-        return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-      };
-      console.log(cols.join(','));
-      for (const r of rows) {
-        const flat: Record<string, unknown> = { ...r, ...r.strategy, accuracy: accuracy(r) };
-        console.log(cols.map((c) => esc(flat[c])).join(','));
-      }
+      console.log(exportCsv(rows));
     });
 
   program

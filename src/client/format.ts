@@ -1,4 +1,5 @@
 import type { Attempt } from '../core/attempt';
+import { attemptRole } from '../core/search-state';
 import { formatMacs, formatPercent } from '../core/units';
 
 /** Render rows as an aligned text table. */
@@ -29,14 +30,27 @@ export function percent(share: number | null | undefined): string {
 }
 
 /**
+ * A candidate's score in the log: top-1 as {@link percent}, the mode and, for `recovery`, the fine-tune
+ * steps (`61.3% zero-shot`, `74.0% recovery 50 steps`); `failed` when scoring failed; `-` when unscored.
+ */
+export function scoreText(a: Pick<Attempt, 'score' | 'scoreError'>): string {
+  if (a.score)
+    return `${percent(a.score.top1)} ${a.score.mode}${a.score.mode === 'recovery' ? ` ${a.score.steps} steps` : ''}`;
+  return a.scoreError !== undefined ? 'failed' : '-';
+}
+
+/**
  * The strategy log as a table: one row per attempt; `kept` marks the attempt kept for fine-tuning
- * (`chosenIndex`), `acc` is the attempt's quick accuracy (its accuracyProxy top-1) when it was scored.
+ * (`chosenIndex`), `role` what the attempt was for (a `candidate` in band, a `scaling` step, `failed`),
+ * `acc` the attempt's quick accuracy (its accuracyProxy top-1), `score` the candidate's score
+ * ({@link scoreText}) when the search scored it.
  */
 export function attemptsTable(attempts: Attempt[], chosenIndex: number | null = null): string {
   return table(
     [
       '#',
       'kept',
+      'role',
       'agent',
       'ratio',
       'crit',
@@ -46,12 +60,14 @@ export function attemptsTable(attempts: Attempt[], chosenIndex: number | null = 
       'band',
       'params',
       'acc',
+      'score',
       'ms',
       'rationale / error',
     ],
     attempts.map((a) => [
       a.index,
       a.index === chosenIndex ? 'kept' : '',
+      attemptRole(a),
       a.agent,
       a.strategy.pruningRatio.toFixed(3),
       a.strategy.importance,
@@ -61,8 +77,17 @@ export function attemptsTable(attempts: Attempt[], chosenIndex: number | null = 
       a.error ? 'error' : a.inBand ? 'IN' : 'out',
       a.error ? '-' : formatMacs(a.params),
       percent(a.accuracyProxy?.top1),
+      scoreText(a),
       Math.round(a.wallMs),
-      (a.error ?? a.fallbackReason ?? a.strategy.rationale ?? '').replace(/\s+/g, ' ').slice(0, 80),
+      (
+        a.error ??
+        (a.scoreError !== undefined ? `scoring failed: ${a.scoreError}` : undefined) ??
+        a.fallbackReason ??
+        a.strategy.rationale ??
+        ''
+      )
+        .replace(/\s+/g, ' ')
+        .slice(0, 80),
     ]),
   );
 }
@@ -105,4 +130,66 @@ export function resultTable(result: ResultTableInput): string {
       ];
     }),
   );
+}
+
+/** The columns of `campaign export --format csv`, in order. */
+export const EXPORT_CSV_COLUMNS = [
+  'target',
+  'targetMacs',
+  'index',
+  'role',
+  'agent',
+  'pruningRatio',
+  'importance',
+  'roundTo',
+  'macs',
+  'params',
+  'deviation',
+  'inBand',
+  'kept',
+  'accuracy',
+  'scoreMode',
+  'scoreTop1',
+  'scoreLoss',
+  'scoreCount',
+  'scoreSteps',
+  'scoreError',
+  'wallMs',
+  'error',
+  'rationale',
+] as const;
+
+/** What {@link exportCsv} reads of an exported row (`CampaignClient.exportRows`). */
+export type ExportCsvRow = Attempt & { target: string; targetMacs: number; role: string; kept: boolean };
+
+/**
+ * `campaign export --format csv`: a header and one line per attempt, {@link EXPORT_CSV_COLUMNS}: the strategy's
+ * fields flattened, `accuracy` the quick accuracy proxy's top-1, `score*` the candidate's score (top-1 and
+ * loss as fractions, as recorded) — empty cells where absent; RFC 4180 quoting.
+ */
+export function exportCsv(rows: readonly ExportCsvRow[]): string {
+  const esc = (v: unknown) => {
+    const s =
+      v === undefined || v === null
+        ? ''
+        : typeof v === 'object'
+          ? JSON.stringify(v)
+          : String(v as string | number | boolean);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  const lines = [EXPORT_CSV_COLUMNS.join(',')];
+  for (const r of rows) {
+    const flat: Record<string, unknown> = {
+      ...r,
+      ...r.strategy,
+      accuracy: r.accuracyProxy?.top1,
+      scoreMode: r.score?.mode,
+      scoreTop1: r.score?.top1,
+      scoreLoss: r.score?.loss,
+      scoreCount: r.score?.count,
+      scoreSteps: r.score?.steps,
+    };
+    lines.push(EXPORT_CSV_COLUMNS.map((c) => esc(flat[c])).join(','));
+  }
+  return lines.join('\n');
 }

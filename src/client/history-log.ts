@@ -2,8 +2,8 @@ import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { Proposal } from '../agents/agent';
-import type { PruneTrialInput, PruneTrialResult } from '../activities';
-import type { Attempt } from '../core/attempt';
+import type { PruneTrialInput, PruneTrialResult, ScoreCandidateInput } from '../activities';
+import type { Attempt, CandidateScore } from '../core/attempt';
 import { deviation, formatBand, inBand, type Band } from '../core/tolerance-band';
 import type { MacTargetSearchInput, MacTargetSearchResult } from '../workflows/mac-target-search';
 import { closeReason } from './failure-reason';
@@ -50,7 +50,8 @@ function decode<T>(payloads: Payload[] | null | undefined, index = 0): T | undef
 
 /**
  * Rebuild the attempts of one macTargetSearch run from its history events: each pruneTrial's input
- * (the strategy) and result (the measurement), with the agent from the proposal that preceded it.
+ * (the strategy) and result (the measurement), with the agent from the proposal that preceded it and the
+ * candidate's score from the scoreCandidate that followed it (or, when that failed, `scoreError`).
  * Accepted band changes and overrides (updates) are listed as `changes`; the caller re-judges in-band
  * flags against the latest band.
  */
@@ -105,6 +106,11 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       // A run that starts from a stored log (continue-as-new, or a revision's re-run from an attempt) loads
       // the attempts before its own: they are part of its log.
       if (s.type === 'loadStrategyLog') attempts.push(...(result as Attempt[]));
+      if (s.type === 'scoreCandidate') {
+        // The score belongs to the candidate its trial measured (the attempt pushed just before).
+        const scored = attempts.find((x) => x.index === (s.input as ScoreCandidateInput).attemptIndex);
+        if (scored) scored.score = result as CandidateScore;
+      }
       if (s.type === 'pruneTrial' && input) {
         const trial = s.input as PruneTrialInput;
         const r = result as PruneTrialResult;
@@ -128,6 +134,12 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
     } else if (ev.activityTaskFailedEventAttributes) {
       const a = ev.activityTaskFailedEventAttributes;
       const s = scheduled.get(String(a.scheduledEventId ?? ''));
+      if (s?.type === 'scoreCandidate') {
+        // As the search records it: the candidate stays, unscored, with why.
+        const scored = attempts.find((x) => x.index === (s.input as ScoreCandidateInput).attemptIndex);
+        const type = a.failure?.applicationFailureInfo?.type || 'error';
+        if (scored) scored.scoreError = `${type}: ${a.failure?.message ?? 'failed'}`;
+      }
       if (s?.type === 'pruneTrial') {
         const trial = s.input as PruneTrialInput;
         attempts.push({

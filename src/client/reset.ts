@@ -4,7 +4,13 @@ import type { temporal } from '@temporalio/proto';
 import type { EvaluateResult, ProfileModelResult } from '../activities';
 import type { Attempt } from '../core/attempt';
 import { resolveTargets, type CampaignConfig, type ResolvedTarget } from '../core/campaign-config';
-import { initialSearchState, searchReducer, type SearchConfig, type SearchState } from '../core/search-state';
+import {
+  extendedBudget,
+  initialSearchState,
+  searchConfigOf,
+  searchReducer,
+  type SearchState,
+} from '../core/search-state';
 import { inBand, type Band } from '../core/tolerance-band';
 import { MODEL_LABEL } from '../storage/keys';
 import type {
@@ -133,23 +139,23 @@ export function stateAfter(
 ): SearchResume['state'] {
   const search = config.search;
   // The search's own config, as macTargetSearch builds it from its input for a new run.
-  const searchConfig: SearchConfig = {
+  const searchConfig = searchConfigOf({
     targetMacs: target.targetMacs,
     fallbackAgent: search.fallbackAgent,
     maxIterations: search.maxIterations,
-    maxProposals: search.maxIterations * 3,
     stagnationWindow: search.stagnationWindow,
     extendedSearch: search.extendedSearch,
     baseStrategy: search.base,
     floorMacs: profile.summary.protectedMacs,
     ceilingMacs: profile.macs,
     scaleCandidates: true,
-  };
+    ...(search.candidates !== undefined ? { candidates: search.candidates } : {}),
+  });
   let state: SearchState = initialSearchState({
     attempts: [],
     band: target.band,
     agent: search.agent,
-    extendedLeft: search.extendedSearch,
+    extendedLeft: extendedBudget(searchConfig),
   });
   for (const a of attempts) {
     const extended = state.converged;
@@ -162,8 +168,17 @@ export function stateAfter(
     );
     state = searchReducer(state, { type: 'measured', attempt, extended }, searchConfig);
   }
-  const { agent, band, converged, extendedLeft, events, proposals, shapeSteps } = state;
-  return { agent, band, converged, extendedLeft, events, proposals, ...(shapeSteps ? { shapeSteps } : {}) };
+  const { agent, band, converged, extendedLeft, events, proposals, shapeSteps, shapeIndex } = state;
+  return {
+    agent,
+    band,
+    converged,
+    extendedLeft,
+    events,
+    proposals,
+    ...(shapeSteps ? { shapeSteps } : {}),
+    ...(shapeIndex ? { shapeIndex } : {}),
+  };
 }
 
 /** What `campaign reset` changes: one target's search, re-run from an attempt. */

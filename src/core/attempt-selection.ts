@@ -114,11 +114,34 @@ export function firstInBand(history: readonly Attempt[], band: Band): MeasuredAt
 }
 
 /**
- * The attempt handed on to fine-tuning: among in-band attempts with a quick accuracy proxy, the highest
- * top-1 (ties to the earlier); else {@link bestAttempt} (closest to target, in band first); `null` when
- * nothing was measured.
+ * The best-scored in-band candidate: the highest score top-1, ties to the lower loss, then the earlier
+ * attempt; `undefined` when no in-band attempt has a score.
+ */
+export function bestScored(history: readonly Attempt[], band: Band): MeasuredAttempt | undefined {
+  let pick: MeasuredAttempt | undefined;
+  for (const a of history) {
+    if (!isMeasured(a) || !inBand(a.deviation, band) || !a.score) continue;
+    const best = pick?.score;
+    if (!best || a.score.top1 > best.top1 || (a.score.top1 === best.top1 && a.score.loss < best.loss))
+      pick = a;
+  }
+  return pick;
+}
+
+/**
+ * The attempt handed on to fine-tuning: the best-scored in-band candidate ({@link bestScored}: top-1 of
+ * its score, then lower loss); when none is scored, among in-band attempts with a quick accuracy proxy the
+ * highest top-1 (ties to the earlier); else {@link bestAttempt} (closest to target, in band first); `null`
+ * when nothing was measured. An in-band attempt whose scoring failed (`scoreError`) is never kept over a
+ * scored one.
+ *
+ * @example
+ * // #3 in band, score top-1 0.61 (loss 1.2); #5 in band, 0.64 (loss 1.4); #6 in band, scoring failed:
+ * chooseCandidate(h, band); // #5
  */
 export function chooseCandidate(history: readonly Attempt[], band: Band): MeasuredAttempt | null {
+  const scored = bestScored(history, band);
+  if (scored) return scored;
   let pick: MeasuredAttempt | undefined;
   for (const a of history) {
     if (!isMeasured(a) || !inBand(a.deviation, band) || !a.accuracyProxy) continue;

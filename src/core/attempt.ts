@@ -28,6 +28,32 @@ export const StageMacsSchema = z
 export type StageMacs = z.infer<typeof StageMacsSchema>;
 
 /**
+ * The score of one in-band candidate, as the `scoreCandidate` activity measures it on a held-out, seeded
+ * slice of the dataset's `train/` split (never `val/`): `zero-shot` after batch-norm recalibration, or
+ * `recovery` after a short KD fine-tune of `steps` steps. The search keeps the candidate with the best
+ * score (see `chooseCandidate`).
+ *
+ * @example
+ * // democnn at 50 % of dense MACs, scored zero-shot on 256 train/ images: 61.3 % top-1.
+ * { mode: 'zero-shot', top1: 0.6133, loss: 1.12, count: 256, steps: 0, wallMs: 410 }
+ */
+export const CandidateScoreSchema = z
+  .object({
+    mode: z.enum(['zero-shot', 'recovery']),
+    /** Fraction 0..1 of the slice classified right. */
+    top1: z.number().min(0).max(1),
+    /** Mean cross-entropy on the slice. */
+    loss: z.number(),
+    /** Images scored. */
+    count: z.number().int().min(0),
+    /** Recovery fine-tune steps run (0 for zero-shot). */
+    steps: z.number().int().min(0),
+    wallMs: z.number().min(0),
+  })
+  .strict();
+export type CandidateScore = z.infer<typeof CandidateScoreSchema>;
+
+/**
  * One attempt of the MAC-target search: the strategy an agent proposed and what the engine measured.
  * The list of attempts is the strategy log. An attempt with `error` measured nothing and carries
  * sentinel numbers: read attempts through `isMeasured` / `failedAttempt` and the selections of
@@ -60,6 +86,10 @@ export const AttemptSchema = z
     /** Set when the engine rejected or failed the strategy: the attempt measured nothing. */
     error: z.string().optional(),
     llm: LlmUsageSchema.optional(),
+    /** The candidate's score, when the search scored it (in band, with a dataset). */
+    score: CandidateScoreSchema.optional(),
+    /** Why scoring this in-band candidate failed: it stays in the log, unscored, and is not kept over a scored one. */
+    scoreError: z.string().optional(),
   })
   .strict();
 export type Attempt = z.infer<typeof AttemptSchema>;

@@ -59,6 +59,17 @@ export const BaseStrategySchema = z
   })
   .strict();
 
+/** How candidates are scored (see {@link SearchConfigSchema} `scoring`). */
+export const ScoringModeSchema = z.enum(['zero-shot', 'recovery']);
+export type ScoringMode = z.infer<typeof ScoringModeSchema>;
+
+/** Defaults of the scoring fields, applied where a dataset makes scoring happen. */
+export const SCORING_DEFAULTS = {
+  scoring: 'zero-shot',
+  recovery: { steps: 50, batchSize: 32, lr: 1e-3 },
+  scoreImages: 256,
+} as const;
+
 export const SearchConfigSchema = z
   .object({
     /** @default 'solver' */
@@ -73,11 +84,65 @@ export const SearchConfigSchema = z
     stagnationWindow: z.number().int().min(2).max(50).default(3),
     /** More in-band strategies to try after the first lands, to pick the most accurate. @default 3 */
     extendedSearch: z.number().int().min(0).max(20).default(3),
+    /**
+     * How each in-band candidate is scored on a held-out slice of the dataset's `train/` split, to keep the
+     * most accurate: `zero-shot` (the pruned model after batch-norm recalibration) or `recovery` (after a
+     * short KD fine-tune, {@link RecoveryConfigSchema}). Needs `dataset`; with a dataset and no `scoring`,
+     * candidates are scored `zero-shot`; without a dataset nothing is scored.
+     * @default 'zero-shot' (with a dataset)
+     */
+    scoring: ScoringModeSchema.optional(),
+    /** The short KD fine-tune of `scoring: recovery`. @default { steps: 50, batchSize: 32, lr: 1e-3 } */
+    recovery: z
+      .object({
+        steps: z.number().int().min(1).max(10000).default(50),
+        batchSize: z.number().int().min(1).max(4096).default(32),
+        lr: z.number().gt(0).max(10).default(1e-3),
+      })
+      .strict()
+      .optional(),
+    /**
+     * In-band candidates the search collects in all, the first in-band attempt included; when given it
+     * replaces `extendedSearch`: extended shapes (criteria, isomorphic on/off, stage allocations from the
+     * sensitivity table), each scaled into the band, are tried until this many are in band (a shape given
+     * up out of band does not count) or the shapes or `maxIterations` run out. With a dataset each one is
+     * scored and the best score is kept. Without it, `extendedSearch` keeps its meaning (extended attempts).
+     */
+    candidates: z.number().int().min(1).max(50).optional(),
+    /**
+     * Per-stage sensitivity, measured once at the search's start (each stage pruned alone at these
+     * ratios, the scoring loss measured): the evidence for stage allocations. Needs `dataset`.
+     * @default false
+     */
+    sensitivity: z
+      .union([
+        z.literal(false),
+        z.object({ ratios: z.array(z.number().gt(0).max(0.95)).min(1).max(8) }).strict(),
+      ])
+      .optional(),
+    /** Images of the held-out `train/` slice each candidate is scored on. @default 256 */
+    scoreImages: z.number().int().min(1).max(1_000_000).optional(),
     /** Attempts per workflow run before continue-as-new. @default 50 */
     attemptsPerRun: z.number().int().min(2).max(1000).default(50),
     base: BaseStrategySchema.default({ importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 8 }),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.sensitivity && s.candidates === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sensitivity'],
+        message:
+          'the sensitivity table feeds the stage-allocation shapes of search.candidates: set search.candidates too',
+      });
+    if (s.recovery && s.scoring !== 'recovery')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['recovery'],
+        message:
+          "the recovery fine-tune is used only with scoring: 'recovery'; set search.scoring or remove it",
+      });
+  });
 export type SearchConfig = z.infer<typeof SearchConfigSchema>;
 
 export const DatasetConfigSchema = z
@@ -183,6 +248,18 @@ export const CampaignConfigSchema = z
         path: ['finetune'],
         message: 'fine-tuning needs a dataset: add dataset.root (an ImageFolder with train/ and val/)',
       });
+    // Scoring and sensitivity read dataset.root/train: without a dataset they cannot run.
+    if (!c.dataset) {
+      for (const field of ['scoring', 'sensitivity', 'scoreImages'] as const) {
+        const v = c.search[field];
+        if (v === undefined || v === false) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['search', field],
+          message: `scoring candidates needs a dataset: add dataset.root (an ImageFolder with train/ and val/) or remove search.${field}`,
+        });
+      }
+    }
   });
 export type CampaignConfigInput = z.input<typeof CampaignConfigSchema>;
 export type CampaignConfig = z.infer<typeof CampaignConfigSchema>;

@@ -2,9 +2,12 @@ import type { AgentName, Attempt } from './attempt';
 import { isMeasured } from './attempt-selection';
 import type { SearchAssessment } from './divergence-monitor';
 import { assessSearch } from './divergence-monitor';
+import { pinnedStageRatio } from './mac-model';
+import { allocateStages, type SensitivityTable } from './stage-allocation';
 import type { Importance, Strategy } from './strategy';
+import { baseStrategy } from './strategy';
 import type { Band } from './tolerance-band';
-import { inBand } from './tolerance-band';
+import { bandCenter, inBand } from './tolerance-band';
 
 /** An agent the search can ask (a human override is not asked, it arrives). */
 export type SearchAgent = Exclude<AgentName, 'human'>;
@@ -44,6 +47,13 @@ export interface SearchState {
    * steps spent on it; cleared when it lands or is given up.
    */
   humanShape?: { base: Partial<Strategy>; steps: number };
+  /**
+   * Shapes of {@link candidateShapes} done (a candidate in band, or given up), with
+   * {@link SearchConfig.candidates}: the next shape is the one at this index.
+   */
+  shapeIndex?: number;
+  /** The per-stage sensitivity measured at the search's start, when configured (small numbers). */
+  sensitivity?: SensitivityTable;
 }
 
 /** What stays fixed through one search: from its input. */
@@ -68,6 +78,52 @@ export interface SearchConfig {
    * @default false
    */
   scaleCandidates?: boolean;
+  /**
+   * In-band candidates to collect in all, the first in-band attempt included: when set, the extended search
+   * takes the shapes of {@link candidateShapes} in turn (criteria, isomorphic on/off, a stage allocation from
+   * the sensitivity table), each scaled into the band, until `candidates - 1` more are in band (a shape
+   * given up does not count) or the shapes run out; `extendedSearch` is not used. Implies `scaleCandidates`.
+   */
+  candidates?: number;
+}
+
+/** What a search's {@link SearchConfig} is made of: one target, the campaign's search section, the profile's bounds. */
+export interface SearchSettings {
+  targetMacs: number;
+  fallbackAgent: SearchAgent;
+  maxIterations: number;
+  stagnationWindow: number;
+  extendedSearch: number;
+  baseStrategy: Partial<Strategy>;
+  floorMacs: number;
+  ceilingMacs: number;
+  scaleCandidates: boolean;
+  candidates?: number;
+}
+
+/**
+ * The search's config from its settings: the one home of how it is built, shared by `macTargetSearch` (a new
+ * run) and a campaign revision that replays this reducer over the attempts it carries over.
+ */
+export function searchConfigOf(s: SearchSettings): SearchConfig {
+  return {
+    targetMacs: s.targetMacs,
+    fallbackAgent: s.fallbackAgent,
+    maxIterations: s.maxIterations,
+    maxProposals: s.maxIterations * 3,
+    stagnationWindow: s.stagnationWindow,
+    extendedSearch: s.extendedSearch,
+    baseStrategy: s.baseStrategy,
+    floorMacs: s.floorMacs,
+    ceilingMacs: s.ceilingMacs,
+    scaleCandidates: s.scaleCandidates,
+    ...(s.candidates !== undefined ? { candidates: s.candidates } : {}),
+  };
+}
+
+/** The extended-search budget a new search starts with: `candidates - 1` more in-band ones, else `extendedSearch`. */
+export function extendedBudget(config: SearchConfig): number {
+  return config.candidates !== undefined ? config.candidates - 1 : config.extendedSearch;
 }
 
 /**
@@ -94,6 +150,8 @@ export function attemptRole(attempt: Attempt): AttemptRole {
  *
  * - `started`: once, before the first round (runs recorded before it skip it): a band no strategy can
  *   reach ends the search at once as `infeasible`, saying the floor and which layers hold it.
+ * - `sensitivity`: once, after `started`, when the search measures the per-stage sensitivity: its table
+ *   (kept for the candidate shapes and the prompt), or `error` (the search goes on without it).
  * - `human-shape`: a human override with `scaleToBand` is tried next: until its shape lands in band (or
  *   {@link MAX_SCALING_STEPS} give it up) the solver scales that shape, then the search goes on as before.
  * - `round`: before asking for a proposal; ends the search when attempts or proposals have run out.
@@ -107,6 +165,7 @@ export function attemptRole(attempt: Attempt): AttemptRole {
  */
 export type SearchEvent =
   | { type: 'started'; protectedLayers: readonly { layer: string; reason: string }[] }
+  | { type: 'sensitivity'; table?: SensitivityTable; error?: string }
   | { type: 'human-shape'; strategy: Strategy }
   | { type: 'round' }
   | { type: 'agent-failed'; agent: SearchAgent; message: string }
@@ -138,6 +197,66 @@ function otherImportance(current: Importance | undefined): Importance {
   return current === 'l1' ? 'l2' : 'l1';
 }
 
+/** One extended-search shape: a label for the log and the change it makes to the base strategy. */
+export type ExtendedShape = (typeof EXTENDED_SHAPES)[number];
+
+/** Criteria a scored search tries as shapes, in this order (the base strategy's own is skipped). */
+const CANDIDATE_CRITERIA: readonly Importance[] = ['taylor', 'lamp', 'l1', 'l2', 'bn_scale'];
+
+/**
+ * The shapes of a search with {@link SearchConfig.candidates}, in the order they are tried: first the stage
+ * allocation the sensitivity table supports ({@link allocateStages}, aimed at the band centre: every stage
+ * but the one cut hardest is pinned at its ratio, that one follows the global ratio the solver scales),
+ * then isomorphic grouping toggled, then the other importance criteria. Deterministic in its inputs.
+ *
+ * @example
+ * // base l2 isomorphic, a table where block3 is cheapest:
+ * candidateShapes(config, band, table).map((s) => s.label);
+ * // ['stage allocation from sensitivity (block3 0.51, block1 0)', 'isomorphic off', 'taylor importance',
+ * //  'lamp importance', 'l1 importance', 'bn_scale importance']
+ */
+export function candidateShapes(config: SearchConfig, band: Band, table?: SensitivityTable): ExtendedShape[] {
+  const base = config.baseStrategy;
+  const shapes: ExtendedShape[] = [];
+  const allocation = table ? stageAllocationShape(config, band, table) : undefined;
+  if (allocation) shapes.push(allocation);
+  const isomorphic = base.isomorphic ?? true;
+  shapes.push({
+    label: `isomorphic ${isomorphic ? 'off' : 'on'}`,
+    change: (b) => ({ ...b, isomorphic: !isomorphic }),
+  });
+  for (const importance of CANDIDATE_CRITERIA) {
+    if (importance === (base.importance ?? 'l2')) continue;
+    shapes.push({ label: `${importance} importance`, change: (b) => ({ ...b, importance }) });
+  }
+  return shapes;
+}
+
+function stageAllocationShape(
+  config: SearchConfig,
+  band: Band,
+  table: SensitivityTable,
+): ExtendedShape | undefined {
+  const template = baseStrategy(0, config.baseStrategy);
+  const skip = table.stages.map((s) => s.stage).filter((n) => pinnedStageRatio(n, template) !== undefined);
+  const aimMacs = config.targetMacs * (1 + bandCenter(band));
+  const a = allocateStages(table, { denseMacs: config.ceilingMacs, aimMacs, skip });
+  if (!a) return undefined;
+  const pinned = Object.fromEntries(Object.entries(a.stageRatios).filter(([n]) => n !== a.freeStage));
+  const shown = Object.entries(a.stageRatios)
+    .sort(([, x], [, y]) => y - x)
+    .map(([n, r]) => `${n} ${r.toFixed(2)}`)
+    .join(', ');
+  return {
+    label: `stage allocation from sensitivity (${shown})`,
+    change: (b) => ({
+      ...b,
+      pruningRatio: a.stageRatios[a.freeStage]!,
+      stageRatios: { ...pinned, ...(b.stageRatios ?? {}) },
+    }),
+  };
+}
+
 /** The search state a run starts from: fresh, or as the previous run carried it over. */
 export function initialSearchState(init: {
   attempts: Attempt[];
@@ -148,6 +267,8 @@ export function initialSearchState(init: {
   events?: { afterAttempt: number; note: string }[];
   proposals?: number;
   shapeSteps?: number;
+  shapeIndex?: number;
+  sensitivity?: SensitivityTable;
 }): SearchState {
   return {
     attempts: init.attempts,
@@ -158,6 +279,8 @@ export function initialSearchState(init: {
     events: init.events ? [...init.events] : [],
     proposals: init.proposals ?? 0,
     ...(init.shapeSteps ? { shapeSteps: init.shapeSteps } : {}),
+    ...(init.shapeIndex ? { shapeIndex: init.shapeIndex } : {}),
+    ...(init.sensitivity ? { sensitivity: init.sensitivity } : {}),
     status: 'running',
     reason: null,
   };
@@ -184,7 +307,7 @@ export function nextRequest(state: SearchState, config: SearchConfig): ProposalR
     return { agent: 'solver', baseStrategy: state.humanShape.base, note, extended };
   }
   const shape = extended ? currentShape(state, config) : undefined;
-  if (shape && config.scaleCandidates) {
+  if (shape && (config.scaleCandidates || config.candidates !== undefined)) {
     // The shape's first proposal is the search's agent's (Claude may shape it); every further step is the
     // solver's, scaling that shape into the band on the measured MACs.
     const steps = state.shapeSteps ?? 0;
@@ -216,6 +339,7 @@ export function nextRequest(state: SearchState, config: SearchConfig): ProposalR
  * | round           | proposals >= maxProposals                                   | end: converged, else diverged `agent-failures`    |
  * | agent-failed    | the failed agent is not the fallback                        | note it; switch to the fallback                   |
  * | agent-failed    | it is the fallback                                          | end: converged, else diverged `agent-failures`    |
+ * | proposed        | exhausted, in the extended search, `candidates`             | note it; give the shape up (end when none is left) |
  * | proposed        | exhausted, in the extended search                           | note it; end: converged, else diverged `stopped`  |
  * | proposed        | exhausted, the agent is not the fallback                    | note it; switch to the fallback                   |
  * | proposed        | exhausted, the agent is the fallback                        | note it; end: diverged `exhausted`                |
@@ -224,6 +348,9 @@ export function nextRequest(state: SearchState, config: SearchConfig): ProposalR
  * | measured        | the monitor says `switch-agent`                             | switch to the fallback, or pass the reason as a note |
  * | measured        | the monitor says `shrink-bracket`                           | note for the agent: bisect the bracket            |
  * | measured        | the monitor says `stop`                                     | end: converged iff its reason is, infeasible for infeasible-target, else diverged |
+ * | sensitivity     | a table                                                     | keep it; note it                                  |
+ * | sensitivity     | an error                                                    | note it (no stage allocation shape)               |
+ * | measured        | converged, `candidates`, the shapes ran out                 | end: converged (note how many candidates)         |
  * | band-changed    | —                                                           | re-derive every `inBand` and `converged`          |
  *
  * Every `proposed` and `agent-failed` counts one proposal; `proposed` clears the monitor's note.
@@ -239,6 +366,12 @@ export function searchReducer(state: SearchState, event: SearchEvent, config: Se
   switch (event.type) {
     case 'started':
       return state.attempts.length === 0 ? infeasibleAtStart(state, config, event.protectedLayers) : state;
+    case 'sensitivity':
+      if (!event.table) return addEvent(state, `sensitivity not measured: ${event.error ?? 'no table'}`);
+      return addEvent(
+        { ...state, sensitivity: event.table },
+        `sensitivity measured: ${event.table.stages.length} stages, baseline top-1 ${(event.table.baseline.top1 * 100).toFixed(1)}% on the scoring slice`,
+      );
     case 'human-shape': {
       const { pruningRatio: _ratio, rationale: _why, ...shape } = event.strategy;
       return addEvent(
@@ -266,6 +399,8 @@ export function searchReducer(state: SearchState, event: SearchEvent, config: Se
       let next: SearchState = { ...rest, proposals: state.proposals + 1 };
       if (!event.exhausted) return next;
       next = addEvent(next, `${event.agent} has no strategy left to try`);
+      // With `candidates`, an agent out of ideas for one shape gives that shape up, not the search.
+      if (event.extended && config.candidates !== undefined) return giveUpShape(next, config);
       if (event.extended) return endUnlessConverged(next, 'stopped');
       return (
         switchToFallback(next, config, state.agent, (to) => `switched to ${to}`) ??
@@ -307,8 +442,20 @@ function measured(
     if (next.converged) return next.extendedLeft <= 0 ? end(next, 'converged', 'converged') : next;
   } else if (next.converged) {
     if (extended)
-      next = config.scaleCandidates ? scaledCandidate(next, attempt, config) : countExtended(next);
-    return next.extendedLeft <= 0 ? end(next, 'converged', 'converged') : next;
+      next =
+        config.scaleCandidates || config.candidates !== undefined
+          ? scaledCandidate(next, attempt, config)
+          : countExtended(next);
+    if (next.extendedLeft <= 0) return end(next, 'converged', 'converged');
+    if (config.candidates !== undefined && !currentShape(next, config)) {
+      const found = config.candidates - next.extendedLeft;
+      return end(
+        addEvent(next, `no candidate shapes left (${found} of ${config.candidates} candidates in band)`),
+        'converged',
+        'converged',
+      );
+    }
+    return next;
   }
   const verdict = assessSearch(next.attempts, {
     band: next.band,
@@ -359,16 +506,27 @@ function scaledHumanShape(state: SearchState, attempt: Attempt): SearchState {
   return addEvent(rest, r.note!, attempt.index);
 }
 
+/** The current candidate shape given up without a candidate; the search ends when no shape is left. */
+function giveUpShape(state: SearchState, config: SearchConfig): SearchState {
+  const next: SearchState = { ...state, shapeSteps: 0, shapeIndex: (state.shapeIndex ?? 0) + 1 };
+  if (currentShape(next, config)) return next;
+  const found = (config.candidates ?? 0) - next.extendedLeft;
+  return end(
+    addEvent(next, `no candidate shapes left (${found} of ${config.candidates} candidates in band)`),
+    'converged',
+    'converged',
+  );
+}
+
 /** One extended attempt spent (the shape is tried once, in band or not). */
 function countExtended(state: SearchState): SearchState {
   return { ...state, extendedLeft: state.extendedLeft - 1 };
 }
 
 /** The extended-search shape the search is on: they are taken in turn, one per extended slot. */
-function currentShape(
-  state: SearchState,
-  config: SearchConfig,
-): (typeof EXTENDED_SHAPES)[number] | undefined {
+function currentShape(state: SearchState, config: SearchConfig): ExtendedShape | undefined {
+  if (config.candidates !== undefined)
+    return candidateShapes(config, state.band, state.sensitivity)[state.shapeIndex ?? 0];
   return EXTENDED_SHAPES[(config.extendedSearch - state.extendedLeft) % EXTENDED_SHAPES.length];
 }
 
@@ -381,7 +539,11 @@ function scaledCandidate(state: SearchState, attempt: Attempt, config: SearchCon
   const label = currentShape(state, config)?.label ?? 'extended shape';
   const r = scalingStep(label, state.shapeSteps ?? 0, attempt);
   if (r.outcome === 'step') return { ...state, shapeSteps: r.steps };
-  return addEvent({ ...countExtended(state), shapeSteps: 0 }, r.note!, attempt.index);
+  if (config.candidates === undefined)
+    return addEvent({ ...countExtended(state), shapeSteps: 0 }, r.note!, attempt.index);
+  // With `candidates`, only a shape that lands counts; one given up makes way for the next shape.
+  const done = { ...state, shapeSteps: 0, shapeIndex: (state.shapeIndex ?? 0) + 1 };
+  return addEvent(r.outcome === 'candidate' ? countExtended(done) : done, r.note!, attempt.index);
 }
 
 function afterVerdict(

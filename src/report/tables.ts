@@ -3,6 +3,7 @@
  * Every cell goes through `esc` or a formatter; LLM text (rationales, fallback reasons) is data.
  */
 import type { Attempt } from '../core/attempt';
+import { attemptRole } from '../core/search-state';
 import { MISSING, acc, bandText, esc, fixed, int, isNum, macs, ms, pct, pp, si, times, usd } from './format';
 import type { LatencyByDevice, LatencyPoint, ReportData, TargetReport } from './report-data';
 import { DEVICES, type Device } from './model-charts';
@@ -105,6 +106,8 @@ function notesCell(a: Attempt): string {
   if (a.error) parts.push(`<div class="flag flag-error">engine error: ${esc(a.error)}</div>`);
   if (a.fallbackReason)
     parts.push(`<div class="flag flag-fallback">fallback: ${esc(a.fallbackReason)}</div>`);
+  if (a.scoreError !== undefined)
+    parts.push(`<div class="flag flag-error">scoring failed (kept unscored): ${esc(a.scoreError)}</div>`);
   const r = a.strategy.rationale?.trim();
   if (r) {
     parts.push(
@@ -116,13 +119,26 @@ function notesCell(a: Attempt): string {
   return parts.join('') || `<span class="muted">${MISSING}</span>`;
 }
 
-/** The strategy log of one target: each attempt's agent, strategy, measurement, LLM use and rationale. */
+/** A candidate's score: top-1 on the scoring slice, with the mode (and recovery steps) and loss below. */
+function scoreCell(a: Attempt): string {
+  if (a.score) {
+    const how = a.score.mode === 'recovery' ? `recovery ${a.score.steps} steps` : 'zero-shot';
+    return `${esc(acc(a.score.top1, 1))}${sub(`${esc(how)} · loss ${esc(fixed(a.score.loss, 3))}`)}`;
+  }
+  return a.scoreError !== undefined ? '<span class="muted">failed</span>' : MISSING;
+}
+
+/**
+ * The strategy log of one target: each attempt's role (candidate / scaling / failed), agent, strategy,
+ * measurement, score, LLM use and rationale.
+ */
 export function strategyLogTable(t: TargetReport): string {
   const withLlm = t.attempts.some((a) => a.llm);
   const withProxy = t.attempts.some((a) => a.accuracyProxy);
+  const withScore = t.attempts.some((a) => a.score || a.scoreError !== undefined);
   const head =
     '<tr><th class="num">#</th><th>agent</th><th class="strategy">strategy</th><th class="num">MACs</th><th class="num">deviation</th><th class="num">params</th>' +
-    `${withProxy ? '<th class="num">proxy top-1</th>' : ''}<th class="num">wall</th>${withLlm ? '<th class="num">LLM tokens<div class="sub">in / out · cost</div></th>' : ''}` +
+    `${withProxy ? '<th class="num">proxy top-1</th>' : ''}${withScore ? '<th class="num">score top-1<div class="sub">train/ slice</div></th>' : ''}<th class="num">wall</th>${withLlm ? '<th class="num">LLM tokens<div class="sub">in / out · cost</div></th>' : ''}` +
     '<th class="wide">rationale and notes</th></tr>';
   const rows = t.attempts.map((a) => {
     const chosen = a.index === t.chosenIndex;
@@ -134,10 +150,10 @@ export function strategyLogTable(t: TargetReport): string {
       ? `${esc(int(a.llm.inputTokens))} / ${esc(int(a.llm.outputTokens))}${sub(esc(usd(a.llm.costUsd)))}`
       : MISSING;
     return (
-      `<tr${cls ? ` class="${cls}"` : ''}><td class="num">${esc(a.index)}${chosen ? sub('kept') : ''}</td>` +
+      `<tr${cls ? ` class="${cls}"` : ''}><td class="num">${esc(a.index)}${sub(`${attemptRole(a)}${chosen ? ' · kept' : ''}`)}</td>` +
       `<td><span class="agent agent-${esc(a.agent)}">${esc(a.agent)}</span></td><td class="strategy">${strategyCell(a)}</td>` +
       `<td class="num">${a.error ? MISSING : esc(macs(a.macs))}</td><td class="num">${dev}</td><td class="num">${a.error ? MISSING : esc(si(a.params))}</td>` +
-      `${withProxy ? `<td class="num">${esc(acc(a.accuracyProxy?.top1, 1))}</td>` : ''}<td class="num">${esc(ms(a.wallMs))}</td>` +
+      `${withProxy ? `<td class="num">${esc(acc(a.accuracyProxy?.top1, 1))}</td>` : ''}${withScore ? `<td class="num">${scoreCell(a)}</td>` : ''}<td class="num">${esc(ms(a.wallMs))}</td>` +
       `${withLlm ? `<td class="num">${llm}</td>` : ''}<td class="wide">${notesCell(a)}</td></tr>`
     );
   });
@@ -149,6 +165,8 @@ export function searchFacts(t: TargetReport): string {
   const kept = chosenAttempt(t);
   const inBand = t.attempts.filter((a) => !a.error && a.inBand).length;
   const failed = t.attempts.filter((a) => a.error).length;
+  const scored = t.attempts.filter((a) => a.score).length;
+  const scoreFailed = t.attempts.filter((a) => a.scoreError !== undefined).length;
   const fallbacks = t.attempts.filter((a) => a.fallbackReason).length;
   const agents = new Map<string, number>();
   for (const a of t.attempts) agents.set(a.agent, (agents.get(a.agent) ?? 0) + 1);
@@ -162,12 +180,18 @@ export function searchFacts(t: TargetReport): string {
     ['target', `${esc(macs(t.targetMacs))}, band ${esc(bandText(t.band))}`],
     [
       'attempts',
-      `${t.attempts.length}: ${inBand} in band${failed ? `, ${failed} failed in the engine` : ''}`,
+      `${t.attempts.length}: ${inBand} in band${failed ? `, ${failed} failed in the engine` : ''}` +
+        (scored || scoreFailed
+          ? `; ${scored} candidate${scored === 1 ? '' : 's'} scored${scoreFailed ? `, scoring failed for ${scoreFailed}` : ''}`
+          : ''),
     ],
     [
       'kept',
       kept
-        ? `attempt ${esc(kept.index)} by ${esc(kept.agent)}: ${esc(macs(kept.macs))} (${esc(pct(kept.deviation))})`
+        ? `attempt ${esc(kept.index)} by ${esc(kept.agent)}: ${esc(macs(kept.macs))} (${esc(pct(kept.deviation))})` +
+          (kept.score
+            ? `, the best score: top-1 ${esc(acc(kept.score.top1, 1))} (${esc(kept.score.mode)})`
+            : '')
         : 'none',
     ],
     [

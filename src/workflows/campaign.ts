@@ -21,9 +21,19 @@ import type { Attempt } from '../core/attempt';
 import type { ArtifactRef } from '../core/artifact-ref';
 import { FailureTypes } from '../activities/failure-types';
 import { MODEL_LABEL } from '../storage/keys';
-import { resolveTargets, type CampaignConfig, type ResolvedTarget } from '../core/campaign-config';
+import {
+  resolveTargets,
+  SCORING_DEFAULTS,
+  type CampaignConfig,
+  type ResolvedTarget,
+} from '../core/campaign-config';
 import { campaignProgressQuery, searchWorkflowId } from './definitions';
-import { macTargetSearch, type CarriedState, type MacTargetSearchResult } from './mac-target-search';
+import {
+  macTargetSearch,
+  type CandidateScoring,
+  type CarriedState,
+  type MacTargetSearchResult,
+} from './mac-target-search';
 import { ActivityPresets, trainQueueFor } from './presets';
 import { SA, type CampaignStage } from './search-attributes';
 
@@ -190,6 +200,21 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
         batchSize: config.dataset.calibrationBatchSize,
       }
     : undefined;
+  // With a dataset every in-band candidate is scored on a train/ slice (zero-shot unless configured).
+  const scoring: CandidateScoring | undefined =
+    config.dataset && calibration
+      ? {
+          mode: search.scoring ?? SCORING_DEFAULTS.scoring,
+          dataset: { root: config.dataset.root },
+          calibration: { batches: calibration.batches, batchSize: calibration.batchSize },
+          ...(search.scoring === 'recovery'
+            ? { recovery: search.recovery ?? { ...SCORING_DEFAULTS.recovery } }
+            : {}),
+          scoreImages: search.scoreImages ?? SCORING_DEFAULTS.scoreImages,
+          seed: config.finetune?.seed ?? 0,
+          ...(search.sensitivity ? { sensitivity: { ratios: search.sensitivity.ratios } } : {}),
+        }
+      : undefined;
   const startSearch = (t: ResolvedTarget, carried?: CarriedState) =>
     executeChild(macTargetSearch, {
       workflowId: searchWorkflowId(campaignId, t.label),
@@ -213,6 +238,8 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
           baseStrategy: search.base,
           ...(calibration ? { calibration } : {}),
           ...(carried ? { carried } : {}),
+          ...(scoring ? { scoring } : {}),
+          ...(search.candidates !== undefined ? { candidates: search.candidates } : {}),
         },
       ],
     }).then((r) => {

@@ -11,24 +11,27 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { EngineActivities, LogActivities, StrategyActivities } from '../activities';
+import type { EngineActivities, LogActivities, ScoringActivities, StrategyActivities } from '../activities';
 import type { Proposal } from '../agents/agent';
 import type { ArtifactRef } from '../core/artifact-ref';
 import type { AgentName, Attempt } from '../core/attempt';
 import { bestAttempt, chooseCandidate, failedAttempt, firstInBand } from '../core/attempt-selection';
 import { formatZodIssues } from '../core/errors';
+import type { ScoringMode } from '../core/campaign-config';
 import type { ModelSpec } from '../core/model-spec';
 import type { ProfileSummary } from '../core/profile';
 import {
+  extendedBudget,
   initialSearchState,
   nextRequest,
+  searchConfigOf,
   searchReducer,
   type SearchAgent,
-  type SearchConfig,
   type SearchEvent,
   type SearchOutcome,
   type SearchState,
 } from '../core/search-state';
+import type { SensitivityTable } from '../core/stage-allocation';
 import { StrategySchema, type Strategy } from '../core/strategy';
 import { BandSchema, deviation, inBand, type Band } from '../core/tolerance-band';
 import {
@@ -46,6 +49,7 @@ import { SA } from './search-attributes';
 const { pruneTrial } = proxyActivities<EngineActivities>(ActivityPresets.pruneTrial);
 const { proposeStrategy } = proxyActivities<StrategyActivities>(ActivityPresets.llmCall);
 const { saveStrategyLog, loadStrategyLog } = proxyActivities<LogActivities>(ActivityPresets.storage);
+const { scoreCandidate, measureSensitivity } = proxyActivities<ScoringActivities>(ActivityPresets.scoring);
 
 /** The options of {@link overrideStrategyUpdate}, checked by its validator. */
 const OverrideOptionsSchema = z.object({ scaleToBand: z.boolean().optional() }).strict().optional();
@@ -54,6 +58,29 @@ const OverrideOptionsSchema = z.object({ scaleToBand: z.boolean().optional() }).
 const SCALE_CANDIDATES_PATCH = 'scale-candidates-into-band';
 /** Marks runs that judge the band against the reachable floor and ceiling before the first trial. */
 const FEASIBILITY_PATCH = 'infeasible-at-start';
+/**
+ * Marks runs that score in-band candidates, measure sensitivity and take the shapes of `candidates` (see
+ * {@link MacTargetSearchInput.scoring}); asked only of runs whose input has scoring or candidates.
+ */
+const SCORE_PATCH = 'score-candidates';
+
+/**
+ * How a search scores its in-band candidates (the campaign sets it when the config has a dataset): the
+ * `scoreCandidate` activity on a held-out, seeded slice of `dataset.root/train`, `zero-shot` after
+ * batch-norm recalibration or `recovery` after a short KD fine-tune from the dense model.
+ */
+export interface CandidateScoring {
+  mode: ScoringMode;
+  dataset: { root: string; imageSize?: number };
+  /** train/ batches for batch-norm recalibration before scoring. */
+  calibration: { batches: number; batchSize: number };
+  /** The KD fine-tune of mode `recovery`. */
+  recovery?: { steps: number; batchSize: number; lr: number };
+  scoreImages: number;
+  seed: number;
+  /** Measure the per-stage sensitivity once at the start, at these ratios; absent: not measured. */
+  sensitivity?: { ratios: number[] };
+}
 
 /** Input of {@link macTargetSearch}: one target of one campaign. Plain data, typed from the config schemas. */
 export interface MacTargetSearchInput {
@@ -73,6 +100,13 @@ export interface MacTargetSearchInput {
   attemptsPerRun: number;
   baseStrategy: Partial<Strategy>;
   calibration?: { dataset: string; batches: number; batchSize: number };
+  /** Score each in-band candidate and keep the best score; absent: nothing is scored (no dataset). */
+  scoring?: CandidateScoring;
+  /**
+   * In-band candidates to collect, the first included; replaces `extendedSearch` (see
+   * `SearchConfig.candidates` in core/search-state).
+   */
+  candidates?: number;
   /** Set by continue-as-new: where the previous runs left off. */
   carried?: CarriedState;
 }
@@ -88,6 +122,10 @@ export interface CarriedState {
   proposals: number;
   /** Scaling steps spent on the current extended-search shape. */
   shapeSteps?: number;
+  /** Candidate shapes done, with `candidates`. */
+  shapeIndex?: number;
+  /** The sensitivity measured by the first run. */
+  sensitivity?: SensitivityTable;
 }
 
 /** The outcome of one target's search. */
@@ -97,7 +135,10 @@ export interface MacTargetSearchResult {
   band: Band;
   status: SearchOutcome;
   reason: string;
-  /** The attempt handed on to fine-tuning: best quick accuracy among in-band attempts, else closest to target. */
+  /**
+   * The attempt handed on to fine-tuning: the best-scored in-band candidate, else the best quick accuracy
+   * among in-band attempts, else the closest to target (core's `chooseCandidate`).
+   */
   chosen: Attempt | null;
   attemptCount: number;
   /** Attempts until the first in-band one (null if none). */
@@ -129,11 +170,14 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
   let loaded: Attempt[] = [];
   const logRefs: ArtifactRef[] = carried ? [...carried.logRefs] : [];
   for (const ref of logRefs) loaded = loaded.concat(await loadStrategyLog(ref));
-  const config: SearchConfig = {
+  // Runs recorded before candidates were scored replay without scoring, sensitivity or candidate shapes.
+  const scored = (input.scoring !== undefined || input.candidates !== undefined) && patched(SCORE_PATCH);
+  const scoring = scored ? input.scoring : undefined;
+  const candidates = scored ? input.candidates : undefined;
+  const config = searchConfigOf({
     targetMacs: input.targetMacs,
     fallbackAgent: input.fallbackAgent,
     maxIterations: input.maxIterations,
-    maxProposals: input.maxIterations * 3,
     stagnationWindow: input.stagnationWindow,
     extendedSearch: input.extendedSearch,
     baseStrategy: input.baseStrategy,
@@ -141,16 +185,19 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     ceilingMacs: input.profile.macs,
     // Runs recorded before candidates were scaled into the band replay with the old extended search.
     scaleCandidates: patched(SCALE_CANDIDATES_PATCH),
-  };
+    ...(candidates !== undefined ? { candidates } : {}),
+  });
   let state = initialSearchState({
     attempts: loaded,
     band: carried?.band ?? input.band,
     agent: carried?.agent ?? input.agent,
     converged: carried?.converged ?? false,
-    extendedLeft: carried?.extendedLeft ?? input.extendedSearch,
+    extendedLeft: carried?.extendedLeft ?? extendedBudget(config),
     events: carried?.events ?? [],
     proposals: carried?.proposals ?? 0,
     shapeSteps: carried?.shapeSteps ?? 0,
+    shapeIndex: carried?.shapeIndex ?? 0,
+    ...(carried?.sensitivity ? { sensitivity: carried.sensitivity } : {}),
   });
   const apply = (event: SearchEvent): void => void (state = searchReducer(state, event, config));
   let paused = false;
@@ -195,6 +242,8 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
   upsert();
   // Runs recorded before the up-front feasibility check replay without it (it can end a search early).
   if (patched(FEASIBILITY_PATCH)) apply({ type: 'started', protectedLayers: input.profile.protected });
+  if (scoring?.sensitivity && !carried && state.status === 'running')
+    apply(await sensitivityOf(input, scoring, scoring.sensitivity.ratios));
 
   for (apply({ type: 'round' }); state.status === 'running'; apply({ type: 'round' })) {
     await condition(() => !paused);
@@ -210,13 +259,16 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
         part: logRefs.length,
       });
       await condition(allHandlersFinished);
-      const { agent, band, converged, extendedLeft, events, proposals, shapeSteps } = state;
+      const { agent, band, converged, extendedLeft, events, proposals, shapeSteps, shapeIndex, sensitivity } =
+        state;
       return continueAsNew<typeof macTargetSearch>({
         ...input,
         carried: {
           logRefs: [...logRefs, ref],
           ...{ agent, band, converged, extendedLeft, events, proposals },
           ...(shapeSteps ? { shapeSteps } : {}),
+          ...(shapeIndex ? { shapeIndex } : {}),
+          ...(sensitivity ? { sensitivity } : {}),
         },
       });
     }
@@ -239,6 +291,7 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
           baseStrategy: request.baseStrategy,
           gridStep: input.gridStep,
           ...(request.note !== undefined ? { note: request.note } : {}),
+          ...(state.sensitivity ? { sensitivity: state.sensitivity } : {}),
           context: { campaignId: input.campaignId, targetLabel: input.targetLabel },
         });
       } catch (err) {
@@ -254,7 +307,10 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     });
     if (proposal.exhausted) continue;
 
-    const attempt = await runTrial(input, index, proposal, state.band);
+    const trial = await runTrial(input, index, proposal, state.band);
+    // Every in-band candidate is scored (scaling steps and failures are not); a scoring failure leaves it
+    // unscored, recorded, and the search goes on.
+    const attempt = scoring && trial.inBand && !trial.error ? await withScore(input, scoring, trial) : trial;
     apply({ type: 'measured', attempt, extended: request.extended });
     upsert();
   }
@@ -344,5 +400,57 @@ async function runTrial(
   } catch (err) {
     // A strategy the engine rejects is a measured failure of that strategy, not of the search.
     return failedAttempt(base, `${failureType(err) ?? 'error'}: ${failureMessage(err)}`);
+  }
+}
+
+/** The sensitivity event of the search's start: the table's small numbers, or why it failed. */
+async function sensitivityOf(
+  input: MacTargetSearchInput,
+  scoring: CandidateScoring,
+  ratios: number[],
+): Promise<SearchEvent> {
+  try {
+    const r = await measureSensitivity({
+      campaignId: input.campaignId,
+      targetLabel: input.targetLabel,
+      model: input.model,
+      ...(input.inputShape ? { inputShape: input.inputShape } : {}),
+      dataset: scoring.dataset,
+      calibration: scoring.calibration,
+      ratios,
+      baseStrategy: input.baseStrategy,
+      scoreImages: scoring.scoreImages,
+      seed: scoring.seed,
+    });
+    return { type: 'sensitivity', table: { baseline: r.baseline, stages: r.stages } };
+  } catch (err) {
+    return { type: 'sensitivity', error: `${failureType(err) ?? 'error'}: ${failureMessage(err)}` };
+  }
+}
+
+/** `attempt` with its score, or with `scoreError` when scoring it failed. */
+async function withScore(
+  input: MacTargetSearchInput,
+  scoring: CandidateScoring,
+  attempt: Attempt,
+): Promise<Attempt> {
+  if (!attempt.model) return { ...attempt, scoreError: 'no pruned model to score' };
+  try {
+    const score = await scoreCandidate({
+      campaignId: input.campaignId,
+      targetLabel: input.targetLabel,
+      attemptIndex: attempt.index,
+      model: attempt.model,
+      ...(scoring.mode === 'recovery' ? { teacher: input.model } : {}),
+      dataset: scoring.dataset,
+      mode: scoring.mode,
+      calibration: scoring.calibration,
+      ...(scoring.mode === 'recovery' && scoring.recovery ? { recovery: scoring.recovery } : {}),
+      scoreImages: scoring.scoreImages,
+      seed: scoring.seed,
+    });
+    return { ...attempt, score };
+  } catch (err) {
+    return { ...attempt, scoreError: `${failureType(err) ?? 'error'}: ${failureMessage(err)}` };
   }
 }

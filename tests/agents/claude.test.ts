@@ -161,6 +161,84 @@ describe('ClaudeAgent: a good reply', () => {
   });
 });
 
+describe('ClaudeAgent: the prompt of a scored search', () => {
+  const score = (top1: number, loss: number) => ({
+    mode: 'zero-shot' as const,
+    top1,
+    loss,
+    count: 256,
+    steps: 0,
+    wallMs: 400,
+  });
+  // Target 1.77 G, band -5%..+1%: r 0.360 (+0.43 %), 0.365 (-1.03 %), 0.370 (-2.47 %), 0.361 (+0.14 %) are in
+  // band. #2 is in view only because it was scored: it is neither first, best, bracketing nor latest.
+  const scoredHistory = () => [
+    attempt(1, 0.3),
+    attempt(2, 0.36, {}, { score: score(0.5, 1.5) }),
+    attempt(3, 0.2),
+    attempt(4, 0.25),
+    attempt(5, 0.365, { isomorphic: false }, { score: score(0.625, 1.1) }),
+    attempt(6, 0.22),
+    attempt(7, 0.37, { importance: 'taylor' }, { scoreError: 'EngineError: CUDA out of memory' }),
+    attempt(8, 0.361),
+  ];
+  const sensitivity = {
+    baseline: { top1: 0.76, loss: 0.8 },
+    stages: [
+      {
+        stage: 'layer3',
+        macs: 1.47e9,
+        points: [
+          { ratio: 0.3, macs: 3.4e9, top1: 0.7, loss: 1.0 },
+          { ratio: 0.6, macs: 2.9e9, top1: 0.4, loss: 2.0 },
+        ],
+      },
+      {
+        stage: 'layer4',
+        macs: 0.81e9,
+        points: [
+          { ratio: 0.3, macs: 3.8e9, top1: 0.75, loss: 0.82 },
+          { ratio: 0.6, macs: 3.6e9, top1: 0.74, loss: 0.85 },
+        ],
+      },
+    ],
+  };
+
+  test('every candidate score and the sensitivity table reach Claude', async () => {
+    api.enqueue(toolUseReply(goodStrategy()));
+    await propose(agent({ historyWindow: 1 }), proposeInput(scoredHistory(), { sensitivity }));
+    const text = userText(api.messageRequests[0]!);
+    expect(text).toContain('; best score #5 (top-1 62.5%, the candidate kept so far)');
+    expect(text).toContain('| in band | top1 | score | kept as |');
+    expect(text).toMatch(/\| 2 \| solver \| 0\.360 \| .* \| 50\.0% loss 1\.500 \(zero-shot\) \| scored \|/);
+    expect(text).toMatch(
+      /\| 5 \| solver \| 0\.365 \| .* \| 62\.5% loss 1\.100 \(zero-shot\) \| [^|]*best score \|/,
+    );
+    expect(text).toMatch(
+      /\| 7 \| solver \| 0\.370 \| taylor \| .* \| failed: EngineError: CUDA out of memory \|/,
+    );
+    expect(text).toMatch(/\| 8 \| solver \| 0\.361 \| .* \| - \| [^|]*latest/);
+    expect(text).toContain('| attempts 3-4 (2 not shown');
+    // Each stage's whole-model MACs as a share of dense (4.089 G), top-1 and loss; then the loss added per
+    // 10 % of dense MACs removed at r = 0.6: layer3 (2.0 - 0.8) / (1.189 / 4.089) x 0.1 = 0.413,
+    // layer4 (0.85 - 0.8) / (0.489 / 4.089) x 0.1 = 0.042.
+    expect(text).toContain(
+      '## Per-stage sensitivity (each stage pruned alone, scored on a held-out slice of train/; dense: top-1 76.0%, loss 0.800)',
+    );
+    expect(text).toContain('| layer3 | 1.47 G | 83.1%, 70.0%, 1.000 | 70.9%, 40.0%, 2.000 | 0.413 |');
+    expect(text).toContain('| layer4 | 810 M | 92.9%, 75.0%, 0.820 | 88.0%, 74.0%, 0.850 | 0.042 |');
+    expect(SYSTEM_PREFIX).toContain('the best-scored candidate is the one kept');
+  });
+
+  test('without scores or a table, neither appears', async () => {
+    api.enqueue(toolUseReply(goodStrategy()));
+    await propose(agent(), proposeInput(history2()));
+    const text = userText(api.messageRequests[0]!);
+    expect(text).not.toContain('Per-stage sensitivity');
+    expect(text).not.toContain('best score');
+  });
+});
+
 describe('ClaudeAgent: repairs', () => {
   test('malformed JSON, then a good reply: one repair with the parse error as an is_error tool_result', async () => {
     api.enqueue(toolUseReply('{"pruningRatio": 0.35, "importance": '), toolUseReply(goodStrategy()));

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { ProposeInput } from '../../src/agents/agent';
 import { GridAgent } from '../../src/agents/grid';
 import { SolverAgent, solve } from '../../src/agents/solver';
@@ -309,5 +311,23 @@ describe('SolverAgent steps', () => {
     expect(solve(input({ history }))).toEqual(
       solve(input({ history: JSON.parse(JSON.stringify(history)) as Attempt[] })),
     );
+  });
+});
+
+describe('a new extended shape next to two measured families (recorded on democnn)', () => {
+  // The proposal input of attempt 14 of a real scored search on democnn at half its MACs (-5%..+1%): the
+  // base family (l2, isomorphic) landed at r=0.302 (-1.3 %), the isomorphic-off shape was given up after 4
+  // steps (its r=0.3023 measured -19.7 %); the next shape asks for taylor importance.
+  const input = JSON.parse(
+    fs.readFileSync(path.join(__dirname, 'fixtures', 'democnn-new-shape-after-two-families.json'), 'utf8'),
+  ) as ProposeInput;
+
+  test('keeps the shape asked for: no bracket made of two families, no fine control on another family', () => {
+    expect(input.baseStrategy.importance).toBe('taylor');
+    const p = solve(input);
+    expect(p.exhausted).toBeUndefined();
+    expect(p.strategy).toMatchObject({ importance: 'taylor', isomorphic: true });
+    expect(p.strategy.stageRatios).toBeUndefined();
+    expect(p.strategy.rationale).not.toMatch(/no untried r left between 0\.302 and 0\.3023/);
   });
 });

@@ -106,3 +106,69 @@ describe('selection', () => {
     expect(firstInBand(history([0.3]), BAND)).toBeUndefined();
   });
 });
+
+describe('chooseCandidate with candidate scores', () => {
+  const score = (top1: number, loss: number) => ({
+    mode: 'zero-shot' as const,
+    top1,
+    loss,
+    count: 256,
+    steps: 0,
+    wallMs: 10,
+  });
+  /** In-band attempts at -1 %, each with [score top1, loss], `null` for unscored, or a scoreError string. */
+  function scored(specs: ([number, number] | null | string)[], proxyOn?: number): Attempt[] {
+    return history(specs.map((_, i) => (i + 1 === proxyOn ? [-0.01, 0.99] : -0.01))).map((a, i) => {
+      const spec = specs[i];
+      if (Array.isArray(spec)) return { ...a, score: score(spec[0], spec[1]) };
+      if (typeof spec === 'string') return { ...a, scoreError: spec };
+      return a;
+    });
+  }
+
+  test.each<[string, ([number, number] | null | string)[], number | undefined, number]>([
+    [
+      'the highest score top-1 wins',
+      [
+        [0.5, 1],
+        [0.7, 2],
+        [0.6, 0.5],
+      ],
+      undefined,
+      2,
+    ],
+    [
+      'equal top-1: the lower loss wins',
+      [
+        [0.7, 1.2],
+        [0.7, 0.9],
+        [0.6, 0.5],
+      ],
+      undefined,
+      2,
+    ],
+    [
+      'equal top-1 and loss: the earlier',
+      [
+        [0.7, 1],
+        [0.7, 1],
+      ],
+      undefined,
+      1,
+    ],
+    ['a score beats a higher quick accuracy proxy', [[0.4, 2], null], 2, 1],
+    ['a failed scoring is never kept over a scored one', ['error: boom', [0.1, 3]], undefined, 2],
+    ['nothing scored: the old rule (proxy)', [null, 'error: boom', null], 3, 3],
+  ])('%s', (_label, specs, proxyOn, index) => {
+    expect(chooseCandidate(scored(specs, proxyOn), BAND)?.index).toBe(index);
+  });
+
+  test('a scored attempt out of band (after a band change) is not kept', () => {
+    const h = scored([
+      [0.9, 0.1],
+      [0.5, 1],
+    ]);
+    h[0] = { ...h[0]!, deviation: 0.03, inBand: false };
+    expect(chooseCandidate(h, BAND)?.index).toBe(2);
+  });
+});

@@ -3,6 +3,7 @@ import { failedAttempt } from '../../src/core/attempt-selection';
 import type { SearchConfig, SearchEvent, SearchState } from '../../src/core/search-state';
 import {
   attemptRole,
+  candidateShapes,
   EXTENDED_SHAPES,
   initialSearchState,
   MAX_SCALING_STEPS,
@@ -505,5 +506,101 @@ describe('a human override scaled into the band (human-shape)', () => {
     expect(notes(s).at(-1)).toBe(
       `${1 + MAX_SCALING_STEPS}: the human override's shape: not in band after ${MAX_SCALING_STEPS} scaling steps; given up`,
     );
+  });
+});
+
+describe('a search with candidates (scored shapes)', () => {
+  const TABLE = {
+    baseline: { top1: 0.9, loss: 0.4 },
+    stages: [
+      { stage: 's1', macs: 1.5e9, points: [{ ratio: 0.6, macs: 2.74e9, top1: 0.3, loss: 2.4 }] },
+      { stage: 's2', macs: 2.4e9, points: [{ ratio: 0.6, macs: 1.98e9, top1: 0.85, loss: 0.5 }] },
+    ],
+  };
+  const CANDIDATES: SearchConfig = { ...CONFIG, maxIterations: 30, candidates: 3 };
+  const measuredAt = (s: SearchState, d: number | string): SearchState =>
+    searchReducer(
+      s,
+      { type: 'measured', attempt: attempt(s.attempts.length + 1, d), extended: s.converged },
+      CANDIDATES,
+    );
+
+  test('the shapes: the stage allocation first (the robust stage free, the sensitive one pinned), then isomorphic off, then the criteria', () => {
+    const shapes = candidateShapes(CANDIDATES, BAND, TABLE);
+    expect(shapes.map((s) => s.label)).toEqual([
+      expect.stringMatching(/^stage allocation from sensitivity \(s2 0\.\d+, s1 0\.\d+\)$/),
+      'isomorphic off',
+      'taylor importance',
+      'lamp importance',
+      'l1 importance',
+      'bn_scale importance',
+    ]);
+    const allocation = shapes[0]!.change(CANDIDATES.baseStrategy);
+    // s2 saves 2.02 G for +0.1 loss by 0.6, s1 1.26 G for +2.0: s2 is cut hardest and follows the global ratio.
+    expect(Object.keys(allocation.stageRatios ?? {})).toEqual(['s1']);
+    expect(allocation.pruningRatio).toBeGreaterThan(allocation.stageRatios!.s1!);
+    expect(candidateShapes(CANDIDATES, BAND).map((s) => s.label)[0]).toBe('isomorphic off');
+  });
+
+  test('a sensitivity event keeps the table and notes it; a failed one notes why', () => {
+    const s = searchReducer(state(), { type: 'sensitivity', table: TABLE }, CANDIDATES);
+    expect(s.sensitivity).toEqual(TABLE);
+    expect(notes(s)).toEqual([
+      '0: sensitivity measured: 2 stages, baseline top-1 90.0% on the scoring slice',
+    ]);
+    const f = searchReducer(state(), { type: 'sensitivity', error: 'EngineError: boom' }, CANDIDATES);
+    expect(f.sensitivity).toBeUndefined();
+    expect(notes(f)).toEqual(['0: sensitivity not measured: EngineError: boom']);
+  });
+
+  test('shapes are tried until candidates - 1 more land in band; a shape given up does not count', () => {
+    let s = searchReducer(state({ extendedLeft: 2 }), { type: 'sensitivity', table: TABLE }, CANDIDATES);
+    s = measuredAt(s, 0.3);
+    s = measuredAt(s, 0.004); // candidate 1: converged
+    expect(s).toMatchObject({ converged: true, extendedLeft: 2, status: 'running' });
+    expect(nextRequest(s, CANDIDATES).note).toMatch(/^extended search: try stage allocation/);
+    for (let i = 0; i < MAX_SCALING_STEPS; i++) s = measuredAt(s, 0.05); // the allocation given up
+    expect(s).toMatchObject({ extendedLeft: 2, shapeIndex: 1, status: 'running' });
+    expect(nextRequest(s, CANDIDATES).baseStrategy).toEqual({ importance: 'l2', isomorphic: false });
+    s = measuredAt(s, -0.002); // candidate 2: isomorphic off
+    expect(s).toMatchObject({ extendedLeft: 1, shapeIndex: 2 });
+    expect(nextRequest(s, CANDIDATES).baseStrategy).toEqual({ importance: 'taylor' });
+    s = measuredAt(s, 0.02);
+    s = measuredAt(s, 0.001); // candidate 3: taylor
+    expect(s).toMatchObject({ extendedLeft: 0, status: 'converged', reason: 'converged' });
+    expect(s.attempts.filter((a) => attemptRole(a) === 'candidate').map((a) => a.index)).toEqual([2, 7, 9]);
+  });
+
+  test('when the shapes run out before the candidates, the search ends converged and says so', () => {
+    const few: SearchConfig = { ...CANDIDATES, candidates: 10 };
+    let s = state({ extendedLeft: 9 }, [0.004]);
+    s = { ...s, converged: true };
+    const shapes = candidateShapes(few, BAND).length; // no table: 5 shapes
+    for (let i = 0; i < shapes; i++)
+      s = searchReducer(
+        s,
+        { type: 'measured', attempt: attempt(s.attempts.length + 1, 0.001), extended: true },
+        few,
+      );
+    expect(s).toMatchObject({ status: 'converged', reason: 'converged', extendedLeft: 4 });
+    expect(notes(s).at(-1)).toBe(`${shapes + 1}: no candidate shapes left (6 of 10 candidates in band)`);
+  });
+});
+
+describe('candidates: an agent out of ideas for a shape', () => {
+  const CANDIDATES: SearchConfig = { ...CONFIG, maxIterations: 30, candidates: 3 };
+  test('gives that shape up and moves to the next; the search ends only when no shape is left', () => {
+    let s = { ...state({ extendedLeft: 2 }, [0.004]), converged: true };
+    s = searchReducer(s, { type: 'proposed', agent: 'solver', exhausted: true, extended: true }, CANDIDATES);
+    expect(s).toMatchObject({ status: 'running', shapeIndex: 1, extendedLeft: 2 });
+    expect(nextRequest(s, CANDIDATES).baseStrategy).toEqual({ importance: 'taylor' });
+    const last = { ...s, shapeIndex: candidateShapes(CANDIDATES, BAND).length - 1 };
+    const done = searchReducer(
+      last,
+      { type: 'proposed', agent: 'solver', exhausted: true, extended: true },
+      CANDIDATES,
+    );
+    expect(done).toMatchObject({ status: 'converged', reason: 'converged' });
+    expect(notes(done).at(-1)).toBe('1: no candidate shapes left (1 of 3 candidates in band)');
   });
 });

@@ -98,6 +98,44 @@ describe('renderReport', () => {
     expect(html).toMatch(/<tr class="row-error">/);
   });
 
+  it("shows each attempt's role, and a scored search's scores, the failed scoring and the kept best score", () => {
+    const t = reportFixture.targets[0]!;
+    const kept = t.attempts.find((a) => a.index === 4)!;
+    // Attempt 4 (in band, kept) scored after a recovery fine-tune; a fifth, in band, whose scoring failed.
+    const scoredData: ReportData = {
+      ...reportFixture,
+      targets: [
+        {
+          ...t,
+          attempts: [
+            ...t.attempts.filter((a) => a.index !== 4),
+            {
+              ...kept,
+              score: { mode: 'recovery', top1: 0.7421, loss: 0.8312, count: 256, steps: 50, wallMs: 9000 },
+            },
+            { ...kept, index: 5, scoreError: 'EngineError: CUDA out of memory' },
+          ],
+        },
+        ...reportFixture.targets.slice(1),
+      ],
+    };
+    const scored = renderReport(scoredData);
+    const row = (i: number) => scored.match(new RegExp(`<tr[^>]*><td class="num">${i}<div[^]*?</tr>`))![0];
+    expect(row(1)).toContain('<div class="sub">scaling</div>');
+    expect(row(2)).toContain('<div class="sub">failed</div>');
+    expect(row(4)).toContain('<div class="sub">candidate · kept</div>');
+    expect(scored).toContain('<th class="num">score top-1<div class="sub">train/ slice</div></th>');
+    expect(row(4)).toContain('74.2%<div class="sub">recovery 50 steps · loss 0.831</div>');
+    expect(row(5)).toContain('<span class="muted">failed</span>');
+    expect(row(5)).toContain('scoring failed (kept unscored): EngineError: CUDA out of memory');
+    expect(scored).toContain(
+      '5: 2 in band, 1 failed in the engine; 1 candidate scored, scoring failed for 1',
+    );
+    expect(scored).toMatch(/attempt 4 by solver: [^<]*, the best score: top-1 74\.2% \(recovery\)/);
+    // Without scores the column is absent.
+    expect(html).not.toContain('score top-1');
+  });
+
   it('is a pure function of its data', () => {
     expect(renderReport(reportFixture)).toBe(html);
     expect(renderReport(structuredClone(reportFixture))).toBe(html);

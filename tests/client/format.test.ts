@@ -1,0 +1,114 @@
+import type { Attempt } from '../../src/core/attempt';
+import { baseStrategy } from '../../src/core/strategy';
+import { attemptsTable, exportCsv, percent, scoreText } from '../../src/client/format';
+
+// A scored search at 10 M MACs, band -5%..+1%: #1 a scaling step (+20 %), #2 a candidate scored zero-shot,
+// #3 a candidate scored after a 50-step recovery fine-tune (kept), #4 a candidate whose scoring failed,
+// #5 a failed trial.
+const at = (index: number, d: number, extra: Partial<Attempt> = {}): Attempt => ({
+  index,
+  agent: 'solver',
+  strategy: baseStrategy(0.3 + index / 100, { rationale: `step ${index}` }),
+  macs: 10e6 * (1 + d),
+  params: 1e5,
+  deviation: d,
+  inBand: d >= -0.05 && d <= 0.01,
+  wallMs: 100,
+  ...extra,
+});
+const zeroShot = {
+  mode: 'zero-shot' as const,
+  top1: 0.61328125,
+  loss: 1.12,
+  count: 256,
+  steps: 0,
+  wallMs: 400,
+};
+const recovery = {
+  mode: 'recovery' as const,
+  top1: 0.7421875,
+  loss: 0.83,
+  count: 256,
+  steps: 50,
+  wallMs: 9000,
+};
+const ATTEMPTS: Attempt[] = [
+  at(1, 0.2),
+  at(2, -0.01, { score: zeroShot }),
+  at(3, -0.02, { score: recovery }),
+  at(4, 0.005, { scoreError: 'EngineError: CUDA out of memory' }),
+  {
+    ...at(5, 0),
+    macs: 0,
+    params: 0,
+    deviation: -1,
+    inBand: false,
+    wallMs: 0,
+    error: 'EngineError: bad ratio',
+  },
+];
+
+describe('the strategy log table with scores', () => {
+  const text = attemptsTable(ATTEMPTS, 3);
+  const rows = text.split('\n');
+
+  test('a role and a score column; each row shows its role and the score its attempt holds', () => {
+    const head = rows[0]!.split(/\s{2,}/);
+    expect(head.slice(0, 4)).toEqual(['#', 'kept', 'role', 'agent']);
+    const score = head.indexOf('score');
+    expect(score).toBeGreaterThan(0);
+    // Rows 2.. (after the header and its rule line).
+    expect(rows[2]).toMatch(/^1\s+scaling\s+solver/);
+    expect(rows[3]).toMatch(/^2\s+candidate\s+solver/);
+    expect(rows[4]).toMatch(/^3\s+kept\s+candidate\s+solver/);
+    expect(rows[6]).toMatch(/^5\s+failed\s+solver/);
+    // The same top-1 the attempt's score holds, formatted as the CLI formats percentages.
+    expect(rows[3]).toContain(`${percent(zeroShot.top1)} zero-shot`);
+    expect(percent(zeroShot.top1)).toBe('61.3%');
+    expect(rows[4]).toContain('74.2% recovery 50 steps');
+    expect(rows[5]).toContain('scoring failed: EngineError: CUDA out of memory');
+  });
+
+  test('scoreText: scored, failed, unscored', () => {
+    expect(scoreText(ATTEMPTS[1]!)).toBe('61.3% zero-shot');
+    expect(scoreText(ATTEMPTS[2]!)).toBe('74.2% recovery 50 steps');
+    expect(scoreText(ATTEMPTS[3]!)).toBe('failed');
+    expect(scoreText(ATTEMPTS[0]!)).toBe('-');
+  });
+});
+
+describe('campaign export --format csv with scores', () => {
+  const csv = exportCsv(
+    ATTEMPTS.map((a) => ({
+      ...a,
+      target: 'half',
+      targetMacs: 10e6,
+      role: a.error ? 'failed' : a.inBand ? 'candidate' : 'scaling',
+      kept: a.index === 3,
+    })),
+  ).split('\n');
+  const header = csv[0]!.split(',');
+  const field = (row: number, name: string) => csv[row]!.split(',')[header.indexOf(name)];
+
+  test('the score columns hold the recorded numbers; empty where absent', () => {
+    expect(header).toEqual(
+      expect.arrayContaining(['role', 'scoreMode', 'scoreTop1', 'scoreLoss', 'scoreSteps', 'scoreError']),
+    );
+    expect(csv).toHaveLength(ATTEMPTS.length + 1);
+    expect([field(2, 'role'), field(2, 'scoreMode'), field(2, 'scoreTop1'), field(2, 'scoreSteps')]).toEqual([
+      'candidate',
+      'zero-shot',
+      '0.61328125',
+      '0',
+    ]);
+    expect([
+      field(3, 'scoreMode'),
+      field(3, 'scoreTop1'),
+      field(3, 'scoreLoss'),
+      field(3, 'scoreSteps'),
+      field(3, 'kept'),
+    ]).toEqual(['recovery', '0.7421875', '0.83', '50', 'true']);
+    expect([field(4, 'scoreTop1'), field(4, 'scoreError')]).toEqual(['', 'EngineError: CUDA out of memory']);
+    expect([field(1, 'role'), field(1, 'scoreMode'), field(5, 'role')]).toEqual(['scaling', '', 'failed']);
+  });
+});

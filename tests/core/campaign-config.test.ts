@@ -1,0 +1,114 @@
+import { CampaignConfigSchema, type CampaignConfigInput } from '../../src/core/campaign-config';
+import { formatZodIssues } from '../../src/core/errors';
+
+const BASE: CampaignConfigInput = { model: { name: 'democnn' }, targets: [{ fraction: 0.5 }] };
+const DATASET = { root: '/data/shapes' };
+
+function problems(config: unknown): string {
+  const r = CampaignConfigSchema.safeParse(config);
+  return r.success ? '' : formatZodIssues(r.error.issues);
+}
+
+describe('campaign config: search scoring fields', () => {
+  test('defaults: no scoring fields are filled in, extendedSearch keeps its default', () => {
+    const c = CampaignConfigSchema.parse({ ...BASE, dataset: DATASET });
+    expect(c.search.scoring).toBeUndefined();
+    expect(c.search.candidates).toBeUndefined();
+    expect(c.search.extendedSearch).toBe(3);
+  });
+
+  test('a full scored search parses, with the recovery defaults filled in', () => {
+    const c = CampaignConfigSchema.parse({
+      ...BASE,
+      dataset: DATASET,
+      search: {
+        scoring: 'recovery',
+        recovery: {},
+        candidates: 3,
+        sensitivity: { ratios: [0.3, 0.6] },
+        scoreImages: 128,
+      },
+    });
+    expect(c.search).toMatchObject({
+      scoring: 'recovery',
+      recovery: { steps: 50, batchSize: 32, lr: 1e-3 },
+      candidates: 3,
+      sensitivity: { ratios: [0.3, 0.6] },
+      scoreImages: 128,
+    });
+  });
+
+  // [label, search section, dataset?, the field the error names, words of the message]
+  test.each<[string, Record<string, unknown>, boolean, string, string]>([
+    [
+      'recovery.steps 0',
+      { scoring: 'recovery', recovery: { steps: 0 } },
+      true,
+      'search.recovery.steps',
+      '>=1',
+    ],
+    [
+      'recovery.steps huge',
+      { scoring: 'recovery', recovery: { steps: 1e6 } },
+      true,
+      'search.recovery.steps',
+      '<=10000',
+    ],
+    ['recovery.lr 0', { scoring: 'recovery', recovery: { lr: 0 } }, true, 'search.recovery.lr', '>0'],
+    [
+      'recovery batchSize 0',
+      { scoring: 'recovery', recovery: { batchSize: 0 } },
+      true,
+      'search.recovery.batchSize',
+      '>=1',
+    ],
+    [
+      'recovery with zero-shot scoring',
+      { scoring: 'zero-shot', recovery: { steps: 5 } },
+      true,
+      'search.recovery',
+      "scoring: 'recovery'",
+    ],
+    ['a typo in recovery', { scoring: 'recovery', recovery: { step: 5 } }, true, 'search.recovery', 'step'],
+    ['an unknown scoring mode', { scoring: 'few-shot' }, true, 'search.scoring', 'zero-shot'],
+    [
+      'scoring recovery without a dataset',
+      { scoring: 'recovery' },
+      false,
+      'search.scoring',
+      'needs a dataset',
+    ],
+    [
+      'sensitivity without a dataset',
+      { sensitivity: { ratios: [0.5] }, candidates: 3 },
+      false,
+      'search.sensitivity',
+      'needs a dataset',
+    ],
+    ['scoreImages without a dataset', { scoreImages: 64 }, false, 'search.scoreImages', 'needs a dataset'],
+    [
+      'sensitivity without candidates',
+      { sensitivity: { ratios: [0.5] } },
+      true,
+      'search.sensitivity',
+      'search.candidates',
+    ],
+    [
+      'a sensitivity ratio of 1',
+      { sensitivity: { ratios: [1] }, candidates: 2 },
+      true,
+      'search.sensitivity.ratios.0',
+      '<=0.95',
+    ],
+    ['candidates 0', { candidates: 0 }, true, 'search.candidates', '>=1'],
+    ['scoreImages 0', { scoreImages: 0 }, true, 'search.scoreImages', '>=1'],
+  ])('%s: one error naming the field', (_label, search, withDataset, field, words) => {
+    const p = problems({ ...BASE, search, ...(withDataset ? { dataset: DATASET } : {}) });
+    expect(p).toContain(`${field}:`);
+    expect(p).toContain(words);
+  });
+
+  test('sensitivity: false and candidates without a dataset are accepted (nothing to score)', () => {
+    expect(problems({ ...BASE, search: { sensitivity: false, candidates: 3 } })).toBe('');
+  });
+});

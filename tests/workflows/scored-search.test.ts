@@ -1,0 +1,182 @@
+import * as path from 'node:path';
+import { createAgents } from '../../src/agents';
+import { CampaignClient } from '../../src/client/campaign-client';
+import { attemptsTable, percent } from '../../src/client/format';
+import type { Attempt } from '../../src/core/attempt';
+import type { CampaignConfigInput } from '../../src/core/campaign-config';
+import { attemptRole } from '../../src/core/search-state';
+import { S3ArtifactStore, type ArtifactStore } from '../../src/storage';
+import type { ArtifactRef, ArtifactSource, PutOptions } from '../../src/storage/artifact-store';
+import { searchWorkflowId, strategyLogQuery } from '../../src/workflows/definitions';
+import {
+  realEngines,
+  saveHistoryFixture,
+  startTestWorkers,
+  tempDir,
+  testId,
+  testServices,
+  type TestWorkers,
+} from '../support/test-env';
+
+/**
+ * The real S3 store, except that the second candidate model read back (to be scored) has its weights
+ * overwritten in the store just before: the manifest its trial returned then names bytes that are no longer
+ * there (a corrupt artifact), and downloading it fails its sha256 check on every retry — a real failure of
+ * the scoring activity, of one known candidate, on every run.
+ */
+class CorruptSecondCandidate implements ArtifactStore {
+  readonly read: string[] = [];
+  readonly corrupted: string[] = [];
+  constructor(private readonly inner: ArtifactStore) {}
+
+  put(key: string, source: ArtifactSource, opts?: PutOptions): Promise<ArtifactRef> {
+    return this.inner.put(key, source, opts);
+  }
+  async get(keyOrRef: string | ArtifactRef, destFile: string): Promise<ArtifactRef> {
+    const key = typeof keyOrRef === 'string' ? keyOrRef : keyOrRef.key;
+    const folder = key.match(/^(.*\/candidates\/attempt-\d+)\/manifest\.json$/)?.[1];
+    if (folder && !this.read.includes(folder)) {
+      this.read.push(folder);
+      if (this.read.length === 2) {
+        await this.inner.put(`${folder}/state_dict.pt`, { bytes: Buffer.from('not the weights') });
+        this.corrupted.push(folder);
+      }
+    }
+    return this.inner.get(keyOrRef, destFile);
+  }
+  getBytes(keyOrRef: string | ArtifactRef) {
+    return this.inner.getBytes(keyOrRef);
+  }
+  exists(key: string) {
+    return this.inner.exists(key);
+  }
+  list(prefix: string) {
+    return this.inner.list(prefix);
+  }
+  delete(key: string) {
+    return this.inner.delete(key);
+  }
+  uriFor(key: string) {
+    return this.inner.uriFor(key);
+  }
+  keyOf(uri: string) {
+    return this.inner.keyOf(uri);
+  }
+}
+
+// A scored search end to end: democnn trained a few steps on a small generated dataset, at half its MACs,
+// 3 candidates scored zero-shot on a train/ slice, with the per-stage sensitivity measured first.
+describe('a scored search on the real dev server, versitygw and engine', () => {
+  let env: TestWorkers;
+  let campaigns: CampaignClient;
+  const engines = realEngines();
+  const { s3 } = testServices();
+  const store = new CorruptSecondCandidate(
+    new S3ArtifactStore({ ...s3, region: 'us-east-1', forcePathStyle: true }),
+  );
+  let config: CampaignConfigInput;
+
+  beforeAll(async () => {
+    const data = tempDir('ap-scored-data-');
+    const ds = await engines.oneShotEngine.run<{ root: string }>('make-dataset', {
+      out: path.join(data, 'shapes'),
+      classes: 10,
+      trainPerClass: 40,
+      valPerClass: 10,
+      imageSize: 32,
+      seed: 0,
+    });
+    // A dense model that learned something (50 steps), so that scores differ between candidates.
+    const dense = await engines.oneShotEngine.run<{ model: { path: string } }>('finetune', {
+      model: { name: 'democnn', numClasses: 10 },
+      dataset: { root: ds.root },
+      recipe: { epochs: 2, batchSize: 16, lr: 0.01, maxSteps: 50, seed: 0 },
+      checkpointDir: path.join(data, 'dense-ckpt'),
+      checkpointEverySteps: 50,
+      outDir: path.join(data, 'dense'),
+    });
+    config = {
+      model: { name: 'democnn', numClasses: 10, weights: dense.model.path },
+      targets: [{ fraction: 0.5, band: '-5%..+1%', label: 'half' }],
+      search: {
+        agent: 'solver',
+        maxIterations: 30,
+        candidates: 3,
+        scoring: 'zero-shot',
+        scoreImages: 64,
+        sensitivity: { ratios: [0.3, 0.6] },
+      },
+      dataset: { root: ds.root, calibrationBatches: 1, calibrationBatchSize: 16 },
+      deployment: { enabled: false },
+    };
+    env = await startTestWorkers({ store, ...engines, agents: createAgents({ store }), workDir: tempDir() });
+    campaigns = new CampaignClient(env.client);
+  }, 5 * 60_000);
+  afterAll(async () => {
+    await env?.stop();
+    await engines.engine.close();
+  });
+
+  test(
+    'every in-band candidate is scored, the best score is kept, a candidate whose scoring fails is recorded unscored',
+    async () => {
+      const { campaignId } = await campaigns.start(config, { campaignId: testId('scored') });
+      const result = await campaigns.result(campaignId);
+      const t = result.targets[0]!;
+      expect(t.status).toBe('converged');
+
+      // The log rebuilt from history alone, and the search's own record (its query), agree attempt by attempt.
+      const [log] = await campaigns.log(campaignId);
+      const searchId = searchWorkflowId(campaignId, 'half');
+      const own = await env.client.workflow.getHandle(searchId).query(strategyLogQuery);
+      const scoreOf = (a: Attempt) => ({ index: a.index, score: a.score, scoreError: a.scoreError });
+      expect(log!.attempts.map(scoreOf)).toEqual(own.attempts.map(scoreOf));
+
+      // 3 candidates in band; each one was scored or recorded why not; scaling steps and failures never were.
+      const candidates = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
+      expect(candidates).toHaveLength(3);
+      for (const a of log!.attempts)
+        if (attemptRole(a) !== 'candidate')
+          expect(scoreOf(a)).toEqual({ index: a.index, score: undefined, scoreError: undefined });
+      const failed = candidates.filter((a) => a.scoreError !== undefined);
+      const scored = candidates.filter((a) => a.score !== undefined);
+      // The second candidate's weights were corrupt: it alone is unscored, with why; the search went on.
+      expect(failed.map((a) => a.index)).toEqual([candidates[1]!.index]);
+      expect(store.corrupted).toEqual([
+        expect.stringMatching(new RegExp(`/attempt-${candidates[1]!.index}$`)),
+      ]);
+      expect(failed[0]!.scoreError).toMatch(/sha256 mismatch/);
+      expect(failed[0]!.score).toBeUndefined();
+      expect(scored).toHaveLength(2);
+      for (const a of scored) {
+        expect(a.score).toMatchObject({ mode: 'zero-shot', count: 64, steps: 0 });
+        expect(a.score!.top1).toBeGreaterThanOrEqual(0);
+        expect(a.score!.top1).toBeLessThanOrEqual(1);
+        expect(Number.isFinite(a.score!.loss)).toBe(true);
+      }
+
+      // The kept attempt has the best score: the highest top-1, then the lower loss.
+      const best = [...scored].sort(
+        (a, b) => b.score!.top1 - a.score!.top1 || a.score!.loss - b.score!.loss,
+      )[0]!;
+      expect(t.chosen?.index).toBe(best.index);
+      expect(t.chosen?.score).toEqual(best.score);
+      expect(log!.chosenIndex).toBe(best.index);
+
+      // The log row of the kept attempt shows that score as the CLI formats percentages.
+      const row = attemptsTable(log!.attempts, log!.chosenIndex)
+        .split('\n')
+        .find((l) => new RegExp(`^${best.index}\\s+kept\\s+candidate\\s`).test(l));
+      expect(row).toContain(`${percent(best.score!.top1)} zero-shot`);
+
+      // The sensitivity table was measured once, before the first trial, and its stage allocation was a shape.
+      expect(own.events[0]!.note).toMatch(
+        /^sensitivity measured: \d+ stages, baseline top-1 \d+\.\d% on the scoring slice$/,
+      );
+      expect(own.events.some((e) => /stage allocation from sensitivity/.test(e.note))).toBe(true);
+
+      saveHistoryFixture('mac-target-search-scored', searchId);
+    },
+    15 * 60_000,
+  );
+});
