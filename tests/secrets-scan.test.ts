@@ -208,7 +208,13 @@ describe('no planted secret in anything a campaign leaves behind', () => {
     const out = fs.openSync(workerLog, 'w');
     worker = spawn(
       process.execPath,
-      [path.join(ROOT, 'bin', 'agentic-pruner.js'), 'worker', '--queues', 'control,trials,train', '--verbose'],
+      [
+        path.join(ROOT, 'bin', 'agentic-pruner.js'),
+        'worker',
+        '--queues',
+        'control,trials,train',
+        '--verbose',
+      ],
       {
         cwd: ROOT,
         env: {

@@ -67,7 +67,18 @@ class Slices:
     train: list[int]  # a recovery fine-tune's images: every position but the held-out ones (sorted)
 
 
-def score_slices(n: int, calibration_count: int, score_count: int, seed: int) -> Slices:
+DEFAULT_SCORE_IMAGES = 256
+
+
+def default_score_count(n: int, calibration_count: int) -> int:
+    """The held-out slice when a request names none: 256 images, but never more than a quarter of what the
+    calibration sample leaves of a split of ``n`` (at least 1), so a small dataset is still scored and most of
+    it is left for a recovery fine-tune. Example: ``n = 64, calibration 16`` -> 12; ``n = 5000`` -> 256.
+    """
+    return min(DEFAULT_SCORE_IMAGES, max(1, (n - calibration_count) // 4))
+
+
+def score_slices(n: int, calibration_count: int, score_count: int | None, seed: int) -> Slices:
     """The calibration sample, a held-out slice and the rest of a split of ``n`` images, all seeded.
 
     One permutation ``randperm(n, seed)``: its head is the calibration sample (the very images
@@ -79,13 +90,16 @@ def score_slices(n: int, calibration_count: int, score_count: int, seed: int) ->
     Worked example: ``n = 10, calibration 3, score 4, seed 0``: ``order = randperm(10)``,
     ``calibration = order[:3]``, ``held_out = order[6:]``, ``train = sorted(order[:6])``.
 
-    A RequestError naming ``calibration.batches`` or ``scoreImages`` when they do not fit in the split.
+    ``score_count`` None: :func:`default_score_count`. A RequestError naming ``calibration.batches`` or
+    ``scoreImages`` when they do not fit in the split.
     """
     if calibration_count > n:
         raise RequestError(
             "calibration.batches",
             f"batches x batchSize = {calibration_count} images, more than the {n} of the {SPLIT}/ split",
         )
+    if score_count is None:
+        score_count = default_score_count(n, calibration_count)
     if score_count > n - calibration_count:
         raise RequestError(
             "scoreImages",

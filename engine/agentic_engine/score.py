@@ -76,7 +76,7 @@ class ScoreRequest(BaseModel):
     mode: Literal["zero-shot", "recovery"]
     calibration: ScoreCalibration
     recovery: Recovery | None = None
-    score_images: int = Field(ge=1)
+    score_images: int | None = Field(None, ge=1)  # None: calibration.default_score_count
     seed: int = Field(0, ge=0)
     batch_size: int = Field(64, ge=1, le=8192)  # of the scoring forward passes
     # Mode recovery: finetune writes its checkpoints to <workDir>/checkpoints, its model to <workDir>/model.

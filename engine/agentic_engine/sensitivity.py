@@ -48,7 +48,7 @@ class SensitivityRequest(BaseModel):
     calibration: ScoreCalibration
     ratios: list[float] = Field(min_length=1, max_length=10)
     base_strategy: dict[str, Any] = Field(default_factory=dict)
-    score_images: int = Field(ge=1)
+    score_images: int | None = Field(None, ge=1)  # None: calibration.default_score_count
     seed: int = Field(0, ge=0)
     batch_size: int = Field(64, ge=1, le=8192)
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -230,6 +230,32 @@ def _no_train(trained: dict[str, Any], tmp: Path) -> Path:
     return root
 
 
+def test_default_held_out_slice_fits_small_splits() -> None:
+    # 256 images, but at most a quarter of what the calibration sample leaves (at least one).
+    assert calibration.default_score_count(5000, 128) == 256
+    assert calibration.default_score_count(64, 16) == 12
+    assert calibration.default_score_count(3, 1) == 1
+    s = calibration.score_slices(64, 16, None, seed=0)
+    assert len(s.held_out) == 12 and len(s.calibration) == 16 and not set(s.held_out) & set(s.calibration)
+
+
+def test_without_score_images_the_engine_sizes_the_slice_to_the_split(job, trained) -> None:
+    # The fixture's train/ split holds 1000 images; 4 x 32 calibration images leave 872: a quarter is 218.
+    run = job(
+        "score",
+        {
+            "model": trained["pruned"],
+            "dataset": {"root": str(trained["root"])},
+            "mode": "zero-shot",
+            "calibration": CAL,
+            "seed": 0,
+            "device": "cpu",
+        },
+    )
+    assert run.code == 0, run.events[-1]
+    assert run.result["count"] == 218
+
+
 @pytest.mark.parametrize(
     ("over", "field"),
     [

@@ -33,8 +33,11 @@ export interface ScoreCandidateInput {
   calibration: { batches: number; batchSize: number };
   /** The short KD fine-tune of mode 'recovery'. */
   recovery?: { steps: number; batchSize: number; lr: number };
-  /** Size of the held-out slice of train/ that is scored (seeded, disjoint from calibration and recovery images). */
-  scoreImages: number;
+  /**
+   * Size of the held-out slice of train/ that is scored (seeded, disjoint from calibration and recovery images).
+   * Absent: the engine's default, 256 images but at most a quarter of what the calibration sample leaves.
+   */
+  scoreImages?: number;
   seed: number;
 }
 
@@ -72,7 +75,8 @@ export interface SensitivityInput {
   ratios: number[];
   /** Importance, isomorphic, roundTo... of every point; `pruningRatio` and `stageRatios` are set per point. */
   baseStrategy: Partial<Strategy>;
-  scoreImages: number;
+  /** As in {@link ScoreCandidateInput.scoreImages}. */
+  scoreImages?: number;
   seed: number;
 }
 
@@ -193,7 +197,7 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
               mode: input.mode,
               calibration: input.calibration,
               ...(recovery ? { recovery } : {}),
-              scoreImages: input.scoreImages,
+              ...(input.scoreImages !== undefined ? { scoreImages: input.scoreImages } : {}),
               seed: input.seed,
               ...(recovery
                 ? {
@@ -292,7 +296,7 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
                 calibration: input.calibration,
                 ratios: input.ratios,
                 baseStrategy: input.baseStrategy,
-                scoreImages: input.scoreImages,
+                ...(input.scoreImages !== undefined ? { scoreImages: input.scoreImages } : {}),
                 seed: input.seed,
               },
               {

@@ -246,10 +246,63 @@ export function preflight(config: CampaignConfig, opts: PreflightOptions = {}): 
         problems.push(
           `dataset.root: '${root}' has no ${missing.map((m) => `${m}/`).join(' and no ')} folder (ImageFolder layout: train/<class>/..., val/<class>/...)`,
         );
+      else problems.push(...splitSizeProblems(config, path.join(root, 'train')));
     }
   }
   if (problems.length > 0) throw new PreflightError(opts.source ?? 'campaign config', problems);
   return { ...config, model, ...(dataset ? { dataset } : {}) };
+}
+
+/** The image file endings the engine lists in a split (engine `training.IMG_EXTENSIONS`; a test keeps them equal). */
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.bmp', '.webp', '.ppm', '.tif', '.tiff'] as const;
+
+/**
+ * Images under `split/<class>/...` as the engine counts them, but no more than `enough`: a check that only
+ * needs to know whether a split holds `enough` images stops there, so an ImageNet-sized split costs little.
+ */
+export function countSplitImages(split: string, enough = Infinity): number {
+  let n = 0;
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (n >= enough) return;
+      const full = path.join(dir, e.name);
+      const isDir =
+        e.isDirectory() ||
+        (e.isSymbolicLink() && fs.statSync(full, { throwIfNoEntry: false })?.isDirectory());
+      if (isDir) walk(full);
+      else if (IMAGE_EXTENSIONS.some((x) => e.name.toLowerCase().endsWith(x))) n += 1;
+    }
+  };
+  for (const c of fs.readdirSync(split, { withFileTypes: true })) {
+    if (n >= enough) break;
+    const full = path.join(split, c.name);
+    if (!c.name.startsWith('.') && fs.statSync(full, { throwIfNoEntry: false })?.isDirectory()) walk(full);
+  }
+  return n;
+}
+
+/**
+ * When the campaign sets how candidates are scored (`search.scoring` or `search.scoreImages`), the calibration
+ * sample and the held-out slice must fit, disjoint, in `train/` (the engine refuses them otherwise, one
+ * candidate at a time): checked here before anything starts, naming the field. With the defaults the engine
+ * sizes the slice to the split itself.
+ */
+function splitSizeProblems(config: CampaignConfig, train: string): string[] {
+  const dataset = config.dataset;
+  if (!dataset || (config.search.scoring === undefined && config.search.scoreImages === undefined)) return [];
+  const calibration = dataset.calibrationBatches * dataset.calibrationBatchSize;
+  const scoreImages = config.search.scoreImages;
+  const needed = calibration + (scoreImages ?? 0);
+  const n = countSplitImages(train, needed + 1);
+  if (n < calibration)
+    return [
+      `dataset.calibrationBatches: ${dataset.calibrationBatches} x calibrationBatchSize ${dataset.calibrationBatchSize} = ${calibration} images, more than the ${n} of '${train}'`,
+    ];
+  if (scoreImages !== undefined && n < needed)
+    return [
+      `search.scoreImages: ${scoreImages} held-out images and ${calibration} calibration images do not fit in the ${n} of '${train}' (they must be disjoint)`,
+    ];
+  return [];
 }
 
 /** What {@link preflightTargets} concluded: checked against the dense model, or why it could not check. */

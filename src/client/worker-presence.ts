@@ -85,6 +85,8 @@ export async function queuePollers(
  * whose slots are all busy does not poll the queue itself), under the queue's own name.
  */
 export async function queueWorkers(client: Client, queue: string): Promise<QueuePollers> {
+  // Control workers run short activities (proposals, logs) and have no presence queue: they poll `control` itself.
+  if (queue === TaskQueues.control) return queuePollers(client, queue, 'activities');
   return { ...(await queuePollers(client, presenceQueue(queue), 'activities')), queue };
 }
 
@@ -166,12 +168,15 @@ export async function waitingJobs(
       const fresh = freshPollers(p, nowMs, POLLER_STALE_MS);
       // Waiting since the attempt was due: its first scheduling, or the end of a retry's backoff.
       const since = Number((a.nextAttemptScheduleTime ?? a.scheduledTime)?.seconds ?? 0) * 1000;
+      const waitingMs = since > 0 ? Math.max(0, nowMs - since) : 0;
+      // On a served queue a task a worker is about to take is not waiting: only one left for seconds is.
+      if (fresh.length > 0 && waitingMs < BUSY_AFTER_MS) continue;
       out.push({
         workflowId,
         activityType: a.activityType?.name ?? '?',
         targetLabel,
         queue,
-        waitingMs: since > 0 ? Math.max(0, nowMs - since) : 0,
+        waitingMs,
         attempt: a.attempt ?? 1,
         pollers: fresh.length,
         slots: fresh.reduce((sum, i) => sum + (p.slots?.[i] ?? 1), 0),

@@ -67,7 +67,6 @@ export type ScoringMode = z.infer<typeof ScoringModeSchema>;
 export const SCORING_DEFAULTS = {
   scoring: 'zero-shot',
   recovery: { steps: 50, batchSize: 32, lr: 1e-3 },
-  scoreImages: 256,
 } as const;
 
 export const SearchConfigSchema = z
@@ -120,7 +119,10 @@ export const SearchConfigSchema = z
         z.object({ ratios: z.array(z.number().gt(0).max(0.95)).min(1).max(8) }).strict(),
       ])
       .optional(),
-    /** Images of the held-out `train/` slice each candidate is scored on. @default 256 */
+    /**
+     * Images of the held-out `train/` slice each candidate is scored on. @default 256, but at most a quarter
+     * of what the calibration sample leaves of `train/` (the engine's `default_score_count`)
+     */
     scoreImages: z.number().int().min(1).max(1_000_000).optional(),
     /** Attempts per workflow run before continue-as-new. @default 50 */
     attemptsPerRun: z.number().int().min(2).max(1000).default(50),

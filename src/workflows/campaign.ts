@@ -210,7 +210,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
           ...(search.scoring === 'recovery'
             ? { recovery: search.recovery ?? { ...SCORING_DEFAULTS.recovery } }
             : {}),
-          scoreImages: search.scoreImages ?? SCORING_DEFAULTS.scoreImages,
+          ...(search.scoreImages !== undefined ? { scoreImages: search.scoreImages } : {}),
           seed: config.finetune?.seed ?? 0,
           ...(search.sensitivity ? { sensitivity: { ratios: search.sensitivity.ratios } } : {}),
         }

@@ -76,7 +76,8 @@ export interface CandidateScoring {
   calibration: { batches: number; batchSize: number };
   /** The KD fine-tune of mode `recovery`. */
   recovery?: { steps: number; batchSize: number; lr: number };
-  scoreImages: number;
+  /** The held-out slice; absent: the engine's default (256, at most a quarter of what calibration leaves). */
+  scoreImages?: number;
   seed: number;
   /** Measure the per-stage sensitivity once at the start, at these ratios; absent: not measured. */
   sensitivity?: { ratios: number[] };
@@ -419,7 +420,7 @@ async function sensitivityOf(
       calibration: scoring.calibration,
       ratios,
       baseStrategy: input.baseStrategy,
-      scoreImages: scoring.scoreImages,
+      ...(scoring.scoreImages !== undefined ? { scoreImages: scoring.scoreImages } : {}),
       seed: scoring.seed,
     });
     return { type: 'sensitivity', table: { baseline: r.baseline, stages: r.stages } };
@@ -446,7 +447,7 @@ async function withScore(
       mode: scoring.mode,
       calibration: scoring.calibration,
       ...(scoring.mode === 'recovery' && scoring.recovery ? { recovery: scoring.recovery } : {}),
-      scoreImages: scoring.scoreImages,
+      ...(scoring.scoreImages !== undefined ? { scoreImages: scoring.scoreImages } : {}),
       seed: scoring.seed,
     });
     return { ...attempt, score };

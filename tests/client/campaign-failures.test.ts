@@ -223,7 +223,7 @@ describe('a campaign that fails shows its one-line reason everywhere', () => {
     // The search id is its own log: the override is attempt 1, the human's.
     const log = await cli('campaign', 'log', searchId);
     expect(log.code).toBe(0);
-    expect(log.out).toMatch(/^1\s+(kept)?\s+human\s+0\.300\s/m);
+    expect(log.out).toMatch(/^1\s+(kept\s+)?scaling\s+human\s+0\.300\s/m);
     // The log records the band change and the override, and shows the band as it is now.
     expect(log.out).toContain('band -8%..+2%');
     expect(log.out).toContain('after attempt 0: band changed from -5%..+1% to -8%..+2%\n');
@@ -232,7 +232,7 @@ describe('a campaign that fails shows its one-line reason everywhere', () => {
       'after attempt 0: override queued: ratio 0.1 lamp, its shape scaled into the band\n',
     );
     // The second override is attempt 2, a human's; the solver then scaled its shape (lamp, roundTo 4).
-    expect(log.out).toMatch(/^2\s+(kept)?\s+human\s+0\.100\s+lamp\s/m);
+    expect(log.out).toMatch(/^2\s+(kept\s+)?scaling\s+human\s+0\.100\s+lamp\s/m);
     const history = JSON.stringify(await handle.fetchHistory());
     expect(history).not.toContain('"pruningRatio":1.5');
     const after = await cli('campaign', 'pause', searchId);

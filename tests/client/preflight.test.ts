@@ -12,6 +12,8 @@ import {
 } from '../../src/core/model-spec';
 import { defaultEngineLocation } from '../../src/engine/engine-paths';
 import {
+  countSplitImages,
+  IMAGE_EXTENSIONS,
   namedWeightsProblem,
   preflight,
   PreflightError,
@@ -44,6 +46,60 @@ test("the model list is the engine's (engine/agentic_engine/models.py KNOWN_MODE
     { cwd, encoding: 'utf8' },
   );
   expect([...KNOWN_MODELS]).toEqual(JSON.parse(out));
+});
+
+test("the image endings counted are the engine's (engine/agentic_engine/training.py IMG_EXTENSIONS)", () => {
+  const { python, cwd } = defaultEngineLocation(process.env.AP_ENGINE_PYTHON);
+  const out = execFileSync(
+    python,
+    [
+      '-c',
+      'import json; from agentic_engine.training import IMG_EXTENSIONS; print(json.dumps(IMG_EXTENSIONS))',
+    ],
+    { cwd, encoding: 'utf8' },
+  );
+  expect([...IMAGE_EXTENSIONS]).toEqual(JSON.parse(out));
+});
+
+describe('the held-out scoring slice and the calibration sample must fit in train/', () => {
+  // train/ with 2 classes x 10 images (and a text file and a hidden folder the engine does not count).
+  const root = tempDir('ap-split-');
+  for (const c of ['a', 'b']) {
+    fs.mkdirSync(path.join(root, 'train', c, 'sub'), { recursive: true });
+    for (let i = 0; i < 9; i++) fs.writeFileSync(path.join(root, 'train', c, `${i}.png`), '');
+    fs.writeFileSync(path.join(root, 'train', c, 'sub', 'x.JPG'), '');
+    fs.writeFileSync(path.join(root, 'train', c, 'notes.txt'), '');
+  }
+  fs.mkdirSync(path.join(root, 'train', '.cache'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'train', '.cache', 'y.png'), '');
+  fs.mkdirSync(path.join(root, 'val', 'a'), { recursive: true });
+  const config = (search: Record<string, unknown>, calibrationBatches = 1) =>
+    CampaignConfigSchema.parse({
+      model: { name: 'democnn' },
+      targets: [{ fraction: 0.5 }],
+      search,
+      dataset: { root, calibrationBatches, calibrationBatchSize: 4 },
+    });
+
+  test('images are counted as the engine lists them, and counting stops at what the check needs', () => {
+    expect(countSplitImages(path.join(root, 'train'))).toBe(20);
+    expect(countSplitImages(path.join(root, 'train'), 5)).toBe(5);
+  });
+
+  test('an explicit scoreImages that does not fit beside the calibration sample is refused, naming it', () => {
+    expect(() => preflight(config({ scoreImages: 17 }))).toThrow(
+      `search.scoreImages: 17 held-out images and 4 calibration images do not fit in the 20 of '${path.join(root, 'train')}' (they must be disjoint)`,
+    );
+    expect(() => preflight(config({ scoreImages: 16 }))).not.toThrow();
+  });
+
+  test('with scoring configured, a calibration sample larger than train/ is refused, naming it', () => {
+    expect(() => preflight(config({ scoring: 'zero-shot' }, 6))).toThrow(
+      'dataset.calibrationBatches: 6 x calibrationBatchSize 4 = 24 images, more than the 20 of',
+    );
+    // With the defaults the engine sizes the slice to the split and prune takes up to the batches asked for.
+    expect(() => preflight(config({}, 6))).not.toThrow();
+  });
 });
 
 test('an unknown model is named with the nearest known ones first, as the engine words it', () => {
