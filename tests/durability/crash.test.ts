@@ -15,6 +15,7 @@ import { S3ArtifactStore } from '../../src/storage';
 import type { CampaignResult, CampaignTargetResult } from '../../src/workflows/campaign';
 import { createWorkers } from '../../src/workers/create-workers';
 import { ensureBuilt, realEngines, tempDir, testId, testServices } from '../support/test-env';
+import { sleep, waitFor } from '../support/worker-process';
 
 // Crash tests of a whole campaign on real services: the gpu worker killed with SIGKILL mid-fine-tune, the
 // Temporal dev server restarted mid-campaign, the S3 server down mid-fine-tune. Each campaign must finish
@@ -71,33 +72,6 @@ function linkBinaries(): void {
     fs.mkdirSync(path.dirname(link), { recursive: true });
     fs.rmSync(link, { force: true });
     fs.symlinkSync(target, link);
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Poll `probe` until it returns a value; throw a message naming `what` after `timeoutMs`. */
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-  intervalMs = 250,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs / 1000}s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
-      );
-    }
-    await sleep(intervalMs);
   }
 }
 
