@@ -51,6 +51,13 @@ export interface StageAllocation {
   predictedLossIncrease: number;
 }
 
+/**
+ * Largest ratio {@link allocateStages} gives one stage by default: past the table's points the curves are
+ * extrapolated, and a stage cut near 0.9 empties its narrow layers (a 64-channel downsample at roundTo 8) on
+ * small models. The solver scaling an allocation goes past it only once (see `scaledShapeFamily`).
+ */
+export const DEFAULT_MAX_STAGE_RATIO = 0.75;
+
 /** Options of {@link allocateStages}. */
 export interface AllocationOptions {
   /** Dense MACs of the whole model. */
@@ -148,7 +155,7 @@ export function allocateStages(
   table: SensitivityTable,
   options: AllocationOptions,
 ): StageAllocation | undefined {
-  const maxRatio = options.maxRatio ?? 0.75;
+  const maxRatio = options.maxRatio ?? DEFAULT_MAX_STAGE_RATIO;
   const step = options.step ?? 0.01;
   const skip = new Set(options.skip ?? []);
   const curves = table.stages
