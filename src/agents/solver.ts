@@ -189,6 +189,10 @@ interface Context {
  *    seeding each finer family with the coarser measurements; then hold the best bracket end and
  *    move one stage's ratio (`stageRatios`), smallest MAC share first (the finest step).
  *
+ * A base strategy that carries its own `pruningRatio` and `stageRatios` (a stage allocation, a human
+ * override's shape) is instead scaled as a whole: one factor on all its ratios, the shape itself first
+ * (`scaledShapeFamily`); when that family has nothing left, the solver is exhausted for the shape.
+ *
  * Attempts with `error` measured nothing: they are not fitted, never repeated, and cap extrapolation.
  * No strategy already in the history (by {@link strategyKey}) is proposed again. Deterministic: the
  * proposal depends only on the input.
@@ -390,8 +394,8 @@ function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse:
  * whose slope the shape's own measurements calibrate (the model is off on small models, the allocation's
  * table-summed prediction too; one measurement and the dense anchor bracket the aim).
  *
- * Never proposes what the engine refuses: no ratio above `maxLayerRatio`, the schema's 0.95 or the solver's
- * `hardMaxRatio`; the largest ratio goes past {@link DEFAULT_MAX_STAGE_RATIO} (where a stage cut empties its
+ * Bounds, so that the engine is not asked to empty a group: no ratio above `maxLayerRatio`, the schema's 0.95
+ * or the solver's `hardMaxRatio`; the largest ratio goes past {@link DEFAULT_MAX_STAGE_RATIO} (where a stage cut empties its
  * narrow layers on small models) only once, from a probe already there; a failed factor caps the steps past
  * it (halfway there). `undefined` for a base strategy without both.
  */

@@ -43,7 +43,10 @@ export interface SensitivityTable {
 export interface StageAllocation {
   /** Ratio per stage (4 decimals); stages the table did not measure are absent. */
   stageRatios: Record<string, number>;
-  /** The stage with the largest ratio: the one a scaling step moves (it follows the global ratio). */
+  /**
+   * The stage with the largest ratio: it follows the global ratio (the others are pinned); a scaling step
+   * multiplies every ratio by one factor (the solver's scaled-shape family).
+   */
   freeStage: string;
   /** `denseMacs` minus the MACs the table says each stage's ratio saves. */
   predictedMacs: number;

@@ -463,7 +463,3 @@ describe('a stage allocation scaled into the band (recorded on democnn)', () => 
     expect(k).toBeLessThan(0.7 / shape.r);
   });
 });
-
-function predictMacsOf(input: ProposeInput, s: Attempt['strategy']): number {
-  return predictMacs(input.profile, s);
-}
