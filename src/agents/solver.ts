@@ -9,6 +9,7 @@ import {
   stageRatioOf,
 } from '../core/mac-model';
 import type { ProfileSummary } from '../core/profile';
+import { DEFAULT_MAX_STAGE_RATIO } from '../core/stage-allocation';
 import type { Strategy } from '../core/strategy';
 import { baseStrategy, strategyKey } from '../core/strategy';
 import { bandCenter, deviation, inBand } from '../core/tolerance-band';
@@ -95,6 +96,10 @@ const PLATEAU_BAND_SHARE = 0.05;
 const PLATEAU_MAX_SHARE = 1e-3;
 /** Longest rationale kept (the strategy log and the prompt show it). */
 const MAX_RATIONALE_CHARS = 4000;
+/** Ratios of a scaled shape closer than this to the shape's ratios times one factor are that factor (4-decimal grid). */
+const SHAPE_SCALE_TOLERANCE = 1.5e-4;
+/** A scaled shape refused by the engine before anything of it measured restarts at 3/4 of the refused factor. */
+const FAILED_SHAPE_BACKOFF = 0.75;
 /** The Strategy schema's largest ratio. */
 const SCHEMA_MAX_RATIO = 0.95;
 
@@ -153,6 +158,8 @@ interface Family {
   plateauMacs: number;
   /** Model-based first guess when the family knows no measured point at all. */
   firstGuess?: () => { v: number; predictedMacs: number; why: string };
+  /** Largest value `untried` may return (a ratio family: the schema's 0.95). @default 0.95 */
+  maxValue?: number;
 }
 
 type Step =
@@ -181,6 +188,10 @@ interface Context {
  *    probe budget spent): halve roundTo (or more, sized by the step against the band) down to 1,
  *    seeding each finer family with the coarser measurements; then hold the best bracket end and
  *    move one stage's ratio (`stageRatios`), smallest MAC share first (the finest step).
+ *
+ * A base strategy that carries its own `pruningRatio` and `stageRatios` (a stage allocation, a human
+ * override's shape) is instead scaled as a whole: one factor on all its ratios, the shape itself first
+ * (`scaledShapeFamily`); when that family has nothing left, the solver is exhausted for the shape.
  *
  * Attempts with `error` measured nothing: they are not fitted, never repeated, and cap extrapolation.
  * No strategy already in the history (by {@link strategyKey}) is proposed again. Deterministic: the
@@ -224,6 +235,23 @@ export function solve(input: ProposeInput, options: SolverOptions = {}): Proposa
         `the band centre ${fmtMacs(aimMacs)} is at or above the unpruned model (${fmtMacs(denseMacs)}): try r=0`,
       );
     }
+  }
+
+  // A shape that carries its own ratios (a stage allocation, a human override's shape): scale them together.
+  const shaped = scaledShapeFamily(ctx, input.baseStrategy);
+  if (shaped) {
+    const s = runFamily(shaped, ctx);
+    if (s.kind === 'propose') return proposal(shaped.make(s.v), s.predictedMacs, `${shaped.label}: ${s.why}`);
+    // Out of bounds or probes for this shape: the global ratio alone would undo its emphasis (and guessed
+    // r=0.9 on democnn, which the engine refused), so the solver has nothing left for the shape.
+    return {
+      strategy: {
+        ...shaped.make(1),
+        rationale: `exhausted: ${shaped.label}: ${s.why}`.slice(0, MAX_RATIONALE_CHARS),
+      },
+      agent: 'solver',
+      exhausted: true,
+    };
   }
 
   let roundTo = template.roundTo;
@@ -355,6 +383,140 @@ function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse:
     };
   }
   return family;
+}
+
+/**
+ * A shape that carries its own ratios — `pruningRatio` and `stageRatios` both set in the base strategy, as a
+ * stage allocation from the sensitivity table (`candidateShapes`) or a human override's shape are —
+ * scaled by one common factor `s`: every ratio of the shape is `s` times its own, so the shape's relative
+ * emphasis between stages is kept and `s = 1` is the shape as given (its first try). The family's space is
+ * `x` = the MAC model's prediction for `s`, `y` = the measured MACs, a line through the dense model (`s = 0`)
+ * whose slope the shape's own measurements calibrate (the model is off on small models, the allocation's
+ * table-summed prediction too; one measurement and the dense anchor bracket the aim).
+ *
+ * Bounds, so that the engine is not asked to empty a group: no ratio above `maxLayerRatio`, the schema's 0.95
+ * or the solver's `hardMaxRatio`; the largest ratio goes past {@link DEFAULT_MAX_STAGE_RATIO} (where a stage cut empties its
+ * narrow layers on small models) only once, from a probe already there; a failed factor caps the steps past
+ * it (halfway there). `undefined` for a base strategy without both.
+ */
+function scaledShapeFamily(ctx: Context, base: Partial<Strategy>): Family | undefined {
+  const r0 = base.pruningRatio;
+  const own0 = base.stageRatios ?? {};
+  if (r0 === undefined || r0 <= 0 || Object.keys(own0).length === 0) return undefined;
+  const largest = Math.max(r0, ...Object.values(own0));
+  const template = templateOf(base);
+  const summary = ctx.input.profile;
+  const layerCap = Math.min(SCHEMA_MAX_RATIO, ctx.opts.hardMaxRatio, base.maxLayerRatio ?? 1);
+  const softCap = Math.min(DEFAULT_MAX_STAGE_RATIO, ctx.opts.maxRatio, layerCap);
+  const vHardMax = layerCap / largest;
+  const vMax = Math.min(Math.max(softCap / largest, 1), vHardMax);
+  const ratioAt = (s: number, r: number) => Math.min(round4(s * r), Math.floor(layerCap * 1e4) / 1e4);
+  const exact = (s: number): Strategy => ({
+    ...template,
+    pruningRatio: Math.min(s * r0, layerCap),
+    stageRatios: Object.fromEntries(Object.entries(own0).map(([k, r]) => [k, Math.min(s * r, layerCap)])),
+  });
+  const make = (s: number): Strategy => ({
+    ...template,
+    pruningRatio: ratioAt(s, r0),
+    stageRatios: Object.fromEntries(Object.entries(own0).map(([k, r]) => [k, ratioAt(s, r)])),
+  });
+  const toX = (s: number) => predictMacs(summary, exact(s));
+  const anchorMacs = toX(0);
+  // The model's MACs fall as `s` rises: invert by bisection over [0, vHardMax].
+  const fromX = (x: number) => {
+    let lo = 0;
+    let hi = vHardMax;
+    for (let i = 0; i < 50; i++) {
+      const mid = (lo + hi) / 2;
+      if (toX(mid) > x) lo = mid;
+      else hi = mid;
+    }
+    return (lo + hi) / 2;
+  };
+  // An attempt of this shape: the same fields but its ratios, and those the shape's ratios times one factor.
+  const shapeKey = keyWithout({ ...template, stageRatios: undefined }, { ratio: true });
+  const scaleOf = (st: Strategy): number | undefined => {
+    if (keyWithout({ ...st, stageRatios: undefined }, { ratio: true }) !== shapeKey) return undefined;
+    const keys = Object.keys(st.stageRatios ?? {}).sort();
+    if (keys.join('\0') !== Object.keys(own0).sort().join('\0')) return undefined;
+    const v = st.pruningRatio / r0;
+    const m = make(v);
+    const close = (a: number, b: number) => Math.abs(a - b) <= SHAPE_SCALE_TOLERANCE;
+    const fits =
+      close(m.pruningRatio, st.pruningRatio) &&
+      keys.every((k) => close(m.stageRatios![k]!, st.stageRatios![k]!));
+    return fits ? v : undefined;
+  };
+  const own: Point[] = [];
+  const errors: number[] = [];
+  for (const a of ctx.input.history) {
+    const v = scaleOf(a.strategy);
+    if (v === undefined) continue;
+    if (!isMeasured(a)) {
+      errors.push(v);
+      continue;
+    }
+    own.push({
+      v,
+      x: toX(v),
+      y: a.macs,
+      macs: a.macs,
+      order: a.index,
+      own: true,
+      rank: RANK.own,
+      attempt: a,
+    });
+  }
+  const anchor: Point = {
+    v: 0,
+    x: anchorMacs,
+    y: anchorMacs,
+    macs: anchorMacs,
+    order: -1,
+    own: false,
+    rank: RANK.anchor,
+  };
+  // Measured / modelled MACs removed, through the dense model: 1 until the shape is measured.
+  const removed = own.reduce((sum, p) => sum + (anchorMacs - p.x), 0);
+  const measuredRemoved = own.reduce((sum, p) => sum + (anchorMacs - p.y), 0);
+  const slope = removed > 0 ? clamp(measuredRemoved / removed, ...CALIBRATION_RANGE) : 1;
+  const shown = [`r ${fmtR(r0)}`, ...Object.entries(own0).map(([k, r]) => `${k} ${fmtR(r)}`)].join(', ');
+  return {
+    label: `the shape's ratios (${shown}) scaled by s`,
+    varName: 's',
+    make,
+    toX,
+    fromX,
+    toY: (m) => m,
+    fromY: (y) => y,
+    vMin: 0,
+    vMax,
+    vHardMax,
+    slope,
+    own,
+    others: [anchor],
+    errors,
+    budget: ctx.opts.coarseBudget,
+    plateauMacs: plateauTolerance(ctx),
+    maxValue: vHardMax,
+    // Nothing measured: the shape as given, or a quarter below the smallest factor the engine refused.
+    ...(own.length === 0
+      ? {
+          firstGuess: () => {
+            const v = errors.length > 0 ? FAILED_SHAPE_BACKOFF * Math.min(...errors) : 1;
+            return {
+              v,
+              predictedMacs: toX(v),
+              why:
+                errors.length > 0
+                  ? `s=${fmtR(v)}, ${fmtR(1 - FAILED_SHAPE_BACKOFF)} below the smallest refused factor, MAC model ${fmtDev(toX(v), ctx.input.targetMacs)}`
+                  : `the shape's own ratios first (s=1), MAC model ${fmtDev(toX(v), ctx.input.targetMacs)}`,
+            };
+          },
+        }
+      : {}),
+  };
 }
 
 /**
@@ -849,7 +1011,7 @@ function untried(
   for (let j = 0; j <= MAX_UNTRIED_CANDIDATES; j++) {
     const offset = j === 0 ? 0 : (j % 2 === 1 ? 1 : -1) * Math.ceil(j / 2) * delta;
     const c = round4(v + offset);
-    if (!(c > lo && c < hi) || c < 0 || c > SCHEMA_MAX_RATIO) continue;
+    if (!(c > lo && c < hi) || c < 0 || c > (f.maxValue ?? SCHEMA_MAX_RATIO)) continue;
     if (f.errors.some((e) => Math.abs(e - c) < SAME_RATIO_AS_FAILURE)) continue;
     if (ctx.tried.has(strategyKey(f.make(c)))) continue;
     return c;

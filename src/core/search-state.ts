@@ -206,7 +206,8 @@ const CANDIDATE_CRITERIA: readonly Importance[] = ['taylor', 'lamp', 'l1', 'l2',
 /**
  * The shapes of a search with {@link SearchConfig.candidates}, in the order they are tried: first the stage
  * allocation the sensitivity table supports ({@link allocateStages}, aimed at the band centre: every stage
- * but the one cut hardest is pinned at its ratio, that one follows the global ratio the solver scales),
+ * but the one cut hardest is pinned at its ratio, that one follows the global ratio; the solver scales all
+ * of them by one factor, starting from the allocation's own ratios),
  * then isomorphic grouping toggled, then the other importance criteria. Deterministic in its inputs.
  *
  * @example

@@ -43,13 +43,23 @@ export interface SensitivityTable {
 export interface StageAllocation {
   /** Ratio per stage (4 decimals); stages the table did not measure are absent. */
   stageRatios: Record<string, number>;
-  /** The stage with the largest ratio: the one a scaling step moves (it follows the global ratio). */
+  /**
+   * The stage with the largest ratio: it follows the global ratio (the others are pinned); a scaling step
+   * multiplies every ratio by one factor (the solver's scaled-shape family).
+   */
   freeStage: string;
   /** `denseMacs` minus the MACs the table says each stage's ratio saves. */
   predictedMacs: number;
   /** The loss increase the table predicts, summed over stages. */
   predictedLossIncrease: number;
 }
+
+/**
+ * Largest ratio {@link allocateStages} gives one stage by default: past the table's points the curves are
+ * extrapolated, and a stage cut near 0.9 empties its narrow layers (a 64-channel downsample at roundTo 8) on
+ * small models. The solver scaling an allocation goes past it only once (see `scaledShapeFamily`).
+ */
+export const DEFAULT_MAX_STAGE_RATIO = 0.75;
 
 /** Options of {@link allocateStages}. */
 export interface AllocationOptions {
@@ -148,7 +158,7 @@ export function allocateStages(
   table: SensitivityTable,
   options: AllocationOptions,
 ): StageAllocation | undefined {
-  const maxRatio = options.maxRatio ?? 0.75;
+  const maxRatio = options.maxRatio ?? DEFAULT_MAX_STAGE_RATIO;
   const step = options.step ?? 0.01;
   const skip = new Set(options.skip ?? []);
   const curves = table.stages

@@ -4,7 +4,7 @@ import type { ProposeInput } from '../../src/agents/agent';
 import { GridAgent } from '../../src/agents/grid';
 import { SolverAgent, solve } from '../../src/agents/solver';
 import type { Attempt } from '../../src/core/attempt';
-import { ratioForTarget } from '../../src/core/mac-model';
+import { predictMacs, ratioForTarget } from '../../src/core/mac-model';
 import { baseStrategy, strategyKey } from '../../src/core/strategy';
 import type { Band } from '../../src/core/tolerance-band';
 import { deviation, inBand } from '../../src/core/tolerance-band';
@@ -329,5 +329,137 @@ describe('a new extended shape next to two measured families (recorded on democn
     expect(p.strategy).toMatchObject({ importance: 'taylor', isomorphic: true });
     expect(p.strategy.stageRatios).toBeUndefined();
     expect(p.strategy.rationale).not.toMatch(/no untried r left between 0\.302 and 0\.3023/);
+  });
+});
+
+describe('a stage allocation scaled into the band (recorded on democnn)', () => {
+  // The proposal input of attempt 10 of a real scored search on democnn at half its MACs (-5%..+1%): the
+  // base family landed at attempt 9; the next shape is the stage allocation from the sensitivity table
+  // (stage2 free at 0.6337, stage1 pinned at 0.3, stage3 at 0). Before the fix the solver ignored the
+  // allocation's own ratio and guessed r=0.9 from the MAC model: the engine refused 0.9, 0.89 and 0.88 (every
+  // channel of a 64-channel stage2 group gone) and r=0.87 measured -9.4 %: the shape was given up.
+  const recorded = JSON.parse(
+    fs.readFileSync(path.join(__dirname, 'fixtures', 'democnn-stage-allocation.json'), 'utf8'),
+  ) as { input: ProposeInput; measured: Attempt };
+  const { input: base } = recorded;
+  const shape = { r: base.baseStrategy.pruningRatio!, stage1: base.baseStrategy.stageRatios!.stage1! };
+  const dense = base.profile.macs;
+  const target = base.targetMacs;
+
+  /** The common factor of a proposal's ratios over the shape's (asserting they share one). */
+  function scaleOf(s: Attempt['strategy']): number {
+    expect(Object.keys(s.stageRatios ?? {}).sort()).toEqual(['stage1', 'stage3']);
+    const k = s.pruningRatio / shape.r;
+    expect(s.stageRatios!.stage1).toBeCloseTo(k * shape.stage1, 3);
+    expect(s.stageRatios!.stage3).toBe(0);
+    return k;
+  }
+  function largestRatio(s: Attempt['strategy']): number {
+    return Math.max(s.pruningRatio, ...Object.values(s.stageRatios ?? {}));
+  }
+  function scaled(k: number): Pick<Attempt['strategy'], 'pruningRatio' | 'stageRatios'> {
+    return {
+      pruningRatio: Math.round(k * shape.r * 1e4) / 1e4,
+      stageRatios: { stage1: Math.round(k * shape.stage1 * 1e4) / 1e4, stage3: 0 },
+    };
+  }
+  function isAt075(a: Attempt): boolean {
+    return a.error === undefined && Math.abs(largestRatio(a.strategy) - 0.75) < 1e-3;
+  }
+  function measuredAt(index: number, strategy: Attempt['strategy'], macs: number): Attempt {
+    return attempt(index, strategy, macs, target, base.band);
+  }
+
+  test("the first try is the allocation's own ratios, which the real engine measured in band", () => {
+    const p = solve(base);
+    expect(p.exhausted).toBeUndefined();
+    expect(p.strategy).toMatchObject({ pruningRatio: 0.6337, stageRatios: { stage1: 0.3, stage3: 0 } });
+    expect(p.strategy.rationale).toMatch(/s=1/);
+    // What the engine measured for exactly that strategy (the e2e run the fixture comes from).
+    expect(strategyKey(recorded.measured.strategy)).toBe(strategyKey(p.strategy));
+    expect(recorded.measured.inBand).toBe(true);
+  });
+
+  // Engines that measure the shape's first try off the aim: the MAC model's removed MACs times `k`, bent by
+  // `bend` (k and bend fixed so that s=1 measures `dev`), refusing any ratio past 0.85 (an emptied group).
+  const cases = [-0.2, -0.1, 0.1, 0.3].flatMap((dev) => [
+    { dev, bend: 1 },
+    { dev, bend: 1.3 },
+  ]);
+  test.each(cases)(
+    'a first try measured $dev off the target (bend $bend): in band in 1-3 steps when the ratios allow, never refused twice',
+    ({ dev, bend }) => {
+      const first = solve(base);
+      const removedAt1 = dense - predictMacs(base.profile, first.strategy);
+      const wanted = dense - target * (1 + dev);
+      const engine = (s: Attempt['strategy']): Attempt['strategy'] | number => {
+        if (largestRatio(s) > 0.85) return s;
+        const removed = dense - predictMacs(base.profile, s);
+        return dense - wanted * (removed / removedAt1) ** bend;
+      };
+      const at = (i: number, s: Attempt['strategy']) => {
+        const m = engine(s);
+        return typeof m === 'number' ? measuredAt(i, s, m) : failed(i, s);
+      };
+      let history = [...base.history, at(10, first.strategy)];
+      const factors: number[] = [];
+      let exhausted = false;
+      for (let i = 11; i <= 13 && !history.at(-1)!.inBand; i++) {
+        const p = solve({ ...base, history });
+        if (p.exhausted) {
+          exhausted = true;
+          break;
+        }
+        const k = scaleOf(p.strategy);
+        expect(factors).not.toContain(k);
+        factors.push(k);
+        // Past 0.75 only from a probe at 0.75 that measured above the aim; never past 0.95.
+        if (largestRatio(p.strategy) > 0.75 + 1e-9)
+          expect(history.some((a) => isAt075(a) && a.macs > target)).toBe(true);
+        expect(largestRatio(p.strategy)).toBeLessThanOrEqual(0.95);
+        history = [...history, at(i, p.strategy)];
+      }
+      expect(history.filter((a) => a.error !== undefined).length).toBeLessThanOrEqual(1);
+      // More pruning when the first try kept too many MACs, less when it removed too many.
+      if (factors.length > 0) expect(Math.sign(factors[0]! - 1)).toBe(Math.sign(dev));
+      // Reachable within the 0.75 stage ceiling: in band by the 3rd step.
+      const reachable = engine({ ...first.strategy, ...scaled(0.75 / shape.r) });
+      if (typeof reachable === 'number' && reachable <= target * (1 + base.band.hi)) {
+        expect(exhausted).toBe(false);
+        expect(history.at(-1)!.inBand).toBe(true);
+      }
+    },
+  );
+
+  test('a refused factor caps the next step; maxLayerRatio and the 0.95 bound are never exceeded', () => {
+    const capped = { ...base, baseStrategy: { ...base.baseStrategy, maxLayerRatio: 0.7 } };
+    const first = solve(capped);
+    // Far too many MACs kept: the solver pushes the factor up, to the ceiling at most.
+    let history = [...base.history, measuredAt(10, first.strategy, target * 1.6)];
+    const seen: number[] = [];
+    for (let i = 11; i <= 15; i++) {
+      const p = solve({ ...capped, history });
+      if (p.exhausted) break;
+      const s = p.strategy;
+      expect(history.map((a) => strategyKey(a.strategy))).not.toContain(strategyKey(s));
+      expect(largestRatio(s)).toBeLessThanOrEqual(0.7);
+      expect(s.maxLayerRatio).toBe(0.7);
+      seen.push(scaleOf(s));
+      history = [...history, measuredAt(i, s, target * 1.5 - i)];
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    expect(Math.max(...seen) * shape.r).toBeLessThanOrEqual(0.7 + 1e-9);
+
+    // An engine refusal at a factor: the next proposal stays below it, halfway from the last measurement.
+    const own = solve(base).strategy;
+    const refused = { ...own, pruningRatio: 0.7, stageRatios: { stage1: 0.3314, stage3: 0 } };
+    expect(scaleOf(refused)).toBeCloseTo(0.7 / shape.r, 6);
+    const afterRefusal = solve({
+      ...base,
+      history: [...base.history, measuredAt(10, own, target * 1.3), failed(11, refused)],
+    });
+    const k = scaleOf(afterRefusal.strategy);
+    expect(k).toBeGreaterThan(1);
+    expect(k).toBeLessThan(0.7 / shape.r);
   });
 });

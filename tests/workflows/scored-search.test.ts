@@ -19,12 +19,12 @@ import {
 } from '../support/test-env';
 
 /**
- * The real S3 store, except that the second candidate model read back (to be scored) has its weights
+ * The real S3 store, except that the third candidate model read back (to be scored) has its weights
  * overwritten in the store just before: the manifest its trial returned then names bytes that are no longer
  * there (a corrupt artifact), and downloading it fails its sha256 check on every retry — a real failure of
  * the scoring activity, of one known candidate, on every run.
  */
-class CorruptSecondCandidate implements ArtifactStore {
+class CorruptThirdCandidate implements ArtifactStore {
   readonly read: string[] = [];
   readonly corrupted: string[] = [];
   constructor(private readonly inner: ArtifactStore) {}
@@ -37,7 +37,7 @@ class CorruptSecondCandidate implements ArtifactStore {
     const folder = key.match(/^(.*\/candidates\/attempt-\d+)\/manifest\.json$/)?.[1];
     if (folder && !this.read.includes(folder)) {
       this.read.push(folder);
-      if (this.read.length === 2) {
+      if (this.read.length === 3) {
         await this.inner.put(`${folder}/state_dict.pt`, { bytes: Buffer.from('not the weights') });
         this.corrupted.push(folder);
       }
@@ -71,7 +71,7 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
   let campaigns: CampaignClient;
   const engines = realEngines();
   const { s3 } = testServices();
-  const store = new CorruptSecondCandidate(
+  const store = new CorruptThirdCandidate(
     new S3ArtifactStore({ ...s3, region: 'us-east-1', forcePathStyle: true }),
   );
   let config: CampaignConfigInput;
@@ -140,10 +140,10 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
           expect(scoreOf(a)).toEqual({ index: a.index, score: undefined, scoreError: undefined });
       const failed = candidates.filter((a) => a.scoreError !== undefined);
       const scored = candidates.filter((a) => a.score !== undefined);
-      // The second candidate's weights were corrupt: it alone is unscored, with why; the search went on.
-      expect(failed.map((a) => a.index)).toEqual([candidates[1]!.index]);
+      // The third candidate's weights were corrupt: it alone is unscored, with why; the search went on.
+      expect(failed.map((a) => a.index)).toEqual([candidates[2]!.index]);
       expect(store.corrupted).toEqual([
-        expect.stringMatching(new RegExp(`/attempt-${candidates[1]!.index}$`)),
+        expect.stringMatching(new RegExp(`/attempt-${candidates[2]!.index}$`)),
       ]);
       expect(failed[0]!.scoreError).toMatch(/sha256 mismatch/);
       expect(failed[0]!.score).toBeUndefined();
@@ -173,7 +173,24 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       expect(own.events[0]!.note).toMatch(
         /^sensitivity measured: \d+ stages, baseline top-1 \d+\.\d% on the scoring slice$/,
       );
-      expect(own.events.some((e) => /stage allocation from sensitivity/.test(e.note))).toBe(true);
+      // The stage allocation is the first shape after the base family's landing: the solver scales its own
+      // ratios (s=1 first) and it lands in band in 1-3 scaling steps, never refused, and is scored.
+      const landed = own.events.find((e) => /^candidate: stage allocation from sensitivity/.test(e.note));
+      expect(landed).toBeDefined();
+      const allocation = log!.attempts.filter(
+        (a) => a.index > candidates[0]!.index && a.index <= landed!.afterAttempt,
+      );
+      expect(allocation.length).toBeGreaterThanOrEqual(1);
+      expect(allocation.length).toBeLessThanOrEqual(3);
+      expect(allocation.every((a) => a.error === undefined && a.strategy.stageRatios !== undefined)).toBe(
+        true,
+      );
+      expect(allocation.at(-1)).toMatchObject({ index: candidates[1]!.index, inBand: true });
+      expect(allocation.at(-1)!.score).toMatchObject({ mode: 'zero-shot', count: 64 });
+      for (const a of allocation)
+        expect(
+          Math.max(a.strategy.pruningRatio, ...Object.values(a.strategy.stageRatios!)),
+        ).toBeLessThanOrEqual(0.95);
 
       saveHistoryFixture('mac-target-search-scored', searchId);
     },
