@@ -22,7 +22,7 @@
  *
  * Usage: bench/accuracy [--quick] [--models democnn,resnet18] [--targets 0.5,0.3] [--seeds 0,1,2]
  *                       [--dense-epochs 8] [--ft-epochs 2] [--modes zero-shot,recovery] [--candidates 4]
- *                       [--methods l1,taylor|none] [--recovery-steps 8] [--max-iterations 20]
+ *                       [--methods l1,taylor|none] [--recovery-steps 8] [--max-iterations 60]
  *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE]
  * `--quick`: democnn, target 0.5, dense 4 epochs, fine-tune 1 epoch (about 10 minutes on the 2-core box).
  */
@@ -422,7 +422,7 @@ async function main(): Promise<void> {
       'only the baselines whose name contains one of these (e.g. taylor,random); none: no baselines',
     )
     .option('--recovery-steps <n>', 'search.recovery.steps of the recovery campaigns', '8')
-    .option('--max-iterations <n>', 'search.maxIterations of the campaigns', '20')
+    .option('--max-iterations <n>', 'search.maxIterations of the campaigns', '60')
     .option('--sensitivity <list>', 'search.sensitivity.ratios of the campaigns, or none', '0.5')
     .option('--work <dir>', 'working folder (dataset, models)')
     .option('--json <file>', 'write every row as JSON here')
@@ -652,7 +652,7 @@ async function main(): Promise<void> {
     `\nmachine: ${summary.machine}; seeds ${seeds.join(',')}; wall ${summary.wallSec.toFixed(0)} s\n`,
   );
   console.log(
-    '| model | target | method | ratio, roundTo | deviation | params | zero-shot top-1 | val top-1 per seed | mean | sd | search |',
+    '| model | target | method | ratio, roundTo | deviation | params | score top-1 (zero-shot proxy / campaign score) | val top-1 per seed | mean | sd | search |',
   );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   const pct = (x: number) => (x * 100).toFixed(1);
@@ -660,7 +660,7 @@ async function main(): Promise<void> {
     const g = groups.find((x) => x.model === c.model && x.target === c.target && x.method === c.method)!;
     console.log(
       `| ${c.model} | ${c.target} | ${c.method} | ${c.pruningRatio}, ${c.roundTo} | ${(c.deviation * 100).toFixed(2)} % | ${c.params} | ` +
-        `${c.zeroShotTop1 === null ? '-' : pct(c.zeroShotTop1)} % | ${c.runs.map((r) => pct(r.valTop1)).join(' / ')} | ` +
+        `${c.zeroShotTop1 !== null ? `${pct(c.zeroShotTop1)} %` : c.recoveryTop1 !== null ? `${pct(c.recoveryTop1)} % (recovery)` : '-'} | ${c.runs.map((r) => pct(r.valTop1)).join(' / ')} | ` +
         `${pct(g.summary.mean)} % | ${pct(g.summary.sd)} | ${
           c.campaign
             ? `${c.pruneTrials} prune trials + ${c.scoringSteps} scoring steps`
