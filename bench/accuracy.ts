@@ -568,7 +568,7 @@ async function main(): Promise<void> {
             mode,
             pickOptions,
             cache,
-          );
+          ).catch((err: unknown) => `failed: ${err instanceof Error ? err.message : String(err)}`);
           if (typeof pick === 'string') {
             notRun.push(`${name} @ ${fraction}: campaign pick with scoring ${mode}: ${pick}`);
             continue;
