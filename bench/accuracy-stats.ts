@@ -3,6 +3,8 @@
  * per-method aggregation of fine-tune seeds. No I/O; tested on known inputs (tests/bench/accuracy-stats.test.ts).
  */
 
+import type { Attempt } from '../src/core/attempt';
+
 /** Ranks 1..n of `xs`, ties sharing the mean of the ranks they span (as Spearman's rho needs). */
 export function averageRanks(xs: readonly number[]): number[] {
   const order = xs.map((x, i) => ({ x, i })).sort((a, b) => a.x - b.x);
@@ -138,4 +140,68 @@ export function pickInBand(
   }
   if (best !== null) return { index: best.index };
   return { bracket: above !== null && below !== null && above < below ? [above, below] : null };
+}
+
+/** What bench/accuracy reads of one attempt of a campaign's strategy log. */
+export type LoggedAttempt = Pick<Attempt, 'index' | 'inBand' | 'error' | 'score' | 'scoreError'>;
+
+/**
+ * The search cost of one campaign from its strategy log: prune trials (attempts the engine measured),
+ * in-band candidates, how many were scored and how many scoring failed, and the scoring fine-tune steps
+ * (the sum of every score's `steps`: 0 for zero-shot).
+ *
+ * @example
+ * // 3 trials, 2 in band, both scored by a 10-step recovery fine-tune:
+ * searchCost(log) // { trials: 3, inBand: 2, scored: 2, scoreErrors: 0, scoringSteps: 20 }
+ */
+export function searchCost(attempts: readonly LoggedAttempt[]): {
+  trials: number;
+  inBand: number;
+  scored: number;
+  scoreErrors: number;
+  scoringSteps: number;
+} {
+  const measured = attempts.filter((a) => a.error === undefined);
+  const inBand = measured.filter((a) => a.inBand);
+  return {
+    trials: measured.length,
+    inBand: inBand.length,
+    scored: inBand.filter((a) => a.score).length,
+    scoreErrors: inBand.filter((a) => a.scoreError !== undefined).length,
+    scoringSteps: measured.reduce((s, a) => s + (a.score?.steps ?? 0), 0),
+  };
+}
+
+/**
+ * The scored candidates of a log (measured, in band, with a score), each marked `kept` when it is the
+ * attempt the campaign chose (`chosenIndex`), in log order: what the correlation is computed over.
+ */
+export function scoredCandidates<A extends LoggedAttempt>(
+  attempts: readonly A[],
+  chosenIndex: number | null,
+): (A & { score: NonNullable<A['score']>; kept: boolean })[] {
+  return attempts
+    .filter(
+      (a): a is A & { score: NonNullable<A['score']> } => a.error === undefined && a.inBand && !!a.score,
+    )
+    .map((a) => ({ ...a, kept: a.index === chosenIndex }));
+}
+
+/**
+ * A key that names one pruned candidate across campaigns: its strategy (keys sorted, so the same strategy
+ * written in another key order is the same) and its measured MACs. Two campaigns that prune the same dense
+ * model with the same strategy get the same model, so it is fine-tuned once per seed.
+ */
+export function candidateKey(strategy: object, macs: number): string {
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sorted)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return `${JSON.stringify(sorted(strategy))}@${macs}`;
 }

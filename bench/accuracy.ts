@@ -9,29 +9,49 @@
  *   (the exact MACs prune measures) and pruning the in-band ratio nearest the band centre; then fine-tuned
  *   (KD from the dense model) with one recipe and step count for every seed, and evaluated on val/;
  * - the campaign's pick for each scoring mode (`search.scoring: zero-shot | recovery`, `search.candidates`):
- *   not run yet. The harness checks whether the campaign config accepts those fields
- *   (src/core/campaign-config.ts) and reports why not; the runner itself (one campaign per seed through the
- *   real workflows, fine-tuned by the campaign with this recipe; every scored attempt fine-tuned for the
- *   correlation) is to be written once the config exists, so that it can be exercised.
- * Reports mean and spread of final val top-1 per method, the search cost, and Spearman's rho between each
- * score (zero-shot proxy on train/; recovery score when present) and final accuracy over all scored candidates.
+ *   one real campaign per mode through the real workflows on this process's local runtime (workers for
+ *   control, trials and train on the Temporal dev server of AP_TEMPORAL_PORT, the artifact store of
+ *   AP_STORE), search only (solver, the same dense model, dataset, target and band, no fine-tune, no
+ *   deployment). Its kept attempt's model is downloaded from the store and fine-tuned here with the
+ *   baselines' recipe, steps and seeds; every other scored candidate of its log is fine-tuned with seed 0,
+ *   so that Spearman's rho between the score and final val top-1 is over all scored candidates. A candidate
+ *   whose strategy and MACs another campaign already pruned is the same model: its fine-tune is reused.
+ * Reports mean and spread of final val top-1 per method, the search cost (prune trials, scoring fine-tune
+ * steps, wall time) beside the final fine-tune's steps, and Spearman's rho between each score and final
+ * accuracy (baselines: the zero-shot proxy on train/; campaigns: the mode's score over its scored candidates).
  *
  * Usage: bench/accuracy [--quick] [--models democnn,resnet18] [--targets 0.5,0.3] [--seeds 0,1,2]
  *                       [--dense-epochs 8] [--ft-epochs 2] [--modes zero-shot,recovery] [--candidates 4]
- *                       [--work DIR] [--json FILE]
- * `--quick`: democnn, target 0.5, dense 4 epochs, fine-tune 1 epoch (about 10 minutes on the 2-core box).
+ *                       [--methods l1,taylor|none] [--recovery-steps 8] [--max-iterations 60]
+ *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE]
+ * `--quick`: democnn, target 0.5, dense 4 epochs, fine-tune 1 epoch. On the shared 2-core box at load 3-7, with
+ * the dense model reused from `--work`: the two campaigns and their fine-tunes (3 seeds) 8 minutes, the four
+ * baselines (3 seeds) 6 minutes.
  */
 import { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SearchConfigSchema } from '../src/core/campaign-config';
+import { downloadModelDir } from '../src/activities/model-files';
+import { CampaignClient } from '../src/client/campaign-client';
+import { resolveClientConfig } from '../src/client/client-config';
+import { startLocalRuntime, type LocalRuntime } from '../src/client/local-runtime';
+import type { Attempt } from '../src/core/attempt';
+import { SearchConfigSchema, type CampaignConfigInput } from '../src/core/campaign-config';
 import type { ModelSpec } from '../src/core/model-spec';
 import type { Strategy } from '../src/core/strategy';
 import { dryRunStrategies } from '../src/engine/dry-run';
 import { defaultEngineLocation } from '../src/engine/engine-paths';
 import { WarmEngine } from '../src/engine/engine-process';
-import { aggregate, pickInBand, spearman, type RunRow } from './accuracy-stats';
+import {
+  aggregate,
+  candidateKey,
+  pickInBand,
+  scoredCandidates,
+  searchCost,
+  spearman,
+  type RunRow,
+} from './accuracy-stats';
 
 /** The baselines, each a base strategy whose ratio is scaled into the band. */
 export const BASELINES: { method: string; base: Omit<Strategy, 'pruningRatio'> }[] = [
@@ -216,6 +236,159 @@ async function fineTuneAndEvaluate(
   return { valTop1, steps: ft.steps, wallMs: Date.now() - t };
 }
 
+/** One scored candidate of a campaign, fine-tuned with seed 0 for the correlation. */
+interface ScoredRow {
+  model: string;
+  target: number;
+  mode: ScoringMode;
+  campaignId: string;
+  attempt: number;
+  kept: boolean;
+  strategy: Strategy;
+  deviation: number;
+  params: number;
+  scoreTop1: number;
+  scoreLoss: number;
+  scoreSteps: number;
+  proxyTop1: number | null;
+  valTop1: number;
+  steps: number;
+  /** The fine-tune was another campaign's candidate with the same strategy and MACs. */
+  reused: boolean;
+}
+
+interface PickOptions {
+  candidates: number;
+  maxIterations: number;
+  recovery: { steps: number; batchSize: number; lr: number };
+  sensitivity: number[] | null;
+  seeds: number[];
+  recipe: Recipe;
+  stamp: string;
+}
+
+/** Fine-tunes by candidate (strategy + MACs) and seed, shared by the campaigns of one model and target. */
+type FineTuneCache = Map<string, { valTop1: number; steps: number; wallMs: number }>;
+
+/**
+ * The campaign's pick with one scoring mode: run the campaign (search only), fine-tune its kept attempt over
+ * `seeds` and every other scored candidate with seed 0, all with the baselines' recipe.
+ */
+async function campaignPick(
+  ctx: Ctx,
+  runtime: LocalRuntime,
+  client: CampaignClient,
+  dense: ModelSpec,
+  fraction: number,
+  mode: ScoringMode,
+  o: PickOptions,
+  cache: FineTuneCache,
+): Promise<{ row: CandidateRow; scored: ScoredRow[] } | string> {
+  const name = dense.name;
+  const config: CampaignConfigInput = {
+    name: `bench-accuracy-${name}-${mode}`,
+    model: dense,
+    inputShape: ctx.inputShape,
+    targets: [{ fraction, band: '-5%..+1%', label: 't' }],
+    search: {
+      agent: 'solver',
+      fallbackAgent: 'solver',
+      maxIterations: o.maxIterations,
+      scoring: mode,
+      candidates: o.candidates,
+      ...(mode === 'recovery' ? { recovery: o.recovery } : {}),
+      ...(o.sensitivity ? { sensitivity: { ratios: o.sensitivity } } : {}),
+    },
+    dataset: {
+      root: ctx.root,
+      calibrationBatches: ctx.calibration.batches,
+      calibrationBatchSize: ctx.calibration.batchSize,
+    },
+    deployment: { enabled: false },
+  };
+  const started = Date.now();
+  const { campaignId } = await client.start(config, {
+    campaignId: `bench-acc-${o.stamp}-${name}-${fraction}-${mode}`,
+  });
+  const result = await client.result(campaignId);
+  const searchWallSec = (Date.now() - started) / 1000;
+  const t = result.targets[0]!;
+  const log = (await client.log(campaignId))[0];
+  if (t.status !== 'converged' || !t.chosen || !log)
+    return `campaign ${campaignId} did not converge (${t.status}: ${t.reason})`;
+  const cost = searchCost(log.attempts);
+  const kept = t.chosen;
+  const fineTune = async (a: Attempt, seed: number) => {
+    const key = `${candidateKey(a.strategy, a.macs)}#${seed}`;
+    const hit = cache.get(key);
+    if (hit) return { ...hit, reused: true };
+    if (!a.model) throw new Error(`${campaignId} attempt ${a.index}: no stored model`);
+    const spec = await downloadModelDir(
+      runtime.deps.store,
+      a.model,
+      path.join(ctx.work, 'campaign', campaignId, `attempt-${a.index}`),
+    );
+    const r = await fineTuneAndEvaluate(ctx, spec, dense, o.recipe, seed, `${campaignId}-a${a.index}`);
+    cache.set(key, r);
+    return { ...r, reused: false };
+  };
+  const scored: ScoredRow[] = [];
+  for (const a of scoredCandidates(log.attempts, kept.index)) {
+    const r = await fineTune(a, 0);
+    console.error(
+      `  ${mode} candidate #${a.index}${a.kept ? ' (kept)' : ''}: score ${(a.score.top1 * 100).toFixed(1)} %, ` +
+        `val top-1 ${(r.valTop1 * 100).toFixed(1)} % (seed 0${r.reused ? ', fine-tune reused' : ''})`,
+    );
+    scored.push({
+      model: name,
+      target: fraction,
+      mode,
+      campaignId,
+      attempt: a.index,
+      kept: a.kept,
+      strategy: a.strategy,
+      deviation: a.deviation,
+      params: a.params,
+      scoreTop1: a.score.top1,
+      scoreLoss: a.score.loss,
+      scoreSteps: a.score.steps,
+      proxyTop1: a.accuracyProxy?.top1 ?? null,
+      valTop1: r.valTop1,
+      steps: r.steps,
+      reused: r.reused,
+    });
+  }
+  const runs = [];
+  for (const seed of o.seeds) {
+    const r = await fineTune(kept, seed);
+    runs.push({ seed, valTop1: r.valTop1, steps: r.steps, wallMs: r.wallMs });
+    console.error(
+      `  campaign pick (${mode}) #${kept.index} seed ${seed}: val top-1 ${(r.valTop1 * 100).toFixed(1)} % (${r.steps} steps)`,
+    );
+  }
+  return {
+    row: {
+      model: name,
+      target: fraction,
+      method: `campaign pick (${mode})`,
+      pruningRatio: kept.strategy.pruningRatio,
+      roundTo: kept.strategy.roundTo ?? 8,
+      macs: kept.macs,
+      deviation: kept.deviation,
+      params: kept.params,
+      zeroShotTop1: kept.score?.mode === 'zero-shot' ? kept.score.top1 : null,
+      recoveryTop1: kept.score?.mode === 'recovery' ? kept.score.top1 : null,
+      shapesScreened: 0,
+      pruneTrials: cost.trials,
+      scoringSteps: cost.scoringSteps,
+      searchWallSec,
+      runs,
+      campaign: { id: campaignId, keptAttempt: kept.index, strategy: kept.strategy, ...cost },
+    },
+    scored,
+  };
+}
+
 interface CandidateRow {
   model: string;
   target: number;
@@ -232,6 +405,8 @@ interface CandidateRow {
   scoringSteps: number;
   searchWallSec: number;
   runs: { seed: number; valTop1: number; steps: number; wallMs: number }[];
+  /** Campaign rows: the campaign, its kept attempt and its search cost ({@link searchCost}). */
+  campaign?: { id: string; keptAttempt: number; strategy: Strategy } & ReturnType<typeof searchCost>;
 }
 
 async function main(): Promise<void> {
@@ -244,7 +419,13 @@ async function main(): Promise<void> {
     .option('--ft-epochs <n>', 'fine-tune epochs of every candidate (the same for all)', '2')
     .option('--modes <list>', 'campaign scoring modes', 'zero-shot,recovery')
     .option('--candidates <n>', 'search.candidates of the campaign runs', '4')
-    .option('--methods <list>', 'only the baselines whose name contains one of these (e.g. taylor,random)')
+    .option(
+      '--methods <list>',
+      'only the baselines whose name contains one of these (e.g. taylor,random); none: no baselines',
+    )
+    .option('--recovery-steps <n>', 'search.recovery.steps of the recovery campaigns', '8')
+    .option('--max-iterations <n>', 'search.maxIterations of the campaigns', '60')
+    .option('--sensitivity <list>', 'search.sensitivity.ratios of the campaigns, or none', '0.5')
     .option('--work <dir>', 'working folder (dataset, models)')
     .option('--json <file>', 'write every row as JSON here')
     .parse(process.argv)
@@ -258,6 +439,9 @@ async function main(): Promise<void> {
       modes: string;
       candidates: string;
       methods?: string;
+      recoverySteps: string;
+      maxIterations: string;
+      sensitivity: string;
       work?: string;
       json?: string;
     }>();
@@ -273,6 +457,28 @@ async function main(): Promise<void> {
   const engine = new WarmEngine(defaultEngineLocation(process.env.AP_ENGINE_PYTHON));
   const notRun: string[] = [];
   const candidates: CandidateRow[] = [];
+  const scoredRows: ScoredRow[] = [];
+  const pickOptions: PickOptions = {
+    candidates: Number(o.candidates),
+    maxIterations: Number(o.maxIterations),
+    recovery: { steps: Number(o.recoverySteps), batchSize: recipe.batchSize, lr: recipe.lr },
+    sensitivity: o.sensitivity === 'none' ? null : o.sensitivity.split(',').map(Number),
+    seeds,
+    recipe,
+    stamp: Date.now().toString(36),
+  };
+  // The campaigns' workers, in this process: the CLI's configuration (AP_TEMPORAL_PORT, AP_STORE).
+  let runtime: LocalRuntime | undefined;
+  if (modes.length) {
+    const { env, processEnv } = resolveClientConfig();
+    runtime = await startLocalRuntime({
+      env,
+      processEnv,
+      queues: ['control', 'trials', 'train'],
+      startServer: !process.env.TEMPORAL_ADDRESS,
+    });
+  }
+  const client = runtime ? new CampaignClient(runtime.client) : undefined;
   const denseRows: { model: string; valTop1: number; denseMacs: number }[] = [];
   try {
     const ds = await engine.run<{ root: string }>('make-dataset', {
@@ -346,22 +552,35 @@ async function main(): Promise<void> {
             runs,
           });
         }
+        const cache: FineTuneCache = new Map();
         for (const mode of modes) {
           const why = scoringUnsupported(mode, Number(o.candidates));
-          if (why) notRun.push(`${name} @ ${fraction}: campaign pick with scoring ${mode}: ${why}`);
-          // When it is accepted: one campaign per seed (search.agent solver, search.scoring mode,
-          // search.candidates N, finetune = this recipe with that seed), its targets[0].accuracy.top1 as
-          // the pick's final accuracy, and every scored attempt of its log (attempt.score) fine-tuned with
-          // seed 0 for the correlation. Not written before the config exists: it could not be run here.
-          else
-            notRun.push(
-              `${name} @ ${fraction}: campaign pick with scoring ${mode}: accepted by the config, runner not written yet`,
-            );
+          if (why) {
+            notRun.push(`${name} @ ${fraction}: campaign pick with scoring ${mode}: ${why}`);
+            continue;
+          }
+          const pick = await campaignPick(
+            ctx,
+            runtime!,
+            client!,
+            dense.spec,
+            fraction,
+            mode,
+            pickOptions,
+            cache,
+          ).catch((err: unknown) => `failed: ${err instanceof Error ? err.message : String(err)}`);
+          if (typeof pick === 'string') {
+            notRun.push(`${name} @ ${fraction}: campaign pick with scoring ${mode}: ${pick}`);
+            continue;
+          }
+          candidates.push(pick.row);
+          scoredRows.push(...pick.scored);
         }
       }
     }
   } finally {
     await engine.close();
+    await runtime?.stop();
   }
 
   const rows: RunRow[] = candidates.flatMap((c) =>
@@ -375,8 +594,28 @@ async function main(): Promise<void> {
   );
   const groups = aggregate(rows);
   const meanOf = (c: CandidateRow) => c.runs.reduce((s, r) => s + r.valTop1, 0) / c.runs.length;
-  const zeroShot = candidates.filter((c) => c.zeroShotTop1 !== null);
-  const recovery = candidates.filter((c) => c.recoveryTop1 !== null);
+  const baselines = candidates.filter((c) => !c.campaign);
+  const zeroShot = baselines.filter((c) => c.zeroShotTop1 !== null);
+  const recovery = baselines.filter((c) => c.recoveryTop1 !== null);
+  // Over every scored candidate of the campaigns of one mode (all models and targets): its score against
+  // its final val top-1 (seed 0); and, over the same candidates, the engine's quick proxy.
+  const campaignRho = modes.map((mode) => {
+    const mine = scoredRows.filter((r) => r.mode === mode);
+    const proxied = mine.filter((r) => r.proxyTop1 !== null);
+    return {
+      mode,
+      count: mine.length,
+      rho: spearman(
+        mine.map((r) => r.scoreTop1),
+        mine.map((r) => r.valTop1),
+      ),
+      proxyRho: spearman(
+        proxied.map((r) => r.proxyTop1!),
+        proxied.map((r) => r.valTop1),
+      ),
+      proxyCount: proxied.length,
+    };
+  });
   const rho = {
     zeroShot: spearman(
       zeroShot.map((c) => c.zeroShotTop1!),
@@ -404,8 +643,9 @@ async function main(): Promise<void> {
     wallSec: (Date.now() - t0) / 1000,
     dense: denseRows,
     candidates,
+    scoredCandidates: scoredRows,
     groups,
-    spearman: rho,
+    spearman: { ...rho, campaigns: campaignRho },
     notRun,
   };
   if (o.json) fs.writeFileSync(o.json, JSON.stringify(summary, null, 2));
@@ -414,21 +654,55 @@ async function main(): Promise<void> {
     `\nmachine: ${summary.machine}; seeds ${seeds.join(',')}; wall ${summary.wallSec.toFixed(0)} s\n`,
   );
   console.log(
-    '| model | target | method | ratio, roundTo | deviation | params | zero-shot top-1 | val top-1 per seed | mean | sd | search |',
+    '| model | target | method | ratio, roundTo | deviation | params | score top-1 (zero-shot proxy / campaign score) | val top-1 per seed | mean | sd | search |',
   );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  const pct = (x: number) => (x * 100).toFixed(1);
   for (const c of candidates) {
     const g = groups.find((x) => x.model === c.model && x.target === c.target && x.method === c.method)!;
-    const pct = (x: number) => (x * 100).toFixed(1);
     console.log(
       `| ${c.model} | ${c.target} | ${c.method} | ${c.pruningRatio}, ${c.roundTo} | ${(c.deviation * 100).toFixed(2)} % | ${c.params} | ` +
-        `${c.zeroShotTop1 === null ? '-' : pct(c.zeroShotTop1)} % | ${c.runs.map((r) => pct(r.valTop1)).join(' / ')} | ` +
-        `${pct(g.summary.mean)} % | ${pct(g.summary.sd)} | ${c.shapesScreened} dry-run shapes + ${c.pruneTrials} prune, ${c.searchWallSec.toFixed(1)} s |`,
+        `${c.zeroShotTop1 !== null ? `${pct(c.zeroShotTop1)} %` : c.recoveryTop1 !== null ? `${pct(c.recoveryTop1)} % (recovery)` : '-'} | ${c.runs.map((r) => pct(r.valTop1)).join(' / ')} | ` +
+        `${pct(g.summary.mean)} % | ${pct(g.summary.sd)} | ${
+          c.campaign
+            ? `${c.pruneTrials} prune trials + ${c.scoringSteps} scoring steps`
+            : `${c.shapesScreened} dry-run shapes + ${c.pruneTrials} prune`
+        }, ${c.searchWallSec.toFixed(1)} s |`,
     );
   }
   console.log(
-    `\nSpearman rho, zero-shot proxy vs mean final val top-1: ${rho.zeroShot?.toFixed(3) ?? 'undefined'} over ${rho.zeroShotCount} candidates`,
+    `\nSpearman rho, zero-shot proxy vs mean final val top-1: ${rho.zeroShot?.toFixed(3) ?? 'undefined'} over ${rho.zeroShotCount} baselines`,
   );
+  if (scoredRows.length) {
+    console.log(
+      '\n| model | target | campaign (mode) | attempt | kept | strategy | deviation | params | score top-1 (steps) | proxy top-1 | val top-1 (seed 0) |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const r of scoredRows) {
+      const st = r.strategy;
+      console.log(
+        `| ${r.model} | ${r.target} | ${r.mode} | #${r.attempt} | ${r.kept ? 'yes' : ''} | ${st.importance}, ratio ${st.pruningRatio}, ` +
+          `${st.globalPruning ? 'global' : 'per-layer'}, ${st.isomorphic ? 'iso' : 'not iso'}, roundTo ${st.roundTo ?? 8}` +
+          `${st.stageRatios ? `, stages ${JSON.stringify(st.stageRatios)}` : ''} | ${(r.deviation * 100).toFixed(2)} % | ${r.params} | ` +
+          `${pct(r.scoreTop1)} % (${r.scoreSteps}) | ${r.proxyTop1 === null ? '-' : `${pct(r.proxyTop1)} %`} | ${pct(r.valTop1)} %${r.reused ? ' (same model as another campaign)' : ''} |`,
+      );
+    }
+  }
+  for (const c of candidates.filter((x) => x.campaign)) {
+    const finalSteps = c.runs[0]?.steps ?? 0;
+    const k = c.campaign!;
+    console.log(
+      `search cost, ${c.model} @ ${c.target} ${c.method}: ${k.trials} prune trials, ${k.inBand} in band, ${k.scored} scored ` +
+        `(${k.scoreErrors} scoring failures), ${k.scoringSteps} scoring fine-tune steps = ` +
+        `${finalSteps ? ((100 * k.scoringSteps) / finalSteps).toFixed(0) : '-'} % of the final fine-tune's ${finalSteps} steps, ` +
+        `${c.searchWallSec.toFixed(0)} s wall (campaign ${k.id})`,
+    );
+  }
+  for (const r of campaignRho)
+    console.log(
+      `Spearman rho, ${r.mode} score vs final val top-1 (seed 0): ${r.rho?.toFixed(3) ?? 'undefined'} over ${r.count} scored candidates; ` +
+        `engine proxy vs the same: ${r.proxyRho?.toFixed(3) ?? 'undefined'} over ${r.proxyCount}`,
+    );
   for (const n of notRun) console.log(`not run: ${n}`);
 }
 

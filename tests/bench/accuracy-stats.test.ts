@@ -2,8 +2,11 @@ import {
   aggregate,
   atLeastAsGood,
   averageRanks,
+  candidateKey,
   pearson,
   pickInBand,
+  scoredCandidates,
+  searchCost,
   spearman,
   summarize,
 } from '../../bench/accuracy-stats';
@@ -80,5 +83,48 @@ describe('accuracy statistics', () => {
     const gap = [{ macs: 120 }, { macs: 102 }, { error: {} }, { macs: 90 }];
     expect(pickInBand([0.1, 0.2, 0.25, 0.3], gap, target)).toEqual({ bracket: [0.2, 0.3] });
     expect(pickInBand([0.1, 0.2], [{ macs: 150 }, { macs: 140 }], target)).toEqual({ bracket: null });
+  });
+
+  // A campaign log of 6 attempts, as the scored search writes it: #1 above the band, #2 failed in the engine,
+  // #3 and #5 in band and scored by a 10-step recovery fine-tune, #4 in band whose scoring crashed, #6 in band
+  // and scored.
+  const score = (top1: number, steps: number) => ({
+    mode: 'recovery' as const,
+    top1,
+    loss: 1,
+    count: 64,
+    steps,
+    wallMs: 5,
+  });
+  const log = [
+    { index: 1, inBand: false },
+    { index: 2, inBand: false, error: 'engine: out of memory' },
+    { index: 3, inBand: true, score: score(0.4, 10) },
+    { index: 4, inBand: true, scoreError: 'scoring fine-tune crashed' },
+    { index: 5, inBand: true, score: score(0.6, 10) },
+    { index: 6, inBand: true, score: score(0.5, 10) },
+  ];
+
+  test('searchCost counts measured trials, in-band, scored candidates and scoring steps', () => {
+    expect(searchCost(log)).toEqual({ trials: 5, inBand: 4, scored: 3, scoreErrors: 1, scoringSteps: 30 });
+    expect(searchCost([])).toEqual({ trials: 0, inBand: 0, scored: 0, scoreErrors: 0, scoringSteps: 0 });
+  });
+
+  test('scoredCandidates: the in-band scored attempts in log order, the chosen one kept', () => {
+    const c = scoredCandidates(log, 5);
+    expect(c.map((a) => [a.index, a.kept, a.score.top1])).toEqual([
+      [3, false, 0.4],
+      [5, true, 0.6],
+      [6, false, 0.5],
+    ]);
+    expect(scoredCandidates(log, null).filter((a) => a.kept)).toEqual([]);
+  });
+
+  test('candidateKey names a strategy and its MACs, whatever the key order', () => {
+    const a = { importance: 'l2', pruningRatio: 0.3, stageRatios: { b: 0.2, a: 0.1 } };
+    const b = { stageRatios: { a: 0.1, b: 0.2 }, pruningRatio: 0.3, importance: 'l2' };
+    expect(candidateKey(a, 1000)).toBe(candidateKey(b, 1000));
+    expect(candidateKey(a, 1000)).not.toBe(candidateKey(a, 1001));
+    expect(candidateKey(a, 1000)).not.toBe(candidateKey({ ...a, importance: 'l1' }, 1000));
   });
 });
