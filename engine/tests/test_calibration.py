@@ -132,7 +132,11 @@ def test_prune_proxy_is_the_same_on_every_call(job, trained: dict[str, Any]) -> 
     b = _prune(job, trained, "same-b", batches=2).result["accuracyProxy"]
     c = _prune(job, trained, "same-c", batches=2, seed=7).result["accuracyProxy"]
     assert a == b and a["count"] == c["count"] == 64
-    assert a != c  # another seed, another sample (measured top-1 0.438 vs 0.453)
+    # Another seed, another sample (its proxy may still round to the same fractions of 64 images).
+    shape = [1, 3, 32, 32]
+    _, s0 = calibration.calibration_batches(str(trained["root"]), 2, 32, shape, 0)
+    _, s7 = calibration.calibration_batches(str(trained["root"]), 2, 32, shape, 7)
+    assert not torch.equal(torch.cat([x for x, _ in s0]), torch.cat([x for x, _ in s7]))
 
 
 def _tiny_root(root: Path, splits: dict[str, list[str]]) -> Path:

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from agentic_engine.dataset import MakeDatasetRequest
+from agentic_engine.dry_run import DryRunRequest
 from agentic_engine.evaluate import EvaluateRequest
 from agentic_engine.export import ExportRequest
 from agentic_engine.finetune import FinetuneRequest
@@ -37,6 +38,9 @@ from agentic_engine.predict import PredictRequest
 from agentic_engine.profile import ProfileRequest
 from agentic_engine.protocol import Emitter, RequestError
 from agentic_engine.prune import PruneRequest
+from agentic_engine.score import ScoreRequest
+from agentic_engine.sensitivity import SensitivityRequest
+from agentic_engine.sensitivity import _strategy as sensitivity_strategy
 
 NUM_EXAMPLES = 2000
 SEED = 16
@@ -108,6 +112,46 @@ VALID: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
     "predict": (
         PredictRequest,
         {"model": _MODEL, "dataset": {"root": "/data/shapes"}, "count": 4, "out": "/w/p.json"},
+    ),
+    "score": (
+        ScoreRequest,
+        {
+            "model": _MODEL,
+            "teacher": _MODEL,
+            "dataset": {"root": "/data/shapes", "imageSize": 32},
+            "mode": "recovery",
+            "calibration": {"batches": 2, "batchSize": 16},
+            "recovery": {"steps": 20, "batchSize": 16, "lr": 0.001, "kdAlpha": 0.5},
+            "scoreImages": 64,
+            "seed": 0,
+            "workDir": "/w/score",
+            "checkpointEverySteps": 10,
+            "device": "cpu",
+        },
+    ),
+    "sensitivity": (
+        SensitivityRequest,
+        {
+            "model": _MODEL,
+            "inputShape": [1, 3, 32, 32],
+            "dataset": {"root": "/data/shapes"},
+            "calibration": {"batches": 1, "batchSize": 16},
+            "ratios": [0.3, 0.6],
+            "baseStrategy": {"importance": "l2", "roundTo": 8},
+            "scoreImages": 64,
+            "seed": 0,
+            "device": "cpu",
+        },
+    ),
+    "prune-dry-run": (
+        DryRunRequest,
+        {
+            "model": _MODEL,
+            "strategies": [_STRATEGY, {**_STRATEGY, "pruningRatio": 0.5, "isomorphic": False}],
+            "inputShape": [1, 3, 32, 32],
+            "calibration": {"dataset": "/data/shapes", "batches": 1, "batchSize": 8},
+            "seed": 0,
+        },
     ),
 }
 
@@ -224,6 +268,15 @@ def judge(model: type[BaseModel], raw: Any) -> str:
             strategy.check()
         except RequestError as e:
             assert e.field is not None and existing_prefix(raw, e.field.split(".")) >= 2, str(e)
+            return "typed-error"
+    base = getattr(req, "base_strategy", None)
+    if base is not None:
+        # sensitivity lays baseStrategy over the defaults before any work: refused there, naming the field.
+        try:
+            sensitivity_strategy(base, None, 0.0)
+        except RequestError as e:
+            assert e.field is not None and existing_prefix(raw, e.field.split(".")) >= 1, str(e)
+            assert "\n" not in str(e), f"not one line: {e}"
             return "typed-error"
     # Really valid: finite JSON that validates again to the same request.
     dumped = req.model_dump(mode="json", by_alias=True)
