@@ -386,6 +386,36 @@ function globalFamily(ctx: Context, template: Strategy, roundTo: number, coarse:
 }
 
 /**
+ * A family's own points: each attempt of `history` whose variable `valueOf` reads (undefined: another
+ * family), measured ones as points on `toX`, refused ones as the values that failed.
+ */
+function ownPoints(
+  history: readonly Attempt[],
+  valueOf: (a: Attempt) => number | undefined,
+  toX: (v: number) => number,
+): { own: Point[]; errors: number[] } {
+  const own: Point[] = [];
+  const errors: number[] = [];
+  for (const a of history) {
+    const v = valueOf(a);
+    if (v === undefined) continue;
+    if (!isMeasured(a)) errors.push(v);
+    else
+      own.push({
+        v,
+        x: toX(v),
+        y: a.macs,
+        macs: a.macs,
+        order: a.index,
+        own: true,
+        rank: RANK.own,
+        attempt: a,
+      });
+  }
+  return { own, errors };
+}
+
+/**
  * A shape that carries its own ratios — `pruningRatio` and `stageRatios` both set in the base strategy, as a
  * stage allocation from the sensitivity table (`candidateShapes`) or a human override's shape are —
  * scaled by one common factor `s`: every ratio of the shape is `s` times its own, so the shape's relative
@@ -448,26 +478,7 @@ function scaledShapeFamily(ctx: Context, base: Partial<Strategy>): Family | unde
       keys.every((k) => close(m.stageRatios![k]!, st.stageRatios![k]!));
     return fits ? v : undefined;
   };
-  const own: Point[] = [];
-  const errors: number[] = [];
-  for (const a of ctx.input.history) {
-    const v = scaleOf(a.strategy);
-    if (v === undefined) continue;
-    if (!isMeasured(a)) {
-      errors.push(v);
-      continue;
-    }
-    own.push({
-      v,
-      x: toX(v),
-      y: a.macs,
-      macs: a.macs,
-      order: a.index,
-      own: true,
-      rank: RANK.own,
-      attempt: a,
-    });
-  }
+  const { own, errors } = ownPoints(ctx.input.history, (a) => scaleOf(a.strategy), toX);
   const anchor: Point = {
     v: 0,
     x: anchorMacs,
@@ -537,26 +548,11 @@ function stageFamily(
   const current = end.attempt ? ratioOf(end.attempt) : stageRatioOf(stage.name, s0);
   const toX = (v: number) => (1 - v) * (1 - v);
   const slope = Math.max(calibration * stage.macs, 1);
-  const own: Point[] = [];
-  const errors: number[] = [];
-  for (const a of ctx.input.history) {
-    if (keyWithout(a.strategy, { stage: stage.name }) !== ownKey) continue;
-    const v = ratioOf(a);
-    if (!isMeasured(a)) {
-      errors.push(v);
-      continue;
-    }
-    own.push({
-      v,
-      x: toX(v),
-      y: a.macs,
-      macs: a.macs,
-      order: a.index,
-      own: true,
-      rank: RANK.own,
-      attempt: a,
-    });
-  }
+  const { own, errors } = ownPoints(
+    ctx.input.history,
+    (a) => (keyWithout(a.strategy, { stage: stage.name }) === ownKey ? ratioOf(a) : undefined),
+    toX,
+  );
   const anchorY = end.macs + slope * (1 - toX(current));
   return {
     label: `stage ${stage.name} ratio on attempt ${end.order} (r=${fmtR(end.v)})`,
