@@ -74,3 +74,40 @@ def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 pixels = torch.randint(0, 256, (32, 32, 3), generator=gen, dtype=torch.uint8).numpy()
                 Image.fromarray(pixels).save(root / split / f"class{c}" / f"{i}.png")
     return root
+
+
+@pytest.fixture(scope="session")
+def trained_democnn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """democnn trained 47 steps (~10-25 s) on 10 synthetic classes, 100 train / 30 val images each.
+
+    One and a half passes over plenty of images: train and val accuracy stay close (no overfitting), so
+    a score on train/ is comparable to the val accuracy. Trained once per session, shared by the modules
+    that need a model that learned something (calibration, score).
+    """
+    from agentic_engine.dataset import run as make_dataset
+    from agentic_engine.finetune import run as finetune
+
+    quiet = Emitter(stream=io.StringIO())
+    tmp = tmp_path_factory.mktemp("trained-democnn")
+    data = make_dataset(
+        {"out": str(tmp / "shapes"), "classes": 10, "trainPerClass": 100, "valPerClass": 30}, quiet
+    )
+    res = finetune(
+        {
+            "model": {"name": "democnn", "numClasses": 10},
+            "dataset": {"root": data["root"]},
+            "recipe": {
+                "epochs": 1.5,
+                "batchSize": 32,
+                "lr": 0.003,
+                "optimizer": "adamw",
+                "weightDecay": 5e-4,
+            },
+            "checkpointDir": str(tmp / "ckpt"),
+            "checkpointEverySteps": 1000,
+            "outDir": str(tmp / "out"),
+            "device": "cpu",
+        },
+        quiet,
+    )
+    return {"root": Path(data["root"]), "classes": data["classes"], "spec": res["modelSpec"]}

@@ -17,7 +17,6 @@ import torch
 from agentic_engine import calibration, prune, training
 from agentic_engine.dataset import run as make_dataset
 from agentic_engine.evaluate import run as evaluate
-from agentic_engine.finetune import run as finetune
 from agentic_engine.protocol import Emitter, RequestError
 
 ISO = {"importance": "l2", "globalPruning": True, "isomorphic": True}
@@ -28,35 +27,9 @@ def quiet() -> Emitter:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """democnn trained 47 steps (~10-25 s) on 10 synthetic classes, 100 train / 30 val images each.
-
-    One and a half passes over plenty of images: train and val accuracy stay close (no overfitting), so
-    a proxy on train/ is comparable to the val accuracy.
-    """
-    tmp = tmp_path_factory.mktemp("calibration")
-    data = make_dataset(
-        {"out": str(tmp / "shapes"), "classes": 10, "trainPerClass": 100, "valPerClass": 30}, quiet()
-    )
-    res = finetune(
-        {
-            "model": {"name": "democnn", "numClasses": 10},
-            "dataset": {"root": data["root"]},
-            "recipe": {
-                "epochs": 1.5,
-                "batchSize": 32,
-                "lr": 0.003,
-                "optimizer": "adamw",
-                "weightDecay": 5e-4,
-            },
-            "checkpointDir": str(tmp / "ckpt"),
-            "checkpointEverySteps": 1000,
-            "outDir": str(tmp / "out"),
-            "device": "cpu",
-        },
-        quiet(),
-    )
-    return {"root": Path(data["root"]), "classes": data["classes"], "spec": res["modelSpec"], "tmp": tmp}
+def trained(trained_democnn: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The session's trained democnn (conftest ``trained_democnn``), with this module's scratch folder."""
+    return {**trained_democnn, "tmp": tmp_path_factory.mktemp("calibration")}
 
 
 def _prune(job, trained: dict[str, Any], out: str, batches: int, ratio: float = 0.0, **over: Any):

@@ -16,9 +16,7 @@ import pytest
 import torch
 
 from agentic_engine import calibration, score, training
-from agentic_engine.dataset import run as make_dataset
 from agentic_engine.evaluate import run as evaluate
-from agentic_engine.finetune import run as finetune
 from agentic_engine.protocol import Emitter
 
 ISO = {"importance": "l2", "globalPruning": True, "isomorphic": True}
@@ -30,43 +28,22 @@ def quiet() -> Emitter:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """democnn trained 47 steps on 10 synthetic classes, 100 train / 30 val images each; and a 50 % prune."""
-    tmp = tmp_path_factory.mktemp("score")
-    data = make_dataset(
-        {"out": str(tmp / "shapes"), "classes": 10, "trainPerClass": 100, "valPerClass": 30}, quiet()
-    )
-    res = finetune(
-        {
-            "model": {"name": "democnn", "numClasses": 10},
-            "dataset": {"root": data["root"]},
-            "recipe": {
-                "epochs": 1.5,
-                "batchSize": 32,
-                "lr": 0.003,
-                "optimizer": "adamw",
-                "weightDecay": 5e-4,
-            },
-            "checkpointDir": str(tmp / "ckpt"),
-            "checkpointEverySteps": 1000,
-            "outDir": str(tmp / "out"),
-            "device": "cpu",
-        },
-        quiet(),
-    )
+def trained(trained_democnn: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The session's trained democnn (conftest ``trained_democnn``) and a 50 % prune of it."""
     from agentic_engine.prune import run as prune
 
+    tmp = tmp_path_factory.mktemp("score")
     pruned = prune(
         {
-            "model": res["modelSpec"],
+            "model": trained_democnn["spec"],
             "strategy": {**ISO, "pruningRatio": 0.5},
             "outDir": str(tmp / "pruned"),
         },
         quiet(),
     )
     return {
-        "root": Path(data["root"]),
-        "spec": res["modelSpec"],
+        "root": trained_democnn["root"],
+        "spec": trained_democnn["spec"],
         "pruned": {"name": "democnn", "pruned": pruned["saved"]["dir"]},
         "tmp": tmp,
     }
