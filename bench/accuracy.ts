@@ -36,6 +36,7 @@ import { downloadModelDir } from '../src/activities/model-files';
 import { CampaignClient } from '../src/client/campaign-client';
 import { resolveClientConfig } from '../src/client/client-config';
 import { startLocalRuntime, type LocalRuntime } from '../src/client/local-runtime';
+import { denseRecipe } from '../src/client/demo';
 import type { Attempt } from '../src/core/attempt';
 import { SearchConfigSchema, type CampaignConfigInput } from '../src/core/campaign-config';
 import type { ModelSpec } from '../src/core/model-spec';
@@ -108,18 +109,7 @@ async function trainDense(
   const ft = await ctx.engine.run<{ modelSpec: ModelSpec; steps: number }>('finetune', {
     model: { name, numClasses: 10 },
     dataset: { root: ctx.root, imageSize: ctx.inputShape[2] },
-    recipe: {
-      epochs,
-      batchSize: 32,
-      lr: 0.003,
-      optimizer: 'adamw',
-      weightDecay: 5e-4,
-      warmupEpochs: 0.2,
-      schedule: 'cosine',
-      labelSmoothing: 0.05,
-      seed: 0,
-      workers: 0,
-    },
+    recipe: { ...denseRecipe(epochs), workers: 0 },
     checkpointDir: path.join(out, 'ckpt'),
     checkpointEverySteps: 100000,
     outDir: out,

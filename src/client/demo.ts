@@ -28,6 +28,24 @@ const pct = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toF
 const ms = (x: number | undefined) => (x === undefined ? '-' : `${x.toFixed(2)} ms`);
 
 /** `demo`: the whole system on embedded defaults, on a laptop CPU, in a few minutes. */
+/**
+ * How the demo trains its dense democnn from scratch (AdamW, cosine with a short warm-up, light label
+ * smoothing, seed 0): the engine's `finetune` recipe, shared with `bench/accuracy`'s dense models.
+ */
+export function denseRecipe(epochs: number) {
+  return {
+    epochs,
+    batchSize: 32,
+    lr: 0.003,
+    optimizer: 'adamw',
+    weightDecay: 5e-4,
+    warmupEpochs: 0.2,
+    schedule: 'cosine',
+    labelSmoothing: 0.05,
+    seed: 0,
+  } as const;
+}
+
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
@@ -81,17 +99,7 @@ export function registerDemoCommand(program: Command): void {
             {
               model: { name: 'democnn' },
               dataset: { root: dataset.root },
-              recipe: {
-                epochs: Number(opts.epochs),
-                batchSize: 32,
-                lr: 0.003,
-                optimizer: 'adamw',
-                weightDecay: 5e-4,
-                warmupEpochs: 0.2,
-                schedule: 'cosine',
-                labelSmoothing: 0.05,
-                seed: 0,
-              },
+              recipe: denseRecipe(Number(opts.epochs)),
               checkpointDir: path.join(baselineDir, 'checkpoints'),
               checkpointEverySteps: 1000,
               outDir: baselineDir,
