@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,8 +14,8 @@ import type { CampaignConfigInput } from '../../src/core/campaign-config';
 import { S3ArtifactStore } from '../../src/storage';
 import type { CampaignResult, CampaignTargetResult } from '../../src/workflows/campaign';
 import { createWorkers } from '../../src/workers/create-workers';
-import { ensureBuilt, realEngines, tempDir, testId, testServices } from '../support/test-env';
-import { sleep, waitFor } from '../support/worker-process';
+import { denseDemocnn, ensureBuilt, realEngines, tempDir, testId, testServices } from '../support/test-env';
+import { alive, descendantsOf, sleep, waitFor, WorkerProcess } from '../support/worker-process';
 
 // Crash tests of a whole campaign on real services: the gpu worker killed with SIGKILL mid-fine-tune, the
 // Temporal dev server restarted mid-campaign, the S3 server down mid-fine-tune. Each campaign must finish
@@ -75,107 +75,18 @@ function linkBinaries(): void {
   }
 }
 
-/** Process ids below `pid` (children, grandchildren...), from /proc. */
-function descendantsOf(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      // Field 4 of /proc/<pid>/stat is the parent pid; the command name (field 2) may hold spaces.
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A gpu worker run as the CLI runs it on a GPU host: its own process, the S3 store, its own state dir. */
-class GpuWorkerProcess {
-  readonly child: ChildProcess;
-  private output = '';
-
-  constructor(readonly name: string) {
-    const { s3 } = testServices();
-    this.child = spawn(
-      process.execPath,
-      [path.join(ROOT, 'bin', 'agentic-pruner.js'), 'worker', '--queues', 'trials,train'],
-      {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '',
-          ...(process.env.AP_ENGINE_PYTHON ? { AP_ENGINE_PYTHON: process.env.AP_ENGINE_PYTHON } : {}),
-          // One torch thread: on a small shared CPU the default pool spins (see tests/activities).
-          OMP_NUM_THREADS: '1',
-          TEMPORAL_ADDRESS,
-          AP_STORE: 's3',
-          AP_S3_ENDPOINT: S3_ENDPOINT,
-          AP_S3_BUCKET: s3.bucket,
-          AP_S3_ACCESS_KEY: s3.accessKeyId,
-          AP_S3_SECRET_KEY: s3.secretAccessKey,
-          AP_STATE_DIR: tempDir(`ap-${name}-`),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    const keep = (c: Buffer) => {
-      this.output = (this.output + c.toString('utf8')).slice(-8000);
-    };
-    this.child.stdout!.on('data', keep);
-    this.child.stderr!.on('data', keep);
-  }
-
-  get pid(): number {
-    if (this.child.pid === undefined) throw new Error(`${this.name}: not started`);
-    return this.child.pid;
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** The last lines it printed: for failure messages. */
-  tail(): string {
-    return `--- ${this.name} output (tail) ---\n${this.output.trim()}`;
-  }
-
-  async ready(): Promise<void> {
-    await waitFor(`${this.name} to say it is running\n${this.tail()}`, 60_000, async () => {
-      if (!this.running) throw new Error(`${this.name} exited (code ${this.child.exitCode})`);
-      return this.output.includes('worker running on trials, train') ? true : undefined;
-    });
-  }
-
-  /** SIGTERM (graceful), then SIGKILL after a grace period; also ends engine processes it left behind. */
-  async stop(): Promise<void> {
-    if (!this.running) return;
-    const below = descendantsOf(this.pid);
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGTERM');
-    await Promise.race([exited, sleep(15_000)]);
-    if (this.running) this.child.kill('SIGKILL');
-    for (const p of below) if (alive(p)) process.kill(p, 'SIGKILL');
-  }
+/** A trials+train worker run as the CLI runs it on a GPU host, on this file's own servers and the S3 store. */
+function gpuWorkerProcess(name: string): WorkerProcess {
+  const { s3 } = testServices();
+  return new WorkerProcess(
+    name,
+    ['--queues', 'trials,train'],
+    {},
+    {
+      temporalAddress: TEMPORAL_ADDRESS,
+      s3: { ...s3, endpoint: S3_ENDPOINT },
+    },
+  );
 }
 
 /** The fine-tune activity pending in a campaign, as the server sees it. */
@@ -233,14 +144,14 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
   let controlRunning: Promise<unknown> = Promise.resolve();
   let nativeConnection: NativeConnection | undefined;
   let connection: Connection | undefined;
-  const gpuWorkers: GpuWorkerProcess[] = [];
+  const gpuWorkers: WorkerProcess[] = [];
   let config: CampaignConfigInput;
   let reference: { result: CampaignTargetResult; weightsSha: string; prunedSha: string } | undefined;
 
   const gpuWorker = () => gpuWorkers.at(-1)!;
 
-  async function startGpuWorker(): Promise<GpuWorkerProcess> {
-    const w = new GpuWorkerProcess(`gpu-worker-${gpuWorkers.length + 1}`);
+  async function startGpuWorker(): Promise<WorkerProcess> {
+    const w = gpuWorkerProcess(`gpu-worker-${gpuWorkers.length + 1}`);
     gpuWorkers.push(w);
     await w.ready();
     return w;
@@ -290,30 +201,13 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
     fs.rmSync(path.join(STATE, 's3'), { recursive: true, force: true });
     await services('start', 'all');
 
-    const data = tempDir('ap-dur-data-');
-    const ds = await engines.oneShotEngine.run<{ root: string }>('make-dataset', {
-      out: path.join(data, 'shapes'),
-      classes: 10,
-      trainPerClass: 40,
-      valPerClass: 10,
-      imageSize: 32,
-      seed: 0,
-    });
-    // Fixed dense weights (one seeded step): a dense model built from random init differs between engine
-    // processes, and the campaigns below must prune the very same model to compare their weights.
-    const dense = await engines.oneShotEngine.run<{ model: { path: string } }>('finetune', {
-      model: { name: 'democnn', numClasses: 10 },
-      dataset: { root: ds.root },
-      recipe: { epochs: 1, batchSize: 16, lr: 0.01, maxSteps: 1, seed: 0 },
-      checkpointDir: path.join(data, 'dense-ckpt'),
-      checkpointEverySteps: 1,
-      outDir: path.join(data, 'dense'),
-    });
+    // Fixed dense weights (one seeded step): the campaigns below must prune the very same model.
+    const dense = await denseDemocnn(engines.oneShotEngine, 1);
     config = {
-      model: { name: 'democnn', numClasses: 10, weights: dense.model.path },
+      model: { name: 'democnn', numClasses: 10, weights: dense.weights },
       targets: [{ fraction: 0.5, band: '-5%..+1%', label: 't50' }],
       search: { agent: 'solver', maxIterations: 10, extendedSearch: 0 },
-      dataset: { root: ds.root, calibrationBatches: 1, calibrationBatchSize: 16 },
+      dataset: { root: dense.dataset, calibrationBatches: 1, calibrationBatchSize: 16 },
       finetune: {
         epochs: 4, // 400 train images / 16 = 25 steps per epoch; maxSteps caps it
         batchSize: 16,
@@ -406,7 +300,7 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
         },
       );
       const victim = gpuWorker();
-      const engineProcesses = descendantsOf(victim.pid);
+      const engineProcesses = descendantsOf(victim.pid).map((p) => p.pid);
       process.kill(victim.pid, 'SIGKILL');
       const killStep = seen.heartbeat!.step;
       await waitFor(`${victim.name} to die`, 10_000, async () => (victim.running ? undefined : true));

@@ -82,6 +82,35 @@ export async function startTestWorkers(
   };
 }
 
+/**
+ * A 10-class, 32 px generated dataset (40 train / 10 val images per class) and a democnn trained on it for
+ * `steps` seeded steps (batch 16, SGD 0.01): fixed dense weights, so every engine process prunes the very
+ * same model (one from random init differs between processes).
+ */
+export async function denseDemocnn(
+  engine: OneShotEngine,
+  steps: number,
+): Promise<{ dataset: string; weights: string }> {
+  const data = tempDir('ap-dense-');
+  const ds = await engine.run<{ root: string }>('make-dataset', {
+    out: path.join(data, 'shapes'),
+    classes: 10,
+    trainPerClass: 40,
+    valPerClass: 10,
+    imageSize: 32,
+    seed: 0,
+  });
+  const dense = await engine.run<{ model: { path: string } }>('finetune', {
+    model: { name: 'democnn', numClasses: 10 },
+    dataset: { root: ds.root },
+    recipe: { epochs: Math.ceil(steps / 25), batchSize: 16, lr: 0.01, maxSteps: steps, seed: 0 },
+    checkpointDir: path.join(data, 'dense-ckpt'),
+    checkpointEverySteps: steps,
+    outDir: path.join(data, 'dense'),
+  });
+  return { dataset: ds.root, weights: dense.model.path };
+}
+
 /** A unique id for workflows started by a test. */
 export function testId(name: string): string {
   return `test-${name}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;

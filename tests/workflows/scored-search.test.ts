@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
 import { attemptsTable, percent } from '../../src/client/format';
@@ -9,6 +8,7 @@ import { S3ArtifactStore, type ArtifactStore } from '../../src/storage';
 import type { ArtifactRef, ArtifactSource, PutOptions } from '../../src/storage/artifact-store';
 import { searchWorkflowId, strategyLogQuery } from '../../src/workflows/definitions';
 import {
+  denseDemocnn,
   realEngines,
   saveHistoryFixture,
   startTestWorkers,
@@ -77,26 +77,10 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
   let config: CampaignConfigInput;
 
   beforeAll(async () => {
-    const data = tempDir('ap-scored-data-');
-    const ds = await engines.oneShotEngine.run<{ root: string }>('make-dataset', {
-      out: path.join(data, 'shapes'),
-      classes: 10,
-      trainPerClass: 40,
-      valPerClass: 10,
-      imageSize: 32,
-      seed: 0,
-    });
     // A dense model that learned something (50 steps), so that scores differ between candidates.
-    const dense = await engines.oneShotEngine.run<{ model: { path: string } }>('finetune', {
-      model: { name: 'democnn', numClasses: 10 },
-      dataset: { root: ds.root },
-      recipe: { epochs: 2, batchSize: 16, lr: 0.01, maxSteps: 50, seed: 0 },
-      checkpointDir: path.join(data, 'dense-ckpt'),
-      checkpointEverySteps: 50,
-      outDir: path.join(data, 'dense'),
-    });
+    const dense = await denseDemocnn(engines.oneShotEngine, 50);
     config = {
-      model: { name: 'democnn', numClasses: 10, weights: dense.model.path },
+      model: { name: 'democnn', numClasses: 10, weights: dense.weights },
       targets: [{ fraction: 0.5, band: '-5%..+1%', label: 'half' }],
       search: {
         agent: 'solver',
@@ -106,7 +90,7 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
         scoreImages: 64,
         sensitivity: { ratios: [0.3, 0.6] },
       },
-      dataset: { root: ds.root, calibrationBatches: 1, calibrationBatchSize: 16 },
+      dataset: { root: dense.dataset, calibrationBatches: 1, calibrationBatchSize: 16 },
       deployment: { enabled: false },
     };
     env = await startTestWorkers({ store, ...engines, agents: createAgents({ store }), workDir: tempDir() });
