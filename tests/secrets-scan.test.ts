@@ -1,12 +1,12 @@
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { S3ArtifactStore } from '../src/storage';
 import { reportKey } from '../src/storage/keys';
 import { cli, withEnv, type CliRun } from './client/run-cli';
+import { OwnServices } from './support/own-services';
 import { FakeMessagesApi, overloadedReply, presentedKey, toolUseReply } from './support/fake-messages-api';
 import { ensureBuilt, realEngines, tempDir } from './support/test-env';
 
@@ -25,13 +25,9 @@ import { ensureBuilt, realEngines, tempDir } from './support/test-env';
 // versitygw with them (infra/services.sh, AP_STATE_DIR=.state/secrets, their own ports); the shared
 // servers of the rest of the suite are never touched.
 
-const execFileAsync = promisify(execFile);
 const ROOT = path.join(__dirname, '..');
-const STATE = path.join(ROOT, '.state', 'secrets');
 const TEMPORAL_PORT = process.env.AP_SECRETS_TEMPORAL_PORT ?? '7244';
 const S3_PORT = process.env.AP_SECRETS_S3_PORT ?? '7072';
-const TEMPORAL_ADDRESS = `127.0.0.1:${TEMPORAL_PORT}`;
-const S3_ENDPOINT = `http://127.0.0.1:${S3_PORT}`;
 const BUCKET = 'agentic-pruner-secrets';
 
 /** The planted values: recognisable, and shaped like the real thing. */
@@ -41,6 +37,14 @@ const PLANTED = {
   s3SecretKey: 'planted-s3-secret/Zx8Cv7Bn6Mm5Ll4Kk3Jj2Hh1Gg0Ff9',
 } as const;
 
+// The S3 keys planted are the server's own credentials.
+const own = new OwnServices('secrets', {
+  temporalPort: TEMPORAL_PORT,
+  s3Port: S3_PORT,
+  env: { AP_S3_BUCKET: BUCKET, AP_S3_ACCESS_KEY: PLANTED.s3AccessKey, AP_S3_SECRET_KEY: PLANTED.s3SecretKey },
+});
+const TEMPORAL_ADDRESS = own.temporalAddress;
+const S3_ENDPOINT = own.s3Endpoint;
 const CAMPAIGN_TIMEOUT_MS = 8 * 60_000;
 
 /** Every text a planted value may take inside a scanned blob: raw, hex, base64 (standard and url) at each alignment. */
@@ -71,41 +75,6 @@ function findPlanted(blob: Buffer | string): string[] {
     for (const { form, text: needle } of encodedForms(secret))
       if (text.includes(needle)) found.push(`${name} (${form})`);
   return found;
-}
-
-async function services(action: 'start' | 'stop'): Promise<void> {
-  try {
-    await execFileAsync('bash', [path.join(ROOT, 'infra', 'services.sh'), action, 'all'], {
-      env: {
-        ...process.env,
-        AP_STATE_DIR: STATE,
-        AP_TEMPORAL_PORT: TEMPORAL_PORT,
-        AP_S3_PORT: S3_PORT,
-        AP_S3_BUCKET: BUCKET,
-        AP_S3_ACCESS_KEY: PLANTED.s3AccessKey,
-        AP_S3_SECRET_KEY: PLANTED.s3SecretKey,
-      },
-      timeout: 180_000,
-    });
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(
-      `infra/services.sh ${action} all failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`,
-    );
-  }
-}
-
-/** The dedicated state dir reuses the project's installed binaries (no second download). */
-function linkBinaries(): void {
-  const tools = process.env.AP_TOOLS_DIR ?? path.join(ROOT, '.state');
-  for (const rel of [path.join('venv-infra', 'bin', 'temporal'), path.join('bin', 'versitygw')]) {
-    const target = path.join(tools, rel);
-    if (!fs.existsSync(target)) throw new Error(`${target} missing: run bash infra/setup-services.sh`);
-    const link = path.join(STATE, rel);
-    fs.mkdirSync(path.dirname(link), { recursive: true });
-    fs.rmSync(link, { force: true });
-    fs.symlinkSync(target, link);
-  }
 }
 
 /** Every file under `dir`, recursively. */
@@ -166,12 +135,8 @@ describe('no planted secret in anything a campaign leaves behind', () => {
 
   beforeAll(async () => {
     ensureBuilt();
-    linkBinaries();
     // A clean slate: only this run's workflows, objects and database pages are scanned.
-    await services('stop');
-    fs.rmSync(path.join(STATE, 'temporal'), { recursive: true, force: true });
-    fs.rmSync(path.join(STATE, 's3'), { recursive: true, force: true });
-    await services('start');
+    await own.fresh();
     await fake.start();
     // Claude is asked with the planted key, through the error paths where a key could slip into a message:
     // an overloaded answer (retried by the SDK), an out-of-range strategy (repaired), then a valid one. Once
@@ -250,7 +215,7 @@ describe('no planted secret in anything a campaign leaves behind', () => {
     await fake.stop();
     await engines.engine.close();
     store.destroy();
-    await services('stop');
+    await own.run('stop');
   }, 120_000);
 
   test(
@@ -328,7 +293,7 @@ describe('no planted secret in anything a campaign leaves behind', () => {
       expect(reports.some((f) => f.endsWith('.html'))).toBe(true);
       for (const f of reports) scan(`report file ${f}`, fs.readFileSync(f));
       for (const { args, run: r } of cliRuns) scan(`CLI ${args.join(' ')}`, r.out + r.err);
-      const dbFiles = filesUnder(path.join(STATE, 'temporal')).filter((f) => /temporal\.db/.test(f));
+      const dbFiles = filesUnder(path.join(own.stateDir, 'temporal')).filter((f) => /temporal\.db/.test(f));
       expect(dbFiles.length).toBeGreaterThan(0);
       for (const f of dbFiles) scan(`Temporal database ${path.basename(f)}`, fs.readFileSync(f));
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from .failpoints import failpoint_pause
 from .protocol import Emitter, EngineError, JobFn, RequestError, log
 
 __all__ = ["JOBS", "resolve_job", "run_job", "parse_request", "field_path"]
@@ -51,6 +52,7 @@ def run_job(job: Any, request: Any, emit: Emitter) -> int:
     """Run one job, emitting its result or error; returns the process exit code it deserves."""
     try:
         fn = resolve_job(job)
+        failpoint_pause(job)
         data = fn(request, emit)
         emit.result(data)
         return 0

@@ -1,10 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { execFile } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import type { FineTuneHeartbeat } from '../../src/activities';
 import type { ModelManifest } from '../../src/activities/model-files';
 import { createAgents } from '../../src/agents';
@@ -14,6 +11,7 @@ import type { CampaignConfigInput } from '../../src/core/campaign-config';
 import { S3ArtifactStore } from '../../src/storage';
 import type { CampaignResult, CampaignTargetResult } from '../../src/workflows/campaign';
 import { createWorkers } from '../../src/workers/create-workers';
+import { OwnServices } from '../support/own-services';
 import { denseDemocnn, ensureBuilt, realEngines, tempDir, testId, testServices } from '../support/test-env';
 import { alive, descendantsOf, sleep, waitFor, WorkerProcess } from '../support/worker-process';
 
@@ -25,13 +23,11 @@ import { alive, descendantsOf, sleep, waitFor, WorkerProcess } from '../support/
 // versitygw started by infra/services.sh with AP_STATE_DIR=.state/durability on their own ports. The
 // shared servers of the rest of the suite (and of anyone else's run on this host) are never touched.
 
-const execFileAsync = promisify(execFile);
-const ROOT = path.join(__dirname, '..', '..');
-const STATE = path.join(ROOT, '.state', 'durability');
 const TEMPORAL_PORT = process.env.AP_DURABILITY_TEMPORAL_PORT ?? '7243';
 const S3_PORT = process.env.AP_DURABILITY_S3_PORT ?? '7071';
-const TEMPORAL_ADDRESS = `127.0.0.1:${TEMPORAL_PORT}`;
-const S3_ENDPOINT = `http://127.0.0.1:${S3_PORT}`;
+const own = new OwnServices('durability', { temporalPort: TEMPORAL_PORT, s3Port: S3_PORT });
+const TEMPORAL_ADDRESS = own.temporalAddress;
+const S3_ENDPOINT = own.s3Endpoint;
 
 const HEARTBEAT_TIMEOUT_SEC = 5;
 const EVERY = 10;
@@ -40,40 +36,6 @@ const CAMPAIGN_TIMEOUT_MS = 6 * 60_000;
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers: services, bounded waits, processes
-
-/** infra/services.sh on the dedicated servers; asynchronous, so the in-process worker keeps running meanwhile. */
-async function services(
-  action: 'start' | 'stop' | 'restart',
-  service: 'temporal' | 's3' | 'all',
-): Promise<void> {
-  try {
-    await execFileAsync('bash', [path.join(ROOT, 'infra', 'services.sh'), action, service], {
-      env: { ...process.env, AP_STATE_DIR: STATE, AP_TEMPORAL_PORT: TEMPORAL_PORT, AP_S3_PORT: S3_PORT },
-      timeout: 180_000,
-    });
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(
-      `infra/services.sh ${action} ${service} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`,
-    );
-  }
-}
-
-/** The dedicated state dir reuses the project's installed binaries (no second download). */
-function linkBinaries(): void {
-  // Where infra/ installed them: AP_TOOLS_DIR when set (a worktree sharing another checkout's tools).
-  const tools = process.env.AP_TOOLS_DIR ?? path.join(ROOT, '.state');
-  const links: [string, string][] = [
-    [path.join(STATE, 'venv-infra', 'bin', 'temporal'), path.join(tools, 'venv-infra', 'bin', 'temporal')],
-    [path.join(STATE, 'bin', 'versitygw'), path.join(tools, 'bin', 'versitygw')],
-  ];
-  for (const [link, target] of links) {
-    if (!fs.existsSync(target)) throw new Error(`${target} missing: run bash infra/setup-services.sh`);
-    fs.mkdirSync(path.dirname(link), { recursive: true });
-    fs.rmSync(link, { force: true });
-    fs.symlinkSync(target, link);
-  }
-}
 
 /** A trials+train worker run as the CLI runs it on a GPU host, on this file's own servers and the S3 store. */
 function gpuWorkerProcess(name: string): WorkerProcess {
@@ -194,12 +156,8 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
 
   beforeAll(async () => {
     ensureBuilt();
-    linkBinaries();
     // A clean slate: no workflow left over from an earlier run of this file is picked up by these workers.
-    await services('stop', 'all');
-    fs.rmSync(path.join(STATE, 'temporal'), { recursive: true, force: true });
-    fs.rmSync(path.join(STATE, 's3'), { recursive: true, force: true });
-    await services('start', 'all');
+    await own.fresh();
 
     // Fixed dense weights (one seeded step): the campaigns below must prune the very same model.
     const dense = await denseDemocnn(engines.oneShotEngine, 1);
@@ -246,7 +204,7 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
   afterAll(async () => {
     // Whatever happened above: servers back up (so the stops below are clean), every process we started ended.
     try {
-      await services('start', 'all');
+      await own.run('start', 'all');
     } catch (err) {
       console.error(String(err));
     }
@@ -257,7 +215,7 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
     await connection?.close().catch(() => undefined);
     await engines.engine.close();
     store.destroy();
-    await services('stop', 'all');
+    await own.run('stop', 'all');
   }, 120_000);
 
   test(
@@ -334,7 +292,7 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
         return p?.heartbeat && p.heartbeat.step >= 10 ? p : undefined;
       });
       const t0 = Date.now();
-      await services('restart', 'temporal');
+      await own.run('restart', 'temporal');
       const downMs = Date.now() - t0;
 
       const result = await campaignResult(client, campaignId);
@@ -369,7 +327,7 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
           const p = await pendingFineTune(client, campaignId);
           return p?.heartbeat && p.heartbeat.checkpoints.length > 0 ? p : undefined;
         });
-        await services('stop', 's3');
+        await own.run('stop', 's3');
         const downAt = Date.now();
         // Down until the fine-tune has failed on it (its next checkpoint upload), then a few seconds more
         // so that retries meet a dead store too.
@@ -378,7 +336,7 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
           return p && (p.attempt >= 2 || p.lastFailure) ? p : undefined;
         });
         await sleep(6000);
-        await services('start', 's3');
+        await own.run('start', 's3');
         const downMs = Date.now() - downAt;
 
         const result = await campaignResult(client, campaignId);

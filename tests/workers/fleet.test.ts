@@ -10,6 +10,7 @@ import type { CampaignConfigInput } from '../../src/core/campaign-config';
 import type { CampaignResult } from '../../src/workflows/campaign';
 import { searchWorkflowId } from '../../src/workflows/definitions';
 import type { MacTargetSearchResult } from '../../src/workflows/mac-target-search';
+import { OwnServices } from '../support/own-services';
 import { ensureBuilt, realEngines, tempDir, testId, testServices } from '../support/test-env';
 import { descendantsOf, envOf, processTable, sleep, waitFor, WorkerProcess } from '../support/worker-process';
 
@@ -18,10 +19,19 @@ import { descendantsOf, envOf, processTable, sleep, waitFor, WorkerProcess } fro
 // a named device through CUDA_VISIBLE_DEVICES, which a CPU host accepts and ignores). Fine-tunes of three
 // targets overlap, a second campaign's search runs while they hold both train slots, and a device worker
 // killed mid-fine-tune hands the job to the other, which resumes from the last checkpoint.
+//
+// The fleet counts the workers a server sees, so it gets its own Temporal dev server (infra/services.sh,
+// AP_STATE_DIR=.state/fleet, its own port): on the shared one, the pollers of an earlier file's workers
+// still show for a while after those workers stop. The shared S3 store serves it.
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.join(__dirname, '..', '..');
 const CAMPAIGN_TIMEOUT_MS = 8 * 60_000;
+const own = new OwnServices('fleet', {
+  temporalPort: process.env.AP_FLEET_TEMPORAL_PORT ?? '7245',
+  s3Port: process.env.AP_FLEET_S3_PORT ?? '7073', // not started: the shared store serves this file
+});
+const fleetServices = () => ({ ...testServices(), temporalAddress: own.temporalAddress });
 
 /** One activity attempt of a workflow, from its history: when it started and ended, and on which worker. */
 interface Attempt {
@@ -96,7 +106,7 @@ async function builtCli(...args: string[]): Promise<{ code: number; out: string;
   try {
     const r = await execFileAsync(process.execPath, [path.join(ROOT, 'bin', 'agentic-pruner.js'), ...args], {
       cwd: ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: testServices().temporalAddress },
+      env: { ...process.env, TEMPORAL_ADDRESS: own.temporalAddress },
       timeout: 120_000,
     });
     return { code: 0, out: r.stdout, err: r.stderr };
@@ -131,6 +141,7 @@ describe('a fleet: one control worker and two device workers with one slot each'
 
   beforeAll(async () => {
     ensureBuilt();
+    await own.fresh('temporal');
     const ds = await engines.oneShotEngine.run<{ root: string }>('make-dataset', {
       out: path.join(tempDir('ap-fleet-data-'), 'shapes'),
       classes: 4,
@@ -140,9 +151,9 @@ describe('a fleet: one control worker and two device workers with one slot each'
       seed: 0,
     });
     datasetRoot = ds.root;
-    control = new WorkerProcess('control', ['--queues', 'control']);
-    devA = new WorkerProcess('dev-a', ['--devices', '1,'], { CUDA_VISIBLE_DEVICES: '5,7' });
-    devB = new WorkerProcess('dev-b', ['--devices', '1']);
+    control = new WorkerProcess('control', ['--queues', 'control'], {}, fleetServices());
+    devA = new WorkerProcess('dev-a', ['--devices', '1,'], { CUDA_VISIBLE_DEVICES: '5,7' }, fleetServices());
+    devB = new WorkerProcess('dev-b', ['--devices', '1'], {}, fleetServices());
     workers.push(control, devA, devB);
     const lines = await Promise.all(workers.map((w) => w.ready()));
     expect(lines).toEqual([
@@ -150,7 +161,7 @@ describe('a fleet: one control worker and two device workers with one slot each'
       'worker running on trials, train (1 device slot: 7); Ctrl-C to stop',
       'worker running on trials, train (1 device slot: cpu); Ctrl-C to stop',
     ]);
-    connection = await Connection.connect({ address: testServices().temporalAddress });
+    connection = await Connection.connect({ address: own.temporalAddress });
     client = new Client({ connection, namespace: 'default' });
     campaigns = new CampaignClient(client);
     sampler = (async () => {
@@ -175,6 +186,7 @@ describe('a fleet: one control worker and two device workers with one slot each'
     for (const w of workers) await w.stop();
     await connection?.close();
     await engines.engine.close();
+    await own.run('stop', 'temporal');
   }, 120_000);
 
   test(

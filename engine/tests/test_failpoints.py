@@ -1,0 +1,72 @@
+"""Failpoints (the fault suite's pause at a job's start): parsing, once-per-folder marks, the job's answer."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from agentic_engine.failpoints import ENV, MARKS_ENV, parse_failpoints
+from agentic_engine.jobs import run_job
+from agentic_engine.protocol import Emitter, EngineError
+
+
+def ping(capsys: pytest.CaptureFixture[str]) -> tuple[int, float, list[dict], str]:
+    """Run the ping job through run_job; exit code, seconds taken, events, stderr."""
+    out = io.StringIO()
+    t0 = time.monotonic()
+    code = run_job("ping", {}, Emitter(stream=out))
+    took = time.monotonic() - t0
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    return code, took, events, capsys.readouterr().err
+
+
+def test_parse() -> None:
+    assert parse_failpoints("prune=60, evaluate=2.5,") == {"prune": 60.0, "evaluate": 2.5}
+    assert parse_failpoints("") == {}
+
+
+@pytest.mark.parametrize("raw", ["prune", "prune=", "=5", "prune=soon", "prune=-1", "prune=inf", "prune=nan"])
+def test_parse_refuses_naming_the_variable(raw: str) -> None:
+    with pytest.raises(EngineError, match=rf"^{ENV}: .*expected <job>=<seconds>"):
+        parse_failpoints(raw)
+
+
+def test_unset_or_other_job_does_not_pause(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    code, _, events, err = ping(capsys)
+    assert code == 0 and events[-1]["event"] == "result" and "failpoint" not in err
+    monkeypatch.setenv(ENV, "prune=30")
+    code, took, events, err = ping(capsys)
+    assert code == 0 and took < 5 and "failpoint" not in err
+
+
+def test_pause_then_the_job_runs(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv(ENV, "ping=0.3")
+    monkeypatch.delenv(MARKS_ENV, raising=False)
+    for _ in range(2):  # without marks: every time
+        code, took, events, err = ping(capsys)
+        assert code == 0 and events[-1]["event"] == "result"
+        assert took >= 0.3
+        assert "failpoint: ping paused for 0.3 s (AP_ENGINE_FAILPOINTS)" in err
+
+
+def test_marks_fire_once_per_folder(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path) -> None:
+    monkeypatch.setenv(ENV, "ping=0.3")
+    monkeypatch.setenv(MARKS_ENV, str(tmp_path / "marks"))
+    code, took, _, err = ping(capsys)
+    assert code == 0 and took >= 0.3 and "failpoint: ping" in err
+    assert (tmp_path / "marks" / "ping").exists()
+    code, took, _, err = ping(capsys)
+    assert code == 0 and "failpoint" not in err
+
+
+def test_malformed_setting_fails_the_job_naming_it(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv(ENV, "ping=later")
+    code, _, events, _ = ping(capsys)
+    assert code == 1
+    assert events[-1]["event"] == "error"
+    assert events[-1]["message"].startswith("AP_ENGINE_FAILPOINTS: 'ping=later': expected <job>=<seconds>")
