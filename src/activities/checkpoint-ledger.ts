@@ -87,8 +87,8 @@ export const CHECKPOINT_STORE_UNAVAILABLE = 'CheckpointStoreUnavailable';
  * await ledger.record(step, file, sha256);
  * ctx.heartbeat({ checkpoints: ledger.checkpoints, step });
  * await ledger.retire();
- * // when the job is done:
- * await ledger.flush();
+ * // when the job is done (its result names ledger.latest()):
+ * await ledger.finish();
  * ```
  */
 export class CheckpointLedger {
@@ -219,9 +219,23 @@ export class CheckpointLedger {
     await this.deleteRetired(true);
   }
 
+  /**
+   * The job is done: keep only the newest checkpoint (the one its result names; a retry after a lost
+   * completion resumes from it, at the last step) and delete every other one now.
+   */
+  async finish(): Promise<void> {
+    while (this.checkpoints.length > 1)
+      this.retired.push({ key: this.checkpoints.shift()!.ref.key, at: this.now() });
+    await this.deleteRetired(true);
+  }
+
   private async deleteRetired(all: boolean): Promise<void> {
     while (this.retired.length > 0 && (all || this.now() - this.retired[0]!.at >= this.opts.retireGraceMs)) {
-      await this.opts.store.delete(this.retired.shift()!.key).catch(() => undefined);
+      const { key } = this.retired.shift()!;
+      // A step recorded twice (the engine's last periodic checkpoint and its final one) shares its key with a
+      // listed checkpoint: the object is still named, so it stays.
+      if (this.checkpoints.some((c) => c.ref.key === key)) continue;
+      await this.opts.store.delete(key).catch(() => undefined);
     }
   }
 }

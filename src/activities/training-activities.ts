@@ -138,6 +138,11 @@ export function createTrainingActivities(deps: ActivityDeps) {
       );
       const resume = await ledger.resume(path.join(runDir, 'resume'));
       const resumedFromStep = resume?.step ?? null;
+      // An interrupted fine-tune says in the worker's log where it picks up (and so how much work was lost).
+      if (ctx.info.attempt > 1)
+        ctx.log.warn(
+          `fine-tune ${input.targetLabel}: attempt ${ctx.info.attempt} ${resume ? `resumes from checkpoint step ${resume.step}` : 'starts from step 0 (no usable checkpoint)'}`,
+        );
 
       const live: FineTuneHeartbeat = {
         checkpoints: ledger.checkpoints,
@@ -220,7 +225,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
           ),
         () => ({ ...live }),
       );
-      await ledger.flush();
+      await ledger.finish();
       await fs.rm(runDir, { recursive: true, force: true });
       return {
         model: modelRef,

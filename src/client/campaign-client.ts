@@ -35,11 +35,12 @@ import {
   campaignQueuePollers,
   missingWorkers,
   queueWorkers,
-  waitingJobs,
+  pendingJobs,
   scheduledTarget,
   type History,
   startHint,
   POLLER_STALE_MS,
+  type RetryingJob,
   type WaitingJob,
 } from './worker-presence';
 
@@ -110,6 +111,8 @@ export interface CampaignDescription {
   warnings: string[];
   /** For a running campaign: its jobs (and its searches') that wait on a task queue for a free slot. */
   waiting: WaitingJob[];
+  /** For a running campaign: its jobs (and its searches') being retried, each with why the last try failed. */
+  retrying: RetryingJob[];
 }
 
 /** One row of `campaign list`. */
@@ -172,6 +175,8 @@ export interface WatchFrame {
   finetunes: { targetLabel: string | undefined; heartbeat: FineTuneHeartbeat }[];
   /** Jobs of the campaign and its searches that wait on a task queue for a free slot. */
   waiting: WaitingJob[];
+  /** Jobs of the campaign and its searches being retried, each with why the last try failed. */
+  retrying: RetryingJob[];
   done: boolean;
   status: string;
 }
@@ -432,14 +437,14 @@ export class CampaignClient {
       }
       const running = desc.status.name === 'RUNNING';
       const warnings = running ? missingWorkers(await campaignQueuePollers(this.temporal), Date.now()) : [];
-      const waiting = running
-        ? await waitingJobs(
+      const { waiting, retrying } = running
+        ? await pendingJobs(
             this.temporal,
             [at.workflowId, ...children],
             Date.now(),
             new Map([[at.workflowId, { events }]]),
           )
-        : [];
+        : { waiting: [], retrying: [] };
       const r = input?.revision;
       return {
         campaignId: at.campaignId,
@@ -452,6 +457,7 @@ export class CampaignClient {
         targets,
         warnings,
         waiting,
+        retrying,
       };
     });
   }
@@ -570,17 +576,18 @@ export class CampaignClient {
       const finetune = fineTuneHeartbeatOf(pending);
       let finetunes: WatchFrame['finetunes'] = [];
       let waiting: WaitingJob[] = [];
+      let retrying: RetryingJob[] = [];
       if (!done) {
         const history = await handle.fetchHistory();
         finetunes = fineTunesOf(pending, history);
-        waiting = await waitingJobs(
+        ({ waiting, retrying } = await pendingJobs(
           this.temporal,
           [campaignId, ...progress.targets.map((t) => t.searchWorkflowId)],
           Date.now(),
           new Map([[campaignId, history]]),
-        );
+        ));
       }
-      yield { progress, logs, done, status, waiting, finetunes, ...(finetune ? { finetune } : {}) };
+      yield { progress, logs, done, status, waiting, retrying, finetunes, ...(finetune ? { finetune } : {}) };
       if (done) return;
       await new Promise((r) => setTimeout(r, intervalMs));
     }

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { failureReason } from './failure-reason';
 import { presenceQueue, slotsOfIdentity } from '../workers/create-workers';
 import { TaskQueues } from '../workflows/presets';
 
@@ -133,36 +134,62 @@ export function scheduledTarget(history: History, activityId: string): string | 
   }
 }
 
+/** An activity that failed and is tried again (after a worker died, a store outage, a full disk...). */
+export interface RetryingJob {
+  workflowId: string;
+  activityType: string;
+  targetLabel: string | undefined;
+  /** The attempt now running or next due (2 or more). */
+  attempt: number;
+  /** The retry policy's limit, when it has one. */
+  maximumAttempts: number | undefined;
+  /** Why the last attempt failed, in one line. */
+  reason: string;
+  /** Until the next attempt is due, when it waits out a backoff. */
+  nextInMs: number | undefined;
+}
+
 /**
- * The activities of these workflows that wait on a task queue for a worker with a free slot: pending and
- * not started (a retry's backoff is not waiting for a slot and is left out), each with its queue (from
- * the history's ActivityTaskScheduled event) and who polls that queue.
+ * The pending activities of these workflows that a user should hear about: those that wait on a task
+ * queue for a worker with a free slot (pending and not started; a retry's backoff is not waiting for a
+ * slot), each with its queue (from the history's ActivityTaskScheduled event) and who polls it; and those
+ * being retried, each with why its last attempt failed.
  */
-export async function waitingJobs(
+export async function pendingJobs(
   client: Client,
   workflowIds: readonly string[],
   nowMs: number,
   histories: ReadonlyMap<string, History> = new Map(),
-): Promise<WaitingJob[]> {
+): Promise<{ waiting: WaitingJob[]; retrying: RetryingJob[] }> {
   const SCHEDULED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED;
-  const out: WaitingJob[] = [];
+  const waiting: WaitingJob[] = [];
+  const retrying: RetryingJob[] = [];
   const pollersOf = new Map<string, Promise<QueuePollers>>();
   for (const workflowId of workflowIds) {
     const handle = client.workflow.getHandle(workflowId);
     const desc = await handle.describe().catch(() => undefined); // a search not started yet
     if (desc?.status.name !== 'RUNNING') continue;
-    const pending = (desc.raw.pendingActivities ?? []).filter((a) => {
-      if (a.state !== SCHEDULED) return false;
-      const next = Number(a.nextAttemptScheduleTime?.seconds ?? 0) * 1000;
-      return next === 0 || next <= nowMs;
-    });
-    if (pending.length === 0) continue;
+    const all = desc.raw.pendingActivities ?? [];
+    if (all.length === 0) continue;
     const history = histories.get(workflowId) ?? (await handle.fetchHistory());
-    for (const a of pending) {
+    for (const a of all) {
+      const next = Number(a.nextAttemptScheduleTime?.seconds ?? 0) * 1000;
+      const targetLabel = scheduledTarget(history, a.activityId ?? '');
+      if ((a.attempt ?? 1) > 1 && a.lastFailure) {
+        retrying.push({
+          workflowId,
+          activityType: a.activityType?.name ?? '?',
+          targetLabel,
+          attempt: a.attempt ?? 2,
+          maximumAttempts: a.maximumAttempts ? a.maximumAttempts : undefined,
+          reason: failureReason(a.lastFailure),
+          nextInMs: a.state === SCHEDULED && next > nowMs ? next - nowMs : undefined,
+        });
+      }
+      if (a.state !== SCHEDULED || (next !== 0 && next > nowMs)) continue;
       const scheduled = scheduledEvent(history, a.activityId ?? '');
       const queue = scheduled?.taskQueue?.name;
       if (!queue) continue;
-      const targetLabel = scheduledTarget(history, a.activityId ?? '');
       if (!pollersOf.has(queue)) pollersOf.set(queue, queueWorkers(client, queue));
       const p = await pollersOf.get(queue)!;
       const fresh = freshPollers(p, nowMs, POLLER_STALE_MS);
@@ -171,7 +198,7 @@ export async function waitingJobs(
       const waitingMs = since > 0 ? Math.max(0, nowMs - since) : 0;
       // On a served queue a task a worker is about to take is not waiting: only one left for seconds is.
       if (fresh.length > 0 && waitingMs < BUSY_AFTER_MS) continue;
-      out.push({
+      waiting.push({
         workflowId,
         activityType: a.activityType?.name ?? '?',
         targetLabel,
@@ -183,7 +210,23 @@ export async function waitingJobs(
       });
     }
   }
-  return out;
+  return { waiting, retrying };
+}
+
+/**
+ * One line for an activity being retried, as `campaign show` and `watch` print it.
+ *
+ * @example
+ * retryingLine({ activityType: 'profileModel', targetLabel: undefined, attempt: 2, maximumAttempts: 3, nextInMs: 1800,
+ *   reason: 'artifact store: put /data/artifacts/campaigns/c1/_model/profile/profile.json failed (transient): ENOSPC: no space left on device, write', ... })
+ * // 'profileModel (attempt 2 of 3, next try in 2 s): the last try failed: artifact store: put ... ENOSPC: no space left on device, write'
+ */
+export function retryingLine(j: RetryingJob): string {
+  const what = `${j.activityType}${j.targetLabel ? ` ${j.targetLabel}` : ''}`;
+  const of = j.maximumAttempts ? ` of ${j.maximumAttempts}` : '';
+  const next =
+    j.nextInMs !== undefined ? `, next try in ${Math.max(1, Math.round(j.nextInMs / 1000))} s` : '';
+  return `${what} (attempt ${j.attempt}${of}${next}): the last try failed: ${j.reason}`;
 }
 
 /** How long a task waits on a served queue before its line says every slot is busy. */

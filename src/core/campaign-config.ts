@@ -175,6 +175,7 @@ export const FinetuneConfigSchema = z
     channelsLast: z.boolean().default(true),
     maxSteps: z.number().int().min(1).optional(),
     checkpointEverySteps: z.number().int().min(1).default(500),
+    /** Verified checkpoints kept while the fine-tune runs (a resume skips a corrupt newest); once it completes, only the final one (its result's `finalCheckpoint`) stays. */
     keepCheckpoints: z.number().int().min(1).max(100).default(3),
     /**
      * The fine-tune activity's heartbeat timeout: how soon a dead GPU worker is noticed and the job retried

@@ -31,7 +31,9 @@ interface Sidecar {
   previous?: { sha256: string; sizeBytes: number }[];
 }
 
-const RETRYABLE_FS_CODES = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EINTR']);
+// A full disk (ENOSPC) or quota (EDQUOT) is transient too: an operator frees space and the retry goes through;
+// the failed write's temp file is removed, so a retry finds the store as it was.
+const RETRYABLE_FS_CODES = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EINTR', 'ENOSPC', 'EDQUOT']);
 
 function fsCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;

@@ -39,7 +39,7 @@ import { SA, type CampaignStage } from './search-attributes';
 
 const { profileModel } = proxyActivities<EngineActivities>(ActivityPresets.profile);
 const { evaluateModel } = proxyActivities<TrainingActivities>(ActivityPresets.evaluate);
-const { deploymentCheck } = proxyActivities<DeploymentActivities>(ActivityPresets.evaluate);
+const { deploymentCheck } = proxyActivities<DeploymentActivities>(ActivityPresets.deploy);
 const { saveStrategyLog } = proxyActivities<LogActivities>(ActivityPresets.storage);
 
 /** Converged targets fine-tune in parallel (bounded by finetune.parallel); before it, one after another. */

@@ -77,11 +77,12 @@ export function trainQueueFor(gpus: number): string {
 export const ENGINE_HEARTBEAT_TIMEOUT = '20 seconds';
 
 /**
- * The heartbeat timeout of evaluation and the deployment check: longer than {@link ENGINE_HEARTBEAT_TIMEOUT}
- * because onnxruntime-node runs each latency measurement synchronously on the worker's main thread, so no
- * heartbeat leaves during one forward pass of a large model at batch 32 (seconds on a CPU).
+ * The heartbeat timeout of the deployment check: longer than {@link ENGINE_HEARTBEAT_TIMEOUT} because
+ * onnxruntime-node runs each latency measurement synchronously on the worker's main thread (its `run` only
+ * defers the native call to the next tick), so no heartbeat leaves during one forward pass of a large model
+ * at batch 32 (seconds on a CPU). Evaluation runs in the engine and heartbeats like every engine job.
  */
-export const EVALUATE_HEARTBEAT_TIMEOUT = '30 seconds';
+export const DEPLOY_HEARTBEAT_TIMEOUT = '30 seconds';
 
 /**
  * Timeout/retry presets, declared once and named. Permanent failures are non-retryable
@@ -121,7 +122,8 @@ export const ActivityPresets = {
     heartbeatTimeout: '5 minutes',
     retry: {
       maximumAttempts: 20,
-      initialInterval: '5s',
+      // A retry after a dead worker starts at once (the heartbeat timeout already waited); a crash loop backs off.
+      initialInterval: '1s',
       backoffCoefficient: 2,
       maximumInterval: '5 minutes',
       nonRetryableErrorTypes: [
@@ -152,11 +154,18 @@ export const ActivityPresets = {
       ],
     },
   },
-  /** Evaluation and deployment check (export, latency). */
+  /** Evaluation of a fine-tuned (or dense) model on val/, in the engine. */
   evaluate: {
-    taskQueue: queueOf('evaluateModel', 'deploymentCheck'),
+    taskQueue: queueOf('evaluateModel'),
     startToCloseTimeout: '1 day',
-    heartbeatTimeout: EVALUATE_HEARTBEAT_TIMEOUT,
-    retry: { maximumAttempts: 5, initialInterval: '5s', backoffCoefficient: 2 },
+    heartbeatTimeout: ENGINE_HEARTBEAT_TIMEOUT,
+    retry: { maximumAttempts: 5, initialInterval: '1s', backoffCoefficient: 2 },
+  },
+  /** The deployment check: export, ONNX agreement and latency on the worker (see {@link DEPLOY_HEARTBEAT_TIMEOUT}). */
+  deploy: {
+    taskQueue: queueOf('deploymentCheck'),
+    startToCloseTimeout: '1 day',
+    heartbeatTimeout: DEPLOY_HEARTBEAT_TIMEOUT,
+    retry: { maximumAttempts: 5, initialInterval: '1s', backoffCoefficient: 2 },
   },
 } satisfies Record<string, ActivityOptions>;

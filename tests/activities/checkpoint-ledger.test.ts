@@ -139,6 +139,32 @@ test('flush deletes every retired checkpoint at once', async () => {
   expect(await stored()).toEqual([checkpointKey('c-1', 't1', 30), checkpointKey('c-1', 't1', 40)]);
 });
 
+test('finish keeps only the newest checkpoint (the one a result names) and deletes the rest at once', async () => {
+  const { ledger, write, stored } = setup();
+  for (const step of [10, 20, 30, 40]) {
+    const { file, sha256 } = write(step);
+    await ledger.record(step, file, sha256);
+    await ledger.retire();
+  }
+  expect(await stored()).toHaveLength(4);
+  await ledger.finish();
+  expect(await stored()).toEqual([checkpointKey('c-1', 't1', 40)]);
+  expect(ledger.checkpoints.map((c) => c.step)).toEqual([40]);
+  expect(ledger.latest()?.step).toBe(40);
+});
+
+test('a step recorded twice (last periodic and final checkpoint): finish keeps its object', async () => {
+  const { ledger, write, stored } = setup();
+  for (const step of [10, 20, 20]) {
+    const { file, sha256 } = write(step);
+    await ledger.record(step, file, sha256);
+    await ledger.retire();
+  }
+  await ledger.finish();
+  expect(await stored()).toEqual([checkpointKey('c-1', 't1', 20)]);
+  expect(ledger.latest()?.step).toBe(20);
+});
+
 test('a checkpoint whose bytes are not the engine sha256 is refused and not listed', async () => {
   const { ledger, write } = setup();
   const { file } = write(10);

@@ -125,19 +125,12 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
     expect(Math.max(...beats.map((b) => b.step))).toBe(MAX_STEPS);
     // A new checkpoint is heartbeated before the oldest is let go: at most keepCheckpoints + 1 are named.
     expect(Math.max(...beats.map((b) => b.checkpoints.length))).toBeLessThanOrEqual(3);
-    // Only the newest keepCheckpoints remain: the newest the last heartbeat names (the one before them was let go
-    // after that heartbeat; no heartbeatTimeout here, so at once).
+    // Done: only the final checkpoint remains, the one the result names (the newest the last heartbeat names;
+    // the others were let go when the job completed; no heartbeatTimeout here, so at once).
     const listed = (await store.list('campaigns/ft-a/t1/checkpoints/')).map((o) => o.key);
-    expect(listed).toEqual([
-      'campaigns/ft-a/t1/checkpoints/ckpt-000000030.pt',
-      'campaigns/ft-a/t1/checkpoints/ckpt-000000040.pt',
-    ]);
-    expect(
-      beats
-        .at(-1)!
-        .checkpoints.slice(-2)
-        .map((c) => c.ref.key),
-    ).toEqual(listed);
+    expect(listed).toEqual(['campaigns/ft-a/t1/checkpoints/ckpt-000000040.pt']);
+    expect(result.finalCheckpoint.key).toBe(listed[0]);
+    expect(beats.at(-1)!.checkpoints.at(-1)!.ref.key).toBe(listed[0]);
 
     expect(result.finalCheckpoint).toEqual(beats.at(-1)!.checkpoints.at(-1)!.ref);
     expect(result.steps).toBe(MAX_STEPS);
@@ -265,8 +258,8 @@ describe('fineTune activity (MockActivityEnvironment, real engine, LocalArtifact
     expect(result.resumedFromStep).toBe(30);
     // After the resume only the heartbeated list (and the new step 40) is stored: the retired step 10 is gone.
     expect(afterResume?.sort()).toEqual(['ckpt-000000020.pt', 'ckpt-000000030.pt', 'ckpt-000000040.pt']);
-    // At the end: keepCheckpoints, the last two, and nothing else.
-    expect(objects().sort()).toEqual(['ckpt-000000030.pt', 'ckpt-000000040.pt']);
+    // At the end: the final checkpoint, and nothing else.
+    expect(objects().sort()).toEqual(['ckpt-000000040.pt']);
     expect(await finetunedWeightsSha(result)).toBe(await finetunedWeightsSha(uninterrupted));
   }, 300_000);
 

@@ -10,8 +10,8 @@ import { LocalArtifactStore } from '../../src/storage';
 import { HEARTBEAT_THROTTLE } from '../../src/workers/create-workers';
 import {
   ActivityPresets,
+  DEPLOY_HEARTBEAT_TIMEOUT,
   ENGINE_HEARTBEAT_TIMEOUT,
-  EVALUATE_HEARTBEAT_TIMEOUT,
 } from '../../src/workflows/presets';
 import { tempDir } from '../support/test-env';
 
@@ -20,7 +20,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 test.each([
   ['profile', ENGINE_HEARTBEAT_TIMEOUT],
   ['pruneTrial', ENGINE_HEARTBEAT_TIMEOUT],
-  ['evaluate', EVALUATE_HEARTBEAT_TIMEOUT],
+  ['scoring', ENGINE_HEARTBEAT_TIMEOUT],
+  ['evaluate', ENGINE_HEARTBEAT_TIMEOUT],
+  ['deploy', DEPLOY_HEARTBEAT_TIMEOUT],
 ] as const)(
   'the %s preset has a heartbeat timeout of seconds (%s), several heartbeats wide',
   (name, expected) => {

@@ -4,8 +4,10 @@ import {
   BUSY_AFTER_MS,
   missingWorkers,
   POLLER_STALE_MS,
+  retryingLine,
   startHint,
   waitingLine,
+  type RetryingJob,
   type WaitingJob,
 } from '../../src/client/worker-presence';
 
@@ -76,3 +78,44 @@ test.each([
     'pruneTrial: waiting for a slot on task queue "trials" for 61 s: 2 workers serve it with 2 slots, all busy',
   ],
 ])('waiting line: %s', (_case, j, line) => expect(waitingLine(j)).toBe(line));
+
+const retry = (over: Partial<RetryingJob>): RetryingJob => ({
+  workflowId: 'c1',
+  activityType: 'profileModel',
+  targetLabel: undefined,
+  attempt: 2,
+  maximumAttempts: 3,
+  reason:
+    'artifact store: put /data/artifacts/campaigns/c1/_model/profile/profile.json failed (transient): ENOSPC: no space left on device, write',
+  nextInMs: 1800,
+  ...over,
+});
+
+test.each([
+  [
+    'a full disk, waiting out the backoff',
+    retry({}),
+    'profileModel (attempt 2 of 3, next try in 2 s): the last try failed: artifact store: put /data/artifacts/campaigns/c1/_model/profile/profile.json failed (transient): ENOSPC: no space left on device, write',
+  ],
+  [
+    'a fine-tune running again after its worker died',
+    retry({
+      activityType: 'fineTune',
+      targetLabel: 't50',
+      attempt: 3,
+      maximumAttempts: 20,
+      nextInMs: undefined,
+      reason: 'activity Heartbeat timeout',
+    }),
+    'fineTune t50 (attempt 3 of 20): the last try failed: activity Heartbeat timeout',
+  ],
+  [
+    'no limit, a backoff under a second',
+    retry({
+      maximumAttempts: undefined,
+      nextInMs: 200,
+      reason: 'engine score: warm engine exited (code 3, signal null)',
+    }),
+    'profileModel (attempt 2, next try in 1 s): the last try failed: engine score: warm engine exited (code 3, signal null)',
+  ],
+])('retrying line: %s', (_case, j, line) => expect(retryingLine(j)).toBe(line));

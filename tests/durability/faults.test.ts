@@ -1,17 +1,25 @@
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FineTuneHeartbeat } from '../../src/activities';
 import { CampaignClient } from '../../src/client/campaign-client';
 import type { CampaignConfigInput } from '../../src/core/campaign-config';
-import { S3ArtifactStore } from '../../src/storage';
+import { LocalArtifactStore, S3ArtifactStore } from '../../src/storage';
 import type { CampaignResult } from '../../src/workflows/campaign';
 import { searchWorkflowId } from '../../src/workflows/definitions';
 import { auditHistories, auditStore, repeated } from '../support/artifact-audit';
 import { OwnServices } from '../support/own-services';
-import { ensureBuilt, realEngines, tempDir, testId, testServices } from '../support/test-env';
-import { alive, descendantsOf, processTable, waitFor, WorkerProcess } from '../support/worker-process';
+import { ensureBuilt, smallShapes, realEngines, tempDir, testId, testServices } from '../support/test-env';
+import {
+  alive,
+  builtCli,
+  descendantsOf,
+  processTable,
+  waitFor,
+  WorkerProcess,
+} from '../support/worker-process';
 
 // The fault suite (issue 16, item 3): one campaign on real Temporal, real S3 and the real engine, every
 // worker its own process started by the built CLI, and a fault at each kind of activity in turn:
@@ -38,7 +46,7 @@ import { alive, descendantsOf, processTable, waitFor, WorkerProcess } from '../s
 
 const CAMPAIGN_TIMEOUT_MS = 10 * 60_000;
 const EVERY = 10;
-const MAX_STEPS = 80;
+const MAX_STEPS = 160;
 const PAUSE_S = 120;
 
 const own = new OwnServices('faults', {
@@ -111,8 +119,84 @@ async function lastStartOf(
   };
 }
 
+const engines = realEngines();
+let connection: Connection;
+let client: Client;
+let campaigns: CampaignClient;
+let datasetRoot: string;
+/** Every worker process this file started (stopped after each describe). */
+const workers: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  ensureBuilt();
+  await own.fresh('temporal');
+  datasetRoot = await smallShapes(engines.oneShotEngine, 'ap-faults-data-');
+  connection = await Connection.connect({ address: own.temporalAddress });
+  client = new Client({ connection, namespace: 'default' });
+  campaigns = new CampaignClient(client);
+}, 10 * 60_000);
+
+afterAll(async () => {
+  for (const w of workers) await w.stop();
+  await connection?.close();
+  await engines.engine.close();
+  await own.run('stop', 'temporal');
+}, 120_000);
+
+/** One democnn target at half its MACs, the solver, a fine-tune of `maxSteps` checkpointed every EVERY steps. */
+function campaignConfig(maxSteps: number): CampaignConfigInput {
+  return {
+    model: { name: 'democnn', numClasses: 4 },
+    targets: [{ fraction: 0.5, band: '-5%..+1%', label: 't50' }],
+    search: { agent: 'solver', maxIterations: 10, extendedSearch: 0 },
+    dataset: { root: datasetRoot, calibrationBatches: 1, calibrationBatchSize: 8 },
+    finetune: {
+      epochs: 100,
+      batchSize: 8,
+      maxSteps,
+      checkpointEverySteps: EVERY,
+      workers: 0,
+      heartbeatTimeoutSec: 5,
+    },
+    deployment: { latencyRuns: 2, batchSizes: [1], agreementSamples: 8 },
+  };
+}
+
+/** The newest checkpoint step a pending fine-tune's heartbeat names (-1: none). */
+function ckpt(p: Pending): number {
+  return Math.max(
+    -1,
+    ...((p.heartbeat as FineTuneHeartbeat | undefined)?.checkpoints ?? []).map((c) => c.step),
+  );
+}
+
+/** A device worker (`--devices 1`) whose engines pause at the start of `armed` jobs. */
+async function deviceWorker(
+  armed: readonly string[],
+  env: Record<string, string> = {},
+): Promise<WorkerProcess> {
+  const failpoints: Record<string, string> = armed.length
+    ? { AP_ENGINE_FAILPOINTS: armed.map((j) => `${j}=${PAUSE_S}`).join(',') }
+    : {};
+  const w = new WorkerProcess(
+    `dev-${workers.length + 1}`,
+    ['--devices', '1'],
+    { ...env, ...failpoints },
+    services(),
+  );
+  workers.push(w);
+  await w.ready();
+  return w;
+}
+
+async function controlWorker(env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const w = new WorkerProcess(`control-${workers.length + 1}`, ['--queues', 'control'], env, services());
+  workers.push(w);
+  await w.ready();
+  return w;
+}
+
 describe('the fault suite: a kill at each kind of activity, one campaign', () => {
-  const engines = realEngines();
   const { s3 } = testServices();
   const store = new S3ArtifactStore({
     endpoint: s3.endpoint,
@@ -120,30 +204,7 @@ describe('the fault suite: a kill at each kind of activity, one campaign', () =>
     accessKeyId: s3.accessKeyId,
     secretAccessKey: s3.secretAccessKey,
   });
-  let connection: Connection;
-  let client: Client;
-  let campaigns: CampaignClient;
-  const workers: WorkerProcess[] = [];
-  let datasetRoot: string;
   const figures: FaultFigure[] = [];
-
-  /** A device worker (`--devices 1`) whose engines pause at the start of `armed` jobs. */
-  async function deviceWorker(armed: string[]): Promise<WorkerProcess> {
-    const env: Record<string, string> = armed.length
-      ? { AP_ENGINE_FAILPOINTS: armed.map((j) => `${j}=${PAUSE_S}`).join(',') }
-      : {};
-    const w = new WorkerProcess(`dev-${workers.length + 1}`, ['--devices', '1'], env, services());
-    workers.push(w);
-    await w.ready();
-    return w;
-  }
-
-  async function controlWorker(): Promise<WorkerProcess> {
-    const w = new WorkerProcess(`control-${workers.length + 1}`, ['--queues', 'control'], {}, services());
-    workers.push(w);
-    await w.ready();
-    return w;
-  }
 
   /** SIGKILL the worker alone (as the kernel's OOM killer or a lost host would); its engines must follow it. */
   async function killWorker(w: WorkerProcess): Promise<number> {
@@ -196,29 +257,9 @@ describe('the fault suite: a kill at each kind of activity, one campaign', () =>
     );
   }
 
-  beforeAll(async () => {
-    ensureBuilt();
-    await own.fresh('temporal');
-    const ds = await engines.oneShotEngine.run<{ root: string }>('make-dataset', {
-      out: path.join(tempDir('ap-faults-data-'), 'shapes'),
-      classes: 4,
-      trainPerClass: 16,
-      valPerClass: 4,
-      imageSize: 32,
-      seed: 0,
-    });
-    datasetRoot = ds.root;
-    connection = await Connection.connect({ address: own.temporalAddress });
-    client = new Client({ connection, namespace: 'default' });
-    campaigns = new CampaignClient(client);
-  }, 10 * 60_000);
-
   afterAll(async () => {
     for (const w of workers) await w.stop();
-    await connection?.close();
-    await engines.engine.close();
     store.destroy();
-    await own.run('stop', 'temporal');
     const out = process.env.AP_FAULT_FIGURES;
     if (out) fs.writeFileSync(out, JSON.stringify(figures, null, 2) + '\n');
     console.log(
@@ -236,22 +277,9 @@ describe('the fault suite: a kill at each kind of activity, one campaign', () =>
     async () => {
       let control = await controlWorker();
       let dev = await deviceWorker(['profile']);
-      const config: CampaignConfigInput = {
-        model: { name: 'democnn', numClasses: 4 },
-        targets: [{ fraction: 0.5, band: '-5%..+1%', label: 't50' }],
-        search: { agent: 'solver', maxIterations: 10, extendedSearch: 0 },
-        dataset: { root: datasetRoot, calibrationBatches: 1, calibrationBatchSize: 8 },
-        finetune: {
-          epochs: 100,
-          batchSize: 8,
-          maxSteps: MAX_STEPS,
-          checkpointEverySteps: EVERY,
-          workers: 0,
-          heartbeatTimeoutSec: 5,
-        },
-        deployment: { latencyRuns: 2, batchSizes: [1], agreementSamples: 8 },
-      };
-      const { campaignId } = await campaigns.start(config, { campaignId: testId('faults') });
+      const { campaignId } = await campaigns.start(campaignConfig(MAX_STEPS), {
+        campaignId: testId('faults'),
+      });
       const ids = [campaignId, searchWorkflowId(campaignId, 't50')];
 
       // profile, trial, scoring: a device worker killed while its engine sits in the job's failpoint.
@@ -267,22 +295,28 @@ describe('the fault suite: a kill at each kind of activity, one campaign', () =>
       }
 
       // The fine-tune's engine process killed after a checkpoint: the same worker retries, from that checkpoint.
-      const ckpt = (p: Pending) =>
-        Math.max(
-          -1,
-          ...((p.heartbeat as FineTuneHeartbeat | undefined)?.checkpoints ?? []).map((c) => c.step),
+      const fineTuneEngine = () =>
+        descendantsOf(dev.pid).find((r) => / -m agentic_engine finetune/.test(r.cmdline));
+      const ft1 = await started(
+        ids,
+        'fineTune',
+        (p) => ckpt(p) >= 2 * EVERY && fineTuneEngine() !== undefined,
+      );
+      const engine = fineTuneEngine();
+      if (!engine)
+        throw new Error(
+          `the fine-tune engine below ${dev.name} ended before it could be killed\n${dev.tail()}`,
         );
-      const ft1 = await started(ids, 'fineTune', (p) => ckpt(p) >= 2 * EVERY);
-      const engine = descendantsOf(dev.pid).find((r) => / -m agentic_engine finetune/.test(r.cmdline));
-      if (!engine) throw new Error(`no fine-tune engine below ${dev.name}\n${dev.tail()}`);
       const tEngine = Date.now();
       process.kill(engine.pid, 'SIGKILL');
       const resumed1 = await waitFor(
-        'the fine-tune retry to heartbeat',
+        'the fine-tune retry to start',
         CAMPAIGN_TIMEOUT_MS,
         async () => {
           const p = (await pendingOf(client, ids)).find((x) => x.activityType === 'fineTune');
-          return p && p.attempt > ft1.attempt && p.heartbeat ? p : undefined;
+          return p && p.attempt > ft1.attempt && p.startedMs !== null && p.startedMs >= tEngine - 1000
+            ? p
+            : undefined;
         },
         100,
       );
@@ -294,8 +328,14 @@ describe('the fault suite: a kill at each kind of activity, one campaign', () =>
         failoverMs: resumed1.startedMs! - tEngine,
         attemptAfter: resumed1.attempt,
       });
-      // Lost work: the retry starts at the last checkpoint the killed attempt announced, or later.
-      expect((resumed1.heartbeat as FineTuneHeartbeat).step).toBeGreaterThanOrEqual(ckpt(ft1));
+      // Lost work: the retry starts at the last checkpoint the killed attempt announced, or later (its worker says).
+      const resumedAt = await waitFor('the worker to say where the retry resumes', 60_000, async () => {
+        const m = new RegExp(
+          `fine-tune t50: attempt ${resumed1.attempt} resumes from checkpoint step (\\d+)`,
+        ).exec(dev.printed);
+        return m ? Number(m[1]) : undefined;
+      });
+      expect(resumedAt).toBeGreaterThanOrEqual(ckpt(ft1));
 
       // The control worker killed while the fine-tune runs: a new one carries the workflows on.
       const tControl = await killWorker(control);
@@ -368,6 +408,113 @@ describe('the fault suite: a kill at each kind of activity, one campaign', () =>
         (r) => /-m agentic_engine /.test(r.cmdline) && !parents.has(r.ppid),
       );
       expect(stray).toEqual([]);
+    },
+    CAMPAIGN_TIMEOUT_MS + 120_000,
+  );
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// A full local store: a tmpfs folder (root may mount one; elsewhere the test says why it cannot run).
+
+const STORE_MB = 96;
+
+/** Why a tmpfs cannot be mounted here, or undefined when it can (probed once, at load). */
+function tmpfsRefusal(): string | undefined {
+  const probe = tempDir('ap-tmpfs-probe-');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'pipe' });
+    execFileSync('umount', [probe], { stdio: 'pipe' });
+    return undefined;
+  } catch (err) {
+    const e = err as { stderr?: Buffer; message: string };
+    return `mount -t tmpfs refused (${(e.stderr?.toString() || e.message).trim().split('\n')[0]}): needs root or CAP_SYS_ADMIN`;
+  }
+}
+
+const refusal = tmpfsRefusal();
+if (refusal) console.warn(`the full-disk fault is skipped on this machine: ${refusal}`);
+
+(refusal ? describe.skip : describe)('the local store runs out of space mid-fine-tune', () => {
+  const storeRoot = tempDir('ap-faults-store-');
+  const filler = path.join(storeRoot, 'filler.bin');
+
+  beforeAll(() => {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${STORE_MB}m`, 'tmpfs', storeRoot], { stdio: 'pipe' });
+  });
+
+  afterAll(async () => {
+    for (const w of workers) await w.stop();
+    execFileSync('umount', [storeRoot], { stdio: 'pipe' });
+  }, 120_000);
+
+  test(
+    'uploads fail with ENOSPC, `campaign show` says so in one line; space freed, it completes from its last checkpoint, nothing torn',
+    async () => {
+      const env = { AP_STORE: 'local', AP_STORE_ROOT: storeRoot };
+      await controlWorker(env);
+      await deviceWorker([], env);
+      const { campaignId } = await campaigns.start(campaignConfig(400), {
+        campaignId: testId('faults-full'),
+      });
+      const ids = [campaignId, searchWorkflowId(campaignId, 't50')];
+      const before = await waitFor('a first checkpoint uploaded', CAMPAIGN_TIMEOUT_MS, async () =>
+        (await pendingOf(client, ids)).find((p) => p.activityType === 'fineTune' && ckpt(p) >= EVERY),
+      );
+      // Fill the store's disk, leaving less than a checkpoint.
+      const free = () => {
+        const st = fs.statfsSync(storeRoot);
+        return st.bavail * st.bsize;
+      };
+      const fd = fs.openSync(filler, 'w');
+      try {
+        for (let room = free() - 32 * 1024; room > 0; room = free() - 32 * 1024)
+          fs.writeSync(fd, Buffer.alloc(Math.min(room, 1 << 20)));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      } finally {
+        fs.closeSync(fd);
+      }
+      expect(free()).toBeLessThan(1 << 20); // a checkpoint is ~3 MB
+
+      // What the user sees: the retry and its reason, in one line, through the built CLI.
+      const line = await waitFor(
+        '`campaign show` to say the fine-tune retries on a full disk',
+        CAMPAIGN_TIMEOUT_MS,
+        async () => {
+          const shown = await builtCli(own.temporalAddress, 'campaign', 'show', campaignId);
+          return /^retrying: fineTune t50 \(attempt \d+ of 20[^)]*\): the last try failed: .*ENOSPC: no space left on device.*$/m.exec(
+            shown.out,
+          )?.[0];
+        },
+        1000,
+      );
+      expect(line).not.toMatch(/\n|    at /);
+      const [first] = (await campaigns.describe(campaignId)).retrying;
+      expect(first).toMatchObject({ activityType: 'fineTune', targetLabel: 't50', maximumAttempts: 20 });
+      expect(first!.reason).toMatch(
+        /^artifact store: put .*campaigns\/.*\/t50\/checkpoints\/ckpt-\d+\.pt failed \(transient\): ENOSPC: no space left on device/,
+      );
+
+      // Space freed: the retry goes through.
+      fs.rmSync(filler);
+      const result = (await client.workflow.getHandle(campaignId).result()) as CampaignResult;
+      const t = result.targets[0]!;
+      expect(t.status).toBe('converged');
+      expect(t.finetune?.steps).toBe(400);
+      expect(t.finetune!.attempt).toBeGreaterThanOrEqual(2);
+      expect(t.finetune!.resumedFromStep).toBeGreaterThanOrEqual(ckpt(before));
+
+      // Nothing torn: every reference verifies, no orphan, no temp file left by a failed write.
+      const store = new LocalArtifactStore(storeRoot);
+      const audit = await auditHistories(client, campaignId);
+      const storeAudit = await auditStore(store, audit.refs, `campaigns/${campaignId}/`);
+      expect(storeAudit.bad).toEqual([]);
+      expect(storeAudit.orphans).toEqual([]);
+      const leftovers = fs
+        .readdirSync(storeRoot, { recursive: true })
+        .map(String)
+        .filter((f) => path.basename(f).startsWith('.ap-tmp-'));
+      expect(leftovers).toEqual([]);
     },
     CAMPAIGN_TIMEOUT_MS + 120_000,
   );

@@ -82,6 +82,19 @@ export async function startTestWorkers(
   };
 }
 
+/** A small generated dataset: 4 classes of 32 px shapes, 16 train and 4 val images each (seed 0); its root. */
+export async function smallShapes(engine: OneShotEngine, prefix = 'ap-shapes-'): Promise<string> {
+  const ds = await engine.run<{ root: string }>('make-dataset', {
+    out: path.join(tempDir(prefix), 'shapes'),
+    classes: 4,
+    trainPerClass: 16,
+    valPerClass: 4,
+    imageSize: 32,
+    seed: 0,
+  });
+  return ds.root;
+}
+
 /**
  * A 10-class, 32 px generated dataset (40 train / 10 val images per class) and a democnn trained on it for
  * `steps` seeded steps (batch 16, SGD 0.01): fixed dense weights, so every engine process prunes the very

@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { repoRoot } from '../../src/engine/engine-paths';
 import { tempDir, testServices } from './test-env';
 
@@ -176,5 +177,25 @@ export class WorkerProcess {
     await Promise.race([exited, sleep(15_000)]);
     if (this.running) this.child.kill('SIGKILL');
     for (const p of below) if (alive(p.pid)) process.kill(p.pid, 'SIGKILL');
+  }
+}
+
+const execFileAsync = promisify(execFile);
+
+/** `agentic-pruner <args>` from the built CLI against `temporalAddress`, as a user runs it: exit code and output. */
+export async function builtCli(
+  temporalAddress: string,
+  ...args: string[]
+): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const r = await execFileAsync(process.execPath, [path.join(ROOT, 'bin', 'agentic-pruner.js'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress },
+      timeout: 120_000,
+    });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, out: e.stdout ?? '', err: e.stderr ?? '' };
   }
 }

@@ -1,9 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import type { FineTuneHeartbeat } from '../../src/activities';
 import { CampaignClient } from '../../src/client/campaign-client';
 import type { CampaignConfigInput } from '../../src/core/campaign-config';
@@ -11,8 +9,16 @@ import type { CampaignResult } from '../../src/workflows/campaign';
 import { searchWorkflowId } from '../../src/workflows/definitions';
 import type { MacTargetSearchResult } from '../../src/workflows/mac-target-search';
 import { OwnServices } from '../support/own-services';
-import { ensureBuilt, realEngines, tempDir, testId, testServices } from '../support/test-env';
-import { descendantsOf, envOf, processTable, sleep, waitFor, WorkerProcess } from '../support/worker-process';
+import { ensureBuilt, smallShapes, realEngines, tempDir, testId, testServices } from '../support/test-env';
+import {
+  builtCli,
+  descendantsOf,
+  envOf,
+  processTable,
+  sleep,
+  waitFor,
+  WorkerProcess,
+} from '../support/worker-process';
 
 // A fleet on real Temporal, real S3 and the real engine, every worker its own process started by the built
 // CLI: one control worker and two device workers with one slot each (`--devices 1`; one of them pinned to
@@ -24,8 +30,6 @@ import { descendantsOf, envOf, processTable, sleep, waitFor, WorkerProcess } fro
 // AP_STATE_DIR=.state/fleet, its own port): on the shared one, the pollers of an earlier file's workers
 // still show for a while after those workers stop. The shared S3 store serves it.
 
-const execFileAsync = promisify(execFile);
-const ROOT = path.join(__dirname, '..', '..');
 const CAMPAIGN_TIMEOUT_MS = 8 * 60_000;
 const own = new OwnServices('fleet', {
   temporalPort: process.env.AP_FLEET_TEMPORAL_PORT ?? '7245',
@@ -102,20 +106,6 @@ function enginesBelow(pid: number): { serve: number[]; jobs: { pid: number; job:
   };
 }
 
-async function builtCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  try {
-    const r = await execFileAsync(process.execPath, [path.join(ROOT, 'bin', 'agentic-pruner.js'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: own.temporalAddress },
-      timeout: 120_000,
-    });
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? 1, out: e.stdout ?? '', err: e.stderr ?? '' };
-  }
-}
-
 describe('a fleet: one control worker and two device workers with one slot each', () => {
   const engines = realEngines();
   let connection: Connection;
@@ -142,15 +132,7 @@ describe('a fleet: one control worker and two device workers with one slot each'
   beforeAll(async () => {
     ensureBuilt();
     await own.fresh('temporal');
-    const ds = await engines.oneShotEngine.run<{ root: string }>('make-dataset', {
-      out: path.join(tempDir('ap-fleet-data-'), 'shapes'),
-      classes: 4,
-      trainPerClass: 16,
-      valPerClass: 4,
-      imageSize: 32,
-      seed: 0,
-    });
-    datasetRoot = ds.root;
+    datasetRoot = await smallShapes(engines.oneShotEngine, 'ap-fleet-data-');
     control = new WorkerProcess('control', ['--queues', 'control'], {}, fleetServices());
     devA = new WorkerProcess('dev-a', ['--devices', '1,'], { CUDA_VISIBLE_DEVICES: '5,7' }, fleetServices());
     devB = new WorkerProcess('dev-b', ['--devices', '1'], {}, fleetServices());
@@ -219,7 +201,7 @@ describe('a fleet: one control worker and two device workers with one slot each'
       );
       expect(waiting).toMatchObject({ queue: 'train', pollers: 2, slots: 2, attempt: 1 });
       // What the user sees, through the built CLI.
-      const shown = await builtCli('campaign', 'show', first.campaignId);
+      const shown = await builtCli(own.temporalAddress, 'campaign', 'show', first.campaignId);
       expect(shown.code).toBe(0);
       expect(shown.out).toMatch(
         new RegExp(
@@ -294,7 +276,15 @@ describe('a fleet: one control worker and two device workers with one slot each'
       file,
       JSON.stringify(config({ finetune: { epochs: 1, batchSize: 8, maxSteps: 4, gpus: 2, workers: 0 } })),
     );
-    const r = await builtCli('campaign', 'start', '-c', file, '--id', testId('fleet-gpus2'));
+    const r = await builtCli(
+      own.temporalAddress,
+      'campaign',
+      'start',
+      '-c',
+      file,
+      '--id',
+      testId('fleet-gpus2'),
+    );
     expect(r.code).toBe(2);
     expect(r.err.trim()).toBe(
       'agentic-pruner: finetune.gpus: 2: no worker can take a 2-GPU fine-tune (none serves task queue "train-gpus-2"; ' +

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
 import { LocalArtifactStore } from '../../src/storage';
@@ -6,6 +5,7 @@ import {
   realEngines,
   saveHistoryFixture,
   startTestWorkers,
+  smallShapes,
   tempDir,
   testId,
   type TestWorkers,
@@ -24,16 +24,7 @@ describe('campaign with fine-tune and evaluation', () => {
 
   beforeAll(async () => {
     env = await startTestWorkers({ store, ...engines, agents: createAgents({ store }), workDir: tempDir() });
-    const data = tempDir('ap-cft-data-');
-    const ds = await engines.oneShotEngine.run<{ root: string }>('make-dataset', {
-      out: path.join(data, 'shapes'),
-      classes: 4,
-      trainPerClass: 16,
-      valPerClass: 4,
-      imageSize: 32,
-      seed: 0,
-    });
-    datasetRoot = ds.root;
+    datasetRoot = await smallShapes(engines.oneShotEngine, 'ap-cft-data-');
   });
   afterAll(async () => {
     await env?.stop();
