@@ -4,6 +4,7 @@
  */
 
 import type { Attempt } from '../src/core/attempt';
+import { strategyKey, type Strategy } from '../src/core/strategy';
 
 /** Ranks 1..n of `xs`, ties sharing the mean of the ranks they span (as Spearman's rho needs). */
 export function averageRanks(xs: readonly number[]): number[] {
@@ -188,20 +189,10 @@ export function scoredCandidates<A extends LoggedAttempt>(
 }
 
 /**
- * A key that names one pruned candidate across campaigns: its strategy (keys sorted, so the same strategy
- * written in another key order is the same) and its measured MACs. Two campaigns that prune the same dense
- * model with the same strategy get the same model, so it is fine-tuned once per seed.
+ * A key that names one pruned candidate across campaigns: its strategy as {@link strategyKey} writes it (key
+ * order and the rationale do not count) and its measured MACs. Two campaigns that prune the same dense model
+ * with the same strategy get the same model, so it is fine-tuned once per seed.
  */
-export function candidateKey(strategy: object, macs: number): string {
-  const sorted = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(sorted)
-      : v !== null && typeof v === 'object'
-        ? Object.fromEntries(
-            Object.keys(v)
-              .sort()
-              .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
-          )
-        : v;
-  return `${JSON.stringify(sorted(strategy))}@${macs}`;
+export function candidateKey(strategy: Strategy, macs: number): string {
+  return `${strategyKey(strategy)}@${macs}`;
 }

@@ -3,9 +3,7 @@
 ``AP_ENGINE_FAILPOINTS="prune=60,evaluate=60"`` makes each named job sleep that many seconds before it
 starts (a line on stderr says so), so a test can SIGKILL a worker, or the engine itself, while
 that job is known to be in flight; the activity keeps heartbeating meanwhile, as it does for a slow job.
-With ``AP_ENGINE_FAILPOINT_MARKS=<dir>`` each failpoint fires once per folder, across every engine process
-and worker that shares it (the first hit creates ``<dir>/<job>``), so the retry of a job on a fresh engine
-runs at once. Unset (the default, and in production), nothing happens.
+Unset (the default, and in production), nothing happens.
 
 A malformed setting is an error at the job's start, naming the variable: a fault test that arms nothing
 would prove nothing.
@@ -21,7 +19,6 @@ from .protocol import EngineError, log
 __all__ = ["failpoint_pause", "parse_failpoints"]
 
 ENV = "AP_ENGINE_FAILPOINTS"
-MARKS_ENV = "AP_ENGINE_FAILPOINT_MARKS"
 
 
 def parse_failpoints(raw: str) -> dict[str, float]:
@@ -44,26 +41,13 @@ def parse_failpoints(raw: str) -> dict[str, float]:
     return out
 
 
-def _first_hit(marks: str, job: str) -> bool:
-    os.makedirs(marks, exist_ok=True)
-    try:
-        fd = os.open(os.path.join(marks, job), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
-    os.close(fd)
-    return True
-
-
 def failpoint_pause(job: str) -> None:
-    """Sleep at the start of ``job`` if a failpoint names it (once per marks folder when one is set)."""
+    """Sleep at the start of ``job`` if a failpoint names it."""
     raw = os.environ.get(ENV)
     if not raw:
         return
     seconds = parse_failpoints(raw).get(job)
     if seconds is None:
-        return
-    marks = os.environ.get(MARKS_ENV)
-    if marks and not _first_hit(marks, job):
         return
     log(f"failpoint: {job} paused for {seconds:g} s ({ENV})")
     time.sleep(seconds)

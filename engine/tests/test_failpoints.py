@@ -1,15 +1,14 @@
-"""Failpoints (the fault suite's pause at a job's start): parsing, once-per-folder marks, the job's answer."""
+"""Failpoints (the fault suite's pause at a job's start): parsing, the pause, the job's answer."""
 
 from __future__ import annotations
 
 import io
 import json
 import time
-from pathlib import Path
 
 import pytest
 
-from agentic_engine.failpoints import ENV, MARKS_ENV, parse_failpoints
+from agentic_engine.failpoints import ENV, parse_failpoints
 from agentic_engine.jobs import run_job
 from agentic_engine.protocol import Emitter, EngineError
 
@@ -46,22 +45,11 @@ def test_unset_or_other_job_does_not_pause(monkeypatch: pytest.MonkeyPatch, caps
 
 def test_pause_then_the_job_runs(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setenv(ENV, "ping=0.3")
-    monkeypatch.delenv(MARKS_ENV, raising=False)
-    for _ in range(2):  # without marks: every time
+    for _ in range(2):  # every time
         code, took, events, err = ping(capsys)
         assert code == 0 and events[-1]["event"] == "result"
         assert took >= 0.3
         assert "failpoint: ping paused for 0.3 s (AP_ENGINE_FAILPOINTS)" in err
-
-
-def test_marks_fire_once_per_folder(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path) -> None:
-    monkeypatch.setenv(ENV, "ping=0.3")
-    monkeypatch.setenv(MARKS_ENV, str(tmp_path / "marks"))
-    code, took, _, err = ping(capsys)
-    assert code == 0 and took >= 0.3 and "failpoint: ping" in err
-    assert (tmp_path / "marks" / "ping").exists()
-    code, took, _, err = ping(capsys)
-    assert code == 0 and "failpoint" not in err
 
 
 def test_malformed_setting_fails_the_job_naming_it(monkeypatch: pytest.MonkeyPatch, capsys) -> None:

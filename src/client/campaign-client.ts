@@ -191,6 +191,9 @@ function newCampaignId(config: CampaignConfig): string {
   return campaignIdProblem(id) === undefined ? id : `campaign-${stamp}-${rand}`;
 }
 
+/** One exported attempt: the attempt as logged, its target, its role, and whether it was kept. */
+export type ExportRow = Attempt & { target: string; targetMacs: number; role: AttemptRole; kept: boolean };
+
 /**
  * The typed client for scripts and notebooks: start campaigns, watch them, read their strategy logs,
  * list and cancel them.
@@ -201,9 +204,6 @@ function newCampaignId(config: CampaignConfig): string {
  * for await (const frame of client.watch(campaignId)) console.log(frame.progress.stage);
  * const logs = await client.log(campaignId);
  */
-/** One exported attempt: the attempt as logged, its target, its role, and whether it was kept. */
-export type ExportRow = Attempt & { target: string; targetMacs: number; role: AttemptRole; kept: boolean };
-
 export class CampaignClient {
   constructor(readonly temporal: Client) {}
 
@@ -442,7 +442,7 @@ export class CampaignClient {
             this.temporal,
             [at.workflowId, ...children],
             Date.now(),
-            new Map([[at.workflowId, { events }]]),
+            new Map([[at.workflowId, { history: { events }, description: desc }]]),
           )
         : { waiting: [], retrying: [] };
       const r = input?.revision;
@@ -573,32 +573,26 @@ export class CampaignClient {
         }
       }
       const pending = desc.raw.pendingActivities ?? [];
-      const finetune = fineTuneHeartbeatOf(pending);
       let finetunes: WatchFrame['finetunes'] = [];
       let waiting: WaitingJob[] = [];
       let retrying: RetryingJob[] = [];
       if (!done) {
-        const history = await handle.fetchHistory();
-        finetunes = fineTunesOf(pending, history);
+        // The campaign's history names the target of each of its jobs: read only while it has some (not
+        // while its searches run their own).
+        const history = pending.length > 0 ? await handle.fetchHistory() : undefined;
+        if (history) finetunes = fineTunesOf(pending, history);
         ({ waiting, retrying } = await pendingJobs(
           this.temporal,
-          [campaignId, ...progress.targets.map((t) => t.searchWorkflowId)],
+          [workflowId, ...progress.targets.map((t) => t.searchWorkflowId)],
           Date.now(),
-          new Map([[campaignId, history]]),
+          new Map([[workflowId, { history, description: desc }]]),
         ));
       }
+      const finetune = finetunes[0]?.heartbeat;
       yield { progress, logs, done, status, waiting, retrying, finetunes, ...(finetune ? { finetune } : {}) };
       if (done) return;
       await new Promise((r) => setTimeout(r, intervalMs));
     }
-  }
-
-  /** The last heartbeat of a campaign's running fine-tune, if one is running. */
-  async fineTuneHeartbeat(campaignId: string): Promise<FineTuneHeartbeat | undefined> {
-    const desc = await this.guard(campaignId, async () =>
-      this.temporal.workflow.getHandle((await this.current(campaignId)).workflowId).describe(),
-    );
-    return fineTuneHeartbeatOf(desc.raw.pendingActivities ?? []);
   }
 
   /** Request cancellation of a campaign (its searches and jobs are cancelled with it). */
@@ -652,15 +646,6 @@ function fineTunesOf(pending: readonly PendingActivity[], history: History): Wat
       },
     ];
   });
-}
-
-function fineTuneHeartbeatOf(pending: readonly PendingActivity[]): FineTuneHeartbeat | undefined {
-  for (const a of pending) {
-    if (a.activityType?.name !== 'fineTune') continue;
-    const p = a.heartbeatDetails?.payloads?.[0];
-    if (p) return defaultPayloadConverter.fromPayload(p) as FineTuneHeartbeat;
-  }
-  return undefined;
 }
 
 function listRow(wf: WorkflowExecutionInfo): CampaignListRow {

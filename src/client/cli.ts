@@ -14,7 +14,7 @@ import { connectClient } from './connect';
 import { registerControlCommands } from './control-commands';
 import { registerDatasetCommand } from './dataset-command';
 import { CampaignFailedError } from './errors';
-import { attemptsTable, bar, exportCsv, resultTable, table } from './format';
+import { attemptsTable, exportCsv, fineTuneLine, resultTable, table } from './format';
 import { preflight, preflightTargets } from './preflight';
 import type { CampaignConfig } from '../core/campaign-config';
 import { readWorkerEnv } from '../workers/worker-config';
@@ -255,7 +255,6 @@ function buildProgram(): Command {
         };
         // Everything this host can check, before connecting: a bad file never needs a server to be refused.
         const config = preflight(loadCampaignFile(opts.config), checks);
-        if (opts.targetCheck) await checkTargets(config, opts.config);
         if (
           (config.search.agent === 'claude' || config.search.agent === 'hybrid') &&
           !process.env.ANTHROPIC_API_KEY
@@ -264,6 +263,8 @@ function buildProgram(): Command {
             `search.agent "${config.search.agent}" needs ANTHROPIC_API_KEY in the environment; set it or use agent "solver"`,
           );
         }
+        // The instant checks above first: the target check profiles the model (seconds to minutes).
+        if (opts.targetCheck) await checkTargets(config, opts.config);
         const client = await campaignClient();
         const { campaignId } = await client.start(config, {
           ...checks,
@@ -393,22 +394,9 @@ function buildProgram(): Command {
           );
           console.log(attemptsTable(l.attempts));
         }
-        const running =
-          frame.finetunes.length > 0
-            ? frame.finetunes
-            : frame.finetune
-              ? [{ targetLabel: undefined, heartbeat: frame.finetune }]
-              : [];
-        if (running.length > 0) console.log('');
-        for (const { targetLabel, heartbeat: ft } of running) {
-          const total = ft.totalSteps ?? 0;
-          const share = total > 0 ? ft.step / total : 0;
-          const eta = ft.etaSec !== null ? `, ETA ${Math.round(ft.etaSec)} s` : '';
-          const loss = ft.loss !== null ? `, loss ${ft.loss.toFixed(3)}` : '';
-          console.log(
-            `fine-tune${targetLabel ? ` ${targetLabel}` : ''} ${bar(share, 40)} ${ft.step}/${total || '?'}${loss}${eta}; last checkpoint step ${ft.checkpoints.at(-1)?.step ?? '-'}`,
-          );
-        }
+        if (frame.finetunes.length > 0) console.log('');
+        for (const { targetLabel, heartbeat } of frame.finetunes)
+          console.log(fineTuneLine(targetLabel, heartbeat));
         for (const j of frame.waiting) console.log(`waiting: ${waitingLine(j)}`);
         for (const j of frame.retrying) console.log(`retrying: ${retryingLine(j)}`);
       }

@@ -27,7 +27,6 @@ interface TrainResult {
 const pct = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toFixed(1)}%`);
 const ms = (x: number | undefined) => (x === undefined ? '-' : `${x.toFixed(2)} ms`);
 
-/** `demo`: the whole system on embedded defaults, on a laptop CPU, in a few minutes. */
 /**
  * How the demo trains its dense democnn from scratch (AdamW, cosine with a short warm-up, light label
  * smoothing, seed 0): the engine's `finetune` recipe, shared with `bench/accuracy`'s dense models.
@@ -46,6 +45,7 @@ export function denseRecipe(epochs: number) {
   } as const;
 }
 
+/** `demo`: the whole system on embedded defaults, on a laptop CPU, in a few minutes. */
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')

@@ -1,3 +1,4 @@
+import type { FineTuneHeartbeat } from '../activities';
 import type { Attempt } from '../core/attempt';
 import { attemptRole } from '../core/search-state';
 import { formatMacs, formatPercent } from '../core/units';
@@ -22,6 +23,25 @@ export function table(headers: string[], rows: (string | number)[][]): string {
 export function bar(share: number, width = 30): string {
   const n = Math.max(0, Math.min(width, Math.round(share * width)));
   return '█'.repeat(n) + '·'.repeat(width - n);
+}
+
+/**
+ * One running fine-tune, as `watch` shows it: progress bar, steps, loss, ETA and the last stored checkpoint.
+ *
+ * @example
+ * fineTuneLine('t50', { step: 120, totalSteps: 400, loss: 0.4321, etaSec: 61.4, checkpoints: [{ step: 100, ref }] }, 10)
+ * // 'fine-tune t50 ███······· 120/400, loss 0.432, ETA 61 s; last checkpoint step 100'
+ */
+export function fineTuneLine(
+  targetLabel: string | undefined,
+  ft: Pick<FineTuneHeartbeat, 'step' | 'totalSteps' | 'loss' | 'etaSec' | 'checkpoints'>,
+  width = 40,
+): string {
+  const total = ft.totalSteps ?? 0;
+  const share = total > 0 ? ft.step / total : 0;
+  const eta = ft.etaSec !== null ? `, ETA ${Math.round(ft.etaSec)} s` : '';
+  const loss = ft.loss !== null ? `, loss ${ft.loss.toFixed(3)}` : '';
+  return `fine-tune${targetLabel ? ` ${targetLabel}` : ''} ${bar(share, width)} ${ft.step}/${total || '?'}${loss}${eta}; last checkpoint step ${ft.checkpoints.at(-1)?.step ?? '-'}`;
 }
 
 /** A share in [0, 1] as a percentage with one decimal (`0.7312` -> `73.1%`); `-` when absent. */

@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import type { LatencyRow, ProfileModelResult } from '../activities';
+import type { LatencyRow } from '../activities';
 import type { ProfileSchema } from '../core/profile';
 import {
   renderReport,
@@ -11,10 +10,11 @@ import {
   type TargetStatus,
 } from '../report';
 import { reportKey, type ArtifactStore } from '../storage';
-import type { CampaignInput, CampaignResult, CampaignTargetResult } from '../workflows/campaign';
+import type { CampaignResult, CampaignTargetResult } from '../workflows/campaign';
 import type { z } from 'zod';
 import type { CampaignClient, CampaignDescription } from './campaign-client';
 import type { RebuiltLog } from './history-log';
+import { previousRevision } from './reset';
 
 function latencyByDevice(rows: LatencyRow[] | undefined): LatencyByDevice | undefined {
   if (!rows || rows.length === 0) return undefined;
@@ -27,11 +27,6 @@ function latencyByDevice(rows: LatencyRow[] | undefined): LatencyByDevice | unde
   return { ...(cpu.length ? { cpu } : {}), ...(cuda.length ? { cuda } : {}) };
 }
 
-function decode<T>(payloads: readonly Payload[] | null | undefined): T | undefined {
-  const p = payloads?.[0];
-  return p ? (defaultPayloadConverter.fromPayload(p) as T) : undefined;
-}
-
 /** How a search that has no result is shown: by why its campaign has none. */
 function unfinishedStatus(log: RebuiltLog): TargetStatus {
   if (log.status === 'RUNNING') return 'running';
@@ -40,26 +35,17 @@ function unfinishedStatus(log: RebuiltLog): TargetStatus {
 
 /**
  * What exists of a campaign that did not complete, in the shape of its result: the dense model's profile
- * (when the profile ran) from the campaign's history, and each target's search as far as it got.
+ * (profiled, or reused from an earlier revision) from its current revision's history, and each target's
+ * search as far as it got.
  */
 async function partialResult(
   client: CampaignClient,
-  campaignId: string,
+  description: CampaignDescription,
   logs: readonly RebuiltLog[],
 ): Promise<CampaignResult> {
-  const events = (await client.temporal.workflow.getHandle(campaignId).fetchHistory()).events ?? [];
-  let input: CampaignInput | undefined;
-  let profiled: ProfileModelResult | undefined;
-  const scheduled = new Map<string, string>();
-  for (const ev of events) {
-    if (ev.workflowExecutionStartedEventAttributes)
-      input = decode<CampaignInput>(ev.workflowExecutionStartedEventAttributes.input?.payloads);
-    const s = ev.activityTaskScheduledEventAttributes;
-    if (s) scheduled.set(String(ev.eventId ?? ''), s.activityType?.name ?? '');
-    const c = ev.activityTaskCompletedEventAttributes;
-    if (c && scheduled.get(String(c.scheduledEventId ?? '')) === 'profileModel')
-      profiled = decode<ProfileModelResult>(c.result?.payloads);
-  }
+  const { workflowId, status } = description;
+  const events = (await client.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const { input, profile: profiled } = previousRevision(workflowId, status, events);
   const targets: CampaignTargetResult[] = logs.map((l) => ({
     targetLabel: l.targetLabel,
     targetMacs: l.targetMacs,
@@ -76,8 +62,8 @@ async function partialResult(
     }),
   }));
   return {
-    campaignId,
-    model: input?.config.model.name ?? 'unknown model',
+    campaignId: description.campaignId,
+    model: input.config.model.name,
     denseMacs: profiled?.macs ?? 0,
     denseParams: profiled?.params ?? 0,
     // A profile that never ran has no artifact: the report shows no stages.
@@ -99,7 +85,7 @@ export async function buildReportData(
 ): Promise<ReportData> {
   const description: CampaignDescription = await client.describe(campaignId);
   const logs = await client.log(campaignId);
-  const result = description.result ?? (await partialResult(client, campaignId, logs));
+  const result = description.result ?? (await partialResult(client, description, logs));
   const profile = result.profile.uri
     ? (JSON.parse(Buffer.from(await store.getBytes(result.profile)).toString('utf8')) as z.infer<
         typeof ProfileSchema

@@ -117,6 +117,8 @@ export interface WaitingJob {
 }
 
 export type History = Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>;
+type Description = Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['describe']>>;
+type PendingActivity = NonNullable<Description['raw']['pendingActivities']>[number];
 
 function scheduledEvent(history: History, activityId: string) {
   return (history.events ?? []).find((e) => e.activityTaskScheduledEventAttributes?.activityId === activityId)
@@ -159,7 +161,7 @@ export async function pendingJobs(
   client: Client,
   workflowIds: readonly string[],
   nowMs: number,
-  histories: ReadonlyMap<string, History> = new Map(),
+  known: ReadonlyMap<string, { history?: History | undefined; description?: Description }> = new Map(),
 ): Promise<{ waiting: WaitingJob[]; retrying: RetryingJob[] }> {
   const SCHEDULED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED;
   const waiting: WaitingJob[] = [];
@@ -167,15 +169,19 @@ export async function pendingJobs(
   const pollersOf = new Map<string, Promise<QueuePollers>>();
   for (const workflowId of workflowIds) {
     const handle = client.workflow.getHandle(workflowId);
-    const desc = await handle.describe().catch(() => undefined); // a search not started yet
+    const desc = known.get(workflowId)?.description ?? (await handle.describe().catch(() => undefined)); // a search not started yet
     if (desc?.status.name !== 'RUNNING') continue;
-    const all = desc.raw.pendingActivities ?? [];
-    if (all.length === 0) continue;
-    const history = histories.get(workflowId) ?? (await handle.fetchHistory());
-    for (const a of all) {
-      const next = Number(a.nextAttemptScheduleTime?.seconds ?? 0) * 1000;
+    const isRetry = (a: PendingActivity) => (a.attempt ?? 1) > 1 && !!a.lastFailure;
+    const dueAt = (a: PendingActivity) => Number(a.nextAttemptScheduleTime?.seconds ?? 0) * 1000;
+    const isDue = (a: PendingActivity) => a.state === SCHEDULED && (dueAt(a) === 0 || dueAt(a) <= nowMs);
+    // Only these need the history (their queue and target); a running search's other activities do not.
+    const pending = (desc.raw.pendingActivities ?? []).filter((a) => isRetry(a) || isDue(a));
+    if (pending.length === 0) continue;
+    const history = known.get(workflowId)?.history ?? (await handle.fetchHistory());
+    for (const a of pending) {
+      const next = dueAt(a);
       const targetLabel = scheduledTarget(history, a.activityId ?? '');
-      if ((a.attempt ?? 1) > 1 && a.lastFailure) {
+      if (isRetry(a)) {
         retrying.push({
           workflowId,
           activityType: a.activityType?.name ?? '?',
@@ -186,7 +192,7 @@ export async function pendingJobs(
           nextInMs: a.state === SCHEDULED && next > nowMs ? next - nowMs : undefined,
         });
       }
-      if (a.state !== SCHEDULED || (next !== 0 && next > nowMs)) continue;
+      if (!isDue(a)) continue;
       const scheduled = scheduledEvent(history, a.activityId ?? '');
       const queue = scheduled?.taskQueue?.name;
       if (!queue) continue;

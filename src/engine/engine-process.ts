@@ -37,7 +37,6 @@ function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessE
     'PYTHONHASHSEED',
     // The fault suite's failpoints (engine/agentic_engine/failpoints.py); unset in production.
     'AP_ENGINE_FAILPOINTS',
-    'AP_ENGINE_FAILPOINT_MARKS',
   ];
   const env: NodeJS.ProcessEnv = { PYTHONUNBUFFERED: '1' };
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];

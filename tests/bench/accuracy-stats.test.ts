@@ -1,3 +1,4 @@
+import { baseStrategy } from '../../src/core/strategy';
 import {
   aggregate,
   atLeastAsGood,
@@ -120,10 +121,14 @@ describe('accuracy statistics', () => {
     expect(scoredCandidates(log, null).filter((a) => a.kept)).toEqual([]);
   });
 
-  test('candidateKey names a strategy and its MACs, whatever the key order', () => {
-    const a = { importance: 'l2', pruningRatio: 0.3, stageRatios: { b: 0.2, a: 0.1 } };
-    const b = { stageRatios: { a: 0.1, b: 0.2 }, pruningRatio: 0.3, importance: 'l2' };
+  test('candidateKey names a strategy and its MACs, whatever the key order or the rationale', () => {
+    const a = baseStrategy(0.3, { stageRatios: { b: 0.2, a: 0.1 } });
+    const b = { ...baseStrategy(0.5, { stageRatios: { a: 0.1, b: 0.2 } }), pruningRatio: 0.3 };
     expect(candidateKey(a, 1000)).toBe(candidateKey(b, 1000));
+    // Each campaign's solver writes its own rationale: the same pruning is the same candidate.
+    expect(candidateKey({ ...a, rationale: 'interpolated from attempt 2' }, 1000)).toBe(
+      candidateKey(a, 1000),
+    );
     expect(candidateKey(a, 1000)).not.toBe(candidateKey(a, 1001));
     expect(candidateKey(a, 1000)).not.toBe(candidateKey({ ...a, importance: 'l1' }, 1000));
   });

@@ -1,6 +1,6 @@
 import type { Attempt } from '../../src/core/attempt';
 import { baseStrategy } from '../../src/core/strategy';
-import { attemptsTable, exportCsv, percent, scoreText } from '../../src/client/format';
+import { attemptsTable, exportCsv, fineTuneLine, percent, scoreText } from '../../src/client/format';
 
 // A scored search at 10 M MACs, band -5%..+1%: #1 a scaling step (+20 %), #2 a candidate scored zero-shot,
 // #3 a candidate scored after a 50-step recovery fine-tune (kept), #4 a candidate whose scoring failed,
@@ -112,3 +112,30 @@ describe('campaign export --format csv with scores', () => {
     expect([field(1, 'role'), field(1, 'scoreMode'), field(5, 'role')]).toEqual(['scaling', '', 'failed']);
   });
 });
+
+const REF = { uri: 's3://b/k', key: 'k', sha256: '0'.repeat(64), sizeBytes: 1 };
+
+test.each([
+  [
+    'a fine-tune of a target, with loss, ETA and a stored checkpoint',
+    'ta',
+    { step: 120, totalSteps: 400, loss: 0.4321, etaSec: 61.4, checkpoints: [{ step: 100 }] },
+    'fine-tune ta ███······· 120/400, loss 0.432, ETA 61 s; last checkpoint step 100',
+  ],
+  [
+    'just started: no total yet, no loss, no ETA, no checkpoint',
+    undefined,
+    { step: 0, totalSteps: null, loss: null, etaSec: null, checkpoints: [] },
+    'fine-tune ·········· 0/?; last checkpoint step -',
+  ],
+  [
+    'done: the bar is full',
+    't50',
+    { step: 400, totalSteps: 400, loss: 0.1, etaSec: 0, checkpoints: [{ step: 390 }, { step: 400 }] },
+    'fine-tune t50 ██████████ 400/400, loss 0.100, ETA 0 s; last checkpoint step 400',
+  ],
+])('watch line: %s', (_case, label, ft, line) =>
+  expect(
+    fineTuneLine(label, { ...ft, checkpoints: ft.checkpoints.map((c) => ({ ...c, ref: REF })) }, 10),
+  ).toBe(line),
+);

@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -89,9 +90,7 @@ async function pendingOf(client: Client, workflowIds: readonly string[]): Promis
         activityId: a.activityId ?? '',
         activityType: a.activityType?.name ?? '',
         attempt: a.attempt ?? 1,
-        startedMs: a.lastStartedTime
-          ? Number(a.lastStartedTime.seconds ?? 0) * 1000 + Math.floor((a.lastStartedTime.nanos ?? 0) / 1e6)
-          : null,
+        startedMs: a.lastStartedTime ? tsToMs(a.lastStartedTime) : null,
         heartbeat: p ? defaultPayloadConverter.fromPayload(p) : undefined,
       });
     }
@@ -113,8 +112,7 @@ async function lastStartOf(
   );
   if (!started?.eventTime) return undefined;
   return {
-    startedMs:
-      Number(started.eventTime.seconds ?? 0) * 1000 + Math.floor((started.eventTime.nanos ?? 0) / 1e6),
+    startedMs: tsToMs(started.eventTime),
     attempt: started.activityTaskStartedEventAttributes!.attempt ?? 1,
   };
 }

@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { tsToMs } from '@temporalio/common/lib/time';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FineTuneHeartbeat } from '../../src/activities';
@@ -47,9 +48,6 @@ interface Attempt {
   identity: string;
 }
 
-const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
-  Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
-
 async function attemptsOf(client: Client, workflowId: string): Promise<Attempt[]> {
   const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
   const byId = new Map<string, Attempt>();
@@ -69,14 +67,14 @@ async function attemptsOf(client: Client, workflowId: string): Promise<Attempt[]
     const st = e.activityTaskStartedEventAttributes;
     if (st) {
       const a = byId.get(String(st.scheduledEventId))!;
-      a.startedMs = ms(e.eventTime);
+      a.startedMs = tsToMs(e.eventTime);
       a.identity = st.identity ?? '';
     }
     const done =
       e.activityTaskCompletedEventAttributes ??
       e.activityTaskFailedEventAttributes ??
       e.activityTaskTimedOutEventAttributes;
-    if (done) byId.get(String(done.scheduledEventId))!.endedMs = ms(e.eventTime);
+    if (done) byId.get(String(done.scheduledEventId))!.endedMs = tsToMs(e.eventTime);
   }
   return [...byId.values()];
 }
