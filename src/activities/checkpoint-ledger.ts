@@ -198,7 +198,9 @@ export class CheckpointLedger {
     if (ref.sha256 !== sha256)
       throw new Error(`checkpoint ${file} changed while uploading (sha256 mismatch)`);
     const entry = { step, ref };
-    this.checkpoints = [...this.checkpoints, entry];
+    // A step written again (the engine's last periodic checkpoint and its final one share a key) replaces its
+    // entry: the object now holds the new bytes, and one key is never listed twice.
+    this.checkpoints = [...this.checkpoints.filter((c) => c.ref.key !== ref.key), entry];
     return entry;
   }
 
@@ -231,11 +233,7 @@ export class CheckpointLedger {
 
   private async deleteRetired(all: boolean): Promise<void> {
     while (this.retired.length > 0 && (all || this.now() - this.retired[0]!.at >= this.opts.retireGraceMs)) {
-      const { key } = this.retired.shift()!;
-      // A step recorded twice (the engine's last periodic checkpoint and its final one) shares its key with a
-      // listed checkpoint: the object is still named, so it stays.
-      if (this.checkpoints.some((c) => c.ref.key === key)) continue;
-      await this.opts.store.delete(key).catch(() => undefined);
+      await this.opts.store.delete(this.retired.shift()!.key).catch(() => undefined);
     }
   }
 }

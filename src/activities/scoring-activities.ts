@@ -3,9 +3,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactRef } from '../core/artifact-ref';
+import type { CandidateScore } from '../core/attempt';
+import type { ScoringMode } from '../core/campaign-config';
 import type { ModelSpec } from '../core/model-spec';
+import type { SensitivityTable } from '../core/stage-allocation';
 import type { Strategy } from '../core/strategy';
-import { EngineProcessError } from '../engine/errors';
 import { parseEngineResult, ScoreResultSchema, SensitivityResultSchema } from '../engine/protocol';
 import { scoringCheckpointFolder, scoringCheckpointKey, sensitivityKey } from '../storage/keys';
 import { CheckpointLedger, type CheckpointRef } from './checkpoint-ledger';
@@ -15,8 +17,8 @@ import { toActivityFailure } from './failures';
 import { keepHeartbeating } from './heartbeat';
 import { downloadModelDir, localizeModelSpec } from './model-files';
 
-/** How a candidate is scored: as pruned (after BN recalibration), or after a short KD fine-tune. */
-export type ScoringMode = 'zero-shot' | 'recovery';
+// The score and mode an activity returns are the attempt's own (core), under the names callers import here.
+export type { CandidateScore, ScoringMode };
 
 /** Input of {@link ScoringActivities.scoreCandidate}. */
 export interface ScoreCandidateInput {
@@ -41,27 +43,6 @@ export interface ScoreCandidateInput {
   seed: number;
 }
 
-/**
- * What the search records per scored candidate (on Attempt.score).
- *
- * @example
- * // democnn at 50 % of its channels, 50 recovery steps, 256 held-out train/ images:
- * { mode: 'recovery', top1: 0.62, loss: 1.08, count: 256, steps: 50, wallMs: 9400 }
- */
-export interface CandidateScore {
-  mode: ScoringMode;
-  /** Fraction 0..1 on the held-out train/ slice. */
-  top1: number;
-  /** Mean cross-entropy on that slice. */
-  loss: number;
-  /** Images scored. */
-  count: number;
-  /** Recovery fine-tune steps run (0 for zero-shot). */
-  steps: number;
-  /** The engine's wall time of this score (recalibration, fine-tune, scoring). */
-  wallMs: number;
-}
-
 /** Input of {@link ScoringActivities.measureSensitivity}. */
 export interface SensitivityInput {
   campaignId: string;
@@ -80,23 +61,10 @@ export interface SensitivityInput {
   seed: number;
 }
 
-/** How one stage responds to being pruned alone. */
-export interface StageSensitivity {
-  /** A profile stage name (usable as a Strategy.stageRatios key). */
-  stage: string;
-  /** The stage's dense MACs. */
-  macs: number;
-  /** Whole-model MACs after pruning only this stage at `ratio`, and the score of that model. */
-  points: { ratio: number; macs: number; top1: number; loss: number }[];
-}
-
 /** The sensitivity table: small enough for history; the full engine answer is stored as `table`. */
-export interface SensitivityResult {
+export interface SensitivityResult extends SensitivityTable {
   /** The full table stored as a JSON artifact ({@link sensitivityKey}). */
   table: ArtifactRef;
-  /** The dense model on the same slice. */
-  baseline: { top1: number; loss: number };
-  stages: StageSensitivity[];
 }
 
 /** Heartbeat details of {@link ScoringActivities.scoreCandidate}: live progress and stored checkpoints. */
@@ -115,27 +83,6 @@ export interface ScoreHeartbeat {
  */
 export const RECOVERY_CHECKPOINT_EVERY_STEPS = 250;
 
-/**
- * An engine failure as the scoring activities fail: request errors non-retryable (as every engine activity),
- * an engine that died mid-score a retryable `EngineCrashed` with a one-line reason (the stderr tail goes
- * to the worker log, not into history).
- */
-function scoringFailure(err: unknown): unknown {
-  if (err instanceof EngineProcessError) {
-    try {
-      Context.current().log.warn(err.message);
-    } catch {
-      // outside an activity: nothing to log to
-    }
-    return ApplicationFailure.create({
-      message: err.message.split('\n')[0]!,
-      type: FailureTypes.engineCrashed,
-      nonRetryable: false,
-    });
-  }
-  return toActivityFailure(err);
-}
-
 /** Options of {@link createScoringActivities}. */
 export interface ScoringOptions {
   /** Checkpoint interval of recovery fine-tunes. @default RECOVERY_CHECKPOINT_EVERY_STEPS */
@@ -148,10 +95,14 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
 
   async function scoreIn(input: ScoreCandidateInput, ctx: Context, runDir: string): Promise<CandidateScore> {
     const prior = ctx.info.heartbeatDetails as ScoreHeartbeat | undefined;
-    const model = await downloadModelDir(deps.store, input.model, path.join(runDir, 'model'));
-    const teacher = input.teacher
-      ? await localizeModelSpec(deps.store, input.teacher, deps.workDir)
-      : undefined;
+    // Downloads heartbeat too (a large model from S3 outlasts the heartbeat timeout), with the prior details.
+    const { model, teacher } = await keepHeartbeating(
+      async () => ({
+        model: await downloadModelDir(deps.store, input.model, path.join(runDir, 'model')),
+        teacher: input.teacher ? await localizeModelSpec(deps.store, input.teacher, deps.workDir) : undefined,
+      }),
+      () => prior,
+    );
     const recovery = input.mode === 'recovery' ? input.recovery : undefined;
     if (input.mode === 'recovery' && recovery === undefined) {
       throw ApplicationFailure.nonRetryable(
@@ -177,7 +128,12 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
             prior?.checkpoints,
           )
         : undefined;
-    const resume = ledger ? await ledger.resume(path.join(runDir, 'resume')) : undefined;
+    const resume = ledger
+      ? await keepHeartbeating(
+          () => ledger.resume(path.join(runDir, 'resume')),
+          () => prior,
+        )
+      : undefined;
     const live: ScoreHeartbeat = {
       stage: 'starting',
       fraction: null,
@@ -233,7 +189,7 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
         () => ({ ...live }),
       );
     } catch (err) {
-      throw scoringFailure(err);
+      throw toActivityFailure(err);
     }
     const out = parseEngineResult('score', ScoreResultSchema, raw);
     if (ledger) {
@@ -308,7 +264,7 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
               },
             );
           } catch (err) {
-            throw scoringFailure(err);
+            throw toActivityFailure(err);
           }
           const out = parseEngineResult('sensitivity', SensitivityResultSchema, raw);
           const table = await deps.store.put(

@@ -8,7 +8,7 @@
  */
 import type { MessageParam, TextBlockParam, Tool } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
-import type { Attempt } from '../core/attempt';
+import { scoreModeText, type Attempt } from '../core/attempt';
 import { bestAttempt, bestScored, bracketOf, isFailed, isMeasured } from '../core/attempt-selection';
 import { firstGuess } from '../core/mac-model';
 import type { ProfileSummary } from '../core/profile';
@@ -260,7 +260,8 @@ function renderContext(input: ProposeInput): string {
 /**
  * The per-stage sensitivity as a table: one row per stage, one cell per measured ratio with the whole
  * model's MACs (as a share of dense), top-1 and loss on the scoring slice, and the loss added per 10 % of
- * dense MACs removed at the largest ratio (the number the stage allocation ranks by).
+ * dense MACs removed at the largest ratio (a one-number summary for the reader; the stage allocation itself
+ * follows each stage's whole curve, 0.01 of a ratio at a time, cheapest loss per MAC first).
  */
 export function renderSensitivity(table: SensitivityTable, denseMacs: number): string {
   const ratios = [...new Set(table.stages.flatMap((s) => s.points.map((p) => p.ratio)))].sort(
@@ -292,8 +293,7 @@ function pct1(share: number): string {
 /** A candidate's score in a few characters: `61.3% loss 1.120 (zero-shot)`, `failed: ...`, or `-`. */
 function scoreCell(a: Attempt): string {
   if (a.score) {
-    const how = a.score.mode === 'recovery' ? `recovery ${a.score.steps} steps` : 'zero-shot';
-    return `${pct1(a.score.top1)} loss ${a.score.loss.toFixed(3)} (${how})`;
+    return `${pct1(a.score.top1)} loss ${a.score.loss.toFixed(3)} (${scoreModeText(a.score)})`;
   }
   if (a.scoreError !== undefined) return `failed: ${truncate(oneLine(a.scoreError), 40)}`;
   return '-';

@@ -189,8 +189,8 @@ interface Context {
  *    seeding each finer family with the coarser measurements; then hold the best bracket end and
  *    move one stage's ratio (`stageRatios`), smallest MAC share first (the finest step).
  *
- * A base strategy that carries its own `pruningRatio` and `stageRatios` (a stage allocation, a human
- * override's shape) is instead scaled as a whole: one factor on all its ratios, the shape itself first
+ * A base strategy that carries its own `pruningRatio` and `stageRatios` (a stage allocation; a human
+ * override's shape carries no `pruningRatio` and goes through the families above) is instead scaled as a whole: one factor on all its ratios, the shape itself first
  * (`scaledShapeFamily`); when that family has nothing left, the solver is exhausted for the shape.
  *
  * Attempts with `error` measured nothing: they are not fitted, never repeated, and cap extrapolation.
@@ -237,7 +237,7 @@ export function solve(input: ProposeInput, options: SolverOptions = {}): Proposa
     }
   }
 
-  // A shape that carries its own ratios (a stage allocation, a human override's shape): scale them together.
+  // A shape that carries its own ratios (a stage allocation): scale them together.
   const shaped = scaledShapeFamily(ctx, input.baseStrategy);
   if (shaped) {
     const s = runFamily(shaped, ctx);
@@ -417,7 +417,7 @@ function ownPoints(
 
 /**
  * A shape that carries its own ratios — `pruningRatio` and `stageRatios` both set in the base strategy, as a
- * stage allocation from the sensitivity table (`candidateShapes`) or a human override's shape are —
+ * stage allocation from the sensitivity table (`candidateShapes`) is —
  * scaled by one common factor `s`: every ratio of the shape is `s` times its own, so the shape's relative
  * emphasis between stages is kept and `s = 1` is the shape as given (its first try). The family's space is
  * `x` = the MAC model's prediction for `s`, `y` = the measured MACs, a line through the dense model (`s = 0`)

@@ -39,7 +39,7 @@ import {
   scheduledTarget,
   type History,
   startHint,
-  POLLER_STALE_MS,
+  isServed,
   type RetryingJob,
   type WaitingJob,
 } from './worker-presence';
@@ -251,12 +251,11 @@ export class CampaignClient {
     if (gpus <= 1) return;
     const queue = trainQueueFor(gpus);
     const now = Date.now();
-    const fresh = (p: { lastPollMs: number[] }) => p.lastPollMs.some((t) => now - t <= POLLER_STALE_MS);
     const [wanted, single] = await Promise.all([
       queueWorkers(this.temporal, queue),
       queueWorkers(this.temporal, TaskQueues.train),
     ]);
-    if (fresh(wanted) || !fresh(single)) return;
+    if (isServed(wanted, now) || !isServed(single, now)) return;
     throw new UsageError(
       `finetune.gpus: ${gpus}: no worker can take a ${gpus}-GPU fine-tune (none serves task queue "${queue}"; ` +
         `the device workers up have slots of 1 device); start one with \`${startHint(queue)}\``,
@@ -436,7 +435,9 @@ export class CampaignClient {
         });
       }
       const running = desc.status.name === 'RUNNING';
-      const warnings = running ? missingWorkers(await campaignQueuePollers(this.temporal), Date.now()) : [];
+      const warnings = running
+        ? missingWorkers(await campaignQueuePollers(this.temporal, input?.config.finetune?.gpus), Date.now())
+        : [];
       const { waiting, retrying } = running
         ? await pendingJobs(
             this.temporal,

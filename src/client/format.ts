@@ -1,5 +1,5 @@
 import type { FineTuneHeartbeat } from '../activities';
-import type { Attempt } from '../core/attempt';
+import { scoreModeText, type Attempt } from '../core/attempt';
 import { attemptRole } from '../core/search-state';
 import { formatMacs, formatPercent } from '../core/units';
 
@@ -54,8 +54,7 @@ export function percent(share: number | null | undefined): string {
  * steps (`61.3% zero-shot`, `74.0% recovery 50 steps`); `failed` when scoring failed; `-` when unscored.
  */
 export function scoreText(a: Pick<Attempt, 'score' | 'scoreError'>): string {
-  if (a.score)
-    return `${percent(a.score.top1)} ${a.score.mode}${a.score.mode === 'recovery' ? ` ${a.score.steps} steps` : ''}`;
+  if (a.score) return `${percent(a.score.top1)} ${scoreModeText(a.score)}`;
   return a.scoreError !== undefined ? 'failed' : '-';
 }
 

@@ -38,7 +38,6 @@ export async function startLocalRuntime(opts: {
   processEnv: NodeJS.ProcessEnv;
   queues: QueueName[];
   startServer: boolean;
-  concurrency?: Partial<Record<QueueName, number>>;
   /** Device slots (`--devices`): one trials and one train job per slot, engines pinned. @default one, unpinned */
   slots?: readonly DeviceSlot[];
   /** Devices per train slot (`--gpus-per-job`). @default 1 */
@@ -78,7 +77,6 @@ export async function startLocalRuntime(opts: {
     deps,
     slots: deps.engine.slots.length,
     ...(opts.gpusPerJob ? { gpusPerJob: opts.gpusPerJob } : {}),
-    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   });
   const running = Promise.all(workers.map((w) => w.run())).then(() => undefined);
   return {

@@ -3,7 +3,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { failureReason } from './failure-reason';
 import { presenceQueue, slotsOfIdentity } from '../workers/create-workers';
-import { TaskQueues } from '../workflows/presets';
+import { TaskQueues, trainQueueFor } from '../workflows/presets';
 
 /** How long after its last poll a worker still counts as there: an idle worker re-polls within ~70 s. */
 export const POLLER_STALE_MS = 90_000;
@@ -53,7 +53,7 @@ export function missingWorkers(
   staleMs = POLLER_STALE_MS,
 ): string[] {
   return pollers
-    .filter((p) => freshPollers(p, nowMs, staleMs).length === 0)
+    .filter((p) => !isServed(p, nowMs, staleMs))
     .map(
       (p) =>
         `no worker is polling task queue "${p.queue}" (${p.kind}): start one with \`${startHint(p.queue)}\``,
@@ -91,13 +91,22 @@ export async function queueWorkers(client: Client, queue: string): Promise<Queue
   return { ...(await queuePollers(client, presenceQueue(queue), 'activities')), queue };
 }
 
-/** Who serves the queues a campaign needs: `control` for its workflows, `trials` and `train` for engine jobs. */
-export async function campaignQueuePollers(client: Client): Promise<QueuePollers[]> {
+/**
+ * Who serves the queues a campaign needs: `control` for its workflows, `trials` and `train` for engine jobs,
+ * and `train-gpus-N` for its fine-tunes when they take `gpus` > 1 devices.
+ */
+export async function campaignQueuePollers(client: Client, gpus = 1): Promise<QueuePollers[]> {
   return Promise.all([
     queuePollers(client, TaskQueues.control, 'workflows'),
     queueWorkers(client, TaskQueues.trials),
     queueWorkers(client, TaskQueues.train),
+    ...(gpus > 1 ? [queueWorkers(client, trainQueueFor(gpus))] : []),
   ]);
+}
+
+/** Whether some worker polled this queue within `staleMs` of `nowMs`. */
+export function isServed(p: QueuePollers, nowMs: number, staleMs = POLLER_STALE_MS): boolean {
+  return freshPollers(p, nowMs, staleMs).length > 0;
 }
 
 /** An activity the server holds on its task queue because no worker has taken it (yet). */

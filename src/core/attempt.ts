@@ -54,6 +54,16 @@ export const CandidateScoreSchema = z
 export type CandidateScore = z.infer<typeof CandidateScoreSchema>;
 
 /**
+ * How a candidate was scored, in words: `zero-shot`, or `recovery 50 steps`.
+ *
+ * @example
+ * scoreModeText({ mode: 'recovery', steps: 50 }) // 'recovery 50 steps'
+ */
+export function scoreModeText(score: Pick<CandidateScore, 'mode' | 'steps'>): string {
+  return score.mode === 'recovery' ? `recovery ${score.steps} steps` : 'zero-shot';
+}
+
+/**
  * One attempt of the MAC-target search: the strategy an agent proposed and what the engine measured.
  * The list of attempts is the strategy log. An attempt with `error` measured nothing and carries
  * sentinel numbers: read attempts through `isMeasured` / `failedAttempt` and the selections of

@@ -2,7 +2,7 @@
  * The report's tables: the dense-vs-pruned summary and the strategy log of each target.
  * Every cell goes through `esc` or a formatter; LLM text (rationales, fallback reasons) is data.
  */
-import type { Attempt } from '../core/attempt';
+import { scoreModeText, type Attempt } from '../core/attempt';
 import { attemptRole } from '../core/search-state';
 import { MISSING, acc, bandText, esc, fixed, int, isNum, macs, ms, pct, pp, si, times, usd } from './format';
 import type { LatencyByDevice, LatencyPoint, ReportData, TargetReport } from './report-data';
@@ -122,8 +122,7 @@ function notesCell(a: Attempt): string {
 /** A candidate's score: top-1 on the scoring slice, with the mode (and recovery steps) and loss below. */
 function scoreCell(a: Attempt): string {
   if (a.score) {
-    const how = a.score.mode === 'recovery' ? `recovery ${a.score.steps} steps` : 'zero-shot';
-    return `${esc(acc(a.score.top1, 1))}${sub(`${esc(how)} · loss ${esc(fixed(a.score.loss, 3))}`)}`;
+    return `${esc(acc(a.score.top1, 1))}${sub(`${esc(scoreModeText(a.score))} · loss ${esc(fixed(a.score.loss, 3))}`)}`;
   }
   return a.scoreError !== undefined ? '<span class="muted">failed</span>' : MISSING;
 }

@@ -21,8 +21,6 @@ export interface CreateWorkersOptions {
   slots?: number;
   /** Devices per `train` slot: the train worker polls `trainQueueFor(gpusPerJob)`. @default 1 */
   gpusPerJob?: number;
-  /** Concurrent activities per queue, overriding the slot count. @default control 8, trials/train: slots */
-  concurrency?: Partial<Record<QueueName, number>>;
 }
 
 /** The longest the worker holds back an activity's heartbeat before sending it to the server. */
@@ -73,7 +71,8 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
   const workers: Worker[] = [];
   for (const queue of opts.queues) {
     const taskQueue = queue === 'train' ? trainQueueFor(opts.gpusPerJob ?? 1) : TaskQueues[queue];
-    const concurrency = opts.concurrency?.[queue] ?? (queue === 'control' ? 8 : slots);
+    // Control runs short activities (proposals, logs) 8 at a time; trials and train one job per slot.
+    const concurrency = queue === 'control' ? 8 : slots;
     const base: WorkerOptions = {
       connection: opts.connection,
       namespace: opts.namespace,

@@ -149,8 +149,6 @@ export function slotEnv(slot: DeviceSlot): Record<string, string> {
 export class SlotPool implements EngineRunner {
   private readonly free: number[];
   private readonly waiting: ((slot: number) => void)[] = [];
-  /** The most slots busy at once since the pool was made. */
-  peakBusy = 0;
 
   constructor(
     readonly slots: readonly DeviceSlot[],
@@ -161,11 +159,6 @@ export class SlotPool implements EngineRunner {
         `a slot pool needs one runner per slot (${slots.length} slots, ${runners.length} runners)`,
       );
     this.free = slots.map((s) => s.index);
-  }
-
-  /** Slots running a job now. */
-  get busy(): number {
-    return this.slots.length - this.free.length;
   }
 
   async run<T = Record<string, unknown>>(job: string, request: unknown, opts?: JobOptions): Promise<T> {
@@ -179,10 +172,7 @@ export class SlotPool implements EngineRunner {
 
   private acquire(): Promise<number> {
     const slot = this.free.shift();
-    if (slot !== undefined) {
-      this.peakBusy = Math.max(this.peakBusy, this.busy);
-      return Promise.resolve(slot);
-    }
+    if (slot !== undefined) return Promise.resolve(slot);
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 

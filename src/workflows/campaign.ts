@@ -285,7 +285,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     });
   }
   // Each converged target's chosen model, fine-tuned, evaluated and checked; one target's steps in order.
-  const afterSearch = async (t: CampaignTargetResult, parallel: boolean): Promise<void> => {
+  const afterSearch = async (t: CampaignTargetResult): Promise<void> => {
     if (revision?.reuse[t.targetLabel]?.steps === 'all') return;
     const chosen = t.chosen;
     if (t.status !== 'converged' || !chosen?.model) {
@@ -298,8 +298,9 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
       // The heartbeat timeout comes from the config: how fast a dead GPU worker's job moves on is a deployment choice.
       const { fineTune } = proxyActivities<TrainingActivities>({
         ...ActivityPresets.fineTune,
-        // A multi-GPU fine-tune waits for a worker whose slots hold finetune.gpus devices.
-        ...(parallel ? { taskQueue: trainQueueFor(config.finetune.gpus) } : {}),
+        // A multi-GPU fine-tune waits for a worker whose slots hold finetune.gpus devices (a queue name is not
+        // part of what replay checks, so histories from before parallel-finetune replay as they ran).
+        taskQueue: trainQueueFor(config.finetune.gpus),
         ...(config.finetune.heartbeatTimeoutSec !== undefined
           ? { heartbeatTimeout: `${config.finetune.heartbeatTimeoutSec}s` }
           : {}),
@@ -343,10 +344,10 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
   if (patched(PARALLEL_FINETUNE_PATCH)) {
     // Targets fine-tune at once, up to finetune.parallel of them, each on a free train slot; each target's
     // evaluation and deployment check follow its own fine-tune as soon as it ends.
-    await eachBounded(targets, config.finetune?.parallel ?? targets.length, (t) => afterSearch(t, true));
+    await eachBounded(targets, config.finetune?.parallel ?? targets.length, afterSearch);
   } else {
     // Histories recorded before the patch fine-tuned one target after the other.
-    for (const t of targets) await afterSearch(t, false);
+    for (const t of targets) await afterSearch(t);
   }
 
   setStage('done');

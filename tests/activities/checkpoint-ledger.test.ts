@@ -21,8 +21,7 @@ import {
   type ArtifactStore,
 } from '../../src/storage';
 import { hashBytes } from '../../src/storage/hashing';
-import { S3ArtifactStore } from '../../src/storage/s3-artifact-store';
-import { testId, testServices } from '../support/test-env';
+import { testId, testStore } from '../support/test-env';
 
 const GRACE_MS = 1000;
 
@@ -160,6 +159,8 @@ test('a step recorded twice (last periodic and final checkpoint): finish keeps i
     await ledger.record(step, file, sha256);
     await ledger.retire();
   }
+  // One entry per key: the second recording of step 20 replaced the first.
+  expect(ledger.checkpoints.map((c) => c.step)).toEqual([10, 20]);
   await ledger.finish();
   expect(await stored()).toEqual([checkpointKey('c-1', 't1', 20)]);
   expect(ledger.latest()?.step).toBe(20);
@@ -280,8 +281,7 @@ describe('resume deletes what an interrupted attempt left behind', () => {
 });
 
 test('on the real S3-compatible server: two 503s are retried, the newest is resumed, the orphans leave the bucket', async () => {
-  const { s3 } = testServices();
-  const store = new S3ArtifactStore({ ...s3, region: 'us-east-1', forcePathStyle: true });
+  const store = testStore();
   const campaign = testId('ledger');
   const folder = checkpointFolder(campaign, 't1');
   const keyOf = (step: number) => checkpointKey(campaign, 't1', step);
