@@ -1,6 +1,7 @@
 /**
  * The pure statistics of bench/accuracy: rank correlation between a score and final accuracy, and the
- * per-method aggregation of fine-tune seeds. No I/O; tested on known inputs (tests/bench/accuracy-stats.test.ts).
+ * per-method aggregation of fine-tune seeds; the median and quantile the other benches report. No I/O; tested on
+ * known inputs (tests/bench/accuracy-stats.test.ts).
  */
 
 import type { Attempt } from '../src/core/attempt';
@@ -69,6 +70,26 @@ export function summarize(xs: readonly number[]): SeedSummary {
   const mean = xs.reduce((s, x) => s + x, 0) / n;
   const sd = n > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)) : 0;
   return { n, mean, sd, min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+/** The median of `xs`: the middle value, or the mean of the two middle values of an even count; NaN for none. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * The `q` quantile of `xs` by the nearest rank (the smallest value with at least `q` of the values at or
+ * below it, no interpolation; `q` 0 gives the smallest); `null` for none.
+ *
+ * @example quantile([4, 1, 3, 2], 0.5) // 2
+ */
+export function quantile(xs: readonly number[], q: number): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.max(0, Math.min(s.length - 1, Math.ceil(q * s.length) - 1))]!;
 }
 
 /** One fine-tuned run of one candidate: what the table aggregates. */

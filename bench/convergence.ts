@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import { CampaignClient } from '../src/client/campaign-client';
 import { startLocalRuntime } from '../src/client/local-runtime';
 import { resolveClientConfig } from '../src/client/client-config';
+import { quantile } from './accuracy-stats';
 import { extendedStats, type ExtendedStats } from './extended-stats';
 
 interface CaseRow {
@@ -27,12 +28,6 @@ interface CaseRow {
   wallSec: number;
   /** With --extended-search: what the extended search did after the first in-band attempt. */
   extended?: ExtendedStats;
-}
-
-function quantile(xs: number[], q: number): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? null;
 }
 
 async function main(): Promise<void> {

@@ -14,6 +14,7 @@ import type { Strategy } from '../src/core/strategy';
 import { dryRunStrategies } from '../src/engine/dry-run';
 import { defaultEngineLocation } from '../src/engine/engine-paths';
 import { WarmEngine } from '../src/engine/engine-process';
+import { median } from './accuracy-stats';
 
 /** A grid of shapes a solver might screen: ratios x criteria x scopes x rounding. */
 export function shapeGrid(count: number): Strategy[] {
@@ -37,8 +38,7 @@ export function shapeGrid(count: number): Strategy[] {
 
 function stats(xs: number[]): { median: number; min: number; max: number } {
   const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return { median: s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2, min: s[0]!, max: s[s.length - 1]! };
+  return { median: median(s), min: s[0]!, max: s[s.length - 1]! };
 }
 
 async function main(): Promise<void> {

@@ -11,12 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultEngineLocation } from '../src/engine/engine-paths';
 import { OneShotEngine, WarmEngine } from '../src/engine/engine-process';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+import { median } from './accuracy-stats';
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t = process.hrtime.bigint();

@@ -10,7 +10,6 @@
  */
 import { Command } from 'commander';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { CampaignClient } from '../src/client/campaign-client';
 import { resolveClientConfig } from '../src/client/client-config';
 import { connectClient } from '../src/client/connect';
@@ -18,7 +17,7 @@ import { OneShotEngine } from '../src/engine/engine-process';
 import { defaultEngineLocation } from '../src/engine/engine-paths';
 import type { CampaignConfigInput } from '../src/core/campaign-config';
 import { descendantsOf, processTable, sleep, WorkerProcess } from '../tests/support/worker-process';
-import { tempDir } from '../tests/support/test-env';
+import { smallShapes } from '../tests/support/test-env';
 
 interface Peak {
   /** Most engine processes at once: warm trial engines (`serve`) and one-shot long jobs. */
@@ -50,19 +49,12 @@ async function main(): Promise<void> {
   const log = (m: string) => process.stderr.write(`[fleet ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
   const engine = new OneShotEngine(defaultEngineLocation(env.AP_ENGINE_PYTHON));
-  const ds = await engine.run<{ root: string }>('make-dataset', {
-    out: path.join(tempDir('ap-bench-fleet-'), 'shapes'),
-    classes: 4,
-    trainPerClass: 16,
-    valPerClass: 4,
-    imageSize: 32,
-    seed: 0,
-  });
+  const dataset = await smallShapes(engine, 'ap-bench-fleet-');
   const config: CampaignConfigInput = {
     model: { name: 'democnn', numClasses: 4 },
     targets: [{ fraction: 0.5, band: '-5%..+1%', label: 't50' }],
     search: { agent: 'solver', maxIterations: 10, extendedSearch: 0 },
-    dataset: { root: ds.root, calibrationBatches: 1, calibrationBatchSize: 8 },
+    dataset: { root: dataset, calibrationBatches: 1, calibrationBatchSize: 8 },
     finetune: { epochs: 100, batchSize: 8, maxSteps, checkpointEverySteps: maxSteps, workers: 0 },
   };
 

@@ -16,12 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { defaultEngineLocation, repoRoot } from '../src/engine/engine-paths';
 import { OneShotEngine } from '../src/engine/engine-process';
 import { loadOnnxModel, profileModel } from '../src/onnx';
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
+import { median } from './accuracy-stats';
 
 async function defaultModel(): Promise<string> {
   const file = path.join(repoRoot(), '.state', 'test-cache', 'onnx', 'resnet50-opset17.onnx');

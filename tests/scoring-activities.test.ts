@@ -16,9 +16,8 @@ import {
 } from '../src/activities';
 import type { ArtifactRef } from '../src/core/artifact-ref';
 import type { ModelSpec } from '../src/core/model-spec';
-import { S3ArtifactStore } from '../src/storage';
 import { ActivityPresets, ActivityQueues, TaskQueues } from '../src/workflows/presets';
-import { realEngines, tempDir, testId, testServices } from './support/test-env';
+import { realEngines, tempDir, testId, testStore } from './support/test-env';
 
 // scoreCandidate and measureSensitivity outside Temporal (MockActivityEnvironment), on the real warm engine and
 // the real S3 server, with a democnn trained for a few steps on a generated 10-class dataset.
@@ -46,8 +45,7 @@ async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
 
 describe('scoring activities (MockActivityEnvironment, real warm engine, real S3)', () => {
   const engines = realEngines();
-  const { s3 } = testServices();
-  const store = new S3ArtifactStore({ ...s3, region: 'us-east-1', forcePathStyle: true });
+  const store = testStore();
   const workDir = tempDir('ap-score-work-');
   const deps = { store, ...engines, agents: {}, workDir };
   const scoring = createScoringActivities(deps);

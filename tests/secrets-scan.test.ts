@@ -1,6 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { S3ArtifactStore } from '../src/storage';
@@ -8,7 +7,8 @@ import { reportKey } from '../src/storage/keys';
 import { cli, withEnv, type CliRun } from './client/run-cli';
 import { OwnServices } from './support/own-services';
 import { FakeMessagesApi, overloadedReply, presentedKey, toolUseReply } from './support/fake-messages-api';
-import { ensureBuilt, realEngines, tempDir } from './support/test-env';
+import { ensureBuilt, realEngines, s3Env, smallShapes, tempDir } from './support/test-env';
+import { sleep, WorkerProcess } from './support/worker-process';
 
 // Secrets never reach history, logs, transcripts, store objects or reports (issue 16, item 4). Recognisable
 // values are planted as the Anthropic API key and the S3 access and secret keys, in the environment of the
@@ -25,7 +25,6 @@ import { ensureBuilt, realEngines, tempDir } from './support/test-env';
 // versitygw with them (infra/services.sh, AP_STATE_DIR=.state/secrets, their own ports); the shared
 // servers of the rest of the suite are never touched.
 
-const ROOT = path.join(__dirname, '..');
 const TEMPORAL_PORT = process.env.AP_SECRETS_TEMPORAL_PORT ?? '7244';
 const S3_PORT = process.env.AP_SECRETS_S3_PORT ?? '7072';
 const BUCKET = 'agentic-pruner-secrets';
@@ -86,8 +85,6 @@ function filesUnder(dir: string): string[] {
     .map((e) => path.join(e.parentPath, e.name));
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 test('the sanity of the scan: each planted value is found raw, in hex and in base64 at any offset', () => {
   for (const secret of Object.values(PLANTED)) {
     for (const prefix of ['', 'a', 'ab', 'abc', '{"k":"']) {
@@ -108,24 +105,17 @@ describe('no planted secret in anything a campaign leaves behind', () => {
   const workerLog = path.join(work, 'worker.log');
   const reportDir = path.join(work, 'reports');
   const campaignId = `secrets-${Date.now().toString(36)}`;
-  let worker: ChildProcess | undefined;
-  let workerExit: Promise<unknown> = Promise.resolve();
+  let worker: WorkerProcess | undefined;
   const cliRuns: { args: string[]; run: CliRun }[] = [];
-  const clientEnv = {
-    TEMPORAL_ADDRESS,
-    AP_STORE: 's3',
-    AP_S3_ENDPOINT: S3_ENDPOINT,
-    AP_S3_BUCKET: BUCKET,
-    AP_S3_ACCESS_KEY: PLANTED.s3AccessKey,
-    AP_S3_SECRET_KEY: PLANTED.s3SecretKey,
-    ANTHROPIC_API_KEY: PLANTED.anthropicApiKey,
-  };
-  const store = new S3ArtifactStore({
+  // This file's own S3 server, whose credentials are the planted keys.
+  const s3 = {
     endpoint: S3_ENDPOINT,
     bucket: BUCKET,
     accessKeyId: PLANTED.s3AccessKey,
     secretAccessKey: PLANTED.s3SecretKey,
-  });
+  };
+  const clientEnv = { TEMPORAL_ADDRESS, ...s3Env(s3), ANTHROPIC_API_KEY: PLANTED.anthropicApiKey };
+  const store = new S3ArtifactStore(s3);
 
   async function run(...args: string[]): Promise<CliRun> {
     const r = await withEnv(clientEnv, () => cli(...args));
@@ -148,14 +138,7 @@ describe('no planted secret in anything a campaign leaves behind', () => {
       toolUseReply({ ...strategy, pruningRatio: 0.3, rationale: 'a first guess' }),
     );
 
-    const ds = await engines.oneShotEngine.run<{ root: string }>('make-dataset', {
-      out: path.join(work, 'shapes'),
-      classes: 4,
-      trainPerClass: 16,
-      valPerClass: 4,
-      imageSize: 32,
-      seed: 0,
-    });
+    const dataset = await smallShapes(engines.oneShotEngine, 'ap-secrets-shapes-');
     fs.writeFileSync(
       path.join(work, 'campaign.yaml'),
       [
@@ -163,55 +146,31 @@ describe('no planted secret in anything a campaign leaves behind', () => {
         'targets: [{ fraction: 0.5, band: "-5%..+5%", label: t50 }]',
         'search: { agent: claude, maxIterations: 8, extendedSearch: 0, base: { roundTo: 1 } }',
         'claude: { maxRetries: 1, maxRepairs: 1 }',
-        `dataset: { root: ${JSON.stringify(ds.root)}, calibrationBatches: 1, calibrationBatchSize: 8 }`,
+        `dataset: { root: ${JSON.stringify(dataset)}, calibrationBatches: 1, calibrationBatchSize: 8 }`,
         'finetune: { epochs: 1, batchSize: 16, maxSteps: 4, checkpointEverySteps: 2, workers: 0, bf16: false, channelsLast: false }',
         'deployment: { latencyRuns: 2, batchSizes: [1], agreementSamples: 8 }',
         '',
       ].join('\n'),
     );
 
-    const out = fs.openSync(workerLog, 'w');
-    worker = spawn(
-      process.execPath,
-      [
-        path.join(ROOT, 'bin', 'agentic-pruner.js'),
-        'worker',
-        '--queues',
-        'control,trials,train',
-        '--verbose',
-      ],
+    // The worker as a user runs it, with the planted keys in its environment; its whole output goes to workerLog.
+    worker = new WorkerProcess(
+      'secrets-worker',
+      ['--queues', 'control,trials,train', '--verbose'],
       {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '',
-          ...(process.env.AP_ENGINE_PYTHON ? { AP_ENGINE_PYTHON: process.env.AP_ENGINE_PYTHON } : {}),
-          OMP_NUM_THREADS: '1',
-          ...clientEnv,
-          ANTHROPIC_BASE_URL: fake.baseURL,
-          AP_STATE_DIR: path.join(work, 'worker-state'),
-        },
-        stdio: ['ignore', out, out],
+        ANTHROPIC_API_KEY: PLANTED.anthropicApiKey,
+        ANTHROPIC_BASE_URL: fake.baseURL,
+        AP_STATE_DIR: path.join(work, 'worker-state'),
       },
+      { temporalAddress: TEMPORAL_ADDRESS, s3 },
+      { logFile: workerLog },
     );
-    const child = worker;
-    workerExit = new Promise((r) => child.once('exit', r));
-    const deadline = Date.now() + 90_000;
-    while (!fs.readFileSync(workerLog, 'utf8').includes('worker running on ')) {
-      if (child.exitCode !== null)
-        throw new Error(`the worker exited:\n${fs.readFileSync(workerLog, 'utf8')}`);
-      if (Date.now() > deadline)
-        throw new Error(`the worker did not start:\n${fs.readFileSync(workerLog, 'utf8')}`);
-      await sleep(250);
-    }
+    await worker.ready(90_000);
   }, 10 * 60_000);
 
   afterAll(async () => {
-    if (worker && worker.exitCode === null) {
-      worker.kill('SIGTERM');
-      await Promise.race([workerExit, sleep(20_000)]);
-      if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
-    }
+    // SIGTERM, SIGKILL after 20 s, and the engine processes it left behind.
+    await worker?.stop(20_000);
     await fake.stop();
     await engines.engine.close();
     store.destroy();

@@ -2,7 +2,13 @@ import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { Proposal } from '../agents/agent';
-import type { PruneTrialInput, PruneTrialResult, ScoreCandidateInput } from '../activities';
+import type {
+  PruneTrialInput,
+  PruneTrialResult,
+  ScoreCandidateInput,
+  SensitivityResult,
+} from '../activities';
+import type { SensitivityTable } from '../core/stage-allocation';
 import type { Attempt, CandidateScore } from '../core/attempt';
 import { deviation, formatBand, inBand, type Band } from '../core/tolerance-band';
 import type { MacTargetSearchInput, MacTargetSearchResult } from '../workflows/mac-target-search';
@@ -27,6 +33,8 @@ export interface RebuiltLog {
   chosenIndex: number | null;
   /** Human changes, in order: band changes and strategy overrides, each after the attempt it followed. */
   changes: { afterAttempt: number; note: string }[];
+  /** The per-stage sensitivity the search measured, when it did (a reset from an attempt replays with it). */
+  sensitivity?: SensitivityTable;
   /**
    * Runs a reset replaced (a later run of the same id was reset from them): kept as history, their attempts
    * not in `attempts` — the run that counts replays the attempts before the reset point itself.
@@ -61,6 +69,8 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
   /** The band after the run's last accepted band change; `undefined` when none was made. */
   band?: Band;
   changes: { afterAttempt: number; note: string }[];
+  /** The per-stage sensitivity the search measured (or carried in from the run before), when it has one. */
+  sensitivity?: SensitivityTable;
 } {
   let input: MacTargetSearchInput | undefined;
   const scheduled = new Map<string, { type: string; input: unknown }>();
@@ -68,6 +78,7 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
   const changes: { afterAttempt: number; note: string }[] = [];
   let band: Band | undefined;
   let lastProposal: Proposal | undefined;
+  let sensitivity: SensitivityTable | undefined;
   for (const ev of events) {
     const id = String(ev.eventId ?? '');
     const update = ev.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
@@ -94,6 +105,7 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       }
     } else if (ev.workflowExecutionStartedEventAttributes) {
       input = decode<MacTargetSearchInput>(ev.workflowExecutionStartedEventAttributes.input?.payloads);
+      sensitivity = input?.carried?.sensitivity;
     } else if (ev.activityTaskScheduledEventAttributes) {
       const a = ev.activityTaskScheduledEventAttributes;
       scheduled.set(id, { type: a.activityType?.name ?? '', input: decode(a.input?.payloads as Payload[]) });
@@ -103,6 +115,10 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       if (!s) continue;
       const result = decode<unknown>(a.result?.payloads);
       if (s.type === 'proposeStrategy') lastProposal = result as Proposal;
+      if (s.type === 'measureSensitivity') {
+        const { baseline, stages } = result as SensitivityResult;
+        sensitivity = { baseline, stages };
+      }
       // A run that starts from a stored log (continue-as-new, or a revision's re-run from an attempt) loads
       // the attempts before its own: they are part of its log.
       if (s.type === 'loadStrategyLog') attempts.push(...(result as Attempt[]));
@@ -156,7 +172,7 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       }
     }
   }
-  return { input, attempts, ...(band ? { band } : {}), changes };
+  return { input, attempts, ...(band ? { band } : {}), changes, ...(sensitivity ? { sensitivity } : {}) };
 }
 
 function agentFor(trial: PruneTrialInput, proposal: Proposal | undefined): Attempt['agent'] {
@@ -197,6 +213,7 @@ export async function rebuildSearchLog(client: Client, workflowId: string): Prom
   // The newest run that counts wins an attempt index (a reset run re-measures from its reset point on).
   const byIndex = new Map<number, Attempt>();
   const changes: RebuiltLog['changes'] = [];
+  let sensitivity: SensitivityTable | undefined;
   const supersededRuns: RebuiltLog['supersededRuns'] = [];
   // A reset run names the run it was reset from (`baseRunId` on its reset workflow-task failure).
   const resetFrom = new Set(
@@ -218,6 +235,7 @@ export async function rebuildSearchLog(client: Client, workflowId: string): Prom
     band = r.band ?? r.input?.band ?? band;
     for (const a of r.attempts) byIndex.set(a.index, a);
     changes.push(...r.changes);
+    sensitivity = r.sensitivity ?? sensitivity;
   }
   if (!input)
     throw new Error(`workflow ${workflowId} is not a macTargetSearch (no input found in its history)`);
@@ -243,5 +261,6 @@ export async function rebuildSearchLog(client: Client, workflowId: string): Prom
     chosenIndex: result?.chosen?.index ?? null,
     changes,
     supersededRuns,
+    ...(sensitivity ? { sensitivity } : {}),
   };
 }

@@ -11,6 +11,7 @@ import {
   searchReducer,
   type SearchState,
 } from '../core/search-state';
+import type { SensitivityTable } from '../core/stage-allocation';
 import { inBand, type Band } from '../core/tolerance-band';
 import { MODEL_LABEL } from '../storage/keys';
 import type {
@@ -136,6 +137,7 @@ export function stateAfter(
   config: CampaignConfig,
   target: { targetMacs: number; band: Band },
   profile: ProfileModelResult,
+  sensitivity?: SensitivityTable,
 ): SearchResume['state'] {
   const search = config.search;
   // The search's own config, as macTargetSearch builds it from its input for a new run.
@@ -157,6 +159,8 @@ export function stateAfter(
     agent: search.agent,
     extendedLeft: extendedBudget(searchConfig),
   });
+  // As the search did at its start: the sensitivity table first, so the stage-allocation shape is where it was.
+  if (sensitivity) state = searchReducer(state, { type: 'sensitivity', table: sensitivity }, searchConfig);
   for (const a of attempts) {
     const extended = state.converged;
     const attempt = a.error ? a : { ...a, inBand: inBand(a.deviation, target.band) };
@@ -178,6 +182,7 @@ export function stateAfter(
     proposals,
     ...(shapeSteps ? { shapeSteps } : {}),
     ...(shapeIndex ? { shapeIndex } : {}),
+    ...(state.sensitivity ? { sensitivity: state.sensitivity } : {}),
   };
 }
 
@@ -229,7 +234,13 @@ export function planRevision(
       resume[t.label] = {
         fromAttempt: reset.fromAttempt,
         attempts,
-        state: stateAfter(attempts, config, { targetMacs: t.targetMacs, band: reset.log.band }, profile),
+        state: stateAfter(
+          attempts,
+          config,
+          { targetMacs: t.targetMacs, band: reset.log.band },
+          profile,
+          reset.log.sensitivity,
+        ),
         replaces: { searchWorkflowId: prev.row.searchWorkflowId, attempts: reset.log.attempts.length },
       };
       rerun.push(

@@ -420,11 +420,16 @@ describe('a stage allocation scaled into the band (recorded on democnn)', () => 
         history = [...history, at(i, p.strategy)];
       }
       expect(history.filter((a) => a.error !== undefined).length).toBeLessThanOrEqual(1);
-      // More pruning when the first try kept too many MACs, less when it removed too many.
-      if (factors.length > 0) expect(Math.sign(factors[0]! - 1)).toBe(Math.sign(dev));
-      // Reachable within the 0.75 stage ceiling: in band by the 3rd step.
+      // More pruning when the first try kept too many MACs, less when it removed too many. Every case's first
+      // try is out of band, so the solver takes at least one step.
+      expect(factors.length).toBeGreaterThan(0);
+      expect(Math.sign(factors[0]! - 1)).toBe(Math.sign(dev));
+      // Reachable within the 0.75 stage ceiling: in band by the 3rd step. Every case up to +10 % is (at +30 %
+      // the ceiling's MACs stay above the band), so the branch must be taken there.
       const reachable = engine({ ...first.strategy, ...scaled(0.75 / shape.r) });
-      if (typeof reachable === 'number' && reachable <= target * (1 + base.band.hi)) {
+      const reachableInBand = typeof reachable === 'number' && reachable <= target * (1 + base.band.hi);
+      if (dev <= 0.1) expect(reachableInBand).toBe(true);
+      if (reachableInBand) {
         expect(exhausted).toBe(false);
         expect(history.at(-1)!.inBand).toBe(true);
       }

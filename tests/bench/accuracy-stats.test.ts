@@ -4,8 +4,10 @@ import {
   atLeastAsGood,
   averageRanks,
   candidateKey,
+  median,
   pearson,
   pickInBand,
+  quantile,
   scoredCandidates,
   searchCost,
   spearman,
@@ -51,6 +53,35 @@ describe('accuracy statistics', () => {
     });
     expect(summarize([0.5])).toEqual({ n: 1, mean: 0.5, sd: 0, min: 0.5, max: 0.5 });
     expect(() => summarize([])).toThrow(RangeError);
+  });
+
+  test('median: the middle value of an odd count, the mean of the two middle values of an even one', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([7])).toBe(7);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([10, 20])).toBe(15);
+    expect(median([5, 5, 1, 9])).toBe(5);
+    expect(median([])).toBeNaN();
+    // The input is left as it was.
+    const xs = [3, 1, 2];
+    median(xs);
+    expect(xs).toEqual([3, 1, 2]);
+  });
+
+  test('quantile: nearest rank, no interpolation; null for no values', () => {
+    const xs = [9, 2, 7, 4, 1, 10, 3, 8, 6, 5];
+    expect(quantile(xs, 0.5)).toBe(5);
+    expect(quantile(xs, 0.9)).toBe(9);
+    expect(quantile(xs, 0.95)).toBe(10);
+    expect(quantile(xs, 1)).toBe(10);
+    expect(quantile(xs, 0)).toBe(1);
+    expect(quantile(xs, 0.1)).toBe(1);
+    expect(quantile(xs, 0.11)).toBe(2);
+    // The lower middle of an even count, where median averages the two.
+    expect(quantile([4, 1, 3, 2], 0.5)).toBe(2);
+    expect(quantile([3, 1, 2], 0.5)).toBe(2);
+    expect(quantile([], 0.5)).toBeNull();
+    expect(xs).toEqual([9, 2, 7, 4, 1, 10, 3, 8, 6, 5]);
   });
 
   test('aggregate groups seeds per model, target and method in first-seen order', () => {

@@ -12,15 +12,18 @@ import { CampaignClient } from '../../src/client/campaign-client';
 import { percent } from '../../src/client/format';
 import { attemptsFromHistory, type RebuiltLog } from '../../src/client/history-log';
 import type { ReportData } from '../../src/report/report-data';
-import { reportKey, S3ArtifactStore } from '../../src/storage';
+import { reportKey } from '../../src/storage';
 import type { CampaignResult, CampaignTargetResult } from '../../src/workflows/campaign';
 import {
   realEngines,
+  s3Env,
   saveHistoryFixture,
+  smallShapes,
   startTestWorkers,
   tempDir,
   testId,
   testServices,
+  testStore,
   type TestWorkers,
 } from '../support/test-env';
 import { cli, withEnv } from './run-cli';
@@ -49,15 +52,8 @@ async function scheduled(env: TestWorkers, workflowId: string) {
 describe('campaign reset and retry: a new revision that finishes and is what the user sees', () => {
   let env: TestWorkers;
   const engines = realEngines();
-  const { s3 } = testServices();
-  const store = new S3ArtifactStore({ ...s3, region: 'us-east-1', forcePathStyle: true });
-  const storeEnv = {
-    AP_STORE: 's3',
-    AP_S3_ENDPOINT: s3.endpoint,
-    AP_S3_BUCKET: s3.bucket,
-    AP_S3_ACCESS_KEY: s3.accessKeyId,
-    AP_S3_SECRET_KEY: s3.secretAccessKey,
-  };
+  const store = testStore();
+  const storeEnv = s3Env(testServices().s3);
   const dir = tempDir('ap-rev-');
   const id = testId('rev');
   const rev2 = `${id}~r2`;
@@ -70,14 +66,7 @@ describe('campaign reset and retry: a new revision that finishes and is what the
   beforeAll(async () => {
     env = await startTestWorkers({ store, ...engines, agents: createAgents({ store }), workDir: tempDir() });
     campaigns = new CampaignClient(env.client);
-    const ds = await engines.oneShotEngine.run<{ root: string }>('make-dataset', {
-      out: path.join(dir, 'shapes'),
-      classes: 4,
-      trainPerClass: 16,
-      valPerClass: 4,
-      imageSize: 32,
-      seed: 0,
-    });
+    const dataset = await smallShapes(engines.oneShotEngine, 'ap-rev-shapes-');
     file = path.join(dir, 'campaign.yaml');
     fs.writeFileSync(
       file,
@@ -87,7 +76,7 @@ describe('campaign reset and retry: a new revision that finishes and is what the
         '  - fraction: 0.5\n    band: "-2%..+1%"\n    label: t50',
         '  - fraction: 0.7\n    band: "-5%..+1%"\n    label: t70',
         'search:\n  agent: solver\n  maxIterations: 10\n  extendedSearch: 0',
-        `dataset:\n  root: ${ds.root}\n  calibrationBatches: 1\n  calibrationBatchSize: 16`,
+        `dataset:\n  root: ${dataset}\n  calibrationBatches: 1\n  calibrationBatchSize: 16`,
         'finetune:\n  epochs: 1\n  batchSize: 16\n  lr: 0.01\n  maxSteps: 2\n  checkpointEverySteps: 1\n  workers: 0\n  seed: 0',
         '',
       ].join('\n'),

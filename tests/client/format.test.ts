@@ -1,4 +1,5 @@
 import type { Attempt } from '../../src/core/attempt';
+import { attemptRole } from '../../src/core/search-state';
 import { baseStrategy } from '../../src/core/strategy';
 import { attemptsTable, exportCsv, fineTuneLine, percent, scoreText } from '../../src/client/format';
 
@@ -110,6 +111,27 @@ describe('campaign export --format csv with scores', () => {
     ]).toEqual(['recovery', '0.7421875', '0.83', '50', 'true']);
     expect([field(4, 'scoreTop1'), field(4, 'scoreError')]).toEqual(['', 'EngineError: CUDA out of memory']);
     expect([field(1, 'role'), field(1, 'scoreMode'), field(5, 'role')]).toEqual(['scaling', '', 'failed']);
+  });
+});
+
+describe('campaign export --format csv: the role column from attemptRole', () => {
+  // Rows as CampaignClient.exportRows builds them: the role is the real attemptRole of each attempt.
+  const rows = ATTEMPTS.map((a) => ({
+    target: 'half',
+    targetMacs: 10e6,
+    ...a,
+    role: attemptRole(a),
+    kept: a.index === 3,
+  }));
+  const csv = exportCsv(rows).split('\n');
+  const header = csv[0]!.split(',');
+  const roles = csv.slice(1).map((line) => line.split(',')[header.indexOf('role')]);
+
+  test('each attempt exports its role: scaling out of band, candidate in band, failed without a measurement', () => {
+    expect(rows.map((r) => r.role)).toEqual(['scaling', 'candidate', 'candidate', 'candidate', 'failed']);
+    expect(roles).toEqual(['scaling', 'candidate', 'candidate', 'candidate', 'failed']);
+    // The rows of the test above (role written inline) hold the very same roles.
+    expect(ATTEMPTS.map((a) => (a.error ? 'failed' : a.inBand ? 'candidate' : 'scaling'))).toEqual(roles);
   });
 });
 

@@ -183,6 +183,22 @@ test('stateAfter an in-band attempt: converged, with the event the search logs',
   expect(s.events.map((e) => e.note)).toContain('in band after 1 attempts (+0.00%)');
 });
 
+test("stateAfter with the search's sensitivity table: replayed first, and carried into the re-run", () => {
+  const table = {
+    baseline: { top1: 0.9, loss: 0.4 },
+    stages: [
+      { stage: 'block1', macs: 30e6, points: [{ ratio: 0.5, macs: 85e6, top1: 0.6, loss: 1.2 }] },
+      { stage: 'block2', macs: 60e6, points: [{ ratio: 0.5, macs: 70e6, top1: 0.85, loss: 0.5 }] },
+    ],
+  };
+  const target = { targetMacs: 50e6, band: { lo: -0.02, hi: 0.01 } };
+  const s = stateAfter([attempt(1, 80e6, 50e6)], config(), target, profile, table);
+  // A reset run does not measure it again: without the table its stage-allocation shape would be gone.
+  expect(s.sensitivity).toEqual(table);
+  expect(s.events[0]?.note).toBe('sensitivity measured: 2 stages, baseline top-1 90.0% on the scoring slice');
+  expect(stateAfter([attempt(1, 80e6, 50e6)], config(), target, profile).sensitivity).toBeUndefined();
+});
+
 test.each([
   ['finetune.batchSize=128', ['finetune', 'batchSize'], 128],
   ['targets.1.band=-3%..+1%', ['targets', 1, 'band'], '-3%..+1%'],

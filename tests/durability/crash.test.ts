@@ -1,6 +1,5 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import * as path from 'node:path';
 import type { FineTuneHeartbeat } from '../../src/activities';
 import type { ModelManifest } from '../../src/activities/model-files';
@@ -10,9 +9,17 @@ import type { ArtifactRef } from '../../src/core/artifact-ref';
 import type { CampaignConfigInput } from '../../src/core/campaign-config';
 import { S3ArtifactStore } from '../../src/storage';
 import type { CampaignResult, CampaignTargetResult } from '../../src/workflows/campaign';
-import { createWorkers } from '../../src/workers/create-workers';
 import { OwnServices } from '../support/own-services';
-import { denseDemocnn, ensureBuilt, realEngines, tempDir, testId, testServices } from '../support/test-env';
+import {
+  denseDemocnn,
+  ensureBuilt,
+  realEngines,
+  startTestWorkers,
+  tempDir,
+  testId,
+  testServices,
+  type TestWorkers,
+} from '../support/test-env';
 import { alive, descendantsOf, sleep, waitFor, WorkerProcess } from '../support/worker-process';
 
 // Crash tests of a whole campaign on real services: the gpu worker killed with SIGKILL mid-fine-tune, the
@@ -102,10 +109,8 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
   });
   let client: Client;
   let campaigns: CampaignClient;
-  let controlWorkers: Worker[] = [];
-  let controlRunning: Promise<unknown> = Promise.resolve();
-  let nativeConnection: NativeConnection | undefined;
-  let connection: Connection | undefined;
+  /** The in-process control workers on this file's own server, and the client. */
+  let control: TestWorkers | undefined;
   const gpuWorkers: WorkerProcess[] = [];
   let config: CampaignConfigInput;
   let reference: { result: CampaignTargetResult; weightsSha: string; prunedSha: string } | undefined;
@@ -179,24 +184,12 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
       },
     };
 
-    try {
-      Runtime.install({ logger: new DefaultLogger('WARN') });
-    } catch {
-      // installed by an earlier test file in this process
-    }
-    const codePath = process.env.AP_TEST_WORKFLOW_BUNDLE;
-    if (!codePath) throw new Error('global setup did not bundle the workflows');
-    nativeConnection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
-    controlWorkers = await createWorkers({
-      connection: nativeConnection,
-      namespace: 'default',
-      queues: ['control'],
-      deps: { store, ...engines, agents: createAgents({ store }), workDir: tempDir('ap-dur-work-') },
-      workflowBundle: { codePath },
-    });
-    controlRunning = Promise.all(controlWorkers.map((w) => w.run()));
-    connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
-    client = new Client({ connection, namespace: 'default' });
+    control = await startTestWorkers(
+      { store, ...engines, agents: createAgents({ store }), workDir: tempDir('ap-dur-work-') },
+      ['control'],
+      { address: TEMPORAL_ADDRESS },
+    );
+    client = control.client;
     campaigns = new CampaignClient(client);
     await startGpuWorker();
   }, 10 * 60_000);
@@ -209,10 +202,8 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
       console.error(String(err));
     }
     for (const w of gpuWorkers) await w.stop();
-    for (const w of controlWorkers) if (w.getState() === 'RUNNING') w.shutdown();
-    await Promise.race([controlRunning.catch(() => undefined), sleep(30_000)]);
-    await nativeConnection?.close().catch(() => undefined);
-    await connection?.close().catch(() => undefined);
+    // At most 30 s for the control workers to stop; errors of a server that went down are ignored.
+    await control?.stop({ waitMs: 30_000 });
     await engines.engine.close();
     store.destroy();
     await own.run('stop', 'all');
@@ -297,7 +288,7 @@ describe('durable fine-tuning: crashes on real Temporal and real S3', () => {
 
       const result = await campaignResult(client, campaignId);
       // Workers reconnect by themselves: neither the in-process control worker nor the gpu worker process was restarted.
-      expect(controlWorkers.every((w) => w.getState() === 'RUNNING')).toBe(true);
+      expect(control!.workers.every((w) => w.getState() === 'RUNNING')).toBe(true);
       expect(gpuWorker().running).toBe(true);
       const t = await expectSameAsReference(result);
       console.log(

@@ -10,6 +10,7 @@ import type { MacTargetSearchInput, MacTargetSearchResult } from '../../src/work
 import { TaskQueues } from '../../src/workflows/presets';
 import { defaultEngineLocation } from '../../src/engine/engine-paths';
 import { OneShotEngine, WarmEngine } from '../../src/engine/engine-process';
+import { S3ArtifactStore } from '../../src/storage';
 import { createWorkers, type QueueName } from '../../src/workers/create-workers';
 
 /** Settings the global setup put in the environment: the real services' addresses. */
@@ -21,6 +22,25 @@ export function testServices(): {
   const s3 = process.env.AP_TEST_S3;
   if (!temporalAddress || !s3) throw new Error('global setup did not run: services unknown');
   return { temporalAddress, s3: JSON.parse(s3) };
+}
+
+/** The S3 server's settings of {@link testServices}. */
+export type TestS3 = ReturnType<typeof testServices>['s3'];
+
+/** The real S3 store on the test services' S3 server (path-style, us-east-1). */
+export function testStore(): S3ArtifactStore {
+  return new S3ArtifactStore({ ...testServices().s3, region: 'us-east-1', forcePathStyle: true });
+}
+
+/** The environment that puts a worker or the CLI on the S3 store `s3` (AP_STORE and AP_S3_*). */
+export function s3Env(s3: TestS3): Record<string, string> {
+  return {
+    AP_STORE: 's3',
+    AP_S3_ENDPOINT: s3.endpoint,
+    AP_S3_BUCKET: s3.bucket,
+    AP_S3_ACCESS_KEY: s3.accessKeyId,
+    AP_S3_SECRET_KEY: s3.secretAccessKey,
+  };
 }
 
 /** A fresh scratch directory under the OS temp dir. */
@@ -38,7 +58,18 @@ export function realEngines(): { engine: WarmEngine; oneShotEngine: OneShotEngin
 export interface TestWorkers {
   client: Client;
   workers: Worker[];
-  stop(): Promise<void>;
+  /**
+   * Shut the workers down and close the connections. By default it waits for the workers to stop and
+   * throws what they or the connections throw; with `waitMs` (a server that may be down) it waits at most
+   * that long and ignores their errors.
+   */
+  stop(opts?: { waitMs?: number }): Promise<void>;
+}
+
+/** Options of {@link startTestWorkers}. */
+export interface TestWorkersOptions {
+  /** The Temporal server the workers and the client connect to. @default testServices().temporalAddress */
+  address?: string;
 }
 
 let runtimeInstalled = false;
@@ -46,6 +77,7 @@ let runtimeInstalled = false;
 export async function startTestWorkers(
   deps: ActivityDeps,
   queues: QueueName[] = ['control', 'trials', 'train'],
+  opts: TestWorkersOptions = {},
 ): Promise<TestWorkers> {
   if (!runtimeInstalled) {
     // Workers log at WARN in tests: failures stay visible, routine state changes do not drown them.
@@ -56,7 +88,7 @@ export async function startTestWorkers(
     }
     runtimeInstalled = true;
   }
-  const { temporalAddress } = testServices();
+  const temporalAddress = opts.address ?? testServices().temporalAddress;
   const codePath = process.env.AP_TEST_WORKFLOW_BUNDLE;
   if (!codePath) throw new Error('global setup did not bundle the workflows');
   const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
@@ -73,11 +105,22 @@ export async function startTestWorkers(
   return {
     client,
     workers,
-    async stop() {
+    async stop({ waitMs } = {}) {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      await running;
-      await nativeConnection.close();
-      await connection.close();
+      if (waitMs === undefined) {
+        await running;
+        await nativeConnection.close();
+        await connection.close();
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        running.catch(() => undefined),
+        new Promise((r) => (timer = setTimeout(r, waitMs))),
+      ]);
+      clearTimeout(timer);
+      await nativeConnection.close().catch(() => undefined);
+      await connection.close().catch(() => undefined);
     },
   };
 }

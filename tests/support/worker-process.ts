@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../../src/engine/engine-paths';
-import { tempDir, testServices } from './test-env';
+import { s3Env, tempDir, testServices } from './test-env';
 
 // Worker processes run as a user runs them (`agentic-pruner worker ...` from the built CLI), on the test
 // services and the real S3 store: for tests and benchmarks of a fleet of workers.
@@ -96,6 +96,12 @@ export function alive(pid: number): boolean {
 /** The services a worker process connects to: the test services unless told otherwise. */
 export type WorkerServices = ReturnType<typeof testServices>;
 
+/** Options of {@link WorkerProcess}. */
+export interface WorkerProcessOptions {
+  /** A file that gets every chunk the worker prints, stdout and stderr (its whole output, not just the tail). */
+  logFile?: string;
+}
+
 /** `agentic-pruner worker <args>` as its own process, on the test services with the S3 store. */
 export class WorkerProcess {
   readonly child: ChildProcess;
@@ -106,6 +112,7 @@ export class WorkerProcess {
     readonly args: string[],
     extraEnv: Record<string, string> = {},
     services: WorkerServices = testServices(),
+    opts: WorkerProcessOptions = {},
   ) {
     const { temporalAddress, s3 } = services;
     this.child = spawn(process.execPath, [path.join(ROOT, 'bin', 'agentic-pruner.js'), 'worker', ...args], {
@@ -118,17 +125,17 @@ export class WorkerProcess {
         OMP_NUM_THREADS: '1',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         TEMPORAL_ADDRESS: temporalAddress,
-        AP_STORE: 's3',
-        AP_S3_ENDPOINT: s3.endpoint,
-        AP_S3_BUCKET: s3.bucket,
-        AP_S3_ACCESS_KEY: s3.accessKeyId,
-        AP_S3_SECRET_KEY: s3.secretAccessKey,
+        ...s3Env(s3),
         AP_STATE_DIR: tempDir(`ap-${name}-`),
         ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // Opened before the first chunk can come; every chunk is written as it comes, in order.
+    const log = opts.logFile === undefined ? undefined : fs.openSync(opts.logFile, 'w');
+    if (log !== undefined) this.child.once('close', () => fs.closeSync(log));
     const keep = (c: Buffer) => {
+      if (log !== undefined) fs.writeSync(log, c);
       this.output = (this.output + c.toString('utf8')).slice(-8000);
     };
     this.child.stdout!.on('data', keep);
@@ -168,13 +175,13 @@ export class WorkerProcess {
     for (const p of below) if (alive(p.pid)) process.kill(p.pid, 'SIGKILL');
   }
 
-  /** SIGTERM (graceful), then SIGKILL after a grace period; also ends engine processes it left behind. */
-  async stop(): Promise<void> {
+  /** SIGTERM (graceful), then SIGKILL after `graceMs`; also ends engine processes it left behind. */
+  async stop(graceMs = 15_000): Promise<void> {
     if (!this.running) return;
     const below = descendantsOf(this.pid);
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.kill('SIGTERM');
-    await Promise.race([exited, sleep(15_000)]);
+    await Promise.race([exited, sleep(graceMs)]);
     if (this.running) this.child.kill('SIGKILL');
     for (const p of below) if (alive(p.pid)) process.kill(p.pid, 'SIGKILL');
   }

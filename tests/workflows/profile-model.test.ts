@@ -2,7 +2,6 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import type { ProfileModelResult } from '../../src/activities';
 import { createAgents } from '../../src/agents';
-import { S3ArtifactStore } from '../../src/storage';
 import { TaskQueues } from '../../src/workflows/presets';
 import {
   realEngines,
@@ -10,6 +9,7 @@ import {
   tempDir,
   testId,
   testServices,
+  testStore,
   type TestWorkers,
 } from '../support/test-env';
 
@@ -19,7 +19,7 @@ describe('profileModelWorkflow on the real dev server, versitygw and engine', ()
   let env: TestWorkers;
   const engines = realEngines();
   const { s3 } = testServices();
-  const store = new S3ArtifactStore({ ...s3, region: 'us-east-1', forcePathStyle: true });
+  const store = testStore();
 
   beforeAll(async () => {
     env = await startTestWorkers({

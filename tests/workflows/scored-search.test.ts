@@ -4,7 +4,7 @@ import { attemptsTable, percent } from '../../src/client/format';
 import type { Attempt } from '../../src/core/attempt';
 import type { CampaignConfigInput } from '../../src/core/campaign-config';
 import { attemptRole } from '../../src/core/search-state';
-import { S3ArtifactStore, type ArtifactStore } from '../../src/storage';
+import type { ArtifactStore } from '../../src/storage';
 import type { ArtifactRef, ArtifactSource, PutOptions } from '../../src/storage/artifact-store';
 import { searchWorkflowId, strategyLogQuery } from '../../src/workflows/definitions';
 import {
@@ -14,7 +14,7 @@ import {
   startTestWorkers,
   tempDir,
   testId,
-  testServices,
+  testStore,
   type TestWorkers,
 } from '../support/test-env';
 
@@ -70,10 +70,7 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
   let env: TestWorkers;
   let campaigns: CampaignClient;
   const engines = realEngines();
-  const { s3 } = testServices();
-  const store = new CorruptThirdCandidate(
-    new S3ArtifactStore({ ...s3, region: 'us-east-1', forcePathStyle: true }),
-  );
+  const store = new CorruptThirdCandidate(testStore());
   let config: CampaignConfigInput;
 
   beforeAll(async () => {
