@@ -13,8 +13,7 @@ import {
   type CampaignConfig,
   type CampaignConfigInput,
 } from '../core/campaign-config';
-import type { Attempt } from '../core/attempt';
-import { attemptRole, type AttemptRole } from '../core/search-state';
+import { attemptRole } from '../core/search-state';
 import { parseWith } from '../core/errors';
 import { parseRevisionId, revisionId } from '../storage/keys';
 import type { CampaignInput, CampaignResult } from '../workflows/campaign';
@@ -26,6 +25,7 @@ import {
   type StrategyLog,
 } from '../workflows/definitions';
 import { TaskQueues, trainQueueFor } from '../workflows/presets';
+import type { ExportRow } from './format';
 import { CampaignFailedError, ClientError, ServerRejectedError, UsageError } from './errors';
 import { closeReason, failureReason } from './failure-reason';
 import { rebuildSearchLog, type RebuiltLog } from './history-log';
@@ -43,6 +43,8 @@ import {
   type RetryingJob,
   type WaitingJob,
 } from './worker-presence';
+
+export type { ExportRow };
 
 /** Thrown when a campaign id names no workflow (exit 2). */
 export class CampaignNotFoundError extends ClientError {
@@ -191,9 +193,6 @@ function newCampaignId(config: CampaignConfig): string {
   return campaignIdProblem(id) === undefined ? id : `campaign-${stamp}-${rand}`;
 }
 
-/** One exported attempt: the attempt as logged, its target, its role, and whether it was kept. */
-export type ExportRow = Attempt & { target: string; targetMacs: number; role: AttemptRole; kept: boolean };
-
 /**
  * The typed client for scripts and notebooks: start campaigns, watch them, read their strategy logs,
  * list and cancel them.
@@ -299,8 +298,10 @@ export class CampaignClient {
    * The searches a campaign revision counts on, in target order: the ones it reuses from earlier revisions
    * and the ones it started, read from its history.
    */
-  async searchesOf(workflowId: string): Promise<RevisionSearch[]> {
-    const events = (await this.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  async searchesOf(workflowId: string, history?: NonNullable<History['events']>): Promise<RevisionSearch[]> {
+    // Callers that already read the campaign's history pass it: one fetch per command, not two.
+    const events =
+      history ?? (await this.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
     const input = defaultPayloadConverter.fromPayload(
       events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0] as never,
     ) as CampaignInput | undefined;
@@ -424,7 +425,7 @@ export class CampaignClient {
         ? (defaultPayloadConverter.fromPayload(completed.result?.payloads?.[0] as never) as CampaignResult)
         : undefined;
       const targets: CampaignDescription['targets'] = [];
-      const children = (await this.searchesOf(at.workflowId)).map((s) => s.searchWorkflowId);
+      const children = (await this.searchesOf(at.workflowId, events)).map((s) => s.searchWorkflowId);
       for (const id of children) {
         const log = await rebuildSearchLog(this.temporal, id);
         targets.push({
@@ -500,7 +501,7 @@ export class CampaignClient {
       ) as CampaignInput | undefined;
       const revision = input?.revision;
       const logs: RebuiltLog[] = [];
-      for (const s of await this.searchesOf(at.workflowId)) {
+      for (const s of await this.searchesOf(at.workflowId, events)) {
         const log = await rebuildSearchLog(this.temporal, s.searchWorkflowId);
         const resume = revision?.resume[s.targetLabel];
         logs.push(

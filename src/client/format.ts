@@ -1,6 +1,6 @@
 import type { FineTuneHeartbeat } from '../activities';
 import { scoreModeText, type Attempt } from '../core/attempt';
-import { attemptRole } from '../core/search-state';
+import { attemptRole, type AttemptRole } from '../core/search-state';
 import { formatMacs, formatPercent } from '../core/units';
 
 /** Render rows as an aligned text table. */
@@ -179,14 +179,15 @@ export const EXPORT_CSV_COLUMNS = [
 ] as const;
 
 /** What {@link exportCsv} reads of an exported row (`CampaignClient.exportRows`). */
-export type ExportCsvRow = Attempt & { target: string; targetMacs: number; role: string; kept: boolean };
+/** One exported attempt: the attempt as logged, its target, its role, and whether it was kept. */
+export type ExportRow = Attempt & { target: string; targetMacs: number; role: AttemptRole; kept: boolean };
 
 /**
  * `campaign export --format csv`: a header and one line per attempt, {@link EXPORT_CSV_COLUMNS}: the strategy's
  * fields flattened, `accuracy` the quick accuracy proxy's top-1, `score*` the candidate's score (top-1 and
  * loss as fractions, as recorded) — empty cells where absent; RFC 4180 quoting.
  */
-export function exportCsv(rows: readonly ExportCsvRow[]): string {
+export function exportCsv(rows: readonly ExportRow[]): string {
   const esc = (v: unknown) => {
     const s =
       v === undefined || v === null
