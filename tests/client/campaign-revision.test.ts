@@ -98,6 +98,30 @@ describe('campaign reset and retry: a new revision that finishes and is what the
     expect(row(first, 't50').finetune?.steps).toBe(2);
   });
 
+  test('reset refuses, in one line naming the flag, what it cannot do; nothing starts', async () => {
+    const n = firstLogs.find((l) => l.targetLabel === 't50')!.attempts.length;
+    const beyond = await cli('campaign', 'reset', id, '--to-attempt', String(n + 5), '--target', 't50');
+    expect(beyond.code).toBe(2);
+    expect(beyond.err.trim()).toBe(
+      `agentic-pruner: --to-attempt: t50 has ${n} attempts; reset to one of 1..${n}`,
+    );
+    const unknown = await cli('campaign', 'reset', id, '--to-attempt', '1', '--target', 't99');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err.trim()).toMatch(/^agentic-pruner: --target: .*"t99"/);
+    const bySearch = await cli('campaign', 'reset', `${id}--t50`, '--to-attempt', '2');
+    expect(bySearch.code).toBe(2);
+    expect(bySearch.err.trim()).toBe(
+      `agentic-pruner: reset takes the campaign id, not a search id: agentic-pruner campaign reset ${id} --to-attempt 2 --target t50`,
+    );
+    const retryBySearch = await cli('campaign', 'retry', `${id}--t50`);
+    expect(retryBySearch.code).toBe(2);
+    expect(retryBySearch.err.trim()).toBe(
+      `agentic-pruner: retry takes the campaign id, not a search id (${id}--t50)`,
+    );
+    // Still revision 1: the refusals started nothing.
+    await expect(campaigns.describe(`${id}~r2`)).rejects.toThrow(/does not exist/);
+  });
+
   test('reset t50 to attempt 2: revision 2 re-runs its search from attempt 2, then fine-tunes and evaluates it', async () => {
     const before = firstLogs.find((l) => l.targetLabel === 't50')!;
     const reset = await cli('campaign', 'reset', id, '--to-attempt', '2', '--target', 't50', '--wait');
