@@ -17,23 +17,34 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
 from . import training as T
 from .protocol import RequestError
 
-__all__ = ["SPLIT", "Slices", "sample_indices", "score_slices", "calibration_batches"]
+__all__ = [
+    "SPLIT",
+    "Slices",
+    "sample_indices",
+    "score_slices",
+    "train_index",
+    "check_classes",
+    "calibration_batches",
+]
 
 SPLIT = "train"
 
 # A warm engine runs many prune trials on one dataset: listing train/ (1.28 M files on ImageNet) and
-# decoding the same sample for every trial is repeated I/O on the search's hot path. The last few samples
-# are kept, keyed by what they were made from and by the split's folders' identity and mtimes, so a
-# regenerated or changed dataset is read again.
+# decoding the same sample for every trial is repeated I/O on the search's hot path. The last few split
+# listings and samples are kept, keyed by what they were made from and by the split's folders' identity and
+# mtimes, so a regenerated or changed dataset is read again.
 _CACHE_SIZE = 2
+_index_cache: OrderedDict[tuple, T.SplitIndex] = OrderedDict()
 _cache: OrderedDict[tuple, tuple[T.SplitIndex, list[tuple[torch.Tensor, torch.Tensor]]]] = OrderedDict()
 
 
@@ -114,19 +125,22 @@ def score_slices(n: int, calibration_count: int, score_count: int | None, seed: 
     )
 
 
-def calibration_batches(
-    root: str,
-    batches: int,
-    batch_size: int,
-    input_shape: list[int],
-    seed: int,
-    field: str = "calibration.dataset",
-) -> tuple[T.SplitIndex, list[tuple[torch.Tensor, torch.Tensor]]]:
-    """The split index of ``<root>/train`` and up to ``batches`` batches ``(images, labels)`` of its sample.
+V = TypeVar("V")
 
-    A RequestError naming ``field`` when ``root`` is not a folder, or ``<root>/train`` is missing, has no
-    class folders or no images.
-    """
+
+def _cached(cache: OrderedDict[tuple, V], key: tuple, make: Callable[[], V]) -> V:
+    """``cache[key]``, made by ``make()`` on a miss; the least recently used entries beyond the size go."""
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    value = cache[key] = make()
+    while len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+    return value
+
+
+def _split_dir(root: str, field: str) -> tuple[Path, Path]:
+    """``(root, <root>/train)``; a RequestError naming ``field`` when either is not a folder."""
     base = Path(root)
     if not base.is_dir():
         raise RequestError(field, f"{root!r} is not a directory")
@@ -137,19 +151,58 @@ def calibration_batches(
             f"{str(split_dir)!r} does not exist: calibration reads the dataset's {SPLIT}/ split "
             f"(<root>/{SPLIT}/<class>/<image>; {root!r} is the dataset root)",
         )
+    return base, split_dir
+
+
+def _index(base: Path, fingerprint: tuple, field: str) -> T.SplitIndex:
+    key = (str(base.resolve()), fingerprint)
+    return _cached(_index_cache, key, lambda: T.index_split(base, SPLIT, field=field))
+
+
+def train_index(root: str, field: str = "calibration.dataset") -> T.SplitIndex:
+    """The split index of ``<root>/train``, listed once per state of the split (cached as the samples are).
+
+    A RequestError naming ``field`` when ``root`` is not a folder, or ``<root>/train`` is missing, has no
+    class folders or no images.
+    """
+    base, split_dir = _split_dir(root, field)
+    return _index(base, _split_fingerprint(split_dir), field)
+
+
+def check_classes(index: T.SplitIndex, num_classes: int, field: str) -> None:
+    """A RequestError naming ``field`` when the split's class count is not the model's ``num_classes``."""
+    if len(index.classes) != num_classes:
+        raise RequestError(
+            field,
+            f"{str(index.root / SPLIT)!r} has {len(index.classes)} classes "
+            f"but the model predicts {num_classes}",
+        )
+
+
+def calibration_batches(
+    root: str,
+    batches: int,
+    batch_size: int,
+    input_shape: list[int],
+    seed: int,
+    field: str = "calibration.dataset",
+) -> tuple[T.SplitIndex, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """The split index of ``<root>/train`` (:func:`train_index`) and up to ``batches`` batches
+    ``(images, labels)`` of its sample. RequestErrors as :func:`train_index`.
+    """
+    base, split_dir = _split_dir(root, field)
+    fingerprint = _split_fingerprint(split_dir)
     height, width = input_shape[2], input_shape[3]
-    key = (str(base.resolve()), batches, batch_size, height, width, seed, _split_fingerprint(split_dir))
-    if key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key]
-    index = T.index_split(base, SPLIT, field=field)
-    take = sample_indices(len(index.samples), batches * batch_size, seed)
-    out = []
-    for start in range(0, len(take), batch_size):
-        picks = [index.samples[i] for i in take[start : start + batch_size]]
-        images = torch.stack([T.eval_tensor(path, height, width) for path, _ in picks])
-        out.append((images, torch.tensor([label for _, label in picks])))
-    entry = _cache[key] = (index, out)
-    while len(_cache) > _CACHE_SIZE:
-        _cache.popitem(last=False)
-    return entry
+
+    def make() -> tuple[T.SplitIndex, list[tuple[torch.Tensor, torch.Tensor]]]:
+        index = _index(base, fingerprint, field)
+        take = sample_indices(len(index.samples), batches * batch_size, seed)
+        out = []
+        for start in range(0, len(take), batch_size):
+            picks = [index.samples[i] for i in take[start : start + batch_size]]
+            images = torch.stack([T.eval_tensor(path, height, width) for path, _ in picks])
+            out.append((images, torch.tensor([label for _, label in picks])))
+        return index, out
+
+    key = (str(base.resolve()), batches, batch_size, height, width, seed, fingerprint)
+    return _cached(_cache, key, make)

@@ -48,7 +48,7 @@ from torch_pruning.dependency import index_mapping
 
 from .attention import attention_modules, set_attention_shape
 from .cache import DenseModel, load_model
-from .graph import build_graph, out_channels_of
+from .graph import build_graph
 from .jobs import parse_request
 from .macs import MacCount, count_macs, stage_table
 from .models import ModelSpec, stage_roots
@@ -60,6 +60,7 @@ from .prune import (
     apply_strategy,
     build_pruner,
     check_strategy_names,
+    kept_channels,
     load_calibration,
 )
 from .strategy import Strategy
@@ -156,20 +157,13 @@ def _apply_to_meta(
         set_attention_shape(attn, heads, attn.qkv.out_features // 3 // heads)
 
 
-def _measure(model: nn.Module, dense: DenseModel, example: torch.Tensor) -> dict[str, Any]:
-    count = count_macs(model, example)
-    return _result(model, dense, count)
-
-
 def _result(model: nn.Module, dense: DenseModel, count: MacCount) -> dict[str, Any]:
-    modules = dict(model.named_modules())
-    params = sum(p.numel() for p in model.parameters())
-    count = MacCount(macs=count.macs, params=params, layers=count.layers)
+    """What ``prune`` reports of the pruned ``model``, from its MAC count."""
     return {
         "macs": count.macs,
-        "params": params,
+        "params": count.params,
         "stages": stage_table(model, count, stage_roots(dense.spec.name)),
-        "keptChannels": [out_channels_of(modules[g.root_layer]) for g in dense.ensure_groups()],
+        "keptChannels": kept_channels(model, dense.ensure_groups()),
     }
 
 
@@ -265,8 +259,8 @@ class _Planner:
         taylor = self.calibration if strategy.importance == "taylor" else None
         apply_strategy(model, strategy, self.dense.input_shape, self.protected, None, taylor)
         model.eval()
-        example = torch.zeros(1, *self.dense.input_shape[1:])
-        return {**_measure(model, self.dense, example), "method": "surgery"}
+        count = count_macs(model, torch.zeros(1, *self.dense.input_shape[1:]))
+        return {**_result(model, self.dense, count), "method": "surgery"}
 
     def _clear_gradients(self) -> None:
         if self.has_gradients:

@@ -228,7 +228,7 @@ def _student(
     """
     model, input_shape = T.load_model(req.model, "model")
     image_size = req.dataset.image_size or int(input_shape[-1])
-    num_classes = _output_classes(model, image_size)
+    num_classes = T.output_classes(model, image_size)
     if num_classes != len(index.classes):
         raise RequestError(
             "model.numClasses",
@@ -256,7 +256,7 @@ def _teacher(
     if req.teacher is None:
         return None
     teacher, _ = T.load_model(req.teacher, "teacher")
-    if _output_classes(teacher, image_size) != num_classes:
+    if T.output_classes(teacher, image_size) != num_classes:
         raise RequestError("teacher.numClasses", f"the teacher must predict {num_classes} classes too")
     teacher.eval().requires_grad_(False).to(device)
     if req.recipe.channels_last:
@@ -542,26 +542,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (1 << 32))
     torch.manual_seed(seed)
-
-
-def _output_classes(model: Any, image_size: int) -> int:
-    """The model's number of outputs, from one eval-mode forward pass on a zero image."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(torch.zeros(1, 3, image_size, image_size))
-    except Exception as e:  # noqa: BLE001 - a shape error here is the request's fault
-        raise RequestError(
-            "dataset.imageSize", f"the model cannot take {image_size}x{image_size} inputs: {e}"
-        ) from None
-    finally:
-        model.train(was_training)
-    if out.ndim != 2:
-        raise RequestError(
-            "model", f"the model's output has shape {tuple(out.shape)}, expected (batch, classes)"
-        )
-    return int(out.shape[1])
 
 
 def _optimizer(model: Any, recipe: Recipe) -> Any:

@@ -10,14 +10,13 @@ and raises :class:`~agentic_engine.protocol.RequestError` / ``EngineError`` on f
 from __future__ import annotations
 
 import importlib
-import json
 import traceback
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from .failpoints import failpoint_pause
-from .protocol import Emitter, EngineError, JobFn, RequestError, log
+from .protocol import Emitter, EngineError, JobFn, RequestError, field_path, log
 
 __all__ = ["JOBS", "resolve_job", "run_job", "parse_request", "field_path"]
 
@@ -74,25 +73,20 @@ def run_job(job: Any, request: Any, emit: Emitter) -> int:
         return 1
 
 
-def parse_request(model: type[M], raw: Any) -> M:
-    """Validate ``raw`` against ``model``; the first problem becomes a RequestError naming the field."""
+def parse_request(model: type[M], raw: Any, prefix: str | None = None) -> M:
+    """Validate ``raw`` against ``model``; the first problem becomes a RequestError naming the field.
+
+    ``prefix``: where ``raw`` sits in the request (``baseStrategy``), put before every field it names.
+    """
     if not isinstance(raw, dict):
-        raise RequestError(None, f"request must be a JSON object, got {type(raw).__name__}")
+        raise RequestError(prefix, f"request must be a JSON object, got {type(raw).__name__}")
     try:
         return model.model_validate(raw)
     except ValidationError as e:
         errors = e.errors()
         first = errors[0]
         field = field_path(first["loc"])
+        if prefix is not None:
+            field = f"{prefix}.{field}" if field else prefix
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise RequestError(field, f"{first['msg']}{more}") from None
-
-
-def field_path(loc: tuple[Any, ...]) -> str | None:
-    """A pydantic error location as a dotted field path, on one line: an empty key or one holding a newline
-    or another unprintable character is shown JSON-quoted (``""``, ``"a\\nb"``)."""
-    return ".".join(_segment(str(p)) for p in loc) or None
-
-
-def _segment(key: str) -> str:
-    return key if key != "" and key.isprintable() else json.dumps(key)

@@ -29,8 +29,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from . import named_weights, pruned_folder
 from .attention import fused_to_split_keys, make_width_agnostic, set_attention_shape, unfuse_attention
-from .jobs import field_path
-from .protocol import RequestError, request_config
+from .protocol import RequestError, field_path, request_config
 
 __all__ = [
     "ModelSpec",

@@ -30,6 +30,7 @@ __all__ = [
     "RequestError",
     "Emitter",
     "request_config",
+    "field_path",
     "sha256_file",
     "log",
 ]
@@ -49,6 +50,16 @@ def request_config(*, populate_by_name: bool = True, camel: bool = True) -> Conf
         strict=True,
         allow_inf_nan=False,
     )
+
+
+def field_path(loc: tuple[Any, ...]) -> str | None:
+    """A pydantic error location as a dotted field path, on one line: an empty key or one holding a newline
+    or another unprintable character is shown JSON-quoted (``""``, ``"a\\nb"``)."""
+    return ".".join(_segment(str(p)) for p in loc) or None
+
+
+def _segment(key: str) -> str:
+    return key if key != "" and key.isprintable() else json.dumps(key)
 
 
 class EngineError(Exception):

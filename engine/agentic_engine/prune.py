@@ -24,9 +24,9 @@ from pydantic import BaseModel, Field
 from . import pruned_folder
 from .attention import attention_modules, set_attention_shape
 from .cache import DenseModel, load_model
-from .calibration import SPLIT, calibration_batches
+from .calibration import calibration_batches, check_classes
 from .export import export_onnx
-from .graph import ROOT_TYPES, num_heads_of, out_channels_of, quiet_unwrapped_parameters
+from .graph import ROOT_TYPES, GroupInfo, num_heads_of, out_channels_of, quiet_unwrapped_parameters
 from .jobs import parse_request
 from .macs import count_macs, stage_table
 from .models import ModelSpec, stage_roots
@@ -41,6 +41,7 @@ __all__ = [
     "build_pruner",
     "check_strategy_names",
     "load_calibration",
+    "kept_channels",
 ]
 
 
@@ -106,13 +107,14 @@ def load_calibration(
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The seeded train/ calibration batches; a RequestError if the dataset's classes do not fit the model."""
     index, batches = calibration_batches(cal.dataset, cal.batches, cal.batch_size, shape, seed)
-    if len(index.classes) != num_classes:
-        raise RequestError(
-            "calibration.dataset",
-            f"{str(index.root / SPLIT)!r} has {len(index.classes)} classes "
-            f"but the model predicts {num_classes}",
-        )
+    check_classes(index, num_classes, "calibration.dataset")
     return batches
+
+
+def kept_channels(model: nn.Module, groups: list[GroupInfo]) -> list[int]:
+    """The output channels each dense group's root layer keeps in ``model`` (pruned), in ``groups`` order."""
+    modules = dict(model.named_modules())
+    return [out_channels_of(modules[g.root_layer]) for g in groups]
 
 
 def _importance(name: str) -> tp.importance.Importance:
@@ -327,15 +329,10 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
 
     emit.progress("checking", None)
     count = _forward_check(model, shape, dense.num_classes, req.seed)
-    pruned_modules = dict(model.named_modules())
+    groups = dense.ensure_groups()
     kept = [
-        {
-            "groupId": g.id,
-            "rootLayer": g.root_layer,
-            "before": g.channels,
-            "after": out_channels_of(pruned_modules[g.root_layer]),
-        }
-        for g in dense.ensure_groups()
+        {"groupId": g.id, "rootLayer": g.root_layer, "before": g.channels, "after": after}
+        for g, after in zip(groups, kept_channels(model, groups), strict=True)
     ]
 
     emit.progress("saving", None)

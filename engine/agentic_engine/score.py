@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,11 +28,19 @@ import torch.nn as nn
 from pydantic import BaseModel, Field
 
 from . import training as T
-from .calibration import Slices, calibration_batches, score_slices
+from .calibration import Slices, calibration_batches, check_classes, score_slices, train_index
 from .jobs import parse_request
 from .protocol import Emitter, RequestError, request_config
 
-__all__ = ["ScoreRequest", "run", "recalibrate_batch_norm", "score_held_out", "MAX_RECOVERY_STEPS"]
+__all__ = [
+    "ScoreRequest",
+    "ScoreData",
+    "run",
+    "score_data",
+    "recalibrate_batch_norm",
+    "score_held_out",
+    "MAX_RECOVERY_STEPS",
+]
 
 MAX_RECOVERY_STEPS = 10_000
 """The most fine-tune steps one score may take (as the campaign file's ``search.recovery.steps``)."""
@@ -88,6 +97,53 @@ class ScoreRequest(BaseModel):
     progress_every_steps: int = Field(1, ge=1)
 
 
+@dataclass(frozen=True)
+class ScoreData:
+    """What a score reads of ``<dataset.root>/train``: its index, the three slices, the calibration sample."""
+
+    root: str
+    image_size: int
+    index: T.SplitIndex
+    slices: Slices
+    calibration: ScoreCalibration
+    seed: int
+
+    def batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The calibration sample as eval-view batches (decoded once per warm engine and dataset state)."""
+        cal, size = self.calibration, self.image_size
+        _, out = calibration_batches(
+            self.root, cal.batches, cal.batch_size, [1, 3, size, size], self.seed, field="dataset.root"
+        )
+        return out
+
+
+def score_data(
+    dataset: ScoreDataset,
+    cal: ScoreCalibration,
+    score_images: int | None,
+    seed: int,
+    input_shape: list[int] | None,
+    num_classes: int | None,
+    class_field: str = "dataset.root",
+) -> ScoreData:
+    """The train/ index and slices of a ``score`` or ``sensitivity`` request; no image is decoded yet.
+
+    ``imageSize`` defaults to the model's (``input_shape``, needed then). A RequestError naming
+    ``class_field`` when the split's class count is not ``num_classes`` (None: not checked here), and those
+    of :func:`calibration.train_index` (``dataset.root``) and :func:`calibration.score_slices`.
+    """
+    if dataset.image_size is not None:
+        image_size = dataset.image_size
+    else:
+        assert input_shape is not None
+        image_size = int(input_shape[-1])
+    index = train_index(dataset.root, field="dataset.root")
+    if num_classes is not None:
+        check_classes(index, num_classes, class_field)
+    slices = score_slices(len(index.samples), cal.batches * cal.batch_size, score_images, seed)
+    return ScoreData(dataset.root, image_size, index, slices, cal, seed)
+
+
 def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     started = time.perf_counter()
     req = parse_request(ScoreRequest, request)
@@ -100,24 +156,31 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     device = T.resolve_device(req.device)
 
     emit.progress("building", None)
-    model, input_shape = T.load_model(req.model, "model")
-    image_size = req.dataset.image_size or int(input_shape[-1])
-    shape = [1, 3, image_size, image_size]
-    cal = req.calibration
+    model: nn.Module | None = None
+    input_shape: list[int] | None = None
+    num_classes: int | None = None
+    # A recovery fine-tune builds the model and checks its classes itself (``model.numClasses`` too): built
+    # here only when the input size has to be read off it.
+    if req.mode == "zero-shot" or req.dataset.image_size is None:
+        model, input_shape = T.load_model(req.model, "model")
+    if req.mode == "zero-shot":
+        assert model is not None and input_shape is not None
+        num_classes = T.output_classes(model, req.dataset.image_size or int(input_shape[-1]))
     # The split is listed (and cached) before any image is decoded, so an oversized request fails at once.
-    index, _ = calibration_batches(req.dataset.root, 0, 1, shape, req.seed, field="dataset.root")
-    slices = score_slices(len(index.samples), cal.batches * cal.batch_size, req.score_images, req.seed)
+    data = score_data(
+        req.dataset, req.calibration, req.score_images, req.seed, input_shape, num_classes, "model.numClasses"
+    )
+    index, slices, image_size = data.index, data.slices, data.image_size
 
     steps = 0
     recovery: dict[str, Any] | None = None
     if req.mode == "recovery":
         model, recovery = _recover(req, index, slices, emit)
         steps = int(recovery["steps"])
+    assert model is not None
 
     emit.progress("recalibrating", None)
-    _, batches = calibration_batches(
-        req.dataset.root, cal.batches, cal.batch_size, shape, req.seed, field="dataset.root"
-    )
+    batches = data.batches()
     try:
         recalibrated = recalibrate_batch_norm(model, batches, device)
         metrics = score_held_out(model, index, slices.held_out, image_size, req.batch_size, device, emit)

@@ -21,15 +21,14 @@ import time
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from .cache import load_model
-from .calibration import SPLIT, calibration_batches, score_slices
 from .jobs import parse_request
 from .macs import count_macs
 from .models import ModelSpec
 from .protocol import Emitter, RequestError, request_config
-from .score import ScoreCalibration, ScoreDataset, recalibrate_batch_norm, score_held_out
+from .score import ScoreCalibration, ScoreDataset, recalibrate_batch_norm, score_data, score_held_out
 from .strategy import MAX_RATIO, Strategy
 
 __all__ = ["SensitivityRequest", "run", "BASE_STRATEGY"]
@@ -66,12 +65,7 @@ def _strategy(base: dict[str, Any], stage: str | None, ratio: float) -> Strategy
     """``baseStrategy`` over the defaults, pruning ``stage`` alone at ``ratio``."""
     raw = {k: v for k, v in base.items() if k not in ("pruningRatio", "stageRatios", "layerRatios")}
     raw = {**BASE_STRATEGY, **raw, "pruningRatio": 0.0, "stageRatios": {stage: ratio} if stage else None}
-    try:
-        strategy = Strategy.model_validate(raw)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise RequestError(f"baseStrategy.{where}", first["msg"]) from None
+    strategy = parse_request(Strategy, raw, prefix="baseStrategy")
     strategy.check("baseStrategy")
     return strategy
 
@@ -85,28 +79,20 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     probe = _strategy(req.base_strategy, None, 0.0)
     device = T.resolve_device(req.device)
     dense, warm = load_model(req.model, req.input_shape, emit)
-    image_size = req.dataset.image_size or int(dense.input_shape[-1])
-    shape = [1, 3, image_size, image_size]
-    cal = req.calibration
-    index, _ = calibration_batches(req.dataset.root, 0, 1, shape, req.seed, field="dataset.root")
-    if len(index.classes) != dense.num_classes:
-        raise RequestError(
-            "dataset.root",
-            f"{str(index.root / SPLIT)!r} has {len(index.classes)} classes "
-            f"but the model predicts {dense.num_classes}",
-        )
-    slices = score_slices(len(index.samples), cal.batches * cal.batch_size, req.score_images, req.seed)
-    if probe.importance == "taylor" and cal.batches == 0:
+    data = score_data(
+        req.dataset, req.calibration, req.score_images, req.seed, dense.input_shape, dense.num_classes
+    )
+    if probe.importance == "taylor" and req.calibration.batches == 0:
         raise RequestError("calibration.batches", "importance 'taylor' takes its gradients from calibration")
     emit.progress("calibrating", None)
-    _, batches = calibration_batches(
-        req.dataset.root, cal.batches, cal.batch_size, shape, req.seed, field="dataset.root"
-    )
+    batches = data.batches()
     protected = [p["layer"] for p in dense.protected]
 
     def measure(model: torch.nn.Module) -> dict[str, Any]:
         recalibrate_batch_norm(model, batches, device)
-        return score_held_out(model, index, slices.held_out, image_size, req.batch_size, device)
+        return score_held_out(
+            model, data.index, data.slices.held_out, data.image_size, req.batch_size, device
+        )
 
     baseline = measure(copy.deepcopy(dense.model))
     stages: list[dict[str, Any]] = []
@@ -156,7 +142,7 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
         "ratios": req.ratios,
         "strategy": probe.to_json(),
         "count": baseline["count"],
-        "calibrationImages": len(slices.calibration),
+        "calibrationImages": len(data.slices.calibration),
         "device": str(device),
         "wallMs": round((time.perf_counter() - started) * 1000),
         "warm": warm,

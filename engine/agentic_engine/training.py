@@ -303,6 +303,26 @@ def load_model(spec: dict[str, Any], field: str) -> tuple[nn.Module, list[int]]:
         raise RequestError(sub, message) from None
 
 
+def output_classes(model: nn.Module, image_size: int) -> int:
+    """The model's number of outputs, from one eval-mode forward pass on a zero image."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(1, 3, image_size, image_size))
+    except Exception as e:  # noqa: BLE001 - a shape error here is the request's fault
+        raise RequestError(
+            "dataset.imageSize", f"the model cannot take {image_size}x{image_size} inputs: {e}"
+        ) from None
+    finally:
+        model.train(was_training)
+    if out.ndim != 2:
+        raise RequestError(
+            "model", f"the model's output has shape {tuple(out.shape)}, expected (batch, classes)"
+        )
+    return int(out.shape[1])
+
+
 def architecture_fingerprint(model: nn.Module) -> str:
     """sha256 over every state_dict entry's name, shape and dtype: equal iff the architectures match."""
     h = hashlib.sha256()

@@ -76,6 +76,31 @@ def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def train_democnn(
+    tmp: Path, dataset: dict[str, Any], recipe: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``make-dataset`` of ``dataset`` at ``<tmp>/shapes``, then democnn (one output per class) fine-tuned
+    on it with ``recipe`` on the cpu, its model written to ``<tmp>/out``: (make-dataset, finetune) results."""
+    from agentic_engine.dataset import run as make_dataset
+    from agentic_engine.finetune import run as finetune
+
+    quiet = Emitter(stream=io.StringIO())
+    data = make_dataset({"out": str(tmp / "shapes"), **dataset}, quiet)
+    res = finetune(
+        {
+            "model": {"name": "democnn", "numClasses": dataset["classes"]},
+            "dataset": {"root": data["root"]},
+            "recipe": recipe,
+            "checkpointDir": str(tmp / "ckpt"),
+            "checkpointEverySteps": 1000,
+            "outDir": str(tmp / "out"),
+            "device": "cpu",
+        },
+        quiet,
+    )
+    return data, res
+
+
 @pytest.fixture(scope="session")
 def trained_democnn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """democnn trained 47 steps (~10-25 s) on 10 synthetic classes, 100 train / 30 val images each.
@@ -84,30 +109,9 @@ def trained_democnn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     a score on train/ is comparable to the val accuracy. Trained once per session, shared by the modules
     that need a model that learned something (calibration, score).
     """
-    from agentic_engine.dataset import run as make_dataset
-    from agentic_engine.finetune import run as finetune
-
-    quiet = Emitter(stream=io.StringIO())
-    tmp = tmp_path_factory.mktemp("trained-democnn")
-    data = make_dataset(
-        {"out": str(tmp / "shapes"), "classes": 10, "trainPerClass": 100, "valPerClass": 30}, quiet
-    )
-    res = finetune(
-        {
-            "model": {"name": "democnn", "numClasses": 10},
-            "dataset": {"root": data["root"]},
-            "recipe": {
-                "epochs": 1.5,
-                "batchSize": 32,
-                "lr": 0.003,
-                "optimizer": "adamw",
-                "weightDecay": 5e-4,
-            },
-            "checkpointDir": str(tmp / "ckpt"),
-            "checkpointEverySteps": 1000,
-            "outDir": str(tmp / "out"),
-            "device": "cpu",
-        },
-        quiet,
+    data, res = train_democnn(
+        tmp_path_factory.mktemp("trained-democnn"),
+        {"classes": 10, "trainPerClass": 100, "valPerClass": 30},
+        {"epochs": 1.5, "batchSize": 32, "lr": 0.003, "optimizer": "adamw", "weightDecay": 5e-4},
     )
     return {"root": Path(data["root"]), "classes": data["classes"], "spec": res["modelSpec"]}

@@ -152,6 +152,9 @@ def test_bad_train_split_names_the_folder(job, tmp_path: Path, splits, needle: s
 def test_calibration_batches_raise_request_errors(tmp_path: Path) -> None:
     with pytest.raises(RequestError, match="is not a directory"):
         calibration.calibration_batches(str(tmp_path / "absent"), 1, 2, [1, 3, 32, 32], seed=0)
+    with pytest.raises(RequestError, match="is not a directory") as e:
+        calibration.train_index(str(tmp_path / "absent"), field="dataset.root")
+    assert e.value.field == "dataset.root"
 
 
 def test_a_warm_engine_reads_the_sample_once_and_again_when_the_dataset_changes(
@@ -168,10 +171,13 @@ def test_a_warm_engine_reads_the_sample_once_and_again_when_the_dataset_changes(
     first = calibration.calibration_batches(str(root), 1, 6, [1, 3, 32, 32], 0)
     again = calibration.calibration_batches(str(root), 1, 6, [1, 3, 32, 32], 0)
     assert len(listings) == 1 and again is first
-    # Another sample size is another sample; a new image in a class folder means the split is listed anew.
-    calibration.calibration_batches(str(root), 1, 4, [1, 3, 32, 32], 0)
-    assert len(listings) == 2
+    # Another sample size is another sample of the same listing; so is the bare index (score, sensitivity).
+    other = calibration.calibration_batches(str(root), 1, 4, [1, 3, 32, 32], 0)
+    assert len(listings) == 1 and other[0] is first[0] and len(other[1][0][1]) == 4
+    assert calibration.train_index(str(root)) is first[0] and len(listings) == 1
+    # A new image in a class folder means the split is listed anew.
     src = next((root / "train" / first[0].classes[0]).iterdir())
     (root / "train" / first[0].classes[0] / "extra.png").write_bytes(src.read_bytes())
     changed = calibration.calibration_batches(str(root), 1, 6, [1, 3, 32, 32], 0)
-    assert len(listings) == 3 and len(changed[0].samples) == len(first[0].samples) + 1
+    assert len(listings) == 2 and len(changed[0].samples) == len(first[0].samples) + 1
+    assert calibration.train_index(str(root)) is changed[0] and len(listings) == 2

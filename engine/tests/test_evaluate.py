@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import train_democnn
 
-from agentic_engine.dataset import run as make_dataset
 from agentic_engine.evaluate import run as evaluate
-from agentic_engine.finetune import run as finetune
 from agentic_engine.protocol import Emitter, RequestError
 
 
@@ -22,27 +21,10 @@ def quiet() -> Emitter:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """democnn fine-tuned for 96 steps (~10 s) on 4 synthetic classes (chance = 25 %)."""
     tmp = tmp_path_factory.mktemp("eval")
-    data = make_dataset(
-        {"out": str(tmp / "shapes"), "classes": 4, "trainPerClass": 48, "valPerClass": 20, "imageSize": 32},
-        quiet(),
-    )
-    res = finetune(
-        {
-            "model": {"name": "democnn", "numClasses": 4},
-            "dataset": {"root": data["root"]},
-            "recipe": {
-                "epochs": 8,
-                "batchSize": 16,
-                "lr": 0.001,
-                "optimizer": "adamw",
-                "weightDecay": 0.0005,
-            },
-            "checkpointDir": str(tmp / "ckpt"),
-            "checkpointEverySteps": 1000,
-            "outDir": str(tmp / "out"),
-            "device": "cpu",
-        },
-        quiet(),
+    data, res = train_democnn(
+        tmp,
+        {"classes": 4, "trainPerClass": 48, "valPerClass": 20, "imageSize": 32},
+        {"epochs": 8, "batchSize": 16, "lr": 0.001, "optimizer": "adamw", "weightDecay": 0.0005},
     )
     return {"root": data["root"], "spec": res["modelSpec"], "tmp": tmp}
 

@@ -46,14 +46,18 @@ def _generated(name: str, seed: int = 7) -> dict[str, torch.Tensor]:
 
 
 def _fill_torch_hub(
-    caches: dict[str, Path], monkeypatch: pytest.MonkeyPatch, model: str, tag: str
+    caches: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    model: str,
+    tag: str,
+    state: dict[str, torch.Tensor] | None = None,
 ) -> tuple[Path, dict[str, torch.Tensor]]:
-    """Save generated weights into TORCH_HOME/hub/checkpoints as torch.hub names a download,
-    ``<model>-<sha256[:8]>.pth``, and point torchvision's table entry at that name (the published hash
-    belongs to the published file, which no generated file matches)."""
+    """Save ``state`` (default: generated weights of ``model``) into TORCH_HOME/hub/checkpoints as torch.hub
+    names a download, ``<model>-<sha256[:8]>.pth``, and point torchvision's table entry at that name (the
+    published hash belongs to the published file, which no generated file matches)."""
     import torchvision
 
-    state = _generated(model)
+    state = _generated(model) if state is None else state
     folder = caches["torch"] / "hub" / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / "tmp.pth"
@@ -111,14 +115,7 @@ def test_torchvision_vit_weights_by_name(offline, monkeypatch) -> None:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(5)
         stock = torchvision.models.vit_b_32(weights=None).eval()
-    folder = offline["torch"] / "hub" / "checkpoints"
-    folder.mkdir(parents=True)
-    tmp = folder / "tmp.pth"
-    torch.save(stock.state_dict(), tmp)
-    path = folder / f"vit_b_32-{_sha256(tmp)[:8]}.pth"
-    tmp.rename(path)
-    entry = torchvision.models.get_model_weights("vit_b_32")["IMAGENET1K_V1"].value
-    monkeypatch.setattr(entry, "url", f"https://download.pytorch.org/models/{path.name}")
+    _fill_torch_hub(offline, monkeypatch, "vit_b_32", "IMAGENET1K_V1", stock.state_dict())
     ours, shape = build_model({"name": "vit_b_32", "weights": "torchvision:IMAGENET1K_V1"})
     x = torch.randn(1, *shape[1:], generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -191,17 +188,7 @@ def test_a_file_that_does_not_hash_to_its_name_is_refused(job, offline) -> None:
 
 def test_weights_of_another_architecture_name_the_first_misfit(job, offline, monkeypatch) -> None:
     # resnet34's weights filed under resnet18's name: the first tensor of another shape, both shapes.
-    import torchvision
-
-    state = _generated("resnet34")
-    folder = offline["torch"] / "hub" / "checkpoints"
-    folder.mkdir(parents=True)
-    tmp = folder / "tmp.pth"
-    torch.save(state, tmp)
-    path = folder / f"resnet18-{_sha256(tmp)[:8]}.pth"
-    tmp.rename(path)
-    entry = torchvision.models.get_model_weights("resnet18")["IMAGENET1K_V1"].value
-    monkeypatch.setattr(entry, "url", f"https://download.pytorch.org/models/{path.name}")
+    path, _ = _fill_torch_hub(offline, monkeypatch, "resnet18", "IMAGENET1K_V1", _generated("resnet34"))
     err = _error(job, {"name": "resnet18", "weights": "torchvision:IMAGENET1K_V1", "numClasses": 10})
     assert (
         f"{str(path)!r} does not fit the model: 2 with another shape "

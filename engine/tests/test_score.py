@@ -63,6 +63,20 @@ def _score(job, trained: dict[str, Any], model: dict[str, Any], **over: Any):
     return job("score", request)
 
 
+def _recovery(job, trained: dict[str, Any], work: str, steps: int, lr: float, **over: Any):
+    """Mode recovery of the pruned candidate, KD from the dense model, 32 images a step, in <tmp>/<work>."""
+    return _score(
+        job,
+        trained,
+        trained["pruned"],
+        mode="recovery",
+        teacher=trained["spec"],
+        recovery={"steps": steps, "batchSize": 32, "lr": lr},
+        workDir=str(trained["tmp"] / work),
+        **over,
+    )
+
+
 def test_slices_are_disjoint_seeded_and_the_calibration_sample() -> None:
     s = calibration.score_slices(1000, 128, 256, seed=3)
     cal, held, train = set(s.calibration), set(s.held_out), set(s.train)
@@ -95,15 +109,7 @@ def test_reads_calibration_and_held_out_train_images_only(job, trained, monkeypa
     monkeypatch.setattr(training, "eval_tensor", record_eval_tensor)
     monkeypatch.setattr(training.AugmentedImageFolder, "__getitem__", record_getitem)
     calibration._cache.clear()
-    run = _score(
-        job,
-        trained,
-        trained["pruned"],
-        mode="recovery",
-        teacher=trained["spec"],
-        recovery={"steps": 3, "batchSize": 32, "lr": 0.001},
-        workDir=str(trained["tmp"] / "slices"),
-    )
+    run = _recovery(job, trained, "slices", steps=3, lr=0.001)
     assert run.code == 0, run.events[-1]
     r = run.result
     assert r["count"] == 200 == len(opened["scored"])
@@ -128,7 +134,7 @@ def test_dense_score_is_close_to_val_accuracy(job, trained) -> None:
     assert r["loss"] > 0
 
 
-def test_dense_score_without_recalibration_is_evaluate_of_the_same_images(job, trained, tmp_path) -> None:
+def test_dense_score_without_recalibration_is_evaluate_of_the_same_images(job, trained) -> None:
     """No calibration and every train/ image held out: the score is ``evaluate`` of train/ itself."""
     run = _score(job, trained, trained["spec"], calibration={"batches": 0, "batchSize": 1}, scoreImages=1000)
     assert run.code == 0, run.events[-1]
@@ -154,16 +160,7 @@ def test_batch_norm_recalibration_raises_a_pruned_models_zero_shot_score(job, tr
 
 def test_recovery_raises_top1_over_zero_shot(job, trained) -> None:
     zero = _score(job, trained, trained["pruned"])
-    rec = _score(
-        job,
-        trained,
-        trained["pruned"],
-        mode="recovery",
-        teacher=trained["spec"],
-        recovery={"steps": 30, "batchSize": 32, "lr": 0.002},
-        workDir=str(trained["tmp"] / "recovery"),
-        checkpointEverySteps=10,
-    )
+    rec = _recovery(job, trained, "recovery", steps=30, lr=0.002, checkpointEverySteps=10)
     assert zero.code == 0 and rec.code == 0, (zero.events[-1], rec.events[-1])
     z, r = zero.result, rec.result
     assert r["mode"] == "recovery" and r["steps"] == 30 and r["recovery"]["steps"] == 30
@@ -179,21 +176,10 @@ def test_recovery_raises_top1_over_zero_shot(job, trained) -> None:
 
 def test_recovery_resumes_from_its_checkpoint(job, trained) -> None:
     """A retried score resumes its fine-tune: from ckpt-2 of 4 steps, the same score as uninterrupted."""
-    common = {
-        "mode": "recovery",
-        "teacher": trained["spec"],
-        "recovery": {"steps": 4, "batchSize": 32, "lr": 0.002},
-        "checkpointEverySteps": 2,
-    }
-    full = _score(job, trained, trained["pruned"], workDir=str(trained["tmp"] / "r-full"), **common)
+    full = _recovery(job, trained, "r-full", steps=4, lr=0.002, checkpointEverySteps=2)
     ckpt = trained["tmp"] / "r-full" / "checkpoints" / "ckpt-2.pt"
-    resumed = _score(
-        job,
-        trained,
-        trained["pruned"],
-        workDir=str(trained["tmp"] / "r-resumed"),
-        resumeFrom=str(ckpt),
-        **common,
+    resumed = _recovery(
+        job, trained, "r-resumed", steps=4, lr=0.002, checkpointEverySteps=2, resumeFrom=str(ckpt)
     )
     assert full.code == 0 and resumed.code == 0, (full.events[-1], resumed.events[-1])
     assert resumed.result["recovery"]["resumedFromStep"] == 2
@@ -274,6 +260,37 @@ def test_recovery_batch_larger_than_the_training_images_names_recovery_batch_siz
         workDir=str(trained["tmp"] / "big-batch"),
     )
     assert run.code == 2 and run.error["field"] == "recovery.batchSize", run.error
+
+
+def test_a_score_lists_the_split_once(job, trained, monkeypatch) -> None:
+    """The slices and the calibration sample come from one listing of train/ (cached by the split's state)."""
+    listings: list[str] = []
+    real = training.index_split
+    monkeypatch.setattr(training, "index_split", lambda *a, **k: listings.append(str(a[0])) or real(*a, **k))
+    calibration._index_cache.clear()
+    calibration._cache.clear()
+    run = _score(job, trained, trained["pruned"])
+    assert run.code == 0, run.events[-1]
+    assert listings == [str(trained["root"])]
+
+
+def test_recovery_with_an_image_size_builds_the_candidate_once(job, trained, monkeypatch) -> None:
+    """The input size known, only the fine-tune builds the candidate (then the trained model is loaded)."""
+    built: list[dict[str, Any]] = []
+    real = training.load_model
+    monkeypatch.setattr(training, "load_model", lambda spec, field: built.append(spec) or real(spec, field))
+    dataset = {"root": str(trained["root"]), "imageSize": 32}
+    run = _recovery(job, trained, "sized", steps=1, lr=0.001, dataset=dataset)
+    assert run.code == 0, run.events[-1]
+    assert run.result["imageSize"] == 32 and run.result["steps"] == 1
+    assert built.count(trained["pruned"]) == 1, built
+
+
+def test_a_model_of_another_class_count_is_refused_before_scoring(job, trained) -> None:
+    run = _score(job, trained, {"name": "democnn", "numClasses": 4})
+    assert run.code == 2 and run.error["field"] == "model.numClasses", run.error
+    assert "has 10 classes but the model predicts 4" in run.error["message"]
+    assert not any(e["event"] == "progress" and e["stage"] == "recalibrating" for e in run.events)
 
 
 def test_recalibrate_batch_norm_is_a_cumulative_average_and_keeps_weights() -> None:

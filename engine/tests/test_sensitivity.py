@@ -117,12 +117,25 @@ def test_a_warm_engine_reuses_the_dense_model(job, trained, table) -> None:  # n
         ({"scoreImages": 1001}, "scoreImages"),
         ({"calibration": {"batches": 40, "batchSize": 32}}, "calibration.batches"),
         ({"baseratios": [0.3]}, "baseratios"),
+        ({"baseStrategy": {"": 1}}, 'baseStrategy.""'),  # an empty key is shown quoted, as parse_request does
     ],
 )
 def test_bad_input_names_the_field(job, trained, over: dict[str, Any], field: str) -> None:  # noqa: F811
     run = _sensitivity(job, trained, **over)
     assert run.code == 2, run.events[-1]
     assert run.error["field"] == field, run.error
+
+
+def test_a_base_strategy_with_several_problems_names_the_first_and_counts_the_rest(job, trained) -> None:  # noqa: F811
+    run = _sensitivity(job, trained, baseStrategy={"importance": "l3", "roundTo": "8"})
+    assert run.code == 2 and run.error["field"] == "baseStrategy.importance", run.error
+    assert run.error["message"].endswith("(and 1 more)"), run.error
+
+
+def test_a_dataset_of_another_class_count_names_dataset_root(job, trained) -> None:  # noqa: F811
+    run = _sensitivity(job, trained, model={"name": "democnn", "numClasses": 4})
+    assert run.code == 2 and run.error["field"] == "dataset.root", run.error
+    assert "has 10 classes but the model predicts 4" in run.error["message"]
 
 
 def test_a_dataset_without_train_names_dataset_root(job, trained, tmp_path) -> None:  # noqa: F811

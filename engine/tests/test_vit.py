@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from agentic_engine.attention import SelfAttention, attention_modules
+from agentic_engine.cache import load_model as load_dense
 from agentic_engine.macs import count_macs
-from agentic_engine.models import build_model
+from agentic_engine.models import ModelSpec, build_model
 
 ISO = {"pruningRatio": 0.3, "importance": "l2", "globalPruning": True, "isomorphic": True, "roundTo": 1}
 
@@ -85,6 +86,17 @@ def _prune(job, tmp_path: Path, model: dict, strategy: dict, name: str = "out", 
     return run.result
 
 
+def _rows_of(kept: torch.Tensor, dense: torch.Tensor) -> list[int]:
+    """The row of ``dense`` that each row of ``kept`` is, which must exist (a pruned weight's rows are kept
+    dense rows, not new values)."""
+    rows = []
+    for row in kept:
+        hits = [i for i, d in enumerate(dense) if torch.equal(row, d)]
+        assert hits, "a row of the pruned weight is no row of the dense weight"
+        rows.append(hits[0])
+    return rows
+
+
 def _attention(result: dict) -> list[dict]:
     history = json.loads(Path(result["saved"]["history"]["path"]).read_text())
     return list(history["attention"].values())
@@ -126,6 +138,21 @@ def test_vit_block_takes_effect_and_reloads(
         assert out.shape == (2, 10) and bool(torch.isfinite(out).all())
         assert torch.equal(out, again(x))
     assert count_macs(rebuilt, torch.zeros(shape)).macs == r["macs"]
+    # Against the dense model prune cut (the warm cache's): the reloaded weights are its kept rows, in order,
+    # and the layers after a cut read the matching columns.
+    dense, warm = load_dense(ModelSpec.model_validate(_tiny(factory)), None)
+    assert warm
+    for name, attn in attention_modules(dense.model).items():
+        cut = attention_modules(rebuilt)[name]
+        rows = _rows_of(cut.qkv.weight, attn.qkv.weight)
+        assert rows == sorted(set(rows)) and len(rows) == 3 * heads * head_dim
+        assert torch.equal(cut.qkv.bias, attn.qkv.bias[rows])
+    for block, cut_block in zip(dense.model.encoder.layers, rebuilt.encoder.layers, strict=True):
+        fc1, fc2, cut1, cut2 = block.mlp[0], block.mlp[3], cut_block.mlp[0], cut_block.mlp[3]
+        rows = _rows_of(cut1.weight, fc1.weight)
+        assert rows == sorted(set(rows)) and len(rows) == cut1.out_features < fc1.out_features
+        assert torch.equal(cut1.bias, fc1.bias[rows])
+        assert torch.equal(cut2.weight, fc2.weight[:, rows]) and torch.equal(cut2.bias, fc2.bias)
     # The export has no fused attention op: plain MatMul/Softmax the TS profiler and onnxruntime know.
     ops = {n.op_type for n in onnx.load(r["onnx"]["path"]).graph.node}
     assert "MatMul" in ops and "Softmax" in ops
