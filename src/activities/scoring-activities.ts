@@ -95,13 +95,20 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
 
   async function scoreIn(input: ScoreCandidateInput, ctx: Context, runDir: string): Promise<CandidateScore> {
     const prior = ctx.info.heartbeatDetails as ScoreHeartbeat | undefined;
-    // Downloads heartbeat too (a large model from S3 outlasts the heartbeat timeout), with the prior details.
+    // Downloads heartbeat too (a large model from S3 outlasts the heartbeat timeout), naming the prior
+    // attempt's checkpoints so a retry after this one still finds them.
+    const fetching: ScoreHeartbeat = {
+      stage: 'downloading',
+      fraction: null,
+      step: prior?.step ?? 0,
+      checkpoints: prior?.checkpoints ?? [],
+    };
     const { model, teacher } = await keepHeartbeating(
       async () => ({
         model: await downloadModelDir(deps.store, input.model, path.join(runDir, 'model')),
         teacher: input.teacher ? await localizeModelSpec(deps.store, input.teacher, deps.workDir) : undefined,
       }),
-      () => prior,
+      () => fetching,
     );
     const recovery = input.mode === 'recovery' ? input.recovery : undefined;
     if (input.mode === 'recovery' && recovery === undefined) {
@@ -131,7 +138,7 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
     const resume = ledger
       ? await keepHeartbeating(
           () => ledger.resume(path.join(runDir, 'resume')),
-          () => prior,
+          () => fetching,
         )
       : undefined;
     const live: ScoreHeartbeat = {
