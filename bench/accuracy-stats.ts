@@ -133,37 +133,6 @@ export function atLeastAsGood(a: SeedSummary, b: SeedSummary): boolean {
 /** The band of every bench/accuracy case: -5 %..+1 % of the target. */
 export const BAND = { lo: -0.05, hi: 0.01 };
 
-/**
- * The in-band entry of a ratio screen nearest the band centre, else the pair of ratios that brackets the
- * band (the largest ratio still above it, the smallest already below) for a finer screen, or `null` when
- * the screen does not straddle the band. `ratios[i]` is the pruning ratio of `entries[i]`; entries without
- * `macs` (refused strategies) are skipped.
- */
-export function pickInBand(
-  ratios: readonly number[],
-  entries: readonly ({ macs: number } | object)[],
-  targetMacs: number,
-  band: { lo: number; hi: number } = BAND,
-): { index: number } | { bracket: [number, number] | null } {
-  const centre = (band.lo + band.hi) / 2;
-  let best: { index: number; off: number } | null = null;
-  let above: number | null = null; // largest ratio whose MACs are above the band
-  let below: number | null = null; // smallest ratio whose MACs are below the band
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]!;
-    if (!('macs' in e)) continue;
-    const d = (e.macs - targetMacs) / targetMacs;
-    const r = ratios[i]!;
-    if (d >= band.lo && d <= band.hi) {
-      const off = Math.abs(d - centre);
-      if (best === null || off < best.off) best = { index: i, off };
-    } else if (d > band.hi) above = above === null ? r : Math.max(above, r);
-    else below = below === null ? r : Math.min(below, r);
-  }
-  if (best !== null) return { index: best.index };
-  return { bracket: above !== null && below !== null && above < below ? [above, below] : null };
-}
-
 /** What bench/accuracy reads of one attempt of a campaign's strategy log. */
 export type LoggedAttempt = Pick<Attempt, 'index' | 'inBand' | 'error' | 'score' | 'scoreError'>;
 

@@ -41,13 +41,13 @@ import type { Attempt } from '../src/core/attempt';
 import { SearchConfigSchema, type CampaignConfigInput } from '../src/core/campaign-config';
 import type { ModelSpec } from '../src/core/model-spec';
 import type { Strategy } from '../src/core/strategy';
-import { dryRunStrategies } from '../src/engine/dry-run';
+import { dryRunStrategies, screenIntoBand } from '../src/engine/dry-run';
 import { defaultEngineLocation } from '../src/engine/engine-paths';
 import { WarmEngine } from '../src/engine/engine-process';
 import {
   aggregate,
+  BAND,
   candidateKey,
-  pickInBand,
   scoredCandidates,
   searchCost,
   spearman,
@@ -126,7 +126,7 @@ async function evaluate(ctx: Ctx, model: ModelSpec): Promise<number> {
   return ev.top1;
 }
 
-/** Scale `base` into the band: screen ratios with the dry run (two rounds at most), prune the pick. */
+/** Scale `base` into the band: screen its ratio with the dry run (as a campaign's scaling round does), prune the pick. */
 async function scaleIntoBand(
   ctx: Ctx,
   dense: ModelSpec,
@@ -141,57 +141,40 @@ async function scaleIntoBand(
   dir: string;
   screened: number;
 } | null> {
-  const calibration = base.importance === 'taylor' ? { calibration: ctx.calibration } : {};
-  let ratios = Array.from({ length: 96 }, (_, i) => Math.round(i * 0.01 * 1000) / 1000);
-  let screened = 0;
-  for (let round = 0; round < 3; round++) {
-    const strategies = ratios.map((pruningRatio) => ({ ...base, pruningRatio }) as Strategy);
-    const dry = await dryRunStrategies(ctx.engine, {
-      model: dense,
-      inputShape: ctx.inputShape,
-      strategies,
-      ...calibration,
-    });
-    screened += strategies.length;
-    const pick = pickInBand(ratios, dry.results, targetMacs);
-    if ('index' in pick) {
-      const strategy = strategies[pick.index]!;
-      const outDir = path.join(ctx.work, 'pruned', label);
-      const r = await ctx.engine.run<{
-        macs: number;
-        params: number;
-        accuracyProxy?: { top1: number };
-        saved: { dir: string };
-      }>('prune', {
-        model: dense,
-        inputShape: ctx.inputShape,
-        strategy,
-        outDir,
-        calibration: ctx.calibration,
-      });
-      const planned = dry.results[pick.index]!;
-      if (!('macs' in planned) || planned.macs !== r.macs)
-        throw new Error(`${label}: dry run said ${JSON.stringify(planned)}, prune measured ${r.macs} MACs`);
-      return {
-        strategy,
-        macs: r.macs,
-        params: r.params,
-        proxyTop1: r.accuracyProxy?.top1 ?? null,
-        dir: r.saved.dir,
-        screened,
-      };
-    }
-    if (!pick.bracket) break;
-    const [a, b] = pick.bracket;
-    ratios = Array.from({ length: 24 }, (_, i) => Math.round((a + ((b - a) * (i + 1)) / 25) * 1e5) / 1e5);
-  }
-  // MACs are a step function of the ratio; with coarse rounding a step can jump over the whole band. Then
-  // the solver's own remedy: the same base with roundTo 1.
-  if (base.roundTo !== undefined && base.roundTo > 1) {
-    const finer = await scaleIntoBand(ctx, dense, { ...base, roundTo: 1 }, targetMacs, label);
-    return finer ? { ...finer, screened: finer.screened + screened } : null;
-  }
-  return null;
+  const screened = await screenIntoBand(ctx.engine, {
+    model: dense,
+    inputShape: ctx.inputShape,
+    strategy: { ...base, pruningRatio: 0 },
+    scale: 'ratio',
+    targetMacs,
+    band: BAND,
+    ...(base.importance === 'taylor' ? { calibration: ctx.calibration } : {}),
+  });
+  if (!screened.pick) return null;
+  const { strategy } = screened.pick;
+  const outDir = path.join(ctx.work, 'pruned', label);
+  const r = await ctx.engine.run<{
+    macs: number;
+    params: number;
+    accuracyProxy?: { top1: number };
+    saved: { dir: string };
+  }>('prune', {
+    model: dense,
+    inputShape: ctx.inputShape,
+    strategy,
+    outDir,
+    calibration: ctx.calibration,
+  });
+  if (screened.pick.macs !== r.macs)
+    throw new Error(`${label}: dry run said ${screened.pick.macs} MACs, prune measured ${r.macs}`);
+  return {
+    strategy,
+    macs: r.macs,
+    params: r.params,
+    proxyTop1: r.accuracyProxy?.top1 ?? null,
+    dir: r.saved.dir,
+    screened: screened.shapes,
+  };
 }
 
 async function fineTuneAndEvaluate(

@@ -2,11 +2,14 @@ import { Context } from '@temporalio/activity';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactRef } from '../core/artifact-ref';
-import type { StageMacs } from '../core/attempt';
+import type { ScreenRecord, StageMacs } from '../core/attempt';
 import { parseWith } from '../core/errors';
 import type { ModelSpec } from '../core/model-spec';
 import { ProfileSchema, summarizeProfile, type ProfileSummary } from '../core/profile';
+import type { ScreenScale } from '../core/screening';
 import type { Strategy } from '../core/strategy';
+import type { Band } from '../core/tolerance-band';
+import { screenIntoBand } from '../engine/dry-run';
 import { parseEngineResult, PruneResultSchema } from '../engine/protocol';
 import { candidateModelFolder, denseOnnxKey, profileKey } from '../storage/keys';
 import type { ActivityDeps } from './deps';
@@ -41,6 +44,11 @@ export interface PruneTrialInput {
   strategy: Strategy;
   inputShape?: number[];
   calibration?: { dataset: string; batches: number; batchSize: number };
+  /**
+   * Scale `strategy`'s shape into this band by a dry-run screen before pruning (src/engine/dry-run.ts
+   * `screenIntoBand`); the trial prunes the pick, or `strategy` as given when nothing lands.
+   */
+  screen?: { targetMacs: number; band: Band; scale: ScreenScale };
 }
 
 /** What one prune trial measured, with the pruned model's manifest in the artifact store. */
@@ -53,6 +61,10 @@ export interface PruneTrialResult {
   accuracyProxy?: { top1: number; top5: number; count: number };
   wallMs: number;
   warm: boolean;
+  /** The strategy pruned, when a screen replaced the input's (absent: the input's was pruned). */
+  strategy?: Strategy;
+  /** What the screen did, when the input asked for one. */
+  screen?: ScreenRecord;
 }
 
 interface Progress {
@@ -102,13 +114,15 @@ export function createEngineActivities(deps: ActivityDeps) {
       `attempt-${input.attemptIndex}`,
     );
     await fs.rm(outDir, { recursive: true, force: true });
+    const screened = input.screen ? await screen(model, input, input.screen, onProgress) : undefined;
+    const strategy = screened?.strategy ?? input.strategy;
     let raw: Record<string, unknown>;
     try {
       raw = await deps.engine.run(
         'prune',
         {
           model,
-          strategy: input.strategy,
+          strategy,
           outDir,
           ...(input.inputShape ? { inputShape: input.inputShape } : {}),
           ...(input.calibration ? { calibration: input.calibration } : {}),
@@ -135,7 +149,48 @@ export function createEngineActivities(deps: ActivityDeps) {
       ...(res.accuracyProxy ? { accuracyProxy: res.accuracyProxy } : {}),
       wallMs: res.wallMs,
       warm: res.warm ?? false,
+      ...(screened?.strategy ? { strategy: screened.strategy } : {}),
+      ...(screened ? { screen: screened.record } : {}),
     };
+  }
+
+  /**
+   * The dry-run screen of a trial: the in-band strategy it found (absent when none landed), and the record
+   * the attempt keeps. A dry run that fails is recorded, not thrown: the trial prunes the proposal as given.
+   */
+  async function screen(
+    model: ModelSpec,
+    input: PruneTrialInput,
+    target: NonNullable<PruneTrialInput['screen']>,
+    onProgress: (ev: Progress) => void,
+  ): Promise<{ strategy?: Strategy; record: ScreenRecord }> {
+    const proposedRatio = input.strategy.pruningRatio;
+    try {
+      const out = await screenIntoBand(
+        deps.engine,
+        {
+          model,
+          strategy: input.strategy,
+          ...target,
+          ...(input.inputShape ? { inputShape: input.inputShape } : {}),
+          ...(input.calibration && input.strategy.importance === 'taylor'
+            ? { calibration: input.calibration }
+            : {}),
+        },
+        { onProgress, ...optSignal() },
+      );
+      const record = { shapes: out.shapes, proposedRatio, wallMs: out.wallMs };
+      return out.pick
+        ? { strategy: out.pick.strategy, record: { ...record, landed: true, predictedMacs: out.pick.macs } }
+        : { record: { ...record, landed: false } };
+    } catch (err) {
+      // A cancelled activity stops here; any other failure of the screen leaves the proposal to be pruned.
+      if (cancellationSignal()?.aborted) throw toActivityFailure(err);
+      const message = err instanceof Error ? err.message : String(err);
+      return {
+        record: { shapes: 0, proposedRatio, landed: false, wallMs: 0, error: message.split('\n')[0]! },
+      };
+    }
   }
 
   return {

@@ -11,7 +11,7 @@ import {
 import type { ProfileSummary } from '../core/profile';
 import { DEFAULT_MAX_STAGE_RATIO } from '../core/stage-allocation';
 import type { Strategy } from '../core/strategy';
-import { baseStrategy, strategyKey } from '../core/strategy';
+import { baseStrategy, MAX_RATIO, strategyKey } from '../core/strategy';
 import { bandCenter, deviation, inBand } from '../core/tolerance-band';
 import { formatPercent } from '../core/units';
 import type { Proposal, ProposeInput, StrategyAgent } from './agent';
@@ -101,7 +101,7 @@ const SHAPE_SCALE_TOLERANCE = 1.5e-4;
 /** A scaled shape refused by the engine before anything of it measured restarts at 3/4 of the refused factor. */
 const FAILED_SHAPE_BACKOFF = 0.75;
 /** The Strategy schema's largest ratio. */
-const SCHEMA_MAX_RATIO = 0.95;
+const SCHEMA_MAX_RATIO = MAX_RATIO;
 
 /** Borrowing preference of a point (lower is closer to the family). */
 const RANK = {

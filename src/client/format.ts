@@ -1,5 +1,5 @@
 import type { FineTuneHeartbeat } from '../activities';
-import { scoreModeText, type Attempt } from '../core/attempt';
+import { scoreModeText, screenText, type Attempt } from '../core/attempt';
 import { attemptRole, type AttemptRole } from '../core/search-state';
 import { formatMacs, formatPercent } from '../core/units';
 
@@ -102,8 +102,10 @@ export function attemptsTable(attempts: Attempt[], chosenIndex: number | null = 
         a.error ??
         (a.scoreError !== undefined ? `scoring failed: ${a.scoreError}` : undefined) ??
         a.fallbackReason ??
-        a.strategy.rationale ??
-        ''
+        ([a.screen && screenText(a.screen, a.strategy.pruningRatio), a.strategy.rationale]
+          .filter(Boolean)
+          .join('; ') ||
+          '')
       )
         .replace(/\s+/g, ' ')
         .slice(0, 80),

@@ -134,7 +134,8 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
         attempts.push({
           index: trial.attemptIndex,
           agent: agentFor(trial, lastProposal),
-          strategy: trial.strategy,
+          // A screened trial pruned the strategy its screen found, not the proposal as given.
+          strategy: r.strategy ?? trial.strategy,
           macs: r.macs,
           params: r.params,
           deviation: d,
@@ -145,6 +146,7 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
           ...(r.accuracyProxy ? { accuracyProxy: r.accuracyProxy } : {}),
           ...(lastProposal?.fallbackReason ? { fallbackReason: lastProposal.fallbackReason } : {}),
           ...(lastProposal?.llm ? { llm: lastProposal.llm } : {}),
+          ...(r.screen ? { screen: r.screen } : {}),
         });
       }
     } else if (ev.activityTaskFailedEventAttributes) {

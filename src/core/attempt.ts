@@ -64,6 +64,47 @@ export function scoreModeText(score: Pick<CandidateScore, 'mode' | 'steps'>): st
 }
 
 /**
+ * How a dry-run screen scaled an attempt's strategy into the band before it was pruned (the search screens
+ * every shape it scales: extended-search candidates and human overrides with `scaleToBand`). `landed`: an
+ * in-band value was found, and the attempt's strategy is it, predicted at `predictedMacs` (which `prune`
+ * measures exactly); otherwise the proposal was pruned as given, and `error` says why when the dry run
+ * failed.
+ *
+ * @example
+ * // the solver proposed ratio 0.31 for `lamp importance`; 120 dry-run shapes later, ratio 0.2937 is in band:
+ * { shapes: 120, proposedRatio: 0.31, landed: true, predictedMacs: 13_716_480, wallMs: 2410 }
+ */
+export const ScreenRecordSchema = z
+  .object({
+    shapes: z.number().int().min(0),
+    proposedRatio: z.number(),
+    landed: z.boolean(),
+    predictedMacs: z.number().min(0).optional(),
+    wallMs: z.number().min(0),
+    error: z.string().optional(),
+  })
+  .strict();
+export type ScreenRecord = z.infer<typeof ScreenRecordSchema>;
+
+/**
+ * What a screen did, in words, for the log and the report: where it scaled the proposal to, or why the
+ * proposal was pruned as given.
+ *
+ * @example
+ * screenText({ shapes: 120, proposedRatio: 0.31, landed: true, predictedMacs: 1.37e7, wallMs: 2410 }, 0.2937)
+ * // 'screened 120 shapes by dry run: ratio 0.310 -> 0.294'
+ * screenText({ shapes: 288, proposedRatio: 0.31, landed: false, wallMs: 5100 }, 0.31)
+ * // 'screened 288 shapes by dry run: none in band; pruned as proposed'
+ */
+export function screenText(screen: ScreenRecord, prunedRatio: number): string {
+  if (screen.error !== undefined) return `dry-run screen failed (${screen.error}); pruned as proposed`;
+  const head = `screened ${screen.shapes} shapes by dry run`;
+  return screen.landed
+    ? `${head}: ratio ${screen.proposedRatio.toFixed(3)} -> ${prunedRatio.toFixed(3)}`
+    : `${head}: none in band; pruned as proposed`;
+}
+
+/**
  * One attempt of the MAC-target search: the strategy an agent proposed and what the engine measured.
  * The list of attempts is the strategy log. An attempt with `error` measured nothing and carries
  * sentinel numbers: read attempts through `isMeasured` / `failedAttempt` and the selections of
@@ -100,6 +141,8 @@ export const AttemptSchema = z
     score: CandidateScoreSchema.optional(),
     /** Why scoring this in-band candidate failed: it stays in the log, unscored, and is not kept over a scored one. */
     scoreError: z.string().optional(),
+    /** How a dry-run screen scaled this attempt's strategy into the band, when it was screened. */
+    screen: ScreenRecordSchema.optional(),
   })
   .strict();
 export type Attempt = z.infer<typeof AttemptSchema>;

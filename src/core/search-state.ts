@@ -294,6 +294,11 @@ export interface ProposalRequest {
   note?: string;
   /** Whether the round is in the extended search. */
   extended: boolean;
+  /**
+   * Set when the round scales a shape into the band (an extended-search candidate shape, or a human
+   * override's): the workflow screens the proposal with the dry run before it is pruned.
+   */
+  scaling?: true;
 }
 
 /**
@@ -305,7 +310,7 @@ export function nextRequest(state: SearchState, config: SearchConfig): ProposalR
   const extended = state.converged;
   if (state.humanShape) {
     const note = `scale the human override's shape into the band (scaling step ${state.humanShape.steps + 1} of ${MAX_SCALING_STEPS})`;
-    return { agent: 'solver', baseStrategy: state.humanShape.base, note, extended };
+    return { agent: 'solver', baseStrategy: state.humanShape.base, note, extended, scaling: true };
   }
   const shape = extended ? currentShape(state, config) : undefined;
   if (shape && (config.scaleCandidates || config.candidates !== undefined)) {
@@ -317,7 +322,7 @@ export function nextRequest(state: SearchState, config: SearchConfig): ProposalR
       steps > 0
         ? `extended search: scale ${shape.label} into the band (scaling step ${steps + 1} of ${MAX_SCALING_STEPS})`
         : `extended search: try ${shape.label}, scaled into the band`;
-    return { agent, baseStrategy: shape.change(config.baseStrategy), note, extended };
+    return { agent, baseStrategy: shape.change(config.baseStrategy), note, extended, scaling: true };
   }
   const agent: SearchAgent = extended && state.agent === 'grid' ? 'solver' : state.agent;
   const note = shape ? `extended search: try ${shape.label} while staying in band` : state.note;

@@ -4,7 +4,10 @@ import { z } from 'zod';
 export const ImportanceSchema = z.enum(['l1', 'l2', 'taylor', 'bn_scale', 'lamp', 'random']);
 export type Importance = z.infer<typeof ImportanceSchema>;
 
-const ratio = z.number().min(0).max(0.95);
+/** The largest ratio a strategy may set, inclusive (engine/agentic_engine/strategy.py `MAX_RATIO`). */
+export const MAX_RATIO = 0.95;
+
+const ratio = z.number().min(0).max(MAX_RATIO);
 
 /**
  * A pruning strategy: the one contract every agent (solver, grid, Claude, a human override) produces

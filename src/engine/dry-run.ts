@@ -1,4 +1,13 @@
 import type { ModelSpec } from '../core/model-spec';
+import {
+  pickInBand,
+  refineLadder,
+  SCREEN_ROUNDS,
+  screenedStrategy,
+  screenLadder,
+  type ScreenScale,
+} from '../core/screening';
+import type { Band } from '../core/tolerance-band';
 import type { Strategy } from '../core/strategy';
 import type { EngineRunner } from './engine-process';
 import { EngineProtocolError } from './errors';
@@ -46,4 +55,69 @@ export async function dryRunStrategies(
     );
   }
   return result;
+}
+
+/** A request of {@link screenIntoBand}: a strategy whose shape is to be scaled into a band. */
+export interface ScreenRequest extends Omit<DryRunRequest, 'strategies'> {
+  /** The strategy as proposed: its shape, and the starting point of its variable. */
+  strategy: Strategy;
+  /** What the screen varies (core/screening `screenScaleOf`). */
+  scale: ScreenScale;
+  targetMacs: number;
+  band: Band;
+}
+
+/** What {@link screenIntoBand} found: the in-band strategy and its exact MACs, or none; shapes screened. */
+export interface ScreenOutcome {
+  /** The in-band strategy nearest the band centre, with what the dry run says `prune` will measure. */
+  pick?: { strategy: Strategy; macs: number; params: number };
+  /** Strategies the dry run counted. */
+  shapes: number;
+  /** Engine time of the dry runs, milliseconds. */
+  wallMs: number;
+}
+
+/**
+ * Scale a strategy's shape into the band without pruning: dry-run a ladder of values of its variable
+ * (core/screening), keep the in-band one nearest the band centre, else narrow to the bracketing pair and
+ * dry-run again ({@link SCREEN_ROUNDS} ladders at most). MACs are a step function of the variable; when a
+ * step of a coarse `roundTo` jumps over the whole band, the same shape at `roundTo` 1 is screened (the
+ * solver's own remedy). No pick when nothing lands: the band is narrower than the shape's finest step, or
+ * the engine refuses every value.
+ *
+ * @example
+ * const out = await screenIntoBand(engine, { model, strategy, scale: 'ratio', targetMacs: 1.77e9, band });
+ * out.pick?.strategy.pruningRatio // e.g. 0.4187, which `prune` measures at out.pick.macs exactly
+ */
+export async function screenIntoBand(
+  engine: EngineRunner,
+  request: ScreenRequest,
+  opts: JobOptions = {},
+): Promise<ScreenOutcome> {
+  const { strategy: proposed, scale, targetMacs, band, ...dry } = request;
+  let shapes = 0;
+  let wallMs = 0;
+  const screen = async (strategy: Strategy): Promise<ScreenOutcome['pick']> => {
+    let values = screenLadder(strategy, scale);
+    for (let round = 0; round < SCREEN_ROUNDS; round++) {
+      const strategies = values.map((v) => screenedStrategy(strategy, scale, v));
+      const r = await dryRunStrategies(engine, { ...dry, strategies }, opts);
+      shapes += strategies.length;
+      wallMs += r.wallMs;
+      const pick = pickInBand(values, r.results, targetMacs, band);
+      if ('index' in pick) {
+        const entry = r.results[pick.index] as { macs: number; params: number };
+        return { strategy: strategies[pick.index]!, macs: entry.macs, params: entry.params };
+      } else if (pick.bracket) {
+        values = refineLadder(pick.bracket);
+        continue;
+      }
+      return undefined;
+    }
+    return undefined;
+  };
+  const pick =
+    (await screen(proposed)) ??
+    (proposed.roundTo > 1 ? await screen({ ...proposed, roundTo: 1 }) : undefined);
+  return { ...(pick ? { pick } : {}), shapes, wallMs };
 }

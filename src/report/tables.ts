@@ -2,7 +2,7 @@
  * The report's tables: the dense-vs-pruned summary and the strategy log of each target.
  * Every cell goes through `esc` or a formatter; LLM text (rationales, fallback reasons) is data.
  */
-import { scoreModeText, type Attempt } from '../core/attempt';
+import { scoreModeText, screenText, type Attempt } from '../core/attempt';
 import { attemptRole } from '../core/search-state';
 import { MISSING, acc, bandText, esc, fixed, int, isNum, macs, ms, pct, pp, si, times, usd } from './format';
 import type { LatencyByDevice, LatencyPoint, ReportData, TargetReport } from './report-data';
@@ -108,6 +108,7 @@ function notesCell(a: Attempt): string {
     parts.push(`<div class="flag flag-fallback">fallback: ${esc(a.fallbackReason)}</div>`);
   if (a.scoreError !== undefined)
     parts.push(`<div class="flag flag-error">scoring failed (kept unscored): ${esc(a.scoreError)}</div>`);
+  if (a.screen) parts.push(`<div class="flag">${esc(screenText(a.screen, a.strategy.pruningRatio))}</div>`);
   const r = a.strategy.rationale?.trim();
   if (r) {
     parts.push(

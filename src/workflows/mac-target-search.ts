@@ -11,7 +11,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { EngineActivities, LogActivities, ScoringActivities, StrategyActivities } from '../activities';
+import type {
+  EngineActivities,
+  LogActivities,
+  PruneTrialInput,
+  ScoringActivities,
+  StrategyActivities,
+} from '../activities';
 import type { Proposal } from '../agents/agent';
 import type { ArtifactRef } from '../core/artifact-ref';
 import type { AgentName, Attempt } from '../core/attempt';
@@ -20,6 +26,7 @@ import { formatZodIssues } from '../core/errors';
 import type { ScoringMode } from '../core/campaign-config';
 import type { ModelSpec } from '../core/model-spec';
 import type { ProfileSummary } from '../core/profile';
+import { screenScaleOf } from '../core/screening';
 import {
   extendedBudget,
   initialSearchState,
@@ -63,6 +70,8 @@ const FEASIBILITY_PATCH = 'infeasible-at-start';
  * {@link MacTargetSearchInput.scoring}); asked only of runs whose input has scoring or candidates.
  */
 const SCORE_PATCH = 'score-candidates';
+/** Marks runs whose scaling rounds screen the proposal into the band by the engine's dry run first. */
+const SCREEN_PATCH = 'screen-shapes-by-dry-run';
 
 /**
  * How a search scores its in-band candidates (the campaign sets it when the config has a dataset): the
@@ -188,6 +197,8 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     scaleCandidates: patched(SCALE_CANDIDATES_PATCH),
     ...(candidates !== undefined ? { candidates } : {}),
   });
+  // Runs recorded before shapes were screened by the dry run replay with the solver's scaling steps alone.
+  const screening = patched(SCREEN_PATCH);
   let state = initialSearchState({
     attempts: loaded,
     band: carried?.band ?? input.band,
@@ -308,7 +319,19 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     });
     if (proposal.exhausted) continue;
 
-    const trial = await runTrial(input, index, proposal, state.band);
+    // A round that scales a shape into the band screens the proposal by dry run first, so the shape's one
+    // trial lands in band; after a screen found nothing in band the solver's own steps go on unscreened.
+    const last = state.attempts.at(-1);
+    const scaling = override ? override.scaleToBand : request.scaling === true;
+    const screen =
+      screening && scaling && !(last?.screen && !last.screen.landed && last.screen.error === undefined)
+        ? {
+            targetMacs: input.targetMacs,
+            band: state.band,
+            scale: override ? ('ratio' as const) : screenScaleOf(request.baseStrategy),
+          }
+        : undefined;
+    const trial = await runTrial(input, index, proposal, state.band, screen);
     // Every in-band candidate is scored (scaling steps and failures are not); a scoring failure leaves it
     // unscored, recorded, and the search goes on.
     const attempt = scoring && trial.inBand && !trial.error ? await withScore(input, scoring, trial) : trial;
@@ -368,6 +391,7 @@ async function runTrial(
   index: number,
   proposal: Proposal,
   band: Band,
+  screen?: PruneTrialInput['screen'],
 ): Promise<Attempt> {
   const base = {
     index,
@@ -385,10 +409,13 @@ async function runTrial(
       strategy: proposal.strategy,
       ...(input.inputShape ? { inputShape: input.inputShape } : {}),
       ...(input.calibration ? { calibration: input.calibration } : {}),
+      ...(screen ? { screen } : {}),
     });
     const d = deviation(r.macs, input.targetMacs);
     return {
       ...base,
+      ...(r.strategy ? { strategy: r.strategy } : {}),
+      ...(r.screen ? { screen: r.screen } : {}),
       macs: r.macs,
       params: r.params,
       deviation: d,

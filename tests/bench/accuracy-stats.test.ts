@@ -6,7 +6,6 @@ import {
   candidateKey,
   median,
   pearson,
-  pickInBand,
   quantile,
   scoredCandidates,
   searchCost,
@@ -104,17 +103,6 @@ describe('accuracy statistics', () => {
     const a = summarize([0.78, 0.8]); // mean 0.79, sd 0.01414
     expect(atLeastAsGood(a, summarize([0.8, 0.82]))).toBe(true); // 0.804 >= 0.796
     expect(atLeastAsGood(a, summarize([0.9, 0.92]))).toBe(false);
-  });
-
-  test('pickInBand: the in-band ratio nearest the band centre, else the bracket', () => {
-    const target = 100;
-    // deviations: +20 %, +0.5 %, -1.5 %, -4 %, -10 %; centre -2 % -> -1.5 % (index 2)
-    const macs = [120, 100.5, 98.5, 96, 90].map((m) => ({ macs: m }));
-    expect(pickInBand([0.1, 0.2, 0.3, 0.4, 0.5], macs, target)).toEqual({ index: 2 });
-    // a refused entry is skipped; nothing in band: the bracket is (0.2, 0.3)
-    const gap = [{ macs: 120 }, { macs: 102 }, { error: {} }, { macs: 90 }];
-    expect(pickInBand([0.1, 0.2, 0.25, 0.3], gap, target)).toEqual({ bracket: [0.2, 0.3] });
-    expect(pickInBand([0.1, 0.2], [{ macs: 150 }, { macs: 140 }], target)).toEqual({ bracket: null });
   });
 
   // A campaign log of 6 attempts, as the scored search writes it: #1 above the band, #2 failed in the engine,

@@ -342,6 +342,7 @@ describe('extended search with candidates scaled into the band (scaleCandidates)
       baseStrategy: { importance: 'l1' },
       note: 'extended search: try another importance criterion, scaled into the band',
       extended: true,
+      scaling: true,
     });
     const afterMiss = measuredAt(start, 0.0425); // the demo's +4.25 % miss
     expect(afterMiss).toMatchObject({ extendedLeft: 2, shapeSteps: 1, status: 'running' });
@@ -350,6 +351,7 @@ describe('extended search with candidates scaled into the band (scaleCandidates)
       baseStrategy: { importance: 'l1' },
       note: 'extended search: scale another importance criterion into the band (scaling step 2 of 4)',
       extended: true,
+      scaling: true,
     });
   });
 
@@ -482,6 +484,7 @@ describe('a human override scaled into the band (human-shape)', () => {
       baseStrategy: { importance: 'lamp', globalPruning: true, isomorphic: true, roundTo: 4 },
       note: "scale the human override's shape into the band (scaling step 2 of 4)",
       extended: false,
+      scaling: true,
     });
     s = measuredAt(s, 0.004);
     expect(s.humanShape).toBeUndefined();

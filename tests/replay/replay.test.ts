@@ -7,7 +7,8 @@ import * as path from 'node:path';
 // change (reordered activities, a new timer, a changed branch) fails here before it breaks a live run.
 // Record new ones with `AP_RECORD_HISTORIES=1 npx jest tests/workflows`, then keep the ones already
 // committed as they were (`git checkout tests/replay/histories/<old>.json`): a history recorded by older
-// code is what proves a change replays. One per path: converged, diverged, infeasible, extended search,
+// code is what proves a change replays. One per path: converged, diverged, infeasible, extended search
+// (scaled by solver steps, and screened by the dry run),
 // Claude repair and fallback, human override + band change + pause, continue-as-new, a whole campaign, a
 // campaign that fine-tunes its targets one after the other (recorded before patch parallel-finetune) and at once.
 const dir = path.join(__dirname, 'histories');

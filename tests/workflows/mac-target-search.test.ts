@@ -157,7 +157,7 @@ describe('macTargetSearch and campaign', () => {
     saveHistoryFixture('mac-target-search-override-band-pause', `${input.campaignId}--t1`);
   });
 
-  test("a human override with scaleToBand: the solver scales the override's shape into the band", async () => {
+  test('a human override with scaleToBand: its shape is screened into the band by dry run and lands in one trial', async () => {
     const input = await searchInput({ extendedSearch: 0 });
     const workflowId = `${input.campaignId}--t1`;
     const handle = await env.client.workflow.signalWithStart('macTargetSearch', {
@@ -198,20 +198,22 @@ describe('macTargetSearch and campaign', () => {
     const result: MacTargetSearchResult = await handle.result();
     const log = await handle.query(strategyLogQuery);
     expect(result.status).toBe('converged');
+    // The override's own trial is screened by the dry run: its shape (lamp, roundTo 4) scaled into the band
+    // from ratio 0.1, landing in one trial at the MACs the dry run predicted. It is the candidate kept.
     const [human, ...rest] = log.attempts;
-    expect(human).toMatchObject({ agent: 'human', inBand: false, strategy: { pruningRatio: 0.1 } });
-    // Every later attempt is the solver scaling the same shape, up to the first in-band one, which is kept.
-    for (const a of rest) {
-      expect(a.agent).toBe('solver');
-      expect(a.strategy).toMatchObject({ importance: 'lamp', roundTo: 4, isomorphic: true });
-    }
-    const hit = rest.find((a) => a.inBand)!;
-    expect(hit.index).toBe(log.attempts.length);
-    expect(result.chosen?.index).toBe(hit.index);
+    expect(rest).toEqual([]);
+    expect(human).toMatchObject({
+      agent: 'human',
+      inBand: true,
+      strategy: { importance: 'lamp', roundTo: 4, isomorphic: true, rationale: 'lamp, fine rounding' },
+      screen: { proposedRatio: 0.1, landed: true, predictedMacs: human!.macs },
+    });
+    expect(human!.strategy.pruningRatio).toBeGreaterThan(0.1);
+    expect(result.chosen?.index).toBe(human!.index);
     expect(log.events.map((e) => e.note)).toContain(
-      `candidate: the human override's shape in band (${hit.deviation >= 0 ? '+' : ''}${(hit.deviation * 100).toFixed(2)}%)`,
+      `candidate: the human override's shape in band (${human!.deviation >= 0 ? '+' : ''}${(human!.deviation * 100).toFixed(2)}%)`,
     );
-    saveHistoryFixture('mac-target-search-human-shape', workflowId);
+    saveHistoryFixture('mac-target-search-human-shape-screened', workflowId);
   });
 
   test('continue-as-new carries the strategy log by reference', async () => {
@@ -270,19 +272,22 @@ describe('macTargetSearch and campaign', () => {
     const firstHit = result.attemptsToConverge!;
     const extended = log.attempts.filter((a) => a.index > firstHit);
     const candidates = extended.filter((a) => attemptRole(a) === 'candidate');
-    // Three shapes, each landing in band (or given up, said in the events): no extended slot is spent
-    // on an out-of-band attempt.
-    const givenUp = log.events.filter((e) => e.note.includes('given up')).length;
-    expect(candidates.length + givenUp).toBe(3);
-    expect(candidates.length).toBeGreaterThanOrEqual(2);
-    for (const c of candidates) expect(inBand(c.deviation, result.band)).toBe(true);
+    // Three shapes, each screened into the band by the dry run and landing in its one trial, at exactly the
+    // MACs the dry run predicted: no scaling step, no extended slot spent out of band, nothing given up.
+    expect(log.events.filter((e) => e.note.includes('given up'))).toEqual([]);
+    expect(extended).toHaveLength(3);
+    expect(candidates).toHaveLength(3);
+    for (const c of candidates) {
+      expect(inBand(c.deviation, result.band)).toBe(true);
+      expect(c.screen).toMatchObject({ landed: true, predictedMacs: c.macs });
+    }
     const candidateNotes = log.events
       .filter((e) => e.note.startsWith('candidate: '))
       .map((e) => e.afterAttempt);
     expect(candidateNotes).toEqual(candidates.map((c) => c.index));
     // The kept attempt is one of the in-band candidates.
     expect(result.chosen?.inBand).toBe(true);
-    saveHistoryFixture('mac-target-search-extended-scaled', workflowId);
+    saveHistoryFixture('mac-target-search-extended-screened', workflowId);
   });
 
   test('a converged search history is recorded for replay', async () => {

@@ -154,26 +154,45 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       expect(own.events[0]!.note).toMatch(
         /^sensitivity measured: \d+ stages, baseline top-1 \d+\.\d% on the scoring slice$/,
       );
-      // The stage allocation is the first shape after the base family's landing: the solver scales its own
-      // ratios (s=1 first) and it lands in band in 1-3 scaling steps, never refused, and is scored.
+      // The stage allocation is the first shape after the base family's landing. Its proposal is screened by
+      // the dry run, all its ratios scaled by one factor, and its one trial lands in band: never refused,
+      // scored, at exactly the MACs the dry run predicted.
       const landed = own.events.find((e) => /^candidate: stage allocation from sensitivity/.test(e.note));
       expect(landed).toBeDefined();
       const allocation = log!.attempts.filter(
         (a) => a.index > candidates[0]!.index && a.index <= landed!.afterAttempt,
       );
-      expect(allocation.length).toBeGreaterThanOrEqual(1);
-      expect(allocation.length).toBeLessThanOrEqual(3);
+      expect(allocation).toHaveLength(1);
       expect(allocation.every((a) => a.error === undefined && a.strategy.stageRatios !== undefined)).toBe(
         true,
       );
       expect(allocation.at(-1)).toMatchObject({ index: candidates[1]!.index, inBand: true });
+      // Every candidate shape after the first landing was screened into the band in its one trial; the
+      // rebuilt log carries the same screen record as the search's own, and the log row says what it did.
+      for (const c of candidates.slice(1)) {
+        const mine = own.attempts.find((a) => a.index === c.index)!;
+        expect(c.screen).toEqual(mine.screen);
+        expect(c.strategy).toEqual(mine.strategy);
+        expect(c.screen).toMatchObject({ landed: true, predictedMacs: c.macs });
+        expect(c.screen!.shapes).toBeGreaterThanOrEqual(96);
+        expect(log!.attempts.find((a) => a.index === c.index - 1)?.inBand).toBe(true);
+        if (c.scoreError !== undefined) continue; // its row says why scoring failed instead
+        const line = attemptsTable(log!.attempts, log!.chosenIndex)
+          .split('\n')
+          .find((l) => new RegExp(`^${c.index}\\s`).test(l));
+        expect(line).toContain(
+          `screened ${c.screen!.shapes} shapes by dry run: ratio ${c.screen!.proposedRatio.toFixed(3)} -> ${c.strategy.pruningRatio.toFixed(3)}`,
+        );
+      }
+      // The first candidate (the base family's convergence) was not a scaling round: not screened.
+      expect(candidates[0]!.screen).toBeUndefined();
       expect(allocation.at(-1)!.score).toMatchObject({ mode: 'zero-shot', count: 64 });
       for (const a of allocation)
         expect(
           Math.max(a.strategy.pruningRatio, ...Object.values(a.strategy.stageRatios!)),
         ).toBeLessThanOrEqual(0.95);
 
-      saveHistoryFixture('mac-target-search-scored', searchId);
+      saveHistoryFixture('mac-target-search-screened', searchId);
     },
     15 * 60_000,
   );

@@ -1,0 +1,124 @@
+/**
+ * Screening a strategy's shape into the MAC band by the engine's exact dry run (`prune-dry-run`): the pure
+ * half. A shape is one strategy with one free variable — its global `pruningRatio`, or (for a shape that
+ * carries its own stage ratios, such as a stage allocation) one factor on every ratio it has — and MACs
+ * fall as that variable grows. A screen asks the dry run for the MACs of a ladder of values, keeps the
+ * in-band value nearest the band centre, or narrows to the pair of values that brackets the band and asks
+ * again. The loop that calls the engine is `screenIntoBand` (src/engine/dry-run.ts).
+ */
+import type { Strategy } from './strategy';
+import { MAX_RATIO } from './strategy';
+import { bandCenter, type Band } from './tolerance-band';
+
+/**
+ * What a screen varies: `ratio`, the global `pruningRatio` (stage and layer ratios stay as they are);
+ * `factor`, one factor on the shape's `pruningRatio` and every `stageRatios` entry, so the shape's
+ * proportions stay (as the solver scales a shape that carries its own ratios).
+ */
+export type ScreenScale = 'ratio' | 'factor';
+
+/** Values of a screen's first ladder. */
+export const SCREEN_LADDER = 96;
+/** Values of each narrowing ladder between a bracketing pair. */
+export const SCREEN_REFINE = 24;
+/** Ladders per rounding: the first and up to this many narrowing ones, in all. */
+export const SCREEN_ROUNDS = 3;
+
+/**
+ * How a base strategy is screened: `factor` when it carries its own `pruningRatio` and stage ratios (a
+ * stage allocation), else `ratio`.
+ *
+ * @example
+ * screenScaleOf({ pruningRatio: 0.5, stageRatios: { layer1: 0 } }) // 'factor'
+ * screenScaleOf({ importance: 'lamp' })                               // 'ratio'
+ */
+export function screenScaleOf(base: Partial<Strategy>): ScreenScale {
+  return base.pruningRatio !== undefined && Object.keys(base.stageRatios ?? {}).length > 0
+    ? 'factor'
+    : 'ratio';
+}
+
+/** The largest ratio a strategy sets under `scale`: `pruningRatio`, and under `factor` its stage ratios. */
+function largestRatio(strategy: Strategy, scale: ScreenScale): number {
+  if (scale === 'ratio') return strategy.pruningRatio;
+  return Math.max(strategy.pruningRatio, ...Object.values(strategy.stageRatios ?? {}));
+}
+
+/** The largest value of the screen's variable: ratio {@link MAX_RATIO}, or the factor that brings the largest ratio there. */
+function largestValue(strategy: Strategy, scale: ScreenScale): number {
+  const top = largestRatio(strategy, scale);
+  return scale === 'ratio' || top <= 0 ? MAX_RATIO : MAX_RATIO / top;
+}
+
+/**
+ * `strategy` at value `v` of its screen variable: `pruningRatio` `v`, or every ratio of the shape times `v`
+ * (capped at {@link MAX_RATIO}), rounded to 5 decimals so the strategy is what the log shows.
+ *
+ * @example
+ * screenedStrategy({ ...s, pruningRatio: 0.4, stageRatios: { b3: 0.6, b1: 0 } }, 'factor', 0.5)
+ * // pruningRatio 0.2, stageRatios { b3: 0.3, b1: 0 }
+ */
+export function screenedStrategy(strategy: Strategy, scale: ScreenScale, v: number): Strategy {
+  const at = (r: number) => Math.min(MAX_RATIO, Math.round(r * 1e5) / 1e5);
+  if (scale === 'ratio') return { ...strategy, pruningRatio: at(v) };
+  const stages = strategy.stageRatios;
+  return {
+    ...strategy,
+    pruningRatio: at(strategy.pruningRatio * v),
+    ...(stages
+      ? { stageRatios: Object.fromEntries(Object.entries(stages).map(([k, r]) => [k, at(r * v)])) }
+      : {}),
+  };
+}
+
+/** The first ladder: {@link SCREEN_LADDER} values evenly from 0 to the largest the strategy allows. */
+export function screenLadder(strategy: Strategy, scale: ScreenScale): number[] {
+  const top = largestValue(strategy, scale);
+  return Array.from({ length: SCREEN_LADDER }, (_, i) => round5((top * i) / (SCREEN_LADDER - 1)));
+}
+
+/** A narrowing ladder: {@link SCREEN_REFINE} values strictly between the bracketing pair `[a, b]`. */
+export function refineLadder([a, b]: readonly [number, number]): number[] {
+  return Array.from({ length: SCREEN_REFINE }, (_, i) =>
+    round5(a + ((b - a) * (i + 1)) / (SCREEN_REFINE + 1)),
+  );
+}
+
+/**
+ * The in-band entry of a ladder nearest the band centre, else the pair of values that brackets the band
+ * (the largest value whose MACs are still above it, the smallest already below) for a narrower ladder, or
+ * `null` when the ladder does not straddle the band. `values[i]` is the variable of `entries[i]`; entries
+ * without `macs` (strategies the engine would refuse) are skipped.
+ *
+ * @example
+ * // target 100 MACs, band -5 %..+1 %: 0.3 -> 98 MACs is in band.
+ * pickInBand([0.1, 0.2, 0.3], [{ macs: 130 }, { macs: 110 }, { macs: 98 }], 100, band) // { index: 2 }
+ */
+export function pickInBand(
+  values: readonly number[],
+  entries: readonly ({ macs: number } | object)[],
+  targetMacs: number,
+  band: Band,
+): { index: number } | { bracket: [number, number] | null } {
+  const centre = bandCenter(band);
+  let best: { index: number; off: number } | null = null;
+  let above: number | null = null;
+  let below: number | null = null;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (!('macs' in e)) continue;
+    const d = (e.macs - targetMacs) / targetMacs;
+    const v = values[i]!;
+    if (d >= band.lo && d <= band.hi) {
+      const off = Math.abs(d - centre);
+      if (best === null || off < best.off) best = { index: i, off };
+    } else if (d > band.hi) above = above === null ? v : Math.max(above, v);
+    else below = below === null ? v : Math.min(below, v);
+  }
+  if (best !== null) return { index: best.index };
+  return { bracket: above !== null && below !== null && above < below ? [above, below] : null };
+}
+
+function round5(v: number): number {
+  return Math.round(v * 1e5) / 1e5;
+}

@@ -1,0 +1,68 @@
+import {
+  pickInBand,
+  refineLadder,
+  SCREEN_LADDER,
+  SCREEN_REFINE,
+  screenedStrategy,
+  screenLadder,
+  screenScaleOf,
+} from '../../src/core/screening';
+import { baseStrategy, StrategySchema } from '../../src/core/strategy';
+
+const BAND = { lo: -0.05, hi: 0.01 };
+
+describe('screening (the pure half of the dry-run screen)', () => {
+  test('pickInBand: the in-band value nearest the band centre, else the bracket', () => {
+    const target = 100;
+    // deviations: +20 %, +0.5 %, -1.5 %, -4 %, -10 %; centre -2 % -> -1.5 % (index 2)
+    const macs = [120, 100.5, 98.5, 96, 90].map((m) => ({ macs: m }));
+    expect(pickInBand([0.1, 0.2, 0.3, 0.4, 0.5], macs, target, BAND)).toEqual({ index: 2 });
+    // a refused entry is skipped; nothing in band: the bracket is (0.2, 0.3)
+    const gap = [{ macs: 120 }, { macs: 102 }, { error: {} }, { macs: 90 }];
+    expect(pickInBand([0.1, 0.2, 0.25, 0.3], gap, target, BAND)).toEqual({ bracket: [0.2, 0.3] });
+    // all above the band: no bracket
+    expect(pickInBand([0.1, 0.2], [{ macs: 150 }, { macs: 140 }], target, BAND)).toEqual({ bracket: null });
+  });
+
+  test('a shape with its own stage ratios is scaled by one factor; anything else by its ratio', () => {
+    expect(screenScaleOf({ pruningRatio: 0.5, stageRatios: { layer1: 0 } })).toBe('factor');
+    expect(screenScaleOf({ importance: 'lamp' })).toBe('ratio');
+    expect(screenScaleOf({ stageRatios: { layer4: 0.45 } })).toBe('ratio');
+    expect(screenScaleOf({ pruningRatio: 0.3, stageRatios: {} })).toBe('ratio');
+  });
+
+  test('the ratio ladder: 0 to 0.95 in steps of 0.01, every strategy valid', () => {
+    const s = baseStrategy(0.3, { stageRatios: { layer4: 0.45 } });
+    const values = screenLadder(s, 'ratio');
+    expect(values).toHaveLength(SCREEN_LADDER);
+    expect(values[0]).toBe(0);
+    expect(values[1]).toBe(0.01);
+    expect(values.at(-1)).toBe(0.95);
+    for (const v of values) {
+      const at = screenedStrategy(s, 'ratio', v);
+      expect(at.pruningRatio).toBe(v);
+      expect(at.stageRatios).toEqual({ layer4: 0.45 }); // pinned stage ratios stay
+      expect(StrategySchema.safeParse(at).success).toBe(true);
+    }
+  });
+
+  test('the factor ladder keeps the shape proportions and never passes 0.95', () => {
+    const s = baseStrategy(0.4, { stageRatios: { b3: 0.6, b1: 0 } });
+    const values = screenLadder(s, 'factor');
+    // the largest ratio (0.6) reaches 0.95 at the top of the ladder
+    expect(values.at(-1)).toBeCloseTo(0.95 / 0.6, 5);
+    const half = screenedStrategy(s, 'factor', 0.5);
+    expect(half.pruningRatio).toBe(0.2);
+    expect(half.stageRatios).toEqual({ b3: 0.3, b1: 0 });
+    for (const v of values)
+      expect(StrategySchema.safeParse(screenedStrategy(s, 'factor', v)).success).toBe(true);
+  });
+
+  test('a narrowing ladder lies strictly inside its bracket, in order', () => {
+    const values = refineLadder([0.2, 0.3]);
+    expect(values).toHaveLength(SCREEN_REFINE);
+    expect(values[0]).toBeCloseTo(0.204, 10);
+    expect(values.at(-1)).toBeCloseTo(0.296, 10);
+    for (let i = 1; i < values.length; i++) expect(values[i]!).toBeGreaterThan(values[i - 1]!);
+  });
+});
