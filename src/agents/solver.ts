@@ -9,6 +9,7 @@ import {
   stageRatioOf,
 } from '../core/mac-model';
 import type { ProfileSummary } from '../core/profile';
+import { screenScaleOf } from '../core/screening';
 import { DEFAULT_MAX_STAGE_RATIO } from '../core/stage-allocation';
 import type { Strategy } from '../core/strategy';
 import { baseStrategy, MAX_RATIO, strategyKey } from '../core/strategy';
@@ -430,9 +431,9 @@ function ownPoints(
  * it (halfway there). `undefined` for a base strategy without both.
  */
 function scaledShapeFamily(ctx: Context, base: Partial<Strategy>): Family | undefined {
-  const r0 = base.pruningRatio;
-  const own0 = base.stageRatios ?? {};
-  if (r0 === undefined || r0 <= 0 || Object.keys(own0).length === 0) return undefined;
+  if (screenScaleOf(base) !== 'factor') return undefined;
+  const r0 = base.pruningRatio!;
+  const own0 = base.stageRatios!;
   const largest = Math.max(r0, ...Object.values(own0));
   const template = templateOf(base);
   const summary = ctx.input.profile;

@@ -25,17 +25,15 @@ export const SCREEN_REFINE = 24;
 export const SCREEN_ROUNDS = 3;
 
 /**
- * How a base strategy is screened: `factor` when it carries its own `pruningRatio` and stage ratios (a
- * stage allocation), else `ratio`.
+ * How a base strategy is scaled, by a screen and by the solver alike: `factor` when it carries its own
+ * `pruningRatio` (above 0) and stage ratios (a stage allocation), else `ratio`.
  *
  * @example
  * screenScaleOf({ pruningRatio: 0.5, stageRatios: { layer1: 0 } }) // 'factor'
  * screenScaleOf({ importance: 'lamp' })                               // 'ratio'
  */
 export function screenScaleOf(base: Partial<Strategy>): ScreenScale {
-  return base.pruningRatio !== undefined && Object.keys(base.stageRatios ?? {}).length > 0
-    ? 'factor'
-    : 'ratio';
+  return (base.pruningRatio ?? 0) > 0 && Object.keys(base.stageRatios ?? {}).length > 0 ? 'factor' : 'ratio';
 }
 
 /** The largest ratio a strategy sets under `scale`: `pruningRatio`, and under `factor` its stage ratios. */

@@ -7,6 +7,7 @@ import {
   screenLadder,
   screenScaleOf,
 } from '../../src/core/screening';
+import { screenText } from '../../src/core/attempt';
 import { baseStrategy, StrategySchema } from '../../src/core/strategy';
 
 const BAND = { lo: -0.05, hi: 0.01 };
@@ -29,6 +30,7 @@ describe('screening (the pure half of the dry-run screen)', () => {
     expect(screenScaleOf({ importance: 'lamp' })).toBe('ratio');
     expect(screenScaleOf({ stageRatios: { layer4: 0.45 } })).toBe('ratio');
     expect(screenScaleOf({ pruningRatio: 0.3, stageRatios: {} })).toBe('ratio');
+    expect(screenScaleOf({ pruningRatio: 0, stageRatios: { layer1: 0.4 } })).toBe('ratio');
   });
 
   test('the ratio ladder: 0 to 0.95 in steps of 0.01, every strategy valid', () => {
@@ -64,5 +66,22 @@ describe('screening (the pure half of the dry-run screen)', () => {
     expect(values[0]).toBeCloseTo(0.204, 10);
     expect(values.at(-1)).toBeCloseTo(0.296, 10);
     for (let i = 1; i < values.length; i++) expect(values[i]!).toBeGreaterThan(values[i - 1]!);
+  });
+
+  test('what the log and the report say of a screen, on the three known cases', () => {
+    const landed = {
+      shapes: 120,
+      proposedRatio: 0.31,
+      landed: true,
+      predictedMacs: 13_716_480,
+      wallMs: 2410,
+    };
+    expect(screenText(landed, 0.2937)).toBe('screened 120 shapes by dry run: ratio 0.310 -> 0.294');
+    expect(screenText({ shapes: 288, proposedRatio: 0.31, landed: false, wallMs: 5100 }, 0.31)).toBe(
+      'screened 288 shapes by dry run: none in band; pruned as proposed',
+    );
+    expect(
+      screenText({ shapes: 0, proposedRatio: 0.31, landed: false, wallMs: 0, error: 'engine crashed' }, 0.31),
+    ).toBe('dry-run screen failed (engine crashed); pruned as proposed');
   });
 });
