@@ -231,8 +231,19 @@ describe('a campaign that fails shows its one-line reason everywhere', () => {
     expect(log.out).toContain(
       'after attempt 0: override queued: ratio 0.1 lamp, its shape scaled into the band\n',
     );
-    // The second override is attempt 2, a human's; the solver then scaled its shape (lamp, roundTo 4).
-    expect(log.out).toMatch(/^2\s+(kept\s+)?scaling\s+human\s+0\.100\s+lamp\s/m);
+    // The second override is attempt 2, a human's shape (lamp, roundTo 4): the engine's dry run
+    // screened it into the band before its one prune, so it is a candidate at the screened ratio,
+    // in band, and its rationale says how far the ratio moved.
+    const row2 = log.out.match(
+      /^2\s+(?:kept\s+)?candidate\s+human\s+(\d\.\d{3})\s+lamp\s+4\s+\S+ M\s+\S+%\s+IN\s.*screened (\d+) shapes by dry run: ratio 0\.100 -> (\d\.\d{3})$/m,
+    );
+    expect(row2).not.toBeNull();
+    const [, shownRatio, shapes, screenedRatio] = row2 as RegExpMatchArray;
+    expect(shownRatio).toBe(screenedRatio);
+    expect(Number(screenedRatio)).toBeGreaterThan(0.1);
+    expect(Number(shapes)).toBeGreaterThan(0);
+    // Screening means no scaling step was spent on the shape: two attempts in all.
+    expect(log.out).toMatch(/\(converged, 2 attempts, kept #\d\)/);
     const history = JSON.stringify(await handle.fetchHistory());
     expect(history).not.toContain('"pruningRatio":1.5');
     const after = await cli('campaign', 'pause', searchId);
