@@ -105,7 +105,10 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       }
     } else if (ev.workflowExecutionStartedEventAttributes) {
       input = decode<MacTargetSearchInput>(ev.workflowExecutionStartedEventAttributes.input?.payloads);
-      sensitivity = input?.carried?.sensitivity;
+      // Measured by the campaign for all targets, or carried in from the run before.
+      const measured = input?.measuredSensitivity;
+      sensitivity =
+        input?.carried?.sensitivity ?? (measured && 'table' in measured ? measured.table : undefined);
     } else if (ev.activityTaskScheduledEventAttributes) {
       const a = ev.activityTaskScheduledEventAttributes;
       scheduled.set(id, { type: a.activityType?.name ?? '', input: decode(a.input?.payloads as Payload[]) });

@@ -30,9 +30,11 @@ import {
 import { campaignProgressQuery, searchWorkflowId } from './definitions';
 import {
   macTargetSearch,
+  measureSensitivityOnce,
   type CandidateScoring,
   type CarriedState,
   type MacTargetSearchResult,
+  type MeasuredSensitivity,
 } from './mac-target-search';
 import { ActivityPresets, trainQueueFor } from './presets';
 import { SA, type CampaignStage } from './search-attributes';
@@ -44,6 +46,8 @@ const { saveStrategyLog } = proxyActivities<LogActivities>(ActivityPresets.stora
 
 /** Converged targets fine-tune in parallel (bounded by finetune.parallel); before it, one after another. */
 const PARALLEL_FINETUNE_PATCH = 'parallel-finetune';
+/** Marks runs that measure the per-stage sensitivity once for all targets; before it, each search did. */
+const SENSITIVITY_ONCE_PATCH = 'sensitivity-once-per-campaign';
 
 /**
  * Run `fn` on every item, at most `limit` at once, each started in item order as a lane frees up.
@@ -215,6 +219,21 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
           ...(search.sensitivity ? { sensitivity: { ratios: search.sensitivity.ratios } } : {}),
         }
       : undefined;
+  // The sensitivity table depends on the dense model and the scoring slice, not on a target: measured once,
+  // here, for every target whose search starts afresh (a reused search has its own; a re-run carries it).
+  const fresh = resolved.filter((t) => !revision?.reuse[t.label] && !revision?.resume[t.label]);
+  let measuredSensitivity: MeasuredSensitivity | undefined;
+  if (scoring?.sensitivity && fresh.length > 0 && patched(SENSITIVITY_ONCE_PATCH)) {
+    measuredSensitivity = await measureSensitivityOnce({
+      campaignId,
+      targetLabel: MODEL_LABEL,
+      model: config.model,
+      ...(config.inputShape ? { inputShape: config.inputShape } : {}),
+      baseStrategy: search.base,
+      scoring,
+      ratios: scoring.sensitivity.ratios,
+    });
+  }
   const startSearch = (t: ResolvedTarget, carried?: CarriedState) =>
     executeChild(macTargetSearch, {
       workflowId: searchWorkflowId(campaignId, t.label),
@@ -239,6 +258,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
           ...(calibration ? { calibration } : {}),
           ...(carried ? { carried } : {}),
           ...(scoring ? { scoring } : {}),
+          ...(measuredSensitivity && !carried ? { measuredSensitivity } : {}),
           ...(search.candidates !== undefined ? { candidates: search.candidates } : {}),
         },
       ],

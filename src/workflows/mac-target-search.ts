@@ -117,9 +117,18 @@ export interface MacTargetSearchInput {
    * `SearchConfig.candidates` in core/search-state).
    */
   candidates?: number;
+  /**
+   * The per-stage sensitivity the campaign measured once for all its targets (it is a property of the
+   * dense model and the scoring slice, not of a target); absent: the search measures it itself, as runs
+   * recorded before the campaign did so still do.
+   */
+  measuredSensitivity?: MeasuredSensitivity;
   /** Set by continue-as-new: where the previous runs left off. */
   carried?: CarriedState;
 }
+
+/** A sensitivity measurement: its table, or why it could not be measured. */
+export type MeasuredSensitivity = { table: SensitivityTable } | { error: string };
 
 /** State carried across continue-as-new: the log by reference, small numbers inline. */
 export interface CarriedState {
@@ -254,8 +263,12 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
   upsert();
   // Runs recorded before the up-front feasibility check replay without it (it can end a search early).
   if (patched(FEASIBILITY_PATCH)) apply({ type: 'started', protectedLayers: input.profile.protected });
-  if (scoring?.sensitivity && !carried && state.status === 'running')
-    apply(await sensitivityOf(input, scoring, scoring.sensitivity.ratios));
+  if (scoring?.sensitivity && !carried && state.status === 'running') {
+    const measured =
+      input.measuredSensitivity ??
+      (await measureSensitivityOnce({ ...input, scoring, ratios: scoring.sensitivity.ratios }));
+    apply({ type: 'sensitivity', ...measured });
+  }
 
   for (apply({ type: 'round' }); state.status === 'running'; apply({ type: 'round' })) {
     await condition(() => !paused);
@@ -431,28 +444,36 @@ async function runTrial(
   }
 }
 
-/** The sensitivity event of the search's start: the table's small numbers, or why it failed. */
-async function sensitivityOf(
-  input: MacTargetSearchInput,
-  scoring: CandidateScoring,
-  ratios: number[],
-): Promise<SearchEvent> {
+/**
+ * The per-stage sensitivity of the dense model on the scoring slice, or why it failed: measured by the
+ * campaign once for all its targets (`targetLabel` the model's), or by a search recorded before that.
+ */
+export async function measureSensitivityOnce(args: {
+  campaignId: string;
+  targetLabel: string;
+  model: ModelSpec;
+  inputShape?: number[];
+  baseStrategy: Partial<Strategy>;
+  scoring: CandidateScoring;
+  ratios: number[];
+}): Promise<MeasuredSensitivity> {
+  const { scoring } = args;
   try {
     const r = await measureSensitivity({
-      campaignId: input.campaignId,
-      targetLabel: input.targetLabel,
-      model: input.model,
-      ...(input.inputShape ? { inputShape: input.inputShape } : {}),
+      campaignId: args.campaignId,
+      targetLabel: args.targetLabel,
+      model: args.model,
+      ...(args.inputShape ? { inputShape: args.inputShape } : {}),
       dataset: scoring.dataset,
       calibration: scoring.calibration,
-      ratios,
-      baseStrategy: input.baseStrategy,
+      ratios: args.ratios,
+      baseStrategy: args.baseStrategy,
       ...(scoring.scoreImages !== undefined ? { scoreImages: scoring.scoreImages } : {}),
       seed: scoring.seed,
     });
-    return { type: 'sensitivity', table: { baseline: r.baseline, stages: r.stages } };
+    return { table: { baseline: r.baseline, stages: r.stages } };
   } catch (err) {
-    return { type: 'sensitivity', error: `${failureType(err) ?? 'error'}: ${failureMessage(err)}` };
+    return { error: `${failureType(err) ?? 'error'}: ${failureMessage(err)}` };
   }
 }
 

@@ -10,7 +10,8 @@ import * as path from 'node:path';
 // code is what proves a change replays. One per path: converged, diverged, infeasible, extended search
 // (scaled by solver steps, and screened by the dry run),
 // Claude repair and fallback, human override + band change + pause, continue-as-new, a whole campaign, a
-// campaign that fine-tunes its targets one after the other (recorded before patch parallel-finetune) and at once.
+// campaign that fine-tunes its targets one after the other (recorded before patch parallel-finetune) and at once,
+// a campaign that measures the sensitivity once for two targets, and a search given that table.
 const dir = path.join(__dirname, 'histories');
 const files = fs.existsSync(dir)
   ? fs

@@ -196,4 +196,55 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
     },
     15 * 60_000,
   );
+
+  test(
+    'two targets: the sensitivity is measured once by the campaign, and both searches start from that table',
+    async () => {
+      const twoTargets: CampaignConfigInput = {
+        ...config,
+        targets: [
+          { fraction: 0.5, band: '-5%..+1%', label: 'half' },
+          { fraction: 0.35, band: '-5%..+1%', label: 'third' },
+        ],
+        search: { ...config.search, candidates: 1 },
+      };
+      const { campaignId } = await campaigns.start(twoTargets, { campaignId: testId('sens-once') });
+      const result = await campaigns.result(campaignId);
+      expect(result.targets.map((t) => t.status)).toEqual(['converged', 'converged']);
+
+      // One measurement in the whole campaign: in the campaign's own history, for the model, not a target.
+      const scheduledSensitivity = async (workflowId: string) =>
+        ((await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? []).filter(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'measureSensitivity',
+        );
+      expect(await scheduledSensitivity(campaignId)).toHaveLength(1);
+      const ids = ['half', 'third'].map((label) => searchWorkflowId(campaignId, label));
+      for (const id of ids) expect(await scheduledSensitivity(id)).toHaveLength(0);
+      // The table is stored under the model's label, as the engine returned it.
+      const stored = JSON.parse(
+        (await store.getBytes(`campaigns/${campaignId}/_model/sensitivity/sensitivity.json`)).toString(),
+      ) as { baseline: { top1: number }; stages: { stage: string }[] };
+      expect(stored.stages.length).toBeGreaterThan(0);
+
+      // Each search applied that table first: the same note, and the rebuilt logs carry the same table.
+      const note = `sensitivity measured: ${stored.stages.length} stages, baseline top-1 ${(stored.baseline.top1 * 100).toFixed(1)}% on the scoring slice`;
+      for (const id of ids) {
+        const own = await env.client.workflow.getHandle(id).query(strategyLogQuery);
+        expect(own.events[0]!.note).toBe(note);
+      }
+      const logs = await campaigns.log(campaignId);
+      expect(logs.map((l) => l.targetLabel)).toEqual(['half', 'third']);
+      for (const l of logs) {
+        expect(l.sensitivity?.stages.map((x) => x.stage)).toEqual(stored.stages.map((x) => x.stage));
+        expect(l.sensitivity?.baseline.top1).toBe(stored.baseline.top1);
+        // Each search still reached its own band, and scored its one candidate.
+        expect(l.attempts.filter((a) => attemptRole(a) === 'candidate')).toHaveLength(1);
+      }
+      expect(logs[1]!.sensitivity).toEqual(logs[0]!.sensitivity);
+
+      saveHistoryFixture('campaign-sensitivity-once', campaignId);
+      saveHistoryFixture('mac-target-search-sensitivity-given', ids[1]!);
+    },
+    15 * 60_000,
+  );
 });
