@@ -25,10 +25,26 @@ def ping(capsys: pytest.CaptureFixture[str]) -> tuple[int, float, list[dict], st
 
 def test_parse() -> None:
     assert parse_failpoints("prune=60, evaluate=2.5,") == {"prune": 60.0, "evaluate": 2.5}
+    assert parse_failpoints("prune-dry-run=fail,prune=1") == {"prune-dry-run": "fail", "prune": 1.0}
     assert parse_failpoints("") == {}
 
 
-@pytest.mark.parametrize("raw", ["prune", "prune=", "=5", "prune=soon", "prune=-1", "prune=inf", "prune=nan"])
+def test_fail_fails_that_job_alone(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv(ENV, "ping=fail")
+    code, took, events, _ = ping(capsys)
+    assert code == 1 and took < 5
+    assert events[-1]["event"] == "error"
+    assert events[-1]["message"] == "failpoint: ping failed (AP_ENGINE_FAILPOINTS)"
+    assert events[-1]["type"] == "Failpoint"
+    monkeypatch.setenv(ENV, "prune=fail")
+    code, _, events, _ = ping(capsys)
+    assert code == 0 and events[-1]["event"] == "result"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["prune", "prune=", "=5", "=fail", "prune=soon", "prune=-1", "prune=inf", "prune=nan", "prune=FAIL"],
+)
 def test_parse_refuses_naming_the_variable(raw: str) -> None:
     with pytest.raises(EngineError, match=rf"^{ENV}: .*expected <job>=<seconds>"):
         parse_failpoints(raw)
