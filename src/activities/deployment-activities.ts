@@ -90,10 +90,12 @@ export function createDeploymentActivities(deps: ActivityDeps) {
         const rows: LatencyRow[] = [];
         for (const batchSize of input.batchSizes) {
           ctx.heartbeat();
+          // onnxruntime runs on a thread of its own: keepHeartbeating's timer keeps beating meanwhile.
           const m = await measureLatency(file, {
             batchSize,
             runs: input.latencyRuns,
             executionProvider: 'auto',
+            signal: ctx.cancellationSignal,
           });
           rows.push({
             batchSize,
@@ -127,7 +129,7 @@ export function createDeploymentActivities(deps: ActivityDeps) {
         );
         const bytes = await fs.readFile(path.join(dir, 'inputs.f32'));
         const x = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-        const out = await runInference(p.file, x, pred.shape);
+        const out = await runInference(p.file, x, pred.shape, { signal: ctx.cancellationSignal });
         const onnxTop1 = argmaxRows(out.logits, pred.shape[0]!);
         const n = pred.top1.length;
         const same = onnxTop1.filter((c, i) => c === pred.top1[i]).length;

@@ -75,6 +75,17 @@ export class OnnxRuntimeError extends OnnxError {
 }
 
 /**
+ * Thrown by the onnxruntime runner when the caller's `signal` aborts a latency measurement or forward pass
+ * (an activity cancelled): the thread running onnxruntime has been terminated and has exited.
+ */
+export class OnnxCancelledError extends OnnxError {
+  override readonly name = 'OnnxCancelledError';
+  constructor(readonly modelPath: string) {
+    super(`${modelPath}: onnxruntime: cancelled`);
+  }
+}
+
+/**
  * Thrown when a graph input declares an implausible shape: a dim above {@link MAX_INPUT_DIM} or more than
  * {@link MAX_INPUT_ELEMENTS} elements at the batch size asked for. Such a model would report absurd MAC
  * counts (2^40 x 2^40 is 3e28 MACs) or make onnxruntime allocate without bound; it is refused by name.

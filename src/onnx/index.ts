@@ -11,6 +11,7 @@
 export {
   MAX_INPUT_DIM,
   MAX_INPUT_ELEMENTS,
+  OnnxCancelledError,
   OnnxError,
   OnnxFormatError,
   OnnxInputShapeError,

@@ -3,13 +3,15 @@
  * forward pass (agreement checks between a PyTorch model and its export). CUDA is used when its
  * provider loads, CPU otherwise — onnxruntime does not fall back by itself, so `auto` catches the
  * failure and says why in `fallbackReason`. Nothing here parses the model or counts MACs.
+ *
+ * Each call runs onnxruntime on a thread of its own (ort-thread.ts): onnxruntime-node executes the native
+ * forward pass synchronously on the thread that calls `run`, so on the main thread a measurement of a
+ * large model would stop every timer, an activity's heartbeat among them, for as long as it lasts.
  */
-import { availableParallelism } from 'node:os';
-import { performance } from 'node:perf_hooks';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 
-import * as ort from 'onnxruntime-node';
-
-import { checkInputShape, OnnxRuntimeError } from './errors';
+import { OnnxCancelledError, OnnxInputShapeError, OnnxRuntimeError } from './errors';
 
 /** Which execution provider to run on. `auto`: CUDA if it loads, else CPU. */
 export type ExecutionProviderChoice = 'auto' | 'cpu' | 'cuda';
@@ -26,6 +28,8 @@ export interface LatencyOptions {
   readonly intraOpThreads?: number;
   /** @default 'auto' */
   readonly executionProvider?: ExecutionProviderChoice;
+  /** Aborting it stops the measurement's thread before its next forward pass; rejects with `OnnxCancelledError`. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -57,6 +61,8 @@ export interface InferenceOptions {
   readonly executionProvider?: ExecutionProviderChoice;
   /** @default os.availableParallelism() */
   readonly intraOpThreads?: number;
+  /** Aborting it stops the thread before its forward pass (not during one); rejects with `OnnxCancelledError`. */
+  readonly signal?: AbortSignal;
 }
 
 /** The first output of a forward pass. */
@@ -68,99 +74,143 @@ export interface InferenceOutput {
   readonly provider: 'cpu' | 'cuda';
 }
 
-interface OpenSession {
-  readonly session: ort.InferenceSession;
-  readonly provider: 'cpu' | 'cuda';
-  readonly fallbackReason?: string;
-  readonly threads: number;
+/**
+ * The one job a thread of ort-thread.ts is started with, as `workerData.request`; the runner has checked
+ * its options but `intraOpThreads`. `cudaUnavailable` is the runner's memory of a CUDA provider library
+ * that did not load (each job gets a fresh thread, which would otherwise try again).
+ */
+export type OrtThreadRequest = {
+  readonly modelPath: string;
+  readonly executionProvider: ExecutionProviderChoice;
+  readonly intraOpThreads: number | undefined;
+  readonly cudaUnavailable: string | undefined;
+} & (
+  | {
+      readonly job: 'latency';
+      readonly batchSize: number;
+      readonly warmupRuns: number;
+      readonly runs: number;
+    }
+  | { readonly job: 'inference'; readonly input: Float32Array; readonly shape: readonly number[] }
+);
+
+/** The `workerData` of an onnxruntime thread: its job, and a flag the runner sets to 1 to cancel it. */
+export interface OrtThreadData {
+  readonly request: OrtThreadRequest;
+  /** One Int32 in a SharedArrayBuffer. */
+  readonly cancelFlag: Int32Array;
 }
 
-/** Why the CUDA provider library failed to load, once it has: later sessions skip the attempt. */
+/** The one message an onnxruntime thread posts: its result or its error, and what it learnt about CUDA. */
+export type OrtThreadReply = { readonly cudaUnavailable: string | undefined } & (
+  | { readonly ok: true; readonly value: LatencyResult | InferenceOutput }
+  | { readonly ok: false; readonly error: ThreadError }
+);
+
+/**
+ * An error as it crosses the thread boundary (structured clone keeps only the message of an Error and the
+ * class of a built-in one): its class name, message and stack, and its own fields, which for the errors of
+ * errors.ts are their constructor arguments.
+ */
+export interface ThreadError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+/** Why the CUDA provider library failed to load, once it has: later jobs skip the attempt. */
 let cudaUnavailable: string | undefined;
 
-async function openSession(
-  modelPath: string,
-  choice: ExecutionProviderChoice,
-  intraOpThreads?: number,
-): Promise<OpenSession> {
-  const threads = intraOpThreads ?? availableParallelism();
-  if (!Number.isInteger(threads) || threads < 1)
-    throw new RangeError(`intraOpThreads must be a positive integer, got ${threads}`);
-  const base: ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: threads,
-    graphOptimizationLevel: 'all',
-  };
-  // ORT's own log goes to stderr in red (a CPU host's missing CUDA provider library at error level) and
-  // says nothing the thrown errors do not: fatal only, set before the first session initialises ORT.
-  ort.env.logLevel = 'fatal';
-  let fallbackReason: string | undefined;
-  if (choice !== 'cpu') {
-    if (cudaUnavailable === undefined) {
-      try {
-        // Severity 4 (fatal only): the failure is reported in fallbackReason, not as a session log line.
-        const session = await ort.InferenceSession.create(modelPath, {
-          ...base,
-          executionProviders: ['cuda'],
-          logSeverityLevel: 4,
-        });
-        return { session, provider: 'cuda', threads };
-      } catch (e) {
-        const message = (e as Error).message;
-        // A provider library that does not load will not load later in this process either.
-        if (/librar|\.so\b|\.dll\b/i.test(message)) cudaUnavailable = message;
-        fallbackReason = `CUDA execution provider unavailable: ${message}`;
-      }
-    } else {
-      fallbackReason = `CUDA execution provider unavailable: ${cudaUnavailable}`;
-    }
-    if (choice === 'cuda') throw new OnnxRuntimeError(modelPath, fallbackReason);
-  }
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
-  } catch (e) {
-    throw new OnnxRuntimeError(modelPath, `cannot create a session: ${(e as Error).message}`);
-  }
-  return fallbackReason !== undefined
-    ? { session, provider: 'cpu', fallbackReason, threads }
-    : { session, provider: 'cpu', threads };
+/** The errors a thread throws that reach the caller as their own class, rebuilt from their fields. */
+const REBUILT: Readonly<Record<string, (e: ThreadError) => Error>> = {
+  OnnxRuntimeError: ({ fields: f }) => new OnnxRuntimeError(f.modelPath as string, f.reason as string),
+  OnnxCancelledError: ({ fields: f }) => new OnnxCancelledError(f.modelPath as string),
+  OnnxInputShapeError: ({ fields: f }) =>
+    new OnnxInputShapeError(f.path as string, f.input as string, f.shape as number[], f.reason as string),
+  RangeError: ({ message }) => new RangeError(message),
+  TypeError: ({ message }) => new TypeError(message),
+};
+
+function rebuild(e: ThreadError): Error {
+  const make = REBUILT[e.name];
+  const error = make !== undefined ? make(e) : Object.assign(new Error(e.message), { name: e.name });
+  // The thread's stack says where it failed; the one made here would only say where the reply arrived.
+  if (e.stack !== undefined) error.stack = e.stack;
+  return error;
 }
 
-/** The concrete shape of the model's single float32 input at `batchSize`. */
-function inputShape(
-  modelPath: string,
-  session: ort.InferenceSession,
-  batchSize: number,
-): { name: string; shape: number[] } {
-  const meta = session.inputMetadata;
-  const first = meta[0];
-  if (meta.length !== 1 || first === undefined || !first.isTensor) {
-    throw new OnnxRuntimeError(modelPath, `expected one tensor input, the model has ${meta.length}`);
-  }
-  if (first.type !== 'float32')
-    throw new OnnxRuntimeError(modelPath, `input ${first.name} is ${first.type}, expected float32`);
-  const shape = first.shape.map((d, i) => {
-    if (typeof d === 'number' && d > 0) return d;
-    if (i === 0) return batchSize;
-    throw new OnnxRuntimeError(
-      modelPath,
-      `input ${first.name} has symbolic dim ${String(d)} at axis ${i}; only the batch may be symbolic`,
-    );
+/**
+ * Under ts-jest this module is a .ts source, and Node 20 cannot start a thread from one: the thread then
+ * evaluates this bootstrap, which compiles each .ts file it requires with TypeScript's `transpileModule`
+ * (CommonJS, as tsconfig emits; tsconfig's `isolatedModules` makes file-by-file compilation exact) and
+ * requires the entry. Compiled (dist/), the entry's .js starts directly and TypeScript is never loaded.
+ */
+const TS_BOOTSTRAP = `
+const fs = require('node:fs');
+const { workerData } = require('node:worker_threads');
+const ts = require(workerData.typescript);
+require.extensions['.ts'] = (module, filename) => {
+  const { outputText } = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
+    fileName: filename,
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
   });
-  checkInputShape(modelPath, first.name, shape);
-  return { name: first.name, shape };
+  module._compile(outputText, filename);
+};
+require(workerData.entry);
+`;
+
+function startThread(request: OrtThreadRequest, cancelFlag: Int32Array): Worker {
+  const entry = path.join(__dirname, `ort-thread${path.extname(__filename)}`);
+  const data: OrtThreadData = { request, cancelFlag };
+  if (!entry.endsWith('.ts')) return new Worker(entry, { workerData: data });
+  return new Worker(TS_BOOTSTRAP, {
+    eval: true,
+    workerData: { ...data, entry, typescript: require.resolve('typescript') },
+  });
 }
 
-/** Nearest-rank percentile of ascending `sorted`. */
-function percentile(sorted: readonly number[], q: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i] ?? NaN;
+/**
+ * Run `request` on a new onnxruntime thread and settle once the thread has exited (none is left running):
+ * with its result, or with the error it threw rebuilt as its own class. An abort of `signal` raises a flag
+ * in memory shared with the thread, which stops before its next forward pass (so after the session creation
+ * or pass in flight) with OnnxCancelledError. `worker.terminate()` is not used: landing inside a native
+ * call, it makes onnxruntime-node throw a C++ exception nothing catches, and the whole process aborts.
+ */
+function runOnThread<T extends LatencyResult | InferenceOutput>(
+  request: OrtThreadRequest,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  if (signal?.aborted === true) return Promise.reject(new OnnxCancelledError(request.modelPath));
+  const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+  return new Promise<T>((resolve, reject) => {
+    const thread = startThread(request, cancelFlag);
+    const onAbort = () => Atomics.store(cancelFlag, 0, 1);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let outcome: { ok: true; value: T } | { ok: false; error: Error } | undefined;
+    thread.once('message', (reply: OrtThreadReply) => {
+      cudaUnavailable = reply.cudaUnavailable;
+      outcome = reply.ok ? { ok: true, value: reply.value as T } : { ok: false, error: rebuild(reply.error) };
+    });
+    // Thrown outside the job, e.g. by the bootstrap; the job's own errors come as a reply.
+    thread.once('error', (error) => (outcome ??= { ok: false, error }));
+    // Node delivers every message a thread posted before it emits 'exit'.
+    thread.once('exit', (code) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (outcome === undefined)
+        reject(
+          new OnnxRuntimeError(request.modelPath, `its thread exited with code ${code} without a result`),
+        );
+      else if (outcome.ok) resolve(outcome.value);
+      else reject(outcome.error);
+    });
+  });
 }
 
 /**
  * Measure forward-pass latency of an ONNX model on a random input of its input shape.
  * Throws `OnnxRuntimeError` when `executionProvider: 'cuda'` is asked for and unavailable, or the
- * model cannot be run.
+ * model cannot be run; `OnnxCancelledError` when `signal` aborts it.
  * @example
  * const r = await measureLatency('resnet50.onnx', { runs: 50 });
  * console.log(r.provider, r.p50Ms, r.fallbackReason ?? '');
@@ -175,38 +225,24 @@ export async function measureLatency(modelPath: string, opts: LatencyOptions = {
     throw new RangeError(`runs must be a positive integer, got ${runs}`);
   if (!Number.isInteger(warmupRuns) || warmupRuns < 0)
     throw new RangeError(`warmupRuns must be a non-negative integer, got ${warmupRuns}`);
-  const open = await openSession(modelPath, opts.executionProvider ?? 'auto', opts.intraOpThreads);
-  try {
-    const { name, shape } = inputShape(modelPath, open.session, batchSize);
-    const data = new Float32Array(shape.reduce((p, d) => p * d, 1));
-    for (let i = 0; i < data.length; i++) data[i] = Math.random() * 2 - 1;
-    const feeds = { [name]: new ort.Tensor('float32', data, shape) };
-    for (let i = 0; i < warmupRuns; i++) await open.session.run(feeds);
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now();
-      await open.session.run(feeds);
-      times.push(performance.now() - t0);
-    }
-    const sorted = [...times].sort((a, b) => a - b);
-    const result = {
-      provider: open.provider,
+  return await runOnThread<LatencyResult>(
+    {
+      job: 'latency',
+      modelPath,
       batchSize,
-      p50Ms: percentile(sorted, 0.5),
-      p90Ms: percentile(sorted, 0.9),
-      p99Ms: percentile(sorted, 0.99),
-      meanMs: times.reduce((s, t) => s + t, 0) / times.length,
+      warmupRuns,
       runs,
-      threads: open.threads,
-    };
-    return open.fallbackReason !== undefined ? { ...result, fallbackReason: open.fallbackReason } : result;
-  } finally {
-    await open.session.release();
-  }
+      executionProvider: opts.executionProvider ?? 'auto',
+      intraOpThreads: opts.intraOpThreads,
+      cudaUnavailable,
+    },
+    opts.signal,
+  );
 }
 
 /**
- * Run one forward pass on `input` (row-major, of `shape`) and return the first output.
+ * Run one forward pass on `input` (row-major, of `shape`; copied to the thread) and return the first output.
+ * Throws `OnnxRuntimeError` when the model cannot be run; `OnnxCancelledError` when `signal` aborts it.
  * @example
  * const out = await runInference('resnet18.onnx', pixels, [1, 3, 224, 224]);
  * out.shape; // [1, 1000]
@@ -220,28 +256,16 @@ export async function runInference(
   const expected = shape.reduce((p, d) => p * d, 1);
   if (input.length !== expected)
     throw new RangeError(`input has ${input.length} elements, shape [${shape.join(', ')}] needs ${expected}`);
-  const open = await openSession(modelPath, opts.executionProvider ?? 'cpu', opts.intraOpThreads);
-  try {
-    const inputName = open.session.inputNames[0];
-    const outputName = open.session.outputNames[0];
-    if (inputName === undefined || outputName === undefined)
-      throw new OnnxRuntimeError(modelPath, 'the model has no inputs or no outputs');
-    let results: ort.InferenceSession.ReturnType;
-    try {
-      results = await open.session.run({ [inputName]: new ort.Tensor('float32', input, [...shape]) });
-    } catch (e) {
-      throw new OnnxRuntimeError(modelPath, `inference failed: ${(e as Error).message}`);
-    }
-    const out = results[outputName];
-    if (!out || out.type !== 'float32')
-      throw new OnnxRuntimeError(modelPath, `output ${outputName} is not a float32 tensor`);
-    return {
-      name: outputName,
-      logits: out.data as Float32Array,
-      shape: [...out.dims],
-      provider: open.provider,
-    };
-  } finally {
-    await open.session.release();
-  }
+  return await runOnThread<InferenceOutput>(
+    {
+      job: 'inference',
+      modelPath,
+      input,
+      shape,
+      executionProvider: opts.executionProvider ?? 'cpu',
+      intraOpThreads: opts.intraOpThreads,
+      cudaUnavailable,
+    },
+    opts.signal,
+  );
 }

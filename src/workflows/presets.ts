@@ -77,12 +77,13 @@ export function trainQueueFor(gpus: number): string {
 export const ENGINE_HEARTBEAT_TIMEOUT = '20 seconds';
 
 /**
- * The heartbeat timeout of the deployment check: longer than {@link ENGINE_HEARTBEAT_TIMEOUT} because
- * onnxruntime-node runs each latency measurement synchronously on the worker's main thread (its `run` only
- * defers the native call to the next tick), so no heartbeat leaves during one forward pass of a large model
- * at batch 32 (seconds on a CPU). Evaluation runs in the engine and heartbeats like every engine job.
+ * The heartbeat timeout of the deployment check: {@link ENGINE_HEARTBEAT_TIMEOUT}, like every engine
+ * activity. It used to be longer because onnxruntime-node executes a forward pass synchronously on the
+ * thread that calls `run` (its `run` only defers the native call to the next tick), which was the worker's
+ * main thread: no heartbeat left during a latency measurement. onnxruntime now runs on a thread of its own
+ * (src/onnx/ort-runner.ts), so the activity's heartbeat timer fires whatever the model and batch size.
  */
-export const DEPLOY_HEARTBEAT_TIMEOUT = '30 seconds';
+export const DEPLOY_HEARTBEAT_TIMEOUT = ENGINE_HEARTBEAT_TIMEOUT;
 
 /**
  * Timeout/retry presets, declared once and named. Permanent failures are non-retryable

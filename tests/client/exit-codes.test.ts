@@ -9,6 +9,7 @@ import { UsageError } from '../../src/client/errors';
 import { ConfigError, ExitCode, PrunerError } from '../../src/core/errors';
 import { EngineCancelledError, EngineJobError, EngineProcessError } from '../../src/engine/errors';
 import {
+  OnnxCancelledError,
   OnnxFormatError,
   OnnxInputShapeError,
   OnnxRuntimeError,
@@ -42,6 +43,7 @@ test.each([
   [new OnnxInputShapeError('m.onnx', 'x', [1, 2 ** 40], 'too big'), ExitCode.usage, true],
   [new UnsupportedOpError('Foo', 'n1', 17), ExitCode.failed, true],
   [new OnnxRuntimeError('m.onnx', 'cuda unavailable'), ExitCode.failed, true],
+  [new OnnxCancelledError('m.onnx'), ExitCode.failed, true],
   // No API key for agent claude: a usage error, one line (it exited 1 with a stack).
   [new ClaudeConfigError('ANTHROPIC_API_KEY is not set'), ExitCode.usage, true],
 ])('%s: exit %d, message only %s', (err, exitCode, messageOnly) => {

@@ -162,3 +162,13 @@ function valueInfo(
   const shape = dims && { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) };
   return { name, type: { tensorType: shape ? { elemType, shape } : { elemType } } };
 }
+
+/**
+ * x [batch, n, n] -> `count` x (MatMul by one w [n, n]) -> y: n^3 x count MACs per sample, for tests that
+ * need a forward pass that takes a while (n = 2048, count = 3: 26 G MACs, a few hundred ms on one core).
+ */
+export function matMulChain(n: number, count: number): GraphBuilder {
+  const b = new GraphBuilder().input('x', ['batch', n, n]).init('w', [n, n]);
+  for (let i = 0; i < count; i++) b.node('MatMul', `m${i}`, [i === 0 ? 'x' : `m${i - 1}`, 'w']);
+  return b.output(`m${count - 1}`);
+}
