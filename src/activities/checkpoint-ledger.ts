@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactRef } from '../core/artifact-ref';
-import type { ArtifactStore } from '../storage';
+import type { ArtifactStore, IncompleteUpload } from '../storage';
 
 /** A checkpoint in the artifact store, as heartbeated: written completely before it is referenced. */
 export interface CheckpointRef {
@@ -24,12 +24,13 @@ export interface CheckpointLedgerOptions {
   retireGraceMs: number;
   /** The clock of the grace period. @default Date.now */
   now?: () => number;
-  /** Told about a checkpoint that cannot be used (corrupt or missing), or a read retried. @default none */
+  /** Told about a checkpoint that cannot be used (corrupt or missing), a read retried, or an incomplete upload discarded. @default none */
   warn?: (message: string) => void;
   /**
    * The key prefix that holds this fine-tune's checkpoints and nothing else. When set, {@link resume}
    * deletes every object under it that the resumed list does not name: checkpoints an interrupted attempt
-   * had retired but not yet deleted, and ones it stored but never heartbeated. @default none (no sweep)
+   * had retired but not yet deleted, and ones it stored but never heartbeated; and it discards the
+   * incomplete uploads under it (a checkpoint upload the attempt was killed in). @default none (no sweep)
    */
   prefix?: string;
   /** Reads of one checkpoint that fail transiently before {@link resume} gives up on this attempt. @default 5 */
@@ -176,8 +177,11 @@ export class CheckpointLedger {
 
   /**
    * Delete what an interrupted attempt left under `prefix`: every object the list does not name (and the
-   * `unusable` ones just forgotten). Safe at once: the server's heartbeat is the prior list, and no object
-   * outside it is named by it. Failures are ignored (an orphan costs space, not correctness).
+   * `unusable` ones just forgotten), and every incomplete upload (S3 parts, local temp files) of a put it
+   * was killed in — it cannot clean up after itself; this attempt, alive, does. Safe at once: the server's
+   * heartbeat is the prior list, no object outside it is named by it, and no upload of this attempt has
+   * begun yet (one a lingering earlier attempt still runs fails, as that attempt will anyway). Failures are
+   * ignored (an orphan costs space, not correctness).
    */
   private async sweep(unusable: string[]): Promise<void> {
     if (this.opts.prefix === undefined) return;
@@ -187,6 +191,11 @@ export class CheckpointLedger {
     for (const key of keys) {
       if (!named.has(key)) await this.opts.store.delete(key).catch(() => undefined);
     }
+    const discarded = await this.opts.store
+      .discardIncompleteUploads(this.opts.prefix)
+      .catch(() => [] as IncompleteUpload[]);
+    for (const u of discarded)
+      this.opts.warn?.(`discarded an incomplete upload of ${u.key} (an interrupted attempt's)`);
   }
 
   /**

@@ -19,6 +19,18 @@ export interface ArtifactListing {
 }
 
 /**
+ * An upload that began and never completed: what a `put` killed mid-way (a SIGKILLed worker, a lost host)
+ * leaves behind. No reference names it and {@link ArtifactStore.list} does not show it, but it holds space:
+ * an S3 multipart upload neither completed nor aborted (its stored parts), or a local temp file.
+ */
+export interface IncompleteUpload {
+  /** The key the object would have had. */
+  key: string;
+  /** When the upload began (S3: the multipart upload's `Initiated`; local: the temp file's mtime). */
+  startedMs: number;
+}
+
+/**
  * Where weights, checkpoints, ONNX files, transcripts and profiles live. Every object has a sha256
  * recorded at upload and verified on download; a reference is returned only once the object is
  * complete, so history never points at a half-written object.
@@ -46,6 +58,19 @@ export interface ArtifactStore {
   list(prefix: string): Promise<ArtifactListing[]>;
   /** Remove the object; removing a missing object is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Uploads whose key starts with `prefix` that began and never completed, sorted by key. A `put` in
+   * flight shows here too, until it completes.
+   */
+  listIncompleteUploads(prefix: string): Promise<IncompleteUpload[]>;
+  /**
+   * Discard the incomplete uploads under `prefix` (abort the S3 multipart uploads, remove the local temp
+   * files) and return them. A process killed mid-`put` cannot clean up after itself, so someone alive does
+   * it later: call this only where no `put` under `prefix` that should succeed can be in flight — e.g. a
+   * retried activity, at its start, over the prefix only it writes (CheckpointLedger does so on resume). A
+   * `put` it cuts short fails and returns no reference. Discarding what is already gone is not an error.
+   */
+  discardIncompleteUploads(prefix: string): Promise<IncompleteUpload[]>;
   /** The URI of a key in this store (`file:///...` or `s3://bucket/key`). */
   uriFor(key: string): string;
   /** The key of a URI of this store; throws ArtifactKeyError for a URI of another store. */

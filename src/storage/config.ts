@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, parseWith } from '../core/errors';
 import type { ArtifactStore } from './artifact-store';
+import { STORE_FAILPOINTS_ENV, parseStoreFailpoints } from './failpoints';
 import { LocalArtifactStore } from './local-artifact-store';
 import { S3ArtifactStore } from './s3-artifact-store';
 
@@ -14,8 +15,20 @@ import { S3ArtifactStore } from './s3-artifact-store';
  * { kind: 's3', endpoint: 'http://127.0.0.1:7070', bucket: 'agentic-pruner', accessKeyId, secretAccessKey }
  * ```
  */
+const FailpointsSchema = z
+  .array(z.object({ keyContains: z.string().min(1), seconds: z.number().finite().nonnegative() }).strict())
+  .min(1)
+  .optional();
+
 export const StoreConfigSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('local'), root: z.string().min(1) }).strict(),
+  z
+    .object({
+      kind: z.literal('local'),
+      root: z.string().min(1),
+      /** Test-only pauses mid-upload (failpoints.ts). @default none */
+      failpoints: FailpointsSchema,
+    })
+    .strict(),
   z
     .object({
       kind: z.literal('s3'),
@@ -28,6 +41,8 @@ export const StoreConfigSchema = z.discriminatedUnion('kind', [
       secretAccessKey: z.string().min(1),
       /** Key prefix inside the bucket. @default none */
       prefix: z.string().min(1).optional(),
+      /** Test-only pauses mid-upload (failpoints.ts). @default none */
+      failpoints: FailpointsSchema,
     })
     .strict(),
 ]);
@@ -53,7 +68,8 @@ const blank = (v: string | undefined): string | undefined => (v === undefined ||
  * - `AP_STORE` = `local` (default) or `s3`;
  * - local: `AP_STORE_ROOT` @default `$AP_STATE_DIR/artifacts`, `AP_STATE_DIR` @default `.state`;
  * - s3: `AP_S3_ENDPOINT`, `AP_S3_BUCKET`, `AP_S3_ACCESS_KEY`, `AP_S3_SECRET_KEY` (all required),
- *   `AP_S3_REGION` @default `us-east-1`, `AP_S3_PREFIX` @default none.
+ *   `AP_S3_REGION` @default `us-east-1`, `AP_S3_PREFIX` @default none;
+ * - either: `AP_STORE_FAILPOINTS`, test-only pauses mid-upload (failpoints.ts) @default none.
  *
  * Throws a {@link ConfigError} whose lines name the variables (`AP_S3_BUCKET: required ...`); never
  * echoes a secret's value.
@@ -76,7 +92,12 @@ export function storeConfigFromEnv(env: Readonly<Record<string, string | undefin
           prefix: blank(env.AP_S3_PREFIX),
         };
   const defined = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
-  const result = StoreConfigSchema.safeParse(defined);
+  const failpointsRaw = blank(env[STORE_FAILPOINTS_ENV]);
+  const failpoints = failpointsRaw === undefined ? undefined : parseStoreFailpoints(failpointsRaw);
+  const result = StoreConfigSchema.safeParse({
+    ...defined,
+    ...(failpoints !== undefined ? { failpoints } : {}),
+  });
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => {
     const field = String(issue.path[0] ?? 'kind');
@@ -95,9 +116,11 @@ export function storeConfigFromEnv(env: Readonly<Record<string, string | undefin
 /** Build the store a config names (validated again, so a hand-built config gets the same checks). */
 export function createArtifactStore(config: StoreConfig): ArtifactStore {
   const c = parseWith(StoreConfigSchema, config, 'artifact store config');
+  const failpoints = c.failpoints !== undefined ? { failpoints: c.failpoints } : {};
   return c.kind === 'local'
-    ? new LocalArtifactStore(c.root)
+    ? new LocalArtifactStore(c.root, failpoints)
     : new S3ArtifactStore({
+        ...failpoints,
         endpoint: c.endpoint,
         bucket: c.bucket,
         region: c.region,

@@ -59,7 +59,7 @@ export class ArtifactNotFoundError extends ArtifactError {
 export class ArtifactStoreError extends ArtifactError {
   override readonly name = 'ArtifactStoreError';
   constructor(
-    /** The store operation: `put`, `get`, `head`, `list`, `delete`. */
+    /** The store operation: `put`, `get`, `head`, `list`, `delete`, `list-uploads`, `abort-upload`. */
     readonly op: string,
     /** `s3://bucket` or the local root. */
     readonly location: string,

@@ -5,7 +5,21 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ArtifactRef } from '../core/artifact-ref';
-import { type ArtifactListing, type ArtifactSource, type ArtifactStore } from './artifact-store';
+import {
+  type ArtifactListing,
+  type ArtifactSource,
+  type ArtifactStore,
+  type IncompleteUpload,
+} from './artifact-store';
+import {
+  FAILPOINT_AFTER_BYTES,
+  failpointFor,
+  failpointPause,
+  pausingStream,
+  stderrLine,
+  type FailpointLog,
+  type StoreFailpoint,
+} from './failpoints';
 import { keyFrom, validateKey, validatePrefix } from './keys';
 import {
   ArtifactError,
@@ -20,6 +34,8 @@ import { hashBytes, streamToFile } from './hashing';
 const META_DIR = '.ap-meta';
 /** Name prefix of in-flight temp files; never listed, never a key segment. */
 const TMP_PREFIX = '.ap-tmp-';
+/** A temp file's name: the prefix, 12 hex digits, `-`, the object's (or sidecar's) name. */
+const TMP_NAME = /^\.ap-tmp-[0-9a-f]{12}-(.+)$/;
 /** How many earlier sha256s a sidecar remembers (see the class doc). */
 const MAX_PREVIOUS = 3;
 
@@ -34,6 +50,14 @@ interface Sidecar {
 // A full disk (ENOSPC) or quota (EDQUOT) is transient too: an operator frees space and the retry goes through;
 // the failed write's temp file is removed, so a retry finds the store as it was.
 const RETRYABLE_FS_CODES = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EINTR', 'ENOSPC', 'EDQUOT']);
+
+/** Options of {@link LocalArtifactStore}. */
+export interface LocalStoreOptions {
+  /** Test-only pauses mid-upload (`AP_STORE_FAILPOINTS`, see failpoints.ts). @default none */
+  failpoints?: readonly StoreFailpoint[];
+  /** Where a failpoint says it paused. @default stderr */
+  failpointLog?: FailpointLog;
+}
 
 function fsCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -56,13 +80,20 @@ function fsCode(err: unknown): string | undefined {
  * has not happened. A reader that read the sidecar just before a concurrent put re-reads it once on a
  * mismatch. Anything else that does not match (bit rot, a truncated copy, an edit behind the store's back)
  * is an {@link ArtifactIntegrityError}.
+ *
+ * A put killed before its commit (step 3) leaves its temp files (`.ap-tmp-*`, beside the object and its
+ * sidecar): never listed, never read, removed by {@link LocalArtifactStore.discardIncompleteUploads}.
  */
 export class LocalArtifactStore implements ArtifactStore {
   /** Absolute root folder. */
   readonly root: string;
+  private readonly failpoints: readonly StoreFailpoint[];
+  private readonly failpointLog: FailpointLog;
 
-  constructor(root: string) {
+  constructor(root: string, opts: LocalStoreOptions = {}) {
     this.root = path.resolve(root);
+    this.failpoints = opts.failpoints ?? [];
+    this.failpointLog = opts.failpointLog ?? stderrLine;
     fs.mkdirSync(this.root, { recursive: true });
   }
 
@@ -135,7 +166,12 @@ export class LocalArtifactStore implements ArtifactStore {
                 Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength),
               ])
             : source.stream;
-      const digest = await streamToFile(input, tmp);
+      const fp = failpointFor(this.failpoints, key);
+      const pause = fp && failpointPause(fp, key, this.failpointLog);
+      const digest = await streamToFile(
+        pause ? pausingStream(input, FAILPOINT_AFTER_BYTES, (sent) => pause(sent, undefined)) : input,
+        tmp,
+      );
       await fsyncPath(tmp);
 
       const current = await this.readSidecar(key);
@@ -274,6 +310,65 @@ export class LocalArtifactStore implements ArtifactStore {
       throw this.wrap('list', prefix, err);
     }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** The temp files of puts under `prefix`, beside the objects and beside the sidecars, with their keys. */
+  private async tempFiles(prefix: string): Promise<(IncompleteUpload & { file: string })[]> {
+    validatePrefix(prefix);
+    const slash = prefix.lastIndexOf('/');
+    const base = slash >= 0 ? prefix.slice(0, slash) : '';
+    const out: (IncompleteUpload & { file: string })[] = [];
+    const walk = async (top: string, dir: string, nameOfKey: (name: string) => string | undefined) => {
+      let entries: fs.Dirent[];
+      try {
+        entries = await fsp.readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (fsCode(err) === 'ENOENT' || fsCode(err) === 'ENOTDIR') return;
+        throw err;
+      }
+      for (const e of entries) {
+        const full = path.join(dir, e.name);
+        const rel = path.relative(top, full).split(path.sep).join('/');
+        if (top === this.root && rel === META_DIR) continue;
+        if (e.isDirectory()) {
+          if (rel.startsWith(prefix) || prefix.startsWith(`${rel}/`)) await walk(top, full, nameOfKey);
+          continue;
+        }
+        const name = TMP_NAME.exec(e.name)?.[1];
+        const keyName = name === undefined ? undefined : nameOfKey(name);
+        if (!e.isFile() || keyName === undefined) continue;
+        const key = path.posix.join(path.posix.dirname(rel), keyName);
+        if (!key.startsWith(prefix)) continue;
+        const stat = await fsp.stat(full).catch(() => undefined);
+        if (stat) out.push({ key, startedMs: stat.mtimeMs, file: full });
+      }
+    };
+    const metaRoot = path.join(this.root, META_DIR);
+    await walk(this.root, path.join(this.root, base), (name) => name);
+    await walk(metaRoot, path.join(metaRoot, base), (name) =>
+      name.endsWith('.json') ? name.slice(0, -'.json'.length) : undefined,
+    );
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.startedMs - b.startedMs));
+  }
+
+  /** Temp files of puts that never committed (or are in flight), one entry per file. */
+  async listIncompleteUploads(prefix: string): Promise<IncompleteUpload[]> {
+    try {
+      return (await this.tempFiles(prefix)).map(({ key, startedMs }) => ({ key, startedMs }));
+    } catch (err) {
+      throw this.wrap('list-uploads', prefix, err);
+    }
+  }
+
+  /** Remove them. The object and sidecar they would have replaced stay as they were. */
+  async discardIncompleteUploads(prefix: string): Promise<IncompleteUpload[]> {
+    try {
+      const found = await this.tempFiles(prefix);
+      for (const t of found) await fsp.rm(t.file, { force: true });
+      return found.map(({ key, startedMs }) => ({ key, startedMs }));
+    } catch (err) {
+      throw this.wrap('abort-upload', prefix, err);
+    }
   }
 
   async delete(key: string): Promise<void> {

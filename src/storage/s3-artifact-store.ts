@@ -1,9 +1,12 @@
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   S3Client,
+  type ListMultipartUploadsCommandOutput,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -18,8 +21,18 @@ import {
   type ArtifactListing,
   type ArtifactSource,
   type ArtifactStore,
+  type IncompleteUpload,
   type PutOptions,
 } from './artifact-store';
+import {
+  FAILPOINT_AFTER_BYTES,
+  failpointFor,
+  failpointPause,
+  pausingStream,
+  stderrLine,
+  type FailpointLog,
+  type StoreFailpoint,
+} from './failpoints';
 import { keyFrom, validateKey, validatePrefix } from './keys';
 import {
   ArtifactError,
@@ -51,6 +64,19 @@ export interface S3StoreOptions {
   maxAttempts?: number;
   /** Where a `{stream}` source is spooled to learn its sha256 before upload. @default os.tmpdir() */
   spoolDir?: string;
+  /** Test-only pauses mid-upload (`AP_STORE_FAILPOINTS`, see failpoints.ts). @default none */
+  failpoints?: readonly StoreFailpoint[];
+  /** Where a failpoint says it paused. @default stderr */
+  failpointLog?: FailpointLog;
+}
+
+/** A put armed by a failpoint: the request carrying part `lastPart` pauses (see failpoints.ts). */
+interface ArmedPut {
+  lastPart: number;
+  /** Bytes of the object before that part. */
+  offsetBytes: number;
+  totalBytes: number;
+  pause: (sentBytes: number, totalBytes: number) => Promise<void>;
 }
 
 /** The object metadata entry (`x-amz-meta-sha256`) holding the sha256 of the bytes. */
@@ -103,7 +129,12 @@ function describeS3Error(err: unknown): Described {
  * computed before the upload starts (from the bytes, the file, or a spooled copy of the stream) and
  * stored as object metadata `sha256`; every download is checked against it and against `ref.sha256`.
  * Checksums are `WHEN_REQUIRED`: S3-compatible servers reject the SDK's default CRC32 trailers.
- * An S3 object appears only when its upload completes, so a reference never names a partial object.
+ * An S3 object appears only when its upload completes, so a reference never names a partial object:
+ * each request body goes up as bytes whose sha256 the request signs (`x-amz-content-sha256`), so a
+ * PutObject cut short (its sender killed) is refused, never stored truncated — versitygw commits a short
+ * body it was not told the hash of (tests/storage/s3-artifact-store.test.ts). A multipart upload cut short
+ * stays behind as an incomplete upload holding its parts, until
+ * {@link S3ArtifactStore.discardIncompleteUploads} aborts it.
  * Failures are {@link ArtifactStoreError}s naming bucket and key, with credentials redacted.
  */
 export class S3ArtifactStore implements ArtifactStore {
@@ -115,6 +146,10 @@ export class S3ArtifactStore implements ArtifactStore {
   private readonly queueSize: number;
   private readonly spoolDir: string;
   private readonly secrets: string[];
+  private readonly failpoints: readonly StoreFailpoint[];
+  private readonly failpointLog: FailpointLog;
+  /** Puts in flight that a failpoint armed, by object key. */
+  private readonly armed = new Map<string, ArmedPut>();
 
   constructor(opts: S3StoreOptions) {
     this.bucket = opts.bucket;
@@ -133,6 +168,41 @@ export class S3ArtifactStore implements ArtifactStore {
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: opts.maxAttempts ?? 3,
     });
+    this.failpoints = opts.failpoints ?? [];
+    this.failpointLog = opts.failpointLog ?? stderrLine;
+    if (this.failpoints.length > 0) this.installFailpoints();
+  }
+
+  /**
+   * A middleware, after signing and inside the SDK's retries, that swaps the body of an armed put's last
+   * request for one that stops mid-way (failpoints.ts). Installed only when a failpoint is set.
+   */
+  private installFailpoints(): void {
+    this.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Key?: unknown; PartNumber?: unknown };
+        const part =
+          context.commandName === 'PutObjectCommand'
+            ? 1
+            : context.commandName === 'UploadPartCommand'
+              ? input.PartNumber
+              : undefined;
+        const key = typeof input.Key === 'string' ? input.Key : undefined;
+        const armed = key === undefined ? undefined : this.armed.get(key);
+        const request = args.request as { body?: unknown } | undefined;
+        if (key !== undefined && armed && part === armed.lastPart && request?.body instanceof Uint8Array) {
+          this.armed.delete(key); // once per put: the SDK's own retry of this request goes straight through
+          const body = request.body;
+          request.body = pausingStream(
+            [body],
+            Math.min(FAILPOINT_AFTER_BYTES, Math.floor(body.byteLength / 2)),
+            (sent) => armed.pause(armed.offsetBytes + sent, armed.totalBytes),
+          );
+        }
+        return next(args);
+      },
+      { step: 'deserialize', name: 'apStoreFailpoint' },
+    );
   }
 
   private objectKey(key: string): string {
@@ -192,6 +262,16 @@ export class S3ArtifactStore implements ArtifactStore {
         sent = hashingStream();
         body = pipeline(fs.createReadStream(file), sent, () => {});
       }
+      const fp = failpointFor(this.failpoints, key);
+      if (fp) {
+        const lastPart = Math.max(1, Math.ceil(digest.sizeBytes / this.partSize));
+        this.armed.set(objectKey, {
+          lastPart,
+          offsetBytes: (lastPart - 1) * this.partSize,
+          totalBytes: digest.sizeBytes,
+          pause: failpointPause(fp, key, this.failpointLog),
+        });
+      }
       const upload = new Upload({
         client: this.client,
         partSize: this.partSize,
@@ -221,6 +301,7 @@ export class S3ArtifactStore implements ArtifactStore {
     } catch (err) {
       throw this.wrap('put', key, err);
     } finally {
+      this.armed.delete(objectKey);
       if (spoolDir !== undefined) await fsp.rm(spoolDir, { recursive: true, force: true });
     }
   }
@@ -347,6 +428,67 @@ export class S3ArtifactStore implements ArtifactStore {
     } catch (err) {
       throw this.wrap('delete', key, err);
     }
+  }
+
+  /** The multipart uploads under `prefix` (this store's prefix added), with the ids that abort them. */
+  private async multipartUploads(prefix: string): Promise<(IncompleteUpload & { uploadId: string })[]> {
+    validatePrefix(prefix);
+    const out: (IncompleteUpload & { uploadId: string })[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      let page: ListMultipartUploadsCommandOutput;
+      try {
+        page = await this.client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            ...(keyMarker !== undefined ? { KeyMarker: keyMarker } : {}),
+            ...(uploadIdMarker !== undefined ? { UploadIdMarker: uploadIdMarker } : {}),
+          }),
+        );
+      } catch (err) {
+        throw this.wrap('list-uploads', prefix === '' ? '(all)' : prefix, err);
+      }
+      for (const u of page.Uploads ?? []) {
+        if (u.Key === undefined || u.UploadId === undefined || !u.Key.startsWith(this.prefix)) continue;
+        out.push({
+          key: u.Key.slice(this.prefix.length),
+          startedMs: u.Initiated?.getTime() ?? 0,
+          uploadId: u.UploadId,
+        });
+      }
+      const more = page.IsTruncated === true && page.NextKeyMarker !== undefined;
+      keyMarker = more ? page.NextKeyMarker : undefined;
+      uploadIdMarker = more ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker !== undefined);
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.startedMs - b.startedMs));
+  }
+
+  /** Multipart uploads neither completed nor aborted (an object up to one part never leaves one). */
+  async listIncompleteUploads(prefix: string): Promise<IncompleteUpload[]> {
+    return (await this.multipartUploads(prefix)).map(({ key, startedMs }) => ({ key, startedMs }));
+  }
+
+  /** Abort them: S3 then drops their parts. One already gone (completed or aborted meanwhile) is skipped. */
+  async discardIncompleteUploads(prefix: string): Promise<IncompleteUpload[]> {
+    const out: IncompleteUpload[] = [];
+    for (const { uploadId, ...upload } of await this.multipartUploads(prefix)) {
+      try {
+        await this.client.send(
+          new AbortMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: this.prefix + upload.key,
+            UploadId: uploadId,
+          }),
+        );
+        out.push(upload);
+      } catch (err) {
+        if ((err as { name?: unknown } | undefined)?.name !== 'NoSuchUpload')
+          throw this.wrap('abort-upload', upload.key, err);
+      }
+    }
+    return out;
   }
 
   /** Close the client's sockets (tests, short-lived CLIs). */

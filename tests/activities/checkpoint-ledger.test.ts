@@ -278,6 +278,31 @@ describe('resume deletes what an interrupted attempt left behind', () => {
     expect((await second.ledger.resume(path.join(second.dir, 'resume')))?.step).toBe(10);
     expect(await second.stored()).toEqual([checkpointKey('c-1', 't1', 10)]);
   });
+
+  test('the upload it was killed in (a temp file half written) is discarded, and said so; nothing else is', async () => {
+    const first = await firstAttempt([10, 20]);
+    // Attempt 1 was SIGKILLed uploading step 30: its temp file stays beside the checkpoints (the store's
+    // layout: <folder>/.ap-tmp-<12 hex>-<name>); another prefix's temp file is not this ledger's to touch.
+    const root = path.join(first.dir, 'store');
+    const half = path.join(root, checkpointFolder('c-1', 't1'), `.ap-tmp-0123456789ab-ckpt-000000030.pt`);
+    fs.writeFileSync(half, 'half of step 30');
+    const other = path.join(root, 'campaigns/c-1/t1/finetuned/.ap-tmp-0123456789ab-state_dict.pt');
+    fs.mkdirSync(path.dirname(other), { recursive: true });
+    fs.writeFileSync(other, 'not a checkpoint');
+    const second = secondAttempt(first, first.ledger.checkpoints, { prefix: checkpointFolder('c-1', 't1') });
+    expect((await second.store.listIncompleteUploads('campaigns/c-1/')).map((u) => u.key)).toEqual([
+      checkpointKey('c-1', 't1', 30),
+      'campaigns/c-1/t1/finetuned/state_dict.pt',
+    ]);
+    expect((await second.ledger.resume(path.join(second.dir, 'resume')))?.step).toBe(20);
+    expect((await second.store.listIncompleteUploads('campaigns/c-1/')).map((u) => u.key)).toEqual([
+      'campaigns/c-1/t1/finetuned/state_dict.pt',
+    ]);
+    expect(second.warnings).toEqual([
+      `discarded an incomplete upload of ${checkpointKey('c-1', 't1', 30)} (an interrupted attempt's)`,
+    ]);
+    expect(await second.stored()).toEqual([checkpointKey('c-1', 't1', 10), checkpointKey('c-1', 't1', 20)]);
+  });
 });
 
 test('on the real S3-compatible server: two 503s are retried, the newest is resumed, the orphans leave the bucket', async () => {

@@ -1,9 +1,10 @@
 // What only the S3 store does: multipart uploads, object metadata, prefixes, and its failures
-// (missing bucket, bad credentials, server down), against a real versitygw.
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+// (missing bucket, bad credentials, server down, a body cut short), against a real versitygw.
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import {
   ArtifactIntegrityError,
   ArtifactStoreError,
@@ -144,3 +145,68 @@ describe('failures', () => {
     }
   });
 });
+
+describe('a put cut short mid-body (its sender gone, as a SIGKILL leaves it)', () => {
+  const cut = 'cut/ckpt.pt';
+  const bytes = Buffer.alloc(1024 * 1024, 9); // below one part: one PutObject
+
+  test('control: versitygw stores a PutObject cut short as a truncated object, when nothing tells it the checksum', async () => {
+    const client = rawS3Client(s3);
+    const objectKey = `${runId}/s3/cut/raw.bin`;
+    async function* stalled() {
+      yield bytes.subarray(0, 64 * 1024);
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    const sent = client
+      .send(
+        new PutObjectCommand({
+          Bucket: s3.bucket,
+          Key: objectKey,
+          Body: Readable.from(stalled(), { objectMode: false }),
+          ContentLength: bytes.length,
+        }),
+      )
+      .catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 500));
+    client.destroy(); // the sockets go, as a killed process's do
+    expect(await sent).toBeInstanceOf(Error);
+    const head = await waitForHead(objectKey);
+    expect(head.ContentLength).toBe(64 * 1024); // the gateway committed what it got
+    await raw.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: objectKey }));
+  });
+
+  test('the store sends the sha256 with it: the server refuses the truncated body and the key stays as it was', async () => {
+    const before = await open().put(cut, { bytes: Buffer.from('the previous checkpoint') });
+    const lines: string[] = [];
+    const store = open({
+      maxAttempts: 1,
+      failpoints: [{ keyContains: 'cut/', seconds: 1.5 }],
+      failpointLog: (l) => lines.push(l),
+    });
+    const file = path.join(scratchDir(), 'ckpt.pt');
+    fs.writeFileSync(file, bytes);
+    const put = store.put(cut, { file }).catch((e: unknown) => e);
+    while (lines.length === 0) await new Promise((r) => setTimeout(r, 20));
+    expect(lines[0]).toMatch(
+      /^store failpoint: put cut\/ckpt\.pt paused for 1\.5 s after 65536 of 1048576 bytes/,
+    );
+    await new Promise((r) => setTimeout(r, 500)); // the first bytes reach the server
+    store.destroy();
+    expect(await put).toBeInstanceOf(ArtifactStoreError);
+    await new Promise((r) => setTimeout(r, 500)); // give the server the time it took to commit the control's
+    const reader = open();
+    expect(Buffer.from(await reader.getBytes(before)).toString()).toBe('the previous checkpoint');
+    expect(await reader.listIncompleteUploads('cut/')).toEqual([]);
+  });
+});
+
+async function waitForHead(objectKey: string) {
+  for (let i = 0; ; i++) {
+    try {
+      return await raw.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: objectKey }));
+    } catch (err) {
+      if (i > 40) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -7,7 +7,9 @@ import type { ArtifactStore } from '../../src/storage';
 // An audit of what a campaign left: every artifact reference its workflow histories carry (inputs and
 // results of workflows, child workflows and activities, and the files each model manifest lists) must
 // exist in the store with its size and sha256; every object the store holds under the campaign's prefix
-// must be one of them (none orphaned); and no activity attempt may be recorded twice.
+// must be one of them (none orphaned); no upload under it may be left incomplete (an S3 multipart upload
+// holding parts, a local temp file: what a put killed mid-way leaves, invisible to list); and no activity
+// attempt may be recorded twice.
 
 type HistoryEvent = NonNullable<
   Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']
@@ -83,11 +85,13 @@ export interface StoreAudit {
   bad: string[];
   /** Keys under the prefix that no reference names. */
   orphans: string[];
+  /** `key (started <ISO time>)` of each upload under the prefix that began and never completed. */
+  incomplete: string[];
 }
 
 /**
  * Download every reference (and every file a `manifest.json` lists), compare size and sha256; list the
- * store under `prefix` and name what no reference covers.
+ * store under `prefix` and name what no reference covers, and every incomplete upload there.
  */
 export async function auditStore(
   store: ArtifactStore,
@@ -120,7 +124,10 @@ export async function auditStore(
   }
   const named = new Set([...seen.values()].map((r) => r.key));
   const orphans = (await store.list(prefix)).map((o) => o.key).filter((k) => !named.has(k));
-  return { checked: seen.size, bad, orphans };
+  const incomplete = (await store.listIncompleteUploads(prefix)).map(
+    (u) => `${u.key} (started ${new Date(u.startedMs).toISOString()})`,
+  );
+  return { checked: seen.size, bad, orphans, incomplete };
 }
 
 /** Entries of `xs` that occur more than once. */

@@ -56,6 +56,12 @@ class CorruptThirdCandidate implements ArtifactStore {
   delete(key: string) {
     return this.inner.delete(key);
   }
+  listIncompleteUploads(prefix: string) {
+    return this.inner.listIncompleteUploads(prefix);
+  }
+  discardIncompleteUploads(prefix: string) {
+    return this.inner.discardIncompleteUploads(prefix);
+  }
   uriFor(key: string) {
     return this.inner.uriFor(key);
   }
