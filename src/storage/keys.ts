@@ -109,6 +109,11 @@ function segments(parts: Record<string, string>): string {
   return validateKey(`campaigns/${Object.values(parts).join('/')}`);
 }
 
+/** `campaigns/<campaignId>/`: every key of one campaign starts with it, and no key of another does. */
+export function campaignFolder(campaignId: string): string {
+  return `${segments({ campaignId })}/`;
+}
+
 /**
  * `campaigns/<campaignId>/<target>/<kind>/<name>`. Each part must be one valid segment (no `/`), so a
  * campaign id can never reach into another campaign's folder. The named builders below are the ones to use.

@@ -42,12 +42,14 @@ import { SA, type CampaignStage } from './search-attributes';
 const { profileModel } = proxyActivities<EngineActivities>(ActivityPresets.profile);
 const { evaluateModel } = proxyActivities<TrainingActivities>(ActivityPresets.evaluate);
 const { deploymentCheck } = proxyActivities<DeploymentActivities>(ActivityPresets.deploy);
-const { saveStrategyLog } = proxyActivities<LogActivities>(ActivityPresets.storage);
+const { saveStrategyLog, discardIncompleteUploads } = proxyActivities<LogActivities>(ActivityPresets.storage);
 
 /** Converged targets fine-tune in parallel (bounded by finetune.parallel); before it, one after another. */
 const PARALLEL_FINETUNE_PATCH = 'parallel-finetune';
 /** Marks runs that measure the per-stage sensitivity once for all targets; before it, each search did. */
 const SENSITIVITY_ONCE_PATCH = 'sensitivity-once-per-campaign';
+/** Marks runs that discard the incomplete uploads under their folder at the end (see discardIncompleteUploads). */
+const DISCARD_UPLOADS_PATCH = 'discard-incomplete-uploads';
 
 /**
  * Run `fn` on every item, at most `limit` at once, each started in item order as a lane frees up.
@@ -369,6 +371,10 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     // Histories recorded before the patch fine-tuned one target after the other.
     for (const t of targets) await afterSearch(t);
   }
+
+  // Uploads that killed workers left half done hold space no reference names: nothing is in flight now.
+  // A sweep that fails leaves them (space, not correctness) and the campaign's result stands.
+  if (patched(DISCARD_UPLOADS_PATCH)) await discardIncompleteUploads({ campaignId }).catch(() => undefined);
 
   setStage('done');
   return {

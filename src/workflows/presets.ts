@@ -33,6 +33,7 @@ export const ActivityQueues = {
   proposeStrategy: 'control',
   saveStrategyLog: 'control',
   loadStrategyLog: 'control',
+  discardIncompleteUploads: 'control',
   profileModel: 'trials',
   pruneTrial: 'trials',
   fineTune: 'train',
@@ -112,7 +113,7 @@ export const ActivityPresets = {
   },
   /** Small artifact moves (strategy log snapshots, reports). */
   storage: {
-    taskQueue: queueOf('saveStrategyLog', 'loadStrategyLog'),
+    taskQueue: queueOf('saveStrategyLog', 'loadStrategyLog', 'discardIncompleteUploads'),
     startToCloseTimeout: '5 minutes',
     retry: { maximumAttempts: 10, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
   },

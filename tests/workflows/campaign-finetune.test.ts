@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
 import { LocalArtifactStore } from '../../src/storage';
@@ -19,7 +21,8 @@ import {
 describe('campaign with fine-tune and evaluation', () => {
   let env: TestWorkers;
   const engines = realEngines();
-  const store = new LocalArtifactStore(tempDir('ap-cft-store-'));
+  const storeRoot = tempDir('ap-cft-store-');
+  const store = new LocalArtifactStore(storeRoot);
   let datasetRoot: string;
 
   beforeAll(async () => {
@@ -72,8 +75,21 @@ describe('campaign with fine-tune and evaluation', () => {
     saveHistoryFixture('campaign-finetune-parallel', campaignId);
   }, 900_000);
 
-  test('finetune.parallel: 1 fine-tunes one target at a time', async () => {
+  test('finetune.parallel: 1 fine-tunes one target at a time; the campaign ends by discarding incomplete uploads', async () => {
     const campaigns = new CampaignClient(env.client);
+    // What a worker SIGKILLed mid-put of a candidate model leaves (its temp file, never committed), planted
+    // before the campaign starts; another campaign's is not this campaign's to discard.
+    const id = testId('cft-one');
+    const plant = (campaign: string) => {
+      const dir = path.join(storeRoot, 'campaigns', campaign, 't50', 'candidates', 'attempt-9');
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, '.ap-tmp-0123456789ab-state_dict.pt'), Buffer.alloc(4096, 7));
+    };
+    plant(id);
+    plant(`${id}-other`);
+    expect((await store.listIncompleteUploads(`campaigns/${id}/`)).map((u) => u.key)).toEqual([
+      `campaigns/${id}/t50/candidates/attempt-9/state_dict.pt`,
+    ]);
     const { campaignId } = await campaigns.start(
       {
         model: { name: 'democnn', numClasses: 4 },
@@ -85,10 +101,27 @@ describe('campaign with fine-tune and evaluation', () => {
         dataset: { root: datasetRoot, calibrationBatches: 1, calibrationBatchSize: 8 },
         finetune: { epochs: 1, batchSize: 8, maxSteps: 2, checkpointEverySteps: 2, workers: 0, parallel: 1 },
       },
-      { campaignId: testId('cft-one') },
+      { campaignId: id },
     );
     const result = await campaigns.result(campaignId);
     expect(result.targets.map((t) => t.finetune?.steps)).toEqual([2, 2]);
     expect(await fineTuneOrder(campaignId)).toEqual(['scheduled', 'completed', 'scheduled', 'completed']);
+    // The campaign's last step discarded its own incomplete upload, and only its own.
+    expect(await store.listIncompleteUploads(`campaigns/${id}/`)).toEqual([]);
+    expect((await store.listIncompleteUploads(`campaigns/${id}-other/`)).length).toBe(1);
+    const events = (await env.client.workflow.getHandle(campaignId).fetchHistory()).events ?? [];
+    const swept = events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'discardIncompleteUploads',
+    );
+    expect(swept).toBeDefined();
+    const done = events.find(
+      (e) =>
+        String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '') === String(swept!.eventId),
+    );
+    const payload = done?.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data;
+    expect(JSON.parse(Buffer.from(payload!).toString())).toEqual({
+      discarded: [`campaigns/${id}/t50/candidates/attempt-9/state_dict.pt`],
+    });
+    saveHistoryFixture('campaign-discard-uploads', campaignId);
   }, 900_000);
 });
