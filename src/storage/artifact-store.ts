@@ -18,6 +18,11 @@ export interface ArtifactListing {
   sizeBytes: number;
 }
 
+/** Ascending by key, in code-unit order (as S3 lists): the order every listing of a store is in. */
+export function byKey(a: { key: string }, b: { key: string }): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
 /**
  * An upload that began and never completed: what a `put` killed mid-way (a SIGKILLed worker, a lost host)
  * leaves behind. No reference names it and {@link ArtifactStore.list} does not show it, but it holds space:

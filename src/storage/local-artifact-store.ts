@@ -9,6 +9,7 @@ import {
   type ArtifactListing,
   type ArtifactSource,
   type ArtifactStore,
+  byKey,
   type IncompleteUpload,
 } from './artifact-store';
 import {
@@ -278,47 +279,20 @@ export class LocalArtifactStore implements ArtifactStore {
     return (await pathExists(file)) && (await pathExists(sidecar));
   }
 
-  async list(prefix: string): Promise<ArtifactListing[]> {
-    const out: ArtifactListing[] = [];
-    // Walk only the deepest folder the prefix names in full, not the whole root.
+  /**
+   * Every file under `top` in a folder that `prefix` can reach, with its path relative to `top` in key form
+   * (`/`-separated), skipping the sidecar folder at the root. Walks only from the deepest folder the prefix
+   * names in full, not the whole tree. Callers filter names and the prefix itself.
+   */
+  private async filesUnder(
+    top: string,
+    prefix: string,
+  ): Promise<{ name: string; full: string; rel: string }[]> {
     validatePrefix(prefix);
     const slash = prefix.lastIndexOf('/');
     const base = slash >= 0 ? prefix.slice(0, slash) : '';
+    const out: { name: string; full: string; rel: string }[] = [];
     const walk = async (dir: string): Promise<void> => {
-      let entries: fs.Dirent[];
-      try {
-        entries = await fsp.readdir(dir, { withFileTypes: true });
-      } catch (err) {
-        if (fsCode(err) === 'ENOENT' || fsCode(err) === 'ENOTDIR') return;
-        throw err;
-      }
-      for (const e of entries) {
-        if (e.name.startsWith(TMP_PREFIX)) continue;
-        const full = path.join(dir, e.name);
-        const rel = path.relative(this.root, full).split(path.sep).join('/');
-        if (rel === META_DIR) continue;
-        if (e.isDirectory()) {
-          if (rel.startsWith(prefix) || prefix.startsWith(`${rel}/`)) await walk(full);
-        } else if (e.isFile() && rel.startsWith(prefix)) {
-          out.push({ key: rel, sizeBytes: (await fsp.stat(full)).size });
-        }
-      }
-    };
-    try {
-      await walk(path.join(this.root, base));
-    } catch (err) {
-      throw this.wrap('list', prefix, err);
-    }
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  }
-
-  /** The temp files of puts under `prefix`, beside the objects and beside the sidecars, with their keys. */
-  private async tempFiles(prefix: string): Promise<(IncompleteUpload & { file: string })[]> {
-    validatePrefix(prefix);
-    const slash = prefix.lastIndexOf('/');
-    const base = slash >= 0 ? prefix.slice(0, slash) : '';
-    const out: (IncompleteUpload & { file: string })[] = [];
-    const walk = async (top: string, dir: string, nameOfKey: (name: string) => string | undefined) => {
       let entries: fs.Dirent[];
       try {
         entries = await fsp.readdir(dir, { withFileTypes: true });
@@ -331,24 +305,48 @@ export class LocalArtifactStore implements ArtifactStore {
         const rel = path.relative(top, full).split(path.sep).join('/');
         if (top === this.root && rel === META_DIR) continue;
         if (e.isDirectory()) {
-          if (rel.startsWith(prefix) || prefix.startsWith(`${rel}/`)) await walk(top, full, nameOfKey);
-          continue;
+          if (rel.startsWith(prefix) || prefix.startsWith(`${rel}/`)) await walk(full);
+        } else if (e.isFile()) {
+          out.push({ name: e.name, full, rel });
         }
-        const name = TMP_NAME.exec(e.name)?.[1];
-        const keyName = name === undefined ? undefined : nameOfKey(name);
-        if (!e.isFile() || keyName === undefined) continue;
-        const key = path.posix.join(path.posix.dirname(rel), keyName);
-        if (!key.startsWith(prefix)) continue;
-        const stat = await fsp.stat(full).catch(() => undefined);
-        if (stat) out.push({ key, startedMs: stat.mtimeMs, file: full });
       }
     };
-    const metaRoot = path.join(this.root, META_DIR);
-    await walk(this.root, path.join(this.root, base), (name) => name);
-    await walk(metaRoot, path.join(metaRoot, base), (name) =>
+    await walk(path.join(top, base));
+    return out;
+  }
+
+  async list(prefix: string): Promise<ArtifactListing[]> {
+    const out: ArtifactListing[] = [];
+    try {
+      for (const f of await this.filesUnder(this.root, prefix)) {
+        if (f.name.startsWith(TMP_PREFIX) || !f.rel.startsWith(prefix)) continue;
+        out.push({ key: f.rel, sizeBytes: (await fsp.stat(f.full)).size });
+      }
+    } catch (err) {
+      throw this.wrap('list', prefix, err);
+    }
+    return out.sort(byKey);
+  }
+
+  /** The temp files of puts under `prefix`, beside the objects and beside the sidecars, with their keys. */
+  private async tempFiles(prefix: string): Promise<(IncompleteUpload & { file: string })[]> {
+    const out: (IncompleteUpload & { file: string })[] = [];
+    const collect = async (top: string, keyName: (name: string) => string | undefined) => {
+      for (const f of await this.filesUnder(top, prefix)) {
+        const name = TMP_NAME.exec(f.name)?.[1];
+        const kept = name === undefined ? undefined : keyName(name);
+        if (kept === undefined) continue;
+        const key = path.posix.join(path.posix.dirname(f.rel), kept);
+        if (!key.startsWith(prefix)) continue;
+        const stat = await fsp.stat(f.full).catch(() => undefined);
+        if (stat) out.push({ key, startedMs: stat.mtimeMs, file: f.full });
+      }
+    };
+    await collect(this.root, (name) => name);
+    await collect(path.join(this.root, META_DIR), (name) =>
       name.endsWith('.json') ? name.slice(0, -'.json'.length) : undefined,
     );
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.startedMs - b.startedMs));
+    return out.sort((a, b) => byKey(a, b) || a.startedMs - b.startedMs);
   }
 
   /** Temp files of puts that never committed (or are in flight), one entry per file. */

@@ -21,6 +21,7 @@ import {
   type ArtifactListing,
   type ArtifactSource,
   type ArtifactStore,
+  byKey,
   type IncompleteUpload,
   type PutOptions,
 } from './artifact-store';
@@ -419,7 +420,7 @@ export class S3ArtifactStore implements ArtifactStore {
       }
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return out.sort(byKey);
   }
 
   async delete(key: string): Promise<void> {
@@ -462,7 +463,7 @@ export class S3ArtifactStore implements ArtifactStore {
       keyMarker = more ? page.NextKeyMarker : undefined;
       uploadIdMarker = more ? page.NextUploadIdMarker : undefined;
     } while (keyMarker !== undefined);
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.startedMs - b.startedMs));
+    return out.sort((a, b) => byKey(a, b) || a.startedMs - b.startedMs);
   }
 
   /** Multipart uploads neither completed nor aborted (an object up to one part never leaves one). */

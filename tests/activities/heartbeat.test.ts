@@ -8,11 +8,7 @@ import { HEARTBEAT_EVERY_MS, keepHeartbeating } from '../../src/activities/heart
 import type { EngineRunner } from '../../src/engine/engine-process';
 import { LocalArtifactStore } from '../../src/storage';
 import { HEARTBEAT_THROTTLE } from '../../src/workers/create-workers';
-import {
-  ActivityPresets,
-  DEPLOY_HEARTBEAT_TIMEOUT,
-  ENGINE_HEARTBEAT_TIMEOUT,
-} from '../../src/workflows/presets';
+import { ActivityPresets, ENGINE_HEARTBEAT_TIMEOUT } from '../../src/workflows/presets';
 import { tempDir } from '../support/test-env';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -22,7 +18,7 @@ test.each([
   ['pruneTrial', ENGINE_HEARTBEAT_TIMEOUT],
   ['scoring', ENGINE_HEARTBEAT_TIMEOUT],
   ['evaluate', ENGINE_HEARTBEAT_TIMEOUT],
-  ['deploy', DEPLOY_HEARTBEAT_TIMEOUT],
+  ['deploy', ENGINE_HEARTBEAT_TIMEOUT],
 ] as const)(
   'the %s preset has a heartbeat timeout of seconds (%s), several heartbeats wide',
   (name, expected) => {
