@@ -30,7 +30,7 @@ export function createLogActivities(deps: ActivityDeps) {
     /**
      * Discard what uploads killed mid-way left under the campaign's folder (S3 multipart parts, local temp
      * files): a killed worker cannot clean up after itself, and the retried activities sweep only their own
-     * folders (checkpoints, the fine-tuned model). Run once the campaign has nothing left in flight; each
+     * checkpoint folders (the ledger, on resume). Run once the campaign has nothing left in flight; each
      * discarded upload is a warning in the worker's log. Returns the keys discarded.
      */
     async discardIncompleteUploads(input: { campaignId: string }): Promise<{ discarded: string[] }> {

@@ -138,11 +138,6 @@ export function createTrainingActivities(deps: ActivityDeps) {
       );
       const resume = await ledger.resume(path.join(runDir, 'resume'));
       const resumedFromStep = resume?.step ?? null;
-      // The ledger cleaned the checkpoints folder; an attempt killed uploading the fine-tuned model left its
-      // incomplete upload here, and only a live attempt can discard it. Nothing of this attempt is in flight.
-      const modelFolder = finetunedModelFolder(input.campaignId, input.targetLabel);
-      for (const u of await deps.store.discardIncompleteUploads(modelFolder).catch(() => []))
-        ctx.log.warn(`discarded an incomplete upload of ${u.key} (an interrupted attempt's)`);
       // An interrupted fine-tune says in the worker's log where it picks up (and so how much work was lost).
       if (ctx.info.attempt > 1)
         ctx.log.warn(
@@ -226,10 +221,15 @@ export function createTrainingActivities(deps: ActivityDeps) {
       if (!final) throw new Error('fine-tune finished without writing a checkpoint');
       const modelRef = await keepHeartbeating(
         () =>
-          uploadModelDir(deps.store, path.join(runDir, 'out'), modelFolder, {
-            kind: 'finetuned-model',
-            spec: isRef(input.model) ? { name: model.name } : input.model,
-          }),
+          uploadModelDir(
+            deps.store,
+            path.join(runDir, 'out'),
+            finetunedModelFolder(input.campaignId, input.targetLabel),
+            {
+              kind: 'finetuned-model',
+              spec: isRef(input.model) ? { name: model.name } : input.model,
+            },
+          ),
         () => ({ ...live }),
       );
       await ledger.finish();
