@@ -186,3 +186,90 @@ export function scoredCandidates<A extends LoggedAttempt>(
 export function candidateKey(strategy: Strategy, macs: number): string {
   return `${strategyKey(strategy)}@${macs}`;
 }
+
+/** One scored candidate of one campaign: its score and its final val top-1 over fine-tune seeds. */
+export interface ScoredRuns {
+  model: string;
+  target: number;
+  mode: string;
+  attempt: number;
+  kept: boolean;
+  /** The campaign's score (higher is better). */
+  score: number;
+  /** Final val top-1 per fine-tune seed (the same seeds for every candidate of a case). */
+  valTop1s: readonly number[];
+}
+
+/** What one case (model, target, scoring mode) says about its score: see {@link caseVerdicts}. */
+export interface CaseVerdict {
+  model: string;
+  target: number;
+  mode: string;
+  count: number;
+  /** Spearman's rho between the score and the seed-mean final val top-1; `null` when undefined. */
+  rho: number | null;
+  /** Seed-mean final val top-1 of the kept candidate; `null` when no candidate is marked kept. */
+  keptMean: number | null;
+  /** The best seed-mean final val top-1 among the scored candidates (what hindsight would keep). */
+  bestMean: number;
+  /** `bestMean - keptMean`: the accuracy the score left on the table (0 when it kept the best). */
+  regret: number | null;
+  /** Sample sd of the candidates' seed means: how far apart the candidates really are. */
+  spreadSd: number;
+  /** Pooled sample sd of one candidate over seeds: the fine-tune noise (0 with one seed). */
+  seedSd: number;
+  /**
+   * `spreadSd / (seedSd / sqrt(seeds))`: the candidates' spread in standard errors of a seed mean. Below
+   * about 1 the candidates' order is mostly seed noise and no score can reach a high rho; `null` when
+   * the seed noise is 0 or unmeasured (one seed).
+   */
+  resolution: number | null;
+}
+
+/**
+ * Per case (model, target, mode), in first-seen order: Spearman's rho between the score and the seed-mean
+ * final accuracy, the regret of the kept candidate against the best scored one, and how well the seeds
+ * resolve the candidates at all ({@link CaseVerdict.resolution}).
+ *
+ * @example
+ * // two candidates, 2 seeds each: means 0.80 and 0.90, seed sd 0.0141, spread sd 0.0707:
+ * caseVerdicts([{ ..., score: 0.3, valTop1s: [0.79, 0.81] }, { ..., score: 0.5, kept: true, valTop1s: [0.89, 0.91] }])
+ * // [{ rho: 1, keptMean: 0.9, bestMean: 0.9, regret: 0, resolution: 7.07, ... }]
+ */
+export function caseVerdicts(rows: readonly ScoredRuns[]): CaseVerdict[] {
+  const cases = new Map<string, ScoredRuns[]>();
+  for (const r of rows) {
+    if (r.valTop1s.length === 0)
+      throw new RangeError(`caseVerdicts: ${r.model} @ ${r.target} #${r.attempt} has no runs`);
+    const key = JSON.stringify([r.model, r.target, r.mode]);
+    const list = cases.get(key);
+    if (list) list.push(r);
+    else cases.set(key, [r]);
+  }
+  return [...cases.values()].map((list) => {
+    const means = list.map((r) => summarize(r.valTop1s).mean);
+    const kept = list.findIndex((r) => r.kept);
+    const bestMean = Math.max(...means);
+    const keptMean = kept >= 0 ? means[kept]! : null;
+    const seeds = Math.min(...list.map((r) => r.valTop1s.length));
+    const variances = list.map((r) => summarize(r.valTop1s).sd ** 2);
+    const seedSd = Math.sqrt(variances.reduce((s, v) => s + v, 0) / variances.length);
+    const spreadSd = summarize(means).sd;
+    return {
+      model: list[0]!.model,
+      target: list[0]!.target,
+      mode: list[0]!.mode,
+      count: list.length,
+      rho: spearman(
+        list.map((r) => r.score),
+        means,
+      ),
+      keptMean,
+      bestMean,
+      regret: keptMean === null ? null : bestMean - keptMean,
+      spreadSd,
+      seedSd,
+      resolution: seeds > 1 && seedSd > 0 ? spreadSd / (seedSd / Math.sqrt(seeds)) : null,
+    };
+  });
+}

@@ -13,15 +13,18 @@
  *   control, trials and train on the Temporal dev server of AP_TEMPORAL_PORT, the artifact store of
  *   AP_STORE), search only (solver, the same dense model, dataset, target and band, no fine-tune, no
  *   deployment). Its kept attempt's model is downloaded from the store and fine-tuned here with the
- *   baselines' recipe, steps and seeds; every other scored candidate of its log is fine-tuned with seed 0,
- *   so that Spearman's rho between the score and final val top-1 is over all scored candidates. A candidate
+ *   baselines' recipe, steps and seeds; so is every other scored candidate of its log (`--candidate-seeds
+ *   all`), so that Spearman's rho between the score and the seed-mean final val top-1 is over all scored
+ *   candidates, and each case says how far its candidates really are apart in seed noise (`resolution`) and
+ *   how much the kept one lost against the best scored one in hindsight (`regret`). A candidate
  *   whose strategy and MACs another campaign already pruned is the same model: its fine-tune is reused.
  * Reports mean and spread of final val top-1 per method, the search cost (prune trials, scoring fine-tune
  * steps, wall time) beside the final fine-tune's steps, and Spearman's rho between each score and final
  * accuracy (baselines: the zero-shot proxy on train/; campaigns: the mode's score over its scored candidates).
  *
  * Usage: bench/accuracy [--quick] [--models democnn,resnet18] [--targets 0.5,0.3] [--seeds 0,1,2]
- *                       [--dense-epochs 8] [--ft-epochs 2] [--modes zero-shot,recovery] [--candidates 4]
+ *                       [--dense-epochs auto] [--ft-epochs 2] [--train-per-class 120] [--val-per-class 100]
+ *                       [--candidate-seeds all|first] [--modes zero-shot,recovery] [--candidates 4]
  *                       [--methods l1,taylor|none] [--recovery-steps 8] [--max-iterations 60]
  *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE]
  * `--quick`: democnn, target 0.5, dense 4 epochs, fine-tune 1 epoch. On the shared 2-core box at load 3-7, with
@@ -48,6 +51,7 @@ import {
   aggregate,
   BAND,
   candidateKey,
+  caseVerdicts,
   scoredCandidates,
   searchCost,
   spearman,
@@ -72,6 +76,12 @@ export const BASELINES: { method: string; base: Omit<Strategy, 'pruningRatio'> }
 ];
 
 export type ScoringMode = 'zero-shot' | 'recovery';
+
+/**
+ * Dense training epochs per model when `--dense-epochs auto`: democnn reaches ~88 % on `hard` in 8; resnet18
+ * needs 40 (38.7 % after 8, below its own pruned models: bench/results/accuracy-resnet18-dense8.json).
+ */
+export const DENSE_EPOCHS: Record<string, number> = { democnn: 8, resnet18: 40 };
 
 /** Why the campaign's scoring modes cannot run yet, or `undefined` when the config accepts them. */
 export function scoringUnsupported(mode: ScoringMode, candidates: number): string | undefined {
@@ -98,8 +108,9 @@ async function trainDense(
   ctx: Ctx,
   name: string,
   epochs: number,
+  datasetLabel: string,
 ): Promise<{ spec: ModelSpec; valTop1: number }> {
-  const out = path.join(ctx.work, `dense-${name}`);
+  const out = path.join(ctx.work, `dense-${name}-${epochs}e-${datasetLabel}`);
   const done = path.join(out, 'model.pt');
   if (fs.existsSync(done)) {
     // --work of an earlier run: its dense model (same dataset, same recipe) is reused.
@@ -224,9 +235,12 @@ interface ScoredRow {
   scoreLoss: number;
   scoreSteps: number;
   proxyTop1: number | null;
+  /** Mean final val top-1 over {@link runs}. */
   valTop1: number;
+  /** Final val top-1 per fine-tune seed (seed 0 only with `--candidate-seeds first`). */
+  runs: { seed: number; valTop1: number }[];
   steps: number;
-  /** The fine-tune was another campaign's candidate with the same strategy and MACs. */
+  /** The fine-tunes were another campaign's candidate with the same strategy and MACs. */
   reused: boolean;
 }
 
@@ -236,6 +250,8 @@ interface PickOptions {
   recovery: { steps: number; batchSize: number; lr: number };
   sensitivity: number[] | null;
   seeds: number[];
+  /** The seeds every scored candidate is fine-tuned with (the kept one always gets {@link seeds}). */
+  candidateSeeds: number[];
   recipe: Recipe;
   stamp: string;
 }
@@ -307,10 +323,20 @@ async function campaignPick(
   };
   const scored: ScoredRow[] = [];
   for (const a of scoredCandidates(log.attempts, kept.index)) {
-    const r = await fineTune(a, 0);
+    const runs: { seed: number; valTop1: number }[] = [];
+    let reused = true;
+    let steps = 0;
+    for (const seed of o.candidateSeeds) {
+      const r = await fineTune(a, seed);
+      runs.push({ seed, valTop1: r.valTop1 });
+      reused &&= r.reused;
+      steps = r.steps;
+    }
+    const valTop1 = runs.reduce((sum, r) => sum + r.valTop1, 0) / runs.length;
     console.error(
       `  ${mode} candidate #${a.index}${a.kept ? ' (kept)' : ''}: score ${(a.score.top1 * 100).toFixed(1)} %, ` +
-        `val top-1 ${(r.valTop1 * 100).toFixed(1)} % (seed 0${r.reused ? ', fine-tune reused' : ''})`,
+        `val top-1 ${runs.map((r) => (r.valTop1 * 100).toFixed(1)).join(' / ')} % (seeds ${o.candidateSeeds.join(',')}` +
+        `${reused ? ', fine-tunes reused' : ''})`,
     );
     scored.push({
       model: name,
@@ -326,9 +352,10 @@ async function campaignPick(
       scoreLoss: a.score.loss,
       scoreSteps: a.score.steps,
       proxyTop1: a.accuracyProxy?.top1 ?? null,
-      valTop1: r.valTop1,
-      steps: r.steps,
-      reused: r.reused,
+      valTop1,
+      runs,
+      steps,
+      reused,
     });
   }
   const runs = [];
@@ -388,7 +415,22 @@ async function main(): Promise<void> {
     .option('--models <list>', 'models', 'democnn,resnet18')
     .option('--targets <list>', 'target fractions of dense MACs', '0.5,0.3')
     .option('--seeds <list>', 'fine-tune seeds', '0,1,2')
-    .option('--dense-epochs <n>', 'epochs of the dense model trained from scratch', '8')
+    .option(
+      '--dense-epochs <n>',
+      'epochs of the dense model trained from scratch; auto: democnn 8, resnet18 40 (8 leaves resnet18 near 39 %)',
+      'auto',
+    )
+    .option('--train-per-class <n>', 'train/ images per class of the generated dataset', '120')
+    .option(
+      '--val-per-class <n>',
+      'val/ images per class (1000 images resolve 0.1 points; the first runs had 30 = 300 images)',
+      '100',
+    )
+    .option(
+      '--candidate-seeds <which>',
+      'all: every scored candidate is fine-tuned with every seed (rho over seed means); first: seed 0 only',
+      'all',
+    )
     .option('--ft-epochs <n>', 'fine-tune epochs of every candidate (the same for all)', '2')
     .option('--modes <list>', 'campaign scoring modes', 'zero-shot,recovery')
     .option('--candidates <n>', 'search.candidates of the campaign runs', '4')
@@ -408,6 +450,9 @@ async function main(): Promise<void> {
       targets: string;
       seeds: string;
       denseEpochs: string;
+      trainPerClass: string;
+      valPerClass: string;
+      candidateSeeds: string;
       ftEpochs: string;
       modes: string;
       candidates: string;
@@ -422,7 +467,12 @@ async function main(): Promise<void> {
   const models = o.quick ? ['democnn'] : o.models.split(',');
   const targets = o.quick ? [0.5] : o.targets.split(',').map(Number);
   const seeds = o.seeds.split(',').map(Number);
-  const denseEpochs = o.quick ? 4 : Number(o.denseEpochs);
+  const denseEpochsOf = (name: string): number =>
+    o.quick ? 4 : o.denseEpochs === 'auto' ? (DENSE_EPOCHS[name] ?? 8) : Number(o.denseEpochs);
+  const trainPerClass = Number(o.trainPerClass);
+  const valPerClass = Number(o.valPerClass);
+  if (!['all', 'first'].includes(o.candidateSeeds))
+    throw new Error(`--candidate-seeds: expected all or first, got ${o.candidateSeeds}`);
   const recipe: Recipe = { epochs: o.quick ? 1 : Number(o.ftEpochs), batchSize: 32, lr: 0.002 };
   const modes = o.modes.split(',').filter(Boolean) as ScoringMode[];
   const work = o.work ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ap-bench-accuracy-'));
@@ -437,6 +487,7 @@ async function main(): Promise<void> {
     recovery: { steps: Number(o.recoverySteps), batchSize: recipe.batchSize, lr: recipe.lr },
     sensitivity: o.sensitivity === 'none' ? null : o.sensitivity.split(',').map(Number),
     seeds,
+    candidateSeeds: o.candidateSeeds === 'all' ? seeds : seeds.slice(0, 1),
     recipe,
     stamp: Date.now().toString(36),
   };
@@ -455,10 +506,11 @@ async function main(): Promise<void> {
   const denseRows: { model: string; valTop1: number; denseMacs: number }[] = [];
   try {
     const ds = await engine.run<{ root: string }>('make-dataset', {
-      out: path.join(work, 'dataset'),
+      // Named by its size, so a --work of another size is never mixed with it (nor its dense models).
+      out: path.join(work, `dataset-${trainPerClass}x${valPerClass}`),
       classes: 10,
-      trainPerClass: 120,
-      valPerClass: 30,
+      trainPerClass,
+      valPerClass,
       imageSize: 32,
       seed: 0,
       preset: 'hard',
@@ -471,7 +523,7 @@ async function main(): Promise<void> {
       calibration: { dataset: ds.root, batches: 4, batchSize: 32 },
     };
     for (const name of models) {
-      const dense = await trainDense(ctx, name, denseEpochs);
+      const dense = await trainDense(ctx, name, denseEpochsOf(name), `${trainPerClass}x${valPerClass}`);
       const profile = await dryRunStrategies(engine, {
         model: dense.spec,
         inputShape: ctx.inputShape,
@@ -571,7 +623,7 @@ async function main(): Promise<void> {
   const zeroShot = baselines.filter((c) => c.zeroShotTop1 !== null);
   const recovery = baselines.filter((c) => c.recoveryTop1 !== null);
   // Over every scored candidate of the campaigns of one mode (all models and targets): its score against
-  // its final val top-1 (seed 0); and, over the same candidates, the engine's quick proxy.
+  // its final val top-1 (the mean over --candidate-seeds); and, over the same candidates, the engine's quick proxy.
   const campaignRho = modes.map((mode) => {
     const mine = scoredRows.filter((r) => r.mode === mode);
     const proxied = mine.filter((r) => r.proxyTop1 !== null);
@@ -589,6 +641,17 @@ async function main(): Promise<void> {
       proxyCount: proxied.length,
     };
   });
+  const verdicts = caseVerdicts(
+    scoredRows.map((r) => ({
+      model: r.model,
+      target: r.target,
+      mode: r.mode,
+      attempt: r.attempt,
+      kept: r.kept,
+      score: r.scoreTop1,
+      valTop1s: r.runs.map((x) => x.valTop1),
+    })),
+  );
   const rho = {
     zeroShot: spearman(
       zeroShot.map((c) => c.zeroShotTop1!),
@@ -612,13 +675,16 @@ async function main(): Promise<void> {
     command: process.argv.slice(2).join(' '),
     seeds,
     recipe: { ...recipe, optimizer: 'adamw', kdAlpha: 0.5, kdTemperature: 4 },
-    denseEpochs,
+    denseEpochs: Object.fromEntries(models.map((m) => [m, denseEpochsOf(m)])),
+    dataset: { classes: 10, trainPerClass, valPerClass, preset: 'hard', imageSize: 32, seed: 0 },
+    candidateSeeds: pickOptions.candidateSeeds,
     wallSec: (Date.now() - t0) / 1000,
     dense: denseRows,
     candidates,
     scoredCandidates: scoredRows,
     groups,
     spearman: { ...rho, campaigns: campaignRho },
+    verdicts,
     notRun,
   };
   if (o.json) fs.writeFileSync(o.json, JSON.stringify(summary, null, 2));
@@ -648,7 +714,7 @@ async function main(): Promise<void> {
   );
   if (scoredRows.length) {
     console.log(
-      '\n| model | target | campaign (mode) | attempt | kept | strategy | deviation | params | score top-1 (steps) | proxy top-1 | val top-1 (seed 0) |',
+      '\n| model | target | campaign (mode) | attempt | kept | strategy | deviation | params | score top-1 (steps) | proxy top-1 | val top-1 per seed (mean) |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of scoredRows) {
@@ -657,7 +723,7 @@ async function main(): Promise<void> {
         `| ${r.model} | ${r.target} | ${r.mode} | #${r.attempt} | ${r.kept ? 'yes' : ''} | ${st.importance}, ratio ${st.pruningRatio}, ` +
           `${st.globalPruning ? 'global' : 'per-layer'}, ${st.isomorphic ? 'iso' : 'not iso'}, roundTo ${st.roundTo ?? 8}` +
           `${st.stageRatios ? `, stages ${JSON.stringify(st.stageRatios)}` : ''} | ${(r.deviation * 100).toFixed(2)} % | ${r.params} | ` +
-          `${pct(r.scoreTop1)} % (${r.scoreSteps}) | ${r.proxyTop1 === null ? '-' : `${pct(r.proxyTop1)} %`} | ${pct(r.valTop1)} %${r.reused ? ' (same model as another campaign)' : ''} |`,
+          `${pct(r.scoreTop1)} % (${r.scoreSteps}) | ${r.proxyTop1 === null ? '-' : `${pct(r.proxyTop1)} %`} | ${r.runs.map((x) => pct(x.valTop1)).join(' / ')} (${pct(r.valTop1)} %)${r.reused ? ' (same model as another campaign)' : ''} |`,
       );
     }
   }
@@ -673,9 +739,21 @@ async function main(): Promise<void> {
   }
   for (const r of campaignRho)
     console.log(
-      `Spearman rho, ${r.mode} score vs final val top-1 (seed 0): ${r.rho?.toFixed(3) ?? 'undefined'} over ${r.count} scored candidates; ` +
+      `Spearman rho, ${r.mode} score vs final val top-1 (mean over candidate seeds): ${r.rho?.toFixed(3) ?? 'undefined'} over ${r.count} scored candidates; ` +
         `engine proxy vs the same: ${r.proxyRho?.toFixed(3) ?? 'undefined'} over ${r.proxyCount}`,
     );
+  if (verdicts.length) {
+    console.log(
+      '\n| model | target | mode | candidates | rho (score vs seed-mean val) | kept mean | best mean | regret | spread sd | seed sd | resolution |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+    const p = (x: number | null) => (x === null ? '-' : pct(x));
+    for (const v of verdicts)
+      console.log(
+        `| ${v.model} | ${v.target} | ${v.mode} | ${v.count} | ${v.rho?.toFixed(2) ?? '-'} | ${p(v.keptMean)} % | ${pct(v.bestMean)} % | ` +
+          `${p(v.regret)} | ${pct(v.spreadSd)} | ${pct(v.seedSd)} | ${v.resolution?.toFixed(1) ?? '-'} |`,
+      );
+  }
   for (const n of notRun) console.log(`not run: ${n}`);
 }
 

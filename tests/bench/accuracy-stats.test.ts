@@ -4,6 +4,7 @@ import {
   atLeastAsGood,
   averageRanks,
   candidateKey,
+  caseVerdicts,
   median,
   pearson,
   quantile,
@@ -150,5 +151,61 @@ describe('accuracy statistics', () => {
     );
     expect(candidateKey(a, 1000)).not.toBe(candidateKey(a, 1001));
     expect(candidateKey(a, 1000)).not.toBe(candidateKey({ ...a, importance: 'l1' }, 1000));
+  });
+
+  describe('caseVerdicts', () => {
+    const row = (attempt: number, score: number, valTop1s: number[], kept = false) => ({
+      model: 'democnn',
+      target: 0.5,
+      mode: 'recovery',
+      attempt,
+      kept,
+      score,
+      valTop1s,
+    });
+
+    test('rho over seed means, no regret when the best is kept, resolution in standard errors', () => {
+      // means 0.80 and 0.90; seed sd sqrt(2 * 0.01^2 / 1) = 0.0141421 each; spread sd 0.0707107;
+      // standard error of a 2-seed mean 0.01: resolution 7.07
+      const [v] = caseVerdicts([row(3, 0.3, [0.79, 0.81]), row(5, 0.5, [0.89, 0.91], true)]);
+      expect(v).toEqual({
+        model: 'democnn',
+        target: 0.5,
+        mode: 'recovery',
+        count: 2,
+        rho: 1,
+        keptMean: expect.closeTo(0.9, 12) as number,
+        bestMean: expect.closeTo(0.9, 12) as number,
+        regret: expect.closeTo(0, 12) as number,
+        spreadSd: expect.closeTo(0.0707106781, 9) as number,
+        seedSd: expect.closeTo(0.0141421356, 9) as number,
+        resolution: expect.closeTo(7.0710678, 6) as number,
+      });
+    });
+
+    test('a kept candidate below the best: its regret, a negative rho, cases apart', () => {
+      const other = { ...row(9, 0.1, [0.5, 0.5]), target: 0.3 };
+      const vs = caseVerdicts([
+        row(1, 0.7, [0.8, 0.82, 0.84], true), // mean 0.82
+        row(2, 0.6, [0.85, 0.86, 0.87]), // mean 0.86
+        row(3, 0.5, [0.9, 0.88, 0.89]), // mean 0.89
+        other,
+      ]);
+      expect(vs.map((v) => [v.target, v.count])).toEqual([
+        [0.5, 3],
+        [0.3, 1],
+      ]);
+      expect(vs[0]!.rho).toBeCloseTo(-1, 12);
+      expect(vs[0]!.regret).toBeCloseTo(0.07, 12);
+      // seed variances 0.0004, 0.0001, 0.0001: pooled sd sqrt(0.0002); spread sd of 0.82/0.86/0.89 = 0.035119
+      expect(vs[0]!.seedSd).toBeCloseTo(Math.sqrt(0.0002), 12);
+      expect(vs[0]!.resolution).toBeCloseTo(0.0351188458 / (Math.sqrt(0.0002) / Math.sqrt(3)), 6);
+      // One candidate: no rho; one seed with no spread: no resolution.
+      expect(vs[1]).toMatchObject({ rho: null, keptMean: null, regret: null, resolution: null });
+    });
+
+    test('a candidate without runs is refused', () => {
+      expect(() => caseVerdicts([row(1, 0.5, [])])).toThrow(/#1 has no runs/);
+    });
   });
 });
