@@ -152,6 +152,7 @@ export function stateAfter(
     ceilingMacs: profile.macs,
     scaleCandidates: true,
     ...(search.candidates !== undefined ? { candidates: search.candidates } : {}),
+    perLayerShape: search.candidates !== undefined,
   });
   let state: SearchState = initialSearchState({
     attempts: [],

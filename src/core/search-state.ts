@@ -85,6 +85,13 @@ export interface SearchConfig {
    * given up does not count) or the shapes run out; `extendedSearch` is not used. Implies `scaleCandidates`.
    */
   candidates?: number;
+  /**
+   * Whether {@link candidateShapes} include per-layer uniform L1 (every layer cut by the same ratio, no global
+   * ranking): the classic baseline, and the most accurate one at strong cuts in bench/accuracy. Off only for
+   * runs recorded before it existed (replay).
+   * @default false
+   */
+  perLayerShape?: boolean;
 }
 
 /** What a search's {@link SearchConfig} is made of: one target, the campaign's search section, the profile's bounds. */
@@ -99,6 +106,7 @@ export interface SearchSettings {
   ceilingMacs: number;
   scaleCandidates: boolean;
   candidates?: number;
+  perLayerShape?: boolean;
 }
 
 /**
@@ -118,6 +126,7 @@ export function searchConfigOf(s: SearchSettings): SearchConfig {
     ceilingMacs: s.ceilingMacs,
     scaleCandidates: s.scaleCandidates,
     ...(s.candidates !== undefined ? { candidates: s.candidates } : {}),
+    ...(s.perLayerShape ? { perLayerShape: true } : {}),
   };
 }
 
@@ -208,13 +217,15 @@ const CANDIDATE_CRITERIA: readonly Importance[] = ['taylor', 'lamp', 'l1', 'l2',
  * allocation the sensitivity table supports ({@link allocateStages}, aimed at the band centre: every stage
  * but the one cut hardest is pinned at its ratio, that one follows the global ratio; the solver scales all
  * of them by one factor, starting from the allocation's own ratios),
- * then isomorphic grouping toggled, then the other importance criteria. Deterministic in its inputs.
+ * then isomorphic grouping toggled, then (with {@link SearchConfig.perLayerShape}, for a global base) per-layer
+ * uniform L1, then the other importance criteria. Deterministic in its inputs. The order puts the shapes
+ * that differ most first: global criteria rank channels alike and often give near-identical models.
  *
  * @example
- * // base l2 isomorphic, a table where block3 is cheapest:
+ * // base l2 global isomorphic, perLayerShape, a table where block3 is cheapest:
  * candidateShapes(config, band, table).map((s) => s.label);
- * // ['stage allocation from sensitivity (block3 0.51, block1 0)', 'isomorphic off', 'taylor importance',
- * //  'lamp importance', 'l1 importance', 'bn_scale importance']
+ * // ['stage allocation from sensitivity (block3 0.51, block1 0)', 'isomorphic off', 'l1 per-layer uniform',
+ * //  'taylor importance', 'lamp importance', 'l1 importance', 'bn_scale importance']
  */
 export function candidateShapes(config: SearchConfig, band: Band, table?: SensitivityTable): ExtendedShape[] {
   const base = config.baseStrategy;
@@ -226,6 +237,12 @@ export function candidateShapes(config: SearchConfig, band: Band, table?: Sensit
     label: `isomorphic ${isomorphic ? 'off' : 'on'}`,
     change: (b) => ({ ...b, isomorphic: !isomorphic }),
   });
+  if (config.perLayerShape && (base.globalPruning ?? true))
+    shapes.push({
+      label: 'l1 per-layer uniform',
+      // The base's roundTo stays (a hardware choice); the screen falls back to roundTo 1 when no ratio lands.
+      change: (b) => ({ ...b, importance: 'l1', globalPruning: false, isomorphic: false }),
+    });
   for (const importance of CANDIDATE_CRITERIA) {
     if (importance === (base.importance ?? 'l2')) continue;
     shapes.push({ label: `${importance} importance`, change: (b) => ({ ...b, importance }) });

@@ -72,6 +72,8 @@ const FEASIBILITY_PATCH = 'infeasible-at-start';
 const SCORE_PATCH = 'score-candidates';
 /** Marks runs whose scaling rounds screen the proposal into the band by the engine's dry run first. */
 const SCREEN_PATCH = 'screen-shapes-by-dry-run';
+/** Marks runs whose candidate shapes include per-layer uniform L1 (see `SearchConfig.perLayerShape`). */
+const PER_LAYER_SHAPE_PATCH = 'per-layer-candidate-shape';
 
 /**
  * How a search scores its in-band candidates (the campaign sets it when the config has a dataset): the
@@ -205,6 +207,8 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     // Runs recorded before candidates were scaled into the band replay with the old extended search.
     scaleCandidates: patched(SCALE_CANDIDATES_PATCH),
     ...(candidates !== undefined ? { candidates } : {}),
+    // Runs recorded before the per-layer shape replay with the shapes they had.
+    perLayerShape: candidates !== undefined && patched(PER_LAYER_SHAPE_PATCH),
   });
   // Runs recorded before shapes were screened by the dry run replay with the solver's scaling steps alone.
   const screening = patched(SCREEN_PATCH);

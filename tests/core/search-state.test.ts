@@ -545,6 +545,34 @@ describe('a search with candidates (scored shapes)', () => {
     expect(candidateShapes(CANDIDATES, BAND).map((s) => s.label)[0]).toBe('isomorphic off');
   });
 
+  test('with perLayerShape, per-layer uniform L1 follows isomorphic off; never for a per-layer base', () => {
+    const perLayer: SearchConfig = { ...CANDIDATES, perLayerShape: true };
+    const shapes = candidateShapes(perLayer, BAND);
+    expect(shapes.map((s) => s.label)).toEqual([
+      'isomorphic off',
+      'l1 per-layer uniform',
+      'taylor importance',
+      'lamp importance',
+      'l1 importance',
+      'bn_scale importance',
+    ]);
+    // The base's rounding and ratio stay; the ranking becomes per layer.
+    expect(shapes[1]!.change({ importance: 'l2', roundTo: 8, pruningRatio: 0.4 })).toEqual({
+      importance: 'l1',
+      roundTo: 8,
+      pruningRatio: 0.4,
+      globalPruning: false,
+      isomorphic: false,
+    });
+    const alreadyPerLayer = {
+      ...perLayer,
+      baseStrategy: { importance: 'l1' as const, globalPruning: false },
+    };
+    expect(candidateShapes(alreadyPerLayer, BAND).map((s) => s.label)).not.toContain('l1 per-layer uniform');
+    // Runs recorded before it (perLayerShape unset) keep their shapes.
+    expect(candidateShapes(CANDIDATES, BAND).map((s) => s.label)).not.toContain('l1 per-layer uniform');
+  });
+
   test('a sensitivity event keeps the table and notes it; a failed one notes why', () => {
     const s = searchReducer(state(), { type: 'sensitivity', table: TABLE }, CANDIDATES);
     expect(s.sensitivity).toEqual(TABLE);

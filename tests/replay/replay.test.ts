@@ -11,8 +11,8 @@ import * as path from 'node:path';
 // (scaled by solver steps, and screened by the dry run),
 // Claude repair and fallback, human override + band change + pause, continue-as-new, a whole campaign, a
 // campaign that fine-tunes its targets one after the other (recorded before patch parallel-finetune) and at once,
-// a campaign that measures the sensitivity once for two targets, a search given that table, and a campaign
-// that ends by discarding incomplete uploads.
+// a campaign that measures the sensitivity once for two targets, a search given that table, a campaign
+// that ends by discarding incomplete uploads, and a scored search whose shapes include per-layer uniform L1.
 const dir = path.join(__dirname, 'histories');
 const files = fs.existsSync(dir)
   ? fs

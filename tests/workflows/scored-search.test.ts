@@ -71,7 +71,7 @@ class CorruptThirdCandidate implements ArtifactStore {
 }
 
 // A scored search end to end: democnn trained a few steps on a small generated dataset, at half its MACs,
-// 3 candidates scored zero-shot on a train/ slice, with the per-stage sensitivity measured first.
+// 4 candidates scored zero-shot on a train/ slice, with the per-stage sensitivity measured first.
 describe('a scored search on the real dev server, versitygw and engine', () => {
   let env: TestWorkers;
   let campaigns: CampaignClient;
@@ -88,7 +88,7 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       search: {
         agent: 'solver',
         maxIterations: 30,
-        candidates: 3,
+        candidates: 4,
         scoring: 'zero-shot',
         scoreImages: 64,
         sensitivity: { ratios: [0.3, 0.6] },
@@ -119,9 +119,9 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       const scoreOf = (a: Attempt) => ({ index: a.index, score: a.score, scoreError: a.scoreError });
       expect(log!.attempts.map(scoreOf)).toEqual(own.attempts.map(scoreOf));
 
-      // 3 candidates in band; each one was scored or recorded why not; scaling steps and failures never were.
+      // 4 candidates in band; each one was scored or recorded why not; scaling steps and failures never were.
       const candidates = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
-      expect(candidates).toHaveLength(3);
+      expect(candidates).toHaveLength(4);
       for (const a of log!.attempts)
         if (attemptRole(a) !== 'candidate')
           expect(scoreOf(a)).toEqual({ index: a.index, score: undefined, scoreError: undefined });
@@ -134,7 +134,7 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       ]);
       expect(failed[0]!.scoreError).toMatch(/sha256 mismatch/);
       expect(failed[0]!.score).toBeUndefined();
-      expect(scored).toHaveLength(2);
+      expect(scored).toHaveLength(3);
       for (const a of scored) {
         expect(a.score).toMatchObject({ mode: 'zero-shot', count: 64, steps: 0 });
         expect(a.score!.top1).toBeGreaterThanOrEqual(0);
@@ -190,6 +190,19 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
           `screened ${c.screen!.shapes} shapes by dry run: ratio ${c.screen!.proposedRatio.toFixed(3)} -> ${c.strategy.pruningRatio.toFixed(3)}`,
         );
       }
+      // The shapes after the allocation: isomorphic off, then per-layer uniform L1 (the classic baseline), each
+      // its own candidate, in band in its one screened trial.
+      expect(candidates[2]!.strategy).toMatchObject({ isomorphic: false, importance: 'l2' });
+      expect(candidates[3]!.strategy).toMatchObject({
+        importance: 'l1',
+        globalPruning: false,
+        isomorphic: false,
+      });
+      const perLayerNote = own.events.find((e) => e.note.startsWith('candidate: l1 per-layer uniform'));
+      expect(perLayerNote).toMatchObject({
+        afterAttempt: candidates[3]!.index,
+        note: expect.stringMatching(/^candidate: l1 per-layer uniform in band \([-+]?\d+\.\d+%\)$/) as string,
+      });
       // The first candidate (the base family's convergence) was not a scaling round: not screened.
       expect(candidates[0]!.screen).toBeUndefined();
       expect(allocation.at(-1)!.score).toMatchObject({ mode: 'zero-shot', count: 64 });
@@ -199,6 +212,7 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
         ).toBeLessThanOrEqual(0.95);
 
       saveHistoryFixture('mac-target-search-screened', searchId);
+      saveHistoryFixture('mac-target-search-per-layer-shape', searchId);
     },
     15 * 60_000,
   );
