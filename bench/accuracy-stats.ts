@@ -53,6 +53,119 @@ export function spearman(xs: readonly number[], ys: readonly number[]): number |
   return pearson(averageRanks(xs), averageRanks(ys));
 }
 
+/** A seeded uniform [0, 1) generator (mulberry32): the Monte Carlo nulls below are the same on every run. */
+function seededUniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `xs` in a uniformly random order (Fisher-Yates) drawn from `rand`. */
+function shuffled<T>(xs: readonly T[], rand: () => number): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Calls `visit` with every ordering of `xs` (Heap's algorithm, n! of them; the array is reused). */
+function eachPermutation<T>(xs: readonly T[], visit: (p: readonly T[]) => void): void {
+  const a = [...xs];
+  const c = new Array<number>(a.length).fill(0);
+  visit(a);
+  for (let i = 1; i < a.length; ) {
+    if (c[i]! < i) {
+      const j = i % 2 === 0 ? 0 : c[i]!;
+      [a[j], a[i]] = [a[i]!, a[j]!];
+      visit(a);
+      c[i]!++;
+      i = 1;
+    } else {
+      c[i] = 0;
+      i++;
+    }
+  }
+}
+
+/** Up to this many pairs the permutation p-value of {@link spearmanP} is exact (8! = 40,320 pairings). */
+export const EXACT_PERMUTATION_MAX = 8;
+/** Random pairings of a Monte Carlo permutation p-value. */
+export const PERMUTATION_DRAWS = 20_000;
+const RHO_EPS = 1e-9; // a permuted rho equal to the observed one (up to rounding) counts as "at least as high"
+
+/**
+ * One-sided permutation p-value of Spearman's rho: the probability, were the score unrelated to accuracy
+ * (every pairing of scores with accuracies equally likely), of a rho at least as high as the observed one.
+ * Exact over all n! pairings up to {@link EXACT_PERMUTATION_MAX} pairs; beyond, `(hits + 1) / (draws + 1)`
+ * over {@link PERMUTATION_DRAWS} seeded random pairings. `null` when rho is undefined.
+ *
+ * It says how much a rho of a few candidates is worth: with 6 candidates, rho 0.71 has p = 0.068
+ * and rho 0.83 p = 0.029.
+ *
+ * @example spearmanP([1, 2, 3, 4], [1, 2, 4, 3]) // 4 / 24: rho 0.8, reached by the identity and 3 swaps
+ */
+export function spearmanP(xs: readonly number[], ys: readonly number[], seed = 1): number | null {
+  const observed = spearman(xs, ys);
+  if (observed === null) return null;
+  let hits = 0;
+  if (xs.length <= EXACT_PERMUTATION_MAX) {
+    let total = 0;
+    eachPermutation(ys, (p) => {
+      total++;
+      if ((spearman(xs, p) ?? -Infinity) >= observed - RHO_EPS) hits++;
+    });
+    return hits / total;
+  }
+  const rand = seededUniform(seed);
+  for (let d = 0; d < PERMUTATION_DRAWS; d++)
+    if ((spearman(xs, shuffled(ys, rand)) ?? -Infinity) >= observed - RHO_EPS) hits++;
+  return (hits + 1) / (PERMUTATION_DRAWS + 1);
+}
+
+/** Several cases' rho read together: see {@link pooledRho}. */
+export interface PooledRho {
+  /** Cases with a defined rho. */
+  cases: number;
+  /** The mean of their rho. */
+  meanRho: number | null;
+  /** One-sided permutation p-value of that mean, pairings shuffled within each case. */
+  p: number | null;
+}
+
+/**
+ * The mean within-case Spearman rho of several cases (each its own score against its own accuracies,
+ * never pooled across cases, where differences between targets would dominate), and its one-sided
+ * p-value: the share of {@link PERMUTATION_DRAWS} seeded draws, each shuffling every case's pairings
+ * independently, whose mean rho is at least the observed one (`(hits + 1) / (draws + 1)`). Cases whose
+ * rho is undefined are left out.
+ *
+ * @example pooledRho([{ xs: [1, 2, 3], ys: [1, 2, 3] }, { xs: [1, 2, 3], ys: [1, 2, 3] }]) // meanRho 1, p ~ 1/36
+ */
+export function pooledRho(
+  cases: readonly { xs: readonly number[]; ys: readonly number[] }[],
+  seed = 1,
+): PooledRho {
+  const defined = cases.filter((c) => spearman(c.xs, c.ys) !== null);
+  if (!defined.length) return { cases: 0, meanRho: null, p: null };
+  const meanOf = (pairs: readonly { xs: readonly number[]; ys: readonly number[] }[]) =>
+    pairs.reduce((s, c) => s + (spearman(c.xs, c.ys) ?? 0), 0) / pairs.length;
+  const observed = meanOf(defined);
+  const rand = seededUniform(seed);
+  let hits = 0;
+  for (let d = 0; d < PERMUTATION_DRAWS; d++) {
+    const drawn = defined.map((c) => ({ xs: c.xs, ys: shuffled(c.ys, rand) }));
+    if (meanOf(drawn) >= observed - RHO_EPS) hits++;
+  }
+  return { cases: defined.length, meanRho: observed, p: (hits + 1) / (PERMUTATION_DRAWS + 1) };
+}
+
 /** Mean and spread of one method's final accuracies over fine-tune seeds. */
 export interface SeedSummary {
   n: number;
@@ -208,6 +321,8 @@ export interface CaseVerdict {
   count: number;
   /** Spearman's rho between the score and the seed-mean final val top-1; `null` when undefined. */
   rho: number | null;
+  /** {@link spearmanP} of that rho: how often a score unrelated to accuracy would do as well. */
+  rhoP: number | null;
   /** Seed-mean final val top-1 of the kept candidate; `null` when no candidate is marked kept. */
   keptMean: number | null;
   /** The best seed-mean final val top-1 among the scored candidates (what hindsight would keep). */
@@ -234,19 +349,10 @@ export interface CaseVerdict {
  * @example
  * // two candidates, 2 seeds each: means 0.80 and 0.90, seed sd 0.0141, spread sd 0.0707:
  * caseVerdicts([{ ..., score: 0.3, valTop1s: [0.79, 0.81] }, { ..., score: 0.5, kept: true, valTop1s: [0.89, 0.91] }])
- * // [{ rho: 1, keptMean: 0.9, bestMean: 0.9, regret: 0, resolution: 7.07, ... }]
+ * // [{ rho: 1, rhoP: 0.5, keptMean: 0.9, bestMean: 0.9, regret: 0, resolution: 7.07, ... }]
  */
 export function caseVerdicts(rows: readonly ScoredRuns[]): CaseVerdict[] {
-  const cases = new Map<string, ScoredRuns[]>();
-  for (const r of rows) {
-    if (r.valTop1s.length === 0)
-      throw new RangeError(`caseVerdicts: ${r.model} @ ${r.target} #${r.attempt} has no runs`);
-    const key = JSON.stringify([r.model, r.target, r.mode]);
-    const list = cases.get(key);
-    if (list) list.push(r);
-    else cases.set(key, [r]);
-  }
-  return [...cases.values()].map((list) => {
+  return casesOf(rows).map((list) => {
     const means = list.map((r) => summarize(r.valTop1s).mean);
     const kept = list.findIndex((r) => r.kept);
     const bestMean = Math.max(...means);
@@ -264,6 +370,10 @@ export function caseVerdicts(rows: readonly ScoredRuns[]): CaseVerdict[] {
         list.map((r) => r.score),
         means,
       ),
+      rhoP: spearmanP(
+        list.map((r) => r.score),
+        means,
+      ),
       keptMean,
       bestMean,
       regret: keptMean === null ? null : bestMean - keptMean,
@@ -272,4 +382,38 @@ export function caseVerdicts(rows: readonly ScoredRuns[]): CaseVerdict[] {
       resolution: seeds > 1 && seedSd > 0 ? spreadSd / (seedSd / Math.sqrt(seeds)) : null,
     };
   });
+}
+
+/** `rows` grouped by case (model, target, mode), in first-seen order; a row without runs is an error. */
+function casesOf(rows: readonly ScoredRuns[]): ScoredRuns[][] {
+  const cases = new Map<string, ScoredRuns[]>();
+  for (const r of rows) {
+    if (r.valTop1s.length === 0)
+      throw new RangeError(`caseVerdicts: ${r.model} @ ${r.target} #${r.attempt} has no runs`);
+    const key = JSON.stringify([r.model, r.target, r.mode]);
+    const list = cases.get(key);
+    if (list) list.push(r);
+    else cases.set(key, [r]);
+  }
+  return [...cases.values()];
+}
+
+/**
+ * Per scoring mode, in first-seen order: {@link pooledRho} over that mode's cases, each case its score
+ * against its candidates' seed-mean final accuracy. It answers "does this score rank candidates at all"
+ * with every case's evidence, where one case of 6 candidates cannot.
+ */
+export function pooledByMode(rows: readonly ScoredRuns[]): ({ mode: string } & PooledRho)[] {
+  const byMode = new Map<string, { xs: number[]; ys: number[] }[]>();
+  for (const list of casesOf(rows)) {
+    const mode = list[0]!.mode;
+    const entry = {
+      xs: list.map((r) => r.score),
+      ys: list.map((r) => summarize(r.valTop1s).mean),
+    };
+    const cases = byMode.get(mode);
+    if (cases) cases.push(entry);
+    else byMode.set(mode, [entry]);
+  }
+  return [...byMode].map(([mode, cases]) => ({ mode, ...pooledRho(cases) }));
 }

@@ -27,6 +27,10 @@
  *                       [--candidate-seeds all|first] [--modes zero-shot,recovery] [--candidates 4]
  *                       [--methods l1,taylor|none] [--recovery-steps 8] [--max-iterations 60]
  *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE]
+ *        bench/accuracy --verdicts-of a.json[,b.json]   (no run: the verdicts of earlier --json results)
+ * Each case's rho comes with its one-sided permutation p (how often a score unrelated to accuracy would rank
+ * as well: 6 candidates make rho 0.71 p = 0.07), and each mode's mean within-case rho is pooled over all cases
+ * with a permutation p of its own: the evidence one case of a few candidates cannot give.
  * `--quick`: democnn, target 0.5, dense 4 epochs, fine-tune 1 epoch. On the shared 2-core box at load 3-7, with
  * the dense model reused from `--work`: the two campaigns and their fine-tunes (3 seeds) 8 minutes, the four
  * baselines (3 seeds) 6 minutes.
@@ -52,6 +56,8 @@ import {
   BAND,
   candidateKey,
   caseVerdicts,
+  type CaseVerdict,
+  pooledByMode,
   scoredCandidates,
   searchCost,
   spearman,
@@ -409,6 +415,65 @@ interface CandidateRow {
   campaign?: { id: string; keptAttempt: number; strategy: Strategy } & ReturnType<typeof searchCost>;
 }
 
+/** The per-case verdicts and the per-mode pooled rho of the scored candidates (the score is its top-1). */
+function judge(
+  scored: readonly Pick<ScoredRow, 'model' | 'target' | 'mode' | 'attempt' | 'kept' | 'scoreTop1' | 'runs'>[],
+): {
+  verdicts: CaseVerdict[];
+  pooled: ReturnType<typeof pooledByMode>;
+} {
+  const rows = scored.map((r) => ({
+    model: r.model,
+    target: r.target,
+    mode: r.mode,
+    attempt: r.attempt,
+    kept: r.kept,
+    score: r.scoreTop1,
+    valTop1s: r.runs.map((x) => x.valTop1),
+  }));
+  return { verdicts: caseVerdicts(rows), pooled: pooledByMode(rows) };
+}
+
+function printVerdicts(verdicts: readonly CaseVerdict[], pooled: ReturnType<typeof pooledByMode>): void {
+  const pct = (x: number) => (x * 100).toFixed(1);
+  const p = (x: number | null) => (x === null ? '-' : pct(x));
+  if (verdicts.length) {
+    console.log(
+      '\n| model | target | mode | candidates | rho (score vs seed-mean val) | p | kept mean | best mean | regret | spread sd | seed sd | resolution |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  }
+  for (const v of verdicts)
+    console.log(
+      `| ${v.model} | ${v.target} | ${v.mode} | ${v.count} | ${v.rho?.toFixed(2) ?? '-'} | ${v.rhoP?.toFixed(3) ?? '-'} | ${p(v.keptMean)} % | ${pct(v.bestMean)} % | ` +
+        `${p(v.regret)} | ${pct(v.spreadSd)} | ${pct(v.seedSd)} | ${v.resolution?.toFixed(1) ?? '-'} |`,
+    );
+  for (const m of pooled)
+    console.log(
+      `pooled, ${m.mode}: mean within-case rho ${m.meanRho?.toFixed(2) ?? '-'} over ${m.cases} cases, ` +
+        `one-sided permutation p ${m.p?.toFixed(4) ?? '-'}`,
+    );
+}
+
+/**
+ * `--verdicts-of a.json,b.json`: the verdicts of results written by earlier runs (`--json`), without running
+ * anything: each file's cases, then each mode pooled over every file's cases (give each case once).
+ */
+function verdictsOf(files: readonly string[]): void {
+  const all: ScoredRow[] = [];
+  for (const file of files) {
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { scoredCandidates?: ScoredRow[] };
+    if (!Array.isArray(stored.scoredCandidates))
+      throw new Error(`${file}: expected the JSON of bench/accuracy --json, with scoredCandidates`);
+    console.log(`\n${file}:`);
+    printVerdicts(judge(stored.scoredCandidates).verdicts, []);
+    all.push(...stored.scoredCandidates.map((r) => ({ ...r, model: `${file}:${r.model}` })));
+  }
+  const { pooled } = judge(all);
+  console.log('');
+  printVerdicts([], pooled);
+}
+
 async function main(): Promise<void> {
   const o = new Command('bench/accuracy')
     .option('--quick', 'democnn, target 0.5, dense 4 epochs, fine-tune 1 epoch', false)
@@ -443,6 +508,10 @@ async function main(): Promise<void> {
     .option('--sensitivity <list>', 'search.sensitivity.ratios of the campaigns, or none', '0.5')
     .option('--work <dir>', 'working folder (dataset, models)')
     .option('--json <file>', 'write every row as JSON here')
+    .option(
+      '--verdicts-of <files>',
+      'run nothing: print the verdicts (rho, p, regret, resolution) of these --json results, and each mode pooled',
+    )
     .parse(process.argv)
     .opts<{
       quick: boolean;
@@ -462,7 +531,9 @@ async function main(): Promise<void> {
       sensitivity: string;
       work?: string;
       json?: string;
+      verdictsOf?: string;
     }>();
+  if (o.verdictsOf) return verdictsOf(o.verdictsOf.split(',').filter(Boolean));
   const only = o.methods?.split(',').filter(Boolean);
   const models = o.quick ? ['democnn'] : o.models.split(',');
   const targets = o.quick ? [0.5] : o.targets.split(',').map(Number);
@@ -641,17 +712,7 @@ async function main(): Promise<void> {
       proxyCount: proxied.length,
     };
   });
-  const verdicts = caseVerdicts(
-    scoredRows.map((r) => ({
-      model: r.model,
-      target: r.target,
-      mode: r.mode,
-      attempt: r.attempt,
-      kept: r.kept,
-      score: r.scoreTop1,
-      valTop1s: r.runs.map((x) => x.valTop1),
-    })),
-  );
+  const { verdicts, pooled } = judge(scoredRows);
   const rho = {
     zeroShot: spearman(
       zeroShot.map((c) => c.zeroShotTop1!),
@@ -685,6 +746,7 @@ async function main(): Promise<void> {
     groups,
     spearman: { ...rho, campaigns: campaignRho },
     verdicts,
+    pooled,
     notRun,
   };
   if (o.json) fs.writeFileSync(o.json, JSON.stringify(summary, null, 2));
@@ -742,18 +804,7 @@ async function main(): Promise<void> {
       `Spearman rho, ${r.mode} score vs final val top-1 (mean over candidate seeds): ${r.rho?.toFixed(3) ?? 'undefined'} over ${r.count} scored candidates; ` +
         `engine proxy vs the same: ${r.proxyRho?.toFixed(3) ?? 'undefined'} over ${r.proxyCount}`,
     );
-  if (verdicts.length) {
-    console.log(
-      '\n| model | target | mode | candidates | rho (score vs seed-mean val) | kept mean | best mean | regret | spread sd | seed sd | resolution |',
-    );
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-    const p = (x: number | null) => (x === null ? '-' : pct(x));
-    for (const v of verdicts)
-      console.log(
-        `| ${v.model} | ${v.target} | ${v.mode} | ${v.count} | ${v.rho?.toFixed(2) ?? '-'} | ${p(v.keptMean)} % | ${pct(v.bestMean)} % | ` +
-          `${p(v.regret)} | ${pct(v.spreadSd)} | ${pct(v.seedSd)} | ${v.resolution?.toFixed(1) ?? '-'} |`,
-      );
-  }
+  printVerdicts(verdicts, pooled);
   for (const n of notRun) console.log(`not run: ${n}`);
 }
 

@@ -7,10 +7,14 @@ import {
   caseVerdicts,
   median,
   pearson,
+  PERMUTATION_DRAWS,
+  pooledByMode,
+  pooledRho,
   quantile,
   scoredCandidates,
   searchCost,
   spearman,
+  spearmanP,
   summarize,
 } from '../../bench/accuracy-stats';
 
@@ -174,6 +178,7 @@ describe('accuracy statistics', () => {
         mode: 'recovery',
         count: 2,
         rho: 1,
+        rhoP: 0.5, // 2 pairings, one of them as good
         keptMean: expect.closeTo(0.9, 12) as number,
         bestMean: expect.closeTo(0.9, 12) as number,
         regret: expect.closeTo(0, 12) as number,
@@ -196,16 +201,104 @@ describe('accuracy statistics', () => {
         [0.3, 1],
       ]);
       expect(vs[0]!.rho).toBeCloseTo(-1, 12);
+      expect(vs[0]!.rhoP).toBe(1); // every pairing is at least as good as the worst one
       expect(vs[0]!.regret).toBeCloseTo(0.07, 12);
       // seed variances 0.0004, 0.0001, 0.0001: pooled sd sqrt(0.0002); spread sd of 0.82/0.86/0.89 = 0.035119
       expect(vs[0]!.seedSd).toBeCloseTo(Math.sqrt(0.0002), 12);
       expect(vs[0]!.resolution).toBeCloseTo(0.0351188458 / (Math.sqrt(0.0002) / Math.sqrt(3)), 6);
       // One candidate: no rho; one seed with no spread: no resolution.
-      expect(vs[1]).toMatchObject({ rho: null, keptMean: null, regret: null, resolution: null });
+      expect(vs[1]).toMatchObject({ rho: null, rhoP: null, keptMean: null, regret: null, resolution: null });
     });
 
     test('a candidate without runs is refused', () => {
       expect(() => caseVerdicts([row(1, 0.5, [])])).toThrow(/#1 has no runs/);
+    });
+  });
+  describe('permutation p-values of rho', () => {
+    test.each([
+      // [xs, ys, p] counted by hand over all n! pairings
+      [[1, 2, 3], [1, 2, 3], 1 / 6], // only the identity reaches rho 1
+      [[1, 2, 3, 4], [1, 2, 3, 4], 1 / 24],
+      [[1, 2, 3, 4], [1, 2, 4, 3], 4 / 24], // rho 0.8: the identity and the 3 adjacent swaps (sum d^2 = 2)
+      [[1, 2, 3, 4], [4, 3, 2, 1], 1], // rho -1: every pairing does at least as well
+    ])('spearmanP(%j, %j) = %d', (xs, ys, p) => {
+      expect(spearmanP(xs, ys)).toBeCloseTo(p, 12);
+    });
+
+    test('6 candidates, as a bench case has: the p of the rho values it reports', () => {
+      const xs = [1, 2, 3, 4, 5, 6];
+      // d = 2, -1, -1, 0, 0, 0: sum d^2 = 6, rho 1 - 36/210 = 29/35 (0.829); 21 of the 720 pairings have
+      // sum d^2 <= 6
+      expect(spearman(xs, [3, 1, 2, 4, 5, 6])).toBeCloseTo(29 / 35, 12);
+      expect(spearmanP(xs, [3, 1, 2, 4, 5, 6])).toBeCloseTo(21 / 720, 12);
+      // d = 2, 0, -2, 0, 1, -1: sum d^2 = 10, rho 5/7 (0.714); 49 of 720 have sum d^2 <= 10
+      expect(spearman(xs, [3, 2, 1, 4, 6, 5])).toBeCloseTo(5 / 7, 12);
+      expect(spearmanP(xs, [3, 2, 1, 4, 6, 5])).toBeCloseTo(49 / 720, 12);
+    });
+
+    test('beyond 8 pairs a seeded Monte Carlo estimate, the same on every run', () => {
+      const xs = Array.from({ length: 10 }, (_, i) => i);
+      // a perfect order of 10: exact p 1/10! ~ 2.8e-7; the estimate is its floor, 1 / (draws + 1)
+      expect(spearmanP(xs, xs)).toBeCloseTo(1 / (PERMUTATION_DRAWS + 1), 12);
+      // the reverse order: every draw is at least as good
+      expect(spearmanP(xs, [...xs].reverse())).toBe(1);
+      // an unrelated order (rho near 0): p near one half, and reproducible
+      const ys = [3, 7, 0, 9, 4, 1, 8, 2, 6, 5];
+      const p = spearmanP(xs, ys)!;
+      expect(Math.abs(spearman(xs, ys)!)).toBeLessThan(0.25);
+      expect(p).toBeGreaterThan(0.2);
+      expect(p).toBeLessThan(0.8);
+      expect(spearmanP(xs, ys)).toBe(p);
+      expect(spearmanP(xs, ys, 7)).not.toBe(p); // another seed draws other pairings
+    });
+
+    test('undefined rho has no p', () => {
+      expect(spearmanP([1, 1, 1], [1, 2, 3])).toBeNull();
+      expect(spearmanP([1], [1])).toBeNull();
+    });
+
+    test('pooled: the mean within-case rho and its p, shuffling within each case', () => {
+      // two perfect 3-candidate cases: mean rho 1 only when both draws are the identity, p = 1/36 (0.0278);
+      // the Monte Carlo estimate's sd is sqrt(0.0278 * 0.972 / 20000) = 0.0012
+      const perfect = { xs: [1, 2, 3], ys: [0.7, 0.8, 0.9] };
+      const two = pooledRho([perfect, perfect]);
+      expect(two.cases).toBe(2);
+      expect(two.meanRho).toBeCloseTo(1, 12);
+      expect(Math.abs(two.p! - 1 / 36)).toBeLessThan(0.005);
+      // a perfect case and a reversed one: mean 0, which half the draws or more reach
+      const mixed = pooledRho([perfect, { xs: [1, 2, 3], ys: [0.9, 0.8, 0.7] }]);
+      expect(mixed.meanRho).toBeCloseTo(0, 12);
+      expect(mixed.p!).toBeGreaterThan(0.5);
+      // an undefined case is left out
+      expect(pooledRho([perfect, { xs: [1, 1, 1], ys: [1, 2, 3] }]).cases).toBe(1);
+      expect(pooledRho([])).toEqual({ cases: 0, meanRho: null, p: null });
+    });
+
+    test('pooledByMode pools each mode over its cases, never across modes', () => {
+      const row = (target: number, mode: string, attempt: number, score: number, valTop1s: number[]) => ({
+        model: 'democnn',
+        target,
+        mode,
+        attempt,
+        kept: attempt === 1,
+        score,
+        valTop1s,
+      });
+      const pooled = pooledByMode([
+        row(0.5, 'recovery', 1, 0.1, [0.7, 0.72]),
+        row(0.5, 'recovery', 2, 0.2, [0.8, 0.8]),
+        row(0.5, 'recovery', 3, 0.3, [0.9, 0.88]),
+        row(0.3, 'recovery', 1, 0.3, [0.6]),
+        row(0.3, 'recovery', 2, 0.2, [0.65]),
+        row(0.3, 'recovery', 3, 0.1, [0.7]),
+        row(0.5, 'zero-shot', 1, 0.5, [0.7, 0.72]),
+        row(0.5, 'zero-shot', 2, 0.4, [0.8, 0.8]),
+      ]);
+      expect(pooled.map((m) => [m.mode, m.cases, m.meanRho])).toEqual([
+        ['recovery', 2, 0], // rho 1 at 0.5 and -1 at 0.3
+        ['zero-shot', 1, -1],
+      ]);
+      expect(pooled[1]!.p).toBe(1);
     });
   });
 });
