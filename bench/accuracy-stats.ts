@@ -339,6 +339,14 @@ export interface CaseVerdict {
    * the seed noise is 0 or unmeasured (one seed).
    */
   resolution: number | null;
+  /**
+   * The noise ceiling: the correlation a perfect score could expect with these seed means,
+   * `sqrt(1 - 1 / resolution^2)`. The means' variance is the candidates' own spread plus the seed noise of a
+   * mean (`seedSd^2 / seeds`); only the first part can be predicted. 0 when the spread is no larger than the
+   * noise (resolution <= 1), `null` when resolution is. A rho near the ceiling is as good as any score can
+   * show on this run; a higher goal needs more seeds or candidates further apart, not a better score.
+   */
+  ceiling: number | null;
 }
 
 /**
@@ -349,7 +357,7 @@ export interface CaseVerdict {
  * @example
  * // two candidates, 2 seeds each: means 0.80 and 0.90, seed sd 0.0141, spread sd 0.0707:
  * caseVerdicts([{ ..., score: 0.3, valTop1s: [0.79, 0.81] }, { ..., score: 0.5, kept: true, valTop1s: [0.89, 0.91] }])
- * // [{ rho: 1, rhoP: 0.5, keptMean: 0.9, bestMean: 0.9, regret: 0, resolution: 7.07, ... }]
+ * // [{ rho: 1, rhoP: 0.5, keptMean: 0.9, bestMean: 0.9, regret: 0, resolution: 7.07, ceiling: 0.99, ... }]
  */
 export function caseVerdicts(rows: readonly ScoredRuns[]): CaseVerdict[] {
   return casesOf(rows).map((list) => {
@@ -361,6 +369,7 @@ export function caseVerdicts(rows: readonly ScoredRuns[]): CaseVerdict[] {
     const variances = list.map((r) => summarize(r.valTop1s).sd ** 2);
     const seedSd = Math.sqrt(variances.reduce((s, v) => s + v, 0) / variances.length);
     const spreadSd = summarize(means).sd;
+    const resolution = seeds > 1 && seedSd > 0 ? spreadSd / (seedSd / Math.sqrt(seeds)) : null;
     return {
       model: list[0]!.model,
       target: list[0]!.target,
@@ -379,7 +388,8 @@ export function caseVerdicts(rows: readonly ScoredRuns[]): CaseVerdict[] {
       regret: keptMean === null ? null : bestMean - keptMean,
       spreadSd,
       seedSd,
-      resolution: seeds > 1 && seedSd > 0 ? spreadSd / (seedSd / Math.sqrt(seeds)) : null,
+      resolution,
+      ceiling: resolution === null ? null : Math.sqrt(Math.max(0, 1 - 1 / resolution ** 2)),
     };
   });
 }
@@ -401,11 +411,16 @@ function casesOf(rows: readonly ScoredRuns[]): ScoredRuns[][] {
 /**
  * Per scoring mode, in first-seen order: {@link pooledRho} over that mode's cases, each case its score
  * against its candidates' seed-mean final accuracy. It answers "does this score rank candidates at all"
- * with every case's evidence, where one case of 6 candidates cannot.
+ * with every case's evidence, where one case of 6 candidates cannot. With `minResolution`, only the cases
+ * whose {@link CaseVerdict.resolution} exceeds it (1: the cases whose candidates differ beyond seed noise).
  */
-export function pooledByMode(rows: readonly ScoredRuns[]): ({ mode: string } & PooledRho)[] {
+export function pooledByMode(
+  rows: readonly ScoredRuns[],
+  minResolution = 0,
+): ({ mode: string } & PooledRho)[] {
   const byMode = new Map<string, { xs: number[]; ys: number[] }[]>();
   for (const list of casesOf(rows)) {
+    if (minResolution > 0 && (caseVerdicts(list)[0]!.resolution ?? 0) <= minResolution) continue;
     const mode = list[0]!.mode;
     const entry = {
       xs: list.map((r) => r.score),

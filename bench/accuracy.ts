@@ -28,7 +28,8 @@
  *                       [--methods l1,taylor|none] [--recovery-steps 8] [--max-iterations 60]
  *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE]
  *        bench/accuracy --verdicts-of a.json[,b.json]   (no run: the verdicts of earlier --json results)
- * Each case's rho comes with its one-sided permutation p (how often a score unrelated to accuracy would rank
+ * Each case's rho comes with its noise ceiling (the rho a perfect score could expect against seed means this
+ * noisy) and its one-sided permutation p (how often a score unrelated to accuracy would rank
  * as well: 6 candidates make rho 0.71 p = 0.07), and each mode's mean within-case rho is pooled over all cases
  * with a permutation p of its own: the evidence one case of a few candidates cannot give.
  * `--quick`: democnn, target 0.5, dense 4 epochs, fine-tune 1 epoch. On the shared 2-core box at load 3-7, with
@@ -420,7 +421,7 @@ function judge(
   scored: readonly Pick<ScoredRow, 'model' | 'target' | 'mode' | 'attempt' | 'kept' | 'scoreTop1' | 'runs'>[],
 ): {
   verdicts: CaseVerdict[];
-  pooled: ReturnType<typeof pooledByMode>;
+  pooled: Pooled[];
 } {
   const rows = scored.map((r) => ({
     model: r.model,
@@ -431,26 +432,35 @@ function judge(
     score: r.scoreTop1,
     valTop1s: r.runs.map((x) => x.valTop1),
   }));
-  return { verdicts: caseVerdicts(rows), pooled: pooledByMode(rows) };
+  return {
+    verdicts: caseVerdicts(rows),
+    pooled: [
+      ...pooledByMode(rows).map((m) => ({ ...m, cases: `${m.cases} cases` })),
+      ...pooledByMode(rows, 1).map((m) => ({ ...m, cases: `${m.cases} cases resolved (resolution > 1)` })),
+    ],
+  };
 }
 
-function printVerdicts(verdicts: readonly CaseVerdict[], pooled: ReturnType<typeof pooledByMode>): void {
+/** One mode's {@link pooledRho}, `cases` saying how many and which. */
+type Pooled = Omit<ReturnType<typeof pooledByMode>[number], 'cases'> & { cases: string };
+
+function printVerdicts(verdicts: readonly CaseVerdict[], pooled: readonly Pooled[]): void {
   const pct = (x: number) => (x * 100).toFixed(1);
   const p = (x: number | null) => (x === null ? '-' : pct(x));
   if (verdicts.length) {
     console.log(
-      '\n| model | target | mode | candidates | rho (score vs seed-mean val) | p | kept mean | best mean | regret | spread sd | seed sd | resolution |',
+      '\n| model | target | mode | candidates | rho (score vs seed-mean val) | p | kept mean | best mean | regret | spread sd | seed sd | resolution | noise ceiling |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   }
   for (const v of verdicts)
     console.log(
       `| ${v.model} | ${v.target} | ${v.mode} | ${v.count} | ${v.rho?.toFixed(2) ?? '-'} | ${v.rhoP?.toFixed(3) ?? '-'} | ${p(v.keptMean)} % | ${pct(v.bestMean)} % | ` +
-        `${p(v.regret)} | ${pct(v.spreadSd)} | ${pct(v.seedSd)} | ${v.resolution?.toFixed(1) ?? '-'} |`,
+        `${p(v.regret)} | ${pct(v.spreadSd)} | ${pct(v.seedSd)} | ${v.resolution?.toFixed(1) ?? '-'} | ${v.ceiling?.toFixed(2) ?? '-'} |`,
     );
   for (const m of pooled)
     console.log(
-      `pooled, ${m.mode}: mean within-case rho ${m.meanRho?.toFixed(2) ?? '-'} over ${m.cases} cases, ` +
+      `pooled, ${m.mode}: mean within-case rho ${m.meanRho?.toFixed(2) ?? '-'} over ${m.cases}, ` +
         `one-sided permutation p ${m.p?.toFixed(4) ?? '-'}`,
     );
 }

@@ -185,6 +185,7 @@ describe('accuracy statistics', () => {
         spreadSd: expect.closeTo(0.0707106781, 9) as number,
         seedSd: expect.closeTo(0.0141421356, 9) as number,
         resolution: expect.closeTo(7.0710678, 6) as number,
+        ceiling: expect.closeTo(Math.sqrt(1 - 1 / 50), 9) as number, // 0.98995: resolution^2 = 50
       });
     });
 
@@ -206,8 +207,36 @@ describe('accuracy statistics', () => {
       // seed variances 0.0004, 0.0001, 0.0001: pooled sd sqrt(0.0002); spread sd of 0.82/0.86/0.89 = 0.035119
       expect(vs[0]!.seedSd).toBeCloseTo(Math.sqrt(0.0002), 12);
       expect(vs[0]!.resolution).toBeCloseTo(0.0351188458 / (Math.sqrt(0.0002) / Math.sqrt(3)), 6);
+      // resolution 4.30: the noise ceiling sqrt(1 - 1/4.30^2) = 0.9726
+      expect(vs[0]!.ceiling).toBeCloseTo(0.9726, 4);
       // One candidate: no rho; one seed with no spread: no resolution.
-      expect(vs[1]).toMatchObject({ rho: null, rhoP: null, keptMean: null, regret: null, resolution: null });
+      expect(vs[1]).toMatchObject({
+        rho: null,
+        rhoP: null,
+        keptMean: null,
+        regret: null,
+        resolution: null,
+        ceiling: null,
+      });
+    });
+
+    test('the noise ceiling: 0 when the candidates are no further apart than seed noise', () => {
+      // two candidates, 2 seeds: means 0.80 and 0.81, seed sd 0.0141, standard error 0.01, spread sd 0.00707:
+      // resolution 0.707, below 1: the spread is all noise as far as these seeds can tell
+      const [v] = caseVerdicts([row(1, 0.3, [0.79, 0.81], true), row(2, 0.5, [0.8, 0.82])]);
+      expect(v!.resolution).toBeCloseTo(0.7071, 4);
+      expect(v!.ceiling).toBe(0);
+      // resolution 1.5 (democnn's 518-step cases): sqrt(1 - 1/2.25) = 0.745
+      const [w] = caseVerdicts([
+        row(1, 0.3, [0.79, 0.81], true),
+        row(
+          2,
+          0.5,
+          [0.8, 0.82].map((x) => x + 0.0112132),
+        ),
+      ]);
+      expect(w!.resolution).toBeCloseTo(1.5, 4);
+      expect(w!.ceiling).toBeCloseTo(0.7454, 4);
     });
 
     test('a candidate without runs is refused', () => {
@@ -299,6 +328,26 @@ describe('accuracy statistics', () => {
         ['zero-shot', 1, -1],
       ]);
       expect(pooled[1]!.p).toBe(1);
+      // only the cases whose candidates differ beyond seed noise: the 0.5 recovery case (resolution 11.0:
+      // means 0.71/0.80/0.89, spread sd 0.09, pooled seed sd 0.0115, 2 seeds) and the zero-shot one (9.0);
+      // the 0.3 case has one seed, so no resolution
+      const resolved = pooledByMode(
+        [
+          row(0.5, 'recovery', 1, 0.1, [0.7, 0.72]),
+          row(0.5, 'recovery', 2, 0.2, [0.8, 0.8]),
+          row(0.5, 'recovery', 3, 0.3, [0.9, 0.88]),
+          row(0.3, 'recovery', 1, 0.3, [0.6]),
+          row(0.3, 'recovery', 2, 0.2, [0.65]),
+          row(0.3, 'recovery', 3, 0.1, [0.7]),
+          row(0.5, 'zero-shot', 1, 0.5, [0.7, 0.72]),
+          row(0.5, 'zero-shot', 2, 0.4, [0.8, 0.8]),
+        ],
+        1,
+      );
+      expect(resolved.map((m) => [m.mode, m.cases, m.meanRho])).toEqual([
+        ['recovery', 1, 1],
+        ['zero-shot', 1, -1],
+      ]);
     });
   });
 });
