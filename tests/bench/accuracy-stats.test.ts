@@ -313,7 +313,7 @@ describe('accuracy statistics', () => {
         score,
         valTop1s,
       });
-      const pooled = pooledByMode([
+      const rows = [
         row(0.5, 'recovery', 1, 0.1, [0.7, 0.72]),
         row(0.5, 'recovery', 2, 0.2, [0.8, 0.8]),
         row(0.5, 'recovery', 3, 0.3, [0.9, 0.88]),
@@ -322,7 +322,8 @@ describe('accuracy statistics', () => {
         row(0.3, 'recovery', 3, 0.1, [0.7]),
         row(0.5, 'zero-shot', 1, 0.5, [0.7, 0.72]),
         row(0.5, 'zero-shot', 2, 0.4, [0.8, 0.8]),
-      ]);
+      ];
+      const pooled = pooledByMode(rows);
       expect(pooled.map((m) => [m.mode, m.cases, m.meanRho])).toEqual([
         ['recovery', 2, 0], // rho 1 at 0.5 and -1 at 0.3
         ['zero-shot', 1, -1],
@@ -331,19 +332,7 @@ describe('accuracy statistics', () => {
       // only the cases whose candidates differ beyond seed noise: the 0.5 recovery case (resolution 11.0:
       // means 0.71/0.80/0.89, spread sd 0.09, pooled seed sd 0.0115, 2 seeds) and the zero-shot one (9.0);
       // the 0.3 case has one seed, so no resolution
-      const resolved = pooledByMode(
-        [
-          row(0.5, 'recovery', 1, 0.1, [0.7, 0.72]),
-          row(0.5, 'recovery', 2, 0.2, [0.8, 0.8]),
-          row(0.5, 'recovery', 3, 0.3, [0.9, 0.88]),
-          row(0.3, 'recovery', 1, 0.3, [0.6]),
-          row(0.3, 'recovery', 2, 0.2, [0.65]),
-          row(0.3, 'recovery', 3, 0.1, [0.7]),
-          row(0.5, 'zero-shot', 1, 0.5, [0.7, 0.72]),
-          row(0.5, 'zero-shot', 2, 0.4, [0.8, 0.8]),
-        ],
-        1,
-      );
+      const resolved = pooledByMode(rows, 1);
       expect(resolved.map((m) => [m.mode, m.cases, m.meanRho])).toEqual([
         ['recovery', 1, 1],
         ['zero-shot', 1, -1],
