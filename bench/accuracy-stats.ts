@@ -361,15 +361,10 @@ export interface CaseVerdict {
  */
 export function caseVerdicts(rows: readonly ScoredRuns[]): CaseVerdict[] {
   return casesOf(rows).map((list) => {
-    const means = list.map((r) => summarize(r.valTop1s).mean);
+    const { means, seedSd, spreadSd, resolution } = spreadOf(list);
     const kept = list.findIndex((r) => r.kept);
     const bestMean = Math.max(...means);
     const keptMean = kept >= 0 ? means[kept]! : null;
-    const seeds = Math.min(...list.map((r) => r.valTop1s.length));
-    const variances = list.map((r) => summarize(r.valTop1s).sd ** 2);
-    const seedSd = Math.sqrt(variances.reduce((s, v) => s + v, 0) / variances.length);
-    const spreadSd = summarize(means).sd;
-    const resolution = seeds > 1 && seedSd > 0 ? spreadSd / (seedSd / Math.sqrt(seeds)) : null;
     return {
       model: list[0]!.model,
       target: list[0]!.target,
@@ -392,6 +387,22 @@ export function caseVerdicts(rows: readonly ScoredRuns[]): CaseVerdict[] {
       ceiling: resolution === null ? null : Math.sqrt(Math.max(0, 1 - 1 / resolution ** 2)),
     };
   });
+}
+
+/** One case's seed means, seed noise, spread and resolution (see {@link CaseVerdict}). */
+function spreadOf(list: readonly ScoredRuns[]): {
+  means: number[];
+  seedSd: number;
+  spreadSd: number;
+  resolution: number | null;
+} {
+  const means = list.map((r) => summarize(r.valTop1s).mean);
+  const seeds = Math.min(...list.map((r) => r.valTop1s.length));
+  const variances = list.map((r) => summarize(r.valTop1s).sd ** 2);
+  const seedSd = Math.sqrt(variances.reduce((s, v) => s + v, 0) / variances.length);
+  const spreadSd = summarize(means).sd;
+  const resolution = seeds > 1 && seedSd > 0 ? spreadSd / (seedSd / Math.sqrt(seeds)) : null;
+  return { means, seedSd, spreadSd, resolution };
 }
 
 /** `rows` grouped by case (model, target, mode), in first-seen order; a row without runs is an error. */
@@ -420,12 +431,10 @@ export function pooledByMode(
 ): ({ mode: string } & PooledRho)[] {
   const byMode = new Map<string, { xs: number[]; ys: number[] }[]>();
   for (const list of casesOf(rows)) {
-    if (minResolution > 0 && (caseVerdicts(list)[0]!.resolution ?? 0) <= minResolution) continue;
+    const { means, resolution } = spreadOf(list);
+    if (minResolution > 0 && (resolution ?? 0) <= minResolution) continue;
     const mode = list[0]!.mode;
-    const entry = {
-      xs: list.map((r) => r.score),
-      ys: list.map((r) => summarize(r.valTop1s).mean),
-    };
+    const entry = { xs: list.map((r) => r.score), ys: means };
     const cases = byMode.get(mode);
     if (cases) cases.push(entry);
     else byMode.set(mode, [entry]);
