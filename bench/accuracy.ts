@@ -56,14 +56,12 @@ import {
   aggregate,
   BAND,
   candidateKey,
-  caseVerdicts,
-  type CaseVerdict,
-  pooledByMode,
   scoredCandidates,
   searchCost,
   spearman,
   type RunRow,
 } from './accuracy-stats';
+import { judge, printVerdicts, verdictsOf } from './accuracy-verdicts';
 
 /** The baselines, each a base strategy whose ratio is scaled into the band. */
 export const BASELINES: { method: string; base: Omit<Strategy, 'pruningRatio'> }[] = [
@@ -414,74 +412,6 @@ interface CandidateRow {
   runs: { seed: number; valTop1: number; steps: number; wallMs: number }[];
   /** Campaign rows: the campaign, its kept attempt and its search cost ({@link searchCost}). */
   campaign?: { id: string; keptAttempt: number; strategy: Strategy } & ReturnType<typeof searchCost>;
-}
-
-/** The per-case verdicts and the per-mode pooled rho of the scored candidates (the score is its top-1). */
-function judge(
-  scored: readonly Pick<ScoredRow, 'model' | 'target' | 'mode' | 'attempt' | 'kept' | 'scoreTop1' | 'runs'>[],
-): {
-  verdicts: CaseVerdict[];
-  pooled: Pooled[];
-} {
-  const rows = scored.map((r) => ({
-    model: r.model,
-    target: r.target,
-    mode: r.mode,
-    attempt: r.attempt,
-    kept: r.kept,
-    score: r.scoreTop1,
-    valTop1s: r.runs.map((x) => x.valTop1),
-  }));
-  return {
-    verdicts: caseVerdicts(rows),
-    pooled: [
-      ...pooledByMode(rows).map((m) => ({ ...m, cases: `${m.cases} cases` })),
-      ...pooledByMode(rows, 1).map((m) => ({ ...m, cases: `${m.cases} cases resolved (resolution > 1)` })),
-    ],
-  };
-}
-
-/** One mode's {@link pooledRho}, `cases` saying how many and which. */
-type Pooled = Omit<ReturnType<typeof pooledByMode>[number], 'cases'> & { cases: string };
-
-function printVerdicts(verdicts: readonly CaseVerdict[], pooled: readonly Pooled[]): void {
-  const pct = (x: number) => (x * 100).toFixed(1);
-  const p = (x: number | null) => (x === null ? '-' : pct(x));
-  if (verdicts.length) {
-    console.log(
-      '\n| model | target | mode | candidates | rho (score vs seed-mean val) | p | kept mean | best mean | regret | spread sd | seed sd | resolution | noise ceiling |',
-    );
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-  }
-  for (const v of verdicts)
-    console.log(
-      `| ${v.model} | ${v.target} | ${v.mode} | ${v.count} | ${v.rho?.toFixed(2) ?? '-'} | ${v.rhoP?.toFixed(3) ?? '-'} | ${p(v.keptMean)} % | ${pct(v.bestMean)} % | ` +
-        `${p(v.regret)} | ${pct(v.spreadSd)} | ${pct(v.seedSd)} | ${v.resolution?.toFixed(1) ?? '-'} | ${v.ceiling?.toFixed(2) ?? '-'} |`,
-    );
-  for (const m of pooled)
-    console.log(
-      `pooled, ${m.mode}: mean within-case rho ${m.meanRho?.toFixed(2) ?? '-'} over ${m.cases}, ` +
-        `one-sided permutation p ${m.p?.toFixed(4) ?? '-'}`,
-    );
-}
-
-/**
- * `--verdicts-of a.json,b.json`: the verdicts of results written by earlier runs (`--json`), without running
- * anything: each file's cases, then each mode pooled over every file's cases (give each case once).
- */
-function verdictsOf(files: readonly string[]): void {
-  const all: ScoredRow[] = [];
-  for (const file of files) {
-    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { scoredCandidates?: ScoredRow[] };
-    if (!Array.isArray(stored.scoredCandidates))
-      throw new Error(`${file}: expected the JSON of bench/accuracy --json, with scoredCandidates`);
-    console.log(`\n${file}:`);
-    printVerdicts(judge(stored.scoredCandidates).verdicts, []);
-    all.push(...stored.scoredCandidates.map((r) => ({ ...r, model: `${file}:${r.model}` })));
-  }
-  const { pooled } = judge(all);
-  console.log('');
-  printVerdicts([], pooled);
 }
 
 async function main(): Promise<void> {
