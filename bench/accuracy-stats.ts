@@ -410,7 +410,7 @@ function casesOf(rows: readonly ScoredRuns[]): ScoredRuns[][] {
   const cases = new Map<string, ScoredRuns[]>();
   for (const r of rows) {
     if (r.valTop1s.length === 0)
-      throw new RangeError(`caseVerdicts: ${r.model} @ ${r.target} #${r.attempt} has no runs`);
+      throw new RangeError(`scored candidate ${r.model} @ ${r.target} #${r.attempt} has no runs`);
     const key = JSON.stringify([r.model, r.target, r.mode]);
     const list = cases.get(key);
     if (list) list.push(r);
