@@ -5,6 +5,8 @@
  * `--verdicts-of` for the `--json` results of earlier runs. The statistics are in ./accuracy-stats.
  */
 import * as fs from 'node:fs';
+import { scoreBeats } from '../src/core/attempt-selection';
+import { RankBySchema, type RankBy } from '../src/core/campaign-config';
 import { caseVerdicts, pooledByMode, type CaseVerdict } from './accuracy-stats';
 
 /** What a verdict reads of one scored candidate (a row of a run's `scoredCandidates`). */
@@ -14,24 +16,43 @@ export interface JudgedRow {
   mode: string;
   attempt: number;
   kept: boolean;
-  /** The campaign's score of the candidate (top-1 on the held-out slice of train/). */
+  /** The campaign's score of the candidate: top-1 and loss on the held-out slice of train/. */
   scoreTop1: number;
+  scoreLoss: number;
+  /** What the campaign ranked its candidates by (`search.rankBy`); absent in runs before it: `top1`. */
+  rankBy?: RankBy;
   /** Final val top-1 per fine-tune seed. */
   runs: readonly { valTop1: number }[];
 }
 
-/** The per-case verdicts and the per-mode pooled rho of the scored candidates (the score is its top-1). */
-export function judge(scored: readonly JudgedRow[]): {
+/**
+ * The per-case verdicts and the per-mode pooled rho of the scored candidates, the score read as `rankBy`
+ * ranks it: its top-1, or its loss negated (lower is better). A case judged by another figure than its
+ * campaign ranked by keeps the candidate that figure ranks first (core's `scoreBeats`, equal scores to the
+ * earlier attempt): the solver's shapes do not depend on the ranking, so that is the candidate the
+ * campaign would have kept.
+ */
+export function judge(
+  scored: readonly JudgedRow[],
+  rankBy: RankBy = 'top1',
+): {
   verdicts: CaseVerdict[];
   pooled: Pooled[];
 } {
+  const caseOf = (r: JudgedRow) => `${r.model}\u0000${r.target}\u0000${r.mode}`;
+  const first = new Map<string, JudgedRow>();
+  for (const r of [...scored].sort((a, b) => a.attempt - b.attempt)) {
+    const best = first.get(caseOf(r));
+    const score = (x: JudgedRow) => ({ top1: x.scoreTop1, loss: x.scoreLoss });
+    if (!best || scoreBeats(score(r), score(best), rankBy)) first.set(caseOf(r), r);
+  }
   const rows = scored.map((r) => ({
     model: r.model,
     target: r.target,
     mode: r.mode,
     attempt: r.attempt,
-    kept: r.kept,
-    score: r.scoreTop1,
+    kept: (r.rankBy ?? 'top1') === rankBy ? r.kept : first.get(caseOf(r)) === r,
+    score: rankBy === 'loss' ? -r.scoreLoss : r.scoreTop1,
     valTop1s: r.runs.map((x) => x.valTop1),
   }));
   return {
@@ -46,12 +67,17 @@ export function judge(scored: readonly JudgedRow[]): {
 /** One mode's {@link pooledRho}; `resolvedOnly`: over the cases whose resolution exceeds 1 only. */
 type Pooled = ReturnType<typeof pooledByMode>[number] & { resolvedOnly: boolean };
 
-export function printVerdicts(verdicts: readonly CaseVerdict[], pooled: readonly Pooled[]): void {
+export function printVerdicts(
+  verdicts: readonly CaseVerdict[],
+  pooled: readonly Pooled[],
+  rankBy: RankBy = 'top1',
+): void {
   const pct = (x: number) => (x * 100).toFixed(1);
   const p = (x: number | null) => (x === null ? '-' : pct(x));
+  const figure = rankBy === 'loss' ? 'score loss, negated' : 'score top-1';
   if (verdicts.length) {
     console.log(
-      '\n| model | target | mode | candidates | rho (score vs seed-mean val) | p | kept mean | best mean | regret | spread sd | seed sd | resolution | noise ceiling |',
+      `\n| model | target | mode | candidates | rho (${figure} vs seed-mean val) | p | kept mean | best mean | regret | spread sd | seed sd | resolution | noise ceiling |`,
     );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   }
@@ -62,7 +88,7 @@ export function printVerdicts(verdicts: readonly CaseVerdict[], pooled: readonly
     );
   for (const m of pooled)
     console.log(
-      `pooled, ${m.mode}: mean within-case rho ${m.meanRho?.toFixed(2) ?? '-'} over ${m.cases} cases` +
+      `pooled, ${m.mode} (${figure}): mean within-case rho ${m.meanRho?.toFixed(2) ?? '-'} over ${m.cases} cases` +
         `${m.resolvedOnly ? ' resolved (resolution > 1)' : ''}, ` +
         `one-sided permutation p ${m.p?.toFixed(4) ?? '-'}`,
     );
@@ -70,19 +96,27 @@ export function printVerdicts(verdicts: readonly CaseVerdict[], pooled: readonly
 
 /**
  * `--verdicts-of a.json,b.json`: the verdicts of results written by earlier runs (`--json`), without running
- * anything: each file's cases, then each mode pooled over every file's cases (give each case once).
+ * anything: each file's cases, then each mode pooled over every file's cases (give each case once); the
+ * score read as `rankBy` ranks it ({@link judge}).
  */
-export function verdictsOf(files: readonly string[]): void {
+/** `--rank-by`, checked: `top1` or `loss`. */
+export function parseRankBy(text: string): RankBy {
+  const parsed = RankBySchema.safeParse(text);
+  if (!parsed.success) throw new Error(`--rank-by: expected top1 or loss, got ${JSON.stringify(text)}`);
+  return parsed.data;
+}
+
+export function verdictsOf(files: readonly string[], rankBy: RankBy = 'top1'): void {
   const all: JudgedRow[] = [];
   for (const file of files) {
     const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { scoredCandidates?: JudgedRow[] };
     if (!Array.isArray(stored.scoredCandidates))
       throw new Error(`${file}: expected the JSON of bench/accuracy --json, with scoredCandidates`);
     console.log(`\n${file}:`);
-    printVerdicts(judge(stored.scoredCandidates).verdicts, []);
+    printVerdicts(judge(stored.scoredCandidates, rankBy).verdicts, [], rankBy);
     all.push(...stored.scoredCandidates.map((r) => ({ ...r, model: `${file}:${r.model}` })));
   }
-  const { pooled } = judge(all);
+  const { pooled } = judge(all, rankBy);
   console.log('');
-  printVerdicts([], pooled);
+  printVerdicts([], pooled, rankBy);
 }

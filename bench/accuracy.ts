@@ -46,7 +46,7 @@ import { resolveClientConfig } from '../src/client/client-config';
 import { startLocalRuntime, type LocalRuntime } from '../src/client/local-runtime';
 import { denseRecipe } from '../src/client/demo';
 import type { Attempt } from '../src/core/attempt';
-import { SearchConfigSchema, type CampaignConfigInput } from '../src/core/campaign-config';
+import { SearchConfigSchema, type CampaignConfigInput, type RankBy } from '../src/core/campaign-config';
 import type { ModelSpec } from '../src/core/model-spec';
 import type { Strategy } from '../src/core/strategy';
 import { dryRunStrategies, screenIntoBand } from '../src/engine/dry-run';
@@ -61,7 +61,7 @@ import {
   spearman,
   type RunRow,
 } from './accuracy-stats';
-import { judge, printVerdicts, verdictsOf } from './accuracy-verdicts';
+import { judge, parseRankBy, printVerdicts, verdictsOf } from './accuracy-verdicts';
 
 /** The baselines, each a base strategy whose ratio is scaled into the band. */
 export const BASELINES: { method: string; base: Omit<Strategy, 'pruningRatio'> }[] = [
@@ -238,6 +238,8 @@ interface ScoredRow {
   params: number;
   scoreTop1: number;
   scoreLoss: number;
+  /** What the campaign ranked its candidates by. */
+  rankBy: RankBy;
   scoreSteps: number;
   proxyTop1: number | null;
   /** Mean final val top-1 over {@link runs}. */
@@ -253,6 +255,8 @@ interface PickOptions {
   candidates: number;
   maxIterations: number;
   recovery: { steps: number; batchSize: number; lr: number };
+  /** `search.rankBy` of the campaigns. */
+  rankBy: RankBy;
   sensitivity: number[] | null;
   seeds: number[];
   /** The seeds every scored candidate is fine-tuned with (the kept one always gets {@link seeds}). */
@@ -291,6 +295,7 @@ async function campaignPick(
       scoring: mode,
       candidates: o.candidates,
       ...(mode === 'recovery' ? { recovery: o.recovery } : {}),
+      ...(o.rankBy !== 'top1' ? { rankBy: o.rankBy } : {}),
       ...(o.sensitivity ? { sensitivity: { ratios: o.sensitivity } } : {}),
     },
     dataset: {
@@ -339,7 +344,7 @@ async function campaignPick(
     }
     const valTop1 = runs.reduce((sum, r) => sum + r.valTop1, 0) / runs.length;
     console.error(
-      `  ${mode} candidate #${a.index}${a.kept ? ' (kept)' : ''}: score ${(a.score.top1 * 100).toFixed(1)} %, ` +
+      `  ${mode} candidate #${a.index}${a.kept ? ' (kept)' : ''}: score ${(a.score.top1 * 100).toFixed(1)} % loss ${a.score.loss.toFixed(3)}, ` +
         `val top-1 ${runs.map((r) => (r.valTop1 * 100).toFixed(1)).join(' / ')} % (seeds ${o.candidateSeeds.join(',')}` +
         `${reused ? ', fine-tunes reused' : ''})`,
     );
@@ -355,6 +360,7 @@ async function campaignPick(
       params: a.params,
       scoreTop1: a.score.top1,
       scoreLoss: a.score.loss,
+      rankBy: o.rankBy,
       scoreSteps: a.score.steps,
       proxyTop1: a.accuracyProxy?.top1 ?? null,
       valTop1,
@@ -444,6 +450,11 @@ async function main(): Promise<void> {
       'only the baselines whose name contains one of these (e.g. taylor,random); none: no baselines',
     )
     .option('--recovery-steps <n>', 'search.recovery.steps of the recovery campaigns', '8')
+    .option(
+      '--rank-by <figure>',
+      'search.rankBy of the campaigns (top1 or loss); with --verdicts-of, the figure the verdicts read',
+      'top1',
+    )
     .option('--max-iterations <n>', 'search.maxIterations of the campaigns', '60')
     .option('--sensitivity <list>', 'search.sensitivity.ratios of the campaigns, or none', '0.5')
     .option('--work <dir>', 'working folder (dataset, models)')
@@ -467,13 +478,15 @@ async function main(): Promise<void> {
       candidates: string;
       methods?: string;
       recoverySteps: string;
+      rankBy: string;
       maxIterations: string;
       sensitivity: string;
       work?: string;
       json?: string;
       verdictsOf?: string;
     }>();
-  if (o.verdictsOf) return verdictsOf(o.verdictsOf.split(',').filter(Boolean));
+  const rankBy = parseRankBy(o.rankBy);
+  if (o.verdictsOf) return verdictsOf(o.verdictsOf.split(',').filter(Boolean), rankBy);
   const only = o.methods?.split(',').filter(Boolean);
   const models = o.quick ? ['democnn'] : o.models.split(',');
   const targets = o.quick ? [0.5] : o.targets.split(',').map(Number);
@@ -496,6 +509,7 @@ async function main(): Promise<void> {
     candidates: Number(o.candidates),
     maxIterations: Number(o.maxIterations),
     recovery: { steps: Number(o.recoverySteps), batchSize: recipe.batchSize, lr: recipe.lr },
+    rankBy,
     sensitivity: o.sensitivity === 'none' ? null : o.sensitivity.split(',').map(Number),
     seeds,
     candidateSeeds: o.candidateSeeds === 'all' ? seeds : seeds.slice(0, 1),
@@ -652,7 +666,7 @@ async function main(): Promise<void> {
       proxyCount: proxied.length,
     };
   });
-  const { verdicts, pooled } = judge(scoredRows);
+  const { verdicts, pooled } = judge(scoredRows, rankBy);
   const rho = {
     zeroShot: spearman(
       zeroShot.map((c) => c.zeroShotTop1!),
@@ -744,7 +758,7 @@ async function main(): Promise<void> {
       `Spearman rho, ${r.mode} score vs final val top-1 (mean over candidate seeds): ${r.rho?.toFixed(3) ?? 'undefined'} over ${r.count} scored candidates; ` +
         `engine proxy vs the same: ${r.proxyRho?.toFixed(3) ?? 'undefined'} over ${r.proxyCount}`,
     );
-  printVerdicts(verdicts, pooled);
+  printVerdicts(verdicts, pooled, rankBy);
   for (const n of notRun) console.log(`not run: ${n}`);
 }
 

@@ -1,4 +1,5 @@
 import type { AgentName, Attempt, LlmUsage } from '../core/attempt';
+import type { RankBy } from '../core/campaign-config';
 import type { ProfileSummary } from '../core/profile';
 import type { SensitivityTable } from '../core/stage-allocation';
 import type { Strategy } from '../core/strategy';
@@ -24,6 +25,8 @@ export interface ProposeInput {
   note?: string;
   /** The per-stage sensitivity the search measured at its start, when it did (the Claude prompt shows it). */
   sensitivity?: SensitivityTable;
+  /** Which figure of a candidate's score keeps it (`SearchConfig.rankBy`); absent: `top1`. */
+  rankBy?: RankBy;
   /** Identifies the search, for naming transcripts in the artifact store. */
   context?: { campaignId: string; targetLabel: string };
 }

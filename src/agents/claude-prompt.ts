@@ -10,6 +10,7 @@ import type { MessageParam, TextBlockParam, Tool } from '@anthropic-ai/sdk/resou
 import { z } from 'zod';
 import { scoreModeText, type Attempt } from '../core/attempt';
 import { bestAttempt, bestScored, bracketOf, isFailed, isMeasured } from '../core/attempt-selection';
+import type { RankBy } from '../core/campaign-config';
 import { firstGuess } from '../core/mac-model';
 import type { ProfileSummary } from '../core/profile';
 import type { SensitivityTable } from '../core/stage-allocation';
@@ -146,7 +147,7 @@ export function buildPrompt(input: BuildPromptInput): BuiltPrompt {
   const window = Math.max(1, input.historyWindow ?? DEFAULT_HISTORY_WINDOW);
   const mode = input.mode ?? 'full';
   const system: TextBlockParam[] = [{ type: 'text', text: SYSTEM_PREFIX, cache_control: CACHE }];
-  const rendered = renderHistory(input.history, input.band, input.profile, window);
+  const rendered = renderHistory(input.history, input.band, input.profile, window, input.rankBy);
   const messages: MessageParam[] = [
     {
       role: 'user',
@@ -314,6 +315,7 @@ export function selectVerbatim(
   history: readonly Attempt[],
   band: Band,
   window: number,
+  rankBy: RankBy = 'top1',
 ): Map<number, string[]> {
   const keep = new Map<number, string[]>();
   const mark = (i: number | undefined, why: string) => {
@@ -328,7 +330,7 @@ export function selectVerbatim(
   mark(bracket.below, 'closest below');
   for (let i = Math.max(0, history.length - window); i < history.length; i++) mark(i, 'latest');
   // Every scored candidate stays in view: the scores are what the search learns accuracy from.
-  const scored = bestScored(history, band);
+  const scored = bestScored(history, band, rankBy);
   history.forEach((a, i) => {
     if (a === scored) mark(i, 'best score');
     else if (a.score || a.scoreError !== undefined) mark(i, 'scored');
@@ -359,6 +361,7 @@ function renderHistory(
   band: Band,
   profile: ProfileSummary,
   window: number,
+  rankBy: RankBy = 'top1',
 ): RenderedHistory {
   if (history.length === 0) {
     return {
@@ -367,16 +370,18 @@ function renderHistory(
       summarized: 0,
     };
   }
-  const keep = selectVerbatim(history, band, window);
+  const keep = selectVerbatim(history, band, window, rankBy);
   const inBandCount = history.filter((a) => isMeasured(a) && inBand(a.deviation, band)).length;
   const best = bestPosition(history, band);
   const lines: string[] = [];
   const bestText =
     best !== undefined ? `; best #${history[best]!.index} at ${formatPercent(history[best]!.deviation)}` : '';
-  const scored = bestScored(history, band);
-  const scoredText = scored?.score
-    ? `; best score #${scored.index} (top-1 ${pct1(scored.score.top1)}, the candidate kept so far)`
-    : '';
+  const scored = bestScored(history, band, rankBy);
+  const scoredText = !scored?.score
+    ? ''
+    : rankBy === 'loss'
+      ? `; best score #${scored.index} (loss ${scored.score.loss.toFixed(3)}, top-1 ${pct1(scored.score.top1)}; candidates are ranked by the lowest loss; the candidate kept so far)`
+      : `; best score #${scored.index} (top-1 ${pct1(scored.score.top1)}, the candidate kept so far)`;
   lines.push(`# Attempts so far (${history.length}; ${inBandCount} in band${bestText}${scoredText})`);
   lines.push(
     '| # | agent | ratio | importance | roundTo | overrides | MACs | deviation | in band | top1 | score | kept as |',

@@ -14,7 +14,7 @@ import { connectClient } from './connect';
 import { registerControlCommands } from './control-commands';
 import { registerDatasetCommand } from './dataset-command';
 import { CampaignFailedError } from './errors';
-import { attemptsTable, exportCsv, fineTuneLine, resultTable, table } from './format';
+import { attemptsTable, exportCsv, fineTuneLine, logHeading, resultTable, table } from './format';
 import { preflight, preflightTargets } from './preflight';
 import type { CampaignConfig } from '../core/campaign-config';
 import { readWorkerEnv } from '../workers/worker-config';
@@ -65,10 +65,7 @@ function reasonLines(logs: Awaited<ReturnType<CampaignClient['log']>>): string[]
 
 function printLogs(logs: Awaited<ReturnType<CampaignClient['log']>>): void {
   for (const l of logs) {
-    const status = l.result?.status ?? l.status;
-    console.log(
-      `\n${l.targetLabel}: ${l.model} -> ${formatMacs(l.targetMacs)} MACs, band ${formatBand(l.band)} (${status}, ${l.attempts.length} attempts${l.chosenIndex !== null ? `, kept #${l.chosenIndex}` : ''})`,
-    );
+    console.log(`\n${logHeading(l)}`);
     console.log(attemptsTable(l.attempts, l.chosenIndex));
     for (const c of l.changes) console.log(`after attempt ${c.afterAttempt}: ${c.note}`);
     for (const r of l.supersededRuns)

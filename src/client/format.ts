@@ -1,6 +1,7 @@
 import type { FineTuneHeartbeat } from '../activities';
 import { scoreModeText, screenText, type Attempt } from '../core/attempt';
 import { attemptRole, type AttemptRole } from '../core/search-state';
+import { formatBand, type Band } from '../core/tolerance-band';
 import { formatMacs, formatPercent } from '../core/units';
 
 /** Render rows as an aligned text table. */
@@ -56,6 +57,30 @@ export function percent(share: number | null | undefined): string {
 export function scoreText(a: Pick<Attempt, 'score' | 'scoreError'>): string {
   if (a.score) return `${percent(a.score.top1)} ${scoreModeText(a.score)}`;
   return a.scoreError !== undefined ? 'failed' : '-';
+}
+
+/**
+ * The heading of one target's strategy log in `log`: model, target, band, status, attempts and the kept one
+ * (with the figure that kept it when the search ranked by loss).
+ *
+ * @example
+ * // t: democnn -> 13.7 M MACs, band -5%..+1% (converged, 9 attempts, kept #7 (the lowest score loss))
+ */
+export function logHeading(l: {
+  targetLabel: string;
+  model: string;
+  targetMacs: number;
+  band: Band;
+  status: string;
+  attempts: readonly unknown[];
+  chosenIndex: number | null;
+  result?: { status: string; rankBy?: string };
+}): string {
+  const kept =
+    l.chosenIndex === null
+      ? ''
+      : `, kept #${l.chosenIndex}${l.result?.rankBy === 'loss' ? ' (the lowest score loss)' : ''}`;
+  return `${l.targetLabel}: ${l.model} -> ${formatMacs(l.targetMacs)} MACs, band ${formatBand(l.band)} (${l.result?.status ?? l.status}, ${l.attempts.length} attempts${kept})`;
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { Attempt } from './attempt';
+import type { Attempt, CandidateScore } from './attempt';
+import type { RankBy } from './campaign-config';
 import type { Band } from './tolerance-band';
 import { inBand } from './tolerance-band';
 
@@ -114,23 +115,42 @@ export function firstInBand(history: readonly Attempt[], band: Band): MeasuredAt
 }
 
 /**
- * The best-scored in-band candidate: the highest score top-1, ties to the lower loss, then the earlier
- * attempt; `undefined` when no in-band attempt has a score.
+ * Whether score `a` ranks above score `b` by `rankBy`: `top1` the higher top-1, ties to the lower loss;
+ * `loss` the lower loss, ties to the higher top-1. Equal scores rank neither above the other.
+ *
+ * @example
+ * scoreBeats({ top1: 0.77, loss: 0.71 }, { top1: 0.72, loss: 0.69 }, 'top1'); // true
+ * scoreBeats({ top1: 0.77, loss: 0.71 }, { top1: 0.72, loss: 0.69 }, 'loss'); // false
  */
-export function bestScored(history: readonly Attempt[], band: Band): MeasuredAttempt | undefined {
+export function scoreBeats(
+  a: Pick<CandidateScore, 'top1' | 'loss'>,
+  b: Pick<CandidateScore, 'top1' | 'loss'>,
+  rankBy: RankBy = 'top1',
+): boolean {
+  if (rankBy === 'loss') return a.loss < b.loss || (a.loss === b.loss && a.top1 > b.top1);
+  return a.top1 > b.top1 || (a.top1 === b.top1 && a.loss < b.loss);
+}
+
+/**
+ * The best-scored in-band candidate by `rankBy` ({@link scoreBeats}; equal scores to the earlier attempt);
+ * `undefined` when no in-band attempt has a score.
+ */
+export function bestScored(
+  history: readonly Attempt[],
+  band: Band,
+  rankBy: RankBy = 'top1',
+): MeasuredAttempt | undefined {
   let pick: MeasuredAttempt | undefined;
   for (const a of history) {
     if (!isMeasured(a) || !inBand(a.deviation, band) || !a.score) continue;
-    const best = pick?.score;
-    if (!best || a.score.top1 > best.top1 || (a.score.top1 === best.top1 && a.score.loss < best.loss))
-      pick = a;
+    if (!pick?.score || scoreBeats(a.score, pick.score, rankBy)) pick = a;
   }
   return pick;
 }
 
 /**
- * The attempt handed on to fine-tuning: the best-scored in-band candidate ({@link bestScored}: top-1 of
- * its score, then lower loss); when none is scored, among in-band attempts with a quick accuracy proxy the
+ * The attempt handed on to fine-tuning: the best-scored in-band candidate ({@link bestScored} by `rankBy`,
+ * top-1 unless told); when none is scored, among in-band attempts with a quick accuracy proxy the
  * highest top-1 (ties to the earlier); else {@link bestAttempt} (closest to target, in band first); `null`
  * when nothing was measured. An in-band attempt whose scoring failed (`scoreError`) is never kept over a
  * scored one.
@@ -138,9 +158,14 @@ export function bestScored(history: readonly Attempt[], band: Band): MeasuredAtt
  * @example
  * // #3 in band, score top-1 0.61 (loss 1.2); #5 in band, 0.64 (loss 1.4); #6 in band, scoring failed:
  * chooseCandidate(h, band); // #5
+ * chooseCandidate(h, band, 'loss'); // #3
  */
-export function chooseCandidate(history: readonly Attempt[], band: Band): MeasuredAttempt | null {
-  const scored = bestScored(history, band);
+export function chooseCandidate(
+  history: readonly Attempt[],
+  band: Band,
+  rankBy: RankBy = 'top1',
+): MeasuredAttempt | null {
+  const scored = bestScored(history, band, rankBy);
   if (scored) return scored;
   let pick: MeasuredAttempt | undefined;
   for (const a of history) {

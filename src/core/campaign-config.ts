@@ -63,6 +63,14 @@ export const BaseStrategySchema = z
 export const ScoringModeSchema = z.enum(['zero-shot', 'recovery']);
 export type ScoringMode = z.infer<typeof ScoringModeSchema>;
 
+/**
+ * Which figure of a candidate's score keeps it (see {@link SearchConfigSchema} `rankBy`): `top1` (the
+ * highest held-out top-1, ties to the lower loss) or `loss` (the lowest held-out loss, ties to the higher
+ * top-1).
+ */
+export const RankBySchema = z.enum(['top1', 'loss']);
+export type RankBy = z.infer<typeof RankBySchema>;
+
 /** Defaults of the scoring fields, applied where a dataset makes scoring happen. */
 export const SCORING_DEFAULTS = {
   scoring: 'zero-shot',
@@ -91,6 +99,13 @@ export const SearchConfigSchema = z
      * @default 'zero-shot' (with a dataset)
      */
     scoring: ScoringModeSchema.optional(),
+    /**
+     * Which figure of the score keeps a candidate: `top1` or `loss` (the held-out cross-entropy, lower is
+     * better). After a recovery of about an epoch, top-1 on a few hundred images is too coarse to order
+     * candidates half a point apart and the loss is not (bench/RESULTS.md, "Ranking by the held-out loss").
+     * Needs `dataset`. @default 'top1'
+     */
+    rankBy: RankBySchema.optional(),
     /** The short KD fine-tune of `scoring: recovery`. @default { steps: 50, batchSize: 32, lr: 1e-3 } */
     recovery: z
       .object({
@@ -253,7 +268,7 @@ export const CampaignConfigSchema = z
       });
     // Scoring and sensitivity read dataset.root/train: without a dataset they cannot run.
     if (!c.dataset) {
-      for (const field of ['scoring', 'sensitivity', 'scoreImages'] as const) {
+      for (const field of ['scoring', 'rankBy', 'sensitivity', 'scoreImages'] as const) {
         const v = c.search[field];
         if (v === undefined || v === false) continue;
         ctx.addIssue({

@@ -82,6 +82,8 @@ export interface TargetReport {
   readonly attempts: readonly Attempt[];
   /** The `index` field (1-based) of the attempt that was kept; `null` when none was. */
   readonly chosenIndex: number | null;
+  /** Which figure of the score kept `chosenIndex`, when it is not top-1 (`search.rankBy: loss`). */
+  readonly rankBy?: 'loss';
   readonly pruned?: PrunedReport;
   readonly finetune?: FinetuneReport;
 }

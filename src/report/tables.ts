@@ -190,7 +190,9 @@ export function searchFacts(t: TargetReport): string {
       kept
         ? `attempt ${esc(kept.index)} by ${esc(kept.agent)}: ${esc(macs(kept.macs))} (${esc(pct(kept.deviation))})` +
           (kept.score
-            ? `, the best score: top-1 ${esc(acc(kept.score.top1, 1))} (${esc(kept.score.mode)})`
+            ? t.rankBy === 'loss'
+              ? `, the best score: loss ${esc(fixed(kept.score.loss, 3))}, top-1 ${esc(acc(kept.score.top1, 1))} (${esc(kept.score.mode)}, ranked by loss)`
+              : `, the best score: top-1 ${esc(acc(kept.score.top1, 1))} (${esc(kept.score.mode)})`
             : '')
         : 'none',
     ],

@@ -219,6 +219,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
           ...(search.scoreImages !== undefined ? { scoreImages: search.scoreImages } : {}),
           seed: config.finetune?.seed ?? 0,
           ...(search.sensitivity ? { sensitivity: { ratios: search.sensitivity.ratios } } : {}),
+          ...(search.rankBy ? { rankBy: search.rankBy } : {}),
         }
       : undefined;
   // The sensitivity table depends on the dense model and the scoring slice, not on a target: measured once,

@@ -5,6 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AgentName, Attempt } from '../core/attempt';
+import type { RankBy } from '../core/campaign-config';
 import type { Strategy } from '../core/strategy';
 import type { Band } from '../core/tolerance-band';
 import type { CampaignTargetResult } from './campaign';
@@ -25,6 +26,8 @@ export interface StrategyLog {
   reason: string | null;
   attempts: Attempt[];
   chosenIndex: number | null;
+  /** Which figure of the score kept `chosenIndex`, when it is not top-1 (`SearchConfig.rankBy`). */
+  rankBy?: RankBy;
   /** Notes from the divergence monitor and agent switches, in order. */
   events: { afterAttempt: number; note: string }[];
 }

@@ -23,7 +23,7 @@ import type { ArtifactRef } from '../core/artifact-ref';
 import type { AgentName, Attempt } from '../core/attempt';
 import { bestAttempt, chooseCandidate, failedAttempt, firstInBand } from '../core/attempt-selection';
 import { formatZodIssues } from '../core/errors';
-import type { ScoringMode } from '../core/campaign-config';
+import type { RankBy, ScoringMode } from '../core/campaign-config';
 import type { ModelSpec } from '../core/model-spec';
 import type { ProfileSummary } from '../core/profile';
 import { screenScaleOf } from '../core/screening';
@@ -92,6 +92,8 @@ export interface CandidateScoring {
   seed: number;
   /** Measure the per-stage sensitivity once at the start, at these ratios; absent: not measured. */
   sensitivity?: { ratios: number[] };
+  /** Which figure of the score keeps a candidate (`SearchConfig.rankBy`); absent: `top1`. */
+  rankBy?: RankBy;
 }
 
 /** Input of {@link macTargetSearch}: one target of one campaign. Plain data, typed from the config schemas. */
@@ -161,6 +163,8 @@ export interface MacTargetSearchResult {
    * among in-band attempts, else the closest to target (core's `chooseCandidate`).
    */
   chosen: Attempt | null;
+  /** Which figure of the score kept `chosen`, when it is not top-1 (`SearchConfig.rankBy`). */
+  rankBy?: RankBy;
   attemptCount: number;
   /** Attempts until the first in-band one (null if none). */
   attemptsToConverge: number | null;
@@ -321,6 +325,7 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
           gridStep: input.gridStep,
           ...(request.note !== undefined ? { note: request.note } : {}),
           ...(state.sensitivity ? { sensitivity: state.sensitivity } : {}),
+          ...(input.scoring?.rankBy ? { rankBy: input.scoring.rankBy } : {}),
           context: { campaignId: input.campaignId, targetLabel: input.targetLabel },
         });
       } catch (err) {
@@ -364,7 +369,8 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     band: state.band,
     status: state.status,
     reason: state.reason ?? state.status,
-    chosen: chooseCandidate(state.attempts, state.band),
+    chosen: chooseCandidate(state.attempts, state.band, input.scoring?.rankBy),
+    ...(input.scoring?.rankBy === 'loss' ? { rankBy: input.scoring.rankBy } : {}),
     attemptCount: state.attempts.length,
     attemptsToConverge: firstHit ? firstHit.index : null,
     agentsUsed: [...new Set(state.attempts.map((a) => a.agent))],
@@ -383,7 +389,8 @@ function strategyLog(input: MacTargetSearchInput, state: SearchState, paused: bo
     status: paused && state.status === 'running' ? 'paused' : state.status,
     reason: state.reason,
     attempts: state.attempts,
-    chosenIndex: chooseCandidate(state.attempts, state.band)?.index ?? null,
+    chosenIndex: chooseCandidate(state.attempts, state.band, input.scoring?.rankBy)?.index ?? null,
+    ...(input.scoring?.rankBy === 'loss' ? { rankBy: input.scoring.rankBy } : {}),
     events: state.events,
   };
 }

@@ -230,6 +230,23 @@ describe('ClaudeAgent: the prompt of a scored search', () => {
     expect(SYSTEM_PREFIX).toContain('the best-scored candidate is the one kept');
   });
 
+  test('ranked by loss: the lowest loss is the best score Claude is told is kept', async () => {
+    // #2 has the lower top-1 (50.0 % against 62.5 %) but the lower loss (0.900 against 1.100).
+    const history = scoredHistory().map((a) => (a.index === 2 ? { ...a, score: score(0.5, 0.9) } : a));
+    api.enqueue(toolUseReply(goodStrategy()));
+    await propose(agent({ historyWindow: 1 }), proposeInput(history, { rankBy: 'loss' }));
+    const text = userText(api.messageRequests[0]!);
+    expect(text).toContain(
+      '; best score #2 (loss 0.900, top-1 50.0%; candidates are ranked by the lowest loss; the candidate kept so far)',
+    );
+    expect(text).toMatch(
+      /\| 2 \| solver \| 0\.360 \| .* \| 50\.0% loss 0\.900 \(zero-shot\) \| [^|]*best score \|/,
+    );
+    expect(text).toMatch(
+      /\| 5 \| solver \| 0\.365 \| .* \| 62\.5% loss 1\.100 \(zero-shot\) \| closest below, scored \|/,
+    );
+  });
+
   test('without scores or a table, neither appears', async () => {
     api.enqueue(toolUseReply(goodStrategy()));
     await propose(agent(), proposeInput(history2()));

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { verdictsOf } from '../../bench/accuracy-verdicts';
+import { judge, parseRankBy, verdictsOf } from '../../bench/accuracy-verdicts';
 
 // `bench/accuracy --verdicts-of`: the table and pooled lines it prints for a stored --json result with known
 // answers.
@@ -21,13 +21,14 @@ describe('bench/accuracy --verdicts-of', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const candidate = (attempt: number, scoreTop1: number, valTop1s: number[]) => ({
+  const candidate = (attempt: number, scoreTop1: number, valTop1s: number[], scoreLoss = 1) => ({
     model: 'democnn',
     target: 0.5,
     mode: 'recovery',
     attempt,
     kept: attempt === 1,
     scoreTop1,
+    scoreLoss,
     runs: valTop1s.map((valTop1, seed) => ({ seed, valTop1 })),
   });
 
@@ -50,15 +51,57 @@ describe('bench/accuracy --verdicts-of', () => {
     expect(lines).toContain(
       '| democnn | 0.5 | recovery | 3 | 1.00 | 0.167 | 71.0 % | 89.0 % | 18.0 | 9.0 | 1.2 | 11.0 | 1.00 |',
     );
-    const pooled = lines.filter((l) => l.startsWith('pooled, recovery:'));
+    expect(lines.some((l) => l.includes('| rho (score top-1 vs seed-mean val) |'))).toBe(true);
+    const pooled = lines.filter((l) => l.startsWith('pooled, recovery (score top-1):'));
     expect(pooled).toHaveLength(2);
     expect(pooled[0]).toMatch(
-      /^pooled, recovery: mean within-case rho 1\.00 over 1 cases, one-sided permutation p /,
+      /^pooled, recovery \(score top-1\): mean within-case rho 1\.00 over 1 cases, one-sided permutation p /,
     );
     expect(pooled[1]).toMatch(/over 1 cases resolved \(resolution > 1\), one-sided permutation p /);
     // Monte Carlo estimate of the exact 1/6 over 20,000 draws (sd 0.0026)
     const p = Number(/p (\d\.\d+)$/.exec(pooled[0]!)![1]);
     expect(Math.abs(p - 1 / 6)).toBeLessThan(0.015);
+  });
+
+  // Four candidates whose top-1 order and loss order disagree: by top-1 the campaign kept #2 (0.80), by loss
+  // it would keep #3 (0.60), the best after fine-tuning.
+  const disagreeing = () => [
+    { ...candidate(1, 0.7, [0.7, 0.7], 0.9), kept: false },
+    { ...candidate(2, 0.8, [0.76, 0.78], 0.8), kept: true },
+    { ...candidate(3, 0.75, [0.9, 0.9], 0.6), kept: false },
+    { ...candidate(4, 0.72, [0.8, 0.82], 0.7), kept: false },
+  ];
+
+  test('judged by loss: the score is the loss negated, and the kept candidate the lowest loss', () => {
+    // Means 0.70, 0.77, 0.90, 0.81. By top-1 (ranks 1 4 3 2 against 1 2 4 3): d^2 = 0 + 4 + 1 + 1 = 6, rho
+    // 1 - 36 / 60 = 0.4, regret 90 - 77 = 13 points. By -loss (ranks 1 2 4 3): rho 1, regret 0.
+    const byTop1 = judge(disagreeing()).verdicts[0]!;
+    expect(byTop1.rho).toBeCloseTo(0.4, 10);
+    expect(byTop1.keptMean).toBeCloseTo(0.77, 10);
+    expect(byTop1.regret).toBeCloseTo(0.13, 10);
+    const byLoss = judge(disagreeing(), 'loss').verdicts[0]!;
+    expect(byLoss.rho).toBeCloseTo(1, 10);
+    expect(byLoss.keptMean).toBeCloseTo(0.9, 10);
+    expect(byLoss.regret).toBeCloseTo(0, 10);
+  });
+
+  test("a campaign ranked by loss keeps its own kept when judged by loss, and top-1's when judged by top-1", () => {
+    // The campaign ran with rankBy loss and kept #3; judged by top-1 the kept is the highest top-1, #2.
+    const ranLoss = disagreeing().map((r) => ({ ...r, rankBy: 'loss' as const, kept: r.attempt === 3 }));
+    expect(judge(ranLoss, 'loss').verdicts[0]!.keptMean).toBeCloseTo(0.9, 10);
+    expect(judge(ranLoss, 'top1').verdicts[0]!.keptMean).toBeCloseTo(0.77, 10);
+  });
+
+  test('--verdicts-of --rank-by loss prints the loss verdict; a bad --rank-by is named', () => {
+    const file = path.join(dir, 'result.json');
+    fs.writeFileSync(file, JSON.stringify({ scoredCandidates: disagreeing() }));
+    verdictsOf([file], 'loss');
+    expect(lines.some((l) => l.includes('| rho (score loss, negated vs seed-mean val) |'))).toBe(true);
+    expect(lines.find((l) => l.startsWith('| democnn |'))).toMatch(
+      /^\| democnn \| 0\.5 \| recovery \| 4 \| 1\.00 \| 0\.042 \| 90\.0 % \| 90\.0 % \| 0\.0 \|/,
+    );
+    expect(lines.filter((l) => l.startsWith('pooled, recovery (score loss, negated):'))).toHaveLength(2);
+    expect(() => parseRankBy('top5')).toThrow('--rank-by: expected top1 or loss, got "top5"');
   });
 
   test('a file that is not a bench/accuracy result is named', () => {

@@ -1,7 +1,14 @@
 import type { Attempt } from '../../src/core/attempt';
 import { attemptRole } from '../../src/core/search-state';
 import { baseStrategy } from '../../src/core/strategy';
-import { attemptsTable, exportCsv, fineTuneLine, percent, scoreText } from '../../src/client/format';
+import {
+  attemptsTable,
+  exportCsv,
+  fineTuneLine,
+  logHeading,
+  percent,
+  scoreText,
+} from '../../src/client/format';
 
 // A scored search at 10 M MACs, band -5%..+1%: #1 a scaling step (+20 %), #2 a candidate scored zero-shot,
 // #3 a candidate scored after a 50-step recovery fine-tune (kept), #4 a candidate whose scoring failed,
@@ -48,6 +55,29 @@ const ATTEMPTS: Attempt[] = [
     error: 'EngineError: bad ratio',
   },
 ];
+
+describe('the heading of a strategy log', () => {
+  const log = {
+    targetLabel: 't',
+    model: 'democnn',
+    targetMacs: 13_681_280,
+    band: { lo: -0.05, hi: 0.01 },
+    status: 'COMPLETED',
+    attempts: [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    chosenIndex: 7,
+  };
+  test('the kept attempt, and the figure that kept it when the search ranked by loss', () => {
+    expect(logHeading({ ...log, result: { status: 'converged' } })).toBe(
+      't: democnn -> 13.7 M MACs, band -5%..+1% (converged, 9 attempts, kept #7)',
+    );
+    expect(logHeading({ ...log, result: { status: 'converged', rankBy: 'loss' } })).toBe(
+      't: democnn -> 13.7 M MACs, band -5%..+1% (converged, 9 attempts, kept #7 (the lowest score loss))',
+    );
+    expect(logHeading({ ...log, status: 'RUNNING', chosenIndex: null })).toBe(
+      't: democnn -> 13.7 M MACs, band -5%..+1% (RUNNING, 9 attempts)',
+    );
+  });
+});
 
 describe('the strategy log table with scores', () => {
   const text = attemptsTable(ATTEMPTS, 3);

@@ -1,12 +1,14 @@
 import type { Attempt } from '../../src/core/attempt';
 import {
   bestAttempt,
+  bestScored,
   bracketOf,
   chooseCandidate,
   failedAttempt,
   firstInBand,
   isFailed,
   isMeasured,
+  scoreBeats,
   sideOf,
 } from '../../src/core/attempt-selection';
 import { baseStrategy } from '../../src/core/strategy';
@@ -161,6 +163,64 @@ describe('chooseCandidate with candidate scores', () => {
     ['nothing scored: the old rule (proxy)', [null, 'error: boom', null], 3, 3],
   ])('%s', (_label, specs, proxyOn, index) => {
     expect(chooseCandidate(scored(specs, proxyOn), BAND)?.index).toBe(index);
+  });
+
+  test.each<[string, ([number, number] | null | string)[], number]>([
+    [
+      'rankBy loss: the lowest loss wins over the highest top-1',
+      [
+        [0.77, 0.713],
+        [0.76, 0.76],
+        [0.78, 0.726],
+      ],
+      1,
+    ],
+    [
+      'rankBy loss, equal loss: the higher top-1',
+      [
+        [0.6, 0.7],
+        [0.65, 0.7],
+        [0.9, 0.8],
+      ],
+      2,
+    ],
+    [
+      'rankBy loss, equal loss and top-1: the earlier',
+      [
+        [0.7, 1],
+        [0.7, 1],
+      ],
+      1,
+    ],
+    ['rankBy loss: a failed scoring is never kept over a scored one', ['error: boom', [0.1, 3]], 2],
+  ])('%s', (_label, specs, index) => {
+    expect(chooseCandidate(scored(specs), BAND, 'loss')?.index).toBe(index);
+    expect(bestScored(scored(specs), BAND, 'loss')?.index).toBe(index);
+  });
+
+  test('the same candidates, ranked by top-1 and by loss, keep different attempts', () => {
+    const h = scored([
+      [0.742, 0.731],
+      [0.77, 0.713],
+      [0.734, 0.726],
+      [0.762, 0.76],
+    ]);
+    expect(chooseCandidate(h, BAND)?.index).toBe(2);
+    const swapped = scored([
+      [0.742, 0.731],
+      [0.77, 0.76],
+      [0.734, 0.713],
+    ]);
+    expect(chooseCandidate(swapped, BAND, 'top1')?.index).toBe(2);
+    expect(chooseCandidate(swapped, BAND, 'loss')?.index).toBe(3);
+  });
+
+  test('scoreBeats: a strict order on (top-1, loss) or (loss, top-1)', () => {
+    const a = { top1: 0.77, loss: 0.71 };
+    const b = { top1: 0.72, loss: 0.69 };
+    expect([scoreBeats(a, b), scoreBeats(b, a)]).toEqual([true, false]);
+    expect([scoreBeats(a, b, 'loss'), scoreBeats(b, a, 'loss')]).toEqual([false, true]);
+    expect([scoreBeats(a, a), scoreBeats(a, a, 'loss')]).toEqual([false, false]);
   });
 
   test('a scored attempt out of band (after a band change) is not kept', () => {

@@ -100,12 +100,19 @@ describe('campaign config: search scoring fields', () => {
       'search.sensitivity.ratios.0',
       '<=0.95',
     ],
+    ['rankBy without a dataset', { rankBy: 'loss' }, false, 'search.rankBy', 'needs a dataset'],
+    ['an unknown rankBy', { rankBy: 'top5' }, true, 'search.rankBy', '"top1"|"loss"'],
     ['candidates 0', { candidates: 0 }, true, 'search.candidates', '>=1'],
     ['scoreImages 0', { scoreImages: 0 }, true, 'search.scoreImages', '>=1'],
   ])('%s: one error naming the field', (_label, search, withDataset, field, words) => {
     const p = problems({ ...BASE, search, ...(withDataset ? { dataset: DATASET } : {}) });
     expect(p).toContain(`${field}:`);
     expect(p).toContain(words);
+  });
+
+  test('rankBy loss with a dataset is accepted, and absent it stays absent (top-1, as before)', () => {
+    expect(problems({ ...BASE, search: { scoring: 'recovery', rankBy: 'loss' }, dataset: DATASET })).toBe('');
+    expect(CampaignConfigSchema.parse({ ...BASE, dataset: DATASET }).search.rankBy).toBeUndefined();
   });
 
   test('sensitivity: false and candidates without a dataset are accepted (nothing to score)', () => {

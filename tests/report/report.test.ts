@@ -132,6 +132,11 @@ describe('renderReport', () => {
       '5: 2 in band, 1 failed in the engine; 1 candidate scored, scoring failed for 1',
     );
     expect(scored).toMatch(/attempt 4 by solver: [^<]*, the best score: top-1 74\.2% \(recovery\)/);
+    // Ranked by loss, the kept line says which figure kept it.
+    const byLoss = renderReport({ ...scoredData, targets: [{ ...scoredData.targets[0]!, rankBy: 'loss' }] });
+    expect(byLoss).toMatch(
+      /attempt 4 by solver: [^<]*, the best score: loss 0\.831, top-1 74\.2% \(recovery, ranked by loss\)/,
+    );
     // Without scores the column is absent.
     expect(html).not.toContain('score top-1');
   });

@@ -1,6 +1,6 @@
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
-import { attemptsTable, percent } from '../../src/client/format';
+import { attemptsTable, logHeading, percent } from '../../src/client/format';
 import type { Attempt } from '../../src/core/attempt';
 import type { CampaignConfigInput } from '../../src/core/campaign-config';
 import { attemptRole } from '../../src/core/search-state';
@@ -213,6 +213,40 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
 
       saveHistoryFixture('mac-target-search-screened', searchId);
       saveHistoryFixture('mac-target-search-per-layer-shape', searchId);
+    },
+    15 * 60_000,
+  );
+
+  test(
+    'search.rankBy loss: the kept candidate is the lowest score loss, and the log and result say so',
+    async () => {
+      const byLoss: CampaignConfigInput = {
+        ...config,
+        search: { agent: 'solver', maxIterations: 30, candidates: 3, scoreImages: 64, rankBy: 'loss' },
+      };
+      const { campaignId } = await campaigns.start(byLoss, { campaignId: testId('rank-loss') });
+      const result = await campaigns.result(campaignId);
+      const t = result.targets[0]!;
+      expect(t.status).toBe('converged');
+      expect(t.rankBy).toBe('loss');
+      const [log] = await campaigns.log(campaignId);
+      const scored = log!.attempts.filter((a) => attemptRole(a) === 'candidate' && a.score !== undefined);
+      expect(scored.length).toBeGreaterThanOrEqual(2);
+      // The lowest loss, then the higher top-1, then the earlier attempt.
+      const best = [...scored].sort(
+        (a, b) => a.score!.loss - b.score!.loss || b.score!.top1 - a.score!.top1 || a.index - b.index,
+      )[0]!;
+      expect(t.chosen?.index).toBe(best.index);
+      expect(log!.chosenIndex).toBe(best.index);
+      const own = await env.client.workflow
+        .getHandle(searchWorkflowId(campaignId, 'half'))
+        .query(strategyLogQuery);
+      expect(own).toMatchObject({ chosenIndex: best.index, rankBy: 'loss' });
+      expect(logHeading(log!)).toMatch(
+        new RegExp(
+          `\\(converged, ${log!.attempts.length} attempts, kept #${best.index} \\(the lowest score loss\\)\\)$`,
+        ),
+      );
     },
     15 * 60_000,
   );
