@@ -405,13 +405,18 @@ function spreadOf(list: readonly ScoredRuns[]): {
   return { means, seedSd, spreadSd, resolution };
 }
 
-/** `rows` grouped by case (model, target, mode), in first-seen order; a row without runs is an error. */
+/** The case (model, target, scoring mode) a scored candidate belongs to, as a map key. */
+export function caseKey(r: { model: string; target: number; mode: string }): string {
+  return JSON.stringify([r.model, r.target, r.mode]);
+}
+
+/** `rows` grouped by case ({@link caseKey}), in first-seen order; a row without runs is an error. */
 function casesOf(rows: readonly ScoredRuns[]): ScoredRuns[][] {
   const cases = new Map<string, ScoredRuns[]>();
   for (const r of rows) {
     if (r.valTop1s.length === 0)
       throw new RangeError(`scored candidate ${r.model} @ ${r.target} #${r.attempt} has no runs`);
-    const key = JSON.stringify([r.model, r.target, r.mode]);
+    const key = caseKey(r);
     const list = cases.get(key);
     if (list) list.push(r);
     else cases.set(key, [r]);

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { scoreBeats } from '../src/core/attempt-selection';
 import { RankBySchema, type RankBy } from '../src/core/campaign-config';
-import { caseVerdicts, pooledByMode, type CaseVerdict } from './accuracy-stats';
+import { caseKey, caseVerdicts, pooledByMode, type CaseVerdict } from './accuracy-stats';
 
 /** What a verdict reads of one scored candidate (a row of a run's `scoredCandidates`). */
 export interface JudgedRow {
@@ -25,6 +25,16 @@ export interface JudgedRow {
   runs: readonly { valTop1: number }[];
 }
 
+/** A scored candidate's score as `rankBy` ranks it, higher better: its top-1, or its loss negated. */
+export function rankedScore(r: Pick<JudgedRow, 'scoreTop1' | 'scoreLoss'>, rankBy: RankBy): number {
+  return rankBy === 'loss' ? -r.scoreLoss : r.scoreTop1;
+}
+
+/** How the printed tables name the score `rankBy` reads. */
+export function figureName(rankBy: RankBy): string {
+  return rankBy === 'loss' ? 'score loss, negated' : 'score top-1';
+}
+
 /**
  * The per-case verdicts and the per-mode pooled rho of the scored candidates, the score read as `rankBy`
  * ranks it: its top-1, or its loss negated (lower is better). A case judged by another figure than its
@@ -39,20 +49,19 @@ export function judge(
   verdicts: CaseVerdict[];
   pooled: Pooled[];
 } {
-  const caseOf = (r: JudgedRow) => `${r.model}\u0000${r.target}\u0000${r.mode}`;
+  const score = (x: JudgedRow) => ({ top1: x.scoreTop1, loss: x.scoreLoss });
   const first = new Map<string, JudgedRow>();
   for (const r of [...scored].sort((a, b) => a.attempt - b.attempt)) {
-    const best = first.get(caseOf(r));
-    const score = (x: JudgedRow) => ({ top1: x.scoreTop1, loss: x.scoreLoss });
-    if (!best || scoreBeats(score(r), score(best), rankBy)) first.set(caseOf(r), r);
+    const best = first.get(caseKey(r));
+    if (!best || scoreBeats(score(r), score(best), rankBy)) first.set(caseKey(r), r);
   }
   const rows = scored.map((r) => ({
     model: r.model,
     target: r.target,
     mode: r.mode,
     attempt: r.attempt,
-    kept: (r.rankBy ?? 'top1') === rankBy ? r.kept : first.get(caseOf(r)) === r,
-    score: rankBy === 'loss' ? -r.scoreLoss : r.scoreTop1,
+    kept: (r.rankBy ?? 'top1') === rankBy ? r.kept : first.get(caseKey(r)) === r,
+    score: rankedScore(r, rankBy),
     valTop1s: r.runs.map((x) => x.valTop1),
   }));
   return {
@@ -74,7 +83,7 @@ export function printVerdicts(
 ): void {
   const pct = (x: number) => (x * 100).toFixed(1);
   const p = (x: number | null) => (x === null ? '-' : pct(x));
-  const figure = rankBy === 'loss' ? 'score loss, negated' : 'score top-1';
+  const figure = figureName(rankBy);
   if (verdicts.length) {
     console.log(
       `\n| model | target | mode | candidates | rho (${figure} vs seed-mean val) | p | kept mean | best mean | regret | spread sd | seed sd | resolution | noise ceiling |`,
@@ -94,11 +103,6 @@ export function printVerdicts(
     );
 }
 
-/**
- * `--verdicts-of a.json,b.json`: the verdicts of results written by earlier runs (`--json`), without running
- * anything: each file's cases, then each mode pooled over every file's cases (give each case once); the
- * score read as `rankBy` ranks it ({@link judge}).
- */
 /** `--rank-by`, checked: `top1` or `loss`. */
 export function parseRankBy(text: string): RankBy {
   const parsed = RankBySchema.safeParse(text);
@@ -106,6 +110,11 @@ export function parseRankBy(text: string): RankBy {
   return parsed.data;
 }
 
+/**
+ * `--verdicts-of a.json,b.json`: the verdicts of results written by earlier runs (`--json`), without running
+ * anything: each file's cases, then each mode pooled over every file's cases (give each case once); the
+ * score read as `rankBy` ranks it ({@link judge}).
+ */
 export function verdictsOf(files: readonly string[], rankBy: RankBy = 'top1'): void {
   const all: JudgedRow[] = [];
   for (const file of files) {

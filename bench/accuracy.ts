@@ -61,7 +61,7 @@ import {
   spearman,
   type RunRow,
 } from './accuracy-stats';
-import { judge, parseRankBy, printVerdicts, verdictsOf } from './accuracy-verdicts';
+import { figureName, judge, parseRankBy, printVerdicts, rankedScore, verdictsOf } from './accuracy-verdicts';
 
 /** The baselines, each a base strategy whose ratio is scaled into the band. */
 export const BASELINES: { method: string; base: Omit<Strategy, 'pruningRatio'> }[] = [
@@ -647,8 +647,9 @@ async function main(): Promise<void> {
   const baselines = candidates.filter((c) => !c.campaign);
   const zeroShot = baselines.filter((c) => c.zeroShotTop1 !== null);
   const recovery = baselines.filter((c) => c.recoveryTop1 !== null);
-  // Over every scored candidate of the campaigns of one mode (all models and targets): its score against
-  // its final val top-1 (the mean over --candidate-seeds); and, over the same candidates, the engine's quick proxy.
+  // Over every scored candidate of the campaigns of one mode (all models and targets): its score as the campaigns
+  // ranked it (--rank-by) against its final val top-1 (the mean over --candidate-seeds); and, over the same
+  // candidates, the engine's quick proxy.
   const campaignRho = modes.map((mode) => {
     const mine = scoredRows.filter((r) => r.mode === mode);
     const proxied = mine.filter((r) => r.proxyTop1 !== null);
@@ -656,7 +657,7 @@ async function main(): Promise<void> {
       mode,
       count: mine.length,
       rho: spearman(
-        mine.map((r) => r.scoreTop1),
+        mine.map((r) => rankedScore(r, rankBy)),
         mine.map((r) => r.valTop1),
       ),
       proxyRho: spearman(
@@ -755,7 +756,7 @@ async function main(): Promise<void> {
   }
   for (const r of campaignRho)
     console.log(
-      `Spearman rho, ${r.mode} score vs final val top-1 (mean over candidate seeds): ${r.rho?.toFixed(3) ?? 'undefined'} over ${r.count} scored candidates; ` +
+      `Spearman rho, ${r.mode} ${figureName(rankBy)} vs final val top-1 (mean over candidate seeds): ${r.rho?.toFixed(3) ?? 'undefined'} over ${r.count} scored candidates; ` +
         `engine proxy vs the same: ${r.proxyRho?.toFixed(3) ?? 'undefined'} over ${r.proxyCount}`,
     );
   printVerdicts(verdicts, pooled, rankBy);

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { judge, parseRankBy, verdictsOf } from '../../bench/accuracy-verdicts';
+import { judge, parseRankBy, rankedScore, verdictsOf } from '../../bench/accuracy-verdicts';
 
 // `bench/accuracy --verdicts-of`: the table and pooled lines it prints for a stored --json result with known
 // answers.
@@ -79,6 +79,8 @@ describe('bench/accuracy --verdicts-of', () => {
     expect(byTop1.rho).toBeCloseTo(0.4, 10);
     expect(byTop1.keptMean).toBeCloseTo(0.77, 10);
     expect(byTop1.regret).toBeCloseTo(0.13, 10);
+    expect(disagreeing().map((r) => rankedScore(r, 'loss'))).toEqual([-0.9, -0.8, -0.6, -0.7]);
+    expect(disagreeing().map((r) => rankedScore(r, 'top1'))).toEqual([0.7, 0.8, 0.75, 0.72]);
     const byLoss = judge(disagreeing(), 'loss').verdicts[0]!;
     expect(byLoss.rho).toBeCloseTo(1, 10);
     expect(byLoss.keptMean).toBeCloseTo(0.9, 10);
