@@ -377,11 +377,15 @@ function renderHistory(
   const bestText =
     best !== undefined ? `; best #${history[best]!.index} at ${formatPercent(history[best]!.deviation)}` : '';
   const scored = bestScored(history, band, rankBy);
-  const scoredText = !scored?.score
-    ? ''
-    : rankBy === 'loss'
-      ? `; best score #${scored.index} (loss ${scored.score.loss.toFixed(3)}, top-1 ${pct1(scored.score.top1)}; candidates are ranked by the lowest loss; the candidate kept so far)`
-      : `; best score #${scored.index} (top-1 ${pct1(scored.score.top1)}, the candidate kept so far)`;
+  let scoredText = '';
+  if (scored?.score) {
+    const top1 = `top-1 ${pct1(scored.score.top1)}`;
+    const figures =
+      rankBy === 'loss'
+        ? `loss ${scored.score.loss.toFixed(3)}, ${top1}; candidates are ranked by the lowest loss;`
+        : `${top1},`;
+    scoredText = `; best score #${scored.index} (${figures} the candidate kept so far)`;
+  }
   lines.push(`# Attempts so far (${history.length}; ${inBandCount} in band${bestText}${scoredText})`);
   lines.push(
     '| # | agent | ratio | importance | roundTo | overrides | MACs | deviation | in band | top1 | score | kept as |',

@@ -1,5 +1,6 @@
 import type { FineTuneHeartbeat } from '../activities';
 import { scoreModeText, screenText, type Attempt } from '../core/attempt';
+import type { RankBy } from '../core/campaign-config';
 import { attemptRole, type AttemptRole } from '../core/search-state';
 import { formatBand, type Band } from '../core/tolerance-band';
 import { formatMacs, formatPercent } from '../core/units';
@@ -74,7 +75,7 @@ export function logHeading(l: {
   status: string;
   attempts: readonly unknown[];
   chosenIndex: number | null;
-  result?: { status: string; rankBy?: string };
+  result?: { status: string; rankBy?: RankBy };
 }): string {
   const kept =
     l.chosenIndex === null

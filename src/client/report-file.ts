@@ -115,7 +115,7 @@ export async function buildReportData(
       reason: t.reason,
       attempts,
       chosenIndex: chosen?.index ?? null,
-      ...(t.rankBy === 'loss' ? { rankBy: 'loss' as const } : {}),
+      ...(t.rankBy ? { rankBy: t.rankBy } : {}),
       ...(chosen
         ? {
             pruned: {

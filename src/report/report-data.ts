@@ -1,4 +1,5 @@
 import type { Attempt, StageMacs } from '../core/attempt';
+import type { RankBy } from '../core/campaign-config';
 
 /**
  * Latency of one exported model at one batch size, as measured by onnxruntime (milliseconds per batch).
@@ -82,8 +83,8 @@ export interface TargetReport {
   readonly attempts: readonly Attempt[];
   /** The `index` field (1-based) of the attempt that was kept; `null` when none was. */
   readonly chosenIndex: number | null;
-  /** Which figure of the score kept `chosenIndex`, when it is not top-1 (`search.rankBy: loss`). */
-  readonly rankBy?: 'loss';
+  /** Which figure of the score kept `chosenIndex`, when the config set one (`search.rankBy`); absent: top-1. */
+  readonly rankBy?: RankBy;
   readonly pruned?: PrunedReport;
   readonly finetune?: FinetuneReport;
 }

@@ -26,7 +26,7 @@ export interface StrategyLog {
   reason: string | null;
   attempts: Attempt[];
   chosenIndex: number | null;
-  /** Which figure of the score kept `chosenIndex`, when it is not top-1 (`SearchConfig.rankBy`). */
+  /** Which figure of the score kept `chosenIndex`, when the config set one (`SearchConfig.rankBy`). */
   rankBy?: RankBy;
   /** Notes from the divergence monitor and agent switches, in order. */
   events: { afterAttempt: number; note: string }[];

@@ -163,7 +163,7 @@ export interface MacTargetSearchResult {
    * among in-band attempts, else the closest to target (core's `chooseCandidate`).
    */
   chosen: Attempt | null;
-  /** Which figure of the score kept `chosen`, when it is not top-1 (`SearchConfig.rankBy`). */
+  /** Which figure of the score kept `chosen`, when the config set one (`SearchConfig.rankBy`). */
   rankBy?: RankBy;
   attemptCount: number;
   /** Attempts until the first in-band one (null if none). */
@@ -325,7 +325,7 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
           gridStep: input.gridStep,
           ...(request.note !== undefined ? { note: request.note } : {}),
           ...(state.sensitivity ? { sensitivity: state.sensitivity } : {}),
-          ...(input.scoring?.rankBy ? { rankBy: input.scoring.rankBy } : {}),
+          ...rankedBy(input),
           context: { campaignId: input.campaignId, targetLabel: input.targetLabel },
         });
       } catch (err) {
@@ -370,11 +370,16 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     status: state.status,
     reason: state.reason ?? state.status,
     chosen: chooseCandidate(state.attempts, state.band, input.scoring?.rankBy),
-    ...(input.scoring?.rankBy === 'loss' ? { rankBy: input.scoring.rankBy } : {}),
+    ...rankedBy(input),
     attemptCount: state.attempts.length,
     attemptsToConverge: firstHit ? firstHit.index : null,
     agentsUsed: [...new Set(state.attempts.map((a) => a.agent))],
   };
+}
+
+/** `{ rankBy }` when the config set how candidates are ranked, else nothing (the default, top-1). */
+function rankedBy(input: MacTargetSearchInput): { rankBy?: RankBy } {
+  return input.scoring?.rankBy ? { rankBy: input.scoring.rankBy } : {};
 }
 
 /** The strategy log as {@link strategyLogQuery} shows it. */
@@ -390,7 +395,7 @@ function strategyLog(input: MacTargetSearchInput, state: SearchState, paused: bo
     reason: state.reason,
     attempts: state.attempts,
     chosenIndex: chooseCandidate(state.attempts, state.band, input.scoring?.rankBy)?.index ?? null,
-    ...(input.scoring?.rankBy === 'loss' ? { rankBy: input.scoring.rankBy } : {}),
+    ...rankedBy(input),
     events: state.events,
   };
 }
