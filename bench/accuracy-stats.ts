@@ -246,6 +246,16 @@ export function atLeastAsGood(a: SeedSummary, b: SeedSummary): boolean {
 /** The band of every bench/accuracy case: -5 %..+1 % of the target. */
 export const BAND = { lo: -0.05, hi: 0.01 };
 
+/**
+ * The generated dataset's folder label in `--work` (its dense models are named by it too): its size, and its class
+ * count when not 10, so that the 10-class runs keep the names of the earlier runs and no two datasets share one.
+ */
+export function datasetLabel(classes: number, trainPerClass: number, valPerClass: number): string {
+  if (!Number.isInteger(classes) || classes < 2 || classes > 100)
+    throw new Error(`--classes: expected a whole number from 2 to 100, got ${classes}`);
+  return `${classes === 10 ? '' : `c${classes}-`}${trainPerClass}x${valPerClass}`;
+}
+
 /** What bench/accuracy reads of one attempt of a campaign's strategy log. */
 export type LoggedAttempt = Pick<Attempt, 'index' | 'inBand' | 'error' | 'score' | 'scoreError'>;
 

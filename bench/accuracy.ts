@@ -23,7 +23,8 @@
  * accuracy (baselines: the zero-shot proxy on train/; campaigns: the mode's score over its scored candidates).
  *
  * Usage: bench/accuracy [--quick] [--models democnn,resnet18] [--targets 0.5,0.3] [--seeds 0,1,2]
- *                       [--dense-epochs auto] [--ft-epochs 2] [--train-per-class 120] [--val-per-class 100]
+ *                       [--dense-epochs auto] [--ft-epochs 2] [--classes 10] [--train-per-class 120]
+ *                       [--val-per-class 100]
  *                       [--candidate-seeds all|first] [--modes zero-shot,recovery] [--candidates 4]
  *                       [--methods l1,taylor|none] [--recovery-steps 8] [--max-iterations 60]
  *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE]
@@ -56,6 +57,7 @@ import {
   aggregate,
   BAND,
   candidateKey,
+  datasetLabel,
   scoredCandidates,
   searchCost,
   spearman,
@@ -99,6 +101,7 @@ interface Ctx {
   engine: WarmEngine;
   work: string;
   root: string;
+  classes: number;
   inputShape: number[];
   calibration: { dataset: string; batches: number; batchSize: number };
 }
@@ -113,17 +116,17 @@ async function trainDense(
   ctx: Ctx,
   name: string,
   epochs: number,
-  datasetLabel: string,
+  dataLabel: string,
 ): Promise<{ spec: ModelSpec; valTop1: number }> {
-  const out = path.join(ctx.work, `dense-${name}-${epochs}e-${datasetLabel}`);
+  const out = path.join(ctx.work, `dense-${name}-${epochs}e-${dataLabel}`);
   const done = path.join(out, 'model.pt');
   if (fs.existsSync(done)) {
     // --work of an earlier run: its dense model (same dataset, same recipe) is reused.
-    const spec = { name, numClasses: 10, weights: done };
+    const spec = { name, numClasses: ctx.classes, weights: done };
     return { spec, valTop1: await evaluate(ctx, spec) };
   }
   const ft = await ctx.engine.run<{ modelSpec: ModelSpec; steps: number }>('finetune', {
-    model: { name, numClasses: 10 },
+    model: { name, numClasses: ctx.classes },
     dataset: { root: ctx.root, imageSize: ctx.inputShape[2] },
     recipe: { ...denseRecipe(epochs), workers: 0 },
     checkpointDir: path.join(out, 'ckpt'),
@@ -431,6 +434,11 @@ async function main(): Promise<void> {
       'epochs of the dense model trained from scratch; auto: democnn 8, resnet18 40 (8 leaves resnet18 near 39 %)',
       'auto',
     )
+    .option(
+      '--classes <n>',
+      'classes of the generated dataset (more than 10: hue bands of the 10 shapes)',
+      '10',
+    )
     .option('--train-per-class <n>', 'train/ images per class of the generated dataset', '120')
     .option(
       '--val-per-class <n>',
@@ -470,6 +478,7 @@ async function main(): Promise<void> {
       targets: string;
       seeds: string;
       denseEpochs: string;
+      classes: string;
       trainPerClass: string;
       valPerClass: string;
       candidateSeeds: string;
@@ -493,8 +502,10 @@ async function main(): Promise<void> {
   const seeds = o.seeds.split(',').map(Number);
   const denseEpochsOf = (name: string): number =>
     o.quick ? 4 : o.denseEpochs === 'auto' ? (DENSE_EPOCHS[name] ?? 8) : Number(o.denseEpochs);
+  const classes = Number(o.classes);
   const trainPerClass = Number(o.trainPerClass);
   const valPerClass = Number(o.valPerClass);
+  const dataLabel = datasetLabel(classes, trainPerClass, valPerClass);
   if (!['all', 'first'].includes(o.candidateSeeds))
     throw new Error(`--candidate-seeds: expected all or first, got ${o.candidateSeeds}`);
   const recipe: Recipe = { epochs: o.quick ? 1 : Number(o.ftEpochs), batchSize: 32, lr: 0.002 };
@@ -532,8 +543,8 @@ async function main(): Promise<void> {
   try {
     const ds = await engine.run<{ root: string }>('make-dataset', {
       // Named by its size, so a --work of another size is never mixed with it (nor its dense models).
-      out: path.join(work, `dataset-${trainPerClass}x${valPerClass}`),
-      classes: 10,
+      out: path.join(work, `dataset-${dataLabel}`),
+      classes,
       trainPerClass,
       valPerClass,
       imageSize: 32,
@@ -544,11 +555,12 @@ async function main(): Promise<void> {
       engine,
       work,
       root: ds.root,
+      classes,
       inputShape: [1, 3, 32, 32],
       calibration: { dataset: ds.root, batches: 4, batchSize: 32 },
     };
     for (const name of models) {
-      const dense = await trainDense(ctx, name, denseEpochsOf(name), `${trainPerClass}x${valPerClass}`);
+      const dense = await trainDense(ctx, name, denseEpochsOf(name), dataLabel);
       const profile = await dryRunStrategies(engine, {
         model: dense.spec,
         inputShape: ctx.inputShape,
@@ -573,7 +585,7 @@ async function main(): Promise<void> {
           for (const seed of seeds) {
             const r = await fineTuneAndEvaluate(
               ctx,
-              { name, numClasses: 10, pruned: scaled.dir },
+              { name, numClasses: ctx.classes, pruned: scaled.dir },
               dense.spec,
               recipe,
               seed,
@@ -692,7 +704,7 @@ async function main(): Promise<void> {
     seeds,
     recipe: { ...recipe, optimizer: 'adamw', kdAlpha: 0.5, kdTemperature: 4 },
     denseEpochs: Object.fromEntries(models.map((m) => [m, denseEpochsOf(m)])),
-    dataset: { classes: 10, trainPerClass, valPerClass, preset: 'hard', imageSize: 32, seed: 0 },
+    dataset: { classes, trainPerClass, valPerClass, preset: 'hard', imageSize: 32, seed: 0 },
     candidateSeeds: pickOptions.candidateSeeds,
     wallSec: (Date.now() - t0) / 1000,
     dense: denseRows,

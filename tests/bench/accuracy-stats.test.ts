@@ -5,6 +5,7 @@ import {
   averageRanks,
   candidateKey,
   caseVerdicts,
+  datasetLabel,
   median,
   pearson,
   PERMUTATION_DRAWS,
@@ -20,6 +21,15 @@ import {
 
 // bench/accuracy's statistics on inputs with known answers.
 describe('accuracy statistics', () => {
+  test('the dataset label names its size, and its classes when not 10', () => {
+    expect(datasetLabel(10, 120, 100)).toBe('120x100');
+    expect(datasetLabel(100, 200, 15)).toBe('c100-200x15');
+    expect(() => datasetLabel(1, 120, 100)).toThrow(
+      '--classes: expected a whole number from 2 to 100, got 1',
+    );
+    expect(() => datasetLabel(Number('x'), 120, 100)).toThrow('--classes');
+  });
+
   test('average ranks share ties', () => {
     expect(averageRanks([10, 20, 20, 5])).toEqual([2, 3.5, 3.5, 1]);
     expect(averageRanks([3, 3, 3])).toEqual([2, 2, 2]);
