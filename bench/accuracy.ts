@@ -26,7 +26,7 @@
  *                       [--dense-epochs auto] [--ft-epochs 2] [--classes 10] [--train-per-class 120]
  *                       [--val-per-class 100]
  *                       [--candidate-seeds all|first] [--modes zero-shot,recovery] [--candidates 4]
- *                       [--methods l1,taylor|none] [--recovery-steps 8] [--max-iterations 60]
+ *                       [--methods l1,taylor|none] [--recovery-steps 8] [--score-images 256] [--max-iterations 60]
  *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE]
  *        bench/accuracy --verdicts-of a.json[,b.json]   (no run: the verdicts of earlier --json results)
  * Each case's rho comes with its noise ceiling (the rho a perfect score could expect against seed means this
@@ -260,6 +260,8 @@ interface PickOptions {
   recovery: { steps: number; batchSize: number; lr: number };
   /** `search.rankBy` of the campaigns. */
   rankBy: RankBy;
+  /** `search.scoreImages` of the campaigns; undefined: the engine's default (256). */
+  scoreImages: number | undefined;
   sensitivity: number[] | null;
   seeds: number[];
   /** The seeds every scored candidate is fine-tuned with (the kept one always gets {@link seeds}). */
@@ -299,6 +301,7 @@ async function campaignPick(
       candidates: o.candidates,
       ...(mode === 'recovery' ? { recovery: o.recovery } : {}),
       ...(o.rankBy !== 'top1' ? { rankBy: o.rankBy } : {}),
+      ...(o.scoreImages !== undefined ? { scoreImages: o.scoreImages } : {}),
       ...(o.sensitivity ? { sensitivity: { ratios: o.sensitivity } } : {}),
     },
     dataset: {
@@ -459,6 +462,10 @@ async function main(): Promise<void> {
     )
     .option('--recovery-steps <n>', 'search.recovery.steps of the recovery campaigns', '8')
     .option(
+      '--score-images <n>',
+      "search.scoreImages of the campaigns (held-out train/ images per score); default: the engine's 256",
+    )
+    .option(
       '--rank-by <figure>',
       'search.rankBy of the campaigns (top1 or loss); with --verdicts-of, the figure the verdicts read',
       'top1',
@@ -487,6 +494,7 @@ async function main(): Promise<void> {
       candidates: string;
       methods?: string;
       recoverySteps: string;
+      scoreImages?: string;
       rankBy: string;
       maxIterations: string;
       sensitivity: string;
@@ -521,6 +529,7 @@ async function main(): Promise<void> {
     maxIterations: Number(o.maxIterations),
     recovery: { steps: Number(o.recoverySteps), batchSize: recipe.batchSize, lr: recipe.lr },
     rankBy,
+    scoreImages: o.scoreImages === undefined ? undefined : Number(o.scoreImages),
     sensitivity: o.sensitivity === 'none' ? null : o.sensitivity.split(',').map(Number),
     seeds,
     candidateSeeds: o.candidateSeeds === 'all' ? seeds : seeds.slice(0, 1),
