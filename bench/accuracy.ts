@@ -47,7 +47,7 @@ import { resolveClientConfig } from '../src/client/client-config';
 import { startLocalRuntime, type LocalRuntime } from '../src/client/local-runtime';
 import { denseRecipe } from '../src/client/demo';
 import type { Attempt } from '../src/core/attempt';
-import { SearchConfigSchema, type CampaignConfigInput, type RankBy } from '../src/core/campaign-config';
+import type { CampaignConfigInput, RankBy } from '../src/core/campaign-config';
 import type { ModelSpec } from '../src/core/model-spec';
 import type { Strategy } from '../src/core/strategy';
 import { dryRunStrategies, screenIntoBand } from '../src/engine/dry-run';
@@ -63,6 +63,7 @@ import {
   spearman,
   type RunRow,
 } from './accuracy-stats';
+import { campaignSearch, campaignSearchError, type ScoringMode, type SearchOptions } from './accuracy-search';
 import { figureName, judge, parseRankBy, printVerdicts, rankedScore, verdictsOf } from './accuracy-verdicts';
 
 /** The baselines, each a base strategy whose ratio is scaled into the band. */
@@ -82,20 +83,11 @@ export const BASELINES: { method: string; base: Omit<Strategy, 'pruningRatio'> }
   { method: 'random', base: { importance: 'random', globalPruning: true, isomorphic: true, roundTo: 8 } },
 ];
 
-export type ScoringMode = 'zero-shot' | 'recovery';
-
 /**
  * Dense training epochs per model when `--dense-epochs auto`: democnn reaches ~88 % on `hard` in 8; resnet18
  * needs 40 (38.7 % after 8, below its own pruned models: bench/results/accuracy-resnet18-dense8.json).
  */
 export const DENSE_EPOCHS: Record<string, number> = { democnn: 8, resnet18: 40 };
-
-/** Why the campaign's scoring modes cannot run yet, or `undefined` when the config accepts them. */
-export function scoringUnsupported(mode: ScoringMode, candidates: number): string | undefined {
-  const parsed = SearchConfigSchema.safeParse({ scoring: mode, candidates });
-  if (parsed.success) return undefined;
-  return `the campaign config does not accept search.scoring/search.candidates yet (${parsed.error.issues[0]?.message ?? 'rejected'})`;
-}
 
 interface Ctx {
   engine: WarmEngine;
@@ -254,15 +246,7 @@ interface ScoredRow {
   reused: boolean;
 }
 
-interface PickOptions {
-  candidates: number;
-  maxIterations: number;
-  recovery: { steps: number; batchSize: number; lr: number };
-  /** `search.rankBy` of the campaigns. */
-  rankBy: RankBy;
-  /** `search.scoreImages` of the campaigns; undefined: the engine's default (256). */
-  scoreImages: number | undefined;
-  sensitivity: number[] | null;
+interface PickOptions extends SearchOptions {
   seeds: number[];
   /** The seeds every scored candidate is fine-tuned with (the kept one always gets {@link seeds}). */
   candidateSeeds: number[];
@@ -293,17 +277,7 @@ async function campaignPick(
     model: dense,
     inputShape: ctx.inputShape,
     targets: [{ fraction, band: '-5%..+1%', label: 't' }],
-    search: {
-      agent: 'solver',
-      fallbackAgent: 'solver',
-      maxIterations: o.maxIterations,
-      scoring: mode,
-      candidates: o.candidates,
-      ...(mode === 'recovery' ? { recovery: o.recovery } : {}),
-      ...(o.rankBy !== 'top1' ? { rankBy: o.rankBy } : {}),
-      ...(o.scoreImages !== undefined ? { scoreImages: o.scoreImages } : {}),
-      ...(o.sensitivity ? { sensitivity: { ratios: o.sensitivity } } : {}),
-    },
+    search: campaignSearch(mode, o),
     dataset: {
       root: ctx.root,
       calibrationBatches: ctx.calibration.batches,
@@ -536,6 +510,10 @@ async function main(): Promise<void> {
     recipe,
     stamp: Date.now().toString(36),
   };
+  for (const mode of modes) {
+    const bad = campaignSearchError(mode, pickOptions);
+    if (bad) throw new Error(`bench/accuracy: the ${mode} campaigns' config is refused: ${bad}`);
+  }
   // The campaigns' workers, in this process: the CLI's configuration (AP_TEMPORAL_PORT, AP_STORE).
   let runtime: LocalRuntime | undefined;
   if (modes.length) {
@@ -625,11 +603,6 @@ async function main(): Promise<void> {
         }
         const cache: FineTuneCache = new Map();
         for (const mode of modes) {
-          const why = scoringUnsupported(mode, Number(o.candidates));
-          if (why) {
-            notRun.push(`${name} @ ${fraction}: campaign pick with scoring ${mode}: ${why}`);
-            continue;
-          }
           const pick = await campaignPick(
             ctx,
             runtime!,
@@ -788,7 +761,8 @@ if (require.main === module) {
   main().then(
     () => process.exit(0),
     (err: unknown) => {
-      console.error(err);
+      // One line, the reason: a bad option names itself; a stack trace would bury it.
+      console.error(err instanceof Error ? err.message : String(err));
       process.exit(1);
     },
   );

@@ -1,0 +1,41 @@
+import { campaignSearch, campaignSearchError } from '../../bench/accuracy-search';
+
+// The search block bench/accuracy starts its campaigns with, and the check that refuses it before any work.
+const options = {
+  candidates: 6,
+  maxIterations: 60,
+  recovery: { steps: 40, batchSize: 32, lr: 0.002 },
+  rankBy: 'top1' as const,
+  scoreImages: 1000 as number | undefined,
+  sensitivity: [0.5] as number[] | null,
+};
+
+describe('bench/accuracy campaign search block', () => {
+  test('carries the options it was given, recovery only for the recovery mode', () => {
+    expect(campaignSearch('recovery', options)).toEqual({
+      agent: 'solver',
+      fallbackAgent: 'solver',
+      maxIterations: 60,
+      scoring: 'recovery',
+      candidates: 6,
+      recovery: { steps: 40, batchSize: 32, lr: 0.002 },
+      scoreImages: 1000,
+      sensitivity: { ratios: [0.5] },
+    });
+    const zeroShot = campaignSearch('zero-shot', { ...options, rankBy: 'loss', scoreImages: undefined });
+    expect(zeroShot).not.toHaveProperty('recovery');
+    expect(zeroShot).not.toHaveProperty('scoreImages');
+    expect(zeroShot).toMatchObject({ scoring: 'zero-shot', rankBy: 'loss' });
+  });
+
+  test('a valid block passes; a bad one is refused naming the field', () => {
+    expect(campaignSearchError('recovery', options)).toBeUndefined();
+    expect(campaignSearchError('recovery', { ...options, scoreImages: 0 })).toMatch(/^search\.scoreImages: /);
+    expect(campaignSearchError('recovery', { ...options, scoreImages: Number('many') })).toMatch(
+      /^search\.scoreImages: /,
+    );
+    expect(
+      campaignSearchError('recovery', { ...options, recovery: { ...options.recovery, steps: 0 } }),
+    ).toMatch(/^search\.recovery\.steps: /);
+  });
+});
