@@ -17,7 +17,9 @@
  *   all`), so that Spearman's rho between the score and the seed-mean final val top-1 is over all scored
  *   candidates, and each case says how far its candidates really are apart in seed noise (`resolution`) and
  *   how much the kept one lost against the best scored one in hindsight (`regret`). A candidate
- *   whose strategy and MACs another campaign already pruned is the same model: its fine-tune is reused.
+ *   whose strategy and MACs another campaign already pruned is the same model: its fine-tune is reused; so are
+ *   the fine-tunes of `--reuse` results of the same dense model, dataset and recipe (bench/accuracy-reuse.ts),
+ *   which makes a change of the scoring alone (e.g. `--recovery-steps`) a run of minutes.
  * Reports mean and spread of final val top-1 per method, the search cost (prune trials, scoring fine-tune
  * steps, wall time) beside the final fine-tune's steps, and Spearman's rho between each score and final
  * accuracy (baselines: the zero-shot proxy on train/; campaigns: the mode's score over its scored candidates).
@@ -27,7 +29,7 @@
  *                       [--val-per-class 100]
  *                       [--candidate-seeds all|first] [--modes zero-shot,recovery] [--candidates 4]
  *                       [--methods l1,taylor|none] [--recovery-steps 8] [--score-images 256] [--max-iterations 60]
- *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE]
+ *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE] [--reuse a.json[,b.json]]
  *        bench/accuracy --verdicts-of a.json[,b.json]   (no run: the verdicts of earlier --json results)
  * Each case's rho comes with its noise ceiling (the rho a perfect score could expect against seed means this
  * noisy) and its one-sided permutation p (how often a score unrelated to accuracy would rank
@@ -56,13 +58,13 @@ import { WarmEngine } from '../src/engine/engine-process';
 import {
   aggregate,
   BAND,
-  candidateKey,
   datasetLabel,
   scoredCandidates,
   searchCost,
   spearman,
   type RunRow,
 } from './accuracy-stats';
+import { fineTuneKey, ReusedFineTunes, type RunSetting } from './accuracy-reuse';
 import { campaignSearch, campaignSearchError, type ScoringMode, type SearchOptions } from './accuracy-search';
 import { figureName, judge, parseRankBy, printVerdicts, rankedScore, verdictsOf } from './accuracy-verdicts';
 
@@ -229,6 +231,7 @@ interface ScoredRow {
   attempt: number;
   kept: boolean;
   strategy: Strategy;
+  macs: number;
   deviation: number;
   params: number;
   scoreTop1: number;
@@ -242,7 +245,7 @@ interface ScoredRow {
   /** Final val top-1 per fine-tune seed (seed 0 only with `--candidate-seeds first`). */
   runs: { seed: number; valTop1: number }[];
   steps: number;
-  /** The fine-tunes were another campaign's candidate with the same strategy and MACs. */
+  /** The fine-tunes were already run: by another campaign here with the same strategy and MACs, or a --reuse file. */
   reused: boolean;
 }
 
@@ -253,9 +256,6 @@ interface PickOptions extends SearchOptions {
   recipe: Recipe;
   stamp: string;
 }
-
-/** Fine-tunes by candidate (strategy + MACs) and seed, shared by the campaigns of one model and target. */
-type FineTuneCache = Map<string, { valTop1: number; steps: number; wallMs: number }>;
 
 /**
  * The campaign's pick with one scoring mode: run the campaign (search only), fine-tune its kept attempt over
@@ -269,7 +269,7 @@ async function campaignPick(
   fraction: number,
   mode: ScoringMode,
   o: PickOptions,
-  cache: FineTuneCache,
+  cache: ReusedFineTunes,
 ): Promise<{ row: CandidateRow; scored: ScoredRow[] } | string> {
   const name = dense.name;
   const config: CampaignConfigInput = {
@@ -298,7 +298,7 @@ async function campaignPick(
   const cost = searchCost(log.attempts);
   const kept = t.chosen;
   const fineTune = async (a: Attempt, seed: number) => {
-    const key = `${candidateKey(a.strategy, a.macs)}#${seed}`;
+    const key = fineTuneKey(name, a.strategy, a.macs, seed);
     const hit = cache.get(key);
     if (hit) return { ...hit, reused: true };
     if (!a.model) throw new Error(`${campaignId} attempt ${a.index}: no stored model`);
@@ -336,6 +336,7 @@ async function campaignPick(
       attempt: a.index,
       kept: a.kept,
       strategy: a.strategy,
+      macs: a.macs,
       deviation: a.deviation,
       params: a.params,
       scoreTop1: a.score.top1,
@@ -354,7 +355,7 @@ async function campaignPick(
     const r = await fineTune(kept, seed);
     runs.push({ seed, valTop1: r.valTop1, steps: r.steps, wallMs: r.wallMs });
     console.error(
-      `  campaign pick (${mode}) #${kept.index} seed ${seed}: val top-1 ${(r.valTop1 * 100).toFixed(1)} % (${r.steps} steps)`,
+      `  campaign pick (${mode}) #${kept.index} seed ${seed}: val top-1 ${(r.valTop1 * 100).toFixed(1)} % (${r.steps} steps${r.reused ? ', reused' : ''})`,
     );
   }
   return {
@@ -449,6 +450,10 @@ async function main(): Promise<void> {
     .option('--work <dir>', 'working folder (dataset, models)')
     .option('--json <file>', 'write every row as JSON here')
     .option(
+      '--reuse <files>',
+      'earlier --json results of the same dense model, dataset and recipe: their fine-tunes of the same candidate and seed are not run again',
+    )
+    .option(
       '--verdicts-of <files>',
       'run nothing: print the verdicts (rho, p, regret, resolution) of these --json results, and each mode pooled',
     )
@@ -474,6 +479,7 @@ async function main(): Promise<void> {
       sensitivity: string;
       work?: string;
       json?: string;
+      reuse?: string;
       verdictsOf?: string;
     }>();
   const rankBy = parseRankBy(o.rankBy);
@@ -514,6 +520,13 @@ async function main(): Promise<void> {
     const bad = campaignSearchError(mode, pickOptions);
     if (bad) throw new Error(`bench/accuracy: the ${mode} campaigns' config is refused: ${bad}`);
   }
+  // What makes a fine-tune the same as an earlier run's: written to --json, checked against --reuse files.
+  const setting: RunSetting = {
+    recipe: { ...recipe, optimizer: 'adamw', kdAlpha: 0.5, kdTemperature: 4 },
+    dataset: { classes, trainPerClass, valPerClass, preset: 'hard', imageSize: 32, seed: 0 },
+    denseEpochs: Object.fromEntries(models.map((m) => [m, denseEpochsOf(m)])),
+  };
+  const cache = ReusedFineTunes.load(o.reuse?.split(',').filter(Boolean) ?? [], setting, models);
   // The campaigns' workers, in this process: the CLI's configuration (AP_TEMPORAL_PORT, AP_STORE).
   let runtime: LocalRuntime | undefined;
   if (modes.length) {
@@ -554,6 +567,7 @@ async function main(): Promise<void> {
         strategies: [{ ...BASELINES[1]!.base, pruningRatio: 0 }],
       });
       denseRows.push({ model: name, valTop1: dense.valTop1, denseMacs: profile.denseMacs });
+      cache.admitDense(name, dense.valTop1, profile.denseMacs);
       console.error(
         `${name}: dense val top-1 ${(dense.valTop1 * 100).toFixed(1)} %, ${profile.denseMacs} MACs`,
       );
@@ -601,7 +615,6 @@ async function main(): Promise<void> {
             runs,
           });
         }
-        const cache: FineTuneCache = new Map();
         for (const mode of modes) {
           const pick = await campaignPick(
             ctx,
@@ -684,9 +697,8 @@ async function main(): Promise<void> {
     machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load ${load}`,
     command: process.argv.slice(2).join(' '),
     seeds,
-    recipe: { ...recipe, optimizer: 'adamw', kdAlpha: 0.5, kdTemperature: 4 },
-    denseEpochs: Object.fromEntries(models.map((m) => [m, denseEpochsOf(m)])),
-    dataset: { classes, trainPerClass, valPerClass, preset: 'hard', imageSize: 32, seed: 0 },
+    ...setting,
+    reusedFrom: Object.fromEntries(cache.admitted),
     candidateSeeds: pickOptions.candidateSeeds,
     wallSec: (Date.now() - t0) / 1000,
     dense: denseRows,
@@ -734,7 +746,7 @@ async function main(): Promise<void> {
         `| ${r.model} | ${r.target} | ${r.mode} | #${r.attempt} | ${r.kept ? 'yes' : ''} | ${st.importance}, ratio ${st.pruningRatio}, ` +
           `${st.globalPruning ? 'global' : 'per-layer'}, ${st.isomorphic ? 'iso' : 'not iso'}, roundTo ${st.roundTo ?? 8}` +
           `${st.stageRatios ? `, stages ${JSON.stringify(st.stageRatios)}` : ''} | ${(r.deviation * 100).toFixed(2)} % | ${r.params} | ` +
-          `${pct(r.scoreTop1)} % (${r.scoreSteps}) | ${r.proxyTop1 === null ? '-' : `${pct(r.proxyTop1)} %`} | ${r.runs.map((x) => pct(x.valTop1)).join(' / ')} (${pct(r.valTop1)} %)${r.reused ? ' (same model as another campaign)' : ''} |`,
+          `${pct(r.scoreTop1)} % (${r.scoreSteps}) | ${r.proxyTop1 === null ? '-' : `${pct(r.proxyTop1)} %`} | ${r.runs.map((x) => pct(x.valTop1)).join(' / ')} (${pct(r.valTop1)} %)${r.reused ? ' (fine-tunes reused: another campaign here, or --reuse)' : ''} |`,
       );
     }
   }
