@@ -21,6 +21,8 @@ export interface JudgedRow {
   scoreLoss: number;
   /** What the campaign ranked its candidates by (`search.rankBy`); absent in runs before it: `top1`. */
   rankBy?: RankBy;
+  /** Fine-tune steps of the score (`search.recovery.steps` of a recovery campaign; 0 zero-shot). */
+  scoreSteps?: number;
   /** Final val top-1 per fine-tune seed. */
   runs: readonly { valTop1: number }[];
 }
@@ -28,6 +30,14 @@ export interface JudgedRow {
 /** A scored candidate's score as `rankBy` ranks it, higher better: its top-1, or its loss negated. */
 export function rankedScore(r: Pick<JudgedRow, 'scoreTop1' | 'scoreLoss'>, rankBy: RankBy): number {
   return rankBy === 'loss' ? -r.scoreLoss : r.scoreTop1;
+}
+
+/**
+ * The mode a case and a pool are named by: a recovery score with its steps (`recovery 40 steps`), so that results
+ * of several recovery lengths (`--verdicts-of r10.json,r40.json`) are judged and pooled per length.
+ */
+export function modeLabel(r: Pick<JudgedRow, 'mode' | 'scoreSteps'>): string {
+  return r.mode === 'recovery' && r.scoreSteps ? `recovery ${r.scoreSteps} steps` : r.mode;
 }
 
 /** How the printed tables name the score `rankBy` reads. */
@@ -50,12 +60,13 @@ export function judge(
   pooled: Pooled[];
 } {
   const score = (x: JudgedRow) => ({ top1: x.scoreTop1, loss: x.scoreLoss });
+  const labelled = scored.map((r) => ({ ...r, mode: modeLabel(r) }));
   const first = new Map<string, JudgedRow>();
-  for (const r of [...scored].sort((a, b) => a.attempt - b.attempt)) {
+  for (const r of [...labelled].sort((a, b) => a.attempt - b.attempt)) {
     const best = first.get(caseKey(r));
     if (!best || scoreBeats(score(r), score(best), rankBy)) first.set(caseKey(r), r);
   }
-  const rows = scored.map((r) => ({
+  const rows = labelled.map((r) => ({
     model: r.model,
     target: r.target,
     mode: r.mode,

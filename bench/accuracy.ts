@@ -28,7 +28,7 @@
  *                       [--dense-epochs auto] [--ft-epochs 2] [--classes 10] [--train-per-class 120]
  *                       [--val-per-class 100]
  *                       [--candidate-seeds all|first] [--modes zero-shot,recovery] [--candidates 4]
- *                       [--methods l1,taylor|none] [--recovery-steps 8] [--score-images 256] [--max-iterations 60]
+ *                       [--methods l1,taylor|none] [--recovery-steps 8] [--recovery-lr 0.002] [--score-images 256] [--max-iterations 60]
  *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE] [--reuse a.json[,b.json]]
  *        bench/accuracy --verdicts-of a.json[,b.json]   (no run: the verdicts of earlier --json results)
  * Each case's rho comes with its noise ceiling (the rho a perfect score could expect against seed means this
@@ -436,6 +436,7 @@ async function main(): Promise<void> {
       'only the baselines whose name contains one of these (e.g. taylor,random); none: no baselines',
     )
     .option('--recovery-steps <n>', 'search.recovery.steps of the recovery campaigns', '8')
+    .option('--recovery-lr <x>', "search.recovery.lr of the recovery campaigns; default: the fine-tune's lr")
     .option(
       '--score-images <n>',
       "search.scoreImages of the campaigns (held-out train/ images per score); default: the engine's 256",
@@ -473,6 +474,7 @@ async function main(): Promise<void> {
       candidates: string;
       methods?: string;
       recoverySteps: string;
+      recoveryLr?: string;
       scoreImages?: string;
       rankBy: string;
       maxIterations: string;
@@ -507,7 +509,11 @@ async function main(): Promise<void> {
   const pickOptions: PickOptions = {
     candidates: Number(o.candidates),
     maxIterations: Number(o.maxIterations),
-    recovery: { steps: Number(o.recoverySteps), batchSize: recipe.batchSize, lr: recipe.lr },
+    recovery: {
+      steps: Number(o.recoverySteps),
+      batchSize: recipe.batchSize,
+      lr: o.recoveryLr === undefined ? recipe.lr : Number(o.recoveryLr),
+    },
     rankBy,
     scoreImages: o.scoreImages === undefined ? undefined : Number(o.scoreImages),
     sensitivity: o.sensitivity === 'none' ? null : o.sensitivity.split(',').map(Number),

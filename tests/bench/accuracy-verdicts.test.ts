@@ -63,6 +63,49 @@ describe('bench/accuracy --verdicts-of', () => {
     expect(Math.abs(p - 1 / 6)).toBeLessThan(0.015);
   });
 
+  test('results of several recovery lengths are judged and pooled per length; zero-shot keeps its name', () => {
+    const at = (steps: number, rows: ReturnType<typeof candidate>[]) => {
+      const file = path.join(dir, `r${steps}.json`);
+      fs.writeFileSync(
+        file,
+        JSON.stringify({ scoredCandidates: rows.map((r) => ({ ...r, scoreSteps: steps })) }),
+      );
+      return file;
+    };
+    // 10 steps rank the three candidates backwards (rho -1), 160 steps rightly (rho 1): the same models, whose
+    // seed means are 71, 80 and 89 %.
+    const short = at(10, [
+      candidate(1, 0.3, [0.7, 0.72]),
+      candidate(2, 0.2, [0.8, 0.8]),
+      candidate(3, 0.1, [0.9, 0.88]),
+    ]);
+    const long = at(160, [
+      candidate(1, 0.1, [0.7, 0.72]),
+      candidate(2, 0.2, [0.8, 0.8]),
+      candidate(3, 0.3, [0.9, 0.88]),
+    ]);
+    const zero = at(0, [
+      { ...candidate(1, 0.1, [0.7, 0.72]), mode: 'zero-shot' },
+      { ...candidate(2, 0.3, [0.8, 0.8]), mode: 'zero-shot' },
+    ]);
+    verdictsOf([short, long, zero]);
+    expect(lines).toContain(
+      '| democnn | 0.5 | recovery 10 steps | 3 | -1.00 | 1.000 | 71.0 % | 89.0 % | 18.0 | 9.0 | 1.2 | 11.0 | 1.00 |',
+    );
+    expect(lines).toContain(
+      '| democnn | 0.5 | recovery 160 steps | 3 | 1.00 | 0.167 | 71.0 % | 89.0 % | 18.0 | 9.0 | 1.2 | 11.0 | 1.00 |',
+    );
+    expect(lines.some((l) => l.startsWith('| democnn | 0.5 | zero-shot | 2 |'))).toBe(true);
+    const pooled = lines.filter((l) => l.startsWith('pooled, ') && !l.includes('resolved'));
+    expect(
+      pooled.map((l) => /^pooled, (.*) \(score top-1\): mean within-case rho (\S+) /.exec(l)!.slice(1)),
+    ).toEqual([
+      ['recovery 10 steps', '-1.00'],
+      ['recovery 160 steps', '1.00'],
+      ['zero-shot', '1.00'],
+    ]);
+  });
+
   // Four candidates whose top-1 order and loss order disagree: by top-1 the campaign kept #2 (0.80), by loss
   // it would keep #3 (0.60), the best after fine-tuning.
   const disagreeing = () => [
