@@ -260,33 +260,6 @@ export function datasetLabel(classes: number, trainPerClass: number, valPerClass
 export type LoggedAttempt = Pick<Attempt, 'index' | 'inBand' | 'error' | 'score' | 'scoreError'>;
 
 /**
- * The search cost of one campaign from its strategy log: prune trials (attempts the engine measured),
- * in-band candidates, how many were scored and how many scoring failed, and the scoring fine-tune steps
- * (the sum of every score's `steps`: 0 for zero-shot).
- *
- * @example
- * // 3 trials, 2 in band, both scored by a 10-step recovery fine-tune:
- * searchCost(log) // { trials: 3, inBand: 2, scored: 2, scoreErrors: 0, scoringSteps: 20 }
- */
-export function searchCost(attempts: readonly LoggedAttempt[]): {
-  trials: number;
-  inBand: number;
-  scored: number;
-  scoreErrors: number;
-  scoringSteps: number;
-} {
-  const measured = attempts.filter((a) => a.error === undefined);
-  const inBand = measured.filter((a) => a.inBand);
-  return {
-    trials: measured.length,
-    inBand: inBand.length,
-    scored: inBand.filter((a) => a.score).length,
-    scoreErrors: inBand.filter((a) => a.scoreError !== undefined).length,
-    scoringSteps: measured.reduce((s, a) => s + (a.score?.steps ?? 0), 0),
-  };
-}
-
-/**
  * The scored candidates of a log (measured, in band, with a score), each marked `kept` when it is the
  * attempt the campaign chose (`chosenIndex`), in log order: what the correlation is computed over.
  */

@@ -49,21 +49,14 @@ import { resolveClientConfig } from '../src/client/client-config';
 import { startLocalRuntime, type LocalRuntime } from '../src/client/local-runtime';
 import { denseRecipe } from '../src/client/demo';
 import type { Attempt } from '../src/core/attempt';
+import { searchCost } from '../src/core/attempt-selection';
 import type { CampaignConfigInput, RankBy } from '../src/core/campaign-config';
 import type { ModelSpec } from '../src/core/model-spec';
 import type { Strategy } from '../src/core/strategy';
 import { dryRunStrategies, screenIntoBand } from '../src/engine/dry-run';
 import { defaultEngineLocation } from '../src/engine/engine-paths';
 import { WarmEngine } from '../src/engine/engine-process';
-import {
-  aggregate,
-  BAND,
-  datasetLabel,
-  scoredCandidates,
-  searchCost,
-  spearman,
-  type RunRow,
-} from './accuracy-stats';
+import { aggregate, BAND, datasetLabel, scoredCandidates, spearman, type RunRow } from './accuracy-stats';
 import { fineTuneKey, ReusedFineTunes, type RunSetting } from './accuracy-reuse';
 import { campaignSearch, campaignSearchError, type ScoringMode, type SearchOptions } from './accuracy-search';
 import { figureName, judge, parseRankBy, printVerdicts, rankedScore, verdictsOf } from './accuracy-verdicts';

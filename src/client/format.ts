@@ -1,5 +1,6 @@
 import type { FineTuneHeartbeat } from '../activities';
 import { scoreModeText, screenText, type Attempt } from '../core/attempt';
+import { searchCost } from '../core/attempt-selection';
 import type { RankBy } from '../core/campaign-config';
 import { attemptRole, type AttemptRole } from '../core/search-state';
 import { formatBand, type Band } from '../core/tolerance-band';
@@ -61,11 +62,13 @@ export function scoreText(a: Pick<Attempt, 'score' | 'scoreError'>): string {
 }
 
 /**
- * The heading of one target's strategy log in `log`: model, target, band, status, attempts and the kept one
- * (with the figure that kept it when the search ranked by loss).
+ * The heading of one target's strategy log in `log`: model, target, band, status, attempts, the scoring's
+ * fine-tune steps when scores fine-tuned, and the kept one (with the figure that kept it when the search ranked
+ * by loss).
  *
  * @example
  * // t: democnn -> 13.7 M MACs, band -5%..+1% (converged, 9 attempts, kept #7 (the lowest score loss))
+ * // t: democnn -> 13.7 M MACs, band -5%..+1% (converged, 13 attempts, 6 scored with 240 fine-tune steps, kept #10)
  */
 export function logHeading(l: {
   targetLabel: string;
@@ -73,15 +76,19 @@ export function logHeading(l: {
   targetMacs: number;
   band: Band;
   status: string;
-  attempts: readonly unknown[];
+  attempts: readonly Pick<Attempt, 'inBand' | 'error' | 'score' | 'scoreError'>[];
   chosenIndex: number | null;
   result?: { status: string; rankBy?: RankBy };
 }): string {
+  const cost = searchCost(l.attempts);
+  const scoring = cost.scoringSteps
+    ? `, ${cost.scored} scored with ${cost.scoringSteps.toLocaleString('en-US')} fine-tune steps`
+    : '';
   const kept =
     l.chosenIndex === null
       ? ''
       : `, kept #${l.chosenIndex}${l.result?.rankBy === 'loss' ? ' (the lowest score loss)' : ''}`;
-  return `${l.targetLabel}: ${l.model} -> ${formatMacs(l.targetMacs)} MACs, band ${formatBand(l.band)} (${l.result?.status ?? l.status}, ${l.attempts.length} attempts${kept})`;
+  return `${l.targetLabel}: ${l.model} -> ${formatMacs(l.targetMacs)} MACs, band ${formatBand(l.band)} (${l.result?.status ?? l.status}, ${l.attempts.length} attempts${scoring}${kept})`;
 }
 
 /**

@@ -174,3 +174,41 @@ export function chooseCandidate(
   }
   return pick ?? bestAttempt(history, band) ?? null;
 }
+
+/** What a target's search spent: see {@link searchCost}. */
+export interface SearchCost {
+  /** Attempts the engine measured (prune trials). */
+  trials: number;
+  inBand: number;
+  /** In-band candidates with a score. */
+  scored: number;
+  /** In-band candidates whose scoring failed (kept unscored). */
+  scoreErrors: number;
+  /** Fine-tune steps spent on scores: the sum of every score's `steps` (0 for zero-shot). */
+  scoringSteps: number;
+}
+
+/**
+ * The search cost of one campaign from its strategy log: prune trials (attempts the engine measured),
+ * in-band candidates, how many were scored and how many scoring failed, and the scoring fine-tune steps
+ * (the sum of every score's `steps`: 0 for zero-shot).
+ *
+ * @example
+ * // 3 trials, 2 in band, both scored by a 10-step recovery fine-tune:
+ * searchCost(log) // { trials: 3, inBand: 2, scored: 2, scoreErrors: 0, scoringSteps: 20 }
+ *
+ * The report prints it per target, bench/accuracy per campaign.
+ */
+export function searchCost(
+  attempts: readonly Pick<Attempt, 'inBand' | 'error' | 'score' | 'scoreError'>[],
+): SearchCost {
+  const measured = attempts.filter((a) => a.error === undefined);
+  const inBand = measured.filter((a) => a.inBand);
+  return {
+    trials: measured.length,
+    inBand: inBand.length,
+    scored: inBand.filter((a) => a.score).length,
+    scoreErrors: inBand.filter((a) => a.scoreError !== undefined).length,
+    scoringSteps: measured.reduce((s, a) => s + (a.score?.steps ?? 0), 0),
+  };
+}

@@ -3,6 +3,7 @@
  * Every cell goes through `esc` or a formatter; LLM text (rationales, fallback reasons) is data.
  */
 import { scoreModeText, screenText, type Attempt } from '../core/attempt';
+import { searchCost } from '../core/attempt-selection';
 import { attemptRole } from '../core/search-state';
 import { MISSING, acc, bandText, esc, fixed, int, isNum, macs, ms, pct, pp, si, times, usd } from './format';
 import type { LatencyByDevice, LatencyPoint, ReportData, TargetReport } from './report-data';
@@ -160,13 +161,27 @@ export function strategyLogTable(t: TargetReport): string {
   return `<table class="data log-table" data-target="${esc(t.label)}"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
-/** A card of facts about one target's search: outcome, kept attempt, agents, fallbacks, LLM use, time. */
+/**
+ * The scoring's fine-tune steps beside the final fine-tune's, or undefined when no score fine-tuned: e.g.
+ * `240 fine-tune steps for 6 candidates, 9.8% of the final fine-tune's 2,442 steps`.
+ */
+export function scoringCostText(t: TargetReport): string | undefined {
+  const { scored, scoringSteps } = searchCost(t.attempts);
+  if (!scoringSteps) return undefined;
+  const final = t.finetune?.steps;
+  return (
+    `${int(scoringSteps)} fine-tune steps for ${scored} candidate${scored === 1 ? '' : 's'}` +
+    (final ? `, ${acc(scoringSteps / final, 1)} of the final fine-tune's ${int(final)} steps` : '')
+  );
+}
+
+/** A card of facts about one target's search: outcome, kept attempt, scoring cost, agents, fallbacks, LLM use, time. */
 export function searchFacts(t: TargetReport): string {
   const kept = chosenAttempt(t);
-  const inBand = t.attempts.filter((a) => !a.error && a.inBand).length;
+  const cost = searchCost(t.attempts);
+  const { inBand, scored, scoreErrors: scoreFailed } = cost;
   const failed = t.attempts.filter((a) => a.error).length;
-  const scored = t.attempts.filter((a) => a.score).length;
-  const scoreFailed = t.attempts.filter((a) => a.scoreError !== undefined).length;
+  const scoring = scoringCostText(t);
   const fallbacks = t.attempts.filter((a) => a.fallbackReason).length;
   const agents = new Map<string, number>();
   for (const a of t.attempts) agents.set(a.agent, (agents.get(a.agent) ?? 0) + 1);
@@ -196,6 +211,7 @@ export function searchFacts(t: TargetReport): string {
             : '')
         : 'none',
     ],
+    ...(scoring ? [['scoring cost', esc(scoring)] as [string, string]] : []),
     [
       'agents',
       [...agents]

@@ -13,7 +13,6 @@ import {
   pooledRho,
   quantile,
   scoredCandidates,
-  searchCost,
   spearman,
   spearmanP,
   summarize,
@@ -139,11 +138,6 @@ describe('accuracy statistics', () => {
     { index: 5, inBand: true, score: score(0.6, 10) },
     { index: 6, inBand: true, score: score(0.5, 10) },
   ];
-
-  test('searchCost counts measured trials, in-band, scored candidates and scoring steps', () => {
-    expect(searchCost(log)).toEqual({ trials: 5, inBand: 4, scored: 3, scoreErrors: 1, scoringSteps: 30 });
-    expect(searchCost([])).toEqual({ trials: 0, inBand: 0, scored: 0, scoreErrors: 0, scoringSteps: 0 });
-  });
 
   test('scoredCandidates: the in-band scored attempts in log order, the chosen one kept', () => {
     const c = scoredCandidates(log, 5);

@@ -63,7 +63,7 @@ describe('the heading of a strategy log', () => {
     targetMacs: 13_681_280,
     band: { lo: -0.05, hi: 0.01 },
     status: 'COMPLETED',
-    attempts: [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    attempts: [1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => at(i, 0.2 / i)),
     chosenIndex: 7,
   };
   test('the kept attempt, and the figure that kept it when the search ranked by loss', () => {
@@ -75,6 +75,18 @@ describe('the heading of a strategy log', () => {
     );
     expect(logHeading({ ...log, status: 'RUNNING', chosenIndex: null })).toBe(
       't: democnn -> 13.7 M MACs, band -5%..+1% (RUNNING, 9 attempts)',
+    );
+  });
+
+  test("the scoring's fine-tune steps, when scores fine-tuned", () => {
+    // ATTEMPTS: #2 scored zero-shot (0 steps), #3 after a 50-step recovery, #4 scoring failed.
+    expect(logHeading({ ...log, attempts: ATTEMPTS, chosenIndex: 3, result: { status: 'converged' } })).toBe(
+      't: democnn -> 13.7 M MACs, band -5%..+1% (converged, 5 attempts, 2 scored with 50 fine-tune steps, kept #3)',
+    );
+    // Six candidates after a 400-step recovery each.
+    const six = [1, 2, 3, 4, 5, 6].map((i) => at(i, -0.02, { score: { ...recovery, steps: 400 } }));
+    expect(logHeading({ ...log, attempts: six, chosenIndex: 2, result: { status: 'converged' } })).toBe(
+      't: democnn -> 13.7 M MACs, band -5%..+1% (converged, 6 attempts, 6 scored with 2,400 fine-tune steps, kept #2)',
     );
   });
 });

@@ -9,6 +9,7 @@ import {
   isFailed,
   isMeasured,
   scoreBeats,
+  searchCost,
   sideOf,
 } from '../../src/core/attempt-selection';
 import { baseStrategy } from '../../src/core/strategy';
@@ -230,5 +231,33 @@ describe('chooseCandidate with candidate scores', () => {
     ]);
     h[0] = { ...h[0]!, deviation: 0.03, inBand: false };
     expect(chooseCandidate(h, BAND)?.index).toBe(2);
+  });
+});
+
+describe('searchCost', () => {
+  // A log of 6 attempts, as the scored search writes it: #1 above the band, #2 failed in the engine, #3 and #5
+  // in band and scored by a 10-step recovery fine-tune, #4 in band whose scoring crashed, #6 in band and scored
+  // zero-shot (0 steps).
+  const recovery = (top1: number, steps: number) => ({
+    mode: 'recovery' as const,
+    top1,
+    loss: 1,
+    count: 64,
+    steps,
+    wallMs: 5,
+  });
+  const [above, failed, a3, a4, a5, a6] = history([0.2, 'engine: out of memory', -0.01, -0.02, -0.03, -0.01]);
+  const log: Attempt[] = [
+    above!,
+    failed!,
+    { ...a3!, score: recovery(0.4, 10) },
+    { ...a4!, scoreError: 'scoring fine-tune crashed' },
+    { ...a5!, score: recovery(0.6, 10) },
+    { ...a6!, score: { ...recovery(0.5, 0), mode: 'zero-shot' } },
+  ];
+
+  test('counts measured trials, in-band and scored candidates, scoring failures and scoring steps', () => {
+    expect(searchCost(log)).toEqual({ trials: 5, inBand: 4, scored: 3, scoreErrors: 1, scoringSteps: 20 });
+    expect(searchCost([])).toEqual({ trials: 0, inBand: 0, scored: 0, scoreErrors: 0, scoringSteps: 0 });
   });
 });

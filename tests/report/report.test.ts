@@ -141,6 +141,39 @@ describe('renderReport', () => {
     expect(html).not.toContain('score top-1');
   });
 
+  it("states the scoring's fine-tune steps beside the final fine-tune's", () => {
+    // The bench's 100-class case: 6 candidates scored after a 40-step recovery each, a 2,442-step fine-tune.
+    const t = reportFixture.targets[0]!;
+    const kept = t.attempts.find((a) => a.index === 4)!;
+    const recovery = {
+      mode: 'recovery' as const,
+      top1: 0.8,
+      loss: 0.6,
+      count: 1000,
+      steps: 40,
+      wallMs: 9000,
+    };
+    const candidates = [4, 5, 6, 7, 8, 9].map((index) => ({ ...kept, index, score: recovery }));
+    const target = {
+      ...t,
+      attempts: [...t.attempts.filter((a) => a.index !== 4), ...candidates],
+      finetune: { ...t.finetune!, steps: 2442 },
+    };
+    const facts = (x: ReportData['targets'][number]) => renderReport({ ...reportFixture, targets: [x] });
+    expect(facts(target)).toContain(
+      '<dt>scoring cost</dt><dd>240 fine-tune steps for 6 candidates, 9.8% of the final fine-tune&#39;s 2,442 steps</dd>',
+    );
+    // Not fine-tuned (yet): the steps alone.
+    const { finetune: _ft, ...unfinished } = target;
+    expect(facts(unfinished)).toContain('<dt>scoring cost</dt><dd>240 fine-tune steps for 6 candidates</dd>');
+    // Zero-shot scores cost no fine-tune steps: no such line.
+    const zeroShot = candidates.map((a) => ({
+      ...a,
+      score: { ...recovery, mode: 'zero-shot' as const, steps: 0 },
+    }));
+    expect(facts({ ...target, attempts: zeroShot })).not.toContain('scoring cost');
+  });
+
   it('is a pure function of its data', () => {
     expect(renderReport(reportFixture)).toBe(html);
     expect(renderReport(structuredClone(reportFixture))).toBe(html);
