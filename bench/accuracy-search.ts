@@ -43,3 +43,39 @@ export function campaignSearchError(mode: ScoringMode, o: SearchOptions): string
   const issue = parsed.error.issues[0];
   return `search.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'rejected'}`;
 }
+
+/** One kind of campaign bench/accuracy runs per model and target: a scoring mode, and a recovery's length. */
+export interface CampaignRun {
+  mode: ScoringMode;
+  /** `search.recovery.steps` of a recovery run. */
+  recoverySteps?: number;
+  /** How its rows are named: the mode, with the steps when `--recovery-steps` lists several (`recovery 40 steps`). */
+  label: string;
+}
+
+/**
+ * The campaigns of `--modes` and `--recovery-steps` (a list: one recovery campaign per length, e.g. `10,40,160`),
+ * in that order; a bad length is refused naming the option.
+ *
+ * @example
+ * campaignRuns(['zero-shot', 'recovery'], [40]) // zero-shot; recovery (40 steps)
+ * campaignRuns(['recovery'], [10, 160])        // recovery 10 steps; recovery 160 steps
+ */
+export function campaignRuns(modes: readonly ScoringMode[], recoverySteps: readonly number[]): CampaignRun[] {
+  if (!recoverySteps.length)
+    throw new Error('--recovery-steps: expected one or more step counts, e.g. 40 or 10,40,160');
+  for (const n of recoverySteps)
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(
+        `--recovery-steps: expected whole numbers of at least 1, got ${recoverySteps.join(',')}`,
+      );
+  return modes.flatMap((mode): CampaignRun[] =>
+    mode === 'recovery'
+      ? recoverySteps.map((steps) => ({
+          mode,
+          recoverySteps: steps,
+          label: recoverySteps.length > 1 ? `recovery ${steps} steps` : 'recovery',
+        }))
+      : [{ mode, label: mode }],
+  );
+}

@@ -28,7 +28,7 @@
  *                       [--dense-epochs auto] [--ft-epochs 2] [--classes 10] [--train-per-class 120]
  *                       [--val-per-class 100]
  *                       [--candidate-seeds all|first] [--modes zero-shot,recovery] [--candidates 4]
- *                       [--methods l1,taylor|none] [--recovery-steps 8] [--recovery-lr 0.002] [--score-images 256] [--max-iterations 60]
+ *                       [--methods l1,taylor|none] [--recovery-steps 8|10,40,160] [--recovery-lr 0.002] [--score-images 256] [--max-iterations 60]
  *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE] [--reuse a.json[,b.json]]
  *        bench/accuracy --verdicts-of a.json[,b.json]   (no run: the verdicts of earlier --json results)
  * Each case's rho comes with its noise ceiling (the rho a perfect score could expect against seed means this
@@ -58,8 +58,23 @@ import { defaultEngineLocation } from '../src/engine/engine-paths';
 import { WarmEngine } from '../src/engine/engine-process';
 import { aggregate, BAND, datasetLabel, scoredCandidates, spearman, type RunRow } from './accuracy-stats';
 import { fineTuneKey, ReusedFineTunes, type RunSetting } from './accuracy-reuse';
-import { campaignSearch, campaignSearchError, type ScoringMode, type SearchOptions } from './accuracy-search';
-import { figureName, judge, parseRankBy, printVerdicts, rankedScore, verdictsOf } from './accuracy-verdicts';
+import {
+  campaignRuns,
+  campaignSearch,
+  campaignSearchError,
+  type CampaignRun,
+  type ScoringMode,
+  type SearchOptions,
+} from './accuracy-search';
+import {
+  figureName,
+  judge,
+  modeLabel,
+  parseRankBy,
+  printVerdicts,
+  rankedScore,
+  verdictsOf,
+} from './accuracy-verdicts';
 
 /** The baselines, each a base strategy whose ratio is scaled into the band. */
 export const BASELINES: { method: string; base: Omit<Strategy, 'pruningRatio'> }[] = [
@@ -250,6 +265,13 @@ interface PickOptions extends SearchOptions {
   stamp: string;
 }
 
+/** The search options of one campaign run: its recovery's length. */
+function runOptions(run: CampaignRun, o: PickOptions): PickOptions {
+  return run.recoverySteps === undefined
+    ? o
+    : { ...o, recovery: { ...o.recovery, steps: run.recoverySteps } };
+}
+
 /**
  * The campaign's pick with one scoring mode: run the campaign (search only), fine-tune its kept attempt over
  * `seeds` and every other scored candidate with seed 0, all with the baselines' recipe.
@@ -260,11 +282,13 @@ async function campaignPick(
   client: CampaignClient,
   dense: ModelSpec,
   fraction: number,
-  mode: ScoringMode,
-  o: PickOptions,
+  run: CampaignRun,
+  options: PickOptions,
   cache: ReusedFineTunes,
 ): Promise<{ row: CandidateRow; scored: ScoredRow[] } | string> {
   const name = dense.name;
+  const { mode, label } = run;
+  const o = runOptions(run, options);
   const config: CampaignConfigInput = {
     name: `bench-accuracy-${name}-${mode}`,
     model: dense,
@@ -280,7 +304,7 @@ async function campaignPick(
   };
   const started = Date.now();
   const { campaignId } = await client.start(config, {
-    campaignId: `bench-acc-${o.stamp}-${name}-${fraction}-${mode}`,
+    campaignId: `bench-acc-${o.stamp}-${name}-${fraction}-${label.replace(/\W+/g, '-')}`,
   });
   const result = await client.result(campaignId);
   const searchWallSec = (Date.now() - started) / 1000;
@@ -348,14 +372,14 @@ async function campaignPick(
     const r = await fineTune(kept, seed);
     runs.push({ seed, valTop1: r.valTop1, steps: r.steps, wallMs: r.wallMs });
     console.error(
-      `  campaign pick (${mode}) #${kept.index} seed ${seed}: val top-1 ${(r.valTop1 * 100).toFixed(1)} % (${r.steps} steps${r.reused ? ', reused' : ''})`,
+      `  campaign pick (${label}) #${kept.index} seed ${seed}: val top-1 ${(r.valTop1 * 100).toFixed(1)} % (${r.steps} steps${r.reused ? ', reused' : ''})`,
     );
   }
   return {
     row: {
       model: name,
       target: fraction,
-      method: `campaign pick (${mode})`,
+      method: `campaign pick (${label})`,
       pruningRatio: kept.strategy.pruningRatio,
       roundTo: kept.strategy.roundTo ?? 8,
       macs: kept.macs,
@@ -428,7 +452,11 @@ async function main(): Promise<void> {
       '--methods <list>',
       'only the baselines whose name contains one of these (e.g. taylor,random); none: no baselines',
     )
-    .option('--recovery-steps <n>', 'search.recovery.steps of the recovery campaigns', '8')
+    .option(
+      '--recovery-steps <list>',
+      'search.recovery.steps of the recovery campaigns; several (10,40,160): one recovery campaign per length',
+      '8',
+    )
     .option('--recovery-lr <x>', "search.recovery.lr of the recovery campaigns; default: the fine-tune's lr")
     .option(
       '--score-images <n>',
@@ -503,7 +531,7 @@ async function main(): Promise<void> {
     candidates: Number(o.candidates),
     maxIterations: Number(o.maxIterations),
     recovery: {
-      steps: Number(o.recoverySteps),
+      steps: 0, // per campaign run: runOptions
       batchSize: recipe.batchSize,
       lr: o.recoveryLr === undefined ? recipe.lr : Number(o.recoveryLr),
     },
@@ -515,9 +543,10 @@ async function main(): Promise<void> {
     recipe,
     stamp: Date.now().toString(36),
   };
-  for (const mode of modes) {
-    const bad = campaignSearchError(mode, pickOptions);
-    if (bad) throw new Error(`bench/accuracy: the ${mode} campaigns' config is refused: ${bad}`);
+  const runs = campaignRuns(modes, o.recoverySteps.split(',').filter(Boolean).map(Number));
+  for (const run of runs) {
+    const bad = campaignSearchError(run.mode, runOptions(run, pickOptions));
+    if (bad) throw new Error(`bench/accuracy: the ${run.label} campaigns' config is refused: ${bad}`);
   }
   // What makes a fine-tune the same as an earlier run's: written to --json, checked against --reuse files.
   const setting: RunSetting = {
@@ -614,19 +643,19 @@ async function main(): Promise<void> {
             runs,
           });
         }
-        for (const mode of modes) {
+        for (const run of runs) {
           const pick = await campaignPick(
             ctx,
             runtime!,
             client!,
             dense.spec,
             fraction,
-            mode,
+            run,
             pickOptions,
             cache,
           ).catch((err: unknown) => `failed: ${err instanceof Error ? err.message : String(err)}`);
           if (typeof pick === 'string') {
-            notRun.push(`${name} @ ${fraction}: campaign pick with scoring ${mode}: ${pick}`);
+            notRun.push(`${name} @ ${fraction}: campaign pick with scoring ${run.label}: ${pick}`);
             continue;
           }
           candidates.push(pick.row);
@@ -656,8 +685,8 @@ async function main(): Promise<void> {
   // Over every scored candidate of the campaigns of one mode (all models and targets): its score as the campaigns
   // ranked it (--rank-by) against its final val top-1 (the mean over --candidate-seeds); and, over the same
   // candidates, the engine's quick proxy.
-  const campaignRho = modes.map((mode) => {
-    const mine = scoredRows.filter((r) => r.mode === mode);
+  const campaignRho = [...new Set(scoredRows.map(modeLabel))].map((mode) => {
+    const mine = scoredRows.filter((r) => modeLabel(r) === mode);
     const proxied = mine.filter((r) => r.proxyTop1 !== null);
     return {
       mode,

@@ -1,4 +1,4 @@
-import { campaignSearch, campaignSearchError } from '../../bench/accuracy-search';
+import { campaignRuns, campaignSearch, campaignSearchError } from '../../bench/accuracy-search';
 
 // The search block bench/accuracy starts its campaigns with, and the check that refuses it before any work.
 const options = {
@@ -37,5 +37,27 @@ describe('bench/accuracy campaign search block', () => {
     expect(
       campaignSearchError('recovery', { ...options, recovery: { ...options.recovery, steps: 0 } }),
     ).toMatch(/^search\.recovery\.steps: /);
+  });
+
+  test('--recovery-steps with several lengths: one recovery campaign per length, named by it', () => {
+    expect(campaignRuns(['zero-shot', 'recovery'], [40])).toEqual([
+      { mode: 'zero-shot', label: 'zero-shot' },
+      { mode: 'recovery', recoverySteps: 40, label: 'recovery' },
+    ]);
+    expect(campaignRuns(['recovery', 'zero-shot'], [10, 160])).toEqual([
+      { mode: 'recovery', recoverySteps: 10, label: 'recovery 10 steps' },
+      { mode: 'recovery', recoverySteps: 160, label: 'recovery 160 steps' },
+      { mode: 'zero-shot', label: 'zero-shot' },
+    ]);
+    expect(campaignRuns([], [40])).toEqual([]);
+    expect(() => campaignRuns(['recovery'], [10, 0])).toThrow(
+      '--recovery-steps: expected whole numbers of at least 1, got 10,0',
+    );
+    expect(() => campaignRuns(['recovery'], [Number('x')])).toThrow(
+      '--recovery-steps: expected whole numbers',
+    );
+    expect(() => campaignRuns(['recovery'], [])).toThrow(
+      '--recovery-steps: expected one or more step counts',
+    );
   });
 });
