@@ -178,8 +178,7 @@ export function scoringCostText(t: TargetReport): string | undefined {
 /** A card of facts about one target's search: outcome, kept attempt, scoring cost, agents, fallbacks, LLM use, time. */
 export function searchFacts(t: TargetReport): string {
   const kept = chosenAttempt(t);
-  const cost = searchCost(t.attempts);
-  const { inBand, scored, scoreErrors: scoreFailed } = cost;
+  const { inBand, scored, scoreErrors: scoreFailed } = searchCost(t.attempts);
   const failed = t.attempts.filter((a) => a.error).length;
   const scoring = scoringCostText(t);
   const fallbacks = t.attempts.filter((a) => a.fallbackReason).length;
