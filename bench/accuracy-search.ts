@@ -3,6 +3,7 @@
  * bench makes its dataset and dense model.
  */
 import { SearchConfigSchema, type CampaignConfigInput, type RankBy } from '../src/core/campaign-config';
+import { modeLabel } from './accuracy-verdicts';
 
 export type ScoringMode = 'zero-shot' | 'recovery';
 
@@ -74,7 +75,8 @@ export function campaignRuns(modes: readonly ScoringMode[], recoverySteps: reado
       ? recoverySteps.map((steps) => ({
           mode,
           recoverySteps: steps,
-          label: recoverySteps.length > 1 ? `recovery ${steps} steps` : 'recovery',
+          // The verdicts' name for a length, when there are several to tell apart.
+          label: recoverySteps.length > 1 ? modeLabel({ mode, scoreSteps: steps }) : mode,
         }))
       : [{ mode, label: mode }],
   );

@@ -5,6 +5,7 @@ import type { RankBy } from '../core/campaign-config';
 import { attemptRole, type AttemptRole } from '../core/search-state';
 import { formatBand, type Band } from '../core/tolerance-band';
 import { formatMacs, formatPercent } from '../core/units';
+import { int } from '../report/format';
 
 /** Render rows as an aligned text table. */
 export function table(headers: string[], rows: (string | number)[][]): string {
@@ -82,7 +83,7 @@ export function logHeading(l: {
 }): string {
   const cost = searchCost(l.attempts);
   const scoring = cost.scoringSteps
-    ? `, ${cost.scored} scored with ${cost.scoringSteps.toLocaleString('en-US')} fine-tune steps`
+    ? `, ${cost.scored} scored with ${int(cost.scoringSteps)} fine-tune steps`
     : '';
   const kept =
     l.chosenIndex === null

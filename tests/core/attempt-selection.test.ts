@@ -1,4 +1,4 @@
-import type { Attempt } from '../../src/core/attempt';
+import type { Attempt, CandidateScore } from '../../src/core/attempt';
 import {
   bestAttempt,
   bestScored,
@@ -110,15 +110,18 @@ describe('selection', () => {
   });
 });
 
+/** A candidate's score: zero-shot by default, `over` for a recovery one (`{ mode: 'recovery', steps: 10 }`). */
+const score = (top1: number, loss: number, over: Partial<CandidateScore> = {}): CandidateScore => ({
+  mode: 'zero-shot',
+  top1,
+  loss,
+  count: 256,
+  steps: 0,
+  wallMs: 10,
+  ...over,
+});
+
 describe('chooseCandidate with candidate scores', () => {
-  const score = (top1: number, loss: number) => ({
-    mode: 'zero-shot' as const,
-    top1,
-    loss,
-    count: 256,
-    steps: 0,
-    wallMs: 10,
-  });
   /** In-band attempts at -1 %, each with [score top1, loss], `null` for unscored, or a scoreError string. */
   function scored(specs: ([number, number] | null | string)[], proxyOn?: number): Attempt[] {
     return history(specs.map((_, i) => (i + 1 === proxyOn ? [-0.01, 0.99] : -0.01))).map((a, i) => {
@@ -238,22 +241,15 @@ describe('searchCost', () => {
   // A log of 6 attempts, as the scored search writes it: #1 above the band, #2 failed in the engine, #3 and #5
   // in band and scored by a 10-step recovery fine-tune, #4 in band whose scoring crashed, #6 in band and scored
   // zero-shot (0 steps).
-  const recovery = (top1: number, steps: number) => ({
-    mode: 'recovery' as const,
-    top1,
-    loss: 1,
-    count: 64,
-    steps,
-    wallMs: 5,
-  });
+  const recovery = (top1: number) => score(top1, 1, { mode: 'recovery', steps: 10 });
   const [above, failed, a3, a4, a5, a6] = history([0.2, 'engine: out of memory', -0.01, -0.02, -0.03, -0.01]);
   const log: Attempt[] = [
     above!,
     failed!,
-    { ...a3!, score: recovery(0.4, 10) },
+    { ...a3!, score: recovery(0.4) },
     { ...a4!, scoreError: 'scoring fine-tune crashed' },
-    { ...a5!, score: recovery(0.6, 10) },
-    { ...a6!, score: { ...recovery(0.5, 0), mode: 'zero-shot' } },
+    { ...a5!, score: recovery(0.6) },
+    { ...a6!, score: score(0.5, 1) },
   ];
 
   test('counts measured trials, in-band and scored candidates, scoring failures and scoring steps', () => {
