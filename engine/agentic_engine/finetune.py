@@ -43,7 +43,7 @@ from . import training as T
 from .jobs import parse_request, run_job
 from .protocol import Emitter, EngineError, RequestError, log, request_config
 
-__all__ = ["FinetuneRequest", "Recipe", "run", "MODEL_FILE"]
+__all__ = ["FinetuneRequest", "Recipe", "run", "plan", "MODEL_FILE"]
 
 MODEL_FILE = "model.pt"
 _CONFIG = request_config(populate_by_name=False)
@@ -108,6 +108,33 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
         dist.init()
         return _train(req, emit, dist)
     return _train(req, emit, None)
+
+
+class FinetunePlanRequest(BaseModel):
+    """``finetune-plan``: the step plan a ``finetune`` of this recipe on this dataset would follow."""
+
+    model_config = _CONFIG
+
+    dataset: FinetuneDataset
+    recipe: Recipe
+    gpus: int = Field(1, ge=1, le=64)
+
+
+def plan(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
+    """The optimizer steps of a ``finetune`` with this recipe on ``<root>/train``, without training.
+
+    The same index and plan as :func:`_setup`'s, so ``totalSteps`` is what that fine-tune's result reports:
+    what a search sizes its scoring budget against (``search.recovery.share``). No model is built.
+    """
+    req = parse_request(FinetunePlanRequest, request)
+    index = T.index_split(req.dataset.root, "train")
+    p = _plan_steps(req.recipe, len(index.samples), req.gpus)
+    return {
+        "images": len(index.samples),
+        "stepsPerEpoch": p.steps_per_epoch,
+        "totalSteps": p.total_steps,
+        "warmupSteps": p.warmup_steps,
+    }
 
 
 # -------------------------------------------------------------------------------------- single run
@@ -190,7 +217,7 @@ def _setup(req: FinetuneRequest, dist: _Dist | None, index: T.SplitIndex | None 
     _seed_everything(recipe.seed)
     model, image_size, num_classes, fingerprint = _student(req, index, device, ckpt)
     teacher = _teacher(req, image_size, num_classes, device)
-    plan = _plan_steps(req, len(index.samples), world)
+    plan = _plan_steps(recipe, len(index.samples), world)
 
     optimizer = _optimizer(model, recipe)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -264,9 +291,8 @@ def _teacher(
     return teacher
 
 
-def _plan_steps(req: FinetuneRequest, images: int, world: int) -> _StepPlan:
+def _plan_steps(recipe: Recipe, images: int, world: int) -> _StepPlan:
     """``epochs`` (capped by ``maxSteps``) and ``warmupEpochs`` as optimizer steps over ``images`` images."""
-    recipe = req.recipe
     global_batch = recipe.batch_size * world
     if images < global_batch:
         raise RequestError(

@@ -28,6 +28,7 @@ JOBS: dict[str, str] = {
     "prune-dry-run": "agentic_engine.dry_run:run",
     "export": "agentic_engine.export:run",
     "finetune": "agentic_engine.finetune:run",
+    "finetune-plan": "agentic_engine.finetune:plan",
     "evaluate": "agentic_engine.evaluate:run",
     "make-dataset": "agentic_engine.dataset:run",
     "predict": "agentic_engine.predict:run",

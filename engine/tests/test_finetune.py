@@ -15,6 +15,7 @@ import torch
 
 from agentic_engine import pruned_folder
 from agentic_engine.dataset import run as make_dataset
+from agentic_engine.finetune import plan as finetune_plan
 from agentic_engine.finetune import run as finetune
 from agentic_engine.models import build_model
 from agentic_engine.protocol import Emitter, EngineError, RequestError, sha256_file
@@ -146,6 +147,37 @@ def test_short_finetune_reduces_training_loss(dataset: str, tmp_path: Path) -> N
 
 def _final_state(res: dict[str, Any]) -> dict[str, torch.Tensor]:
     return torch.load(res["model"]["path"], weights_only=True)
+
+
+@pytest.mark.parametrize(
+    "recipe, total",
+    [
+        # 96 images, batch 16: 6 steps an epoch.
+        ({"epochs": 1}, 6),
+        ({"epochs": 2.5}, 15),
+        # Two micro-batches a step: 3 steps an epoch, 1.5 epochs -> ceil(4.5) = 5.
+        ({"epochs": 1.5, "gradAccumSteps": 2}, 5),
+        ({"epochs": 10, "maxSteps": 7}, 7),
+    ],
+)
+def test_plan_is_the_fine_tunes_step_count(
+    dataset: str, tmp_path: Path, recipe: dict[str, Any], total: int
+) -> None:
+    req = request(dataset, tmp_path, recipe=recipe)
+    planned = finetune_plan({"dataset": req["dataset"], "recipe": req["recipe"]}, Recorder())
+    assert planned["images"] == 96 and planned["totalSteps"] == total
+    # The fine-tune itself reports the same count (the one the report sets the scoring's share against).
+    assert finetune(req, Recorder())["totalSteps"] == total
+
+
+def test_plan_bad_input_names_the_field(dataset: str, tmp_path: Path) -> None:
+    recipe = request(dataset, tmp_path)["recipe"]
+    with pytest.raises(RequestError) as err:
+        finetune_plan({"dataset": {"root": dataset}, "recipe": {**recipe, "batchSize": 500}}, Recorder())
+    assert err.value.field == "recipe.batchSize" and "96 training images" in str(err.value)
+    with pytest.raises(RequestError) as err:
+        finetune_plan({"dataset": {"root": str(tmp_path / "none")}, "recipe": recipe}, Recorder())
+    assert err.value.field == "dataset.root"
 
 
 def test_resume_is_bit_exact(dataset: str, tiny: str, tmp_path: Path) -> None:

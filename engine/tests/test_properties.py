@@ -30,7 +30,7 @@ from agentic_engine.dataset import MakeDatasetRequest
 from agentic_engine.dry_run import DryRunRequest
 from agentic_engine.evaluate import EvaluateRequest
 from agentic_engine.export import ExportRequest
-from agentic_engine.finetune import FinetuneRequest
+from agentic_engine.finetune import FinetunePlanRequest, FinetuneRequest
 from agentic_engine.jobs import JOBS, parse_request, run_job
 from agentic_engine.models import ModelSpec
 from agentic_engine.ping import PingRequest
@@ -94,6 +94,14 @@ VALID: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
             "keepCheckpoints": 3,
             "outDir": "/w/out",
             "device": "cpu",
+        },
+    ),
+    "finetune-plan": (
+        FinetunePlanRequest,
+        {
+            "dataset": {"root": "/data/shapes"},
+            "recipe": {"epochs": 2.5, "batchSize": 16, "lr": 0.01, "gradAccumSteps": 2, "maxSteps": 10},
+            "gpus": 2,
         },
     ),
     "evaluate": (

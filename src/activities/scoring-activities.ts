@@ -4,11 +4,17 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactRef } from '../core/artifact-ref';
 import type { CandidateScore } from '../core/attempt';
-import type { ScoringMode } from '../core/campaign-config';
+import { recoveryPlan, type RecoveryPlan } from '../core/attempt-selection';
+import type { FinetuneConfig, ScoringMode } from '../core/campaign-config';
 import type { ModelSpec } from '../core/model-spec';
 import type { SensitivityTable } from '../core/stage-allocation';
 import type { Strategy } from '../core/strategy';
-import { parseEngineResult, ScoreResultSchema, SensitivityResultSchema } from '../engine/protocol';
+import {
+  FinetunePlanResultSchema,
+  parseEngineResult,
+  ScoreResultSchema,
+  SensitivityResultSchema,
+} from '../engine/protocol';
 import { scoringCheckpointFolder, scoringCheckpointKey, sensitivityKey } from '../storage/keys';
 import { CheckpointLedger, type CheckpointRef } from './checkpoint-ledger';
 import type { ActivityDeps } from './deps';
@@ -16,6 +22,7 @@ import { FailureTypes } from './failure-types';
 import { toActivityFailure } from './failures';
 import { keepHeartbeating } from './heartbeat';
 import { downloadModelDir, localizeModelSpec } from './model-files';
+import { engineRecipe } from './training-activities';
 
 // The score and mode an activity returns are the attempt's own (core), under the names callers import here.
 export type { CandidateScore, ScoringMode };
@@ -59,6 +66,17 @@ export interface SensitivityInput {
   /** As in {@link ScoreCandidateInput.scoreImages}. */
   scoreImages?: number;
   seed: number;
+}
+
+/** Input of {@link ScoringActivities.planRecovery}. */
+export interface PlanRecoveryInput {
+  dataset: { root: string; imageSize?: number };
+  /** The campaign's final fine-tune (its `finetune` section): what the share is of. */
+  recipe: FinetuneConfig;
+  /** `search.recovery.share`. */
+  share: number;
+  /** Candidates the budget is split over. */
+  candidates: number;
 }
 
 /** The sensitivity table: small enough for history; the full engine answer is stored as `table`. */
@@ -235,6 +253,37 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
         return await scoreIn(input, ctx, runDir);
       } finally {
         await fs.rm(runDir, { recursive: true, force: true });
+      }
+    },
+
+    /**
+     * `search.recovery.share` as steps per candidate: the final fine-tune's steps as the engine plans them
+     * on `train/` (`finetune-plan`, the count its `finetune` takes), times the share, over the candidates.
+     * Less than one step each is a config failure naming the field, before any candidate is pruned.
+     */
+    async planRecovery(input: PlanRecoveryInput): Promise<RecoveryPlan> {
+      const ctx = Context.current();
+      const { recipe, gpus } = engineRecipe(input.recipe);
+      let raw: Record<string, unknown>;
+      try {
+        // Indexing a large train/ split takes a while: heartbeat through it.
+        raw = await keepHeartbeating(
+          () =>
+            deps.engine.run(
+              'finetune-plan',
+              { dataset: input.dataset, recipe, ...(gpus > 1 ? { gpus } : {}) },
+              { signal: ctx.cancellationSignal },
+            ),
+          () => ({ stage: 'planning' }),
+        );
+      } catch (err) {
+        throw toActivityFailure(err);
+      }
+      const out = parseEngineResult('finetune-plan', FinetunePlanResultSchema, raw);
+      try {
+        return recoveryPlan(input.share, out.totalSteps, input.candidates);
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable((err as Error).message, FailureTypes.config);
       }
     },
 

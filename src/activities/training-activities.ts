@@ -64,6 +64,29 @@ export interface EvaluateResult {
   count: number;
 }
 
+/**
+ * The engine's `recipe` and `gpus` of a `finetune` section: the fields that say how to train, without those
+ * that say how the activity runs it (checkpoint interval and count, heartbeat, parallel targets). The
+ * fine-tune and its step plan (`finetune-plan`, for `search.recovery.share`) send the same recipe.
+ */
+export function engineRecipe(config: FinetuneConfig): {
+  recipe: Omit<
+    FinetuneConfig,
+    'checkpointEverySteps' | 'keepCheckpoints' | 'heartbeatTimeoutSec' | 'gpus' | 'parallel'
+  >;
+  gpus: number;
+} {
+  const {
+    checkpointEverySteps: _every,
+    keepCheckpoints: _keep,
+    heartbeatTimeoutSec: _hb,
+    gpus,
+    parallel: _parallel,
+    ...recipe
+  } = config;
+  return { recipe, gpus };
+}
+
 function isRef(m: ArtifactRef | ModelSpec): m is ArtifactRef {
   return typeof (m as ArtifactRef).uri === 'string' && typeof (m as ArtifactRef).sha256 === 'string';
 }
@@ -151,14 +174,8 @@ export function createTrainingActivities(deps: ActivityDeps) {
         loss: null,
         etaSec: null,
       };
-      const {
-        checkpointEverySteps,
-        keepCheckpoints: _keep,
-        heartbeatTimeoutSec: _hb,
-        gpus,
-        parallel: _parallel,
-        ...recipe
-      } = input.recipe;
+      const { checkpointEverySteps } = input.recipe;
+      const { recipe, gpus } = engineRecipe(input.recipe);
       // The engine says nothing while it imports torch, builds the model and indexes the dataset: keep the
       // heartbeat alive until its first event, so a short heartbeatTimeout does not fail a healthy start.
       ctx.heartbeat({ ...live });

@@ -1,5 +1,5 @@
 import type { Attempt, CandidateScore } from './attempt';
-import type { RankBy } from './campaign-config';
+import { MAX_RECOVERY_STEPS, type RankBy } from './campaign-config';
 import type { Band } from './tolerance-band';
 import { inBand } from './tolerance-band';
 
@@ -211,4 +211,35 @@ export function searchCost(
     scoreErrors: inBand.filter((a) => a.scoreError !== undefined).length,
     scoringSteps: measured.reduce((s, a) => s + (a.score?.steps ?? 0), 0),
   };
+}
+
+/** How `search.recovery.share` became each candidate's recovery steps (recorded in the search's log). */
+export interface RecoveryPlan {
+  /** The scoring's budget as a share of the final fine-tune's steps. */
+  share: number;
+  /** The final fine-tune's optimizer steps, as the engine plans them on `train/` (engine `finetune-plan`). */
+  finalSteps: number;
+  /** Candidates the budget is split over. */
+  candidates: number;
+  /** Recovery steps per candidate: `floor(share x finalSteps / candidates)`, at most `MAX_RECOVERY_STEPS`. */
+  steps: number;
+}
+
+/**
+ * Each candidate's recovery steps for a scoring budget of `share` of a final fine-tune of `finalSteps`
+ * steps, split evenly over `candidates`: so the whole scoring never costs more than the share. Throws a
+ * message naming `search.recovery.share` when that leaves less than one step per candidate.
+ *
+ * @example
+ * recoveryPlan(0.1, 10_000, 6) // { share: 0.1, finalSteps: 10000, candidates: 6, steps: 166 } (996 steps, 9.96 %)
+ * recoveryPlan(0.1, 2_442, 6)  // steps 40 (240 steps, 9.8 %)
+ */
+export function recoveryPlan(share: number, finalSteps: number, candidates: number): RecoveryPlan {
+  // The small epsilon keeps a share that should divide exactly (0.3 x 10 / 3) from flooring below by rounding.
+  const steps = Math.min(MAX_RECOVERY_STEPS, Math.floor((share * finalSteps) / candidates + 1e-9));
+  if (steps < 1)
+    throw new Error(
+      `search.recovery.share: ${share} of the final fine-tune's ${finalSteps} steps over ${candidates} candidates is under one step each; raise the share or set search.recovery.steps`,
+    );
+  return { share, finalSteps, candidates, steps };
 }

@@ -77,6 +77,9 @@ export const SCORING_DEFAULTS = {
   recovery: { steps: 50, batchSize: 32, lr: 1e-3 },
 } as const;
 
+/** The most fine-tune steps one candidate's recovery may take (the engine's `score.MAX_RECOVERY_STEPS`). */
+export const MAX_RECOVERY_STEPS = 10_000;
+
 export const SearchConfigSchema = z
   .object({
     /** @default 'solver' */
@@ -106,14 +109,32 @@ export const SearchConfigSchema = z
      * Needs `dataset`. @default 'top1'
      */
     rankBy: RankBySchema.optional(),
-    /** The short KD fine-tune of `scoring: recovery`. @default { steps: 50, batchSize: 32, lr: 1e-3 } */
+    /**
+     * The short KD fine-tune of `scoring: recovery`, its length as `steps` per candidate or as `share`: the
+     * whole scoring's budget as a share of the final fine-tune's steps, split evenly over the candidates
+     * (`search.candidates`, else 1 + `extendedSearch`), e.g. `share: 0.1` with a 10,000-step fine-tune and 6
+     * candidates is 166 steps each. A share needs `finetune` (its steps are counted on `dataset.root/train`
+     * when the campaign starts). Longer recoveries rank candidates better as long as they stay a small part
+     * of the final fine-tune (bench/RESULTS.md, "How long must the recovery be?"): a share spends all of its
+     * budget. @default { steps: 50, batchSize: 32, lr: 1e-3 }
+     */
     recovery: z
       .object({
-        steps: z.number().int().min(1).max(10000).default(50),
+        steps: z.number().int().min(1).max(MAX_RECOVERY_STEPS).optional(),
+        share: z.number().gt(0).max(1).optional(),
         batchSize: z.number().int().min(1).max(4096).default(32),
         lr: z.number().gt(0).max(10).default(1e-3),
       })
       .strict()
+      .refine((r) => r.steps === undefined || r.share === undefined, {
+        path: ['share'],
+        message:
+          'set the recovery length as steps (per candidate) or as share (of the final fine-tune), not both',
+      })
+      // Without a share the length is steps, 50 unless given; a share becomes steps when the campaign starts.
+      .transform((r) =>
+        r.share === undefined ? { ...r, steps: r.steps ?? SCORING_DEFAULTS.recovery.steps } : r,
+      )
       .optional(),
     /**
      * In-band candidates the search collects in all, the first in-band attempt included; when given it
@@ -265,6 +286,14 @@ export const CampaignConfigSchema = z
         code: 'custom',
         path: ['finetune'],
         message: 'fine-tuning needs a dataset: add dataset.root (an ImageFolder with train/ and val/)',
+      });
+    // A share of the final fine-tune's steps is a share of nothing without one.
+    if (c.search.recovery?.share !== undefined && !c.finetune)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['search', 'recovery', 'share'],
+        message:
+          "a share of the final fine-tune's steps needs a finetune section; without one, set search.recovery.steps",
       });
     // Scoring and sensitivity read dataset.root/train: without a dataset they cannot run.
     if (!c.dataset) {

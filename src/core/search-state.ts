@@ -1,5 +1,5 @@
 import type { AgentName, Attempt } from './attempt';
-import { isMeasured } from './attempt-selection';
+import { isMeasured, type RecoveryPlan } from './attempt-selection';
 import type { SearchAssessment } from './divergence-monitor';
 import { assessSearch } from './divergence-monitor';
 import { pinnedStageRatio } from './mac-model';
@@ -175,6 +175,8 @@ export function attemptRole(attempt: Attempt): AttemptRole {
 export type SearchEvent =
   | { type: 'started'; protectedLayers: readonly { layer: string; reason: string }[] }
   | { type: 'sensitivity'; table?: SensitivityTable; error?: string }
+  /** How `search.recovery.share` became each candidate's recovery steps (a note in the log). */
+  | { type: 'recovery-planned'; plan: RecoveryPlan }
   | { type: 'human-shape'; strategy: Strategy }
   | { type: 'round' }
   | { type: 'agent-failed'; agent: SearchAgent; message: string }
@@ -395,6 +397,13 @@ export function searchReducer(state: SearchState, event: SearchEvent, config: Se
         { ...state, sensitivity: event.table },
         `sensitivity measured: ${event.table.stages.length} stages, baseline top-1 ${(event.table.baseline.top1 * 100).toFixed(1)}% on the scoring slice`,
       );
+    case 'recovery-planned': {
+      const { share, finalSteps, candidates, steps } = event.plan;
+      return addEvent(
+        state,
+        `recovery scoring: ${+(share * 100).toFixed(2)}% of the final fine-tune's ${finalSteps} steps over ${candidates} candidates, ${steps} steps each`,
+      );
+    }
     case 'human-shape': {
       const { pruningRatio: _ratio, rationale: _why, ...shape } = event.strategy;
       return addEvent(

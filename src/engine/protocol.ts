@@ -85,6 +85,19 @@ export const FinetuneResultSchema = z.looseObject({
 /** A parsed `finetune` result. */
 export type FinetuneResult = z.infer<typeof FinetuneResultSchema>;
 
+/**
+ * What the engine's `finetune-plan` job returns (engine/agentic_engine/finetune.py `plan`): the optimizer
+ * steps a `finetune` of the recipe on `dataset.root/train` would take, without training.
+ */
+export const FinetunePlanResultSchema = z.looseObject({
+  images: z.number(),
+  stepsPerEpoch: z.number(),
+  totalSteps: z.number().int().min(1),
+  warmupSteps: z.number(),
+});
+/** A parsed `finetune-plan` result. */
+export type FinetunePlanResult = z.infer<typeof FinetunePlanResultSchema>;
+
 /** One strategy's answer in a `prune-dry-run` result: what `prune` would measure, or why it would refuse. */
 export const DryRunEntrySchema = z.union([
   z.looseObject({

@@ -15,10 +15,12 @@ import type {
   FineTuneResult,
   LogActivities,
   ProfileModelResult,
+  ScoringActivities,
   TrainingActivities,
 } from '../activities';
 import type { Attempt } from '../core/attempt';
 import type { ArtifactRef } from '../core/artifact-ref';
+import type { RecoveryPlan } from '../core/attempt-selection';
 import { FailureTypes } from '../activities/failure-types';
 import { MODEL_LABEL } from '../storage/keys';
 import {
@@ -43,6 +45,7 @@ const { profileModel } = proxyActivities<EngineActivities>(ActivityPresets.profi
 const { evaluateModel } = proxyActivities<TrainingActivities>(ActivityPresets.evaluate);
 const { deploymentCheck } = proxyActivities<DeploymentActivities>(ActivityPresets.deploy);
 const { saveStrategyLog, discardIncompleteUploads } = proxyActivities<LogActivities>(ActivityPresets.storage);
+const { planRecovery } = proxyActivities<ScoringActivities>(ActivityPresets.scoring);
 
 /** Converged targets fine-tune in parallel (bounded by finetune.parallel); before it, one after another. */
 const PARALLEL_FINETUNE_PATCH = 'parallel-finetune';
@@ -206,6 +209,33 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
         batchSize: config.dataset.calibrationBatchSize,
       }
     : undefined;
+  // A recovery length given as a share of the final fine-tune becomes steps per candidate here, once, before
+  // any search starts. Only configs with `search.recovery.share` (no earlier history has one) schedule it.
+  let recovery: { steps: number; batchSize: number; lr: number } | undefined;
+  let recoveryPlanned: RecoveryPlan | undefined;
+  if (search.scoring === 'recovery') {
+    const given: { steps?: number | undefined; share?: number | undefined; batchSize: number; lr: number } =
+      search.recovery ?? SCORING_DEFAULTS.recovery;
+    const { steps, share, batchSize, lr } = given;
+    if (share !== undefined && config.finetune && config.dataset) {
+      try {
+        recoveryPlanned = await planRecovery({
+          dataset: { root: config.dataset.root },
+          recipe: config.finetune,
+          share,
+          candidates: search.candidates ?? 1 + search.extendedSearch,
+        });
+      } catch (err) {
+        setStage('failed');
+        throw err;
+      }
+    }
+    recovery = {
+      steps: recoveryPlanned?.steps ?? steps ?? SCORING_DEFAULTS.recovery.steps,
+      batchSize,
+      lr,
+    };
+  }
   // With a dataset every in-band candidate is scored on a train/ slice (zero-shot unless configured).
   const scoring: CandidateScoring | undefined =
     config.dataset && calibration
@@ -213,9 +243,8 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
           mode: search.scoring ?? SCORING_DEFAULTS.scoring,
           dataset: { root: config.dataset.root },
           calibration: { batches: calibration.batches, batchSize: calibration.batchSize },
-          ...(search.scoring === 'recovery'
-            ? { recovery: search.recovery ?? { ...SCORING_DEFAULTS.recovery } }
-            : {}),
+          ...(recovery ? { recovery } : {}),
+          ...(recoveryPlanned ? { recoveryPlan: recoveryPlanned } : {}),
           ...(search.scoreImages !== undefined ? { scoreImages: search.scoreImages } : {}),
           seed: config.finetune?.seed ?? 0,
           ...(search.sensitivity ? { sensitivity: { ratios: search.sensitivity.ratios } } : {}),

@@ -21,7 +21,13 @@ import type {
 import type { Proposal } from '../agents/agent';
 import type { ArtifactRef } from '../core/artifact-ref';
 import type { AgentName, Attempt } from '../core/attempt';
-import { bestAttempt, chooseCandidate, failedAttempt, firstInBand } from '../core/attempt-selection';
+import {
+  bestAttempt,
+  chooseCandidate,
+  failedAttempt,
+  firstInBand,
+  type RecoveryPlan,
+} from '../core/attempt-selection';
 import { formatZodIssues } from '../core/errors';
 import type { RankBy, ScoringMode } from '../core/campaign-config';
 import type { ModelSpec } from '../core/model-spec';
@@ -87,6 +93,8 @@ export interface CandidateScoring {
   calibration: { batches: number; batchSize: number };
   /** The KD fine-tune of mode `recovery`. */
   recovery?: { steps: number; batchSize: number; lr: number };
+  /** How `recovery.steps` came from `search.recovery.share` (the campaign planned it); absent: steps given. */
+  recoveryPlan?: RecoveryPlan;
   /** The held-out slice; absent: the engine's default (256, at most a quarter of what calibration leaves). */
   scoreImages?: number;
   seed: number;
@@ -277,6 +285,8 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
       (await measureSensitivityOnce({ ...input, scoring, ratios: scoring.sensitivity.ratios }));
     apply({ type: 'sensitivity', ...measured });
   }
+  // A note, no command: histories without a plan (all earlier ones) replay the same.
+  if (scoring?.recoveryPlan && !carried) apply({ type: 'recovery-planned', plan: scoring.recoveryPlan });
 
   for (apply({ type: 'round' }); state.status === 'running'; apply({ type: 'round' })) {
     await condition(() => !paused);

@@ -41,6 +41,7 @@ export const ActivityQueues = {
   deploymentCheck: 'train',
   scoreCandidate: 'trials',
   measureSensitivity: 'trials',
+  planRecovery: 'trials',
 } as const satisfies Record<ActivityName, QueueName>;
 
 /** The activities a worker on `queue` registers, in routing-table order. */
@@ -132,7 +133,7 @@ export const ActivityPresets = {
    * the warm engine. A crashed engine (`EngineCrashed`) is retried; bad config is not.
    */
   scoring: {
-    taskQueue: queueOf('scoreCandidate', 'measureSensitivity'),
+    taskQueue: queueOf('scoreCandidate', 'measureSensitivity', 'planRecovery'),
     startToCloseTimeout: '2 hours',
     heartbeatTimeout: ENGINE_HEARTBEAT_TIMEOUT,
     retry: {

@@ -1,5 +1,6 @@
 import type { Attempt, CandidateScore } from '../../src/core/attempt';
 import {
+  recoveryPlan,
   bestAttempt,
   bestScored,
   bracketOf,
@@ -255,5 +256,37 @@ describe('searchCost', () => {
   test('counts measured trials, in-band and scored candidates, scoring failures and scoring steps', () => {
     expect(searchCost(log)).toEqual({ trials: 5, inBand: 4, scored: 3, scoreErrors: 1, scoringSteps: 20 });
     expect(searchCost([])).toEqual({ trials: 0, inBand: 0, scored: 0, scoreErrors: 0, scoringSteps: 0 });
+  });
+});
+
+describe('recoveryPlan', () => {
+  test('splits the share of the final fine-tune evenly over the candidates, rounding each down', () => {
+    // The bench's two fine-tunes: 2,442 steps (40 each, 9.8 %) and 10,000 (166 each, 9.96 %).
+    expect(recoveryPlan(0.1, 2442, 6)).toEqual({ share: 0.1, finalSteps: 2442, candidates: 6, steps: 40 });
+    expect(recoveryPlan(0.1, 10_000, 6).steps).toBe(166);
+    // A share that divides exactly is not floored one below by floating-point rounding.
+    expect(recoveryPlan(0.3, 10, 3).steps).toBe(1);
+    expect(recoveryPlan(0.7, 100, 7).steps).toBe(10);
+    // Never more than one recovery may take.
+    expect(recoveryPlan(1, 1_000_000, 2).steps).toBe(10_000);
+  });
+
+  test('the whole scoring stays within the share', () => {
+    for (const [share, final, n] of [
+      [0.1, 74, 6],
+      [0.05, 2442, 4],
+      [0.25, 999, 7],
+      [1, 37, 3],
+    ] as const) {
+      const { steps } = recoveryPlan(share, final, n);
+      expect(steps * n).toBeLessThanOrEqual(share * final);
+      expect((steps + 1) * n).toBeGreaterThan(share * final);
+    }
+  });
+
+  test('under one step per candidate is an error naming the field', () => {
+    expect(() => recoveryPlan(0.01, 74, 6)).toThrow(
+      "search.recovery.share: 0.01 of the final fine-tune's 74 steps over 6 candidates is under one step each",
+    );
   });
 });

@@ -38,6 +38,19 @@ describe('campaign config: search scoring fields', () => {
     });
   });
 
+  test('a recovery share parses without steps (the campaign sets them); without a share steps default to 50', () => {
+    const parse = (recovery: Record<string, unknown>) =>
+      CampaignConfigSchema.parse({
+        ...BASE,
+        dataset: DATASET,
+        finetune: { epochs: 2 },
+        search: { scoring: 'recovery', recovery },
+      }).search.recovery;
+    expect(parse({ share: 0.1 })).toEqual({ share: 0.1, batchSize: 32, lr: 1e-3 });
+    expect(parse({ lr: 0.002 })).toEqual({ steps: 50, batchSize: 32, lr: 0.002 });
+    expect(parse({ steps: 160 })).toEqual({ steps: 160, batchSize: 32, lr: 1e-3 });
+  });
+
   // [label, search section, dataset?, the field the error names, words of the message]
   test.each<[string, Record<string, unknown>, boolean, string, string]>([
     [
@@ -70,6 +83,34 @@ describe('campaign config: search scoring fields', () => {
       "scoring: 'recovery'",
     ],
     ['a typo in recovery', { scoring: 'recovery', recovery: { step: 5 } }, true, 'search.recovery', 'step'],
+    [
+      'recovery.share 0',
+      { scoring: 'recovery', recovery: { share: 0 } },
+      true,
+      'search.recovery.share',
+      '>0',
+    ],
+    [
+      'recovery.share over 1',
+      { scoring: 'recovery', recovery: { share: 1.5 } },
+      true,
+      'search.recovery.share',
+      '<=1',
+    ],
+    [
+      'recovery steps and share',
+      { scoring: 'recovery', recovery: { steps: 40, share: 0.1 } },
+      true,
+      'search.recovery.share',
+      'steps (per candidate) or as share',
+    ],
+    [
+      'recovery.share without a fine-tune',
+      { scoring: 'recovery', recovery: { share: 0.1 } },
+      true,
+      'search.recovery.share',
+      'needs a finetune section',
+    ],
     ['an unknown scoring mode', { scoring: 'few-shot' }, true, 'search.scoring', 'zero-shot'],
     [
       'scoring recovery without a dataset',

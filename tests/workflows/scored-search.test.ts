@@ -1,11 +1,15 @@
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
 import { attemptsTable, logHeading, percent } from '../../src/client/format';
+import { countSplitImages } from '../../src/client/preflight';
+import { buildReportData } from '../../src/client/report-file';
 import type { Attempt } from '../../src/core/attempt';
 import type { CampaignConfigInput } from '../../src/core/campaign-config';
+import * as path from 'node:path';
 import { attemptRole } from '../../src/core/search-state';
 import type { ArtifactStore } from '../../src/storage';
 import type { ArtifactRef, ArtifactSource, PutOptions } from '../../src/storage/artifact-store';
+import { scoringCostText } from '../../src/report/tables';
 import { searchWorkflowId, strategyLogQuery } from '../../src/workflows/definitions';
 import {
   denseDemocnn,
@@ -261,6 +265,82 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       );
     },
     15 * 60_000,
+  );
+
+  test(
+    "search.recovery.share: each candidate's recovery is that share of the final fine-tune's steps over the candidates, and the log and report say so",
+    async () => {
+      const byShare: CampaignConfigInput = {
+        ...config,
+        search: {
+          agent: 'solver',
+          maxIterations: 30,
+          candidates: 2,
+          scoring: 'recovery',
+          scoreImages: 64,
+          recovery: { share: 0.25, lr: 0.002 },
+        },
+        finetune: { epochs: 2, batchSize: 16, lr: 0.002, optimizer: 'adamw', kdAlpha: 0.5 },
+      };
+      const { campaignId } = await campaigns.start(byShare, { campaignId: testId('share') });
+      const result = await campaigns.result(campaignId);
+      const t = result.targets[0]!;
+      expect(t.status).toBe('converged');
+
+      // The final fine-tune: 2 epochs of the 400 train/ images (the remainder of a batch dropped) at 16 a step.
+      const images = countSplitImages(path.join(config.dataset!.root, 'train'));
+      expect(images).toBe(400);
+      const finalSteps = 2 * Math.floor(images / 16);
+      expect(t.finetune?.steps).toBe(finalSteps);
+      // 25 % of its 50 steps over 2 candidates: 6 steps each (12, 24 % of the fine-tune: within the share).
+      const each = Math.floor((0.25 * finalSteps) / 2);
+      expect(each).toBe(6);
+
+      const [log] = await campaigns.log(campaignId);
+      const scored = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
+      expect(scored).toHaveLength(2);
+      for (const a of scored) expect(a.score).toMatchObject({ mode: 'recovery', steps: each, count: 64 });
+      // The log says where the length came from, before the first attempt, and its heading counts the steps.
+      const own = await env.client.workflow
+        .getHandle(searchWorkflowId(campaignId, 'half'))
+        .query(strategyLogQuery);
+      expect(own.events[0]).toEqual({
+        afterAttempt: 0,
+        note: `recovery scoring: 25% of the final fine-tune's ${finalSteps} steps over 2 candidates, ${each} steps each`,
+      });
+      expect(logHeading(log!)).toContain(`2 scored with ${2 * each} fine-tune steps`);
+      // The report sets the scoring's steps against the fine-tune that really ran.
+      const report = await buildReportData(campaigns, store, campaignId);
+      expect(scoringCostText(report.targets[0]!)).toBe(
+        `${2 * each} fine-tune steps for 2 candidates, 24.0% of the final fine-tune's ${finalSteps} steps`,
+      );
+
+      saveHistoryFixture('campaign-recovery-share', campaignId);
+      saveHistoryFixture('mac-target-search-recovery-share', searchWorkflowId(campaignId, 'half'));
+    },
+    15 * 60_000,
+  );
+
+  test(
+    'search.recovery.share under one step per candidate: the campaign fails at its start, naming the field',
+    async () => {
+      const tooSmall: CampaignConfigInput = {
+        ...config,
+        search: { agent: 'solver', candidates: 4, scoring: 'recovery', recovery: { share: 0.01 } },
+        finetune: { epochs: 1, batchSize: 16 },
+      };
+      const { campaignId } = await campaigns.start(tooSmall, { campaignId: testId('share-small') });
+      await expect(campaigns.result(campaignId)).rejects.toThrow(
+        "search.recovery.share: 0.01 of the final fine-tune's 25 steps over 4 candidates is under one step each",
+      );
+      // Nothing was pruned: the search never started.
+      const history = await env.client.workflow.getHandle(campaignId).fetchHistory();
+      const started = (history.events ?? []).filter(
+        (e) => e.startChildWorkflowExecutionInitiatedEventAttributes,
+      );
+      expect(started).toHaveLength(0);
+    },
+    5 * 60_000,
   );
 
   test(
