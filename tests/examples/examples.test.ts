@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadCampaignFile } from '../../src/client/config-file';
+import { recoveryPlan } from '../../src/core/attempt-selection';
 import { resolveTargets } from '../../src/core/campaign-config';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -51,6 +52,17 @@ describe('examples/', () => {
     expect(target?.targetMacs).toBe(targetMacs);
     expect(target?.band.lo).toBeCloseTo(band.lo, 12);
     expect(target?.band.hi).toBeCloseTo(band.hi, 12);
+  });
+
+  it("the ResNet-101 example's recovery share is the steps its comment says, on ImageNet's train split", () => {
+    const config = loadCampaignFile(path.join(EXAMPLES, 'resnet101-4.2g.yaml'));
+    const text = fs.readFileSync(path.join(EXAMPLES, 'resnet101-4.2g.yaml'), 'utf8');
+    const ft = config.finetune!;
+    // 1,281,167 train images, batches of 256 (the remainder dropped), 90 epochs: 450,360 steps.
+    const finalSteps = ft.epochs * Math.floor(1_281_167 / ft.batchSize);
+    const { steps } = recoveryPlan(config.search.recovery!.share!, finalSteps, config.search.candidates!);
+    expect(text).toContain(`(here ${steps.toLocaleString('en-US')} steps each)`);
+    expect(steps).toBe(5629);
   });
 
   it('the two-target Claude example resolves its fraction against the dense model', () => {
