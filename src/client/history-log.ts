@@ -10,6 +10,7 @@ import type {
 } from '../activities';
 import type { SensitivityTable } from '../core/stage-allocation';
 import type { Attempt, CandidateScore } from '../core/attempt';
+import { recoveryPlanNote } from '../core/attempt-selection';
 import { deviation, formatBand, inBand, type Band } from '../core/tolerance-band';
 import type { MacTargetSearchInput, MacTargetSearchResult } from '../workflows/mac-target-search';
 import { closeReason } from './failure-reason';
@@ -109,6 +110,9 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       const measured = input?.measuredSensitivity;
       sensitivity =
         input?.carried?.sensitivity ?? (measured && 'table' in measured ? measured.table : undefined);
+      // How the campaign turned search.recovery.share into steps (a continued run carries it in its input too).
+      const plan = input?.scoring?.recoveryPlan;
+      if (plan && !input?.carried) changes.push({ afterAttempt: 0, note: recoveryPlanNote(plan) });
     } else if (ev.activityTaskScheduledEventAttributes) {
       const a = ev.activityTaskScheduledEventAttributes;
       scheduled.set(id, { type: a.activityType?.name ?? '', input: decode(a.input?.payloads as Payload[]) });

@@ -243,3 +243,12 @@ export function recoveryPlan(share: number, finalSteps: number, candidates: numb
     );
   return { share, finalSteps, candidates, steps };
 }
+
+/**
+ * How a recovery plan reads in the search's log (its own notes and the log rebuilt from history):
+ * `recovery scoring: 10% of the final fine-tune's 10000 steps over 6 candidates, 166 steps each`.
+ */
+export function recoveryPlanNote(plan: RecoveryPlan): string {
+  const { share, finalSteps, candidates, steps } = plan;
+  return `recovery scoring: ${+(share * 100).toFixed(2)}% of the final fine-tune's ${finalSteps} steps over ${candidates} candidates, ${steps} steps each`;
+}

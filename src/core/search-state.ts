@@ -1,5 +1,5 @@
 import type { AgentName, Attempt } from './attempt';
-import { isMeasured, type RecoveryPlan } from './attempt-selection';
+import { isMeasured, recoveryPlanNote, type RecoveryPlan } from './attempt-selection';
 import type { SearchAssessment } from './divergence-monitor';
 import { assessSearch } from './divergence-monitor';
 import { pinnedStageRatio } from './mac-model';
@@ -397,13 +397,8 @@ export function searchReducer(state: SearchState, event: SearchEvent, config: Se
         { ...state, sensitivity: event.table },
         `sensitivity measured: ${event.table.stages.length} stages, baseline top-1 ${(event.table.baseline.top1 * 100).toFixed(1)}% on the scoring slice`,
       );
-    case 'recovery-planned': {
-      const { share, finalSteps, candidates, steps } = event.plan;
-      return addEvent(
-        state,
-        `recovery scoring: ${+(share * 100).toFixed(2)}% of the final fine-tune's ${finalSteps} steps over ${candidates} candidates, ${steps} steps each`,
-      );
-    }
+    case 'recovery-planned':
+      return addEvent(state, recoveryPlanNote(event.plan));
     case 'human-shape': {
       const { pruningRatio: _ratio, rationale: _why, ...shape } = event.strategy;
       return addEvent(

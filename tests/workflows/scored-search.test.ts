@@ -304,10 +304,10 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       const own = await env.client.workflow
         .getHandle(searchWorkflowId(campaignId, 'half'))
         .query(strategyLogQuery);
-      expect(own.events[0]).toEqual({
-        afterAttempt: 0,
-        note: `recovery scoring: 25% of the final fine-tune's ${finalSteps} steps over 2 candidates, ${each} steps each`,
-      });
+      const planNote = `recovery scoring: 25% of the final fine-tune's ${finalSteps} steps over 2 candidates, ${each} steps each`;
+      expect(own.events[0]).toEqual({ afterAttempt: 0, note: planNote });
+      // The log rebuilt from history (what `log` prints as `after attempt 0: ...`) says the same.
+      expect(log!.changes).toContainEqual({ afterAttempt: 0, note: planNote });
       expect(logHeading(log!)).toContain(`2 scored with ${2 * each} fine-tune steps`);
       // The report sets the scoring's steps against the fine-tune that really ran.
       const report = await buildReportData(campaigns, store, campaignId);
