@@ -54,6 +54,7 @@ import type { CampaignConfigInput, RankBy } from '../src/core/campaign-config';
 import type { ModelSpec } from '../src/core/model-spec';
 import type { Strategy } from '../src/core/strategy';
 import { dryRunStrategies, screenIntoBand } from '../src/engine/dry-run';
+import { scoringCostWords } from '../src/report/tables';
 import { defaultEngineLocation } from '../src/engine/engine-paths';
 import { WarmEngine } from '../src/engine/engine-process';
 import { aggregate, BAND, datasetLabel, scoredCandidates, spearman, type RunRow } from './accuracy-stats';
@@ -783,8 +784,7 @@ async function main(): Promise<void> {
     const k = c.campaign!;
     console.log(
       `search cost, ${c.model} @ ${c.target} ${c.method}: ${k.trials} prune trials, ${k.inBand} in band, ${k.scored} scored ` +
-        `(${k.scoreErrors} scoring failures), ${k.scoringSteps} scoring fine-tune steps = ` +
-        `${finalSteps ? ((100 * k.scoringSteps) / finalSteps).toFixed(0) : '-'} % of the final fine-tune's ${finalSteps} steps, ` +
+        `(${k.scoreErrors} scoring failures), ${scoringCostWords(k.scoringSteps, k.scored, finalSteps)}, ` +
         `${c.searchWallSec.toFixed(0)} s wall (campaign ${k.id})`,
     );
   }

@@ -167,11 +167,19 @@ export function strategyLogTable(t: TargetReport): string {
  */
 export function scoringCostText(t: TargetReport): string | undefined {
   const { scored, scoringSteps } = searchCost(t.attempts);
-  if (!scoringSteps) return undefined;
-  const final = t.finetune?.steps;
+  return scoringSteps ? scoringCostWords(scoringSteps, scored, t.finetune?.steps) : undefined;
+}
+
+/**
+ * The words of {@link scoringCostText} from its counts (bench/accuracy prints them too): the share to a tenth
+ * of a percent, so a scoring just under a 10 % budget does not read as 10 %.
+ */
+export function scoringCostWords(scoringSteps: number, scored: number, finalSteps?: number): string {
   return (
     `${int(scoringSteps)} fine-tune steps for ${scored} candidate${scored === 1 ? '' : 's'}` +
-    (final ? `, ${acc(scoringSteps / final, 1)} of the final fine-tune's ${int(final)} steps` : '')
+    (finalSteps
+      ? `, ${acc(scoringSteps / finalSteps, 1)} of the final fine-tune's ${int(finalSteps)} steps`
+      : '')
   );
 }
 

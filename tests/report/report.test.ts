@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderReport, type ReportData } from '../../src/report';
+import { scoringCostWords } from '../../src/report/tables';
 import { HOSTILE_FALLBACK, HOSTILE_RATIONALE, emptyFixture, reportFixture } from './fixture';
 import { decodePng, pixelStats } from './png';
 
@@ -172,6 +173,17 @@ describe('renderReport', () => {
       score: { ...recovery, mode: 'zero-shot' as const, steps: 0 },
     }));
     expect(facts({ ...target, attempts: zeroShot })).not.toContain('scoring cost');
+  });
+
+  it('words the scoring cost as bench/accuracy prints it: a share just under 10 % does not read as 10 %', () => {
+    // The bench's 10,000-step case: 6 candidates x 160 recovery steps (its old line said "10 %").
+    expect(scoringCostWords(960, 6, 10_000)).toBe(
+      "960 fine-tune steps for 6 candidates, 9.6% of the final fine-tune's 10,000 steps",
+    );
+    expect(scoringCostWords(40, 1, 2442)).toBe(
+      "40 fine-tune steps for 1 candidate, 1.6% of the final fine-tune's 2,442 steps",
+    );
+    expect(scoringCostWords(240, 6)).toBe('240 fine-tune steps for 6 candidates');
   });
 
   it('is a pure function of its data', () => {
