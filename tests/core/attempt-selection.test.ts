@@ -1,6 +1,7 @@
 import type { Attempt, CandidateScore } from '../../src/core/attempt';
 import {
   recoveryPlan,
+  recoveryPlanNote,
   bestAttempt,
   bestScored,
   bracketOf,
@@ -282,6 +283,17 @@ describe('recoveryPlan', () => {
       expect(steps * n).toBeLessThanOrEqual(share * final);
       expect((steps + 1) * n).toBeGreaterThan(share * final);
     }
+  });
+
+  test("the log's note states the share, the final steps, the candidates and each one's steps", () => {
+    expect(recoveryPlanNote(recoveryPlan(0.1, 10_000, 6))).toBe(
+      "recovery scoring: 10% of the final fine-tune's 10000 steps over 6 candidates, 166 steps each",
+    );
+    // A share with a fraction of a percent keeps it; float noise does not show.
+    expect(recoveryPlanNote(recoveryPlan(0.125, 2442, 4))).toBe(
+      "recovery scoring: 12.5% of the final fine-tune's 2442 steps over 4 candidates, 76 steps each",
+    );
+    expect(recoveryPlanNote(recoveryPlan(0.07, 1000, 7))).toContain('7% of the final');
   });
 
   test('under one step per candidate is an error naming the field', () => {
