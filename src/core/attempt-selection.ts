@@ -149,6 +149,43 @@ export function bestScored(
 }
 
 /**
+ * The next-best scored in-band candidate after `kept` (by `rankBy`, as {@link bestScored} ranks), so that a
+ * reader can see by how much the kept one won; `undefined` when `kept` was the only one scored.
+ *
+ * @example
+ * // #9 in band, top-1 0.863; #13 in band, 0.871 (kept); #10 in band, 0.863 with a lower loss than #9:
+ * runnerUp(h, band, 13); // #10
+ */
+export function runnerUp(
+  history: readonly Attempt[],
+  band: Band,
+  keptIndex: number,
+  rankBy: RankBy = 'top1',
+): MeasuredAttempt | undefined {
+  return bestScored(
+    history.filter((a) => a.index !== keptIndex),
+    band,
+    rankBy,
+  );
+}
+
+/**
+ * The 95 % sampling error of a score's top-1 on its `count` held-out images: the half-width
+ * `1.96 sqrt(p (1 - p) / count)` of the normal approximation to the binomial. It is what the held-out slice alone
+ * makes uncertain (other images of the same split could give another top-1), not the recovery's own noise;
+ * `undefined` for a score on no images.
+ *
+ * @example
+ * top1Error({ top1: 0.871, count: 1000 }); // 0.0208: 87.1 % +/- 2.1 points
+ * top1Error({ top1: 0.5, count: 256 });    // 0.0613
+ */
+export function top1Error(score: Pick<CandidateScore, 'top1' | 'count'>): number | undefined {
+  if (!(score.count > 0)) return undefined;
+  const p = Math.min(1, Math.max(0, score.top1));
+  return 1.96 * Math.sqrt((p * (1 - p)) / score.count);
+}
+
+/**
  * The attempt handed on to fine-tuning: the best-scored in-band candidate ({@link bestScored} by `rankBy`,
  * top-1 unless told); when none is scored, among in-band attempts with a quick accuracy proxy the
  * highest top-1 (ties to the earlier); else {@link bestAttempt} (closest to target, in band first); `null`

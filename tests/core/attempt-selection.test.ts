@@ -2,6 +2,8 @@ import type { Attempt, CandidateScore } from '../../src/core/attempt';
 import {
   recoveryPlan,
   recoveryPlanNote,
+  runnerUp,
+  top1Error,
   bestAttempt,
   bestScored,
   bracketOf,
@@ -227,6 +229,24 @@ describe('chooseCandidate with candidate scores', () => {
     expect([scoreBeats(a, b), scoreBeats(b, a)]).toEqual([true, false]);
     expect([scoreBeats(a, b, 'loss'), scoreBeats(b, a, 'loss')]).toEqual([false, true]);
     expect([scoreBeats(a, a), scoreBeats(a, a, 'loss')]).toEqual([false, false]);
+  });
+
+  test('runnerUp: the next-best scored in-band candidate after the kept one, by the same order', () => {
+    // The bench's 100-class mild cut after 160 recovery steps: #9, #10 tie on top-1 (86.3 %), #10 with the lower loss.
+    const h = scored([[0.858, 0.447], [0.863, 0.753], [0.863, 0.435], [0.871, 0.563], 'error: boom', null]);
+    expect(chooseCandidate(h, BAND)?.index).toBe(4);
+    expect(runnerUp(h, BAND, 4)?.index).toBe(3);
+    expect(runnerUp(h, BAND, 3, 'loss')?.index).toBe(1);
+    // The kept one alone scored: no runner-up.
+    expect(runnerUp(scored([[0.8, 1], null]), BAND, 1)).toBeUndefined();
+  });
+
+  test("top1Error: the 95 % half-width of a score's top-1 on its held-out images", () => {
+    expect(top1Error({ top1: 0.871, count: 1000 })).toBeCloseTo(0.02078, 5);
+    expect(top1Error({ top1: 0.5, count: 256 })).toBeCloseTo(0.06125, 5);
+    // Certain on every image: no sampling error; on no images: undefined.
+    expect(top1Error({ top1: 1, count: 1000 })).toBe(0);
+    expect(top1Error({ top1: 0.5, count: 0 })).toBeUndefined();
   });
 
   test('a scored attempt out of band (after a band change) is not kept', () => {

@@ -142,6 +142,60 @@ describe('renderReport', () => {
     expect(html).not.toContain('score top-1');
   });
 
+  it("says by how much the kept score led the next one, beside one score's sampling error", () => {
+    // The bench's 100-class mild cut after 160 recovery steps on 1,000 held-out images: #13 kept at 87.1 %,
+    // #10 next (86.3 %, level on top-1 with #9 and ahead of it on loss); 1.96 sqrt(0.871 x 0.129 / 1000) = 2.08 points.
+    const t = reportFixture.targets[0]!;
+    const base = t.attempts.find((a) => a.index === 4)!;
+    const s = (top1: number, loss: number) => ({
+      mode: 'recovery' as const,
+      top1,
+      loss,
+      count: 1000,
+      steps: 160,
+      wallMs: 9000,
+    });
+    const target = (scores: [number, number][], keptIndex: number, rankBy?: 'loss') =>
+      renderReport({
+        ...reportFixture,
+        targets: [
+          {
+            ...t,
+            ...(rankBy ? { rankBy } : {}),
+            chosenIndex: keptIndex,
+            attempts: scores.map(([top1, loss], i) => ({ ...base, index: 8 + i, score: s(top1, loss) })),
+          },
+        ],
+      });
+    const mild: [number, number][] = [
+      [0.858, 0.447],
+      [0.863, 0.753],
+      [0.863, 0.435],
+      [0.859, 0.478],
+      [0.856, 0.493],
+      [0.871, 0.563],
+    ];
+    expect(target(mild, 13)).toMatch(
+      /the best score: top-1 87\.1% \(recovery\); 0\.8 points ahead of attempt 10 \(86\.3%\); one score&#39;s 95% sampling error on 1,000 held-out images: ±2\.1 points/,
+    );
+    // Ranked by loss: #10 kept (0.435), #8 next (0.447); no top-1 error is claimed for a loss.
+    const byLoss = target(mild, 10, 'loss');
+    expect(byLoss).toContain('(recovery, ranked by loss); attempt 8 next (loss 0.447)');
+    expect(byLoss).not.toContain('sampling error');
+    // Level on top-1: kept for its lower loss.
+    expect(
+      target(
+        [
+          [0.863, 0.753],
+          [0.863, 0.435],
+        ],
+        9,
+      ),
+    ).toContain('; level with attempt 8 (86.3%), kept for its lower loss; one score&#39;s');
+    // The kept candidate alone scored: nothing to compare.
+    expect(target([[0.871, 0.563]], 8)).toMatch(/the best score: top-1 87\.1% \(recovery\)<\/dd>/);
+  });
+
   it("states the scoring's fine-tune steps beside the final fine-tune's", () => {
     // The bench's 100-class case: 6 candidates scored after a 40-step recovery each, a 2,442-step fine-tune.
     const t = reportFixture.targets[0]!;
