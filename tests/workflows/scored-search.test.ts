@@ -229,30 +229,48 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
   test(
     'search.rankBy loss: the kept candidate is the lowest score loss, and the log and result say so',
     async () => {
-      const byLoss: CampaignConfigInput = {
-        ...config,
-        search: { agent: 'solver', maxIterations: 30, candidates: 5, scoreImages: 64, rankBy: 'loss' },
-      };
-      const { campaignId } = await campaigns.start(byLoss, { campaignId: testId('rank-loss') });
-      const result = await campaigns.result(campaignId);
-      const t = result.targets[0]!;
-      expect(t.status).toBe('converged');
-      expect(t.rankBy).toBe('loss');
-      const [log] = await campaigns.log(campaignId);
-      const scored = log!.attempts.filter((a) => attemptRole(a) === 'candidate' && a.score !== undefined);
-      expect(scored.length).toBeGreaterThanOrEqual(2);
-      // The lowest loss, then the higher top-1, then the earlier attempt.
-      const best = [...scored].sort(
-        (a, b) => a.score!.loss - b.score!.loss || b.score!.top1 - a.score!.top1 || a.index - b.index,
-      )[0]!;
-      expect(t.chosen?.index).toBe(best.index);
-      // On these seeded scores the two figures disagree (top-1 would keep another candidate), so the test
-      // sees whether the search ranked by loss at all. Should the engine's numbers change so that they agree,
-      // this says so instead of passing without looking.
-      const byTop1 = [...scored].sort(
-        (a, b) => b.score!.top1 - a.score!.top1 || a.score!.loss - b.score!.loss || a.index - b.index,
-      )[0]!;
-      expect({ keptByTop1: byTop1.index === best.index }).toEqual({ keptByTop1: false });
+      // The test sees whether the search ranked by loss only where the two figures disagree (top-1 would keep
+      // another candidate). They do on most held-out slices but not on all, and which ones depends on the CPU
+      // (the engine's floats differ between CPU models), so the slice's size is varied until they disagree;
+      // should they agree on every slice tried, the test says so instead of passing without looking.
+      const tried: string[] = [];
+      let found: string | undefined;
+      let log: Awaited<ReturnType<CampaignClient['log']>>[number] | undefined;
+      let best: NonNullable<typeof log>['attempts'][number] | undefined;
+      for (const scoreImages of [64, 48, 80, 96]) {
+        const byLoss: CampaignConfigInput = {
+          ...config,
+          search: { agent: 'solver', maxIterations: 30, candidates: 5, scoreImages, rankBy: 'loss' },
+        };
+        const { campaignId } = await campaigns.start(byLoss, {
+          campaignId: testId(`rank-loss-${scoreImages}`),
+        });
+        const result = await campaigns.result(campaignId);
+        const t = result.targets[0]!;
+        expect(t.status).toBe('converged');
+        expect(t.rankBy).toBe('loss');
+        [log] = await campaigns.log(campaignId);
+        const scored = log!.attempts.filter((a) => attemptRole(a) === 'candidate' && a.score !== undefined);
+        expect(scored.length).toBeGreaterThanOrEqual(2);
+        // The lowest loss, then the higher top-1, then the earlier attempt.
+        best = [...scored].sort(
+          (a, b) => a.score!.loss - b.score!.loss || b.score!.top1 - a.score!.top1 || a.index - b.index,
+        )[0]!;
+        expect(t.chosen?.index).toBe(best.index);
+        const byTop1 = [...scored].sort(
+          (a, b) => b.score!.top1 - a.score!.top1 || a.score!.loss - b.score!.loss || a.index - b.index,
+        )[0]!;
+        tried.push(`scoreImages ${scoreImages}: loss keeps #${best.index}, top-1 #${byTop1.index}`);
+        if (byTop1.index !== best.index) {
+          found = campaignId;
+          break;
+        }
+      }
+      expect({ figuresDisagreeOnSomeSlice: found !== undefined, tried }).toMatchObject({
+        figuresDisagreeOnSomeSlice: true,
+      });
+      const campaignId = found!;
+      best = best!;
       expect(log!.chosenIndex).toBe(best.index);
       const own = await env.client.workflow
         .getHandle(searchWorkflowId(campaignId, 'half'))
