@@ -9,7 +9,14 @@
 import type { MessageParam, TextBlockParam, Tool } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
 import { scoreModeText, type Attempt } from '../core/attempt';
-import { bestAttempt, bestScored, bracketOf, isFailed, isMeasured } from '../core/attempt-selection';
+import {
+  bestAttempt,
+  bestScored,
+  bracketOf,
+  isFailed,
+  isMeasured,
+  top1Error,
+} from '../core/attempt-selection';
 import type { RankBy } from '../core/campaign-config';
 import { firstGuess } from '../core/mac-model';
 import type { ProfileSummary } from '../core/profile';
@@ -387,6 +394,11 @@ function renderHistory(
     scoredText = `; best score #${scored.index} (${figures} the candidate kept so far)`;
   }
   lines.push(`# Attempts so far (${history.length}; ${inBandCount} in band${bestText}${scoredText})`);
+  const error = scored?.score ? top1Error(scored.score) : undefined;
+  if (scored?.score && error !== undefined)
+    lines.push(
+      `Scores are measured on ${scored.score.count} held-out images: one score's top-1 has a 95% sampling error of about ±${(error * 100).toFixed(1)} points, so candidates closer than that are not told apart by their top-1.`,
+    );
   lines.push(
     '| # | agent | ratio | importance | roundTo | overrides | MACs | deviation | in band | top1 | score | kept as |',
   );
