@@ -15,7 +15,7 @@ import {
   bracketOf,
   isFailed,
   isMeasured,
-  top1Error,
+  top1ErrorWords,
 } from '../core/attempt-selection';
 import type { RankBy } from '../core/campaign-config';
 import { firstGuess } from '../core/mac-model';
@@ -394,10 +394,10 @@ function renderHistory(
     scoredText = `; best score #${scored.index} (${figures} the candidate kept so far)`;
   }
   lines.push(`# Attempts so far (${history.length}; ${inBandCount} in band${bestText}${scoredText})`);
-  const error = scored?.score ? top1Error(scored.score) : undefined;
-  if (scored?.score && error !== undefined)
+  const error = scored?.score ? top1ErrorWords(scored.score) : undefined;
+  if (error !== undefined)
     lines.push(
-      `Scores are measured on ${scored.score.count} held-out images: one score's top-1 has a 95% sampling error of about ±${(error * 100).toFixed(1)} points, so candidates closer than that are not told apart by their top-1.`,
+      `One score's top-1 has a ${error}, so candidates closer than that are not told apart by their top-1.`,
     );
   lines.push(
     '| # | agent | ratio | importance | roundTo | overrides | MACs | deviation | in band | top1 | score | kept as |',

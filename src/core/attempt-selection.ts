@@ -181,8 +181,20 @@ export function runnerUp(
  */
 export function top1Error(score: Pick<CandidateScore, 'top1' | 'count'>): number | undefined {
   if (!(score.count > 0)) return undefined;
-  const p = Math.min(1, Math.max(0, score.top1));
-  return 1.96 * Math.sqrt((p * (1 - p)) / score.count);
+  return 1.96 * Math.sqrt((score.top1 * (1 - score.top1)) / score.count);
+}
+
+/**
+ * {@link top1Error} as the report and the Claude prompt word it: `95% sampling error on 1,000 held-out images:
+ * ±2.1 points`; `undefined` for a score on no images.
+ */
+export function top1ErrorWords(score: Pick<CandidateScore, 'top1' | 'count'>): string | undefined {
+  const error = top1Error(score);
+  if (error === undefined) return undefined;
+  const images = Math.round(score.count)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `95% sampling error on ${images} held-out images: ±${(error * 100).toFixed(1)} points`;
 }
 
 /**

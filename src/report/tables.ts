@@ -3,7 +3,7 @@
  * Every cell goes through `esc` or a formatter; LLM text (rationales, fallback reasons) is data.
  */
 import { scoreModeText, screenText, type Attempt } from '../core/attempt';
-import { runnerUp, searchCost, top1Error } from '../core/attempt-selection';
+import { runnerUp, searchCost, top1ErrorWords } from '../core/attempt-selection';
 import { attemptRole } from '../core/search-state';
 import { MISSING, acc, bandText, esc, fixed, int, isNum, macs, ms, pct, pp, si, times, usd } from './format';
 import type { LatencyByDevice, LatencyPoint, ReportData, TargetReport } from './report-data';
@@ -195,14 +195,12 @@ export function scoreLeadText(t: Pick<TargetReport, 'attempts' | 'band' | 'rankB
   if (!next?.score) return '';
   if (t.rankBy === 'loss') return `; attempt ${next.index} next (loss ${fixed(next.score.loss, 3)})`;
   const lead = (kept.score.top1 - next.score.top1) * 100;
-  const error = top1Error(kept.score);
+  const error = top1ErrorWords(kept.score);
   return (
     (kept.score.top1 === next.score.top1
       ? `; level with attempt ${next.index} (${acc(next.score.top1, 1)}), kept for its lower loss`
       : `; ${Math.abs(lead).toFixed(Math.abs(lead) < 0.1 ? 2 : 1)} points ${lead > 0 ? 'ahead of' : 'behind'} attempt ${next.index} (${acc(next.score.top1, 1)})`) +
-    (error === undefined
-      ? ''
-      : `; one score's 95% sampling error on ${int(kept.score.count)} held-out images: ±${(error * 100).toFixed(1)} points`)
+    (error === undefined ? '' : `; one score's ${error}`)
   );
 }
 

@@ -211,7 +211,7 @@ describe('ClaudeAgent: the prompt of a scored search', () => {
     expect(text).toContain('; best score #5 (top-1 62.5%, the candidate kept so far)');
     // 1.96 sqrt(0.625 x 0.375 / 256) = 5.9 points: Claude is told how close two scores may be and still tie.
     expect(text).toContain(
-      "Scores are measured on 256 held-out images: one score's top-1 has a 95% sampling error of about ±5.9 points",
+      "One score's top-1 has a 95% sampling error on 256 held-out images: ±5.9 points, so candidates closer than that",
     );
     expect(text).toContain('| in band | top1 | score | kept as |');
     expect(text).toMatch(/\| 2 \| solver \| 0\.360 \| .* \| 50\.0% loss 1\.500 \(zero-shot\) \| scored \|/);

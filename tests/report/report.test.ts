@@ -192,6 +192,19 @@ describe('renderReport', () => {
         9,
       ),
     ).toContain('; level with attempt 8 (86.3%), kept for its lower loss; one score&#39;s');
+    // Kept behind another (a human's pick), and a lead under 0.1 points on 4,000 images, are worded so too.
+    expect(target(mild, 8)).toContain(
+      '; 1.3 points behind attempt 13 (87.1%); one score&#39;s 95% sampling error on 1,000 held-out images: ±2.2 points',
+    );
+    expect(
+      target(
+        [
+          [0.8623, 0.5],
+          [0.862, 0.4],
+        ],
+        8,
+      ),
+    ).toContain('; 0.03 points ahead of attempt 9 (86.2%)');
     // The kept candidate alone scored: nothing to compare.
     expect(target([[0.871, 0.563]], 8)).toMatch(/the best score: top-1 87\.1% \(recovery\)<\/dd>/);
   });
