@@ -191,9 +191,7 @@ export function top1Error(score: Pick<CandidateScore, 'top1' | 'count'>): number
 export function top1ErrorWords(score: Pick<CandidateScore, 'top1' | 'count'>): string | undefined {
   const error = top1Error(score);
   if (error === undefined) return undefined;
-  const images = Math.round(score.count)
-    .toString()
-    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const images = score.count.toLocaleString('en-US');
   return `95% sampling error on ${images} held-out images: ±${(error * 100).toFixed(1)} points`;
 }
 
