@@ -471,7 +471,7 @@ async function main(): Promise<void> {
     .option('--max-iterations <n>', 'search.maxIterations of the campaigns', '60')
     .option('--sensitivity <list>', 'search.sensitivity.ratios of the campaigns, or none', '0.5')
     .option('--work <dir>', 'working folder (dataset, models)')
-    .option('--json <file>', 'write every row as JSON here')
+    .option('--json <file>', 'write every row as JSON here (instead of to stdout)')
     .option(
       '--reuse <files>',
       'earlier --json results of the same dense model, dataset and recipe: their fine-tunes of the same candidate and seed are not run again',
@@ -739,8 +739,9 @@ async function main(): Promise<void> {
     pooled,
     notRun,
   };
+  // The rows go to --json when it is given, else to stdout: never both, so a saved log is not the file again.
   if (o.json) fs.writeFileSync(o.json, JSON.stringify(summary, null, 2));
-  console.log(JSON.stringify(summary, null, 2));
+  else console.log(JSON.stringify(summary, null, 2));
   console.log(
     `\nmachine: ${summary.machine}; seeds ${seeds.join(',')}; wall ${summary.wallSec.toFixed(0)} s\n`,
   );
