@@ -7,6 +7,8 @@
 import * as fs from 'node:fs';
 import { scoreBeats } from '../src/core/attempt-selection';
 import { RankBySchema, type RankBy } from '../src/core/campaign-config';
+import { readNewVal, withNewVal } from './new-val';
+import type { EarlierResult } from './accuracy-reuse';
 import { caseKey, caseVerdicts, pooledByMode, type CaseVerdict } from './accuracy-stats';
 
 /** What a verdict reads of one scored candidate (a row of a run's `scoredCandidates`). */
@@ -124,17 +126,32 @@ export function parseRankBy(text: string): RankBy {
 /**
  * `--verdicts-of a.json,b.json`: the verdicts of results written by earlier runs (`--json`), without running
  * anything: each file's cases, then each mode pooled over every file's cases (give each case once); the
- * score read as `rankBy` ranks it ({@link judge}).
+ * score read as `rankBy` ranks it ({@link judge}). With `newVal` (`--new-val lines.jsonl`, the output of
+ * bench/accuracy-new-val), every final val top-1 is that fine-tune's top-1 on the new images instead; a
+ * fine-tune without one is an error naming it.
  */
-export function verdictsOf(files: readonly string[], rankBy: RankBy = 'top1'): void {
+export function verdictsOf(
+  files: readonly string[],
+  rankBy: RankBy = 'top1',
+  newVal: readonly string[] = [],
+): void {
+  const finals = newVal.length ? readNewVal(newVal) : undefined;
+  if (finals)
+    console.log(`final top-1: on the new images of ${newVal.join(', ')} (${finals.size} fine-tunes)`);
   const all: JudgedRow[] = [];
   for (const file of files) {
-    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { scoredCandidates?: JudgedRow[] };
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      dense?: EarlierResult['dense'];
+      scoredCandidates?: (JudgedRow & EarlierResult['scoredCandidates'][number])[];
+    };
     if (!Array.isArray(stored.scoredCandidates))
       throw new Error(`${file}: expected the JSON of bench/accuracy --json, with scoredCandidates`);
+    const rows = finals
+      ? withNewVal({ ...stored, scoredCandidates: stored.scoredCandidates }, file, finals)
+      : stored.scoredCandidates;
     console.log(`\n${file}:`);
-    printVerdicts(judge(stored.scoredCandidates, rankBy).verdicts, [], rankBy);
-    all.push(...stored.scoredCandidates.map((r) => ({ ...r, model: `${file}:${r.model}` })));
+    printVerdicts(judge(rows, rankBy).verdicts, [], rankBy);
+    all.push(...rows.map((r) => ({ ...r, model: `${file}:${r.model}` })));
   }
   const { pooled } = judge(all, rankBy);
   console.log('');

@@ -30,7 +30,9 @@
  *                       [--candidate-seeds all|first] [--modes zero-shot,recovery] [--candidates 4]
  *                       [--methods l1,taylor|none] [--recovery-steps 8|10,40,160] [--recovery-lr 0.002] [--score-images 256] [--max-iterations 60]
  *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE] [--reuse a.json[,b.json]]
- *        bench/accuracy --verdicts-of a.json[,b.json]   (no run: the verdicts of earlier --json results)
+ *        bench/accuracy --verdicts-of a.json[,b.json] [--new-val n.jsonl[,m.jsonl]]
+ *          (no run: the verdicts of earlier --json results; with --new-val, against the final models' top-1 on the
+ *          new val images of bench/accuracy-new-val)
  * Each case's rho comes with its noise ceiling (the rho a perfect score could expect against seed means this
  * noisy) and its one-sided permutation p (how often a score unrelated to accuracy would rank
  * as well: 6 candidates make rho 0.71 p = 0.07), and each mode's mean within-case rho is pooled over all cases
@@ -480,6 +482,10 @@ async function main(): Promise<void> {
       '--verdicts-of <files>',
       'run nothing: print the verdicts (rho, p, regret, resolution) of these --json results, and each mode pooled',
     )
+    .option(
+      '--new-val <files>',
+      'with --verdicts-of: the final top-1 of every fine-tune on the new val images of these bench/accuracy-new-val outputs',
+    )
     .parse(process.argv)
     .opts<{
       quick: boolean;
@@ -505,9 +511,13 @@ async function main(): Promise<void> {
       json?: string;
       reuse?: string;
       verdictsOf?: string;
+      newVal?: string;
     }>();
   const rankBy = parseRankBy(o.rankBy);
-  if (o.verdictsOf) return verdictsOf(o.verdictsOf.split(',').filter(Boolean), rankBy);
+  const newVal = o.newVal?.split(',').filter(Boolean) ?? [];
+  if (o.verdictsOf) return verdictsOf(o.verdictsOf.split(',').filter(Boolean), rankBy, newVal);
+  if (newVal.length)
+    throw new Error('--new-val: only with --verdicts-of (the verdicts of earlier --json results)');
   const only = o.methods?.split(',').filter(Boolean);
   const models = o.quick ? ['democnn'] : o.models.split(',');
   const targets = o.quick ? [0.5] : o.targets.split(',').map(Number);

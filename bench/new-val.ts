@@ -1,0 +1,329 @@
+/**
+ * The final fine-tunes of a bench/accuracy run, evaluated again on val images the run never saw (issue 12).
+ *
+ * A run's val split (e.g. 15 images per class) can be too small to order candidates that end within a point of
+ * each other. The engine's `make-dataset` draws image i of class c of a split from (seed, split, c, i) alone, so
+ * the hard preset made with VAL_PER_CLASS + NEW_PER_CLASS val images per class holds the run's val images (checked
+ * here byte for byte) and NEW_PER_CLASS new ones per class from the same distribution. Every fine-tuned model under
+ * WORK/ft (and the dense model of WORK) is evaluated on the run's val split and on the new images alone, without
+ * a new fine-tune; one JSON line each ({@link NewValLine}). A final fine-tune's line carries its key (strategy,
+ * MACs measured by the engine, seed, steps), so that `bench/accuracy --verdicts-of r.json --new-val lines.jsonl`
+ * judges the run's scores against the new images ({@link withNewVal}).
+ *
+ * Usage: bench/accuracy-new-val WORK CLASSES VAL_PER_CLASS NEW_PER_CLASS MODEL > lines.jsonl
+ * @example
+ * // The replicate of RESULTS.md, "The mild cut on 10,000 new val images":
+ * // bench/accuracy-new-val /tmp/acc-c100 100 15 100 democnn > xeon-c100-new-val.jsonl
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Strategy } from '../src/core/strategy';
+import { defaultEngineLocation } from '../src/engine/engine-paths';
+import { WarmEngine } from '../src/engine/engine-process';
+import { fineTuneKey, scoredMacs, type EarlierResult } from './accuracy-reuse';
+
+/** A final fine-tune's identity, read from its folder: what makes it the same as a run's fine-tune. */
+export interface FineTuneIdentity {
+  /** The fine-tune's seed (the folder's `-s<seed>` suffix, as bench/accuracy names it). */
+  seed: number;
+  /** Its optimizer steps: the step of its last checkpoint, `ckpt/ckpt-<step>.pt`. */
+  steps: number;
+  /** MACs and parameters of the fine-tuned model, measured by the engine's `profile`. */
+  macs: number;
+  params: number;
+  /** The candidate's strategy as the engine wrote it to the folder's `strategy.json` (its defaults filled in). */
+  strategy: Record<string, unknown>;
+}
+
+/**
+ * One line of bench/accuracy-new-val: one model evaluated on one split.
+ * @example
+ * {"folder":"bench-acc-mxaaz6gl-democnn-0.5-recovery-10-steps-a2-s0","split":"new","model":"democnn",
+ *  "top1":0.9054,"loss":0.33,"count":10000,"fineTune":{"seed":0,"steps":2442,"macs":13244000,...}}
+ */
+export interface NewValLine {
+  /** The fine-tune's folder under WORK/ft, or `dense-<model>` for the dense model. */
+  folder: string;
+  /** `val`: the run's own val split; `new`: the new images alone. */
+  split: 'val' | 'new';
+  model: string;
+  top1: number;
+  loss: number;
+  count: number;
+  /** Absent on the dense model's lines. */
+  fineTune?: FineTuneIdentity;
+}
+
+/**
+ * The key a final fine-tune is joined by: the candidate (strategy and MACs), the seed and the steps. The engine
+ * writes `strategy.json` with its defaults filled in (`iterativeSteps: 1`) and fields of its own (`agent`,
+ * `meta`), where a campaign's attempt has none: both sides are keyed as the engine reads them.
+ */
+export function newValKey(
+  model: string,
+  strategy: Strategy | Record<string, unknown>,
+  macs: number,
+  seed: number,
+  steps: number,
+): string {
+  const { rationale: _rationale, agent: _agent, meta: _meta, ...rest } = strategy as Record<string, unknown>;
+  return `${fineTuneKey(model, { iterativeSteps: 1, ...rest } as Strategy, macs, seed)}/${steps}`;
+}
+
+/** A fine-tune folder's seed and steps, from the names bench/accuracy and the engine give; throws naming the folder. */
+export function folderSeedAndSteps(dir: string): { seed: number; steps: number } {
+  const seed = /-s(\d+)$/.exec(path.basename(dir))?.[1];
+  if (seed === undefined)
+    throw new Error(`${dir}: not a bench/accuracy fine-tune folder (no -s<seed> suffix)`);
+  const steps = fs.existsSync(path.join(dir, 'ckpt'))
+    ? fs
+        .readdirSync(path.join(dir, 'ckpt'))
+        .map((f) => /^ckpt-(\d+)\.pt$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .map(Number)
+    : [];
+  if (!steps.length) throw new Error(`${dir}: no ckpt/ckpt-<step>.pt, so its steps are unknown`);
+  return { seed: Number(seed), steps: Math.max(...steps) };
+}
+
+/**
+ * Read bench/accuracy-new-val output: the top-1 on the new images of every final fine-tune, by {@link newValKey}.
+ * Throws naming the file and line of a malformed line, and a fine-tune measured twice with other figures (two
+ * WORK folders with other dense models give the same key other numbers: judge them apart).
+ */
+export function readNewVal(files: readonly string[]): Map<string, { top1: number; where: string }> {
+  const finals = new Map<string, { top1: number; where: string }>();
+  for (const file of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(
+        `--new-val ${file}: cannot be read (${(err as { message?: string }).message ?? String(err)})`,
+      );
+    }
+    text.split('\n').forEach((raw, i) => {
+      if (!raw.trim()) return;
+      const where = `${file}:${i + 1}`;
+      let line: NewValLine;
+      try {
+        line = JSON.parse(raw) as NewValLine;
+      } catch {
+        throw new Error(`--new-val ${where}: not a JSON line of bench/accuracy-new-val`);
+      }
+      if (typeof line.top1 !== 'number' || (line.split !== 'val' && line.split !== 'new'))
+        throw new Error(
+          `--new-val ${where}: expected a line of bench/accuracy-new-val (split val|new, top1)`,
+        );
+      if (line.split !== 'new' || !line.fineTune) return;
+      const f = line.fineTune;
+      if (![f.seed, f.steps, f.macs].every(Number.isInteger) || typeof f.strategy?.importance !== 'string')
+        throw new Error(`--new-val ${where}: fineTune: expected whole seed, steps and macs, and a strategy`);
+      const key = newValKey(line.model, f.strategy, f.macs, f.seed, f.steps);
+      const earlier = finals.get(key);
+      if (earlier && earlier.top1 !== line.top1)
+        throw new Error(
+          `--new-val ${where}: ${line.folder} is the fine-tune of ${earlier.where} (same strategy, MACs, seed and steps) ` +
+            `with another top-1 (${line.top1}, ${earlier.top1}): results of two dense models; judge them apart`,
+        );
+      finals.set(key, { top1: line.top1, where });
+    });
+  }
+  return finals;
+}
+
+/** The rows of a `--json` result that {@link withNewVal} reads and rewrites. */
+type StoredScored = EarlierResult['scoredCandidates'][number] & { attempt: number };
+
+/**
+ * The scored candidates of a `--json` result with every final val top-1 replaced by that fine-tune's top-1 on the
+ * new images ({@link readNewVal}); throws naming the file, case, attempt and seed of a fine-tune it has no figure
+ * for, so that a verdict is never half on one val set and half on the other.
+ */
+export function withNewVal<R extends StoredScored>(
+  stored: { dense?: EarlierResult['dense']; scoredCandidates: R[] },
+  file: string,
+  finals: ReadonlyMap<string, { top1: number }>,
+): R[] {
+  return stored.scoredCandidates.map((row) => {
+    const denseMacs = stored.dense?.find((d) => d.model === row.model)?.denseMacs;
+    if (row.macs === undefined && denseMacs === undefined)
+      throw new Error(
+        `${file}: ${row.model} @ ${row.target} attempt ${row.attempt}: no macs and no dense MACs`,
+      );
+    const macs = scoredMacs(row, denseMacs ?? 0, file);
+    return {
+      ...row,
+      runs: row.runs.map((r) => {
+        const hit = finals.get(newValKey(row.model, row.strategy, macs, r.seed, row.steps));
+        if (!hit)
+          throw new Error(
+            `--new-val: no figure on the new images for ${file}: ${row.model} @ ${row.target} attempt ${row.attempt}, ` +
+              `seed ${r.seed}, ${row.steps} steps (run bench/accuracy-new-val on the WORK folder of that run)`,
+          );
+        return { ...r, valTop1: hit.top1 };
+      }),
+    };
+  });
+}
+
+/** The positional arguments of bench/accuracy-new-val. */
+export interface Args {
+  work: string;
+  classes: number;
+  valPerClass: number;
+  newPerClass: number;
+  model: string;
+}
+
+/** The positional arguments, checked; throws naming the argument and what was expected. */
+export function parseNewValArgs(argv: readonly string[]): Args {
+  const usage = 'usage: bench/accuracy-new-val WORK CLASSES VAL_PER_CLASS NEW_PER_CLASS MODEL';
+  if (argv.length !== 5) throw new Error(`${usage} (got ${argv.length} arguments)`);
+  const [work, classes, valPerClass, newPerClass, model] = argv as [string, string, string, string, string];
+  const count = (name: string, text: string) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`${name}: expected a whole number >= 1, got ${JSON.stringify(text)}`);
+    return n;
+  };
+  return {
+    work,
+    classes: count('CLASSES', classes),
+    valPerClass: count('VAL_PER_CLASS', valPerClass),
+    newPerClass: count('NEW_PER_CLASS', newPerClass),
+    model,
+  };
+}
+
+/** The run's folders in WORK: its dataset, its dense model, its fine-tunes; throws naming each one missing. */
+export function runFolders(a: Args): { dataset: string; dense: string; fineTunes: string[] } {
+  const list = (re: RegExp) =>
+    fs.existsSync(a.work)
+      ? fs
+          .readdirSync(a.work)
+          .filter((f) => re.test(f))
+          .sort()
+          .map((f) => path.join(a.work, f))
+      : [];
+  const dataset = list(new RegExp(`^dataset-c${a.classes}-\\d+x${a.valPerClass}$`))[0];
+  const dense = list(new RegExp(`^dense-${a.model}-.*-c${a.classes}-\\d+x${a.valPerClass}$`))[0];
+  const ftRoot = path.join(a.work, 'ft');
+  const missing = [
+    dataset ? null : `no dataset-c${a.classes}-*x${a.valPerClass} of a bench/accuracy run`,
+    dense ? null : `no dense-${a.model}-*-c${a.classes}-*x${a.valPerClass} model of a bench/accuracy run`,
+    fs.existsSync(ftRoot) ? null : 'no ft/ folder of final fine-tunes',
+  ].filter((x): x is string => x !== null);
+  if (missing.length) throw new Error(`WORK ${a.work}: ${missing.join('; ')}`);
+  const fineTunes = fs
+    .readdirSync(ftRoot)
+    .sort()
+    .map((f) => path.join(ftRoot, f))
+    .filter((d) => fs.statSync(d).isDirectory());
+  return { dataset: dataset!, dense: dense!, fineTunes };
+}
+
+/**
+ * The new images as a dataset root of their own (symlinks into `big`'s val split, past the run's own images);
+ * checks that `big`'s first `valPerClass` images of every class are the run's, byte for byte.
+ */
+export function newImagesRoot(big: string, run: string, valPerClass: number, out: string): void {
+  fs.rmSync(out, { recursive: true, force: true });
+  for (const c of fs.readdirSync(path.join(big, 'val')).sort()) {
+    const images = fs.readdirSync(path.join(big, 'val', c)).sort();
+    fs.mkdirSync(path.join(out, 'val', c), { recursive: true });
+    fs.mkdirSync(path.join(out, 'train', c), { recursive: true });
+    for (const f of images.slice(0, valPerClass)) {
+      const ours = path.join(run, 'val', c, f);
+      if (!fs.existsSync(ours) || !fs.readFileSync(ours).equals(fs.readFileSync(path.join(big, 'val', c, f))))
+        throw new Error(`${path.join(big, 'val', c, f)} differs from the run's val image ${ours}`);
+    }
+    for (const f of images.slice(valPerClass))
+      fs.symlinkSync(path.join(big, 'val', c, f), path.join(out, 'val', c, f));
+  }
+}
+
+/**
+ * Evaluate the run of `a` on its val split and on the new images: the dense model, then every fine-tune folder
+ * (sorted), each line handed to `emit` as it is measured. Missing run folders are named before any work.
+ */
+export async function runNewVal(
+  a: Args,
+  engine: WarmEngine,
+  emit: (line: NewValLine) => void,
+): Promise<void> {
+  const run = runFolders(a);
+  const big = path.join(a.work, `dataset-new-val-c${a.classes}-${a.valPerClass}+${a.newPerClass}`);
+  const newRoot = path.join(a.work, `new-val-c${a.classes}-${a.newPerClass}`);
+  await engine.run('make-dataset', {
+    out: big,
+    classes: a.classes,
+    trainPerClass: 1,
+    valPerClass: a.valPerClass + a.newPerClass,
+    imageSize: 32,
+    seed: 0,
+    preset: 'hard',
+  });
+  newImagesRoot(big, run.dataset, a.valPerClass, newRoot);
+  const evaluate = async (folder: string, spec: Record<string, unknown>, fineTune?: FineTuneIdentity) => {
+    for (const [split, root] of [
+      ['val', run.dataset],
+      ['new', newRoot],
+    ] as const) {
+      const r = await engine.run<{ top1: number; loss: number; count: number }>('evaluate', {
+        model: spec,
+        dataset: { root, split: 'val', imageSize: 32 },
+        batchSize: 256,
+      });
+      emit({
+        folder,
+        split,
+        model: a.model,
+        top1: r.top1,
+        loss: r.loss,
+        count: r.count,
+        ...(fineTune ? { fineTune } : {}),
+      });
+    }
+  };
+  await evaluate(`dense-${a.model}`, {
+    name: a.model,
+    numClasses: a.classes,
+    weights: path.join(run.dense, 'model.pt'),
+  });
+  for (const dir of run.fineTunes) {
+    const spec = { name: a.model, numClasses: a.classes, pruned: dir };
+    const identity = folderSeedAndSteps(dir);
+    const profile = await engine.run<{ macs: number; params: number }>('profile', {
+      model: spec,
+      inputShape: [1, 3, 32, 32],
+    });
+    const strategy = JSON.parse(fs.readFileSync(path.join(dir, 'strategy.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    await evaluate(path.basename(dir), spec, {
+      ...identity,
+      macs: profile.macs,
+      params: profile.params,
+      strategy,
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  const a = parseNewValArgs(process.argv.slice(2));
+  runFolders(a);
+  const engine = new WarmEngine(defaultEngineLocation(process.env.AP_ENGINE_PYTHON));
+  try {
+    await runNewVal(a, engine, (line) => console.log(JSON.stringify(line)));
+  } finally {
+    await engine.close();
+  }
+}
+
+if (require.main === module)
+  main().catch((err: unknown) => {
+    console.error(`bench/accuracy-new-val: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 2;
+  });
