@@ -190,7 +190,13 @@ describe('bench/accuracy-new-val on a run of the real engine', () => {
   let ftSteps: number;
   const dataset = () => path.join(work, 'dataset-c3-4x2');
   const ftDir = () => path.join(work, 'ft', 'bench-acc-t-democnn-0.5-recovery-a2-s1');
-  const strategy = { pruningRatio: 0.3, importance: 'l2', globalPruning: true, isomorphic: true, roundTo: 4 };
+  const strategy = {
+    pruningRatio: 0.3,
+    importance: 'l2',
+    globalPruning: true,
+    isomorphic: true,
+    roundTo: 4,
+  } as const;
 
   beforeAll(async () => {
     engine = realEngines().engine;
