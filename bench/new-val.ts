@@ -313,7 +313,7 @@ export async function runNewVal(
 
 async function main(): Promise<void> {
   const a = parseNewValArgs(process.argv.slice(2));
-  runFolders(a);
+  // runNewVal names any missing run folder before its first engine job; the engine starts on that job.
   const engine = new WarmEngine(defaultEngineLocation(process.env.AP_ENGINE_PYTHON));
   try {
     await runNewVal(a, engine, (line) => console.log(JSON.stringify(line)));

@@ -1,25 +1,12 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { capturedOutput } from './captured-output';
 import { judge, parseRankBy, rankedScore, verdictsOf } from '../../bench/accuracy-verdicts';
 
 // `bench/accuracy --verdicts-of`: the table and pooled lines it prints for a stored --json result with known
 // answers.
 describe('bench/accuracy --verdicts-of', () => {
-  let dir: string;
-  let lines: string[];
-  let spy: jest.SpyInstance;
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ap-verdicts-'));
-    lines = [];
-    spy = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-      lines.push(...args.map(String).join(' ').split('\n'));
-    });
-  });
-  afterEach(() => {
-    spy.mockRestore();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const out = capturedOutput('ap-verdicts-');
 
   const candidate = (attempt: number, scoreTop1: number, valTop1s: number[], scoreLoss = 1) => ({
     model: 'democnn',
@@ -33,7 +20,7 @@ describe('bench/accuracy --verdicts-of', () => {
   });
 
   test('prints each case with its rho, p, regret, resolution and noise ceiling, then each mode pooled', () => {
-    const file = path.join(dir, 'result.json');
+    const file = path.join(out.dir, 'result.json');
     fs.writeFileSync(
       file,
       JSON.stringify({
@@ -48,11 +35,11 @@ describe('bench/accuracy --verdicts-of', () => {
     // rho 1 (score order = accuracy order), exact p 1/6; regret 89.0 - 71.0 = 18.0 points; spread sd 9.0
     // points; pooled seed sd sqrt((0.0002 + 0 + 0.0002) / 3) = 1.15 points; resolution 0.09 / (0.011547 /
     // sqrt 2) = 11.0; ceiling sqrt(1 - 1/121.5) = 0.996
-    expect(lines).toContain(
+    expect(out.lines).toContain(
       '| democnn | 0.5 | recovery | 3 | 1.00 | 0.167 | 71.0 % | 89.0 % | 18.0 | 9.0 | 1.2 | 11.0 | 1.00 |',
     );
-    expect(lines.some((l) => l.includes('| rho (score top-1 vs seed-mean val) |'))).toBe(true);
-    const pooled = lines.filter((l) => l.startsWith('pooled, recovery (score top-1):'));
+    expect(out.lines.some((l) => l.includes('| rho (score top-1 vs seed-mean val) |'))).toBe(true);
+    const pooled = out.lines.filter((l) => l.startsWith('pooled, recovery (score top-1):'));
     expect(pooled).toHaveLength(2);
     expect(pooled[0]).toMatch(
       /^pooled, recovery \(score top-1\): mean within-case rho 1\.00 over 1 cases, one-sided permutation p /,
@@ -65,7 +52,7 @@ describe('bench/accuracy --verdicts-of', () => {
 
   test('results of several recovery lengths are judged and pooled per length; zero-shot keeps its name', () => {
     const at = (steps: number, rows: ReturnType<typeof candidate>[]) => {
-      const file = path.join(dir, `r${steps}.json`);
+      const file = path.join(out.dir, `r${steps}.json`);
       fs.writeFileSync(
         file,
         JSON.stringify({ scoredCandidates: rows.map((r) => ({ ...r, scoreSteps: steps })) }),
@@ -89,14 +76,14 @@ describe('bench/accuracy --verdicts-of', () => {
       { ...candidate(2, 0.3, [0.8, 0.8]), mode: 'zero-shot' },
     ]);
     verdictsOf([short, long, zero]);
-    expect(lines).toContain(
+    expect(out.lines).toContain(
       '| democnn | 0.5 | recovery 10 steps | 3 | -1.00 | 1.000 | 71.0 % | 89.0 % | 18.0 | 9.0 | 1.2 | 11.0 | 1.00 |',
     );
-    expect(lines).toContain(
+    expect(out.lines).toContain(
       '| democnn | 0.5 | recovery 160 steps | 3 | 1.00 | 0.167 | 71.0 % | 89.0 % | 18.0 | 9.0 | 1.2 | 11.0 | 1.00 |',
     );
-    expect(lines.some((l) => l.startsWith('| democnn | 0.5 | zero-shot | 2 |'))).toBe(true);
-    const pooled = lines.filter((l) => l.startsWith('pooled, ') && !l.includes('resolved'));
+    expect(out.lines.some((l) => l.startsWith('| democnn | 0.5 | zero-shot | 2 |'))).toBe(true);
+    const pooled = out.lines.filter((l) => l.startsWith('pooled, ') && !l.includes('resolved'));
     expect(
       pooled.map((l) => /^pooled, (.*) \(score top-1\): mean within-case rho (\S+) /.exec(l)!.slice(1)),
     ).toEqual([
@@ -138,19 +125,19 @@ describe('bench/accuracy --verdicts-of', () => {
   });
 
   test('--verdicts-of --rank-by loss prints the loss verdict; a bad --rank-by is named', () => {
-    const file = path.join(dir, 'result.json');
+    const file = path.join(out.dir, 'result.json');
     fs.writeFileSync(file, JSON.stringify({ scoredCandidates: disagreeing() }));
     verdictsOf([file], 'loss');
-    expect(lines.some((l) => l.includes('| rho (score loss, negated vs seed-mean val) |'))).toBe(true);
-    expect(lines.find((l) => l.startsWith('| democnn |'))).toMatch(
+    expect(out.lines.some((l) => l.includes('| rho (score loss, negated vs seed-mean val) |'))).toBe(true);
+    expect(out.lines.find((l) => l.startsWith('| democnn |'))).toMatch(
       /^\| democnn \| 0\.5 \| recovery \| 4 \| 1\.00 \| 0\.042 \| 90\.0 % \| 90\.0 % \| 0\.0 \|/,
     );
-    expect(lines.filter((l) => l.startsWith('pooled, recovery (score loss, negated):'))).toHaveLength(2);
+    expect(out.lines.filter((l) => l.startsWith('pooled, recovery (score loss, negated):'))).toHaveLength(2);
     expect(() => parseRankBy('top5')).toThrow('--rank-by: expected top1 or loss, got "top5"');
   });
 
   test('a file that is not a bench/accuracy result is named', () => {
-    const file = path.join(dir, 'other.json');
+    const file = path.join(out.dir, 'other.json');
     fs.writeFileSync(file, JSON.stringify({ rows: [] }));
     expect(() => verdictsOf([file])).toThrow(
       `${file}: expected the JSON of bench/accuracy --json, with scoredCandidates`,

@@ -10,6 +10,7 @@ import {
   type NewValLine,
 } from '../../bench/new-val';
 import { verdictsOf } from '../../bench/accuracy-verdicts';
+import { capturedOutput } from './captured-output';
 import type { WarmEngine } from '../../src/engine/engine-process';
 import { realEngines } from '../support/test-env';
 
@@ -92,23 +93,10 @@ function newValLines(skip?: { attempt: number; seed: number }): NewValLine[] {
 }
 
 describe('bench/accuracy --verdicts-of --new-val', () => {
-  let dir: string;
-  let printed: string[];
-  let spy: jest.SpyInstance;
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ap-new-val-'));
-    printed = [];
-    spy = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-      printed.push(...args.map(String).join(' ').split('\n'));
-    });
-  });
-  afterEach(() => {
-    spy.mockRestore();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const out = capturedOutput('ap-new-val-');
   const write = (name: string, text: string) => {
-    fs.writeFileSync(path.join(dir, name), text);
-    return path.join(dir, name);
+    fs.writeFileSync(path.join(out.dir, name), text);
+    return path.join(out.dir, name);
   };
   const jsonl = (lines: NewValLine[]) => lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
 
@@ -117,19 +105,19 @@ describe('bench/accuracy --verdicts-of --new-val', () => {
     const lines = write('new-val.jsonl', jsonl(newValLines()));
     verdictsOf([json]);
     // On the run's val: rho 1, p 1/6, kept mean 71.0, best 89.0, regret 18.0 (tests/bench/accuracy-verdicts).
-    expect(printed).toContain(
+    expect(out.lines).toContain(
       '| democnn | 0.5 | recovery 10 steps | 3 | 1.00 | 0.167 | 71.0 % | 89.0 % | 18.0 | 9.0 | 1.2 | 11.0 | 1.00 |',
     );
-    printed.length = 0;
+    out.lines.length = 0;
     verdictsOf([json], 'top1', [lines]);
     // The new images: means 0.89 / 0.80 / 0.71 for scores 0.1 / 0.2 / 0.3, so rho -1; every permutation ranks
     // at least as well (p 1); the kept attempt 1 is the best (regret 0.0); spread, seed sd, resolution and
     // ceiling are those of the same numbers in the other order.
-    expect(printed).toContain(
+    expect(out.lines).toContain(
       '| democnn | 0.5 | recovery 10 steps | 3 | -1.00 | 1.000 | 89.0 % | 89.0 % | 0.0 | 9.0 | 1.2 | 11.0 | 1.00 |',
     );
     // 6 fine-tunes of 100 steps and 6 of 400 steps.
-    expect(printed[0]).toBe(`final top-1: on the new images of ${lines} (12 fine-tunes)`);
+    expect(out.lines[0]).toBe(`final top-1: on the new images of ${lines} (12 fine-tunes)`);
   });
 
   test('replaces each seed of each row by its own fine-tune, keyed on strategy, MACs, seed and steps', () => {
@@ -167,7 +155,7 @@ describe('bench/accuracy --verdicts-of --new-val', () => {
     expect(() => readNewVal([write('a.jsonl', jsonl(twice)), other])).toThrow(
       /other\.jsonl:1: elsewhere-a1-s0 is the fine-tune of .*a\.jsonl:1 .* with another top-1 \(0\.1, 0\.9\)/,
     );
-    expect(() => readNewVal([path.join(dir, 'absent.jsonl')])).toThrow(
+    expect(() => readNewVal([path.join(out.dir, 'absent.jsonl')])).toThrow(
       /--new-val .*absent\.jsonl: cannot be read/,
     );
   });
