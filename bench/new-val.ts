@@ -56,8 +56,8 @@ export interface NewValLine {
 
 /**
  * The key a final fine-tune is joined by: the candidate (strategy and MACs), the seed and the steps. The engine
- * writes `strategy.json` with its defaults filled in (`iterativeSteps: 1`) and fields of its own (`agent`,
- * `meta`), where a campaign's attempt has none: both sides are keyed as the engine reads them.
+ * writes `strategy.json` with its defaults filled in (`iterativeSteps: 1`, which `strategyKey` keys as
+ * absent) and fields of its own (`agent`, `meta`, dropped here), where a campaign's attempt has none.
  */
 export function newValKey(
   model: string,
@@ -66,8 +66,8 @@ export function newValKey(
   seed: number,
   steps: number,
 ): string {
-  const { rationale: _rationale, agent: _agent, meta: _meta, ...rest } = strategy as Record<string, unknown>;
-  return `${fineTuneKey(model, { iterativeSteps: 1, ...rest } as Strategy, macs, seed)}/${steps}`;
+  const { agent: _agent, meta: _meta, ...rest } = strategy as Record<string, unknown>;
+  return `${fineTuneKey(model, rest as Strategy, macs, seed)}/${steps}`;
 }
 
 /** A fine-tune folder's seed and steps, from the names bench/accuracy and the engine give; throws naming the folder. */

@@ -64,11 +64,27 @@ export function baseStrategy(pruningRatio: number, overrides: Partial<Strategy> 
 
 /**
  * A canonical string for a strategy without its rationale: two strategies with the same key prune
- * the same way. Used to detect repeated proposals.
+ * the same way. Used to detect repeated proposals (the solver's and grid's tried sets, Claude's duplicate
+ * check, the divergence monitor's repeated-strategy rule) and to join a campaign's attempt to the engine's
+ * `strategy.json` of it.
+ *
+ * A field stated at the engine's default prunes as the field left out (engine/agentic_engine/strategy.py and
+ * prune.py), so both key alike: `iterativeSteps: 1`, `maxLayerRatio: 1`, an empty `stageRatios`,
+ * `layerRatios` or `ignoredLayers`. `ignoredLayers` is a set: its order does not count.
+ *
+ * @example
+ * strategyKey(baseStrategy(0.3)) === strategyKey(baseStrategy(0.3, { iterativeSteps: 1, stageRatios: {} })) // true
  */
 export function strategyKey(strategy: Strategy): string {
   const { rationale: _rationale, ...rest } = strategy;
-  return canonicalJson(rest);
+  const key: Record<string, unknown> = { ...rest };
+  if (rest.iterativeSteps === 1) delete key.iterativeSteps;
+  if (rest.maxLayerRatio === 1) delete key.maxLayerRatio;
+  for (const field of ['stageRatios', 'layerRatios'] as const)
+    if (rest[field] !== undefined && Object.keys(rest[field]).length === 0) delete key[field];
+  if (rest.ignoredLayers !== undefined)
+    key.ignoredLayers = rest.ignoredLayers.length ? [...new Set(rest.ignoredLayers)].sort() : undefined;
+  return canonicalJson(key);
 }
 
 function canonicalJson(value: unknown): string {

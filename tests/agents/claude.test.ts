@@ -319,6 +319,17 @@ describe('ClaudeAgent: repairs', () => {
     expect(feedback).toMatch(/already measured as attempt #2/);
   });
 
+  test('the same strategy with the engine defaults stated (iterativeSteps 1, empty stageRatios) is a repeat too', async () => {
+    const history = history2();
+    const repeated = { ...history[1]!.strategy, iterativeSteps: 1, stageRatios: {}, rationale: 'one step' };
+    api.enqueue(toolUseReply(repeated), toolUseReply(goodStrategy()));
+    const p = await propose(agent(), proposeInput(history));
+
+    expect(p.llm?.repairs).toBe(1);
+    const feedback = api.messageRequests[1]!.body.messages[2].content[0].content as string;
+    expect(feedback).toMatch(/already measured as attempt #2/);
+  });
+
   test('a text-only reply is asked again for the tool call', async () => {
     api.enqueue(textReply('I think 0.35 would work.'), toolUseReply(goodStrategy()));
     const p = await propose(agent(), proposeInput(history2()));
