@@ -10,7 +10,8 @@
  * MACs measured by the engine, seed, steps), so that `bench/accuracy --verdicts-of r.json --new-val lines.jsonl`
  * judges the run's scores against the new images ({@link withNewVal}).
  *
- * Usage: bench/accuracy-new-val WORK CLASSES VAL_PER_CLASS NEW_PER_CLASS MODEL > lines.jsonl
+ * Usage: bench/accuracy-new-val [--known lines.jsonl]... WORK CLASSES VAL_PER_CLASS NEW_PER_CLASS MODEL > lines.jsonl
+ * (`--known`: only the fine-tunes not yet in lines.jsonl are evaluated; append the output to it, `>>`.)
  * @example
  * // The replicate of RESULTS.md, "The mild cut on 10,000 new val images":
  * // bench/accuracy-new-val /tmp/acc-c100 100 15 100 democnn > xeon-c100-new-val.jsonl
@@ -93,32 +94,10 @@ export function folderSeedAndSteps(dir: string): { seed: number; steps: number }
  */
 export function readNewVal(files: readonly string[]): Map<string, { top1: number; where: string }> {
   const finals = new Map<string, { top1: number; where: string }>();
-  for (const file of files) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new Error(
-        `--new-val ${file}: cannot be read (${(err as { message?: string }).message ?? String(err)})`,
-      );
-    }
-    text.split('\n').forEach((raw, i) => {
-      if (!raw.trim()) return;
-      const where = `${file}:${i + 1}`;
-      let line: NewValLine;
-      try {
-        line = JSON.parse(raw) as NewValLine;
-      } catch {
-        throw new Error(`--new-val ${where}: not a JSON line of bench/accuracy-new-val`);
-      }
-      if (typeof line.top1 !== 'number' || (line.split !== 'val' && line.split !== 'new'))
-        throw new Error(
-          `--new-val ${where}: expected a line of bench/accuracy-new-val (split val|new, top1)`,
-        );
-      if (line.split !== 'new' || !line.fineTune) return;
+  for (const file of files)
+    for (const { line, where } of newValLines(file, '--new-val')) {
+      if (line.split !== 'new' || !line.fineTune) continue;
       const f = line.fineTune;
-      if (![f.seed, f.steps, f.macs].every(Number.isInteger) || typeof f.strategy?.importance !== 'string')
-        throw new Error(`--new-val ${where}: fineTune: expected whole seed, steps and macs, and a strategy`);
       const key = newValKey(line.model, f.strategy, f.macs, f.seed, f.steps);
       const earlier = finals.get(key);
       if (earlier && earlier.top1 !== line.top1)
@@ -127,9 +106,51 @@ export function readNewVal(files: readonly string[]): Map<string, { top1: number
             `with another top-1 (${line.top1}, ${earlier.top1}): results of two dense models; judge them apart`,
         );
       finals.set(key, { top1: line.top1, where });
-    });
-  }
+    }
   return finals;
+}
+
+/**
+ * The lines of a bench/accuracy-new-val output file, each with its `file:line`; throws, prefixed by `flag`,
+ * naming the file that cannot be read or the line that is not one of ours.
+ */
+function newValLines(file: string, flag: string): { line: NewValLine; where: string }[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(
+      `${flag} ${file}: cannot be read (${(err as { message?: string }).message ?? String(err)})`,
+    );
+  }
+  const out: { line: NewValLine; where: string }[] = [];
+  text.split('\n').forEach((raw, i) => {
+    if (!raw.trim()) return;
+    const where = `${file}:${i + 1}`;
+    let line: NewValLine;
+    try {
+      line = JSON.parse(raw) as NewValLine;
+    } catch {
+      throw new Error(`${flag} ${where}: not a JSON line of bench/accuracy-new-val`);
+    }
+    if (
+      typeof line.top1 !== 'number' ||
+      (line.split !== 'val' && line.split !== 'new') ||
+      typeof line.folder !== 'string' ||
+      typeof line.model !== 'string'
+    )
+      throw new Error(
+        `${flag} ${where}: expected a line of bench/accuracy-new-val (folder, split val|new, model, top1)`,
+      );
+    const f = line.fineTune;
+    if (
+      f &&
+      (![f.seed, f.steps, f.macs].every(Number.isInteger) || typeof f.strategy?.importance !== 'string')
+    )
+      throw new Error(`${flag} ${where}: fineTune: expected whole seed, steps and macs, and a strategy`);
+    out.push({ line, where });
+  });
+  return out;
 }
 
 /** The rows of a `--json` result that {@link withNewVal} reads and rewrites. */
@@ -174,13 +195,38 @@ export interface Args {
   valPerClass: number;
   newPerClass: number;
   model: string;
+  /**
+   * Earlier output of this tool on the same WORK (`--known FILE`, repeatable): a fine-tune folder with both its
+   * lines there (same folder and key) is not evaluated again, and the dense model's lines are checked against
+   * this WORK's dense model instead of printed again, so the new lines can be appended to FILE.
+   */
+  known: string[];
 }
 
 /** The positional arguments, checked; throws naming the argument and what was expected. */
 export function parseNewValArgs(argv: readonly string[]): Args {
-  const usage = 'usage: bench/accuracy-new-val WORK CLASSES VAL_PER_CLASS NEW_PER_CLASS MODEL';
-  if (argv.length !== 5) throw new Error(`${usage} (got ${argv.length} arguments)`);
-  const [work, classes, valPerClass, newPerClass, model] = argv as [string, string, string, string, string];
+  const usage =
+    'usage: bench/accuracy-new-val [--known FILE]... WORK CLASSES VAL_PER_CLASS NEW_PER_CLASS MODEL';
+  const known: string[] = [];
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] !== '--known') {
+      positional.push(argv[i]!);
+      continue;
+    }
+    const file = argv[++i];
+    if (file === undefined || file.startsWith('--'))
+      throw new Error(`--known: expected the file of an earlier bench/accuracy-new-val run (${usage})`);
+    known.push(file);
+  }
+  if (positional.length !== 5) throw new Error(`${usage} (got ${positional.length} arguments)`);
+  const [work, classes, valPerClass, newPerClass, model] = positional as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const count = (name: string, text: string) => {
     const n = Number(text);
     if (!Number.isInteger(n) || n < 1)
@@ -193,6 +239,7 @@ export function parseNewValArgs(argv: readonly string[]): Args {
     valPerClass: count('VAL_PER_CLASS', valPerClass),
     newPerClass: count('NEW_PER_CLASS', newPerClass),
     model,
+    known,
   };
 }
 
@@ -243,16 +290,53 @@ export function newImagesRoot(big: string, run: string, valPerClass: number, out
   }
 }
 
+/** What the `--known` files of {@link Args.known} hold of `model`: its dense lines, and the fine-tunes measured. */
+function knownOf(files: readonly string[], model: string) {
+  const dense = files.map((file) => ({ file, lines: new Map<string, { top1: number; where: string }>() }));
+  const splits = new Map<string, Set<string>>();
+  files.forEach((file, i) => {
+    for (const { line, where } of newValLines(file, '--known')) {
+      if (line.model !== model) continue;
+      if (!line.fineTune) {
+        dense[i]!.lines.set(line.split, { top1: line.top1, where });
+        continue;
+      }
+      const key = knownKey(line.folder, line.fineTune, model);
+      splits.set(key, (splits.get(key) ?? new Set()).add(line.split));
+    }
+    if (!dense[i]!.lines.has('val') || !dense[i]!.lines.has('new'))
+      throw new Error(
+        `--known ${file}: no dense-${model} lines on both splits, so it cannot be checked to be this WORK's run`,
+      );
+  });
+  const fineTunes = new Set([...splits].filter(([, s]) => s.size === 2).map(([k]) => k));
+  return { dense, fineTunes };
+}
+
+/** One fine-tune folder measured: its name and its {@link newValKey} (a folder retrained since keys apart). */
+function knownKey(folder: string, f: FineTuneIdentity, model: string): string {
+  return `${folder}\n${newValKey(model, f.strategy, f.macs, f.seed, f.steps)}`;
+}
+
+/** What {@link runNewVal} did: fine-tunes evaluated, and those skipped as already in a `--known` file. */
+export interface NewValSummary {
+  measured: number;
+  known: number;
+}
+
 /**
  * Evaluate the run of `a` on its val split and on the new images: the dense model, then every fine-tune folder
- * (sorted), each line handed to `emit` as it is measured. Missing run folders are named before any work.
+ * (sorted), each line handed to `emit` as it is measured. Missing run folders and unreadable `--known` files are
+ * named before any work; a `--known` file whose dense figures are not this WORK's is refused before any
+ * fine-tune is evaluated.
  */
 export async function runNewVal(
   a: Args,
   engine: WarmEngine,
   emit: (line: NewValLine) => void,
-): Promise<void> {
+): Promise<NewValSummary> {
   const run = runFolders(a);
+  const known = knownOf(a.known, a.model);
   const big = path.join(a.work, `dataset-new-val-c${a.classes}-${a.valPerClass}+${a.newPerClass}`);
   const newRoot = path.join(a.work, `new-val-c${a.classes}-${a.newPerClass}`);
   await engine.run('make-dataset', {
@@ -266,6 +350,7 @@ export async function runNewVal(
   });
   newImagesRoot(big, run.dataset, a.valPerClass, newRoot);
   const evaluate = async (folder: string, spec: Record<string, unknown>, fineTune?: FineTuneIdentity) => {
+    const lines: NewValLine[] = [];
     for (const [split, root] of [
       ['val', run.dataset],
       ['new', newRoot],
@@ -275,7 +360,7 @@ export async function runNewVal(
         dataset: { root, split: 'val', imageSize: 32 },
         batchSize: 256,
       });
-      emit({
+      lines.push({
         folder,
         split,
         model: a.model,
@@ -285,12 +370,24 @@ export async function runNewVal(
         ...(fineTune ? { fineTune } : {}),
       });
     }
+    return lines;
   };
-  await evaluate(`dense-${a.model}`, {
+  const dense = await evaluate(`dense-${a.model}`, {
     name: a.model,
     numClasses: a.classes,
     weights: path.join(run.dense, 'model.pt'),
   });
+  for (const { file, lines } of known.dense)
+    for (const ours of dense) {
+      const theirs = lines.get(ours.split)!;
+      if (theirs.top1 !== ours.top1)
+        throw new Error(
+          `--known ${theirs.where}: dense-${a.model} has top-1 ${theirs.top1} on ${ours.split} there and ` +
+            `${ours.top1} in WORK ${a.work}: ${file} is another run's`,
+        );
+    }
+  if (!known.dense.length) dense.forEach(emit);
+  const summary: NewValSummary = { measured: 0, known: 0 };
   for (const dir of run.fineTunes) {
     const spec = { name: a.model, numClasses: a.classes, pruned: dir };
     const identity = folderSeedAndSteps(dir);
@@ -302,13 +399,15 @@ export async function runNewVal(
       string,
       unknown
     >;
-    await evaluate(path.basename(dir), spec, {
-      ...identity,
-      macs: profile.macs,
-      params: profile.params,
-      strategy,
-    });
+    const fineTune = { ...identity, macs: profile.macs, params: profile.params, strategy };
+    if (known.fineTunes.has(knownKey(path.basename(dir), fineTune, a.model))) {
+      summary.known++;
+      continue;
+    }
+    (await evaluate(path.basename(dir), spec, fineTune)).forEach(emit);
+    summary.measured++;
   }
+  return summary;
 }
 
 async function main(): Promise<void> {
@@ -316,7 +415,11 @@ async function main(): Promise<void> {
   // runNewVal names any missing run folder before its first engine job; the engine starts on that job.
   const engine = new WarmEngine(defaultEngineLocation(process.env.AP_ENGINE_PYTHON));
   try {
-    await runNewVal(a, engine, (line) => console.log(JSON.stringify(line)));
+    const done = await runNewVal(a, engine, (line) => console.log(JSON.stringify(line)));
+    console.error(
+      `bench/accuracy-new-val: ${done.measured} fine-tunes evaluated` +
+        (a.known.length ? `, ${done.known} skipped as already in ${a.known.join(', ')}` : ''),
+    );
   } finally {
     await engine.close();
   }

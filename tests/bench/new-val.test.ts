@@ -281,6 +281,55 @@ describe('bench/accuracy-new-val on a run of the real engine', () => {
     expect(judged!.runs[0]!.valTop1).toBe(lines[3]!.top1);
   }, 180_000);
 
+  test('--known: only the fine-tunes not yet in the file are evaluated, after its dense figures are checked', async () => {
+    const args = (...known: string[]) =>
+      parseNewValArgs([...known.flatMap((f) => ['--known', f]), work, '3', '2', '3', 'democnn']);
+    const first: NewValLine[] = [];
+    expect(await runNewVal(args(), engine, (l) => first.push(l))).toEqual({ measured: 1, known: 0 });
+    const file = path.join(work, 'known.jsonl');
+    fs.writeFileSync(file, first.map((l) => `${JSON.stringify(l)}\n`).join(''));
+
+    // Nothing new: no line (the dense model's are in the file), one fine-tune skipped.
+    const again: NewValLine[] = [];
+    expect(await runNewVal(args(file), engine, (l) => again.push(l))).toEqual({ measured: 0, known: 1 });
+    expect(again).toEqual([]);
+
+    // A second seed's fine-tune appears: only its two lines, with the same figures a full run gives.
+    const copy = path.join(work, 'ft', 'bench-acc-t-democnn-0.5-recovery-a2-s2');
+    fs.cpSync(ftDir(), copy, { recursive: true });
+    try {
+      const added: NewValLine[] = [];
+      expect(await runNewVal(args(file), engine, (l) => added.push(l))).toEqual({ measured: 1, known: 1 });
+      expect(added.map((l) => [l.folder, l.split, l.fineTune?.seed])).toEqual([
+        ['bench-acc-t-democnn-0.5-recovery-a2-s2', 'val', 2],
+        ['bench-acc-t-democnn-0.5-recovery-a2-s2', 'new', 2],
+      ]);
+      expect(added.map((l) => l.top1)).toEqual(first.slice(2).map((l) => l.top1));
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+
+    // Another run's file (its dense model measured otherwise) is refused, naming the line.
+    const other = path.join(work, 'other.jsonl');
+    const tampered = first.map((l, i) => (i === 1 ? { ...l, top1: l.top1 + 0.01 } : l));
+    fs.writeFileSync(other, tampered.map((l) => JSON.stringify(l)).join('\n'));
+    await expect(runNewVal(args(other), engine, () => undefined)).rejects.toThrow(
+      `--known ${other}:2: dense-democnn has top-1 ${first[1]!.top1 + 0.01} on new there and ${first[1]!.top1} ` +
+        `in WORK ${work}: ${other} is another run's`,
+    );
+    // A file without the dense model's lines cannot be checked: refused before any engine job.
+    fs.writeFileSync(other, JSON.stringify(first[3]));
+    const jobs: string[] = [];
+    const counting = { run: (kind: string) => (jobs.push(kind), Promise.reject(new Error('no'))) };
+    await expect(runNewVal(args(other), counting as unknown as WarmEngine, () => undefined)).rejects.toThrow(
+      `--known ${other}: no dense-democnn lines on both splits, so it cannot be checked to be this WORK's run`,
+    );
+    expect(jobs).toEqual([]);
+    expect(() => parseNewValArgs([work, '3', '2', '3', 'democnn', '--known'])).toThrow(
+      /^--known: expected the file of an earlier bench\/accuracy-new-val run/,
+    );
+  }, 180_000);
+
   test('refuses a run whose val images are not the regenerated ones, naming the image', async () => {
     const c = fs.readdirSync(path.join(dataset(), 'val')).sort()[0]!;
     const image = fs.readdirSync(path.join(dataset(), 'val', c)).sort()[0]!;
