@@ -1,0 +1,176 @@
+"""Diagnostic for issue 12: which signal of a short recovery fine-tune orders a run's candidates?
+
+For every candidate of a bench/accuracy campaign folder (``WORK/campaign/<id>/attempt-<n>``, the pruned models the
+campaign scored) and every recovery length, repeats the engine's ``score`` (mode ``recovery``: the same train/
+slices, the KD fine-tune through ``finetune``'s loop, batch-norm recalibration) and measures on the held-out slice,
+beside the engine's top-1 and cross-entropy, two signals against the dense teacher: the mean KL divergence
+KL(teacher || candidate) of the softmax outputs, and the fraction of images on which the candidate's top class is
+the teacher's. ``val/`` is never read.
+
+Before anything else it runs the engine's own ``score`` job on the first candidate and length and stops unless
+its top-1 and loss equal this script's, so the figures are the campaign's.
+
+Usage (the engine's environment; one JSON line per candidate, length, kdAlpha and lr):
+  PYTHONPATH=engine engine/.venv/bin/python bench/score-signals.py --campaign WORK/campaign/<id> \\
+      --dataset WORK/dataset-c100-200x15 --teacher WORK/dense-democnn-16e-c100-200x15/model.pt \\
+      --classes 100 --steps 10,40,160,640 --kd-alpha 0.5,1.0 --lr 0.002,0.01 > signals.jsonl
+The recovery's batch size, calibration (4 x 32), score images (1000) and seed (0) default to bench/accuracy's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from agentic_engine import score as S
+from agentic_engine import training as T
+from agentic_engine.protocol import Emitter
+
+
+def _numbers(text: str, kind: type) -> list[Any]:
+    return [kind(x) for x in text.split(",") if x]
+
+
+def _request(
+    a: argparse.Namespace, attempt: Path, steps: int, alpha: float, lr: float, work: str
+) -> dict:
+    return {
+        "model": {"name": a.model, "numClasses": a.classes, "pruned": str(attempt)},
+        "teacher": {"name": a.model, "numClasses": a.classes, "weights": a.teacher},
+        "dataset": {"root": a.dataset, "imageSize": a.image_size},
+        "mode": "recovery",
+        "calibration": {"batches": 4, "batchSize": 32},
+        "recovery": {
+            "steps": steps,
+            "batchSize": a.batch_size,
+            "lr": lr,
+            "kdAlpha": alpha,
+        },
+        "scoreImages": a.score_images,
+        "seed": a.seed,
+        "workDir": work,
+        "device": "cpu",
+    }
+
+
+def signals(
+    request: dict, teacher: torch.nn.Module, quiet: Emitter
+) -> dict[str, float]:
+    """The engine's score of ``request``, step by step, plus the two teacher signals on the same held-out images."""
+    req = S.ScoreRequest.model_validate(request)
+    data = S.score_data(
+        req.dataset, req.calibration, req.score_images, req.seed, None, None
+    )
+    model, _ = S._recover(req, data.index, data.slices, quiet)
+    device = torch.device("cpu")
+    S.recalibrate_batch_norm(model, data.batches(), device)
+    images = T.AugmentedImageFolder(data.index, data.image_size, train=False)
+    held_out = data.slices.held_out
+    n = correct = agree = 0
+    ce = kl = 0.0
+    with torch.no_grad():
+        for i in range(0, len(held_out), 100):
+            xs, ys = zip(*[images[j] for j in held_out[i : i + 100]], strict=True)
+            x, y = torch.stack(xs), torch.tensor(ys)
+            s, t = model(x), teacher(x)
+            ce += F.cross_entropy(s, y, reduction="sum").item()
+            kl += F.kl_div(
+                F.log_softmax(s, 1),
+                F.log_softmax(t, 1),
+                log_target=True,
+                reduction="sum",
+            ).item()
+            correct += int((s.argmax(1) == y).sum())
+            agree += int((s.argmax(1) == t.argmax(1)).sum())
+            n += len(y)
+    return {
+        "top1": correct / n,
+        "loss": ce / n,
+        "teacherKl": kl / n,
+        "teacherAgreement": agree / n,
+        "count": n,
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--campaign", required=True, help="WORK/campaign/<id>: its attempt-<n> folders"
+    )
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--teacher", required=True, help="the dense model.pt")
+    p.add_argument("--model", default="democnn")
+    p.add_argument("--classes", type=int, required=True)
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--steps", default="10,40,160")
+    p.add_argument("--kd-alpha", default="0.5")
+    p.add_argument("--lr", default="0.002")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--score-images", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    attempts = sorted(
+        Path(a.campaign).glob("attempt-*"), key=lambda d: int(d.name.split("-")[1])
+    )
+    missing = [f for f in (a.dataset, a.teacher) if not Path(f).exists()]
+    if not attempts or missing:
+        what = [f"{a.campaign}: no attempt-<n> folders"] if not attempts else []
+        print(
+            f"bench/score-signals: {'; '.join(what + [f'{f}: not found' for f in missing])}",
+            file=sys.stderr,
+        )
+        return 2
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    quiet = Emitter(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
+    teacher, _ = T.load_model(
+        {"name": a.model, "numClasses": a.classes, "weights": a.teacher}, "teacher"
+    )
+    teacher.eval()
+    steps, alphas, lrs = (
+        _numbers(a.steps, int),
+        _numbers(a.kd_alpha, float),
+        _numbers(a.lr, float),
+    )
+
+    with tempfile.TemporaryDirectory() as work:
+        first = _request(a, attempts[0], steps[0], alphas[0], lrs[0], work)
+        engine = S.run(first, quiet)
+    with tempfile.TemporaryDirectory() as work:
+        ours = signals(
+            _request(a, attempts[0], steps[0], alphas[0], lrs[0], work), teacher, quiet
+        )
+    if engine["top1"] != ours["top1"] or abs(engine["loss"] - ours["loss"]) > 1e-5:
+        print(
+            f"bench/score-signals: the engine's score gives top-1 {engine['top1']}, loss {engine['loss']}; this "
+            f"script {ours['top1']}, {ours['loss']}: not the same measurement",
+            file=sys.stderr,
+        )
+        return 1
+    for alpha in alphas:
+        for lr in lrs:
+            for attempt in attempts:
+                for n in steps:
+                    with tempfile.TemporaryDirectory() as work:
+                        row = signals(
+                            _request(a, attempt, n, alpha, lr, work), teacher, quiet
+                        )
+                    line = {
+                        "attempt": int(attempt.name.split("-")[1]),
+                        "steps": n,
+                        "kdAlpha": alpha,
+                        "lr": lr,
+                    }
+                    print(json.dumps({**line, **row}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
