@@ -330,6 +330,14 @@ export interface CaseVerdict {
    * show on this run; a higher goal needs more seeds or candidates further apart, not a better score.
    */
   ceiling: number | null;
+  /**
+   * Spearman's rho between two seeds' finals over the candidates, the mean over every pair of the seeds all
+   * candidates have: how far one seed's fine-tunes order the candidates as another seed's do. The ceiling
+   * assumes normal spread; one outlying candidate (a far weaker shape) makes the spread large and the ceiling
+   * near 1 while the others stay in seed noise, which this figure shows. `null` with one seed, or when a
+   * seed's finals are all equal.
+   */
+  seedRho: number | null;
 }
 
 /**
@@ -368,8 +376,25 @@ export function caseVerdicts(rows: readonly ScoredRuns[]): CaseVerdict[] {
       seedSd,
       resolution,
       ceiling: resolution === null ? null : Math.sqrt(Math.max(0, 1 - 1 / resolution ** 2)),
+      seedRho: seedAgreement(list),
     };
   });
+}
+
+/** {@link CaseVerdict.seedRho}: the mean rho over pairs of seeds (seed i is each candidate's i-th final). */
+function seedAgreement(list: readonly ScoredRuns[]): number | null {
+  const seeds = Math.min(...list.map((r) => r.valTop1s.length));
+  const rhos: number[] = [];
+  for (let i = 0; i < seeds; i++)
+    for (let j = i + 1; j < seeds; j++) {
+      const rho = spearman(
+        list.map((r) => r.valTop1s[i]!),
+        list.map((r) => r.valTop1s[j]!),
+      );
+      if (rho === null) return null;
+      rhos.push(rho);
+    }
+  return rhos.length ? rhos.reduce((a, b) => a + b, 0) / rhos.length : null;
 }
 
 /** One case's seed means, seed noise, spread and resolution (see {@link CaseVerdict}). */

@@ -1,6 +1,6 @@
 /**
  * The verdicts of bench/accuracy (issue 12): per case, the score's rank correlation with the seed-mean final
- * accuracy, its permutation p, the regret, the resolution and the noise ceiling; per scoring mode, the mean
+ * accuracy, its permutation p, the regret, the resolution, the noise ceiling and how far the seeds agree; per scoring mode, the mean
  * within-case rho pooled over all cases and over the resolved ones. Printed after a run, and by
  * `--verdicts-of` for the `--json` results of earlier runs. The statistics are in ./accuracy-stats.
  */
@@ -99,14 +99,14 @@ export function printVerdicts(
   const figure = figureName(rankBy);
   if (verdicts.length) {
     console.log(
-      `\n| model | target | mode | candidates | rho (${figure} vs seed-mean val) | p | kept mean | best mean | regret | spread sd | seed sd | resolution | noise ceiling |`,
+      `\n| model | target | mode | candidates | rho (${figure} vs seed-mean val) | p | kept mean | best mean | regret | spread sd | seed sd | resolution | noise ceiling | seeds agree (rho) |`,
     );
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   }
   for (const v of verdicts)
     console.log(
       `| ${v.model} | ${v.target} | ${v.mode} | ${v.count} | ${v.rho?.toFixed(2) ?? '-'} | ${v.rhoP?.toFixed(3) ?? '-'} | ${p(v.keptMean)} % | ${pct(v.bestMean)} % | ` +
-        `${p(v.regret)} | ${pct(v.spreadSd)} | ${pct(v.seedSd)} | ${v.resolution?.toFixed(1) ?? '-'} | ${v.ceiling?.toFixed(2) ?? '-'} |`,
+        `${p(v.regret)} | ${pct(v.spreadSd)} | ${pct(v.seedSd)} | ${v.resolution?.toFixed(1) ?? '-'} | ${v.ceiling?.toFixed(2) ?? '-'} | ${v.seedRho?.toFixed(2) ?? '-'} |`,
     );
   for (const m of pooled)
     console.log(

@@ -190,6 +190,7 @@ describe('accuracy statistics', () => {
         seedSd: expect.closeTo(0.0141421356, 9) as number,
         resolution: expect.closeTo(7.0710678, 6) as number,
         ceiling: expect.closeTo(Math.sqrt(1 - 1 / 50), 9) as number, // 0.98995: resolution^2 = 50
+        seedRho: 1, // both seeds put attempt 5 first
       });
     });
 
@@ -241,6 +242,30 @@ describe('accuracy statistics', () => {
       ]);
       expect(w!.resolution).toBeCloseTo(1.5, 4);
       expect(w!.ceiling).toBeCloseTo(0.7454, 4);
+    });
+
+    test('seedRho: how far the seeds order the candidates alike, the mean over pairs of seeds', () => {
+      // Two seeds in opposite orders: -1.
+      const [flip] = caseVerdicts([
+        row(1, 0.1, [0.8, 0.82], true),
+        row(2, 0.2, [0.81, 0.81]),
+        row(3, 0.3, [0.82, 0.8]),
+      ]);
+      expect(flip!.seedRho).toBeCloseTo(-1, 12);
+      // Four candidates, the second seed swaps the first two: sum d^2 = 2, rho = 1 - 6 * 2 / (4 * 15) = 0.8.
+      const [swap] = caseVerdicts([
+        row(1, 0.1, [0.7, 0.72], true),
+        row(2, 0.2, [0.71, 0.7]),
+        row(3, 0.3, [0.8, 0.8]),
+        row(4, 0.4, [0.9, 0.9]),
+      ]);
+      expect(swap!.seedRho).toBeCloseTo(0.8, 12);
+      // Three seeds: pairs (0,1) 1, (0,2) -1, (1,2) -1: mean -1/3.
+      const [three] = caseVerdicts([row(1, 0.1, [0.7, 0.7, 0.9], true), row(2, 0.2, [0.9, 0.9, 0.7])]);
+      expect(three!.seedRho).toBeCloseTo(-1 / 3, 12);
+      // One seed: nothing to agree with; a seed whose finals are all equal orders nothing.
+      expect(caseVerdicts([row(1, 0.1, [0.7], true), row(2, 0.2, [0.8])])[0]!.seedRho).toBeNull();
+      expect(caseVerdicts([row(1, 0.1, [0.7, 0.8], true), row(2, 0.2, [0.7, 0.9])])[0]!.seedRho).toBeNull();
     });
 
     test('a candidate without runs is refused', () => {

@@ -106,7 +106,7 @@ describe('bench/accuracy --verdicts-of --new-val', () => {
     verdictsOf([json]);
     // On the run's val: rho 1, p 1/6, kept mean 71.0, best 89.0, regret 18.0 (tests/bench/accuracy-verdicts).
     expect(out.lines).toContain(
-      '| democnn | 0.5 | recovery 10 steps | 3 | 1.00 | 0.167 | 71.0 % | 89.0 % | 18.0 | 9.0 | 1.2 | 11.0 | 1.00 |',
+      '| democnn | 0.5 | recovery 10 steps | 3 | 1.00 | 0.167 | 71.0 % | 89.0 % | 18.0 | 9.0 | 1.2 | 11.0 | 1.00 | 1.00 |',
     );
     out.lines.length = 0;
     verdictsOf([json], 'top1', [lines]);
@@ -114,7 +114,7 @@ describe('bench/accuracy --verdicts-of --new-val', () => {
     // at least as well (p 1); the kept attempt 1 is the best (regret 0.0); spread, seed sd, resolution and
     // ceiling are those of the same numbers in the other order.
     expect(out.lines).toContain(
-      '| democnn | 0.5 | recovery 10 steps | 3 | -1.00 | 1.000 | 89.0 % | 89.0 % | 0.0 | 9.0 | 1.2 | 11.0 | 1.00 |',
+      '| democnn | 0.5 | recovery 10 steps | 3 | -1.00 | 1.000 | 89.0 % | 89.0 % | 0.0 | 9.0 | 1.2 | 11.0 | 1.00 | 1.00 |',
     );
     // 6 fine-tunes of 100 steps and 6 of 400 steps.
     expect(out.lines[0]).toBe(`final top-1: on the new images of ${lines} (12 fine-tunes)`);
