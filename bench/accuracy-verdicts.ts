@@ -127,8 +127,9 @@ export function parseRankBy(text: string): RankBy {
  * `--verdicts-of a.json,b.json`: the verdicts of results written by earlier runs (`--json`), without running
  * anything: each file's cases, then each mode pooled over every file's cases (give each case once); the
  * score read as `rankBy` ranks it ({@link judge}). With `newVal` (`--new-val lines.jsonl`, the output of
- * bench/accuracy-new-val), every final val top-1 is that fine-tune's top-1 on the new images instead; a
- * fine-tune without one is an error naming it.
+ * bench/accuracy-new-val), every final val top-1 is that fine-tune's top-1 on the new images instead, taken
+ * from the files of the result's own dense model (runs of several dense models pool in one call); a fine-tune
+ * without one is an error naming it.
  */
 export function verdictsOf(
   files: readonly string[],

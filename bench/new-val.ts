@@ -87,27 +87,102 @@ export function folderSeedAndSteps(dir: string): { seed: number; steps: number }
   return { seed: Number(seed), steps: Math.max(...steps) };
 }
 
+/** One final fine-tune's top-1 on the new images, and the `file:line` it came from. */
+export interface NewValFigure {
+  top1: number;
+  where: string;
+  /** The fine-tune's folder, as the line names it. */
+  folder: string;
+}
+
 /**
- * Read bench/accuracy-new-val output: the top-1 on the new images of every final fine-tune, by {@link newValKey}.
- * Throws naming the file and line of a malformed line, and a fine-tune measured twice with other figures (two
- * WORK folders with other dense models give the same key other numbers: judge them apart).
+ * What {@link readNewVal} read: the figures of every final fine-tune, per dense model. The files of two runs with
+ * other dense models may hold the same key (a per-layer shape has the same MACs on both) with other figures; a
+ * file's dense line on the run's val split tells them apart, as a `--json` result's `dense[].valTop1` does.
  */
-export function readNewVal(files: readonly string[]): Map<string, { top1: number; where: string }> {
-  const finals = new Map<string, { top1: number; where: string }>();
-  for (const file of files)
-    for (const { line, where } of newValLines(file, '--new-val')) {
+export interface NewValFigures {
+  /** Final fine-tunes read, each dense model's counted apart. */
+  size: number;
+  /**
+   * The figures that judge a result of `model` whose dense model has val top-1 `denseVal` (its `dense[]`): every
+   * file whose dense line of `model` has that top-1, and every file without one. Throws naming `file` when other
+   * dense models' files are all there is, or (no `denseVal`) when the files hold several dense models.
+   */
+  finalsFor(model: string, denseVal: number | undefined, file: string): ReadonlyMap<string, NewValFigure>;
+}
+
+/**
+ * Read bench/accuracy-new-val output: the top-1 on the new images of every final fine-tune, by {@link newValKey},
+ * per dense model ({@link NewValFigures}). Throws naming the file and line of a malformed line, and a fine-tune
+ * measured twice with other figures under one dense model (or in a file that names none).
+ */
+export function readNewVal(files: readonly string[]): NewValFigures {
+  // Per model: the figures of each dense model (its val top-1, as text), '*' for files without a dense line.
+  const groups = new Map<string, Map<string, Map<string, NewValFigure>>>();
+  for (const file of files) {
+    const lines = newValLines(file, '--new-val');
+    const dense = new Map(
+      lines
+        .filter(({ line }) => !line.fineTune && line.split === 'val')
+        .map(({ line }) => [line.model, line.top1]),
+    );
+    for (const { line, where } of lines) {
       if (line.split !== 'new' || !line.fineTune) continue;
       const f = line.fineTune;
+      const byDense = groups.get(line.model) ?? new Map<string, Map<string, NewValFigure>>();
+      groups.set(line.model, byDense);
+      const group = String(dense.get(line.model) ?? '*');
+      const finals = byDense.get(group) ?? new Map<string, NewValFigure>();
+      byDense.set(group, finals);
       const key = newValKey(line.model, f.strategy, f.macs, f.seed, f.steps);
-      const earlier = finals.get(key);
-      if (earlier && earlier.top1 !== line.top1)
-        throw new Error(
-          `--new-val ${where}: ${line.folder} is the fine-tune of ${earlier.where} (same strategy, MACs, seed and steps) ` +
-            `with another top-1 (${line.top1}, ${earlier.top1}): results of two dense models; judge them apart`,
-        );
-      finals.set(key, { top1: line.top1, where });
+      addFigure(finals, key, { top1: line.top1, where, folder: line.folder });
     }
-  return finals;
+  }
+  // A file without a dense line speaks for every dense model: merged into each, it must agree with each.
+  const merged = new Map<string, Map<string, Map<string, NewValFigure>>>();
+  let size = 0;
+  for (const [model, byDense] of groups) {
+    const any = byDense.get('*') ?? new Map<string, NewValFigure>();
+    const out = new Map<string, Map<string, NewValFigure>>();
+    for (const [dense, finals] of byDense) {
+      if (dense === '*') continue;
+      const all = new Map(finals);
+      for (const [key, fig] of any) addFigure(all, key, fig);
+      out.set(dense, all);
+    }
+    if (!out.size) out.set('*', any);
+    for (const finals of out.values()) size += finals.size;
+    merged.set(model, out);
+  }
+  return {
+    size,
+    finalsFor(model, denseVal, file) {
+      const byDense = merged.get(model);
+      if (!byDense) return new Map();
+      const mine = denseVal === undefined ? undefined : byDense.get(String(denseVal));
+      if (mine) return mine;
+      if (byDense.size === 1 && (byDense.has('*') || denseVal === undefined))
+        return [...byDense.values()][0]!;
+      const theirs = [...byDense.keys()].filter((k) => k !== '*');
+      throw new Error(
+        `--new-val: no file has the dense ${model} of ${file}` +
+          (denseVal === undefined ? ' (it states none)' : ` (val top-1 ${denseVal})`) +
+          `; the files' dense models have val top-1 ${theirs.join(', ')}: give the new-val file of that run's WORK`,
+      );
+    },
+  };
+}
+
+/** Add `fig` to `finals` under `key`; throws when the key is there with another top-1. */
+function addFigure(finals: Map<string, NewValFigure>, key: string, fig: NewValFigure): void {
+  const earlier = finals.get(key);
+  if (earlier && earlier.top1 !== fig.top1)
+    throw new Error(
+      `--new-val ${fig.where}: ${fig.folder} is the fine-tune of ${earlier.where} (same strategy, MACs, seed and steps) ` +
+        `with another top-1 (${fig.top1}, ${earlier.top1}) and the same dense model: two measurements of one ` +
+        `fine-tune disagree`,
+    );
+  finals.set(key, fig);
 }
 
 /**
@@ -164,10 +239,12 @@ type StoredScored = EarlierResult['scoredCandidates'][number] & { attempt: numbe
 export function withNewVal<R extends StoredScored>(
   stored: { dense?: EarlierResult['dense']; scoredCandidates: R[] },
   file: string,
-  finals: ReadonlyMap<string, { top1: number }>,
+  figures: NewValFigures,
 ): R[] {
   return stored.scoredCandidates.map((row) => {
-    const denseMacs = stored.dense?.find((d) => d.model === row.model)?.denseMacs;
+    const dense = stored.dense?.find((d) => d.model === row.model);
+    const denseMacs = dense?.denseMacs;
+    const finals = figures.finalsFor(row.model, dense?.valTop1, file);
     if (row.macs === undefined && denseMacs === undefined)
       throw new Error(
         `${file}: ${row.model} @ ${row.target} attempt ${row.attempt}: no macs and no dense MACs`,

@@ -136,6 +136,50 @@ describe('bench/accuracy --verdicts-of --new-val', () => {
     );
   });
 
+  test('runs of two dense models: each result takes the figures of its own dense model, and they pool in one call', () => {
+    // The second run: another dense model (val top-1 0.9) whose fine-tunes of the same shapes, MACs and seeds end
+    // in the order of the scores (rho 1), where the first run's end against them (rho -1).
+    const second = { ...result, dense: [{ ...result.dense[0]!, valTop1: 0.9 }] };
+    const secondLines = newValLines().map((l) => {
+      if (!l.fineTune) return l.split === 'val' ? { ...l, top1: 0.9 } : l;
+      const i = rows.findIndex((r) => l.folder.includes(`-a${r.attempt}-`));
+      return l.split === 'new' && l.fineTune.steps === 100
+        ? { ...l, top1: newTop1[2 - i]![l.fineTune.seed]! }
+        : l;
+    });
+    const a = write('a.json', JSON.stringify(result));
+    const b = write('b.json', JSON.stringify(second));
+    const na = write('na.jsonl', jsonl(newValLines()));
+    const nb = write('nb.jsonl', jsonl(secondLines));
+    verdictsOf([a, b], 'top1', [na, nb]);
+    // 12 fine-tunes per dense model.
+    expect(out.lines[0]).toBe(`final top-1: on the new images of ${na}, ${nb} (24 fine-tunes)`);
+    const rowsOf = out.lines.filter((l) => l.startsWith('| democnn |'));
+    expect(rowsOf).toEqual([
+      '| democnn | 0.5 | recovery 10 steps | 3 | -1.00 | 1.000 | 89.0 % | 89.0 % | 0.0 | 9.0 | 1.2 | 11.0 | 1.00 | 1.00 |',
+      '| democnn | 0.5 | recovery 10 steps | 3 | 1.00 | 0.167 | 71.0 % | 89.0 % | 18.0 | 9.0 | 1.2 | 11.0 | 1.00 | 1.00 |',
+    ]);
+    expect(out.lines).toContainEqual(
+      expect.stringMatching(
+        /^pooled, recovery 10 steps \(score top-1\): mean within-case rho 0\.00 over 2 cases,/,
+      ),
+    );
+    // A result whose dense model has no file is named, with the dense models the files hold.
+    const third = write(
+      'c.json',
+      JSON.stringify({ ...result, dense: [{ ...result.dense[0]!, valTop1: 0.95 }] }),
+    );
+    expect(() => verdictsOf([third], 'top1', [na, nb])).toThrow(
+      `--new-val: no file has the dense democnn of ${third} (val top-1 0.95); the files' dense models have val ` +
+        `top-1 0.889, 0.9: give the new-val file of that run's WORK`,
+    );
+    // Without the dense lines the two files cannot be told apart: the shared fine-tunes disagree, named.
+    const bare = (lines: NewValLine[], name: string) => write(name, jsonl(lines.filter((l) => l.fineTune)));
+    expect(() => readNewVal([bare(newValLines(), 'ba.jsonl'), bare(secondLines, 'bb.jsonl')])).toThrow(
+      /bb\.jsonl:\d+: bench-acc-x-a1-s0 is the fine-tune of .*ba\.jsonl:\d+ .* with another top-1 \(0\.7, 0\.9\)/,
+    );
+  });
+
   test('a fine-tune without a figure on the new images is an error naming it, not a half-judged case', () => {
     const finals = readNewVal([write('n.jsonl', jsonl(newValLines({ attempt: 3, seed: 1 })))]);
     expect(() => withNewVal(result, 'run.json', finals)).toThrow(
