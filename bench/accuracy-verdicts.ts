@@ -1,7 +1,7 @@
 /**
  * The verdicts of bench/accuracy (issue 12): per case, the score's rank correlation with the seed-mean final
- * accuracy, its permutation p, the regret, the resolution, the noise ceiling and how far the seeds agree; per scoring mode, the mean
- * within-case rho pooled over all cases and over the resolved ones. Printed after a run, and by
+ * accuracy, its permutation p, the regret, the resolution, the noise ceiling and how far the seeds agree; per
+ * scoring mode, the mean within-case rho pooled over all cases and over the resolved ones. Printed after a run, and by
  * `--verdicts-of` for the `--json` results of earlier runs. The statistics are in ./accuracy-stats.
  */
 import * as fs from 'node:fs';

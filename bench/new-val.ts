@@ -121,17 +121,13 @@ export function readNewVal(files: readonly string[]): NewValFigures {
   const groups = new Map<string, Map<string, Map<string, NewValFigure>>>();
   for (const file of files) {
     const lines = newValLines(file, '--new-val');
-    const dense = new Map(
-      lines
-        .filter(({ line }) => !line.fineTune && line.split === 'val')
-        .map(({ line }) => [line.model, line.top1]),
-    );
+    const dense = denseLines(lines);
     for (const { line, where } of lines) {
       if (line.split !== 'new' || !line.fineTune) continue;
       const f = line.fineTune;
       const byDense = groups.get(line.model) ?? new Map<string, Map<string, NewValFigure>>();
       groups.set(line.model, byDense);
-      const group = String(dense.get(line.model) ?? '*');
+      const group = String(dense.get(line.model)?.get('val')?.top1 ?? '*');
       const finals = byDense.get(group) ?? new Map<string, NewValFigure>();
       byDense.set(group, finals);
       const key = newValKey(line.model, f.strategy, f.macs, f.seed, f.steps);
@@ -183,6 +179,19 @@ function addFigure(finals: Map<string, NewValFigure>, key: string, fig: NewValFi
         `fine-tune disagree`,
     );
   finals.set(key, fig);
+}
+
+/** The dense models' lines of one file: per model, per split, the top-1 and its `file:line`. */
+function denseLines(
+  lines: readonly { line: NewValLine; where: string }[],
+): Map<string, Map<string, { top1: number; where: string }>> {
+  const dense = new Map<string, Map<string, { top1: number; where: string }>>();
+  for (const { line, where } of lines) {
+    if (line.fineTune) continue;
+    const splits = dense.get(line.model) ?? new Map<string, { top1: number; where: string }>();
+    dense.set(line.model, splits.set(line.split, { top1: line.top1, where }));
+  }
+  return dense;
 }
 
 /**
@@ -369,22 +378,20 @@ export function newImagesRoot(big: string, run: string, valPerClass: number, out
 
 /** What the `--known` files of {@link Args.known} hold of `model`: its dense lines, and the fine-tunes measured. */
 function knownOf(files: readonly string[], model: string) {
-  const dense = files.map((file) => ({ file, lines: new Map<string, { top1: number; where: string }>() }));
   const splits = new Map<string, Set<string>>();
-  files.forEach((file, i) => {
-    for (const { line, where } of newValLines(file, '--known')) {
-      if (line.model !== model) continue;
-      if (!line.fineTune) {
-        dense[i]!.lines.set(line.split, { top1: line.top1, where });
-        continue;
-      }
+  const dense = files.map((file) => {
+    const lines = newValLines(file, '--known');
+    for (const { line } of lines) {
+      if (line.model !== model || !line.fineTune) continue;
       const key = knownKey(line.folder, line.fineTune, model);
       splits.set(key, (splits.get(key) ?? new Set()).add(line.split));
     }
-    if (!dense[i]!.lines.has('val') || !dense[i]!.lines.has('new'))
+    const ours = denseLines(lines).get(model);
+    if (!ours?.has('val') || !ours.has('new'))
       throw new Error(
         `--known ${file}: no dense-${model} lines on both splits, so it cannot be checked to be this WORK's run`,
       );
+    return { file, lines: ours };
   });
   const fineTunes = new Set([...splits].filter(([, s]) => s.size === 2).map(([k]) => k));
   return { dense, fineTunes };
@@ -399,6 +406,14 @@ function knownKey(folder: string, f: FineTuneIdentity, model: string): string {
 export interface NewValSummary {
   measured: number;
   known: number;
+}
+
+/** The line bench/accuracy-new-val ends with (on stderr): what it evaluated, and what `--known` spared it. */
+export function summaryLine(done: NewValSummary, known: readonly string[]): string {
+  return (
+    `bench/accuracy-new-val: ${done.measured} fine-tunes evaluated` +
+    (known.length ? `, ${done.known} skipped as already in ${known.join(', ')}` : '')
+  );
 }
 
 /**
@@ -493,10 +508,7 @@ async function main(): Promise<void> {
   const engine = new WarmEngine(defaultEngineLocation(process.env.AP_ENGINE_PYTHON));
   try {
     const done = await runNewVal(a, engine, (line) => console.log(JSON.stringify(line)));
-    console.error(
-      `bench/accuracy-new-val: ${done.measured} fine-tunes evaluated` +
-        (a.known.length ? `, ${done.known} skipped as already in ${a.known.join(', ')}` : ''),
-    );
+    console.error(summaryLine(done, a.known));
   } finally {
     await engine.close();
   }

@@ -6,6 +6,7 @@ import {
   parseNewValArgs,
   readNewVal,
   runNewVal,
+  summaryLine,
   withNewVal,
   type NewValLine,
 } from '../../bench/new-val';
@@ -335,8 +336,13 @@ describe('bench/accuracy-new-val on a run of the real engine', () => {
 
     // Nothing new: no line (the dense model's are in the file), one fine-tune skipped.
     const again: NewValLine[] = [];
-    expect(await runNewVal(args(file), engine, (l) => again.push(l))).toEqual({ measured: 0, known: 1 });
+    const none = await runNewVal(args(file), engine, (l) => again.push(l));
+    expect(none).toEqual({ measured: 0, known: 1 });
     expect(again).toEqual([]);
+    expect(summaryLine(none, [file])).toBe(
+      `bench/accuracy-new-val: 0 fine-tunes evaluated, 1 skipped as already in ${file}`,
+    );
+    expect(summaryLine({ measured: 2, known: 0 }, [])).toBe('bench/accuracy-new-val: 2 fine-tunes evaluated');
 
     // A second seed's fine-tune appears: only its two lines, with the same figures a full run gives.
     const copy = path.join(work, 'ft', 'bench-acc-t-democnn-0.5-recovery-a2-s2');
@@ -363,9 +369,12 @@ describe('bench/accuracy-new-val on a run of the real engine', () => {
     );
     // A file without the dense model's lines cannot be checked: refused before any engine job.
     fs.writeFileSync(other, JSON.stringify(first[3]));
+    // The real engine, each job it is asked for noted: none may be.
     const jobs: string[] = [];
-    const counting = { run: (kind: string) => (jobs.push(kind), Promise.reject(new Error('no'))) };
-    await expect(runNewVal(args(other), counting as unknown as WarmEngine, () => undefined)).rejects.toThrow(
+    const noting = {
+      run: (job: string, request: unknown) => (jobs.push(job), engine.run(job, request)),
+    } as unknown as WarmEngine;
+    await expect(runNewVal(args(other), noting, () => undefined)).rejects.toThrow(
       `--known ${other}: no dense-democnn lines on both splits, so it cannot be checked to be this WORK's run`,
     );
     expect(jobs).toEqual([]);
