@@ -12,7 +12,13 @@ const ROOT = repoRoot(); // also from dist/, where bench/fleet runs this
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Poll `probe` until it returns a value; throw a message naming `what` after `timeoutMs`. */
+/** Thrown by a `waitFor` probe when what it waits for can no longer happen: the wait ends at once with it. */
+export class WaitCannotSucceed extends Error {}
+
+/**
+ * Poll `probe` until it returns a value; throw a message naming `what` after `timeoutMs`. An error the
+ * probe throws is retried (the service may be restarting), except a WaitCannotSucceed, which ends the wait.
+ */
 export async function waitFor<T>(
   what: string,
   timeoutMs: number,
@@ -26,6 +32,7 @@ export async function waitFor<T>(
       const v = await probe();
       if (v !== undefined) return v;
     } catch (err) {
+      if (err instanceof WaitCannotSucceed) throw err;
       lastError = err;
     }
     if (Date.now() > deadline) {
