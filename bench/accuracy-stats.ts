@@ -432,25 +432,50 @@ function casesOf(rows: readonly ScoredRuns[]): ScoredRuns[][] {
   return [...cases.values()];
 }
 
+/** The regret of the kept candidate over several cases: see {@link pooledByMode}. */
+export interface PooledRegret {
+  /** Cases with a kept candidate. */
+  cases: number;
+  /** The mean of their {@link CaseVerdict.regret}; `null` with no such case. */
+  mean: number | null;
+  /** The largest of them; `null` with no such case. */
+  max: number | null;
+}
+
 /**
  * Per scoring mode, in first-seen order: {@link pooledRho} over that mode's cases, each case its score
- * against its candidates' seed-mean final accuracy. It answers "does this score rank candidates at all"
- * with every case's evidence, where one case of 6 candidates cannot. With `minResolution`, only the cases
- * whose {@link CaseVerdict.resolution} exceeds it (1: the cases whose candidates differ beyond seed noise).
+ * against its candidates' seed-mean final accuracy, and the regret of the kept candidate (its seed mean
+ * below the best scored candidate's) over the cases that mark one kept. The rho answers "does this score rank
+ * candidates at all" with every case's evidence, where one case of 6 candidates cannot; the regret answers
+ * "what did its pick cost", which a low rho need not (a score can misorder the rest and still keep the best).
+ * With `minResolution`, only the cases whose {@link CaseVerdict.resolution} exceeds it (1: the cases whose
+ * candidates differ beyond seed noise).
  */
 export function pooledByMode(
   rows: readonly ScoredRuns[],
   minResolution = 0,
-): ({ mode: string } & PooledRho)[] {
-  const byMode = new Map<string, { xs: number[]; ys: number[] }[]>();
+): ({ mode: string; regret: PooledRegret } & PooledRho)[] {
+  const byMode = new Map<string, { xs: number[]; ys: number[]; regret: number | null }[]>();
   for (const list of casesOf(rows)) {
     const { means, resolution } = spreadOf(list);
     if (minResolution > 0 && (resolution ?? 0) <= minResolution) continue;
     const mode = list[0]!.mode;
-    const entry = { xs: list.map((r) => r.score), ys: means };
+    const kept = list.findIndex((r) => r.kept);
+    const regret = kept >= 0 ? Math.max(...means) - means[kept]! : null;
+    const entry = { xs: list.map((r) => r.score), ys: means, regret };
     const cases = byMode.get(mode);
     if (cases) cases.push(entry);
     else byMode.set(mode, [entry]);
   }
-  return [...byMode].map(([mode, cases]) => ({ mode, ...pooledRho(cases) }));
+  return [...byMode].map(([mode, cases]) => {
+    const regrets = cases.flatMap((c) => (c.regret === null ? [] : [c.regret]));
+    const regret: PooledRegret = regrets.length
+      ? {
+          cases: regrets.length,
+          mean: regrets.reduce((a, b) => a + b, 0) / regrets.length,
+          max: Math.max(...regrets),
+        }
+      : { cases: 0, mean: null, max: null };
+    return { mode, ...pooledRho(cases), regret };
+  });
 }

@@ -1,8 +1,9 @@
 /**
  * The verdicts of bench/accuracy (issue 12): per case, the score's rank correlation with the seed-mean final
  * accuracy, its permutation p, the regret, the resolution, the noise ceiling and how far the seeds agree; per
- * scoring mode, the mean within-case rho pooled over all cases and over the resolved ones. Printed after a run, and by
- * `--verdicts-of` for the `--json` results of earlier runs. The statistics are in ./accuracy-stats.
+ * scoring mode, the mean within-case rho and the kept candidate's mean and largest regret, pooled over all cases
+ * and over the resolved ones. Printed after a run, and by `--verdicts-of` for the `--json` results of earlier
+ * runs. The statistics are in ./accuracy-stats.
  */
 import * as fs from 'node:fs';
 import { scoreBeats } from '../src/core/attempt-selection';
@@ -112,7 +113,10 @@ export function printVerdicts(
     console.log(
       `pooled, ${m.mode} (${figure}): mean within-case rho ${m.meanRho?.toFixed(2) ?? '-'} over ${m.cases} cases` +
         `${m.resolvedOnly ? ' resolved (resolution > 1)' : ''}, ` +
-        `one-sided permutation p ${m.p?.toFixed(4) ?? '-'}`,
+        `one-sided permutation p ${m.p?.toFixed(4) ?? '-'}; regret of the kept candidate ` +
+        (m.regret.cases
+          ? `mean ${(m.regret.mean! * 100).toFixed(2)}, max ${(m.regret.max! * 100).toFixed(2)} points over ${m.regret.cases} cases`
+          : '- (no case marks one kept)'),
     );
 }
 

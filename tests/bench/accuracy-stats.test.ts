@@ -366,6 +366,21 @@ describe('accuracy statistics', () => {
         ['recovery', 1, 1],
         ['zero-shot', 1, -1],
       ]);
+      // the regret of the kept #1 (its seed mean below the case's best): 0.89 - 0.71 at 0.5, 0.70 - 0.60 at
+      // 0.3, 0.80 - 0.71 for zero-shot; over the resolved cases, the 0.5 recovery case alone
+      const regret = (m: { regret: { cases: number; mean: number | null; max: number | null } }) => [
+        m.regret.cases,
+        Number(m.regret.mean!.toFixed(6)),
+        Number(m.regret.max!.toFixed(6)),
+      ];
+      expect(pooled.map(regret)).toEqual([
+        [2, 0.14, 0.18],
+        [1, 0.09, 0.09],
+      ]);
+      expect(resolved.map(regret)[0]).toEqual([1, 0.18, 0.18]);
+      // a case that marks no candidate kept has no regret; its rho still counts
+      const unkept = pooledByMode(rows.slice(3, 6).map((r) => ({ ...r, kept: false })));
+      expect(unkept[0]).toMatchObject({ cases: 1, meanRho: -1, regret: { cases: 0, mean: null, max: null } });
     });
   });
 });

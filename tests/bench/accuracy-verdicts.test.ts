@@ -45,8 +45,10 @@ describe('bench/accuracy --verdicts-of', () => {
       /^pooled, recovery \(score top-1\): mean within-case rho 1\.00 over 1 cases, one-sided permutation p /,
     );
     expect(pooled[1]).toMatch(/over 1 cases resolved \(resolution > 1\), one-sided permutation p /);
+    for (const line of pooled)
+      expect(line).toMatch(/; regret of the kept candidate mean 18\.00, max 18\.00 points over 1 cases$/);
     // Monte Carlo estimate of the exact 1/6 over 20,000 draws (sd 0.0026)
-    const p = Number(/p (\d\.\d+)$/.exec(pooled[0]!)![1]);
+    const p = Number(/permutation p (\d\.\d+);/.exec(pooled[0]!)![1]);
     expect(Math.abs(p - 1 / 6)).toBeLessThan(0.015);
   });
 
@@ -61,6 +63,38 @@ describe('bench/accuracy --verdicts-of', () => {
     expect(out.lines).toContain(
       '| democnn | 0.15 | recovery 10 steps | 6 | -0.09 | 0.599 | 80.8 % | 81.3 % | 0.5 | 2.3 | 0.4 | 7.4 | 0.99 | 0.54 |',
     );
+  });
+
+  test('the five committed democnn cases pooled: what the pick of each recovery length cost, beside its rho', () => {
+    // bench/results/recovery-sweep (RESULTS.md, "The strongest cut with three seeds"): 0.5, 0.4 and 0.3 with
+    // the 16-epoch dense model (2 seeds), 0.15 with it (3 seeds), 0.15 with the 24-epoch one (2 seeds), on the
+    // 10,000 new val images. The regrets per case, in points: 10 steps 0.1 / 0.0 / 0.0 / 0.5 / 1.1, 40 steps
+    // 0.1 / 0.0 / 0.2 / 0.2 / 0.0, 160 steps 0.1 / 0.0 / 0.0 / 1.3 / 0.0: 40 steps ranks no better than 10 (rho 0.55
+    // both) and worse than 160 (0.63), yet its pick costs least: mean 0.09, at most 0.21 points.
+    const dir = path.join(__dirname, '../../bench/results/recovery-sweep');
+    const files = (names: string) => names.split(',').map((n) => path.join(dir, n));
+    verdictsOf(
+      files(
+        'xeon-c100-0.5-ft2442-seeds01.json,xeon-c100-0.4-0.3-ft2442-seeds01.json,xeon-c100-0.15-ft2442-seeds012.json,xeon-c100-d24-0.15-ft2442-seeds01.json',
+      ),
+      'top1',
+      files('xeon-c100-new-val.jsonl,xeon-c100-0.15-seed2-new-val.jsonl,xeon-c100-d24-new-val.jsonl'),
+    );
+    expect(out.lines).toContain(
+      '| democnn | 0.15 | recovery 40 steps | 6 | 0.09 | 0.460 | 81.0 % | 81.3 % | 0.2 | 2.2 | 0.3 | 11.4 | 1.00 | 0.73 |',
+    );
+    const pooled = out.lines.filter((l) => l.startsWith('pooled, ') && !l.includes('resolved'));
+    expect(
+      pooled.map((l) =>
+        /^pooled, (.*) \(score top-1\): mean within-case rho (\S+) over 5 cases, .*; regret of the kept candidate mean (\S+), max (\S+) points over 5 cases$/
+          .exec(l)!
+          .slice(1),
+      ),
+    ).toEqual([
+      ['recovery 10 steps', '0.55', '0.33', '1.11'],
+      ['recovery 40 steps', '0.55', '0.09', '0.21'],
+      ['recovery 160 steps', '0.63', '0.27', '1.27'],
+    ]);
   });
 
   test('results of several recovery lengths are judged and pooled per length; zero-shot keeps its name', () => {
