@@ -479,3 +479,26 @@ export function pooledByMode(
     return { mode, ...pooledRho(cases), regret };
   });
 }
+
+/**
+ * A two-stage scoring of one case's candidates, read from two recovery lengths measured on the same
+ * candidates: every candidate at the short length, the `keep` best of those again at the long one (from the
+ * start, as a fresh score), and the best of those kept. `short` and `long` are the two scores (higher
+ * better), `better(i, j)` whether candidate i's score beats j's at one length (the campaign's rule, ties to
+ * the lower loss); equal scores go to the earlier candidate. Returns the index of the candidate kept.
+ *
+ * @example screenedPick(3, (i, j) => short[i] > short[j], (i, j) => long[i] > long[j], 2)
+ */
+export function screenedPick(
+  count: number,
+  betterShort: (i: number, j: number) => boolean,
+  betterLong: (i: number, j: number) => boolean,
+  keep: number,
+): number {
+  if (count < 1) throw new RangeError('screenedPick: no candidates');
+  if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`screenedPick: keep ${keep}, expected >= 1`);
+  const order = (better: (i: number, j: number) => boolean) => (i: number, j: number) =>
+    better(i, j) ? -1 : better(j, i) ? 1 : i - j;
+  const kept = [...Array(count).keys()].sort(order(betterShort)).slice(0, keep);
+  return kept.sort(order(betterLong))[0]!;
+}

@@ -10,7 +10,15 @@ import { scoreBeats } from '../src/core/attempt-selection';
 import { RankBySchema, type RankBy } from '../src/core/campaign-config';
 import { readNewVal, withNewVal } from './new-val';
 import type { EarlierResult } from './accuracy-reuse';
-import { caseKey, caseVerdicts, pooledByMode, type CaseVerdict } from './accuracy-stats';
+import { strategyKey, type Strategy } from '../src/core/strategy';
+import {
+  caseKey,
+  caseVerdicts,
+  pooledByMode,
+  screenedPick,
+  summarize,
+  type CaseVerdict,
+} from './accuracy-stats';
 
 /** What a verdict reads of one scored candidate (a row of a run's `scoredCandidates`). */
 export interface JudgedRow {
@@ -127,6 +135,112 @@ export function parseRankBy(text: string): RankBy {
   return parsed.data;
 }
 
+/** `--screen SHORT:LONG:KEEP`: every candidate scored at SHORT recovery steps, the KEEP best again at LONG. */
+export interface ScreenSpec {
+  short: number;
+  long: number;
+  keep: number;
+}
+
+/** `--screen`, checked: `10:40:3`. */
+export function parseScreen(text: string): ScreenSpec {
+  const m = /^(\d+):(\d+):(\d+)$/.exec(text.trim());
+  const [short, long, keep] = m ? m.slice(1).map(Number) : [];
+  if (!m || short! < 1 || long! <= short! || keep! < 1)
+    throw new Error(
+      `--screen: expected SHORT:LONG:KEEP, recovery steps SHORT >= 1 and LONG > SHORT and KEEP >= 1 candidates, e.g. 10:40:3; got ${JSON.stringify(text)}`,
+    );
+  return { short: short!, long: long!, keep: keep! };
+}
+
+/** What a two-stage scoring would have kept in one case: see {@link screenedCases}. */
+export interface ScreenedCase {
+  model: string;
+  target: number;
+  candidates: number;
+  /** The best candidate's seed-mean final top-1 less the kept one's. */
+  regret: number;
+  /** Scoring steps of the two stages: every candidate at SHORT, KEEP of them at LONG. */
+  steps: number;
+  /** Scoring steps of LONG for every candidate, for comparison. */
+  longSteps: number;
+}
+
+/**
+ * Per case (model, target) of one result file that holds recovery scores at both `spec.short` and
+ * `spec.long` steps (a run with `--recovery-steps 10,40,...`): what a two-stage scoring would have kept
+ * ({@link screenedPick}, the score read as `rankBy` ranks it) and its regret against the best candidate's
+ * seed mean. Offline: the long scores are the run's own, from the start; a scoring that continued the short
+ * recovery instead would differ. The two lengths must have scored the same candidates (attempt, strategy and
+ * MACs), or it is an error naming the case.
+ */
+export function screenedCases(
+  rows: readonly (JudgedRow & { strategy?: Strategy; macs?: number })[],
+  spec: ScreenSpec,
+  rankBy: RankBy = 'top1',
+): ScreenedCase[] {
+  type Row = (typeof rows)[number];
+  const byCase = new Map<string, { short: Row[]; long: Row[] }>();
+  for (const r of rows) {
+    if (r.mode !== 'recovery' || (r.scoreSteps !== spec.short && r.scoreSteps !== spec.long)) continue;
+    const key = JSON.stringify([r.model, r.target]);
+    const c = byCase.get(key) ?? { short: [], long: [] };
+    byCase.set(key, c);
+    (r.scoreSteps === spec.short ? c.short : c.long).push(r);
+  }
+  const out: ScreenedCase[] = [];
+  for (const { short, long } of byCase.values()) {
+    if (!short.length || !long.length) continue;
+    const where = `${short[0]!.model} @ ${short[0]!.target}`;
+    const byAttempt = (list: Row[]) => [...list].sort((a, b) => a.attempt - b.attempt);
+    const [s, l] = [byAttempt(short), byAttempt(long)];
+    const same =
+      s.length === l.length &&
+      s.every(
+        (r, i) =>
+          r.attempt === l[i]!.attempt &&
+          r.macs === l[i]!.macs &&
+          (r.strategy && l[i]!.strategy ? strategyKey(r.strategy) === strategyKey(l[i]!.strategy!) : true),
+      );
+    if (!same)
+      throw new Error(
+        `--screen: ${where}: the candidates scored at ${spec.short} steps (#${s.map((r) => r.attempt).join(', #')}) ` +
+          `are not those scored at ${spec.long} (#${l.map((r) => r.attempt).join(', #')}) with the same strategy and MACs`,
+      );
+    const score = (r: Row) => ({ top1: r.scoreTop1, loss: r.scoreLoss });
+    const means = s.map((r) => summarize(r.runs.map((x) => x.valTop1)).mean);
+    const pick = screenedPick(
+      s.length,
+      (i, j) => scoreBeats(score(s[i]!), score(s[j]!), rankBy),
+      (i, j) => scoreBeats(score(l[i]!), score(l[j]!), rankBy),
+      spec.keep,
+    );
+    out.push({
+      model: s[0]!.model,
+      target: s[0]!.target,
+      candidates: s.length,
+      regret: Math.max(...means) - means[pick]!,
+      steps: s.length * spec.short + Math.min(spec.keep, s.length) * spec.long,
+      longSteps: s.length * spec.long,
+    });
+  }
+  return out;
+}
+
+/** The one line `--screen` prints: each case's regret, their mean and largest, and the scoring steps spent. */
+export function screenedLine(cases: readonly ScreenedCase[], spec: ScreenSpec): string {
+  const points = (x: number) => (x * 100).toFixed(2);
+  const steps = cases.reduce((a, c) => a + c.steps, 0);
+  const longSteps = cases.reduce((a, c) => a + c.longSteps, 0);
+  const regrets = cases.map((c) => c.regret);
+  return (
+    `screened, recovery ${spec.short} -> ${spec.long} steps (the best ${spec.keep} by ${spec.short} steps scored again at ${spec.long}): ` +
+    `regret of the pick ${regrets.map(points).join(' / ')}, mean ${points(regrets.reduce((a, b) => a + b, 0) / regrets.length)}, ` +
+    `max ${points(Math.max(...regrets))} points over ${cases.length} cases; ` +
+    `${steps} scoring steps, against ${longSteps} for ${spec.long} steps each (${Math.round((100 * steps) / longSteps)} %)`
+  );
+}
+
 /**
  * `--verdicts-of a.json,b.json`: the verdicts of results written by earlier runs (`--json`), without running
  * anything: each file's cases, then each mode pooled over every file's cases (give each case once); the
@@ -139,11 +253,13 @@ export function verdictsOf(
   files: readonly string[],
   rankBy: RankBy = 'top1',
   newVal: readonly string[] = [],
+  screen?: ScreenSpec,
 ): void {
   const finals = newVal.length ? readNewVal(newVal) : undefined;
   if (finals)
     console.log(`final top-1: on the new images of ${newVal.join(', ')} (${finals.size} fine-tunes)`);
   const all: JudgedRow[] = [];
+  const screened: ScreenedCase[] = [];
   for (const file of files) {
     const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as {
       dense?: EarlierResult['dense'];
@@ -157,8 +273,15 @@ export function verdictsOf(
     console.log(`\n${file}:`);
     printVerdicts(judge(rows, rankBy).verdicts, [], rankBy);
     all.push(...rows.map((r) => ({ ...r, model: `${file}:${r.model}` })));
+    if (screen) screened.push(...screenedCases(rows, screen, rankBy));
   }
   const { pooled } = judge(all, rankBy);
   console.log('');
   printVerdicts([], pooled, rankBy);
+  if (!screen) return;
+  if (!screened.length)
+    throw new Error(
+      `--screen: no result file holds recovery scores at both ${screen.short} and ${screen.long} steps of one case`,
+    );
+  console.log(screenedLine(screened, screen));
 }

@@ -30,9 +30,10 @@
  *                       [--candidate-seeds all|first] [--modes zero-shot,recovery] [--candidates 4]
  *                       [--methods l1,taylor|none] [--recovery-steps 8|10,40,160] [--recovery-lr 0.002] [--score-images 256] [--max-iterations 60]
  *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE] [--reuse a.json[,b.json]]
- *        bench/accuracy --verdicts-of a.json[,b.json] [--new-val n.jsonl[,m.jsonl]]
+ *        bench/accuracy --verdicts-of a.json[,b.json] [--new-val n.jsonl[,m.jsonl]] [--screen 10:40:3]
  *          (no run: the verdicts of earlier --json results; with --new-val, against the final models' top-1 on the
- *          new val images of bench/accuracy-new-val)
+ *          new val images of bench/accuracy-new-val; with --screen, what scoring every candidate at 10 steps and
+ *          the best 3 again at 40 would have kept, from results scored at both lengths)
  * Each case's rho comes with its noise ceiling (the rho a perfect score could expect against seed means this
  * noisy), how far the seeds agree on the candidates' order, and its one-sided permutation p (how often a score
  * unrelated to accuracy would rank as well: 6 candidates make rho 0.71 p = 0.07), and each mode's mean
@@ -75,6 +76,7 @@ import {
   judge,
   modeLabel,
   parseRankBy,
+  parseScreen,
   printVerdicts,
   rankedScore,
   verdictsOf,
@@ -487,6 +489,10 @@ async function main(): Promise<void> {
       '--new-val <files>',
       'with --verdicts-of: the final top-1 of every fine-tune on the new val images of these bench/accuracy-new-val outputs',
     )
+    .option(
+      '--screen <short:long:keep>',
+      'with --verdicts-of: what a two-stage scoring would keep, from results scored at both lengths (every candidate at SHORT recovery steps, the KEEP best again at LONG), e.g. 10:40:3',
+    )
     .parse(process.argv)
     .opts<{
       quick: boolean;
@@ -513,12 +519,15 @@ async function main(): Promise<void> {
       reuse?: string;
       verdictsOf?: string;
       newVal?: string;
+      screen?: string;
     }>();
   const rankBy = parseRankBy(o.rankBy);
   const newVal = o.newVal?.split(',').filter(Boolean) ?? [];
-  if (o.verdictsOf) return verdictsOf(o.verdictsOf.split(',').filter(Boolean), rankBy, newVal);
+  const screen = o.screen === undefined ? undefined : parseScreen(o.screen);
+  if (o.verdictsOf) return verdictsOf(o.verdictsOf.split(',').filter(Boolean), rankBy, newVal, screen);
   if (newVal.length)
     throw new Error('--new-val: only with --verdicts-of (the verdicts of earlier --json results)');
+  if (screen) throw new Error('--screen: only with --verdicts-of (the verdicts of earlier --json results)');
   const only = o.methods?.split(',').filter(Boolean);
   const models = o.quick ? ['democnn'] : o.models.split(',');
   const targets = o.quick ? [0.5] : o.targets.split(',').map(Number);

@@ -11,6 +11,7 @@ import {
   PERMUTATION_DRAWS,
   pooledByMode,
   pooledRho,
+  screenedPick,
   quantile,
   scoredCandidates,
   spearman,
@@ -330,6 +331,24 @@ describe('accuracy statistics', () => {
       // an undefined case is left out
       expect(pooledRho([perfect, { xs: [1, 1, 1], ys: [1, 2, 3] }]).cases).toBe(1);
       expect(pooledRho([])).toEqual({ cases: 0, meanRho: null, p: null });
+    });
+
+    test('screenedPick: the best `keep` by the short score, then the best of them by the long', () => {
+      // four candidates: the short score ranks 0 > 1 > 2 > 3, the long one 3 > 2 > 1 > 0
+      const short = [0.4, 0.3, 0.2, 0.1];
+      const long = [0.1, 0.2, 0.3, 0.4];
+      const by = (xs: number[]) => (i: number, j: number) => xs[i]! > xs[j]!;
+      expect(screenedPick(4, by(short), by(long), 1)).toBe(0); // the short score alone
+      expect(screenedPick(4, by(short), by(long), 2)).toBe(1);
+      expect(screenedPick(4, by(short), by(long), 3)).toBe(2);
+      expect(screenedPick(4, by(short), by(long), 4)).toBe(3); // the long score alone
+      expect(screenedPick(4, by(short), by(long), 9)).toBe(3);
+      // equal scores go to the earlier candidate, at both stages
+      const flat = [0.5, 0.5, 0.5];
+      expect(screenedPick(3, by(flat), by(flat), 2)).toBe(0);
+      expect(screenedPick(3, by([0.1, 0.5, 0.5]), by(flat), 2)).toBe(1);
+      expect(() => screenedPick(0, by(flat), by(flat), 1)).toThrow(/no candidates/);
+      expect(() => screenedPick(3, by(flat), by(flat), 0)).toThrow(/keep 0, expected >= 1/);
     });
 
     test('pooledByMode pools each mode over its cases, never across modes', () => {

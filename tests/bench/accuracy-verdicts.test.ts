@@ -1,7 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { capturedOutput } from './captured-output';
-import { judge, parseRankBy, rankedScore, verdictsOf } from '../../bench/accuracy-verdicts';
+import {
+  judge,
+  parseRankBy,
+  parseScreen,
+  rankedScore,
+  screenedCases,
+  verdictsOf,
+} from '../../bench/accuracy-verdicts';
 
 // `bench/accuracy --verdicts-of`: the table and pooled lines it prints for a stored --json result with known
 // answers.
@@ -95,6 +102,87 @@ describe('bench/accuracy --verdicts-of', () => {
       ['recovery 40 steps', '0.55', '0.09', '0.21'],
       ['recovery 160 steps', '0.63', '0.27', '1.27'],
     ]);
+  });
+
+  test('--screen 10:40:3 on the five committed cases: the 40-step picks at 75 % of their scoring steps', () => {
+    // The same call as above: the best 3 of each case by its 10-step score, then the best of those by its
+    // 40-step score, keep what 40 steps for all keeps in every case (regrets 0.06 / 0.00 / 0.19 / 0.21 / 0.00
+    // points); 5 cases x (6 x 10 + 3 x 40) = 900 steps against 5 x 6 x 40 = 1,200.
+    const dir = path.join(__dirname, '../../bench/results/recovery-sweep');
+    const files = (names: string) => names.split(',').map((n) => path.join(dir, n));
+    verdictsOf(
+      files(
+        'xeon-c100-0.5-ft2442-seeds01.json,xeon-c100-0.4-0.3-ft2442-seeds01.json,xeon-c100-0.15-ft2442-seeds012.json,xeon-c100-d24-0.15-ft2442-seeds01.json',
+      ),
+      'top1',
+      files('xeon-c100-new-val.jsonl,xeon-c100-0.15-seed2-new-val.jsonl,xeon-c100-d24-new-val.jsonl'),
+      parseScreen('10:40:3'),
+    );
+    expect(out.lines.at(-1)).toBe(
+      'screened, recovery 10 -> 40 steps (the best 3 by 10 steps scored again at 40): regret of the pick ' +
+        '0.06 / 0.00 / 0.19 / 0.21 / 0.00, mean 0.09, max 0.21 points over 5 cases; ' +
+        '900 scoring steps, against 1200 for 40 steps each (75 %)',
+    );
+  });
+
+  test('--screen: a known case, the same candidates required at both lengths, and what it refuses', () => {
+    const strategy = (r: number) => ({
+      pruningRatio: r,
+      importance: 'l2' as const,
+      globalPruning: true,
+      isomorphic: true,
+      roundTo: 8,
+    });
+    const at = (steps: number, attempt: number, scoreTop1: number, valTop1s: number[]) => ({
+      ...candidate(attempt, scoreTop1, valTop1s),
+      kept: false,
+      scoreSteps: steps,
+      macs: 1000 + attempt,
+      strategy: strategy(attempt / 10),
+    });
+    // means 0.71 / 0.80 / 0.89: 10 steps rank them backwards, 40 steps rightly
+    const rows = [
+      at(10, 1, 0.3, [0.7, 0.72]),
+      at(10, 2, 0.2, [0.8, 0.8]),
+      at(10, 3, 0.1, [0.9, 0.88]),
+      at(40, 1, 0.1, [0.7, 0.72]),
+      at(40, 2, 0.2, [0.8, 0.8]),
+      at(40, 3, 0.3, [0.9, 0.88]),
+    ];
+    const one = (keep: number) => screenedCases(rows, { short: 10, long: 40, keep });
+    // keep 1: #1 (regret 0.18); keep 2: #1 and #2 go on, #2 kept (0.09); keep 3: #3 (0)
+    expect(one(1).map((c) => Number(c.regret.toFixed(6)))).toEqual([0.18]);
+    expect(one(2).map((c) => Number(c.regret.toFixed(6)))).toEqual([0.09]);
+    expect(one(3)).toEqual([
+      { model: 'democnn', target: 0.5, candidates: 3, regret: 0, steps: 3 * 10 + 3 * 40, longSteps: 120 },
+    ]);
+    expect(one(2)[0]).toMatchObject({ steps: 3 * 10 + 2 * 40, longSteps: 120 });
+    // by the loss instead: equal top-1 would tie, the loss decides (lower better)
+    const byLoss = rows.map((r) => ({ ...r, scoreLoss: 1 - r.scoreTop1 }));
+    expect(screenedCases(byLoss, { short: 10, long: 40, keep: 2 }, 'loss')[0]!.regret).toBeCloseTo(0.09, 9);
+    // other candidates at 40 steps than at 10: named, not joined
+    const moved = rows.map((r) => (r.scoreSteps === 40 && r.attempt === 3 ? { ...r, macs: 999 } : r));
+    expect(() => screenedCases(moved, { short: 10, long: 40, keep: 2 })).toThrow(
+      '--screen: democnn @ 0.5: the candidates scored at 10 steps (#1, #2, #3) are not those scored at 40 (#1, #2, #3) with the same strategy and MACs',
+    );
+    const other = rows.map((r) =>
+      r.scoreSteps === 40 && r.attempt === 3 ? { ...r, strategy: strategy(0.9) } : r,
+    );
+    expect(() => screenedCases(other, { short: 10, long: 40, keep: 2 })).toThrow(/not those scored at 40/);
+    // a file with one of the two lengths only: nothing to screen, and the call says so
+    const file = path.join(out.dir, 'r10-only.json');
+    fs.writeFileSync(file, JSON.stringify({ scoredCandidates: rows.slice(0, 3) }));
+    expect(() => verdictsOf([file], 'top1', [], { short: 10, long: 40, keep: 2 })).toThrow(
+      '--screen: no result file holds recovery scores at both 10 and 40 steps of one case',
+    );
+  });
+
+  test('--screen is checked: SHORT:LONG:KEEP, LONG above SHORT, KEEP at least 1', () => {
+    expect(parseScreen('10:40:3')).toEqual({ short: 10, long: 40, keep: 3 });
+    for (const bad of ['10:40', '40:10:3', '10:10:3', '0:40:3', '10:40:0', 'a:b:c', '10:40:3.5'])
+      expect(() => parseScreen(bad)).toThrow(
+        `--screen: expected SHORT:LONG:KEEP, recovery steps SHORT >= 1 and LONG > SHORT and KEEP >= 1 candidates, e.g. 10:40:3; got ${JSON.stringify(bad)}`,
+      );
   });
 
   test('results of several recovery lengths are judged and pooled per length; zero-shot keeps its name', () => {
