@@ -72,12 +72,8 @@ describe('bench/accuracy --verdicts-of', () => {
     );
   });
 
-  test('the five committed democnn cases pooled: what the pick of each recovery length cost, beside its rho', () => {
-    // bench/results/recovery-sweep (RESULTS.md, "The strongest cut with three seeds"): 0.5, 0.4 and 0.3 with
-    // the 16-epoch dense model (2 seeds), 0.15 with it (3 seeds), 0.15 with the 24-epoch one (2 seeds), on the
-    // 10,000 new val images. The regrets per case, in points: 10 steps 0.1 / 0.0 / 0.0 / 0.5 / 1.1, 40 steps
-    // 0.1 / 0.0 / 0.2 / 0.2 / 0.0, 160 steps 0.1 / 0.0 / 0.0 / 1.3 / 0.0: 40 steps ranks no better than 10 (rho 0.55
-    // both) and worse than 160 (0.63), yet its pick costs least: mean 0.09, at most 0.21 points.
+  /** `--verdicts-of` the five committed democnn cases on this host, against the new val images. */
+  const verdictsOfFiveCases = (screen?: ReturnType<typeof parseScreen>) => {
     const dir = path.join(__dirname, '../../bench/results/recovery-sweep');
     const files = (names: string) => names.split(',').map((n) => path.join(dir, n));
     verdictsOf(
@@ -86,7 +82,17 @@ describe('bench/accuracy --verdicts-of', () => {
       ),
       'top1',
       files('xeon-c100-new-val.jsonl,xeon-c100-0.15-seed2-new-val.jsonl,xeon-c100-d24-new-val.jsonl'),
+      screen,
     );
+  };
+
+  test('the five committed democnn cases pooled: what the pick of each recovery length cost, beside its rho', () => {
+    // bench/results/recovery-sweep (RESULTS.md, "The strongest cut with three seeds"): 0.5, 0.4 and 0.3 with
+    // the 16-epoch dense model (2 seeds), 0.15 with it (3 seeds), 0.15 with the 24-epoch one (2 seeds), on the
+    // 10,000 new val images. The regrets per case, in points: 10 steps 0.1 / 0.0 / 0.0 / 0.5 / 1.1, 40 steps
+    // 0.1 / 0.0 / 0.2 / 0.2 / 0.0, 160 steps 0.1 / 0.0 / 0.0 / 1.3 / 0.0: 40 steps ranks no better than 10 (rho 0.55
+    // both) and worse than 160 (0.63), yet its pick costs least: mean 0.09, at most 0.21 points.
+    verdictsOfFiveCases();
     expect(out.lines).toContain(
       '| democnn | 0.15 | recovery 40 steps | 6 | 0.09 | 0.460 | 81.0 % | 81.3 % | 0.2 | 2.2 | 0.3 | 11.4 | 1.00 | 0.73 |',
     );
@@ -108,16 +114,7 @@ describe('bench/accuracy --verdicts-of', () => {
     // The same call as above: the best 3 of each case by its 10-step score, then the best of those by its
     // 40-step score, keep what 40 steps for all keeps in every case (regrets 0.06 / 0.00 / 0.19 / 0.21 / 0.00
     // points); 5 cases x (6 x 10 + 3 x 40) = 900 steps against 5 x 6 x 40 = 1,200.
-    const dir = path.join(__dirname, '../../bench/results/recovery-sweep');
-    const files = (names: string) => names.split(',').map((n) => path.join(dir, n));
-    verdictsOf(
-      files(
-        'xeon-c100-0.5-ft2442-seeds01.json,xeon-c100-0.4-0.3-ft2442-seeds01.json,xeon-c100-0.15-ft2442-seeds012.json,xeon-c100-d24-0.15-ft2442-seeds01.json',
-      ),
-      'top1',
-      files('xeon-c100-new-val.jsonl,xeon-c100-0.15-seed2-new-val.jsonl,xeon-c100-d24-new-val.jsonl'),
-      parseScreen('10:40:3'),
-    );
+    verdictsOfFiveCases(parseScreen('10:40:3'));
     expect(out.lines.at(-1)).toBe(
       'screened, recovery 10 -> 40 steps (the best 3 by 10 steps scored again at 40): regret of the pick ' +
         '0.06 / 0.00 / 0.19 / 0.21 / 0.00, mean 0.09, max 0.21 points over 5 cases; ' +
