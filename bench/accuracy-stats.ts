@@ -356,6 +356,7 @@ export function caseVerdicts(rows: readonly ScoredRuns[]): CaseVerdict[] {
     const kept = list.findIndex((r) => r.kept);
     const bestMean = Math.max(...means);
     const keptMean = kept >= 0 ? means[kept]! : null;
+    const regret = kept >= 0 ? regretAt(means, kept) : null;
     return {
       model: list[0]!.model,
       target: list[0]!.target,
@@ -371,7 +372,7 @@ export function caseVerdicts(rows: readonly ScoredRuns[]): CaseVerdict[] {
       ),
       keptMean,
       bestMean,
-      regret: keptMean === null ? null : bestMean - keptMean,
+      regret,
       spreadSd,
       seedSd,
       resolution,
@@ -379,6 +380,11 @@ export function caseVerdicts(rows: readonly ScoredRuns[]): CaseVerdict[] {
       seedRho: seedAgreement(list),
     };
   });
+}
+
+/** {@link CaseVerdict.regret} of keeping candidate `index`: the best seed mean of the case less its own. */
+export function regretAt(means: readonly number[], index: number): number {
+  return Math.max(...means) - means[index]!;
 }
 
 /** {@link CaseVerdict.seedRho}: the mean rho over pairs of seeds (seed i is each candidate's i-th final). */
@@ -461,21 +467,19 @@ export function pooledByMode(
     if (minResolution > 0 && (resolution ?? 0) <= minResolution) continue;
     const mode = list[0]!.mode;
     const kept = list.findIndex((r) => r.kept);
-    const regret = kept >= 0 ? Math.max(...means) - means[kept]! : null;
-    const entry = { xs: list.map((r) => r.score), ys: means, regret };
+    const entry = {
+      xs: list.map((r) => r.score),
+      ys: means,
+      regret: kept >= 0 ? regretAt(means, kept) : null,
+    };
     const cases = byMode.get(mode);
     if (cases) cases.push(entry);
     else byMode.set(mode, [entry]);
   }
   return [...byMode].map(([mode, cases]) => {
     const regrets = cases.flatMap((c) => (c.regret === null ? [] : [c.regret]));
-    const regret: PooledRegret = regrets.length
-      ? {
-          cases: regrets.length,
-          mean: regrets.reduce((a, b) => a + b, 0) / regrets.length,
-          max: Math.max(...regrets),
-        }
-      : { cases: 0, mean: null, max: null };
+    const { mean, max } = regrets.length ? summarize(regrets) : { mean: null, max: null };
+    const regret: PooledRegret = { cases: regrets.length, mean, max };
     return { mode, ...pooledRho(cases), regret };
   });
 }

@@ -15,6 +15,7 @@ import {
   caseKey,
   caseVerdicts,
   pooledByMode,
+  regretAt,
   screenedPick,
   summarize,
   type CaseVerdict,
@@ -219,7 +220,7 @@ export function screenedCases(
       model: s[0]!.model,
       target: s[0]!.target,
       candidates: s.length,
-      regret: Math.max(...means) - means[pick]!,
+      regret: regretAt(means, pick),
       steps: s.length * spec.short + Math.min(spec.keep, s.length) * spec.long,
       longSteps: s.length * spec.long,
     });
@@ -233,10 +234,11 @@ export function screenedLine(cases: readonly ScreenedCase[], spec: ScreenSpec): 
   const steps = cases.reduce((a, c) => a + c.steps, 0);
   const longSteps = cases.reduce((a, c) => a + c.longSteps, 0);
   const regrets = cases.map((c) => c.regret);
+  const { mean, max } = summarize(regrets);
   return (
     `screened, recovery ${spec.short} -> ${spec.long} steps (the best ${spec.keep} by ${spec.short} steps scored again at ${spec.long}): ` +
-    `regret of the pick ${regrets.map(points).join(' / ')}, mean ${points(regrets.reduce((a, b) => a + b, 0) / regrets.length)}, ` +
-    `max ${points(Math.max(...regrets))} points over ${cases.length} cases; ` +
+    `regret of the pick ${regrets.map(points).join(' / ')}, mean ${points(mean)}, ` +
+    `max ${points(max)} points over ${cases.length} cases; ` +
     `${steps} scoring steps, against ${longSteps} for ${spec.long} steps each (${Math.round((100 * steps) / longSteps)} %)`
   );
 }

@@ -38,7 +38,7 @@
  * noisy), how far the seeds agree on the candidates' order, and its one-sided permutation p (how often a score
  * unrelated to accuracy would rank as well: 6 candidates make rho 0.71 p = 0.07), and each mode's mean
  * within-case rho is pooled over all cases with a permutation p of its own: the evidence one case of a few
- * candidates cannot give.
+ * candidates cannot give; beside it, the mean and largest regret of the mode's picks.
  * `--quick`: democnn, target 0.5, dense 4 epochs, fine-tune 1 epoch. On the shared 2-core box at load 3-7, with
  * the dense model reused from `--work`: the two campaigns and their fine-tunes (3 seeds) 8 minutes, the four
  * baselines (3 seeds) 6 minutes.

@@ -172,6 +172,10 @@ describe('bench/accuracy --verdicts-of', () => {
     expect(() => verdictsOf([file], 'top1', [], { short: 10, long: 40, keep: 2 })).toThrow(
       '--screen: no result file holds recovery scores at both 10 and 40 steps of one case',
     );
+    // its pooled line came first: no candidate marked kept, so no regret to pool
+    expect(out.lines.filter((l) => l.startsWith('pooled, recovery 10 steps'))[0]).toMatch(
+      /mean within-case rho -1\.00 over 1 cases, one-sided permutation p \S+; regret of the kept candidate - \(no case marks one kept\)$/,
+    );
   });
 
   test('--screen is checked: SHORT:LONG:KEEP, LONG above SHORT, KEEP at least 1', () => {
