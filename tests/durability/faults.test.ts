@@ -87,25 +87,6 @@ interface Pending {
   heartbeat: unknown;
 }
 
-/** Whether an activity of `activityType` has completed in one of `workflowIds`' histories. */
-async function completedIn(client: Client, workflowIds: readonly string[], activityType: string) {
-  for (const id of workflowIds) {
-    const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
-    const scheduled = new Set(
-      events
-        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType)
-        .map((e) => String(e.eventId)),
-    );
-    if (
-      events.some((e) =>
-        scheduled.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')),
-      )
-    )
-      return true;
-  }
-  return false;
-}
-
 async function pendingOf(client: Client, workflowIds: readonly string[]): Promise<Pending[]> {
   const out: Pending[] = [];
   for (const id of workflowIds) {
@@ -277,9 +258,9 @@ describe('the fault suite: a kill at each kind of activity, one campaign', () =>
   }
 
   /**
-   * The first started attempt of `activityType` in `ids` (optionally passing `also`). For an activity the
-   * campaign runs once (`once`: the fine-tune), the wait fails at once if it completes first: the fault
-   * meant for it can no longer land.
+   * The first started attempt of `activityType` in `ids` (optionally passing `also`; `ids[0]` the campaign).
+   * For an activity the campaign runs once (`once`: the fine-tune), the wait fails at once if it completes
+   * first (a completion in the histories the artifact audit walks): the fault meant for it can no longer land.
    */
   function started(
     ids: string[],
@@ -294,7 +275,7 @@ describe('the fault suite: a kill at each kind of activity, one campaign', () =>
       if (
         once &&
         !pending.some((p) => p.activityType === activityType) &&
-        (await completedIn(client, ids, activityType))
+        (await auditHistories(client, ids[0]!)).completions.some((c) => c.includes(`/${activityType}#`))
       )
         throw new WaitCannotSucceed(
           `${activityType} completed before its fault could land (MAX_STEPS ${MAX_STEPS} too few for this machine)`,
