@@ -81,7 +81,7 @@ describe('bench/accuracy --verdicts-of', () => {
         'xeon-c100-0.5-ft2442-seeds01.json,xeon-c100-0.4-0.3-ft2442-seeds01.json,xeon-c100-0.15-ft2442-seeds012.json,xeon-c100-d24-0.15-ft2442-seeds01.json',
       ),
       'top1',
-      files('xeon-c100-new-val.jsonl,xeon-c100-0.15-seed2-new-val.jsonl,xeon-c100-d24-new-val.jsonl'),
+      files('xeon-c100-new-val.jsonl,xeon-c100-d24-new-val.jsonl'),
       screen,
     );
   };
