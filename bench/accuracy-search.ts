@@ -17,6 +17,8 @@ export interface SearchOptions {
   /** `search.scoreImages` of the campaigns; undefined: the engine's default (256). */
   scoreImages: number | undefined;
   sensitivity: number[] | null;
+  /** `search.recovery.rescore` of the recovery campaigns (`--rescore TOP:STEPS`); undefined: one stage. */
+  rescore?: { top: number; steps: number };
 }
 
 /** The `search` block of the campaign bench/accuracy starts for one scoring mode. */
@@ -27,7 +29,9 @@ export function campaignSearch(mode: ScoringMode, o: SearchOptions): CampaignCon
     maxIterations: o.maxIterations,
     scoring: mode,
     candidates: o.candidates,
-    ...(mode === 'recovery' ? { recovery: o.recovery } : {}),
+    ...(mode === 'recovery'
+      ? { recovery: { ...o.recovery, ...(o.rescore ? { rescore: o.rescore } : {}) } }
+      : {}),
     ...(o.rankBy !== 'top1' ? { rankBy: o.rankBy } : {}),
     ...(o.scoreImages !== undefined ? { scoreImages: o.scoreImages } : {}),
     ...(o.sensitivity ? { sensitivity: { ratios: o.sensitivity } } : {}),
@@ -50,7 +54,10 @@ export interface CampaignRun {
   mode: ScoringMode;
   /** `search.recovery.steps` of a recovery run. */
   recoverySteps?: number;
-  /** How its rows are named: the mode, with the steps when `--recovery-steps` lists several (`recovery 40 steps`). */
+  /**
+   * How its rows are named: the mode, with the steps when `--recovery-steps` lists several (`recovery 40 steps`)
+   * or with `--rescore` (`recovery 10 steps, top 3 again at 40`).
+   */
   label: string;
 }
 
@@ -61,8 +68,13 @@ export interface CampaignRun {
  * @example
  * campaignRuns(['zero-shot', 'recovery'], [40]) // zero-shot; recovery (40 steps)
  * campaignRuns(['recovery'], [10, 160])        // recovery 10 steps; recovery 160 steps
+ * campaignRuns(['recovery'], [10], { top: 3, steps: 40 }) // recovery 10 steps, top 3 again at 40
  */
-export function campaignRuns(modes: readonly ScoringMode[], recoverySteps: readonly number[]): CampaignRun[] {
+export function campaignRuns(
+  modes: readonly ScoringMode[],
+  recoverySteps: readonly number[],
+  rescore?: { top: number; steps: number },
+): CampaignRun[] {
   if (!recoverySteps.length)
     throw new Error('--recovery-steps: expected one or more step counts, e.g. 40 or 10,40,160');
   for (const n of recoverySteps)
@@ -76,8 +88,28 @@ export function campaignRuns(modes: readonly ScoringMode[], recoverySteps: reado
           mode,
           recoverySteps: steps,
           // The verdicts' name for a length, when there are several to tell apart.
-          label: recoverySteps.length > 1 ? modeLabel({ mode, scoreSteps: steps }) : mode,
+          label:
+            recoverySteps.length > 1 || rescore
+              ? modeLabel({ mode, scoreSteps: steps, ...(rescore ? { rescore } : {}) })
+              : mode,
         }))
       : [{ mode, label: mode }],
   );
+}
+
+/**
+ * `--rescore TOP:STEPS`: the recovery campaigns score every candidate, then the TOP best again with STEPS
+ * recovery steps (`search.recovery.rescore`); refused unless TOP >= 2 and STEPS >= 1.
+ *
+ * @example
+ * parseRescore('3:40') // { top: 3, steps: 40 }
+ */
+export function parseRescore(text: string): { top: number; steps: number } {
+  const m = /^(\d+):(\d+)$/.exec(text.trim());
+  const [top, steps] = m ? m.slice(1).map(Number) : [];
+  if (!m || top! < 2 || steps! < 1)
+    throw new Error(
+      `--rescore: expected TOP:STEPS, TOP >= 2 finalists scored again with STEPS >= 1 recovery steps, e.g. 3:40; got ${JSON.stringify(text)}`,
+    );
+  return { top: top!, steps: steps! };
 }

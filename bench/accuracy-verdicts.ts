@@ -35,6 +35,8 @@ export interface JudgedRow {
   rankBy?: RankBy;
   /** Fine-tune steps of the score (`search.recovery.steps` of a recovery campaign; 0 zero-shot). */
   scoreSteps?: number;
+  /** The campaign's second stage (`search.recovery.rescore`), when it scored its finalists again. */
+  rescore?: { top: number; steps: number };
   /** Final val top-1 per fine-tune seed. */
   runs: readonly { valTop1: number }[];
 }
@@ -46,10 +48,13 @@ export function rankedScore(r: Pick<JudgedRow, 'scoreTop1' | 'scoreLoss'>, rankB
 
 /**
  * The mode a case and a pool are named by: a recovery score with its steps (`recovery 40 steps`), so that results
- * of several recovery lengths (`--verdicts-of r10.json,r40.json`) are judged and pooled per length.
+ * of several recovery lengths (`--verdicts-of r10.json,r40.json`) are judged and pooled per length; a two-stage
+ * campaign with its second stage (`recovery 10 steps, top 3 again at 40`), never pooled with a one-stage one.
  */
-export function modeLabel(r: Pick<JudgedRow, 'mode' | 'scoreSteps'>): string {
-  return r.mode === 'recovery' && r.scoreSteps ? `recovery ${r.scoreSteps} steps` : r.mode;
+export function modeLabel(r: Pick<JudgedRow, 'mode' | 'scoreSteps' | 'rescore'>): string {
+  if (r.mode !== 'recovery' || !r.scoreSteps) return r.mode;
+  const again = r.rescore ? `, top ${r.rescore.top} again at ${r.rescore.steps}` : '';
+  return `recovery ${r.scoreSteps} steps${again}`;
 }
 
 /** How the printed tables name the score `rankBy` reads. */
@@ -183,6 +188,8 @@ export function screenedCases(
   type Row = (typeof rows)[number];
   const byCase = new Map<string, { short: Row[]; long: Row[] }>();
   for (const r of rows) {
+    // A two-stage campaign's rows kept by its own second stage: not a one-stage run's scores.
+    if (r.rescore) continue;
     if (r.mode !== 'recovery' || (r.scoreSteps !== spec.short && r.scoreSteps !== spec.long)) continue;
     const key = JSON.stringify([r.model, r.target]);
     const c = byCase.get(key) ?? { short: [], long: [] };

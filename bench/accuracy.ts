@@ -67,6 +67,7 @@ import {
   campaignRuns,
   campaignSearch,
   campaignSearchError,
+  parseRescore,
   type CampaignRun,
   type ScoringMode,
   type SearchOptions,
@@ -253,6 +254,10 @@ interface ScoredRow {
   /** What the campaign ranked its candidates by. */
   rankBy: RankBy;
   scoreSteps: number;
+  /** The campaign's second stage (`--rescore`), and this candidate's second score when it was a finalist. */
+  rescore?: { top: number; steps: number };
+  rescoreTop1?: number;
+  rescoreLoss?: number;
   proxyTop1: number | null;
   /** Mean final val top-1 over {@link runs}. */
   valTop1: number;
@@ -348,6 +353,9 @@ async function campaignPick(
     const valTop1 = runs.reduce((sum, r) => sum + r.valTop1, 0) / runs.length;
     console.error(
       `  ${mode} candidate #${a.index}${a.kept ? ' (kept)' : ''}: score ${(a.score.top1 * 100).toFixed(1)} % loss ${a.score.loss.toFixed(3)}, ` +
+        (a.rescore
+          ? `second score ${(a.rescore.top1 * 100).toFixed(1)} % loss ${a.rescore.loss.toFixed(3)}, `
+          : '') +
         `val top-1 ${runs.map((r) => (r.valTop1 * 100).toFixed(1)).join(' / ')} % (seeds ${o.candidateSeeds.join(',')}` +
         `${reused ? ', fine-tunes reused' : ''})`,
     );
@@ -366,6 +374,8 @@ async function campaignPick(
       scoreLoss: a.score.loss,
       rankBy: o.rankBy,
       scoreSteps: a.score.steps,
+      ...(mode === 'recovery' && o.rescore ? { rescore: o.rescore } : {}),
+      ...(a.rescore ? { rescoreTop1: a.rescore.top1, rescoreLoss: a.rescore.loss } : {}),
       proxyTop1: a.accuracyProxy?.top1 ?? null,
       valTop1,
       runs,
@@ -473,6 +483,10 @@ async function main(): Promise<void> {
       'search.rankBy of the campaigns (top1 or loss); with --verdicts-of, the figure the verdicts read',
       'top1',
     )
+    .option(
+      '--rescore <top:steps>',
+      'search.recovery.rescore of the recovery campaigns: every candidate scored at --recovery-steps, the TOP best again at STEPS, e.g. 3:40',
+    )
     .option('--max-iterations <n>', 'search.maxIterations of the campaigns', '60')
     .option('--sensitivity <list>', 'search.sensitivity.ratios of the campaigns, or none', '0.5')
     .option('--work <dir>', 'working folder (dataset, models)')
@@ -510,6 +524,7 @@ async function main(): Promise<void> {
       methods?: string;
       recoverySteps: string;
       recoveryLr?: string;
+      rescore?: string;
       scoreImages?: string;
       rankBy: string;
       maxIterations: string;
@@ -528,6 +543,7 @@ async function main(): Promise<void> {
   if (newVal.length)
     throw new Error('--new-val: only with --verdicts-of (the verdicts of earlier --json results)');
   if (screen) throw new Error('--screen: only with --verdicts-of (the verdicts of earlier --json results)');
+  const rescore = o.rescore === undefined ? undefined : parseRescore(o.rescore);
   const only = o.methods?.split(',').filter(Boolean);
   const models = o.quick ? ['democnn'] : o.models.split(',');
   const targets = o.quick ? [0.5] : o.targets.split(',').map(Number);
@@ -559,12 +575,17 @@ async function main(): Promise<void> {
     rankBy,
     scoreImages: o.scoreImages === undefined ? undefined : Number(o.scoreImages),
     sensitivity: o.sensitivity === 'none' ? null : o.sensitivity.split(',').map(Number),
+    ...(rescore ? { rescore } : {}),
     seeds,
     candidateSeeds: o.candidateSeeds === 'all' ? seeds : seeds.slice(0, 1),
     recipe,
     stamp: Date.now().toString(36),
   };
-  const runs = campaignRuns(modes, o.recoverySteps.split(',').filter(Boolean).map(Number));
+  if (rescore && !modes.includes('recovery'))
+    throw new Error(
+      '--rescore: only with recovery campaigns (--modes recovery): zero-shot scores have no second stage',
+    );
+  const runs = campaignRuns(modes, o.recoverySteps.split(',').filter(Boolean).map(Number), rescore);
   for (const run of runs) {
     const bad = campaignSearchError(run.mode, runOptions(run, pickOptions));
     if (bad) throw new Error(`bench/accuracy: the ${run.label} campaigns' config is refused: ${bad}`);

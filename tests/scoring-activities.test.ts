@@ -227,6 +227,27 @@ describe('scoring activities (MockActivityEnvironment, real warm engine, real S3
     expect(resumed.loss).toBeCloseTo(whole.loss, 5);
   });
 
+  test("a finalist's second score stores its checkpoints apart from the first score's", async () => {
+    const every5 = createScoringActivities(deps, { recoveryCheckpointEverySteps: 5 });
+    const again = input({
+      attemptIndex: 9,
+      mode: 'recovery',
+      teacher: dense,
+      recovery: { steps: 20, batchSize: 32, lr: 0.003 },
+      rescore: true,
+    });
+    const env = new MockActivityEnvironment({ attempt: 1 });
+    env.on('heartbeat', (d: ScoreHeartbeat) => {
+      if (d.checkpoints.some((c) => c.step === 10)) env.cancel();
+    });
+    await expect(env.run(every5.scoreCandidate, again)).rejects.toThrow();
+    const scoring = `campaigns/${campaignId}/t1/scoring/`;
+    expect((await store.list(scoring)).map((o) => o.key)).toEqual([
+      `${scoring}attempt-9-rescore/ckpt-000000010.pt`,
+    ]);
+    await store.delete(`${scoring}attempt-9-rescore/ckpt-000000010.pt`);
+  });
+
   test.each([
     {
       name: 'held-out slice larger than train/',

@@ -48,6 +48,11 @@ export interface ScoreCandidateInput {
    */
   scoreImages?: number;
   seed: number;
+  /**
+   * A finalist's second score in a two-stage scoring (`search.recovery.rescore`): its recovery checkpoints
+   * are stored apart from its first score's.
+   */
+  rescore?: boolean;
 }
 
 /** Input of {@link ScoringActivities.measureSensitivity}. */
@@ -77,6 +82,8 @@ export interface PlanRecoveryInput {
   share: number;
   /** Candidates the budget is split over. */
   candidates: number;
+  /** `search.recovery.rescore`: the finalists' second scores, paid from the budget first. */
+  rescore?: { top: number; steps: number };
 }
 
 /** The sensitivity table: small enough for history; the full engine answer is stored as `table`. */
@@ -141,8 +148,19 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
             {
               store: deps.store,
               keyOf: (step) =>
-                scoringCheckpointKey(input.campaignId, input.targetLabel, input.attemptIndex, step),
-              prefix: scoringCheckpointFolder(input.campaignId, input.targetLabel, input.attemptIndex),
+                scoringCheckpointKey(
+                  input.campaignId,
+                  input.targetLabel,
+                  input.attemptIndex,
+                  step,
+                  input.rescore,
+                ),
+              prefix: scoringCheckpointFolder(
+                input.campaignId,
+                input.targetLabel,
+                input.attemptIndex,
+                input.rescore,
+              ),
               keep: 1,
               retireGraceMs: ctx.info.heartbeatTimeoutMs ?? 0,
               warn: (message) => {
@@ -281,7 +299,7 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
       }
       const out = parseEngineResult('finetune-plan', FinetunePlanResultSchema, raw);
       try {
-        return recoveryPlan(input.share, out.totalSteps, input.candidates);
+        return recoveryPlan(input.share, out.totalSteps, input.candidates, input.rescore);
       } catch (err) {
         throw ApplicationFailure.nonRetryable((err as Error).message, FailureTypes.config);
       }

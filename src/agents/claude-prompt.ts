@@ -298,10 +298,16 @@ function pct1(share: number): string {
   return `${(share * 100).toFixed(1)}%`;
 }
 
-/** A candidate's score in a few characters: `61.3% loss 1.120 (zero-shot)`, `failed: ...`, or `-`. */
+/**
+ * A candidate's score in a few characters: `61.3% loss 1.120 (zero-shot)`, `failed: ...`, or `-`; a
+ * finalist's second score after it (a history a re-run carries in): `...; then 74.0% loss 0.800 (recovery 40 steps)`.
+ */
 function scoreCell(a: Attempt): string {
   if (a.score) {
-    return `${pct1(a.score.top1)} loss ${a.score.loss.toFixed(3)} (${scoreModeText(a.score)})`;
+    const first = `${pct1(a.score.top1)} loss ${a.score.loss.toFixed(3)} (${scoreModeText(a.score)})`;
+    if (a.rescore)
+      return `${first}; then ${pct1(a.rescore.top1)} loss ${a.rescore.loss.toFixed(3)} (${scoreModeText(a.rescore)})`;
+    return first;
   }
   if (a.scoreError !== undefined) return `failed: ${truncate(oneLine(a.scoreError), 40)}`;
   return '-';

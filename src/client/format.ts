@@ -56,9 +56,15 @@ export function percent(share: number | null | undefined): string {
 /**
  * A candidate's score in the log: top-1 as {@link percent}, the mode and, for `recovery`, the fine-tune
  * steps (`61.3% zero-shot`, `74.0% recovery 50 steps`); `failed` when scoring failed; `-` when unscored.
+ * A finalist's second score follows an arrow: `61.0% recovery 10 steps -> 74.0% 40 steps` (or `-> failed`).
  */
-export function scoreText(a: Pick<Attempt, 'score' | 'scoreError'>): string {
-  if (a.score) return `${percent(a.score.top1)} ${scoreModeText(a.score)}`;
+export function scoreText(a: Pick<Attempt, 'score' | 'scoreError' | 'rescore' | 'rescoreError'>): string {
+  const second = a.rescore
+    ? ` -> ${percent(a.rescore.top1)} ${a.rescore.steps} steps`
+    : a.rescoreError !== undefined
+      ? ' -> failed'
+      : '';
+  if (a.score) return `${percent(a.score.top1)} ${scoreModeText(a.score)}${second}`;
   return a.scoreError !== undefined ? 'failed' : '-';
 }
 
@@ -70,6 +76,8 @@ export function scoreText(a: Pick<Attempt, 'score' | 'scoreError'>): string {
  * @example
  * // t: democnn -> 13.7 M MACs, band -5%..+1% (converged, 9 attempts, kept #7 (the lowest score loss))
  * // t: democnn -> 13.7 M MACs, band -5%..+1% (converged, 13 attempts, 6 scored with 240 fine-tune steps, kept #10)
+ * // with finalists scored again (search.recovery.rescore):
+ * // t: ... (converged, 13 attempts, 6 scored and 3 finalists again with 240 fine-tune steps, kept #10 (the best second score))
  */
 export function logHeading(l: {
   targetLabel: string;
@@ -77,18 +85,25 @@ export function logHeading(l: {
   targetMacs: number;
   band: Band;
   status: string;
-  attempts: readonly Pick<Attempt, 'inBand' | 'error' | 'score' | 'scoreError'>[];
+  attempts: readonly Pick<Attempt, 'inBand' | 'error' | 'score' | 'scoreError' | 'rescore'>[];
   chosenIndex: number | null;
   result?: { status: string; rankBy?: RankBy };
 }): string {
   const cost = searchCost(l.attempts);
-  const scoring = cost.scoringSteps
-    ? `, ${cost.scored} scored with ${int(cost.scoringSteps)} fine-tune steps`
+  const finalists = cost.rescored
+    ? ` and ${cost.rescored} finalist${cost.rescored === 1 ? '' : 's'} again`
     : '';
-  const kept =
-    l.chosenIndex === null
-      ? ''
-      : `, kept #${l.chosenIndex}${l.result?.rankBy === 'loss' ? ' (the lowest score loss)' : ''}`;
+  const scoring = cost.scoringSteps
+    ? `, ${cost.scored} scored${finalists} with ${int(cost.scoringSteps)} fine-tune steps`
+    : '';
+  const which = cost.rescored
+    ? l.result?.rankBy === 'loss'
+      ? ' (the lowest second-score loss)'
+      : ' (the best second score)'
+    : l.result?.rankBy === 'loss'
+      ? ' (the lowest score loss)'
+      : '';
+  const kept = l.chosenIndex === null ? '' : `, kept #${l.chosenIndex}${which}`;
   return `${l.targetLabel}: ${l.model} -> ${formatMacs(l.targetMacs)} MACs, band ${formatBand(l.band)} (${l.result?.status ?? l.status}, ${l.attempts.length} attempts${scoring}${kept})`;
 }
 
@@ -135,6 +150,7 @@ export function attemptsTable(attempts: Attempt[], chosenIndex: number | null = 
       (
         a.error ??
         (a.scoreError !== undefined ? `scoring failed: ${a.scoreError}` : undefined) ??
+        (a.rescoreError !== undefined ? `second score failed: ${a.rescoreError}` : undefined) ??
         a.fallbackReason ??
         ([a.screen && screenText(a.screen, a.strategy.pruningRatio), a.strategy.rationale]
           .filter(Boolean)
@@ -209,6 +225,11 @@ export const EXPORT_CSV_COLUMNS = [
   'scoreCount',
   'scoreSteps',
   'scoreError',
+  'rescoreTop1',
+  'rescoreLoss',
+  'rescoreCount',
+  'rescoreSteps',
+  'rescoreError',
   'wallMs',
   'error',
   'rationale',
@@ -221,7 +242,8 @@ export type ExportRow = Attempt & { target: string; targetMacs: number; role: At
 /**
  * `campaign export --format csv`: a header and one line per attempt, {@link EXPORT_CSV_COLUMNS}: the strategy's
  * fields flattened, `accuracy` the quick accuracy proxy's top-1, `score*` the candidate's score (top-1 and
- * loss as fractions, as recorded) — empty cells where absent; RFC 4180 quoting.
+ * loss as fractions, as recorded), `rescore*` a finalist's second score — empty cells where absent; RFC 4180
+ * quoting.
  */
 export function exportCsv(rows: readonly ExportRow[]): string {
   const esc = (v: unknown) => {
@@ -244,6 +266,10 @@ export function exportCsv(rows: readonly ExportRow[]): string {
       scoreLoss: r.score?.loss,
       scoreCount: r.score?.count,
       scoreSteps: r.score?.steps,
+      rescoreTop1: r.rescore?.top1,
+      rescoreLoss: r.rescore?.loss,
+      rescoreCount: r.rescore?.count,
+      rescoreSteps: r.rescore?.steps,
     };
     lines.push(EXPORT_CSV_COLUMNS.map((c) => esc(flat[c])).join(','));
   }

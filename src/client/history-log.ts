@@ -10,7 +10,7 @@ import type {
 } from '../activities';
 import type { SensitivityTable } from '../core/stage-allocation';
 import type { Attempt, CandidateScore } from '../core/attempt';
-import { recoveryPlanNote } from '../core/attempt-selection';
+import { finalistsNote, recoveryPlanNote } from '../core/attempt-selection';
 import { deviation, formatBand, inBand, type Band } from '../core/tolerance-band';
 import type { MacTargetSearchInput, MacTargetSearchResult } from '../workflows/mac-target-search';
 import { closeReason } from './failure-reason';
@@ -80,6 +80,9 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
   let band: Band | undefined;
   let lastProposal: Proposal | undefined;
   let sensitivity: SensitivityTable | undefined;
+  // The finalists of a two-stage scoring, in the order they were scored again.
+  const finalists: number[] = [];
+  let finalistSteps = 0;
   for (const ev of events) {
     const id = String(ev.eventId ?? '');
     const update = ev.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
@@ -115,7 +118,13 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       if (plan && !input?.carried) changes.push({ afterAttempt: 0, note: recoveryPlanNote(plan) });
     } else if (ev.activityTaskScheduledEventAttributes) {
       const a = ev.activityTaskScheduledEventAttributes;
-      scheduled.set(id, { type: a.activityType?.name ?? '', input: decode(a.input?.payloads as Payload[]) });
+      const activity = { type: a.activityType?.name ?? '', input: decode(a.input?.payloads as Payload[]) };
+      scheduled.set(id, activity);
+      if (activity.type === 'scoreCandidate' && (activity.input as ScoreCandidateInput).rescore) {
+        const scoring = activity.input as ScoreCandidateInput;
+        finalists.push(scoring.attemptIndex);
+        finalistSteps = scoring.recovery?.steps ?? 0;
+      }
     } else if (ev.activityTaskCompletedEventAttributes) {
       const a = ev.activityTaskCompletedEventAttributes;
       const s = scheduled.get(String(a.scheduledEventId ?? ''));
@@ -130,9 +139,12 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       // the attempts before its own: they are part of its log.
       if (s.type === 'loadStrategyLog') attempts.push(...(result as Attempt[]));
       if (s.type === 'scoreCandidate') {
-        // The score belongs to the candidate its trial measured (the attempt pushed just before).
-        const scored = attempts.find((x) => x.index === (s.input as ScoreCandidateInput).attemptIndex);
-        if (scored) scored.score = result as CandidateScore;
+        // The score belongs to the candidate its trial measured (the attempt pushed just before); a
+        // finalist's second score, after the search, to that finalist.
+        const scoring = s.input as ScoreCandidateInput;
+        const scored = attempts.find((x) => x.index === scoring.attemptIndex);
+        if (scored && scoring.rescore) scored.rescore = result as CandidateScore;
+        else if (scored) scored.score = result as CandidateScore;
       }
       if (s.type === 'pruneTrial' && input) {
         const trial = s.input as PruneTrialInput;
@@ -160,10 +172,13 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       const a = ev.activityTaskFailedEventAttributes;
       const s = scheduled.get(String(a.scheduledEventId ?? ''));
       if (s?.type === 'scoreCandidate') {
-        // As the search records it: the candidate stays, unscored, with why.
-        const scored = attempts.find((x) => x.index === (s.input as ScoreCandidateInput).attemptIndex);
+        // As the search records it: the candidate stays, unscored (or without its second score), with why.
+        const scoring = s.input as ScoreCandidateInput;
+        const scored = attempts.find((x) => x.index === scoring.attemptIndex);
         const type = a.failure?.applicationFailureInfo?.type || 'error';
-        if (scored) scored.scoreError = `${type}: ${a.failure?.message ?? 'failed'}`;
+        const why = `${type}: ${a.failure?.message ?? 'failed'}`;
+        if (scored && scoring.rescore) scored.rescoreError = why;
+        else if (scored) scored.scoreError = why;
       }
       if (s?.type === 'pruneTrial') {
         const trial = s.input as PruneTrialInput;
@@ -181,6 +196,8 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       }
     }
   }
+  if (finalists.length > 0)
+    changes.push({ afterAttempt: attempts.length, note: finalistsNote(finalists, finalistSteps) });
   return { input, attempts, ...(band ? { band } : {}), changes, ...(sensitivity ? { sensitivity } : {}) };
 }
 

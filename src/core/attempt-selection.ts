@@ -132,20 +132,63 @@ export function scoreBeats(
 }
 
 /**
- * The best-scored in-band candidate by `rankBy` ({@link scoreBeats}; equal scores to the earlier attempt);
- * `undefined` when no in-band attempt has a score.
+ * Which of an attempt's scores decides what is kept: `rescore` once any finalist of a two-stage scoring was
+ * scored again (`search.recovery.rescore`), else `score`.
+ */
+export type DecidingScore = 'score' | 'rescore';
+
+/** {@link DecidingScore} of a history: `rescore` when some attempt has a second score. */
+export function decidingScore(history: readonly Pick<Attempt, 'rescore'>[]): DecidingScore {
+  return history.some((a) => a.rescore) ? 'rescore' : 'score';
+}
+
+/**
+ * The in-band candidates with a `by` score (the first score unless told), best first by `rankBy`
+ * ({@link scoreBeats}; equal scores keep the earlier attempt first).
+ *
+ * @example
+ * // #3 score top-1 0.61, #5 0.64, #6 scoring failed, #7 0.61 with a lower loss than #3:
+ * rankedCandidates(h, band).map((a) => a.index); // [5, 7, 3]
+ */
+export function rankedCandidates(
+  history: readonly Attempt[],
+  band: Band,
+  rankBy: RankBy = 'top1',
+  by: DecidingScore = 'score',
+): MeasuredAttempt[] {
+  const scored = history.filter(
+    (a): a is MeasuredAttempt => isMeasured(a) && inBand(a.deviation, band) && a[by] !== undefined,
+  );
+  // A stable sort: equal scores stay in attempt order.
+  return scored.sort((a, b) =>
+    scoreBeats(a[by]!, b[by]!, rankBy) ? -1 : scoreBeats(b[by]!, a[by]!, rankBy) ? 1 : 0,
+  );
+}
+
+/**
+ * The finalists of a two-stage scoring: the `top` best-scored in-band candidates ({@link rankedCandidates}),
+ * in that order; fewer when fewer were scored.
+ */
+export function finalists(
+  history: readonly Attempt[],
+  band: Band,
+  top: number,
+  rankBy: RankBy = 'top1',
+): MeasuredAttempt[] {
+  return rankedCandidates(history, band, rankBy).slice(0, top);
+}
+
+/**
+ * The best-scored in-band candidate by `rankBy` ({@link scoreBeats}; equal scores to the earlier attempt),
+ * judged by its `by` score (the first unless told); `undefined` when no in-band attempt has one.
  */
 export function bestScored(
   history: readonly Attempt[],
   band: Band,
   rankBy: RankBy = 'top1',
+  by: DecidingScore = 'score',
 ): MeasuredAttempt | undefined {
-  let pick: MeasuredAttempt | undefined;
-  for (const a of history) {
-    if (!isMeasured(a) || !inBand(a.deviation, band) || !a.score) continue;
-    if (!pick?.score || scoreBeats(a.score, pick.score, rankBy)) pick = a;
-  }
-  return pick;
+  return rankedCandidates(history, band, rankBy, by)[0];
 }
 
 /**
@@ -166,6 +209,7 @@ export function runnerUp(
     history.filter((a) => a.index !== keptIndex),
     band,
     rankBy,
+    decidingScore(history),
   );
 }
 
@@ -200,19 +244,22 @@ export function top1ErrorWords(score: Pick<CandidateScore, 'top1' | 'count'>): s
  * top-1 unless told); when none is scored, among in-band attempts with a quick accuracy proxy the
  * highest top-1 (ties to the earlier); else {@link bestAttempt} (closest to target, in band first); `null`
  * when nothing was measured. An in-band attempt whose scoring failed (`scoreError`) is never kept over a
- * scored one.
+ * scored one. Once finalists of a two-stage scoring were scored again, the best second score
+ * (`rescore`) is kept, and a finalist whose second score failed is not kept over one that has it.
  *
  * @example
  * // #3 in band, score top-1 0.61 (loss 1.2); #5 in band, 0.64 (loss 1.4); #6 in band, scoring failed:
  * chooseCandidate(h, band); // #5
  * chooseCandidate(h, band, 'loss'); // #3
+ * // and #3, #5 finalists scored again, #3 at 0.80, #5 at 0.78:
+ * chooseCandidate(h, band); // #3
  */
 export function chooseCandidate(
   history: readonly Attempt[],
   band: Band,
   rankBy: RankBy = 'top1',
 ): MeasuredAttempt | null {
-  const scored = bestScored(history, band, rankBy);
+  const scored = bestScored(history, band, rankBy, decidingScore(history));
   if (scored) return scored;
   let pick: MeasuredAttempt | undefined;
   for (const a of history) {
@@ -231,7 +278,9 @@ export interface SearchCost {
   scored: number;
   /** In-band candidates whose scoring failed (kept unscored). */
   scoreErrors: number;
-  /** Fine-tune steps spent on scores: the sum of every score's `steps` (0 for zero-shot). */
+  /** Finalists of a two-stage scoring scored again (`rescore`). */
+  rescored: number;
+  /** Fine-tune steps spent on scores: the sum of every score's and second score's `steps` (0 for zero-shot). */
   scoringSteps: number;
 }
 
@@ -242,12 +291,13 @@ export interface SearchCost {
  *
  * @example
  * // 3 trials, 2 in band, both scored by a 10-step recovery fine-tune:
- * searchCost(log) // { trials: 3, inBand: 2, scored: 2, scoreErrors: 0, scoringSteps: 20 }
+ * searchCost(log) // { trials: 3, inBand: 2, scored: 2, scoreErrors: 0, rescored: 0, scoringSteps: 20 }
+ * // and both scored again, 40 steps each: rescored 2, scoringSteps 100
  *
  * The report prints it per target, bench/accuracy per campaign.
  */
 export function searchCost(
-  attempts: readonly Pick<Attempt, 'inBand' | 'error' | 'score' | 'scoreError'>[],
+  attempts: readonly Pick<Attempt, 'inBand' | 'error' | 'score' | 'scoreError' | 'rescore'>[],
 ): SearchCost {
   const measured = attempts.filter((a) => a.error === undefined);
   const inBand = measured.filter((a) => a.inBand);
@@ -256,7 +306,8 @@ export function searchCost(
     inBand: inBand.length,
     scored: inBand.filter((a) => a.score).length,
     scoreErrors: inBand.filter((a) => a.scoreError !== undefined).length,
-    scoringSteps: measured.reduce((s, a) => s + (a.score?.steps ?? 0), 0),
+    rescored: inBand.filter((a) => a.rescore).length,
+    scoringSteps: measured.reduce((s, a) => s + (a.score?.steps ?? 0) + (a.rescore?.steps ?? 0), 0),
   };
 }
 
@@ -268,34 +319,69 @@ export interface RecoveryPlan {
   finalSteps: number;
   /** Candidates the budget is split over. */
   candidates: number;
-  /** Recovery steps per candidate: `floor(share x finalSteps / candidates)`, at most `MAX_RECOVERY_STEPS`. */
+  /**
+   * Recovery steps per candidate: `floor(share x finalSteps / candidates)`, at most `MAX_RECOVERY_STEPS`;
+   * with `rescore`, of what the finalists' second scores leave of the budget.
+   */
   steps: number;
+  /** The second stage of a two-stage scoring (`search.recovery.rescore`), paid from the budget first. */
+  rescore?: { top: number; steps: number };
 }
 
 /**
  * Each candidate's recovery steps for a scoring budget of `share` of a final fine-tune of `finalSteps`
- * steps, split evenly over `candidates`: so the whole scoring never costs more than the share. Throws a
- * message naming `search.recovery.share` when that leaves less than one step per candidate.
+ * steps, split evenly over `candidates`: so the whole scoring never costs more than the share. With
+ * `rescore` (`top` finalists scored again with `steps` each) those steps come out of the budget first.
+ * Throws a message naming `search.recovery.share` when that leaves less than one step per candidate, or
+ * `search.recovery.rescore.steps` when the first scores would be no shorter than the second.
  *
  * @example
  * recoveryPlan(0.1, 10_000, 6) // { share: 0.1, finalSteps: 10000, candidates: 6, steps: 166 } (996 steps, 9.96 %)
  * recoveryPlan(0.1, 2_442, 6)  // steps 40 (240 steps, 9.8 %)
+ * recoveryPlan(0.1, 2_442, 6, { top: 3, steps: 40 }) // steps 20: 6 x 20 + 3 x 40 = 240 steps
  */
-export function recoveryPlan(share: number, finalSteps: number, candidates: number): RecoveryPlan {
+export function recoveryPlan(
+  share: number,
+  finalSteps: number,
+  candidates: number,
+  rescore?: { top: number; steps: number },
+): RecoveryPlan {
+  const budget = share * finalSteps;
+  const second = rescore ? rescore.top * rescore.steps : 0;
   // The small epsilon keeps a share that should divide exactly (0.3 x 10 / 3) from flooring below by rounding.
-  const steps = Math.min(MAX_RECOVERY_STEPS, Math.floor((share * finalSteps) / candidates + 1e-9));
+  const steps = Math.min(MAX_RECOVERY_STEPS, Math.floor((budget - second) / candidates + 1e-9));
+  const of = `${share} of the final fine-tune's ${finalSteps} steps`;
   if (steps < 1)
     throw new Error(
-      `search.recovery.share: ${share} of the final fine-tune's ${finalSteps} steps over ${candidates} candidates is under one step each; raise the share or set search.recovery.steps`,
+      rescore
+        ? `search.recovery.share: ${of}, less the ${rescore.top} finalists' ${rescore.top} x ${rescore.steps} steps (search.recovery.rescore), leaves under one step for each of ${candidates} candidates; raise the share or lower rescore.steps`
+        : `search.recovery.share: ${of} over ${candidates} candidates is under one step each; raise the share or set search.recovery.steps`,
     );
-  return { share, finalSteps, candidates, steps };
+  if (rescore && steps >= rescore.steps)
+    throw new Error(
+      `search.recovery.rescore.steps: ${of} gives each of ${candidates} candidates ${steps} steps before the finalists' ${rescore.steps}: set rescore.steps above ${steps} or lower the share`,
+    );
+  return { share, finalSteps, candidates, steps, ...(rescore ? { rescore } : {}) };
 }
 
 /**
  * How a recovery plan reads in the search's log (its own notes and the log rebuilt from history):
- * `recovery scoring: 10% of the final fine-tune's 10000 steps over 6 candidates, 166 steps each`.
+ * `recovery scoring: 10% of the final fine-tune's 10000 steps over 6 candidates, 166 steps each`, and with
+ * finalists: `recovery scoring: 10% of the final fine-tune's 2442 steps: 3 finalists again with 40 steps
+ * each, the rest over 6 candidates, 20 steps each`.
  */
 export function recoveryPlanNote(plan: RecoveryPlan): string {
-  const { share, finalSteps, candidates, steps } = plan;
-  return `recovery scoring: ${+(share * 100).toFixed(2)}% of the final fine-tune's ${finalSteps} steps over ${candidates} candidates, ${steps} steps each`;
+  const { share, finalSteps, candidates, steps, rescore } = plan;
+  const head = `recovery scoring: ${+(share * 100).toFixed(2)}% of the final fine-tune's ${finalSteps} steps`;
+  return rescore
+    ? `${head}: ${rescore.top} finalists again with ${rescore.steps} steps each, the rest over ${candidates} candidates, ${steps} steps each`
+    : `${head} over ${candidates} candidates, ${steps} steps each`;
+}
+
+/**
+ * How the second stage of a two-stage scoring reads in the search's log (its own notes and the log rebuilt
+ * from history): `finalists #3, #5, #7 scored again with 40 recovery steps each`.
+ */
+export function finalistsNote(indices: readonly number[], steps: number): string {
+  return `finalists ${indices.map((i) => `#${i}`).join(', ')} scored again with ${steps} recovery steps each`;
 }

@@ -141,6 +141,13 @@ export const AttemptSchema = z
     score: CandidateScoreSchema.optional(),
     /** Why scoring this in-band candidate failed: it stays in the log, unscored, and is not kept over a scored one. */
     scoreError: z.string().optional(),
+    /**
+     * The candidate's second score, when it was a finalist of a two-stage scoring (`search.recovery.rescore`):
+     * a longer recovery, run after the search; the best second score is kept.
+     */
+    rescore: CandidateScoreSchema.optional(),
+    /** Why this finalist's second score failed: it is not kept over a finalist scored again. */
+    rescoreError: z.string().optional(),
     /** How a dry-run screen scaled this attempt's strategy into the band, when it was screened. */
     screen: ScreenRecordSchema.optional(),
   })

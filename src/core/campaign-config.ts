@@ -80,6 +80,24 @@ export const SCORING_DEFAULTS = {
 /** The most fine-tune steps one candidate's recovery may take (the engine's `score.MAX_RECOVERY_STEPS`). */
 export const MAX_RECOVERY_STEPS = 10_000;
 
+/**
+ * The second stage of a two-stage recovery scoring (`search.recovery.rescore`): the `top` best-scored
+ * candidates are scored again with a recovery of `steps` steps, and the best second score is kept.
+ *
+ * @example
+ * // Every candidate with 10 recovery steps, the best 3 again with 40:
+ * { steps: 10, rescore: { top: 3, steps: 40 } }
+ */
+export const RescoreConfigSchema = z
+  .object({
+    /** Finalists scored again: the best of the first scores, at least 2 (one finalist changes nothing). */
+    top: z.number().int().min(2).max(50),
+    /** Recovery steps of each finalist's second score. */
+    steps: z.number().int().min(1).max(MAX_RECOVERY_STEPS),
+  })
+  .strict();
+export type RescoreConfig = z.infer<typeof RescoreConfigSchema>;
+
 export const SearchConfigSchema = z
   .object({
     /** @default 'solver' */
@@ -116,7 +134,10 @@ export const SearchConfigSchema = z
      * candidates is 166 steps each. A share needs `finetune` (its steps are counted on `dataset.root/train`
      * when the campaign starts). Longer recoveries rank candidates better as long as they stay a small part
      * of the final fine-tune (bench/RESULTS.md, "How long must the recovery be?"): a share spends all of its
-     * budget. @default { steps: 50, batchSize: 32, lr: 1e-3 }
+     * budget. `rescore: { top, steps }` scores in two stages: every candidate with the short recovery, then
+     * the `top` best of them again with a recovery of `steps`, and the best second score is kept; with a
+     * share, the finalists' `top x steps` come out of the budget first and the rest is split over the
+     * candidates (bench/RESULTS.md, "Two-stage scoring"). @default { steps: 50, batchSize: 32, lr: 1e-3 }
      */
     recovery: z
       .object({
@@ -124,12 +145,17 @@ export const SearchConfigSchema = z
         share: z.number().gt(0).max(1).optional(),
         batchSize: z.number().int().min(1).max(4096).default(32),
         lr: z.number().gt(0).max(10).default(1e-3),
+        rescore: RescoreConfigSchema.optional(),
       })
       .strict()
       .refine((r) => r.steps === undefined || r.share === undefined, {
         path: ['share'],
         message:
           'set the recovery length as steps (per candidate) or as share (of the final fine-tune), not both',
+      })
+      .refine((r) => !r.rescore || r.steps === undefined || r.rescore.steps > r.steps, {
+        path: ['rescore', 'steps'],
+        message: 'the finalists are scored again with a longer recovery: set rescore.steps above steps',
       })
       // Without a share the length is steps, 50 unless given; a share becomes steps when the campaign starts.
       .transform((r) =>
@@ -172,6 +198,14 @@ export const SearchConfigSchema = z
         path: ['sensitivity'],
         message:
           'the sensitivity table feeds the stage-allocation shapes of search.candidates: set search.candidates too',
+      });
+    // Finalists among every candidate: as many or more rescore them all and the first stage is waste.
+    const candidates = s.candidates ?? 1 + s.extendedSearch;
+    if (s.recovery?.rescore && s.recovery.rescore.top >= candidates)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['recovery', 'rescore', 'top'],
+        message: `${s.recovery.rescore.top} finalists of ${candidates} candidates (search.candidates, else 1 + extendedSearch) rescores every one: set top below ${candidates}, or more candidates`,
       });
     if (s.recovery && s.scoring !== 'recovery')
       ctx.addIssue({

@@ -1,5 +1,5 @@
-import type { AgentName, Attempt } from './attempt';
-import { isMeasured, recoveryPlanNote, type RecoveryPlan } from './attempt-selection';
+import type { AgentName, Attempt, CandidateScore } from './attempt';
+import { finalistsNote, isMeasured, recoveryPlanNote, type RecoveryPlan } from './attempt-selection';
 import type { SearchAssessment } from './divergence-monitor';
 import { assessSearch } from './divergence-monitor';
 import { pinnedStageRatio } from './mac-model';
@@ -169,6 +169,9 @@ export function attemptRole(attempt: Attempt): AttemptRole {
  * - `measured`: the engine measured (or failed) the proposal: the attempt joins the history and the
  *   divergence monitor judges it.
  * - `band-changed`: a user moved the band (an update): in-band flags and `converged` are re-derived.
+ * - `finalists`: after the search ended, the best-scored candidates are scored again with a longer recovery
+ *   (`search.recovery.rescore`): a note naming them.
+ * - `rescored`: one finalist's second score, or why it failed (`error`), joins its attempt.
  *
  * `extended` is whether the round started in the extended search (converged), read before its awaits.
  */
@@ -182,7 +185,9 @@ export type SearchEvent =
   | { type: 'agent-failed'; agent: SearchAgent; message: string }
   | { type: 'proposed'; agent: AgentName; exhausted: boolean; extended: boolean }
   | { type: 'measured'; attempt: Attempt; extended: boolean }
-  | { type: 'band-changed'; band: Band };
+  | { type: 'band-changed'; band: Band }
+  | { type: 'finalists'; indices: number[]; steps: number }
+  | { type: 'rescored'; index: number; score?: CandidateScore; error?: string };
 
 /** Strategy shapes the extended search explores once the target is in band, in turn. */
 export const EXTENDED_SHAPES: readonly {
@@ -399,6 +404,19 @@ export function searchReducer(state: SearchState, event: SearchEvent, config: Se
       );
     case 'recovery-planned':
       return addEvent(state, recoveryPlanNote(event.plan));
+    case 'finalists':
+      return addEvent(state, finalistsNote(event.indices, event.steps));
+    case 'rescored':
+      return {
+        ...state,
+        attempts: state.attempts.map((a) =>
+          a.index !== event.index
+            ? a
+            : event.score
+              ? { ...a, rescore: event.score }
+              : { ...a, rescoreError: event.error ?? 'failed' },
+        ),
+      };
     case 'human-shape': {
       const { pruningRatio: _ratio, rationale: _why, ...shape } = event.strategy;
       return addEvent(

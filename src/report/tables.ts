@@ -3,7 +3,7 @@
  * Every cell goes through `esc` or a formatter; LLM text (rationales, fallback reasons) is data.
  */
 import { scoreModeText, screenText, type Attempt } from '../core/attempt';
-import { runnerUp, searchCost, top1ErrorWords } from '../core/attempt-selection';
+import { decidingScore, runnerUp, searchCost, top1ErrorWords } from '../core/attempt-selection';
 import { attemptRole } from '../core/search-state';
 import { MISSING, acc, bandText, esc, fixed, int, isNum, macs, ms, pct, pp, si, times, usd } from './format';
 import type { LatencyByDevice, LatencyPoint, ReportData, TargetReport } from './report-data';
@@ -109,6 +109,10 @@ function notesCell(a: Attempt): string {
     parts.push(`<div class="flag flag-fallback">fallback: ${esc(a.fallbackReason)}</div>`);
   if (a.scoreError !== undefined)
     parts.push(`<div class="flag flag-error">scoring failed (kept unscored): ${esc(a.scoreError)}</div>`);
+  if (a.rescoreError !== undefined)
+    parts.push(
+      `<div class="flag flag-error">second score failed (finalist not kept): ${esc(a.rescoreError)}</div>`,
+    );
   if (a.screen) parts.push(`<div class="flag">${esc(screenText(a.screen, a.strategy.pruningRatio))}</div>`);
   const r = a.strategy.rationale?.trim();
   if (r) {
@@ -121,10 +125,16 @@ function notesCell(a: Attempt): string {
   return parts.join('') || `<span class="muted">${MISSING}</span>`;
 }
 
-/** A candidate's score: top-1 on the scoring slice, with the mode (and recovery steps) and loss below. */
+/**
+ * A candidate's score: top-1 on the scoring slice, with the mode (and recovery steps) and loss below; a
+ * finalist's second score below that (`then 74.0%`, its steps and loss), or that it failed.
+ */
 function scoreCell(a: Attempt): string {
   if (a.score) {
-    return `${esc(acc(a.score.top1, 1))}${sub(`${esc(scoreModeText(a.score))} · loss ${esc(fixed(a.score.loss, 3))}`)}`;
+    const first = `${esc(acc(a.score.top1, 1))}${sub(`${esc(scoreModeText(a.score))} · loss ${esc(fixed(a.score.loss, 3))}`)}`;
+    if (a.rescore)
+      return `${first}${sub(`then <strong>${esc(acc(a.rescore.top1, 1))}</strong>`)}${sub(`${esc(scoreModeText(a.rescore))} · loss ${esc(fixed(a.rescore.loss, 3))}`)}`;
+    return a.rescoreError !== undefined ? `${first}${sub('then failed')}` : first;
   }
   return a.scoreError !== undefined ? '<span class="muted">failed</span>' : MISSING;
 }
@@ -166,17 +176,24 @@ export function strategyLogTable(t: TargetReport): string {
  * `240 fine-tune steps for 6 candidates, 9.8% of the final fine-tune's 2,442 steps`.
  */
 export function scoringCostText(t: TargetReport): string | undefined {
-  const { scored, scoringSteps } = searchCost(t.attempts);
-  return scoringSteps ? scoringCostWords(scoringSteps, scored, t.finetune?.steps) : undefined;
+  const { scored, rescored, scoringSteps } = searchCost(t.attempts);
+  return scoringSteps ? scoringCostWords(scoringSteps, scored, t.finetune?.steps, rescored) : undefined;
 }
 
 /**
  * The words of {@link scoringCostText} from its counts (bench/accuracy prints them too): the share to a tenth
- * of a percent, so a scoring just under a 10 % budget does not read as 10 %.
+ * of a percent, so a scoring just under a 10 % budget does not read as 10 %. With finalists scored again:
+ * `240 fine-tune steps for 6 candidates and 3 finalists again, 9.8% of ...`.
  */
-export function scoringCostWords(scoringSteps: number, scored: number, finalSteps?: number): string {
+export function scoringCostWords(
+  scoringSteps: number,
+  scored: number,
+  finalSteps?: number,
+  rescored = 0,
+): string {
   return (
     `${int(scoringSteps)} fine-tune steps for ${scored} candidate${scored === 1 ? '' : 's'}` +
+    (rescored ? ` and ${rescored} finalist${rescored === 1 ? '' : 's'} again` : '') +
     (finalSteps
       ? `, ${acc(scoringSteps / finalSteps, 1)} of the final fine-tune's ${int(finalSteps)} steps`
       : '')
@@ -190,24 +207,48 @@ export function scoringCostWords(scoringSteps: number, scored: number, finalStep
  * Ranked by loss: `; attempt 8 next (loss 0.447)`.
  */
 export function scoreLeadText(t: Pick<TargetReport, 'attempts' | 'band' | 'rankBy'>, kept: Attempt): string {
-  if (!kept.score) return '';
+  // Once finalists were scored again, the second scores decide: the lead is over the next finalist.
+  const by = decidingScore(t.attempts);
+  const mine = kept[by];
+  if (!mine) return '';
   const next = runnerUp(t.attempts, t.band, kept.index, t.rankBy);
-  if (!next?.score) return '';
-  if (t.rankBy === 'loss') return `; attempt ${next.index} next (loss ${fixed(next.score.loss, 3)})`;
-  const lead = (kept.score.top1 - next.score.top1) * 100;
-  const error = top1ErrorWords(kept.score);
+  const theirs = next?.[by];
+  if (!next || !theirs) return '';
+  if (t.rankBy === 'loss') return `; attempt ${next.index} next (loss ${fixed(theirs.loss, 3)})`;
+  const lead = (mine.top1 - theirs.top1) * 100;
+  const error = top1ErrorWords(mine);
   return (
-    (kept.score.top1 === next.score.top1
-      ? `; level with attempt ${next.index} (${acc(next.score.top1, 1)}), kept for its lower loss`
-      : `; ${Math.abs(lead).toFixed(Math.abs(lead) < 0.1 ? 2 : 1)} points ${lead > 0 ? 'ahead of' : 'behind'} attempt ${next.index} (${acc(next.score.top1, 1)})`) +
+    (mine.top1 === theirs.top1
+      ? `; level with attempt ${next.index} (${acc(theirs.top1, 1)}), kept for its lower loss`
+      : `; ${Math.abs(lead).toFixed(Math.abs(lead) < 0.1 ? 2 : 1)} points ${lead > 0 ? 'ahead of' : 'behind'} attempt ${next.index} (${acc(theirs.top1, 1)})`) +
     (error === undefined ? '' : `; one score's ${error}`)
   );
+}
+
+/**
+ * The kept candidate's deciding score in the search facts: `, the best score: top-1 87.1% (recovery)`, by
+ * loss `, the best score: loss 0.447, top-1 87.1% (recovery, ranked by loss)`; after finalists were scored
+ * again, `, the best second score of 3 finalists: top-1 88.0% (recovery 40 steps)`; empty when unscored.
+ */
+export function keptScoreText(t: Pick<TargetReport, 'attempts' | 'rankBy'>, kept: Attempt): string {
+  const by = decidingScore(t.attempts);
+  const score = kept[by];
+  if (!score) return '';
+  const { rescored } = searchCost(t.attempts);
+  const what =
+    by === 'rescore'
+      ? `the best second score of ${rescored} finalist${rescored === 1 ? '' : 's'}`
+      : 'the best score';
+  const mode = by === 'rescore' ? scoreModeText(score) : score.mode;
+  return t.rankBy === 'loss'
+    ? `, ${what}: loss ${fixed(score.loss, 3)}, top-1 ${acc(score.top1, 1)} (${mode}, ranked by loss)`
+    : `, ${what}: top-1 ${acc(score.top1, 1)} (${mode})`;
 }
 
 /** A card of facts about one target's search: outcome, kept attempt, scoring cost, agents, fallbacks, LLM use, time. */
 export function searchFacts(t: TargetReport): string {
   const kept = chosenAttempt(t);
-  const { inBand, scored, scoreErrors: scoreFailed } = searchCost(t.attempts);
+  const { inBand, scored, scoreErrors: scoreFailed, rescored } = searchCost(t.attempts);
   const failed = t.attempts.filter((a) => a.error).length;
   const scoring = scoringCostText(t);
   const fallbacks = t.attempts.filter((a) => a.fallbackReason).length;
@@ -225,19 +266,16 @@ export function searchFacts(t: TargetReport): string {
       'attempts',
       `${t.attempts.length}: ${inBand} in band${failed ? `, ${failed} failed in the engine` : ''}` +
         (scored || scoreFailed
-          ? `; ${scored} candidate${scored === 1 ? '' : 's'} scored${scoreFailed ? `, scoring failed for ${scoreFailed}` : ''}`
+          ? `; ${scored} candidate${scored === 1 ? '' : 's'} scored${scoreFailed ? `, scoring failed for ${scoreFailed}` : ''}` +
+            (rescored ? `; ${rescored} finalist${rescored === 1 ? '' : 's'} scored again` : '')
           : ''),
     ],
     [
       'kept',
       kept
         ? `attempt ${esc(kept.index)} by ${esc(kept.agent)}: ${esc(macs(kept.macs))} (${esc(pct(kept.deviation))})` +
-          (kept.score
-            ? (t.rankBy === 'loss'
-                ? `, the best score: loss ${esc(fixed(kept.score.loss, 3))}, top-1 ${esc(acc(kept.score.top1, 1))} (${esc(kept.score.mode)}, ranked by loss)`
-                : `, the best score: top-1 ${esc(acc(kept.score.top1, 1))} (${esc(kept.score.mode)})`) +
-              esc(scoreLeadText(t, kept))
-            : '')
+          esc(keptScoreText(t, kept)) +
+          esc(scoreLeadText(t, kept))
         : 'none',
     ],
     ...(scoring ? [['scoring cost', esc(scoring)] as [string, string]] : []),

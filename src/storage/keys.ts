@@ -173,14 +173,23 @@ export function scoringCheckpointKey(
   target: string,
   attemptIndex: number,
   step: number,
+  rescore = false,
 ): string {
   const name = `ckpt-${String(step).padStart(9, '0')}.pt`;
-  return validateKey(`${scoringCheckpointFolder(campaignId, target, attemptIndex)}${name}`);
+  return validateKey(`${scoringCheckpointFolder(campaignId, target, attemptIndex, rescore)}${name}`);
 }
 
-/** The prefix of one candidate's recovery checkpoints: every {@link scoringCheckpointKey} of it starts with it. */
-export function scoringCheckpointFolder(campaignId: string, target: string, attemptIndex: number): string {
-  return `${artifactFolder(campaignId, target, 'scoring')}/attempt-${attemptIndex}/`;
+/**
+ * The prefix of one candidate's recovery checkpoints: every {@link scoringCheckpointKey} of it starts with it.
+ * A finalist's second score (`rescore`) has its own, outside the first's: `.../scoring/attempt-3-rescore/`.
+ */
+export function scoringCheckpointFolder(
+  campaignId: string,
+  target: string,
+  attemptIndex: number,
+  rescore = false,
+): string {
+  return `${artifactFolder(campaignId, target, 'scoring')}/attempt-${attemptIndex}${rescore ? '-rescore' : ''}/`;
 }
 
 /** Folder of the fine-tuned model's files: `campaigns/<id>/<target>/finetuned`. */

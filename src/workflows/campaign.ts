@@ -224,6 +224,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
           recipe: config.finetune,
           share,
           candidates: search.candidates ?? 1 + search.extendedSearch,
+          ...(search.recovery?.rescore ? { rescore: search.recovery.rescore } : {}),
         });
       } catch (err) {
         setStage('failed');
@@ -245,6 +246,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
           calibration: { batches: calibration.batches, batchSize: calibration.batchSize },
           ...(recovery ? { recovery } : {}),
           ...(recoveryPlanned ? { recoveryPlan: recoveryPlanned } : {}),
+          ...(recovery && search.recovery?.rescore ? { rescore: search.recovery.rescore } : {}),
           ...(search.scoreImages !== undefined ? { scoreImages: search.scoreImages } : {}),
           seed: config.finetune?.seed ?? 0,
           ...(search.sensitivity ? { sensitivity: { ratios: search.sensitivity.ratios } } : {}),

@@ -20,11 +20,12 @@ import type {
 } from '../activities';
 import type { Proposal } from '../agents/agent';
 import type { ArtifactRef } from '../core/artifact-ref';
-import type { AgentName, Attempt } from '../core/attempt';
+import type { AgentName, Attempt, CandidateScore } from '../core/attempt';
 import {
   bestAttempt,
   chooseCandidate,
   failedAttempt,
+  finalists,
   firstInBand,
   type RecoveryPlan,
 } from '../core/attempt-selection';
@@ -80,6 +81,8 @@ const SCORE_PATCH = 'score-candidates';
 const SCREEN_PATCH = 'screen-shapes-by-dry-run';
 /** Marks runs whose candidate shapes include per-layer uniform L1 (see `SearchConfig.perLayerShape`). */
 const PER_LAYER_SHAPE_PATCH = 'per-layer-candidate-shape';
+/** Marks runs that score their finalists again (see {@link CandidateScoring.rescore}); asked only of those. */
+const RESCORE_PATCH = 'rescore-finalists';
 
 /**
  * How a search scores its in-band candidates (the campaign sets it when the config has a dataset): the
@@ -95,6 +98,11 @@ export interface CandidateScoring {
   recovery?: { steps: number; batchSize: number; lr: number };
   /** How `recovery.steps` came from `search.recovery.share` (the campaign planned it); absent: steps given. */
   recoveryPlan?: RecoveryPlan;
+  /**
+   * Two-stage recovery scoring (`search.recovery.rescore`): after the search, the `top` best-scored in-band
+   * candidates are scored again with a recovery of `steps`, and the best second score is kept.
+   */
+  rescore?: { top: number; steps: number };
   /** The held-out slice; absent: the engine's default (256, at most a quarter of what calibration leaves). */
   scoreImages?: number;
   seed: number;
@@ -371,6 +379,22 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
     upsert();
   }
 
+  // Asked only of runs with finalists to score: every earlier history replays as it was recorded.
+  if (scoring?.rescore && scoring.recovery && patched(RESCORE_PATCH)) {
+    const { top, steps } = scoring.rescore;
+    const chosen = finalists(state.attempts, state.band, top, scoring.rankBy);
+    // One finalist would be kept whatever its second score: only two or more are worth scoring again.
+    if (chosen.length >= 2) {
+      apply({ type: 'finalists', indices: chosen.map((a) => a.index), steps });
+      for (const finalist of chosen) {
+        await condition(() => !paused);
+        const second = await scoreOnce(input, scoring, finalist, { ...scoring.recovery, steps }, true);
+        apply({ type: 'rescored', index: finalist.index, ...second });
+        upsert();
+      }
+    }
+  }
+
   upsert();
   const firstHit = firstInBand(state.attempts, state.band);
   return {
@@ -509,7 +533,22 @@ async function withScore(
   scoring: CandidateScoring,
   attempt: Attempt,
 ): Promise<Attempt> {
-  if (!attempt.model) return { ...attempt, scoreError: 'no pruned model to score' };
+  const r = await scoreOnce(input, scoring, attempt, scoring.recovery, false);
+  return 'score' in r ? { ...attempt, score: r.score } : { ...attempt, scoreError: r.error };
+}
+
+/**
+ * One `scoreCandidate` of `attempt`, with this `recovery` (mode `recovery`): its score, or why it failed.
+ * `rescore`: a finalist's second score (its recovery checkpoints are kept apart from the first's).
+ */
+async function scoreOnce(
+  input: MacTargetSearchInput,
+  scoring: CandidateScoring,
+  attempt: Attempt,
+  recovery: CandidateScoring['recovery'],
+  rescore: boolean,
+): Promise<{ score: CandidateScore } | { error: string }> {
+  if (!attempt.model) return { error: 'no pruned model to score' };
   try {
     const score = await scoreCandidate({
       campaignId: input.campaignId,
@@ -520,12 +559,13 @@ async function withScore(
       dataset: scoring.dataset,
       mode: scoring.mode,
       calibration: scoring.calibration,
-      ...(scoring.mode === 'recovery' && scoring.recovery ? { recovery: scoring.recovery } : {}),
+      ...(scoring.mode === 'recovery' && recovery ? { recovery } : {}),
       ...(scoring.scoreImages !== undefined ? { scoreImages: scoring.scoreImages } : {}),
       seed: scoring.seed,
+      ...(rescore ? { rescore: true } : {}),
     });
-    return { ...attempt, score };
+    return { score };
   } catch (err) {
-    return { ...attempt, scoreError: `${failureType(err) ?? 'error'}: ${failureMessage(err)}` };
+    return { error: `${failureType(err) ?? 'error'}: ${failureMessage(err)}` };
   }
 }

@@ -234,6 +234,16 @@ describe('ClaudeAgent: the prompt of a scored search', () => {
     expect(SYSTEM_PREFIX).toContain('the best-scored candidate is the one kept');
   });
 
+  test("a finalist's second score (a history a re-run carries in) reaches Claude beside its first", async () => {
+    const second = { ...score(0.7, 0.8), mode: 'recovery' as const, steps: 40 };
+    const history = scoredHistory().map((a) => (a.index === 5 ? { ...a, rescore: second } : a));
+    api.enqueue(toolUseReply(goodStrategy()));
+    await propose(agent({ historyWindow: 1 }), proposeInput(history, { sensitivity }));
+    expect(userText(api.messageRequests[0]!)).toMatch(
+      /\| 5 \| solver \| 0\.365 \| .* \| 62\.5% loss 1\.100 \(zero-shot\); then 70\.0% loss 0\.800 \(recovery 40 steps\) \|/,
+    );
+  });
+
   test('ranked by loss: the lowest loss is the best score Claude is told is kept', async () => {
     // #2 has the lower top-1 (50.0 % against 62.5 %) but the lower loss (0.900 against 1.100).
     const history = scoredHistory().map((a) => (a.index === 2 ? { ...a, score: score(0.5, 0.9) } : a));

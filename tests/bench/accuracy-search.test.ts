@@ -1,4 +1,5 @@
-import { campaignRuns, campaignSearch, campaignSearchError } from '../../bench/accuracy-search';
+import { campaignRuns, campaignSearch, campaignSearchError, parseRescore } from '../../bench/accuracy-search';
+import { modeLabel } from '../../bench/accuracy-verdicts';
 
 // The search block bench/accuracy starts its campaigns with, and the check that refuses it before any work.
 const options = {
@@ -59,5 +60,35 @@ describe('bench/accuracy campaign search block', () => {
     expect(() => campaignRuns(['recovery'], [])).toThrow(
       '--recovery-steps: expected one or more step counts',
     );
+  });
+
+  test('--rescore: the recovery campaigns score their finalists again, and are named apart from one-stage ones', () => {
+    const rescore = parseRescore('3:40');
+    expect(rescore).toEqual({ top: 3, steps: 40 });
+    expect(
+      campaignSearch('recovery', { ...options, recovery: { ...options.recovery, steps: 10 }, rescore }),
+    ).toMatchObject({
+      recovery: { steps: 10, batchSize: 32, lr: 0.002, rescore: { top: 3, steps: 40 } },
+    });
+    expect(campaignSearch('zero-shot', { ...options, rescore })).not.toHaveProperty('recovery');
+    expect(campaignRuns(['recovery', 'zero-shot'], [10], rescore)).toEqual([
+      { mode: 'recovery', recoverySteps: 10, label: 'recovery 10 steps, top 3 again at 40' },
+      { mode: 'zero-shot', label: 'zero-shot' },
+    ]);
+    // Its rows are judged and pooled under that name, never with a one-stage 10-step campaign's.
+    expect(modeLabel({ mode: 'recovery', scoreSteps: 10, rescore })).toBe(
+      'recovery 10 steps, top 3 again at 40',
+    );
+    expect(modeLabel({ mode: 'recovery', scoreSteps: 10 })).toBe('recovery 10 steps');
+    // The campaign config refuses a bad second stage before any work: as many finalists as candidates, or a
+    // second score no longer than the first.
+    expect(campaignSearchError('recovery', { ...options, rescore: { top: 6, steps: 80 } })).toMatch(
+      /^search\.recovery\.rescore\.top: 6 finalists of 6 candidates/,
+    );
+    expect(campaignSearchError('recovery', { ...options, rescore: { top: 3, steps: 40 } })).toMatch(
+      /^search\.recovery\.rescore\.steps: /,
+    );
+    for (const bad of ['3', '1:40', '3:0', 'a:b', '3:40:2'])
+      expect(() => parseRescore(bad)).toThrow(`--rescore: expected TOP:STEPS`);
   });
 });

@@ -156,6 +156,60 @@ describe('campaign export --format csv with scores', () => {
   });
 });
 
+describe('a two-stage scoring in the log and the export', () => {
+  // #2 and #3 the finalists: #2 scored again after 40 steps (kept), #3's second score failed.
+  const second = { ...recovery, top1: 0.78125, loss: 0.61, steps: 40 };
+  const first = { ...recovery, steps: 10 };
+  const two: Attempt[] = [
+    at(1, 0.2),
+    at(2, -0.01, { score: first, rescore: second }),
+    at(3, -0.02, { score: { ...first, top1: 0.75 }, rescoreError: 'EngineError: boom' }),
+    at(4, -0.03, { score: { ...first, top1: 0.5 } }),
+  ];
+
+  test('the score column shows the second score after an arrow, or that it failed', () => {
+    expect(scoreText(two[1]!)).toBe('74.2% recovery 10 steps -> 78.1% 40 steps');
+    expect(scoreText(two[2]!)).toBe('75.0% recovery 10 steps -> failed');
+    expect(scoreText(two[3]!)).toBe('50.0% recovery 10 steps');
+    const rows = attemptsTable(two, 2).split('\n');
+    expect(rows[3]).toMatch(/^2\s+kept\s+candidate\s/);
+    expect(rows[3]).toContain('74.2% recovery 10 steps -> 78.1% 40 steps');
+    expect(rows[4]).toContain('second score failed: EngineError: boom');
+  });
+
+  test('the heading counts the finalists and their steps, and says the second score kept the attempt', () => {
+    const log = {
+      targetLabel: 't',
+      model: 'democnn',
+      targetMacs: 13_681_280,
+      band: { lo: -0.05, hi: 0.01 },
+      status: 'COMPLETED',
+      attempts: two,
+      chosenIndex: 2,
+    };
+    // 3 x 10 first steps and one 40-step second score (the failed one counts nothing).
+    expect(logHeading({ ...log, result: { status: 'converged' } })).toBe(
+      't: democnn -> 13.7 M MACs, band -5%..+1% (converged, 4 attempts, 3 scored and 1 finalist again with 70 fine-tune steps, kept #2 (the best second score))',
+    );
+    expect(logHeading({ ...log, result: { status: 'converged', rankBy: 'loss' } })).toContain(
+      'kept #2 (the lowest second-score loss))',
+    );
+  });
+
+  test('the rescore columns hold the second score; empty where absent', () => {
+    const csv = exportCsv(
+      two.map((a) => ({ ...a, target: 'half', targetMacs: 10e6, role: attemptRole(a), kept: a.index === 2 })),
+    ).split('\n');
+    const header = csv[0]!.split(',');
+    const field = (row: number, name: string) => csv[row]!.split(',')[header.indexOf(name)];
+    expect(
+      ['rescoreTop1', 'rescoreLoss', 'rescoreCount', 'rescoreSteps', 'rescoreError'].map((c) => field(2, c)),
+    ).toEqual(['0.78125', '0.61', '256', '40', '']);
+    expect([field(3, 'rescoreTop1'), field(3, 'rescoreError')]).toEqual(['', 'EngineError: boom']);
+    expect([field(4, 'rescoreTop1'), field(4, 'scoreTop1')]).toEqual(['', '0.5']);
+  });
+});
+
 describe('campaign export --format csv: the role column from attemptRole', () => {
   // Rows as CampaignClient.exportRows builds them: the role is the real attemptRole of each attempt.
   const rows = ATTEMPTS.map((a) => ({

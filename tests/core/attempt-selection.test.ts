@@ -1,5 +1,9 @@
 import type { Attempt, CandidateScore } from '../../src/core/attempt';
 import {
+  decidingScore,
+  finalists,
+  finalistsNote,
+  rankedCandidates,
   recoveryPlan,
   recoveryPlanNote,
   runnerUp,
@@ -275,8 +279,90 @@ describe('searchCost', () => {
   ];
 
   test('counts measured trials, in-band and scored candidates, scoring failures and scoring steps', () => {
-    expect(searchCost(log)).toEqual({ trials: 5, inBand: 4, scored: 3, scoreErrors: 1, scoringSteps: 20 });
-    expect(searchCost([])).toEqual({ trials: 0, inBand: 0, scored: 0, scoreErrors: 0, scoringSteps: 0 });
+    expect(searchCost(log)).toEqual({
+      trials: 5,
+      inBand: 4,
+      scored: 3,
+      scoreErrors: 1,
+      rescored: 0,
+      scoringSteps: 20,
+    });
+    expect(searchCost([])).toEqual({
+      trials: 0,
+      inBand: 0,
+      scored: 0,
+      scoreErrors: 0,
+      rescored: 0,
+      scoringSteps: 0,
+    });
+  });
+
+  test("finalists scored again: counted, and their second scores' steps added to the scoring steps", () => {
+    const again = (top1: number) => score(top1, 1, { mode: 'recovery', steps: 40 });
+    const two = log.map((a) =>
+      a.index === 3 ? { ...a, rescore: again(0.7) } : a.index === 5 ? { ...a, rescoreError: 'boom' } : a,
+    );
+    // 10 + 10 first steps, 40 for #3's second score; #5's failed second score counted nowhere.
+    expect(searchCost(two)).toMatchObject({ scored: 3, rescored: 1, scoringSteps: 60 });
+  });
+});
+
+describe('two-stage scoring: finalists and their second scores', () => {
+  const recovery = (top1: number, loss: number, steps: number) =>
+    score(top1, loss, { mode: 'recovery', steps });
+  /** In-band candidates #1.. with first scores [top1, loss] at 10 steps (null: unscored). */
+  const candidates = (specs: ([number, number] | null)[]): Attempt[] =>
+    history(specs.map(() => -0.01)).map((a, i) => {
+      const spec = specs[i];
+      return spec ? { ...a, score: recovery(spec[0], spec[1], 10) } : a;
+    });
+
+  test('rankedCandidates: best first, equal scores in attempt order, unscored and out-of-band left out', () => {
+    const h = candidates([[0.61, 1.2], [0.64, 1.4], null, [0.61, 1.0], [0.61, 1.2]]);
+    h.push({ ...history([0.2])[0]!, index: 6, score: recovery(0.9, 0.1, 10) });
+    expect(rankedCandidates(h, BAND).map((a) => a.index)).toEqual([2, 4, 1, 5]);
+    expect(rankedCandidates(h, BAND, 'loss').map((a) => a.index)).toEqual([4, 1, 5, 2]);
+    expect(finalists(h, BAND, 3).map((a) => a.index)).toEqual([2, 4, 1]);
+    expect(finalists(h, BAND, 2, 'loss').map((a) => a.index)).toEqual([4, 1]);
+    // More finalists asked than scored: all of them.
+    expect(finalists(h, BAND, 9)).toHaveLength(4);
+  });
+
+  test('once finalists are scored again, the best second score is kept, whatever the first scores said', () => {
+    // #2 led the first stage; #1 and #2 are the finalists; #1's second score is higher.
+    const h = candidates([
+      [0.61, 1.2],
+      [0.64, 1.4],
+      [0.5, 2],
+    ]);
+    expect(decidingScore(h)).toBe('score');
+    expect(chooseCandidate(h, BAND)?.index).toBe(2);
+    h[0] = { ...h[0]!, rescore: recovery(0.8, 0.7, 40) };
+    h[1] = { ...h[1]!, rescore: recovery(0.78, 0.6, 40) };
+    expect(decidingScore(h)).toBe('rescore');
+    expect(chooseCandidate(h, BAND)?.index).toBe(1);
+    expect(chooseCandidate(h, BAND, 'loss')?.index).toBe(2);
+    // The runner-up is the other finalist, by its second score: not #3, never scored again.
+    expect(runnerUp(h, BAND, 1)?.index).toBe(2);
+  });
+
+  test('a finalist whose second score failed is not kept over one scored again; all failed: the first scores decide', () => {
+    const h = candidates([
+      [0.61, 1.2],
+      [0.64, 1.4],
+    ]);
+    h[1] = { ...h[1]!, rescoreError: 'error: boom' };
+    h[0] = { ...h[0]!, rescore: recovery(0.5, 2, 40) };
+    expect(chooseCandidate(h, BAND)?.index).toBe(1);
+    h[0] = { ...h[0]!, rescore: undefined, rescoreError: 'error: boom' };
+    delete h[0].rescore;
+    expect(chooseCandidate(h, BAND)?.index).toBe(2);
+  });
+
+  test("the log's note names the finalists and their steps", () => {
+    expect(finalistsNote([3, 5, 7], 40)).toBe(
+      'finalists #3, #5, #7 scored again with 40 recovery steps each',
+    );
   });
 });
 
@@ -314,6 +400,38 @@ describe('recoveryPlan', () => {
       "recovery scoring: 12.5% of the final fine-tune's 2442 steps over 4 candidates, 76 steps each",
     );
     expect(recoveryPlanNote(recoveryPlan(0.07, 1000, 7))).toContain('7% of the final');
+  });
+
+  test('with finalists, their second scores come out of the budget first and the rest is split', () => {
+    // The bench's screen: 10 % of 2,442 steps, 3 finalists x 40 steps = 120, the other 124 over 6: 20 each.
+    expect(recoveryPlan(0.1, 2442, 6, { top: 3, steps: 40 })).toEqual({
+      share: 0.1,
+      finalSteps: 2442,
+      candidates: 6,
+      steps: 20,
+      rescore: { top: 3, steps: 40 },
+    });
+    for (const [share, final, n, top, steps] of [
+      [0.1, 2442, 6, 3, 40],
+      [0.5, 100, 3, 2, 12],
+      [0.05, 10_000, 8, 2, 100],
+    ] as const) {
+      const plan = recoveryPlan(share, final, n, { top, steps });
+      expect(plan.steps * n + top * steps).toBeLessThanOrEqual(share * final);
+      expect((plan.steps + 1) * n + top * steps).toBeGreaterThan(share * final);
+    }
+    expect(recoveryPlanNote(recoveryPlan(0.1, 2442, 6, { top: 3, steps: 40 }))).toBe(
+      "recovery scoring: 10% of the final fine-tune's 2442 steps: 3 finalists again with 40 steps each, the rest over 6 candidates, 20 steps each",
+    );
+  });
+
+  test('finalists that leave under one step per candidate, or first scores as long as theirs: errors naming the field', () => {
+    expect(() => recoveryPlan(0.1, 2442, 6, { top: 3, steps: 81 })).toThrow(
+      "search.recovery.share: 0.1 of the final fine-tune's 2442 steps, less the 3 finalists' 3 x 81 steps (search.recovery.rescore), leaves under one step for each of 6 candidates",
+    );
+    expect(() => recoveryPlan(0.5, 2442, 6, { top: 2, steps: 40 })).toThrow(
+      "search.recovery.rescore.steps: 0.5 of the final fine-tune's 2442 steps gives each of 6 candidates 190 steps before the finalists' 40: set rescore.steps above 190 or lower the share",
+    );
   });
 
   test('under one step per candidate is an error naming the field', () => {

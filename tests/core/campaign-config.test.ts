@@ -38,6 +38,30 @@ describe('campaign config: search scoring fields', () => {
     });
   });
 
+  test('a two-stage recovery parses, with steps or with a share', () => {
+    const parse = (recovery: Record<string, unknown>) =>
+      CampaignConfigSchema.parse({
+        ...BASE,
+        dataset: DATASET,
+        finetune: { epochs: 1 },
+        search: { scoring: 'recovery', candidates: 6, recovery },
+      }).search.recovery;
+    expect(parse({ steps: 10, rescore: { top: 3, steps: 40 } })).toEqual({
+      steps: 10,
+      batchSize: 32,
+      lr: 1e-3,
+      rescore: { top: 3, steps: 40 },
+    });
+    // The default 50 first steps are below the finalists' 80.
+    expect(parse({ rescore: { top: 2, steps: 80 } })?.steps).toBe(50);
+    expect(parse({ share: 0.1, rescore: { top: 3, steps: 40 } })).toEqual({
+      share: 0.1,
+      batchSize: 32,
+      lr: 1e-3,
+      rescore: { top: 3, steps: 40 },
+    });
+  });
+
   test('a recovery share parses without steps (the campaign sets them); without a share steps default to 50', () => {
     const parse = (recovery: Record<string, unknown>) =>
       CampaignConfigSchema.parse({
@@ -110,6 +134,41 @@ describe('campaign config: search scoring fields', () => {
       true,
       'search.recovery.share',
       'needs a finetune section',
+    ],
+    [
+      'rescore with one finalist',
+      { scoring: 'recovery', recovery: { steps: 10, rescore: { top: 1, steps: 40 } } },
+      true,
+      'search.recovery.rescore.top',
+      '>=2',
+    ],
+    [
+      'rescore no longer than the first scores',
+      { scoring: 'recovery', candidates: 6, recovery: { steps: 40, rescore: { top: 3, steps: 40 } } },
+      true,
+      'search.recovery.rescore.steps',
+      'set rescore.steps above steps',
+    ],
+    [
+      'rescore of every candidate',
+      { scoring: 'recovery', candidates: 3, recovery: { steps: 10, rescore: { top: 3, steps: 40 } } },
+      true,
+      'search.recovery.rescore.top',
+      '3 finalists of 3 candidates (search.candidates, else 1 + extendedSearch) rescores every one: set top below 3',
+    ],
+    [
+      'rescore of every candidate of the extended search',
+      { scoring: 'recovery', recovery: { rescore: { top: 4, steps: 400 } } },
+      true,
+      'search.recovery.rescore.top',
+      '4 finalists of 4 candidates',
+    ],
+    [
+      'a typo in rescore',
+      { scoring: 'recovery', recovery: { rescore: { top: 2, step: 40 } } },
+      true,
+      'search.recovery.rescore',
+      'step',
     ],
     ['an unknown scoring mode', { scoring: 'few-shot' }, true, 'search.scoring', 'zero-shot'],
     [

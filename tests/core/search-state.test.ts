@@ -635,3 +635,26 @@ describe('candidates: an agent out of ideas for a shape', () => {
     expect(notes(done).at(-1)).toBe('1: no candidate shapes left (1 of 3 candidates in band)');
   });
 });
+
+describe('two-stage scoring after the search (finalists, rescored)', () => {
+  const second = { mode: 'recovery' as const, top1: 0.8, loss: 0.7, count: 64, steps: 40, wallMs: 5 };
+
+  test('finalists: a note after the last attempt, the state otherwise unchanged', () => {
+    const s = state({ status: 'converged' }, [-0.005, 0.002, 0.004]);
+    const next = searchReducer(s, { type: 'finalists', indices: [3, 1], steps: 40 }, CONFIG);
+    expect(notes(next)).toEqual(['3: finalists #3, #1 scored again with 40 recovery steps each']);
+    expect({ ...next, events: [] }).toEqual({ ...s, events: [] });
+  });
+
+  test("rescored: the second score, or why it failed, joins that finalist's attempt alone", () => {
+    let s = state({ status: 'converged' }, [-0.005, 0.002, 0.004]);
+    s = searchReducer(s, { type: 'rescored', index: 2, score: second }, CONFIG);
+    s = searchReducer(s, { type: 'rescored', index: 3, error: 'error: boom' }, CONFIG);
+    expect(s.attempts.map((a) => [a.index, a.rescore, a.rescoreError])).toEqual([
+      [1, undefined, undefined],
+      [2, second, undefined],
+      [3, undefined, 'error: boom'],
+    ]);
+    expect(s.status).toBe('converged');
+  });
+});

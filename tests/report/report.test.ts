@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderReport, type ReportData } from '../../src/report';
-import { scoringCostWords } from '../../src/report/tables';
+import { keptScoreText, scoringCostWords } from '../../src/report/tables';
 import { HOSTILE_FALLBACK, HOSTILE_RATIONALE, emptyFixture, reportFixture } from './fixture';
 import { decodePng, pixelStats } from './png';
 
@@ -240,6 +240,51 @@ describe('renderReport', () => {
       score: { ...recovery, mode: 'zero-shot' as const, steps: 0 },
     }));
     expect(facts({ ...target, attempts: zeroShot })).not.toContain('scoring cost');
+  });
+
+  it("with finalists scored again: the kept line, the lead and the cost are the second scores'", () => {
+    // 6 candidates after a 20-step recovery; #4, #5, #6 the finalists, scored again with 40 steps each; the
+    // first stage put #4 first, the second stage keeps #5.
+    const t = reportFixture.targets[0]!;
+    const kept = t.attempts.find((a) => a.index === 4)!;
+    const score = (top1: number, steps: number) => ({
+      mode: 'recovery' as const,
+      top1,
+      loss: 1 - top1,
+      count: 1000,
+      steps,
+      wallMs: 9000,
+    });
+    const firsts = [0.8, 0.79, 0.78, 0.7, 0.69, 0.68];
+    const seconds: Record<number, number> = { 4: 0.85, 5: 0.871, 6: 0.84 };
+    const candidates = [4, 5, 6, 7, 8, 9].map((index, i) => ({
+      ...kept,
+      index,
+      score: score(firsts[i]!, 20),
+      ...(seconds[index] !== undefined ? { rescore: score(seconds[index], 40) } : {}),
+    }));
+    const target = {
+      ...t,
+      attempts: [...t.attempts.filter((a) => a.index !== 4), ...candidates],
+      chosenIndex: 5,
+      finetune: { ...t.finetune!, steps: 2442 },
+    };
+    const html = renderReport({ ...reportFixture, targets: [target] });
+    expect(html).toContain(
+      '<dt>scoring cost</dt><dd>240 fine-tune steps for 6 candidates and 3 finalists again, 9.8% of the final fine-tune&#39;s 2,442 steps</dd>',
+    );
+    expect(html).toMatch(
+      /the best second score of 3 finalists: top-1 87\.1% \(recovery 40 steps\); 2\.1 points ahead of attempt 4 \(85\.0%\); one score&#39;s 95% sampling error on 1,000 held-out images: ±2\.1 points<\/dd>/,
+    );
+    expect(html).toContain('; 3 finalists scored again');
+    expect(keptScoreText(target, candidates[1]!)).toBe(
+      ', the best second score of 3 finalists: top-1 87.1% (recovery 40 steps)',
+    );
+    expect(keptScoreText({ ...target, rankBy: 'loss' }, candidates[1]!)).toBe(
+      ', the best second score of 3 finalists: loss 0.129, top-1 87.1% (recovery 40 steps, ranked by loss)',
+    );
+    // The kept row's score cell shows both scores.
+    expect(html).toContain('then <strong>87.1%</strong>');
   });
 
   it('words the scoring cost as bench/accuracy prints it: a share just under 10 % does not read as 10 %', () => {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { attemptRole } from '../../src/core/search-state';
 import type { ArtifactStore } from '../../src/storage';
 import type { ArtifactRef, ArtifactSource, PutOptions } from '../../src/storage/artifact-store';
-import { scoringCostText } from '../../src/report/tables';
+import { keptScoreText, scoringCostText } from '../../src/report/tables';
 import { searchWorkflowId, strategyLogQuery } from '../../src/workflows/definitions';
 import {
   denseDemocnn,
@@ -335,6 +335,107 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
 
       saveHistoryFixture('campaign-recovery-share', campaignId);
       saveHistoryFixture('mac-target-search-recovery-share', searchWorkflowId(campaignId, 'half'));
+    },
+    15 * 60_000,
+  );
+
+  test(
+    'search.recovery.rescore: every candidate scored short, the best two again longer, the best second score kept; the log, export and report say so',
+    async () => {
+      const twoStage: CampaignConfigInput = {
+        ...config,
+        search: {
+          agent: 'solver',
+          maxIterations: 30,
+          candidates: 3,
+          scoring: 'recovery',
+          scoreImages: 64,
+          recovery: { share: 0.5, lr: 0.002, rescore: { top: 2, steps: 12 } },
+        },
+        finetune: { epochs: 4, batchSize: 16, lr: 0.002, optimizer: 'adamw', kdAlpha: 0.5 },
+      };
+      const { campaignId } = await campaigns.start(twoStage, { campaignId: testId('rescore') });
+      const result = await campaigns.result(campaignId);
+      const t = result.targets[0]!;
+      expect(t.status).toBe('converged');
+
+      // The final fine-tune: 4 epochs of 400 images at 16 a step = 100 steps; half of them the budget. The two
+      // finalists' 2 x 12 come first; the other 26 over 3 candidates: 8 steps each.
+      const finalSteps = 4 * Math.floor(400 / 16);
+      expect(t.finetune?.steps).toBe(finalSteps);
+      const each = Math.floor((0.5 * finalSteps - 2 * 12) / 3);
+      expect(each).toBe(8);
+
+      const [log] = await campaigns.log(campaignId);
+      const searchId = searchWorkflowId(campaignId, 'half');
+      const own = await env.client.workflow.getHandle(searchId).query(strategyLogQuery);
+      const candidates = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
+      expect(candidates).toHaveLength(3);
+      for (const a of candidates) expect(a.score).toMatchObject({ mode: 'recovery', steps: each, count: 64 });
+
+      // The finalists: the two best first scores (top-1, then the lower loss, then the earlier attempt).
+      const byFirst = [...candidates].sort(
+        (a, b) => b.score!.top1 - a.score!.top1 || a.score!.loss - b.score!.loss || a.index - b.index,
+      );
+      const finalists = byFirst.slice(0, 2);
+      for (const a of finalists) expect(a.rescore).toMatchObject({ mode: 'recovery', steps: 12, count: 64 });
+      expect(byFirst[2]!.rescore).toBeUndefined();
+      // Real scores of the engine, in range (which finalist the longer recovery favours is the data's to say).
+      for (const a of finalists) {
+        expect(a.rescore!.top1).toBeGreaterThanOrEqual(0);
+        expect(a.rescore!.top1).toBeLessThanOrEqual(1);
+        expect(Number.isFinite(a.rescore!.loss)).toBe(true);
+      }
+      // The kept one: the best second score, whatever the first scores said.
+      const kept = [...finalists].sort(
+        (a, b) => b.rescore!.top1 - a.rescore!.top1 || a.rescore!.loss - b.rescore!.loss || a.index - b.index,
+      )[0]!;
+      expect(t.chosen?.index).toBe(kept.index);
+      expect(t.chosen?.rescore).toEqual(kept.rescore);
+      expect(log!.chosenIndex).toBe(kept.index);
+      expect(own.chosenIndex).toBe(kept.index);
+
+      // The rebuilt log and the search's own record agree on both scores of every attempt.
+      const scores = (a: Attempt) => [a.index, a.score, a.rescore, a.rescoreError];
+      expect(log!.attempts.map(scores)).toEqual(own.attempts.map(scores));
+      // Both notes: the plan before the first attempt, the finalists after the last, in both records.
+      const planNote = `recovery scoring: 50% of the final fine-tune's ${finalSteps} steps: 2 finalists again with 12 steps each, the rest over 3 candidates, ${each} steps each`;
+      const finalistsNote = `finalists #${finalists[0]!.index}, #${finalists[1]!.index} scored again with 12 recovery steps each`;
+      expect(own.events[0]).toEqual({ afterAttempt: 0, note: planNote });
+      expect(own.events.at(-1)).toEqual({ afterAttempt: own.attempts.length, note: finalistsNote });
+      expect(log!.changes).toEqual(
+        expect.arrayContaining([
+          { afterAttempt: 0, note: planNote },
+          { afterAttempt: log!.attempts.length, note: finalistsNote },
+        ]),
+      );
+
+      // What the user reads: the heading, the kept row, the report's cost and kept line.
+      const steps = 3 * each + 2 * 12;
+      expect(logHeading(log!)).toContain(
+        `3 scored and 2 finalists again with ${steps} fine-tune steps, kept #${kept.index} (the best second score))`,
+      );
+      const row = attemptsTable(log!.attempts, log!.chosenIndex)
+        .split('\n')
+        .find((l) => new RegExp(`^${kept.index}\\s+kept\\s+candidate\\s`).test(l));
+      expect(row).toContain(
+        `${percent(kept.score!.top1)} recovery ${each} steps -> ${percent(kept.rescore!.top1)} 12 steps`,
+      );
+      const report = await buildReportData(campaigns, store, campaignId);
+      expect(scoringCostText(report.targets[0]!)).toBe(
+        `${steps} fine-tune steps for 3 candidates and 2 finalists again, ${((100 * steps) / finalSteps).toFixed(1)}% of the final fine-tune's ${finalSteps} steps`,
+      );
+      expect(
+        keptScoreText(report.targets[0]!, report.targets[0]!.attempts.find((a) => a.index === kept.index)!),
+      ).toBe(
+        `, the best second score of 2 finalists: top-1 ${(kept.rescore!.top1 * 100).toFixed(1)}% (recovery 12 steps)`,
+      );
+      // The export carries the second scores.
+      const rows = await campaigns.exportRows(campaignId);
+      expect(rows.find((r) => r.index === kept.index)?.rescore).toEqual(kept.rescore);
+
+      saveHistoryFixture('campaign-rescore', campaignId);
+      saveHistoryFixture('mac-target-search-rescore', searchId);
     },
     15 * 60_000,
   );
