@@ -817,7 +817,7 @@ async function main(): Promise<void> {
         `| ${r.model} | ${r.target} | ${r.mode} | #${r.attempt} | ${r.kept ? 'yes' : ''} | ${st.importance}, ratio ${st.pruningRatio}, ` +
           `${st.globalPruning ? 'global' : 'per-layer'}, ${st.isomorphic ? 'iso' : 'not iso'}, roundTo ${st.roundTo ?? 8}` +
           `${st.stageRatios ? `, stages ${JSON.stringify(st.stageRatios)}` : ''} | ${(r.deviation * 100).toFixed(2)} % | ${r.params} | ` +
-          `${pct(r.scoreTop1)} % (${r.scoreSteps}) | ${r.proxyTop1 === null ? '-' : `${pct(r.proxyTop1)} %`} | ${r.runs.map((x) => pct(x.valTop1)).join(' / ')} (${pct(r.valTop1)} %)${r.reused ? ' (fine-tunes reused: another campaign here, or --reuse)' : ''} |`,
+          `${pct(r.scoreTop1)} % (${r.scoreSteps})${r.rescoreTop1 !== undefined && r.rescore ? ` -> ${pct(r.rescoreTop1)} % (${r.rescore.steps})` : ''} | ${r.proxyTop1 === null ? '-' : `${pct(r.proxyTop1)} %`} | ${r.runs.map((x) => pct(x.valTop1)).join(' / ')} (${pct(r.valTop1)} %)${r.reused ? ' (fine-tunes reused: another campaign here, or --reuse)' : ''} |`,
       );
     }
   }
@@ -826,7 +826,7 @@ async function main(): Promise<void> {
     const k = c.campaign!;
     console.log(
       `search cost, ${c.model} @ ${c.target} ${c.method}: ${k.trials} prune trials, ${k.inBand} in band, ${k.scored} scored ` +
-        `(${k.scoreErrors} scoring failures), ${scoringCostWords(k.scoringSteps, k.scored, finalSteps)}, ` +
+        `(${k.scoreErrors} scoring failures), ${scoringCostWords(k.scoringSteps, k.scored, finalSteps, k.rescored)}, ` +
         `${c.searchWallSec.toFixed(0)} s wall (campaign ${k.id})`,
     );
   }

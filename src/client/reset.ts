@@ -231,7 +231,11 @@ export function planRevision(
     const was = resolvedBefore.find((b) => b.label === t.label);
     const prev = previous.rows.get(t.label);
     if (reset?.targetLabel === t.label && prev && profile) {
-      const attempts = reset.log.attempts.filter((a) => a.index < reset.fromAttempt);
+      // The re-run picks and scores its own finalists when it ends: the replaced run's second scores (made
+      // after its search, over attempts the re-run may not keep) do not carry over.
+      const attempts = reset.log.attempts
+        .filter((a) => a.index < reset.fromAttempt)
+        .map(({ rescore: _rescore, rescoreError: _rescoreError, ...a }) => a);
       resume[t.label] = {
         fromAttempt: reset.fromAttempt,
         attempts,

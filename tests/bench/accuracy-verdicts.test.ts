@@ -122,6 +122,28 @@ describe('bench/accuracy --verdicts-of', () => {
     );
   });
 
+  test("the six cases run again as campaigns with two-stage scoring (--rescore 3:40): the offline screen's picks", () => {
+    // bench/results/recovery-sweep (RESULTS.md, "Two-stage scoring in the campaign"): the same six cases, each
+    // campaign scoring its 6 candidates at 10 steps and its best 3 again at 40, every fine-tune reused. The
+    // kept models are the 40-step picks of the one-stage runs in all six (the regrets the screen read offline
+    // on the five, 0.06 / 0.00 / 0.19 / 0.21 / 0.00, and 0.34 on the sixth); the rho is the 10-step first score's.
+    const dir = path.join(__dirname, '../../bench/results/recovery-sweep');
+    const files = (names: string) => names.split(',').map((n) => path.join(dir, n));
+    verdictsOf(
+      files(
+        'xeon-c100-rescore-10-40x3-0.5-0.4-0.3.json,xeon-c100-rescore-10-40x3-0.15-seeds012.json,xeon-c100-d24-rescore-10-40x3-0.15-0.3.json',
+      ),
+      'top1',
+      files('xeon-c100-new-val.jsonl,xeon-c100-d24-new-val.jsonl'),
+    );
+    expect(out.lines).toContain(
+      '| democnn | 0.15 | recovery 10 steps, top 3 again at 40 | 6 | 0.49 | 0.178 | 85.0 % | 85.0 % | 0.0 | 9.4 | 1.0 | 13.6 | 1.00 | 1.00 |',
+    );
+    expect(out.lines).toContain(
+      'pooled, recovery 10 steps, top 3 again at 40 (score top-1): mean within-case rho 0.46 over 6 cases, one-sided permutation p 0.0060; regret of the kept candidate mean 0.13, max 0.34 points over 6 cases',
+    );
+  });
+
   test('--screen: a known case, the same candidates required at both lengths, and what it refuses', () => {
     const strategy = (r: number) => ({
       pruningRatio: r,
@@ -157,6 +179,12 @@ describe('bench/accuracy --verdicts-of', () => {
     // by the loss instead: equal top-1 would tie, the loss decides (lower better)
     const byLoss = rows.map((r) => ({ ...r, scoreLoss: 1 - r.scoreTop1 }));
     expect(screenedCases(byLoss, { short: 10, long: 40, keep: 2 }, 'loss')[0]!.regret).toBeCloseTo(0.09, 9);
+    // a two-stage campaign's rows (--rescore) in the same file are its own, never taken for the one-stage
+    // 10-step scores: the screen reads the same as without them
+    const twoStage = rows
+      .filter((r) => r.scoreSteps === 10)
+      .map((r) => ({ ...r, scoreTop1: 1 - r.scoreTop1, rescore: { top: 2, steps: 40 } }));
+    expect(screenedCases([...rows, ...twoStage], { short: 10, long: 40, keep: 2 })).toEqual(one(2));
     // other candidates at 40 steps than at 10: named, not joined
     const moved = rows.map((r) => (r.scoreSteps === 40 && r.attempt === 3 ? { ...r, macs: 999 } : r));
     expect(() => screenedCases(moved, { short: 10, long: 40, keep: 2 })).toThrow(

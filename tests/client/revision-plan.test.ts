@@ -172,6 +172,27 @@ test('reset: the target resumes from its attempt with the attempts before it and
   expect(revision.reason).toBe('reset a to attempt 2');
 });
 
+test("reset: the replaced run's second scores stay behind; its first scores carry over", () => {
+  const target = 50e6;
+  const score = { mode: 'recovery' as const, top1: 0.5, loss: 1, count: 64, steps: 10, wallMs: 1 };
+  const second = { ...score, top1: 0.7, steps: 40 };
+  const log = {
+    band: { lo: -0.02, hi: 0.01 },
+    attempts: [
+      { ...attempt(1, 50.2e6, target), inBand: true, score, rescore: second },
+      { ...attempt(2, 49.5e6, target), inBand: true, score, rescoreError: 'error: boom' },
+      attempt(3, 49.6e6, target),
+    ],
+  } as ResetRequest['log'];
+  const { revision } = planRevision(previous(true), config(), 2, { targetLabel: 'a', fromAttempt: 3, log });
+  const carried = revision.resume.a!.attempts;
+  expect(carried.map((a) => [a.index, a.score, a.rescore, a.rescoreError])).toEqual([
+    [1, score, undefined, undefined],
+    [2, score, undefined, undefined],
+  ]);
+  expect(carried.every((a) => !('rescore' in a) && !('rescoreError' in a))).toBe(true);
+});
+
 test('stateAfter an in-band attempt: converged, with the event the search logs', () => {
   const s = stateAfter(
     [attempt(1, 50e6, 50e6)],
