@@ -186,15 +186,20 @@ describe('scoring activities (MockActivityEnvironment, real warm engine, real S3
     ).toEqual([]);
   });
 
-  test('a long recovery stores its checkpoints, heartbeats them, and a retried attempt resumes from the last', async () => {
-    // Checkpoints every 5 steps (instead of 250) so that 20 steps are a long fine-tune.
-    const every5 = createScoringActivities(deps, { recoveryCheckpointEverySteps: 5 });
-    const long = input({
-      attemptIndex: 7,
+  /** A 20-step recovery of attempt `attemptIndex`: long once checkpoints come every 5 steps. */
+  const longRecovery = (attemptIndex: number, over: Partial<ScoreCandidateInput> = {}) =>
+    input({
+      attemptIndex,
       mode: 'recovery',
       teacher: dense,
       recovery: { steps: 20, batchSize: 32, lr: 0.003 },
+      ...over,
     });
+
+  test('a long recovery stores its checkpoints, heartbeats them, and a retried attempt resumes from the last', async () => {
+    // Checkpoints every 5 steps (instead of 250) so that 20 steps are a long fine-tune.
+    const every5 = createScoringActivities(deps, { recoveryCheckpointEverySteps: 5 });
+    const long = longRecovery(7);
     const prefix = `campaigns/${campaignId}/t1/scoring/attempt-7/`;
     // Attempt 1 is cancelled (the engine killed) once a heartbeat names the checkpoint at step 10.
     const first = new MockActivityEnvironment({ attempt: 1 });
@@ -229,13 +234,7 @@ describe('scoring activities (MockActivityEnvironment, real warm engine, real S3
 
   test("a finalist's second score stores its checkpoints apart from the first score's", async () => {
     const every5 = createScoringActivities(deps, { recoveryCheckpointEverySteps: 5 });
-    const again = input({
-      attemptIndex: 9,
-      mode: 'recovery',
-      teacher: dense,
-      recovery: { steps: 20, batchSize: 32, lr: 0.003 },
-      rescore: true,
-    });
+    const again = longRecovery(9, { rescore: true });
     const env = new MockActivityEnvironment({ attempt: 1 });
     env.on('heartbeat', (d: ScoreHeartbeat) => {
       if (d.checkpoints.some((c) => c.step === 10)) env.cancel();

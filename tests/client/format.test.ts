@@ -56,13 +56,18 @@ const ATTEMPTS: Attempt[] = [
   },
 ];
 
+/** The fields of a strategy log's heading other than its attempts and kept one. */
+const HEADING = {
+  targetLabel: 't',
+  model: 'democnn',
+  targetMacs: 13_681_280,
+  band: { lo: -0.05, hi: 0.01 },
+  status: 'COMPLETED',
+};
+
 describe('the heading of a strategy log', () => {
   const log = {
-    targetLabel: 't',
-    model: 'democnn',
-    targetMacs: 13_681_280,
-    band: { lo: -0.05, hi: 0.01 },
-    status: 'COMPLETED',
+    ...HEADING,
     attempts: [1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => at(i, 0.2 / i)),
     chosenIndex: 7,
   };
@@ -178,15 +183,7 @@ describe('a two-stage scoring in the log and the export', () => {
   });
 
   test('the heading counts the finalists and their steps, and says the second score kept the attempt', () => {
-    const log = {
-      targetLabel: 't',
-      model: 'democnn',
-      targetMacs: 13_681_280,
-      band: { lo: -0.05, hi: 0.01 },
-      status: 'COMPLETED',
-      attempts: two,
-      chosenIndex: 2,
-    };
+    const log = { ...HEADING, attempts: two, chosenIndex: 2 };
     // 3 x 10 first steps and one 40-step second score (the failed one counts nothing).
     expect(logHeading({ ...log, result: { status: 'converged' } })).toBe(
       't: democnn -> 13.7 M MACs, band -5%..+1% (converged, 4 attempts, 3 scored and 1 finalist again with 70 fine-tune steps, kept #2 (the best second score))',
