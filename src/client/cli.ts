@@ -14,7 +14,15 @@ import { connectClient } from './connect';
 import { registerControlCommands } from './control-commands';
 import { registerDatasetCommand } from './dataset-command';
 import { CampaignFailedError } from './errors';
-import { attemptsTable, exportCsv, fineTuneLine, logHeading, resultTable, table } from './format';
+import {
+  attemptsTable,
+  exportCsv,
+  finalistsLine,
+  fineTuneLine,
+  logHeading,
+  resultTable,
+  table,
+} from './format';
 import { preflight, preflightTargets } from './preflight';
 import type { CampaignConfig } from '../core/campaign-config';
 import { readWorkerEnv } from '../workers/worker-config';
@@ -390,6 +398,8 @@ function buildProgram(): Command {
             `\n${l.targetLabel} -> ${formatMacs(l.targetMacs)} ${formatBand(l.band)} [${l.status}] agent ${l.agent}`,
           );
           console.log(attemptsTable(l.attempts));
+          const finalists = finalistsLine(l);
+          if (finalists) console.log(finalists);
         }
         if (frame.finetunes.length > 0) console.log('');
         for (const { targetLabel, heartbeat } of frame.finetunes)

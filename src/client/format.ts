@@ -1,6 +1,6 @@
 import type { FineTuneHeartbeat } from '../activities';
 import { scoreModeText, screenText, type Attempt } from '../core/attempt';
-import { searchCost } from '../core/attempt-selection';
+import { searchCost, type Finalists } from '../core/attempt-selection';
 import type { RankBy } from '../core/campaign-config';
 import { attemptRole, type AttemptRole } from '../core/search-state';
 import { formatBand, type Band } from '../core/tolerance-band';
@@ -66,6 +66,27 @@ export function scoreText(a: Pick<Attempt, 'score' | 'scoreError' | 'rescore' | 
       : '';
   if (a.score) return `${percent(a.score.top1)} ${scoreModeText(a.score)}${second}`;
   return a.scoreError !== undefined ? 'failed' : '-';
+}
+
+/**
+ * The second stage of a two-stage scoring as `campaign watch` shows it under a target's table: each finalist
+ * with its second score's top-1, `failed`, or `pending` while its recovery has not returned; `undefined`
+ * before the search chose finalists.
+ *
+ * @example
+ * finalistsLine(log) // 'finalists, scored again with 40 recovery steps each: #9 74.0%, #12 failed, #7 pending'
+ */
+export function finalistsLine(l: {
+  finalists?: Finalists;
+  attempts: readonly Pick<Attempt, 'index' | 'rescore' | 'rescoreError'>[];
+}): string | undefined {
+  if (!l.finalists) return undefined;
+  const each = l.finalists.indices.map((i) => {
+    const a = l.attempts.find((x) => x.index === i);
+    const state = a?.rescore ? percent(a.rescore.top1) : a?.rescoreError !== undefined ? 'failed' : 'pending';
+    return `#${i} ${state}`;
+  });
+  return `finalists, scored again with ${l.finalists.steps} recovery steps each: ${each.join(', ')}`;
 }
 
 /**

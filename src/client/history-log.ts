@@ -10,7 +10,7 @@ import type {
 } from '../activities';
 import type { SensitivityTable } from '../core/stage-allocation';
 import type { Attempt, CandidateScore } from '../core/attempt';
-import { finalistsNote, recoveryPlanNote } from '../core/attempt-selection';
+import { finalistsNote, recoveryPlanNote, type Finalists } from '../core/attempt-selection';
 import { deviation, formatBand, inBand, type Band } from '../core/tolerance-band';
 import type { MacTargetSearchInput, MacTargetSearchResult } from '../workflows/mac-target-search';
 import { closeReason } from './failure-reason';
@@ -36,6 +36,8 @@ export interface RebuiltLog {
   changes: { afterAttempt: number; note: string }[];
   /** The per-stage sensitivity the search measured, when it did (a reset from an attempt replays with it). */
   sensitivity?: SensitivityTable;
+  /** The finalists of a two-stage scoring, once the search chose them (its second `scoreCandidate`s). */
+  finalists?: Finalists;
   /**
    * Runs a reset replaced (a later run of the same id was reset from them): kept as history, their attempts
    * not in `attempts` — the run that counts replays the attempts before the reset point itself.
@@ -72,6 +74,8 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
   changes: { afterAttempt: number; note: string }[];
   /** The per-stage sensitivity the search measured (or carried in from the run before), when it has one. */
   sensitivity?: SensitivityTable;
+  /** The finalists of a two-stage scoring, when the run scored any again. */
+  finalists?: Finalists;
 } {
   let input: MacTargetSearchInput | undefined;
   const scheduled = new Map<string, { type: string; input: unknown }>();
@@ -196,9 +200,17 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       }
     }
   }
-  if (finalists.length > 0)
-    changes.push({ afterAttempt: attempts.length, note: finalistsNote(finalists, finalistSteps) });
-  return { input, attempts, ...(band ? { band } : {}), changes, ...(sensitivity ? { sensitivity } : {}) };
+  const chosen = finalists.length > 0 ? { indices: finalists, steps: finalistSteps } : undefined;
+  if (chosen)
+    changes.push({ afterAttempt: attempts.length, note: finalistsNote(chosen.indices, chosen.steps) });
+  return {
+    input,
+    attempts,
+    ...(band ? { band } : {}),
+    changes,
+    ...(sensitivity ? { sensitivity } : {}),
+    ...(chosen ? { finalists: chosen } : {}),
+  };
 }
 
 function agentFor(trial: PruneTrialInput, proposal: Proposal | undefined): Attempt['agent'] {
@@ -240,6 +252,7 @@ export async function rebuildSearchLog(client: Client, workflowId: string): Prom
   const byIndex = new Map<number, Attempt>();
   const changes: RebuiltLog['changes'] = [];
   let sensitivity: SensitivityTable | undefined;
+  let finalists: Finalists | undefined;
   const supersededRuns: RebuiltLog['supersededRuns'] = [];
   // A reset run names the run it was reset from (`baseRunId` on its reset workflow-task failure).
   const resetFrom = new Set(
@@ -262,6 +275,7 @@ export async function rebuildSearchLog(client: Client, workflowId: string): Prom
     for (const a of r.attempts) byIndex.set(a.index, a);
     changes.push(...r.changes);
     sensitivity = r.sensitivity ?? sensitivity;
+    finalists = r.finalists ?? finalists;
   }
   if (!input)
     throw new Error(`workflow ${workflowId} is not a macTargetSearch (no input found in its history)`);
@@ -288,5 +302,6 @@ export async function rebuildSearchLog(client: Client, workflowId: string): Prom
     changes,
     supersededRuns,
     ...(sensitivity ? { sensitivity } : {}),
+    ...(finalists ? { finalists } : {}),
   };
 }

@@ -378,6 +378,12 @@ export function recoveryPlanNote(plan: RecoveryPlan): string {
     : `${head} over ${candidates} candidates, ${steps} steps each`;
 }
 
+/** The finalists of a two-stage scoring, once the search chose them: their attempts, and the second recovery's steps. */
+export interface Finalists {
+  indices: number[];
+  steps: number;
+}
+
 /**
  * How the second stage of a two-stage scoring reads in the search's log (its own notes and the log rebuilt
  * from history): `finalists #3, #5, #7 scored again with 40 recovery steps each`.

@@ -1,5 +1,11 @@
 import type { AgentName, Attempt, CandidateScore } from './attempt';
-import { finalistsNote, isMeasured, recoveryPlanNote, type RecoveryPlan } from './attempt-selection';
+import {
+  finalistsNote,
+  isMeasured,
+  recoveryPlanNote,
+  type Finalists,
+  type RecoveryPlan,
+} from './attempt-selection';
 import type { SearchAssessment } from './divergence-monitor';
 import { assessSearch } from './divergence-monitor';
 import { pinnedStageRatio } from './mac-model';
@@ -54,6 +60,8 @@ export interface SearchState {
   shapeIndex?: number;
   /** The per-stage sensitivity measured at the search's start, when configured (small numbers). */
   sensitivity?: SensitivityTable;
+  /** The finalists of a two-stage scoring, once the search ended and chose them. */
+  finalists?: Finalists;
 }
 
 /** What stays fixed through one search: from its input. */
@@ -405,7 +413,10 @@ export function searchReducer(state: SearchState, event: SearchEvent, config: Se
     case 'recovery-planned':
       return addEvent(state, recoveryPlanNote(event.plan));
     case 'finalists':
-      return addEvent(state, finalistsNote(event.indices, event.steps));
+      return addEvent(
+        { ...state, finalists: { indices: event.indices, steps: event.steps } },
+        finalistsNote(event.indices, event.steps),
+      );
     case 'rescored':
       return {
         ...state,

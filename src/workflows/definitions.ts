@@ -5,6 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AgentName, Attempt } from '../core/attempt';
+import type { Finalists } from '../core/attempt-selection';
 import type { RankBy } from '../core/campaign-config';
 import type { Strategy } from '../core/strategy';
 import type { Band } from '../core/tolerance-band';
@@ -30,6 +31,8 @@ export interface StrategyLog {
   rankBy?: RankBy;
   /** Notes from the divergence monitor and agent switches, in order. */
   events: { afterAttempt: number; note: string }[];
+  /** The finalists of a two-stage scoring (`search.recovery.rescore`), once the search chose them. */
+  finalists?: Finalists;
 }
 
 /** The strategy log of a macTargetSearch. */

@@ -431,6 +431,7 @@ function strategyLog(input: MacTargetSearchInput, state: SearchState, paused: bo
     chosenIndex: chooseCandidate(state.attempts, state.band, input.scoring?.rankBy)?.index ?? null,
     ...rankedBy(input),
     events: state.events,
+    ...(state.finalists ? { finalists: state.finalists } : {}),
   };
 }
 

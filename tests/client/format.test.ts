@@ -4,6 +4,7 @@ import { baseStrategy } from '../../src/core/strategy';
 import {
   attemptsTable,
   exportCsv,
+  finalistsLine,
   fineTuneLine,
   logHeading,
   percent,
@@ -191,6 +192,14 @@ describe('a two-stage scoring in the log and the export', () => {
     expect(logHeading({ ...log, result: { status: 'converged', rankBy: 'loss' } })).toContain(
       'kept #2 (the lowest second-score loss))',
     );
+  });
+
+  test("watch's finalists line: each finalist's second top-1, failed, or pending; nothing before finalists", () => {
+    const pending = [...two, at(5, -0.01, { score: first })];
+    expect(finalistsLine({ attempts: pending, finalists: { indices: [2, 3, 5], steps: 40 } })).toBe(
+      'finalists, scored again with 40 recovery steps each: #2 78.1%, #3 failed, #5 pending',
+    );
+    expect(finalistsLine({ attempts: two })).toBeUndefined();
   });
 
   test('the rescore columns hold the second score; empty where absent', () => {

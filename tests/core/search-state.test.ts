@@ -639,11 +639,13 @@ describe('candidates: an agent out of ideas for a shape', () => {
 describe('two-stage scoring after the search (finalists, rescored)', () => {
   const second = { mode: 'recovery' as const, top1: 0.8, loss: 0.7, count: 64, steps: 40, wallMs: 5 };
 
-  test('finalists: a note after the last attempt, the state otherwise unchanged', () => {
+  test('finalists: a note after the last attempt and the finalists kept, the state otherwise unchanged', () => {
     const s = state({ status: 'converged' }, [-0.005, 0.002, 0.004]);
     const next = searchReducer(s, { type: 'finalists', indices: [3, 1], steps: 40 }, CONFIG);
     expect(notes(next)).toEqual(['3: finalists #3, #1 scored again with 40 recovery steps each']);
-    expect({ ...next, events: [] }).toEqual({ ...s, events: [] });
+    expect(next.finalists).toEqual({ indices: [3, 1], steps: 40 });
+    const { finalists: _finalists, ...rest } = next;
+    expect({ ...rest, events: [] }).toEqual({ ...s, events: [] });
   });
 
   test("rescored: the second score, or why it failed, joins that finalist's attempt alone", () => {

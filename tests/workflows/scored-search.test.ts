@@ -1,6 +1,6 @@
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
-import { attemptsTable, logHeading, percent } from '../../src/client/format';
+import { attemptsTable, finalistsLine, logHeading, percent } from '../../src/client/format';
 import { countSplitImages } from '../../src/client/preflight';
 import { buildReportData } from '../../src/client/report-file';
 import type { Attempt } from '../../src/core/attempt';
@@ -395,6 +395,13 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       expect(log!.chosenIndex).toBe(kept.index);
       expect(own.chosenIndex).toBe(kept.index);
 
+      // Both records name the finalists, and watch's line under the table shows each one's second score.
+      const chosen = { indices: finalists.map((a) => a.index), steps: 12 };
+      expect(own.finalists).toEqual(chosen);
+      expect(log!.finalists).toEqual(chosen);
+      expect(finalistsLine(own)).toBe(
+        `finalists, scored again with 12 recovery steps each: ${finalists.map((a) => `#${a.index} ${percent(a.rescore!.top1)}`).join(', ')}`,
+      );
       // The rebuilt log and the search's own record agree on both scores of every attempt.
       const scores = (a: Attempt) => [a.index, a.score, a.rescore, a.rescoreError];
       expect(log!.attempts.map(scores)).toEqual(own.attempts.map(scores));
