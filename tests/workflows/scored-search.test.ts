@@ -1,6 +1,7 @@
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
 import { attemptsTable, finalistsLine, logHeading, percent } from '../../src/client/format';
+import { cli } from '../client/run-cli';
 import { countSplitImages } from '../../src/client/preflight';
 import { buildReportData } from '../../src/client/report-file';
 import type { Attempt } from '../../src/core/attempt';
@@ -402,6 +403,10 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       expect(finalistsLine(own)).toBe(
         `finalists, scored again with 12 recovery steps each: ${finalists.map((a) => `#${a.index} ${percent(a.rescore!.top1)}`).join(', ')}`,
       );
+      // `campaign watch` prints it under the target's table (a closed campaign: one frame, then its status).
+      const watched = await cli('campaign', 'watch', campaignId);
+      expect(watched.code).toBe(0);
+      expect(watched.out.split('\n')).toContain(finalistsLine(own));
       // The rebuilt log and the search's own record agree on both scores of every attempt.
       const scores = (a: Attempt) => [a.index, a.score, a.rescore, a.rescoreError];
       expect(log!.attempts.map(scores)).toEqual(own.attempts.map(scores));
