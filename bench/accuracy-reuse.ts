@@ -27,7 +27,8 @@ export interface RunSetting {
 
 /** The parts of an earlier `--json` result that {@link ReusedFineTunes} reads. */
 export interface EarlierResult extends RunSetting {
-  dense: { model: string; valTop1: number; denseMacs: number }[];
+  /** `weightsSha256`: the dense weights file's sha256 (absent in results written before it). */
+  dense: { model: string; valTop1: number; denseMacs: number; weightsSha256?: string }[];
   candidates: {
     model: string;
     target: number;

@@ -62,7 +62,8 @@ import { scoringCostWords } from '../src/report/tables';
 import { defaultEngineLocation } from '../src/engine/engine-paths';
 import { WarmEngine } from '../src/engine/engine-process';
 import { aggregate, BAND, datasetLabel, scoredCandidates, spearman, type RunRow } from './accuracy-stats';
-import { fineTuneKey, ReusedFineTunes, type RunSetting } from './accuracy-reuse';
+import { fineTuneKey, ReusedFineTunes, type EarlierResult, type RunSetting } from './accuracy-reuse';
+import { hashFile } from '../src/storage/hashing';
 import {
   campaignRuns,
   campaignSearch,
@@ -126,13 +127,13 @@ async function trainDense(
   name: string,
   epochs: number,
   dataLabel: string,
-): Promise<{ spec: ModelSpec; valTop1: number }> {
+): Promise<{ spec: ModelSpec; valTop1: number; weightsSha256: string }> {
   const out = path.join(ctx.work, `dense-${name}-${epochs}e-${dataLabel}`);
   const done = path.join(out, 'model.pt');
   if (fs.existsSync(done)) {
     // --work of an earlier run: its dense model (same dataset, same recipe) is reused.
     const spec = { name, numClasses: ctx.classes, weights: done };
-    return { spec, valTop1: await evaluate(ctx, spec) };
+    return { spec, valTop1: await evaluate(ctx, spec), weightsSha256: (await hashFile(done)).sha256 };
   }
   const ft = await ctx.engine.run<{ modelSpec: ModelSpec; steps: number }>('finetune', {
     model: { name, numClasses: ctx.classes },
@@ -143,7 +144,7 @@ async function trainDense(
     outDir: out,
   });
   const ev = await evaluate(ctx, ft.modelSpec);
-  return { spec: ft.modelSpec, valTop1: ev };
+  return { spec: ft.modelSpec, valTop1: ev, weightsSha256: (await hashFile(done)).sha256 };
 }
 
 async function evaluate(ctx: Ctx, model: ModelSpec): Promise<number> {
@@ -609,7 +610,7 @@ async function main(): Promise<void> {
     });
   }
   const client = runtime ? new CampaignClient(runtime.client) : undefined;
-  const denseRows: { model: string; valTop1: number; denseMacs: number }[] = [];
+  const denseRows: EarlierResult['dense'] = [];
   try {
     const ds = await engine.run<{ root: string }>('make-dataset', {
       // Named by its size, so a --work of another size is never mixed with it (nor its dense models).
@@ -636,7 +637,12 @@ async function main(): Promise<void> {
         inputShape: ctx.inputShape,
         strategies: [{ ...BASELINES[1]!.base, pruningRatio: 0 }],
       });
-      denseRows.push({ model: name, valTop1: dense.valTop1, denseMacs: profile.denseMacs });
+      denseRows.push({
+        model: name,
+        valTop1: dense.valTop1,
+        denseMacs: profile.denseMacs,
+        weightsSha256: dense.weightsSha256,
+      });
       cache.admitDense(name, dense.valTop1, profile.denseMacs);
       console.error(
         `${name}: dense val top-1 ${(dense.valTop1 * 100).toFixed(1)} %, ${profile.denseMacs} MACs`,

@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import type { Strategy } from '../src/core/strategy';
 import { defaultEngineLocation } from '../src/engine/engine-paths';
 import { WarmEngine } from '../src/engine/engine-process';
+import { hashFile } from '../src/storage/hashing';
 import { fineTuneKey, scoredMacs, type EarlierResult } from './accuracy-reuse';
 
 /** A final fine-tune's identity, read from its folder: what makes it the same as a run's fine-tune. */
@@ -53,6 +54,8 @@ export interface NewValLine {
   count: number;
   /** Absent on the dense model's lines. */
   fineTune?: FineTuneIdentity;
+  /** The dense model's lines: its weights file's sha256 (absent in files written before it). */
+  weightsSha256?: string;
 }
 
 /**
@@ -98,17 +101,24 @@ export interface NewValFigure {
 /**
  * What {@link readNewVal} read: the figures of every final fine-tune, per dense model. The files of two runs with
  * other dense models may hold the same key (a per-layer shape has the same MACs on both) with other figures; a
- * file's dense line on the run's val split tells them apart, as a `--json` result's `dense[].valTop1` does.
+ * file's dense line on the run's val split tells them apart, as a `--json` result's `dense[].valTop1` does. Where
+ * both state the dense weights' sha256 (`weightsSha256`), two dense models with the same val top-1 are told
+ * apart too: refused, never mixed.
  */
 export interface NewValFigures {
   /** Final fine-tunes read, each dense model's counted apart. */
   size: number;
   /**
-   * The figures that judge a result of `model` whose dense model has val top-1 `denseVal` (its `dense[]`): every
-   * file whose dense line of `model` has that top-1, and every file without one. Throws naming `file` when other
-   * dense models' files are all there is, or (no `denseVal`) when the files hold several dense models.
+   * The figures that judge a result of `model` whose dense model is `dense` (its `dense[]` entry): every file
+   * whose dense line of `model` has its val top-1, and every file without one. Throws naming `file` when other
+   * dense models' files are all there is, when (no `dense`) the files hold several dense models, or when the
+   * files with that top-1 state other dense weights (`weightsSha256`) than the result.
    */
-  finalsFor(model: string, denseVal: number | undefined, file: string): ReadonlyMap<string, NewValFigure>;
+  finalsFor(
+    model: string,
+    dense: { valTop1: number; weightsSha256?: string } | undefined,
+    file: string,
+  ): ReadonlyMap<string, NewValFigure>;
 }
 
 /**
@@ -119,9 +129,24 @@ export interface NewValFigures {
 export function readNewVal(files: readonly string[]): NewValFigures {
   // Per model: the figures of each dense model (its val top-1, as text), '*' for files without a dense line.
   const groups = new Map<string, Map<string, Map<string, NewValFigure>>>();
+  // Per model and dense val top-1: the dense weights' sha256 the first file stating one gave, and where.
+  const weights = new Map<string, { sha256: string; where: string }>();
   for (const file of files) {
     const lines = newValLines(file, '--new-val');
     const dense = denseLines(lines);
+    for (const [model, splits] of dense) {
+      const val = splits.get('val');
+      if (!val?.weightsSha256) continue;
+      const group = `${model}\n${val.top1}`;
+      const earlier = weights.get(group);
+      if (earlier && earlier.sha256 !== val.weightsSha256)
+        throw new Error(
+          `--new-val ${val.where}: dense-${model} has val top-1 ${val.top1} as in ${earlier.where}, but other ` +
+            `weights (sha256 ${val.weightsSha256.slice(0, 12)}... against ${earlier.sha256.slice(0, 12)}...): two ` +
+            `dense models with the same figure; judge each run's results with its own run's new-val file`,
+        );
+      if (!earlier) weights.set(group, { sha256: val.weightsSha256, where: val.where });
+    }
     for (const { line, where } of lines) {
       if (line.split !== 'new' || !line.fineTune) continue;
       const f = line.fineTune;
@@ -152,9 +177,17 @@ export function readNewVal(files: readonly string[]): NewValFigures {
   }
   return {
     size,
-    finalsFor(model, denseVal, file) {
+    finalsFor(model, dense, file) {
       const byDense = merged.get(model);
       if (!byDense) return new Map();
+      const denseVal = dense?.valTop1;
+      const stated = denseVal === undefined ? undefined : weights.get(`${model}\n${denseVal}`);
+      if (stated && dense?.weightsSha256 !== undefined && stated.sha256 !== dense.weightsSha256)
+        throw new Error(
+          `--new-val: the dense ${model} of ${file} (val top-1 ${denseVal}, sha256 ` +
+            `${dense.weightsSha256.slice(0, 12)}...) is not the one of ${stated.where} (the same top-1, sha256 ` +
+            `${stated.sha256.slice(0, 12)}...): give the new-val file of that run's WORK`,
+        );
       const mine = denseVal === undefined ? undefined : byDense.get(String(denseVal));
       if (mine) return mine;
       if (byDense.size === 1 && (byDense.has('*') || denseVal === undefined))
@@ -181,15 +214,26 @@ function addFigure(finals: Map<string, NewValFigure>, key: string, fig: NewValFi
   finals.set(key, fig);
 }
 
-/** The dense models' lines of one file: per model, per split, the top-1 and its `file:line`. */
+/** A dense model's line of one file, as {@link denseLines} keeps it. */
+interface DenseFigure {
+  top1: number;
+  where: string;
+  weightsSha256?: string;
+}
+
+/**
+ * The dense models' lines of one file: per model, per split, the top-1, the weights' sha256 when stated, and
+ * its `file:line`.
+ */
 function denseLines(
   lines: readonly { line: NewValLine; where: string }[],
-): Map<string, Map<string, { top1: number; where: string }>> {
-  const dense = new Map<string, Map<string, { top1: number; where: string }>>();
+): Map<string, Map<string, DenseFigure>> {
+  const dense = new Map<string, Map<string, DenseFigure>>();
   for (const { line, where } of lines) {
     if (line.fineTune) continue;
-    const splits = dense.get(line.model) ?? new Map<string, { top1: number; where: string }>();
-    dense.set(line.model, splits.set(line.split, { top1: line.top1, where }));
+    const splits = dense.get(line.model) ?? new Map<string, DenseFigure>();
+    const sha = line.weightsSha256 !== undefined ? { weightsSha256: line.weightsSha256 } : {};
+    dense.set(line.model, splits.set(line.split, { top1: line.top1, where, ...sha }));
   }
   return dense;
 }
@@ -253,7 +297,7 @@ export function withNewVal<R extends StoredScored>(
   return stored.scoredCandidates.map((row) => {
     const dense = stored.dense?.find((d) => d.model === row.model);
     const denseMacs = dense?.denseMacs;
-    const finals = figures.finalsFor(row.model, dense?.valTop1, file);
+    const finals = figures.finalsFor(row.model, dense, file);
     if (row.macs === undefined && denseMacs === undefined)
       throw new Error(
         `${file}: ${row.model} @ ${row.target} attempt ${row.attempt}: no macs and no dense MACs`,
@@ -441,7 +485,12 @@ export async function runNewVal(
     preset: 'hard',
   });
   newImagesRoot(big, run.dataset, a.valPerClass, newRoot);
-  const evaluate = async (folder: string, spec: Record<string, unknown>, fineTune?: FineTuneIdentity) => {
+  const evaluate = async (
+    folder: string,
+    spec: Record<string, unknown>,
+    fineTune?: FineTuneIdentity,
+    weightsSha256?: string,
+  ) => {
     const lines: NewValLine[] = [];
     for (const [split, root] of [
       ['val', run.dataset],
@@ -460,15 +509,18 @@ export async function runNewVal(
         loss: r.loss,
         count: r.count,
         ...(fineTune ? { fineTune } : {}),
+        ...(weightsSha256 !== undefined ? { weightsSha256 } : {}),
       });
     }
     return lines;
   };
-  const dense = await evaluate(`dense-${a.model}`, {
-    name: a.model,
-    numClasses: a.classes,
-    weights: path.join(run.dense, 'model.pt'),
-  });
+  const denseWeights = path.join(run.dense, 'model.pt');
+  const dense = await evaluate(
+    `dense-${a.model}`,
+    { name: a.model, numClasses: a.classes, weights: denseWeights },
+    undefined,
+    (await hashFile(denseWeights)).sha256,
+  );
   for (const { file, lines } of known.dense)
     for (const ours of dense) {
       const theirs = lines.get(ours.split)!;
@@ -476,6 +528,11 @@ export async function runNewVal(
         throw new Error(
           `--known ${theirs.where}: dense-${a.model} has top-1 ${theirs.top1} on ${ours.split} there and ` +
             `${ours.top1} in WORK ${a.work}: ${file} is another run's`,
+        );
+      if (theirs.weightsSha256 !== undefined && theirs.weightsSha256 !== ours.weightsSha256)
+        throw new Error(
+          `--known ${theirs.where}: dense-${a.model} has other weights there (sha256 ` +
+            `${theirs.weightsSha256.slice(0, 12)}...) than in WORK ${a.work}: ${file} is another run's`,
         );
     }
   if (!known.dense.length) dense.forEach(emit);

@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -181,6 +182,33 @@ describe('bench/accuracy --verdicts-of --new-val', () => {
     );
   });
 
+  test('dense weights stated (weightsSha256): two dense models with the same val top-1 are refused, not mixed', () => {
+    const shaA = 'a'.repeat(64);
+    const shaB = 'b'.repeat(64);
+    const withSha = (sha: string) =>
+      newValLines().map((l) => (l.fineTune ? l : { ...l, weightsSha256: sha }));
+    const na = write('sha-a.jsonl', jsonl(withSha(shaA)));
+    // The same figures under the same weights read as one dense model: the result with those weights is judged.
+    const stated = { ...result, dense: [{ ...result.dense[0]!, weightsSha256: shaA }] };
+    expect(withNewVal(stated, 'run.json', readNewVal([na]))[0]!.runs.map((r) => r.valTop1)).toEqual([
+      0.9, 0.88,
+    ]);
+    // A result written before the field (no sha) still pairs by the val top-1.
+    expect(withNewVal(result, 'run.json', readNewVal([na]))).toHaveLength(3);
+    // A file of other weights with the same val top-1: refused as two dense models, naming both lines.
+    const nb = write('sha-b.jsonl', jsonl(withSha(shaB)));
+    expect(() => readNewVal([na, nb])).toThrow(
+      `--new-val ${nb}:1: dense-democnn has val top-1 0.889 as in ${na}:1, but other weights (sha256 ` +
+        `bbbbbbbbbbbb... against aaaaaaaaaaaa...): two dense models with the same figure`,
+    );
+    // A result whose dense weights are not the file's, though its val top-1 is: refused, naming both.
+    const other = { ...result, dense: [{ ...result.dense[0]!, weightsSha256: shaB }] };
+    expect(() => withNewVal(other, 'run-b.json', readNewVal([na]))).toThrow(
+      `--new-val: the dense democnn of run-b.json (val top-1 0.889, sha256 bbbbbbbbbbbb...) is not the one of ` +
+        `${na}:1 (the same top-1, sha256 aaaaaaaaaaaa...): give the new-val file of that run's WORK`,
+    );
+  });
+
   test('a fine-tune without a figure on the new images is an error naming it, not a half-judged case', () => {
     const finals = readNewVal([write('n.jsonl', jsonl(newValLines({ attempt: 3, seed: 1 })))]);
     expect(() => withNewVal(result, 'run.json', finals)).toThrow(
@@ -285,6 +313,12 @@ describe('bench/accuracy-new-val on a run of the real engine', () => {
       ['bench-acc-t-democnn-0.5-recovery-a2-s1', 'val', 6],
       ['bench-acc-t-democnn-0.5-recovery-a2-s1', 'new', 9],
     ]);
+    // The dense lines state the dense weights' sha256, as bench/accuracy's --json does; the fine-tunes' do not.
+    const denseSha = crypto
+      .createHash('sha256')
+      .update(fs.readFileSync(path.join(work, 'dense-democnn-1e-c3-4x2', 'model.pt')))
+      .digest('hex');
+    expect(lines.map((l) => l.weightsSha256)).toEqual([denseSha, denseSha, undefined, undefined]);
     // 12 train images, batch 4: 3 steps; MACs and parameters as the prune measured them.
     expect(ftSteps).toBe(3);
     expect(lines[3]!.fineTune).toMatchObject({ seed: 1, steps: 3, macs: pruned.macs, params: pruned.params });
@@ -366,6 +400,13 @@ describe('bench/accuracy-new-val on a run of the real engine', () => {
     await expect(runNewVal(args(other), engine, () => undefined)).rejects.toThrow(
       `--known ${other}:2: dense-democnn has top-1 ${first[1]!.top1 + 0.01} on new there and ${first[1]!.top1} ` +
         `in WORK ${work}: ${other} is another run's`,
+    );
+    // A file whose dense model has the same figures but other weights is another run's too.
+    const reweighed = first.map((l) => (l.fineTune ? l : { ...l, weightsSha256: 'c'.repeat(64) }));
+    fs.writeFileSync(other, reweighed.map((l) => JSON.stringify(l)).join('\n'));
+    await expect(runNewVal(args(other), engine, () => undefined)).rejects.toThrow(
+      `--known ${other}:1: dense-democnn has other weights there (sha256 cccccccccccc...) than in WORK ${work}: ` +
+        `${other} is another run's`,
     );
     // A file without the dense model's lines cannot be checked: refused before any engine job.
     fs.writeFileSync(other, JSON.stringify(first[3]));
