@@ -72,16 +72,16 @@ describe('bench/accuracy --verdicts-of', () => {
     );
   });
 
+  /** `--verdicts-of` committed results of bench/results/recovery-sweep (names, comma-separated), on the new val images. */
+  const verdictsOfCommitted = (names: string, screen?: ReturnType<typeof parseScreen>) => {
+    const dir = path.join(__dirname, '../../bench/results/recovery-sweep');
+    const files = (list: string) => list.split(',').map((n) => path.join(dir, n));
+    verdictsOf(files(names), 'top1', files('xeon-c100-new-val.jsonl,xeon-c100-d24-new-val.jsonl'), screen);
+  };
   /** `--verdicts-of` the five committed democnn cases on this host, against the new val images. */
   const verdictsOfFiveCases = (screen?: ReturnType<typeof parseScreen>) => {
-    const dir = path.join(__dirname, '../../bench/results/recovery-sweep');
-    const files = (names: string) => names.split(',').map((n) => path.join(dir, n));
-    verdictsOf(
-      files(
-        'xeon-c100-0.5-ft2442-seeds01.json,xeon-c100-0.4-0.3-ft2442-seeds01.json,xeon-c100-0.15-ft2442-seeds012.json,xeon-c100-d24-0.15-ft2442-seeds01.json',
-      ),
-      'top1',
-      files('xeon-c100-new-val.jsonl,xeon-c100-d24-new-val.jsonl'),
+    verdictsOfCommitted(
+      'xeon-c100-0.5-ft2442-seeds01.json,xeon-c100-0.4-0.3-ft2442-seeds01.json,xeon-c100-0.15-ft2442-seeds012.json,xeon-c100-d24-0.15-ft2442-seeds01.json',
       screen,
     );
   };
@@ -127,14 +127,8 @@ describe('bench/accuracy --verdicts-of', () => {
     // campaign scoring its 6 candidates at 10 steps and its best 3 again at 40, every fine-tune reused. The
     // kept models are the 40-step picks of the one-stage runs in all six (the regrets the screen read offline
     // on the five, 0.06 / 0.00 / 0.19 / 0.21 / 0.00, and 0.34 on the sixth); the rho is the 10-step first score's.
-    const dir = path.join(__dirname, '../../bench/results/recovery-sweep');
-    const files = (names: string) => names.split(',').map((n) => path.join(dir, n));
-    verdictsOf(
-      files(
-        'xeon-c100-rescore-10-40x3-0.5-0.4-0.3.json,xeon-c100-rescore-10-40x3-0.15-seeds012.json,xeon-c100-d24-rescore-10-40x3-0.15-0.3.json',
-      ),
-      'top1',
-      files('xeon-c100-new-val.jsonl,xeon-c100-d24-new-val.jsonl'),
+    verdictsOfCommitted(
+      'xeon-c100-rescore-10-40x3-0.5-0.4-0.3.json,xeon-c100-rescore-10-40x3-0.15-seeds012.json,xeon-c100-d24-rescore-10-40x3-0.15-0.3.json',
     );
     expect(out.lines).toContain(
       '| democnn | 0.15 | recovery 10 steps, top 3 again at 40 | 6 | 0.49 | 0.178 | 85.0 % | 85.0 % | 0.0 | 9.4 | 1.0 | 13.6 | 1.00 | 1.00 |',
