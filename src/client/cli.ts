@@ -75,6 +75,8 @@ function printLogs(logs: Awaited<ReturnType<CampaignClient['log']>>): void {
   for (const l of logs) {
     console.log(`\n${logHeading(l)}`);
     console.log(attemptsTable(l.attempts, l.chosenIndex));
+    const finalists = finalistsLine(l);
+    if (finalists) console.log(finalists);
     for (const c of l.changes) console.log(`after attempt ${c.afterAttempt}: ${c.note}`);
     for (const r of l.supersededRuns)
       console.log(`earlier run ${r.runId} (replaced by a reset): ${r.attempts} attempts, kept in history`);

@@ -407,6 +407,11 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       const watched = await cli('campaign', 'watch', campaignId);
       expect(watched.code).toBe(0);
       expect(watched.out.split('\n')).toContain(finalistsLine(own));
+      // And `campaign log` under the table, from the log rebuilt from history.
+      const logged = await cli('campaign', 'log', campaignId);
+      expect(logged.code).toBe(0);
+      expect(logged.out.split('\n')).toContain(finalistsLine(log!));
+      expect(finalistsLine(log!)).toBe(finalistsLine(own));
       // The rebuilt log and the search's own record agree on both scores of every attempt.
       const scores = (a: Attempt) => [a.index, a.score, a.rescore, a.rescoreError];
       expect(log!.attempts.map(scores)).toEqual(own.attempts.map(scores));
