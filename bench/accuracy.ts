@@ -403,7 +403,8 @@ async function campaignPick(
       deviation: kept.deviation,
       params: kept.params,
       zeroShotTop1: kept.score?.mode === 'zero-shot' ? kept.score.top1 : null,
-      recoveryTop1: kept.score?.mode === 'recovery' ? kept.score.top1 : null,
+      // The score that kept it: a two-stage campaign's second score, not the first that made it a finalist.
+      recoveryTop1: kept.score?.mode === 'recovery' ? (kept.rescore ?? kept.score).top1 : null,
       shapesScreened: 0,
       pruneTrials: cost.trials,
       scoringSteps: cost.scoringSteps,

@@ -38,14 +38,17 @@ describe('campaign config: search scoring fields', () => {
     });
   });
 
+  /** `search.recovery` as parsed from a recovery-scored search with a dataset and a fine-tune. */
+  const recoveryOf = (recovery: Record<string, unknown>, search: Record<string, unknown> = {}) =>
+    CampaignConfigSchema.parse({
+      ...BASE,
+      dataset: DATASET,
+      finetune: { epochs: 1 },
+      search: { scoring: 'recovery', recovery, ...search },
+    }).search.recovery;
+
   test('a two-stage recovery parses, with steps or with a share', () => {
-    const parse = (recovery: Record<string, unknown>) =>
-      CampaignConfigSchema.parse({
-        ...BASE,
-        dataset: DATASET,
-        finetune: { epochs: 1 },
-        search: { scoring: 'recovery', candidates: 6, recovery },
-      }).search.recovery;
+    const parse = (recovery: Record<string, unknown>) => recoveryOf(recovery, { candidates: 6 });
     expect(parse({ steps: 10, rescore: { top: 3, steps: 40 } })).toEqual({
       steps: 10,
       batchSize: 32,
@@ -63,13 +66,7 @@ describe('campaign config: search scoring fields', () => {
   });
 
   test('a recovery share parses without steps (the campaign sets them); without a share steps default to 50', () => {
-    const parse = (recovery: Record<string, unknown>) =>
-      CampaignConfigSchema.parse({
-        ...BASE,
-        dataset: DATASET,
-        finetune: { epochs: 2 },
-        search: { scoring: 'recovery', recovery },
-      }).search.recovery;
+    const parse = (recovery: Record<string, unknown>) => recoveryOf(recovery);
     expect(parse({ share: 0.1 })).toEqual({ share: 0.1, batchSize: 32, lr: 1e-3 });
     expect(parse({ lr: 0.002 })).toEqual({ steps: 50, batchSize: 32, lr: 0.002 });
     expect(parse({ steps: 160 })).toEqual({ steps: 160, batchSize: 32, lr: 1e-3 });

@@ -40,6 +40,16 @@ function chartCounts(html: string): Record<string, number> {
   return counts;
 }
 
+/** A recovery score of `steps` steps on 1,000 held-out images, as the scoreCandidate activity records it. */
+const recoveryScore = (top1: number, loss: number, steps: number) => ({
+  mode: 'recovery' as const,
+  top1,
+  loss,
+  count: 1000,
+  steps,
+  wallMs: 9000,
+});
+
 describe('renderReport', () => {
   const html = renderReport(reportFixture);
 
@@ -147,14 +157,7 @@ describe('renderReport', () => {
     // #10 next (86.3 %, level on top-1 with #9 and ahead of it on loss); 1.96 sqrt(0.871 x 0.129 / 1000) = 2.08 points.
     const t = reportFixture.targets[0]!;
     const base = t.attempts.find((a) => a.index === 4)!;
-    const s = (top1: number, loss: number) => ({
-      mode: 'recovery' as const,
-      top1,
-      loss,
-      count: 1000,
-      steps: 160,
-      wallMs: 9000,
-    });
+    const s = (top1: number, loss: number) => recoveryScore(top1, loss, 160);
     const target = (scores: [number, number][], keptIndex: number, rankBy?: 'loss') =>
       renderReport({
         ...reportFixture,
@@ -247,14 +250,7 @@ describe('renderReport', () => {
     // first stage put #4 first, the second stage keeps #5.
     const t = reportFixture.targets[0]!;
     const kept = t.attempts.find((a) => a.index === 4)!;
-    const score = (top1: number, steps: number) => ({
-      mode: 'recovery' as const,
-      top1,
-      loss: 1 - top1,
-      count: 1000,
-      steps,
-      wallMs: 9000,
-    });
+    const score = (top1: number, steps: number) => recoveryScore(top1, 1 - top1, steps);
     const firsts = [0.8, 0.79, 0.78, 0.7, 0.69, 0.68];
     const seconds: Record<number, number> = { 4: 0.85, 5: 0.871, 6: 0.84 };
     const candidates = [4, 5, 6, 7, 8, 9].map((index, i) => ({
@@ -285,6 +281,23 @@ describe('renderReport', () => {
     );
     // The kept row's score cell shows both scores.
     expect(html).toContain('then <strong>87.1%</strong>');
+    // A finalist whose second score failed: its cell says so, its notes say why and that it was not kept; the
+    // cost and kept lines count the two finalists scored again.
+    const failed = {
+      ...target,
+      attempts: target.attempts.map((a) => {
+        if (a.index !== 6) return a;
+        const { rescore: _rescore, ...rest } = a as typeof a & { rescore?: unknown };
+        return { ...rest, rescoreError: 'EngineError: out of memory' };
+      }),
+    };
+    const failedHtml = renderReport({ ...reportFixture, targets: [failed] });
+    expect(failedHtml).toContain('<div class="sub">then failed</div>');
+    expect(failedHtml).toContain(
+      '<div class="flag flag-error">second score failed (finalist not kept): EngineError: out of memory</div>',
+    );
+    expect(failedHtml).toContain('200 fine-tune steps for 6 candidates and 2 finalists again');
+    expect(failedHtml).toContain('the best second score of 2 finalists: top-1 87.1% (recovery 40 steps)');
   });
 
   it('words the scoring cost as bench/accuracy prints it: a share just under 10 % does not read as 10 %', () => {
