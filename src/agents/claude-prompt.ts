@@ -21,7 +21,7 @@ import type { RankBy } from '../core/campaign-config';
 import { firstGuess } from '../core/mac-model';
 import type { ProfileSummary } from '../core/profile';
 import type { SensitivityTable } from '../core/stage-allocation';
-import { StrategySchema, type Strategy } from '../core/strategy';
+import { StrategySchema, shapeText } from '../core/strategy';
 import { bandBounds, bandCenter, formatBand, inBand, type Band } from '../core/tolerance-band';
 import { formatCount, formatMacs, formatPercent } from '../core/units';
 import type { ProposeInput } from './agent';
@@ -460,33 +460,7 @@ function attemptRow(a: Attempt, why: string[]): string {
     a.accuracyProxy !== undefined
       ? `${(a.accuracyProxy.top1 * (a.accuracyProxy.top1 <= 1 ? 100 : 1)).toFixed(1)}%`
       : '-';
-  return `| ${a.index} | ${a.agent} | ${s.pruningRatio.toFixed(3)} | ${s.importance} | ${s.roundTo} | ${overrides(s)} | ${measured} | ${dev} | ${band} | ${top1} | ${scoreCell(a)} | ${why.join(', ')} |`;
-}
-
-/** Everything that makes a strategy differ from "global ratio, defaults", in a few characters. */
-export function overrides(s: Strategy): string {
-  const parts: string[] = [];
-  if (!s.globalPruning) parts.push('local');
-  if (!s.isomorphic) parts.push('non-isomorphic');
-  if (s.stageRatios) parts.push(...Object.entries(s.stageRatios).map(([k, v]) => `${k}=${v.toFixed(3)}`));
-  if (s.layerRatios) {
-    const entries = Object.entries(s.layerRatios);
-    parts.push(...entries.slice(0, 3).map(([k, v]) => `${k}=${v.toFixed(3)}`));
-    if (entries.length > 3) parts.push(`+${entries.length - 3} layer ratios`);
-  }
-  if (s.maxLayerRatio !== undefined) parts.push(`maxLayer=${s.maxLayerRatio}`);
-  if (s.ignoredLayers?.length) {
-    parts.push(
-      `ignore ${s.ignoredLayers.slice(0, 3).join(',')}${s.ignoredLayers.length > 3 ? ` +${s.ignoredLayers.length - 3}` : ''}`,
-    );
-  }
-  if (s.iterativeSteps !== undefined) parts.push(`steps=${s.iterativeSteps}`);
-  if (s.vit) {
-    parts.push(
-      `vit heads=${s.vit.pruneHeads ? 'y' : 'n'} dims=${s.vit.pruneHeadDims ? 'y' : 'n'}${s.vit.headRatio !== undefined ? ` headRatio=${s.vit.headRatio}` : ''}`,
-    );
-  }
-  return parts.length ? parts.join('; ') : '-';
+  return `| ${a.index} | ${a.agent} | ${s.pruningRatio.toFixed(3)} | ${s.importance} | ${s.roundTo} | ${shapeText(s)} | ${measured} | ${dev} | ${band} | ${top1} | ${scoreCell(a)} | ${why.join(', ')} |`;
 }
 
 function summaryLine(gap: readonly Attempt[], band: Band): string {
@@ -506,7 +480,7 @@ function summaryLine(gap: readonly Attempt[], band: Band): string {
   parts.push(`${measured.filter((a) => inBand(a.deviation, band)).length} in band`);
   const errors = gap.length - measured.length;
   if (errors > 0) parts.push(`${errors} failed`);
-  const shapes = new Set(gap.map((a) => overrides(a.strategy) + a.strategy.importance + a.strategy.roundTo))
+  const shapes = new Set(gap.map((a) => shapeText(a.strategy) + a.strategy.importance + a.strategy.roundTo))
     .size;
   if (shapes > 1) parts.push(`${shapes} shapes`);
   return parts.join(', ');

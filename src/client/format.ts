@@ -3,6 +3,7 @@ import { scoreModeText, screenText, type Attempt } from '../core/attempt';
 import { searchCost, type Finalists } from '../core/attempt-selection';
 import type { RankBy } from '../core/campaign-config';
 import { attemptRole, type AttemptRole } from '../core/search-state';
+import { shapeText } from '../core/strategy';
 import { formatBand, type Band } from '../core/tolerance-band';
 import { formatMacs, formatPercent } from '../core/units';
 import { int } from '../report/format';
@@ -128,11 +129,21 @@ export function logHeading(l: {
   return `${l.targetLabel}: ${l.model} -> ${formatMacs(l.targetMacs)} MACs, band ${formatBand(l.band)} (${l.result?.status ?? l.status}, ${l.attempts.length} attempts${scoring}${kept})`;
 }
 
+/** The widest `shape` cell of the log table; a longer shape ends in `…` (the export has it whole). */
+const SHAPE_CHARS = 32;
+
+/** `text` cut to `max` characters, the last one `…` when it was cut. */
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
 /**
  * The strategy log as a table: one row per attempt; `kept` marks the attempt kept for fine-tuning
  * (`chosenIndex`), `role` what the attempt was for (a `candidate` in band, a `scaling` step, `failed`),
- * `acc` the attempt's quick accuracy (its accuracyProxy top-1), `score` the candidate's score
- * ({@link scoreText}) when the search scored it.
+ * `shape` what the strategy changes of global isomorphic pruning ({@link shapeText}: `-` for none, `local;
+ * non-isomorphic` for per-layer uniform pruning, stage ratios for a stage allocation), `acc` the attempt's
+ * quick accuracy (its accuracyProxy top-1), `score` the candidate's score ({@link scoreText}) when the search
+ * scored it.
  */
 export function attemptsTable(attempts: Attempt[], chosenIndex: number | null = null): string {
   return table(
@@ -144,6 +155,7 @@ export function attemptsTable(attempts: Attempt[], chosenIndex: number | null = 
       'ratio',
       'crit',
       'round',
+      'shape',
       'MACs',
       'dev',
       'band',
@@ -161,6 +173,7 @@ export function attemptsTable(attempts: Attempt[], chosenIndex: number | null = 
       a.strategy.pruningRatio.toFixed(3),
       a.strategy.importance,
       a.strategy.roundTo,
+      clip(shapeText(a.strategy), SHAPE_CHARS),
       a.error ? '-' : formatMacs(a.macs),
       a.error ? '-' : formatPercent(a.deviation),
       a.error ? 'error' : a.inBand ? 'IN' : 'out',
@@ -234,6 +247,7 @@ export const EXPORT_CSV_COLUMNS = [
   'pruningRatio',
   'importance',
   'roundTo',
+  'shape',
   'macs',
   'params',
   'deviation',
@@ -262,7 +276,7 @@ export type ExportRow = Attempt & { target: string; targetMacs: number; role: At
 
 /**
  * `campaign export --format csv`: a header and one line per attempt, {@link EXPORT_CSV_COLUMNS}: the strategy's
- * fields flattened, `accuracy` the quick accuracy proxy's top-1, `score*` the candidate's score (top-1 and
+ * fields flattened, `shape` its {@link shapeText} (`-`, `local; non-isomorphic`, stage ratios), `accuracy` the quick accuracy proxy's top-1, `score*` the candidate's score (top-1 and
  * loss as fractions, as recorded), `rescore*` a finalist's second score — empty cells where absent; RFC 4180
  * quoting.
  */
@@ -281,6 +295,7 @@ export function exportCsv(rows: readonly ExportRow[]): string {
     const flat: Record<string, unknown> = {
       ...r,
       ...r.strategy,
+      shape: shapeText(r.strategy),
       accuracy: r.accuracyProxy?.top1,
       scoreMode: r.score?.mode,
       scoreTop1: r.score?.top1,

@@ -5,6 +5,7 @@
 import { scoreModeText, screenText, type Attempt } from '../core/attempt';
 import { decidingScore, runnerUp, searchCost, top1ErrorWords } from '../core/attempt-selection';
 import { attemptRole } from '../core/search-state';
+import { shapeParts } from '../core/strategy';
 import { MISSING, acc, bandText, esc, fixed, int, isNum, macs, ms, pct, pp, si, times, usd } from './format';
 import type { LatencyByDevice, LatencyPoint, ReportData, TargetReport } from './report-data';
 import { DEVICES, type Device } from './model-charts';
@@ -95,10 +96,8 @@ function strategyCell(a: Attempt): string {
   const lines = [
     `<span class="nowrap">ratio <strong>${esc(fixed(s.pruningRatio, 3))}</strong></span> <span class="nowrap">· ${esc(s.importance)} · round ${esc(s.roundTo)}</span>`,
   ];
-  const stages = Object.entries(s.stageRatios ?? {});
-  if (stages.length) lines.push(stages.map(([k, v]) => `${esc(k)} ${esc(fixed(v, 2))}`).join(', '));
-  if (isNum(s.maxLayerRatio)) lines.push(`max layer ${esc(fixed(s.maxLayerRatio, 2))}`);
-  if (s.ignoredLayers?.length) lines.push(`ignored: ${esc(s.ignoredLayers.join(', '))}`);
+  const shape = shapeParts(s);
+  if (shape.length) lines.push(esc(shape.join(' · ')));
   return lines.map((l, i) => (i === 0 ? l : `<div class="sub">${l}</div>`)).join('');
 }
 

@@ -161,7 +161,7 @@ describe('CLI against a real campaign', () => {
     const csv = await cli('campaign', 'export', id, '--format', 'csv');
     const lines = csv.out.trim().split('\n');
     expect(lines[0]).toBe(
-      'target,targetMacs,index,role,agent,pruningRatio,importance,roundTo,macs,params,deviation,inBand,kept,accuracy,scoreMode,scoreTop1,scoreLoss,scoreCount,scoreSteps,scoreError,rescoreTop1,rescoreLoss,rescoreCount,rescoreSteps,rescoreError,wallMs,error,rationale',
+      'target,targetMacs,index,role,agent,pruningRatio,importance,roundTo,shape,macs,params,deviation,inBand,kept,accuracy,scoreMode,scoreTop1,scoreLoss,scoreCount,scoreSteps,scoreError,rescoreTop1,rescoreLoss,rescoreCount,rescoreSteps,rescoreError,wallMs,error,rationale',
     );
     expect(lines).toHaveLength(logs[0]!.attempts.length + 1);
     // Exactly one attempt is the kept one, and it is the one the log names.

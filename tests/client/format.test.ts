@@ -263,3 +263,49 @@ test.each([
     fineTuneLine(label, { ...ft, checkpoints: ft.checkpoints.map((c) => ({ ...c, ref: REF })) }, 10),
   ).toBe(line),
 );
+
+describe("the candidates' shapes in the log table and the export", () => {
+  // A scored search's candidates: the base family's landing, isomorphic off, per-layer uniform L1, a stage
+  // allocation. Without the shape column the first two read alike (l2, round 8).
+  const shaped: Attempt[] = [
+    at(1, -0.01, { score: zeroShot }),
+    at(2, -0.02, { strategy: baseStrategy(0.24, { isomorphic: false }), score: zeroShot }),
+    at(3, -0.03, {
+      strategy: baseStrategy(0.32, { importance: 'l1', globalPruning: false, isomorphic: false, roundTo: 1 }),
+      score: zeroShot,
+    }),
+    at(4, -0.01, {
+      strategy: baseStrategy(0.27, { stageRatios: { stage1: 0, stage3: 0.54, stage2: 0.31, stem: 0.05 } }),
+      score: zeroShot,
+    }),
+  ];
+
+  test('the log has a shape column after round: -, non-isomorphic, local; non-isomorphic, stage ratios', () => {
+    const rows = attemptsTable(shaped, 1).split('\n');
+    const head = rows[0]!.split(/\s{2,}/);
+    expect(head.slice(head.indexOf('round'), head.indexOf('round') + 3)).toEqual(['round', 'shape', 'MACs']);
+    // The shape cell sits between the round and the MACs cells of each row.
+    const shapeOf = (row: string) => /\s(?:8|1)\s{2,}(.+?)\s{2,}\d+\.\d+ M\s/.exec(row)?.[1];
+    expect(rows.slice(2).map(shapeOf)).toEqual([
+      '-',
+      'non-isomorphic',
+      'local; non-isomorphic',
+      // 4 stage ratios are 51 characters: the cell ends in … at 32 (the export has them whole)
+      'stage1=0.000; stage3=0.540; sta…',
+    ]);
+  });
+
+  test('the export has the whole shape', () => {
+    const csv = exportCsv(
+      shaped.map((a) => ({ ...a, target: 't', targetMacs: 10e6, role: 'candidate' as const, kept: false })),
+    ).split('\n');
+    const col = csv[0]!.split(',').indexOf('shape');
+    expect(col).toBe(csv[0]!.split(',').indexOf('roundTo') + 1);
+    expect(csv.slice(1).map((l) => l.split(',')[col])).toEqual([
+      '-',
+      'non-isomorphic',
+      'local; non-isomorphic',
+      'stage1=0.000; stage3=0.540; stage2=0.310; stem=0.050',
+    ]);
+  });
+});

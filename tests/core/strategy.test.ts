@@ -1,6 +1,6 @@
 import type { Attempt } from '../../src/core/attempt';
 import { assessSearch } from '../../src/core/divergence-monitor';
-import { baseStrategy, strategyKey, type Strategy } from '../../src/core/strategy';
+import { baseStrategy, shapeParts, shapeText, strategyKey, type Strategy } from '../../src/core/strategy';
 
 const key = (over: Partial<Strategy> = {}) => strategyKey(baseStrategy(0.3, over));
 
@@ -76,5 +76,42 @@ describe('the divergence monitor sees a repeat stated with the engine defaults',
     expect(verdict.action).toBe('switch-agent');
     expect(verdict.reason).toBe('repeated-strategy');
     expect(verdict.detail).toMatch(/attempt #?1\b/);
+  });
+});
+
+describe('shapeParts / shapeText: what a strategy changes of global isomorphic pruning, in words', () => {
+  test("each candidate shape of a scored search reads apart from the base's", () => {
+    expect(shapeParts(baseStrategy(0.3))).toEqual([]);
+    expect(shapeText(baseStrategy(0.3))).toBe('-');
+    // The extended search's shapes: isomorphic off, per-layer uniform L1, a stage allocation.
+    expect(shapeText(baseStrategy(0.24, { isomorphic: false }))).toBe('non-isomorphic');
+    expect(
+      shapeText(
+        baseStrategy(0.32, { importance: 'l1', globalPruning: false, isomorphic: false, roundTo: 1 }),
+      ),
+    ).toBe('local; non-isomorphic');
+    expect(shapeText(baseStrategy(0.27, { stageRatios: { stage1: 0, stage3: 0.5412 } }))).toBe(
+      'stage1=0.000; stage3=0.541',
+    );
+  });
+
+  test('layer ratios name three then count; ignored layers name three then count; the rest in order', () => {
+    const s = baseStrategy(0.3, {
+      layerRatios: { a: 0.1, b: 0.2, c: 0.3, d: 0.4, e: 0.5 },
+      maxLayerRatio: 0.8,
+      ignoredLayers: ['fc', 'conv1', 'x', 'y'],
+      iterativeSteps: 3,
+      vit: { pruneHeads: true, pruneHeadDims: false, headRatio: 0.25 },
+    });
+    expect(shapeParts(s)).toEqual([
+      'a=0.100',
+      'b=0.200',
+      'c=0.300',
+      '+2 layer ratios',
+      'maxLayer=0.8',
+      'ignore fc,conv1,x +1',
+      'steps=3',
+      'vit heads=y dims=n headRatio=0.25',
+    ]);
   });
 });

@@ -152,6 +152,37 @@ describe('renderReport', () => {
     expect(html).not.toContain('score top-1');
   });
 
+  it("shows each attempt's shape under its strategy, so candidates that differ only in shape read apart", () => {
+    const t = reportFixture.targets[0]!;
+    const base = t.attempts.find((a) => a.index === 4)!;
+    const shapes = [
+      { globalPruning: true, isomorphic: false },
+      { importance: 'l1' as const, globalPruning: false, isomorphic: false, roundTo: 1 },
+      { globalPruning: true, isomorphic: true, stageRatios: { layer3: 0, layer4: 0.54 } },
+    ];
+    const page = renderReport({
+      ...reportFixture,
+      targets: [
+        {
+          ...t,
+          chosenIndex: 8,
+          attempts: shapes.map((shape, i) => ({
+            ...base,
+            index: 8 + i,
+            strategy: { ...base.strategy, stageRatios: undefined, ...shape },
+          })),
+        },
+      ],
+    });
+    const cell = (i: number) =>
+      page.match(new RegExp(`<tr[^>]*><td class="num">${i}<div[^]*?<td class="strategy">([^]*?)</td>`))![1];
+    expect(cell(8)).toContain('<div class="sub">non-isomorphic</div>');
+    expect(cell(9)).toContain('· l1 · round 1</span><div class="sub">local · non-isomorphic</div>');
+    expect(cell(10)).toContain('<div class="sub">layer3=0.000 · layer4=0.540</div>');
+    // Global isomorphic pruning with nothing else set has no shape line.
+    expect(renderReport(reportFixture)).toMatch(/<td class="strategy">(?:(?!<\/td>)[^])*<\/span><\/td>/);
+  });
+
   it("says by how much the kept score led the next one, beside one score's sampling error", () => {
     // The bench's 100-class mild cut after 160 recovery steps on 1,000 held-out images: #13 kept at 87.1 %,
     // #10 next (86.3 %, level on top-1 with #9 and ahead of it on loss); 1.96 sqrt(0.871 x 0.129 / 1000) = 2.08 points.

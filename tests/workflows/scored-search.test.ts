@@ -213,6 +213,18 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
         afterAttempt: candidates[3]!.index,
         note: expect.stringMatching(/^candidate: l1 per-layer uniform in band \([-+]?\d+\.\d+%\)$/) as string,
       });
+      // The log tells the shapes apart in its shape column (after round, before MACs): the base family's
+      // landing is global isomorphic (-), then the allocation's stage ratios, isomorphic off, per-layer L1.
+      const shapeCell = (index: number) =>
+        new RegExp(`^${index}\\s.*?\\s(?:l1|l2)\\s+\\d+\\s{2,}(.+?)\\s{2,}\\d+(?:\\.\\d+)? [KM]\\s`).exec(
+          attemptsTable(log!.attempts, log!.chosenIndex)
+            .split('\n')
+            .find((l) => new RegExp(`^${index}\\s`).test(l))!,
+        )?.[1];
+      expect(shapeCell(candidates[0]!.index)).toBe('-');
+      expect(shapeCell(candidates[1]!.index)).toMatch(/^[\w.]+=\d\.\d{3}/);
+      expect(shapeCell(candidates[2]!.index)).toBe('non-isomorphic');
+      expect(shapeCell(candidates[3]!.index)).toBe('local; non-isomorphic');
       // The first candidate (the base family's convergence) was not a scaling round: not screened.
       expect(candidates[0]!.screen).toBeUndefined();
       expect(allocation.at(-1)!.score).toMatchObject({ mode: 'zero-shot', count: 64 });
