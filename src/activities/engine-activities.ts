@@ -165,6 +165,7 @@ export function createEngineActivities(deps: ActivityDeps) {
     onProgress: (ev: Progress) => void,
   ): Promise<{ strategy?: Strategy; record: ScreenRecord }> {
     const proposedRatio = input.strategy.pruningRatio;
+    const proposedRoundTo = input.strategy.roundTo;
     try {
       const out = await screenIntoBand(
         deps.engine,
@@ -179,7 +180,7 @@ export function createEngineActivities(deps: ActivityDeps) {
         },
         { onProgress, ...optSignal() },
       );
-      const record = { shapes: out.shapes, proposedRatio, wallMs: out.wallMs };
+      const record = { shapes: out.shapes, proposedRatio, proposedRoundTo, wallMs: out.wallMs };
       return out.pick
         ? { strategy: out.pick.strategy, record: { ...record, landed: true, predictedMacs: out.pick.macs } }
         : { record: { ...record, landed: false } };
@@ -188,7 +189,14 @@ export function createEngineActivities(deps: ActivityDeps) {
       if (cancellationSignal()?.aborted) throw toActivityFailure(err);
       const message = err instanceof Error ? err.message : String(err);
       return {
-        record: { shapes: 0, proposedRatio, landed: false, wallMs: 0, error: message.split('\n')[0]! },
+        record: {
+          shapes: 0,
+          proposedRatio,
+          proposedRoundTo,
+          landed: false,
+          wallMs: 0,
+          error: message.split('\n')[0]!,
+        },
       };
     }
   }

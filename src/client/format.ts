@@ -186,9 +186,7 @@ export function attemptsTable(attempts: Attempt[], chosenIndex: number | null = 
         (a.scoreError !== undefined ? `scoring failed: ${a.scoreError}` : undefined) ??
         (a.rescoreError !== undefined ? `second score failed: ${a.rescoreError}` : undefined) ??
         a.fallbackReason ??
-        ([a.screen && screenText(a.screen, a.strategy.pruningRatio), a.strategy.rationale]
-          .filter(Boolean)
-          .join('; ') ||
+        ([a.screen && screenText(a.screen, a.strategy), a.strategy.rationale].filter(Boolean).join('; ') ||
           '')
       )
         .replace(/\s+/g, ' ')

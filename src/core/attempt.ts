@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ArtifactRefSchema } from './artifact-ref';
-import { StrategySchema } from './strategy';
+import { StrategySchema, type Strategy } from './strategy';
 
 /** Agents that can propose strategies. `human` marks an override sent by a user through an update. */
 export const AgentNameSchema = z.enum(['solver', 'grid', 'claude', 'hybrid', 'human']);
@@ -68,16 +68,18 @@ export function scoreModeText(score: Pick<CandidateScore, 'mode' | 'steps'>): st
  * every shape it scales: extended-search candidates and human overrides with `scaleToBand`). `landed`: an
  * in-band value was found, and the attempt's strategy is it, predicted at `predictedMacs` (which `prune`
  * measures exactly); otherwise the proposal was pruned as given, and `error` says why when the dry run
- * failed.
+ * failed. `proposedRoundTo` is the proposal's rounding: where no ratio landed at it, the screen tries
+ * `roundTo: 1`, and the attempt's strategy says which one landed (absent in records made before it was kept).
  *
  * @example
  * // the solver proposed ratio 0.31 for `lamp importance`; 120 dry-run shapes later, ratio 0.2937 is in band:
- * { shapes: 120, proposedRatio: 0.31, landed: true, predictedMacs: 13_716_480, wallMs: 2410 }
+ * { shapes: 120, proposedRatio: 0.31, proposedRoundTo: 8, landed: true, predictedMacs: 13_716_480, wallMs: 2410 }
  */
 export const ScreenRecordSchema = z
   .object({
     shapes: z.number().int().min(0),
     proposedRatio: z.number(),
+    proposedRoundTo: z.number().int().min(1).optional(),
     landed: z.boolean(),
     predictedMacs: z.number().min(0).optional(),
     wallMs: z.number().min(0),
@@ -91,17 +93,23 @@ export type ScreenRecord = z.infer<typeof ScreenRecordSchema>;
  * proposal was pruned as given.
  *
  * @example
- * screenText({ shapes: 120, proposedRatio: 0.31, landed: true, predictedMacs: 1.37e7, wallMs: 2410 }, 0.2937)
+ * screenText({ shapes: 120, proposedRatio: 0.31, landed: true, predictedMacs: 1.37e7, wallMs: 2410 }, { pruningRatio: 0.2937, roundTo: 8 })
  * // 'screened 120 shapes by dry run: ratio 0.310 -> 0.294'
- * screenText({ shapes: 288, proposedRatio: 0.31, landed: false, wallMs: 5100 }, 0.31)
+ * // no ratio landed at roundTo 8, one did at 1:
+ * screenText({ shapes: 216, proposedRatio: 0.2206, proposedRoundTo: 8, landed: true, wallMs: 1909 }, { pruningRatio: 0.32, roundTo: 1 })
+ * // 'screened 216 shapes by dry run: ratio 0.221 -> 0.320, roundTo 8 -> 1'
+ * screenText({ shapes: 288, proposedRatio: 0.31, landed: false, wallMs: 5100 }, { pruningRatio: 0.31, roundTo: 8 })
  * // 'screened 288 shapes by dry run: none in band; pruned as proposed'
  */
-export function screenText(screen: ScreenRecord, prunedRatio: number): string {
+export function screenText(screen: ScreenRecord, pruned: Pick<Strategy, 'pruningRatio' | 'roundTo'>): string {
   if (screen.error !== undefined) return `dry-run screen failed (${screen.error}); pruned as proposed`;
   const head = `screened ${screen.shapes} shapes by dry run`;
-  return screen.landed
-    ? `${head}: ratio ${screen.proposedRatio.toFixed(3)} -> ${prunedRatio.toFixed(3)}`
-    : `${head}: none in band; pruned as proposed`;
+  if (!screen.landed) return `${head}: none in band; pruned as proposed`;
+  const rounding =
+    screen.proposedRoundTo !== undefined && screen.proposedRoundTo !== pruned.roundTo
+      ? `, roundTo ${screen.proposedRoundTo} -> ${pruned.roundTo}`
+      : '';
+  return `${head}: ratio ${screen.proposedRatio.toFixed(3)} -> ${pruned.pruningRatio.toFixed(3)}${rounding}`;
 }
 
 /**

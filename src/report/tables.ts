@@ -112,7 +112,7 @@ function notesCell(a: Attempt): string {
     parts.push(
       `<div class="flag flag-error">second score failed (finalist not kept): ${esc(a.rescoreError)}</div>`,
     );
-  if (a.screen) parts.push(`<div class="flag">${esc(screenText(a.screen, a.strategy.pruningRatio))}</div>`);
+  if (a.screen) parts.push(`<div class="flag">${esc(screenText(a.screen, a.strategy))}</div>`);
   const r = a.strategy.rationale?.trim();
   if (r) {
     parts.push(

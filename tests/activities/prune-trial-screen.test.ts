@@ -61,7 +61,7 @@ describe('pruneTrial with a dry-run screen (real warm engine, real S3)', () => {
 
   test('a screened proposal is pruned at the screened ratio and lands at the predicted MACs', async () => {
     const r = await trial(acts, 2, 0.1, { targetMacs, band: BAND, scale: 'ratio' });
-    expect(r.screen).toMatchObject({ landed: true, proposedRatio: 0.1 });
+    expect(r.screen).toMatchObject({ landed: true, proposedRatio: 0.1, proposedRoundTo: 8 });
     expect(r.screen!.shapes).toBeGreaterThanOrEqual(96);
     expect(r.screen!.error).toBeUndefined();
     expect(r.strategy).toBeDefined();
@@ -69,7 +69,8 @@ describe('pruneTrial with a dry-run screen (real warm engine, real S3)', () => {
     // The prune measured what the dry run predicted, in band.
     expect(r.macs).toBe(r.screen!.predictedMacs);
     expect(inBand(deviation(r.macs, targetMacs), BAND)).toBe(true);
-    expect(screenText(r.screen!, r.strategy!.pruningRatio)).toBe(
+    expect(r.strategy!.roundTo).toBe(8);
+    expect(screenText(r.screen!, r.strategy!)).toBe(
       `screened ${r.screen!.shapes} shapes by dry run: ratio 0.100 -> ${r.strategy!.pruningRatio.toFixed(3)}`,
     );
   }, 120_000);
@@ -84,6 +85,8 @@ describe('pruneTrial with a dry-run screen (real warm engine, real S3)', () => {
     expect(r.strategy).toBeUndefined();
     expect(r.macs).toBe(unscreened.macs);
     expect(r.params).toBe(unscreened.params);
-    expect(screenText(r.screen!, 0.1)).toBe(`dry-run screen failed (${r.screen!.error}); pruned as proposed`);
+    expect(screenText(r.screen!, { pruningRatio: 0.1, roundTo: 8 })).toBe(
+      `dry-run screen failed (${r.screen!.error}); pruned as proposed`,
+    );
   }, 120_000);
 });

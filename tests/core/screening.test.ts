@@ -76,12 +76,26 @@ describe('screening (the pure half of the dry-run screen)', () => {
       predictedMacs: 13_716_480,
       wallMs: 2410,
     };
-    expect(screenText(landed, 0.2937)).toBe('screened 120 shapes by dry run: ratio 0.310 -> 0.294');
-    expect(screenText({ shapes: 288, proposedRatio: 0.31, landed: false, wallMs: 5100 }, 0.31)).toBe(
+    const at = (pruningRatio: number, roundTo = 8) => ({ pruningRatio, roundTo });
+    expect(screenText(landed, at(0.2937))).toBe('screened 120 shapes by dry run: ratio 0.310 -> 0.294');
+    expect(screenText({ ...landed, proposedRoundTo: 8 }, at(0.2937))).toBe(
+      'screened 120 shapes by dry run: ratio 0.310 -> 0.294',
+    );
+    // No ratio landed at the proposal's roundTo 8; one did at 1 (the demo's per-layer L1 candidate).
+    expect(
+      screenText(
+        { shapes: 216, proposedRatio: 0.2206, proposedRoundTo: 8, landed: true, wallMs: 1909 },
+        at(0.32, 1),
+      ),
+    ).toBe('screened 216 shapes by dry run: ratio 0.221 -> 0.320, roundTo 8 -> 1');
+    expect(screenText({ shapes: 288, proposedRatio: 0.31, landed: false, wallMs: 5100 }, at(0.31))).toBe(
       'screened 288 shapes by dry run: none in band; pruned as proposed',
     );
     expect(
-      screenText({ shapes: 0, proposedRatio: 0.31, landed: false, wallMs: 0, error: 'engine crashed' }, 0.31),
+      screenText(
+        { shapes: 0, proposedRatio: 0.31, landed: false, wallMs: 0, error: 'engine crashed' },
+        at(0.31),
+      ),
     ).toBe('dry-run screen failed (engine crashed); pruned as proposed');
   });
 });

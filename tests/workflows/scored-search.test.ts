@@ -8,6 +8,7 @@ import type { Attempt } from '../../src/core/attempt';
 import type { CampaignConfigInput } from '../../src/core/campaign-config';
 import * as path from 'node:path';
 import { attemptRole } from '../../src/core/search-state';
+import { baseStrategy } from '../../src/core/strategy';
 import type { ArtifactStore } from '../../src/storage';
 import type { ArtifactRef, ArtifactSource, PutOptions } from '../../src/storage/artifact-store';
 import { keptScoreText, scoringCostText } from '../../src/report/tables';
@@ -196,8 +197,14 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
         const line = attemptsTable(log!.attempts, log!.chosenIndex)
           .split('\n')
           .find((l) => new RegExp(`^${c.index}\\s`).test(l));
+        // The shape's proposal has the config's base rounding (the default, 8; the first candidate may have
+        // landed at another); where the screen landed only at roundTo 1, the line says so.
+        const baseRoundTo = baseStrategy(0).roundTo;
+        expect(c.screen!.proposedRoundTo).toBe(baseRoundTo);
+        const rounding =
+          c.strategy.roundTo === baseRoundTo ? '' : `, roundTo ${baseRoundTo} -> ${c.strategy.roundTo}`;
         expect(line).toContain(
-          `screened ${c.screen!.shapes} shapes by dry run: ratio ${c.screen!.proposedRatio.toFixed(3)} -> ${c.strategy.pruningRatio.toFixed(3)}`,
+          `screened ${c.screen!.shapes} shapes by dry run: ratio ${c.screen!.proposedRatio.toFixed(3)} -> ${c.strategy.pruningRatio.toFixed(3)}${rounding};`,
         );
       }
       // The shapes after the allocation: isomorphic off, then per-layer uniform L1 (the classic baseline), each
