@@ -231,11 +231,11 @@ describe('a campaign that fails shows its one-line reason everywhere', () => {
     expect(log.out).toContain(
       'after attempt 0: override queued: ratio 0.1 lamp, its shape scaled into the band\n',
     );
-    // The second override is attempt 2, a human's shape (lamp, roundTo 4): the engine's dry run
+    // The second override is attempt 2, a human's shape (lamp, roundTo 4, global isomorphic: shape -): the dry run
     // screened it into the band before its one prune, so it is a candidate at the screened ratio,
     // in band, and its rationale says how far the ratio moved.
     const row2 = log.out.match(
-      /^2\s+(?:kept\s+)?candidate\s+human\s+(\d\.\d{3})\s+lamp\s+4\s+\S+ M\s+\S+%\s+IN\s.*screened (\d+) shapes by dry run: ratio 0\.100 -> (\d\.\d{3})$/m,
+      /^2\s+(?:kept\s+)?candidate\s+human\s+(\d\.\d{3})\s+lamp\s+4\s+-\s+\S+ M\s+\S+%\s+IN\s.*screened (\d+) shapes by dry run: ratio 0\.100 -> (\d\.\d{3})$/m,
     );
     expect(row2).not.toBeNull();
     const [, shownRatio, shapes, screenedRatio] = row2 as RegExpMatchArray;
