@@ -46,6 +46,22 @@ export function denseRecipe(epochs: number) {
 }
 
 /** `demo`: the whole system on embedded defaults, on a laptop CPU, in a few minutes. */
+/**
+ * Where the demo keeps its generated dataset and trained baseline, under the state dir: the paths
+ * `examples/demo-accuracy.yaml` names (relative to itself) for the default state dir.
+ *
+ * @example
+ * demoPaths({}) // { root: '<repo>/.state/demo', dataset: '<repo>/.state/demo/dataset', weights: '<repo>/.state/demo/baseline/model.pt' }
+ */
+export function demoPaths(env: Parameters<typeof stateDir>[0]): {
+  root: string;
+  dataset: string;
+  weights: string;
+} {
+  const root = path.join(stateDir(env), 'demo');
+  return { root, dataset: path.join(root, 'dataset'), weights: path.join(root, 'baseline', 'model.pt') };
+}
+
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
@@ -65,7 +81,7 @@ export function registerDemoCommand(program: Command): void {
       const t0 = Date.now();
       // The same resolution as every command: AP_TEMPORAL_PORT is the port the local server starts on.
       const { env, processEnv } = resolveClientConfig();
-      const root = path.join(stateDir(env), 'demo');
+      const { root, dataset: datasetDir, weights } = demoPaths(env);
       fs.mkdirSync(root, { recursive: true });
       const log = (msg: string) =>
         console.error(`[demo ${((Date.now() - t0) / 1000).toFixed(0).padStart(3)}s] ${msg}`);
@@ -81,7 +97,7 @@ export function registerDemoCommand(program: Command): void {
         const engine = runtime.deps.oneShotEngine;
         log('generating the dataset (10 classes of 32x32 shapes, ImageFolder layout)');
         const dataset = await engine.run<DatasetResult>('make-dataset', {
-          out: path.join(root, 'dataset'),
+          out: datasetDir,
           classes: 10,
           trainPerClass: 120,
           valPerClass: 30,
@@ -89,8 +105,7 @@ export function registerDemoCommand(program: Command): void {
           seed: 0,
         });
 
-        const baselineDir = path.join(root, 'baseline');
-        const weights = path.join(baselineDir, 'model.pt');
+        const baselineDir = path.dirname(weights);
         if (!fs.existsSync(weights)) {
           log(`training the baseline democnn for ${opts.epochs} epochs (about a minute on a laptop CPU)`);
           fs.rmSync(baselineDir, { recursive: true, force: true });
@@ -221,6 +236,11 @@ export function registerDemoCommand(program: Command): void {
         );
         console.log(`\nreport: ${report}`);
         console.log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+        console.log(
+          `\nthe baseline (${weights}) and its dataset (${datasetDir}) stay for your own campaigns: ` +
+            'examples/demo-accuracy.yaml scores 4 in-band candidates after a short recovery each ' +
+            '(agentic-pruner worker, then agentic-pruner campaign start -c examples/demo-accuracy.yaml --wait)',
+        );
         if (t.status !== 'converged') process.exitCode = 1;
       } finally {
         await runtime.stop();

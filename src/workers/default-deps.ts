@@ -9,7 +9,7 @@ import { createArtifactStore, storeConfigFromEnv, type ArtifactStore } from '../
 import type { WorkerEnv } from './worker-config';
 
 /** State directory: `AP_STATE_DIR` or `<repo>/.state`. */
-export function stateDir(env: WorkerEnv): string {
+export function stateDir(env: Pick<WorkerEnv, 'AP_STATE_DIR'>): string {
   return env.AP_STATE_DIR ?? path.join(repoRoot(), '.state');
 }
 

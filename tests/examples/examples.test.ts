@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadCampaignFile } from '../../src/client/config-file';
+import { demoPaths } from '../../src/client/demo';
 import { recoveryPlan } from '../../src/core/attempt-selection';
 import { resolveTargets } from '../../src/core/campaign-config';
 
@@ -63,6 +64,20 @@ describe('examples/', () => {
     const { steps } = recoveryPlan(config.search.recovery!.share!, finalSteps, config.search.candidates!);
     expect(text).toContain(`(here ${steps.toLocaleString('en-US')} steps each)`);
     expect(steps).toBe(5629);
+  });
+
+  it("the demo example names the demo's baseline and dataset, and scores in two stages", () => {
+    const config = loadCampaignFile(path.join(EXAMPLES, 'demo-accuracy.yaml'));
+    // Relative paths resolve against the file's folder: there, the demo writes them (default state dir).
+    const demo = demoPaths({});
+    expect(path.resolve(EXAMPLES, config.model.weights!)).toBe(demo.weights);
+    expect(path.resolve(EXAMPLES, config.dataset!.root)).toBe(demo.dataset);
+    expect(config.model.name).toBe('democnn');
+    expect(config.search).toMatchObject({
+      candidates: 4,
+      scoring: 'recovery',
+      recovery: { steps: 10, rescore: { top: 2, steps: 40 } },
+    });
   });
 
   it('the two-target Claude example resolves its fraction against the dense model', () => {

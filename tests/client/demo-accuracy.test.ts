@@ -1,0 +1,95 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createAgents } from '../../src/agents';
+import { CampaignClient } from '../../src/client/campaign-client';
+import { demoPaths } from '../../src/client/demo';
+import { finalistsLine } from '../../src/client/format';
+import { decidingScore } from '../../src/core/attempt-selection';
+import {
+  realEngines,
+  startTestWorkers,
+  tempDir,
+  testId,
+  testStore,
+  type TestWorkers,
+} from '../support/test-env';
+import { cli, withEnv } from './run-cli';
+
+// The README's Quickstart as a user runs it: `agentic-pruner demo`, then `examples/demo-accuracy.yaml` on the
+// baseline and dataset the demo left, with a worker up. The state dir is a scratch one, with the example
+// copied beside it as it sits in the repository (`examples/` next to `.state/`), so its relative paths hold.
+describe("the demo, then the README's accuracy example on the demo's baseline", () => {
+  const work = tempDir('ap-demo-');
+  const state = path.join(work, '.state');
+  const example = path.join(work, 'examples', 'demo-accuracy.yaml');
+  const engines = realEngines();
+  let env: TestWorkers | undefined;
+
+  beforeAll(() => {
+    fs.mkdirSync(path.dirname(example), { recursive: true });
+    fs.copyFileSync(path.join(__dirname, '..', '..', 'examples', 'demo-accuracy.yaml'), example);
+  });
+  afterAll(() => Promise.all([env?.stop(), engines.engine.close()]));
+
+  test(
+    'the demo says where its baseline and dataset stay; the example scores 4 candidates, 2 again, and keeps the best second score',
+    async () => {
+      const demo = await withEnv({ AP_STATE_DIR: state }, () =>
+        cli('demo', '--epochs', '2', '--finetune-epochs', '1'),
+      );
+      expect(demo.code).toBe(0);
+      const paths = demoPaths({ AP_STATE_DIR: state });
+      expect(demo.out).toContain(
+        `the baseline (${paths.weights}) and its dataset (${paths.dataset}) stay for your own campaigns: examples/demo-accuracy.yaml`,
+      );
+      expect(fs.existsSync(paths.weights)).toBe(true);
+      for (const split of ['train', 'val']) expect(fs.existsSync(path.join(paths.dataset, split))).toBe(true);
+
+      const store = testStore();
+      env = await startTestWorkers({
+        store,
+        ...engines,
+        agents: createAgents({ store }),
+        workDir: tempDir(),
+      });
+      const id = testId('demo-accuracy');
+      const run = await cli('campaign', 'start', '-c', example, '--id', id, '--wait');
+      expect({ code: run.code, err: run.err.slice(-500) }).toMatchObject({ code: 0 });
+
+      // 4 candidates x 10 first steps + 2 finalists x 40 second steps = 120 scoring steps.
+      const heading =
+        /\(converged, \d+ attempts, 4 scored and 2 finalists again with 120 fine-tune steps, kept #(\d+) \(the best second score\)\)/.exec(
+          run.out,
+        );
+      expect(heading).not.toBeNull();
+      const [log] = await new CampaignClient(env.client).log(id);
+      expect(log!.finalists).toMatchObject({ steps: 40 });
+      expect(log!.finalists!.indices).toHaveLength(2);
+      // The printed finalists line is the log's, each finalist with its second top-1.
+      expect(run.out).toContain(`${finalistsLine(log!)}\n`);
+      expect(finalistsLine(log!)).toMatch(
+        /^finalists, scored again with 40 recovery steps each: #\d+ \d+\.\d%, #\d+ \d+\.\d%$/,
+      );
+      // The two finalists are the best two first scores; the kept one has the better second score.
+      const scored = log!.attempts.filter((a) => a.score);
+      expect(scored).toHaveLength(4);
+      const byFirst = [...scored].sort(
+        (a, b) => b.score!.top1 - a.score!.top1 || a.score!.loss - b.score!.loss,
+      );
+      expect([...log!.finalists!.indices].sort()).toEqual(
+        byFirst
+          .slice(0, 2)
+          .map((a) => a.index)
+          .sort(),
+      );
+      const finalists = scored.filter((a) => log!.finalists!.indices.includes(a.index));
+      const best = [...finalists].sort(
+        (a, b) => b.rescore!.top1 - a.rescore!.top1 || a.rescore!.loss - b.rescore!.loss,
+      )[0]!;
+      expect(Number(heading![1])).toBe(best.index);
+      expect(log!.chosenIndex).toBe(best.index);
+      expect(decidingScore(log!.attempts)).toBe('rescore');
+    },
+    10 * 60_000,
+  );
+});
