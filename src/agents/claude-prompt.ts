@@ -23,7 +23,7 @@ import type { ProfileSummary } from '../core/profile';
 import type { SensitivityTable } from '../core/stage-allocation';
 import { StrategySchema, shapeText } from '../core/strategy';
 import { bandBounds, bandCenter, formatBand, inBand, type Band } from '../core/tolerance-band';
-import { formatCount, formatMacs, formatPercent } from '../core/units';
+import { formatCount, formatMacs, formatPercent, truncate } from '../core/units';
 import type { ProposeInput } from './agent';
 
 /** Name of the one tool Claude answers with. */
@@ -515,10 +515,6 @@ function renderAsk(input: ProposeInput, mode: PromptMode): string {
     );
   }
   return lines.join('\n');
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 function oneLine(text: string): string {

@@ -34,7 +34,7 @@ import type { Attempt, LlmUsage } from '../core/attempt';
 import { ExitCode, formatZodIssues, PrunerError, type ExitCodeValue } from '../core/errors';
 import type { ProfileSummary } from '../core/profile';
 import { StrategySchema, strategyKey, type Strategy } from '../core/strategy';
-import { formatPercent } from '../core/units';
+import { formatPercent, truncate } from '../core/units';
 import { transcriptKey } from '../storage/keys';
 import type { Proposal, ProposeInput, StrategyAgent } from './agent';
 import { modelTraits } from './claude-models';
@@ -568,8 +568,4 @@ function nextAttemptIndex(history: readonly Attempt[]): number {
 
 function timesWord(n: number): string {
   return n === 1 ? 'once' : n === 2 ? 'twice' : `${n} times`;
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

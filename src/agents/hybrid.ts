@@ -5,6 +5,7 @@
  * (it fits the measured MAC curve).
  */
 import { StrategySchema, type Strategy } from '../core/strategy';
+import { truncate } from '../core/units';
 import type { Proposal, ProposeInput, StrategyAgent } from './agent';
 import type { ClaudeOutcome } from './claude';
 import type { PromptMode } from './claude-prompt';
@@ -73,7 +74,7 @@ export class HybridAgent implements StrategyAgent {
 /** Both halves of the reasoning, within the Strategy's 4000-character rationale limit. */
 function combineRationale(shape: string | undefined, ratio: string | undefined): string {
   const text = `shape (claude): ${shape ?? 'no rationale'} | ratio (solver): ${ratio ?? 'no rationale'}`;
-  return text.length <= 4000 ? text : `${text.slice(0, 3999)}…`;
+  return truncate(text, 4000);
 }
 
 /** Build the hybrid agent from the Claude agent (or any {@link ShapeProposer}) and the solver. */

@@ -5,7 +5,7 @@ import type { RankBy } from '../core/campaign-config';
 import { attemptRole, type AttemptRole } from '../core/search-state';
 import { shapeText } from '../core/strategy';
 import { formatBand, type Band } from '../core/tolerance-band';
-import { formatMacs, formatPercent } from '../core/units';
+import { formatMacs, formatPercent, truncate } from '../core/units';
 import { int } from '../report/format';
 
 /** Render rows as an aligned text table. */
@@ -132,11 +132,6 @@ export function logHeading(l: {
 /** The widest `shape` cell of the log table; a longer shape ends in `…` (the export has it whole). */
 const SHAPE_CHARS = 32;
 
-/** `text` cut to `max` characters, the last one `…` when it was cut. */
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
 /**
  * The strategy log as a table: one row per attempt; `kept` marks the attempt kept for fine-tuning
  * (`chosenIndex`), `role` what the attempt was for (a `candidate` in band, a `scaling` step, `failed`),
@@ -173,7 +168,7 @@ export function attemptsTable(attempts: Attempt[], chosenIndex: number | null = 
       a.strategy.pruningRatio.toFixed(3),
       a.strategy.importance,
       a.strategy.roundTo,
-      clip(shapeText(a.strategy), SHAPE_CHARS),
+      truncate(shapeText(a.strategy), SHAPE_CHARS),
       a.error ? '-' : formatMacs(a.macs),
       a.error ? '-' : formatPercent(a.deviation),
       a.error ? 'error' : a.inBand ? 'IN' : 'out',

@@ -38,3 +38,14 @@ export function formatCount(n: number, digits = 3): string {
 export function formatPercent(fraction: number, digits = 2): string {
   return `${fraction >= 0 ? '+' : ''}${(fraction * 100).toFixed(digits)}%`;
 }
+
+/**
+ * `text` cut to `max` characters, the last one `…` when it was cut: a log cell, a prompt table cell, an
+ * error reason in one line.
+ *
+ * @example
+ * truncate('stage1=0.000; stage3=0.540; stage2=0.310', 32) // 'stage1=0.000; stage3=0.540; sta…'
+ */
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

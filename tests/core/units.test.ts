@@ -1,4 +1,4 @@
-import { formatMacs, formatPercent, parseMacs } from '../../src/core/units';
+import { formatMacs, formatPercent, parseMacs, truncate } from '../../src/core/units';
 
 describe('parseMacs', () => {
   test.each([
@@ -54,5 +54,15 @@ describe('formatting', () => {
     [0, '+0.00%'],
   ])('formatPercent(%d) = %s', (d, text) => {
     expect(formatPercent(d)).toBe(text);
+  });
+});
+
+describe('truncate: one cut for log cells, prompt cells and one-line reasons', () => {
+  test('a text of max characters or fewer stays whole; a longer one is cut to max, ending in …', () => {
+    expect(truncate('local; non-isomorphic', 32)).toBe('local; non-isomorphic');
+    expect(truncate('x'.repeat(32), 32)).toBe('x'.repeat(32));
+    const cut = truncate('stage1=0.000; stage3=0.540; stage2=0.310; stem=0.050', 32);
+    expect(cut).toBe('stage1=0.000; stage3=0.540; sta…');
+    expect(cut).toHaveLength(32);
   });
 });
