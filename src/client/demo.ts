@@ -45,7 +45,6 @@ export function denseRecipe(epochs: number) {
   } as const;
 }
 
-/** `demo`: the whole system on embedded defaults, on a laptop CPU, in a few minutes. */
 /**
  * Where the demo keeps its generated dataset and trained baseline, under the state dir: the paths
  * `examples/demo-accuracy.yaml` names (relative to itself) for the default state dir.
@@ -62,6 +61,7 @@ export function demoPaths(env: Parameters<typeof stateDir>[0]): {
   return { root, dataset: path.join(root, 'dataset'), weights: path.join(root, 'baseline', 'model.pt') };
 }
 
+/** `demo`: the whole system on embedded defaults, on a laptop CPU, in a few minutes. */
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
@@ -238,7 +238,7 @@ export function registerDemoCommand(program: Command): void {
         console.log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
         console.log(
           `\nthe baseline (${weights}) and its dataset (${datasetDir}) stay for your own campaigns: ` +
-            'examples/demo-accuracy.yaml scores 4 in-band candidates after a short recovery each ' +
+            'examples/demo-accuracy.yaml runs the accuracy search on them ' +
             '(agentic-pruner worker, then agentic-pruner campaign start -c examples/demo-accuracy.yaml --wait)',
         );
         if (t.status !== 'converged') process.exitCode = 1;

@@ -40,7 +40,9 @@ describe("the demo, then the README's accuracy example on the demo's baseline", 
       expect(demo.code).toBe(0);
       const paths = demoPaths({ AP_STATE_DIR: state });
       expect(demo.out).toContain(
-        `the baseline (${paths.weights}) and its dataset (${paths.dataset}) stay for your own campaigns: examples/demo-accuracy.yaml`,
+        `the baseline (${paths.weights}) and its dataset (${paths.dataset}) stay for your own campaigns: ` +
+          'examples/demo-accuracy.yaml runs the accuracy search on them (agentic-pruner worker, then ' +
+          'agentic-pruner campaign start -c examples/demo-accuracy.yaml --wait)\n',
       );
       expect(fs.existsSync(paths.weights)).toBe(true);
       for (const split of ['train', 'val']) expect(fs.existsSync(path.join(paths.dataset, split))).toBe(true);
