@@ -201,8 +201,7 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
     }
   }
   const chosen = finalists.length > 0 ? { indices: finalists, steps: finalistSteps } : undefined;
-  if (chosen)
-    changes.push({ afterAttempt: attempts.length, note: finalistsNote(chosen.indices, chosen.steps) });
+  if (chosen) changes.push({ afterAttempt: attempts.length, note: finalistsNote(chosen) });
   return {
     input,
     attempts,

@@ -388,6 +388,6 @@ export interface Finalists {
  * How the second stage of a two-stage scoring reads in the search's log (its own notes and the log rebuilt
  * from history): `finalists #3, #5, #7 scored again with 40 recovery steps each`.
  */
-export function finalistsNote(indices: readonly number[], steps: number): string {
+export function finalistsNote({ indices, steps }: Finalists): string {
   return `finalists ${indices.map((i) => `#${i}`).join(', ')} scored again with ${steps} recovery steps each`;
 }

@@ -412,11 +412,10 @@ export function searchReducer(state: SearchState, event: SearchEvent, config: Se
       );
     case 'recovery-planned':
       return addEvent(state, recoveryPlanNote(event.plan));
-    case 'finalists':
-      return addEvent(
-        { ...state, finalists: { indices: event.indices, steps: event.steps } },
-        finalistsNote(event.indices, event.steps),
-      );
+    case 'finalists': {
+      const finalists = { indices: event.indices, steps: event.steps };
+      return addEvent({ ...state, finalists }, finalistsNote(finalists));
+    }
     case 'rescored':
       return {
         ...state,

@@ -360,7 +360,7 @@ describe('two-stage scoring: finalists and their second scores', () => {
   });
 
   test("the log's note names the finalists and their steps", () => {
-    expect(finalistsNote([3, 5, 7], 40)).toBe(
+    expect(finalistsNote({ indices: [3, 5, 7], steps: 40 })).toBe(
       'finalists #3, #5, #7 scored again with 40 recovery steps each',
     );
   });
