@@ -131,6 +131,8 @@ export function logHeading(l: {
 
 /** The widest `shape` cell of the log table; a longer shape ends in `…` (the export has it whole). */
 const SHAPE_CHARS = 32;
+/** The log's `note` cell: the error, fallback or rationale on one line, cut with `…` past this. */
+const NOTE_CHARS = 80;
 
 /**
  * The strategy log as a table: one row per attempt; `kept` marks the attempt kept for fine-tuning
@@ -176,16 +178,19 @@ export function attemptsTable(attempts: Attempt[], chosenIndex: number | null = 
       percent(a.accuracyProxy?.top1),
       scoreText(a),
       Math.round(a.wallMs),
-      (
-        a.error ??
-        (a.scoreError !== undefined ? `scoring failed: ${a.scoreError}` : undefined) ??
-        (a.rescoreError !== undefined ? `second score failed: ${a.rescoreError}` : undefined) ??
-        a.fallbackReason ??
-        ([a.screen && screenText(a.screen, a.strategy), a.strategy.rationale].filter(Boolean).join('; ') ||
-          '')
-      )
-        .replace(/\s+/g, ' ')
-        .slice(0, 80),
+      truncate(
+        (
+          a.error ??
+          (a.scoreError !== undefined ? `scoring failed: ${a.scoreError}` : undefined) ??
+          (a.rescoreError !== undefined ? `second score failed: ${a.rescoreError}` : undefined) ??
+          a.fallbackReason ??
+          ([a.screen && screenText(a.screen, a.strategy), a.strategy.rationale].filter(Boolean).join('; ') ||
+            '')
+        )
+          .replace(/\s+/g, ' ')
+          .trim(),
+        NOTE_CHARS,
+      ),
     ]),
   );
 }
@@ -269,7 +274,7 @@ export type ExportRow = Attempt & { target: string; targetMacs: number; role: At
 
 /**
  * `campaign export --format csv`: a header and one line per attempt, {@link EXPORT_CSV_COLUMNS}: the strategy's
- * fields flattened, `shape` its {@link shapeText} (`-`, `local; non-isomorphic`, stage ratios), `accuracy` the quick accuracy proxy's top-1, `score*` the candidate's score (top-1 and
+ * fields flattened, `shape` its whole {@link shapeText} (`-`, `local; non-isomorphic`, stage ratios, every layer ratio and ignored layer), `accuracy` the quick accuracy proxy's top-1, `score*` the candidate's score (top-1 and
  * loss as fractions, as recorded), `rescore*` a finalist's second score — empty cells where absent; RFC 4180
  * quoting.
  */
@@ -288,7 +293,7 @@ export function exportCsv(rows: readonly ExportRow[]): string {
     const flat: Record<string, unknown> = {
       ...r,
       ...r.strategy,
-      shape: shapeText(r.strategy),
+      shape: shapeText(r.strategy, { whole: true }),
       accuracy: r.accuracyProxy?.top1,
       scoreMode: r.score?.mode,
       scoreTop1: r.score?.top1,

@@ -89,32 +89,34 @@ export function strategyKey(strategy: Strategy): string {
 
 /**
  * What a strategy changes of global isomorphic pruning, each in a few words, in a fixed order: `local`
- * (per-layer ratios, no global ranking), `non-isomorphic`, stage and layer ratios (3 layers named, then a
- * count), `maxLayer`, ignored layers (3 named), `steps`, the ViT options. Empty for global isomorphic pruning
- * with nothing else set. The words the Claude prompt's `overrides` column, the strategy log's `shape`
- * column, the report's strategy cell and the export's `shape` column all show, so two candidates that differ
- * only in shape never look alike.
+ * (per-layer ratios, no global ranking), `non-isomorphic`, stage and layer ratios, `maxLayer`, ignored
+ * layers, `steps`, the ViT options. Empty for global isomorphic pruning with nothing else set. The words the
+ * Claude prompt's `overrides` column, the strategy log's `shape` column, the report's strategy cell and the
+ * export's `shape` column all show, so two candidates that differ only in shape never look alike.
+ *
+ * Layer ratios and ignored layers name 3 layers, then a count (the log's and the prompt's cells); with
+ * `whole`, every one (the report and the export, where nothing may be left out).
  *
  * @example
  * shapeParts(baseStrategy(0.3)) // []
  * shapeParts(baseStrategy(0.3, { importance: 'l1', globalPruning: false, isomorphic: false })) // ['local', 'non-isomorphic']
  * shapeParts(baseStrategy(0.3, { stageRatios: { stage1: 0, stage3: 0.54 } })) // ['stage1=0.000', 'stage3=0.540']
  */
-export function shapeParts(s: Strategy): string[] {
+export function shapeParts(s: Strategy, { whole = false }: { whole?: boolean } = {}): string[] {
+  const named = whole ? Infinity : 3;
   const parts: string[] = [];
   if (!s.globalPruning) parts.push('local');
   if (!s.isomorphic) parts.push('non-isomorphic');
   if (s.stageRatios) parts.push(...Object.entries(s.stageRatios).map(([k, v]) => `${k}=${v.toFixed(3)}`));
   if (s.layerRatios) {
     const entries = Object.entries(s.layerRatios);
-    parts.push(...entries.slice(0, 3).map(([k, v]) => `${k}=${v.toFixed(3)}`));
-    if (entries.length > 3) parts.push(`+${entries.length - 3} layer ratios`);
+    parts.push(...entries.slice(0, named).map(([k, v]) => `${k}=${v.toFixed(3)}`));
+    if (entries.length > named) parts.push(`+${entries.length - named} layer ratios`);
   }
   if (s.maxLayerRatio !== undefined) parts.push(`maxLayer=${s.maxLayerRatio}`);
   if (s.ignoredLayers?.length) {
-    parts.push(
-      `ignore ${s.ignoredLayers.slice(0, 3).join(',')}${s.ignoredLayers.length > 3 ? ` +${s.ignoredLayers.length - 3}` : ''}`,
-    );
+    const more = s.ignoredLayers.length - named;
+    parts.push(`ignore ${s.ignoredLayers.slice(0, named).join(',')}${more > 0 ? ` +${more}` : ''}`);
   }
   if (s.iterativeSteps !== undefined) parts.push(`steps=${s.iterativeSteps}`);
   if (s.vit) {
@@ -131,8 +133,8 @@ export function shapeParts(s: Strategy): string[] {
  * @example
  * shapeText(baseStrategy(0.3, { isomorphic: false })) // 'non-isomorphic'
  */
-export function shapeText(s: Strategy): string {
-  return shapeParts(s).join('; ') || '-';
+export function shapeText(s: Strategy, options: { whole?: boolean } = {}): string {
+  return shapeParts(s, options).join('; ') || '-';
 }
 
 function canonicalJson(value: unknown): string {

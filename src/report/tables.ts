@@ -96,7 +96,7 @@ function strategyCell(a: Attempt): string {
   const lines = [
     `<span class="nowrap">ratio <strong>${esc(fixed(s.pruningRatio, 3))}</strong></span> <span class="nowrap">· ${esc(s.importance)} · round ${esc(s.roundTo)}</span>`,
   ];
-  const shape = shapeParts(s);
+  const shape = shapeParts(s, { whole: true });
   if (shape.length) lines.push(esc(shape.join(' · ')));
   return lines.map((l, i) => (i === 0 ? l : `<div class="sub">${l}</div>`)).join('');
 }

@@ -308,4 +308,30 @@ describe("the candidates' shapes in the log table and the export", () => {
       'stage1=0.000; stage3=0.540; stage2=0.310; stem=0.050',
     ]);
   });
+
+  test('the export names every layer ratio and ignored layer, where the log names three and a count', () => {
+    const many = at(5, -0.01, {
+      strategy: baseStrategy(0.3, {
+        layerRatios: { a: 0.1, b: 0.2, c: 0.3, d: 0.4, e: 0.5 },
+        ignoredLayers: ['fc', 'conv1', 'x', 'y'],
+      }),
+      score: zeroShot,
+    });
+    const csv = exportCsv([{ ...many, target: 't', targetMacs: 10e6, role: 'candidate', kept: false }]).split(
+      '\n',
+    );
+    // Quoted after roundTo, since the ignored layers are joined by commas.
+    expect(csv[1]).toContain(',8,"a=0.100; b=0.200; c=0.300; d=0.400; e=0.500; ignore fc,conv1,x,y",');
+    expect(attemptsTable([many], 1)).toContain(' a=0.100; b=0.200; c=0.300; +2 l… ');
+  });
+});
+
+test("the log's note cell is cut with … at 80 characters, whitespace folded; a short one is whole", () => {
+  const long = `${'why '.repeat(30)}end`;
+  const row = (rationale: string) =>
+    attemptsTable([at(1, -0.01, { strategy: baseStrategy(0.3, { rationale }) })], 1).split('\n')[2]!;
+  const note = row(`  ${long.replace(/ /g, '\n ')}`).slice(-80);
+  expect(note).toBe(`${'why '.repeat(19)}why…`);
+  expect(note).toHaveLength(80);
+  expect(row('scale to the band')).toMatch(/\sscale to the band$/);
 });

@@ -113,5 +113,16 @@ describe('shapeParts / shapeText: what a strategy changes of global isomorphic p
       'steps=3',
       'vit heads=y dims=n headRatio=0.25',
     ]);
+    // Whole (the report, the export): every layer ratio and ignored layer, no counts.
+    expect(shapeParts(s, { whole: true }).slice(0, 7)).toEqual([
+      'a=0.100',
+      'b=0.200',
+      'c=0.300',
+      'd=0.400',
+      'e=0.500',
+      'maxLayer=0.8',
+      'ignore fc,conv1,x,y',
+    ]);
+    expect(shapeText(baseStrategy(0.3, { ignoredLayers: ['fc', 'conv1', 'x'] }))).toBe('ignore fc,conv1,x');
   });
 });

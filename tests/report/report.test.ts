@@ -159,6 +159,7 @@ describe('renderReport', () => {
       { globalPruning: true, isomorphic: false },
       { importance: 'l1' as const, globalPruning: false, isomorphic: false, roundTo: 1 },
       { globalPruning: true, isomorphic: true, stageRatios: { layer3: 0, layer4: 0.54 } },
+      { layerRatios: { a: 0.1, b: 0.2, c: 0.3, d: 0.4 }, ignoredLayers: ['fc', 'conv1', 'x', 'y'] },
     ];
     const page = renderReport({
       ...reportFixture,
@@ -179,6 +180,10 @@ describe('renderReport', () => {
     expect(cell(8)).toContain('<div class="sub">non-isomorphic</div>');
     expect(cell(9)).toContain('· l1 · round 1</span><div class="sub">local · non-isomorphic</div>');
     expect(cell(10)).toContain('<div class="sub">layer3=0.000 · layer4=0.540</div>');
+    // The report names every layer ratio and ignored layer (the log's cell names three and a count).
+    expect(cell(11)).toContain(
+      '<div class="sub">a=0.100 · b=0.200 · c=0.300 · d=0.400 · ignore fc,conv1,x,y</div>',
+    );
     // Global isomorphic pruning with nothing else set has no shape line.
     expect(renderReport(reportFixture)).toMatch(/<td class="strategy">(?:(?!<\/td>)[^])*<\/span><\/td>/);
   });
