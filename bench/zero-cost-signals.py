@@ -1,0 +1,290 @@
+"""Diagnostic for issue 12: do training-free signals of a pruned shape order a run's candidates?
+
+The recovery score measures how fast a candidate recovers, and in two of the six 100-class cases the candidate
+that ends best recovers slowest. Signals from neural-architecture search that need no training measure a
+shape's capacity instead, so they might see what a short recovery does not. For every candidate of a
+bench/accuracy campaign folder (``WORK/campaign/<id>/attempt-<n>``, the pruned models the campaign scored),
+after the engine's batch-norm recalibration on the score's calibration sample of train/:
+
+- ``params``: the pruned model's parameter count;
+- ``naswot``: log-determinant of the kernel of the ReLUs' binary codes over one batch (Mellor et al., 2021);
+- ``synflow``: log10 of sum |w * dR/dw| with |w| and an all-ones input, no data (Tanaka et al., 2020);
+- ``gradNorm``, ``snip``: the L2 norm of the cross-entropy's gradient, and sum |w * g|, on that batch;
+- ``minWidth``, ``meanWidth``: the smallest and the mean kept fraction of the dense model's conv channels;
+- ``zeroShotTop1``, ``zeroShotLoss``, ``teacherKl``: the recalibrated model on the held-out slice (no steps).
+
+With ``--finals`` (bench/accuracy-new-val outputs of this case's dense model) each candidate gets the mean final
+top-1 of its fine-tunes of ``--final-steps`` on the new val images (matched by MACs and parameters, as
+bench/accuracy pairs them), and the last line is Spearman's rho of every signal against it. ``val/`` is never read.
+
+Usage (the engine's environment):
+  PYTHONPATH=engine engine/.venv/bin/python bench/zero-cost-signals.py --campaign WORK/campaign/<id> \\
+      --dataset WORK/dataset-c100-200x15 --teacher WORK/dense-democnn-16e-c100-200x15/model.pt --classes 100 \\
+      --finals bench/results/recovery-sweep/xeon-c100-new-val.jsonl > signals.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from agentic_engine import score as S
+from agentic_engine import training as T
+from agentic_engine.macs import count_macs
+
+SIGNALS = (
+    "params",
+    "naswot",
+    "synflow",
+    "gradNorm",
+    "snip",
+    "minWidth",
+    "meanWidth",
+    "zeroShotTop1",
+    "zeroShotLoss",
+    "teacherKl",
+)
+# Lower is better for these: their rho is taken of the negated signal, so +1 always means "orders as the finals".
+LOWER_IS_BETTER = {"zeroShotLoss", "teacherKl"}
+
+
+def ranks(values: list[float]) -> np.ndarray:
+    """1-based ranks, ties given their mean rank (Spearman's convention)."""
+    v = np.asarray(values, dtype=float)
+    order = np.argsort(v, kind="stable")
+    r = np.empty(len(v))
+    r[order] = np.arange(1, len(v) + 1)
+    for x in np.unique(v):
+        tied = v == x
+        r[tied] = r[tied].mean()
+    return r
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    """Spearman's rank correlation: Pearson's of the ranks; nan when either side is constant."""
+    ra, rb = ranks(a), ranks(b)
+    if ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def naswot(model: nn.Module, x: torch.Tensor) -> float:
+    """log|K| with K[i,j] the number of ReLU units on which images i and j agree (both on or both off)."""
+    codes: list[torch.Tensor] = []
+
+    def hook(_m: nn.Module, _i: Any, out: torch.Tensor) -> None:
+        codes.append((out.detach().flatten(1) > 0).float())
+
+    handles = [
+        m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)
+    ]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    c = torch.cat(codes, 1).double()
+    k = c @ c.T + (1 - c) @ (1 - c).T
+    return float(torch.slogdet(k)[1])
+
+
+def synflow(model: nn.Module, image_size: int) -> float:
+    """log10 sum |w * dR/dw|, R the output's sum with every weight replaced by |w| and an all-ones input."""
+    m = copy.deepcopy(model).double().eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.abs_()
+    m.zero_grad()
+    m(torch.ones(1, 3, image_size, image_size, dtype=torch.double)).sum().backward()
+    total = sum(
+        float((p * p.grad).abs().sum()) for p in m.parameters() if p.grad is not None
+    )
+    return float(np.log10(total)) if total > 0 else float("-inf")
+
+
+def gradient_signals(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor
+) -> tuple[float, float]:
+    """(L2 norm of the cross-entropy's gradient, sum |w * g|) on one labelled batch, batch norms frozen."""
+    model.eval().zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    grads = [(p, p.grad) for p in model.parameters() if p.grad is not None]
+    norm = float(torch.sqrt(sum((g**2).sum() for _, g in grads)))
+    snip = float(sum((p * g).abs().sum() for p, g in grads))
+    model.zero_grad()
+    return norm, snip
+
+
+def widths(model: nn.Module, dense: nn.Module) -> tuple[float, float]:
+    """(smallest, mean) kept fraction of the dense model's output channels over the convolutions."""
+    d = {
+        n: m.out_channels for n, m in dense.named_modules() if isinstance(m, nn.Conv2d)
+    }
+    kept = [
+        m.out_channels / d[n]
+        for n, m in model.named_modules()
+        if isinstance(m, nn.Conv2d) and n in d
+    ]
+    return min(kept), float(np.mean(kept))
+
+
+def teacher_kl(model: nn.Module, teacher: nn.Module, x: torch.Tensor) -> float:
+    with torch.no_grad():
+        s, t = model(x), teacher(x)
+        return float(
+            F.kl_div(
+                F.log_softmax(s, 1),
+                F.log_softmax(t, 1),
+                log_target=True,
+                reduction="batchmean",
+            )
+        )
+
+
+def measure(
+    a: argparse.Namespace, attempt: Path, teacher: nn.Module, data: S.ScoreData
+) -> dict[str, Any]:
+    model, _ = T.load_model(
+        {"name": a.model, "numClasses": a.classes, "pruned": str(attempt)}, "model"
+    )
+    batches = data.batches()
+    S.recalibrate_batch_norm(model, batches, torch.device("cpu"))
+    x, y = batches[0]
+    held = S.score_held_out(
+        model,
+        data.index,
+        data.slices.held_out,
+        data.image_size,
+        a.batch_size,
+        torch.device("cpu"),
+    )
+    images = T.AugmentedImageFolder(data.index, data.image_size, train=False)
+    kx = torch.stack([images[j][0] for j in data.slices.held_out[: a.kl_images]])
+    norm, snip = gradient_signals(model, x, y)
+    min_w, mean_w = widths(model, teacher)
+    count = count_macs(
+        model.eval(), torch.zeros(1, 3, data.image_size, data.image_size)
+    )
+    return {
+        "attempt": int(attempt.name.split("-")[1]),
+        "macs": count.macs,
+        "params": count.params,
+        "naswot": naswot(model, x),
+        "synflow": synflow(model, data.image_size),
+        "gradNorm": norm,
+        "snip": snip,
+        "minWidth": min_w,
+        "meanWidth": mean_w,
+        "zeroShotTop1": held["top1"],
+        "zeroShotLoss": held["loss"],
+        "teacherKl": teacher_kl(model, teacher, kx),
+    }
+
+
+def finals_of(files: list[str], steps: int) -> dict[tuple[int, int], list[float]]:
+    """{(macs, params): [final top-1 on the new val images, one per seed]} of fine-tunes of ``steps``."""
+    out: dict[tuple[int, int], list[float]] = {}
+    for f in files:
+        for line in Path(f).read_text().splitlines():
+            r = json.loads(line)
+            ft = r.get("fineTune")
+            if r.get("split") != "new" or not ft or ft.get("steps") != steps:
+                continue
+            out.setdefault((int(ft["macs"]), int(ft["params"])), []).append(
+                float(r["top1"])
+            )
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--campaign", required=True, help="WORK/campaign/<id>: its attempt-<n> folders"
+    )
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--teacher", required=True, help="the dense model.pt")
+    p.add_argument("--model", default="democnn")
+    p.add_argument("--classes", type=int, required=True)
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--score-images", type=int, default=1000)
+    p.add_argument("--kl-images", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--attempts", default="", help="only these attempt numbers (comma-separated)"
+    )
+    p.add_argument(
+        "--finals", default="", help="bench/accuracy-new-val outputs (comma-separated)"
+    )
+    p.add_argument("--final-steps", type=int, default=2442)
+    a = p.parse_args()
+    only = {int(x) for x in a.attempts.split(",") if x}
+    attempts = sorted(
+        (
+            d
+            for d in Path(a.campaign).glob("attempt-*")
+            if not only or int(d.name.split("-")[1]) in only
+        ),
+        key=lambda d: int(d.name.split("-")[1]),
+    )
+    missing = [f for f in (a.dataset, a.teacher) if not Path(f).exists()]
+    if not attempts or missing:
+        what = [f"{a.campaign}: no attempt-<n> folders"] if not attempts else []
+        print(
+            f"bench/zero-cost-signals: {'; '.join(what + [f'{f}: not found' for f in missing])}",
+            file=sys.stderr,
+        )
+        return 2
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    teacher, _ = T.load_model(
+        {"name": a.model, "numClasses": a.classes, "weights": a.teacher}, "teacher"
+    )
+    teacher.eval()
+    data = S.score_data(
+        S.ScoreDataset.model_validate({"root": a.dataset, "imageSize": a.image_size}),
+        S.ScoreCalibration.model_validate({"batches": 4, "batchSize": a.batch_size}),
+        a.score_images,
+        a.seed,
+        None,
+        None,
+    )
+    finals = finals_of([f for f in a.finals.split(",") if f], a.final_steps)
+    rows = []
+    for attempt in attempts:
+        row = measure(a, attempt, teacher, data)
+        seeds = finals.get((row["macs"], row["params"]))
+        if seeds:
+            row["final"] = float(np.mean(seeds))
+            row["finalSeeds"] = len(seeds)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    judged = [r for r in rows if "final" in r]
+    if len(judged) >= 3:
+        final = [r["final"] for r in judged]
+        rho = {
+            s: round(
+                spearman(
+                    [-r[s] if s in LOWER_IS_BETTER else r[s] for r in judged], final
+                ),
+                3,
+            )
+            for s in SIGNALS
+        }
+        print(json.dumps({"rho": rho, "candidates": len(judged)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
