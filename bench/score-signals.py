@@ -11,6 +11,10 @@ Before anything else it runs the engine's own ``score`` job on the first candida
 first row unless that row's top-1 and loss equal the job's, so the figures are the campaign's. Top-1 and loss are
 the engine's own held-out metrics (``score.score_held_out``); only the two teacher signals are computed here.
 
+With ``--zero-cost`` it runs no recovery and measures instead the training-free signals of ``bench/zero_cost.py``
+(parameters, NASWOT, SynFlow, gradient norm, SNIP, kept widths, the recalibrated zero-shot figures), with
+``--finals`` paired with each candidate's final top-1 and ranked against it.
+
 Usage (the engine's environment; one JSON line per candidate, length, kdAlpha and lr):
   PYTHONPATH=engine engine/.venv/bin/python bench/score-signals.py --campaign WORK/campaign/<id> \\
       --dataset WORK/dataset-c100-200x15 --teacher WORK/dense-democnn-16e-c100-200x15/model.pt \\
@@ -118,9 +122,30 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--score-images", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--attempts", default="", help="only these attempt numbers (comma-separated)"
+    )
+    p.add_argument(
+        "--zero-cost",
+        action="store_true",
+        help="no recovery: the training-free signals of bench/zero_cost.py",
+    )
+    p.add_argument(
+        "--finals",
+        default="",
+        help="with --zero-cost: bench/accuracy-new-val outputs (comma-separated)",
+    )
+    p.add_argument("--final-steps", type=int, default=2442)
+    p.add_argument("--kl-images", type=int, default=256)
     a = p.parse_args()
+    only = {int(x) for x in a.attempts.split(",") if x}
     attempts = sorted(
-        Path(a.campaign).glob("attempt-*"), key=lambda d: int(d.name.split("-")[1])
+        (
+            d
+            for d in Path(a.campaign).glob("attempt-*")
+            if not only or int(d.name.split("-")[1]) in only
+        ),
+        key=lambda d: int(d.name.split("-")[1]),
     )
     missing = [f for f in (a.dataset, a.teacher) if not Path(f).exists()]
     if not attempts or missing:
@@ -136,6 +161,10 @@ def main() -> int:
         {"name": a.model, "numClasses": a.classes, "weights": a.teacher}, "teacher"
     )
     teacher.eval()
+    if a.zero_cost:
+        import zero_cost  # bench/, beside this script
+
+        return zero_cost.run(a, attempts, teacher)
     steps, alphas, lrs = (
         _numbers(a.steps, int),
         _numbers(a.kd_alpha, float),

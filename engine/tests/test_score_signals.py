@@ -3,13 +3,16 @@
 It must measure what the campaign measures: its first row equals the engine's ``score`` job on the same
 request (it checks so itself and stops otherwise), one row per candidate and length in that order, the
 teacher signals in range; and a folder without candidates or a missing file is refused before any work,
-naming it.
+naming it. ``--zero-cost`` (bench/zero_cost.py) on three known cuts: rows keyed by the prune's own MACs and
+parameters, joined with a finals file, and Spearman's rho on a known order.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -116,3 +119,96 @@ def test_a_folder_without_candidates_or_a_missing_teacher_is_refused_naming_it(c
     assert missing.returncode == 2
     assert f"{tmp_path / 'none.pt'}: not found" in missing.stderr
     assert missing.stdout == ""
+
+
+# --zero-cost: the training-free signals of bench/zero_cost.py.
+
+ZERO_COST = SCRIPT.parent / "zero_cost.py"
+CUTS = {1: 0.2, 2: 0.4, 3: 0.6}
+
+
+def _zero_cost() -> Any:
+    spec = importlib.util.spec_from_file_location("zero_cost", ZERO_COST)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def three_cuts(trained_democnn: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Candidates pruned at 20, 40 and 60 % of channels, and each prune's result (its MACs and params)."""
+    from agentic_engine.prune import run as prune
+
+    folder = tmp_path_factory.mktemp("zero-cost") / "campaign"
+    pruned = {
+        index: prune(
+            {
+                "model": trained_democnn["spec"],
+                "strategy": {
+                    "importance": "l2",
+                    "globalPruning": True,
+                    "isomorphic": True,
+                    "pruningRatio": r,
+                },
+                "outDir": str(folder / f"attempt-{index}"),
+            },
+            Emitter(stream=io.StringIO()),
+        )
+        for index, r in CUTS.items()
+    }
+    return {"folder": folder, "pruned": pruned, **trained_democnn}
+
+
+def test_zero_cost_ranks_and_spearman_on_known_cases() -> None:
+    m = _zero_cost()
+    assert m.ranks([3.0, 1.0, 2.0, 2.0]).tolist() == [4.0, 1.0, 2.5, 2.5]
+    assert m.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert m.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # One swap of four: 1 - 6 * 2 / (4 * 15) = 0.8.
+    assert m.spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+    assert math.isnan(m.spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_zero_cost_one_row_per_candidate_paired_with_its_finals_and_rho_on_a_known_order(
+    three_cuts, tmp_path
+) -> None:
+    # Finals that fall as the cut grows, in the new-val file's form; a line of another fine-tune length and
+    # one of the run's own val split must be ignored.
+    finals = tmp_path / "new-val.jsonl"
+    lines = []
+    for index, top1 in ((1, 0.80), (2, 0.70), (3, 0.60)):
+        p = three_cuts["pruned"][index]
+        ft = {"steps": 2442, "macs": p["macs"], "params": p["params"]}
+        for seed, d in ((0, 0.01), (1, -0.01)):
+            lines.append({"split": "new", "top1": top1 + d, "fineTune": {**ft, "seed": seed}})
+        lines.append({"split": "val", "top1": 0.0, "fineTune": {**ft, "seed": 2}})
+        lines.append({"split": "new", "top1": 0.0, "fineTune": {**ft, "seed": 2, "steps": 100}})
+    finals.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    run = _signals(three_cuts, "--zero-cost", "--finals", str(finals))
+    assert run.returncode == 0, run.stderr
+    *rows, last = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [r["attempt"] for r in rows] == [1, 2, 3]
+    for r in rows:
+        p = three_cuts["pruned"][r["attempt"]]
+        # The pairing keys are the prune's own measured MACs and parameters.
+        assert (r["macs"], r["params"]) == (p["macs"], p["params"])
+        assert 0 < r["minWidth"] <= r["meanWidth"] <= 1
+        assert math.isfinite(r["naswot"]) and math.isfinite(r["synflow"])
+        assert r["gradNorm"] > 0 and r["snip"] > 0 and r["teacherKl"] >= 0
+        assert 0 <= r["zeroShotTop1"] <= 1
+        assert r["finalSeeds"] == 2
+    assert [r["final"] for r in rows] == pytest.approx([0.80, 0.70, 0.60])
+    # A harsher cut keeps fewer parameters and narrower layers: both order the three as the finals do.
+    assert rows[0]["params"] > rows[1]["params"] > rows[2]["params"]
+    assert last["candidates"] == 3
+    assert last["rho"]["params"] == 1.0 and last["rho"]["meanWidth"] == 1.0
+    assert set(last["rho"]) == set(_zero_cost().SIGNALS)
+
+
+def test_zero_cost_without_finals_no_rho_and_only_the_attempts_asked_for(three_cuts) -> None:
+    run = _signals(three_cuts, "--zero-cost", "--attempts", "2")
+    assert run.returncode == 0, run.stderr
+    rows = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [r["attempt"] for r in rows] == [2] and "final" not in rows[0]

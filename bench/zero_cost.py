@@ -1,4 +1,4 @@
-"""Diagnostic for issue 12: do training-free signals of a pruned shape order a run's candidates?
+"""``bench/score-signals.py --zero-cost``: do training-free signals of a pruned shape order a run's candidates?
 
 The recovery score measures how fast a candidate recovers, and in two of the six 100-class cases the candidate
 that ends best recovers slowest. Signals from neural-architecture search that need no training measure a
@@ -18,7 +18,7 @@ top-1 of its fine-tunes of ``--final-steps`` on the new val images (matched by M
 bench/accuracy pairs them), and the last line is Spearman's rho of every signal against it. ``val/`` is never read.
 
 Usage (the engine's environment):
-  PYTHONPATH=engine engine/.venv/bin/python bench/zero-cost-signals.py --campaign WORK/campaign/<id> \\
+  PYTHONPATH=engine engine/.venv/bin/python bench/score-signals.py --zero-cost --campaign WORK/campaign/<id> \\
       --dataset WORK/dataset-c100-200x15 --teacher WORK/dense-democnn-16e-c100-200x15/model.pt --classes 100 \\
       --finals bench/results/recovery-sweep/xeon-c100-new-val.jsonl > signals.jsonl
 """
@@ -28,10 +28,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import torch
@@ -207,51 +206,15 @@ def finals_of(files: list[str], steps: int) -> dict[tuple[int, int], list[float]
     return out
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument(
-        "--campaign", required=True, help="WORK/campaign/<id>: its attempt-<n> folders"
-    )
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--teacher", required=True, help="the dense model.pt")
-    p.add_argument("--model", default="democnn")
-    p.add_argument("--classes", type=int, required=True)
-    p.add_argument("--image-size", type=int, default=32)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--score-images", type=int, default=1000)
-    p.add_argument("--kl-images", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--attempts", default="", help="only these attempt numbers (comma-separated)"
-    )
-    p.add_argument(
-        "--finals", default="", help="bench/accuracy-new-val outputs (comma-separated)"
-    )
-    p.add_argument("--final-steps", type=int, default=2442)
-    a = p.parse_args()
-    only = {int(x) for x in a.attempts.split(",") if x}
-    attempts = sorted(
-        (
-            d
-            for d in Path(a.campaign).glob("attempt-*")
-            if not only or int(d.name.split("-")[1]) in only
-        ),
-        key=lambda d: int(d.name.split("-")[1]),
-    )
-    missing = [f for f in (a.dataset, a.teacher) if not Path(f).exists()]
-    if not attempts or missing:
-        what = [f"{a.campaign}: no attempt-<n> folders"] if not attempts else []
-        print(
-            f"bench/zero-cost-signals: {'; '.join(what + [f'{f}: not found' for f in missing])}",
-            file=sys.stderr,
-        )
-        return 2
+def run(
+    a: argparse.Namespace,
+    attempts: list[Path],
+    teacher: nn.Module,
+    out: TextIO = sys.stdout,
+) -> int:
+    """One row per attempt, then (with ``a.finals`` pairing 3 or more) the rho line; ``score-signals.py``'s
+    ``--zero-cost``, whose arguments ``a`` are."""
     torch.manual_seed(a.seed)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
-    teacher, _ = T.load_model(
-        {"name": a.model, "numClasses": a.classes, "weights": a.teacher}, "teacher"
-    )
-    teacher.eval()
     data = S.score_data(
         S.ScoreDataset.model_validate({"root": a.dataset, "imageSize": a.image_size}),
         S.ScoreCalibration.model_validate({"batches": 4, "batchSize": a.batch_size}),
@@ -269,7 +232,7 @@ def main() -> int:
             row["final"] = float(np.mean(seeds))
             row["finalSeeds"] = len(seeds)
         rows.append(row)
-        print(json.dumps(row), flush=True)
+        print(json.dumps(row), file=out, flush=True)
     judged = [r for r in rows if "final" in r]
     if len(judged) >= 3:
         final = [r["final"] for r in judged]
@@ -282,9 +245,5 @@ def main() -> int:
             )
             for s in SIGNALS
         }
-        print(json.dumps({"rho": rho, "candidates": len(judged)}), flush=True)
+        print(json.dumps({"rho": rho, "candidates": len(judged)}), file=out, flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
