@@ -27,16 +27,15 @@ SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "score-signals.py"
 ENGINE = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def campaign(trained_democnn: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A bench/accuracy campaign folder: ``attempt-1`` pruned at 30 % of channels, ``attempt-2`` at 60 %."""
+def _campaign(trained: dict[str, Any], folder: Path, ratios: dict[int, float]) -> dict[str, Any]:
+    """A bench/accuracy campaign folder: ``attempt-<n>`` pruned (global l2, isomorphic) at ``ratios[n]``;
+    ``pruned`` each prune's result (its MACs and params)."""
     from agentic_engine.prune import run as prune
 
-    folder = tmp_path_factory.mktemp("signals") / "campaign"
-    for index, ratio in ((1, 0.3), (2, 0.6)):
-        prune(
+    pruned = {
+        index: prune(
             {
-                "model": trained_democnn["spec"],
+                "model": trained["spec"],
                 "strategy": {
                     "importance": "l2",
                     "globalPruning": True,
@@ -47,7 +46,15 @@ def campaign(trained_democnn: dict[str, Any], tmp_path_factory: pytest.TempPathF
             },
             Emitter(stream=io.StringIO()),
         )
-    return {"folder": folder, **trained_democnn}
+        for index, ratio in ratios.items()
+    }
+    return {"folder": folder, "pruned": pruned, **trained}
+
+
+@pytest.fixture(scope="module")
+def campaign(trained_democnn: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``attempt-1`` pruned at 30 % of channels, ``attempt-2`` at 60 %."""
+    return _campaign(trained_democnn, tmp_path_factory.mktemp("signals") / "campaign", {1: 0.3, 2: 0.6})
 
 
 def _signals(
@@ -137,27 +144,8 @@ def _zero_cost() -> Any:
 
 @pytest.fixture(scope="module")
 def three_cuts(trained_democnn: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Candidates pruned at 20, 40 and 60 % of channels, and each prune's result (its MACs and params)."""
-    from agentic_engine.prune import run as prune
-
-    folder = tmp_path_factory.mktemp("zero-cost") / "campaign"
-    pruned = {
-        index: prune(
-            {
-                "model": trained_democnn["spec"],
-                "strategy": {
-                    "importance": "l2",
-                    "globalPruning": True,
-                    "isomorphic": True,
-                    "pruningRatio": r,
-                },
-                "outDir": str(folder / f"attempt-{index}"),
-            },
-            Emitter(stream=io.StringIO()),
-        )
-        for index, r in CUTS.items()
-    }
-    return {"folder": folder, "pruned": pruned, **trained_democnn}
+    """Candidates pruned at 20, 40 and 60 % of channels."""
+    return _campaign(trained_democnn, tmp_path_factory.mktemp("zero-cost") / "campaign", CUTS)
 
 
 def test_zero_cost_ranks_and_spearman_on_known_cases() -> None:
