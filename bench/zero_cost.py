@@ -118,7 +118,7 @@ def gradient_signals(
     """(L2 norm of the cross-entropy's gradient, sum |w * g|) on one labelled batch, batch norms frozen."""
     model.eval().zero_grad()
     F.cross_entropy(model(x), y).backward()
-    grads = [(p, p.grad) for p in model.parameters() if p.grad is not None]
+    grads = [(p.detach(), p.grad) for p in model.parameters() if p.grad is not None]
     norm = float(torch.sqrt(sum((g**2).sum() for _, g in grads)))
     snip = float(sum((p * g).abs().sum() for p, g in grads))
     model.zero_grad()
@@ -206,6 +206,40 @@ def finals_of(files: list[str], steps: int) -> dict[tuple[int, int], list[float]
     return out
 
 
+def verdict(judged: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per signal, Spearman's rho against the finals (signs as :data:`LOWER_IS_BETTER`) and the regret of the
+    candidate it ranks first: the best final minus that candidate's, in points."""
+    final = [r["final"] for r in judged]
+    rho, regret = {}, {}
+    for s in SIGNALS:
+        v = [-r[s] if s in LOWER_IS_BETTER else r[s] for r in judged]
+        rho[s] = round(spearman(v, final), 3)
+        regret[s] = round(100 * (max(final) - final[int(np.argmax(v))]), 2)
+    return {"rho": rho, "regret": regret, "candidates": len(judged)}
+
+
+def pool(files: list[str]) -> dict[str, Any]:
+    """Several cases' outputs (one file each), their verdicts pooled: per signal the mean within-case rho,
+    and the regret's mean and max, in points. Each case's verdict is taken anew from its rows."""
+    cases = []
+    for f in files:
+        rows = [json.loads(line) for line in Path(f).read_text().splitlines()]
+        judged = [r for r in rows if "final" in r]
+        if len(judged) < 3:
+            raise SystemExit(
+                f"bench/zero_cost: {f}: {len(judged)} candidates with a final, 3 needed"
+            )
+        cases.append(verdict(judged))
+    return {
+        s: {
+            "rho": round(float(np.mean([c["rho"][s] for c in cases])), 3),
+            "regretMean": round(float(np.mean([c["regret"][s] for c in cases])), 2),
+            "regretMax": round(float(np.max([c["regret"][s] for c in cases])), 2),
+        }
+        for s in SIGNALS
+    } | {"cases": len(cases)}
+
+
 def run(
     a: argparse.Namespace,
     attempts: list[Path],
@@ -235,15 +269,67 @@ def run(
         print(json.dumps(row), file=out, flush=True)
     judged = [r for r in rows if "final" in r]
     if len(judged) >= 3:
-        final = [r["final"] for r in judged]
-        rho = {
-            s: round(
-                spearman(
-                    [-r[s] if s in LOWER_IS_BETTER else r[s] for r in judged], final
-                ),
-                3,
-            )
-            for s in SIGNALS
-        }
-        print(json.dumps({"rho": rho, "candidates": len(judged)}), file=out, flush=True)
+        print(json.dumps(verdict(judged)), file=out, flush=True)
     return 0
+
+
+def screen(
+    rows: list[dict[str, Any]], scored: list[dict[str, Any]], steps: int, keep: int
+) -> dict[str, Any]:
+    """A two-stage scoring read off a case's figures: the ``keep`` best candidates by zero-shot top-1 (the rows
+    with a final), then the best of them by its recovery score of ``steps`` (``scored``: bench/accuracy's
+    ``scoredCandidates`` of the same case, paired by MACs and parameters). The pick and its regret in points."""
+    judged = [r for r in rows if "final" in r]
+    by = {
+        (s["macs"], s["params"]): s["scoreTop1"]
+        for s in scored
+        if s["scoreSteps"] == steps
+    }
+    missing = [r["attempt"] for r in judged if (r["macs"], r["params"]) not in by]
+    if missing:
+        raise SystemExit(
+            f"bench/zero_cost: no {steps}-step score for attempts {missing}"
+        )
+    finalists = sorted(judged, key=lambda r: r["zeroShotTop1"], reverse=True)[:keep]
+    pick = max(finalists, key=lambda r: by[(r["macs"], r["params"])])
+    best = max(r["final"] for r in judged)
+    return {
+        "attempt": pick["attempt"],
+        "regret": round(100 * (best - pick["final"]), 2),
+    }
+
+
+def main(argv: list[str]) -> int:
+    """``FILE...``: the cases' verdicts pooled, one JSON line. ``--screen STEPS:KEEP FILE=RESULT.json@TARGET...``:
+    per case the pick of a zero-shot screen keeping KEEP, then STEPS of recovery (:func:`screen`), and the
+    regret's mean and max."""
+    if argv[:1] != ["--screen"]:
+        print(json.dumps(pool(argv)))
+        return 0
+    steps, keep = (int(x) for x in argv[1].split(":"))
+    regrets = []
+    for case in argv[2:]:
+        file, rest = case.split("=", 1)
+        result, target = rest.rsplit("@", 1)
+        rows = [json.loads(line) for line in Path(file).read_text().splitlines()]
+        scored = [
+            s
+            for s in json.loads(Path(result).read_text())["scoredCandidates"]
+            if s["target"] == float(target)
+        ]
+        regrets.append(screen(rows, scored, steps, keep)["regret"])
+    print(
+        json.dumps(
+            {
+                "screen": f"zero-shot -> {steps} steps, keep {keep}",
+                "regret": regrets,
+                "regretMean": round(float(np.mean(regrets)), 2),
+                "regretMax": max(regrets),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -192,7 +192,52 @@ def test_zero_cost_one_row_per_candidate_paired_with_its_finals_and_rho_on_a_kno
     assert rows[0]["params"] > rows[1]["params"] > rows[2]["params"]
     assert last["candidates"] == 3
     assert last["rho"]["params"] == 1.0 and last["rho"]["meanWidth"] == 1.0
-    assert set(last["rho"]) == set(_zero_cost().SIGNALS)
+    # Both rank the mildest cut, the best final, first: no regret.
+    assert last["regret"]["params"] == 0.0 and last["regret"]["meanWidth"] == 0.0
+    assert set(last["rho"]) == set(last["regret"]) == set(_zero_cost().SIGNALS)
+
+
+def test_zero_cost_pool_on_known_cases(tmp_path) -> None:
+    m = _zero_cost()
+    finals = [0.8, 0.7, 0.6]
+
+    def case(name: str, params: list[int]) -> str:
+        rows = [
+            {**dict.fromkeys(m.SIGNALS, 1.0), "zeroShotLoss": float(i), "params": p, "final": f}
+            for i, (p, f) in enumerate(zip(params, finals, strict=True))
+        ]
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return str(tmp_path / name)
+
+    # params orders case a as the finals do and case b backwards (its first pick ends 20 points below);
+    # the lower loss is better, and it falls as the finals rise in both.
+    pooled = m.pool([case("a", [3, 2, 1]), case("b", [1, 2, 3])])
+    assert pooled["cases"] == 2
+    assert pooled["params"] == {"rho": 0.0, "regretMean": 10.0, "regretMax": 20.0}
+    assert pooled["zeroShotLoss"] == {"rho": 1.0, "regretMean": 0.0, "regretMax": 0.0}
+    with pytest.raises(SystemExit, match="1 candidates with a final, 3 needed"):
+        (tmp_path / "c").write_text(json.dumps({"final": 0.5}) + "\n")
+        m.pool([str(tmp_path / "c")])
+
+
+def test_zero_cost_screen_on_a_known_case() -> None:
+    m = _zero_cost()
+    # Four candidates: zero-shot top-1 orders them 1, 2, 3, 4; their 40-step scores favour 3, then 4; the
+    # finals favour 4 (0.90). Keeping 3 finalists (1, 2, 3) picks 3 (0.85): 5 points below 4. Keeping 2
+    # (1, 2) picks 2 (0.70): 20 points below. A row without a final is not a candidate.
+    rows = [
+        {"attempt": i, "macs": 10 * i, "params": i, "zeroShotTop1": 1 - i / 10, "final": f}
+        for i, f in ((1, 0.80), (2, 0.70), (3, 0.85), (4, 0.90))
+    ] + [{"attempt": 9, "macs": 90, "params": 9, "zeroShotTop1": 1.0}]
+    scored = [
+        {"macs": 10 * i, "params": i, "scoreSteps": n, "scoreTop1": t}
+        for i, t in ((1, 0.2), (2, 0.3), (3, 0.6), (4, 0.5))
+        for n in (10, 40)
+    ]
+    assert m.screen(rows, scored, 40, 3) == {"attempt": 3, "regret": 5.0}
+    assert m.screen(rows, scored, 40, 2) == {"attempt": 2, "regret": 20.0}
+    with pytest.raises(SystemExit, match=r"no 160-step score for attempts \[1, 2, 3, 4\]"):
+        m.screen(rows, scored, 160, 3)
 
 
 def test_zero_cost_without_finals_no_rho_and_only_the_attempts_asked_for(three_cuts) -> None:
