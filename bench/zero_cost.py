@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -299,23 +300,58 @@ def screen(
     }
 
 
+USAGE = (
+    "usage: bench/zero_cost.py FILE...  (score-signals.py --zero-cost outputs: their verdicts pooled)\n"
+    "       bench/zero_cost.py --screen STEPS:KEEP FILE=RESULT.json@TARGET...  (a zero-shot first stage, "
+    "then STEPS of recovery for the best KEEP)"
+)
+
+
+def _case(arg: str) -> tuple[Path, Path, float]:
+    """``FILE=RESULT.json@TARGET``, each file existing; SystemExit naming the argument otherwise."""
+    file, eq, rest = arg.partition("=")
+    result, at, target = rest.rpartition("@")
+    try:
+        t = float(target)
+    except ValueError:
+        t = None
+    if not (eq and at and file and result) or t is None:
+        raise SystemExit(
+            f"bench/zero_cost: {arg!r}: expected FILE=RESULT.json@TARGET\n{USAGE}"
+        )
+    missing = [f for f in (file, result) if not Path(f).is_file()]
+    if missing:
+        raise SystemExit(f"bench/zero_cost: {arg!r}: {', '.join(missing)}: not found")
+    return Path(file), Path(result), t
+
+
 def main(argv: list[str]) -> int:
     """``FILE...``: the cases' verdicts pooled, one JSON line. ``--screen STEPS:KEEP FILE=RESULT.json@TARGET...``:
     per case the pick of a zero-shot screen keeping KEEP, then STEPS of recovery (:func:`screen`), and the
-    regret's mean and max."""
+    regret's mean and max. Malformed arguments or missing files: a one-line error naming them."""
     if argv[:1] != ["--screen"]:
+        missing = [f for f in argv if not Path(f).is_file()]
+        if not argv or missing:
+            raise SystemExit(
+                f"bench/zero_cost: {', '.join(missing)}: not found"
+                if missing
+                else USAGE
+            )
         print(json.dumps(pool(argv)))
         return 0
+    if len(argv) < 3 or not re.fullmatch(r"\d+:\d+", argv[1]):
+        raise SystemExit(
+            f"bench/zero_cost: --screen needs STEPS:KEEP and one case or more\n{USAGE}"
+        )
     steps, keep = (int(x) for x in argv[1].split(":"))
+    cases = [_case(arg) for arg in argv[2:]]
     regrets = []
-    for case in argv[2:]:
-        file, rest = case.split("=", 1)
-        result, target = rest.rsplit("@", 1)
-        rows = [json.loads(line) for line in Path(file).read_text().splitlines()]
+    for file, result, target in cases:
+        rows = [json.loads(line) for line in file.read_text().splitlines()]
         scored = [
             s
-            for s in json.loads(Path(result).read_text())["scoredCandidates"]
-            if s["target"] == float(target)
+            for s in json.loads(result.read_text())["scoredCandidates"]
+            if s["target"] == target
         ]
         regrets.append(screen(rows, scored, steps, keep)["regret"])
     print(

@@ -240,6 +240,32 @@ def test_zero_cost_screen_on_a_known_case() -> None:
         m.screen(rows, scored, 160, 3)
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ([], "usage: bench/zero_cost.py FILE..."),
+        (["--screen", "40:3"], "--screen needs STEPS:KEEP and one case or more"),
+        (["--screen", "40", "a=b.json@0.3"], "--screen needs STEPS:KEEP and one case or more"),
+        (["--screen", "40:3", "a=b"], "'a=b': expected FILE=RESULT.json@TARGET"),
+        (["--screen", "40:3", "a=b.json@x"], "'a=b.json@x': expected FILE=RESULT.json@TARGET"),
+        (["--screen", "40:3", "none.jsonl=none.json@0.3"], "none.jsonl, none.json: not found"),
+        (["none.jsonl"], "bench/zero_cost: none.jsonl: not found"),
+    ],
+)
+def test_zero_cost_bad_arguments_are_refused_naming_them(args: list[str], says: str, tmp_path) -> None:
+    run = subprocess.run(
+        [sys.executable, str(ZERO_COST), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ENGINE)},
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 1 and run.stdout == ""
+    assert says in run.stderr and "Traceback" not in run.stderr
+
+
 def test_zero_cost_without_finals_no_rho_and_only_the_attempts_asked_for(three_cuts) -> None:
     run = _signals(three_cuts, "--zero-cost", "--attempts", "2")
     assert run.returncode == 0, run.stderr
