@@ -108,7 +108,9 @@ def synflow(model: nn.Module, image_size: int) -> float:
     m.zero_grad()
     m(torch.ones(1, 3, image_size, image_size, dtype=torch.double)).sum().backward()
     total = sum(
-        float((p * p.grad).abs().sum()) for p in m.parameters() if p.grad is not None
+        float((p.detach() * p.grad).abs().sum())
+        for p in m.parameters()
+        if p.grad is not None
     )
     return float(np.log10(total)) if total > 0 else float("-inf")
 
@@ -139,13 +141,15 @@ def widths(model: nn.Module, dense: nn.Module) -> tuple[float, float]:
     return min(kept), float(np.mean(kept))
 
 
-def teacher_kl(model: nn.Module, teacher: nn.Module, x: torch.Tensor) -> float:
+def teacher_kl(
+    model: nn.Module, x: torch.Tensor, teacher_logits: torch.Tensor
+) -> float:
+    """Mean KL(teacher || model) of the softmax outputs on ``x``, the teacher's logits on it given."""
     with torch.no_grad():
-        s, t = model(x), teacher(x)
         return float(
             F.kl_div(
-                F.log_softmax(s, 1),
-                F.log_softmax(t, 1),
+                F.log_softmax(model(x), 1),
+                F.log_softmax(teacher_logits, 1),
                 log_target=True,
                 reduction="batchmean",
             )
@@ -153,8 +157,14 @@ def teacher_kl(model: nn.Module, teacher: nn.Module, x: torch.Tensor) -> float:
 
 
 def measure(
-    a: argparse.Namespace, attempt: Path, teacher: nn.Module, data: S.ScoreData
+    a: argparse.Namespace,
+    attempt: Path,
+    teacher: nn.Module,
+    data: S.ScoreData,
+    kl: tuple[torch.Tensor, torch.Tensor],
 ) -> dict[str, Any]:
+    """The signals of one candidate; ``kl`` the held-out images of the KL and the teacher's logits on them,
+    decoded and computed once per case (:func:`kl_images`)."""
     model, _ = T.load_model(
         {"name": a.model, "numClasses": a.classes, "pruned": str(attempt)}, "model"
     )
@@ -169,8 +179,6 @@ def measure(
         a.batch_size,
         torch.device("cpu"),
     )
-    images = T.AugmentedImageFolder(data.index, data.image_size, train=False)
-    kx = torch.stack([images[j][0] for j in data.slices.held_out[: a.kl_images]])
     norm, snip = gradient_signals(model, x, y)
     min_w, mean_w = widths(model, teacher)
     count = count_macs(
@@ -188,7 +196,7 @@ def measure(
         "meanWidth": mean_w,
         "zeroShotTop1": held["top1"],
         "zeroShotLoss": held["loss"],
-        "teacherKl": teacher_kl(model, teacher, kx),
+        "teacherKl": teacher_kl(model, *kl),
     }
 
 
@@ -241,6 +249,16 @@ def pool(files: list[str]) -> dict[str, Any]:
     } | {"cases": len(cases)}
 
 
+def kl_images(
+    a: argparse.Namespace, teacher: nn.Module, data: S.ScoreData
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``a.kl_images`` held-out images (eval view) and the teacher's logits on them."""
+    images = T.AugmentedImageFolder(data.index, data.image_size, train=False)
+    x = torch.stack([images[j][0] for j in data.slices.held_out[: a.kl_images]])
+    with torch.no_grad():
+        return x, teacher(x)
+
+
 def run(
     a: argparse.Namespace,
     attempts: list[Path],
@@ -259,9 +277,10 @@ def run(
         None,
     )
     finals = finals_of([f for f in a.finals.split(",") if f], a.final_steps)
+    kl = kl_images(a, teacher, data)
     rows = []
     for attempt in attempts:
-        row = measure(a, attempt, teacher, data)
+        row = measure(a, attempt, teacher, data, kl)
         seeds = finals.get((row["macs"], row["params"]))
         if seeds:
             row["final"] = float(np.mean(seeds))

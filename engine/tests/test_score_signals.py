@@ -197,6 +197,40 @@ def test_zero_cost_one_row_per_candidate_paired_with_its_finals_and_rho_on_a_kno
     assert set(last["rho"]) == set(last["regret"]) == set(_zero_cost().SIGNALS)
 
 
+def test_zero_cost_signals_on_known_models() -> None:
+    import torch
+    from torch import nn
+
+    m = _zero_cost()
+    # NASWOT: two images, two ReLU units; codes (1, 0) and (1, 1) agree on one unit: K = [[2, 1], [1, 2]],
+    # log det 3.
+    assert m.naswot(nn.Sequential(nn.ReLU()), torch.tensor([[1.0, -1.0], [1.0, 1.0]])) == pytest.approx(
+        math.log(3)
+    )
+    # SynFlow: one linear unit with weights -3 and 7 on an all-ones input: sum |w * dR/dw| = 3 + 7, log10 1.
+    lin = nn.Sequential(nn.Flatten(), nn.Linear(3 * 2 * 2, 1, bias=False))
+    with torch.no_grad():
+        lin[1].weight.zero_()
+        lin[1].weight[0, :2] = torch.tensor([-3.0, 7.0])
+    assert m.synflow(lin, 2) == pytest.approx(1.0)
+    # Gradient norm and SNIP of CE on a zero linear model: the gradient is (softmax - onehot) x^T.
+    x, y = torch.tensor([[1.0, 2.0]]), torch.tensor([0])
+    zero = nn.Linear(2, 2, bias=False)
+    nn.init.zeros_(zero.weight)
+    norm, snip = m.gradient_signals(zero, x, y)
+    assert norm == pytest.approx(math.sqrt(2 * 0.25 * 5))  # rows -0.5 x and 0.5 x
+    assert snip == 0.0  # every weight is zero
+    # Kept widths: convs of 8 and 4 channels cut to 2 and 4: smallest 0.25, mean 0.625.
+    dense = nn.Sequential(nn.Conv2d(3, 8, 1), nn.Conv2d(8, 4, 1))
+    pruned = nn.Sequential(nn.Conv2d(3, 2, 1), nn.Conv2d(2, 4, 1))
+    assert m.widths(pruned, dense) == (0.25, 0.625)
+    # KL to its own logits is zero. The zero model outputs (1/2, 1/2); a teacher at (3/4, 1/4) is
+    # 3/4 ln(3/2) + 1/4 ln(1/2) away.
+    assert m.teacher_kl(zero, x, zero(x)) == pytest.approx(0.0, abs=1e-7)
+    expected = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
+    assert m.teacher_kl(zero, x, torch.tensor([[math.log(3.0), 0.0]])) == pytest.approx(expected)
+
+
 def test_zero_cost_pool_on_known_cases(tmp_path) -> None:
     m = _zero_cost()
     finals = [0.8, 0.7, 0.6]
