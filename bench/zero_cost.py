@@ -201,17 +201,26 @@ def measure(
 
 
 def finals_of(files: list[str], steps: int) -> dict[tuple[int, int], list[float]]:
-    """{(macs, params): [final top-1 on the new val images, one per seed]} of fine-tunes of ``steps``."""
+    """{(macs, params): [final top-1 on the new val images, one per seed]} of fine-tunes of ``steps``.
+
+    Each file holds the fine-tunes of one dense model. A per-layer shape has the same MACs and parameters on
+    every dense model of a run, so a key found in two files cannot be paired: SystemExit naming both (give
+    the file of this case's dense model only)."""
     out: dict[tuple[int, int], list[float]] = {}
+    source: dict[tuple[int, int], str] = {}
     for f in files:
         for line in Path(f).read_text().splitlines():
             r = json.loads(line)
             ft = r.get("fineTune")
             if r.get("split") != "new" or not ft or ft.get("steps") != steps:
                 continue
-            out.setdefault((int(ft["macs"]), int(ft["params"])), []).append(
-                float(r["top1"])
-            )
+            key = (int(ft["macs"]), int(ft["params"]))
+            if source.setdefault(key, f) != f:
+                raise SystemExit(
+                    f"bench/zero_cost: {key[0]} MACs, {key[1]} params have finals in {source[key]} and {f}: "
+                    "give --finals the file of this case's dense model only"
+                )
+            out.setdefault(key, []).append(float(r["top1"]))
     return out
 
 

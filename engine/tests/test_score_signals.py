@@ -231,6 +231,19 @@ def test_zero_cost_signals_on_known_models() -> None:
     assert m.teacher_kl(zero, x, torch.tensor([[math.log(3.0), 0.0]])) == pytest.approx(expected)
 
 
+def test_zero_cost_finals_of_one_dense_model_only(tmp_path) -> None:
+    m = _zero_cost()
+    line = {"split": "new", "top1": 0.8, "fineTune": {"steps": 2442, "macs": 100, "params": 10, "seed": 0}}
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text(json.dumps(line) + "\n" + json.dumps({**line, "top1": 0.9}) + "\n")
+    b.write_text(json.dumps({**line, "top1": 0.7}) + "\n")
+    assert m.finals_of([str(a)], 2442) == {(100, 10): [0.8, 0.9]}
+    assert m.finals_of([str(a)], 100) == {}
+    # The same shape in the files of two dense models: refused, naming both.
+    with pytest.raises(SystemExit, match=f"100 MACs, 10 params have finals in {a} and {b}"):
+        m.finals_of([str(a), str(b)], 2442)
+
+
 def test_zero_cost_pool_on_known_cases(tmp_path) -> None:
     m = _zero_cost()
     finals = [0.8, 0.7, 0.6]
