@@ -17,7 +17,10 @@ export interface SearchOptions {
   /** `search.scoreImages` of the campaigns; undefined: the engine's default (256). */
   scoreImages: number | undefined;
   sensitivity: number[] | null;
-  /** `search.recovery.rescore` of the recovery campaigns (`--rescore TOP:STEPS`); undefined: one stage. */
+  /**
+   * `search.recovery.rescore` of the campaigns (`--rescore TOP:STEPS`): after 10-step or zero-shot first
+   * scores, as the mode says; undefined: one stage.
+   */
   rescore?: { top: number; steps: number };
 }
 
@@ -31,7 +34,10 @@ export function campaignSearch(mode: ScoringMode, o: SearchOptions): CampaignCon
     candidates: o.candidates,
     ...(mode === 'recovery'
       ? { recovery: { ...o.recovery, ...(o.rescore ? { rescore: o.rescore } : {}) } }
-      : {}),
+      : o.rescore
+        ? // A zero-shot first stage: the recovery is the finalists' alone.
+          { recovery: { batchSize: o.recovery.batchSize, lr: o.recovery.lr, rescore: o.rescore } }
+        : {}),
     ...(o.rankBy !== 'top1' ? { rankBy: o.rankBy } : {}),
     ...(o.scoreImages !== undefined ? { scoreImages: o.scoreImages } : {}),
     ...(o.sensitivity ? { sensitivity: { ratios: o.sensitivity } } : {}),
@@ -69,6 +75,7 @@ export interface CampaignRun {
  * campaignRuns(['zero-shot', 'recovery'], [40]) // zero-shot; recovery (40 steps)
  * campaignRuns(['recovery'], [10, 160])        // recovery 10 steps; recovery 160 steps
  * campaignRuns(['recovery'], [10], { top: 3, steps: 40 }) // recovery 10 steps, top 3 again at 40
+ * campaignRuns(['zero-shot'], [40], { top: 3, steps: 40 }) // zero-shot, top 3 again at 40
  */
 export function campaignRuns(
   modes: readonly ScoringMode[],
@@ -93,13 +100,13 @@ export function campaignRuns(
               ? modeLabel({ mode, scoreSteps: steps, ...(rescore ? { rescore } : {}) })
               : mode,
         }))
-      : [{ mode, label: mode }],
+      : [{ mode, label: rescore ? modeLabel({ mode, rescore }) : mode }],
   );
 }
 
 /**
- * `--rescore TOP:STEPS`: the recovery campaigns score every candidate, then the TOP best again with STEPS
- * recovery steps (`search.recovery.rescore`); refused unless TOP >= 2 and STEPS >= 1.
+ * `--rescore TOP:STEPS`: the campaigns score every candidate (zero-shot, or with `--recovery-steps`), then the
+ * TOP best again with STEPS recovery steps (`search.recovery.rescore`); refused unless TOP >= 2 and STEPS >= 1.
  *
  * @example
  * parseRescore('3:40') // { top: 3, steps: 40 }

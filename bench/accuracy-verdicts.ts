@@ -49,11 +49,12 @@ export function rankedScore(r: Pick<JudgedRow, 'scoreTop1' | 'scoreLoss'>, rankB
 /**
  * The mode a case and a pool are named by: a recovery score with its steps (`recovery 40 steps`), so that results
  * of several recovery lengths (`--verdicts-of r10.json,r40.json`) are judged and pooled per length; a two-stage
- * campaign with its second stage (`recovery 10 steps, top 3 again at 40`), never pooled with a one-stage one.
+ * campaign with its second stage (`recovery 10 steps, top 3 again at 40`, `zero-shot, top 3 again at 40`), never
+ * pooled with a one-stage one.
  */
 export function modeLabel(r: Pick<JudgedRow, 'mode' | 'scoreSteps' | 'rescore'>): string {
-  if (r.mode !== 'recovery' || !r.scoreSteps) return r.mode;
   const again = r.rescore ? `, top ${r.rescore.top} again at ${r.rescore.steps}` : '';
+  if (r.mode !== 'recovery' || !r.scoreSteps) return `${r.mode}${again}`;
   return `recovery ${r.scoreSteps} steps${again}`;
 }
 

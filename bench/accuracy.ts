@@ -375,7 +375,7 @@ async function campaignPick(
       scoreLoss: a.score.loss,
       rankBy: o.rankBy,
       scoreSteps: a.score.steps,
-      ...(mode === 'recovery' && o.rescore ? { rescore: o.rescore } : {}),
+      ...(o.rescore ? { rescore: o.rescore } : {}),
       ...(a.rescore ? { rescoreTop1: a.rescore.top1, rescoreLoss: a.rescore.loss } : {}),
       proxyTop1: a.accuracyProxy?.top1 ?? null,
       valTop1,
@@ -403,8 +403,13 @@ async function campaignPick(
       deviation: kept.deviation,
       params: kept.params,
       zeroShotTop1: kept.score?.mode === 'zero-shot' ? kept.score.top1 : null,
-      // The score that kept it: a two-stage campaign's second score, not the first that made it a finalist.
-      recoveryTop1: kept.score?.mode === 'recovery' ? (kept.rescore ?? kept.score).top1 : null,
+      // The score that kept it: a two-stage campaign's second score (a recovery, after zero-shot or recovery
+      // first scores), not the first that made it a finalist.
+      recoveryTop1: kept.rescore
+        ? kept.rescore.top1
+        : kept.score?.mode === 'recovery'
+          ? kept.score.top1
+          : null,
       shapesScreened: 0,
       pruneTrials: cost.trials,
       scoringSteps: cost.scoringSteps,
@@ -487,7 +492,7 @@ async function main(): Promise<void> {
     )
     .option(
       '--rescore <top:steps>',
-      'search.recovery.rescore of the recovery campaigns: every candidate scored at --recovery-steps, the TOP best again at STEPS, e.g. 3:40',
+      'search.recovery.rescore of the campaigns: every candidate scored (zero-shot, or at --recovery-steps), the TOP best again at STEPS, e.g. 3:40',
     )
     .option('--max-iterations <n>', 'search.maxIterations of the campaigns', '60')
     .option('--sensitivity <list>', 'search.sensitivity.ratios of the campaigns, or none', '0.5')
@@ -583,10 +588,6 @@ async function main(): Promise<void> {
     recipe,
     stamp: Date.now().toString(36),
   };
-  if (rescore && !modes.includes('recovery'))
-    throw new Error(
-      '--rescore: only with recovery campaigns (--modes recovery): zero-shot scores have no second stage',
-    );
   const runs = campaignRuns(modes, o.recoverySteps.split(',').filter(Boolean).map(Number), rescore);
   for (const run of runs) {
     const bad = campaignSearchError(run.mode, runOptions(run, pickOptions));

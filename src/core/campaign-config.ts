@@ -137,7 +137,11 @@ export const SearchConfigSchema = z
      * budget. `rescore: { top, steps }` scores in two stages: every candidate with the short recovery, then
      * the `top` best of them again with a recovery of `steps`, and the best second score is kept; with a
      * share, the finalists' `top x steps` come out of the budget first and the rest is split over the
-     * candidates (bench/RESULTS.md, "Two-stage scoring"). @default { steps: 50, batchSize: 32, lr: 1e-3 }
+     * candidates (bench/RESULTS.md, "Two-stage scoring"). With `scoring: 'zero-shot'` the first stage costs
+     * no training: every candidate is scored zero-shot, then the `top` best again with a recovery of
+     * `rescore.steps` (`recovery: { rescore: { top: 3, steps: 40 } }`, no `steps` or `share`); on six 100-class
+     * cases it kept what a 10-step first stage keeps, for two thirds of the steps (bench/RESULTS.md,
+     * "Training-free signals of the shape"). @default { steps: 50, batchSize: 32, lr: 1e-3 }
      */
     recovery: z
       .object({
@@ -157,10 +161,6 @@ export const SearchConfigSchema = z
         path: ['rescore', 'steps'],
         message: 'the finalists are scored again with a longer recovery: set rescore.steps above steps',
       })
-      // Without a share the length is steps, 50 unless given; a share becomes steps when the campaign starts.
-      .transform((r) =>
-        r.share === undefined ? { ...r, steps: r.steps ?? SCORING_DEFAULTS.recovery.steps } : r,
-      )
       .optional(),
     /**
      * In-band candidates the search collects in all, the first in-band attempt included; when given it
@@ -207,14 +207,37 @@ export const SearchConfigSchema = z
         path: ['recovery', 'rescore', 'top'],
         message: `${s.recovery.rescore.top} finalists of ${candidates} candidates (search.candidates, else 1 + extendedSearch) rescores every one: set top below ${candidates}, or more candidates`,
       });
-    if (s.recovery && s.scoring !== 'recovery')
+    if (s.recovery && s.scoring === 'zero-shot') {
+      // A zero-shot first stage: the recovery is the finalists' alone, its length rescore.steps.
+      if (!s.recovery.rescore)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['recovery', 'rescore'],
+          message:
+            "with scoring: 'zero-shot' the recovery is the finalists' second score: set recovery.rescore: { top, steps }, or scoring: 'recovery'",
+        });
+      for (const field of ['steps', 'share'] as const)
+        if (s.recovery[field] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['recovery', field],
+            message: `with scoring: 'zero-shot' the first scores have no recovery: remove recovery.${field} (the finalists' length is recovery.rescore.steps), or set scoring: 'recovery'`,
+          });
+    } else if (s.recovery && s.scoring !== 'recovery')
       ctx.addIssue({
         code: 'custom',
         path: ['recovery'],
         message:
-          "the recovery fine-tune is used only with scoring: 'recovery'; set search.scoring or remove it",
+          "the recovery fine-tune is used with scoring: 'recovery', or with scoring: 'zero-shot' for the finalists of recovery.rescore; set search.scoring or remove it",
       });
-  });
+  })
+  // A recovery-scored search without a share recovers each candidate for steps, 50 unless given; a share
+  // becomes steps when the campaign starts; a zero-shot first stage has none.
+  .transform((s) =>
+    s.recovery && s.scoring === 'recovery' && s.recovery.share === undefined
+      ? { ...s, recovery: { ...s.recovery, steps: s.recovery.steps ?? SCORING_DEFAULTS.recovery.steps } }
+      : s,
+  );
 export type SearchConfig = z.infer<typeof SearchConfigSchema>;
 
 export const DatasetConfigSchema = z

@@ -236,8 +236,13 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
       batchSize,
       lr,
     };
+  } else if (search.recovery?.rescore) {
+    // A zero-shot first stage: the finalists' recovery alone, its length rescore.steps.
+    const { batchSize, lr, rescore } = search.recovery;
+    recovery = { steps: rescore.steps, batchSize, lr };
   }
-  // With a dataset every in-band candidate is scored on a train/ slice (zero-shot unless configured).
+  // With a dataset every in-band candidate is scored on a train/ slice (zero-shot unless configured), and
+  // with recovery.rescore the best of them again with a recovery (after zero-shot or recovery first scores).
   const scoring: CandidateScoring | undefined =
     config.dataset && calibration
       ? {

@@ -94,13 +94,17 @@ export interface CandidateScoring {
   dataset: { root: string; imageSize?: number };
   /** train/ batches for batch-norm recalibration before scoring. */
   calibration: { batches: number; batchSize: number };
-  /** The KD fine-tune of mode `recovery`. */
+  /**
+   * The KD fine-tune of mode `recovery`; with mode `zero-shot` and `rescore`, the finalists' alone (its steps
+   * those of `rescore`): the first scores are zero-shot.
+   */
   recovery?: { steps: number; batchSize: number; lr: number };
   /** How `recovery.steps` came from `search.recovery.share` (the campaign planned it); absent: steps given. */
   recoveryPlan?: RecoveryPlan;
   /**
-   * Two-stage recovery scoring (`search.recovery.rescore`): after the search, the `top` best-scored in-band
-   * candidates are scored again with a recovery of `steps`, and the best second score is kept.
+   * Two-stage scoring (`search.recovery.rescore`): after the search, the `top` best-scored in-band candidates
+   * (scored zero-shot or with a short recovery, as `mode` says) are scored again with a recovery of `steps`,
+   * and the best second score is kept.
    */
   rescore?: { top: number; steps: number };
   /** The held-out slice; absent: the engine's default (256, at most a quarter of what calibration leaves). */
@@ -388,7 +392,8 @@ export async function macTargetSearch(input: MacTargetSearchInput): Promise<MacT
       apply({ type: 'finalists', indices: chosen.map((a) => a.index), steps });
       for (const finalist of chosen) {
         await condition(() => !paused);
-        const second = await scoreOnce(input, scoring, finalist, { ...scoring.recovery, steps }, true);
+        const recovery = { ...scoring.recovery, steps };
+        const second = await scoreOnce(input, scoring, finalist, { mode: 'recovery', recovery }, true);
         apply({ type: 'rescored', index: finalist.index, ...second });
         upsert();
       }
@@ -534,21 +539,26 @@ async function withScore(
   scoring: CandidateScoring,
   attempt: Attempt,
 ): Promise<Attempt> {
-  const r = await scoreOnce(input, scoring, attempt, scoring.recovery, false);
+  const stage = {
+    mode: scoring.mode,
+    ...(scoring.mode === 'recovery' && scoring.recovery ? { recovery: scoring.recovery } : {}),
+  };
+  const r = await scoreOnce(input, scoring, attempt, stage, false);
   return 'score' in r ? { ...attempt, score: r.score } : { ...attempt, scoreError: r.error };
 }
 
 /**
- * One `scoreCandidate` of `attempt`, with this `recovery` (mode `recovery`): its score, or why it failed.
- * `rescore`: a finalist's second score (its recovery checkpoints are kept apart from the first's).
+ * One `scoreCandidate` of `attempt` in `stage` (zero-shot, or a recovery of its steps): its score, or why it
+ * failed. `rescore`: a finalist's second score (its recovery checkpoints are kept apart from the first's).
  */
 async function scoreOnce(
   input: MacTargetSearchInput,
   scoring: CandidateScoring,
   attempt: Attempt,
-  recovery: CandidateScoring['recovery'],
+  stage: { mode: ScoringMode; recovery?: CandidateScoring['recovery'] },
   rescore: boolean,
 ): Promise<{ score: CandidateScore } | { error: string }> {
+  const { mode, recovery } = stage;
   if (!attempt.model) return { error: 'no pruned model to score' };
   try {
     const score = await scoreCandidate({
@@ -556,11 +566,11 @@ async function scoreOnce(
       targetLabel: input.targetLabel,
       attemptIndex: attempt.index,
       model: attempt.model,
-      ...(scoring.mode === 'recovery' ? { teacher: input.model } : {}),
+      ...(mode === 'recovery' ? { teacher: input.model } : {}),
       dataset: scoring.dataset,
-      mode: scoring.mode,
+      mode,
       calibration: scoring.calibration,
-      ...(scoring.mode === 'recovery' && recovery ? { recovery } : {}),
+      ...(mode === 'recovery' && recovery ? { recovery } : {}),
       ...(scoring.scoreImages !== undefined ? { scoreImages: scoring.scoreImages } : {}),
       seed: scoring.seed,
       ...(rescore ? { rescore: true } : {}),

@@ -62,7 +62,7 @@ describe('bench/accuracy campaign search block', () => {
     );
   });
 
-  test('--rescore: the recovery campaigns score their finalists again, and are named apart from one-stage ones', () => {
+  test('--rescore: the campaigns score their finalists again, and are named apart from one-stage ones', () => {
     const rescore = parseRescore('3:40');
     expect(rescore).toEqual({ top: 3, steps: 40 });
     expect(
@@ -70,11 +70,21 @@ describe('bench/accuracy campaign search block', () => {
     ).toMatchObject({
       recovery: { steps: 10, batchSize: 32, lr: 0.002, rescore: { top: 3, steps: 40 } },
     });
-    expect(campaignSearch('zero-shot', { ...options, rescore })).not.toHaveProperty('recovery');
+    // A zero-shot first stage: the recovery is the finalists' alone (no first steps), and the config takes it.
+    const zeroShotFirst = campaignSearch('zero-shot', { ...options, rescore });
+    expect(zeroShotFirst).toMatchObject({
+      scoring: 'zero-shot',
+      recovery: { batchSize: 32, lr: 0.002, rescore: { top: 3, steps: 40 } },
+    });
+    expect(zeroShotFirst?.recovery).not.toHaveProperty('steps');
+    expect(campaignSearchError('zero-shot', { ...options, rescore })).toBeUndefined();
+    expect(campaignSearch('zero-shot', options)).not.toHaveProperty('recovery');
     expect(campaignRuns(['recovery', 'zero-shot'], [10], rescore)).toEqual([
       { mode: 'recovery', recoverySteps: 10, label: 'recovery 10 steps, top 3 again at 40' },
-      { mode: 'zero-shot', label: 'zero-shot' },
+      { mode: 'zero-shot', label: 'zero-shot, top 3 again at 40' },
     ]);
+    expect(modeLabel({ mode: 'zero-shot', scoreSteps: 0, rescore })).toBe('zero-shot, top 3 again at 40');
+    expect(modeLabel({ mode: 'zero-shot', scoreSteps: 0 })).toBe('zero-shot');
     // Its rows are judged and pooled under that name, never with a one-stage 10-step campaign's.
     expect(modeLabel({ mode: 'recovery', scoreSteps: 10, rescore })).toBe(
       'recovery 10 steps, top 3 again at 40',

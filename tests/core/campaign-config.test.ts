@@ -65,6 +65,20 @@ describe('campaign config: search scoring fields', () => {
     });
   });
 
+  test("a zero-shot first stage parses without first steps: the recovery is the finalists' alone", () => {
+    const c = CampaignConfigSchema.parse({
+      ...BASE,
+      dataset: DATASET,
+      search: {
+        scoring: 'zero-shot',
+        candidates: 6,
+        recovery: { lr: 0.002, rescore: { top: 3, steps: 40 } },
+      },
+    });
+    expect(c.search.scoring).toBe('zero-shot');
+    expect(c.search.recovery).toEqual({ batchSize: 32, lr: 0.002, rescore: { top: 3, steps: 40 } });
+  });
+
   test('a recovery share parses without steps (the campaign sets them); without a share steps default to 50', () => {
     const parse = (recovery: Record<string, unknown>) => recoveryOf(recovery);
     expect(parse({ share: 0.1 })).toEqual({ share: 0.1, batchSize: 32, lr: 1e-3 });
@@ -97,11 +111,39 @@ describe('campaign config: search scoring fields', () => {
       '>=1',
     ],
     [
-      'recovery with zero-shot scoring',
-      { scoring: 'zero-shot', recovery: { steps: 5 } },
+      'recovery without a scoring mode',
+      { recovery: { steps: 5 } },
       true,
       'search.recovery',
-      "scoring: 'recovery'",
+      "the recovery fine-tune is used with scoring: 'recovery', or with scoring: 'zero-shot' for the finalists",
+    ],
+    [
+      'a zero-shot first stage without finalists',
+      { scoring: 'zero-shot', recovery: { lr: 0.002 } },
+      true,
+      'search.recovery.rescore',
+      'set recovery.rescore: { top, steps }',
+    ],
+    [
+      'a zero-shot first stage with recovery steps',
+      { scoring: 'zero-shot', candidates: 6, recovery: { steps: 10, rescore: { top: 3, steps: 40 } } },
+      true,
+      'search.recovery.steps',
+      "with scoring: 'zero-shot' the first scores have no recovery: remove recovery.steps",
+    ],
+    [
+      'a zero-shot first stage with a share',
+      { scoring: 'zero-shot', candidates: 6, recovery: { share: 0.1, rescore: { top: 3, steps: 40 } } },
+      true,
+      'search.recovery.share',
+      'remove recovery.share',
+    ],
+    [
+      'a zero-shot first stage rescoring every candidate',
+      { scoring: 'zero-shot', recovery: { rescore: { top: 4, steps: 40 } } },
+      true,
+      'search.recovery.rescore.top',
+      '4 finalists of 4 candidates',
     ],
     ['a typo in recovery', { scoring: 'recovery', recovery: { step: 5 } }, true, 'search.recovery', 'step'],
     [

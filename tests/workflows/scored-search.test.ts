@@ -4,6 +4,8 @@ import { attemptsTable, finalistsLine, logHeading, percent } from '../../src/cli
 import { cli } from '../client/run-cli';
 import { countSplitImages } from '../../src/client/preflight';
 import { buildReportData } from '../../src/client/report-file';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { ScoreCandidateInput } from '../../src/activities/scoring-activities';
 import type { Attempt } from '../../src/core/attempt';
 import type { CampaignConfigInput } from '../../src/core/campaign-config';
 import * as path from 'node:path';
@@ -472,6 +474,115 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
 
       saveHistoryFixture('campaign-rescore', campaignId);
       saveHistoryFixture('mac-target-search-rescore', searchId);
+    },
+    15 * 60_000,
+  );
+
+  test(
+    "a zero-shot first stage (scoring: 'zero-shot' with recovery.rescore): every candidate scored with no training, the best two by a recovery, the best second score kept",
+    async () => {
+      const zeroShotFirst: CampaignConfigInput = {
+        ...config,
+        search: {
+          agent: 'solver',
+          maxIterations: 30,
+          candidates: 3,
+          scoring: 'zero-shot',
+          scoreImages: 64,
+          recovery: { lr: 0.002, rescore: { top: 2, steps: 12 } },
+        },
+        finetune: { epochs: 4, batchSize: 16, lr: 0.002, optimizer: 'adamw', kdAlpha: 0.5 },
+      };
+      const { campaignId } = await campaigns.start(zeroShotFirst, { campaignId: testId('zero-first') });
+      const result = await campaigns.result(campaignId);
+      const t = result.targets[0]!;
+      expect(t.status).toBe('converged');
+      const finalSteps = 4 * Math.floor(400 / 16);
+      expect(t.finetune?.steps).toBe(finalSteps);
+
+      const [log] = await campaigns.log(campaignId);
+      const searchId = searchWorkflowId(campaignId, 'half');
+      const own = await env.client.workflow.getHandle(searchId).query(strategyLogQuery);
+      const candidates = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
+      expect(candidates).toHaveLength(3);
+      // The first scores cost no training.
+      for (const a of candidates) expect(a.score).toMatchObject({ mode: 'zero-shot', steps: 0, count: 64 });
+
+      // The finalists: the two best zero-shot scores; each recovered 12 steps from the dense teacher.
+      const byFirst = [...candidates].sort(
+        (a, b) => b.score!.top1 - a.score!.top1 || a.score!.loss - b.score!.loss || a.index - b.index,
+      );
+      const finalists = byFirst.slice(0, 2);
+      for (const a of finalists) expect(a.rescore).toMatchObject({ mode: 'recovery', steps: 12, count: 64 });
+      expect(byFirst[2]!.rescore).toBeUndefined();
+      const kept = [...finalists].sort(
+        (a, b) => b.rescore!.top1 - a.rescore!.top1 || a.rescore!.loss - b.rescore!.loss || a.index - b.index,
+      )[0]!;
+      expect(t.chosen?.index).toBe(kept.index);
+      expect(t.chosen?.rescore).toEqual(kept.rescore);
+      expect(log!.chosenIndex).toBe(kept.index);
+      expect(own.chosenIndex).toBe(kept.index);
+
+      // What the engine was asked: zero-shot first scores without a teacher or a recovery; the finalists' with
+      // the dense model as teacher and the configured recovery.
+      const scheduled = ((await env.client.workflow.getHandle(searchId).fetchHistory()).events ?? [])
+        .map((e) => e.activityTaskScheduledEventAttributes)
+        .filter((a) => a?.activityType?.name === 'scoreCandidate')
+        .map((a) => defaultPayloadConverter.fromPayload(a!.input!.payloads![0]!) as ScoreCandidateInput);
+      const [firsts, seconds] = [scheduled.filter((x) => !x.rescore), scheduled.filter((x) => x.rescore)];
+      expect(firsts.map((x) => x.attemptIndex)).toEqual(candidates.map((a) => a.index));
+      for (const x of firsts) {
+        expect(x.mode).toBe('zero-shot');
+        expect(x.teacher).toBeUndefined();
+        expect(x.recovery).toBeUndefined();
+      }
+      expect(seconds.map((x) => x.attemptIndex)).toEqual(finalists.map((a) => a.index));
+      for (const x of seconds) {
+        expect(x.mode).toBe('recovery');
+        expect(x.teacher?.name).toBe('democnn');
+        expect(x.recovery).toEqual({ steps: 12, batchSize: 32, lr: 0.002 });
+      }
+
+      // What the user reads: the finalists' line (watch, log), the heading, the kept row, the report.
+      const chosen = { indices: finalists.map((a) => a.index), steps: 12 };
+      expect(own.finalists).toEqual(chosen);
+      expect(log!.finalists).toEqual(chosen);
+      const line = `finalists, scored again with 12 recovery steps each: ${finalists.map((a) => `#${a.index} ${percent(a.rescore!.top1)}`).join(', ')}`;
+      expect(finalistsLine(own)).toBe(line);
+      expect(finalistsLine(log!)).toBe(line);
+      const logged = await cli('campaign', 'log', campaignId);
+      expect(logged.code).toBe(0);
+      expect(logged.out.split('\n')).toContain(line);
+      expect(own.events.at(-1)).toEqual({
+        afterAttempt: own.attempts.length,
+        note: `finalists #${finalists[0]!.index}, #${finalists[1]!.index} scored again with 12 recovery steps each`,
+      });
+      // Only the finalists' recoveries cost steps: 2 x 12.
+      expect(logHeading(log!)).toContain(
+        `3 scored and 2 finalists again with 24 fine-tune steps, kept #${kept.index} (the best second score))`,
+      );
+      const row = attemptsTable(log!.attempts, log!.chosenIndex)
+        .split('\n')
+        .find((l) => new RegExp(`^${kept.index}\\s+kept\\s+candidate\\s`).test(l));
+      expect(row).toContain(
+        `${percent(kept.score!.top1)} zero-shot -> ${percent(kept.rescore!.top1)} 12 steps`,
+      );
+      const report = await buildReportData(campaigns, store, campaignId);
+      expect(scoringCostText(report.targets[0]!)).toBe(
+        `24 fine-tune steps for 3 candidates and 2 finalists again, 24.0% of the final fine-tune's ${finalSteps} steps`,
+      );
+      expect(
+        keptScoreText(report.targets[0]!, report.targets[0]!.attempts.find((a) => a.index === kept.index)!),
+      ).toBe(
+        `, the best second score of 2 finalists: top-1 ${(kept.rescore!.top1 * 100).toFixed(1)}% (recovery 12 steps)`,
+      );
+      const rows = await campaigns.exportRows(campaignId);
+      const keptRow = rows.find((r) => r.index === kept.index);
+      expect(keptRow?.score?.mode).toBe('zero-shot');
+      expect(keptRow?.rescore).toEqual(kept.rescore);
+
+      saveHistoryFixture('campaign-zero-shot-rescore', campaignId);
+      saveHistoryFixture('mac-target-search-zero-shot-rescore', searchId);
     },
     15 * 60_000,
   );
