@@ -138,6 +138,21 @@ describe('bench/accuracy --verdicts-of', () => {
     );
   });
 
+  test('the six cases as campaigns with a zero-shot first stage (--modes zero-shot --rescore 3:40): the same picks for 120 steps', () => {
+    // bench/results/recovery-sweep (RESULTS.md, "A zero-shot first stage in the campaign"): each campaign scores
+    // its 6 candidates zero-shot and its best 3 by that again at 40 steps. It keeps the model the 10-step first
+    // stage keeps in all six cases (kept means as in the test above), and its rho is the zero-shot score's.
+    verdictsOfCommitted(
+      'xeon-c100-rescore-zs-40x3-0.5-0.4-0.3.json,xeon-c100-rescore-zs-40x3-0.15-seeds012.json,xeon-c100-d24-rescore-zs-40x3-0.15-0.3.json',
+    );
+    expect(out.lines).toContain(
+      '| democnn | 0.15 | zero-shot, top 3 again at 40 | 6 | 0.66 | 0.087 | 85.0 % | 85.0 % | 0.0 | 9.4 | 1.0 | 13.6 | 1.00 | 1.00 |',
+    );
+    expect(out.lines).toContain(
+      'pooled, zero-shot, top 3 again at 40 (score top-1): mean within-case rho 0.53 over 6 cases, one-sided permutation p 0.0012; regret of the kept candidate mean 0.13, max 0.34 points over 6 cases',
+    );
+  });
+
   test('--screen: a known case, the same candidates required at both lengths, and what it refuses', () => {
     const strategy = (r: number) => ({
       pruningRatio: r,
