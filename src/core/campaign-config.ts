@@ -140,8 +140,8 @@ export const SearchConfigSchema = z
      * candidates (bench/RESULTS.md, "Two-stage scoring"). With `scoring: 'zero-shot'` the first stage costs
      * no training: every candidate is scored zero-shot, then the `top` best again with a recovery of
      * `rescore.steps` (`recovery: { rescore: { top: 3, steps: 40 } }`, no `steps` or `share`); on six 100-class
-     * cases it kept what a 10-step first stage keeps, for two thirds of the steps (bench/RESULTS.md,
-     * "Training-free signals of the shape"). @default { steps: 50, batchSize: 32, lr: 1e-3 }
+     * cases it kept what a 10-step first stage keeps, for two thirds of the steps (bench/RESULTS.md, "A
+     * zero-shot first stage in the campaign"). @default { steps: 50, batchSize: 32, lr: 1e-3 }
      */
     recovery: z
       .object({

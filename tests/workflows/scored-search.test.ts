@@ -117,6 +117,41 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
     await engines.engine.close();
   });
 
+  /** Candidates best first by their first score: top-1, then the lower loss, then the earlier attempt. */
+  const byFirstScore = (as: readonly Attempt[]) =>
+    [...as].sort(
+      (a, b) => b.score!.top1 - a.score!.top1 || a.score!.loss - b.score!.loss || a.index - b.index,
+    );
+  /** The finalist the best second score keeps (the same order). */
+  const bestSecondScore = (as: readonly Attempt[]) =>
+    [...as].sort(
+      (a, b) => b.rescore!.top1 - a.rescore!.top1 || a.rescore!.loss - b.rescore!.loss || a.index - b.index,
+    )[0]!;
+  /**
+   * A two-stage campaign of 3 candidates, the best 2 scored again with 12 recovery steps, before a 100-step
+   * final fine-tune (4 epochs of 400 images at 16 a step), run to its end: its target, logs and candidates.
+   */
+  async function twoStageCampaign(search: CampaignConfigInput['search'], id: string) {
+    const { campaignId } = await campaigns.start(
+      {
+        ...config,
+        search: { agent: 'solver', maxIterations: 30, candidates: 3, scoreImages: 64, ...search },
+        finetune: { epochs: 4, batchSize: 16, lr: 0.002, optimizer: 'adamw', kdAlpha: 0.5 },
+      },
+      { campaignId: testId(id) },
+    );
+    const t = (await campaigns.result(campaignId)).targets[0]!;
+    expect(t.status).toBe('converged');
+    const finalSteps = 4 * Math.floor(400 / 16);
+    expect(t.finetune?.steps).toBe(finalSteps);
+    const [log] = await campaigns.log(campaignId);
+    const searchId = searchWorkflowId(campaignId, 'half');
+    const own = await env.client.workflow.getHandle(searchId).query(strategyLogQuery);
+    const candidates = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
+    expect(candidates).toHaveLength(3);
+    return { campaignId, searchId, t, finalSteps, log: log!, own, candidates };
+  }
+
   test(
     'every in-band candidate is scored, the best score is kept, a candidate whose scoring fails is recorded unscored',
     async () => {
@@ -364,41 +399,18 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
   test(
     'search.recovery.rescore: every candidate scored short, the best two again longer, the best second score kept; the log, export and report say so',
     async () => {
-      const twoStage: CampaignConfigInput = {
-        ...config,
-        search: {
-          agent: 'solver',
-          maxIterations: 30,
-          candidates: 3,
-          scoring: 'recovery',
-          scoreImages: 64,
-          recovery: { share: 0.5, lr: 0.002, rescore: { top: 2, steps: 12 } },
-        },
-        finetune: { epochs: 4, batchSize: 16, lr: 0.002, optimizer: 'adamw', kdAlpha: 0.5 },
-      };
-      const { campaignId } = await campaigns.start(twoStage, { campaignId: testId('rescore') });
-      const result = await campaigns.result(campaignId);
-      const t = result.targets[0]!;
-      expect(t.status).toBe('converged');
-
-      // The final fine-tune: 4 epochs of 400 images at 16 a step = 100 steps; half of them the budget. The two
-      // finalists' 2 x 12 come first; the other 26 over 3 candidates: 8 steps each.
-      const finalSteps = 4 * Math.floor(400 / 16);
-      expect(t.finetune?.steps).toBe(finalSteps);
+      const { campaignId, searchId, t, finalSteps, log, own, candidates } = await twoStageCampaign(
+        { scoring: 'recovery', recovery: { share: 0.5, lr: 0.002, rescore: { top: 2, steps: 12 } } },
+        'rescore',
+      );
+      // Half of the 100-step fine-tune is the budget. The two finalists' 2 x 12 come first; the other 26 over
+      // 3 candidates: 8 steps each.
       const each = Math.floor((0.5 * finalSteps - 2 * 12) / 3);
       expect(each).toBe(8);
-
-      const [log] = await campaigns.log(campaignId);
-      const searchId = searchWorkflowId(campaignId, 'half');
-      const own = await env.client.workflow.getHandle(searchId).query(strategyLogQuery);
-      const candidates = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
-      expect(candidates).toHaveLength(3);
       for (const a of candidates) expect(a.score).toMatchObject({ mode: 'recovery', steps: each, count: 64 });
 
       // The finalists: the two best first scores (top-1, then the lower loss, then the earlier attempt).
-      const byFirst = [...candidates].sort(
-        (a, b) => b.score!.top1 - a.score!.top1 || a.score!.loss - b.score!.loss || a.index - b.index,
-      );
+      const byFirst = byFirstScore(candidates);
       const finalists = byFirst.slice(0, 2);
       for (const a of finalists) expect(a.rescore).toMatchObject({ mode: 'recovery', steps: 12, count: 64 });
       expect(byFirst[2]!.rescore).toBeUndefined();
@@ -409,18 +421,16 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
         expect(Number.isFinite(a.rescore!.loss)).toBe(true);
       }
       // The kept one: the best second score, whatever the first scores said.
-      const kept = [...finalists].sort(
-        (a, b) => b.rescore!.top1 - a.rescore!.top1 || a.rescore!.loss - b.rescore!.loss || a.index - b.index,
-      )[0]!;
+      const kept = bestSecondScore(finalists);
       expect(t.chosen?.index).toBe(kept.index);
       expect(t.chosen?.rescore).toEqual(kept.rescore);
-      expect(log!.chosenIndex).toBe(kept.index);
+      expect(log.chosenIndex).toBe(kept.index);
       expect(own.chosenIndex).toBe(kept.index);
 
       // Both records name the finalists, and watch's line under the table shows each one's second score.
       const chosen = { indices: finalists.map((a) => a.index), steps: 12 };
       expect(own.finalists).toEqual(chosen);
-      expect(log!.finalists).toEqual(chosen);
+      expect(log.finalists).toEqual(chosen);
       expect(finalistsLine(own)).toBe(
         `finalists, scored again with 12 recovery steps each: ${finalists.map((a) => `#${a.index} ${percent(a.rescore!.top1)}`).join(', ')}`,
       );
@@ -431,29 +441,29 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       // And `campaign log` under the table, from the log rebuilt from history.
       const logged = await cli('campaign', 'log', campaignId);
       expect(logged.code).toBe(0);
-      expect(logged.out.split('\n')).toContain(finalistsLine(log!));
-      expect(finalistsLine(log!)).toBe(finalistsLine(own));
+      expect(logged.out.split('\n')).toContain(finalistsLine(log));
+      expect(finalistsLine(log)).toBe(finalistsLine(own));
       // The rebuilt log and the search's own record agree on both scores of every attempt.
       const scores = (a: Attempt) => [a.index, a.score, a.rescore, a.rescoreError];
-      expect(log!.attempts.map(scores)).toEqual(own.attempts.map(scores));
+      expect(log.attempts.map(scores)).toEqual(own.attempts.map(scores));
       // Both notes: the plan before the first attempt, the finalists after the last, in both records.
       const planNote = `recovery scoring: 50% of the final fine-tune's ${finalSteps} steps: 2 finalists again with 12 steps each, the rest over 3 candidates, ${each} steps each`;
       const finalistsNote = `finalists #${finalists[0]!.index}, #${finalists[1]!.index} scored again with 12 recovery steps each`;
       expect(own.events[0]).toEqual({ afterAttempt: 0, note: planNote });
       expect(own.events.at(-1)).toEqual({ afterAttempt: own.attempts.length, note: finalistsNote });
-      expect(log!.changes).toEqual(
+      expect(log.changes).toEqual(
         expect.arrayContaining([
           { afterAttempt: 0, note: planNote },
-          { afterAttempt: log!.attempts.length, note: finalistsNote },
+          { afterAttempt: log.attempts.length, note: finalistsNote },
         ]),
       );
 
       // What the user reads: the heading, the kept row, the report's cost and kept line.
       const steps = 3 * each + 2 * 12;
-      expect(logHeading(log!)).toContain(
+      expect(logHeading(log)).toContain(
         `3 scored and 2 finalists again with ${steps} fine-tune steps, kept #${kept.index} (the best second score))`,
       );
-      const row = attemptsTable(log!.attempts, log!.chosenIndex)
+      const row = attemptsTable(log.attempts, log.chosenIndex)
         .split('\n')
         .find((l) => new RegExp(`^${kept.index}\\s+kept\\s+candidate\\s`).test(l));
       expect(row).toContain(
@@ -481,46 +491,22 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
   test(
     "a zero-shot first stage (scoring: 'zero-shot' with recovery.rescore): every candidate scored with no training, the best two by a recovery, the best second score kept",
     async () => {
-      const zeroShotFirst: CampaignConfigInput = {
-        ...config,
-        search: {
-          agent: 'solver',
-          maxIterations: 30,
-          candidates: 3,
-          scoring: 'zero-shot',
-          scoreImages: 64,
-          recovery: { lr: 0.002, rescore: { top: 2, steps: 12 } },
-        },
-        finetune: { epochs: 4, batchSize: 16, lr: 0.002, optimizer: 'adamw', kdAlpha: 0.5 },
-      };
-      const { campaignId } = await campaigns.start(zeroShotFirst, { campaignId: testId('zero-first') });
-      const result = await campaigns.result(campaignId);
-      const t = result.targets[0]!;
-      expect(t.status).toBe('converged');
-      const finalSteps = 4 * Math.floor(400 / 16);
-      expect(t.finetune?.steps).toBe(finalSteps);
-
-      const [log] = await campaigns.log(campaignId);
-      const searchId = searchWorkflowId(campaignId, 'half');
-      const own = await env.client.workflow.getHandle(searchId).query(strategyLogQuery);
-      const candidates = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
-      expect(candidates).toHaveLength(3);
+      const { campaignId, searchId, t, finalSteps, log, own, candidates } = await twoStageCampaign(
+        { scoring: 'zero-shot', recovery: { lr: 0.002, rescore: { top: 2, steps: 12 } } },
+        'zero-first',
+      );
       // The first scores cost no training.
       for (const a of candidates) expect(a.score).toMatchObject({ mode: 'zero-shot', steps: 0, count: 64 });
 
       // The finalists: the two best zero-shot scores; each recovered 12 steps from the dense teacher.
-      const byFirst = [...candidates].sort(
-        (a, b) => b.score!.top1 - a.score!.top1 || a.score!.loss - b.score!.loss || a.index - b.index,
-      );
+      const byFirst = byFirstScore(candidates);
       const finalists = byFirst.slice(0, 2);
       for (const a of finalists) expect(a.rescore).toMatchObject({ mode: 'recovery', steps: 12, count: 64 });
       expect(byFirst[2]!.rescore).toBeUndefined();
-      const kept = [...finalists].sort(
-        (a, b) => b.rescore!.top1 - a.rescore!.top1 || a.rescore!.loss - b.rescore!.loss || a.index - b.index,
-      )[0]!;
+      const kept = bestSecondScore(finalists);
       expect(t.chosen?.index).toBe(kept.index);
       expect(t.chosen?.rescore).toEqual(kept.rescore);
-      expect(log!.chosenIndex).toBe(kept.index);
+      expect(log.chosenIndex).toBe(kept.index);
       expect(own.chosenIndex).toBe(kept.index);
 
       // What the engine was asked: zero-shot first scores without a teacher or a recovery; the finalists' with
@@ -546,10 +532,10 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       // What the user reads: the finalists' line (watch, log), the heading, the kept row, the report.
       const chosen = { indices: finalists.map((a) => a.index), steps: 12 };
       expect(own.finalists).toEqual(chosen);
-      expect(log!.finalists).toEqual(chosen);
+      expect(log.finalists).toEqual(chosen);
       const line = `finalists, scored again with 12 recovery steps each: ${finalists.map((a) => `#${a.index} ${percent(a.rescore!.top1)}`).join(', ')}`;
       expect(finalistsLine(own)).toBe(line);
-      expect(finalistsLine(log!)).toBe(line);
+      expect(finalistsLine(log)).toBe(line);
       const logged = await cli('campaign', 'log', campaignId);
       expect(logged.code).toBe(0);
       expect(logged.out.split('\n')).toContain(line);
@@ -558,10 +544,10 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
         note: `finalists #${finalists[0]!.index}, #${finalists[1]!.index} scored again with 12 recovery steps each`,
       });
       // Only the finalists' recoveries cost steps: 2 x 12.
-      expect(logHeading(log!)).toContain(
+      expect(logHeading(log)).toContain(
         `3 scored and 2 finalists again with 24 fine-tune steps, kept #${kept.index} (the best second score))`,
       );
-      const row = attemptsTable(log!.attempts, log!.chosenIndex)
+      const row = attemptsTable(log.attempts, log.chosenIndex)
         .split('\n')
         .find((l) => new RegExp(`^${kept.index}\\s+kept\\s+candidate\\s`).test(l));
       expect(row).toContain(
