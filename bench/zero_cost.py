@@ -309,6 +309,40 @@ def screen(
     with a final), then the best of them by its recovery score of ``steps`` (``scored``: bench/accuracy's
     ``scoredCandidates`` of the same case, paired by MACs and parameters). The pick and its regret in points."""
     judged = [r for r in rows if "final" in r]
+    by = _recovery_scores(judged, scored, steps)
+    finalists = sorted(judged, key=lambda r: r["zeroShotTop1"], reverse=True)[:keep]
+    pick = max(finalists, key=lambda r: by[(r["macs"], r["params"])])
+    best = max(r["final"] for r in judged)
+    return {
+        "attempt": pick["attempt"],
+        "regret": round(100 * (best - pick["final"]), 2),
+    }
+
+
+def rank_sum(
+    rows: list[dict[str, Any]], scored: list[dict[str, Any]], steps: int
+) -> dict[str, Any]:
+    """The zero-shot top-1 and the recovery score of ``steps`` combined: each candidate's two ranks summed (the
+    rows with a final; ``scored`` as in :func:`screen`). Spearman's rho of the sum against the finals, and the
+    regret in points of the candidate it ranks first (the earlier row on a tie)."""
+    judged = [r for r in rows if "final" in r]
+    by = _recovery_scores(judged, scored, steps)
+    total = ranks([r["zeroShotTop1"] for r in judged]) + ranks(
+        [by[(r["macs"], r["params"])] for r in judged]
+    )
+    final = [r["final"] for r in judged]
+    pick = judged[int(np.argmax(total))]
+    return {
+        "rho": round(spearman(list(total), final), 3),
+        "attempt": pick["attempt"],
+        "regret": round(100 * (max(final) - pick["final"]), 2),
+    }
+
+
+def _recovery_scores(
+    judged: list[dict[str, Any]], scored: list[dict[str, Any]], steps: int
+) -> dict[tuple[int, int], float]:
+    """{(macs, params): recovery top-1 of ``steps``} of the judged rows; SystemExit naming the attempts without one."""
     by = {
         (s["macs"], s["params"]): s["scoreTop1"]
         for s in scored
@@ -319,19 +353,15 @@ def screen(
         raise SystemExit(
             f"bench/zero_cost: no {steps}-step score for attempts {missing}"
         )
-    finalists = sorted(judged, key=lambda r: r["zeroShotTop1"], reverse=True)[:keep]
-    pick = max(finalists, key=lambda r: by[(r["macs"], r["params"])])
-    best = max(r["final"] for r in judged)
-    return {
-        "attempt": pick["attempt"],
-        "regret": round(100 * (best - pick["final"]), 2),
-    }
+    return by
 
 
 USAGE = (
     "usage: bench/zero_cost.py FILE...  (score-signals.py --zero-cost outputs: their verdicts pooled)\n"
     "       bench/zero_cost.py --screen STEPS:KEEP FILE=RESULT.json@TARGET...  (a zero-shot first stage, "
-    "then STEPS of recovery for the best KEEP)"
+    "then STEPS of recovery for the best KEEP)\n"
+    "       bench/zero_cost.py --rank-sum STEPS FILE=RESULT.json@TARGET...  (the zero-shot and the STEPS "
+    "recovery ranks summed)"
 )
 
 
@@ -353,10 +383,47 @@ def _case(arg: str) -> tuple[Path, Path, float]:
     return Path(file), Path(result), t
 
 
+def _cases(args: list[str]) -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Each ``FILE=RESULT.json@TARGET``: the signal rows of FILE, and RESULT's scored candidates of TARGET."""
+    out = []
+    for file, result, target in [_case(arg) for arg in args]:
+        rows = [json.loads(line) for line in file.read_text().splitlines()]
+        scored = [
+            s
+            for s in json.loads(result.read_text())["scoredCandidates"]
+            if s["target"] == target
+        ]
+        out.append((rows, scored))
+    return out
+
+
 def main(argv: list[str]) -> int:
     """``FILE...``: the cases' verdicts pooled, one JSON line. ``--screen STEPS:KEEP FILE=RESULT.json@TARGET...``:
     per case the pick of a zero-shot screen keeping KEEP, then STEPS of recovery (:func:`screen`), and the
-    regret's mean and max. Malformed arguments or missing files: a one-line error naming them."""
+    regret's mean and max. ``--rank-sum STEPS FILE=RESULT.json@TARGET...``: per case the rho and the pick's
+    regret of the zero-shot and recovery ranks summed (:func:`rank_sum`), and their mean (the regret's max).
+    Malformed arguments or missing files: a one-line error naming them."""
+    if argv[:1] == ["--rank-sum"]:
+        if len(argv) < 3 or not re.fullmatch(r"\d+", argv[1]):
+            raise SystemExit(
+                f"bench/zero_cost: --rank-sum needs STEPS and one case or more\n{USAGE}"
+            )
+        steps = int(argv[1])
+        each = [rank_sum(rows, scored, steps) for rows, scored in _cases(argv[2:])]
+        rhos, regrets = [c["rho"] for c in each], [c["regret"] for c in each]
+        print(
+            json.dumps(
+                {
+                    "rankSum": f"zero-shot + {steps} steps",
+                    "rho": rhos,
+                    "rhoMean": round(float(np.mean(rhos)), 3),
+                    "regret": regrets,
+                    "regretMean": round(float(np.mean(regrets)), 2),
+                    "regretMax": max(regrets),
+                }
+            )
+        )
+        return 0
     if argv[:1] != ["--screen"]:
         missing = [f for f in argv if not Path(f).is_file()]
         if not argv or missing:
@@ -372,16 +439,9 @@ def main(argv: list[str]) -> int:
             f"bench/zero_cost: --screen needs STEPS:KEEP and one case or more\n{USAGE}"
         )
     steps, keep = (int(x) for x in argv[1].split(":"))
-    cases = [_case(arg) for arg in argv[2:]]
-    regrets = []
-    for file, result, target in cases:
-        rows = [json.loads(line) for line in file.read_text().splitlines()]
-        scored = [
-            s
-            for s in json.loads(result.read_text())["scoredCandidates"]
-            if s["target"] == target
-        ]
-        regrets.append(screen(rows, scored, steps, keep)["regret"])
+    regrets = [
+        screen(rows, scored, steps, keep)["regret"] for rows, scored in _cases(argv[2:])
+    ]
     print(
         json.dumps(
             {

@@ -287,6 +287,26 @@ def test_zero_cost_screen_on_a_known_case() -> None:
         m.screen(rows, scored, 160, 3)
 
 
+def test_zero_cost_rank_sum_on_a_known_case() -> None:
+    m = _zero_cost()
+    # Zero-shot top-1 orders four candidates 1 > 2 > 3 > 4 (ranks 4, 3, 2, 1); their 40-step scores
+    # 3 > 4 > 2 > 1 (ranks 1, 2, 4, 3). Sums 5, 5, 6, 4: candidate 3 first, 4 last. The finals favour 4
+    # (0.90), then 3 (0.85), 1 (0.80), 2 (0.70): regret 5 points. Rho of the sums' ranks (2.5, 2.5, 4, 1)
+    # against the finals' (2, 1, 3, 4): deviations (0, 0, 1.5, -1.5) and (-0.5, -1.5, 0.5, 1.5), so
+    # -1.5 / sqrt(4.5 x 5) = -0.316.
+    rows = [
+        {"attempt": i, "macs": 10 * i, "params": i, "zeroShotTop1": 1 - i / 10, "final": f}
+        for i, f in ((1, 0.80), (2, 0.70), (3, 0.85), (4, 0.90))
+    ] + [{"attempt": 9, "macs": 90, "params": 9, "zeroShotTop1": 1.0}]
+    scored = [
+        {"macs": 10 * i, "params": i, "scoreSteps": 40, "scoreTop1": t}
+        for i, t in ((1, 0.2), (2, 0.3), (3, 0.6), (4, 0.5))
+    ]
+    assert m.rank_sum(rows, scored, 40) == {"rho": -0.316, "attempt": 3, "regret": 5.0}
+    with pytest.raises(SystemExit, match=r"no 10-step score for attempts \[1, 2, 3, 4\]"):
+        m.rank_sum(rows, scored, 10)
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
@@ -296,6 +316,9 @@ def test_zero_cost_screen_on_a_known_case() -> None:
         (["--screen", "40:3", "a=b"], "'a=b': expected FILE=RESULT.json@TARGET"),
         (["--screen", "40:3", "a=b.json@x"], "'a=b.json@x': expected FILE=RESULT.json@TARGET"),
         (["--screen", "40:3", "none.jsonl=none.json@0.3"], "none.jsonl, none.json: not found"),
+        (["--rank-sum", "40"], "--rank-sum needs STEPS and one case or more"),
+        (["--rank-sum", "40:3", "a=b.json@0.3"], "--rank-sum needs STEPS and one case or more"),
+        (["--rank-sum", "40", "a=b"], "'a=b': expected FILE=RESULT.json@TARGET"),
         (["none.jsonl"], "bench/zero_cost: none.jsonl: not found"),
     ],
 )
