@@ -73,10 +73,14 @@ describe('bench/accuracy --verdicts-of', () => {
   });
 
   /** `--verdicts-of` committed results of bench/results/recovery-sweep (names, comma-separated), on the new val images. */
-  const verdictsOfCommitted = (names: string, screen?: ReturnType<typeof parseScreen>) => {
+  const verdictsOfCommitted = (
+    names: string,
+    screen?: ReturnType<typeof parseScreen>,
+    newVal = 'xeon-c100-new-val.jsonl,xeon-c100-d24-new-val.jsonl',
+  ) => {
     const dir = path.join(__dirname, '../../bench/results/recovery-sweep');
     const files = (list: string) => list.split(',').map((n) => path.join(dir, n));
-    verdictsOf(files(names), 'top1', files('xeon-c100-new-val.jsonl,xeon-c100-d24-new-val.jsonl'), screen);
+    verdictsOf(files(names), 'top1', files(newVal), screen);
   };
   /** `--verdicts-of` the five committed democnn cases on this host, against the new val images. */
   const verdictsOfFiveCases = (screen?: ReturnType<typeof parseScreen>) => {
@@ -150,6 +154,35 @@ describe('bench/accuracy --verdicts-of', () => {
     );
     expect(out.lines).toContain(
       'pooled, zero-shot, top 3 again at 40 (score top-1): mean within-case rho 0.53 over 6 cases, one-sided permutation p 0.0012; regret of the kept candidate mean 0.13, max 0.34 points over 6 cases',
+    );
+  });
+
+  test('resnet18 on the 100-class set: nothing to rank, and the zero-shot first stage keeps another model than 10 steps first', () => {
+    // bench/results/recovery-sweep (RESULTS.md, "resnet18 on the 100-class set"): one case, two seeds, on the new
+    // images. LAMP's shape (the 40-step pick) is fourth by zero-shot top-1, so the zero-shot first stage does not
+    // rescore it and keeps global L2 isomorphic, 0.31 points below; 10 steps first keeps LAMP. The seeds order the
+    // six at -0.06: the candidates do not differ beyond seed noise.
+    verdictsOfCommitted(
+      'amd-c100-r18-0.5-ft2442-seeds01.json,amd-c100-r18-rescore-zs-40x3-0.5-seeds01.json,amd-c100-r18-rescore-10-40x3-0.5-seeds01.json',
+      undefined,
+      'amd-c100-r18-new-val.jsonl',
+    );
+    expect(out.lines).toContain(
+      'final top-1: on the new images of ' +
+        path.join(__dirname, '../../bench/results/recovery-sweep/amd-c100-r18-new-val.jsonl') +
+        ' (12 fine-tunes)',
+    );
+    expect(out.lines).toContain(
+      '| resnet18 | 0.5 | recovery 40 steps | 6 | 0.40 | 0.219 | 86.2 % | 86.2 % | 0.0 | 0.1 | 0.2 | 0.8 | 0.00 | -0.06 |',
+    );
+    expect(out.lines).toContain(
+      '| resnet18 | 0.5 | zero-shot, top 3 again at 40 | 6 | -0.38 | 0.783 | 85.9 % | 86.2 % | 0.3 | 0.1 | 0.2 | 0.8 | 0.00 | -0.06 |',
+    );
+    expect(out.lines).toContain(
+      'pooled, zero-shot, top 3 again at 40 (score top-1): mean within-case rho -0.38 over 1 cases, one-sided permutation p 0.7846; regret of the kept candidate mean 0.31, max 0.31 points over 1 cases',
+    );
+    expect(out.lines).toContain(
+      'pooled, recovery 10 steps, top 3 again at 40 (score top-1): mean within-case rho 0.58 over 1 cases, one-sided permutation p 0.1195; regret of the kept candidate mean 0.00, max 0.00 points over 1 cases',
     );
   });
 
