@@ -267,20 +267,31 @@ def test_zero_cost_pool_on_known_cases(tmp_path) -> None:
         m.pool([str(tmp_path / "c")])
 
 
+def _four_candidates() -> list[dict]:
+    """Four candidates that zero-shot top-1 orders 1 > 2 > 3 > 4, whose finals favour 4 (0.90), then 3
+    (0.85), 1 (0.80), 2 (0.70); and a fifth row without a final, which is not a candidate."""
+    return [
+        {"attempt": i, "macs": 10 * i, "params": i, "zeroShotTop1": 1 - i / 10, "final": f}
+        for i, f in ((1, 0.80), (2, 0.70), (3, 0.85), (4, 0.90))
+    ] + [{"attempt": 9, "macs": 90, "params": 9, "zeroShotTop1": 1.0}]
+
+
+def _four_recovery_scores(steps: tuple[int, ...]) -> list[dict]:
+    """The four candidates' recovery scores at each of `steps`: 3 > 4 > 2 > 1 (0.6, 0.5, 0.3, 0.2)."""
+    return [
+        {"macs": 10 * i, "params": i, "scoreSteps": n, "scoreTop1": t}
+        for i, t in ((1, 0.2), (2, 0.3), (3, 0.6), (4, 0.5))
+        for n in steps
+    ]
+
+
 def test_zero_cost_screen_on_a_known_case() -> None:
     m = _zero_cost()
     # Four candidates: zero-shot top-1 orders them 1, 2, 3, 4; their 40-step scores favour 3, then 4; the
     # finals favour 4 (0.90). Keeping 3 finalists (1, 2, 3) picks 3 (0.85): 5 points below 4. Keeping 2
     # (1, 2) picks 2 (0.70): 20 points below. A row without a final is not a candidate.
-    rows = [
-        {"attempt": i, "macs": 10 * i, "params": i, "zeroShotTop1": 1 - i / 10, "final": f}
-        for i, f in ((1, 0.80), (2, 0.70), (3, 0.85), (4, 0.90))
-    ] + [{"attempt": 9, "macs": 90, "params": 9, "zeroShotTop1": 1.0}]
-    scored = [
-        {"macs": 10 * i, "params": i, "scoreSteps": n, "scoreTop1": t}
-        for i, t in ((1, 0.2), (2, 0.3), (3, 0.6), (4, 0.5))
-        for n in (10, 40)
-    ]
+    rows = _four_candidates()
+    scored = _four_recovery_scores((10, 40))
     assert m.screen(rows, scored, 40, 3) == {"attempt": 3, "regret": 5.0}
     assert m.screen(rows, scored, 40, 2) == {"attempt": 2, "regret": 20.0}
     with pytest.raises(SystemExit, match=r"no 160-step score for attempts \[1, 2, 3, 4\]"):
@@ -294,14 +305,8 @@ def test_zero_cost_rank_sum_on_a_known_case() -> None:
     # (0.90), then 3 (0.85), 1 (0.80), 2 (0.70): regret 5 points. Rho of the sums' ranks (2.5, 2.5, 4, 1)
     # against the finals' (2, 1, 3, 4): deviations (0, 0, 1.5, -1.5) and (-0.5, -1.5, 0.5, 1.5), so
     # -1.5 / sqrt(4.5 x 5) = -0.316.
-    rows = [
-        {"attempt": i, "macs": 10 * i, "params": i, "zeroShotTop1": 1 - i / 10, "final": f}
-        for i, f in ((1, 0.80), (2, 0.70), (3, 0.85), (4, 0.90))
-    ] + [{"attempt": 9, "macs": 90, "params": 9, "zeroShotTop1": 1.0}]
-    scored = [
-        {"macs": 10 * i, "params": i, "scoreSteps": 40, "scoreTop1": t}
-        for i, t in ((1, 0.2), (2, 0.3), (3, 0.6), (4, 0.5))
-    ]
+    rows = _four_candidates()
+    scored = _four_recovery_scores((40,))
     assert m.rank_sum(rows, scored, 40) == {"rho": -0.316, "attempt": 3, "regret": 5.0}
     with pytest.raises(SystemExit, match=r"no 10-step score for attempts \[1, 2, 3, 4\]"):
         m.rank_sum(rows, scored, 10)
