@@ -82,6 +82,10 @@ describe('bench/accuracy --verdicts-of', () => {
     const files = (list: string) => list.split(',').map((n) => path.join(dir, n));
     verdictsOf(files(names), 'top1', files(newVal), screen);
   };
+  /** Each of `lines` was printed, whole. */
+  const expectPrinted = (...lines: string[]) => {
+    for (const line of lines) expect(out.lines).toContain(line);
+  };
   /** `--verdicts-of` the five committed democnn cases on this host, against the new val images. */
   const verdictsOfFiveCases = (screen?: ReturnType<typeof parseScreen>) => {
     verdictsOfCommitted(
@@ -134,10 +138,8 @@ describe('bench/accuracy --verdicts-of', () => {
     verdictsOfCommitted(
       'xeon-c100-rescore-10-40x3-0.5-0.4-0.3.json,xeon-c100-rescore-10-40x3-0.15-seeds012.json,xeon-c100-d24-rescore-10-40x3-0.15-0.3.json',
     );
-    expect(out.lines).toContain(
+    expectPrinted(
       '| democnn | 0.15 | recovery 10 steps, top 3 again at 40 | 6 | 0.49 | 0.178 | 85.0 % | 85.0 % | 0.0 | 9.4 | 1.0 | 13.6 | 1.00 | 1.00 |',
-    );
-    expect(out.lines).toContain(
       'pooled, recovery 10 steps, top 3 again at 40 (score top-1): mean within-case rho 0.46 over 6 cases, one-sided permutation p 0.0060; regret of the kept candidate mean 0.13, max 0.34 points over 6 cases',
     );
   });
@@ -149,10 +151,8 @@ describe('bench/accuracy --verdicts-of', () => {
     verdictsOfCommitted(
       'xeon-c100-rescore-zs-40x3-0.5-0.4-0.3.json,xeon-c100-rescore-zs-40x3-0.15-seeds012.json,xeon-c100-d24-rescore-zs-40x3-0.15-0.3.json',
     );
-    expect(out.lines).toContain(
+    expectPrinted(
       '| democnn | 0.15 | zero-shot, top 3 again at 40 | 6 | 0.66 | 0.087 | 85.0 % | 85.0 % | 0.0 | 9.4 | 1.0 | 13.6 | 1.00 | 1.00 |',
-    );
-    expect(out.lines).toContain(
       'pooled, zero-shot, top 3 again at 40 (score top-1): mean within-case rho 0.53 over 6 cases, one-sided permutation p 0.0012; regret of the kept candidate mean 0.13, max 0.34 points over 6 cases',
     );
   });
@@ -167,21 +167,13 @@ describe('bench/accuracy --verdicts-of', () => {
       undefined,
       'amd-c100-r18-new-val.jsonl',
     );
-    expect(out.lines).toContain(
+    expectPrinted(
       'final top-1: on the new images of ' +
         path.join(__dirname, '../../bench/results/recovery-sweep/amd-c100-r18-new-val.jsonl') +
         ' (12 fine-tunes)',
-    );
-    expect(out.lines).toContain(
       '| resnet18 | 0.5 | recovery 40 steps | 6 | 0.40 | 0.219 | 86.2 % | 86.2 % | 0.0 | 0.1 | 0.2 | 0.8 | 0.00 | -0.06 |',
-    );
-    expect(out.lines).toContain(
       '| resnet18 | 0.5 | zero-shot, top 3 again at 40 | 6 | -0.38 | 0.783 | 85.9 % | 86.2 % | 0.3 | 0.1 | 0.2 | 0.8 | 0.00 | -0.06 |',
-    );
-    expect(out.lines).toContain(
       'pooled, zero-shot, top 3 again at 40 (score top-1): mean within-case rho -0.38 over 1 cases, one-sided permutation p 0.7846; regret of the kept candidate mean 0.31, max 0.31 points over 1 cases',
-    );
-    expect(out.lines).toContain(
       'pooled, recovery 10 steps, top 3 again at 40 (score top-1): mean within-case rho 0.58 over 1 cases, one-sided permutation p 0.1195; regret of the kept candidate mean 0.00, max 0.00 points over 1 cases',
     );
   });
