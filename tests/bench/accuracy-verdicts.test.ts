@@ -197,6 +197,45 @@ describe('bench/accuracy --verdicts-of', () => {
     );
   });
 
+  test('eight cases on two models, every one-stage and campaign file in one call: the 40-step picks cost least', () => {
+    // bench/results/recovery-sweep (RESULTS.md, "resnet18 at 0.3", the last point): the six democnn cases and the
+    // two resnet18 cases pooled per mode, each result against the new images of its own dense model (115
+    // fine-tunes in three files). 40 steps for all and 10 -> 40 keep the same picks (regret mean 0.16, max 0.47:
+    // resnet18 at 0.3); the zero-shot first stage loses 0.31 more on resnet18 at 0.5.
+    verdictsOfCommitted(
+      [
+        'xeon-c100-0.5-ft2442-seeds01.json,xeon-c100-0.4-0.3-ft2442-seeds01.json,xeon-c100-0.15-ft2442-seeds012.json',
+        'xeon-c100-d24-0.15-ft2442-seeds01.json,xeon-c100-d24-0.3-ft2442-seeds01.json',
+        'amd-c100-r18-0.5-ft2442-seeds01.json,amd-c100-r18-0.3-ft2442-seeds01.json',
+        'xeon-c100-rescore-10-40x3-0.5-0.4-0.3.json,xeon-c100-rescore-10-40x3-0.15-seeds012.json',
+        'xeon-c100-d24-rescore-10-40x3-0.15-0.3.json,xeon-c100-rescore-zs-40x3-0.5-0.4-0.3.json',
+        'xeon-c100-rescore-zs-40x3-0.15-seeds012.json,xeon-c100-d24-rescore-zs-40x3-0.15-0.3.json',
+        'amd-c100-r18-rescore-zs-40x3-0.5-seeds01.json,amd-c100-r18-rescore-10-40x3-0.5-seeds01.json',
+        'amd-c100-r18-rescore-zs-40x3-0.3-seeds01.json,amd-c100-r18-rescore-10-40x3-0.3-seeds01.json',
+      ].join(','),
+      undefined,
+      'xeon-c100-new-val.jsonl,xeon-c100-d24-new-val.jsonl,amd-c100-r18-new-val.jsonl',
+    );
+    const pooled = (mode: string) =>
+      out.lines.find(
+        (l) =>
+          l.startsWith(`pooled, ${mode} (score top-1): mean within-case rho `) && !l.includes('resolved'),
+      );
+    expect(out.lines[0]).toMatch(/ \(115 fine-tunes\)$/);
+    expect(pooled('recovery 10 steps')).toMatch(
+      /rho 0\.36 over 8 cases, .*; regret of the kept candidate mean 0\.34, max 1\.11 points over 8 cases$/,
+    );
+    expect(pooled('recovery 40 steps')).toMatch(
+      /rho 0\.34 over 8 cases, .*; regret of the kept candidate mean 0\.16, max 0\.47 points over 8 cases$/,
+    );
+    expect(pooled('recovery 10 steps, top 3 again at 40')).toMatch(
+      /rho 0\.36 over 8 cases, .*; regret of the kept candidate mean 0\.16, max 0\.47 points over 8 cases$/,
+    );
+    expect(pooled('zero-shot, top 3 again at 40')).toMatch(
+      /rho 0\.31 over 8 cases, .*; regret of the kept candidate mean 0\.20, max 0\.47 points over 8 cases$/,
+    );
+  });
+
   test('--screen: a known case, the same candidates required at both lengths, and what it refuses', () => {
     const strategy = (r: number) => ({
       pruningRatio: r,
