@@ -267,6 +267,29 @@ def test_zero_cost_pool_on_known_cases(tmp_path) -> None:
         m.pool([str(tmp_path / "c")])
 
 
+def test_zero_cost_pooled_on_the_eight_committed_cases() -> None:
+    """bench/RESULTS.md, "resnet18 at 0.3": the six democnn cases and the two resnet18 cases pooled.
+
+    The zero-shot top-1 ranks at 0.31 and its picks cost a mean 0.32, at most 1.11 points; the mean kept width
+    picks within 0.47 points but ranks at 0.08. On resnet18 alone both rank backwards (-0.37, -0.68)."""
+    m = _zero_cost()
+    sweep = Path(__file__).resolve().parents[2] / "bench" / "results" / "recovery-sweep"
+    democnn = [
+        sweep / f"xeon-c100-zero-cost-{c}.jsonl"
+        for c in ("d16-0.5", "d16-0.4", "d16-0.3", "d16-0.15", "d24-0.15", "d24-0.3")
+    ]
+    resnet18 = [sweep / f"amd-c100-r18-zero-cost-{t}.jsonl" for t in ("0.5", "0.3")]
+    pooled = m.pool([str(f) for f in democnn + resnet18])
+    assert pooled["cases"] == 8
+    assert pooled["zeroShotTop1"] == {"rho": 0.306, "regretMean": 0.32, "regretMax": 1.11}
+    assert pooled["meanWidth"] == {"rho": 0.078, "regretMean": 0.21, "regretMax": 0.47}
+    on_resnet18 = m.pool([str(f) for f in resnet18])
+    assert on_resnet18["zeroShotTop1"] == {"rho": -0.374, "regretMean": 0.29, "regretMax": 0.38}
+    assert on_resnet18["meanWidth"] == {"rho": -0.681, "regretMean": 0.39, "regretMax": 0.47}
+    assert on_resnet18["params"]["rho"] == -0.618
+    assert on_resnet18["naswot"] == {"rho": 0.476, "regretMean": 0.1, "regretMax": 0.21}
+
+
 def _four_candidates() -> list[dict]:
     """Four candidates that zero-shot top-1 orders 1 > 2 > 3 > 4, whose finals favour 4 (0.90), then 3
     (0.85), 1 (0.80), 2 (0.70); and a fifth row without a final, which is not a candidate."""
