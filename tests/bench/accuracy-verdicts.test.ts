@@ -197,6 +197,23 @@ describe('bench/accuracy --verdicts-of', () => {
     );
   });
 
+  test('resnet18 at 0.3 with a 24-epoch dense model: the same order, ranked backwards more strongly', () => {
+    // bench/results/recovery-sweep (RESULTS.md, "resnet18 at 0.3 with a 24-epoch dense model"): LAMP's shape is
+    // best (87.63) and scored lowest at every length; every score and the 10 -> 40 screen keep per-layer L1
+    // (86.91, regret 0.73).
+    verdictsOfCommitted(
+      'amd-c100-r18d24-0.3-ft2442-seeds01.json',
+      parseScreen('10:40:3'),
+      'amd-c100-r18d24-new-val.jsonl',
+    );
+    expectPrinted(
+      '| resnet18 | 0.3 | zero-shot | 6 | -0.89 | 0.992 | 86.9 % | 87.6 % | 0.7 | 0.3 | 0.3 | 1.4 | 0.68 | 0.77 |',
+      '| resnet18 | 0.3 | recovery 40 steps | 6 | -0.71 | 0.949 | 86.9 % | 87.6 % | 0.7 | 0.3 | 0.3 | 1.4 | 0.68 | 0.77 |',
+      'screened, recovery 10 -> 40 steps (the best 3 by 10 steps scored again at 40): regret of the pick 0.73, ' +
+        'mean 0.73, max 0.73 points over 1 cases; 180 scoring steps, against 240 for 40 steps each (75 %)',
+    );
+  });
+
   test('eight cases on two models, every one-stage and campaign file in one call: the 40-step picks cost least', () => {
     // bench/results/recovery-sweep (RESULTS.md, "resnet18 at 0.3", the last point): the six democnn cases and the
     // two resnet18 cases pooled per mode, each result against the new images of its own dense model (115
