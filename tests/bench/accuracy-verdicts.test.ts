@@ -72,11 +72,30 @@ describe('bench/accuracy --verdicts-of', () => {
     );
   });
 
+  // The committed results of bench/results/recovery-sweep, comma-separated, by the cases RESULTS.md names.
+  /** democnn's five cases on the 16- and 24-epoch dense models (0.4 and 0.3 share a file). */
+  const DEMOCNN_FIVE =
+    'xeon-c100-0.5-ft2442-seeds01.json,xeon-c100-0.4-0.3-ft2442-seeds01.json,xeon-c100-0.15-ft2442-seeds012.json,xeon-c100-d24-0.15-ft2442-seeds01.json';
+  /** The five and "A sixth case" (0.3 with the 24-epoch dense model). */
+  const DEMOCNN_SIX = `${DEMOCNN_FIVE},xeon-c100-d24-0.3-ft2442-seeds01.json`;
+  /** The six as campaigns with two-stage scoring: 10 steps first, and zero-shot first. */
+  const DEMOCNN_RESCORE_10 =
+    'xeon-c100-rescore-10-40x3-0.5-0.4-0.3.json,xeon-c100-rescore-10-40x3-0.15-seeds012.json,xeon-c100-d24-rescore-10-40x3-0.15-0.3.json';
+  const DEMOCNN_RESCORE_ZS =
+    'xeon-c100-rescore-zs-40x3-0.5-0.4-0.3.json,xeon-c100-rescore-zs-40x3-0.15-seeds012.json,xeon-c100-d24-rescore-zs-40x3-0.15-0.3.json';
+  const DEMOCNN_NEW_VAL = 'xeon-c100-new-val.jsonl,xeon-c100-d24-new-val.jsonl';
+  /** resnet18 with the 16-epoch dense model at 0.5 and 0.3: the one-stage run and its two campaigns each. */
+  const R18_05 =
+    'amd-c100-r18-0.5-ft2442-seeds01.json,amd-c100-r18-rescore-zs-40x3-0.5-seeds01.json,amd-c100-r18-rescore-10-40x3-0.5-seeds01.json';
+  const R18_03 =
+    'amd-c100-r18-0.3-ft2442-seeds01.json,amd-c100-r18-rescore-zs-40x3-0.3-seeds01.json,amd-c100-r18-rescore-10-40x3-0.3-seeds01.json';
+  const R18_NEW_VAL = 'amd-c100-r18-new-val.jsonl';
+
   /** `--verdicts-of` committed results of bench/results/recovery-sweep (names, comma-separated), on the new val images. */
   const verdictsOfCommitted = (
     names: string,
     screen?: ReturnType<typeof parseScreen>,
-    newVal = 'xeon-c100-new-val.jsonl,xeon-c100-d24-new-val.jsonl',
+    newVal = DEMOCNN_NEW_VAL,
   ) => {
     const dir = path.join(__dirname, '../../bench/results/recovery-sweep');
     const files = (list: string) => list.split(',').map((n) => path.join(dir, n));
@@ -88,10 +107,7 @@ describe('bench/accuracy --verdicts-of', () => {
   };
   /** `--verdicts-of` the five committed democnn cases on this host, against the new val images. */
   const verdictsOfFiveCases = (screen?: ReturnType<typeof parseScreen>) => {
-    verdictsOfCommitted(
-      'xeon-c100-0.5-ft2442-seeds01.json,xeon-c100-0.4-0.3-ft2442-seeds01.json,xeon-c100-0.15-ft2442-seeds012.json,xeon-c100-d24-0.15-ft2442-seeds01.json',
-      screen,
-    );
+    verdictsOfCommitted(DEMOCNN_FIVE, screen);
   };
 
   test('the five committed democnn cases pooled: what the pick of each recovery length cost, beside its rho', () => {
@@ -135,9 +151,7 @@ describe('bench/accuracy --verdicts-of', () => {
     // campaign scoring its 6 candidates at 10 steps and its best 3 again at 40, every fine-tune reused. The
     // kept models are the 40-step picks of the one-stage runs in all six (the regrets the screen read offline
     // on the five, 0.06 / 0.00 / 0.19 / 0.21 / 0.00, and 0.34 on the sixth); the rho is the 10-step first score's.
-    verdictsOfCommitted(
-      'xeon-c100-rescore-10-40x3-0.5-0.4-0.3.json,xeon-c100-rescore-10-40x3-0.15-seeds012.json,xeon-c100-d24-rescore-10-40x3-0.15-0.3.json',
-    );
+    verdictsOfCommitted(DEMOCNN_RESCORE_10);
     expectPrinted(
       '| democnn | 0.15 | recovery 10 steps, top 3 again at 40 | 6 | 0.49 | 0.178 | 85.0 % | 85.0 % | 0.0 | 9.4 | 1.0 | 13.6 | 1.00 | 1.00 |',
       'pooled, recovery 10 steps, top 3 again at 40 (score top-1): mean within-case rho 0.46 over 6 cases, one-sided permutation p 0.0060; regret of the kept candidate mean 0.13, max 0.34 points over 6 cases',
@@ -148,9 +162,7 @@ describe('bench/accuracy --verdicts-of', () => {
     // bench/results/recovery-sweep (RESULTS.md, "A zero-shot first stage in the campaign"): each campaign scores
     // its 6 candidates zero-shot and its best 3 by that again at 40 steps. It keeps the model the 10-step first
     // stage keeps in all six cases (kept means as in the test above), and its rho is the zero-shot score's.
-    verdictsOfCommitted(
-      'xeon-c100-rescore-zs-40x3-0.5-0.4-0.3.json,xeon-c100-rescore-zs-40x3-0.15-seeds012.json,xeon-c100-d24-rescore-zs-40x3-0.15-0.3.json',
-    );
+    verdictsOfCommitted(DEMOCNN_RESCORE_ZS);
     expectPrinted(
       '| democnn | 0.15 | zero-shot, top 3 again at 40 | 6 | 0.66 | 0.087 | 85.0 % | 85.0 % | 0.0 | 9.4 | 1.0 | 13.6 | 1.00 | 1.00 |',
       'pooled, zero-shot, top 3 again at 40 (score top-1): mean within-case rho 0.53 over 6 cases, one-sided permutation p 0.0012; regret of the kept candidate mean 0.13, max 0.34 points over 6 cases',
@@ -162,14 +174,10 @@ describe('bench/accuracy --verdicts-of', () => {
     // images. LAMP's shape (the 40-step pick) is fourth by zero-shot top-1, so the zero-shot first stage does not
     // rescore it and keeps global L2 isomorphic, 0.31 points below; 10 steps first keeps LAMP. The seeds order the
     // six at -0.06: the candidates do not differ beyond seed noise.
-    verdictsOfCommitted(
-      'amd-c100-r18-0.5-ft2442-seeds01.json,amd-c100-r18-rescore-zs-40x3-0.5-seeds01.json,amd-c100-r18-rescore-10-40x3-0.5-seeds01.json',
-      undefined,
-      'amd-c100-r18-new-val.jsonl',
-    );
+    verdictsOfCommitted(R18_05, undefined, R18_NEW_VAL);
     expectPrinted(
       'final top-1: on the new images of ' +
-        path.join(__dirname, '../../bench/results/recovery-sweep/amd-c100-r18-new-val.jsonl') +
+        path.join(__dirname, '../../bench/results/recovery-sweep', R18_NEW_VAL) +
         ' (24 fine-tunes)', // 12 of this case, 12 of the 0.3 case below
       '| resnet18 | 0.5 | recovery 40 steps | 6 | 0.40 | 0.219 | 86.2 % | 86.2 % | 0.0 | 0.1 | 0.2 | 0.8 | 0.00 | -0.06 |',
       '| resnet18 | 0.5 | zero-shot, top 3 again at 40 | 6 | -0.38 | 0.783 | 85.9 % | 86.2 % | 0.3 | 0.1 | 0.2 | 0.8 | 0.00 | -0.06 |',
@@ -183,11 +191,7 @@ describe('bench/accuracy --verdicts-of', () => {
     // points on the new images, but the two seeds order them alike (0.83). LAMP's shape is best (85.65) and scored
     // lowest at every length; every recovery stage keeps per-layer L1 (85.19, regret 0.47), zero-shot alone the
     // stage allocation (85.44, regret 0.21).
-    verdictsOfCommitted(
-      'amd-c100-r18-0.3-ft2442-seeds01.json,amd-c100-r18-rescore-zs-40x3-0.3-seeds01.json,amd-c100-r18-rescore-10-40x3-0.3-seeds01.json',
-      undefined,
-      'amd-c100-r18-new-val.jsonl',
-    );
+    verdictsOfCommitted(R18_03, undefined, R18_NEW_VAL);
     expectPrinted(
       '| resnet18 | 0.3 | zero-shot | 6 | -0.37 | 0.790 | 85.4 % | 85.7 % | 0.2 | 0.2 | 0.1 | 3.3 | 0.95 | 0.83 |',
       '| resnet18 | 0.3 | recovery 40 steps | 6 | -0.43 | 0.822 | 85.2 % | 85.7 % | 0.5 | 0.2 | 0.1 | 3.3 | 0.95 | 0.83 |',
@@ -220,18 +224,9 @@ describe('bench/accuracy --verdicts-of', () => {
     // fine-tunes in three files). 40 steps for all and 10 -> 40 keep the same picks (regret mean 0.16, max 0.47:
     // resnet18 at 0.3); the zero-shot first stage loses 0.31 more on resnet18 at 0.5.
     verdictsOfCommitted(
-      [
-        'xeon-c100-0.5-ft2442-seeds01.json,xeon-c100-0.4-0.3-ft2442-seeds01.json,xeon-c100-0.15-ft2442-seeds012.json',
-        'xeon-c100-d24-0.15-ft2442-seeds01.json,xeon-c100-d24-0.3-ft2442-seeds01.json',
-        'amd-c100-r18-0.5-ft2442-seeds01.json,amd-c100-r18-0.3-ft2442-seeds01.json',
-        'xeon-c100-rescore-10-40x3-0.5-0.4-0.3.json,xeon-c100-rescore-10-40x3-0.15-seeds012.json',
-        'xeon-c100-d24-rescore-10-40x3-0.15-0.3.json,xeon-c100-rescore-zs-40x3-0.5-0.4-0.3.json',
-        'xeon-c100-rescore-zs-40x3-0.15-seeds012.json,xeon-c100-d24-rescore-zs-40x3-0.15-0.3.json',
-        'amd-c100-r18-rescore-zs-40x3-0.5-seeds01.json,amd-c100-r18-rescore-10-40x3-0.5-seeds01.json',
-        'amd-c100-r18-rescore-zs-40x3-0.3-seeds01.json,amd-c100-r18-rescore-10-40x3-0.3-seeds01.json',
-      ].join(','),
+      [DEMOCNN_SIX, DEMOCNN_RESCORE_10, DEMOCNN_RESCORE_ZS, R18_05, R18_03].join(','),
       undefined,
-      'xeon-c100-new-val.jsonl,xeon-c100-d24-new-val.jsonl,amd-c100-r18-new-val.jsonl',
+      `${DEMOCNN_NEW_VAL},${R18_NEW_VAL}`,
     );
     const pooled = (mode: string) =>
       out.lines.find(
