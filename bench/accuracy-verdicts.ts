@@ -174,15 +174,16 @@ export interface ScreenedCase {
 }
 
 /**
- * Per case (model, target) of one result file that holds recovery scores at both `spec.short` and
- * `spec.long` steps (a run with `--recovery-steps 10,40,...`): what a two-stage scoring would have kept
- * ({@link screenedPick}, the score read as `rankBy` ranks it) and its regret against the best candidate's
- * seed mean. Offline: the long scores are the run's own, from the start; a scoring that continued the short
- * recovery instead would differ. The two lengths must have scored the same candidates (attempt, strategy and
- * MACs), or it is an error naming the case.
+ * Per case (dense model, model, target) with recovery scores at both `spec.short` and `spec.long` steps, in one
+ * result file (a run with `--recovery-steps 10,40,...`) or in two of the same dense model (a `--reuse` run that
+ * scored the same candidates at other lengths; `dense` tells the dense models apart): what a two-stage scoring
+ * would have kept ({@link screenedPick}, the score read as `rankBy` ranks it) and its regret against the best
+ * candidate's seed mean. Offline: the long scores are the run's own, from the start; a scoring that continued
+ * the short recovery instead would differ. The two lengths must have scored the same candidates (attempt,
+ * strategy and MACs), each once, or it is an error naming the case.
  */
 export function screenedCases(
-  rows: readonly (JudgedRow & { strategy?: Strategy; macs?: number })[],
+  rows: readonly (JudgedRow & { strategy?: Strategy; macs?: number; dense?: string })[],
   spec: ScreenSpec,
   rankBy: RankBy = 'top1',
 ): ScreenedCase[] {
@@ -192,7 +193,7 @@ export function screenedCases(
     // A two-stage campaign's rows kept by its own second stage: not a one-stage run's scores.
     if (r.rescore) continue;
     if (r.mode !== 'recovery' || (r.scoreSteps !== spec.short && r.scoreSteps !== spec.long)) continue;
-    const key = JSON.stringify([r.model, r.target]);
+    const key = JSON.stringify([r.dense ?? '', r.model, r.target]);
     const c = byCase.get(key) ?? { short: [], long: [] };
     byCase.set(key, c);
     (r.scoreSteps === spec.short ? c.short : c.long).push(r);
@@ -203,6 +204,14 @@ export function screenedCases(
     const where = `${short[0]!.model} @ ${short[0]!.target}`;
     const byAttempt = (list: Row[]) => [...list].sort((a, b) => a.attempt - b.attempt);
     const [s, l] = [byAttempt(short), byAttempt(long)];
+    for (const [list, steps] of [
+      [s, spec.short],
+      [l, spec.long],
+    ] as const)
+      if (list.some((r, i) => i > 0 && r.attempt === list[i - 1]!.attempt))
+        throw new Error(
+          `--screen: ${where}: scored at ${steps} steps more than once (two result files of the same case and length?): give each once`,
+        );
     const same =
       s.length === l.length &&
       s.every(
@@ -269,7 +278,8 @@ export function verdictsOf(
   if (finals)
     console.log(`final top-1: on the new images of ${newVal.join(', ')} (${finals.size} fine-tunes)`);
   const all: JudgedRow[] = [];
-  const screened: ScreenedCase[] = [];
+  // Every file's rows, each with its dense model, screened together: a case's two lengths may be two files.
+  const toScreen: Parameters<typeof screenedCases>[0][number][] = [];
   for (const file of files) {
     const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as {
       dense?: EarlierResult['dense'];
@@ -283,15 +293,20 @@ export function verdictsOf(
     console.log(`\n${file}:`);
     printVerdicts(judge(rows, rankBy).verdicts, [], rankBy);
     all.push(...rows.map((r) => ({ ...r, model: `${file}:${r.model}` })));
-    if (screen) screened.push(...screenedCases(rows, screen, rankBy));
+    const denseOf = (model: string) => {
+      const d = stored.dense?.find((x) => x.model === model);
+      return d ? (d.weightsSha256 ?? `top-1 ${d.valTop1}`) : '';
+    };
+    toScreen.push(...rows.map((r) => ({ ...r, dense: denseOf(r.model) })));
   }
   const { pooled } = judge(all, rankBy);
   console.log('');
   printVerdicts([], pooled, rankBy);
   if (!screen) return;
+  const screened = screenedCases(toScreen, screen, rankBy);
   if (!screened.length)
     throw new Error(
-      `--screen: no result file holds recovery scores at both ${screen.short} and ${screen.long} steps of one case`,
+      `--screen: no case has recovery scores at both ${screen.short} and ${screen.long} steps (in one result file, or in two of the same dense model)`,
     );
   console.log(screenedLine(screened, screen));
 }

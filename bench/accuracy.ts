@@ -512,7 +512,7 @@ async function main(): Promise<void> {
     )
     .option(
       '--screen <short:long:keep>',
-      'with --verdicts-of: what a two-stage scoring would keep, from results scored at both lengths (every candidate at SHORT recovery steps, the KEEP best again at LONG), e.g. 10:40:3',
+      'with --verdicts-of: what a two-stage scoring would keep, from results scored at both lengths, in one file or two of the same dense model (every candidate at SHORT recovery steps, the KEEP best again at LONG), e.g. 10:40:3',
     )
     .parse(process.argv)
     .opts<{

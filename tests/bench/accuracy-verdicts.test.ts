@@ -90,6 +90,12 @@ describe('bench/accuracy --verdicts-of', () => {
   const R18_03 =
     'amd-c100-r18-0.3-ft2442-seeds01.json,amd-c100-r18-rescore-zs-40x3-0.3-seeds01.json,amd-c100-r18-rescore-10-40x3-0.3-seeds01.json';
   const R18_NEW_VAL = 'amd-c100-r18-new-val.jsonl';
+  /** resnet18 at 0.3 with the 24-epoch dense model, and its new val images. */
+  const R18D24_03 = 'amd-c100-r18d24-0.3-ft2442-seeds01.json';
+  const R18D24_NEW_VAL = 'amd-c100-r18d24-new-val.jsonl';
+  /** The three resnet18 cases' candidates scored again after 160 and 320 steps (`--reuse` of the runs above). */
+  const R18_LONG =
+    'amd-c100-r18-0.5-r160-320-seeds01.json,amd-c100-r18-0.3-r160-320-seeds01.json,amd-c100-r18d24-0.3-r160-320-seeds01.json';
 
   /** `--verdicts-of` committed results of bench/results/recovery-sweep (names, comma-separated), on the new val images. */
   const verdictsOfCommitted = (
@@ -205,11 +211,7 @@ describe('bench/accuracy --verdicts-of', () => {
     // bench/results/recovery-sweep (RESULTS.md, "resnet18 at 0.3 with a 24-epoch dense model"): LAMP's shape is
     // best (87.63) and scored lowest at every length; every score and the 10 -> 40 screen keep per-layer L1
     // (86.91, regret 0.73).
-    verdictsOfCommitted(
-      'amd-c100-r18d24-0.3-ft2442-seeds01.json',
-      parseScreen('10:40:3'),
-      'amd-c100-r18d24-new-val.jsonl',
-    );
+    verdictsOfCommitted(R18D24_03, parseScreen('10:40:3'), R18D24_NEW_VAL);
     expectPrinted(
       '| resnet18 | 0.3 | zero-shot | 6 | -0.89 | 0.992 | 86.9 % | 87.6 % | 0.7 | 0.3 | 0.3 | 1.4 | 0.68 | 0.77 |',
       '| resnet18 | 0.3 | recovery 40 steps | 6 | -0.71 | 0.949 | 86.9 % | 87.6 % | 0.7 | 0.3 | 0.3 | 1.4 | 0.68 | 0.77 |',
@@ -245,6 +247,69 @@ describe('bench/accuracy --verdicts-of', () => {
     );
     expect(pooled('zero-shot, top 3 again at 40')).toMatch(
       /rho 0\.31 over 8 cases, .*; regret of the kept candidate mean 0\.20, max 0\.47 points over 8 cases$/,
+    );
+  });
+
+  test("resnet18's three cases scored again after 160 and 320 steps: the backward order turns after 40", () => {
+    // bench/results/recovery-sweep (RESULTS.md, "resnet18 after longer recoveries"): the same candidates as the
+    // 10- and 40-step runs (their fine-tunes reused). On the two 0.3 cases LAMP's shape ends best and scores
+    // lowest up to 40 steps; after 320 steps the 24-epoch case's score keeps it (regret 0), the 16-epoch case's
+    // keeps global Taylor's (0.23). Pooled over the three: rho -0.25 at 40 steps, 0.40 at 160, 0.31 at 320;
+    // the pick's regret 0.40, 0.22, 0.08 points.
+    verdictsOfCommitted(
+      [R18_05, R18_03, R18D24_03, R18_LONG].join(','),
+      parseScreen('40:320:3'),
+      [R18_NEW_VAL, R18D24_NEW_VAL].join(','),
+    );
+    expectPrinted(
+      '| resnet18 | 0.3 | recovery 160 steps | 6 | 0.31 | 0.282 | 87.4 % | 87.6 % | 0.2 | 0.3 | 0.3 | 1.4 | 0.68 | 0.77 |',
+      '| resnet18 | 0.3 | recovery 320 steps | 6 | 0.49 | 0.178 | 87.6 % | 87.6 % | 0.0 | 0.3 | 0.3 | 1.4 | 0.68 | 0.77 |',
+      '| resnet18 | 0.3 | recovery 320 steps | 6 | 0.06 | 0.469 | 85.4 % | 85.7 % | 0.2 | 0.2 | 0.1 | 3.3 | 0.95 | 0.83 |',
+      // the two lengths of each case come from two files of the same dense model
+      'screened, recovery 40 -> 320 steps (the best 3 by 40 steps scored again at 320): regret of the pick ' +
+        '0.00 / 0.21 / 0.19, mean 0.13, max 0.21 points over 3 cases; 3600 scoring steps, against 5760 for 320 steps each (63 %)',
+    );
+    const pooled = (mode: string) =>
+      out.lines.find(
+        (l) =>
+          l.startsWith(`pooled, ${mode} (score top-1): mean within-case rho `) && !l.includes('resolved'),
+      );
+    expect(pooled('recovery 40 steps')).toMatch(
+      /rho -0\.25 over 3 cases, .*; regret of the kept candidate mean 0\.40, max 0\.73 points over 3 cases$/,
+    );
+    expect(pooled('recovery 160 steps')).toMatch(
+      /rho 0\.40 over 3 cases, .*; regret of the kept candidate mean 0\.22, max 0\.47 points over 3 cases$/,
+    );
+    expect(pooled('recovery 320 steps')).toMatch(
+      /rho 0\.31 over 3 cases, .*; regret of the kept candidate mean 0\.08, max 0\.23 points over 3 cases$/,
+    );
+  });
+
+  test('nine cases on two models at 10, 40 and 160 steps: 160 ranks best, 40 keeps the closest picks', () => {
+    // bench/results/recovery-sweep (RESULTS.md, "resnet18 after longer recoveries"): the six democnn cases and the
+    // three resnet18 cases, one-stage files only.
+    verdictsOfCommitted(
+      [DEMOCNN_SIX, R18_05, R18_03, R18D24_03, R18_LONG]
+        .join(',')
+        .split(',')
+        .filter((f) => !f.includes('rescore'))
+        .join(','),
+      undefined,
+      `${DEMOCNN_NEW_VAL},${R18_NEW_VAL},${R18D24_NEW_VAL}`,
+    );
+    const pooled = (mode: string) =>
+      out.lines.find(
+        (l) =>
+          l.startsWith(`pooled, ${mode} (score top-1): mean within-case rho `) && !l.includes('resolved'),
+      );
+    expect(pooled('recovery 10 steps')).toMatch(
+      /rho 0\.22 over 9 cases, .*; regret of the kept candidate mean 0\.38, max 1\.11 points over 9 cases$/,
+    );
+    expect(pooled('recovery 40 steps')).toMatch(
+      /rho 0\.22 over 9 cases, .*; regret of the kept candidate mean 0\.22, max 0\.73 points over 9 cases$/,
+    );
+    expect(pooled('recovery 160 steps')).toMatch(
+      /rho 0\.49 over 9 cases, one-sided permutation p 0\.0004; regret of the kept candidate mean 0\.27, max 1\.27 points over 9 cases$/,
     );
   });
 
@@ -289,6 +354,20 @@ describe('bench/accuracy --verdicts-of', () => {
       .filter((r) => r.scoreSteps === 10)
       .map((r) => ({ ...r, scoreTop1: 1 - r.scoreTop1, rescore: { top: 2, steps: 40 } }));
     expect(screenedCases([...rows, ...twoStage], { short: 10, long: 40, keep: 2 })).toEqual(one(2));
+    // the two lengths of one dense model's case join across files; another dense model's rows are another case
+    const dense = (d: string) => (r: (typeof rows)[number]) => ({ ...r, dense: d });
+    expect(screenedCases(rows.map(dense('a')), { short: 10, long: 40, keep: 2 })).toEqual(one(2));
+    expect(
+      screenedCases([...rows.slice(0, 3).map(dense('a')), ...rows.slice(3).map(dense('b'))], {
+        short: 10,
+        long: 40,
+        keep: 2,
+      }),
+    ).toEqual([]);
+    // the same case and length given twice (two files of one run): named, not counted twice
+    expect(() => screenedCases([...rows, ...rows.slice(0, 3)], { short: 10, long: 40, keep: 2 })).toThrow(
+      '--screen: democnn @ 0.5: scored at 10 steps more than once (two result files of the same case and length?): give each once',
+    );
     // other candidates at 40 steps than at 10: named, not joined
     const moved = rows.map((r) => (r.scoreSteps === 40 && r.attempt === 3 ? { ...r, macs: 999 } : r));
     expect(() => screenedCases(moved, { short: 10, long: 40, keep: 2 })).toThrow(
@@ -302,7 +381,7 @@ describe('bench/accuracy --verdicts-of', () => {
     const file = path.join(out.dir, 'r10-only.json');
     fs.writeFileSync(file, JSON.stringify({ scoredCandidates: rows.slice(0, 3) }));
     expect(() => verdictsOf([file], 'top1', [], { short: 10, long: 40, keep: 2 })).toThrow(
-      '--screen: no result file holds recovery scores at both 10 and 40 steps of one case',
+      '--screen: no case has recovery scores at both 10 and 40 steps (in one result file, or in two of the same dense model)',
     );
     // its pooled line came first: no candidate marked kept, so no regret to pool
     expect(out.lines.filter((l) => l.startsWith('pooled, recovery 10 steps'))[0]).toMatch(
