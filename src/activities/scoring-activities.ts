@@ -84,6 +84,8 @@ export interface PlanRecoveryInput {
   candidates: number;
   /** `search.recovery.rescore`: the finalists' second scores, paid from the budget first. */
   rescore?: { top: number; steps: number };
+  /** `search.recovery.batchSize`: the plan says how many of its steps make an epoch of `train/`. */
+  batchSize?: number;
 }
 
 /** The sensitivity table: small enough for history; the full engine answer is stored as `table`. */
@@ -299,7 +301,13 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
       }
       const out = parseEngineResult('finetune-plan', FinetunePlanResultSchema, raw);
       try {
-        return recoveryPlan(input.share, out.totalSteps, input.candidates, input.rescore);
+        return recoveryPlan(
+          input.share,
+          out.totalSteps,
+          input.candidates,
+          input.rescore,
+          input.batchSize !== undefined ? { images: out.images, batchSize: input.batchSize } : undefined,
+        );
       } catch (err) {
         throw ApplicationFailure.nonRetryable((err as Error).message, FailureTypes.config);
       }

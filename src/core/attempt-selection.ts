@@ -326,6 +326,14 @@ export interface RecoveryPlan {
   steps: number;
   /** The second stage of a two-stage scoring (`search.recovery.rescore`), paid from the budget first. */
   rescore?: { top: number; steps: number };
+  /**
+   * One epoch of `train/` at the recovery's batch size: its `images` (as the engine indexes them), the
+   * `batchSize` and the `steps` it takes (whole batches, as the fine-tune's loop counts them), so the log can
+   * say how much of an epoch each recovery is: the benches ranked candidates after a quarter to half an epoch
+   * (bench/RESULTS.md, "resnet18 after longer recoveries"). The recovery's own pool is `train/` less the
+   * held-out scoring slice, a little smaller. Absent in plans recorded before it.
+   */
+  epoch?: { images: number; batchSize: number; steps: number };
 }
 
 /**
@@ -339,12 +347,14 @@ export interface RecoveryPlan {
  * recoveryPlan(0.1, 10_000, 6) // { share: 0.1, finalSteps: 10000, candidates: 6, steps: 166 } (996 steps, 9.96 %)
  * recoveryPlan(0.1, 2_442, 6)  // steps 40 (240 steps, 9.8 %)
  * recoveryPlan(0.1, 2_442, 6, { top: 3, steps: 40 }) // steps 20: 6 x 20 + 3 x 40 = 240 steps
+ * recoveryPlan(0.1, 2_442, 6, undefined, { images: 20_000, batchSize: 32 }) // epoch: 625 steps
  */
 export function recoveryPlan(
   share: number,
   finalSteps: number,
   candidates: number,
   rescore?: { top: number; steps: number },
+  train?: { images: number; batchSize: number },
 ): RecoveryPlan {
   const budget = share * finalSteps;
   const second = rescore ? rescore.top * rescore.steps : 0;
@@ -361,21 +371,35 @@ export function recoveryPlan(
     throw new Error(
       `search.recovery.rescore.steps: ${of} gives each of ${candidates} candidates ${steps} steps before the finalists' ${rescore.steps}: set rescore.steps above ${steps} or lower the share`,
     );
-  return { share, finalSteps, candidates, steps, ...(rescore ? { rescore } : {}) };
+  return {
+    share,
+    finalSteps,
+    candidates,
+    steps,
+    ...(rescore ? { rescore } : {}),
+    ...(train && train.images >= train.batchSize
+      ? { epoch: { ...train, steps: Math.floor(train.images / train.batchSize) } }
+      : {}),
+  };
 }
 
 /**
  * How a recovery plan reads in the search's log (its own notes and the log rebuilt from history):
  * `recovery scoring: 10% of the final fine-tune's 10000 steps over 6 candidates, 166 steps each`, and with
  * finalists: `recovery scoring: 10% of the final fine-tune's 2442 steps: 3 finalists again with 40 steps
- * each, the rest over 6 candidates, 20 steps each`.
+ * each, the rest over 6 candidates, 20 steps each`. A plan that knows the epoch adds what the recovery is of
+ * one: `..., 40 steps each (0.06 epoch: an epoch of the 20000 train/ images is 625 steps at batch 32)`.
  */
 export function recoveryPlanNote(plan: RecoveryPlan): string {
-  const { share, finalSteps, candidates, steps, rescore } = plan;
+  const { share, finalSteps, candidates, steps, rescore, epoch } = plan;
   const head = `recovery scoring: ${+(share * 100).toFixed(2)}% of the final fine-tune's ${finalSteps} steps`;
+  const of = (n: number) => `${+(n / epoch!.steps).toFixed(2)} epoch`;
+  const tail = epoch
+    ? ` (${rescore ? `${of(steps)}, the finalists' ${of(rescore.steps)}` : of(steps)}: an epoch of the ${epoch.images} train/ images is ${epoch.steps} steps at batch ${epoch.batchSize})`
+    : '';
   return rescore
-    ? `${head}: ${rescore.top} finalists again with ${rescore.steps} steps each, the rest over ${candidates} candidates, ${steps} steps each`
-    : `${head} over ${candidates} candidates, ${steps} steps each`;
+    ? `${head}: ${rescore.top} finalists again with ${rescore.steps} steps each, the rest over ${candidates} candidates, ${steps} steps each${tail}`
+    : `${head} over ${candidates} candidates, ${steps} steps each${tail}`;
 }
 
 /** The finalists of a two-stage scoring, once the search chose them: their attempts, and the second recovery's steps. */

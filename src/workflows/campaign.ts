@@ -225,6 +225,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
           share,
           candidates: search.candidates ?? 1 + search.extendedSearch,
           ...(search.recovery?.rescore ? { rescore: search.recovery.rescore } : {}),
+          batchSize,
         });
       } catch (err) {
         setStage('failed');

@@ -392,6 +392,20 @@ describe('recoveryPlan', () => {
   });
 
   test("the log's note states the share, the final steps, the candidates and each one's steps", () => {
+    // With the epoch of train/ at the recovery's batch size, the note says what each recovery is of it.
+    const withEpoch = recoveryPlan(0.1, 2442, 6, undefined, { images: 20_000, batchSize: 32 });
+    expect(withEpoch.epoch).toEqual({ images: 20_000, batchSize: 32, steps: 625 });
+    expect(recoveryPlanNote(withEpoch)).toBe(
+      "recovery scoring: 10% of the final fine-tune's 2442 steps over 6 candidates, 40 steps each (0.06 epoch: an epoch of the 20000 train/ images is 625 steps at batch 32)",
+    );
+    expect(
+      recoveryPlanNote(recoveryPlan(0.1, 2442, 6, { top: 3, steps: 40 }, { images: 20_000, batchSize: 32 })),
+    ).toBe(
+      "recovery scoring: 10% of the final fine-tune's 2442 steps: 3 finalists again with 40 steps each, the rest over 6 candidates, 20 steps each (0.03 epoch, the finalists' 0.06 epoch: an epoch of the 20000 train/ images is 625 steps at batch 32)",
+    );
+    // whole batches, as the fine-tune's loop counts them: 415 images at 32 are 12 steps; under a batch, no epoch
+    expect(recoveryPlan(0.1, 2442, 6, undefined, { images: 415, batchSize: 32 }).epoch?.steps).toBe(12);
+    expect(recoveryPlan(0.1, 2442, 6, undefined, { images: 31, batchSize: 32 }).epoch).toBeUndefined();
     expect(recoveryPlanNote(recoveryPlan(0.1, 10_000, 6))).toBe(
       "recovery scoring: 10% of the final fine-tune's 10000 steps over 6 candidates, 166 steps each",
     );

@@ -379,7 +379,12 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       const own = await env.client.workflow
         .getHandle(searchWorkflowId(campaignId, 'half'))
         .query(strategyLogQuery);
-      const planNote = `recovery scoring: 25% of the final fine-tune's ${finalSteps} steps over 2 candidates, ${each} steps each`;
+      // And what that is of an epoch of train/ at the recovery's batch size (32 by default): 400 images, 12 steps.
+      const epochSteps = Math.floor(images / 32);
+      expect(epochSteps).toBe(12);
+      const planNote =
+        `recovery scoring: 25% of the final fine-tune's ${finalSteps} steps over 2 candidates, ${each} steps each ` +
+        `(0.5 epoch: an epoch of the 400 train/ images is 12 steps at batch 32)`;
       expect(own.events[0]).toEqual({ afterAttempt: 0, note: planNote });
       // The log rebuilt from history (what `log` prints as `after attempt 0: ...`) says the same.
       expect(log!.changes).toContainEqual({ afterAttempt: 0, note: planNote });
@@ -447,7 +452,12 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       const scores = (a: Attempt) => [a.index, a.score, a.rescore, a.rescoreError];
       expect(log.attempts.map(scores)).toEqual(own.attempts.map(scores));
       // Both notes: the plan before the first attempt, the finalists after the last, in both records.
-      const planNote = `recovery scoring: 50% of the final fine-tune's ${finalSteps} steps: 2 finalists again with 12 steps each, the rest over 3 candidates, ${each} steps each`;
+      // The plan also says what each recovery is of an epoch of the 400 train/ images at batch 32 (12 steps):
+      // 8 / 12 = 0.67, the finalists' 12 / 12 = 1.
+      const planNote =
+        `recovery scoring: 50% of the final fine-tune's ${finalSteps} steps: 2 finalists again with 12 steps each, ` +
+        `the rest over 3 candidates, ${each} steps each (0.67 epoch, the finalists' 1 epoch: an epoch of the 400 ` +
+        `train/ images is 12 steps at batch 32)`;
       const finalistsNote = `finalists #${finalists[0]!.index}, #${finalists[1]!.index} scored again with 12 recovery steps each`;
       expect(own.events[0]).toEqual({ afterAttempt: 0, note: planNote });
       expect(own.events.at(-1)).toEqual({ afterAttempt: own.attempts.length, note: finalistsNote });
