@@ -4,8 +4,8 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactRef } from '../core/artifact-ref';
 import type { CandidateScore } from '../core/attempt';
-import { recoveryPlan, type RecoveryPlan } from '../core/attempt-selection';
-import type { FinetuneConfig, ScoringMode } from '../core/campaign-config';
+import { recoveryPlan, recoveryPlanByEpochs, type RecoveryPlan } from '../core/attempt-selection';
+import { FinetuneConfigSchema, type FinetuneConfig, type ScoringMode } from '../core/campaign-config';
 import type { ModelSpec } from '../core/model-spec';
 import type { SensitivityTable } from '../core/stage-allocation';
 import type { Strategy } from '../core/strategy';
@@ -74,17 +74,20 @@ export interface SensitivityInput {
 }
 
 /** Input of {@link ScoringActivities.planRecovery}. */
+/** A recovery length to plan: `share` of the final fine-tune (`recipe`), or `epochs` of `train/` per candidate. */
 export interface PlanRecoveryInput {
   dataset: { root: string; imageSize?: number };
   /** The campaign's final fine-tune (its `finetune` section): what the share is of. */
-  recipe: FinetuneConfig;
+  recipe?: FinetuneConfig;
   /** `search.recovery.share`. */
-  share: number;
+  share?: number;
+  /** `search.recovery.epochs`: each candidate's recovery as epochs of `train/` at `batchSize`. */
+  epochs?: number;
   /** Candidates the budget is split over. */
   candidates: number;
   /** `search.recovery.rescore`: the finalists' second scores, paid from the budget first. */
   rescore?: { top: number; steps: number };
-  /** `search.recovery.batchSize`: the plan says how many of its steps make an epoch of `train/`. */
+  /** `search.recovery.batchSize`: the plan says how many of its steps make an epoch of `train/` (needed with `epochs`). */
   batchSize?: number;
 }
 
@@ -279,11 +282,23 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
     /**
      * `search.recovery.share` as steps per candidate: the final fine-tune's steps as the engine plans them
      * on `train/` (`finetune-plan`, the count its `finetune` takes), times the share, over the candidates.
-     * Less than one step each is a config failure naming the field, before any candidate is pruned.
+     * Less than one step each is a config failure naming the field, before any candidate is pruned. Or
+     * `search.recovery.epochs`: that many epochs of the `train/` images (the engine's count) at the recovery's
+     * batch size, each; a batch larger than the split, or more steps than a recovery may take, fails so too.
      */
     async planRecovery(input: PlanRecoveryInput): Promise<RecoveryPlan> {
       const ctx = Context.current();
-      const { recipe, gpus } = engineRecipe(input.recipe);
+      const byEpochs = input.epochs !== undefined;
+      if (!byEpochs && (input.recipe === undefined || input.share === undefined))
+        throw ApplicationFailure.nonRetryable(
+          'planRecovery: expected share with the final fine-tune (recipe), or epochs',
+          FailureTypes.config,
+        );
+      // With epochs only the image count matters: one image a step, so no batch can exceed the split here
+      // and the batch's own check below names the campaign's field.
+      const { recipe, gpus } = engineRecipe(
+        byEpochs ? FinetuneConfigSchema.parse({ batchSize: 1 }) : input.recipe!,
+      );
       let raw: Record<string, unknown>;
       try {
         // Indexing a large train/ split takes a while: heartbeat through it.
@@ -301,8 +316,15 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
       }
       const out = parseEngineResult('finetune-plan', FinetunePlanResultSchema, raw);
       try {
+        if (byEpochs)
+          return recoveryPlanByEpochs(
+            input.epochs!,
+            input.candidates,
+            { images: out.images, batchSize: input.batchSize ?? 32 },
+            input.rescore,
+          );
         return recoveryPlan(
-          input.share,
+          input.share!,
           out.totalSteps,
           input.candidates,
           input.rescore,

@@ -117,7 +117,7 @@ export function attemptsFromHistory(events: HistoryEvent[]): {
       const measured = input?.measuredSensitivity;
       sensitivity =
         input?.carried?.sensitivity ?? (measured && 'table' in measured ? measured.table : undefined);
-      // How the campaign turned search.recovery.share into steps (a continued run carries it in its input too).
+      // How the campaign turned search.recovery.share or .epochs into steps (a continued run carries it in its input too).
       const plan = input?.scoring?.recoveryPlan;
       if (plan && !input?.carried) changes.push({ afterAttempt: 0, note: recoveryPlanNote(plan) });
     } else if (ev.activityTaskScheduledEventAttributes) {

@@ -311,17 +311,23 @@ export function searchCost(
   };
 }
 
-/** How `search.recovery.share` became each candidate's recovery steps (recorded in the search's log). */
+/**
+ * How `search.recovery.share` or `search.recovery.epochs` became each candidate's recovery steps (recorded in
+ * the search's log): a share plan has `share` and `finalSteps`, an epochs plan `epochs` (and `epoch`).
+ */
 export interface RecoveryPlan {
   /** The scoring's budget as a share of the final fine-tune's steps. */
-  share: number;
+  share?: number;
   /** The final fine-tune's optimizer steps, as the engine plans them on `train/` (engine `finetune-plan`). */
-  finalSteps: number;
+  finalSteps?: number;
+  /** `search.recovery.epochs`: each candidate's recovery as epochs of `train/`. */
+  epochs?: number;
   /** Candidates the budget is split over. */
   candidates: number;
   /**
    * Recovery steps per candidate: `floor(share x finalSteps / candidates)`, at most `MAX_RECOVERY_STEPS`;
-   * with `rescore`, of what the finalists' second scores leave of the budget.
+   * with `rescore`, of what the finalists' second scores leave of the budget. With `epochs`:
+   * `ceil(epochs x epoch.steps)`.
    */
   steps: number;
   /** The second stage of a two-stage scoring (`search.recovery.rescore`), paid from the budget first. */
@@ -384,18 +390,71 @@ export function recoveryPlan(
 }
 
 /**
+ * Each candidate's recovery steps for `search.recovery.epochs` of `train/` (`images`, at the recovery's
+ * `batchSize`): `ceil(epochs x floor(images / batchSize))`, as the fine-tune's loop counts an epoch. Throws a
+ * message naming the field when the batch exceeds the images, when the steps exceed `MAX_RECOVERY_STEPS`,
+ * or when the finalists' `rescore.steps` are not longer than the candidates' recovery.
+ *
+ * @example
+ * recoveryPlanByEpochs(0.25, 6, { images: 20_000, batchSize: 32 }) // steps 157 (an epoch is 625 steps)
+ */
+export function recoveryPlanByEpochs(
+  epochs: number,
+  candidates: number,
+  train: { images: number; batchSize: number },
+  rescore?: { top: number; steps: number },
+): RecoveryPlan {
+  const epochSteps = Math.floor(train.images / train.batchSize);
+  if (epochSteps < 1)
+    throw new Error(
+      `search.recovery.batchSize: ${train.batchSize} exceeds the ${train.images} train/ images: a recovery epoch would be no step; lower it`,
+    );
+  // The small epsilon keeps an exact product (0.25 x 400) from rounding up past it.
+  const steps = Math.max(1, Math.ceil(epochs * epochSteps - 1e-9));
+  if (steps > MAX_RECOVERY_STEPS)
+    throw new Error(
+      `search.recovery.epochs: ${epochs} epoch of ${epochSteps} steps (the ${train.images} train/ images at batch ${train.batchSize}) is ${steps} steps per candidate, above the ${MAX_RECOVERY_STEPS} a recovery may take; lower epochs or raise recovery.batchSize`,
+    );
+  if (rescore && steps >= rescore.steps)
+    throw new Error(
+      `search.recovery.rescore.steps: ${epochs} epoch of train/ gives each of ${candidates} candidates ${steps} steps before the finalists' ${rescore.steps}: set rescore.steps above ${steps} or lower epochs`,
+    );
+  return {
+    epochs,
+    candidates,
+    steps,
+    ...(rescore ? { rescore } : {}),
+    epoch: { ...train, steps: epochSteps },
+  };
+}
+
+/**
  * How a recovery plan reads in the search's log (its own notes and the log rebuilt from history):
  * `recovery scoring: 10% of the final fine-tune's 10000 steps over 6 candidates, 166 steps each`, and with
  * finalists: `recovery scoring: 10% of the final fine-tune's 2442 steps: 3 finalists again with 40 steps
  * each, the rest over 6 candidates, 20 steps each`. A plan that knows the epoch adds what the recovery is of
- * one: `..., 40 steps each (0.06 epoch: an epoch of the 20000 train/ images is 625 steps at batch 32)`.
+ * one: `..., 40 steps each (0.06 epoch: an epoch of the 20000 train/ images is 625 steps at batch 32)`. An
+ * epochs plan: `recovery scoring: 0.25 epoch of train/ per candidate, 157 steps each over 6 candidates (an
+ * epoch of the 20000 train/ images is 625 steps at batch 32)`, with finalists `..., 157 steps each over 6
+ * candidates, then 3 finalists again with 320 steps each (0.51 epoch) (an epoch ...)`.
  */
 export function recoveryPlanNote(plan: RecoveryPlan): string {
-  const { share, finalSteps, candidates, steps, rescore, epoch } = plan;
-  const head = `recovery scoring: ${+(share * 100).toFixed(2)}% of the final fine-tune's ${finalSteps} steps`;
+  const { share, finalSteps, epochs, candidates, steps, rescore, epoch } = plan;
   const of = (n: number) => `${+(n / epoch!.steps).toFixed(2)} epoch`;
+  const anEpoch = epoch
+    ? `an epoch of the ${epoch.images} train/ images is ${epoch.steps} steps at batch ${epoch.batchSize}`
+    : '';
+  if (epochs !== undefined)
+    return (
+      `recovery scoring: ${epochs} epoch of train/ per candidate, ${steps} steps each over ${candidates} candidates` +
+      (rescore
+        ? `, then ${rescore.top} finalists again with ${rescore.steps} steps each (${of(rescore.steps)})`
+        : '') +
+      ` (${anEpoch})`
+    );
+  const head = `recovery scoring: ${+((share ?? 0) * 100).toFixed(2)}% of the final fine-tune's ${finalSteps} steps`;
   const tail = epoch
-    ? ` (${rescore ? `${of(steps)}, the finalists' ${of(rescore.steps)}` : of(steps)}: an epoch of the ${epoch.images} train/ images is ${epoch.steps} steps at batch ${epoch.batchSize})`
+    ? ` (${rescore ? `${of(steps)}, the finalists' ${of(rescore.steps)}` : of(steps)}: ${anEpoch})`
     : '';
   return rescore
     ? `${head}: ${rescore.top} finalists again with ${rescore.steps} steps each, the rest over ${candidates} candidates, ${steps} steps each${tail}`

@@ -141,21 +141,30 @@ export const SearchConfigSchema = z
      * no training: every candidate is scored zero-shot, then the `top` best again with a recovery of
      * `rescore.steps` (`recovery: { rescore: { top: 3, steps: 40 } }`, no `steps` or `share`); on six 100-class
      * cases it kept what a 10-step first stage keeps, for two thirds of the steps (bench/RESULTS.md, "A
-     * zero-shot first stage in the campaign"). @default { steps: 50, batchSize: 32, lr: 1e-3 }
+     * zero-shot first stage in the campaign"). Or `epochs`: each candidate's recovery as epochs of `train/` at
+     * `batchSize` (counted on `dataset.root/train` when the campaign starts, as the fine-tune's loop counts an
+     * epoch): on the benches the score ranked candidates after a quarter to half an epoch, and shorter recoveries
+     * often ranked them backwards (bench/RESULTS.md, "resnet18 after longer recoveries").
+     * @default { steps: 50, batchSize: 32, lr: 1e-3 }
      */
     recovery: z
       .object({
         steps: z.number().int().min(1).max(MAX_RECOVERY_STEPS).optional(),
         share: z.number().gt(0).max(1).optional(),
+        epochs: z.number().gt(0).max(100).optional(),
         batchSize: z.number().int().min(1).max(4096).default(32),
         lr: z.number().gt(0).max(10).default(1e-3),
         rescore: RescoreConfigSchema.optional(),
       })
       .strict()
-      .refine((r) => r.steps === undefined || r.share === undefined, {
-        path: ['share'],
-        message:
-          'set the recovery length as steps (per candidate) or as share (of the final fine-tune), not both',
+      .superRefine((r, ctx) => {
+        const given = (['steps', 'share', 'epochs'] as const).filter((f) => r[f] !== undefined);
+        if (given.length > 1)
+          ctx.addIssue({
+            code: 'custom',
+            path: [given[1]!],
+            message: `set the recovery length one way: steps (per candidate), share (of the final fine-tune) or epochs (of train/ per candidate), not ${given.join(' and ')}`,
+          });
       })
       .refine((r) => !r.rescore || r.steps === undefined || r.rescore.steps > r.steps, {
         path: ['rescore', 'steps'],
@@ -216,7 +225,7 @@ export const SearchConfigSchema = z
           message:
             "with scoring: 'zero-shot' the recovery is the finalists' second score: set recovery.rescore: { top, steps }, or scoring: 'recovery'",
         });
-      for (const field of ['steps', 'share'] as const)
+      for (const field of ['steps', 'share', 'epochs'] as const)
         if (s.recovery[field] !== undefined)
           ctx.addIssue({
             code: 'custom',
@@ -231,10 +240,13 @@ export const SearchConfigSchema = z
           "the recovery fine-tune is used with scoring: 'recovery', or with scoring: 'zero-shot' for the finalists of recovery.rescore; set search.scoring or remove it",
       });
   })
-  // A recovery-scored search without a share recovers each candidate for steps, 50 unless given; a share
-  // becomes steps when the campaign starts; a zero-shot first stage has none.
+  // A recovery-scored search without a share or epochs recovers each candidate for steps, 50 unless given; a
+  // share or epochs becomes steps when the campaign starts; a zero-shot first stage has none.
   .transform((s) =>
-    s.recovery && s.scoring === 'recovery' && s.recovery.share === undefined
+    s.recovery &&
+    s.scoring === 'recovery' &&
+    s.recovery.share === undefined &&
+    s.recovery.epochs === undefined
       ? { ...s, recovery: { ...s.recovery, steps: s.recovery.steps ?? SCORING_DEFAULTS.recovery.steps } }
       : s,
   );

@@ -186,7 +186,7 @@ export function attemptRole(attempt: Attempt): AttemptRole {
 export type SearchEvent =
   | { type: 'started'; protectedLayers: readonly { layer: string; reason: string }[] }
   | { type: 'sensitivity'; table?: SensitivityTable; error?: string }
-  /** How `search.recovery.share` became each candidate's recovery steps (a note in the log). */
+  /** How `search.recovery.share` or `.epochs` became each candidate's recovery steps (a note in the log). */
   | { type: 'recovery-planned'; plan: RecoveryPlan }
   | { type: 'human-shape'; strategy: Strategy }
   | { type: 'round' }

@@ -209,20 +209,31 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
         batchSize: config.dataset.calibrationBatchSize,
       }
     : undefined;
-  // A recovery length given as a share of the final fine-tune becomes steps per candidate here, once, before
-  // any search starts. Only configs with `search.recovery.share` (no earlier history has one) schedule it.
+  // A recovery length given as a share of the final fine-tune, or as epochs of train/, becomes steps per
+  // candidate here, once, before any search starts. Only configs with `search.recovery.share` or `.epochs`
+  // (no earlier history has one) schedule it.
   let recovery: { steps: number; batchSize: number; lr: number } | undefined;
   let recoveryPlanned: RecoveryPlan | undefined;
   if (search.scoring === 'recovery') {
-    const given: { steps?: number | undefined; share?: number | undefined; batchSize: number; lr: number } =
-      search.recovery ?? SCORING_DEFAULTS.recovery;
-    const { steps, share, batchSize, lr } = given;
-    if (share !== undefined && config.finetune && config.dataset) {
+    const given: {
+      steps?: number | undefined;
+      share?: number | undefined;
+      epochs?: number | undefined;
+      batchSize: number;
+      lr: number;
+    } = search.recovery ?? SCORING_DEFAULTS.recovery;
+    const { steps, share, epochs, batchSize, lr } = given;
+    const length =
+      share !== undefined && config.finetune
+        ? { recipe: config.finetune, share }
+        : epochs !== undefined
+          ? { epochs }
+          : undefined;
+    if (length && config.dataset) {
       try {
         recoveryPlanned = await planRecovery({
           dataset: { root: config.dataset.root },
-          recipe: config.finetune,
-          share,
+          ...length,
           candidates: search.candidates ?? 1 + search.extendedSearch,
           ...(search.recovery?.rescore ? { rescore: search.recovery.rescore } : {}),
           batchSize,

@@ -99,7 +99,7 @@ export interface CandidateScoring {
    * those of `rescore`): the first scores are zero-shot.
    */
   recovery?: { steps: number; batchSize: number; lr: number };
-  /** How `recovery.steps` came from `search.recovery.share` (the campaign planned it); absent: steps given. */
+  /** How `recovery.steps` came from `search.recovery.share` or `.epochs` (the campaign planned it); absent: steps given. */
   recoveryPlan?: RecoveryPlan;
   /**
    * Two-stage scoring (`search.recovery.rescore`): after the search, the `top` best-scored in-band candidates

@@ -6,6 +6,7 @@ import {
   rankedCandidates,
   recoveryPlan,
   recoveryPlanNote,
+  recoveryPlanByEpochs,
   runnerUp,
   top1Error,
   bestAttempt,
@@ -392,6 +393,40 @@ describe('recoveryPlan', () => {
   });
 
   test("the log's note states the share, the final steps, the candidates and each one's steps", () => {
+    // search.recovery.epochs: ceil(epochs x floor(images / batch)) steps each, and the note says so
+    const byEpochs = recoveryPlanByEpochs(0.25, 6, { images: 20_000, batchSize: 32 });
+    expect(byEpochs).toEqual({
+      epochs: 0.25,
+      candidates: 6,
+      steps: 157,
+      epoch: { images: 20_000, batchSize: 32, steps: 625 },
+    });
+    expect(recoveryPlanNote(byEpochs)).toBe(
+      'recovery scoring: 0.25 epoch of train/ per candidate, 157 steps each over 6 candidates (an epoch of the 20000 train/ images is 625 steps at batch 32)',
+    );
+    expect(
+      recoveryPlanNote(
+        recoveryPlanByEpochs(0.25, 6, { images: 20_000, batchSize: 32 }, { top: 3, steps: 320 }),
+      ),
+    ).toBe(
+      'recovery scoring: 0.25 epoch of train/ per candidate, 157 steps each over 6 candidates, then 3 finalists again with 320 steps each (0.51 epoch) (an epoch of the 20000 train/ images is 625 steps at batch 32)',
+    );
+    // an exact product is not rounded up; a sliver of an epoch is still one step; whole batches only
+    expect(recoveryPlanByEpochs(0.25, 2, { images: 400, batchSize: 1 }).steps).toBe(100);
+    expect(recoveryPlanByEpochs(0.001, 2, { images: 400, batchSize: 32 }).steps).toBe(1);
+    expect(recoveryPlanByEpochs(1, 2, { images: 415, batchSize: 32 }).steps).toBe(12);
+    // what it refuses, naming the field
+    expect(() => recoveryPlanByEpochs(0.5, 2, { images: 20, batchSize: 32 })).toThrow(
+      'search.recovery.batchSize: 32 exceeds the 20 train/ images: a recovery epoch would be no step; lower it',
+    );
+    expect(() => recoveryPlanByEpochs(20, 2, { images: 20_000, batchSize: 32 })).toThrow(
+      'search.recovery.epochs: 20 epoch of 625 steps (the 20000 train/ images at batch 32) is 12500 steps per candidate, above the 10000 a recovery may take; lower epochs or raise recovery.batchSize',
+    );
+    expect(() =>
+      recoveryPlanByEpochs(0.25, 6, { images: 20_000, batchSize: 32 }, { top: 3, steps: 157 }),
+    ).toThrow(
+      "search.recovery.rescore.steps: 0.25 epoch of train/ gives each of 6 candidates 157 steps before the finalists' 157: set rescore.steps above 157 or lower epochs",
+    );
     // With the epoch of train/ at the recovery's batch size, the note says what each recovery is of it.
     const withEpoch = recoveryPlan(0.1, 2442, 6, undefined, { images: 20_000, batchSize: 32 });
     expect(withEpoch.epoch).toEqual({ images: 20_000, batchSize: 32, steps: 625 });

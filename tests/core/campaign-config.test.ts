@@ -84,6 +84,18 @@ describe('campaign config: search scoring fields', () => {
     expect(parse({ share: 0.1 })).toEqual({ share: 0.1, batchSize: 32, lr: 1e-3 });
     expect(parse({ lr: 0.002 })).toEqual({ steps: 50, batchSize: 32, lr: 0.002 });
     expect(parse({ steps: 160 })).toEqual({ steps: 160, batchSize: 32, lr: 1e-3 });
+    // epochs of train/ per candidate: steps too are the campaign's to set, and no finetune section is needed
+    expect(parse({ epochs: 0.25 })).toEqual({ epochs: 0.25, batchSize: 32, lr: 1e-3 });
+    const noFinetune = CampaignConfigSchema.parse({
+      ...BASE,
+      dataset: DATASET,
+      search: {
+        scoring: 'recovery',
+        candidates: 6,
+        recovery: { epochs: 0.5, rescore: { top: 3, steps: 400 } },
+      },
+    }).search.recovery;
+    expect(noFinetune).toEqual({ epochs: 0.5, batchSize: 32, lr: 1e-3, rescore: { top: 3, steps: 400 } });
   });
 
   // [label, search section, dataset?, the field the error names, words of the message]
@@ -165,7 +177,35 @@ describe('campaign config: search scoring fields', () => {
       { scoring: 'recovery', recovery: { steps: 40, share: 0.1 } },
       true,
       'search.recovery.share',
-      'steps (per candidate) or as share',
+      'set the recovery length one way: steps (per candidate), share (of the final fine-tune) or epochs (of train/ per candidate), not steps and share',
+    ],
+    [
+      'recovery steps and epochs',
+      { scoring: 'recovery', recovery: { steps: 40, epochs: 0.25 } },
+      true,
+      'search.recovery.epochs',
+      'not steps and epochs',
+    ],
+    [
+      'recovery.epochs 0',
+      { scoring: 'recovery', recovery: { epochs: 0 } },
+      true,
+      'search.recovery.epochs',
+      '>0',
+    ],
+    [
+      'recovery.epochs over 100',
+      { scoring: 'recovery', recovery: { epochs: 101 } },
+      true,
+      'search.recovery.epochs',
+      '<=100',
+    ],
+    [
+      'a zero-shot first stage with recovery.epochs',
+      { scoring: 'zero-shot', candidates: 6, recovery: { epochs: 0.25, rescore: { top: 3, steps: 40 } } },
+      true,
+      'search.recovery.epochs',
+      "with scoring: 'zero-shot' the first scores have no recovery: remove recovery.epochs",
     ],
     [
       'recovery.share without a fine-tune',

@@ -606,6 +606,75 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
   );
 
   test(
+    "search.recovery.epochs: each candidate's recovery is that many epochs of train/ at the recovery's batch size, and the log says so",
+    async () => {
+      const byEpochs: CampaignConfigInput = {
+        ...config,
+        search: {
+          agent: 'solver',
+          maxIterations: 30,
+          candidates: 2,
+          scoring: 'recovery',
+          scoreImages: 64,
+          recovery: { epochs: 0.5, batchSize: 16, lr: 0.002 },
+        },
+      };
+      const { campaignId } = await campaigns.start(byEpochs, { campaignId: testId('epochs') });
+      const result = await campaigns.result(campaignId);
+      expect(result.targets[0]!.status).toBe('converged');
+
+      // An epoch of the 400 train/ images at 16 a step is 25 steps (whole batches); half of it, rounded up, 13.
+      const images = countSplitImages(path.join(config.dataset!.root, 'train'));
+      expect(images).toBe(400);
+      const epochSteps = Math.floor(images / 16);
+      expect(epochSteps).toBe(25);
+      const each = Math.ceil(0.5 * epochSteps);
+      expect(each).toBe(13);
+
+      const [log] = await campaigns.log(campaignId);
+      const scored = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
+      expect(scored).toHaveLength(2);
+      for (const a of scored) expect(a.score).toMatchObject({ mode: 'recovery', steps: each, count: 64 });
+      const own = await env.client.workflow
+        .getHandle(searchWorkflowId(campaignId, 'half'))
+        .query(strategyLogQuery);
+      const planNote =
+        'recovery scoring: 0.5 epoch of train/ per candidate, 13 steps each over 2 candidates ' +
+        '(an epoch of the 400 train/ images is 25 steps at batch 16)';
+      expect(own.events[0]).toEqual({ afterAttempt: 0, note: planNote });
+      expect(log!.changes).toContainEqual({ afterAttempt: 0, note: planNote });
+      expect(logHeading(log!)).toContain(`2 scored with ${2 * each} fine-tune steps`);
+    },
+    15 * 60_000,
+  );
+
+  test(
+    'search.recovery.epochs with a batch larger than train/: the campaign fails at its start, naming the field',
+    async () => {
+      const tooBig: CampaignConfigInput = {
+        ...config,
+        search: {
+          agent: 'solver',
+          candidates: 2,
+          scoring: 'recovery',
+          recovery: { epochs: 1, batchSize: 1024 },
+        },
+      };
+      const { campaignId } = await campaigns.start(tooBig, { campaignId: testId('epochs-big') });
+      await expect(campaigns.result(campaignId)).rejects.toThrow(
+        'search.recovery.batchSize: 1024 exceeds the 400 train/ images: a recovery epoch would be no step; lower it',
+      );
+      // Nothing was pruned: the search never started.
+      const history = await env.client.workflow.getHandle(campaignId).fetchHistory();
+      const started = (history.events ?? []).filter(
+        (e) => e.startChildWorkflowExecutionInitiatedEventAttributes,
+      );
+      expect(started).toHaveLength(0);
+    },
+    5 * 60_000,
+  );
+
+  test(
     'two targets: the sensitivity is measured once by the campaign, and both searches start from that table',
     async () => {
       const twoTargets: CampaignConfigInput = {
