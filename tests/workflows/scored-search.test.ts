@@ -117,6 +117,17 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
     await engines.engine.close();
   });
 
+  /** A campaign refused when it starts: its result names the field, and no search (nothing pruned) began. */
+  const expectRefusedAtStart = async (input: CampaignConfigInput, id: string, message: string) => {
+    const { campaignId } = await campaigns.start(input, { campaignId: testId(id) });
+    await expect(campaigns.result(campaignId)).rejects.toThrow(message);
+    const history = await env.client.workflow.getHandle(campaignId).fetchHistory();
+    const started = (history.events ?? []).filter(
+      (e) => e.startChildWorkflowExecutionInitiatedEventAttributes,
+    );
+    expect(started).toHaveLength(0);
+  };
+
   /** Candidates best first by their first score: top-1, then the lower loss, then the earlier attempt. */
   const byFirstScore = (as: readonly Attempt[]) =>
     [...as].sort(
@@ -591,16 +602,11 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
         search: { agent: 'solver', candidates: 4, scoring: 'recovery', recovery: { share: 0.01 } },
         finetune: { epochs: 1, batchSize: 16 },
       };
-      const { campaignId } = await campaigns.start(tooSmall, { campaignId: testId('share-small') });
-      await expect(campaigns.result(campaignId)).rejects.toThrow(
+      await expectRefusedAtStart(
+        tooSmall,
+        'share-small',
         "search.recovery.share: 0.01 of the final fine-tune's 25 steps over 4 candidates is under one step each",
       );
-      // Nothing was pruned: the search never started.
-      const history = await env.client.workflow.getHandle(campaignId).fetchHistory();
-      const started = (history.events ?? []).filter(
-        (e) => e.startChildWorkflowExecutionInitiatedEventAttributes,
-      );
-      expect(started).toHaveLength(0);
     },
     5 * 60_000,
   );
@@ -660,16 +666,11 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
           recovery: { epochs: 1, batchSize: 1024 },
         },
       };
-      const { campaignId } = await campaigns.start(tooBig, { campaignId: testId('epochs-big') });
-      await expect(campaigns.result(campaignId)).rejects.toThrow(
+      await expectRefusedAtStart(
+        tooBig,
+        'epochs-big',
         'search.recovery.batchSize: 1024 exceeds the 400 train/ images: a recovery epoch would be no step; lower it',
       );
-      // Nothing was pruned: the search never started.
-      const history = await env.client.workflow.getHandle(campaignId).fetchHistory();
-      const started = (history.events ?? []).filter(
-        (e) => e.startChildWorkflowExecutionInitiatedEventAttributes,
-      );
-      expect(started).toHaveLength(0);
     },
     5 * 60_000,
   );
