@@ -94,6 +94,8 @@ describe('bench/accuracy --verdicts-of', () => {
   const R18D24_03 = 'amd-c100-r18d24-0.3-ft2442-seeds01.json';
   const R18D24_NEW_VAL = 'amd-c100-r18d24-new-val.jsonl';
   /** The three resnet18 cases' candidates scored again after 160 and 320 steps (`--reuse` of the runs above). */
+  /** resnet18 at 0.15 with the 24-epoch dense model, at every length (zero-shot, 10, 40, 160, 320 steps). */
+  const R18D24_015 = 'amd-c100-r18d24-0.15-ft2442-seeds01.json';
   const R18_LONG =
     'amd-c100-r18-0.5-r160-320-seeds01.json,amd-c100-r18-0.3-r160-320-seeds01.json,amd-c100-r18d24-0.3-r160-320-seeds01.json';
 
@@ -107,6 +109,11 @@ describe('bench/accuracy --verdicts-of', () => {
     const files = (list: string) => list.split(',').map((n) => path.join(dir, n));
     verdictsOf(files(names), 'top1', files(newVal), screen);
   };
+  /** The pooled line of `mode` (all cases, not only the resolved ones), as `--verdicts-of` printed it. */
+  const pooledLine = (mode: string) =>
+    out.lines.find(
+      (l) => l.startsWith(`pooled, ${mode} (score top-1): mean within-case rho `) && !l.includes('resolved'),
+    );
   /** Each of `lines` was printed, whole. */
   const expectPrinted = (...lines: string[]) => {
     for (const line of lines) expect(out.lines).toContain(line);
@@ -230,34 +237,30 @@ describe('bench/accuracy --verdicts-of', () => {
       undefined,
       `${DEMOCNN_NEW_VAL},${R18_NEW_VAL}`,
     );
-    const pooled = (mode: string) =>
-      out.lines.find(
-        (l) =>
-          l.startsWith(`pooled, ${mode} (score top-1): mean within-case rho `) && !l.includes('resolved'),
-      );
     expect(out.lines[0]).toMatch(/ \(115 fine-tunes\)$/);
-    expect(pooled('recovery 10 steps')).toMatch(
+    expect(pooledLine('recovery 10 steps')).toMatch(
       /rho 0\.36 over 8 cases, .*; regret of the kept candidate mean 0\.34, max 1\.11 points over 8 cases$/,
     );
-    expect(pooled('recovery 40 steps')).toMatch(
+    expect(pooledLine('recovery 40 steps')).toMatch(
       /rho 0\.34 over 8 cases, .*; regret of the kept candidate mean 0\.16, max 0\.47 points over 8 cases$/,
     );
-    expect(pooled('recovery 10 steps, top 3 again at 40')).toMatch(
+    expect(pooledLine('recovery 10 steps, top 3 again at 40')).toMatch(
       /rho 0\.36 over 8 cases, .*; regret of the kept candidate mean 0\.16, max 0\.47 points over 8 cases$/,
     );
-    expect(pooled('zero-shot, top 3 again at 40')).toMatch(
+    expect(pooledLine('zero-shot, top 3 again at 40')).toMatch(
       /rho 0\.31 over 8 cases, .*; regret of the kept candidate mean 0\.20, max 0\.47 points over 8 cases$/,
     );
   });
 
-  test("resnet18's three cases scored again after 160 and 320 steps: the backward order turns after 40", () => {
-    // bench/results/recovery-sweep (RESULTS.md, "resnet18 after longer recoveries"): the same candidates as the
-    // 10- and 40-step runs (their fine-tunes reused). On the two 0.3 cases LAMP's shape ends best and scores
-    // lowest up to 40 steps; after 320 steps the 24-epoch case's score keeps it (regret 0), the 16-epoch case's
-    // keeps global Taylor's (0.23). Pooled over the three: rho -0.25 at 40 steps, 0.40 at 160, 0.31 at 320;
-    // the pick's regret 0.40, 0.22, 0.08 points.
+  test("resnet18's four cases at 160 and 320 steps: the order turns after 40, and 320 keeps picks within 0.23", () => {
+    // bench/results/recovery-sweep (RESULTS.md, "resnet18 after longer recoveries"): the three earlier cases'
+    // candidates scored again (their fine-tunes reused; the two lengths of each case in two files of one dense
+    // model) and 0.15 with the 24-epoch dense model at every length. On the two 0.3 cases LAMP's shape ends best
+    // and scores lowest up to 40 steps; at 0.15 the widest shape scores best up to 40 and ends 1.28 points below
+    // global L1's. After 320 steps the picks are 0.00 / 0.23 / 0.00 / 0.14 points from the best (0.5, 0.3, 0.3 with
+    // the 24-epoch model, 0.15).
     verdictsOfCommitted(
-      [R18_05, R18_03, R18D24_03, R18_LONG].join(','),
+      [R18_05, R18_03, R18D24_03, R18_LONG, R18D24_015].join(','),
       parseScreen('40:320:3'),
       [R18_NEW_VAL, R18D24_NEW_VAL].join(','),
     );
@@ -265,31 +268,31 @@ describe('bench/accuracy --verdicts-of', () => {
       '| resnet18 | 0.3 | recovery 160 steps | 6 | 0.31 | 0.282 | 87.4 % | 87.6 % | 0.2 | 0.3 | 0.3 | 1.4 | 0.68 | 0.77 |',
       '| resnet18 | 0.3 | recovery 320 steps | 6 | 0.49 | 0.178 | 87.6 % | 87.6 % | 0.0 | 0.3 | 0.3 | 1.4 | 0.68 | 0.77 |',
       '| resnet18 | 0.3 | recovery 320 steps | 6 | 0.06 | 0.469 | 85.4 % | 85.7 % | 0.2 | 0.2 | 0.1 | 3.3 | 0.95 | 0.83 |',
-      // the two lengths of each case come from two files of the same dense model
+      '| resnet18 | 0.15 | recovery 40 steps | 6 | 0.43 | 0.210 | 83.0 % | 84.3 % | 1.3 | 0.9 | 0.3 | 3.9 | 0.97 | 0.89 |',
+      '| resnet18 | 0.15 | recovery 320 steps | 6 | 0.81 | 0.036 | 84.1 % | 84.3 % | 0.1 | 0.9 | 0.3 | 3.9 | 0.97 | 0.89 |',
+      // the 0.3 cases' two lengths come from two files of the same dense model; 0.15's from one
       'screened, recovery 40 -> 320 steps (the best 3 by 40 steps scored again at 320): regret of the pick ' +
-        '0.00 / 0.21 / 0.19, mean 0.13, max 0.21 points over 3 cases; 3600 scoring steps, against 5760 for 320 steps each (63 %)',
+        '0.00 / 0.21 / 0.19 / 0.14, mean 0.13, max 0.21 points over 4 cases; 4800 scoring steps, against 7680 for 320 steps each (63 %)',
     );
-    const pooled = (mode: string) =>
-      out.lines.find(
-        (l) =>
-          l.startsWith(`pooled, ${mode} (score top-1): mean within-case rho `) && !l.includes('resolved'),
-      );
-    expect(pooled('recovery 40 steps')).toMatch(
-      /rho -0\.25 over 3 cases, .*; regret of the kept candidate mean 0\.40, max 0\.73 points over 3 cases$/,
+    expect(pooledLine('zero-shot')).toMatch(
+      /rho -0\.32 over 4 cases, .*; regret of the kept candidate mean 0\.65, max 1\.28 points over 4 cases$/,
     );
-    expect(pooled('recovery 160 steps')).toMatch(
-      /rho 0\.40 over 3 cases, .*; regret of the kept candidate mean 0\.22, max 0\.47 points over 3 cases$/,
+    expect(pooledLine('recovery 40 steps')).toMatch(
+      /rho -0\.08 over 4 cases, .*; regret of the kept candidate mean 0\.62, max 1\.28 points over 4 cases$/,
     );
-    expect(pooled('recovery 320 steps')).toMatch(
-      /rho 0\.31 over 3 cases, .*; regret of the kept candidate mean 0\.08, max 0\.23 points over 3 cases$/,
+    expect(pooledLine('recovery 160 steps')).toMatch(
+      /rho 0\.47 over 4 cases, .*; regret of the kept candidate mean 0\.20, max 0\.47 points over 4 cases$/,
+    );
+    expect(pooledLine('recovery 320 steps')).toMatch(
+      /rho 0\.44 over 4 cases, .*; regret of the kept candidate mean 0\.09, max 0\.23 points over 4 cases$/,
     );
   });
 
-  test('nine cases on two models at 10, 40 and 160 steps: 160 ranks best, 40 keeps the closest picks', () => {
+  test('ten cases on two models at 10, 40 and 160 steps: 160 ranks best and keeps the closest picks', () => {
     // bench/results/recovery-sweep (RESULTS.md, "resnet18 after longer recoveries"): the six democnn cases and the
-    // three resnet18 cases, one-stage files only.
+    // four resnet18 cases, one-stage files only.
     verdictsOfCommitted(
-      [DEMOCNN_SIX, R18_05, R18_03, R18D24_03, R18_LONG]
+      [DEMOCNN_SIX, R18_05, R18_03, R18D24_03, R18_LONG, R18D24_015]
         .join(',')
         .split(',')
         .filter((f) => !f.includes('rescore'))
@@ -297,19 +300,14 @@ describe('bench/accuracy --verdicts-of', () => {
       undefined,
       `${DEMOCNN_NEW_VAL},${R18_NEW_VAL},${R18D24_NEW_VAL}`,
     );
-    const pooled = (mode: string) =>
-      out.lines.find(
-        (l) =>
-          l.startsWith(`pooled, ${mode} (score top-1): mean within-case rho `) && !l.includes('resolved'),
-      );
-    expect(pooled('recovery 10 steps')).toMatch(
-      /rho 0\.22 over 9 cases, .*; regret of the kept candidate mean 0\.38, max 1\.11 points over 9 cases$/,
+    expect(pooledLine('recovery 10 steps')).toMatch(
+      /rho 0\.24 over 10 cases, .*; regret of the kept candidate mean 0\.47, max 1\.28 points over 10 cases$/,
     );
-    expect(pooled('recovery 40 steps')).toMatch(
-      /rho 0\.22 over 9 cases, .*; regret of the kept candidate mean 0\.22, max 0\.73 points over 9 cases$/,
+    expect(pooledLine('recovery 40 steps')).toMatch(
+      /rho 0\.24 over 10 cases, .*; regret of the kept candidate mean 0\.33, max 1\.28 points over 10 cases$/,
     );
-    expect(pooled('recovery 160 steps')).toMatch(
-      /rho 0\.49 over 9 cases, one-sided permutation p 0\.0004; regret of the kept candidate mean 0\.27, max 1\.27 points over 9 cases$/,
+    expect(pooledLine('recovery 160 steps')).toMatch(
+      /rho 0\.51 over 10 cases, one-sided permutation p 0\.0003; regret of the kept candidate mean 0\.25, max 1\.27 points over 10 cases$/,
     );
   });
 
