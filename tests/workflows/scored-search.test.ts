@@ -650,6 +650,9 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       expect(own.events[0]).toEqual({ afterAttempt: 0, note: planNote });
       expect(log!.changes).toContainEqual({ afterAttempt: 0, note: planNote });
       expect(logHeading(log!)).toContain(`2 scored with ${2 * each} fine-tune steps`);
+
+      saveHistoryFixture('campaign-recovery-epochs', campaignId);
+      saveHistoryFixture('mac-target-search-recovery-epochs', searchWorkflowId(campaignId, 'half'));
     },
     15 * 60_000,
   );
