@@ -5,7 +5,12 @@ import * as path from 'node:path';
 import type { ArtifactRef } from '../core/artifact-ref';
 import type { CandidateScore } from '../core/attempt';
 import { recoveryPlan, recoveryPlanByEpochs, type RecoveryPlan } from '../core/attempt-selection';
-import { FinetuneConfigSchema, type FinetuneConfig, type ScoringMode } from '../core/campaign-config';
+import {
+  FinetuneConfigSchema,
+  SCORING_DEFAULTS,
+  type FinetuneConfig,
+  type ScoringMode,
+} from '../core/campaign-config';
 import type { ModelSpec } from '../core/model-spec';
 import type { SensitivityTable } from '../core/stage-allocation';
 import type { Strategy } from '../core/strategy';
@@ -73,8 +78,10 @@ export interface SensitivityInput {
   seed: number;
 }
 
-/** Input of {@link ScoringActivities.planRecovery}. */
-/** A recovery length to plan: `share` of the final fine-tune (`recipe`), or `epochs` of `train/` per candidate. */
+/**
+ * Input of {@link ScoringActivities.planRecovery}: a recovery length to plan, `share` of the final fine-tune
+ * (`recipe`), or `epochs` of `train/` per candidate.
+ */
 export interface PlanRecoveryInput {
   dataset: { root: string; imageSize?: number };
   /** The campaign's final fine-tune (its `finetune` section): what the share is of. */
@@ -320,7 +327,7 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
           return recoveryPlanByEpochs(
             input.epochs!,
             input.candidates,
-            { images: out.images, batchSize: input.batchSize ?? 32 },
+            { images: out.images, batchSize: input.batchSize ?? SCORING_DEFAULTS.recovery.batchSize },
             input.rescore,
           );
         return recoveryPlan(

@@ -450,7 +450,7 @@ export function recoveryPlanNote(plan: RecoveryPlan): string {
       (rescore
         ? `, then ${rescore.top} finalists again with ${rescore.steps} steps each (${of(rescore.steps)})`
         : '') +
-      ` (${anEpoch})`
+      (epoch ? ` (${anEpoch})` : '')
     );
   const head = `recovery scoring: ${+((share ?? 0) * 100).toFixed(2)}% of the final fine-tune's ${finalSteps} steps`;
   const tail = epoch
