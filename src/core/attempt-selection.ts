@@ -383,10 +383,13 @@ export function recoveryPlan(
     candidates,
     steps,
     ...(rescore ? { rescore } : {}),
-    ...(train && train.images >= train.batchSize
-      ? { epoch: { ...train, steps: Math.floor(train.images / train.batchSize) } }
-      : {}),
+    ...(train && train.images >= train.batchSize ? { epoch: trainEpoch(train) } : {}),
   };
+}
+
+/** One epoch of `train/` at a batch size: whole batches, as the fine-tune's loop counts them. */
+function trainEpoch(train: { images: number; batchSize: number }): NonNullable<RecoveryPlan['epoch']> {
+  return { ...train, steps: Math.floor(train.images / train.batchSize) };
 }
 
 /**
@@ -404,7 +407,8 @@ export function recoveryPlanByEpochs(
   train: { images: number; batchSize: number },
   rescore?: { top: number; steps: number },
 ): RecoveryPlan {
-  const epochSteps = Math.floor(train.images / train.batchSize);
+  const epoch = trainEpoch(train);
+  const epochSteps = epoch.steps;
   if (epochSteps < 1)
     throw new Error(
       `search.recovery.batchSize: ${train.batchSize} exceeds the ${train.images} train/ images: a recovery epoch would be no step; lower it`,
@@ -424,7 +428,7 @@ export function recoveryPlanByEpochs(
     candidates,
     steps,
     ...(rescore ? { rescore } : {}),
-    epoch: { ...train, steps: epochSteps },
+    epoch,
   };
 }
 

@@ -117,6 +117,24 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
     await engines.engine.close();
   });
 
+  /**
+   * A campaign of 2 recovery-scored candidates whose length the campaign planned (`share` or `epochs`): each
+   * scored after `each` steps on 64 held-out images; the plan's note first in the search's own log and in the
+   * log rebuilt from history (what `log` prints as `after attempt 0: ...`); the heading counts the steps.
+   */
+  const expectRecoveryPlanned = async (campaignId: string, each: number, planNote: string) => {
+    const [log] = await campaigns.log(campaignId);
+    const scored = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
+    expect(scored).toHaveLength(2);
+    for (const a of scored) expect(a.score).toMatchObject({ mode: 'recovery', steps: each, count: 64 });
+    const own = await env.client.workflow
+      .getHandle(searchWorkflowId(campaignId, 'half'))
+      .query(strategyLogQuery);
+    expect(own.events[0]).toEqual({ afterAttempt: 0, note: planNote });
+    expect(log!.changes).toContainEqual({ afterAttempt: 0, note: planNote });
+    expect(logHeading(log!)).toContain(`2 scored with ${2 * each} fine-tune steps`);
+  };
+
   /** A campaign refused when it starts: its result names the field, and no search (nothing pruned) began. */
   const expectRefusedAtStart = async (input: CampaignConfigInput, id: string, message: string) => {
     const { campaignId } = await campaigns.start(input, { campaignId: testId(id) });
@@ -382,24 +400,16 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       const each = Math.floor((0.25 * finalSteps) / 2);
       expect(each).toBe(6);
 
-      const [log] = await campaigns.log(campaignId);
-      const scored = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
-      expect(scored).toHaveLength(2);
-      for (const a of scored) expect(a.score).toMatchObject({ mode: 'recovery', steps: each, count: 64 });
-      // The log says where the length came from, before the first attempt, and its heading counts the steps.
-      const own = await env.client.workflow
-        .getHandle(searchWorkflowId(campaignId, 'half'))
-        .query(strategyLogQuery);
-      // And what that is of an epoch of train/ at the recovery's batch size (32 by default): 400 images, 12 steps.
+      // The log says where the length came from, and what that is of an epoch of train/ at the recovery's batch
+      // size (32 by default): 400 images, 12 steps.
       const epochSteps = Math.floor(images / 32);
       expect(epochSteps).toBe(12);
-      const planNote =
+      await expectRecoveryPlanned(
+        campaignId,
+        each,
         `recovery scoring: 25% of the final fine-tune's ${finalSteps} steps over 2 candidates, ${each} steps each ` +
-        `(0.5 epoch: an epoch of the 400 train/ images is 12 steps at batch 32)`;
-      expect(own.events[0]).toEqual({ afterAttempt: 0, note: planNote });
-      // The log rebuilt from history (what `log` prints as `after attempt 0: ...`) says the same.
-      expect(log!.changes).toContainEqual({ afterAttempt: 0, note: planNote });
-      expect(logHeading(log!)).toContain(`2 scored with ${2 * each} fine-tune steps`);
+          `(0.5 epoch: an epoch of the 400 train/ images is 12 steps at batch 32)`,
+      );
       // The report sets the scoring's steps against the fine-tune that really ran.
       const report = await buildReportData(campaigns, store, campaignId);
       expect(scoringCostText(report.targets[0]!)).toBe(
@@ -637,19 +647,12 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       const each = Math.ceil(0.5 * epochSteps);
       expect(each).toBe(13);
 
-      const [log] = await campaigns.log(campaignId);
-      const scored = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
-      expect(scored).toHaveLength(2);
-      for (const a of scored) expect(a.score).toMatchObject({ mode: 'recovery', steps: each, count: 64 });
-      const own = await env.client.workflow
-        .getHandle(searchWorkflowId(campaignId, 'half'))
-        .query(strategyLogQuery);
-      const planNote =
+      await expectRecoveryPlanned(
+        campaignId,
+        each,
         'recovery scoring: 0.5 epoch of train/ per candidate, 13 steps each over 2 candidates ' +
-        '(an epoch of the 400 train/ images is 25 steps at batch 16)';
-      expect(own.events[0]).toEqual({ afterAttempt: 0, note: planNote });
-      expect(log!.changes).toContainEqual({ afterAttempt: 0, note: planNote });
-      expect(logHeading(log!)).toContain(`2 scored with ${2 * each} fine-tune steps`);
+          '(an epoch of the 400 train/ images is 25 steps at batch 16)',
+      );
 
       saveHistoryFixture('campaign-recovery-epochs', campaignId);
       saveHistoryFixture('mac-target-search-recovery-epochs', searchWorkflowId(campaignId, 'half'));
