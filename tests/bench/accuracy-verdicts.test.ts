@@ -311,6 +311,32 @@ describe('bench/accuracy --verdicts-of', () => {
     );
   });
 
+  test('two cases against 10,000-step fine-tunes: 160 steps at 9.6 % keep the best models, without ranking the rest', () => {
+    // bench/results/recovery-sweep (RESULTS.md, "resnet18 at 0.15 against a 10,000-step final fine-tune"): resnet18
+    // at 0.15 with the 24-epoch dense model, its candidates fine-tuned for 10,000 steps over two seeds, beside
+    // democnn's mild cut at 10,000 steps. Taylor's and LAMP's shapes score lowest at every length and end third and
+    // fourth; the widest shape scores best up to 40 steps and ends last, 0.96 points below per-layer L1.
+    verdictsOfCommitted(
+      'xeon-c100-0.5-ft10000-seeds01.json,amd-c100-r18d24-0.15-ft10000-seeds01.json',
+      parseScreen('40:160:3'),
+      `xeon-c100-new-val.jsonl,${R18D24_NEW_VAL}`,
+    );
+    expectPrinted(
+      '| resnet18 | 0.15 | zero-shot | 6 | -0.43 | 0.822 | 86.0 % | 87.0 % | 1.0 | 0.4 | 0.1 | 3.9 | 0.97 | 0.89 |',
+      '| resnet18 | 0.15 | recovery 40 steps | 6 | -0.49 | 0.851 | 86.0 % | 87.0 % | 1.0 | 0.4 | 0.1 | 3.9 | 0.97 | 0.89 |',
+      '| resnet18 | 0.15 | recovery 160 steps | 6 | 0.09 | 0.460 | 87.0 % | 87.0 % | 0.0 | 0.4 | 0.1 | 3.9 | 0.97 | 0.89 |',
+      '| resnet18 | 0.15 | recovery 320 steps | 6 | 0.20 | 0.350 | 87.0 % | 87.0 % | 0.0 | 0.4 | 0.1 | 3.9 | 0.97 | 0.89 |',
+      'screened, recovery 40 -> 160 steps (the best 3 by 40 steps scored again at 160): regret of the pick ' +
+        '0.16 / 0.00, mean 0.08, max 0.16 points over 2 cases; 1440 scoring steps, against 1920 for 160 steps each (75 %)',
+    );
+    expect(pooledLine('recovery 40 steps')).toMatch(
+      /rho -0\.14 over 2 cases, .*; regret of the kept candidate mean 0\.56, max 0\.96 points over 2 cases$/,
+    );
+    expect(pooledLine('recovery 160 steps')).toMatch(
+      /rho 0\.23 over 2 cases, .*; regret of the kept candidate mean 0\.08, max 0\.16 points over 2 cases$/,
+    );
+  });
+
   test('--screen: a known case, the same candidates required at both lengths, and what it refuses', () => {
     const strategy = (r: number) => ({
       pruningRatio: r,
