@@ -96,6 +96,8 @@ describe('bench/accuracy --verdicts-of', () => {
   /** The three resnet18 cases' candidates scored again after 160 and 320 steps (`--reuse` of the runs above). */
   /** resnet18 at 0.15 with the 24-epoch dense model, at every length (zero-shot, 10, 40, 160, 320 steps), 3 seeds. */
   const R18D24_015 = 'amd-c100-r18d24-0.15-ft2442-seeds012.json';
+  /** The mild democnn cut and resnet18 at 0.15 (24-epoch dense model), each fine-tuned for 10,000 steps over two seeds. */
+  const FT10000_TWO = 'xeon-c100-0.5-ft10000-seeds01.json,amd-c100-r18d24-0.15-ft10000-seeds01.json';
   const R18_LONG =
     'amd-c100-r18-0.5-r160-320-seeds01.json,amd-c100-r18-0.3-r160-320-seeds01.json,amd-c100-r18d24-0.3-r160-320-seeds01.json';
 
@@ -114,6 +116,27 @@ describe('bench/accuracy --verdicts-of', () => {
     out.lines.find(
       (l) => l.startsWith(`pooled, ${mode} (score top-1): mean within-case rho `) && !l.includes('resolved'),
     );
+  /**
+   * `mode`'s pooled line over all its `cases`: the mean within-case rho, then the kept candidates' regret mean and
+   * max in points (figures as printed; `p`, when given, the permutation p-value too).
+   */
+  const expectPooled = (
+    mode: string,
+    cases: number,
+    rho: string,
+    regretMean: string,
+    regretMax: string,
+    p?: string,
+  ) => {
+    const fig = (v: string) => v.replace(/\./g, '\\.');
+    const middle = p === undefined ? '.*' : `one-sided permutation p ${fig(p)}`;
+    expect(pooledLine(mode)).toMatch(
+      new RegExp(
+        `rho ${fig(rho)} over ${cases} cases, ${middle}; regret of the kept candidate mean ${fig(regretMean)}, ` +
+          `max ${fig(regretMax)} points over ${cases} cases$`,
+      ),
+    );
+  };
   /** Each of `lines` was printed, whole. */
   const expectPrinted = (...lines: string[]) => {
     for (const line of lines) expect(out.lines).toContain(line);
@@ -238,18 +261,10 @@ describe('bench/accuracy --verdicts-of', () => {
       `${DEMOCNN_NEW_VAL},${R18_NEW_VAL}`,
     );
     expect(out.lines[0]).toMatch(/ \(115 fine-tunes\)$/);
-    expect(pooledLine('recovery 10 steps')).toMatch(
-      /rho 0\.36 over 8 cases, .*; regret of the kept candidate mean 0\.34, max 1\.11 points over 8 cases$/,
-    );
-    expect(pooledLine('recovery 40 steps')).toMatch(
-      /rho 0\.34 over 8 cases, .*; regret of the kept candidate mean 0\.16, max 0\.47 points over 8 cases$/,
-    );
-    expect(pooledLine('recovery 10 steps, top 3 again at 40')).toMatch(
-      /rho 0\.36 over 8 cases, .*; regret of the kept candidate mean 0\.16, max 0\.47 points over 8 cases$/,
-    );
-    expect(pooledLine('zero-shot, top 3 again at 40')).toMatch(
-      /rho 0\.31 over 8 cases, .*; regret of the kept candidate mean 0\.20, max 0\.47 points over 8 cases$/,
-    );
+    expectPooled('recovery 10 steps', 8, '0.36', '0.34', '1.11');
+    expectPooled('recovery 40 steps', 8, '0.34', '0.16', '0.47');
+    expectPooled('recovery 10 steps, top 3 again at 40', 8, '0.36', '0.16', '0.47');
+    expectPooled('zero-shot, top 3 again at 40', 8, '0.31', '0.20', '0.47');
   });
 
   test("resnet18's four cases at 160 and 320 steps: the order turns after 40, and 320 keeps picks within 0.23", () => {
@@ -274,18 +289,10 @@ describe('bench/accuracy --verdicts-of', () => {
       'screened, recovery 40 -> 320 steps (the best 3 by 40 steps scored again at 320): regret of the pick ' +
         '0.00 / 0.21 / 0.19 / 0.15, mean 0.14, max 0.21 points over 4 cases; 4800 scoring steps, against 7680 for 320 steps each (63 %)',
     );
-    expect(pooledLine('zero-shot')).toMatch(
-      /rho -0\.32 over 4 cases, .*; regret of the kept candidate mean 0\.63, max 1\.22 points over 4 cases$/,
-    );
-    expect(pooledLine('recovery 40 steps')).toMatch(
-      /rho -0\.08 over 4 cases, .*; regret of the kept candidate mean 0\.60, max 1\.22 points over 4 cases$/,
-    );
-    expect(pooledLine('recovery 160 steps')).toMatch(
-      /rho 0\.47 over 4 cases, .*; regret of the kept candidate mean 0\.20, max 0\.47 points over 4 cases$/,
-    );
-    expect(pooledLine('recovery 320 steps')).toMatch(
-      /rho 0\.44 over 4 cases, .*; regret of the kept candidate mean 0\.09, max 0\.23 points over 4 cases$/,
-    );
+    expectPooled('zero-shot', 4, '-0.32', '0.63', '1.22');
+    expectPooled('recovery 40 steps', 4, '-0.08', '0.60', '1.22');
+    expectPooled('recovery 160 steps', 4, '0.47', '0.20', '0.47');
+    expectPooled('recovery 320 steps', 4, '0.44', '0.09', '0.23');
   });
 
   test('ten cases on two models at 10, 40 and 160 steps: 160 ranks best and keeps the closest picks', () => {
@@ -300,15 +307,9 @@ describe('bench/accuracy --verdicts-of', () => {
       undefined,
       `${DEMOCNN_NEW_VAL},${R18_NEW_VAL},${R18D24_NEW_VAL}`,
     );
-    expect(pooledLine('recovery 10 steps')).toMatch(
-      /rho 0\.24 over 10 cases, .*; regret of the kept candidate mean 0\.47, max 1\.22 points over 10 cases$/,
-    );
-    expect(pooledLine('recovery 40 steps')).toMatch(
-      /rho 0\.24 over 10 cases, .*; regret of the kept candidate mean 0\.32, max 1\.22 points over 10 cases$/,
-    );
-    expect(pooledLine('recovery 160 steps')).toMatch(
-      /rho 0\.51 over 10 cases, one-sided permutation p 0\.0003; regret of the kept candidate mean 0\.25, max 1\.27 points over 10 cases$/,
-    );
+    expectPooled('recovery 10 steps', 10, '0.24', '0.47', '1.22');
+    expectPooled('recovery 40 steps', 10, '0.24', '0.32', '1.22');
+    expectPooled('recovery 160 steps', 10, '0.51', '0.25', '1.27', '0.0003');
   });
 
   test('two cases against 10,000-step fine-tunes: 160 steps at 9.6 % keep the best models, without ranking the rest', () => {
@@ -316,12 +317,9 @@ describe('bench/accuracy --verdicts-of', () => {
     // at 0.15 with the 24-epoch dense model, its candidates fine-tuned for 10,000 steps over two seeds, beside
     // democnn's mild cut at 10,000 steps. Taylor's and LAMP's shapes score lowest at every length and end third and
     // fourth; the widest shape scores best up to 40 steps and ends last, 0.96 points below per-layer L1.
-    verdictsOfCommitted(
-      'xeon-c100-0.5-ft10000-seeds01.json,amd-c100-r18d24-0.15-ft10000-seeds01.json',
-      parseScreen('40:160:3'),
-      `xeon-c100-new-val.jsonl,${R18D24_NEW_VAL}`,
-    );
+    verdictsOfCommitted(FT10000_TWO, parseScreen('40:160:3'), `xeon-c100-new-val.jsonl,${R18D24_NEW_VAL}`);
     expectPrinted(
+      '| democnn | 0.5 | recovery 160 steps | 6 | 0.37 | 0.249 | 90.9 % | 91.0 % | 0.2 | 0.1 | 0.2 | 0.9 | 0.00 | 0.58 |',
       '| resnet18 | 0.15 | zero-shot | 6 | -0.43 | 0.822 | 86.0 % | 87.0 % | 1.0 | 0.4 | 0.1 | 3.9 | 0.97 | 0.89 |',
       '| resnet18 | 0.15 | recovery 40 steps | 6 | -0.49 | 0.851 | 86.0 % | 87.0 % | 1.0 | 0.4 | 0.1 | 3.9 | 0.97 | 0.89 |',
       '| resnet18 | 0.15 | recovery 160 steps | 6 | 0.09 | 0.460 | 87.0 % | 87.0 % | 0.0 | 0.4 | 0.1 | 3.9 | 0.97 | 0.89 |',
@@ -329,12 +327,9 @@ describe('bench/accuracy --verdicts-of', () => {
       'screened, recovery 40 -> 160 steps (the best 3 by 40 steps scored again at 160): regret of the pick ' +
         '0.16 / 0.00, mean 0.08, max 0.16 points over 2 cases; 1440 scoring steps, against 1920 for 160 steps each (75 %)',
     );
-    expect(pooledLine('recovery 40 steps')).toMatch(
-      /rho -0\.14 over 2 cases, .*; regret of the kept candidate mean 0\.56, max 0\.96 points over 2 cases$/,
-    );
-    expect(pooledLine('recovery 160 steps')).toMatch(
-      /rho 0\.23 over 2 cases, .*; regret of the kept candidate mean 0\.08, max 0\.16 points over 2 cases$/,
-    );
+    expectPooled('recovery 10 steps', 2, '-0.11', '0.56', '0.96');
+    expectPooled('recovery 40 steps', 2, '-0.14', '0.56', '0.96');
+    expectPooled('recovery 160 steps', 2, '0.23', '0.08', '0.16');
   });
 
   test('--screen: a known case, the same candidates required at both lengths, and what it refuses', () => {
