@@ -11,6 +11,13 @@ Before anything else it runs the engine's own ``score`` job on the first candida
 first row unless that row's top-1 and loss equal the job's, so the figures are the campaign's. Top-1 and loss are
 the engine's own held-out metrics (``score.score_held_out``); only the two teacher signals are computed here.
 
+With ``--reprune l1`` (or ``l2``) each candidate is first rebuilt as its shape alone: the dense teacher pruned to the
+candidate's layer widths, each group's channels chosen anew by the group's L1 (L2) magnitude, so that every
+candidate is scored with one channel criterion and the score compares the shapes (same MACs and parameters as the
+candidate; the check against the engine's job is then made on the rebuilt first candidate). With ``--finals`` the
+recovery rows are paired with the candidates' finals by MACs and parameters, and after the rows of each kdAlpha and
+lr one line per length gives every signal's Spearman's rho and the regret of its first pick (3 or more paired).
+
 With ``--zero-cost`` it runs no recovery and measures instead the training-free signals of ``bench/zero_cost.py``
 (parameters, NASWOT, SynFlow, gradient norm, SNIP, kept widths, the recalibrated zero-shot figures), with
 ``--finals`` paired with each candidate's final top-1 and ranked against it.
@@ -19,6 +26,8 @@ Usage (the engine's environment; one JSON line per candidate, length, kdAlpha an
   PYTHONPATH=engine engine/.venv/bin/python bench/score-signals.py --campaign WORK/campaign/<id> \\
       --dataset WORK/dataset-c100-200x15 --teacher WORK/dense-democnn-16e-c100-200x15/model.pt \\
       --classes 100 --steps 10,40,160,640 --kd-alpha 0.5,1.0 --lr 0.002,0.01 > signals.jsonl
+Each candidate's shape alone, judged against its finals (rows, then one rho line per length):
+  ... --model resnet18 --steps 40,160,320 --reprune l1 --finals NEW-VAL.jsonl --final-steps 10000
 The recovery's batch size, calibration (4 x 32), score images (1000) and seed (0) default to bench/accuracy's.
 """
 
@@ -37,6 +46,7 @@ import torch.nn.functional as F
 
 from agentic_engine import score as S
 from agentic_engine import training as T
+from agentic_engine.macs import count_macs
 from agentic_engine.protocol import Emitter
 
 
@@ -64,6 +74,45 @@ def _request(
         "workDir": work,
         "device": "cpu",
     }
+
+
+# The recovery rows' signals, for their rho lines; the loss and the KL are better when lower.
+RECOVERY_SIGNALS = ("top1", "loss", "teacherKl", "teacherAgreement")
+RECOVERY_LOWER_IS_BETTER = {"loss", "teacherKl"}
+
+
+def reprune(attempt: Path, dst: Path, teacher_spec: dict, p: int) -> Path:
+    """``attempt``'s shape rebuilt on the dense teacher: its pruning history replayed group by group, each group
+    dropping as many channels as the candidate's did, but the ones of least group L``p`` magnitude in the
+    teacher's weights. The same layer widths (so the same MACs and parameters), one criterion for all."""
+    import torch_pruning as tp
+    from agentic_engine import pruned_folder
+    from agentic_engine.graph import build_graph
+
+    saved = pruned_folder.read(attempt, "--campaign")
+    if saved.attention or not all(out for _, out, _ in saved.history):
+        raise SystemExit(
+            f"bench/score-signals: {attempt}: --reprune rebuilds out-channel pruning of CNNs only"
+        )
+    model, shape = T.load_model(teacher_spec, "--teacher")
+    graph = build_graph(model, saved.input_shape or shape)
+    modules = dict(model.named_modules())
+    magnitude = tp.importance.GroupMagnitudeImportance(p=p)
+    history = []
+    for name, _, idxs in saved.history:
+        module = modules[name]
+        prune_out = graph.get_pruner_of_module(module).prune_out_channels
+        whole = graph.get_pruning_group(
+            module, prune_out, list(range(graph.get_out_channels(module)))
+        )
+        drop = sorted(int(i) for i in torch.argsort(magnitude(whole))[: len(idxs)])
+        graph.get_pruning_group(module, prune_out, drop).prune()
+        history.append([name, True, drop])
+    rebuilt = pruned_folder.SavedPruning(
+        saved.dense_spec, history, saved.input_shape, {}, saved.torch_pruning
+    )
+    pruned_folder.write(dst, model.state_dict(), rebuilt, {"reprune": f"l{p}"})
+    return dst
 
 
 def signals(
@@ -97,7 +146,12 @@ def signals(
             ).item()
             agree += int((s.argmax(1) == t.argmax(1)).sum())
     n = len(held_out)
+    count = count_macs(
+        model.eval(), torch.zeros(1, 3, data.image_size, data.image_size)
+    )
     return {
+        "macs": count.macs,
+        "params": count.params,
         "top1": metrics["top1"],
         "loss": metrics["loss"],
         "teacherKl": kl / n,
@@ -133,7 +187,12 @@ def main() -> int:
     p.add_argument(
         "--finals",
         default="",
-        help="with --zero-cost: bench/accuracy-new-val outputs (comma-separated)",
+        help="bench/accuracy-new-val outputs (comma-separated): rho and regret per length",
+    )
+    p.add_argument(
+        "--reprune",
+        choices=("l1", "l2"),
+        help="score each candidate's shape with its channels chosen anew by this group magnitude",
     )
     p.add_argument("--final-steps", type=int, default=2442)
     p.add_argument("--kl-images", type=int, default=256)
@@ -147,6 +206,12 @@ def main() -> int:
         ),
         key=lambda d: int(d.name.split("-")[1]),
     )
+    if a.zero_cost and a.reprune:
+        print(
+            "bench/score-signals: --reprune rebuilds the candidates for a recovery; --zero-cost runs none",
+            file=sys.stderr,
+        )
+        return 2
     missing = [f for f in (a.dataset, a.teacher) if not Path(f).exists()]
     if not attempts or missing:
         what = [f"{a.campaign}: no attempt-<n> folders"] if not attempts else []
@@ -165,11 +230,31 @@ def main() -> int:
         import zero_cost  # bench/, beside this script
 
         return zero_cost.run(a, attempts, teacher)
+    if not a.reprune:
+        return recovery_rows(a, attempts, teacher, quiet)
+    with tempfile.TemporaryDirectory() as rebuilt:
+        spec = {"name": a.model, "numClasses": a.classes, "weights": a.teacher}
+        p = int(a.reprune[1])
+        attempts = [reprune(d, Path(rebuilt) / d.name, spec, p) for d in attempts]
+        return recovery_rows(a, attempts, teacher, quiet)
+
+
+def recovery_rows(
+    a: argparse.Namespace,
+    attempts: list[Path],
+    teacher: torch.nn.Module,
+    quiet: Emitter,
+) -> int:
+    """One row per kdAlpha, lr, candidate and length; with ``a.finals`` pairing 3 or more candidates, a rho line
+    after each kdAlpha, lr and length's rows. 1 when the first row is not the engine's own score."""
+    import zero_cost  # bench/, beside this script
+
     steps, alphas, lrs = (
         _numbers(a.steps, int),
         _numbers(a.kd_alpha, float),
         _numbers(a.lr, float),
     )
+    finals = zero_cost.finals_of([f for f in a.finals.split(",") if f], a.final_steps)
 
     # The engine's own score job on the first request: the first row must equal it.
     with tempfile.TemporaryDirectory() as work:
@@ -178,6 +263,7 @@ def main() -> int:
         )
     for alpha in alphas:
         for lr in lrs:
+            judged: dict[int, list[dict[str, Any]]] = {n: [] for n in steps}
             for attempt in attempts:
                 for n in steps:
                     with tempfile.TemporaryDirectory() as work:
@@ -203,7 +289,23 @@ def main() -> int:
                         "kdAlpha": alpha,
                         "lr": lr,
                     }
+                    seeds = finals.get((row["macs"], row["params"]))
+                    if seeds:
+                        row |= {
+                            "final": float(sum(seeds) / len(seeds)),
+                            "finalSeeds": len(seeds),
+                        }
+                        judged[n].append(row)
                     print(json.dumps({**line, **row}), flush=True)
+            for n in steps:
+                if len(judged[n]) >= 3:
+                    v = zero_cost.verdict(
+                        judged[n], RECOVERY_SIGNALS, RECOVERY_LOWER_IS_BETTER
+                    )
+                    print(
+                        json.dumps({"steps": n, "kdAlpha": alpha, "lr": lr, **v}),
+                        flush=True,
+                    )
     return 0
 
 

@@ -224,13 +224,17 @@ def finals_of(files: list[str], steps: int) -> dict[tuple[int, int], list[float]
     return out
 
 
-def verdict(judged: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per signal, Spearman's rho against the finals (signs as :data:`LOWER_IS_BETTER`) and the regret of the
+def verdict(
+    judged: list[dict[str, Any]],
+    signals: tuple[str, ...] = SIGNALS,
+    lower: set[str] = LOWER_IS_BETTER,
+) -> dict[str, Any]:
+    """Per signal, Spearman's rho against the finals (the signals in ``lower`` negated) and the regret of the
     candidate it ranks first: the best final minus that candidate's, in points."""
     final = [r["final"] for r in judged]
     rho, regret = {}, {}
-    for s in SIGNALS:
-        v = [-r[s] if s in LOWER_IS_BETTER else r[s] for r in judged]
+    for s in signals:
+        v = [-r[s] if s in lower else r[s] for r in judged]
         rho[s] = round(spearman(v, final), 3)
         regret[s] = round(100 * (max(final) - final[int(np.argmax(v))]), 2)
     return {"rho": rho, "regret": regret, "candidates": len(judged)}

@@ -369,3 +369,94 @@ def test_zero_cost_without_finals_no_rho_and_only_the_attempts_asked_for(three_c
     assert run.returncode == 0, run.stderr
     rows = [json.loads(line) for line in run.stdout.splitlines()]
     assert [r["attempt"] for r in rows] == [2] and "final" not in rows[0]
+
+
+# --reprune: each candidate's shape, its channels chosen anew on the dense teacher.
+
+
+def _script() -> Any:
+    spec = importlib.util.spec_from_file_location("score_signals", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reprune_keeps_the_shape_and_drops_the_channels_of_least_magnitude(campaign, tmp_path) -> None:
+    import torch
+
+    from agentic_engine import pruned_folder
+    from agentic_engine import training as T
+    from agentic_engine.macs import count_macs
+
+    attempt = campaign["folder"] / "attempt-2"
+    history = pruned_folder.read(attempt, "x").history
+    # A block's inner group (conv1's outputs: bn1, conv2's inputs) that the candidate cut; its first two
+    # channels zeroed in every tensor of the group, so that any magnitude ranks them last.
+    name, _, cut = next(e for e in history if e[0].endswith(".conv1") and len(e[2]) >= 2)
+    block = name.removesuffix(".conv1")
+    state = torch.load(campaign["spec"]["weights"], map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state)
+    for key in ("conv1.weight", "bn1.weight", "bn1.bias"):
+        state[f"{block}.{key}"][:2] = 0
+    state[f"{block}.conv2.weight"][:, :2] = 0
+    teacher = tmp_path / "teacher.pt"
+    torch.save(state, teacher)
+    spec = {"name": "democnn", "numClasses": len(campaign["classes"]), "weights": str(teacher)}
+
+    dst = _script().reprune(attempt, tmp_path / "attempt-2", spec, 1)
+
+    rebuilt = pruned_folder.read(dst, "x").history
+    # Group by group, as many channels dropped as the candidate dropped: the same shape.
+    assert [(n, len(i)) for n, _, i in rebuilt] == [(n, len(i)) for n, _, i in history]
+    dropped = dict((n, i) for n, _, i in rebuilt)[name]
+    assert {0, 1} <= set(dropped)
+    model, _ = T.load_model({**spec, "weights": None, "pruned": str(dst)}, "model")
+    count = count_macs(model.eval(), torch.zeros(1, 3, 32, 32))
+    p = campaign["pruned"][2]
+    assert (count.macs, count.params) == (p["macs"], p["params"])
+    # The kept channels carry the teacher's weights, not the candidate's.
+    kept = [c for c in range(state[f"{block}.conv1.weight"].shape[0]) if c not in set(dropped)]
+    got = dict(model.named_modules())[name].weight
+    assert len(kept) == got.shape[0] == state[f"{block}.conv1.weight"].shape[0] - len(cut)
+    assert torch.equal(got, state[f"{block}.conv1.weight"][kept])
+
+
+def test_reprune_rows_paired_with_finals_and_a_rho_line_per_length(three_cuts, tmp_path) -> None:
+    finals = tmp_path / "new-val.jsonl"
+    lines = []
+    for index, top1 in ((1, 0.80), (2, 0.70), (3, 0.60)):
+        p = three_cuts["pruned"][index]
+        ft = {"steps": 2442, "macs": p["macs"], "params": p["params"], "seed": 0}
+        lines.append({"split": "new", "top1": top1, "fineTune": ft})
+    finals.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    run = _signals(three_cuts, "--reprune", "l1", "--steps", "2,3", "--finals", str(finals))
+    assert run.returncode == 0, run.stderr
+    out = [json.loads(line) for line in run.stdout.splitlines()]
+    rows, verdicts = out[:6], out[6:]
+    assert [(r["attempt"], r["steps"]) for r in rows] == [(a, n) for a in (1, 2, 3) for n in (2, 3)]
+    for r in rows:
+        p = three_cuts["pruned"][r["attempt"]]
+        # Rebuilt, each candidate keeps its MACs and parameters, and so its finals.
+        assert (r["macs"], r["params"]) == (p["macs"], p["params"])
+        assert r["finalSeeds"] == 1
+    assert [r["final"] for r in rows] == pytest.approx([0.8, 0.8, 0.7, 0.7, 0.6, 0.6])
+    # One rho line per length, each the verdict of that length's three rows (the loss and KL negated).
+    m = _zero_cost()
+    assert [v["steps"] for v in verdicts] == [2, 3]
+    for v in verdicts:
+        mine = [r for r in rows if r["steps"] == v["steps"]]
+        assert v["candidates"] == 3
+        assert set(v["rho"]) == {"top1", "loss", "teacherKl", "teacherAgreement"}
+        final = [r["final"] for r in mine]
+        assert v["rho"]["top1"] == round(m.spearman([r["top1"] for r in mine], final), 3)
+        assert v["rho"]["loss"] == round(m.spearman([-r["loss"] for r in mine], final), 3)
+        best = max(mine, key=lambda r: r["top1"])
+        assert v["regret"]["top1"] == round(100 * (0.8 - best["final"]), 2)
+
+
+def test_reprune_with_zero_cost_is_refused(campaign) -> None:
+    run = _signals(campaign, "--zero-cost", "--reprune", "l1")
+    assert run.returncode == 2 and run.stdout == ""
+    assert "--reprune" in run.stderr and "--zero-cost" in run.stderr
