@@ -460,3 +460,30 @@ def test_reprune_with_zero_cost_is_refused(campaign) -> None:
     run = _signals(campaign, "--zero-cost", "--reprune", "l1")
     assert run.returncode == 2 and run.stdout == ""
     assert "--reprune" in run.stderr and "--zero-cost" in run.stderr
+
+
+# The committed --reprune runs (bench/RESULTS.md, "Each candidate's shape alone"), named without their common
+# ending: every rho line is the verdict of its rows, and the top-1 rho and regret per length are the figures
+# the section quotes.
+RESULTS = SCRIPT.parent / "results" / "recovery-sweep"
+REPRUNE_QUOTED = {
+    "amd-c100-r18d24-0.15-ft10000": {40: (-0.319, 0.96), 160: (0.543, 0.0), 320: (0.829, 0.0)},
+    "amd-c100-r18d24-0.15-ft2442": {40: (0.406, 1.22), 160: (0.657, 0.15), 320: (0.6, 0.15)},
+    "amd-c100-r18d24-0.3-ft10000": {40: (-0.6, 0.6), 160: (-0.657, 0.6), 320: (0.486, 0.56)},
+    "amd-c100-r18d24-0.3-ft2442": {40: (-0.543, 0.73), 160: (-0.486, 0.73), 320: (0.486, 0.19)},
+    "amd-c100-r18-0.3-ft2442": {40: (-0.143, 0.23), 160: (-0.319, 0.47), 320: (0.886, 0.21)},
+    "amd-c100-r18-0.5-ft2442": {40: (0.015, 0.0), 160: (0.406, 0.29), 320: (0.261, 0.29)},
+}
+
+
+@pytest.mark.parametrize("name", sorted(REPRUNE_QUOTED))
+def test_reprune_committed_runs_their_rho_lines_and_the_figures_quoted(name: str) -> None:
+    m, script = _zero_cost(), _script()
+    out = [json.loads(line) for line in (RESULTS / f"{name}-reprune-l1.jsonl").read_text().splitlines()]
+    rows, verdicts = [r for r in out if "attempt" in r], [r for r in out if "rho" in r]
+    for v in verdicts:
+        judged = [r for r in rows if r["steps"] == v["steps"] and "final" in r]
+        again = m.verdict(judged, script.RECOVERY_SIGNALS, script.RECOVERY_LOWER_IS_BETTER)
+        assert {k: v[k] for k in again} == again
+    quoted = {v["steps"]: (v["rho"]["top1"], v["regret"]["top1"]) for v in verdicts}
+    assert quoted == REPRUNE_QUOTED[name]

@@ -332,6 +332,16 @@ describe('bench/accuracy --verdicts-of', () => {
     expectPooled('recovery 160 steps', 2, '0.23', '0.08', '0.16');
   });
 
+  test('resnet18 at 0.3 against a 10,000-step fine-tune, one seed: the 160-step score keeps a model 0.56 below', () => {
+    // RESULTS.md, "Each candidate's shape alone": LAMP's narrow shape ends best (88.80 on the new images) and the
+    // campaign keeps the stage allocation (88.24); one seed, so no seed spread, resolution or ceiling.
+    verdictsOfCommitted('amd-c100-r18d24-0.3-ft10000-seed0.json', undefined, R18D24_NEW_VAL);
+    expectPrinted(
+      '| resnet18 | 0.3 | recovery 160 steps | 6 | 0.09 | 0.460 | 88.2 % | 88.8 % | 0.6 | 0.2 | 0.0 | - | - | - |',
+    );
+    expectPooled('recovery 160 steps', 1, '0.09', '0.56', '0.56');
+  });
+
   test('--screen: a known case, the same candidates required at both lengths, and what it refuses', () => {
     const strategy = (r: number) => ({
       pruningRatio: r,
