@@ -134,12 +134,17 @@ ZERO_COST = SCRIPT.parent / "zero_cost.py"
 CUTS = {1: 0.2, 2: 0.4, 3: 0.6}
 
 
-def _zero_cost() -> Any:
-    spec = importlib.util.spec_from_file_location("zero_cost", ZERO_COST)
+def _load(name: str, path: Path) -> Any:
+    """A bench script as a module (its file name need not be an identifier)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _zero_cost() -> Any:
+    return _load("zero_cost", ZERO_COST)
 
 
 @pytest.fixture(scope="module")
@@ -375,11 +380,7 @@ def test_zero_cost_without_finals_no_rho_and_only_the_attempts_asked_for(three_c
 
 
 def _script() -> Any:
-    spec = importlib.util.spec_from_file_location("score_signals", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load("score_signals", SCRIPT)
 
 
 def test_reprune_keeps_the_shape_and_drops_the_channels_of_least_magnitude(campaign, tmp_path) -> None:
