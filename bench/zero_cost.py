@@ -343,14 +343,140 @@ def rank_sum(
     }
 
 
+FIT_ALPHAS = (0.1, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0)
+
+
+def fit_signals(steps: list[int]) -> tuple[tuple[str, ...], set[str]]:
+    """The signals a fit weighs: every training-free one, then each length's recovery top-1 and loss
+    (``recovery40Top1``, ``recovery40Loss``), and the ones of them lower-is-better."""
+    rec = tuple(f"recovery{n}{f}" for n in steps for f in ("Top1", "Loss"))
+    return SIGNALS + rec, LOWER_IS_BETTER | {f"recovery{n}Loss" for n in steps}
+
+
+def with_recovery(
+    rows: list[dict[str, Any]], scored: list[dict[str, Any]], steps: list[int]
+) -> list[dict[str, Any]]:
+    """The rows with a final, each given its recovery top-1 and loss at every length of ``steps``."""
+    judged = [dict(r) for r in rows if "final" in r]
+    for n in steps:
+        top1 = _recovery_scores(judged, scored, n)
+        loss = _recovery_scores(judged, scored, n, "scoreLoss")
+        for r in judged:
+            key = (r["macs"], r["params"])
+            r[f"recovery{n}Top1"], r[f"recovery{n}Loss"] = top1[key], loss[key]
+    return judged
+
+
+def _standardized(
+    rows: list[dict[str, Any]], signals: tuple[str, ...], lower: set[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """One case: its signals (``lower`` negated) and finals as z-scores over its own candidates, so that cases
+    of other models and cuts share one scale; a constant column is left at 0."""
+    x = np.array(
+        [[-r[s] if s in lower else r[s] for s in signals] for r in rows], dtype=float
+    )
+    y = np.array([r["final"] for r in rows], dtype=float)
+    sx, sy = x.std(0), y.std()
+    return (x - x.mean(0)) / np.where(sx > 0, sx, 1), (y - y.mean()) / (
+        sy if sy > 0 else 1
+    )
+
+
+def _ridge(
+    cases: list[list[dict[str, Any]]],
+    signals: tuple[str, ...],
+    lower: set[str],
+    alpha: float,
+) -> np.ndarray:
+    """Ridge weights of the signals' z-scores predicting the finals' z-scores over the cases' candidates."""
+    xs, ys = zip(*(_standardized(c, signals, lower) for c in cases))
+    x, y = np.vstack(xs), np.concatenate(ys)
+    return np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ y)
+
+
+def _judge(rows: list[dict[str, Any]], predicted: np.ndarray) -> tuple[float, float]:
+    """Spearman's rho of a predicted score against a case's finals, and the regret in points of its first pick."""
+    final = [r["final"] for r in rows]
+    return spearman(list(predicted), final), 100 * (
+        max(final) - final[int(np.argmax(predicted))]
+    )
+
+
+def _loco_rho(
+    cases: list[list[dict[str, Any]]],
+    signals: tuple[str, ...],
+    lower: set[str],
+    alpha: float,
+) -> float:
+    """Mean rho over the cases, each ranked by the weights fitted on the others."""
+    return float(
+        np.mean(
+            [
+                _judge(
+                    c,
+                    _standardized(c, signals, lower)[0]
+                    @ _ridge(cases[:i] + cases[i + 1 :], signals, lower, alpha),
+                )[0]
+                for i, c in enumerate(cases)
+            ]
+        )
+    )
+
+
+def fit(
+    cases: list[list[dict[str, Any]]],
+    signals: tuple[str, ...],
+    lower: set[str],
+    alphas: tuple[float, ...] = FIT_ALPHAS,
+) -> dict[str, Any]:
+    """Could a weighted sum of the signals rank the candidates, where no single signal does? Per case, ridge
+    weights fitted on the other cases only (the penalty chosen among ``alphas`` by leaving one case out again
+    within those), then that case's candidates ordered by the fitted score: its rho and first pick's regret.
+    Also, as an upper bound, weights fitted on every case with the least penalty and judged on those same
+    cases (``inSample``)."""
+    if len(cases) < 3:
+        raise SystemExit(
+            f"bench/zero_cost: --fit needs 3 cases or more, got {len(cases)}"
+        )
+    per = []
+    for i, case in enumerate(cases):
+        rest = cases[:i] + cases[i + 1 :]
+        alpha = max(alphas, key=lambda a: _loco_rho(rest, signals, lower, a))
+        w = _ridge(rest, signals, lower, alpha)
+        per.append((*_judge(case, _standardized(case, signals, lower)[0] @ w), alpha))
+    alpha_all = min(alphas)
+    w_all = _ridge(cases, signals, lower, alpha_all)
+    own = [_judge(c, _standardized(c, signals, lower)[0] @ w_all) for c in cases]
+    rhos, regrets = [round(p[0], 3) for p in per], [round(p[1], 2) for p in per]
+    return {
+        "fit": f"ridge on {len(signals)} signals' within-case z-scores, leave one case out",
+        "cases": len(cases),
+        "alpha": [p[2] for p in per],
+        "rho": rhos,
+        "rhoMean": round(float(np.mean(rhos)), 3),
+        "regret": regrets,
+        "regretMean": round(float(np.mean(regrets)), 2),
+        "regretMax": max(regrets),
+        "inSample": {
+            "alpha": alpha_all,
+            "rho": [round(o[0], 3) for o in own],
+            "rhoMean": round(float(np.mean([o[0] for o in own])), 3),
+            "regretMean": round(float(np.mean([o[1] for o in own])), 2),
+            "weights": {s: round(float(v), 3) for s, v in zip(signals, w_all)},
+        },
+    }
+
+
 def _recovery_scores(
-    judged: list[dict[str, Any]], scored: list[dict[str, Any]], steps: int
+    judged: list[dict[str, Any]],
+    scored: list[dict[str, Any]],
+    steps: int,
+    figure: str = "scoreTop1",
 ) -> dict[tuple[int, int], float]:
-    """{(macs, params): recovery top-1 of ``steps``} of the judged rows; SystemExit naming the attempts without one."""
+    """{(macs, params): recovery ``figure`` (top-1, or ``scoreLoss``) of ``steps``} of the judged rows;
+    SystemExit naming the attempts without one."""
     by = {
-        (s["macs"], s["params"]): s["scoreTop1"]
-        for s in scored
-        if s["scoreSteps"] == steps
+        (s["macs"], s["params"]): s[figure] for s in scored if s["scoreSteps"] == steps
     }
     missing = [r["attempt"] for r in judged if (r["macs"], r["params"]) not in by]
     if missing:
@@ -365,7 +491,9 @@ USAGE = (
     "       bench/zero_cost.py --screen STEPS:KEEP FILE=RESULT.json@TARGET...  (a zero-shot first stage, "
     "then STEPS of recovery for the best KEEP)\n"
     "       bench/zero_cost.py --rank-sum STEPS FILE=RESULT.json@TARGET...  (the zero-shot and the STEPS "
-    "recovery ranks summed)"
+    "recovery ranks summed)\n"
+    "       bench/zero_cost.py --fit STEPS[,STEPS...] FILE=RESULT.json@TARGET...  (every signal and the "
+    "recovery scores of each STEPS weighted by a fit on the other cases)"
 )
 
 
@@ -406,6 +534,8 @@ def main(argv: list[str]) -> int:
     per case the pick of a zero-shot screen keeping KEEP, then STEPS of recovery (:func:`screen`), and the
     regret's mean and max. ``--rank-sum STEPS FILE=RESULT.json@TARGET...``: per case the rho and the pick's
     regret of the zero-shot and recovery ranks summed (:func:`rank_sum`), and their mean (the regret's max).
+    ``--fit STEPS[,STEPS...] FILE=RESULT.json@TARGET...``: every signal and those lengths' recovery scores
+    weighted by ridge fits leaving one case out (:func:`fit`).
     Malformed arguments or missing files: a one-line error naming them."""
     if argv[:1] == ["--rank-sum"]:
         if len(argv) < 3 or not re.fullmatch(r"\d+", argv[1]):
@@ -425,6 +555,26 @@ def main(argv: list[str]) -> int:
                     "regretMean": round(float(np.mean(regrets)), 2),
                     "regretMax": max(regrets),
                 }
+            )
+        )
+        return 0
+    if argv[:1] == ["--fit"]:
+        if len(argv) < 3 or not re.fullmatch(r"\d+(,\d+)*", argv[1]):
+            raise SystemExit(
+                f"bench/zero_cost: --fit needs STEPS[,STEPS...] and three cases or more\n{USAGE}"
+            )
+        steps = [int(n) for n in argv[1].split(",")]
+        signals, lower = fit_signals(steps)
+        print(
+            json.dumps(
+                fit(
+                    [
+                        with_recovery(rows, scored, steps)
+                        for rows, scored in _cases(argv[2:])
+                    ],
+                    signals,
+                    lower,
+                )
             )
         )
         return 0
