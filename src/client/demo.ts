@@ -61,6 +61,37 @@ export function demoPaths(env: Parameters<typeof stateDir>[0]): {
   return { root, dataset: path.join(root, 'dataset'), weights: path.join(root, 'baseline', 'model.pt') };
 }
 
+/**
+ * Whether an executable file `name` is in a folder of `pathVar` (a PATH value). `npm run demo` does not
+ * put the package's own `agentic-pruner` on the PATH, so the demo's closing hint says how when it is not.
+ * @example onPath('node', '/usr/local/bin:/usr/bin') // true where node is installed there
+ */
+export function onPath(name: string, pathVar: string): boolean {
+  return pathVar
+    .split(path.delimiter)
+    .filter(Boolean)
+    .some((dir) => {
+      try {
+        fs.accessSync(path.join(dir, name), fs.constants.X_OK);
+        return fs.statSync(path.join(dir, name)).isFile();
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** The demo's last line: what the demo left and the two commands that run the README's accuracy example. */
+export function demoNextSteps(paths: { weights: string; dataset: string }, pathVar: string): string {
+  const hint =
+    `\nthe baseline (${paths.weights}) and its dataset (${paths.dataset}) stay for your own campaigns: ` +
+    'examples/demo-accuracy.yaml runs the accuracy search on them ' +
+    '(agentic-pruner worker, then agentic-pruner campaign start -c examples/demo-accuracy.yaml --wait)';
+  return onPath('agentic-pruner', pathVar)
+    ? hint
+    : `${hint}\nagentic-pruner is not on your PATH: run it as \`npx agentic-pruner ...\` from this folder, ` +
+        'or `npm link` here once to put it there';
+}
+
 /** `demo`: the whole system on embedded defaults, on a laptop CPU, in a few minutes. */
 export function registerDemoCommand(program: Command): void {
   program
@@ -236,11 +267,7 @@ export function registerDemoCommand(program: Command): void {
         );
         console.log(`\nreport: ${report}`);
         console.log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-        console.log(
-          `\nthe baseline (${weights}) and its dataset (${datasetDir}) stay for your own campaigns: ` +
-            'examples/demo-accuracy.yaml runs the accuracy search on them ' +
-            '(agentic-pruner worker, then agentic-pruner campaign start -c examples/demo-accuracy.yaml --wait)',
-        );
+        console.log(demoNextSteps({ weights, dataset: datasetDir }, process.env.PATH ?? ''));
         if (t.status !== 'converged') process.exitCode = 1;
       } finally {
         await runtime.stop();

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
-import { demoPaths } from '../../src/client/demo';
+import { demoNextSteps, demoPaths } from '../../src/client/demo';
 import { finalistsLine } from '../../src/client/format';
 import { decidingScore } from '../../src/core/attempt-selection';
 import {
@@ -39,10 +39,10 @@ describe("the demo, then the README's accuracy example on the demo's baseline", 
       );
       expect(demo.code).toBe(0);
       const paths = demoPaths({ AP_STATE_DIR: state });
+      // Its last line (the text itself, with and without agentic-pruner on the PATH: demo-next-steps.test.ts).
+      expect(demo.out.endsWith(`${demoNextSteps(paths, process.env.PATH ?? '')}\n`)).toBe(true);
       expect(demo.out).toContain(
-        `the baseline (${paths.weights}) and its dataset (${paths.dataset}) stay for your own campaigns: ` +
-          'examples/demo-accuracy.yaml runs the accuracy search on them (agentic-pruner worker, then ' +
-          'agentic-pruner campaign start -c examples/demo-accuracy.yaml --wait)\n',
+        `the baseline (${paths.weights}) and its dataset (${paths.dataset}) stay for your own campaigns: `,
       );
       expect(fs.existsSync(paths.weights)).toBe(true);
       for (const split of ['train', 'val']) expect(fs.existsSync(path.join(paths.dataset, split))).toBe(true);
