@@ -79,15 +79,22 @@ def spearman(a: list[float], b: list[float]) -> float:
 
 
 def naswot(model: nn.Module, x: torch.Tensor) -> float:
-    """log|K| with K[i,j] the number of ReLU units on which images i and j agree (both on or both off)."""
+    """log|K| with K[i,j] the number of ReLU units on which images i and j agree (both on or both off); ReLU6
+    (MobileNetV2's) counts as one. SystemExit for a model without either."""
     codes: list[torch.Tensor] = []
 
     def hook(_m: nn.Module, _i: Any, out: torch.Tensor) -> None:
         codes.append((out.detach().flatten(1) > 0).float())
 
     handles = [
-        m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)
+        m.register_forward_hook(hook)
+        for m in model.modules()
+        if isinstance(m, (nn.ReLU, nn.ReLU6))
     ]
+    if not handles:
+        raise SystemExit(
+            "bench/zero_cost: naswot needs ReLU or ReLU6 layers; this model has none"
+        )
     try:
         with torch.no_grad():
             model(x)

@@ -212,6 +212,12 @@ def test_zero_cost_signals_on_known_models() -> None:
     assert m.naswot(nn.Sequential(nn.ReLU()), torch.tensor([[1.0, -1.0], [1.0, 1.0]])) == pytest.approx(
         math.log(3)
     )
+    # MobileNetV2's ReLU6 is a rectifier too (the same codes); a model with neither is refused, naming why.
+    assert m.naswot(nn.Sequential(nn.ReLU6()), torch.tensor([[1.0, -1.0], [1.0, 1.0]])) == pytest.approx(
+        math.log(3)
+    )
+    with pytest.raises(SystemExit, match="naswot needs ReLU or ReLU6 layers; this model has none"):
+        m.naswot(nn.Sequential(nn.GELU()), torch.tensor([[1.0, -1.0]]))
     # SynFlow: one linear unit with weights -3 and 7 on an all-ones input: sum |w * dR/dw| = 3 + 7, log10 1.
     lin = nn.Sequential(nn.Flatten(), nn.Linear(3 * 2 * 2, 1, bias=False))
     with torch.no_grad():
@@ -410,10 +416,13 @@ def test_zero_cost_fit_on_the_eight_committed_cases() -> None:
         "amd-c100-r18-zero-cost-0.3.jsonl=amd-c100-r18-0.3-ft2442-seeds01.json@0.3",
     ]
 
-    def fitted(steps: str) -> dict:
-        run = _zero_cost_cli(["--fit", steps, *cases], sweep)
+    def fitted_with(more: list[str], steps: str) -> dict:
+        run = _zero_cost_cli(["--fit", steps, *cases, *more], sweep)
         assert run.returncode == 0, run.stderr
         return json.loads(run.stdout)
+
+    def fitted(steps: str) -> dict:
+        return fitted_with([], steps)
 
     at40 = fitted("40")
     assert at40["fit"] == "ridge on 12 signals' within-case z-scores, leave one case out"
@@ -422,6 +431,10 @@ def test_zero_cost_fit_on_the_eight_committed_cases() -> None:
     assert (at40["rhoMean"], at40["regretMean"], at40["regretMax"]) == (0.323, 0.95, 5.9)
     assert at40["inSample"]["rho"] == [0.943, 0.6, 0.886, 0.029, 0.771, 0.257, 0.783, 0.371]
     assert at40["inSample"]["rhoMean"] == 0.58
+    # With mobilenet_v2 at 0.5 (RESULTS.md "mobilenet_v2 at 0.5") as a ninth case: worse both ways.
+    nine = fitted_with(["amd-c100-mnv2-zero-cost-0.5.jsonl=amd-c100-mnv2-0.5-ft2442-seeds01.json@0.5"], "40")
+    assert (nine["cases"], nine["rhoMean"], nine["regretMax"]) == (9, 0.222, 23.64)
+    assert nine["inSample"]["rhoMean"] == 0.503
     both = fitted("10,40")
     assert (both["rhoMean"], both["regretMean"], both["regretMax"]) == (0.369, 0.95, 5.9)
     assert both["inSample"]["rhoMean"] == 0.562
