@@ -299,6 +299,12 @@ def test_zero_cost_pooled_on_the_eight_committed_cases() -> None:
     assert on_resnet18["meanWidth"] == {"rho": -0.681, "regretMean": 0.39, "regretMax": 0.47}
     assert on_resnet18["params"]["rho"] == -0.618
     assert on_resnet18["naswot"] == {"rho": 0.476, "regretMean": 0.1, "regretMax": 0.21}
+    # mobilenet_v2 at 0.5: its rho line is the verdict of its rows; mean kept width and zero-shot loss lead.
+    mnv2 = (sweep / "amd-c100-mnv2-zero-cost-0.5.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in mnv2]
+    judged = [r for r in rows if "final" in r]
+    assert len(judged) == 6 and m.verdict(judged) == rows[-1]
+    assert (rows[-1]["rho"]["meanWidth"], rows[-1]["rho"]["zeroShotLoss"]) == (0.771, 0.714)
 
 
 def _four_candidates() -> list[dict]:
