@@ -250,11 +250,16 @@ describe('bench/accuracy --verdicts-of', () => {
     );
   });
 
-  test('mobilenet_v2 at 0.5 on the 100-class set: LAMP ends best, recovery keeps it, zero-shot ranks at 0.66 and does not', () => {
+  test('mobilenet_v2 at 0.5 on the 100-class set: LAMP ends best, recovery and the zero-shot first stage keep it, zero-shot alone does not', () => {
     // bench/results/recovery-sweep (RESULTS.md, "mobilenet_v2 at 0.5"): a third model, two seeds, on the new images.
     // LAMP's narrow shape ends best (75.6 %); 10 and 40 recovery steps keep it, the zero-shot score keeps global L2
     // 0.79 points below while ranking the six at 0.66. The seeds order the six alike (0.71).
-    verdictsOfCommitted('amd-c100-mnv2-0.5-ft2442-seeds01.json', undefined, 'amd-c100-mnv2-new-val.jsonl');
+    // The two-stage campaign (zero-shot, then the top 3 again at 40 steps, 4.9 %) keeps LAMP and ranks at 0.66.
+    verdictsOfCommitted(
+      'amd-c100-mnv2-0.5-ft2442-seeds01.json,amd-c100-mnv2-rescore-zs-40x3-0.5-seeds01.json',
+      undefined,
+      'amd-c100-mnv2-new-val.jsonl',
+    );
     expectPrinted(
       '| mobilenet_v2 | 0.5 | zero-shot | 6 | 0.66 | 0.087 | 74.8 % | 75.6 % | 0.8 | 0.5 | 0.3 | 2.9 | 0.94 | 0.71 |',
       '| mobilenet_v2 | 0.5 | recovery 10 steps | 6 | 0.14 | 0.401 | 75.6 % | 75.6 % | 0.0 | 0.5 | 0.3 | 2.9 | 0.94 | 0.71 |',
@@ -262,6 +267,10 @@ describe('bench/accuracy --verdicts-of', () => {
     );
     expectPooled('zero-shot', 1, '0.66', '0.79', '0.79');
     expectPooled('recovery 40 steps', 1, '-0.14', '0.00', '0.00');
+    expectPrinted(
+      '| mobilenet_v2 | 0.5 | zero-shot, top 3 again at 40 | 6 | 0.66 | 0.087 | 75.6 % | 75.6 % | 0.0 | 0.5 | 0.3 | 2.9 | 0.94 | 0.71 |',
+    );
+    expectPooled('zero-shot, top 3 again at 40', 1, '0.66', '0.00', '0.00');
   });
 
   test('eight cases on two models, every one-stage and campaign file in one call: the 40-step picks cost least', () => {
