@@ -238,12 +238,10 @@ def verdict(
 ) -> dict[str, Any]:
     """Per signal, Spearman's rho against the finals (the signals in ``lower`` negated) and the regret of the
     candidate it ranks first: the best final minus that candidate's, in points."""
-    final = [r["final"] for r in judged]
     rho, regret = {}, {}
     for s in signals:
-        v = [-r[s] if s in lower else r[s] for r in judged]
-        rho[s] = round(spearman(v, final), 3)
-        regret[s] = round(100 * (max(final) - final[int(np.argmax(v))]), 2)
+        rank, gap = _judge(judged, [-r[s] if s in lower else r[s] for r in judged])
+        rho[s], regret[s] = round(rank, 3), round(gap, 2)
     return {"rho": rho, "regret": regret, "candidates": len(judged)}
 
 
@@ -401,7 +399,7 @@ def _ridge(
     return np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ y)
 
 
-def _judge(rows: list[dict[str, Any]], predicted: np.ndarray) -> tuple[float, float]:
+def _judge(rows: list[dict[str, Any]], predicted: Any) -> tuple[float, float]:
     """Spearman's rho of a predicted score against a case's finals, and the regret in points of its first pick."""
     final = [r["final"] for r in rows]
     return spearman(list(predicted), final), 100 * (
@@ -439,8 +437,8 @@ def fit(
     """Could a weighted sum of the signals rank the candidates, where no single signal does? Per case, ridge
     weights fitted on the other cases only (the penalty chosen among ``alphas`` by leaving one case out again
     within those), then that case's candidates ordered by the fitted score: its rho and first pick's regret.
-    Also, as an upper bound, weights fitted on every case with the least penalty and judged on those same
-    cases (``inSample``)."""
+    Also weights fitted on every case with the least penalty and judged on those same cases (``inSample``):
+    what a fit reaches having seen the answers (a least-squares fit, so not a strict bound on rho)."""
     if len(cases) < 3:
         raise SystemExit(
             f"bench/zero_cost: --fit needs 3 cases or more, got {len(cases)}"
