@@ -2,11 +2,19 @@
 
 For every profile stage (the names ``profile`` reports, usable as ``Strategy.stageRatios`` keys) and every
 ratio: a deep copy of the (warm-cached) dense model -> ``prune.apply_strategy`` with ``pruningRatio: 0`` and
-``stageRatios: {stage: ratio}`` (so only that stage loses channels) -> whole-model MACs -> batch-norm
-recalibration -> top-1 and loss on the held-out train/ slice, as ``score`` measures a candidate (the same
-slices, :func:`calibration.score_slices`). The dense model, recalibrated the same way, is the baseline.
-A stage whose layers are all protected (stem, classifier head) loses no MACs at any ratio: it is listed
-under ``unprunable`` instead of ``stages``.
+``stageRatios`` naming every stage, that one at ``ratio`` and the others at 0 (so only that stage loses
+channels) -> whole-model MACs -> batch-norm recalibration -> top-1 and loss on the held-out train/ slice, as
+``score`` measures a candidate (the same slices, :func:`calibration.score_slices`). The dense model,
+recalibrated the same way, is the baseline. A stage whose layers are all protected (stem, classifier head)
+loses no MACs at any ratio: it is listed under ``unprunable`` instead of ``stages``.
+
+Why every stage is named: a group of channels can span stages (mobilenet_v2's residual streams run through
+two to four blocks, each a stage), and torch-pruning prunes such a group by the ratio of the first stage in
+it that ``stageRatios`` names. Named alone, every stage of the stream would claim the group and its MACs, and
+the rows' savings would add up to more than the model has (8.6 M of mobilenet_v2's 6.2 M MACs at 0.5, so
+a stage allocation read off them measured +19.8 % over its aim). Named all together, as a stage allocation
+names them, the group belongs to one stage's row, the one whose ratio prunes it in the allocation, and the
+rows add up to within the cross terms of a layer whose input and output channels two stages cut.
 
 Worked example (democnn, ratios [0.5]): stage ``stage3`` holds 9.4 of the 27.4 MMACs; pruning half its
 channels leaves ~22 MMACs whole-model and drops the held-out top-1 from 0.60 (baseline) to, say, 0.35.
@@ -61,10 +69,15 @@ class SensitivityRequest(BaseModel):
         return value
 
 
-def _strategy(base: dict[str, Any], stage: str | None, ratio: float) -> Strategy:
-    """``baseStrategy`` over the defaults, pruning ``stage`` alone at ``ratio``."""
+def _strategy(
+    base: dict[str, Any], stage: str | None, ratio: float, every: list[str] | None = None
+) -> Strategy:
+    """``baseStrategy`` over the defaults, pruning ``stage`` alone at ``ratio``: every stage of ``every`` is
+    named in ``stageRatios``, the others at 0, so that a group shared by stages is pruned by the stage a
+    stage allocation (which names them all) prunes it by, and the table's savings add up over stages."""
     raw = {k: v for k, v in base.items() if k not in ("pruningRatio", "stageRatios", "layerRatios")}
-    raw = {**BASE_STRATEGY, **raw, "pruningRatio": 0.0, "stageRatios": {stage: ratio} if stage else None}
+    ratios = {name: 0.0 for name in every or []} | ({stage: ratio} if stage else {})
+    raw = {**BASE_STRATEGY, **raw, "pruningRatio": 0.0, "stageRatios": ratios or None}
     strategy = parse_request(Strategy, raw, prefix="baseStrategy")
     strategy.check("baseStrategy")
     return strategy
@@ -99,13 +112,14 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     unprunable: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     total = len(dense.stages) * len(req.ratios)
+    names = [s["name"] for s in dense.stages]
     done = 0
     for stage in dense.stages:
         points = []
         for ratio in req.ratios:
             emit.progress("sensitivity", done / total, layer=stage["name"], ratio=ratio)
             done += 1
-            strategy = _strategy(req.base_strategy, stage["name"], ratio)
+            strategy = _strategy(req.base_strategy, stage["name"], ratio, names)
             model = copy.deepcopy(dense.model)
             torch.manual_seed(req.seed)
             try:

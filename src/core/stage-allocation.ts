@@ -144,7 +144,9 @@ const MIN_SAVED = 1e-9;
  * the last increment is then bisected so the prediction lands on it. MACs saved and loss added are read
  * off the table, linear between its points (and through ratio 0; past the last point the loss goes on along
  * the last segment and the MACs saved follow the MAC model's `1 - (1 - r)^2`), and added over stages (pruning one
- * stage is assumed not to change another's cost). `undefined` when the table has no usable stage or the
+ * stage is assumed not to change another's cost: the engine's table counts a group of channels that spans
+ * stages, such as a residual stream, in one stage's row only, so the rows add up but for the layers whose
+ * input and output two stages cut). `undefined` when the table has no usable stage or the
  * stages at `maxRatio` cannot reach `aimMacs`.
  *
  * @example

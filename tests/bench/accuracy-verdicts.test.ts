@@ -273,6 +273,23 @@ describe('bench/accuracy --verdicts-of', () => {
     expectPooled('zero-shot, top 3 again at 40', 1, '0.66', '0.00', '0.00');
   });
 
+  test('mobilenet_v2 at 0.5 with the sensitivity table counting shared residual streams once: the stage allocation lands and ends best', () => {
+    // bench/results/recovery-sweep (RESULTS.md, "The stage allocation on mobilenet_v2"): the same case after the
+    // engine's sensitivity rows stopped counting a residual stream in every block it runs through. The allocation
+    // lands in band on its first trial (-1.46 %) and ends at 78.4 % on the new images, 2.8 points above LAMP; the
+    // two-stage campaign keeps it (zero-shot 29.1 %, 40 steps 54.5 %, both first) and ranks the six at 0.77.
+    verdictsOfCommitted(
+      'amd-c100-mnv2-shared-groups-zs-40x3-0.5-seeds01.json',
+      undefined,
+      'amd-c100-mnv2-new-val.jsonl',
+    );
+    expect(out.lines[0]).toMatch(/ \(14 fine-tunes\)$/);
+    expectPrinted(
+      '| mobilenet_v2 | 0.5 | zero-shot, top 3 again at 40 | 6 | 0.77 | 0.051 | 78.4 % | 78.4 % | 0.0 | 1.6 | 0.4 | 5.8 | 0.99 | 0.94 |',
+    );
+    expectPooled('zero-shot, top 3 again at 40', 1, '0.77', '0.00', '0.00');
+  });
+
   test('eight cases on two models, every one-stage and campaign file in one call: the 40-step picks cost least', () => {
     // bench/results/recovery-sweep (RESULTS.md, "resnet18 at 0.3", the last point): the six democnn cases and the
     // two resnet18 cases pooled per mode, each result against the new images of its own dense model (115
