@@ -183,7 +183,13 @@ export function createEngineActivities(deps: ActivityDeps) {
       const record = { shapes: out.shapes, proposedRatio, proposedRoundTo, wallMs: out.wallMs };
       return out.pick
         ? { strategy: out.pick.strategy, record: { ...record, landed: true, predictedMacs: out.pick.macs } }
-        : { record: { ...record, landed: false } };
+        : {
+            record: {
+              ...record,
+              landed: false,
+              ...(out.refused !== undefined ? { refused: out.refused } : {}),
+            },
+          };
     } catch (err) {
       // A cancelled activity stops here; any other failure of the screen leaves the proposal to be pruned.
       if (cancellationSignal()?.aborted) throw toActivityFailure(err);

@@ -241,7 +241,7 @@ export function solve(input: ProposeInput, options: SolverOptions = {}): Proposa
   // A shape that carries its own ratios (a stage allocation): scale them together.
   const shaped = scaledShapeFamily(ctx, input.baseStrategy);
   if (shaped) {
-    const s = runFamily(shaped, ctx);
+    const s = refusedByScreen(shaped) ?? runFamily(shaped, ctx);
     if (s.kind === 'propose') return proposal(shaped.make(s.v), s.predictedMacs, `${shaped.label}: ${s.why}`);
     // Out of bounds or probes for this shape: the global ratio alone would undo its emphasis (and guessed
     // r=0.9 on democnn, which the engine refused), so the solver has nothing left for the shape.
@@ -528,6 +528,23 @@ function scaledShapeFamily(ctx: Context, base: Partial<Strategy>): Family | unde
           },
         }
       : {}),
+  };
+}
+
+/**
+ * The shape's own trial was screened by dry run and nothing landed because the engine refuses every factor that
+ * would reach the band (at every rounding screened): no step of `s` can land, so the family stops before
+ * spending trials on refused or out-of-band factors. `undefined` when no own attempt carries such a screen.
+ */
+function refusedByScreen(f: Family): Step | undefined {
+  const refused = f.own
+    .map((p) => p.attempt?.screen)
+    .find((sc) => sc && !sc.landed && sc.refused !== undefined);
+  if (!refused) return undefined;
+  return {
+    kind: 'stuck',
+    why: `the dry run found no factor in the band: every one that reaches it ${refused.refused}`,
+    ends: [],
   };
 }
 

@@ -84,6 +84,12 @@ export const ScreenRecordSchema = z
     predictedMacs: z.number().min(0).optional(),
     wallMs: z.number().min(0),
     error: z.string().optional(),
+    /**
+     * Nothing landed because the engine refuses every value of the shape that would reach the band (it would
+     * empty a group), at every rounding screened: from which ratio and why (`screenIntoBand`'s `refused`).
+     * The solver gives the shape up on it.
+     */
+    refused: z.string().optional(),
   })
   .strict();
 export type ScreenRecord = z.infer<typeof ScreenRecordSchema>;
@@ -100,10 +106,17 @@ export type ScreenRecord = z.infer<typeof ScreenRecordSchema>;
  * // 'screened 216 shapes by dry run: ratio 0.221 -> 0.320, roundTo 8 -> 1'
  * screenText({ shapes: 288, proposedRatio: 0.31, landed: false, wallMs: 5100 }, { pruningRatio: 0.31, roundTo: 8 })
  * // 'screened 288 shapes by dry run: none in band; pruned as proposed'
+ * // the engine refuses every value past the last one above the band (at roundTo 8 and 1):
+ * screenText({ shapes: 192, proposedRatio: 0.75, landed: false, wallMs: 11511,
+ *   refused: "refused from largest ratio 0.794: stageRatios.features.13: the strategy would remove ..." }, ...)
+ * // 'screened 192 shapes by dry run: none in band, every value that reaches it refused from largest ratio
+ * //  0.794: stageRatios.features.13: the strategy would remove ...; pruned as proposed'
  */
 export function screenText(screen: ScreenRecord, pruned: Pick<Strategy, 'pruningRatio' | 'roundTo'>): string {
   if (screen.error !== undefined) return `dry-run screen failed (${screen.error}); pruned as proposed`;
   const head = `screened ${screen.shapes} shapes by dry run`;
+  if (!screen.landed && screen.refused !== undefined)
+    return `${head}: none in band, every value that reaches it ${screen.refused}; pruned as proposed`;
   if (!screen.landed) return `${head}: none in band; pruned as proposed`;
   const rounding =
     screen.proposedRoundTo !== undefined && screen.proposedRoundTo !== pruned.roundTo

@@ -117,6 +117,43 @@ export function pickInBand(
   return { bracket: above !== null && below !== null && above < below ? [above, below] : null };
 }
 
+/**
+ * Why a ladder that did not land never can: every value the engine accepts measures above the band, and the
+ * engine refuses a larger one (it would empty a group) — the band lies past what `prune` accepts of this
+ * shape, so no step of its variable will land. The smallest refused value above the accepted ones, with the
+ * engine's reason (its field without the dry run's `strategies.<i>.` prefix). `undefined` when some accepted
+ * value measures in or below the band (a step that jumps over the band, which a finer rounding may fix), or
+ * when nothing was refused.
+ *
+ * @example
+ * // target 100, band -5 %..+1 %: 0.6 measures 120, 0.8 is refused.
+ * refusalOf([0.4, 0.6, 0.8], [{ macs: 140 }, { macs: 120 }, { error: { field: 'strategies.2.pruningRatio',
+ *   message: "would remove every channel of the group at 'fc1'" } }], 100, band)
+ * // { value: 0.8, reason: "pruningRatio: would remove every channel of the group at 'fc1'" }
+ */
+export function refusalOf(
+  values: readonly number[],
+  entries: readonly ({ macs: number } | { error: { field: string; message: string } } | object)[],
+  targetMacs: number,
+  band: Band,
+): { value: number; reason: string } | undefined {
+  let accepted = -Infinity;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (!('macs' in e)) continue;
+    if ((e.macs - targetMacs) / targetMacs <= band.hi) return undefined;
+    accepted = Math.max(accepted, values[i]!);
+  }
+  let refused: { value: number; reason: string } | undefined;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (!('error' in e) || values[i]! <= accepted || (refused && refused.value <= values[i]!)) continue;
+    const field = e.error.field.replace(/^strategies\.\d+\.?/, '');
+    refused = { value: values[i]!, reason: field ? `${field}: ${e.error.message}` : e.error.message };
+  }
+  return refused;
+}
+
 function round5(v: number): number {
   return Math.round(v * 1e5) / 1e5;
 }

@@ -1,6 +1,7 @@
 import type { ModelSpec } from '../core/model-spec';
 import {
   pickInBand,
+  refusalOf,
   refineLadder,
   SCREEN_ROUNDS,
   screenedStrategy,
@@ -71,6 +72,12 @@ export interface ScreenRequest extends Omit<DryRunRequest, 'strategies'> {
 export interface ScreenOutcome {
   /** The in-band strategy nearest the band centre, with what the dry run says `prune` will measure. */
   pick?: { strategy: Strategy; macs: number; params: number };
+  /**
+   * No pick because every value the engine accepts measures above the band and it refuses the larger ones, at
+   * every rounding screened: from which ratio and why, e.g. `refused from largest ratio 0.794:
+   * stageRatios.features.13: the strategy would remove every channel of the group at ...`.
+   */
+  refused?: string;
   /** Strategies the dry run counted. */
   shapes: number;
   /** Engine time of the dry runs, milliseconds. */
@@ -83,7 +90,7 @@ export interface ScreenOutcome {
  * dry-run again ({@link SCREEN_ROUNDS} ladders at most). MACs are a step function of the variable; when a
  * step of a coarse `roundTo` jumps over the whole band, the same shape at `roundTo` 1 is screened (the
  * solver's own remedy). No pick when nothing lands: the band is narrower than the shape's finest step, or
- * the engine refuses every value.
+ * the engine refuses every value that would reach it (then `refused` says from where and why).
  *
  * @example
  * const out = await screenIntoBand(engine, { model, strategy, scale: 'ratio', targetMacs: 1.77e9, band });
@@ -97,7 +104,8 @@ export async function screenIntoBand(
   const { strategy: proposed, scale, targetMacs, band, ...dry } = request;
   let shapes = 0;
   let wallMs = 0;
-  const screen = async (strategy: Strategy): Promise<ScreenOutcome['pick']> => {
+  type Found = { pick?: ScreenOutcome['pick']; refused?: string };
+  const screen = async (strategy: Strategy): Promise<Found> => {
     let values = screenLadder(strategy, scale);
     for (let round = 0; round < SCREEN_ROUNDS; round++) {
       const strategies = values.map((v) => screenedStrategy(strategy, scale, v));
@@ -107,17 +115,29 @@ export async function screenIntoBand(
       const pick = pickInBand(values, r.results, targetMacs, band);
       if ('index' in pick) {
         const entry = r.results[pick.index] as { macs: number; params: number };
-        return { strategy: strategies[pick.index]!, macs: entry.macs, params: entry.params };
+        return { pick: { strategy: strategies[pick.index]!, macs: entry.macs, params: entry.params } };
       } else if (pick.bracket) {
         values = refineLadder(pick.bracket);
         continue;
       }
-      return undefined;
+      const refusal = round === 0 ? refusalOf(values, r.results, targetMacs, band) : undefined;
+      if (!refusal) return {};
+      const at = screenedStrategy(strategy, scale, refusal.value);
+      const largest = Math.max(at.pruningRatio, ...Object.values(at.stageRatios ?? {}));
+      return {
+        refused: `refused from ${scale === 'ratio' ? 'ratio' : 'largest ratio'} ${largest.toFixed(3)}: ${refusal.reason}`,
+      };
     }
-    return undefined;
+    return {};
   };
-  const pick =
-    (await screen(proposed)) ??
-    (proposed.roundTo > 1 ? await screen({ ...proposed, roundTo: 1 }) : undefined);
-  return { ...(pick ? { pick } : {}), shapes, wallMs };
+  const first = await screen(proposed);
+  const found = first.pick || proposed.roundTo <= 1 ? first : await screen({ ...proposed, roundTo: 1 });
+  // Refused at every rounding screened: the band lies past what the engine accepts of the shape.
+  const refused = first.refused !== undefined ? found.refused : undefined;
+  return {
+    ...(found.pick ? { pick: found.pick } : {}),
+    ...(refused !== undefined ? { refused } : {}),
+    shapes,
+    wallMs,
+  };
 }

@@ -89,4 +89,40 @@ describe('pruneTrial with a dry-run screen (real warm engine, real S3)', () => {
       `dry-run screen failed (${r.screen!.error}); pruned as proposed`,
     );
   }, 120_000);
+
+  test('a shape whose factors that reach the band all empty a group: the screen says from where and why', async () => {
+    // mobilenet_v2 (random init, 32 px) with the stage allocation its old sensitivity table gave at half its
+    // MACs, proposed at 0.8 of its ratios: a stage's global ranking takes a whole residual stream
+    // ('features.13.conv.2', 'features.16.conv.2') before the MACs reach the band, at roundTo 8 and at 1.
+    const alloc: Record<string, number> = { 'features.12': 0.75, 'features.13': 0.75, 'features.15': 0.0108 };
+    for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 17]) alloc[`features.${n}`] = 0;
+    Object.assign(alloc, { 'features.16': 0.75, 'features.18': 0.75 });
+    const proposal = {
+      ...strategy(0.6),
+      stageRatios: Object.fromEntries(
+        Object.entries(alloc).map(([k, v]) => [k, Math.round(v * 0.8 * 1e5) / 1e5]),
+      ),
+    };
+    const r = (await new MockActivityEnvironment().run(acts.pruneTrial, {
+      campaignId,
+      targetLabel: 't2',
+      attemptIndex: 1,
+      model: { name: 'mobilenet_v2', numClasses: 10 },
+      inputShape: [1, 3, 32, 32],
+      strategy: proposal,
+      screen: { targetMacs: 3_062_464, band: BAND, scale: 'factor' },
+    } satisfies PruneTrialInput)) as PruneTrialResult;
+    expect(r.screen).toMatchObject({ landed: false, proposedRatio: 0.6, proposedRoundTo: 8 });
+    // Two roundings screened, one ladder each (nothing to narrow).
+    expect(r.screen!.shapes).toBe(192);
+    expect(r.screen!.refused).toMatch(
+      /^refused from largest ratio 0\.\d{3}: stageRatios\.features\.1[36]: the strategy would remove every channel of the group at 'features\.1[36]\.conv\.2' \(\d+ channels; roundTo=1\)/,
+    );
+    // Pruned as proposed, above the band.
+    expect(r.strategy).toBeUndefined();
+    expect(deviation(r.macs, 3_062_464)).toBeGreaterThan(BAND.hi);
+    expect(screenText(r.screen!, proposal)).toBe(
+      `screened 192 shapes by dry run: none in band, every value that reaches it ${r.screen!.refused}; pruned as proposed`,
+    );
+  }, 180_000);
 });

@@ -467,4 +467,30 @@ describe('a stage allocation scaled into the band (recorded on democnn)', () => 
     expect(k).toBeGreaterThan(1);
     expect(k).toBeLessThan(0.7 / shape.r);
   });
+
+  test('a first try whose screen found every factor that reaches the band refused: the shape is given up at once', () => {
+    // As mobilenet_v2's allocation before the sensitivity fix: pruned as proposed at +19.8 %, the dry run
+    // having refused every factor past the ones above the band (at roundTo 8 and 1).
+    const own = solve(base).strategy;
+    const refused =
+      "refused from largest ratio 0.794: stageRatios.stage1: the strategy would remove every channel of the group at 'stage1.conv2' (64 channels; roundTo=1); lower the ratio or roundTo";
+    const screen = {
+      shapes: 192,
+      proposedRatio: own.pruningRatio,
+      proposedRoundTo: 8,
+      landed: false,
+      wallMs: 11511,
+    };
+    const tried = measuredAt(10, own, target * 1.198);
+    const p = solve({ ...base, history: [...base.history, { ...tried, screen: { ...screen, refused } }] });
+    expect(p.exhausted).toBe(true);
+    expect(p.strategy.rationale).toBe(
+      `exhausted: the shape's ratios (r 0.6337, stage1 0.300, stage3 0.000) scaled by s: ` +
+        `the dry run found no factor in the band: every one that reaches it ${refused}`,
+    );
+    // The same first try whose screen found nothing for another reason (a step over the band): steps go on.
+    const stepped = solve({ ...base, history: [...base.history, { ...tried, screen }] });
+    expect(stepped.exhausted).toBeUndefined();
+    expect(scaleOf(stepped.strategy)).toBeGreaterThan(1);
+  });
 });

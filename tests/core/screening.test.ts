@@ -1,6 +1,7 @@
 import {
   pickInBand,
   refineLadder,
+  refusalOf,
   SCREEN_LADDER,
   SCREEN_REFINE,
   screenedStrategy,
@@ -23,6 +24,51 @@ describe('screening (the pure half of the dry-run screen)', () => {
     expect(pickInBand([0.1, 0.2, 0.25, 0.3], gap, target, BAND)).toEqual({ bracket: [0.2, 0.3] });
     // all above the band: no bracket
     expect(pickInBand([0.1, 0.2], [{ macs: 150 }, { macs: 140 }], target, BAND)).toEqual({ bracket: null });
+  });
+
+  test('refusalOf: the band lies past what the engine accepts, or not', () => {
+    const target = 100;
+    const empties = (i: number, field = 'stageRatios.features.13') => ({
+      error: {
+        field: `strategies.${i}.${field}`,
+        message: "the strategy would remove every channel of the group at 'f13'",
+      },
+    });
+    // Accepted values all above the band (+40 %, +20 %); 0.8 and 1.0 refused: the smallest above them is 0.8.
+    expect(
+      refusalOf(
+        [0.4, 0.6, 0.8, 1.0],
+        [{ macs: 140 }, { macs: 120 }, empties(2), empties(3, 'pruningRatio')],
+        target,
+        BAND,
+      ),
+    ).toEqual({
+      value: 0.8,
+      reason: "stageRatios.features.13: the strategy would remove every channel of the group at 'f13'",
+    });
+    // A refused value below an accepted one does not count: the refusal past the last accepted value does.
+    expect(
+      refusalOf(
+        [0.2, 0.4, 0.6, 0.8],
+        [empties(0, 'pruningRatio'), { macs: 130 }, { macs: 115 }, empties(3)],
+        target,
+        BAND,
+      )!.value,
+    ).toBe(0.8);
+    // The band's upper edge is reachable (+1 % is in it): not a refusal, whatever comes after.
+    expect(
+      refusalOf([0.4, 0.6, 0.8], [{ macs: 120 }, { macs: 101 }, empties(2)], target, BAND),
+    ).toBeUndefined();
+    // A step over the band (+20 %, then -20 %): not a refusal.
+    expect(
+      refusalOf([0.4, 0.6, 0.8], [{ macs: 120 }, { macs: 80 }, empties(2)], target, BAND),
+    ).toBeUndefined();
+    // Nothing refused: above the band up to the largest value, not a refusal.
+    expect(refusalOf([0.4, 0.6], [{ macs: 140 }, { macs: 120 }], target, BAND)).toBeUndefined();
+    // Every value refused: the smallest, and an error without a strategy field keeps the message alone.
+    expect(
+      refusalOf([0.1, 0.2], [{ error: { field: 'strategies.0', message: 'no' } }, empties(1)], target, BAND),
+    ).toEqual({ value: 0.1, reason: 'no' });
   });
 
   test('a shape with its own stage ratios is scaled by one factor; anything else by its ratio', () => {
@@ -90,6 +136,14 @@ describe('screening (the pure half of the dry-run screen)', () => {
     ).toBe('screened 216 shapes by dry run: ratio 0.221 -> 0.320, roundTo 8 -> 1');
     expect(screenText({ shapes: 288, proposedRatio: 0.31, landed: false, wallMs: 5100 }, at(0.31))).toBe(
       'screened 288 shapes by dry run: none in band; pruned as proposed',
+    );
+    // Nothing landed because every value that reaches the band is refused: from where and why.
+    const refused =
+      "refused from largest ratio 0.794: stageRatios.features.13: the strategy would remove every channel of the group at 'features.13.conv.2' (96 channels; roundTo=1); lower the ratio or roundTo";
+    expect(
+      screenText({ shapes: 192, proposedRatio: 0.75, landed: false, wallMs: 11511, refused }, at(0.75)),
+    ).toBe(
+      `screened 192 shapes by dry run: none in band, every value that reaches it ${refused}; pruned as proposed`,
     );
     expect(
       screenText(
