@@ -182,7 +182,15 @@ export function createEngineActivities(deps: ActivityDeps) {
       );
       const record = { shapes: out.shapes, proposedRatio, proposedRoundTo, wallMs: out.wallMs };
       return out.pick
-        ? { strategy: out.pick.strategy, record: { ...record, landed: true, predictedMacs: out.pick.macs } }
+        ? {
+            strategy: out.pick.strategy,
+            record: {
+              ...record,
+              landed: true,
+              predictedMacs: out.pick.macs,
+              ...(out.pick.held ? { held: out.pick.held } : {}),
+            },
+          }
         : {
             record: {
               ...record,

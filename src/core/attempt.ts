@@ -90,6 +90,11 @@ export const ScreenRecordSchema = z
      * The solver gives the shape up on it.
      */
     refused: z.string().optional(),
+    /**
+     * Ratios the screen held where the engine still accepted them while it scaled the rest of the shape into
+     * the band (a larger one would empty a group): `stageRatios` keys, or `pruningRatio`.
+     */
+    held: z.record(z.string(), z.number()).optional(),
   })
   .strict();
 export type ScreenRecord = z.infer<typeof ScreenRecordSchema>;
@@ -106,6 +111,11 @@ export type ScreenRecord = z.infer<typeof ScreenRecordSchema>;
  * // 'screened 216 shapes by dry run: ratio 0.221 -> 0.320, roundTo 8 -> 1'
  * screenText({ shapes: 288, proposedRatio: 0.31, landed: false, wallMs: 5100 }, { pruningRatio: 0.31, roundTo: 8 })
  * // 'screened 288 shapes by dry run: none in band; pruned as proposed'
+ * // a factor screen that held a stage where a larger ratio would empty a group, and scaled the rest:
+ * screenText({ shapes: 192, proposedRatio: 0.75, landed: true, wallMs: 9120, held: { 'features.13': 0.7543 } },
+ *   { pruningRatio: 0.8126, roundTo: 8 })
+ * // 'screened 192 shapes by dry run: ratio 0.750 -> 0.813; held features.13 at 0.754 (a larger ratio would
+ * //  empty a group)'
  * // the engine refuses every value past the last one above the band (at roundTo 8 and 1):
  * screenText({ shapes: 192, proposedRatio: 0.75, landed: false, wallMs: 11511,
  *   refused: "refused from largest ratio 0.794: stageRatios.features.13: the strategy would remove ..." }, ...)
@@ -122,7 +132,9 @@ export function screenText(screen: ScreenRecord, pruned: Pick<Strategy, 'pruning
     screen.proposedRoundTo !== undefined && screen.proposedRoundTo !== pruned.roundTo
       ? `, roundTo ${screen.proposedRoundTo} -> ${pruned.roundTo}`
       : '';
-  return `${head}: ratio ${screen.proposedRatio.toFixed(3)} -> ${pruned.pruningRatio.toFixed(3)}${rounding}`;
+  const held = Object.entries(screen.held ?? {}).map(([k, r]) => `${k} at ${r.toFixed(3)}`);
+  const holding = held.length > 0 ? `; held ${held.join(', ')} (a larger ratio would empty a group)` : '';
+  return `${head}: ratio ${screen.proposedRatio.toFixed(3)} -> ${pruned.pruningRatio.toFixed(3)}${rounding}${holding}`;
 }
 
 /**

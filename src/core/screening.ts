@@ -23,6 +23,8 @@ export const SCREEN_LADDER = 96;
 export const SCREEN_REFINE = 24;
 /** Ladders per rounding: the first and up to this many narrowing ones, in all. */
 export const SCREEN_ROUNDS = 3;
+/** Ratios a factor screen may hold (each costs a new ladder) before it gives the shape up as refused. */
+export const MAX_HELD = 4;
 
 /**
  * How a base strategy is scaled, by a screen and by the solver alike: `factor` when it carries its own
@@ -36,42 +38,70 @@ export function screenScaleOf(base: Partial<Strategy>): ScreenScale {
   return (base.pruningRatio ?? 0) > 0 && Object.keys(base.stageRatios ?? {}).length > 0 ? 'factor' : 'ratio';
 }
 
-/** The largest ratio a strategy sets under `scale`: `pruningRatio`, and under `factor` its stage ratios. */
-function largestRatio(strategy: Strategy, scale: ScreenScale): number {
+/**
+ * Ratios a factor screen no longer scales, each held at a value where the engine still accepted the shape: a
+ * `stageRatios` key, or `pruningRatio` (the stages the shape does not name). See {@link heldKey}.
+ */
+export type Held = Readonly<Record<string, number>>;
+
+/** The largest ratio a strategy sets under `scale`: `pruningRatio`, and under `factor` its ratios not held. */
+function largestRatio(strategy: Strategy, scale: ScreenScale, held: Held = {}): number {
   if (scale === 'ratio') return strategy.pruningRatio;
-  return Math.max(strategy.pruningRatio, ...Object.values(strategy.stageRatios ?? {}));
+  const free = Object.entries(strategy.stageRatios ?? {}).filter(([k]) => !(k in held));
+  return Math.max('pruningRatio' in held ? 0 : strategy.pruningRatio, ...free.map(([, r]) => r));
 }
 
 /** The largest value of the screen's variable: ratio {@link MAX_RATIO}, or the factor that brings the largest ratio there. */
-function largestValue(strategy: Strategy, scale: ScreenScale): number {
-  const top = largestRatio(strategy, scale);
+function largestValue(strategy: Strategy, scale: ScreenScale, held: Held = {}): number {
+  const top = largestRatio(strategy, scale, held);
   return scale === 'ratio' || top <= 0 ? MAX_RATIO : MAX_RATIO / top;
 }
 
 /**
  * `strategy` at value `v` of its screen variable: `pruningRatio` `v`, or every ratio of the shape times `v`
- * (capped at {@link MAX_RATIO}), rounded to 5 decimals so the strategy is what the log shows.
+ * (capped at {@link MAX_RATIO}, and a ratio of `held` at its held value), rounded to 5 decimals so the
+ * strategy is what the log shows.
  *
  * @example
  * screenedStrategy({ ...s, pruningRatio: 0.4, stageRatios: { b3: 0.6, b1: 0 } }, 'factor', 0.5)
  * // pruningRatio 0.2, stageRatios { b3: 0.3, b1: 0 }
+ * screenedStrategy({ ...s, pruningRatio: 0.4, stageRatios: { b3: 0.6, b1: 0.2 } }, 'factor', 1.5, { b3: 0.6 })
+ * // pruningRatio 0.6, stageRatios { b3: 0.6, b1: 0.3 }
  */
-export function screenedStrategy(strategy: Strategy, scale: ScreenScale, v: number): Strategy {
-  const at = (r: number) => Math.min(MAX_RATIO, Math.round(r * 1e5) / 1e5);
-  if (scale === 'ratio') return { ...strategy, pruningRatio: at(v) };
+export function screenedStrategy(
+  strategy: Strategy,
+  scale: ScreenScale,
+  v: number,
+  held: Held = {},
+): Strategy {
+  const at = (r: number, key: string) =>
+    Math.min(MAX_RATIO, held[key] ?? Infinity, Math.round(r * 1e5) / 1e5);
+  if (scale === 'ratio') return { ...strategy, pruningRatio: at(v, 'pruningRatio') };
   const stages = strategy.stageRatios;
   return {
     ...strategy,
-    pruningRatio: at(strategy.pruningRatio * v),
+    pruningRatio: at(strategy.pruningRatio * v, 'pruningRatio'),
     ...(stages
-      ? { stageRatios: Object.fromEntries(Object.entries(stages).map(([k, r]) => [k, at(r * v)])) }
+      ? { stageRatios: Object.fromEntries(Object.entries(stages).map(([k, r]) => [k, at(r * v, k)])) }
       : {}),
   };
 }
 
+/**
+ * The ratio a refusal's field names, as a {@link Held} key: `stageRatios.<stage>` -> the stage,
+ * `pruningRatio` -> `pruningRatio`; `undefined` for any other field (a layer ratio, the whole strategy).
+ *
+ * @example
+ * heldKey('stageRatios.features.13') // 'features.13'
+ */
+export function heldKey(field: string): string | undefined {
+  if (field === 'pruningRatio') return field;
+  return field.startsWith('stageRatios.') ? field.slice('stageRatios.'.length) : undefined;
+}
+
 /** The first ladder: {@link SCREEN_LADDER} values evenly from 0 to the largest the strategy allows. */
-export function screenLadder(strategy: Strategy, scale: ScreenScale): number[] {
-  const top = largestValue(strategy, scale);
+export function screenLadder(strategy: Strategy, scale: ScreenScale, held: Held = {}): number[] {
+  const top = largestValue(strategy, scale, held);
   return Array.from({ length: SCREEN_LADDER }, (_, i) => round5((top * i) / (SCREEN_LADDER - 1)));
 }
 
@@ -118,6 +148,30 @@ export function pickInBand(
 }
 
 /**
+ * Whether every entry the engine accepted measures above the band (refused entries skipped): a ladder up to
+ * the largest value that ends there means the shape runs out of ratios before the band.
+ */
+export function allAboveBand(
+  entries: readonly ({ macs: number } | object)[],
+  targetMacs: number,
+  band: Band,
+): boolean {
+  return entries.every((e) => !('macs' in e) || (e.macs - targetMacs) / targetMacs > band.hi);
+}
+
+/** A ladder's refusal ({@link refusalOf}). */
+export interface Refusal {
+  /** The smallest refused value above every accepted one. */
+  value: number;
+  /** The engine's field and message, e.g. `stageRatios.features.13: the strategy would remove ...`. */
+  reason: string;
+  /** The field alone, without the dry run's `strategies.<i>.` (empty when the engine named none). */
+  field: string;
+  /** The largest accepted value, when one was. */
+  accepted?: number;
+}
+
+/**
  * Why a ladder that did not land never can: every value the engine accepts measures above the band, and the
  * engine refuses a larger one (it would empty a group) — the band lies past what `prune` accepts of this
  * shape, so no step of its variable will land. The smallest refused value above the accepted ones, with the
@@ -129,14 +183,15 @@ export function pickInBand(
  * // target 100, band -5 %..+1 %: 0.6 measures 120, 0.8 is refused.
  * refusalOf([0.4, 0.6, 0.8], [{ macs: 140 }, { macs: 120 }, { error: { field: 'strategies.2.pruningRatio',
  *   message: "would remove every channel of the group at 'fc1'" } }], 100, band)
- * // { value: 0.8, reason: "pruningRatio: would remove every channel of the group at 'fc1'" }
+ * // { value: 0.8, reason: "pruningRatio: would remove every channel of the group at 'fc1'",
+ * //   field: 'pruningRatio', accepted: 0.6 }
  */
 export function refusalOf(
   values: readonly number[],
   entries: readonly ({ macs: number } | { error: { field: string; message: string } } | object)[],
   targetMacs: number,
   band: Band,
-): { value: number; reason: string } | undefined {
+): Refusal | undefined {
   let accepted = -Infinity;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
@@ -144,12 +199,13 @@ export function refusalOf(
     if ((e.macs - targetMacs) / targetMacs <= band.hi) return undefined;
     accepted = Math.max(accepted, values[i]!);
   }
-  let refused: { value: number; reason: string } | undefined;
+  let refused: Refusal | undefined;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     if (!('error' in e) || values[i]! <= accepted || (refused && refused.value <= values[i]!)) continue;
     const field = e.error.field.replace(/^strategies\.\d+\.?/, '');
-    refused = { value: values[i]!, reason: field ? `${field}: ${e.error.message}` : e.error.message };
+    const reason = field ? `${field}: ${e.error.message}` : e.error.message;
+    refused = { value: values[i]!, reason, field, ...(accepted > -Infinity ? { accepted } : {}) };
   }
   return refused;
 }

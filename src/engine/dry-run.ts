@@ -1,6 +1,11 @@
 import type { ModelSpec } from '../core/model-spec';
 import {
+  allAboveBand,
+  heldKey,
+  type Held,
+  MAX_HELD,
   pickInBand,
+  type Refusal,
   refusalOf,
   refineLadder,
   SCREEN_ROUNDS,
@@ -9,7 +14,7 @@ import {
   type ScreenScale,
 } from '../core/screening';
 import type { Band } from '../core/tolerance-band';
-import type { Strategy } from '../core/strategy';
+import { MAX_RATIO, type Strategy } from '../core/strategy';
 import type { EngineRunner } from './engine-process';
 import { EngineProtocolError } from './errors';
 import { DryRunResultSchema, parseEngineResult } from './protocol';
@@ -70,8 +75,11 @@ export interface ScreenRequest extends Omit<DryRunRequest, 'strategies'> {
 
 /** What {@link screenIntoBand} found: the in-band strategy and its exact MACs, or none; shapes screened. */
 export interface ScreenOutcome {
-  /** The in-band strategy nearest the band centre, with what the dry run says `prune` will measure. */
-  pick?: { strategy: Strategy; macs: number; params: number };
+  /**
+   * The in-band strategy nearest the band centre, with what the dry run says `prune` will measure; `held`: the
+   * ratios a factor screen held where the engine still accepted them while it scaled the rest on.
+   */
+  pick?: { strategy: Strategy; macs: number; params: number; held?: Record<string, number> };
   /**
    * No pick because every value the engine accepts measures above the band and it refuses the larger ones, at
    * every rounding screened: from which ratio and why, e.g. `refused from largest ratio 0.794:
@@ -89,8 +97,10 @@ export interface ScreenOutcome {
  * (core/screening), keep the in-band one nearest the band centre, else narrow to the bracketing pair and
  * dry-run again ({@link SCREEN_ROUNDS} ladders at most). MACs are a step function of the variable; when a
  * step of a coarse `roundTo` jumps over the whole band, the same shape at `roundTo` 1 is screened (the
- * solver's own remedy). No pick when nothing lands: the band is narrower than the shape's finest step, or
- * the engine refuses every value that would reach it (then `refused` says from where and why).
+ * solver's own remedy). A factor screen whose larger factors the engine refuses (a stage's cut would empty a
+ * group) before the band holds that ratio where it was accepted and scales the others on, up to
+ * {@link MAX_HELD} ratios. No pick when nothing lands: the band is narrower than the shape's finest step, or the
+ * engine refuses every value that would reach it (then `refused` says from where and why).
  *
  * @example
  * const out = await screenIntoBand(engine, { model, strategy, scale: 'ratio', targetMacs: 1.77e9, band });
@@ -105,30 +115,67 @@ export async function screenIntoBand(
   let shapes = 0;
   let wallMs = 0;
   type Found = { pick?: ScreenOutcome['pick']; refused?: string };
-  const screen = async (strategy: Strategy): Promise<Found> => {
-    let values = screenLadder(strategy, scale);
+  /** One ladder, narrowed while it brackets the band: the pick, or the first ladder's refusal, or neither. */
+  const ladder = async (
+    strategy: Strategy,
+    held: Held,
+  ): Promise<{ pick?: ScreenOutcome['pick']; refusal?: Refusal; topsOut?: boolean }> => {
+    let values = screenLadder(strategy, scale, held);
     for (let round = 0; round < SCREEN_ROUNDS; round++) {
-      const strategies = values.map((v) => screenedStrategy(strategy, scale, v));
+      const strategies = values.map((v) => screenedStrategy(strategy, scale, v, held));
       const r = await dryRunStrategies(engine, { ...dry, strategies }, opts);
       shapes += strategies.length;
       wallMs += r.wallMs;
       const pick = pickInBand(values, r.results, targetMacs, band);
       if ('index' in pick) {
         const entry = r.results[pick.index] as { macs: number; params: number };
-        return { pick: { strategy: strategies[pick.index]!, macs: entry.macs, params: entry.params } };
+        const heldAt = Object.keys(held).length > 0 ? { held: { ...held } } : {};
+        return {
+          pick: { strategy: strategies[pick.index]!, macs: entry.macs, params: entry.params, ...heldAt },
+        };
       } else if (pick.bracket) {
         values = refineLadder(pick.bracket);
         continue;
       }
-      const refusal = round === 0 ? refusalOf(values, r.results, targetMacs, band) : undefined;
-      if (!refusal) return {};
-      const at = screenedStrategy(strategy, scale, refusal.value);
-      const largest = Math.max(at.pruningRatio, ...Object.values(at.stageRatios ?? {}));
-      return {
-        refused: `refused from ${scale === 'ratio' ? 'ratio' : 'largest ratio'} ${largest.toFixed(3)}: ${refusal.reason}`,
-      };
+      if (round > 0) return {};
+      const refusal = refusalOf(values, r.results, targetMacs, band);
+      if (refusal) return { refusal };
+      // Every value accepted and above the band, up to the largest: the shape's ratios run out first.
+      return allAboveBand(r.results, targetMacs, band) ? { topsOut: true } : {};
     }
     return {};
+  };
+  const screen = async (proposal: Strategy): Promise<Found> => {
+    let strategy = proposal;
+    const held: Record<string, number> = {};
+    let refused: string | undefined;
+    for (;;) {
+      const { pick, refusal, topsOut } = await ladder(strategy, held);
+      if (pick) return { pick };
+      // Holding the refused ratios, the rest ran out of room above the band: still refused.
+      if (topsOut && refused !== undefined) {
+        const holding = Object.entries(held).map(([k, r]) => `${k} at ${r.toFixed(3)}`);
+        return {
+          refused: `${refused} (held ${holding.join(', ')}: the rest reaches ${MAX_RATIO} above the band)`,
+        };
+      }
+      if (!refusal) return {};
+      const at = screenedStrategy(strategy, scale, refusal.value, held);
+      const largest = Math.max(at.pruningRatio, ...Object.values(at.stageRatios ?? {}));
+      refused = `refused from ${scale === 'ratio' ? 'ratio' : 'largest ratio'} ${largest.toFixed(3)}: ${refusal.reason}`;
+      // A factor screen holds the refused ratio where the engine still accepted it and scales the rest on.
+      const key = heldKey(refusal.field);
+      if (
+        scale !== 'factor' ||
+        key === undefined ||
+        key in held ||
+        refusal.accepted === undefined ||
+        Object.keys(held).length >= MAX_HELD
+      )
+        return { refused };
+      strategy = screenedStrategy(strategy, scale, refusal.accepted, held);
+      held[key] = key === 'pruningRatio' ? strategy.pruningRatio : strategy.stageRatios![key]!;
+    }
   };
   const first = await screen(proposed);
   const found = first.pick || proposed.roundTo <= 1 ? first : await screen({ ...proposed, roundTo: 1 });

@@ -1,6 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createEngineActivities, type PruneTrialInput, type PruneTrialResult } from '../../src/activities';
 import { screenText } from '../../src/core/attempt';
+import type { Strategy } from '../../src/core/strategy';
 import { deviation, inBand } from '../../src/core/tolerance-band';
 import { defaultEngineLocation } from '../../src/engine/engine-paths';
 import { WarmEngine } from '../../src/engine/engine-process';
@@ -90,39 +91,92 @@ describe('pruneTrial with a dry-run screen (real warm engine, real S3)', () => {
     );
   }, 120_000);
 
-  test('a shape whose factors that reach the band all empty a group: the screen says from where and why', async () => {
-    // mobilenet_v2 (random init, 32 px) with the stage allocation its old sensitivity table gave at half its
-    // MACs, proposed at 0.8 of its ratios: a stage's global ranking takes a whole residual stream
-    // ('features.13.conv.2', 'features.16.conv.2') before the MACs reach the band, at roundTo 8 and at 1.
-    const alloc: Record<string, number> = { 'features.12': 0.75, 'features.13': 0.75, 'features.15': 0.0108 };
-    for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 17]) alloc[`features.${n}`] = 0;
-    Object.assign(alloc, { 'features.16': 0.75, 'features.18': 0.75 });
-    const proposal = {
-      ...strategy(0.6),
-      stageRatios: Object.fromEntries(
-        Object.entries(alloc).map(([k, v]) => [k, Math.round(v * 0.8 * 1e5) / 1e5]),
-      ),
-    };
-    const r = (await new MockActivityEnvironment().run(acts.pruneTrial, {
+  /** A stage allocation on mobilenet_v2 (random init, 32 px, dense 6,124,928 MACs), screened by its factor. */
+  const allocationTrial = (targetLabel: string, proposal: Strategy, targetMacs: number) =>
+    new MockActivityEnvironment().run(acts.pruneTrial, {
       campaignId,
-      targetLabel: 't2',
+      targetLabel,
       attemptIndex: 1,
       model: { name: 'mobilenet_v2', numClasses: 10 },
       inputShape: [1, 3, 32, 32],
       strategy: proposal,
-      screen: { targetMacs: 3_062_464, band: BAND, scale: 'factor' },
-    } satisfies PruneTrialInput)) as PruneTrialResult;
+      screen: { targetMacs, band: BAND, scale: 'factor' },
+    } satisfies PruneTrialInput) as Promise<PruneTrialResult>;
+  const allocation = (free: number, ratios: Record<string, number>, zero: number[]) => ({
+    ...strategy(free),
+    stageRatios: { ...Object.fromEntries(zero.map((n) => [`features.${n}`, 0])), ...ratios },
+  });
+
+  test('a stage whose larger ratios empty a group is held, the rest scaled into the band', async () => {
+    // The allocation mobilenet_v2's table gave at 0.3 of its MACs (trained weights), which measures +12 % here:
+    // past factor 0.97 'features.13' takes its whole 96-channel stream, past 1.08 'features.16' its 160.
+    const proposal = allocation(
+      0.75,
+      {
+        'features.10': 0.66,
+        'features.12': 0.75,
+        'features.13': 0.75,
+        'features.14': 0.75,
+        'features.15': 0.75,
+        'features.16': 0.75,
+        'features.17': 0.64,
+        'features.18': 0.75,
+        'features.2': 0.5,
+        'features.4': 0.5,
+        'features.5': 0.343,
+        'features.7': 0.5,
+        'features.8': 0.75,
+        'features.9': 0.75,
+      },
+      [1, 3, 6],
+    );
+    const target = 1_837_478;
+    const r = await allocationTrial('t3', proposal, target);
+    expect(r.screen).toMatchObject({ landed: true, proposedRatio: 0.75, proposedRoundTo: 8 });
+    expect(Object.keys(r.screen!.held!).sort()).toEqual(['features.13', 'features.16']);
+    // The pruned strategy keeps the held ratios and scales every other one by one factor above 1.
+    const s = r.strategy!;
+    for (const [k, held] of Object.entries(r.screen!.held!)) expect(s.stageRatios![k]).toBe(held);
+    const k = s.pruningRatio / 0.75;
+    expect(k).toBeGreaterThan(1);
+    expect(s.stageRatios!['features.2']).toBeCloseTo(0.5 * k, 4);
+    expect(s.stageRatios!['features.1']).toBe(0);
+    // Pruned for real at exactly the MACs the dry run predicted, in band.
+    expect(r.macs).toBe(r.screen!.predictedMacs);
+    expect(inBand(deviation(r.macs, target), BAND)).toBe(true);
+    const held = Object.entries(r.screen!.held!).map(([n, v]) => `${n} at ${v.toFixed(3)}`);
+    expect(screenText(r.screen!, s)).toBe(
+      `screened ${r.screen!.shapes} shapes by dry run: ratio 0.750 -> ${s.pruningRatio.toFixed(3)}; held ${held.join(', ')} (a larger ratio would empty a group)`,
+    );
+  }, 180_000);
+
+  test('a shape that runs out of ratios above the band, holding what empties a group: refused, from where and why', async () => {
+    // The allocation the old table gave at 0.5 (five late stages), proposed at 0.8 of its ratios: holding
+    // 'features.13' and 'features.16', the rest reaches 0.95 still above the band, at roundTo 8 and at 1.
+    const proposal = allocation(
+      0.6,
+      {
+        'features.12': 0.6,
+        'features.13': 0.6,
+        'features.15': 0.00864,
+        'features.16': 0.6,
+        'features.18': 0.6,
+      },
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 17],
+    );
+    const r = await allocationTrial('t2', proposal, 3_062_464);
     expect(r.screen).toMatchObject({ landed: false, proposedRatio: 0.6, proposedRoundTo: 8 });
-    // Two roundings screened, one ladder each (nothing to narrow).
-    expect(r.screen!.shapes).toBe(192);
+    // Two roundings, three ladders each (two ratios held).
+    expect(r.screen!.shapes).toBe(576);
+    expect(r.screen!.held).toBeUndefined();
     expect(r.screen!.refused).toMatch(
-      /^refused from largest ratio 0\.\d{3}: stageRatios\.features\.1[36]: the strategy would remove every channel of the group at 'features\.1[36]\.conv\.2' \(\d+ channels; roundTo=1\)/,
+      /^refused from largest ratio 0\.\d{3}: stageRatios\.features\.16: the strategy would remove every channel of the group at 'features\.16\.conv\.2' \(160 channels; roundTo=1\); lower the ratio or roundTo \(held features\.13 at 0\.\d{3}, features\.16 at 0\.\d{3}: the rest reaches 0\.95 above the band\)$/,
     );
     // Pruned as proposed, above the band.
     expect(r.strategy).toBeUndefined();
     expect(deviation(r.macs, 3_062_464)).toBeGreaterThan(BAND.hi);
     expect(screenText(r.screen!, proposal)).toBe(
-      `screened 192 shapes by dry run: none in band, every value that reaches it ${r.screen!.refused}; pruned as proposed`,
+      `screened 576 shapes by dry run: none in band, every value that reaches it ${r.screen!.refused}; pruned as proposed`,
     );
   }, 180_000);
 });

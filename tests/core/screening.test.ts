@@ -2,6 +2,7 @@ import {
   pickInBand,
   refineLadder,
   refusalOf,
+  heldKey,
   SCREEN_LADDER,
   SCREEN_REFINE,
   screenedStrategy,
@@ -45,6 +46,8 @@ describe('screening (the pure half of the dry-run screen)', () => {
     ).toEqual({
       value: 0.8,
       reason: "stageRatios.features.13: the strategy would remove every channel of the group at 'f13'",
+      field: 'stageRatios.features.13',
+      accepted: 0.6,
     });
     // A refused value below an accepted one does not count: the refusal past the last accepted value does.
     expect(
@@ -68,7 +71,29 @@ describe('screening (the pure half of the dry-run screen)', () => {
     // Every value refused: the smallest, and an error without a strategy field keeps the message alone.
     expect(
       refusalOf([0.1, 0.2], [{ error: { field: 'strategies.0', message: 'no' } }, empties(1)], target, BAND),
-    ).toEqual({ value: 0.1, reason: 'no' });
+    ).toEqual({ value: 0.1, reason: 'no', field: '' });
+  });
+
+  test('a factor screen holds a refused ratio and scales the rest; which fields can be held', () => {
+    const s = baseStrategy(0.4, { stageRatios: { b3: 0.6, b1: 0.2 } });
+    // Held: b3 stays at 0.6 past factor 1, the others scale on; below it b3 scales down like the rest.
+    expect(screenedStrategy(s, 'factor', 1.5, { b3: 0.6 })).toMatchObject({
+      pruningRatio: 0.6,
+      stageRatios: { b3: 0.6, b1: 0.3 },
+    });
+    expect(screenedStrategy(s, 'factor', 0.5, { b3: 0.6 })).toMatchObject({
+      pruningRatio: 0.2,
+      stageRatios: { b3: 0.3, b1: 0.1 },
+    });
+    // The ladder reaches the factor that brings the largest ratio not held to 0.95: 0.4 here, not b3's 0.6.
+    expect(screenLadder(s, 'factor', { b3: 0.6 }).at(-1)).toBeCloseTo(0.95 / 0.4, 4);
+    expect(screenLadder(s, 'factor').at(-1)).toBeCloseTo(0.95 / 0.6, 4);
+    // pruningRatio held (the stages a shape does not name): the ladder follows b3.
+    expect(screenedStrategy(s, 'factor', 1.5, { pruningRatio: 0.4 }).pruningRatio).toBe(0.4);
+    expect(heldKey('stageRatios.features.13')).toBe('features.13');
+    expect(heldKey('pruningRatio')).toBe('pruningRatio');
+    expect(heldKey('layerRatios.fc1')).toBeUndefined();
+    expect(heldKey('')).toBeUndefined();
   });
 
   test('a shape with its own stage ratios is scaled by one factor; anything else by its ratio', () => {
@@ -136,6 +161,12 @@ describe('screening (the pure half of the dry-run screen)', () => {
     ).toBe('screened 216 shapes by dry run: ratio 0.221 -> 0.320, roundTo 8 -> 1');
     expect(screenText({ shapes: 288, proposedRatio: 0.31, landed: false, wallMs: 5100 }, at(0.31))).toBe(
       'screened 288 shapes by dry run: none in band; pruned as proposed',
+    );
+    // Landed after holding a stage where a larger ratio would empty a group.
+    expect(
+      screenText({ ...landed, proposedRatio: 0.75, held: { 'features.13': 0.75426 } }, at(0.81256)),
+    ).toBe(
+      'screened 120 shapes by dry run: ratio 0.750 -> 0.813; held features.13 at 0.754 (a larger ratio would empty a group)',
     );
     // Nothing landed because every value that reaches the band is refused: from where and why.
     const refused =
