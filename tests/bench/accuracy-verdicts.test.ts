@@ -283,11 +283,26 @@ describe('bench/accuracy --verdicts-of', () => {
       undefined,
       'amd-c100-mnv2-new-val.jsonl',
     );
-    expect(out.lines[0]).toMatch(/ \(14 fine-tunes\)$/);
+    expect(out.lines[0]).toMatch(/ \(20 fine-tunes\)$/);
     expectPrinted(
       '| mobilenet_v2 | 0.5 | zero-shot, top 3 again at 40 | 6 | 0.77 | 0.051 | 78.4 % | 78.4 % | 0.0 | 1.6 | 0.4 | 5.8 | 0.99 | 0.94 |',
     );
     expectPooled('zero-shot, top 3 again at 40', 1, '0.77', '0.00', '0.00');
+  });
+
+  test('mobilenet_v2 at 0.3, its stage allocation landed by the held screen: it ends best, the scores keep LAMP 1.37 below', () => {
+    // bench/results/recovery-sweep (RESULTS.md, "The stage allocation on mobilenet_v2"): one seed, on the new images.
+    // The allocation (134 K parameters) ends at 75.7 %, LAMP at 74.3 %; zero-shot and 40 steps put LAMP first.
+    verdictsOfCommitted(
+      'amd-c100-mnv2-held-zs-40x3-0.3-seed0.json',
+      undefined,
+      'amd-c100-mnv2-new-val.jsonl',
+    );
+    expect(out.lines[0]).toMatch(/ \(20 fine-tunes\)$/);
+    expectPrinted(
+      '| mobilenet_v2 | 0.3 | zero-shot, top 3 again at 40 | 6 | 0.60 | 0.121 | 74.3 % | 75.7 % | 1.4 | 2.4 | 0.0 | - | - | - |',
+    );
+    expectPooled('zero-shot, top 3 again at 40', 1, '0.60', '1.37', '1.37');
   });
 
   test('eight cases on two models, every one-stage and campaign file in one call: the 40-step picks cost least', () => {
