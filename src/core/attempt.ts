@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ArtifactRefSchema } from './artifact-ref';
+import { heldText } from './screening';
 import { StrategySchema, type Strategy } from './strategy';
 
 /** Agents that can propose strategies. `human` marks an override sent by a user through an update. */
@@ -132,8 +133,8 @@ export function screenText(screen: ScreenRecord, pruned: Pick<Strategy, 'pruning
     screen.proposedRoundTo !== undefined && screen.proposedRoundTo !== pruned.roundTo
       ? `, roundTo ${screen.proposedRoundTo} -> ${pruned.roundTo}`
       : '';
-  const held = Object.entries(screen.held ?? {}).map(([k, r]) => `${k} at ${r.toFixed(3)}`);
-  const holding = held.length > 0 ? `; held ${held.join(', ')} (a larger ratio would empty a group)` : '';
+  const held = heldText(screen.held ?? {});
+  const holding = held ? `; held ${held} (a larger ratio would empty a group)` : '';
   return `${head}: ratio ${screen.proposedRatio.toFixed(3)} -> ${pruned.pruningRatio.toFixed(3)}${rounding}${holding}`;
 }
 

@@ -8,7 +8,7 @@
  */
 import type { Strategy } from './strategy';
 import { MAX_RATIO } from './strategy';
-import { bandCenter, type Band } from './tolerance-band';
+import { bandCenter, deviation, type Band } from './tolerance-band';
 
 /**
  * What a screen varies: `ratio`, the global `pruningRatio` (stage and layer ratios stay as they are);
@@ -156,7 +156,7 @@ export function allAboveBand(
   targetMacs: number,
   band: Band,
 ): boolean {
-  return entries.every((e) => !('macs' in e) || (e.macs - targetMacs) / targetMacs > band.hi);
+  return entries.every((e) => !('macs' in e) || deviation(e.macs, targetMacs) > band.hi);
 }
 
 /** A ladder's refusal ({@link refusalOf}). */
@@ -192,13 +192,8 @@ export function refusalOf(
   targetMacs: number,
   band: Band,
 ): Refusal | undefined {
-  let accepted = -Infinity;
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]!;
-    if (!('macs' in e)) continue;
-    if ((e.macs - targetMacs) / targetMacs <= band.hi) return undefined;
-    accepted = Math.max(accepted, values[i]!);
-  }
+  if (!allAboveBand(entries, targetMacs, band)) return undefined;
+  const accepted = Math.max(...values.filter((_, i) => 'macs' in entries[i]!));
   let refused: Refusal | undefined;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
@@ -208,6 +203,34 @@ export function refusalOf(
     refused = { value: values[i]!, reason, field, ...(accepted > -Infinity ? { accepted } : {}) };
   }
   return refused;
+}
+
+/**
+ * The held ratios in words, for the log and the refusal: `features.13 at 0.750, features.10 at 0.713`.
+ */
+export function heldText(held: Held): string {
+  return Object.entries(held)
+    .map(([k, r]) => `${k} at ${r.toFixed(3)}`)
+    .join(', ');
+}
+
+/**
+ * A screen's refusal in words: from which ratio (the largest the refused strategy `at` sets, as
+ * {@link largestRatio} reads it) and the engine's reason; with `held`, which ratios were held and that the
+ * rest ran out of room above the band.
+ *
+ * @example
+ * refusedText(at, 'factor', "stageRatios.features.16: the strategy would remove ...", { 'features.13': 0.83 })
+ * // "refused from largest ratio 0.930: stageRatios.features.16: the strategy would remove ... (held
+ * //  features.13 at 0.830: the rest reaches 0.95 above the band)"
+ */
+export function refusedText(at: Strategy, scale: ScreenScale, reason: string, held: Held = {}): string {
+  const from = `${scale === 'ratio' ? 'ratio' : 'largest ratio'} ${largestRatio(at, scale).toFixed(3)}`;
+  const holding =
+    Object.keys(held).length > 0
+      ? ` (held ${heldText(held)}: the rest reaches ${MAX_RATIO} above the band)`
+      : '';
+  return `refused from ${from}: ${reason}${holding}`;
 }
 
 function round5(v: number): number {

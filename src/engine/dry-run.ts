@@ -7,6 +7,7 @@ import {
   pickInBand,
   type Refusal,
   refusalOf,
+  refusedText,
   refineLadder,
   SCREEN_ROUNDS,
   screenedStrategy,
@@ -14,7 +15,7 @@ import {
   type ScreenScale,
 } from '../core/screening';
 import type { Band } from '../core/tolerance-band';
-import { MAX_RATIO, type Strategy } from '../core/strategy';
+import type { Strategy } from '../core/strategy';
 import type { EngineRunner } from './engine-process';
 import { EngineProtocolError } from './errors';
 import { DryRunResultSchema, parseEngineResult } from './protocol';
@@ -148,21 +149,14 @@ export async function screenIntoBand(
   const screen = async (proposal: Strategy): Promise<Found> => {
     let strategy = proposal;
     const held: Record<string, number> = {};
-    let refused: string | undefined;
+    let last: { at: Strategy; reason: string } | undefined;
     for (;;) {
       const { pick, refusal, topsOut } = await ladder(strategy, held);
       if (pick) return { pick };
       // Holding the refused ratios, the rest ran out of room above the band: still refused.
-      if (topsOut && refused !== undefined) {
-        const holding = Object.entries(held).map(([k, r]) => `${k} at ${r.toFixed(3)}`);
-        return {
-          refused: `${refused} (held ${holding.join(', ')}: the rest reaches ${MAX_RATIO} above the band)`,
-        };
-      }
+      if (topsOut && last) return { refused: refusedText(last.at, scale, last.reason, held) };
       if (!refusal) return {};
-      const at = screenedStrategy(strategy, scale, refusal.value, held);
-      const largest = Math.max(at.pruningRatio, ...Object.values(at.stageRatios ?? {}));
-      refused = `refused from ${scale === 'ratio' ? 'ratio' : 'largest ratio'} ${largest.toFixed(3)}: ${refusal.reason}`;
+      last = { at: screenedStrategy(strategy, scale, refusal.value, held), reason: refusal.reason };
       // A factor screen holds the refused ratio where the engine still accepted it and scales the rest on.
       const key = heldKey(refusal.field);
       if (
@@ -172,7 +166,7 @@ export async function screenIntoBand(
         refusal.accepted === undefined ||
         Object.keys(held).length >= MAX_HELD
       )
-        return { refused };
+        return { refused: refusedText(last.at, scale, last.reason) };
       strategy = screenedStrategy(strategy, scale, refusal.accepted, held);
       held[key] = key === 'pruningRatio' ? strategy.pruningRatio : strategy.stageRatios![key]!;
     }

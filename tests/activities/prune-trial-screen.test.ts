@@ -134,6 +134,8 @@ describe('pruneTrial with a dry-run screen (real warm engine, real S3)', () => {
     const r = await allocationTrial('t3', proposal, target);
     expect(r.screen).toMatchObject({ landed: true, proposedRatio: 0.75, proposedRoundTo: 8 });
     expect(Object.keys(r.screen!.held!).sort()).toEqual(['features.13', 'features.16']);
+    // The known case (random init is seeded): three ladders of 96, each hold starting a new one.
+    expect(r.screen).toMatchObject({ shapes: 288, held: { 'features.13': 0.73, 'features.16': 0.79 } });
     // The pruned strategy keeps the held ratios and scales every other one by one factor above 1.
     const s = r.strategy!;
     for (const [k, held] of Object.entries(r.screen!.held!)) expect(s.stageRatios![k]).toBe(held);
@@ -144,9 +146,10 @@ describe('pruneTrial with a dry-run screen (real warm engine, real S3)', () => {
     // Pruned for real at exactly the MACs the dry run predicted, in band.
     expect(r.macs).toBe(r.screen!.predictedMacs);
     expect(inBand(deviation(r.macs, target), BAND)).toBe(true);
-    const held = Object.entries(r.screen!.held!).map(([n, v]) => `${n} at ${v.toFixed(3)}`);
+    expect(s.pruningRatio).toBe(0.84);
+    expect(r.macs).toBe(1_832_384);
     expect(screenText(r.screen!, s)).toBe(
-      `screened ${r.screen!.shapes} shapes by dry run: ratio 0.750 -> ${s.pruningRatio.toFixed(3)}; held ${held.join(', ')} (a larger ratio would empty a group)`,
+      'screened 288 shapes by dry run: ratio 0.750 -> 0.840; held features.13 at 0.730, features.16 at 0.790 (a larger ratio would empty a group)',
     );
   }, 180_000);
 
@@ -172,6 +175,11 @@ describe('pruneTrial with a dry-run screen (real warm engine, real S3)', () => {
     expect(r.screen!.refused).toMatch(
       /^refused from largest ratio 0\.\d{3}: stageRatios\.features\.16: the strategy would remove every channel of the group at 'features\.16\.conv\.2' \(160 channels; roundTo=1\); lower the ratio or roundTo \(held features\.13 at 0\.\d{3}, features\.16 at 0\.\d{3}: the rest reaches 0\.95 above the band\)$/,
     );
+    // The known case: the roundTo-1 screen held features.13 and 16 and refused features.16 again at 0.93.
+    expect(r.screen!.refused).toBe(
+      "refused from largest ratio 0.930: stageRatios.features.16: the strategy would remove every channel of the group at 'features.16.conv.2' (160 channels; roundTo=1); lower the ratio or roundTo (held features.13 at 0.830, features.16 at 0.920: the rest reaches 0.95 above the band)",
+    );
+    expect(r.macs).toBe(4_104_496);
     // Pruned as proposed, above the band.
     expect(r.strategy).toBeUndefined();
     expect(deviation(r.macs, 3_062_464)).toBeGreaterThan(BAND.hi);

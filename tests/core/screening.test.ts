@@ -2,7 +2,9 @@ import {
   pickInBand,
   refineLadder,
   refusalOf,
+  refusedText,
   heldKey,
+  heldText,
   SCREEN_LADDER,
   SCREEN_REFINE,
   screenedStrategy,
@@ -94,6 +96,27 @@ describe('screening (the pure half of the dry-run screen)', () => {
     expect(heldKey('pruningRatio')).toBe('pruningRatio');
     expect(heldKey('layerRatios.fc1')).toBeUndefined();
     expect(heldKey('')).toBeUndefined();
+  });
+
+  test('a refusal and the held ratios in words, on the mobilenet_v2 cases', () => {
+    const reason =
+      "stageRatios.features.16: the strategy would remove every channel of the group at 'features.16.conv.2'";
+    // The refused strategy's largest ratio, not its global one: 0.93 on features.16 over a pruningRatio of 0.9.
+    const at = baseStrategy(0.9, {
+      stageRatios: { 'features.16': 0.93, 'features.13': 0.83, 'features.1': 0 },
+    });
+    expect(refusedText(at, 'factor', reason)).toBe(`refused from largest ratio 0.930: ${reason}`);
+    expect(refusedText(at, 'factor', reason, { 'features.13': 0.83, 'features.16': 0.92 })).toBe(
+      `refused from largest ratio 0.930: ${reason} (held features.13 at 0.830, features.16 at 0.920: the rest reaches 0.95 above the band)`,
+    );
+    // A ratio screen says `ratio`, its pruningRatio.
+    expect(refusedText(baseStrategy(0.875), 'ratio', 'pruningRatio: no')).toBe(
+      'refused from ratio 0.875: pruningRatio: no',
+    );
+    expect(heldText({ 'features.13': 0.75, 'features.10': 0.7128 })).toBe(
+      'features.13 at 0.750, features.10 at 0.713',
+    );
+    expect(heldText({})).toBe('');
   });
 
   test('a shape with its own stage ratios is scaled by one factor; anything else by its ratio', () => {
