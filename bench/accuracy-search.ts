@@ -7,6 +7,19 @@ import { modeLabel } from './accuracy-verdicts';
 
 export type ScoringMode = 'zero-shot' | 'recovery';
 
+/**
+ * A kind of campaign of `--modes`: one of the scoring modes, configured by the bench's options, or `default`:
+ * the search block a user who leaves the search to the tool writes (agent and iterations only), so the
+ * campaign gets the product's defaults with a dataset (core/campaign-config `DATASET_SEARCH_DEFAULTS`), or
+ * `older-default`: the same with `extendedSearch: 3`, the search every config parsed to before those
+ * defaults (zero-shot scores alone, three extended shapes). The bench's `--candidates`, `--sensitivity` and
+ * `--rescore` do not apply to these two.
+ */
+export type CampaignMode = ScoringMode | 'default' | 'older-default';
+
+/** The modes `--modes` takes. */
+export const CAMPAIGN_MODES: readonly CampaignMode[] = ['zero-shot', 'recovery', 'default', 'older-default'];
+
 /** The bench's options that go into a campaign's `search` block. */
 export interface SearchOptions {
   candidates: number;
@@ -25,7 +38,16 @@ export interface SearchOptions {
 }
 
 /** The `search` block of the campaign bench/accuracy starts for one scoring mode. */
-export function campaignSearch(mode: ScoringMode, o: SearchOptions): CampaignConfigInput['search'] {
+export function campaignSearch(mode: CampaignMode, o: SearchOptions): CampaignConfigInput['search'] {
+  if (mode === 'default' || mode === 'older-default')
+    return {
+      agent: 'solver',
+      fallbackAgent: 'solver',
+      maxIterations: o.maxIterations,
+      ...(mode === 'older-default' ? { extendedSearch: 3 } : {}),
+      ...(o.rankBy !== 'top1' ? { rankBy: o.rankBy } : {}),
+      ...(o.scoreImages !== undefined ? { scoreImages: o.scoreImages } : {}),
+    };
   return {
     agent: 'solver',
     fallbackAgent: 'solver',
@@ -48,7 +70,7 @@ export function campaignSearch(mode: ScoringMode, o: SearchOptions): CampaignCon
  * What the campaign config refuses in the search block of `mode` (the field, then why), or `undefined`: checked
  * before the dataset and the dense model are made, so a bad `--score-images` does not wait an hour to fail.
  */
-export function campaignSearchError(mode: ScoringMode, o: SearchOptions): string | undefined {
+export function campaignSearchError(mode: CampaignMode, o: SearchOptions): string | undefined {
   const parsed = SearchConfigSchema.safeParse(campaignSearch(mode, o));
   if (parsed.success) return undefined;
   const issue = parsed.error.issues[0];
@@ -57,7 +79,7 @@ export function campaignSearchError(mode: ScoringMode, o: SearchOptions): string
 
 /** One kind of campaign bench/accuracy runs per model and target: a scoring mode, and a recovery's length. */
 export interface CampaignRun {
-  mode: ScoringMode;
+  mode: CampaignMode;
   /** `search.recovery.steps` of a recovery run. */
   recoverySteps?: number;
   /**
@@ -78,10 +100,13 @@ export interface CampaignRun {
  * campaignRuns(['zero-shot'], [40], { top: 3, steps: 40 }) // zero-shot, top 3 again at 40
  */
 export function campaignRuns(
-  modes: readonly ScoringMode[],
+  modes: readonly string[],
   recoverySteps: readonly number[],
   rescore?: { top: number; steps: number },
 ): CampaignRun[] {
+  const unknown = modes.find((m) => !(CAMPAIGN_MODES as readonly string[]).includes(m));
+  if (unknown !== undefined)
+    throw new Error(`--modes: expected some of ${CAMPAIGN_MODES.join(', ')}; got ${JSON.stringify(unknown)}`);
   if (!recoverySteps.length)
     throw new Error('--recovery-steps: expected one or more step counts, e.g. 40 or 10,40,160');
   for (const n of recoverySteps)
@@ -89,18 +114,20 @@ export function campaignRuns(
       throw new Error(
         `--recovery-steps: expected whole numbers of at least 1, got ${recoverySteps.join(',')}`,
       );
-  return modes.flatMap((mode): CampaignRun[] =>
-    mode === 'recovery'
-      ? recoverySteps.map((steps) => ({
-          mode,
-          recoverySteps: steps,
-          // The verdicts' name for a length, when there are several to tell apart.
-          label:
-            recoverySteps.length > 1 || rescore
-              ? modeLabel({ mode, scoreSteps: steps, ...(rescore ? { rescore } : {}) })
-              : mode,
-        }))
-      : [{ mode, label: rescore ? modeLabel({ mode, rescore }) : mode }],
+  return (modes as readonly CampaignMode[]).flatMap((mode): CampaignRun[] =>
+    mode === 'default' || mode === 'older-default'
+      ? [{ mode, label: mode }]
+      : mode === 'recovery'
+        ? recoverySteps.map((steps) => ({
+            mode,
+            recoverySteps: steps,
+            // The verdicts' name for a length, when there are several to tell apart.
+            label:
+              recoverySteps.length > 1 || rescore
+                ? modeLabel({ mode, scoreSteps: steps, ...(rescore ? { rescore } : {}) })
+                : mode,
+          }))
+        : [{ mode, label: rescore ? modeLabel({ mode, rescore }) : mode }],
   );
 }
 

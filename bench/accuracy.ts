@@ -27,7 +27,7 @@
  * Usage: bench/accuracy [--quick] [--models democnn,resnet18] [--targets 0.5,0.3] [--seeds 0,1,2]
  *                       [--dense-epochs auto] [--ft-epochs 2] [--classes 10] [--train-per-class 120]
  *                       [--val-per-class 100]
- *                       [--candidate-seeds all|first] [--modes zero-shot,recovery] [--candidates 4]
+ *                       [--candidate-seeds all|first] [--modes zero-shot,recovery,default,older-default] [--candidates 4]
  *                       [--methods l1,taylor|none] [--recovery-steps 8|10,40,160] [--recovery-lr 0.002] [--score-images 256] [--max-iterations 60]
  *                       [--sensitivity 0.5|none] [--work DIR] [--json FILE] [--reuse a.json[,b.json]]
  *        bench/accuracy --verdicts-of a.json[,b.json] [--new-val n.jsonl[,m.jsonl]] [--screen 10:40:3]
@@ -54,7 +54,7 @@ import { startLocalRuntime, type LocalRuntime } from '../src/client/local-runtim
 import { denseRecipe } from '../src/client/demo';
 import type { Attempt } from '../src/core/attempt';
 import { searchCost } from '../src/core/attempt-selection';
-import type { CampaignConfigInput, RankBy } from '../src/core/campaign-config';
+import { CampaignConfigSchema, type CampaignConfigInput, type RankBy } from '../src/core/campaign-config';
 import type { ModelSpec } from '../src/core/model-spec';
 import type { Strategy } from '../src/core/strategy';
 import { dryRunStrategies, screenIntoBand } from '../src/engine/dry-run';
@@ -314,6 +314,10 @@ async function campaignPick(
     },
     deployment: { enabled: false },
   };
+  // What the campaign scores with, as its config parses (the product's defaults fill `default`'s).
+  const effective = CampaignConfigSchema.parse(config).search;
+  const scoring: ScoringMode = effective.scoring ?? 'zero-shot';
+  const rescore = effective.recovery?.rescore;
   const started = Date.now();
   const { campaignId } = await client.start(config, {
     campaignId: `bench-acc-${o.stamp}-${name}-${fraction}-${label.replace(/\W+/g, '-')}`,
@@ -353,7 +357,7 @@ async function campaignPick(
     }
     const valTop1 = runs.reduce((sum, r) => sum + r.valTop1, 0) / runs.length;
     console.error(
-      `  ${mode} candidate #${a.index}${a.kept ? ' (kept)' : ''}: score ${(a.score.top1 * 100).toFixed(1)} % loss ${a.score.loss.toFixed(3)}, ` +
+      `  ${label} candidate #${a.index}${a.kept ? ' (kept)' : ''}: score ${(a.score.top1 * 100).toFixed(1)} % loss ${a.score.loss.toFixed(3)}, ` +
         (a.rescore
           ? `second score ${(a.rescore.top1 * 100).toFixed(1)} % loss ${a.rescore.loss.toFixed(3)}, `
           : '') +
@@ -363,7 +367,7 @@ async function campaignPick(
     scored.push({
       model: name,
       target: fraction,
-      mode,
+      mode: scoring,
       campaignId,
       attempt: a.index,
       kept: a.kept,
@@ -375,7 +379,7 @@ async function campaignPick(
       scoreLoss: a.score.loss,
       rankBy: o.rankBy,
       scoreSteps: a.score.steps,
-      ...(o.rescore ? { rescore: o.rescore } : {}),
+      ...(rescore ? { rescore } : {}),
       ...(a.rescore ? { rescoreTop1: a.rescore.top1, rescoreLoss: a.rescore.loss } : {}),
       proxyTop1: a.accuracyProxy?.top1 ?? null,
       valTop1,
@@ -469,7 +473,11 @@ async function main(): Promise<void> {
       'all',
     )
     .option('--ft-epochs <n>', 'fine-tune epochs of every candidate (the same for all)', '2')
-    .option('--modes <list>', 'campaign scoring modes', 'zero-shot,recovery')
+    .option(
+      '--modes <list>',
+      'campaign scoring modes: zero-shot, recovery; or default (the search the tool chooses with a dataset: no --candidates, --sensitivity or --rescore) and older-default (the search before those defaults, extendedSearch 3)',
+      'zero-shot,recovery',
+    )
     .option('--candidates <n>', 'search.candidates of the campaign runs', '4')
     .option(
       '--methods <list>',
@@ -564,7 +572,7 @@ async function main(): Promise<void> {
   if (!['all', 'first'].includes(o.candidateSeeds))
     throw new Error(`--candidate-seeds: expected all or first, got ${o.candidateSeeds}`);
   const recipe: Recipe = { epochs: o.quick ? 1 : Number(o.ftEpochs), batchSize: 32, lr: 0.002 };
-  const modes = o.modes.split(',').filter(Boolean) as ScoringMode[];
+  const modes = o.modes.split(',').filter(Boolean);
   const work = o.work ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ap-bench-accuracy-'));
   const t0 = Date.now();
   const engine = new WarmEngine(defaultEngineLocation(process.env.AP_ENGINE_PYTHON));

@@ -110,13 +110,18 @@ export const SearchConfigSchema = z
     gridStep: z.number().gt(0).max(0.5).default(0.05),
     /** Attempts without a better deviation before the search counts as stagnating. @default 3 */
     stagnationWindow: z.number().int().min(2).max(50).default(3),
-    /** More in-band strategies to try after the first lands, to pick the most accurate. @default 3 */
+    /**
+     * More in-band strategies to try after the first lands, to pick the most accurate: the older knob. Setting
+     * it keeps the older defaults (no `candidates`, `sensitivity` or finalists' recovery filled in with a
+     * dataset, {@link withDatasetSearchDefaults}). @default 3
+     */
     extendedSearch: z.number().int().min(0).max(20).default(3),
     /**
      * How each in-band candidate is scored on a held-out slice of the dataset's `train/` split, to keep the
      * most accurate: `zero-shot` (the pruned model after batch-norm recalibration) or `recovery` (after a
      * short KD fine-tune, {@link RecoveryConfigSchema}). Needs `dataset`; with a dataset and no `scoring`,
-     * candidates are scored `zero-shot`; without a dataset nothing is scored.
+     * candidates are scored `zero-shot` (and, with no `recovery` and no `extendedSearch` either, the best 3
+     * again after a 40-step recovery, {@link DATASET_SEARCH_DEFAULTS}); without a dataset nothing is scored.
      * @default 'zero-shot' (with a dataset)
      */
     scoring: ScoringModeSchema.optional(),
@@ -177,12 +182,13 @@ export const SearchConfigSchema = z
      * sensitivity table), each scaled into the band, are tried until this many are in band (a shape given
      * up out of band does not count) or the shapes or `maxIterations` run out. With a dataset each one is
      * scored and the best score is kept. Without it, `extendedSearch` keeps its meaning (extended attempts).
+     * @default 6 with a dataset and no `extendedSearch` ({@link DATASET_SEARCH_DEFAULTS})
      */
     candidates: z.number().int().min(1).max(50).optional(),
     /**
      * Per-stage sensitivity, measured once at the search's start (each stage pruned alone at these
      * ratios, the scoring loss measured): the evidence for stage allocations. Needs `dataset`.
-     * @default false
+     * @default { ratios: [0.5] } with a dataset, 2 or more candidates and no `extendedSearch`, else false
      */
     sensitivity: z
       .union([
@@ -216,7 +222,13 @@ export const SearchConfigSchema = z
         path: ['recovery', 'rescore', 'top'],
         message: `${s.recovery.rescore.top} finalists of ${candidates} candidates (search.candidates, else 1 + extendedSearch) rescores every one: set top below ${candidates}, or more candidates`,
       });
-    if (s.recovery && s.scoring === 'zero-shot') {
+    // A zero-shot first stage: said so, or a recovery that is only the finalists' (zero-shot is the default).
+    const onlyRescore =
+      s.recovery?.rescore !== undefined &&
+      s.recovery.steps === undefined &&
+      s.recovery.share === undefined &&
+      s.recovery.epochs === undefined;
+    if (s.recovery && (s.scoring === 'zero-shot' || (s.scoring === undefined && onlyRescore))) {
       // A zero-shot first stage: the recovery is the finalists' alone, its length rescore.steps.
       if (!s.recovery.rescore)
         ctx.addIssue({
@@ -312,19 +324,8 @@ export const ClaudeSectionSchema = z
   })
   .strict();
 
-/**
- * A campaign file: one model, one or more MAC targets with bands, and how to search, fine-tune and
- * deploy. Unknown keys are errors that name the key.
- *
- * @example
- * // campaign.yaml
- * // model: { name: resnet50, weights: /data/resnet50-imagenet.pth }
- * // targets: [{ macs: 1.77G, band: "-5%..+1%" }]
- * // search: { agent: solver, maxIterations: 10 }
- * // dataset: { root: /data/imagenet }
- * // finetune: { epochs: 90, batchSize: 256, lr: 0.1 }
- */
-export const CampaignConfigSchema = z
+/** The campaign file's fields and their checks; {@link CampaignConfigSchema} fills defaults first. */
+const CampaignConfigObjectSchema = z
   .object({
     name: z
       .string()
@@ -377,8 +378,79 @@ export const CampaignConfigSchema = z
       }
     }
   });
-export type CampaignConfigInput = z.input<typeof CampaignConfigSchema>;
-export type CampaignConfig = z.infer<typeof CampaignConfigSchema>;
+
+/**
+ * The search a campaign with a `dataset` gets where its `search` leaves the choice open: the configuration
+ * that kept the most accurate model on the accuracy benches (bench/RESULTS.md, "The search's defaults with a
+ * dataset"): six in-band candidates, a stage allocation among them from a sensitivity table measured at 0.5,
+ * each candidate scored zero-shot and the best three again after a 40-step recovery.
+ */
+export const DATASET_SEARCH_DEFAULTS = {
+  candidates: 6,
+  sensitivity: { ratios: [0.5] },
+  rescore: { top: 3, steps: 40 },
+} as const;
+
+/**
+ * `raw` with {@link DATASET_SEARCH_DEFAULTS} filled in where they apply, before validation: only with a
+ * `dataset`, and only into a `search` without `extendedSearch` (the older knob: a config that sets it, and
+ * every config parsed before these defaults, which carries it filled, keeps the older defaults, so a stored
+ * config parses to itself again). `candidates` where not given; `sensitivity` where not given (`false` turns
+ * it off) and there are 2 or more candidates; a zero-shot first stage with `recovery.rescore` where neither `scoring` nor `recovery` is given and
+ * there are at least 3 candidates (`top` is at most candidates - 1). Anything else is left to the schema.
+ *
+ * @example
+ * withDatasetSearchDefaults({ model, targets, dataset: { root: 'd' } }).search
+ * // { candidates: 6, sensitivity: { ratios: [0.5] }, recovery: { rescore: { top: 3, steps: 40 } } }
+ * // (scoring stays unset: zero-shot, the default, is the first stage)
+ */
+export function withDatasetSearchDefaults(raw: unknown): unknown {
+  if (!isPlainObject(raw) || raw.dataset === undefined) return raw;
+  const search = raw.search ?? {};
+  if (!isPlainObject(search) || search.extendedSearch !== undefined) return raw;
+  const filled: Record<string, unknown> = { ...search };
+  filled.candidates ??= DATASET_SEARCH_DEFAULTS.candidates;
+  const candidates = filled.candidates;
+  // The stage allocation is the second shape tried: one candidate never reaches it.
+  if (typeof candidates === 'number' && candidates >= 2)
+    filled.sensitivity ??= { ratios: [...DATASET_SEARCH_DEFAULTS.sensitivity.ratios] };
+  if (
+    filled.scoring === undefined &&
+    filled.recovery === undefined &&
+    typeof candidates === 'number' &&
+    candidates >= 3
+  )
+    Object.assign(filled, {
+      recovery: {
+        rescore: {
+          top: Math.min(DATASET_SEARCH_DEFAULTS.rescore.top, candidates - 1),
+          steps: DATASET_SEARCH_DEFAULTS.rescore.steps,
+        },
+      },
+    });
+  return { ...raw, search: filled };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A campaign file: one model, one or more MAC targets with bands, and how to search, fine-tune and
+ * deploy. Unknown keys are errors that name the key. With a `dataset`, a `search` that leaves the choice open
+ * gets {@link DATASET_SEARCH_DEFAULTS} ({@link withDatasetSearchDefaults}).
+ *
+ * @example
+ * // campaign.yaml
+ * // model: { name: resnet50, weights: /data/resnet50-imagenet.pth }
+ * // targets: [{ macs: 1.77G, band: "-5%..+1%" }]
+ * // search: { agent: solver, maxIterations: 10 }
+ * // dataset: { root: /data/imagenet }
+ * // finetune: { epochs: 90, batchSize: 256, lr: 0.1 }
+ */
+export const CampaignConfigSchema = z.preprocess(withDatasetSearchDefaults, CampaignConfigObjectSchema);
+export type CampaignConfigInput = z.input<typeof CampaignConfigObjectSchema>;
+export type CampaignConfig = z.output<typeof CampaignConfigObjectSchema>;
 
 /**
  * What a campaign id may be: it names the campaign's workflow and the folder of its artifacts

@@ -1,5 +1,6 @@
 import { campaignRuns, campaignSearch, campaignSearchError, parseRescore } from '../../bench/accuracy-search';
 import { modeLabel } from '../../bench/accuracy-verdicts';
+import { CampaignConfigSchema } from '../../src/core/campaign-config';
 
 // The search block bench/accuracy starts its campaigns with, and the check that refuses it before any work.
 const options = {
@@ -38,6 +39,41 @@ describe('bench/accuracy campaign search block', () => {
     expect(
       campaignSearchError('recovery', { ...options, recovery: { ...options.recovery, steps: 0 } }),
     ).toMatch(/^search\.recovery\.steps: /);
+  });
+
+  test('default and older-default: the search block a user leaves to the tool, with and without the older knob', () => {
+    const rescore = parseRescore('3:40');
+    const parsed = (mode: 'default' | 'older-default') =>
+      CampaignConfigSchema.parse({
+        model: { name: 'democnn' },
+        targets: [{ fraction: 0.5 }],
+        search: campaignSearch(mode, { ...options, rescore }),
+        dataset: { root: '/data/shapes' },
+      }).search;
+    // The bench's candidates, sensitivity and rescore do not reach these blocks; the tool's defaults fill them.
+    expect(campaignSearch('default', { ...options, rescore })).toEqual({
+      agent: 'solver',
+      fallbackAgent: 'solver',
+      maxIterations: 60,
+      scoreImages: 1000,
+    });
+    expect(parsed('default')).toMatchObject({
+      candidates: 6,
+      sensitivity: { ratios: [0.5] },
+      recovery: { batchSize: 32, lr: 1e-3, rescore: { top: 3, steps: 40 } },
+    });
+    expect(parsed('default').scoring).toBeUndefined();
+    const older = parsed('older-default');
+    expect(older.extendedSearch).toBe(3);
+    for (const field of ['candidates', 'sensitivity', 'recovery', 'scoring'] as const)
+      expect(older[field]).toBeUndefined();
+    expect(campaignRuns(['default', 'older-default'], [40], rescore)).toEqual([
+      { mode: 'default', label: 'default' },
+      { mode: 'older-default', label: 'older-default' },
+    ]);
+    expect(() => campaignRuns(['zero-shot', 'defaults'], [40])).toThrow(
+      '--modes: expected some of zero-shot, recovery, default, older-default; got "defaults"',
+    );
   });
 
   test('--recovery-steps with several lengths: one recovery campaign per length, named by it', () => {

@@ -10,11 +10,81 @@ function problems(config: unknown): string {
 }
 
 describe('campaign config: search scoring fields', () => {
-  test('defaults: no scoring fields are filled in, extendedSearch keeps its default', () => {
+  test('defaults with a dataset: six candidates, a sensitivity table at 0.5, the best 3 again after 40 steps', () => {
     const c = CampaignConfigSchema.parse({ ...BASE, dataset: DATASET });
+    expect(c.search).toMatchObject({
+      candidates: 6,
+      sensitivity: { ratios: [0.5] },
+      recovery: { batchSize: 32, lr: 1e-3, rescore: { top: 3, steps: 40 } },
+      extendedSearch: 3,
+    });
+    // zero-shot, the default, is the first stage: the recovery is the finalists' alone.
     expect(c.search.scoring).toBeUndefined();
-    expect(c.search.candidates).toBeUndefined();
-    expect(c.search.extendedSearch).toBe(3);
+    expect(c.search.recovery?.steps).toBeUndefined();
+    // A stored config parses to itself again: the filled extendedSearch keeps later parses from filling more.
+    expect(CampaignConfigSchema.parse(c)).toEqual(c);
+  });
+
+  test('without a dataset, or with extendedSearch (the older knob), nothing is filled in', () => {
+    for (const config of [BASE, { ...BASE, dataset: DATASET, search: { extendedSearch: 3 } }]) {
+      const c = CampaignConfigSchema.parse(config);
+      expect(c.search.candidates).toBeUndefined();
+      expect(c.search.sensitivity).toBeUndefined();
+      expect(c.search.recovery).toBeUndefined();
+      expect(c.search.extendedSearch).toBe(3);
+    }
+    // A config parsed before these defaults (extendedSearch filled, no scoring) parses unchanged: a retry
+    // with --set on an older campaign does not change its search.
+    const older = { ...BASE, dataset: DATASET, search: CampaignConfigSchema.parse(BASE).search };
+    expect(CampaignConfigSchema.parse(older).search).toEqual(older.search);
+  });
+
+  test.each<[string, Record<string, unknown>, Record<string, unknown>]>([
+    [
+      'scoring zero-shot alone',
+      { scoring: 'zero-shot' },
+      { scoring: 'zero-shot', candidates: 6, recovery: undefined },
+    ],
+    [
+      'scoring recovery',
+      { scoring: 'recovery' },
+      { scoring: 'recovery', candidates: 6, sensitivity: { ratios: [0.5] }, recovery: undefined },
+    ],
+    [
+      'four candidates',
+      { candidates: 4 },
+      {
+        candidates: 4,
+        sensitivity: { ratios: [0.5] },
+        recovery: { batchSize: 32, lr: 1e-3, rescore: { top: 3, steps: 40 } },
+      },
+    ],
+    [
+      'three candidates: two finalists',
+      { candidates: 3 },
+      { candidates: 3, recovery: { batchSize: 32, lr: 1e-3, rescore: { top: 2, steps: 40 } } },
+    ],
+    [
+      'two candidates: no finalists',
+      { candidates: 2 },
+      { candidates: 2, sensitivity: { ratios: [0.5] }, recovery: undefined },
+    ],
+    [
+      'one candidate: no table, no finalists',
+      { candidates: 1 },
+      { candidates: 1, sensitivity: undefined, recovery: undefined },
+    ],
+    ['sensitivity off', { sensitivity: false }, { candidates: 6, sensitivity: false }],
+    ['another table', { sensitivity: { ratios: [0.3, 0.6] } }, { sensitivity: { ratios: [0.3, 0.6] } }],
+    [
+      'other finalists',
+      { recovery: { rescore: { top: 2, steps: 80 }, lr: 0.002 } },
+      { scoring: undefined, recovery: { batchSize: 32, lr: 0.002, rescore: { top: 2, steps: 80 } } },
+    ],
+  ])('with a dataset, what the search gives wins: %s', (_label, search, expected) => {
+    const c = CampaignConfigSchema.parse({ ...BASE, dataset: DATASET, search });
+    for (const [field, value] of Object.entries(expected))
+      expect(c.search[field as keyof typeof c.search]).toEqual(value);
   });
 
   test('a full scored search parses, with the recovery defaults filled in', () => {
@@ -152,7 +222,7 @@ describe('campaign config: search scoring fields', () => {
     ],
     [
       'a zero-shot first stage rescoring every candidate',
-      { scoring: 'zero-shot', recovery: { rescore: { top: 4, steps: 40 } } },
+      { scoring: 'zero-shot', extendedSearch: 3, recovery: { rescore: { top: 4, steps: 40 } } },
       true,
       'search.recovery.rescore.top',
       '4 finalists of 4 candidates',
@@ -237,7 +307,7 @@ describe('campaign config: search scoring fields', () => {
     ],
     [
       'rescore of every candidate of the extended search',
-      { scoring: 'recovery', recovery: { rescore: { top: 4, steps: 400 } } },
+      { scoring: 'recovery', extendedSearch: 3, recovery: { rescore: { top: 4, steps: 400 } } },
       true,
       'search.recovery.rescore.top',
       '4 finalists of 4 candidates',
@@ -266,8 +336,8 @@ describe('campaign config: search scoring fields', () => {
     ],
     ['scoreImages without a dataset', { scoreImages: 64 }, false, 'search.scoreImages', 'needs a dataset'],
     [
-      'sensitivity without candidates',
-      { sensitivity: { ratios: [0.5] } },
+      'sensitivity with extendedSearch instead of candidates',
+      { sensitivity: { ratios: [0.5] }, extendedSearch: 3 },
       true,
       'search.sensitivity',
       'search.candidates',

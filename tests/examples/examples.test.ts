@@ -55,6 +55,17 @@ describe('examples/', () => {
     expect(target?.band.hi).toBeCloseTo(band.hi, 12);
   });
 
+  it("the README's campaign file leaves the search to the tool's defaults with a dataset, as its comment says", () => {
+    const config = loadCampaignFile(path.join(EXAMPLES, 'resnet50-1.77g.yaml'));
+    expect(config.search).toMatchObject({
+      candidates: 6,
+      sensitivity: { ratios: [0.5] },
+      recovery: { rescore: { top: 3, steps: 40 } },
+    });
+    expect(readmeCampaignBlock()).toContain('6 in-band candidates');
+    expect(readmeCampaignBlock()).toContain('the best 3 again after 40 recovery steps');
+  });
+
   it("the ResNet-101 example's recovery share is the steps its comment says, on ImageNet's train split", () => {
     const config = loadCampaignFile(path.join(EXAMPLES, 'resnet101-4.2g.yaml'));
     const text = fs.readFileSync(path.join(EXAMPLES, 'resnet101-4.2g.yaml'), 'utf8');

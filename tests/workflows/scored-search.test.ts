@@ -164,7 +164,14 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
     const { campaignId } = await campaigns.start(
       {
         ...config,
-        search: { agent: 'solver', maxIterations: 30, candidates: 3, scoreImages: 64, ...search },
+        search: {
+          agent: 'solver',
+          maxIterations: 30,
+          candidates: 3,
+          scoreImages: 64,
+          sensitivity: false,
+          ...search,
+        },
         finetune: { epochs: 4, batchSize: 16, lr: 0.002, optimizer: 'adamw', kdAlpha: 0.5 },
       },
       { campaignId: testId(id) },
@@ -326,7 +333,16 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       for (const scoreImages of [64, 48, 80, 96]) {
         const byLoss: CampaignConfigInput = {
           ...config,
-          search: { agent: 'solver', maxIterations: 30, candidates: 5, scoreImages, rankBy: 'loss' },
+          search: {
+            agent: 'solver',
+            maxIterations: 30,
+            candidates: 5,
+            scoreImages,
+            rankBy: 'loss',
+            // One stage, no table: what this test judges is the ranking by loss.
+            scoring: 'zero-shot',
+            sensitivity: false,
+          },
         };
         const { campaignId } = await campaigns.start(byLoss, {
           campaignId: testId(`rank-loss-${scoreImages}`),
@@ -382,6 +398,7 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
           candidates: 2,
           scoring: 'recovery',
           scoreImages: 64,
+          sensitivity: false,
           recovery: { share: 0.25, lr: 0.002 },
         },
         finetune: { epochs: 2, batchSize: 16, lr: 0.002, optimizer: 'adamw', kdAlpha: 0.5 },
@@ -605,6 +622,54 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
   );
 
   test(
+    'with a dataset and no scoring chosen, the defaults: a sensitivity table, 6 candidates, the best 3 again after 40 steps',
+    async () => {
+      // What a user writes who leaves the search to the tool (the README's campaign file): agent and iterations.
+      const { campaignId } = await campaigns.start(
+        { ...config, search: { agent: 'solver', maxIterations: 30, scoreImages: 64 } },
+        { campaignId: testId('defaults') },
+      );
+      const t = (await campaigns.result(campaignId)).targets[0]!;
+      expect(t.status).toBe('converged');
+      const [log] = await campaigns.log(campaignId);
+      const own = await env.client.workflow
+        .getHandle(searchWorkflowId(campaignId, 'half'))
+        .query(strategyLogQuery);
+
+      // The table at 0.5 first, then a stage allocation among the six candidates, each scored zero-shot.
+      expect(own.events[0]!.note).toMatch(
+        /^sensitivity measured: 3 stages, baseline top-1 \d+\.\d% on the scoring slice$/,
+      );
+      const measured = ((await env.client.workflow.getHandle(campaignId).fetchHistory()).events ?? [])
+        .map((e) => e.activityTaskScheduledEventAttributes)
+        .filter((a) => a?.activityType?.name === 'measureSensitivity')
+        .map(
+          (a) =>
+            (defaultPayloadConverter.fromPayload(a!.input!.payloads![0]!) as { ratios: number[] }).ratios,
+        );
+      expect(measured).toEqual([[0.5]]);
+      const candidates = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
+      expect(candidates).toHaveLength(6);
+      expect(candidates.filter((a) => a.strategy.stageRatios !== undefined)).toHaveLength(1);
+      for (const a of candidates) expect(a.score).toMatchObject({ mode: 'zero-shot', steps: 0, count: 64 });
+
+      // The best 3 zero-shot scores again after 40 recovery steps each; the best second score kept.
+      const finalists = byFirstScore(candidates).slice(0, 3);
+      for (const a of finalists) expect(a.rescore).toMatchObject({ mode: 'recovery', steps: 40, count: 64 });
+      expect(candidates.filter((a) => a.rescore !== undefined)).toHaveLength(3);
+      const kept = bestSecondScore(finalists);
+      expect(t.chosen?.index).toBe(kept.index);
+      expect(logHeading(log!)).toContain(
+        `6 scored and 3 finalists again with 120 fine-tune steps, kept #${kept.index} (the best second score))`,
+      );
+      expect(finalistsLine(log!)).toBe(
+        `finalists, scored again with 40 recovery steps each: ${finalists.map((a) => `#${a.index} ${percent(a.rescore!.top1)}`).join(', ')}`,
+      );
+    },
+    15 * 60_000,
+  );
+
+  test(
     'search.recovery.share under one step per candidate: the campaign fails at its start, naming the field',
     async () => {
       const tooSmall: CampaignConfigInput = {
@@ -632,6 +697,7 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
           candidates: 2,
           scoring: 'recovery',
           scoreImages: 64,
+          sensitivity: false,
           recovery: { epochs: 0.5, batchSize: 16, lr: 0.002 },
         },
       };
