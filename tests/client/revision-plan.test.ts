@@ -234,3 +234,20 @@ test('--set refuses a missing = and a path through a value', () => {
   expect(() => applySet(config(), 'finetune.batchSize')).toThrow('--set: expected path=value');
   expect(() => applySet(config(), 'model.name.x=1')).toThrow('--set: model.name is not an object');
 });
+
+test('a campaign started before the dataset defaults: --set keeps its searches; its file again (-c) changes the search', () => {
+  // What a config without extendedSearch parsed to before the defaults: extendedSearch filled at 3, no scoring.
+  const older = config({ search: { agent: 'solver', extendedSearch: 3 } });
+  expect(older.search.candidates).toBeUndefined();
+  const withSet = CampaignConfigSchema.parse(applySet(older, 'finetune.maxSteps=4'));
+  expect(withSet.search).toEqual(older.search);
+  const kept = planRevision(previous(true, older), withSet, 2);
+  expect(Object.values(kept.revision.reuse).map((r) => r.steps)).toEqual(['search', 'search']);
+  // The same file parsed today gets the defaults: the log of the retry says the search changed.
+  const again = config({ search: { agent: 'solver' } });
+  expect(again.search.candidates).toBe(6);
+  expect(planRevision(previous(true, older), again, 2).rerun).toEqual([
+    'targets.0 (a): search changed: search re-run',
+    'targets.1 (b): search changed: search re-run',
+  ]);
+});
