@@ -21,6 +21,7 @@ import {
   fineTuneLine,
   logHeading,
   resultTable,
+  searchPlanLine,
   table,
 } from './format';
 import { preflight, preflightTargets } from './preflight';
@@ -270,6 +271,8 @@ function buildProgram(): Command {
             `search.agent "${config.search.agent}" needs ANTHROPIC_API_KEY in the environment; set it or use agent "solver"`,
           );
         }
+        // What the search will do, defaults filled in: on stderr, so stdout stays the campaign id.
+        console.error(searchPlanLine(config));
         // The instant checks above first: the target check profiles the model (seconds to minutes).
         if (opts.targetCheck) await checkTargets(config, opts.config);
         const client = await campaignClient();

@@ -1,7 +1,7 @@
 import type { FineTuneHeartbeat } from '../activities';
 import { scoreModeText, screenText, type Attempt } from '../core/attempt';
 import { searchCost, type Finalists } from '../core/attempt-selection';
-import type { RankBy } from '../core/campaign-config';
+import { SCORING_DEFAULTS, type CampaignConfig, type RankBy } from '../core/campaign-config';
 import { attemptRole, type AttemptRole } from '../core/search-state';
 import { shapeText } from '../core/strategy';
 import { formatBand, type Band } from '../core/tolerance-band';
@@ -308,4 +308,42 @@ export function exportCsv(rows: readonly ExportRow[]): string {
     lines.push(EXPORT_CSV_COLUMNS.map((c) => esc(flat[c])).join(','));
   }
   return lines.join('\n');
+}
+
+/**
+ * The line `campaign start` prints on stderr before anything starts: the search the parsed config asks for,
+ * defaults filled in (core/campaign-config `withDatasetSearchDefaults`), so a user sees what their budget buys.
+ *
+ * @example
+ * // with a dataset and no search choices:
+ * // search: solver, up to 10 iterations: 6 in-band candidates, one a stage allocation from a sensitivity
+ * //   table at 0.5; each scored zero-shot on a train/ slice, the best 3 again after 40 recovery steps each
+ */
+export function searchPlanLine(config: Pick<CampaignConfig, 'search' | 'dataset'>): string {
+  const s = config.search;
+  const head = `search: ${s.agent}, up to ${s.maxIterations} iterations: `;
+  const collected =
+    s.candidates !== undefined
+      ? `${s.candidates} in-band candidate${s.candidates === 1 ? '' : 's'}`
+      : `the first in-band attempt and ${s.extendedSearch} more of fixed shapes`;
+  if (!config.dataset) return `${head}${collected}, not scored (no dataset)`;
+  const table = s.sensitivity
+    ? `, one a stage allocation from a sensitivity table at ${s.sensitivity.ratios.join(', ')}`
+    : '';
+  const r = s.recovery;
+  const length =
+    r?.share !== undefined
+      ? `${+(r.share * 100).toFixed(2)}% of the final fine-tune's steps over the candidates`
+      : r?.epochs !== undefined
+        ? `${r.epochs} epoch${r.epochs > 1 ? 's' : ''} of train/`
+        : `${r?.steps ?? SCORING_DEFAULTS.recovery.steps} steps`;
+  const first =
+    s.scoring === 'recovery'
+      ? `each scored on a train/ slice after a recovery of ${length}`
+      : 'each scored zero-shot on a train/ slice';
+  const again = r?.rescore
+    ? `, the best ${r.rescore.top} again after ${r.rescore.steps} recovery steps each`
+    : '';
+  const by = s.rankBy === 'loss' ? ', kept by the lowest held-out loss' : '';
+  return `${head}${collected}${table}; ${first}${again}${by}`;
 }

@@ -9,7 +9,9 @@ import {
   logHeading,
   percent,
   scoreText,
+  searchPlanLine,
 } from '../../src/client/format';
+import { CampaignConfigSchema } from '../../src/core/campaign-config';
 
 // A scored search at 10 M MACs, band -5%..+1%: #1 a scaling step (+20 %), #2 a candidate scored zero-shot,
 // #3 a candidate scored after a 50-step recovery fine-tune (kept), #4 a candidate whose scoring failed,
@@ -334,4 +336,60 @@ test("the log's note cell is cut with … at 80 characters, whitespace folded; a
   expect(note).toBe(`${'why '.repeat(19)}why…`);
   expect(note).toHaveLength(80);
   expect(row('scale to the band')).toMatch(/\sscale to the band$/);
+});
+
+describe('the search plan campaign start prints', () => {
+  const parsed = (search: Record<string, unknown>, dataset = true) =>
+    CampaignConfigSchema.parse({
+      model: { name: 'democnn' },
+      targets: [{ fraction: 0.5 }],
+      search,
+      ...(dataset ? { dataset: { root: '/data/shapes' } } : {}),
+      ...(search.recovery && 'share' in (search.recovery as object) ? { finetune: { epochs: 1 } } : {}),
+    });
+
+  test.each<[string, Record<string, unknown>, boolean, string]>([
+    [
+      'the defaults with a dataset',
+      {},
+      true,
+      'search: solver, up to 10 iterations: 6 in-band candidates, one a stage allocation from a sensitivity table at 0.5; each scored zero-shot on a train/ slice, the best 3 again after 40 recovery steps each',
+    ],
+    [
+      'the older knob',
+      { extendedSearch: 3 },
+      true,
+      'search: solver, up to 10 iterations: the first in-band attempt and 3 more of fixed shapes; each scored zero-shot on a train/ slice',
+    ],
+    [
+      'no dataset',
+      { agent: 'grid', maxIterations: 30 },
+      false,
+      'search: grid, up to 30 iterations: the first in-band attempt and 3 more of fixed shapes, not scored (no dataset)',
+    ],
+    [
+      'a recovery share, ranked by loss',
+      { candidates: 4, scoring: 'recovery', recovery: { share: 0.05 }, sensitivity: false, rankBy: 'loss' },
+      true,
+      "search: solver, up to 10 iterations: 4 in-band candidates; each scored on a train/ slice after a recovery of 5% of the final fine-tune's steps over the candidates, kept by the lowest held-out loss",
+    ],
+    [
+      'recovery steps by default, two stages',
+      {
+        scoring: 'recovery',
+        recovery: { steps: 10, rescore: { top: 2, steps: 40 } },
+        sensitivity: { ratios: [0.3, 0.6] },
+      },
+      true,
+      'search: solver, up to 10 iterations: 6 in-band candidates, one a stage allocation from a sensitivity table at 0.3, 0.6; each scored on a train/ slice after a recovery of 10 steps, the best 2 again after 40 recovery steps each',
+    ],
+    [
+      'epochs, one candidate',
+      { candidates: 1, scoring: 'recovery', recovery: { epochs: 0.25 } },
+      true,
+      'search: solver, up to 10 iterations: 1 in-band candidate; each scored on a train/ slice after a recovery of 0.25 epoch of train/',
+    ],
+  ])('%s', (_label, search, dataset, line) => {
+    expect(searchPlanLine(parsed(search, dataset))).toBe(line);
+  });
 });
