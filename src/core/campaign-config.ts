@@ -396,8 +396,9 @@ export const DATASET_SEARCH_DEFAULTS = {
  * `dataset`, and only into a `search` without `extendedSearch` (the older knob: a config that sets it, and
  * every config parsed before these defaults, which carries it filled, keeps the older defaults, so a stored
  * config parses to itself again). `candidates` where not given; `sensitivity` where not given (`false` turns
- * it off) and there are 2 or more candidates; a zero-shot first stage with `recovery.rescore` where neither `scoring` nor `recovery` is given and
- * there are at least 3 candidates (`top` is at most candidates - 1). Anything else is left to the schema.
+ * it off) and there are 2 or more candidates; a zero-shot first stage (`recovery.rescore`, `top` at most
+ * candidates - 1) where neither `scoring` nor `recovery` is given and there are 3 or more candidates.
+ * Anything else is left to the schema.
  *
  * @example
  * withDatasetSearchDefaults({ model, targets, dataset: { root: 'd' } }).search
@@ -420,14 +421,12 @@ export function withDatasetSearchDefaults(raw: unknown): unknown {
     typeof candidates === 'number' &&
     candidates >= 3
   )
-    Object.assign(filled, {
-      recovery: {
-        rescore: {
-          top: Math.min(DATASET_SEARCH_DEFAULTS.rescore.top, candidates - 1),
-          steps: DATASET_SEARCH_DEFAULTS.rescore.steps,
-        },
+    filled.recovery = {
+      rescore: {
+        top: Math.min(DATASET_SEARCH_DEFAULTS.rescore.top, candidates - 1),
+        steps: DATASET_SEARCH_DEFAULTS.rescore.steps,
       },
-    });
+    };
   return { ...raw, search: filled };
 }
 
