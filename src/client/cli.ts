@@ -271,8 +271,6 @@ function buildProgram(): Command {
             `search.agent "${config.search.agent}" needs ANTHROPIC_API_KEY in the environment; set it or use agent "solver"`,
           );
         }
-        // What the search will do, defaults filled in: on stderr, so stdout stays the campaign id.
-        console.error(searchPlanLine(config));
         // The instant checks above first: the target check profiles the model (seconds to minutes).
         if (opts.targetCheck) await checkTargets(config, opts.config);
         const client = await campaignClient();
@@ -280,6 +278,8 @@ function buildProgram(): Command {
           ...checks,
           ...(opts.id ? { campaignId: opts.id } : {}),
         });
+        // The search it started, defaults filled in: on stderr, so stdout stays the campaign id.
+        console.error(searchPlanLine(config));
         console.log(campaignId);
         if (!opts.wait) return;
         const result = await client.result(campaignId);

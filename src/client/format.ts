@@ -311,7 +311,7 @@ export function exportCsv(rows: readonly ExportRow[]): string {
 }
 
 /**
- * The line `campaign start` prints on stderr before anything starts: the search the parsed config asks for,
+ * The line `campaign start` prints on stderr once the campaign started: the search the parsed config asks for,
  * defaults filled in (core/campaign-config `withDatasetSearchDefaults`), so a user sees what their budget buys.
  *
  * @example
@@ -325,7 +325,9 @@ export function searchPlanLine(config: Pick<CampaignConfig, 'search' | 'dataset'
   const collected =
     s.candidates !== undefined
       ? `${s.candidates} in-band candidate${s.candidates === 1 ? '' : 's'}`
-      : `the first in-band attempt and ${s.extendedSearch} more of fixed shapes`;
+      : s.extendedSearch > 0
+        ? `the first in-band attempt and ${s.extendedSearch} more of fixed shapes`
+        : 'the first in-band attempt';
   if (!config.dataset) return `${head}${collected}, not scored (no dataset)`;
   const table = s.sensitivity
     ? `, one a stage allocation from a sensitivity table at ${s.sensitivity.ratios.join(', ')}`

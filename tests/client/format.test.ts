@@ -362,6 +362,12 @@ describe('the search plan campaign start prints', () => {
       'search: solver, up to 10 iterations: the first in-band attempt and 3 more of fixed shapes; each scored zero-shot on a train/ slice',
     ],
     [
+      'no extended attempts',
+      { extendedSearch: 0 },
+      true,
+      'search: solver, up to 10 iterations: the first in-band attempt; each scored zero-shot on a train/ slice',
+    ],
+    [
       'no dataset',
       { agent: 'grid', maxIterations: 30 },
       false,
