@@ -53,15 +53,18 @@ describe('a campaign that fails shows its one-line reason everywhere', () => {
 
   const reason = /targets\.0\.macs: 50000000000 is not below the dense model's \d+ MACs/;
 
-  test('start --wait (no engine on the client): a note that targets were not checked here, the id, then one line with the reason; exit 1, no stack', () => {
+  test('start --wait (no engine on the client): a note that targets were not checked here, the id and the search it started, then one line with the reason; exit 1, no stack', () => {
     expect(startRun.code).toBe(1);
     expect(startRun.out.trim()).toBe(id);
     const lines = cliLines(startRun.err);
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(
       /^note: targets not checked against the dense model here \(engine python not found at .*no-engine\/python: .*\); the campaign checks them when it starts$/,
     );
-    expect(lines[1]).toMatch(new RegExp(`^agentic-pruner: campaign ${id} failed: ${reason.source}$`));
+    expect(lines[1]).toBe(
+      'search: solver, up to 10 iterations: the first in-band attempt and 3 more of fixed shapes, not scored (no dataset)',
+    );
+    expect(lines[2]).toMatch(new RegExp(`^agentic-pruner: campaign ${id} failed: ${reason.source}$`));
     expect(cliLines(startRun.err).join('\n')).not.toContain('WorkflowFailedError');
   });
 
