@@ -39,19 +39,18 @@ export interface SearchOptions {
 
 /** The `search` block of the campaign bench/accuracy starts for one scoring mode. */
 export function campaignSearch(mode: CampaignMode, o: SearchOptions): CampaignConfigInput['search'] {
-  if (mode === 'default' || mode === 'older-default')
-    return {
-      agent: 'solver',
-      fallbackAgent: 'solver',
-      maxIterations: o.maxIterations,
-      ...(mode === 'older-default' ? { extendedSearch: 3 } : {}),
-      ...(o.rankBy !== 'top1' ? { rankBy: o.rankBy } : {}),
-      ...(o.scoreImages !== undefined ? { scoreImages: o.scoreImages } : {}),
-    };
-  return {
+  // What every mode's campaign shares: the agent, its iterations, how a score ranks and on how many images.
+  const common = {
     agent: 'solver',
     fallbackAgent: 'solver',
     maxIterations: o.maxIterations,
+    ...(o.rankBy !== 'top1' ? { rankBy: o.rankBy } : {}),
+    ...(o.scoreImages !== undefined ? { scoreImages: o.scoreImages } : {}),
+  } as const;
+  if (mode === 'default') return common;
+  if (mode === 'older-default') return { ...common, extendedSearch: 3 };
+  return {
+    ...common,
     scoring: mode,
     candidates: o.candidates,
     ...(mode === 'recovery'
@@ -60,8 +59,6 @@ export function campaignSearch(mode: CampaignMode, o: SearchOptions): CampaignCo
         ? // A zero-shot first stage: the recovery is the finalists' alone.
           { recovery: { batchSize: o.recovery.batchSize, lr: o.recovery.lr, rescore: o.rescore } }
         : {}),
-    ...(o.rankBy !== 'top1' ? { rankBy: o.rankBy } : {}),
-    ...(o.scoreImages !== undefined ? { scoreImages: o.scoreImages } : {}),
     ...(o.sensitivity ? { sensitivity: { ratios: o.sensitivity } } : {}),
   };
 }
