@@ -93,6 +93,8 @@ describe('bench/accuracy --verdicts-of', () => {
   /** resnet18 at 0.3 with the 24-epoch dense model, and its new val images. */
   const R18D24_03 = 'amd-c100-r18d24-0.3-ft2442-seeds01.json';
   const R18D24_NEW_VAL = 'amd-c100-r18d24-new-val.jsonl';
+  /** mobilenet_v2's new val images: every fine-tune of its runs, 27 since the defaults' campaigns. */
+  const MNV2_NEW_VAL = 'amd-c100-mnv2-new-val.jsonl';
   /** The three resnet18 cases' candidates scored again after 160 and 320 steps (`--reuse` of the runs above). */
   /** resnet18 at 0.15 with the 24-epoch dense model, at every length (zero-shot, 10, 40, 160, 320 steps), 3 seeds. */
   const R18D24_015 = 'amd-c100-r18d24-0.15-ft2442-seeds012.json';
@@ -110,6 +112,11 @@ describe('bench/accuracy --verdicts-of', () => {
     const dir = path.join(__dirname, '../../bench/results/recovery-sweep');
     const files = (list: string) => list.split(',').map((n) => path.join(dir, n));
     verdictsOf(files(names), 'top1', files(newVal), screen);
+  };
+  /** `--verdicts-of` committed mobilenet_v2 results against its new val images, all 27 fine-tunes of them read. */
+  const verdictsOfMnv2 = (names: string) => {
+    verdictsOfCommitted(names, undefined, MNV2_NEW_VAL);
+    expect(out.lines[0]).toMatch(/ \(27 fine-tunes\)$/);
   };
   /** The pooled line of `mode` (all cases, not only the resolved ones), as `--verdicts-of` printed it. */
   const pooledLine = (mode: string) =>
@@ -255,11 +262,7 @@ describe('bench/accuracy --verdicts-of', () => {
     // LAMP's narrow shape ends best (75.6 %); 10 and 40 recovery steps keep it, the zero-shot score keeps global L2
     // 0.79 points below while ranking the six at 0.66. The seeds order the six alike (0.71).
     // The two-stage campaign (zero-shot, then the top 3 again at 40 steps, 4.9 %) keeps LAMP and ranks at 0.66.
-    verdictsOfCommitted(
-      'amd-c100-mnv2-0.5-ft2442-seeds01.json,amd-c100-mnv2-rescore-zs-40x3-0.5-seeds01.json',
-      undefined,
-      'amd-c100-mnv2-new-val.jsonl',
-    );
+    verdictsOfMnv2('amd-c100-mnv2-0.5-ft2442-seeds01.json,amd-c100-mnv2-rescore-zs-40x3-0.5-seeds01.json');
     expectPrinted(
       '| mobilenet_v2 | 0.5 | zero-shot | 6 | 0.66 | 0.087 | 74.8 % | 75.6 % | 0.8 | 0.5 | 0.3 | 2.9 | 0.94 | 0.71 |',
       '| mobilenet_v2 | 0.5 | recovery 10 steps | 6 | 0.14 | 0.401 | 75.6 % | 75.6 % | 0.0 | 0.5 | 0.3 | 2.9 | 0.94 | 0.71 |',
@@ -278,12 +281,7 @@ describe('bench/accuracy --verdicts-of', () => {
     // engine's sensitivity rows stopped counting a residual stream in every block it runs through. The allocation
     // lands in band on its first trial (-1.46 %) and ends at 78.4 % on the new images, 2.8 points above LAMP; the
     // two-stage campaign keeps it (zero-shot 29.1 %, 40 steps 54.5 %, both first) and ranks the six at 0.77.
-    verdictsOfCommitted(
-      'amd-c100-mnv2-shared-groups-zs-40x3-0.5-seeds01.json',
-      undefined,
-      'amd-c100-mnv2-new-val.jsonl',
-    );
-    expect(out.lines[0]).toMatch(/ \(27 fine-tunes\)$/);
+    verdictsOfMnv2('amd-c100-mnv2-shared-groups-zs-40x3-0.5-seeds01.json');
     expectPrinted(
       '| mobilenet_v2 | 0.5 | zero-shot, top 3 again at 40 | 6 | 0.77 | 0.051 | 78.4 % | 78.4 % | 0.0 | 1.6 | 0.4 | 5.8 | 0.99 | 0.94 |',
     );
@@ -293,12 +291,7 @@ describe('bench/accuracy --verdicts-of', () => {
   test('mobilenet_v2 at 0.3, its stage allocation landed by the held screen: it ends best, the scores keep LAMP 1.37 below', () => {
     // bench/results/recovery-sweep (RESULTS.md, "The stage allocation on mobilenet_v2"): one seed, on the new images.
     // The allocation (134 K parameters) ends at 75.7 %, LAMP at 74.3 %; zero-shot and 40 steps put LAMP first.
-    verdictsOfCommitted(
-      'amd-c100-mnv2-held-zs-40x3-0.3-seed0.json',
-      undefined,
-      'amd-c100-mnv2-new-val.jsonl',
-    );
-    expect(out.lines[0]).toMatch(/ \(27 fine-tunes\)$/);
+    verdictsOfMnv2('amd-c100-mnv2-held-zs-40x3-0.3-seed0.json');
     expectPrinted(
       '| mobilenet_v2 | 0.3 | zero-shot, top 3 again at 40 | 6 | 0.60 | 0.121 | 74.3 % | 75.7 % | 1.4 | 2.4 | 0.0 | - | - | - |',
     );
@@ -310,12 +303,7 @@ describe('bench/accuracy --verdicts-of', () => {
     // default,older-default`, the search block a user leaves to the tool, at 0.5 (two seeds) and 0.3 (one seed).
     // The defaults keep the stage allocation (78.4 %) and LAMP (74.3 %); the older defaults, four shapes scored
     // zero-shot alone, keep global L2 at roundTo 4 (76.1 %) and global L2 (70.6 %).
-    verdictsOfCommitted(
-      'amd-c100-mnv2-defaults-0.5-seeds01.json,amd-c100-mnv2-defaults-0.3-seed0.json',
-      undefined,
-      'amd-c100-mnv2-new-val.jsonl',
-    );
-    expect(out.lines[0]).toMatch(/ \(27 fine-tunes\)$/);
+    verdictsOfMnv2('amd-c100-mnv2-defaults-0.5-seeds01.json,amd-c100-mnv2-defaults-0.3-seed0.json');
     expectPrinted(
       '| mobilenet_v2 | 0.5 | zero-shot, top 3 again at 40 | 6 | 0.77 | 0.051 | 78.4 % | 78.4 % | 0.0 | 1.6 | 0.4 | 5.8 | 0.99 | 0.94 |',
       '| mobilenet_v2 | 0.5 | zero-shot | 4 | 0.80 | 0.167 | 76.1 % | 76.1 % | 0.0 | 0.7 | 0.1 | 7.4 | 0.99 | 0.40 |',
@@ -336,7 +324,7 @@ describe('bench/accuracy --verdicts-of', () => {
         'amd-c100-mnv2-held-zs-40x3-0.3-seed0.json',
       ].join(','),
       undefined,
-      [DEMOCNN_NEW_VAL, R18_NEW_VAL, 'amd-c100-mnv2-new-val.jsonl'].join(','),
+      [DEMOCNN_NEW_VAL, R18_NEW_VAL, MNV2_NEW_VAL].join(','),
     );
     expectPooled('zero-shot, top 3 again at 40', 10, '0.38', '0.29', '1.37', '0.0030');
   });
