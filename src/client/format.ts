@@ -316,21 +316,23 @@ export function exportCsv(rows: readonly ExportRow[]): string {
  *
  * @example
  * // with a dataset and no search choices:
- * // search: solver, up to 10 iterations: 6 in-band candidates, one a stage allocation from a sensitivity
- * //   table at 0.5; each scored zero-shot on a train/ slice, the best 3 again after 40 recovery steps each
+ * // search: solver, up to 10 iterations: up to 6 in-band candidates, a stage allocation from a sensitivity
+ * //   table at 0.5 among the shapes; each scored zero-shot on a train/ slice, the best 3 again after 40
+ * //   recovery steps each
+ * (Up to: a shape the solver cannot bring into the band, or that the engine refuses, is given up.)
  */
 export function searchPlanLine(config: Pick<CampaignConfig, 'search' | 'dataset'>): string {
   const s = config.search;
   const head = `search: ${s.agent}, up to ${s.maxIterations} iterations: `;
   const collected =
     s.candidates !== undefined
-      ? `${s.candidates} in-band candidate${s.candidates === 1 ? '' : 's'}`
+      ? `up to ${s.candidates} in-band candidate${s.candidates === 1 ? '' : 's'}`
       : s.extendedSearch > 0
         ? `the first in-band attempt and ${s.extendedSearch} more of fixed shapes`
         : 'the first in-band attempt';
   if (!config.dataset) return `${head}${collected}, not scored (no dataset)`;
   const table = s.sensitivity
-    ? `, one a stage allocation from a sensitivity table at ${s.sensitivity.ratios.join(', ')}`
+    ? `, a stage allocation from a sensitivity table at ${s.sensitivity.ratios.join(', ')} among the shapes`
     : '';
   const r = s.recovery;
   const length =

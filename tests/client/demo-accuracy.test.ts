@@ -59,7 +59,7 @@ describe("the demo, then the README's accuracy example on the demo's baseline", 
       expect({ code: run.code, err: run.err.slice(-500) }).toMatchObject({ code: 0 });
       // Once started, the search it runs on stderr: the example's choices, and the table the defaults add.
       expect(run.err.split('\n')).toContain(
-        'search: solver, up to 10 iterations: 4 in-band candidates, one a stage allocation from a sensitivity table at 0.5; ' +
+        'search: solver, up to 10 iterations: up to 4 in-band candidates, a stage allocation from a sensitivity table at 0.5 among the shapes; ' +
           'each scored on a train/ slice after a recovery of 10 steps, the best 2 again after 40 recovery steps each',
       );
 

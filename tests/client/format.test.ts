@@ -353,7 +353,7 @@ describe('the search plan campaign start prints', () => {
       'the defaults with a dataset',
       {},
       true,
-      'search: solver, up to 10 iterations: 6 in-band candidates, one a stage allocation from a sensitivity table at 0.5; each scored zero-shot on a train/ slice, the best 3 again after 40 recovery steps each',
+      'search: solver, up to 10 iterations: up to 6 in-band candidates, a stage allocation from a sensitivity table at 0.5 among the shapes; each scored zero-shot on a train/ slice, the best 3 again after 40 recovery steps each',
     ],
     [
       'the older knob',
@@ -377,7 +377,7 @@ describe('the search plan campaign start prints', () => {
       'a recovery share, ranked by loss',
       { candidates: 4, scoring: 'recovery', recovery: { share: 0.05 }, sensitivity: false, rankBy: 'loss' },
       true,
-      "search: solver, up to 10 iterations: 4 in-band candidates; each scored on a train/ slice after a recovery of 5% of the final fine-tune's steps over the candidates, kept by the lowest held-out loss",
+      "search: solver, up to 10 iterations: up to 4 in-band candidates; each scored on a train/ slice after a recovery of 5% of the final fine-tune's steps over the candidates, kept by the lowest held-out loss",
     ],
     [
       'recovery steps by default, two stages',
@@ -387,13 +387,13 @@ describe('the search plan campaign start prints', () => {
         sensitivity: { ratios: [0.3, 0.6] },
       },
       true,
-      'search: solver, up to 10 iterations: 6 in-band candidates, one a stage allocation from a sensitivity table at 0.3, 0.6; each scored on a train/ slice after a recovery of 10 steps, the best 2 again after 40 recovery steps each',
+      'search: solver, up to 10 iterations: up to 6 in-band candidates, a stage allocation from a sensitivity table at 0.3, 0.6 among the shapes; each scored on a train/ slice after a recovery of 10 steps, the best 2 again after 40 recovery steps each',
     ],
     [
       'epochs, one candidate',
       { candidates: 1, scoring: 'recovery', recovery: { epochs: 0.25 } },
       true,
-      'search: solver, up to 10 iterations: 1 in-band candidate; each scored on a train/ slice after a recovery of 0.25 epoch of train/',
+      'search: solver, up to 10 iterations: up to 1 in-band candidate; each scored on a train/ slice after a recovery of 0.25 epoch of train/',
     ],
   ])('%s', (_label, search, dataset, line) => {
     expect(searchPlanLine(parsed(search, dataset))).toBe(line);
