@@ -27,7 +27,7 @@ export interface SearchOptions {
   recovery: { steps: number; batchSize: number; lr: number };
   /** `search.rankBy` of the campaigns. */
   rankBy: RankBy;
-  /** `search.scoreImages` of the campaigns; undefined: the engine's default (256). */
+  /** `search.scoreImages` of the campaigns; undefined: the engine's default (10 per class, 256 to 1,000). */
   scoreImages: number | undefined;
   sensitivity: number[] | null;
   /**

@@ -79,17 +79,34 @@ class Slices:
 
 
 DEFAULT_SCORE_IMAGES = 256
+"""The held-out slice's floor when a request names none (a split small enough is scored on less)."""
+
+SCORE_IMAGES_PER_CLASS = 10
+"""The held-out images per class a request that names none gets (between 256 and 1,000 in all)."""
+
+MAX_DEFAULT_SCORE_IMAGES = 1000
+"""The held-out slice's ceiling when a request names none."""
 
 
-def default_score_count(n: int, calibration_count: int) -> int:
-    """The held-out slice when a request names none: 256 images, but never more than a quarter of what the
-    calibration sample leaves of a split of ``n`` (at least 1), so a small dataset is still scored and most of
-    it is left for a recovery fine-tune. Example: ``n = 64, calibration 16`` -> 12; ``n = 5000`` -> 256.
+def default_score_count(n: int, calibration_count: int, classes: int | None = None) -> int:
+    """The held-out slice when a request names none: 10 images per class of the split, at least 256 and at
+    most 1,000, but never more than a quarter of what the calibration sample leaves of a split of ``n`` (at
+    least 1), so a small dataset is still scored and most of it is left for a recovery fine-tune. 256 images
+    are 2.6 per class of a 100-class set, too few to order candidates a point apart; the accuracy benches
+    scored 100 classes on 1,000 (bench/RESULTS.md). ``classes`` None: 256.
+
+    Examples: ``n = 5000, calibration 128`` -> 256 (10 classes: 256; 50: 500; 100 or 1000: 1000);
+    ``n = 64, calibration 16`` -> 12; ``n = 20000, calibration 128, 100 classes`` -> 1000.
     """
-    return min(DEFAULT_SCORE_IMAGES, max(1, (n - calibration_count) // 4))
+    wanted = DEFAULT_SCORE_IMAGES
+    if classes is not None:
+        wanted = min(MAX_DEFAULT_SCORE_IMAGES, max(DEFAULT_SCORE_IMAGES, SCORE_IMAGES_PER_CLASS * classes))
+    return min(wanted, max(1, (n - calibration_count) // 4))
 
 
-def score_slices(n: int, calibration_count: int, score_count: int | None, seed: int) -> Slices:
+def score_slices(
+    n: int, calibration_count: int, score_count: int | None, seed: int, classes: int | None = None
+) -> Slices:
     """The calibration sample, a held-out slice and the rest of a split of ``n`` images, all seeded.
 
     One permutation ``randperm(n, seed)``: its head is the calibration sample (the very images
@@ -101,8 +118,8 @@ def score_slices(n: int, calibration_count: int, score_count: int | None, seed: 
     Worked example: ``n = 10, calibration 3, score 4, seed 0``: ``order = randperm(10)``,
     ``calibration = order[:3]``, ``held_out = order[6:]``, ``train = sorted(order[:6])``.
 
-    ``score_count`` None: :func:`default_score_count`. A RequestError naming ``calibration.batches`` or
-    ``scoreImages`` when they do not fit in the split.
+    ``score_count`` None: :func:`default_score_count` (of the split's ``classes``). A RequestError naming
+    ``calibration.batches`` or ``scoreImages`` when they do not fit in the split.
     """
     if calibration_count > n:
         raise RequestError(
@@ -110,7 +127,7 @@ def score_slices(n: int, calibration_count: int, score_count: int | None, seed: 
             f"batches x batchSize = {calibration_count} images, more than the {n} of the {SPLIT}/ split",
         )
     if score_count is None:
-        score_count = default_score_count(n, calibration_count)
+        score_count = default_score_count(n, calibration_count, classes)
     if score_count > n - calibration_count:
         raise RequestError(
             "scoreImages",

@@ -140,7 +140,9 @@ def score_data(
     index = train_index(dataset.root, field="dataset.root")
     if num_classes is not None:
         check_classes(index, num_classes, class_field)
-    slices = score_slices(len(index.samples), cal.batches * cal.batch_size, score_images, seed)
+    slices = score_slices(
+        len(index.samples), cal.batches * cal.batch_size, score_images, seed, len(index.classes)
+    )
     return ScoreData(dataset.root, image_size, index, slices, cal, seed)
 
 

@@ -198,6 +198,25 @@ def test_default_held_out_slice_fits_small_splits() -> None:
     assert calibration.default_score_count(5000, 128) == 256
     assert calibration.default_score_count(64, 16) == 12
     assert calibration.default_score_count(3, 1) == 1
+    assert calibration.default_score_count(64, 16, classes=100) == 12
+
+
+@pytest.mark.parametrize(
+    ("classes", "n", "count"),
+    [
+        (10, 20_000, 256),  # 10 per class is 100: the floor
+        (25, 20_000, 256),
+        (26, 20_000, 260),
+        (50, 20_000, 500),
+        (100, 20_000, 1000),  # the benches' 1,000 on the 100-class set
+        (1000, 1_281_167, 1000),  # ImageNet: the ceiling
+        (100, 2_128, 500),  # a quarter of the 2,000 the 128 calibration images leave
+    ],
+)
+def test_default_held_out_slice_is_ten_images_per_class(classes: int, n: int, count: int) -> None:
+    assert calibration.default_score_count(n, 128, classes) == count
+    s = calibration.score_slices(n, 128, None, seed=0, classes=classes)
+    assert len(s.held_out) == count and not set(s.held_out) & set(s.calibration)
     s = calibration.score_slices(64, 16, None, seed=0)
     assert len(s.held_out) == 12 and len(s.calibration) == 16 and not set(s.held_out) & set(s.calibration)
 
@@ -217,6 +236,31 @@ def test_without_score_images_the_engine_sizes_the_slice_to_the_split(job, train
     )
     assert run.code == 0, run.events[-1]
     assert run.result["count"] == 218
+
+
+def test_without_score_images_a_many_class_split_is_scored_on_ten_images_per_class(
+    job, tmp_path: Path
+) -> None:
+    # 40 classes x 60 train images: 2,400, a quarter of what 8 calibration images leave is 598, so the
+    # default is 10 per class (400), not the 256 a 10-class split gets.
+    from agentic_engine.dataset import run as make_dataset
+
+    data = make_dataset(
+        {"out": str(tmp_path / "c40"), "classes": 40, "trainPerClass": 60, "valPerClass": 1}, quiet()
+    )
+    run = job(
+        "score",
+        {
+            "model": {"name": "democnn", "numClasses": 40},
+            "dataset": {"root": data["root"]},
+            "mode": "zero-shot",
+            "calibration": {"batches": 1, "batchSize": 8},
+            "seed": 0,
+            "device": "cpu",
+        },
+    )
+    assert run.code == 0, run.events[-1]
+    assert run.result["count"] == 400
 
 
 @pytest.mark.parametrize(

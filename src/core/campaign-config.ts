@@ -197,8 +197,9 @@ export const SearchConfigSchema = z
       ])
       .optional(),
     /**
-     * Images of the held-out `train/` slice each candidate is scored on. @default 256, but at most a quarter
-     * of what the calibration sample leaves of `train/` (the engine's `default_score_count`)
+     * Images of the held-out `train/` slice each candidate is scored on. @default 10 per class of `train/`,
+     * at least 256 and at most 1,000, but at most a quarter of what the calibration sample leaves of `train/`
+     * (the engine's `default_score_count`)
      */
     scoreImages: z.number().int().min(1).max(1_000_000).optional(),
     /** Attempts per workflow run before continue-as-new. @default 50 */
@@ -383,12 +384,13 @@ const CampaignConfigObjectSchema = z
  * The search a campaign with a `dataset` gets where its `search` leaves the choice open: the configuration
  * that kept the most accurate model on the accuracy benches (bench/RESULTS.md, "The search's defaults with a
  * dataset"): six in-band candidates, a stage allocation among them from a sensitivity table measured at 0.5,
- * each candidate scored zero-shot and the best three again after a 40-step recovery.
+ * each candidate scored zero-shot and the best three again after a 40-step recovery at the benches' lr 0.002
+ * (the recovery's own default, 0.001, is for a recovery a user sets).
  */
 export const DATASET_SEARCH_DEFAULTS = {
   candidates: 6,
   sensitivity: { ratios: [0.5] },
-  rescore: { top: 3, steps: 40 },
+  recovery: { lr: 0.002, rescore: { top: 3, steps: 40 } },
 } as const;
 
 /**
@@ -396,13 +398,13 @@ export const DATASET_SEARCH_DEFAULTS = {
  * `dataset`, and only into a `search` without `extendedSearch` (the older knob: a config that sets it, and
  * every config parsed before these defaults, which carries it filled, keeps the older defaults, so a stored
  * config parses to itself again). `candidates` where not given; `sensitivity` where not given (`false` turns
- * it off) and there are 2 or more candidates; a zero-shot first stage (`recovery.rescore`, `top` at most
- * candidates - 1) where neither `scoring` nor `recovery` is given and there are 3 or more candidates.
+ * it off) and there are 2 or more candidates; a zero-shot first stage (`recovery` with `rescore`, `top` at
+ * most candidates - 1) where neither `scoring` nor `recovery` is given and there are 3 or more candidates.
  * Anything else is left to the schema.
  *
  * @example
  * withDatasetSearchDefaults({ model, targets, dataset: { root: 'd' } }).search
- * // { candidates: 6, sensitivity: { ratios: [0.5] }, recovery: { rescore: { top: 3, steps: 40 } } }
+ * // { candidates: 6, sensitivity: { ratios: [0.5] }, recovery: { lr: 0.002, rescore: { top: 3, steps: 40 } } }
  * // (scoring stays unset: zero-shot, the default, is the first stage)
  */
 export function withDatasetSearchDefaults(raw: unknown): unknown {
@@ -420,13 +422,10 @@ export function withDatasetSearchDefaults(raw: unknown): unknown {
     filled.recovery === undefined &&
     typeof candidates === 'number' &&
     candidates >= 3
-  )
-    filled.recovery = {
-      rescore: {
-        top: Math.min(DATASET_SEARCH_DEFAULTS.rescore.top, candidates - 1),
-        steps: DATASET_SEARCH_DEFAULTS.rescore.steps,
-      },
-    };
+  ) {
+    const { lr, rescore } = DATASET_SEARCH_DEFAULTS.recovery;
+    filled.recovery = { lr, rescore: { top: Math.min(rescore.top, candidates - 1), steps: rescore.steps } };
+  }
   return { ...raw, search: filled };
 }
 

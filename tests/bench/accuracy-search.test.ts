@@ -60,7 +60,7 @@ describe('bench/accuracy campaign search block', () => {
     expect(parsed('default')).toMatchObject({
       candidates: 6,
       sensitivity: { ratios: [0.5] },
-      recovery: { batchSize: 32, lr: 1e-3, rescore: { top: 3, steps: 40 } },
+      recovery: { batchSize: 32, lr: 0.002, rescore: { top: 3, steps: 40 } },
     });
     expect(parsed('default').scoring).toBeUndefined();
     const older = parsed('older-default');

@@ -15,7 +15,7 @@ describe('campaign config: search scoring fields', () => {
     expect(c.search).toMatchObject({
       candidates: 6,
       sensitivity: { ratios: [0.5] },
-      recovery: { batchSize: 32, lr: 1e-3, rescore: { top: 3, steps: 40 } },
+      recovery: { batchSize: 32, lr: 0.002, rescore: { top: 3, steps: 40 } },
       extendedSearch: 3,
     });
     // zero-shot, the default, is the first stage: the recovery is the finalists' alone.
@@ -56,13 +56,13 @@ describe('campaign config: search scoring fields', () => {
       {
         candidates: 4,
         sensitivity: { ratios: [0.5] },
-        recovery: { batchSize: 32, lr: 1e-3, rescore: { top: 3, steps: 40 } },
+        recovery: { batchSize: 32, lr: 0.002, rescore: { top: 3, steps: 40 } },
       },
     ],
     [
       'three candidates: two finalists',
       { candidates: 3 },
-      { candidates: 3, recovery: { batchSize: 32, lr: 1e-3, rescore: { top: 2, steps: 40 } } },
+      { candidates: 3, recovery: { batchSize: 32, lr: 0.002, rescore: { top: 2, steps: 40 } } },
     ],
     [
       'two candidates: no finalists',

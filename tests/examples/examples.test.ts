@@ -60,7 +60,7 @@ describe('examples/', () => {
     expect(config.search).toMatchObject({
       candidates: 6,
       sensitivity: { ratios: [0.5] },
-      recovery: { rescore: { top: 3, steps: 40 } },
+      recovery: { lr: 0.002, rescore: { top: 3, steps: 40 } },
     });
     expect(readmeCampaignBlock()).toContain('6 in-band candidates');
     expect(readmeCampaignBlock()).toContain('the best 3 again after 40 recovery steps');
