@@ -107,7 +107,7 @@ export interface CandidateScoring {
    * and the best second score is kept.
    */
   rescore?: { top: number; steps: number };
-  /** The held-out slice; absent: the engine's default (256, at most a quarter of what calibration leaves). */
+  /** The held-out slice; absent: the engine's default (10 per class, 256 to 1,000, at most a quarter of what calibration leaves). */
   scoreImages?: number;
   seed: number;
   /** Measure the per-stage sensitivity once at the start, at these ratios; absent: not measured. */
