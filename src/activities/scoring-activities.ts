@@ -49,7 +49,8 @@ export interface ScoreCandidateInput {
   recovery?: { steps: number; batchSize: number; lr: number };
   /**
    * Size of the held-out slice of train/ that is scored (seeded, disjoint from calibration and recovery images).
-   * Absent: the engine's default, 10 images per class (256 to 1,000) but at most a quarter of what the calibration sample leaves.
+   * Absent: the engine's default, 10 images per class (256 to 1,000) but at most a quarter of what the
+   * calibration sample leaves.
    */
   scoreImages?: number;
   seed: number;
