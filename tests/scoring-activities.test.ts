@@ -11,6 +11,7 @@ import {
   type PruneTrialResult,
   type ScoreCandidateInput,
   type ScoreHeartbeat,
+  type SensitivityHeartbeat,
   type SensitivityInput,
   type SensitivityResult,
 } from '../src/activities';
@@ -18,6 +19,7 @@ import type { ArtifactRef } from '../src/core/artifact-ref';
 import type { ModelSpec } from '../src/core/model-spec';
 import { ActivityPresets, ActivityQueues, TaskQueues } from '../src/workflows/presets';
 import { realEngines, tempDir, testId, testStore } from './support/test-env';
+import { runningLine } from '../src/client/worker-presence';
 
 // scoreCandidate and measureSensitivity outside Temporal (MockActivityEnvironment), on the real warm engine and
 // the real S3 server, with a democnn trained for a few steps on a generated 10-class dataset.
@@ -177,8 +179,13 @@ describe('scoring activities (MockActivityEnvironment, real warm engine, real S3
     expect(zero).toMatchObject({ mode: 'zero-shot', steps: 0, count: 128 });
     expect(rec.loss).toBeLessThan(zero.loss);
     expect(rec.top1).toBeGreaterThanOrEqual(zero.top1);
-    // Heartbeats followed the fine-tune step by step.
-    expect(Math.max(...beats.filter((b) => b.stage === 'train').map((b) => b.step))).toBe(20);
+    // Heartbeats followed the fine-tune step by step, each naming its job, as `status` and `watch` print it.
+    const train = beats.filter((b) => b.stage === 'train');
+    expect(Math.max(...train.map((b) => b.step))).toBe(20);
+    expect(beats.every((b) => b.targetLabel === 't1' && b.attemptIndex === 1 && b.steps === 20)).toBe(true);
+    expect(runningLine({ workflowId: 'w', activityType: 'scoreCandidate', details: train.at(-1)! })).toBe(
+      't1: scoring attempt 1 (20-step recovery): step 20 of 20',
+    );
     // Short fine-tunes store no checkpoints; the local run folder is gone.
     expect(await store.list(`campaigns/${campaignId}/t1/scoring/`)).toEqual([]);
     expect(
@@ -304,8 +311,8 @@ describe('scoring activities (MockActivityEnvironment, real warm engine, real S3
 
   test('measureSensitivity: one row per prunable stage, MACs below dense, the table stored in S3', async () => {
     const env = new MockActivityEnvironment();
-    const beats: { stage: string }[] = [];
-    env.on('heartbeat', (d: { stage: string }) => beats.push(d));
+    const beats: SensitivityHeartbeat[] = [];
+    env.on('heartbeat', (d: SensitivityHeartbeat) => beats.push(structuredClone(d)));
     const result = (await env.run(scoring.measureSensitivity, sensitivityInput())) as SensitivityResult;
     // democnn's stages; the stem's conv and the head are protected, so pruning them alone removes nothing.
     expect(result.stages.map((s) => s.stage)).toEqual(['stage1', 'stage2', 'stage3']);
@@ -315,6 +322,19 @@ describe('scoring activities (MockActivityEnvironment, real warm engine, real S3
       expect(row.macs).toBeGreaterThan(0);
     }
     expect(beats.some((b) => b.stage === 'sensitivity')).toBe(true);
+    // The heartbeats count the rows as they start, every stage tried (the protected stem and head come out
+    // unprunable) at 1 ratio, as `status` and `watch` print them.
+    const rows = beats.filter((b) => b.row !== undefined);
+    expect(rows.map((b) => [b.row, b.rows, b.layer, b.ratio])).toEqual([
+      [1, 5, 'stem', 0.5],
+      [2, 5, 'stage1', 0.5],
+      [3, 5, 'stage2', 0.5],
+      [4, 5, 'stage3', 0.5],
+      [5, 5, 'head', 0.5],
+    ]);
+    expect(runningLine({ workflowId: 'w', activityType: 'measureSensitivity', details: rows[2]! })).toBe(
+      't1: sensitivity table, row 3 of 5 (stage2 at 0.5)',
+    );
     // The baseline is the dense model scored as a candidate is: same slices, recalibrated the same way.
     const asCandidate = await score(
       new MockActivityEnvironment(),

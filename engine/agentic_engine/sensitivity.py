@@ -117,7 +117,9 @@ def run(request: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     for stage in dense.stages:
         points = []
         for ratio in req.ratios:
-            emit.progress("sensitivity", done / total, layer=stage["name"], ratio=ratio)
+            emit.progress(
+                "sensitivity", done / total, layer=stage["name"], ratio=ratio, row=done + 1, rows=total
+            )
             done += 1
             strategy = _strategy(req.base_strategy, stage["name"], ratio, names)
             model = copy.deepcopy(dense.model)

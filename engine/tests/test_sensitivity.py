@@ -27,12 +27,27 @@ def _sensitivity(job, trained: dict[str, Any], **over: Any):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def table(trained) -> dict[str, Any]:  # noqa: F811
+def table_run(trained) -> Any:  # noqa: F811
     from conftest import run
 
     res = _sensitivity(run, trained)
     assert res.code == 0, res.events[-1]
-    return res.result
+    return res
+
+
+@pytest.fixture(scope="module")
+def table(table_run) -> dict[str, Any]:
+    return table_run.result
+
+
+def test_progress_counts_the_rows_as_they_start(table_run) -> None:
+    # Every stage of the profile is tried, the protected stem and head too (they come out unprunable):
+    # 5 stages x 2 ratios, rows 1..10 in order, each named by its stage and ratio, the fraction those done.
+    rows = [e for e in table_run.events if e.get("event") == "progress" and e.get("stage") == "sensitivity"]
+    measured = [(e["row"], e["rows"], e["layer"], e["ratio"], e["fraction"]) for e in rows if "row" in e]
+    stages = ["stem", "stage1", "stage2", "stage3", "head"]
+    assert measured == [(k + 1, 10, stages[k // 2], RATIOS[k % 2], pytest.approx(k / 10)) for k in range(10)]
+    assert rows[-1]["fraction"] == 1.0
 
 
 def test_one_row_per_prunable_stage_with_points_per_ratio_and_macs_below_dense(table) -> None:

@@ -105,7 +105,11 @@ export interface SensitivityResult extends SensitivityTable {
   table: ArtifactRef;
 }
 
-/** Heartbeat details of {@link ScoringActivities.scoreCandidate}: live progress and stored checkpoints. */
+/**
+ * Heartbeat details of {@link ScoringActivities.scoreCandidate}: live progress and stored checkpoints, and
+ * which job it is (`status` and `watch` print them as they are: `runningLine`). The job's fields are absent
+ * from the details of a worker older than them.
+ */
 export interface ScoreHeartbeat {
   stage: string;
   fraction: number | null;
@@ -113,6 +117,25 @@ export interface ScoreHeartbeat {
   step: number;
   /** Stored recovery checkpoints (newest last): only for fine-tunes longer than one checkpoint interval. */
   checkpoints: CheckpointRef[];
+  targetLabel?: string;
+  attemptIndex?: number;
+  mode?: ScoringMode;
+  /** A finalist's second score. */
+  rescore?: boolean;
+  /** The recovery's steps in all (mode 'recovery'). */
+  steps?: number;
+}
+
+/** Heartbeat details of {@link ScoringActivities.measureSensitivity}: the engine's progress through the table. */
+export interface SensitivityHeartbeat {
+  targetLabel: string;
+  stage: string;
+  fraction: number | null;
+  /** The row being measured (1-based) of `rows` (stages x ratios), its stage (`layer`) and `ratio`. */
+  row?: number;
+  rows?: number;
+  layer?: string;
+  ratio?: number;
 }
 
 /**
@@ -135,11 +158,19 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
     const prior = ctx.info.heartbeatDetails as ScoreHeartbeat | undefined;
     // Downloads heartbeat too (a large model from S3 outlasts the heartbeat timeout), naming the prior
     // attempt's checkpoints so a retry after this one still finds them.
+    const job = {
+      targetLabel: input.targetLabel,
+      attemptIndex: input.attemptIndex,
+      mode: input.mode,
+      ...(input.rescore ? { rescore: true } : {}),
+      ...(input.mode === 'recovery' && input.recovery ? { steps: input.recovery.steps } : {}),
+    };
     const fetching: ScoreHeartbeat = {
       stage: 'downloading',
       fraction: null,
       step: prior?.step ?? 0,
       checkpoints: prior?.checkpoints ?? [],
+      ...job,
     };
     const { model, teacher } = await keepHeartbeating(
       async () => ({
@@ -195,6 +226,7 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
       fraction: null,
       step: resume?.step ?? 0,
       checkpoints: ledger?.checkpoints ?? [],
+      ...job,
     };
     let raw: Record<string, unknown>;
     try {
@@ -348,7 +380,7 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
      * `sensitivity`); the table goes to the store, its numbers to history.
      */
     async measureSensitivity(input: SensitivityInput): Promise<SensitivityResult> {
-      let live: { stage: string; fraction: number | null } = { stage: 'starting', fraction: null };
+      let live: SensitivityHeartbeat = { targetLabel: input.targetLabel, stage: 'starting', fraction: null };
       return keepHeartbeating(
         async () => {
           const ctx = Context.current();
@@ -370,7 +402,16 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
               {
                 signal: ctx.cancellationSignal,
                 onProgress: (ev) => {
-                  live = { stage: ev.stage, fraction: ev.fraction };
+                  live = {
+                    targetLabel: input.targetLabel,
+                    stage: ev.stage,
+                    fraction: ev.fraction,
+                    ...(typeof ev.row === 'number' && typeof ev.rows === 'number'
+                      ? { row: ev.row, rows: ev.rows }
+                      : {}),
+                    ...(typeof ev.layer === 'string' ? { layer: ev.layer } : {}),
+                    ...(typeof ev.ratio === 'number' ? { ratio: ev.ratio } : {}),
+                  };
                   ctx.heartbeat(live);
                 },
               },

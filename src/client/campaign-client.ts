@@ -41,6 +41,7 @@ import {
   startHint,
   isServed,
   type RetryingJob,
+  type RunningJob,
   type WaitingJob,
 } from './worker-presence';
 
@@ -115,6 +116,8 @@ export interface CampaignDescription {
   waiting: WaitingJob[];
   /** For a running campaign: its jobs (and its searches') being retried, each with why the last try failed. */
   retrying: RetryingJob[];
+  /** For a running campaign: its searches' engine jobs in progress (the sensitivity table, scores). */
+  running: RunningJob[];
 }
 
 /** One row of `campaign list`. */
@@ -179,6 +182,8 @@ export interface WatchFrame {
   waiting: WaitingJob[];
   /** Jobs of the campaign and its searches being retried, each with why the last try failed. */
   retrying: RetryingJob[];
+  /** The searches' engine jobs in progress (the sensitivity table, scores), with their progress. */
+  running: RunningJob[];
   done: boolean;
   status: string;
 }
@@ -439,14 +444,14 @@ export class CampaignClient {
       const warnings = running
         ? missingWorkers(await campaignQueuePollers(this.temporal, input?.config.finetune?.gpus), Date.now())
         : [];
-      const { waiting, retrying } = running
+      const jobs = running
         ? await pendingJobs(
             this.temporal,
             [at.workflowId, ...children],
             Date.now(),
             new Map([[at.workflowId, { history: { events }, description: desc }]]),
           )
-        : { waiting: [], retrying: [] };
+        : { waiting: [], retrying: [], running: [] };
       const r = input?.revision;
       return {
         campaignId: at.campaignId,
@@ -458,8 +463,9 @@ export class CampaignClient {
         result,
         targets,
         warnings,
-        waiting,
-        retrying,
+        waiting: jobs.waiting,
+        retrying: jobs.retrying,
+        running: jobs.running,
       };
     });
   }
@@ -578,12 +584,13 @@ export class CampaignClient {
       let finetunes: WatchFrame['finetunes'] = [];
       let waiting: WaitingJob[] = [];
       let retrying: RetryingJob[] = [];
+      let running: RunningJob[] = [];
       if (!done) {
         // The campaign's history names the target of each of its jobs: read only while it has some (not
         // while its searches run their own).
         const history = pending.length > 0 ? await handle.fetchHistory() : undefined;
         if (history) finetunes = fineTunesOf(pending, history);
-        ({ waiting, retrying } = await pendingJobs(
+        ({ waiting, retrying, running } = await pendingJobs(
           this.temporal,
           [workflowId, ...progress.targets.map((t) => t.searchWorkflowId)],
           Date.now(),
@@ -591,7 +598,17 @@ export class CampaignClient {
         ));
       }
       const finetune = finetunes[0]?.heartbeat;
-      yield { progress, logs, done, status, waiting, retrying, finetunes, ...(finetune ? { finetune } : {}) };
+      yield {
+        progress,
+        logs,
+        done,
+        status,
+        waiting,
+        retrying,
+        running,
+        finetunes,
+        ...(finetune ? { finetune } : {}),
+      };
       if (done) return;
       await new Promise((r) => setTimeout(r, intervalMs));
     }

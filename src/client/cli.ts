@@ -34,7 +34,7 @@ import { writeCampaignReport } from './report-file';
 import { storeFromEnv } from '../workers/default-deps';
 import { QUEUE_NAMES, trainQueueFor, type QueueName } from '../workflows/presets';
 import { deviceSlots, slotLabel, visibleDevices } from '../workers/device-slots';
-import { retryingLine, waitingLine } from './worker-presence';
+import { retryingLine, runningLine, waitingLine } from './worker-presence';
 
 export { ExitCode, UsageError, resultTable };
 
@@ -300,6 +300,7 @@ function buildProgram(): Command {
       for (const w of d.warnings) console.log(`warning: ${w}`);
       for (const j of d.waiting) console.log(`waiting: ${waitingLine(j)}`);
       for (const j of d.retrying) console.log(`retrying: ${retryingLine(j)}`);
+      for (const j of d.running) console.log(`running: ${runningLine(j)}`);
       for (const t of d.targets)
         console.log(
           `  ${t.label}: ${t.status}${t.reason && t.status !== 'converged' ? ` (${t.reason})` : ''}`,
@@ -344,6 +345,7 @@ function buildProgram(): Command {
       for (const w of d.warnings) console.log(`warning: ${w}`);
       for (const j of d.waiting) console.log(`waiting: ${waitingLine(j)}`);
       for (const j of d.retrying) console.log(`retrying: ${retryingLine(j)}`);
+      for (const j of d.running) console.log(`running: ${runningLine(j)}`);
       if (d.reason) console.log(`reason: ${d.reason}`);
       if (d.reason) process.exitCode = ExitCode.failed;
     });
@@ -411,6 +413,7 @@ function buildProgram(): Command {
           console.log(fineTuneLine(targetLabel, heartbeat));
         for (const j of frame.waiting) console.log(`waiting: ${waitingLine(j)}`);
         for (const j of frame.retrying) console.log(`retrying: ${retryingLine(j)}`);
+        for (const j of frame.running) console.log(`running: ${runningLine(j)}`);
       }
       const d = await client.describe(id);
       if (d.reason) throw new CampaignFailedError(id, d.status, d.reason);

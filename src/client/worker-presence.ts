@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import type { ScoreHeartbeat, SensitivityHeartbeat } from '../activities';
 import { failureReason } from './failure-reason';
 import { presenceQueue, slotsOfIdentity } from '../workers/create-workers';
 import { TaskQueues, trainQueueFor } from '../workflows/presets';
@@ -161,25 +162,58 @@ export interface RetryingJob {
 }
 
 /**
+ * A search's engine job a worker is running, with the progress its last heartbeat reached the server with
+ * (heartbeats are throttled: seconds to tens of seconds old): the sensitivity table or a candidate's score.
+ * The final fine-tune has its own line (`fineTuneLine`).
+ */
+export type RunningJob =
+  | { workflowId: string; activityType: 'measureSensitivity'; details: SensitivityHeartbeat }
+  | { workflowId: string; activityType: 'scoreCandidate'; details: ScoreHeartbeat };
+
+/** The activities {@link RunningJob} reports. */
+const REPORTED_RUNNING = new Set(['measureSensitivity', 'scoreCandidate']);
+
+/** `a`'s heartbeat details as a {@link RunningJob}, when it is one that reports and they decode. */
+function runningJob(workflowId: string, a: PendingActivity): RunningJob | undefined {
+  const type = a.activityType?.name ?? '';
+  const payload = a.heartbeatDetails?.payloads?.[0];
+  if (!REPORTED_RUNNING.has(type) || !payload) return undefined;
+  try {
+    const details = defaultPayloadConverter.fromPayload(payload) as { stage?: unknown };
+    if (typeof details?.stage !== 'string') return undefined;
+    return { workflowId, activityType: type, details } as RunningJob;
+  } catch {
+    return undefined; // details this client cannot decode
+  }
+}
+
+/**
  * The pending activities of these workflows that a user should hear about: those that wait on a task
  * queue for a worker with a free slot (pending and not started; a retry's backoff is not waiting for a
- * slot), each with its queue (from the history's ActivityTaskScheduled event) and who polls it; and those
- * being retried, each with why its last attempt failed.
+ * slot), each with its queue (from the history's ActivityTaskScheduled event) and who polls it; those
+ * being retried, each with why its last attempt failed; and the searches' engine jobs that are running,
+ * with their progress ({@link RunningJob}).
  */
 export async function pendingJobs(
   client: Client,
   workflowIds: readonly string[],
   nowMs: number,
   known: ReadonlyMap<string, { history?: History | undefined; description?: Description }> = new Map(),
-): Promise<{ waiting: WaitingJob[]; retrying: RetryingJob[] }> {
+): Promise<{ waiting: WaitingJob[]; retrying: RetryingJob[]; running: RunningJob[] }> {
   const SCHEDULED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED;
+  const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
   const waiting: WaitingJob[] = [];
   const retrying: RetryingJob[] = [];
+  const running: RunningJob[] = [];
   const pollersOf = new Map<string, Promise<QueuePollers>>();
   for (const workflowId of workflowIds) {
     const handle = client.workflow.getHandle(workflowId);
     const desc = known.get(workflowId)?.description ?? (await handle.describe().catch(() => undefined)); // a search not started yet
     if (desc?.status.name !== 'RUNNING') continue;
+    for (const a of desc.raw.pendingActivities ?? []) {
+      const job = a.state === STARTED ? runningJob(workflowId, a) : undefined;
+      if (job) running.push(job);
+    }
     const isRetry = (a: PendingActivity) => (a.attempt ?? 1) > 1 && !!a.lastFailure;
     const dueAt = (a: PendingActivity) => Number(a.nextAttemptScheduleTime?.seconds ?? 0) * 1000;
     const isDue = (a: PendingActivity) => a.state === SCHEDULED && (dueAt(a) === 0 || dueAt(a) <= nowMs);
@@ -225,7 +259,7 @@ export async function pendingJobs(
       });
     }
   }
-  return { waiting, retrying };
+  return { waiting, retrying, running };
 }
 
 /**
@@ -261,4 +295,40 @@ export function waitingLine(j: WaitingJob): string {
   // A free slot takes a task within milliseconds: one that waited seconds found every slot busy.
   const busy = j.waitingMs >= BUSY_AFTER_MS ? ', all busy' : '';
   return `${head}: ${j.pollers} worker${j.pollers === 1 ? '' : 's'} serve${j.pollers === 1 ? 's' : ''} it with ${j.slots} slot${j.slots === 1 ? '' : 's'}${busy}`;
+}
+
+/**
+ * One line for a running search job, as `campaign status` and `watch` print it: what it is and how far its
+ * last heartbeat said it was.
+ *
+ * @example
+ * runningLine({ activityType: 'measureSensitivity', details: { targetLabel: 't50', stage: 'sensitivity',
+ *   fraction: 0.33, row: 7, rows: 18, layer: 'features.6', ratio: 0.5 }, ... })
+ * // 't50: sensitivity table, row 7 of 18 (features.6 at 0.5)'
+ * runningLine({ activityType: 'scoreCandidate', details: { targetLabel: 't50', attemptIndex: 4, mode: 'recovery',
+ *   rescore: true, steps: 40, stage: 'train', step: 22, ... }, ... })
+ * // 't50: scoring attempt 4 again (finalist, 40-step recovery): step 22 of 40'
+ */
+export function runningLine(j: RunningJob): string {
+  const d = j.details;
+  const target = d.targetLabel ? `${d.targetLabel}: ` : '';
+  if (j.activityType === 'measureSensitivity') {
+    const s = j.details;
+    const where =
+      s.row !== undefined && s.rows !== undefined
+        ? `row ${s.row} of ${s.rows}${s.layer !== undefined && s.ratio !== undefined ? ` (${s.layer} at ${s.ratio})` : ''}`
+        : s.stage;
+    return `${target}sensitivity table, ${where}`;
+  }
+  const c = j.details;
+  const attempt = c.attemptIndex !== undefined ? ` attempt ${c.attemptIndex}` : '';
+  const how =
+    c.mode === 'recovery'
+      ? ` (${c.rescore ? 'finalist, ' : ''}${c.steps !== undefined ? `${c.steps}-step ` : ''}recovery)`
+      : c.mode
+        ? ` (${c.mode})`
+        : '';
+  const where =
+    c.stage === 'train' ? `step ${c.step}${c.steps !== undefined ? ` of ${c.steps}` : ''}` : c.stage;
+  return `${target}scoring${attempt}${c.rescore ? ' again' : ''}${how}: ${where}`;
 }

@@ -5,9 +5,11 @@ import {
   missingWorkers,
   POLLER_STALE_MS,
   retryingLine,
+  runningLine,
   startHint,
   waitingLine,
   type RetryingJob,
+  type RunningJob,
   type WaitingJob,
 } from '../../src/client/worker-presence';
 
@@ -119,3 +121,69 @@ test.each([
     'profileModel (attempt 2, next try in 1 s): the last try failed: engine score: warm engine exited (code 3, signal null)',
   ],
 ])('retrying line: %s', (_case, j, line) => expect(retryingLine(j)).toBe(line));
+
+const score = (
+  over: Partial<Extract<RunningJob, { activityType: 'scoreCandidate' }>['details']>,
+): RunningJob => ({
+  workflowId: 'c1/t50',
+  activityType: 'scoreCandidate',
+  details: {
+    targetLabel: 't50',
+    attemptIndex: 4,
+    mode: 'zero-shot',
+    stage: 'recalibrating',
+    fraction: null,
+    step: 0,
+    checkpoints: [],
+    ...over,
+  },
+});
+
+test.each<[string, RunningJob, string]>([
+  [
+    'the sensitivity table at its seventh row',
+    {
+      workflowId: 'c1/t50',
+      activityType: 'measureSensitivity',
+      details: {
+        targetLabel: 't50',
+        stage: 'sensitivity',
+        fraction: 6 / 18,
+        row: 7,
+        rows: 18,
+        layer: 'features.6',
+        ratio: 0.5,
+      },
+    },
+    't50: sensitivity table, row 7 of 18 (features.6 at 0.5)',
+  ],
+  [
+    'the sensitivity table before its first row',
+    {
+      workflowId: 'c1/t50',
+      activityType: 'measureSensitivity',
+      details: { targetLabel: 't50', stage: 'calibrating', fraction: null },
+    },
+    't50: sensitivity table, calibrating',
+  ],
+  ['a zero-shot score', score({}), 't50: scoring attempt 4 (zero-shot): recalibrating'],
+  [
+    'a recovery, mid-way',
+    score({ mode: 'recovery', steps: 50, stage: 'train', step: 22, fraction: 0.44 }),
+    't50: scoring attempt 4 (50-step recovery): step 22 of 50',
+  ],
+  [
+    "a finalist's second score",
+    score({ mode: 'recovery', rescore: true, steps: 40, stage: 'train', step: 40, fraction: 1 }),
+    't50: scoring attempt 4 again (finalist, 40-step recovery): step 40 of 40',
+  ],
+  [
+    "a worker older than the job's fields",
+    {
+      workflowId: 'c1/t50',
+      activityType: 'scoreCandidate',
+      details: { stage: 'train', fraction: 0.1, step: 3, checkpoints: [] },
+    },
+    'scoring: step 3',
+  ],
+])('running line: %s', (_case, j, line) => expect(runningLine(j)).toBe(line));

@@ -1,0 +1,111 @@
+// What `campaign status` and `watch` say while a search's engine job runs: the job and the progress its last
+// heartbeat brought. On the real dev server, S3 store and engine; the engine's score job is held at its start
+// by a failpoint (AP_ENGINE_FAILPOINTS) for longer than the heartbeat throttle (16 s for the scoring preset's
+// 20 s timeout), so the server is known to hold the beat the activity sent while it waits: `starting`.
+import { createAgents } from '../../src/agents';
+import { CampaignClient } from '../../src/client/campaign-client';
+import { runningLine } from '../../src/client/worker-presence';
+import { defaultEngineLocation } from '../../src/engine/engine-paths';
+import { WarmEngine } from '../../src/engine/engine-process';
+import { searchWorkflowId } from '../../src/workflows/definitions';
+import {
+  denseDemocnn,
+  realEngines,
+  startTestWorkers,
+  tempDir,
+  testId,
+  testStore,
+  type TestWorkers,
+} from '../support/test-env';
+import { waitFor } from '../support/worker-process';
+import { cli } from './run-cli';
+
+/** How long the engine holds every score job before it starts. */
+const HOLD_S = 30;
+
+describe('a running search job in status and watch (real dev server, S3 and engine)', () => {
+  const engines = realEngines();
+  const held = new WarmEngine(defaultEngineLocation(process.env.AP_ENGINE_PYTHON), {
+    env: { AP_ENGINE_FAILPOINTS: `score=${HOLD_S}` },
+  });
+  let env: TestWorkers;
+
+  beforeAll(async () => {
+    const store = testStore();
+    env = await startTestWorkers({
+      store,
+      engine: held,
+      oneShotEngine: engines.oneShotEngine,
+      agents: createAgents({ store }),
+      workDir: tempDir(),
+    });
+  }, 5 * 60_000);
+
+  afterAll(async () => {
+    await env?.stop();
+    await held.close();
+    await engines.engine.close();
+  });
+
+  test(
+    'status names the candidate being scored, its mode and where its engine job is',
+    async () => {
+      const dense = await denseDemocnn(engines.oneShotEngine, 20);
+      const campaigns = new CampaignClient(env.client);
+      const { campaignId } = await campaigns.start(
+        {
+          model: { name: 'democnn', numClasses: 10, weights: dense.weights },
+          targets: [{ fraction: 0.5, band: '-5%..+1%', label: 'half' }],
+          search: {
+            agent: 'solver',
+            maxIterations: 30,
+            candidates: 1,
+            scoring: 'zero-shot',
+            scoreImages: 64,
+          },
+          dataset: { root: dense.dataset, calibrationBatches: 1, calibrationBatchSize: 16 },
+          deployment: { enabled: false },
+        },
+        { campaignId: testId('running') },
+      );
+      try {
+        // The first in-band attempt is scored: its job is held, and after the throttle the server has its beat.
+        const job = await waitFor(
+          'a held score job past the heartbeat throttle',
+          (HOLD_S + 20) * 1000,
+          async () => {
+            const d = await campaigns.describe(campaignId);
+            return d.running.find(
+              (j) => j.activityType === 'scoreCandidate' && j.details.stage === 'starting',
+            );
+          },
+        );
+        expect(job.workflowId).toBe(searchWorkflowId(campaignId, 'half'));
+        const log = await campaigns.log(campaignId);
+        const inBand = log[0]!.attempts.filter((a) => a.inBand);
+        expect(inBand.length).toBeGreaterThanOrEqual(1);
+        const line = `half: scoring attempt ${inBand[0]!.index} (zero-shot): starting`;
+        expect(runningLine(job)).toBe(line);
+        // What the user sees.
+        const status = await cli('campaign', 'status', campaignId);
+        expect(status.out).toContain(`\nrunning: ${line}\n`);
+        // watch prints it in its frames (one a second) until the campaign ends: cancelled after a few.
+        const watching = cli('campaign', 'watch', campaignId);
+        await new Promise((r) => setTimeout(r, 3000));
+        await campaigns.cancel(campaignId);
+        const watched = await watching;
+        expect(watched.out).toContain(`\nrunning: ${line}\n`);
+      } finally {
+        await campaigns.cancel(campaignId).catch(() => undefined);
+      }
+      // Once the campaign has ended, nothing is said to be running.
+      await waitFor('the campaign to end', 60_000, async () =>
+        (await campaigns.status(campaignId)) !== 'RUNNING' ? true : undefined,
+      );
+      expect((await campaigns.describe(campaignId)).running).toEqual([]);
+      const after = await cli('campaign', 'status', campaignId);
+      expect(after.out).not.toContain('running:');
+    },
+    4 * 60_000,
+  );
+});
