@@ -373,7 +373,10 @@ export function parseNewValArgs(argv: readonly string[]): Args {
   };
 }
 
-/** The run's folders in WORK: its dataset, its dense model, its fine-tunes; throws naming each one missing. */
+/**
+ * The run's folders in WORK: its dataset, its dense model, its fine-tunes (MODEL's only: a WORK may hold
+ * another model's too); throws naming each one missing.
+ */
 export function runFolders(a: Args): { dataset: string; dense: string; fineTunes: string[] } {
   const list = (re: RegExp) =>
     fs.existsSync(a.work)
@@ -392,8 +395,12 @@ export function runFolders(a: Args): { dataset: string; dense: string; fineTunes
     fs.existsSync(ftRoot) ? null : 'no ft/ folder of final fine-tunes',
   ].filter((x): x is string => x !== null);
   if (missing.length) throw new Error(`WORK ${a.work}: ${missing.join('; ')}`);
+  // WORK/ft holds the fine-tunes of every model run there: MODEL's are named `<model>-...` (baselines) or
+  // `bench-acc-<id>-<model>-...` (campaign candidates).
+  const ofModel = new RegExp(`(^|-)${a.model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-`);
   const fineTunes = fs
     .readdirSync(ftRoot)
+    .filter((f) => ofModel.test(f))
     .sort()
     .map((f) => path.join(ftRoot, f))
     .filter((d) => fs.statSync(d).isDirectory());

@@ -305,6 +305,8 @@ describe('bench/accuracy-new-val on a run of the real engine', () => {
   });
 
   test("evaluates each final model on the run's val and on the new images, with the fine-tune's key", async () => {
+    // Another model's fine-tune in the same WORK (not a democnn: profiling it as one would fail) is not MODEL's.
+    fs.mkdirSync(path.join(work, 'ft', 'bench-acc-t-mobilenet_v2-0.5-default-a1-s0'), { recursive: true });
     const lines: NewValLine[] = [];
     await runNewVal(parseNewValArgs([work, '3', '2', '3', 'democnn']), engine, (l) => lines.push(l));
     expect(lines.map((l) => [l.folder, l.split, l.count])).toEqual([
