@@ -166,25 +166,33 @@ export interface RetryingJob {
  * (heartbeats are throttled: seconds to tens of seconds old): the sensitivity table or a candidate's score.
  * The final fine-tune has its own line (`fineTuneLine`).
  */
-export type RunningJob =
-  | { workflowId: string; activityType: 'measureSensitivity'; details: SensitivityHeartbeat }
-  | { workflowId: string; activityType: 'scoreCandidate'; details: ScoreHeartbeat };
+export type RunningJob = (
+  | { activityType: 'measureSensitivity'; details: SensitivityHeartbeat }
+  | { activityType: 'scoreCandidate'; details: ScoreHeartbeat }
+) & {
+  workflowId: string;
+  /** How long before the description the server got that heartbeat, when it says (never below 0). */
+  heartbeatAgeMs?: number;
+};
 
 /** The activities {@link RunningJob} reports. */
 const REPORTED_RUNNING = new Set(['measureSensitivity', 'scoreCandidate']);
 
 /** `a`'s heartbeat details as a {@link RunningJob}, when it is one that reports and they decode. */
-function runningJob(workflowId: string, a: PendingActivity): RunningJob | undefined {
+function runningJob(workflowId: string, a: PendingActivity, nowMs: number): RunningJob | undefined {
   const type = a.activityType?.name ?? '';
   const payload = a.heartbeatDetails?.payloads?.[0];
   if (!REPORTED_RUNNING.has(type) || !payload) return undefined;
+  let details: { stage?: unknown };
   try {
-    const details = defaultPayloadConverter.fromPayload(payload) as { stage?: unknown };
-    if (typeof details?.stage !== 'string') return undefined;
-    return { workflowId, activityType: type, details } as RunningJob;
+    details = defaultPayloadConverter.fromPayload(payload);
   } catch {
     return undefined; // details this client cannot decode
   }
+  if (typeof details?.stage !== 'string') return undefined;
+  const beatSeconds = Number(a.lastHeartbeatTime?.seconds ?? 0);
+  const age = beatSeconds > 0 ? { heartbeatAgeMs: Math.max(0, nowMs - beatSeconds * 1000) } : {};
+  return { workflowId, activityType: type, details, ...age } as RunningJob;
 }
 
 /**
@@ -211,7 +219,7 @@ export async function pendingJobs(
     const desc = known.get(workflowId)?.description ?? (await handle.describe().catch(() => undefined)); // a search not started yet
     if (desc?.status.name !== 'RUNNING') continue;
     for (const a of desc.raw.pendingActivities ?? []) {
-      const job = a.state === STARTED ? runningJob(workflowId, a) : undefined;
+      const job = a.state === STARTED ? runningJob(workflowId, a, nowMs) : undefined;
       if (job) running.push(job);
     }
     const isRetry = (a: PendingActivity) => (a.attempt ?? 1) > 1 && !!a.lastFailure;
@@ -298,18 +306,26 @@ export function waitingLine(j: WaitingJob): string {
 }
 
 /**
- * One line for a running search job, as `campaign status` and `watch` print it: what it is and how far its
- * last heartbeat said it was.
+ * One line for a running search job, as `campaign status` and `watch` print it: what it is, how far its last
+ * heartbeat said it was, and how old that heartbeat is when it is 1 s or more (the SDK throttles heartbeats).
  *
  * @example
  * runningLine({ activityType: 'measureSensitivity', details: { targetLabel: 't50', stage: 'sensitivity',
  *   fraction: 0.33, row: 7, rows: 18, layer: 'features.6', ratio: 0.5 }, ... })
  * // 't50: sensitivity table, row 7 of 18 (features.6 at 0.5)'
  * runningLine({ activityType: 'scoreCandidate', details: { targetLabel: 't50', attemptIndex: 4, mode: 'recovery',
- *   rescore: true, steps: 40, stage: 'train', step: 22, ... }, ... })
- * // 't50: scoring attempt 4 again (finalist, 40-step recovery): step 22 of 40'
+ *   rescore: true, steps: 40, stage: 'train', step: 22, ... }, heartbeatAgeMs: 12_300, ... })
+ * // 't50: scoring attempt 4 again (finalist, 40-step recovery): step 22 of 40 (12 s ago)'
  */
 export function runningLine(j: RunningJob): string {
+  const age =
+    j.heartbeatAgeMs !== undefined && j.heartbeatAgeMs >= 1000
+      ? ` (${Math.round(j.heartbeatAgeMs / 1000)} s ago)`
+      : '';
+  return `${runningWhat(j)}${age}`;
+}
+
+function runningWhat(j: RunningJob): string {
   const d = j.details;
   const target = d.targetLabel ? `${d.targetLabel}: ` : '';
   if (j.activityType === 'measureSensitivity') {

@@ -4,7 +4,7 @@
 // 20 s timeout), so the server is known to hold the beat the activity sent while it waits: `starting`.
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
-import { runningLine } from '../../src/client/worker-presence';
+import { runningLine, type RunningJob } from '../../src/client/worker-presence';
 import { defaultEngineLocation } from '../../src/engine/engine-paths';
 import { WarmEngine } from '../../src/engine/engine-process';
 import { searchWorkflowId } from '../../src/workflows/definitions';
@@ -19,6 +19,8 @@ import {
 } from '../support/test-env';
 import { waitFor } from '../support/worker-process';
 import { cli } from './run-cli';
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** How long the engine holds every score job before it starts. */
 const HOLD_S = 30;
@@ -85,16 +87,22 @@ describe('a running search job in status and watch (real dev server, S3 and engi
         const inBand = log[0]!.attempts.filter((a) => a.inBand);
         expect(inBand.length).toBeGreaterThanOrEqual(1);
         const line = `half: scoring attempt ${inBand[0]!.index} (zero-shot): starting`;
-        expect(runningLine(job)).toBe(line);
+        // The line, and the age of the beat the server holds: within the hold.
+        const { heartbeatAgeMs, ...beat } = job;
+        expect(runningLine(beat as RunningJob)).toBe(line);
+        expect(heartbeatAgeMs).toBeGreaterThanOrEqual(0);
+        expect(heartbeatAgeMs).toBeLessThan(HOLD_S * 1000);
+        // What status and watch print: the line, with the beat's age once it is a second or more.
+        const printed = new RegExp(`\\nrunning: ${escapeRe(line)}( \\(\\d+ s ago\\))?\\n`);
         // What the user sees.
         const status = await cli('campaign', 'status', campaignId);
-        expect(status.out).toContain(`\nrunning: ${line}\n`);
+        expect(status.out).toMatch(printed);
         // watch prints it in its frames (one a second) until the campaign ends: cancelled after a few.
         const watching = cli('campaign', 'watch', campaignId);
         await new Promise((r) => setTimeout(r, 3000));
         await campaigns.cancel(campaignId);
         const watched = await watching;
-        expect(watched.out).toContain(`\nrunning: ${line}\n`);
+        expect(watched.out).toMatch(printed);
       } finally {
         await campaigns.cancel(campaignId).catch(() => undefined);
       }

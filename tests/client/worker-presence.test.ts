@@ -178,6 +178,16 @@ test.each<[string, RunningJob, string]>([
     't50: scoring attempt 4 again (finalist, 40-step recovery): step 40 of 40',
   ],
   [
+    'a heartbeat the server got 12.3 s before the description',
+    { ...score({ mode: 'recovery', steps: 40, stage: 'train', step: 22 }), heartbeatAgeMs: 12_300 },
+    't50: scoring attempt 4 (40-step recovery): step 22 of 40 (12 s ago)',
+  ],
+  [
+    'one under a second old: no age',
+    { ...score({}), heartbeatAgeMs: 999 },
+    't50: scoring attempt 4 (zero-shot): recalibrating',
+  ],
+  [
     "a worker older than the job's fields",
     {
       workflowId: 'c1/t50',
