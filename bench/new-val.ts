@@ -397,10 +397,10 @@ export function runFolders(a: Args): { dataset: string; dense: string; fineTunes
   if (missing.length) throw new Error(`WORK ${a.work}: ${missing.join('; ')}`);
   // WORK/ft holds the fine-tunes of every model run there: MODEL's are named `<model>-...` (baselines) or
   // `bench-acc-<id>-<model>-...` (campaign candidates).
-  const ofModel = new RegExp(`(^|-)${a.model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-`);
+  const ofModel = (f: string) => f.startsWith(`${a.model}-`) || f.includes(`-${a.model}-`);
   const fineTunes = fs
     .readdirSync(ftRoot)
-    .filter((f) => ofModel.test(f))
+    .filter(ofModel)
     .sort()
     .map((f) => path.join(ftRoot, f))
     .filter((d) => fs.statSync(d).isDirectory());

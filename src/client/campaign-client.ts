@@ -40,6 +40,8 @@ import {
   type History,
   startHint,
   isServed,
+  lastHeartbeat,
+  type PendingActivity,
   type RetryingJob,
   type RunningJob,
   type WaitingJob,
@@ -650,18 +652,14 @@ export class CampaignClient {
   }
 }
 
-type PendingActivity = NonNullable<
-  Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['describe']>>['raw']['pendingActivities']
->[number];
-
 function fineTunesOf(pending: readonly PendingActivity[], history: History): WatchFrame['finetunes'] {
   return pending.flatMap((a) => {
-    const p = a.heartbeatDetails?.payloads?.[0];
-    if (a.activityType?.name !== 'fineTune' || !p) return [];
+    const heartbeat = a.activityType?.name === 'fineTune' ? lastHeartbeat(a) : undefined;
+    if (heartbeat === undefined) return [];
     return [
       {
         targetLabel: scheduledTarget(history, a.activityId ?? ''),
-        heartbeat: defaultPayloadConverter.fromPayload(p) as FineTuneHeartbeat,
+        heartbeat: heartbeat as FineTuneHeartbeat,
       },
     ];
   });

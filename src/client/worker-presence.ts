@@ -128,7 +128,7 @@ export interface WaitingJob {
 
 export type History = Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>;
 type Description = Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['describe']>>;
-type PendingActivity = NonNullable<Description['raw']['pendingActivities']>[number];
+export type PendingActivity = NonNullable<Description['raw']['pendingActivities']>[number];
 
 function scheduledEvent(history: History, activityId: string) {
   return (history.events ?? []).find((e) => e.activityTaskScheduledEventAttributes?.activityId === activityId)
@@ -178,17 +178,22 @@ export type RunningJob = (
 /** The activities {@link RunningJob} reports. */
 const REPORTED_RUNNING = new Set(['measureSensitivity', 'scoreCandidate']);
 
-/** `a`'s heartbeat details as a {@link RunningJob}, when it is one that reports and they decode. */
-function runningJob(workflowId: string, a: PendingActivity, nowMs: number): RunningJob | undefined {
-  const type = a.activityType?.name ?? '';
+/** The details of a pending activity's last heartbeat, when it has one this client can decode. */
+export function lastHeartbeat(a: PendingActivity): unknown {
   const payload = a.heartbeatDetails?.payloads?.[0];
-  if (!REPORTED_RUNNING.has(type) || !payload) return undefined;
-  let details: { stage?: unknown };
+  if (!payload) return undefined;
   try {
-    details = defaultPayloadConverter.fromPayload(payload);
+    return defaultPayloadConverter.fromPayload(payload);
   } catch {
     return undefined; // details this client cannot decode
   }
+}
+
+/** `a`'s heartbeat details as a {@link RunningJob}, when it is one that reports and they decode. */
+function runningJob(workflowId: string, a: PendingActivity, nowMs: number): RunningJob | undefined {
+  const type = a.activityType?.name ?? '';
+  if (!REPORTED_RUNNING.has(type)) return undefined;
+  const details = lastHeartbeat(a) as { stage?: unknown } | undefined;
   if (typeof details?.stage !== 'string') return undefined;
   const beatSeconds = Number(a.lastHeartbeatTime?.seconds ?? 0);
   const age = beatSeconds > 0 ? { heartbeatAgeMs: Math.max(0, nowMs - beatSeconds * 1000) } : {};
