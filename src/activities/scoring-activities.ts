@@ -4,7 +4,12 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ArtifactRef } from '../core/artifact-ref';
 import type { CandidateScore } from '../core/attempt';
-import { recoveryPlan, recoveryPlanByEpochs, type RecoveryPlan } from '../core/attempt-selection';
+import {
+  finalistsPlan,
+  recoveryPlan,
+  recoveryPlanByEpochs,
+  type RecoveryPlan,
+} from '../core/attempt-selection';
 import {
   FinetuneConfigSchema,
   SCORING_DEFAULTS,
@@ -97,6 +102,11 @@ export interface PlanRecoveryInput {
   rescore?: { top: number; steps: number };
   /** `search.recovery.batchSize`: the plan says how many of its steps make an epoch of `train/` (needed with `epochs`). */
   batchSize?: number;
+  /**
+   * A zero-shot first stage: `share` (`rescore.maxShare`) caps the finalists' `rescore` alone
+   * (core/attempt-selection `finalistsPlan`); the candidates take no recovery.
+   */
+  finalistsOnly?: boolean;
 }
 
 /** The sensitivity table: small enough for history; the full engine answer is stored as `table`. */
@@ -325,6 +335,7 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
      * Less than one step each is a config failure naming the field, before any candidate is pruned. Or
      * `search.recovery.epochs`: that many epochs of the `train/` images (the engine's count) at the recovery's
      * batch size, each; a batch larger than the split, or more steps than a recovery may take, fails so too.
+     * Or, `finalistsOnly`, a zero-shot first stage's finalists within `rescore.maxShare` of the final fine-tune.
      */
     async planRecovery(input: PlanRecoveryInput): Promise<RecoveryPlan> {
       const ctx = Context.current();
@@ -355,7 +366,11 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
         throw toActivityFailure(err);
       }
       const out = parseEngineResult('finetune-plan', FinetunePlanResultSchema, raw);
+      const train =
+        input.batchSize !== undefined ? { images: out.images, batchSize: input.batchSize } : undefined;
       try {
+        if (input.finalistsOnly && input.rescore)
+          return finalistsPlan(input.share!, out.totalSteps, input.candidates, input.rescore, train);
         if (byEpochs)
           return recoveryPlanByEpochs(
             input.epochs!,
@@ -363,13 +378,7 @@ export function createScoringActivities(deps: ActivityDeps, options: ScoringOpti
             { images: out.images, batchSize: input.batchSize ?? SCORING_DEFAULTS.recovery.batchSize },
             input.rescore,
           );
-        return recoveryPlan(
-          input.share!,
-          out.totalSteps,
-          input.candidates,
-          input.rescore,
-          input.batchSize !== undefined ? { images: out.images, batchSize: input.batchSize } : undefined,
-        );
+        return recoveryPlan(input.share!, out.totalSteps, input.candidates, input.rescore, train);
       } catch (err) {
         throw ApplicationFailure.nonRetryable((err as Error).message, FailureTypes.config);
       }

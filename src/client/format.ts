@@ -98,6 +98,7 @@ export function finalistsLine(l: {
  * @example
  * // t: democnn -> 13.7 M MACs, band -5%..+1% (converged, 9 attempts, kept #7 (the lowest score loss))
  * // t: democnn -> 13.7 M MACs, band -5%..+1% (converged, 13 attempts, 6 scored with 240 fine-tune steps, kept #10)
+ * // scored with no training: t: ... (converged, 10 attempts, 6 scored zero-shot, kept #8)
  * // with finalists scored again (search.recovery.rescore):
  * // t: ... (converged, 13 attempts, 6 scored and 3 finalists again with 240 fine-tune steps, kept #10 (the best second score))
  */
@@ -117,7 +118,9 @@ export function logHeading(l: {
     : '';
   const scoring = cost.scoringSteps
     ? `, ${cost.scored} scored${finalists} with ${int(cost.scoringSteps)} fine-tune steps`
-    : '';
+    : cost.scored
+      ? `, ${cost.scored} scored zero-shot`
+      : '';
   const which = cost.rescored
     ? l.result?.rankBy === 'loss'
       ? ' (the lowest second-score loss)'
@@ -318,10 +321,11 @@ export function exportCsv(rows: readonly ExportRow[]): string {
  * // with a dataset and no search choices:
  * // search: solver, up to 10 iterations: up to 6 in-band candidates, a stage allocation from a sensitivity
  * //   table at 0.5 among the shapes; each scored zero-shot on a train/ slice, the best 3 again after 40
- * //   recovery steps each
+ * //   recovery steps each within 10% of the final fine-tune's steps (with a `finetune`: fewer steps, fewer
+ * //   finalists or none on a short one, core/attempt-selection `finalistsPlan`)
  * (Up to: a shape the solver cannot bring into the band, or that the engine refuses, is given up.)
  */
-export function searchPlanLine(config: Pick<CampaignConfig, 'search' | 'dataset'>): string {
+export function searchPlanLine(config: Pick<CampaignConfig, 'search' | 'dataset' | 'finetune'>): string {
   const s = config.search;
   const head = `search: ${s.agent}, up to ${s.maxIterations} iterations: `;
   const collected =
@@ -345,8 +349,12 @@ export function searchPlanLine(config: Pick<CampaignConfig, 'search' | 'dataset'
     s.scoring === 'recovery'
       ? `each scored on a train/ slice after a recovery of ${length}`
       : 'each scored zero-shot on a train/ slice';
+  const cap =
+    r?.rescore?.maxShare !== undefined && s.scoring !== 'recovery' && config.finetune
+      ? ` within ${+(r.rescore.maxShare * 100).toFixed(2)}% of the final fine-tune's steps`
+      : '';
   const again = r?.rescore
-    ? `, the best ${r.rescore.top} again after ${r.rescore.steps} recovery steps each`
+    ? `, the best ${r.rescore.top} again after ${r.rescore.steps} recovery steps each${cap}`
     : '';
   const by = s.rankBy === 'loss' ? ', kept by the lowest held-out loss' : '';
   return `${head}${collected}${table}; ${first}${again}${by}`;

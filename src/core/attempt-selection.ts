@@ -340,7 +340,16 @@ export interface RecoveryPlan {
    * held-out scoring slice, a little smaller. Absent in plans recorded before it.
    */
   epoch?: { images: number; batchSize: number; steps: number };
+  /**
+   * A zero-shot first stage capped by `search.recovery.rescore.maxShare` ({@link finalistsPlan}): the candidates
+   * take no recovery (`steps` 0), `share` is the cap and `rescore` what it leaves of the finalists' recovery
+   * `asked` (absent where not even 2 finalists fit: the zero-shot scores decide).
+   */
+  zeroShot?: { asked: { top: number; steps: number } };
 }
+
+/** The fewest recovery steps a capped finalist gets: on the benches a 10-step score ranked as a 40-step one did. */
+export const MIN_FINALIST_STEPS = 10;
 
 /**
  * Each candidate's recovery steps for a scoring budget of `share` of a final fine-tune of `finalSteps`
@@ -384,6 +393,40 @@ export function recoveryPlan(
     steps,
     ...(rescore ? { rescore } : {}),
     ...(train && train.images >= train.batchSize ? { epoch: trainEpoch(train) } : {}),
+  };
+}
+
+/**
+ * The finalists' recovery of a zero-shot first stage within `share` of a final fine-tune of `finalSteps` steps
+ * (`search.recovery.rescore.maxShare`): the `asked` `top x steps` where they fit; else fewer steps each, down to
+ * {@link MIN_FINALIST_STEPS} (or `asked.steps` if lower); then fewer finalists; none where not even 2 fit (one
+ * finalist changes nothing), and the zero-shot scores decide. Never throws: a short fine-tune is no error.
+ *
+ * @example
+ * finalistsPlan(0.1, 2_442, 6, { top: 3, steps: 40 }) // rescore { top: 3, steps: 40 }: 120 of a 244-step budget
+ * finalistsPlan(0.1, 250, 6, { top: 3, steps: 40 })   // rescore { top: 2, steps: 12 }: 24 of 25
+ * finalistsPlan(0.1, 37, 6, { top: 3, steps: 40 })    // no rescore: a 3-step budget
+ */
+export function finalistsPlan(
+  share: number,
+  finalSteps: number,
+  candidates: number,
+  asked: { top: number; steps: number },
+  train?: { images: number; batchSize: number },
+): RecoveryPlan {
+  // The small epsilon keeps an exact product (0.1 x 250) from flooring below by rounding.
+  const budget = Math.floor(share * finalSteps + 1e-9);
+  const fewest = Math.min(asked.steps, MIN_FINALIST_STEPS);
+  const top = Math.min(asked.top, Math.floor(budget / fewest));
+  const steps = Math.min(asked.steps, Math.floor(budget / Math.max(top, 1)));
+  return {
+    share,
+    finalSteps,
+    candidates,
+    steps: 0,
+    ...(top >= 2 ? { rescore: { top, steps } } : {}),
+    ...(train && train.images >= train.batchSize ? { epoch: trainEpoch(train) } : {}),
+    zeroShot: { asked: { top: asked.top, steps: asked.steps } },
   };
 }
 
@@ -443,11 +486,13 @@ export function recoveryPlanByEpochs(
  * candidates, then 3 finalists again with 320 steps each (0.51 epoch) (an epoch ...)`.
  */
 export function recoveryPlanNote(plan: RecoveryPlan): string {
-  const { share, finalSteps, epochs, candidates, steps, rescore, epoch } = plan;
+  const { share, finalSteps, epochs, candidates, steps, rescore, epoch, zeroShot } = plan;
   const of = (n: number) => `${+(n / epoch!.steps).toFixed(2)} epoch`;
   const anEpoch = epoch
     ? `an epoch of the ${epoch.images} train/ images is ${epoch.steps} steps at batch ${epoch.batchSize}`
     : '';
+  if (zeroShot)
+    return zeroShotPlanNote({ share: share ?? 0, finalSteps: finalSteps ?? 0, rescore, ...zeroShot });
   if (epochs !== undefined)
     return (
       `recovery scoring: ${epochs} epoch of train/ per candidate, ${steps} steps each over ${candidates} candidates` +
@@ -463,6 +508,34 @@ export function recoveryPlanNote(plan: RecoveryPlan): string {
   return rescore
     ? `${head}: ${rescore.top} finalists again with ${rescore.steps} steps each, the rest over ${candidates} candidates, ${steps} steps each${tail}`
     : `${head} over ${candidates} candidates, ${steps} steps each${tail}`;
+}
+
+/**
+ * {@link recoveryPlanNote} of a capped zero-shot first stage ({@link finalistsPlan}): `zero-shot scoring, then 3
+ * finalists again with 40 steps each: 120 steps, 4.9% of the final fine-tune's 2442 steps (at most 10%)`;
+ * trimmed: `..., then 2 finalists again with 12 steps each (3 x 40 asked): 24 steps, 9.6% of the final
+ * fine-tune's 250 steps (at most 10%)`; none: `zero-shot scoring decides: 10% of the final fine-tune's 37 steps
+ * is 3 steps, under 2 finalists x 10 recovery steps`.
+ */
+function zeroShotPlanNote(p: {
+  share: number;
+  finalSteps: number;
+  rescore?: { top: number; steps: number } | undefined;
+  asked: { top: number; steps: number };
+}): string {
+  const pct = (x: number, digits: number) => `${+(x * 100).toFixed(digits)}%`;
+  const of = `the final fine-tune's ${p.finalSteps} steps`;
+  if (!p.rescore) {
+    const fewest = Math.min(p.asked.steps, MIN_FINALIST_STEPS);
+    return `zero-shot scoring decides: ${pct(p.share, 2)} of ${of} is ${Math.floor(p.share * p.finalSteps + 1e-9)} steps, under 2 finalists x ${fewest} recovery steps`;
+  }
+  const { top, steps } = p.rescore;
+  const trimmed = top !== p.asked.top || steps !== p.asked.steps;
+  return (
+    `zero-shot scoring, then ${top} finalists again with ${steps} steps each` +
+    (trimmed ? ` (${p.asked.top} x ${p.asked.steps} asked)` : '') +
+    `: ${top * steps} steps, ${pct((top * steps) / p.finalSteps, 1)} of ${of} (at most ${pct(p.share, 2)})`
+  );
 }
 
 /** The finalists of a two-stage scoring, once the search chose them: their attempts, and the second recovery's steps. */

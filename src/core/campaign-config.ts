@@ -94,6 +94,15 @@ export const RescoreConfigSchema = z
     top: z.number().int().min(2).max(50),
     /** Recovery steps of each finalist's second score. */
     steps: z.number().int().min(1).max(MAX_RECOVERY_STEPS),
+    /**
+     * A zero-shot first stage's cap: the finalists' recoveries together take at most this share of the final
+     * fine-tune's steps (`finetune`, counted on `dataset.root/train` when the campaign starts). Where `top x
+     * steps` is more, fewer steps each (not under 10, or `steps` if lower), then fewer finalists, and none
+     * where not even 2 fit: the zero-shot scores decide (core/attempt-selection `finalistsPlan`). Without `finetune` there is no
+     * final fine-tune to cap against and the finalists get `steps`. With `scoring: 'recovery'` the budget is
+     * `recovery.share`. @default 0.1 in {@link DATASET_SEARCH_DEFAULTS}, else no cap
+     */
+    maxShare: z.number().gt(0).max(1).optional(),
   })
   .strict();
 export type RescoreConfig = z.infer<typeof RescoreConfigSchema>;
@@ -245,7 +254,14 @@ export const SearchConfigSchema = z
             path: ['recovery', field],
             message: `with scoring: 'zero-shot' the first scores have no recovery: remove recovery.${field} (the finalists' length is recovery.rescore.steps), or set scoring: 'recovery'`,
           });
-    } else if (s.recovery && s.scoring !== 'recovery')
+    } else if (s.recovery?.rescore?.maxShare !== undefined && s.scoring === 'recovery')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['recovery', 'rescore', 'maxShare'],
+        message:
+          "caps the finalists of a zero-shot first stage: with scoring: 'recovery' set the whole scoring's budget as recovery.share instead",
+      });
+    else if (s.recovery && s.scoring !== 'recovery')
       ctx.addIssue({
         code: 'custom',
         path: ['recovery'],
@@ -385,12 +401,14 @@ const CampaignConfigObjectSchema = z
  * that kept the most accurate model on the accuracy benches (bench/RESULTS.md, "The search's defaults with a
  * dataset"): six in-band candidates, a stage allocation among them from a sensitivity table measured at 0.5,
  * each candidate scored zero-shot and the best three again after a 40-step recovery at the benches' lr 0.002
- * (the recovery's own default, 0.001, is for a recovery a user sets).
+ * (the recovery's own default, 0.001, is for a recovery a user sets). The finalists' steps stay within 10 % of
+ * the final fine-tune's (the issue's cost goal; 120 of the benches' 2,442): a short fine-tune gets fewer, or
+ * none and the zero-shot scores decide (`rescore.maxShare`).
  */
 export const DATASET_SEARCH_DEFAULTS = {
   candidates: 6,
   sensitivity: { ratios: [0.5] },
-  recovery: { lr: 0.002, rescore: { top: 3, steps: 40 } },
+  recovery: { lr: 0.002, rescore: { top: 3, steps: 40, maxShare: 0.1 } },
 } as const;
 
 /**
@@ -404,7 +422,8 @@ export const DATASET_SEARCH_DEFAULTS = {
  *
  * @example
  * withDatasetSearchDefaults({ model, targets, dataset: { root: 'd' } }).search
- * // { candidates: 6, sensitivity: { ratios: [0.5] }, recovery: { lr: 0.002, rescore: { top: 3, steps: 40 } } }
+ * // { candidates: 6, sensitivity: { ratios: [0.5] },
+ * //   recovery: { lr: 0.002, rescore: { top: 3, steps: 40, maxShare: 0.1 } } }
  * // (scoring stays unset: zero-shot, the default, is the first stage)
  */
 export function withDatasetSearchDefaults(raw: unknown): unknown {
@@ -424,7 +443,14 @@ export function withDatasetSearchDefaults(raw: unknown): unknown {
     candidates >= 3
   ) {
     const { lr, rescore } = DATASET_SEARCH_DEFAULTS.recovery;
-    filled.recovery = { lr, rescore: { top: Math.min(rescore.top, candidates - 1), steps: rescore.steps } };
+    filled.recovery = {
+      lr,
+      rescore: {
+        top: Math.min(rescore.top, candidates - 1),
+        steps: rescore.steps,
+        maxShare: rescore.maxShare,
+      },
+    };
   }
   return { ...raw, search: filled };
 }

@@ -214,6 +214,8 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
   // (no earlier history has one) schedule it.
   let recovery: { steps: number; batchSize: number; lr: number } | undefined;
   let recoveryPlanned: RecoveryPlan | undefined;
+  // The finalists' second scores (search.recovery.rescore), as planned.
+  let finalists: { top: number; steps: number } | undefined = search.recovery?.rescore;
   if (search.scoring === 'recovery') {
     const given: {
       steps?: number | undefined;
@@ -249,9 +251,27 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
       lr,
     };
   } else if (search.recovery?.rescore) {
-    // A zero-shot first stage: the finalists' recovery alone, its length rescore.steps.
+    // A zero-shot first stage: the finalists' recovery alone, its length rescore.steps; with rescore.maxShare
+    // (no earlier history has one) and a final fine-tune, within that share of its steps, or none.
     const { batchSize, lr, rescore } = search.recovery;
-    recovery = { steps: rescore.steps, batchSize, lr };
+    if (rescore.maxShare !== undefined && config.finetune && config.dataset) {
+      try {
+        recoveryPlanned = await planRecovery({
+          dataset: { root: config.dataset.root },
+          recipe: config.finetune,
+          share: rescore.maxShare,
+          candidates: search.candidates ?? 1 + search.extendedSearch,
+          rescore: { top: rescore.top, steps: rescore.steps },
+          batchSize,
+          finalistsOnly: true,
+        });
+      } catch (err) {
+        setStage('failed');
+        throw err;
+      }
+      finalists = recoveryPlanned.rescore;
+    } else finalists = { top: rescore.top, steps: rescore.steps };
+    if (finalists) recovery = { steps: finalists.steps, batchSize, lr };
   }
   // With a dataset every in-band candidate is scored on a train/ slice (zero-shot unless configured), and
   // with recovery.rescore the best of them again with a recovery (after zero-shot or recovery first scores).
@@ -263,7 +283,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
           calibration: { batches: calibration.batches, batchSize: calibration.batchSize },
           ...(recovery ? { recovery } : {}),
           ...(recoveryPlanned ? { recoveryPlan: recoveryPlanned } : {}),
-          ...(recovery && search.recovery?.rescore ? { rescore: search.recovery.rescore } : {}),
+          ...(recovery && finalists ? { rescore: finalists } : {}),
           ...(search.scoreImages !== undefined ? { scoreImages: search.scoreImages } : {}),
           seed: config.finetune?.seed ?? 0,
           ...(search.sensitivity ? { sensitivity: { ratios: search.sensitivity.ratios } } : {}),

@@ -187,7 +187,10 @@ describe('campaign reset and retry: a new revision that finishes and is what the
     );
     expect(text).toContain(`revision 2: search reused from ${id}--t70\n`);
     expect(text).toContain(`t50: democnn -> ${formatMacs(t50.targetMacs)} MACs`);
-    expect(text).toContain(`(converged, ${t50.attemptCount} attempts, kept #${t50.chosen!.index})`);
+    // extendedSearch 0: the one in-band candidate, scored zero-shot.
+    expect(text).toContain(
+      `(converged, ${t50.attemptCount} attempts, 1 scored zero-shot, kept #${t50.chosen!.index})`,
+    );
 
     // export: the re-run's attempts for t50 (their wall times), t70's as before.
     const csv = (await cli('campaign', 'export', id, '--format', 'csv')).out.trim().split('\n');
@@ -276,7 +279,9 @@ describe('campaign reset and retry: a new revision that finishes and is what the
     expect(old.code).toBe(0);
     const before = firstLogs.find((l) => l.targetLabel === 't50')!;
     expect(old.out).toContain(`t50: democnn -> ${formatMacs(before.targetMacs)} MACs`);
-    expect(old.out).toContain(`(converged, ${before.attempts.length} attempts, kept #${before.chosenIndex})`);
+    expect(old.out).toContain(
+      `(converged, ${before.attempts.length} attempts, 1 scored zero-shot, kept #${before.chosenIndex})`,
+    );
     const pinned = JSON.parse((await cli('campaign', 'log', `${id}~r1`, '--json')).out) as RebuiltLog[];
     expect(pinned.map((l) => l.workflowId)).toEqual([`${id}--t50`, `${id}--t70`]);
   });

@@ -91,6 +91,13 @@ describe('the heading of a strategy log', () => {
     expect(logHeading({ ...log, attempts: ATTEMPTS, chosenIndex: 3, result: { status: 'converged' } })).toBe(
       't: democnn -> 13.7 M MACs, band -5%..+1% (converged, 5 attempts, 2 scored with 50 fine-tune steps, kept #3)',
     );
+    // Scored with no training: the count, and that it was zero-shot.
+    const zeroShot = [1, 2, 3].map((i) =>
+      at(i, -0.02, { score: { ...recovery, mode: 'zero-shot', steps: 0 } }),
+    );
+    expect(logHeading({ ...log, attempts: zeroShot, chosenIndex: 2, result: { status: 'converged' } })).toBe(
+      't: democnn -> 13.7 M MACs, band -5%..+1% (converged, 3 attempts, 3 scored zero-shot, kept #2)',
+    );
     // Six candidates after a 400-step recovery each.
     const six = [1, 2, 3, 4, 5, 6].map((i) => at(i, -0.02, { score: { ...recovery, steps: 400 } }));
     expect(logHeading({ ...log, attempts: six, chosenIndex: 2, result: { status: 'converged' } })).toBe(
@@ -343,9 +350,11 @@ describe('the search plan campaign start prints', () => {
     CampaignConfigSchema.parse({
       model: { name: 'democnn' },
       targets: [{ fraction: 0.5 }],
-      search,
       ...(dataset ? { dataset: { root: '/data/shapes' } } : {}),
-      ...(search.recovery && 'share' in (search.recovery as object) ? { finetune: { epochs: 1 } } : {}),
+      ...((search.recovery && 'share' in (search.recovery as object)) || search.finetune
+        ? { finetune: { epochs: 1 } }
+        : {}),
+      search: Object.fromEntries(Object.entries(search).filter(([k]) => k !== 'finetune')),
     });
 
   test.each<[string, Record<string, unknown>, boolean, string]>([
@@ -354,6 +363,12 @@ describe('the search plan campaign start prints', () => {
       {},
       true,
       'search: solver, up to 10 iterations: up to 6 in-band candidates, a stage allocation from a sensitivity table at 0.5 among the shapes; each scored zero-shot on a train/ slice, the best 3 again after 40 recovery steps each',
+    ],
+    [
+      'the defaults with a dataset and a fine-tune: the finalists within 10% of its steps',
+      { finetune: true },
+      true,
+      "search: solver, up to 10 iterations: up to 6 in-band candidates, a stage allocation from a sensitivity table at 0.5 among the shapes; each scored zero-shot on a train/ slice, the best 3 again after 40 recovery steps each within 10% of the final fine-tune's steps",
     ],
     [
       'the older knob',

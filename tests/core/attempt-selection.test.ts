@@ -3,6 +3,7 @@ import {
   decidingScore,
   finalists,
   finalistsNote,
+  finalistsPlan,
   rankedCandidates,
   recoveryPlan,
   recoveryPlanNote,
@@ -449,6 +450,52 @@ describe('recoveryPlan', () => {
       "recovery scoring: 12.5% of the final fine-tune's 2442 steps over 4 candidates, 76 steps each",
     );
     expect(recoveryPlanNote(recoveryPlan(0.07, 1000, 7))).toContain('7% of the final');
+  });
+
+  test("a zero-shot first stage's finalists within rescore.maxShare of the final fine-tune: fewer steps, fewer finalists, or none", () => {
+    const asked = { top: 3, steps: 40 };
+    // The benches' 2,442-step fine-tune: 10 % is 244 steps, the asked 3 x 40 = 120 fit.
+    const fits = finalistsPlan(0.1, 2442, 6, asked);
+    expect(fits).toEqual({
+      share: 0.1,
+      finalSteps: 2442,
+      candidates: 6,
+      steps: 0,
+      rescore: { top: 3, steps: 40 },
+      zeroShot: { asked },
+    });
+    expect(recoveryPlanNote(fits)).toBe(
+      "zero-shot scoring, then 3 finalists again with 40 steps each: 120 steps, 4.9% of the final fine-tune's 2442 steps (at most 10%)",
+    );
+    // 10 % of 400 steps is 40: 3 finalists of 13 steps (39).
+    expect(finalistsPlan(0.1, 400, 6, asked).rescore).toEqual({ top: 3, steps: 13 });
+    // 10 % of 250 is 25: 3 x 10 = 30 do not fit, 2 x 12 = 24 do.
+    const trimmed = finalistsPlan(0.1, 250, 6, asked);
+    expect(trimmed.rescore).toEqual({ top: 2, steps: 12 });
+    expect(recoveryPlanNote(trimmed)).toBe(
+      "zero-shot scoring, then 2 finalists again with 12 steps each (3 x 40 asked): 24 steps, 9.6% of the final fine-tune's 250 steps (at most 10%)",
+    );
+    // The demo's one-epoch fine-tune, 37 steps: 3 steps, not 2 x 10: the zero-shot scores decide.
+    const none = finalistsPlan(0.1, 37, 6, asked);
+    expect(none.rescore).toBeUndefined();
+    expect(recoveryPlanNote(none)).toBe(
+      "zero-shot scoring decides: 10% of the final fine-tune's 37 steps is 3 steps, under 2 finalists x 10 recovery steps",
+    );
+    // Just enough for 2 x 10; asked steps shorter than 10 are the unit; the budget never exceeded.
+    expect(finalistsPlan(0.1, 200, 6, asked).rescore).toEqual({ top: 2, steps: 10 });
+    expect(finalistsPlan(0.1, 199, 6, asked).rescore).toBeUndefined();
+    expect(finalistsPlan(0.1, 120, 6, { top: 3, steps: 5 }).rescore).toEqual({ top: 2, steps: 5 });
+    for (const final of [20, 37, 100, 199, 200, 250, 333, 1000, 2442, 100_000]) {
+      const r = finalistsPlan(0.1, final, 6, asked).rescore;
+      if (r) {
+        expect(r.top * r.steps).toBeLessThanOrEqual(0.1 * final);
+        expect(r.top).toBeGreaterThanOrEqual(2);
+        expect(r.steps).toBeGreaterThanOrEqual(10);
+        expect(r.steps).toBeLessThanOrEqual(40);
+      }
+    }
+    // With train/ at the recovery's batch the plan knows the epoch, as the other plans do.
+    expect(finalistsPlan(0.1, 2442, 6, asked, { images: 20_000, batchSize: 32 }).epoch?.steps).toBe(625);
   });
 
   test('with finalists, their second scores come out of the budget first and the rest is split', () => {

@@ -15,7 +15,7 @@ describe('campaign config: search scoring fields', () => {
     expect(c.search).toMatchObject({
       candidates: 6,
       sensitivity: { ratios: [0.5] },
-      recovery: { batchSize: 32, lr: 0.002, rescore: { top: 3, steps: 40 } },
+      recovery: { batchSize: 32, lr: 0.002, rescore: { top: 3, steps: 40, maxShare: 0.1 } },
       extendedSearch: 3,
     });
     // zero-shot, the default, is the first stage: the recovery is the finalists' alone.
@@ -56,13 +56,16 @@ describe('campaign config: search scoring fields', () => {
       {
         candidates: 4,
         sensitivity: { ratios: [0.5] },
-        recovery: { batchSize: 32, lr: 0.002, rescore: { top: 3, steps: 40 } },
+        recovery: { batchSize: 32, lr: 0.002, rescore: { top: 3, steps: 40, maxShare: 0.1 } },
       },
     ],
     [
       'three candidates: two finalists',
       { candidates: 3 },
-      { candidates: 3, recovery: { batchSize: 32, lr: 0.002, rescore: { top: 2, steps: 40 } } },
+      {
+        candidates: 3,
+        recovery: { batchSize: 32, lr: 0.002, rescore: { top: 2, steps: 40, maxShare: 0.1 } },
+      },
     ],
     [
       'two candidates: no finalists',
@@ -219,6 +222,24 @@ describe('campaign config: search scoring fields', () => {
       true,
       'search.recovery.share',
       'remove recovery.share',
+    ],
+    [
+      'a cap on the finalists of a recovery-scored search',
+      {
+        scoring: 'recovery',
+        candidates: 6,
+        recovery: { steps: 10, rescore: { top: 3, steps: 40, maxShare: 0.1 } },
+      },
+      true,
+      'search.recovery.rescore.maxShare',
+      "caps the finalists of a zero-shot first stage: with scoring: 'recovery' set the whole scoring's budget as recovery.share instead",
+    ],
+    [
+      'a cap above the whole fine-tune',
+      { candidates: 6, recovery: { rescore: { top: 3, steps: 40, maxShare: 1.5 } } },
+      true,
+      'search.recovery.rescore.maxShare',
+      '1',
     ],
     [
       'a zero-shot first stage rescoring every candidate',

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadCampaignFile } from '../../src/client/config-file';
 import { demoPaths } from '../../src/client/demo';
-import { recoveryPlan } from '../../src/core/attempt-selection';
+import { finalistsPlan, recoveryPlan } from '../../src/core/attempt-selection';
 import { resolveTargets } from '../../src/core/campaign-config';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -60,10 +60,15 @@ describe('examples/', () => {
     expect(config.search).toMatchObject({
       candidates: 6,
       sensitivity: { ratios: [0.5] },
-      recovery: { lr: 0.002, rescore: { top: 3, steps: 40 } },
+      recovery: { lr: 0.002, rescore: { top: 3, steps: 40, maxShare: 0.1 } },
     });
     expect(readmeCampaignBlock()).toContain('6 in-band candidates');
     expect(readmeCampaignBlock()).toContain('the best 3 again after 40 recovery steps');
+    // On ImageNet (1,281,167 train images at 256 a step, 90 epochs: 450,360 steps) the cap leaves 3 x 40 alone.
+    const finalSteps = config.finetune!.epochs * Math.floor(1_281_167 / config.finetune!.batchSize);
+    expect(finalSteps).toBe(450_360);
+    const plan = finalistsPlan(0.1, finalSteps, 6, { top: 3, steps: 40 });
+    expect(plan.rescore).toEqual({ top: 3, steps: 40 });
   });
 
   it("the ResNet-101 example's recovery share is the steps its comment says, on ImageNet's train split", () => {

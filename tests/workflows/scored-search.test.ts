@@ -380,7 +380,7 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       expect(own).toMatchObject({ chosenIndex: best.index, rankBy: 'loss' });
       expect(logHeading(log!)).toMatch(
         new RegExp(
-          `\\(converged, ${log!.attempts.length} attempts, kept #${best.index} \\(the lowest score loss\\)\\)$`,
+          `\\(converged, ${log!.attempts.length} attempts, ${log!.attempts.filter((a) => a.inBand && a.score).length} scored zero-shot, kept #${best.index} \\(the lowest score loss\\)\\)$`,
         ),
       );
     },
@@ -665,6 +665,78 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       expect(finalistsLine(log!)).toBe(
         `finalists, scored again with 40 recovery steps each: ${finalists.map((a) => `#${a.index} ${percent(a.rescore!.top1)}`).join(', ')}`,
       );
+    },
+    15 * 60_000,
+  );
+
+  test.each<[string, number, { top: number; steps: number } | undefined, string]>([
+    [
+      'a 250-step fine-tune (10 epochs): 10% is 25 steps, so 2 finalists of 12 steps, and the log says so',
+      10,
+      { top: 2, steps: 12 },
+      "zero-shot scoring, then 2 finalists again with 12 steps each (3 x 40 asked): 24 steps, 9.6% of the final fine-tune's 250 steps (at most 10%)",
+    ],
+    [
+      'a 25-step fine-tune (one epoch): no room for finalists, the best zero-shot score is kept',
+      1,
+      undefined,
+      "zero-shot scoring decides: 10% of the final fine-tune's 25 steps is 2 steps, under 2 finalists x 10 recovery steps",
+    ],
+  ])(
+    "the defaults' finalists stay within 10%% of the final fine-tune's steps: %s",
+    async (_label, epochs, planned, planNote) => {
+      const { campaignId } = await campaigns.start(
+        {
+          ...config,
+          search: { agent: 'solver', maxIterations: 30, scoreImages: 64 },
+          finetune: { epochs, batchSize: 16, lr: 0.002, optimizer: 'adamw', kdAlpha: 0.5 },
+        },
+        { campaignId: testId(`defaults-cap-${epochs}`) },
+      );
+      const t = (await campaigns.result(campaignId)).targets[0]!;
+      expect(t.status).toBe('converged');
+      // 400 train/ images at 16 a step: 25 steps an epoch, as the fine-tune counted them.
+      const finalSteps = epochs * Math.floor(400 / 16);
+      expect(t.finetune?.steps).toBe(finalSteps);
+      const [log] = await campaigns.log(campaignId);
+      const own = await env.client.workflow
+        .getHandle(searchWorkflowId(campaignId, 'half'))
+        .query(strategyLogQuery);
+      // The plan before the first attempt, in the search's own log and in the log rebuilt from history.
+      expect(own.events).toContainEqual({ afterAttempt: 0, note: planNote });
+      expect(log!.changes).toContainEqual({ afterAttempt: 0, note: planNote });
+
+      const candidates = log!.attempts.filter((a) => attemptRole(a) === 'candidate');
+      expect(candidates).toHaveLength(6);
+      for (const a of candidates) expect(a.score).toMatchObject({ mode: 'zero-shot', steps: 0, count: 64 });
+      const rescored = candidates.filter((a) => a.rescore !== undefined);
+      if (planned) {
+        const finalists = byFirstScore(candidates).slice(0, planned.top);
+        expect(rescored.map((a) => a.index).sort()).toEqual(finalists.map((a) => a.index).sort());
+        for (const a of finalists)
+          expect(a.rescore).toMatchObject({ mode: 'recovery', steps: planned.steps, count: 64 });
+        const kept = bestSecondScore(finalists);
+        expect(t.chosen?.index).toBe(kept.index);
+        const steps = planned.top * planned.steps;
+        expect(steps).toBeLessThanOrEqual(0.1 * finalSteps);
+        expect(logHeading(log!)).toContain(
+          `6 scored and ${planned.top} finalists again with ${steps} fine-tune steps, kept #${kept.index} (the best second score))`,
+        );
+        // The report's cost line: the share of the final fine-tune the scoring took.
+        const report = await buildReportData(campaigns, store, campaignId);
+        expect(scoringCostText(report.targets[0]!)).toBe(
+          `${steps} fine-tune steps for 6 candidates and ${planned.top} finalists again, ${((steps / finalSteps) * 100).toFixed(1)}% of the final fine-tune's ${finalSteps} steps`,
+        );
+        saveHistoryFixture('campaign-defaults-capped-finalists', campaignId);
+        saveHistoryFixture(
+          'mac-target-search-defaults-capped-finalists',
+          searchWorkflowId(campaignId, 'half'),
+        );
+      } else {
+        expect(rescored).toHaveLength(0);
+        expect(t.chosen?.index).toBe(byFirstScore(candidates)[0]!.index);
+        expect(logHeading(log!)).toContain(`6 scored zero-shot, kept #${byFirstScore(candidates)[0]!.index}`);
+      }
     },
     15 * 60_000,
   );
