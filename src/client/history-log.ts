@@ -10,7 +10,12 @@ import type {
 } from '../activities';
 import type { SensitivityTable } from '../core/stage-allocation';
 import type { Attempt, CandidateScore } from '../core/attempt';
-import { finalistsNote, recoveryPlanNote, type Finalists } from '../core/attempt-selection';
+import {
+  finalistsNote,
+  recoveryPlanNote,
+  type Finalists,
+  type RecoveryPlan,
+} from '../core/attempt-selection';
 import { deviation, formatBand, inBand, type Band } from '../core/tolerance-band';
 import type { MacTargetSearchInput, MacTargetSearchResult } from '../workflows/mac-target-search';
 import { closeReason } from './failure-reason';
@@ -38,6 +43,11 @@ export interface RebuiltLog {
   sensitivity?: SensitivityTable;
   /** The finalists of a two-stage scoring, once the search chose them (its second `scoreCandidate`s). */
   finalists?: Finalists;
+  /**
+   * How the campaign planned the scoring's recovery before the search (a share or epochs as steps, or a zero-shot
+   * first stage's finalists within `rescore.maxShare`): its note is the log's first change.
+   */
+  recoveryPlan?: RecoveryPlan;
   /**
    * Runs a reset replaced (a later run of the same id was reset from them): kept as history, their attempts
    * not in `attempts` — the run that counts replays the attempts before the reset point itself.
@@ -302,5 +312,6 @@ export async function rebuildSearchLog(client: Client, workflowId: string): Prom
     supersededRuns,
     ...(sensitivity ? { sensitivity } : {}),
     ...(finalists ? { finalists } : {}),
+    ...(start.scoring?.recoveryPlan ? { recoveryPlan: start.scoring.recoveryPlan } : {}),
   };
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LatencyRow } from '../activities';
 import type { ProfileSchema } from '../core/profile';
+import { recoveryPlanNote } from '../core/attempt-selection';
 import {
   renderReport,
   type LatencyByDevice,
@@ -95,7 +96,8 @@ export async function buildReportData(
   let outputTokens = 0;
   let costUsd = 0;
   const targets: TargetReport[] = result.targets.map((t) => {
-    const attempts = logs.find((l) => l.targetLabel === t.targetLabel)?.attempts ?? [];
+    const log = logs.find((l) => l.targetLabel === t.targetLabel);
+    const attempts = log?.attempts ?? [];
     for (const a of attempts) {
       inputTokens += a.llm?.inputTokens ?? 0;
       outputTokens += a.llm?.outputTokens ?? 0;
@@ -116,6 +118,7 @@ export async function buildReportData(
       attempts,
       chosenIndex: chosen?.index ?? null,
       ...(t.rankBy ? { rankBy: t.rankBy } : {}),
+      ...(log?.recoveryPlan ? { scoringPlan: recoveryPlanNote(log.recoveryPlan) } : {}),
       ...(chosen
         ? {
             pruned: {

@@ -85,6 +85,12 @@ export interface TargetReport {
   readonly chosenIndex: number | null;
   /** Which figure of the score kept `chosenIndex`, when the config set one (`search.rankBy`); absent: top-1. */
   readonly rankBy?: RankBy;
+  /**
+   * How the scoring's recovery was planned before the search, in the log's words (core/attempt-selection
+   * `recoveryPlanNote`): e.g. `zero-shot scoring decides: 10% of the final fine-tune's 37 steps is 3 steps, under 2
+   * finalists x 10 recovery steps`. Absent where nothing was planned (fixed steps, or no scoring).
+   */
+  readonly scoringPlan?: string;
   readonly pruned?: PrunedReport;
   readonly finetune?: FinetuneReport;
 }

@@ -244,7 +244,7 @@ export function keptScoreText(t: Pick<TargetReport, 'attempts' | 'rankBy'>, kept
     : `, ${what}: top-1 ${acc(score.top1, 1)} (${mode})`;
 }
 
-/** A card of facts about one target's search: outcome, kept attempt, scoring cost, agents, fallbacks, LLM use, time. */
+/** A card of facts about one target's search: outcome, kept attempt, scoring plan and cost, agents, fallbacks, LLM use, time. */
 export function searchFacts(t: TargetReport): string {
   const kept = chosenAttempt(t);
   const { inBand, scored, scoreErrors: scoreFailed, rescored } = searchCost(t.attempts);
@@ -277,6 +277,7 @@ export function searchFacts(t: TargetReport): string {
           esc(scoreLeadText(t, kept))
         : 'none',
     ],
+    ...(t.scoringPlan ? [['scoring plan', esc(t.scoringPlan)] as [string, string]] : []),
     ...(scoring ? [['scoring cost', esc(scoring)] as [string, string]] : []),
     [
       'agents',

@@ -14,6 +14,8 @@ import { baseStrategy } from '../../src/core/strategy';
 import type { ArtifactStore } from '../../src/storage';
 import type { ArtifactRef, ArtifactSource, PutOptions } from '../../src/storage/artifact-store';
 import { keptScoreText, scoringCostText } from '../../src/report/tables';
+import { renderReport } from '../../src/report';
+import { esc } from '../../src/report/format';
 import { searchWorkflowId, strategyLogQuery } from '../../src/workflows/definitions';
 import {
   denseDemocnn,
@@ -710,6 +712,10 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       expect(candidates).toHaveLength(6);
       for (const a of candidates) expect(a.score).toMatchObject({ mode: 'zero-shot', steps: 0, count: 64 });
       const rescored = candidates.filter((a) => a.rescore !== undefined);
+      // The report's facts card carries the plan in the log's words.
+      const data = await buildReportData(campaigns, store, campaignId);
+      expect(data.targets[0]!.scoringPlan).toBe(planNote);
+      expect(renderReport(data)).toContain(`<dt>scoring plan</dt><dd>${esc(planNote)}</dd>`);
       if (planned) {
         const finalists = byFirstScore(candidates).slice(0, planned.top);
         expect(rescored.map((a) => a.index).sort()).toEqual(finalists.map((a) => a.index).sort());
@@ -733,6 +739,9 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
           searchWorkflowId(campaignId, 'half'),
         );
       } else {
+        // Nothing fine-tuned: the report says why there were no finalists instead of a cost.
+        const report = await buildReportData(campaigns, store, campaignId);
+        expect(scoringCostText(report.targets[0]!)).toBeUndefined();
         expect(rescored).toHaveLength(0);
         expect(t.chosen?.index).toBe(byFirstScore(candidates)[0]!.index);
         expect(logHeading(log!)).toContain(`6 scored zero-shot, kept #${byFirstScore(candidates)[0]!.index}`);
