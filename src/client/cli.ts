@@ -4,6 +4,7 @@ import { UsageError } from './errors';
 import { formatBand } from '../core/tolerance-band';
 import { formatMacs, formatPercent } from '../core/units';
 import { campaignIdProblem } from '../core/campaign-config';
+import { finalistsNote } from '../core/attempt-selection';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../engine/engine-paths';
@@ -78,7 +79,10 @@ function printLogs(logs: Awaited<ReturnType<CampaignClient['log']>>): void {
     console.log(attemptsTable(l.attempts, l.chosenIndex));
     const finalists = finalistsLine(l);
     if (finalists) console.log(finalists);
-    for (const c of l.changes) console.log(`after attempt ${c.afterAttempt}: ${c.note}`);
+    // The finalists line says what their change note says, with the second scores: the note is not repeated.
+    const said = l.finalists ? finalistsNote(l.finalists) : undefined;
+    for (const c of l.changes)
+      if (c.note !== said) console.log(`after attempt ${c.afterAttempt}: ${c.note}`);
     for (const r of l.supersededRuns)
       console.log(`earlier run ${r.runId} (replaced by a reset): ${r.attempts} attempts, kept in history`);
     const rev = l.revision;

@@ -72,8 +72,10 @@ describe("the demo, then the README's accuracy example on the demo's baseline", 
       const [log] = await new CampaignClient(env.client).log(id);
       expect(log!.finalists).toMatchObject({ steps: 40 });
       expect(log!.finalists!.indices).toHaveLength(2);
-      // The printed finalists line is the log's, each finalist with its second top-1.
+      // The printed finalists line is the log's, each finalist with its second top-1, and their change note
+      // (the same finalists, without the scores) is not printed again under it.
       expect(run.out).toContain(`${finalistsLine(log!)}\n`);
+      expect(run.out).not.toMatch(/after attempt \d+: finalists #/);
       expect(finalistsLine(log!)).toMatch(
         /^finalists, scored again with 40 recovery steps each: #\d+ \d+\.\d%, #\d+ \d+\.\d%$/,
       );
