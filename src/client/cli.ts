@@ -81,8 +81,7 @@ function printLogs(logs: Awaited<ReturnType<CampaignClient['log']>>): void {
     if (finalists) console.log(finalists);
     // The finalists line says what their change note says, with the second scores: the note is not repeated.
     const said = l.finalists ? finalistsNote(l.finalists) : undefined;
-    for (const c of l.changes)
-      if (c.note !== said) console.log(`after attempt ${c.afterAttempt}: ${c.note}`);
+    for (const c of l.changes) if (c.note !== said) console.log(`after attempt ${c.afterAttempt}: ${c.note}`);
     for (const r of l.supersededRuns)
       console.log(`earlier run ${r.runId} (replaced by a reset): ${r.attempts} attempts, kept in history`);
     const rev = l.revision;
