@@ -414,8 +414,7 @@ export function finalistsPlan(
   asked: { top: number; steps: number },
   train?: { images: number; batchSize: number },
 ): RecoveryPlan {
-  // The small epsilon keeps an exact product (0.1 x 250) from flooring below by rounding.
-  const budget = Math.floor(share * finalSteps + 1e-9);
+  const budget = finalistsBudget(share, finalSteps);
   const fewest = Math.min(asked.steps, MIN_FINALIST_STEPS);
   const top = Math.min(asked.top, Math.floor(budget / fewest));
   const steps = Math.min(asked.steps, Math.floor(budget / Math.max(top, 1)));
@@ -428,6 +427,12 @@ export function finalistsPlan(
     ...(train && train.images >= train.batchSize ? { epoch: trainEpoch(train) } : {}),
     zeroShot: { asked: { top: asked.top, steps: asked.steps } },
   };
+}
+
+/** The finalists' steps `share` of a `finalSteps` fine-tune allows, whole. */
+function finalistsBudget(share: number, finalSteps: number): number {
+  // The small epsilon keeps an exact product (0.1 x 250) from flooring below by rounding.
+  return Math.floor(share * finalSteps + 1e-9);
 }
 
 /** One epoch of `train/` at a batch size: whole batches, as the fine-tune's loop counts them. */
@@ -527,7 +532,7 @@ function zeroShotPlanNote(p: {
   const of = `the final fine-tune's ${p.finalSteps} steps`;
   if (!p.rescore) {
     const fewest = Math.min(p.asked.steps, MIN_FINALIST_STEPS);
-    return `zero-shot scoring decides: ${pct(p.share, 2)} of ${of} is ${Math.floor(p.share * p.finalSteps + 1e-9)} steps, under 2 finalists x ${fewest} recovery steps`;
+    return `zero-shot scoring decides: ${pct(p.share, 2)} of ${of} is ${finalistsBudget(p.share, p.finalSteps)} steps, under 2 finalists x ${fewest} recovery steps`;
   }
   const { top, steps } = p.rescore;
   const trimmed = top !== p.asked.top || steps !== p.asked.steps;
