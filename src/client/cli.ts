@@ -4,7 +4,7 @@ import { UsageError } from './errors';
 import { formatBand } from '../core/tolerance-band';
 import { formatMacs, formatPercent } from '../core/units';
 import { campaignIdProblem } from '../core/campaign-config';
-import { finalistsNote } from '../core/attempt-selection';
+import { finalistsNote, recoveryPlanNote } from '../core/attempt-selection';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../engine/engine-paths';
@@ -77,11 +77,16 @@ function printLogs(logs: Awaited<ReturnType<CampaignClient['log']>>): void {
   for (const l of logs) {
     console.log(`\n${logHeading(l)}`);
     console.log(attemptsTable(l.attempts, l.chosenIndex));
+    // How the scoring was planned before the search, in the report's words (`scoring plan`).
+    const plan = l.recoveryPlan ? recoveryPlanNote(l.recoveryPlan) : undefined;
+    if (plan) console.log(`scoring plan: ${plan}`);
     const finalists = finalistsLine(l);
     if (finalists) console.log(finalists);
-    // The finalists line says what their change note says, with the second scores: the note is not repeated.
-    const said = l.finalists ? finalistsNote(l.finalists) : undefined;
-    for (const c of l.changes) if (c.note !== said) console.log(`after attempt ${c.afterAttempt}: ${c.note}`);
+    // The plan and the finalists line say what their change notes say (the finalists with their second
+    // scores): the notes are not repeated.
+    const said = [plan, l.finalists ? finalistsNote(l.finalists) : undefined];
+    for (const c of l.changes)
+      if (!said.includes(c.note)) console.log(`after attempt ${c.afterAttempt}: ${c.note}`);
     for (const r of l.supersededRuns)
       console.log(`earlier run ${r.runId} (replaced by a reset): ${r.attempts} attempts, kept in history`);
     const rev = l.revision;

@@ -122,7 +122,7 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
   /**
    * A campaign of 2 recovery-scored candidates whose length the campaign planned (`share` or `epochs`): each
    * scored after `each` steps on 64 held-out images; the plan's note first in the search's own log and in the
-   * log rebuilt from history (what `log` prints as `after attempt 0: ...`); the heading counts the steps.
+   * log rebuilt from history (what `log` prints as `scoring plan: ...`); the heading counts the steps.
    */
   const expectRecoveryPlanned = async (campaignId: string, each: number, planNote: string) => {
     const [log] = await campaigns.log(campaignId);
@@ -712,7 +712,10 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       expect(candidates).toHaveLength(6);
       for (const a of candidates) expect(a.score).toMatchObject({ mode: 'zero-shot', steps: 0, count: 64 });
       const rescored = candidates.filter((a) => a.rescore !== undefined);
-      // The report's facts card carries the plan in the log's words.
+      // `campaign log` prints it once, as the report's facts card does, in the log's words.
+      const logged = await cli('campaign', 'log', campaignId);
+      expect(logged.out).toContain(`\nscoring plan: ${planNote}\n`);
+      expect(logged.out).not.toContain(`after attempt 0: ${planNote}`);
       const data = await buildReportData(campaigns, store, campaignId);
       expect(data.targets[0]!.scoringPlan).toBe(planNote);
       expect(renderReport(data)).toContain(`<dt>scoring plan</dt><dd>${esc(planNote)}</dd>`);
