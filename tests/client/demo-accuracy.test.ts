@@ -70,6 +70,11 @@ describe("the demo, then the README's accuracy example on the demo's baseline", 
         );
       expect(heading).not.toBeNull();
       const [log] = await new CampaignClient(env.client).log(id);
+      // The README's figure: the example's one-epoch fine-tune is 37 steps (the demo's 10 x 120 train/ images at
+      // 32 a step, whole batches), fewer than the 120 scoring steps above.
+      const [target] = (await new CampaignClient(env.client).result(id)).targets;
+      expect(target!.finetune?.steps).toBe(Math.floor((10 * 120) / 32));
+      expect(target!.finetune?.steps).toBe(37);
       expect(log!.finalists).toMatchObject({ steps: 40 });
       expect(log!.finalists!.indices).toHaveLength(2);
       // The printed finalists line is the log's, each finalist with its second top-1, and their change note
