@@ -13,7 +13,9 @@ export type ScoringMode = 'zero-shot' | 'recovery';
  * campaign gets the product's defaults with a dataset (core/campaign-config `DATASET_SEARCH_DEFAULTS`), or
  * `older-default`: the same with `extendedSearch: 3`, the search every config parsed to before those
  * defaults (zero-shot scores alone, three extended shapes). The bench's `--candidates`, `--sensitivity` and
- * `--rescore` do not apply to these two.
+ * `--rescore` do not apply to these two. The campaigns carry no `finetune` (the bench fine-tunes every candidate
+ * itself), so the defaults' cap on the finalists (`rescore.maxShare`) is not planned; at the bench's 2,442-step
+ * fine-tune it would leave their 3 x 40 steps as they are.
  */
 export type CampaignMode = ScoringMode | 'default' | 'older-default';
 

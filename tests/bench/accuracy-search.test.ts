@@ -1,4 +1,5 @@
 import { campaignRuns, campaignSearch, campaignSearchError, parseRescore } from '../../bench/accuracy-search';
+import { finalistsPlan } from '../../src/core/attempt-selection';
 import { modeLabel } from '../../bench/accuracy-verdicts';
 import { CampaignConfigSchema } from '../../src/core/campaign-config';
 
@@ -60,9 +61,13 @@ describe('bench/accuracy campaign search block', () => {
     expect(parsed('default')).toMatchObject({
       candidates: 6,
       sensitivity: { ratios: [0.5] },
-      recovery: { batchSize: 32, lr: 0.002, rescore: { top: 3, steps: 40 } },
+      recovery: { batchSize: 32, lr: 0.002, rescore: { top: 3, steps: 40, maxShare: 0.1 } },
     });
     expect(parsed('default').scoring).toBeUndefined();
+    // The bench's campaigns carry no `finetune` (it fine-tunes every candidate itself), so the cap is not
+    // planned there; at its 2,442-step fine-tune (3.9072 epochs of 625 steps) the cap leaves 3 x 40 as they are,
+    // so the benched search is what a user with that fine-tune gets.
+    expect(finalistsPlan(0.1, 2442, 6, { top: 3, steps: 40 }).rescore).toEqual({ top: 3, steps: 40 });
     const older = parsed('older-default');
     expect(older.extendedSearch).toBe(3);
     for (const field of ['candidates', 'sensitivity', 'recovery', 'scoring'] as const)
