@@ -22,6 +22,7 @@ import {
   fineTuneLine,
   logHeading,
   resultTable,
+  scoringPlanLine,
   searchPlanLine,
   table,
 } from './format';
@@ -78,13 +79,16 @@ function printLogs(logs: Awaited<ReturnType<CampaignClient['log']>>): void {
     console.log(`\n${logHeading(l)}`);
     console.log(attemptsTable(l.attempts, l.chosenIndex));
     // How the scoring was planned before the search, in the report's words (`scoring plan`).
-    const plan = l.recoveryPlan ? recoveryPlanNote(l.recoveryPlan) : undefined;
-    if (plan) console.log(`scoring plan: ${plan}`);
+    const plan = scoringPlanLine(l);
+    if (plan) console.log(plan);
     const finalists = finalistsLine(l);
     if (finalists) console.log(finalists);
     // The plan and the finalists line say what their change notes say (the finalists with their second
     // scores): the notes are not repeated.
-    const said = [plan, l.finalists ? finalistsNote(l.finalists) : undefined];
+    const said = [
+      l.recoveryPlan ? recoveryPlanNote(l.recoveryPlan) : undefined,
+      l.finalists ? finalistsNote(l.finalists) : undefined,
+    ];
     for (const c of l.changes)
       if (!said.includes(c.note)) console.log(`after attempt ${c.afterAttempt}: ${c.note}`);
     for (const r of l.supersededRuns)
@@ -413,6 +417,8 @@ function buildProgram(): Command {
             `\n${l.targetLabel} -> ${formatMacs(l.targetMacs)} ${formatBand(l.band)} [${l.status}] agent ${l.agent}`,
           );
           console.log(attemptsTable(l.attempts));
+          const plan = scoringPlanLine(l);
+          if (plan) console.log(plan);
           const finalists = finalistsLine(l);
           if (finalists) console.log(finalists);
         }

@@ -1,6 +1,6 @@
 import type { FineTuneHeartbeat } from '../activities';
 import { scoreModeText, screenText, type Attempt } from '../core/attempt';
-import { searchCost, type Finalists } from '../core/attempt-selection';
+import { recoveryPlanNote, searchCost, type Finalists, type RecoveryPlan } from '../core/attempt-selection';
 import { SCORING_DEFAULTS, type CampaignConfig, type RankBy } from '../core/campaign-config';
 import { attemptRole, type AttemptRole } from '../core/search-state';
 import { shapeText } from '../core/strategy';
@@ -88,6 +88,17 @@ export function finalistsLine(l: {
     return `#${i} ${state}`;
   });
   return `finalists, scored again with ${l.finalists.steps} recovery steps each: ${each.join(', ')}`;
+}
+
+/**
+ * How the scoring was planned before the search, as `log` and `watch` print it under the target's table (the
+ * report's facts card says the same as `scoring plan`), or `undefined` where nothing was planned.
+ *
+ * @example
+ * scoringPlanLine(log) // "scoring plan: zero-shot scoring decides: 10% of the final fine-tune's 37 steps is 3 steps, ..."
+ */
+export function scoringPlanLine(l: { recoveryPlan?: RecoveryPlan }): string | undefined {
+  return l.recoveryPlan ? `scoring plan: ${recoveryPlanNote(l.recoveryPlan)}` : undefined;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AgentName, Attempt } from '../core/attempt';
-import type { Finalists } from '../core/attempt-selection';
+import type { Finalists, RecoveryPlan } from '../core/attempt-selection';
 import type { RankBy } from '../core/campaign-config';
 import type { Strategy } from '../core/strategy';
 import type { Band } from '../core/tolerance-band';
@@ -33,6 +33,8 @@ export interface StrategyLog {
   events: { afterAttempt: number; note: string }[];
   /** The finalists of a two-stage scoring (`search.recovery.rescore`), once the search chose them. */
   finalists?: Finalists;
+  /** How the campaign planned the scoring's recovery before the search (its input's `scoring.recoveryPlan`). */
+  recoveryPlan?: RecoveryPlan;
 }
 
 /** The strategy log of a macTargetSearch. */

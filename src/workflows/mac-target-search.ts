@@ -437,6 +437,7 @@ function strategyLog(input: MacTargetSearchInput, state: SearchState, paused: bo
     ...rankedBy(input),
     events: state.events,
     ...(state.finalists ? { finalists: state.finalists } : {}),
+    ...(input.scoring?.recoveryPlan ? { recoveryPlan: input.scoring.recoveryPlan } : {}),
   };
 }
 

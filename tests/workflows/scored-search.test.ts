@@ -1,6 +1,6 @@
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
-import { attemptsTable, finalistsLine, logHeading, percent } from '../../src/client/format';
+import { attemptsTable, finalistsLine, logHeading, percent, scoringPlanLine } from '../../src/client/format';
 import { cli } from '../client/run-cli';
 import { countSplitImages } from '../../src/client/preflight';
 import { buildReportData } from '../../src/client/report-file';
@@ -712,10 +712,16 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       expect(candidates).toHaveLength(6);
       for (const a of candidates) expect(a.score).toMatchObject({ mode: 'zero-shot', steps: 0, count: 64 });
       const rescored = candidates.filter((a) => a.rescore !== undefined);
-      // `campaign log` prints it once, as the report's facts card does, in the log's words.
+      // `campaign log` prints it once, as the report's facts card does, in the log's words; `watch` too, from
+      // the search's own record.
       const logged = await cli('campaign', 'log', campaignId);
       expect(logged.out).toContain(`\nscoring plan: ${planNote}\n`);
       expect(logged.out).not.toContain(`after attempt 0: ${planNote}`);
+      expect(own.recoveryPlan).toEqual(log!.recoveryPlan);
+      expect(scoringPlanLine(own)).toBe(`scoring plan: ${planNote}`);
+      const watched = await cli('campaign', 'watch', campaignId);
+      expect(watched.code).toBe(0);
+      expect(watched.out.split('\n')).toContain(`scoring plan: ${planNote}`);
       const data = await buildReportData(campaigns, store, campaignId);
       expect(data.targets[0]!.scoringPlan).toBe(planNote);
       expect(renderReport(data)).toContain(`<dt>scoring plan</dt><dd>${esc(planNote)}</dd>`);
