@@ -169,6 +169,8 @@ export interface RetryingJob {
 export type RunningJob = (
   | { activityType: 'measureSensitivity'; details: SensitivityHeartbeat }
   | { activityType: 'scoreCandidate'; details: ScoreHeartbeat }
+  /** The campaign's scoring plan: the engine counts `train/` for the final fine-tune's steps or an epoch. */
+  | { activityType: 'planRecovery'; details: { stage: string; targetLabel?: undefined } }
 ) & {
   workflowId: string;
   /** How long before the description the server got that heartbeat, when it says (never below 0). */
@@ -176,7 +178,7 @@ export type RunningJob = (
 };
 
 /** The activities {@link RunningJob} reports. */
-const REPORTED_RUNNING = new Set(['measureSensitivity', 'scoreCandidate']);
+const REPORTED_RUNNING = new Set(['measureSensitivity', 'scoreCandidate', 'planRecovery']);
 
 /** The details of a pending activity's last heartbeat, when it has one this client can decode. */
 export function lastHeartbeat(a: PendingActivity): unknown {
@@ -321,6 +323,8 @@ export function waitingLine(j: WaitingJob): string {
  * runningLine({ activityType: 'scoreCandidate', details: { targetLabel: 't50', attemptIndex: 4, mode: 'recovery',
  *   rescore: true, steps: 40, stage: 'train', step: 22, ... }, heartbeatAgeMs: 12_300, ... })
  * // 't50: scoring attempt 4 again (finalist, 40-step recovery): step 22 of 40 (12 s ago)'
+ * runningLine({ activityType: 'planRecovery', details: { stage: 'planning' }, ... })
+ * // 'scoring plan: counting the train/ images'
  */
 export function runningLine(j: RunningJob): string {
   const age =
@@ -333,6 +337,8 @@ export function runningLine(j: RunningJob): string {
 function runningWhat(j: RunningJob): string {
   const d = j.details;
   const target = d.targetLabel ? `${d.targetLabel}: ` : '';
+  // Before any search: a large train/ (ImageNet's 1.28 M images) takes a while to index.
+  if (j.activityType === 'planRecovery') return 'scoring plan: counting the train/ images';
   if (j.activityType === 'measureSensitivity') {
     const s = j.details;
     const where =

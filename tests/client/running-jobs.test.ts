@@ -25,8 +25,9 @@ const HOLD_S = 30;
 
 describe('a running search job in status and watch (real dev server, S3 and engine)', () => {
   const engines = realEngines();
+  // The score job held; so is the count of train/ that plans a recovery's length (engine `finetune-plan`).
   const held = new WarmEngine(defaultEngineLocation(process.env.AP_ENGINE_PYTHON), {
-    env: { AP_ENGINE_FAILPOINTS: `score=${HOLD_S}` },
+    env: { AP_ENGINE_FAILPOINTS: `score=${HOLD_S},finetune-plan=${HOLD_S}` },
   });
   let env: TestWorkers;
 
@@ -114,6 +115,51 @@ describe('a running search job in status and watch (real dev server, S3 and engi
       expect((await campaigns.describe(campaignId)).running).toEqual([]);
       const after = await cli('campaign', 'status', campaignId);
       expect(after.out).not.toContain('running:');
+    },
+    4 * 60_000,
+  );
+
+  test(
+    "status names the campaign's scoring plan while the engine counts train/, before any search",
+    async () => {
+      const dense = await denseDemocnn(engines.oneShotEngine, 20);
+      const campaigns = new CampaignClient(env.client);
+      // A recovery as a share of the final fine-tune: its steps are counted on train/ before the search starts.
+      const { campaignId } = await campaigns.start(
+        {
+          model: { name: 'democnn', numClasses: 10, weights: dense.weights },
+          targets: [{ fraction: 0.5, band: '-5%..+1%', label: 'half' }],
+          search: {
+            agent: 'solver',
+            maxIterations: 30,
+            candidates: 1,
+            scoring: 'recovery',
+            recovery: { share: 0.5 },
+            scoreImages: 64,
+          },
+          dataset: { root: dense.dataset, calibrationBatches: 1, calibrationBatchSize: 16 },
+          finetune: { epochs: 1, batchSize: 16 },
+          deployment: { enabled: false },
+        },
+        { campaignId: testId('running-plan') },
+      );
+      try {
+        const job = await waitFor('the held count of train/', (HOLD_S + 20) * 1000, async () =>
+          (await campaigns.describe(campaignId)).running.find((j) => j.activityType === 'planRecovery'),
+        );
+        expect(job.workflowId).toBe(campaignId);
+        const line = 'scoring plan: counting the train/ images';
+        const { heartbeatAgeMs, ...beat } = job;
+        expect(runningLine(beat as RunningJob)).toBe(line);
+        expect(heartbeatAgeMs ?? 0).toBeLessThan(HOLD_S * 1000);
+        // What the user sees: the line (with the beat's age once it is a second or more), and no search yet.
+        const status = await cli('campaign', 'status', campaignId);
+        const shown = status.out.split('\n').find((l) => l.startsWith(`running: ${line}`));
+        expect(shown?.slice(`running: ${line}`.length)).toMatch(/^( \(\d+ s ago\))?$/);
+        expect((await campaigns.log(campaignId)).flatMap((l) => l.attempts)).toEqual([]);
+      } finally {
+        await campaigns.cancel(campaignId).catch(() => undefined);
+      }
     },
     4 * 60_000,
   );

@@ -166,6 +166,11 @@ test.each<[string, RunningJob, string]>([
     },
     't50: sensitivity table, calibrating',
   ],
+  [
+    "the campaign's scoring plan counting train/ before any search",
+    { workflowId: 'c1', activityType: 'planRecovery', details: { stage: 'planning' } },
+    'scoring plan: counting the train/ images',
+  ],
   ['a zero-shot score', score({}), 't50: scoring attempt 4 (zero-shot): recalibrating'],
   [
     'a recovery, mid-way',
