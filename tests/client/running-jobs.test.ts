@@ -4,6 +4,7 @@
 // 20 s timeout), so the server is known to hold the beat the activity sent while it waits: `starting`.
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
+import type { CampaignConfigInput } from '../../src/core/campaign-config';
 import { runningLine, type RunningJob } from '../../src/client/worker-presence';
 import { defaultEngineLocation } from '../../src/engine/engine-paths';
 import { WarmEngine } from '../../src/engine/engine-process';
@@ -48,27 +49,32 @@ describe('a running search job in status and watch (real dev server, S3 and engi
     await engines.engine.close();
   });
 
+  /** A campaign of one candidate of democnn at half its MACs (a dense model trained 20 steps), scored as `search` says. */
+  async function startOne(
+    campaigns: CampaignClient,
+    id: string,
+    search: Partial<NonNullable<CampaignConfigInput['search']>>,
+    finetune?: CampaignConfigInput['finetune'],
+  ) {
+    const dense = await denseDemocnn(engines.oneShotEngine, 20);
+    return campaigns.start(
+      {
+        model: { name: 'democnn', numClasses: 10, weights: dense.weights },
+        targets: [{ fraction: 0.5, band: '-5%..+1%', label: 'half' }],
+        search: { agent: 'solver', maxIterations: 30, candidates: 1, scoreImages: 64, ...search },
+        dataset: { root: dense.dataset, calibrationBatches: 1, calibrationBatchSize: 16 },
+        ...(finetune ? { finetune } : {}),
+        deployment: { enabled: false },
+      },
+      { campaignId: testId(id) },
+    );
+  }
+
   test(
     'status names the candidate being scored, its mode and where its engine job is',
     async () => {
-      const dense = await denseDemocnn(engines.oneShotEngine, 20);
       const campaigns = new CampaignClient(env.client);
-      const { campaignId } = await campaigns.start(
-        {
-          model: { name: 'democnn', numClasses: 10, weights: dense.weights },
-          targets: [{ fraction: 0.5, band: '-5%..+1%', label: 'half' }],
-          search: {
-            agent: 'solver',
-            maxIterations: 30,
-            candidates: 1,
-            scoring: 'zero-shot',
-            scoreImages: 64,
-          },
-          dataset: { root: dense.dataset, calibrationBatches: 1, calibrationBatchSize: 16 },
-          deployment: { enabled: false },
-        },
-        { campaignId: testId('running') },
-      );
+      const { campaignId } = await startOne(campaigns, 'running', { scoring: 'zero-shot' });
       try {
         // The first in-band attempt is scored: its job is held, and after the throttle the server has its beat.
         const job = await waitFor(
@@ -122,26 +128,13 @@ describe('a running search job in status and watch (real dev server, S3 and engi
   test(
     "status names the campaign's scoring plan while the engine counts train/, before any search",
     async () => {
-      const dense = await denseDemocnn(engines.oneShotEngine, 20);
       const campaigns = new CampaignClient(env.client);
       // A recovery as a share of the final fine-tune: its steps are counted on train/ before the search starts.
-      const { campaignId } = await campaigns.start(
-        {
-          model: { name: 'democnn', numClasses: 10, weights: dense.weights },
-          targets: [{ fraction: 0.5, band: '-5%..+1%', label: 'half' }],
-          search: {
-            agent: 'solver',
-            maxIterations: 30,
-            candidates: 1,
-            scoring: 'recovery',
-            recovery: { share: 0.5 },
-            scoreImages: 64,
-          },
-          dataset: { root: dense.dataset, calibrationBatches: 1, calibrationBatchSize: 16 },
-          finetune: { epochs: 1, batchSize: 16 },
-          deployment: { enabled: false },
-        },
-        { campaignId: testId('running-plan') },
+      const { campaignId } = await startOne(
+        campaigns,
+        'running-plan',
+        { scoring: 'recovery', recovery: { share: 0.5 } },
+        { epochs: 1, batchSize: 16 },
       );
       try {
         const job = await waitFor('the held count of train/', (HOLD_S + 20) * 1000, async () =>
