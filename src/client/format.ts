@@ -361,7 +361,7 @@ export function searchPlanLine(config: Pick<CampaignConfig, 'search' | 'dataset'
       ? `each scored on a train/ slice after a recovery of ${length}`
       : 'each scored zero-shot on a train/ slice';
   const cap =
-    r?.rescore?.maxShare !== undefined && s.scoring !== 'recovery' && config.finetune
+    r?.rescore?.maxShare !== undefined && config.finetune
       ? ` within ${+(r.rescore.maxShare * 100).toFixed(2)}% of the final fine-tune's steps`
       : '';
   const again = r?.rescore

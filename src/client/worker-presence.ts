@@ -170,7 +170,7 @@ export type RunningJob = (
   | { activityType: 'measureSensitivity'; details: SensitivityHeartbeat }
   | { activityType: 'scoreCandidate'; details: ScoreHeartbeat }
   /** The campaign's scoring plan: the engine counts `train/` for the final fine-tune's steps or an epoch. */
-  | { activityType: 'planRecovery'; details: { stage: string; targetLabel?: undefined } }
+  | { activityType: 'planRecovery'; details: { stage: string } }
 ) & {
   workflowId: string;
   /** How long before the description the server got that heartbeat, when it says (never below 0). */
@@ -335,10 +335,9 @@ export function runningLine(j: RunningJob): string {
 }
 
 function runningWhat(j: RunningJob): string {
-  const d = j.details;
-  const target = d.targetLabel ? `${d.targetLabel}: ` : '';
   // Before any search: a large train/ (ImageNet's 1.28 M images) takes a while to index.
   if (j.activityType === 'planRecovery') return 'scoring plan: counting the train/ images';
+  const target = j.details.targetLabel ? `${j.details.targetLabel}: ` : '';
   if (j.activityType === 'measureSensitivity') {
     const s = j.details;
     const where =

@@ -14,6 +14,7 @@ import type {
   EvaluateResult,
   FineTuneResult,
   LogActivities,
+  PlanRecoveryInput,
   ProfileModelResult,
   ScoringActivities,
   TrainingActivities,
@@ -216,6 +217,15 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
   let recoveryPlanned: RecoveryPlan | undefined;
   // The finalists' second scores (search.recovery.rescore), as planned.
   let finalists: { top: number; steps: number } | undefined = search.recovery?.rescore;
+  // The plan's activity; a refused plan (it names the field) fails the campaign before any search.
+  const plan = async (req: PlanRecoveryInput): Promise<RecoveryPlan> => {
+    try {
+      return await planRecovery(req);
+    } catch (err) {
+      setStage('failed');
+      throw err;
+    }
+  };
   if (search.scoring === 'recovery') {
     const given: {
       steps?: number | undefined;
@@ -231,20 +241,14 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
         : epochs !== undefined
           ? { epochs }
           : undefined;
-    if (length && config.dataset) {
-      try {
-        recoveryPlanned = await planRecovery({
-          dataset: { root: config.dataset.root },
-          ...length,
-          candidates: search.candidates ?? 1 + search.extendedSearch,
-          ...(search.recovery?.rescore ? { rescore: search.recovery.rescore } : {}),
-          batchSize,
-        });
-      } catch (err) {
-        setStage('failed');
-        throw err;
-      }
-    }
+    if (length && config.dataset)
+      recoveryPlanned = await plan({
+        dataset: { root: config.dataset.root },
+        ...length,
+        candidates: search.candidates ?? 1 + search.extendedSearch,
+        ...(search.recovery?.rescore ? { rescore: search.recovery.rescore } : {}),
+        batchSize,
+      });
     recovery = {
       steps: recoveryPlanned?.steps ?? steps ?? SCORING_DEFAULTS.recovery.steps,
       batchSize,
@@ -255,20 +259,15 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     // (no earlier history has one) and a final fine-tune, within that share of its steps, or none.
     const { batchSize, lr, rescore } = search.recovery;
     if (rescore.maxShare !== undefined && config.finetune && config.dataset) {
-      try {
-        recoveryPlanned = await planRecovery({
-          dataset: { root: config.dataset.root },
-          recipe: config.finetune,
-          share: rescore.maxShare,
-          candidates: search.candidates ?? 1 + search.extendedSearch,
-          rescore: { top: rescore.top, steps: rescore.steps },
-          batchSize,
-          finalistsOnly: true,
-        });
-      } catch (err) {
-        setStage('failed');
-        throw err;
-      }
+      recoveryPlanned = await plan({
+        dataset: { root: config.dataset.root },
+        recipe: config.finetune,
+        share: rescore.maxShare,
+        candidates: search.candidates ?? 1 + search.extendedSearch,
+        rescore: { top: rescore.top, steps: rescore.steps },
+        batchSize,
+        finalistsOnly: true,
+      });
       finalists = recoveryPlanned.rescore;
     } else finalists = { top: rescore.top, steps: rescore.steps };
     if (finalists) recovery = { steps: finalists.steps, batchSize, lr };

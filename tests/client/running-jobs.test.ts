@@ -144,6 +144,8 @@ describe('a running search job in status and watch (real dev server, S3 and engi
         const line = 'scoring plan: counting the train/ images';
         const { heartbeatAgeMs, ...beat } = job;
         expect(runningLine(beat as RunningJob)).toBe(line);
+        // The activity beats at its start: the server holds that beat, younger than the hold.
+        expect(heartbeatAgeMs).toBeGreaterThanOrEqual(0);
         expect(heartbeatAgeMs ?? 0).toBeLessThan(HOLD_S * 1000);
         // What the user sees: the line (with the beat's age once it is a second or more), and no search yet.
         const status = await cli('campaign', 'status', campaignId);
