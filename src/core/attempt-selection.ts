@@ -497,7 +497,13 @@ export function recoveryPlanNote(plan: RecoveryPlan): string {
     ? `an epoch of the ${epoch.images} train/ images is ${epoch.steps} steps at batch ${epoch.batchSize}`
     : '';
   if (zeroShot)
-    return zeroShotPlanNote({ share: share ?? 0, finalSteps: finalSteps ?? 0, rescore, ...zeroShot });
+    return zeroShotPlanNote({
+      share: share ?? 0,
+      finalSteps: finalSteps ?? 0,
+      rescore,
+      ...zeroShot,
+      ...(epoch && rescore ? { epoch: `${of(rescore.steps)} (${anEpoch})` } : {}),
+    });
   if (epochs !== undefined)
     return (
       `recovery scoring: ${epochs} epoch of train/ per candidate, ${steps} steps each over ${candidates} candidates` +
@@ -520,13 +526,17 @@ export function recoveryPlanNote(plan: RecoveryPlan): string {
  * finalists again with 40 steps each: 120 steps, 4.9% of the final fine-tune's 2442 steps (at most 10%)`;
  * trimmed: `..., then 2 finalists again with 12 steps each (3 x 40 asked): 24 steps, 9.6% of the final
  * fine-tune's 250 steps (at most 10%)`; none: `zero-shot scoring decides: 10% of the final fine-tune's 37 steps
- * is 3 steps, under 2 finalists x 10 recovery steps`.
+ * is 3 steps, under 2 finalists x 10 recovery steps`. A plan that counted `train/` says what each finalist's
+ * recovery is of an epoch: `...; each finalist's recovery is 0.06 epoch (an epoch of the 20000 train/ images is
+ * 625 steps at batch 32)`.
  */
 function zeroShotPlanNote(p: {
   share: number;
   finalSteps: number;
   rescore?: { top: number; steps: number } | undefined;
   asked: { top: number; steps: number };
+  /** What a finalist's recovery is of an epoch of `train/`, and what an epoch is. */
+  epoch?: string;
 }): string {
   const pct = (x: number, digits: number) => `${+(x * 100).toFixed(digits)}%`;
   const of = `the final fine-tune's ${p.finalSteps} steps`;
@@ -539,7 +549,8 @@ function zeroShotPlanNote(p: {
   return (
     `zero-shot scoring, then ${top} finalists again with ${steps} steps each` +
     (trimmed ? ` (${p.asked.top} x ${p.asked.steps} asked)` : '') +
-    `: ${top * steps} steps, ${pct((top * steps) / p.finalSteps, 1)} of ${of} (at most ${pct(p.share, 2)})`
+    `: ${top * steps} steps, ${pct((top * steps) / p.finalSteps, 1)} of ${of} (at most ${pct(p.share, 2)})` +
+    (p.epoch ? `; each finalist's recovery is ${p.epoch}` : '')
   );
 }
 

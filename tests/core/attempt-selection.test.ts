@@ -495,7 +495,15 @@ describe('recoveryPlan', () => {
       }
     }
     // With train/ at the recovery's batch the plan knows the epoch, as the other plans do.
-    expect(finalistsPlan(0.1, 2442, 6, asked, { images: 20_000, batchSize: 32 }).epoch?.steps).toBe(625);
+    const counted = finalistsPlan(0.1, 2442, 6, asked, { images: 20_000, batchSize: 32 });
+    expect(counted.epoch?.steps).toBe(625);
+    // ... and says what each finalist's 40 steps are of it (40 / 625 = 0.064); none when no finalist recovers.
+    expect(recoveryPlanNote(counted)).toBe(
+      "zero-shot scoring, then 3 finalists again with 40 steps each: 120 steps, 4.9% of the final fine-tune's 2442 steps (at most 10%); each finalist's recovery is 0.06 epoch (an epoch of the 20000 train/ images is 625 steps at batch 32)",
+    );
+    expect(recoveryPlanNote(finalistsPlan(0.1, 37, 6, asked, { images: 1_200, batchSize: 32 }))).toBe(
+      "zero-shot scoring decides: 10% of the final fine-tune's 37 steps is 3 steps, under 2 finalists x 10 recovery steps",
+    );
   });
 
   test('with finalists, their second scores come out of the budget first and the rest is split', () => {

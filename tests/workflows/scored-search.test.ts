@@ -676,7 +676,7 @@ describe('a scored search on the real dev server, versitygw and engine', () => {
       'a 250-step fine-tune (10 epochs): 10% is 25 steps, so 2 finalists of 12 steps, and the log says so',
       10,
       { top: 2, steps: 12 },
-      "zero-shot scoring, then 2 finalists again with 12 steps each (3 x 40 asked): 24 steps, 9.6% of the final fine-tune's 250 steps (at most 10%)",
+      "zero-shot scoring, then 2 finalists again with 12 steps each (3 x 40 asked): 24 steps, 9.6% of the final fine-tune's 250 steps (at most 10%); each finalist's recovery is 1 epoch (an epoch of the 400 train/ images is 12 steps at batch 32)",
     ],
     [
       'a 25-step fine-tune (one epoch): no room for finalists, the best zero-shot score is kept',
