@@ -8,9 +8,14 @@ cd "$ROOT"
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 bash infra/bootstrap.sh
 bash infra/services.sh start all
+# Everything the tests write to the temp dir (their stores, work dirs, the engine's files: about 2 GB a run)
+# goes under one folder of this run, removed once jest passes, so runs do not pile up on a CI disk; kept,
+# and named, when jest fails.
+TEST_TMP="$(mktemp -d "${TMPDIR:-/tmp}/ap-run-XXXXXX")"
 status=0
 echo "[test] jest"
-npx jest --runInBand "$@" || status=$?
+TMPDIR="$TEST_TMP" npx jest --runInBand "$@" || status=$?
+if [ "$status" -eq 0 ]; then rm -rf "$TEST_TMP"; else echo "[test] jest failed: its temp files are in $TEST_TMP"; fi
 echo "[test] engine pytest"
 ( cd engine && .venv/bin/python -m pytest -q -m "not slow" ) || status=$?
 echo "[test] typecheck and lint"
