@@ -4,6 +4,7 @@ effects on the cached dense model."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,8 @@ def test_dry_run_equals_real_prune_on_every_family(job, tmp_path: Path, name, si
     refused = 0
     for i, (strategy, planned) in enumerate(zip(strategies, dry["results"], strict=True)):
         run = _real(job, tmp_path, model, side, strategy, i)
+        # Only the measured numbers are compared: each pruned model goes at once (vit_b_16's: 1.95 GB in all).
+        shutil.rmtree(tmp_path / f"s{i}", ignore_errors=True)
         if run.code == 2:  # prune refuses it (it would empty a group): so does the dry run, naming the field
             assert planned["error"]["field"] == run.error["field"].replace("strategy", f"strategies.{i}", 1)
             refused += 1
