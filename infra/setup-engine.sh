@@ -46,7 +46,7 @@ trap 'rm -f "$report"' EXIT
 "${PIP[@]}" install --dry-run --ignore-installed --report "$report" -e "$ROOT/engine[dev]"
 # 2. The heavy wheels one at a time, at the versions pip resolved (each without its dependencies:
 #    they are all in the set), so that the disk holds one downloaded wheel at a time.
-mapfile -t heavy < <("$VENV/bin/python" - "$report" <<'EOF'
+heavy="$("$VENV/bin/python" - "$report" <<'EOF'
 import json, re, sys
 
 for item in json.load(open(sys.argv[1]))["install"]:
@@ -54,8 +54,8 @@ for item in json.load(open(sys.argv[1]))["install"]:
     if re.fullmatch(r"nvidia-.*|torch|torchvision|triton", meta["name"].lower()):
         print(f"{meta['name']}=={meta['version']}")
 EOF
-)
-for req in "${heavy[@]}"; do
+)"
+for req in $heavy; do
   say "installing $req"
   "${PIP[@]}" install --no-deps "$req"
 done
