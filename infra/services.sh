@@ -6,10 +6,13 @@
 #   s3        versitygw, posix backend on $STATE/s3/data (metadata in $STATE/s3/meta), on
 #             127.0.0.1:$AP_S3_PORT (default 7070), bucket $AP_S3_BUCKET (default agentic-pruner) created.
 # Usage: infra/services.sh start|stop|status|restart [temporal|s3|all]     (default: status all)
+#        infra/services.sh drop-bucket
 #   start    idempotent: a service that already answers is left alone; waits until each answers
 #            (polling, AP_SERVICE_WAIT_SECONDS, default 90), else prints the log's tail and exits 1.
 #   stop     kills the process in the pid file (only if it is still our binary) and waits for it to exit.
 #   status   prints up/down per service with its address; exits 1 if any is down.
+#   drop-bucket  empties bucket $AP_S3_BUCKET (objects and unfinished multipart uploads) and removes it; for
+#            a bucket of its own, as each `npm test` run has (infra/test.sh). Refuses the default bucket.
 # Files: $STATE/logs/{temporal,s3}.log, $STATE/run/{temporal,s3}.pid. STATE = $AP_STATE_DIR (default
 # <repo>/.state); binaries from $AP_TOOLS_DIR (default $STATE), installed by infra/setup-services.sh.
 # Credentials: AP_S3_ACCESS_KEY / AP_S3_SECRET_KEY. The defaults below are for this local dev server on
@@ -37,7 +40,7 @@ WAIT_SECONDS="${AP_SERVICE_WAIT_SECONDS:-90}"
 SEARCH_ATTRIBUTES=(ApCampaignId=Keyword ApModel=Keyword ApTargetMacs=Double ApStage=Keyword ApIteration=Int
   ApBestDeviation=Double ApConverged=Bool ApAgent=Keyword)
 
-usage() { echo "usage: $0 start|stop|status|restart [temporal|s3|all]" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop|status|restart [temporal|s3|all]  |  $0 drop-bucket" >&2; exit 2; }
 say() { echo "[services] $*"; }
 
 # --- probes ------------------------------------------------------------------------------------------
@@ -150,6 +153,41 @@ ensure_bucket() {
   say "bucket $S3_BUCKET ready ($out)"
 }
 
+# Empty the bucket (objects, unfinished multipart uploads) through the S3 API and remove it.
+drop_bucket() {
+  [ -n "${AP_S3_BUCKET:-}" ] && [ "$S3_BUCKET" != agentic-pruner ] ||
+    { say "error: drop-bucket needs AP_S3_BUCKET set to a bucket of its own, not the default agentic-pruner" >&2; return 2; }
+  local out
+  out="$(cd "$ROOT" && AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true AP_S3_ENDPOINT="$S3_ENDPOINT" \
+    AP_S3_BUCKET="$S3_BUCKET" AP_S3_ACCESS_KEY="$S3_ACCESS" AP_S3_SECRET_KEY="$S3_SECRET" node -e '
+      const s3 = require("@aws-sdk/client-s3");
+      const env = process.env, Bucket = env.AP_S3_BUCKET;
+      const client = new s3.S3Client({ endpoint: env.AP_S3_ENDPOINT, region: "us-east-1", forcePathStyle: true,
+        requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED",
+        credentials: { accessKeyId: env.AP_S3_ACCESS_KEY, secretAccessKey: env.AP_S3_SECRET_KEY } });
+      (async () => {
+        let objects = 0, uploads = 0, token;
+        do {
+          const page = await client.send(new s3.ListObjectsV2Command({ Bucket, ContinuationToken: token }));
+          for (const o of page.Contents ?? []) { await client.send(new s3.DeleteObjectCommand({ Bucket, Key: o.Key })); objects++; }
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        const mpu = await client.send(new s3.ListMultipartUploadsCommand({ Bucket }));
+        for (const u of mpu.Uploads ?? []) {
+          await client.send(new s3.AbortMultipartUploadCommand({ Bucket, Key: u.Key, UploadId: u.UploadId })); uploads++;
+        }
+        await client.send(new s3.DeleteBucketCommand({ Bucket }));
+        console.log(`${objects} objects, ${uploads} unfinished uploads`);
+      })()
+        .catch((e) => {
+          if (e.name === "NoSuchBucket") return console.log("no such bucket");
+          console.log(`${e.name}: ${e.message}`); process.exitCode = 1;
+        })
+        .finally(() => client.destroy());' 2>&1)" || {
+    say "error: could not drop bucket $S3_BUCKET on $S3_ENDPOINT: $out" >&2; return 1; }
+  if [ "$out" = "no such bucket" ]; then say "bucket $S3_BUCKET: no such bucket, nothing dropped"; else say "bucket $S3_BUCKET dropped ($out)"; fi
+}
+
 start_s3() {
   [ -x "$VGW" ] || { say "error: versitygw missing at $VGW: run bash infra/setup-services.sh" >&2; return 1; }
   if s3_up; then
@@ -207,7 +245,11 @@ status_one() { # name
 # --- main --------------------------------------------------------------------------------------------
 action="${1:-status}"
 target="${2:-all}"
-case "$action" in start | stop | status | restart) ;; *) usage ;; esac
+case "$action" in
+  start | stop | status | restart) ;;
+  drop-bucket) [ $# -le 1 ] || usage; drop_bucket; exit ;;
+  *) usage ;;
+esac
 case "$target" in all) services=(temporal s3) ;; temporal | s3) services=("$target") ;; *) usage ;; esac
 
 mkdir -p "$LOGS" "$RUN"
