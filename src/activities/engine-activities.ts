@@ -73,23 +73,38 @@ interface Progress {
 }
 
 /**
- * Run an engine job heartbeating every few seconds (see {@link keepHeartbeating}) with its latest progress,
- * and at once on each progress event.
+ * Heartbeat details of {@link EngineActivities.pruneTrial}, which `campaign status` and `watch` print as a
+ * running line: the attempt, its strategy as proposed, and the stage of its engine job (`screening` while the
+ * dry-run screen scales the shape into the band, `pruning` from the prune job's dispatch, then the prune's
+ * own stages: `checking`, `saving`...).
  */
-function withProgressHeartbeat<T>(run: (onProgress: (ev: Progress) => void) => Promise<T>): Promise<T> {
+export interface TrialHeartbeat extends Progress {
+  targetLabel: string;
+  attemptIndex: number;
+  importance: Strategy['importance'];
+  /** The strategy's global ratio as proposed (a screen may scale it before the prune). */
+  ratio: number;
+}
+
+/**
+ * Run an engine job heartbeating every few seconds (see {@link keepHeartbeating}) with its latest progress
+ * (after `about`, what the job is), and at once on each progress event.
+ */
+function withProgressHeartbeat<T>(
+  run: (onProgress: (ev: Progress) => void) => Promise<T>,
+  about: object = {},
+): Promise<T> {
   let last: Progress = { stage: 'starting', fraction: null };
+  const details = () => ({ ...about, ...last });
   const onProgress = (ev: Progress) => {
     last = { stage: ev.stage, fraction: ev.fraction };
     try {
-      Context.current().heartbeat(last);
+      Context.current().heartbeat(details());
     } catch {
       // outside an activity (direct calls from the CLI): nothing to heartbeat
     }
   };
-  return keepHeartbeating(
-    () => run(onProgress),
-    () => last,
-  );
+  return keepHeartbeating(() => run(onProgress), details);
 }
 
 function cancellationSignal(): AbortSignal | undefined {
@@ -116,6 +131,8 @@ export function createEngineActivities(deps: ActivityDeps) {
     await fs.rm(outDir, { recursive: true, force: true });
     const screened = input.screen ? await screen(model, input, input.screen, onProgress) : undefined;
     const strategy = screened?.strategy ?? input.strategy;
+    // From here the job is the prune (it may wait for the engine, or a failpoint hold it, before its first event).
+    onProgress({ stage: 'pruning', fraction: null });
     let raw: Record<string, unknown>;
     try {
       raw = await deps.engine.run(
@@ -256,7 +273,13 @@ export function createEngineActivities(deps: ActivityDeps) {
 
     /** One prune trial on the warm engine: prune, measure, store the pruned model, return the numbers. */
     async pruneTrial(input: PruneTrialInput): Promise<PruneTrialResult> {
-      return withProgressHeartbeat((onProgress) => pruneTrialNow(input, onProgress));
+      const about: Omit<TrialHeartbeat, keyof Progress> = {
+        targetLabel: input.targetLabel,
+        attemptIndex: input.attemptIndex,
+        importance: input.strategy.importance,
+        ratio: input.strategy.pruningRatio,
+      };
+      return withProgressHeartbeat((onProgress) => pruneTrialNow(input, onProgress), about);
     },
   };
 }

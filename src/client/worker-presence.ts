@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import type { ScoreHeartbeat, SensitivityHeartbeat } from '../activities';
+import type { ScoreHeartbeat, SensitivityHeartbeat, TrialHeartbeat } from '../activities';
 import { failureReason } from './failure-reason';
 import { presenceQueue, slotsOfIdentity } from '../workers/create-workers';
 import { TaskQueues, trainQueueFor } from '../workflows/presets';
@@ -163,11 +163,12 @@ export interface RetryingJob {
 
 /**
  * A search's engine job a worker is running, with the progress its last heartbeat reached the server with
- * (heartbeats are throttled: seconds to tens of seconds old): the sensitivity table or a candidate's score.
+ * (heartbeats are throttled: seconds old): the sensitivity table, a prune trial or a candidate's score.
  * The final fine-tune has its own line (`fineTuneLine`).
  */
 export type RunningJob = (
   | { activityType: 'measureSensitivity'; details: SensitivityHeartbeat }
+  | { activityType: 'pruneTrial'; details: TrialHeartbeat }
   | { activityType: 'scoreCandidate'; details: ScoreHeartbeat }
   /** The campaign's scoring plan: the engine counts `train/` for the final fine-tune's steps or an epoch. */
   | { activityType: 'planRecovery'; details: { stage: string } }
@@ -178,7 +179,7 @@ export type RunningJob = (
 };
 
 /** The activities {@link RunningJob} reports. */
-const REPORTED_RUNNING = new Set(['measureSensitivity', 'scoreCandidate', 'planRecovery']);
+const REPORTED_RUNNING = new Set(['measureSensitivity', 'pruneTrial', 'scoreCandidate', 'planRecovery']);
 
 /** The details of a pending activity's last heartbeat, when it has one this client can decode. */
 export function lastHeartbeat(a: PendingActivity): unknown {
@@ -323,6 +324,9 @@ export function waitingLine(j: WaitingJob): string {
  * runningLine({ activityType: 'scoreCandidate', details: { targetLabel: 't50', attemptIndex: 4, mode: 'recovery',
  *   rescore: true, steps: 40, stage: 'train', step: 22, ... }, heartbeatAgeMs: 12_300, ... })
  * // 't50: scoring attempt 4 again (finalist, 40-step recovery): step 22 of 40 (12 s ago)'
+ * runningLine({ activityType: 'pruneTrial', details: { targetLabel: 't50', attemptIndex: 3, importance: 'l2',
+ *   ratio: 0.3125, stage: 'screening', fraction: 0.4 }, ... })
+ * // 't50: prune trial attempt 3 (l2, ratio 0.313 as proposed): screening shapes into the band'
  * runningLine({ activityType: 'planRecovery', details: { stage: 'planning' }, ... })
  * // 'scoring plan: counting the train/ images'
  */
@@ -345,6 +349,16 @@ function runningWhat(j: RunningJob): string {
         ? `row ${s.row} of ${s.rows}${s.layer !== undefined && s.ratio !== undefined ? ` (${s.layer} at ${s.ratio})` : ''}`
         : s.stage;
     return `${target}sensitivity table, ${where}`;
+  }
+  if (j.activityType === 'pruneTrial') {
+    const t = j.details;
+    // Heartbeats of workers older than these details carry the stage alone.
+    const what =
+      t.attemptIndex !== undefined && t.ratio !== undefined
+        ? ` attempt ${t.attemptIndex} (${t.importance}, ratio ${t.ratio.toFixed(3)} as proposed)`
+        : '';
+    const stage = t.stage === 'screening' ? 'screening shapes into the band' : t.stage;
+    return `${target}prune trial${what}: ${stage}`;
   }
   const c = j.details;
   const attempt = c.attemptIndex !== undefined ? ` attempt ${c.attemptIndex}` : '';

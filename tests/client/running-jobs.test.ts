@@ -1,7 +1,7 @@
 // What `campaign status` and `watch` say while a search's engine job runs: the job and the progress its last
-// heartbeat brought. On the real dev server, S3 store and engine; the engine's score job is held at its start
-// by a failpoint (AP_ENGINE_FAILPOINTS) for longer than the heartbeat throttle (16 s for the scoring preset's
-// 20 s timeout), so the server is known to hold the beat the activity sent while it waits: `starting`.
+// heartbeat brought. On the real dev server, S3 store and engine; the engine's job is held at its start by a
+// failpoint (AP_ENGINE_FAILPOINTS) for far longer than the heartbeat throttle (5 s, HEARTBEAT_THROTTLE), so the
+// server is known to hold a beat the activity sent while it waits (`starting`; a trial's `pruning`).
 import { createAgents } from '../../src/agents';
 import { CampaignClient } from '../../src/client/campaign-client';
 import type { CampaignConfigInput } from '../../src/core/campaign-config';
@@ -157,5 +157,82 @@ describe('a running search job in status and watch (real dev server, S3 and engi
       }
     },
     4 * 60_000,
+  );
+});
+
+describe('a running prune trial in status (real dev server, S3 and engine)', () => {
+  const engines = realEngines();
+  // Every prune job held at its start (the dry-run screen before it is not): the trial's line says so.
+  const held = new WarmEngine(defaultEngineLocation(process.env.AP_ENGINE_PYTHON), {
+    env: { AP_ENGINE_FAILPOINTS: `prune=${HOLD_S}` },
+  });
+  let env: TestWorkers;
+
+  beforeAll(async () => {
+    const store = testStore();
+    env = await startTestWorkers({
+      store,
+      engine: held,
+      oneShotEngine: engines.oneShotEngine,
+      agents: createAgents({ store }),
+      workDir: tempDir(),
+    });
+  }, 5 * 60_000);
+
+  afterAll(async () => {
+    await env?.stop();
+    await held.close();
+    await engines.engine.close();
+  });
+
+  test(
+    "status names the trial's attempt, its strategy as proposed, and that its prune job runs",
+    async () => {
+      const campaigns = new CampaignClient(env.client);
+      const dense = await denseDemocnn(engines.oneShotEngine, 20);
+      const { campaignId } = await campaigns.start(
+        {
+          model: { name: 'democnn', numClasses: 10, weights: dense.weights },
+          targets: [{ fraction: 0.5, band: '-5%..+1%', label: 'half' }],
+          search: {
+            agent: 'solver',
+            maxIterations: 30,
+            candidates: 1,
+            scoreImages: 64,
+            scoring: 'zero-shot',
+          },
+          dataset: { root: dense.dataset, calibrationBatches: 1, calibrationBatchSize: 16 },
+          deployment: { enabled: false },
+        },
+        { campaignId: testId('running-trial') },
+      );
+      try {
+        const job = await waitFor('a held prune job', (HOLD_S + 20) * 1000, async () =>
+          (await campaigns.describe(campaignId)).running.find(
+            (j) => j.activityType === 'pruneTrial' && j.details.stage === 'pruning',
+          ),
+        );
+        expect(job.workflowId).toBe(searchWorkflowId(campaignId, 'half'));
+        const { heartbeatAgeMs, ...beat } = job;
+        expect(heartbeatAgeMs).toBeGreaterThanOrEqual(0);
+        expect(heartbeatAgeMs).toBeLessThan(HOLD_S * 1000);
+        const line = runningLine(beat as RunningJob);
+        const status = await cli('campaign', 'status', campaignId);
+        const shown = status.out.split('\n').find((l) => l.startsWith(`running: ${line}`));
+        expect(shown?.slice(`running: ${line}`.length)).toMatch(/^( \(\d+ s ago\))?$/);
+        // Once the hold ends the trial lands in the log: the line named its attempt, importance and ratio as proposed.
+        if (job.activityType !== 'pruneTrial') throw new Error('not a trial');
+        const attempt = await waitFor('the held trial in the log', (HOLD_S + 60) * 1000, async () =>
+          (await campaigns.log(campaignId))[0]?.attempts.find((a) => a.index === job.details.attemptIndex),
+        );
+        const proposed = attempt.screen?.proposedRatio ?? attempt.strategy.pruningRatio;
+        expect(line).toBe(
+          `half: prune trial attempt ${attempt.index} (${attempt.strategy.importance}, ratio ${proposed.toFixed(3)} as proposed): pruning`,
+        );
+      } finally {
+        await campaigns.cancel(campaignId).catch(() => undefined);
+      }
+    },
+    5 * 60_000,
   );
 });

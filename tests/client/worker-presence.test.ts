@@ -12,6 +12,7 @@ import {
   type RunningJob,
   type WaitingJob,
 } from '../../src/client/worker-presence';
+import type { TrialHeartbeat } from '../../src/activities';
 
 const now = 1_800_000_000_000;
 
@@ -165,6 +166,48 @@ test.each<[string, RunningJob, string]>([
       details: { targetLabel: 't50', stage: 'calibrating', fraction: null },
     },
     't50: sensitivity table, calibrating',
+  ],
+  [
+    "a prune trial's dry-run screen",
+    {
+      workflowId: 'c1/t50',
+      activityType: 'pruneTrial',
+      details: {
+        targetLabel: 't50',
+        attemptIndex: 3,
+        importance: 'l2',
+        ratio: 0.3125,
+        stage: 'screening',
+        fraction: 0.4,
+      },
+    },
+    't50: prune trial attempt 3 (l2, ratio 0.313 as proposed): screening shapes into the band',
+  ],
+  [
+    'a prune trial past its screen',
+    {
+      workflowId: 'c1/t50',
+      activityType: 'pruneTrial',
+      details: {
+        targetLabel: 't50',
+        attemptIndex: 3,
+        importance: 'taylor',
+        ratio: 0.5,
+        stage: 'pruning',
+        fraction: null,
+      },
+      heartbeatAgeMs: 4_200,
+    },
+    't50: prune trial attempt 3 (taylor, ratio 0.500 as proposed): pruning (4 s ago)',
+  ],
+  [
+    "a prune trial of a worker older than the trial's fields",
+    {
+      workflowId: 'c1/t50',
+      activityType: 'pruneTrial',
+      details: { stage: 'saving', fraction: null } as unknown as TrialHeartbeat,
+    },
+    'prune trial: saving',
   ],
   [
     "the campaign's scoring plan counting train/ before any search",
