@@ -87,6 +87,14 @@ export interface TrialHeartbeat extends Progress {
 }
 
 /**
+ * Heartbeat details of {@link EngineActivities.profileModel}: the model and the engine's stage (`building`,
+ * `counting`, `grouping`, `exporting`), printed as a running line.
+ */
+export interface ProfileHeartbeat extends Progress {
+  model: string;
+}
+
+/**
  * Run an engine job heartbeating every few seconds (see {@link keepHeartbeating}) with its latest progress
  * (after `about`, what the job is), and at once on each progress event.
  */
@@ -117,6 +125,44 @@ function cancellationSignal(): AbortSignal | undefined {
 
 /** Engine-backed activities of the trials queue (short jobs): profiling and prune trials. */
 export function createEngineActivities(deps: ActivityDeps) {
+  async function profileNow(
+    input: ProfileModelInput,
+    onProgress: (ev: Progress) => void,
+  ): Promise<ProfileModelResult> {
+    const model = await localizeModelSpec(deps.store, input.model, deps.workDir);
+    const dir = path.join(deps.workDir, input.campaignId, 'profile');
+    await fs.mkdir(dir, { recursive: true });
+    const onnxPath = path.join(dir, 'dense.onnx');
+    let raw: Record<string, unknown>;
+    try {
+      raw = await deps.engine.run(
+        'profile',
+        {
+          model,
+          ...(input.inputShape ? { inputShape: input.inputShape } : {}),
+          ...(input.exportOnnx ? { exportOnnx: onnxPath } : {}),
+        },
+        { onProgress, ...optSignal() },
+      );
+    } catch (err) {
+      throw toActivityFailure(err);
+    }
+    const profile = parseWith(ProfileSchema, raw, `engine profile of ${input.model.name}`);
+    const profileRef = await deps.store.put(profileKey(input.campaignId), {
+      bytes: Buffer.from(JSON.stringify(raw)),
+    });
+    const onnx = input.exportOnnx
+      ? await deps.store.put(denseOnnxKey(input.campaignId), { file: onnxPath })
+      : undefined;
+    return {
+      macs: profile.macs,
+      params: profile.params,
+      summary: summarizeProfile(profile),
+      profile: profileRef,
+      ...(onnx ? { onnx } : {}),
+    };
+  }
+
   async function pruneTrialNow(
     input: PruneTrialInput,
     onProgress: (ev: Progress) => void,
@@ -235,40 +281,8 @@ export function createEngineActivities(deps: ActivityDeps) {
   return {
     /** Profiling Agent: the engine profiles the model; the full profile goes to the store, a summary to history. */
     async profileModel(input: ProfileModelInput): Promise<ProfileModelResult> {
-      return withProgressHeartbeat(async (onProgress) => {
-        const model = await localizeModelSpec(deps.store, input.model, deps.workDir);
-        const dir = path.join(deps.workDir, input.campaignId, 'profile');
-        await fs.mkdir(dir, { recursive: true });
-        const onnxPath = path.join(dir, 'dense.onnx');
-        let raw: Record<string, unknown>;
-        try {
-          raw = await deps.engine.run(
-            'profile',
-            {
-              model,
-              ...(input.inputShape ? { inputShape: input.inputShape } : {}),
-              ...(input.exportOnnx ? { exportOnnx: onnxPath } : {}),
-            },
-            { onProgress, ...optSignal() },
-          );
-        } catch (err) {
-          throw toActivityFailure(err);
-        }
-        const profile = parseWith(ProfileSchema, raw, `engine profile of ${input.model.name}`);
-        const profileRef = await deps.store.put(profileKey(input.campaignId), {
-          bytes: Buffer.from(JSON.stringify(raw)),
-        });
-        const onnx = input.exportOnnx
-          ? await deps.store.put(denseOnnxKey(input.campaignId), { file: onnxPath })
-          : undefined;
-        return {
-          macs: profile.macs,
-          params: profile.params,
-          summary: summarizeProfile(profile),
-          profile: profileRef,
-          ...(onnx ? { onnx } : {}),
-        };
-      });
+      const about: Omit<ProfileHeartbeat, keyof Progress> = { model: input.model.name };
+      return withProgressHeartbeat((onProgress) => profileNow(input, onProgress), about);
     },
 
     /** One prune trial on the warm engine: prune, measure, store the pruned model, return the numbers. */

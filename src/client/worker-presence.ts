@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import type { ScoreHeartbeat, SensitivityHeartbeat, TrialHeartbeat } from '../activities';
+import type { ProfileHeartbeat, ScoreHeartbeat, SensitivityHeartbeat, TrialHeartbeat } from '../activities';
 import { failureReason } from './failure-reason';
 import { presenceQueue, slotsOfIdentity } from '../workers/create-workers';
 import { TaskQueues, trainQueueFor } from '../workflows/presets';
@@ -162,11 +162,12 @@ export interface RetryingJob {
 }
 
 /**
- * A search's engine job a worker is running, with the progress its last heartbeat reached the server with
- * (heartbeats are throttled: seconds old): the sensitivity table, a prune trial or a candidate's score.
- * The final fine-tune has its own line (`fineTuneLine`).
+ * A campaign's or a search's engine job a worker is running, with the progress its last heartbeat reached the
+ * server with (heartbeats are throttled: seconds old): the dense model's profile, the sensitivity table, a
+ * prune trial or a candidate's score. The final fine-tune has its own line (`fineTuneLine`).
  */
 export type RunningJob = (
+  | { activityType: 'profileModel'; details: ProfileHeartbeat }
   | { activityType: 'measureSensitivity'; details: SensitivityHeartbeat }
   | { activityType: 'pruneTrial'; details: TrialHeartbeat }
   | { activityType: 'scoreCandidate'; details: ScoreHeartbeat }
@@ -179,7 +180,21 @@ export type RunningJob = (
 };
 
 /** The activities {@link RunningJob} reports. */
-const REPORTED_RUNNING = new Set(['measureSensitivity', 'pruneTrial', 'scoreCandidate', 'planRecovery']);
+const REPORTED_RUNNING = new Set([
+  'profileModel',
+  'measureSensitivity',
+  'pruneTrial',
+  'scoreCandidate',
+  'planRecovery',
+]);
+
+/** What the engine's profile stages mean, in a running line (other stages are printed as they are). */
+const PROFILE_STAGES: Record<string, string> = {
+  building: 'building the model',
+  counting: 'counting MACs and parameters',
+  grouping: 'finding the pruning groups',
+  exporting: 'exporting ONNX',
+};
 
 /** The details of a pending activity's last heartbeat, when it has one this client can decode. */
 export function lastHeartbeat(a: PendingActivity): unknown {
@@ -327,6 +342,8 @@ export function waitingLine(j: WaitingJob): string {
  * runningLine({ activityType: 'pruneTrial', details: { targetLabel: 't50', attemptIndex: 3, importance: 'l2',
  *   ratio: 0.3125, stage: 'screening', fraction: 0.4 }, ... })
  * // 't50: prune trial attempt 3 (l2, ratio 0.313 as proposed): screening shapes into the band'
+ * runningLine({ activityType: 'profileModel', details: { model: 'resnet50', stage: 'grouping', fraction: null }, ... })
+ * // 'profiling resnet50: finding the pruning groups'
  * runningLine({ activityType: 'planRecovery', details: { stage: 'planning' }, ... })
  * // 'scoring plan: counting the train/ images'
  */
@@ -341,6 +358,11 @@ export function runningLine(j: RunningJob): string {
 function runningWhat(j: RunningJob): string {
   // Before any search: a large train/ (ImageNet's 1.28 M images) takes a while to index.
   if (j.activityType === 'planRecovery') return 'scoring plan: counting the train/ images';
+  if (j.activityType === 'profileModel') {
+    const p = j.details;
+    // Heartbeats of workers older than these details carry the stage alone.
+    return `profiling${p.model !== undefined ? ` ${p.model}` : ''}: ${PROFILE_STAGES[p.stage] ?? p.stage}`;
+  }
   const target = j.details.targetLabel ? `${j.details.targetLabel}: ` : '';
   if (j.activityType === 'measureSensitivity') {
     const s = j.details;

@@ -21,17 +21,25 @@ import {
 import { waitFor } from '../support/worker-process';
 import { cli } from './run-cli';
 
-/** How long the engine holds every score job before it starts. */
+/** How long the engine holds each job its failpoints name before the job starts. */
 const HOLD_S = 30;
 
-describe('a running search job in status and watch (real dev server, S3 and engine)', () => {
-  const engines = realEngines();
-  // The score job held; so is the count of train/ that plans a recovery's length (engine `finetune-plan`).
-  const held = new WarmEngine(defaultEngineLocation(process.env.AP_ENGINE_PYTHON), {
-    env: { AP_ENGINE_FAILPOINTS: `score=${HOLD_S},finetune-plan=${HOLD_S}` },
-  });
-  let env: TestWorkers;
+/** `out` (what `status` or `watch` printed) has `line` as a running line, with the beat's age once it is 1 s or more. */
+function expectShown(out: string, line: string): void {
+  const shown = out.split('\n').find((l) => l.startsWith(`running: ${line}`));
+  expect(shown?.slice(`running: ${line}`.length)).toMatch(/^( \(\d+ s ago\))?$/);
+}
 
+/**
+ * Workers on the test services for one describe block, whose warm engine (trials and scoring) holds the jobs
+ * `failpoints` names; started before its tests, stopped after them.
+ */
+function heldWorkers(failpoints: string) {
+  const engines = realEngines();
+  const held = new WarmEngine(defaultEngineLocation(process.env.AP_ENGINE_PYTHON), {
+    env: { AP_ENGINE_FAILPOINTS: failpoints },
+  });
+  let env: TestWorkers | undefined;
   beforeAll(async () => {
     const store = testStore();
     env = await startTestWorkers({
@@ -42,38 +50,44 @@ describe('a running search job in status and watch (real dev server, S3 and engi
       workDir: tempDir(),
     });
   }, 5 * 60_000);
-
   afterAll(async () => {
     await env?.stop();
     await held.close();
     await engines.engine.close();
   });
+  return {
+    campaigns: () => new CampaignClient(env!.client),
+    /** A campaign of one candidate of democnn at half its MACs (a dense model trained 20 steps), scored as `search` says. */
+    async startOne(
+      campaigns: CampaignClient,
+      id: string,
+      search: Partial<NonNullable<CampaignConfigInput['search']>>,
+      finetune?: CampaignConfigInput['finetune'],
+    ) {
+      const dense = await denseDemocnn(engines.oneShotEngine, 20);
+      return campaigns.start(
+        {
+          model: { name: 'democnn', numClasses: 10, weights: dense.weights },
+          targets: [{ fraction: 0.5, band: '-5%..+1%', label: 'half' }],
+          search: { agent: 'solver', maxIterations: 30, candidates: 1, scoreImages: 64, ...search },
+          dataset: { root: dense.dataset, calibrationBatches: 1, calibrationBatchSize: 16 },
+          ...(finetune ? { finetune } : {}),
+          deployment: { enabled: false },
+        },
+        { campaignId: testId(id) },
+      );
+    },
+  };
+}
 
-  /** A campaign of one candidate of democnn at half its MACs (a dense model trained 20 steps), scored as `search` says. */
-  async function startOne(
-    campaigns: CampaignClient,
-    id: string,
-    search: Partial<NonNullable<CampaignConfigInput['search']>>,
-    finetune?: CampaignConfigInput['finetune'],
-  ) {
-    const dense = await denseDemocnn(engines.oneShotEngine, 20);
-    return campaigns.start(
-      {
-        model: { name: 'democnn', numClasses: 10, weights: dense.weights },
-        targets: [{ fraction: 0.5, band: '-5%..+1%', label: 'half' }],
-        search: { agent: 'solver', maxIterations: 30, candidates: 1, scoreImages: 64, ...search },
-        dataset: { root: dense.dataset, calibrationBatches: 1, calibrationBatchSize: 16 },
-        ...(finetune ? { finetune } : {}),
-        deployment: { enabled: false },
-      },
-      { campaignId: testId(id) },
-    );
-  }
+describe('a running search job in status and watch (real dev server, S3 and engine)', () => {
+  // The score job held; so is the count of train/ that plans a recovery's length (engine `finetune-plan`).
+  const { campaigns: client, startOne } = heldWorkers(`score=${HOLD_S},finetune-plan=${HOLD_S}`);
 
   test(
     'status names the candidate being scored, its mode and where its engine job is',
     async () => {
-      const campaigns = new CampaignClient(env.client);
+      const campaigns = client();
       const { campaignId } = await startOne(campaigns, 'running', { scoring: 'zero-shot' });
       try {
         // The first in-band attempt is scored: its job is held, and after the throttle the server has its beat.
@@ -97,20 +111,13 @@ describe('a running search job in status and watch (real dev server, S3 and engi
         expect(runningLine(beat as RunningJob)).toBe(line);
         expect(heartbeatAgeMs).toBeGreaterThanOrEqual(0);
         expect(heartbeatAgeMs).toBeLessThan(HOLD_S * 1000);
-        // What status and watch print: the line, with the beat's age once it is a second or more.
-        const printed = (out: string) => {
-          const shown = out.split('\n').find((l) => l.startsWith(`running: ${line}`));
-          expect(shown?.slice(`running: ${line}`.length)).toMatch(/^( \(\d+ s ago\))?$/);
-        };
-        // What the user sees.
-        const status = await cli('campaign', 'status', campaignId);
-        printed(status.out);
+        // What the user sees in status and watch: the line, with the beat's age once it is a second or more.
+        expectShown((await cli('campaign', 'status', campaignId)).out, line);
         // watch prints it in its frames (one a second) until the campaign ends: cancelled after a few.
         const watching = cli('campaign', 'watch', campaignId);
         await new Promise((r) => setTimeout(r, 3000));
         await campaigns.cancel(campaignId);
-        const watched = await watching;
-        printed(watched.out);
+        expectShown((await watching).out, line);
       } finally {
         await campaigns.cancel(campaignId).catch(() => undefined);
       }
@@ -128,7 +135,7 @@ describe('a running search job in status and watch (real dev server, S3 and engi
   test(
     "status names the campaign's scoring plan while the engine counts train/, before any search",
     async () => {
-      const campaigns = new CampaignClient(env.client);
+      const campaigns = client();
       // A recovery as a share of the final fine-tune: its steps are counted on train/ before the search starts.
       const { campaignId } = await startOne(
         campaigns,
@@ -148,9 +155,7 @@ describe('a running search job in status and watch (real dev server, S3 and engi
         expect(heartbeatAgeMs).toBeGreaterThanOrEqual(0);
         expect(heartbeatAgeMs ?? 0).toBeLessThan(HOLD_S * 1000);
         // What the user sees: the line (with the beat's age once it is a second or more), and no search yet.
-        const status = await cli('campaign', 'status', campaignId);
-        const shown = status.out.split('\n').find((l) => l.startsWith(`running: ${line}`));
-        expect(shown?.slice(`running: ${line}`.length)).toMatch(/^( \(\d+ s ago\))?$/);
+        expectShown((await cli('campaign', 'status', campaignId)).out, line);
         expect((await campaigns.log(campaignId)).flatMap((l) => l.attempts)).toEqual([]);
       } finally {
         await campaigns.cancel(campaignId).catch(() => undefined);
@@ -160,53 +165,26 @@ describe('a running search job in status and watch (real dev server, S3 and engi
   );
 });
 
-describe('a running prune trial in status (real dev server, S3 and engine)', () => {
-  const engines = realEngines();
-  // Every prune job held at its start (the dry-run screen before it is not): the trial's line says so.
-  const held = new WarmEngine(defaultEngineLocation(process.env.AP_ENGINE_PYTHON), {
-    env: { AP_ENGINE_FAILPOINTS: `prune=${HOLD_S}` },
-  });
-  let env: TestWorkers;
-
-  beforeAll(async () => {
-    const store = testStore();
-    env = await startTestWorkers({
-      store,
-      engine: held,
-      oneShotEngine: engines.oneShotEngine,
-      agents: createAgents({ store }),
-      workDir: tempDir(),
-    });
-  }, 5 * 60_000);
-
-  afterAll(async () => {
-    await env?.stop();
-    await held.close();
-    await engines.engine.close();
-  });
+describe("a campaign's profile and prune trial running, in status (real dev server, S3 and engine)", () => {
+  // The dense model's profile and every prune job held at their start (the dry-run screen before a prune is not).
+  const { campaigns: client, startOne } = heldWorkers(`profile=${HOLD_S},prune=${HOLD_S}`);
 
   test(
-    "status names the trial's attempt, its strategy as proposed, and that its prune job runs",
+    "status names the model being profiled, then the trial's attempt, its strategy as proposed, and its stage",
     async () => {
-      const campaigns = new CampaignClient(env.client);
-      const dense = await denseDemocnn(engines.oneShotEngine, 20);
-      const { campaignId } = await campaigns.start(
-        {
-          model: { name: 'democnn', numClasses: 10, weights: dense.weights },
-          targets: [{ fraction: 0.5, band: '-5%..+1%', label: 'half' }],
-          search: {
-            agent: 'solver',
-            maxIterations: 30,
-            candidates: 1,
-            scoreImages: 64,
-            scoring: 'zero-shot',
-          },
-          dataset: { root: dense.dataset, calibrationBatches: 1, calibrationBatchSize: 16 },
-          deployment: { enabled: false },
-        },
-        { campaignId: testId('running-trial') },
-      );
+      const campaigns = client();
+      const { campaignId } = await startOne(campaigns, 'running-trial', { scoring: 'zero-shot' });
       try {
+        // The campaign's first job: the profile, held before the engine's first stage.
+        const profile = await waitFor('the held profile', (HOLD_S + 20) * 1000, async () =>
+          (await campaigns.describe(campaignId)).running.find((j) => j.activityType === 'profileModel'),
+        );
+        expect(profile.workflowId).toBe(campaignId);
+        const { heartbeatAgeMs: profileAge, ...profileBeat } = profile;
+        expect(profileAge).toBeGreaterThanOrEqual(0);
+        expect(runningLine(profileBeat as RunningJob)).toBe('profiling democnn: starting');
+        expectShown((await cli('campaign', 'status', campaignId)).out, 'profiling democnn: starting');
+
         const job = await waitFor('a held prune job', (HOLD_S + 20) * 1000, async () =>
           (await campaigns.describe(campaignId)).running.find(
             (j) => j.activityType === 'pruneTrial' && j.details.stage === 'pruning',
@@ -217,9 +195,7 @@ describe('a running prune trial in status (real dev server, S3 and engine)', () 
         expect(heartbeatAgeMs).toBeGreaterThanOrEqual(0);
         expect(heartbeatAgeMs).toBeLessThan(HOLD_S * 1000);
         const line = runningLine(beat as RunningJob);
-        const status = await cli('campaign', 'status', campaignId);
-        const shown = status.out.split('\n').find((l) => l.startsWith(`running: ${line}`));
-        expect(shown?.slice(`running: ${line}`.length)).toMatch(/^( \(\d+ s ago\))?$/);
+        expectShown((await cli('campaign', 'status', campaignId)).out, line);
         // Once the hold ends the trial lands in the log: the line named its attempt, importance and ratio as proposed.
         if (job.activityType !== 'pruneTrial') throw new Error('not a trial');
         const attempt = await waitFor('the held trial in the log', (HOLD_S + 60) * 1000, async () =>

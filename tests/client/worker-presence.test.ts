@@ -12,7 +12,7 @@ import {
   type RunningJob,
   type WaitingJob,
 } from '../../src/client/worker-presence';
-import type { TrialHeartbeat } from '../../src/activities';
+import type { ProfileHeartbeat, TrialHeartbeat } from '../../src/activities';
 
 const now = 1_800_000_000_000;
 
@@ -166,6 +166,24 @@ test.each<[string, RunningJob, string]>([
       details: { targetLabel: 't50', stage: 'calibrating', fraction: null },
     },
     't50: sensitivity table, calibrating',
+  ],
+  [
+    "the dense model's profile",
+    {
+      workflowId: 'c1',
+      activityType: 'profileModel',
+      details: { model: 'resnet50', stage: 'grouping', fraction: null },
+    },
+    'profiling resnet50: finding the pruning groups',
+  ],
+  [
+    'a profile at a stage without words of its own, from an older worker',
+    {
+      workflowId: 'c1',
+      activityType: 'profileModel',
+      details: { stage: 'starting', fraction: null } as unknown as ProfileHeartbeat,
+    },
+    'profiling: starting',
   ],
   [
     "a prune trial's dry-run screen",
