@@ -80,5 +80,5 @@ test('profileModel heartbeats while the engine says nothing (a cold start: impor
   ).rejects.toThrow('engine gave up');
   // at 0, 5 and 10 s (every HEARTBEAT_EVERY_MS): the old code sent none until the engine's first event
   expect(beats.length).toBeGreaterThanOrEqual(3);
-  expect(beats[0]).toEqual({ stage: 'starting', fraction: null });
+  expect(beats[0]).toEqual({ model: 'democnn', stage: 'starting', fraction: null });
 }, 30_000);
