@@ -134,21 +134,28 @@ start_temporal() {
 
 # --- s3 (versitygw) ----------------------------------------------------------------------------------
 # Create the bucket through the S3 API with the project's own SDK; an existing bucket is fine.
+# Run a node script against the local S3 server with the project's own SDK: `s3` is the SDK, `client` a client
+# of this server (path-style, checksums only where required), `Bucket` the bucket; the script returns a promise
+# of the line to print. Prints that line, or the error's name and message (exit 1).
+s3_node() { # script
+  (cd "$ROOT" && AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true AP_S3_ENDPOINT="$S3_ENDPOINT" \
+    AP_S3_BUCKET="$S3_BUCKET" AP_S3_ACCESS_KEY="$S3_ACCESS" AP_S3_SECRET_KEY="$S3_SECRET" node -e '
+      const s3 = require("@aws-sdk/client-s3");
+      const env = process.env, Bucket = env.AP_S3_BUCKET;
+      const client = new s3.S3Client({ endpoint: env.AP_S3_ENDPOINT, region: "us-east-1", forcePathStyle: true,
+        requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED",
+        credentials: { accessKeyId: env.AP_S3_ACCESS_KEY, secretAccessKey: env.AP_S3_SECRET_KEY } });
+      (async () => { '"$1"' })()
+        .then((line) => console.log(line))
+        .catch((e) => { console.log(`${e.name}: ${e.message}`); process.exitCode = 1; })
+        .finally(() => client.destroy());' 2>&1)
+}
+
 ensure_bucket() {
   local out
-  out="$(cd "$ROOT" && AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true AP_S3_ENDPOINT="$S3_ENDPOINT" \
-    AP_S3_BUCKET="$S3_BUCKET" AP_S3_ACCESS_KEY="$S3_ACCESS" AP_S3_SECRET_KEY="$S3_SECRET" node -e '
-      const { S3Client, CreateBucketCommand } = require("@aws-sdk/client-s3");
-      const env = process.env;
-      const client = new S3Client({ endpoint: env.AP_S3_ENDPOINT, region: "us-east-1", forcePathStyle: true,
-        credentials: { accessKeyId: env.AP_S3_ACCESS_KEY, secretAccessKey: env.AP_S3_SECRET_KEY } });
-      client.send(new CreateBucketCommand({ Bucket: env.AP_S3_BUCKET }))
-        .then(() => console.log("created"))
-        .catch((e) => {
-          if (e.name === "BucketAlreadyOwnedByYou" || e.name === "BucketAlreadyExists") return console.log("exists");
-          console.log(`${e.name}: ${e.message}`); process.exitCode = 1;
-        })
-        .finally(() => client.destroy());' 2>&1)" || {
+  out="$(s3_node '
+    try { await client.send(new s3.CreateBucketCommand({ Bucket })); return "created"; }
+    catch (e) { if (e.name === "BucketAlreadyOwnedByYou" || e.name === "BucketAlreadyExists") return "exists"; throw e; }')" || {
     say "error: could not create bucket $S3_BUCKET on $S3_ENDPOINT: $out" >&2; return 1; }
   say "bucket $S3_BUCKET ready ($out)"
 }
@@ -158,32 +165,21 @@ drop_bucket() {
   [ -n "${AP_S3_BUCKET:-}" ] && [ "$S3_BUCKET" != agentic-pruner ] ||
     { say "error: drop-bucket needs AP_S3_BUCKET set to a bucket of its own, not the default agentic-pruner" >&2; return 2; }
   local out
-  out="$(cd "$ROOT" && AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true AP_S3_ENDPOINT="$S3_ENDPOINT" \
-    AP_S3_BUCKET="$S3_BUCKET" AP_S3_ACCESS_KEY="$S3_ACCESS" AP_S3_SECRET_KEY="$S3_SECRET" node -e '
-      const s3 = require("@aws-sdk/client-s3");
-      const env = process.env, Bucket = env.AP_S3_BUCKET;
-      const client = new s3.S3Client({ endpoint: env.AP_S3_ENDPOINT, region: "us-east-1", forcePathStyle: true,
-        requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED",
-        credentials: { accessKeyId: env.AP_S3_ACCESS_KEY, secretAccessKey: env.AP_S3_SECRET_KEY } });
-      (async () => {
-        let objects = 0, uploads = 0, token;
-        do {
-          const page = await client.send(new s3.ListObjectsV2Command({ Bucket, ContinuationToken: token }));
-          for (const o of page.Contents ?? []) { await client.send(new s3.DeleteObjectCommand({ Bucket, Key: o.Key })); objects++; }
-          token = page.IsTruncated ? page.NextContinuationToken : undefined;
-        } while (token);
-        const mpu = await client.send(new s3.ListMultipartUploadsCommand({ Bucket }));
-        for (const u of mpu.Uploads ?? []) {
-          await client.send(new s3.AbortMultipartUploadCommand({ Bucket, Key: u.Key, UploadId: u.UploadId })); uploads++;
-        }
-        await client.send(new s3.DeleteBucketCommand({ Bucket }));
-        console.log(`${objects} objects, ${uploads} unfinished uploads`);
-      })()
-        .catch((e) => {
-          if (e.name === "NoSuchBucket") return console.log("no such bucket");
-          console.log(`${e.name}: ${e.message}`); process.exitCode = 1;
-        })
-        .finally(() => client.destroy());' 2>&1)" || {
+  out="$(s3_node '
+    let objects = 0, uploads = 0, token;
+    try {
+      do {
+        const page = await client.send(new s3.ListObjectsV2Command({ Bucket, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) { await client.send(new s3.DeleteObjectCommand({ Bucket, Key: o.Key })); objects++; }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (e) { if (e.name === "NoSuchBucket") return "no such bucket"; throw e; }
+    const mpu = await client.send(new s3.ListMultipartUploadsCommand({ Bucket }));
+    for (const u of mpu.Uploads ?? []) {
+      await client.send(new s3.AbortMultipartUploadCommand({ Bucket, Key: u.Key, UploadId: u.UploadId })); uploads++;
+    }
+    await client.send(new s3.DeleteBucketCommand({ Bucket }));
+    return `${objects} objects, ${uploads} unfinished uploads`;')" || {
     say "error: could not drop bucket $S3_BUCKET on $S3_ENDPOINT: $out" >&2; return 1; }
   if [ "$out" = "no such bucket" ]; then say "bucket $S3_BUCKET: no such bucket, nothing dropped"; else say "bucket $S3_BUCKET dropped ($out)"; fi
 }
