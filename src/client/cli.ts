@@ -1,7 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, PrunerError } from '../core/errors';
 import { UsageError } from './errors';
-import { formatBand } from '../core/tolerance-band';
 import { formatMacs, formatPercent } from '../core/units';
 import { campaignIdProblem } from '../core/campaign-config';
 import { finalistsNote, recoveryPlanNote } from '../core/attempt-selection';
@@ -19,7 +18,6 @@ import {
   attemptsTable,
   exportCsv,
   finalistsLine,
-  fineTuneLine,
   logHeading,
   resultTable,
   scoringPlanLine,
@@ -37,6 +35,7 @@ import { storeFromEnv } from '../workers/default-deps';
 import { QUEUE_NAMES, trainQueueFor, type QueueName } from '../workflows/presets';
 import { deviceSlots, slotLabel, visibleDevices } from '../workers/device-slots';
 import { retryingLine, runningLine, waitingLine } from './worker-presence';
+import { watchPrinter } from './watch-view';
 
 export { ExitCode, UsageError, resultTable };
 
@@ -409,25 +408,10 @@ function buildProgram(): Command {
     .description('live view: attempts with MACs against the band, until the campaign ends')
     .action(async (id: string) => {
       const client = await campaignClient();
+      const print = watchPrinter(id, { terminal: process.stdout.isTTY === true });
       for await (const frame of client.watch(id)) {
-        if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
-        console.log(`${id}  stage: ${frame.progress.stage}  status: ${frame.status}`);
-        for (const l of frame.logs) {
-          console.log(
-            `\n${l.targetLabel} -> ${formatMacs(l.targetMacs)} ${formatBand(l.band)} [${l.status}] agent ${l.agent}`,
-          );
-          console.log(attemptsTable(l.attempts));
-          const plan = scoringPlanLine(l);
-          if (plan) console.log(plan);
-          const finalists = finalistsLine(l);
-          if (finalists) console.log(finalists);
-        }
-        if (frame.finetunes.length > 0) console.log('');
-        for (const { targetLabel, heartbeat } of frame.finetunes)
-          console.log(fineTuneLine(targetLabel, heartbeat));
-        for (const j of frame.waiting) console.log(`waiting: ${waitingLine(j)}`);
-        for (const j of frame.retrying) console.log(`retrying: ${retryingLine(j)}`);
-        for (const j of frame.running) console.log(`running: ${runningLine(j)}`);
+        const text = print(frame);
+        if (text !== undefined) process.stdout.write(text);
       }
       const d = await client.describe(id);
       if (d.reason) throw new CampaignFailedError(id, d.status, d.reason);

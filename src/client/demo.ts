@@ -7,6 +7,7 @@ import { resolveClientConfig } from './client-config';
 import { stateDir } from '../workers/default-deps';
 import { CampaignClient } from './campaign-client';
 import { attemptsTable, table } from './format';
+import { progressBar } from './progress-bar';
 import { startLocalRuntime } from './local-runtime';
 import { writeCampaignReport } from './report-file';
 
@@ -140,6 +141,7 @@ export function registerDemoCommand(program: Command): void {
         if (!fs.existsSync(weights)) {
           log(`training the baseline democnn for ${opts.epochs} epochs (about a minute on a laptop CPU)`);
           fs.rmSync(baselineDir, { recursive: true, force: true });
+          const bar = progressBar('baseline');
           const trained = await engine.run<TrainResult>(
             'finetune',
             {
@@ -150,9 +152,9 @@ export function registerDemoCommand(program: Command): void {
               checkpointEverySteps: 1000,
               outDir: baselineDir,
             },
-            { onProgress: progressBar('baseline') },
+            { onProgress: bar.update },
           );
-          process.stderr.write('\n');
+          bar.end();
           log(
             `baseline trained: ${trained.steps} steps in ${(trained.wallMs / 1000).toFixed(0)} s, loss ${trained.trainLoss.last.toFixed(3)}`,
           );
@@ -188,6 +190,7 @@ export function registerDemoCommand(program: Command): void {
           `campaign ${campaignId}: democnn -> ${Number(opts.fraction) * 100} % of its MACs, band ${opts.band}, agent ${agent}`,
         );
         let shown = 0;
+        const bar = progressBar('fine-tune');
         for await (const frame of client.watch(campaignId, 500)) {
           const attempts = frame.logs.flatMap((l) => l.attempts);
           for (const a of attempts.slice(shown)) {
@@ -200,14 +203,14 @@ export function registerDemoCommand(program: Command): void {
           }
           shown = Math.max(shown, attempts.length);
           if (frame.finetune)
-            progressBar('fine-tune')({
+            bar.update({
               step: frame.finetune.step,
               totalSteps: frame.finetune.totalSteps ?? undefined,
               loss: frame.finetune.loss ?? undefined,
               etaSec: frame.finetune.etaSec ?? undefined,
             });
         }
-        process.stderr.write('\n');
+        bar.end();
         const result = await client.result(campaignId);
         const logs = await client.log(campaignId);
         const t = result.targets[0]!;
@@ -273,20 +276,4 @@ export function registerDemoCommand(program: Command): void {
         await runtime.stop();
       }
     });
-}
-
-/** A one-line progress bar on stderr: step/total, loss, ETA. */
-export function progressBar(label: string): (ev: Record<string, unknown>) => void {
-  return (ev) => {
-    const step = Number(ev.step ?? 0);
-    const total = Number(ev.totalSteps ?? 0);
-    const frac = total > 0 ? Math.min(1, step / total) : 0;
-    const width = 30;
-    const filled = Math.round(frac * width);
-    const eta = ev.etaSec !== undefined && ev.etaSec !== null ? ` ETA ${Math.round(Number(ev.etaSec))}s` : '';
-    const loss = ev.loss !== undefined && ev.loss !== null ? ` loss ${Number(ev.loss).toFixed(3)}` : '';
-    process.stderr.write(
-      `\r  ${label} [${'█'.repeat(filled)}${'·'.repeat(width - filled)}] ${step}/${total || '?'}${loss}${eta}   `,
-    );
-  };
 }

@@ -3,6 +3,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { ProfileHeartbeat, ScoreHeartbeat, SensitivityHeartbeat, TrialHeartbeat } from '../activities';
 import { failureReason } from './failure-reason';
+import { MODEL_LABEL } from '../storage/keys';
 import { presenceQueue, slotsOfIdentity } from '../workers/create-workers';
 import { TaskQueues, trainQueueFor } from '../workflows/presets';
 
@@ -294,6 +295,16 @@ export async function pendingJobs(
 }
 
 /**
+ * A job's target as its line names it: the label, or `dense model` for the campaign's jobs on the dense model
+ * (its profile, evaluation, sensitivity table), which carry the store's {@link MODEL_LABEL}.
+ *
+ * @example shownTarget('_model') // 'dense model'
+ */
+export function shownTarget(label: string): string {
+  return label === MODEL_LABEL ? 'dense model' : label;
+}
+
+/**
  * One line for an activity being retried, as `campaign show` and `watch` print it.
  *
  * @example
@@ -302,7 +313,7 @@ export async function pendingJobs(
  * // 'profileModel (attempt 2 of 3, next try in 2 s): the last try failed: artifact store: put ... ENOSPC: no space left on device, write'
  */
 export function retryingLine(j: RetryingJob): string {
-  const what = `${j.activityType}${j.targetLabel ? ` ${j.targetLabel}` : ''}`;
+  const what = `${j.activityType}${j.targetLabel ? ` ${shownTarget(j.targetLabel)}` : ''}`;
   const of = j.maximumAttempts ? ` of ${j.maximumAttempts}` : '';
   const next =
     j.nextInMs !== undefined ? `, next try in ${Math.max(1, Math.round(j.nextInMs / 1000))} s` : '';
@@ -320,7 +331,7 @@ export const BUSY_AFTER_MS = 5000;
  * // 'fineTune t50: waiting for a slot on task queue "train" for 12 s: 2 workers serve it with 2 slots, all busy'
  */
 export function waitingLine(j: WaitingJob): string {
-  const what = `${j.activityType}${j.targetLabel ? ` ${j.targetLabel}` : ''}${j.attempt > 1 ? ` (attempt ${j.attempt})` : ''}`;
+  const what = `${j.activityType}${j.targetLabel ? ` ${shownTarget(j.targetLabel)}` : ''}${j.attempt > 1 ? ` (attempt ${j.attempt})` : ''}`;
   const head = `${what}: waiting for a slot on task queue "${j.queue}" for ${Math.round(j.waitingMs / 1000)} s`;
   if (j.pollers === 0) return `${head}: no worker serves it; start one with \`${startHint(j.queue)}\``;
   // A free slot takes a task within milliseconds: one that waited seconds found every slot busy.
@@ -363,7 +374,7 @@ function runningWhat(j: RunningJob): string {
     // Heartbeats of workers older than these details carry the stage alone.
     return `profiling${p.model !== undefined ? ` ${p.model}` : ''}: ${PROFILE_STAGES[p.stage] ?? p.stage}`;
   }
-  const target = j.details.targetLabel ? `${j.details.targetLabel}: ` : '';
+  const target = j.details.targetLabel ? `${shownTarget(j.details.targetLabel)}: ` : '';
   if (j.activityType === 'measureSensitivity') {
     const s = j.details;
     const where =

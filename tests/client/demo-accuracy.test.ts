@@ -46,6 +46,16 @@ describe("the demo, then the README's accuracy example on the demo's baseline", 
       );
       expect(fs.existsSync(paths.weights)).toBe(true);
       for (const split of ['train', 'val']) expect(fs.existsSync(path.join(paths.dataset, split))).toBe(true);
+      // Its stderr is a pipe here, as in a CI log: the progress comes as lines, not as a bar redrawn in place;
+      // the baseline's in ten lines (a tenth of its steps each), the last at all its steps; the fine-tune's,
+      // polled from its heartbeats, in at most ten.
+      expect(demo.err).not.toContain('\r');
+      const baseline = demo.err.split('\n').filter((l) => l.startsWith('  baseline '));
+      expect(baseline).toHaveLength(10);
+      expect(baseline.at(-1)).toMatch(/^ {2}baseline (\d+)\/\1 \(100%\) loss \d+\.\d{3} ETA 0s$/);
+      const fineTune = demo.err.split('\n').filter((l) => l.startsWith('  fine-tune '));
+      expect(fineTune.length).toBeLessThanOrEqual(10);
+      for (const l of fineTune) expect(l).toMatch(/^ {2}fine-tune \d+\/\d+ \(\d+%\)/);
 
       const store = testStore();
       env = await startTestWorkers({

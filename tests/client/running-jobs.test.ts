@@ -117,7 +117,18 @@ describe('a running search job in status and watch (real dev server, S3 and engi
         const watching = cli('campaign', 'watch', campaignId);
         await new Promise((r) => setTimeout(r, 3000));
         await campaigns.cancel(campaignId);
-        expectShown((await watching).out, line);
+        const watched = (await watching).out;
+        expectShown(watched, line);
+        // To a pipe, watch writes a frame only when something changed (not the beat's age or the job's step),
+        // each stamped with its time: every frame header is stamped, and no frame repeats the one before it.
+        const headers = watched.split('\n').filter((l) => l.includes(`${campaignId}  stage: `));
+        expect(headers.length).toBeGreaterThanOrEqual(1);
+        for (const h of headers) expect(h).toMatch(/^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] /);
+        const frames = watched
+          .split(/\n\n(?=\[\d{4}-)/)
+          .map((f) => f.replace(/^\[[^\]]+\] /, '').replace(/ \(\d+ s ago\)/g, ''));
+        expect(frames).toHaveLength(headers.length);
+        for (let i = 1; i < frames.length; i++) expect(frames[i]).not.toBe(frames[i - 1]);
       } finally {
         await campaigns.cancel(campaignId).catch(() => undefined);
       }

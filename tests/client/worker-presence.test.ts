@@ -80,6 +80,11 @@ test.each([
     job({ activityType: 'pruneTrial', targetLabel: undefined, queue: 'trials', waitingMs: 61_000 }),
     'pruneTrial: waiting for a slot on task queue "trials" for 61 s: 2 workers serve it with 2 slots, all busy',
   ],
+  [
+    "the dense model's evaluation: named as the dense model, not by the store's label",
+    job({ activityType: 'evaluateModel', targetLabel: '_model', queue: 'trials', waitingMs: 7000 }),
+    'evaluateModel dense model: waiting for a slot on task queue "trials" for 7 s: 2 workers serve it with 2 slots, all busy',
+  ],
 ])('waiting line: %s', (_case, j, line) => expect(waitingLine(j)).toBe(line));
 
 const retry = (over: Partial<RetryingJob>): RetryingJob => ({
@@ -157,6 +162,15 @@ test.each<[string, RunningJob, string]>([
       },
     },
     't50: sensitivity table, row 7 of 18 (features.6 at 0.5)',
+  ],
+  [
+    "the campaign's sensitivity table, measured once on the dense model",
+    {
+      workflowId: 'c1',
+      activityType: 'measureSensitivity',
+      details: { targetLabel: '_model', stage: 'starting', fraction: null },
+    },
+    'dense model: sensitivity table, starting',
   ],
   [
     'the sensitivity table before its first row',

@@ -1,0 +1,200 @@
+// What `campaign watch` writes, frame by frame: to a terminal every poll redraws the screen; to a file or a pipe
+// (a nohup log, CI) a frame only when something a reader cares about changed, stamped with its time. Before,
+// a pipe got the whole frame every second: a fine-tune of hours logged tens of thousands of identical frames.
+import type { Attempt } from '../../src/core/attempt';
+import { baseStrategy } from '../../src/core/strategy';
+import type { WatchFrame } from '../../src/client/campaign-client';
+import { attemptsTable } from '../../src/client/format';
+import { watchFrameKey, watchFrameLines, watchPrinter } from '../../src/client/watch-view';
+import type { RunningJob, WaitingJob } from '../../src/client/worker-presence';
+import type { StrategyLog } from '../../src/workflows/definitions';
+
+const attempt = (index: number, deviation: number): Attempt => ({
+  index,
+  agent: 'solver',
+  strategy: baseStrategy(0.3, { rationale: `step ${index}` }),
+  macs: 10e6 * (1 + deviation),
+  params: 1e5,
+  deviation,
+  inBand: deviation >= -0.05 && deviation <= 0.01,
+  wallMs: 100,
+});
+
+const log = (attempts: Attempt[]): StrategyLog => ({
+  campaignId: 'c1',
+  targetLabel: 't50',
+  model: 'democnn',
+  targetMacs: 10e6,
+  band: { lo: -0.05, hi: 0.01 },
+  agent: 'solver',
+  status: 'running',
+  reason: null,
+  attempts,
+  chosenIndex: null,
+  events: [],
+});
+
+/** A finalist's scoring at `step` of 40, its heartbeat `ageMs` old. */
+const scoring = (step: number, ageMs: number): RunningJob => ({
+  workflowId: 'c1--t50',
+  activityType: 'scoreCandidate',
+  heartbeatAgeMs: ageMs,
+  details: {
+    targetLabel: 't50',
+    attemptIndex: 2,
+    mode: 'recovery',
+    rescore: true,
+    steps: 40,
+    stage: 'train',
+    step,
+    fraction: step / 40,
+    checkpoints: [],
+  },
+});
+
+const waiting = (waitingMs: number): WaitingJob => ({
+  workflowId: 'c1',
+  activityType: 'fineTune',
+  targetLabel: 't50',
+  queue: 'train',
+  waitingMs,
+  attempt: 1,
+  pollers: 1,
+  slots: 1,
+});
+
+const frame = (over: Partial<WatchFrame> = {}): WatchFrame => ({
+  progress: {
+    campaignId: 'c1',
+    stage: 'search',
+    model: 'democnn',
+    denseMacs: 20e6,
+    targets: [],
+    results: [],
+  },
+  logs: [log([attempt(1, 0.2), attempt(2, -0.02)])],
+  waiting: [],
+  retrying: [],
+  running: [],
+  finetunes: [],
+  done: false,
+  status: 'RUNNING',
+  ...over,
+});
+
+const fineTune = (step: number, etaSec: number): Partial<WatchFrame> => ({
+  progress: { ...frame().progress, stage: 'finetune' },
+  finetunes: [
+    {
+      targetLabel: 't50',
+      heartbeat: { step, totalSteps: 400, loss: 0.5, etaSec, checkpoints: [] },
+    },
+  ],
+});
+
+describe("a frame's lines", () => {
+  test('the header, each target with its table, and the jobs', () => {
+    const f = frame({ running: [scoring(22, 12_300)], waiting: [waiting(12_000)] });
+    expect(watchFrameLines('c1', f)).toEqual([
+      'c1  stage: search  status: RUNNING',
+      '',
+      't50 -> 10.0 M -5%..+1% [running] agent solver',
+      attemptsTable(f.logs[0]!.attempts),
+      'waiting: fineTune t50: waiting for a slot on task queue "train" for 12 s: 1 worker serves it with 1 slot, all busy',
+      'running: t50: scoring attempt 2 again (finalist, 40-step recovery): step 22 of 40 (12 s ago)',
+    ]);
+  });
+});
+
+describe('what a log gets: a frame when something changed', () => {
+  test('a running job that only moved on (its step, its heartbeat older) is the same frame', () => {
+    expect(watchFrameKey(frame({ running: [scoring(12, 200)] }))).toBe(
+      watchFrameKey(frame({ running: [scoring(14, 4100)] })),
+    );
+  });
+
+  test('a new attempt, another job or another stage of it is a new frame', () => {
+    const base = watchFrameKey(frame({ running: [scoring(12, 200)] }));
+    const three = [attempt(1, 0.2), attempt(2, -0.02), attempt(3, -0.01)];
+    expect(watchFrameKey(frame({ running: [scoring(12, 200)], logs: [log(three)] }))).not.toBe(base);
+    const otherStage = scoring(12, 200);
+    (otherStage.details as { stage: string }).stage = 'scoring';
+    expect(watchFrameKey(frame({ running: [otherStage] }))).not.toBe(base);
+    expect(watchFrameKey(frame())).not.toBe(base);
+  });
+
+  test('a fine-tune: one frame per tenth of its steps', () => {
+    const key = (step: number) => watchFrameKey(frame(fineTune(step, 100)));
+    expect(key(10)).toBe(key(39));
+    expect(key(40)).not.toBe(key(39));
+    expect(key(399)).not.toBe(key(400));
+  });
+
+  test('a waiting job: once when it starts waiting, once when it finds every slot busy (after 5 s)', () => {
+    const key = (ms: number) => watchFrameKey(frame({ waiting: [waiting(ms)] }));
+    expect(key(1000)).toBe(key(4999));
+    expect(key(5000)).not.toBe(key(4999));
+    expect(key(5000)).toBe(key(600_000));
+  });
+});
+
+describe('the printer', () => {
+  // A campaign polled once a second: a finalist scored (steps 12, 14, 16), a new attempt, a fine-tune of 400
+  // steps (10, 20, 30, 40, then 400), then the end.
+  const polls: WatchFrame[] = [
+    frame({ running: [scoring(12, 300)] }),
+    frame({ running: [scoring(14, 1300)] }),
+    frame({ running: [scoring(16, 2300)] }),
+    frame({ logs: [log([attempt(1, 0.2), attempt(2, -0.02), attempt(3, -0.01)])] }),
+    frame(fineTune(10, 390)),
+    frame(fineTune(20, 380)),
+    frame(fineTune(30, 370)),
+    frame(fineTune(40, 360)),
+    frame(fineTune(400, 0)),
+    frame({ done: true, status: 'COMPLETED', progress: { ...frame().progress, stage: 'done' } }),
+  ];
+
+  test('to a log: 6 of the 10 polls, each stamped with its time, set off by a blank line', () => {
+    let second = 0;
+    const print = watchPrinter('c1', {
+      terminal: false,
+      now: () => new Date(Date.UTC(2026, 11, 7, 22, 41, second)),
+    });
+    // Poll i is at 22:41:0i.
+    const written = polls.map((f, i) => {
+      second = i;
+      return print(f);
+    });
+    expect(written.map((w) => w !== undefined)).toEqual([
+      true, // the first
+      false, // step 14
+      false, // step 16
+      true, // attempt 3
+      true, // the fine-tune starts
+      false, // 20 of 400
+      false, // 30 of 400
+      true, // 40 of 400: a tenth
+      true, // done with its steps
+      true, // the end
+    ]);
+    expect(written[0]).toBe(`[2026-12-07T22:41:00Z] ${watchFrameLines('c1', polls[0]!).join('\n')}\n`);
+    expect(written[0]!.split('\n')[0]).toBe('[2026-12-07T22:41:00Z] c1  stage: search  status: RUNNING');
+    // Each later frame opens with a blank line, then its stamp: the clock of the poll that printed it.
+    expect(written[3]!.startsWith('\n[2026-12-07T22:41:03Z] c1  stage: search  status: RUNNING\n')).toBe(
+      true,
+    );
+    expect(written[7]!).toContain('\nfine-tune t50 ████');
+    expect(written[7]!).toContain(' 40/400, loss 0.500, ETA 360 s; last checkpoint step -\n');
+    expect(written[9]!.startsWith('\n[2026-12-07T22:41:09Z] c1  stage: done  status: COMPLETED\n')).toBe(
+      true,
+    );
+  });
+
+  test('to a terminal: every poll redraws the screen', () => {
+    const print = watchPrinter('c1', { terminal: true });
+    const written = polls.map(print);
+    expect(written.every((w) => w !== undefined && w.startsWith('\x1b[2J\x1b[H'))).toBe(true);
+    expect(written[1]).toBe(`\x1b[2J\x1b[H${watchFrameLines('c1', polls[1]!).join('\n')}\n`);
+    expect(written[1]).toContain('step 14 of 40 (1 s ago)');
+  });
+});
