@@ -35,7 +35,7 @@ import { storeFromEnv } from '../workers/default-deps';
 import { QUEUE_NAMES, trainQueueFor, type QueueName } from '../workflows/presets';
 import { deviceSlots, slotLabel, visibleDevices } from '../workers/device-slots';
 import { retryingLine, runningLine, waitingLine } from './worker-presence';
-import { watchPrinter } from './watch-view';
+import { printProgress, watchPrinter } from './watch-view';
 
 export { ExitCode, UsageError, resultTable };
 
@@ -239,7 +239,10 @@ function buildProgram(): Command {
     .description('validate a campaign file and start it')
     .requiredOption('-c, --config <file>', 'campaign file (YAML or JSON)')
     .option('--id <id>', 'campaign id, used once (default: generated)')
-    .option('--wait', 'wait for the result and print it with the strategy log')
+    .option(
+      '--wait',
+      'wait for the result and print it with the strategy log (meanwhile, each attempt, score, stage and job on stderr)',
+    )
     .option(
       '--no-path-checks',
       'do not check that the weights and dataset paths exist here (they live on the worker hosts only)',
@@ -293,6 +296,8 @@ function buildProgram(): Command {
         console.error(searchPlanLine(config));
         console.log(campaignId);
         if (!opts.wait) return;
+        // What happens while it runs, on stderr (stdout stays the id, then the logs and the result).
+        await printProgress(client.watch(campaignId), (line) => console.error(line));
         const result = await client.result(campaignId);
         printLogs(await client.log(campaignId));
         console.log('\n' + resultTable(result));

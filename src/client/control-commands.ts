@@ -20,6 +20,7 @@ import { failureReason } from './failure-reason';
 import type { RebuiltLog } from './history-log';
 import { preflight } from './preflight';
 import { applySet } from './reset';
+import { printProgress } from './watch-view';
 
 /**
  * The search workflow of `id`'s target `target`: `id` itself when it is a search id
@@ -221,6 +222,7 @@ function registerRevisionCommands(
   printLogs: (logs: RebuiltLog[]) => void,
 ): void {
   const waitFor = async (client: CampaignClient, id: string) => {
+    await printProgress(client.watch(id), (line) => console.error(line));
     await client.result(id);
     printLogs(await client.log(id));
   };
@@ -232,7 +234,7 @@ function registerRevisionCommands(
       're-run the search from this attempt (the attempts before it are kept)',
     )
     .option('--target <label>', 'which target of the campaign (default: the only one)')
-    .option('--wait', 'wait for the new revision and print its log')
+    .option('--wait', 'wait for the new revision and print its log (meanwhile, its progress on stderr)')
     .description(
       "re-run a target's search from attempt N, then its fine-tune, evaluation and deployment check, as the campaign's next revision (the other targets' results are reused)",
     )
@@ -265,7 +267,7 @@ function registerRevisionCommands(
       [] as string[],
     )
     .option('--no-path-checks', 'do not check that the weights and dataset paths exist here')
-    .option('--wait', 'wait for the new revision and print its log')
+    .option('--wait', 'wait for the new revision and print its log (meanwhile, its progress on stderr)')
     .description(
       "run a campaign again as its next revision: what a changed config affects (or what did not finish) runs again, the rest (the profile, unchanged targets' searches) is reused",
     )

@@ -8,6 +8,7 @@ import { stateDir } from '../workers/default-deps';
 import { CampaignClient } from './campaign-client';
 import { attemptsTable, table } from './format';
 import { progressBar } from './progress-bar';
+import { attemptLine } from './watch-view';
 import { startLocalRuntime } from './local-runtime';
 import { writeCampaignReport } from './report-file';
 
@@ -194,12 +195,7 @@ export function registerDemoCommand(program: Command): void {
         for await (const frame of client.watch(campaignId, 500)) {
           const attempts = frame.logs.flatMap((l) => l.attempts);
           for (const a of attempts.slice(shown)) {
-            log(
-              `attempt ${a.index} (${a.agent}): ratio ${a.strategy.pruningRatio.toFixed(3)} ${a.strategy.importance} -> ` +
-                (a.error
-                  ? `error: ${a.error}`
-                  : `${formatMacs(a.macs)} MACs, ${formatPercent(a.deviation)} ${a.inBand ? 'IN band' : 'out'}`),
-            );
+            log(attemptLine(a));
           }
           shown = Math.max(shown, attempts.length);
           if (frame.finetune)

@@ -1,7 +1,8 @@
+import type { Attempt } from '../core/attempt';
 import { formatBand } from '../core/tolerance-band';
-import { formatMacs } from '../core/units';
+import { formatMacs, formatPercent } from '../core/units';
 import type { WatchFrame } from './campaign-client';
-import { attemptsTable, finalistsLine, fineTuneLine, scoringPlanLine } from './format';
+import { attemptsTable, finalistsLine, fineTuneLine, scoreText, scoringPlanLine } from './format';
 import { BUSY_AFTER_MS, retryingLine, runningLine, waitingLine, type RunningJob } from './worker-presence';
 
 /**
@@ -46,11 +47,6 @@ const MOVING_DETAILS = new Set(['fraction', 'step', 'checkpoints']);
  * watchFrameKey(first) === watchFrameKey(second) // true: the log gets no second frame
  */
 export function watchFrameKey(frame: WatchFrame): string {
-  const running = (j: RunningJob) => ({
-    activityType: j.activityType,
-    workflowId: j.workflowId,
-    details: Object.fromEntries(Object.entries(j.details).filter(([k]) => !MOVING_DETAILS.has(k))),
-  });
   return JSON.stringify({
     status: frame.status,
     stage: frame.progress.stage,
@@ -67,18 +63,36 @@ export function watchFrameKey(frame: WatchFrame): string {
       h.totalSteps ? Math.floor((10 * h.step) / h.totalSteps) : null,
       h.totalSteps,
     ]),
-    waiting: frame.waiting.map((j) => [
-      j.activityType,
-      j.targetLabel,
-      j.attempt,
-      j.queue,
-      j.pollers,
-      j.slots,
-      j.waitingMs >= BUSY_AFTER_MS,
-    ]),
-    retrying: frame.retrying.map((j) => [j.activityType, j.targetLabel, j.attempt, j.reason]),
-    running: frame.running.map(running),
+    ...jobKeys(frame),
   });
+}
+
+/**
+ * Each waiting, retrying and running job of a frame as a key that changes with what its line says, but not
+ * with what moves on every poll (see {@link watchFrameKey}).
+ */
+function jobKeys(frame: WatchFrame): Record<'waiting' | 'retrying' | 'running', string[]> {
+  return {
+    waiting: frame.waiting.map((j) =>
+      JSON.stringify([
+        j.activityType,
+        j.targetLabel,
+        j.attempt,
+        j.queue,
+        j.pollers,
+        j.slots,
+        j.waitingMs >= BUSY_AFTER_MS,
+      ]),
+    ),
+    retrying: frame.retrying.map((j) => JSON.stringify([j.activityType, j.targetLabel, j.attempt, j.reason])),
+    running: frame.running.map((j) =>
+      JSON.stringify([
+        j.activityType,
+        j.workflowId,
+        Object.entries(j.details).filter(([k]) => !MOVING_DETAILS.has(k)),
+      ]),
+    ),
+  };
 }
 
 /** Options of {@link watchPrinter}. */
@@ -122,4 +136,116 @@ export function watchPrinter(
       .replace(/\.\d{3}Z$/, 'Z')}] `;
     return `${first ? '' : '\n'}${stamp}${lines.join('\n')}\n`;
   };
+}
+
+/**
+ * One attempt as a progress line: its agent, ratio and criterion, then what it measured against the band (or
+ * its error).
+ *
+ * @example
+ * attemptLine(attempt5) // 'attempt 5 (solver): ratio 0.223 l2 -> 13.2 M MACs, -3.83% IN band'
+ */
+export function attemptLine(a: Attempt): string {
+  const head = `attempt ${a.index} (${a.agent}): ratio ${a.strategy.pruningRatio.toFixed(3)} ${a.strategy.importance} -> `;
+  return (
+    head +
+    (a.error
+      ? `error: ${a.error}`
+      : `${formatMacs(a.macs)} MACs, ${formatPercent(a.deviation)} ${a.inBand ? 'IN band' : 'out'}`)
+  );
+}
+
+/** A running job's line without its heartbeat's age (a progress line is stamped with its own time). */
+const runningNow = (j: RunningJob): string => {
+  const { heartbeatAgeMs: _age, ...job } = j;
+  return runningLine(job as RunningJob);
+};
+
+/**
+ * What `campaign start --wait` (and `reset`/`retry --wait`) prints on stderr while it waits: from each frame
+ * `campaign watch` polls, the lines for what happened since the frame before, in this order: the campaign's
+ * next stage; per target, each new attempt ({@link attemptLine}), each new or changed score ({@link scoreText}),
+ * the search's end; the jobs that started waiting, retrying or running (or reached another stage); a
+ * fine-tune's first sight and each next tenth of its steps. Nothing for what only moved on (a step, a
+ * heartbeat's age), so a day-long campaign prints tens of lines, not a line a second.
+ *
+ * @example
+ * const next = progressFollower();
+ * next(frame1) // ['stage: search', 'running: t50: prune trial attempt 1 (l2, ratio 0.312 as proposed): starting']
+ * next(frame2) // ['t50: attempt 1 (solver): ratio 0.312 l2 -> 10.9 M MACs, -20.32% out']
+ */
+export function progressFollower(): (frame: WatchFrame) => string[] {
+  let prev: WatchFrame | undefined;
+  // What each target's lines have said: kept across frames, as a frame may lack a search's log (not started,
+  // or its query failed once) and the next frame must not say its attempts again.
+  const said = new Map<string, { scores: Map<number, string>; status: string }>();
+  const tenths = new Map<string, number>();
+  return (frame) => {
+    const lines: string[] = [];
+    if (prev?.progress.stage !== frame.progress.stage) lines.push(`stage: ${frame.progress.stage}`);
+    for (const l of frame.logs) {
+      const target = said.get(l.targetLabel) ?? { scores: new Map<number, string>(), status: 'running' };
+      said.set(l.targetLabel, target);
+      for (const a of l.attempts) {
+        const before = target.scores.get(a.index);
+        if (before === undefined) lines.push(`${l.targetLabel}: ${attemptLine(a)}`);
+        const score = scoreText(a);
+        if (score !== '-' && score !== before)
+          lines.push(`${l.targetLabel}: attempt ${a.index} scored ${score}`);
+        target.scores.set(a.index, score);
+      }
+      if (l.status !== 'running' && l.status !== target.status)
+        lines.push(`${l.targetLabel}: search ${l.status}${l.reason ? `: ${l.reason}` : ''}`);
+      target.status = l.status;
+    }
+    // A job's line when it is new, or says something new (its stage, why it is retried).
+    const was = prev ? jobKeys(prev) : { waiting: [], retrying: [], running: [] };
+    const now = jobKeys(frame);
+    frame.waiting.forEach((j, i) => {
+      if (!was.waiting.includes(now.waiting[i]!)) lines.push(`waiting: ${waitingLine(j)}`);
+    });
+    frame.retrying.forEach((j, i) => {
+      if (!was.retrying.includes(now.retrying[i]!)) lines.push(`retrying: ${retryingLine(j)}`);
+    });
+    frame.running.forEach((j, i) => {
+      if (!was.running.includes(now.running[i]!)) lines.push(`running: ${runningNow(j)}`);
+    });
+    for (const { targetLabel, heartbeat: h } of frame.finetunes) {
+      const label = targetLabel ?? '';
+      const tenth = h.totalSteps ? Math.floor((10 * Math.min(h.step, h.totalSteps)) / h.totalSteps) : 0;
+      if (tenth <= (tenths.get(label) ?? -1)) continue;
+      tenths.set(label, tenth);
+      const share = h.totalSteps ? ` (${Math.floor((100 * h.step) / h.totalSteps)}%)` : '';
+      const loss = h.loss !== null ? `, loss ${h.loss.toFixed(3)}` : '';
+      const eta = h.etaSec !== null ? `, ETA ${Math.round(h.etaSec)} s` : '';
+      lines.push(
+        `fine-tune${targetLabel ? ` ${targetLabel}` : ''}: step ${h.step}/${h.totalSteps ?? '?'}${share}${loss}${eta}; last checkpoint step ${h.checkpoints.at(-1)?.step ?? '-'}`,
+      );
+    }
+    prev = frame;
+    return lines;
+  };
+}
+
+/**
+ * Print a campaign's progress lines ({@link progressFollower}) from `frames` (`CampaignClient.watch`), each
+ * stamped with its UTC time, until the campaign ends. Progress is a courtesy: a frame that cannot be read
+ * ends it quietly, and what waits for the result says what happened.
+ */
+export async function printProgress(
+  frames: AsyncIterable<WatchFrame>,
+  write: (line: string) => void,
+  now: () => Date = () => new Date(),
+): Promise<void> {
+  const next = progressFollower();
+  try {
+    for await (const frame of frames) {
+      const stamp = `[${now()
+        .toISOString()
+        .replace(/\.\d{3}Z$/, 'Z')}]`;
+      for (const line of next(frame)) write(`${stamp} ${line}`);
+    }
+  } catch {
+    // The result (or its failure) is what --wait reports; the progress is best-effort.
+  }
 }

@@ -53,10 +53,18 @@ describe('a campaign that fails shows its one-line reason everywhere', () => {
 
   const reason = /targets\.0\.macs: 50000000000 is not below the dense model's \d+ MACs/;
 
-  test('start --wait (no engine on the client): a note that targets were not checked here, the id and the search it started, then one line with the reason; exit 1, no stack', () => {
+  test('start --wait (no engine on the client): a note that targets were not checked here, the id and the search it started, its progress, then one line with the reason; exit 1, no stack', () => {
     expect(startRun.code).toBe(1);
     expect(startRun.out.trim()).toBe(id);
-    const lines = cliLines(startRun.err);
+    // Its progress while it waited, each line stamped: the campaign's stage when first polled (the profile it
+    // fails in, or already failed), and no target's attempt (it never searched).
+    const stamped = /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] /;
+    const progress = cliLines(startRun.err)
+      .filter((l) => stamped.test(l))
+      .map((l) => l.replace(stamped, ''));
+    expect(progress[0]).toMatch(/^stage: (profile|failed)$/);
+    expect(progress.filter((l) => l.includes('attempt'))).toEqual([]);
+    const lines = cliLines(startRun.err).filter((l) => !stamped.test(l));
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(
       /^note: targets not checked against the dense model here \(engine python not found at .*no-engine\/python: .*\); the campaign checks them when it starts$/,

@@ -5,6 +5,8 @@ import { createAgents } from '../../src/agents';
 import { LocalArtifactStore } from '../../src/storage';
 import { realEngines, startTestWorkers, tempDir, testId, type TestWorkers } from '../support/test-env';
 import { cli } from './run-cli';
+import { attemptLine } from '../../src/client/watch-view';
+import type { Attempt } from '../../src/core/attempt';
 
 function writeConfig(dir: string, name: string, text: string): string {
   const file = path.join(dir, name);
@@ -149,6 +151,21 @@ describe('CLI against a real campaign', () => {
     const logs = JSON.parse(log.out) as { targetLabel: string; attempts: { inBand: boolean }[] }[];
     expect(logs[0]!.targetLabel).toBe('half');
     expect(logs[0]!.attempts.some((a) => a.inBand)).toBe(true);
+    // While it waited, its progress on stderr, each line stamped: the search's stage, then every attempt of the
+    // log once, in order, then the search's end.
+    const progress = started.err
+      .split('\n')
+      .filter((l) => /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] /.test(l))
+      .map((l) => l.slice('[2026-12-07T22:41:00Z] '.length));
+    const attemptLines = progress.filter((l) => l.startsWith('half: attempt '));
+    expect(attemptLines).toEqual(
+      (logs[0]!.attempts as unknown as Attempt[]).map((a) => `half: ${attemptLine(a)}`),
+    );
+    expect(progress.indexOf('stage: search')).toBeGreaterThanOrEqual(0);
+    expect(progress.indexOf('stage: search')).toBeLessThan(progress.indexOf(attemptLines[0]!));
+    expect(progress.indexOf('half: search converged')).toBeGreaterThan(
+      progress.indexOf(attemptLines.at(-1)!),
+    );
 
     // Visibility is eventually consistent: poll until the search attributes show the campaign.
     let listed = '';

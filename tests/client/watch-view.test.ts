@@ -5,7 +5,14 @@ import type { Attempt } from '../../src/core/attempt';
 import { baseStrategy } from '../../src/core/strategy';
 import type { WatchFrame } from '../../src/client/campaign-client';
 import { attemptsTable } from '../../src/client/format';
-import { watchFrameKey, watchFrameLines, watchPrinter } from '../../src/client/watch-view';
+import {
+  attemptLine,
+  printProgress,
+  progressFollower,
+  watchFrameKey,
+  watchFrameLines,
+  watchPrinter,
+} from '../../src/client/watch-view';
 import type { RunningJob, WaitingJob } from '../../src/client/worker-presence';
 import type { StrategyLog } from '../../src/workflows/definitions';
 
@@ -196,5 +203,109 @@ describe('the printer', () => {
     expect(written.every((w) => w !== undefined && w.startsWith('\x1b[2J\x1b[H'))).toBe(true);
     expect(written[1]).toBe(`\x1b[2J\x1b[H${watchFrameLines('c1', polls[1]!).join('\n')}\n`);
     expect(written[1]).toContain('step 14 of 40 (1 s ago)');
+  });
+});
+
+describe('what --wait prints while it waits: a line for each thing that happened', () => {
+  const trial = (attemptIndex: number, ageMs: number, fraction: number | null): RunningJob => ({
+    workflowId: 'c1--t50',
+    activityType: 'pruneTrial',
+    heartbeatAgeMs: ageMs,
+    details: { targetLabel: 't50', attemptIndex, importance: 'l2', ratio: 0.3, stage: 'pruning', fraction },
+  });
+  const scored = {
+    mode: 'zero-shot' as const,
+    top1: 0.61328125,
+    loss: 1.12,
+    count: 256,
+    steps: 0,
+    wallMs: 400,
+  };
+  const one = [attempt(1, 0.2)];
+  const two = [attempt(1, 0.2), attempt(2, -0.02)];
+  const twoScored = [attempt(1, 0.2), { ...attempt(2, -0.02), score: scored }];
+  const searching = { progress: { ...frame().progress, stage: 'search' as const } };
+  const converged = { ...log(twoScored), status: 'converged' as const, chosenIndex: 2 };
+
+  test('a campaign from its search to its fine-tune, polled ten times', () => {
+    const next = progressFollower();
+    const polls: [Partial<WatchFrame>, string[]][] = [
+      [
+        { ...searching, logs: [log(one)], running: [trial(2, 300, null)] },
+        [
+          'stage: search',
+          't50: attempt 1 (solver): ratio 0.300 l2 -> 12.0 M MACs, +20.00% out',
+          'running: t50: prune trial attempt 2 (l2, ratio 0.300 as proposed): pruning',
+        ],
+      ],
+      // The same trial, its heartbeat older and further on: nothing new.
+      [{ ...searching, logs: [log(one)], running: [trial(2, 4300, 0.5)] }, []],
+      [
+        { ...searching, logs: [log(two)], running: [scoring(0, 200)] },
+        [
+          't50: attempt 2 (solver): ratio 0.300 l2 -> 9.80 M MACs, -2.00% IN band',
+          'running: t50: scoring attempt 2 again (finalist, 40-step recovery): step 0 of 40',
+        ],
+      ],
+      [{ ...searching, logs: [log(two)], running: [scoring(20, 2200)] }, []],
+      [{ ...searching, logs: [log(twoScored)] }, ['t50: attempt 2 scored 61.3% zero-shot']],
+      [
+        { ...fineTune(0, 400), logs: [converged] },
+        [
+          'stage: finetune',
+          't50: search converged',
+          'fine-tune t50: step 0/400 (0%), loss 0.500, ETA 400 s; last checkpoint step -',
+        ],
+      ],
+      [{ ...fineTune(39, 361), logs: [converged] }, []],
+      [
+        { ...fineTune(40, 360), logs: [converged], waiting: [waiting(1000)] },
+        [
+          'waiting: fineTune t50: waiting for a slot on task queue "train" for 1 s: 1 worker serves it with 1 slot',
+          'fine-tune t50: step 40/400 (10%), loss 0.500, ETA 360 s; last checkpoint step -',
+        ],
+      ],
+      [{ ...fineTune(41, 359), logs: [converged], waiting: [waiting(3000)] }, []],
+      [
+        { ...fineTune(42, 358), logs: [converged], waiting: [waiting(6000)] },
+        [
+          'waiting: fineTune t50: waiting for a slot on task queue "train" for 6 s: 1 worker serves it with 1 slot, all busy',
+        ],
+      ],
+    ];
+    for (const [over, lines] of polls) expect(next(frame(over))).toEqual(lines);
+  });
+
+  test('each line stamped with the time of its poll; a frame that cannot be read ends the progress quietly', async () => {
+    async function* frames(): AsyncGenerator<WatchFrame> {
+      yield frame({ ...searching, logs: [log(one)] });
+      yield frame({ ...searching, logs: [log(one)] });
+      throw new Error('connection refused');
+    }
+    const written: string[] = [];
+    let second = 0;
+    await printProgress(
+      frames(),
+      (line) => written.push(line),
+      () => new Date(Date.UTC(2026, 11, 7, 22, 41, second++)),
+    );
+    expect(written).toEqual([
+      '[2026-12-07T22:41:00Z] stage: search',
+      '[2026-12-07T22:41:00Z] t50: attempt 1 (solver): ratio 0.300 l2 -> 12.0 M MACs, +20.00% out',
+    ]);
+  });
+
+  test("a poll without a search's log (its query failed once) does not make the next say its attempts again", () => {
+    const next = progressFollower();
+    expect(next(frame({ ...searching, logs: [log(two)] }))).toHaveLength(3);
+    expect(next(frame({ ...searching, logs: [] }))).toEqual([]);
+    expect(next(frame({ ...searching, logs: [log(twoScored)] }))).toEqual([
+      't50: attempt 2 scored 61.3% zero-shot',
+    ]);
+  });
+
+  test('an attempt that failed says why', () => {
+    const failed = { ...attempt(3, 0), error: 'EngineError: bad ratio' };
+    expect(attemptLine(failed)).toBe('attempt 3 (solver): ratio 0.300 l2 -> error: EngineError: bad ratio');
   });
 });
