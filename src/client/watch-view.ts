@@ -164,9 +164,11 @@ const runningNow = (j: RunningJob): string => {
 /**
  * What `campaign start --wait` (and `reset`/`retry --wait`) prints on stderr while it waits: from each frame
  * `campaign watch` polls, the lines for what happened since the frame before, in this order: the campaign's
- * next stage; per target, each new attempt ({@link attemptLine}), each new or changed score ({@link scoreText}),
- * the search's end; the jobs that started waiting, retrying or running (or reached another stage); a
- * fine-tune's first sight and each next tenth of its steps. Nothing for what only moved on (a step, a
+ * next stage when it is the search; per target, each new attempt ({@link attemptLine}), each new or changed
+ * score ({@link scoreText}), the search's end (and why, when the reason says more than the status); the next
+ * stage when it is another; the jobs that started waiting, retrying or running (or reached another stage); a
+ * fine-tune's first heartbeat that knows its steps, then each next tenth of them. What a search had done
+ * when the wait began (a reused search, the attempts a reset keeps) is one line, `t70: 2 attempts so far`. Nothing for what only moved on (a step, a
  * heartbeat's age), so a day-long campaign prints tens of lines, not a line a second.
  *
  * @example
@@ -182,10 +184,25 @@ export function progressFollower(): (frame: WatchFrame) => string[] {
   const tenths = new Map<string, number>();
   return (frame) => {
     const lines: string[] = [];
-    if (prev?.progress.stage !== frame.progress.stage) lines.push(`stage: ${frame.progress.stage}`);
+    // The stage goes before what the frame's logs say when it is the search they belong to, else after them
+    // (the last attempts of a search come in the frame that sees the fine-tune start).
+    const stage =
+      prev?.progress.stage !== frame.progress.stage ? `stage: ${frame.progress.stage}` : undefined;
+    if (stage && frame.progress.stage === 'search') lines.push(stage);
     for (const l of frame.logs) {
-      const target = said.get(l.targetLabel) ?? { scores: new Map<number, string>(), status: 'running' };
-      said.set(l.targetLabel, target);
+      let target = said.get(l.targetLabel);
+      if (!target) {
+        target = { scores: new Map<number, string>(), status: 'running' };
+        said.set(l.targetLabel, target);
+        // What a search did before the wait began (a reused search, the attempts a reset keeps): counted, as
+        // `campaign log` shows them, not said again one by one.
+        if (!prev && l.attempts.length > 0) {
+          lines.push(
+            `${l.targetLabel}: ${l.attempts.length} attempt${l.attempts.length === 1 ? '' : 's'} so far`,
+          );
+          for (const a of l.attempts) target.scores.set(a.index, scoreText(a));
+        }
+      }
       for (const a of l.attempts) {
         const before = target.scores.get(a.index);
         if (before === undefined) lines.push(`${l.targetLabel}: ${attemptLine(a)}`);
@@ -195,9 +212,12 @@ export function progressFollower(): (frame: WatchFrame) => string[] {
         target.scores.set(a.index, score);
       }
       if (l.status !== 'running' && l.status !== target.status)
-        lines.push(`${l.targetLabel}: search ${l.status}${l.reason ? `: ${l.reason}` : ''}`);
+        lines.push(
+          `${l.targetLabel}: search ${l.status}${l.reason && l.reason !== l.status ? `: ${l.reason}` : ''}`,
+        );
       target.status = l.status;
     }
+    if (stage && frame.progress.stage !== 'search') lines.push(stage);
     // A job's line when it is new, or says something new (its stage, why it is retried).
     const was = prev ? jobKeys(prev) : { waiting: [], retrying: [], running: [] };
     const now = jobKeys(frame);
@@ -212,14 +232,16 @@ export function progressFollower(): (frame: WatchFrame) => string[] {
     });
     for (const { targetLabel, heartbeat: h } of frame.finetunes) {
       const label = targetLabel ?? '';
-      const tenth = h.totalSteps ? Math.floor((10 * Math.min(h.step, h.totalSteps)) / h.totalSteps) : 0;
+      // Lines once the fine-tune knows its steps (its first heartbeats may not).
+      if (!h.totalSteps) continue;
+      const tenth = Math.floor((10 * Math.min(h.step, h.totalSteps)) / h.totalSteps);
       if (tenth <= (tenths.get(label) ?? -1)) continue;
       tenths.set(label, tenth);
-      const share = h.totalSteps ? ` (${Math.floor((100 * h.step) / h.totalSteps)}%)` : '';
+      const share = ` (${Math.floor((100 * h.step) / h.totalSteps)}%)`;
       const loss = h.loss !== null ? `, loss ${h.loss.toFixed(3)}` : '';
       const eta = h.etaSec !== null ? `, ETA ${Math.round(h.etaSec)} s` : '';
       lines.push(
-        `fine-tune${targetLabel ? ` ${targetLabel}` : ''}: step ${h.step}/${h.totalSteps ?? '?'}${share}${loss}${eta}; last checkpoint step ${h.checkpoints.at(-1)?.step ?? '-'}`,
+        `fine-tune${targetLabel ? ` ${targetLabel}` : ''}: step ${h.step}/${h.totalSteps}${share}${loss}${eta}; last checkpoint step ${h.checkpoints.at(-1)?.step ?? '-'}`,
       );
     }
     prev = frame;

@@ -10,6 +10,7 @@ import type { Attempt } from '../../src/core/attempt';
 import { formatMacs, formatPercent } from '../../src/core/units';
 import { CampaignClient } from '../../src/client/campaign-client';
 import { percent } from '../../src/client/format';
+import { attemptLine } from '../../src/client/watch-view';
 import { attemptsFromHistory, type RebuiltLog } from '../../src/client/history-log';
 import type { ReportData } from '../../src/report/report-data';
 import { reportKey } from '../../src/storage';
@@ -47,6 +48,30 @@ async function scheduled(env: TestWorkers, workflowId: string) {
       return c?.workflowId ? [c.workflowId] : [];
     }),
   };
+}
+
+/** A --wait's progress line's stamp: its UTC time. */
+const STAMP = /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] /;
+
+/** What a --wait wrote on stderr while it waited: every line stamped (nothing else), without the stamps. */
+function progressOf(err: string): string[] {
+  const lines = err.split('\n').filter((l) => l !== '');
+  for (const l of lines) expect(l).toMatch(STAMP);
+  return lines.map((l) => l.replace(STAMP, ''));
+}
+
+/**
+ * Every attempt of a target said once by a --wait's progress, in order: those its search had when the wait
+ * began counted in one line (`t50: 2 attempts so far`), each later one in a line of its own.
+ */
+function expectEveryAttemptOnce(progress: string[], label: string, attempts: Attempt[]): void {
+  const counted = progress
+    .map((l) => new RegExp(`^${label}: (\\d+) attempts? so far$`).exec(l))
+    .find((m) => m !== null);
+  const n = counted ? Number(counted[1]) : 0;
+  expect(progress.filter((l) => l.startsWith(`${label}: attempt `) && !l.includes(' scored '))).toEqual(
+    attempts.slice(n).map((a) => `${label}: ${attemptLine(a)}`),
+  );
 }
 
 describe('campaign reset and retry: a new revision that finishes and is what the user sees', () => {
@@ -125,7 +150,7 @@ describe('campaign reset and retry: a new revision that finishes and is what the
   test('reset t50 to attempt 2: revision 2 re-runs its search from attempt 2, then fine-tunes and evaluates it', async () => {
     const before = firstLogs.find((l) => l.targetLabel === 't50')!;
     const reset = await cli('campaign', 'reset', id, '--to-attempt', '2', '--target', 't50', '--wait');
-    expect(reset.err).toBe('');
+    const progress = progressOf(reset.err);
     expect(reset.code).toBe(0);
     expect(reset.out).toContain(`${id}: revision 2 started as ${rev2}: reset t50 to attempt 2\n`);
     expect(reset.out).toContain(
@@ -180,6 +205,12 @@ describe('campaign reset and retry: a new revision that finishes and is what the
     });
     expect(logs[1]!.revision).toEqual({ number: 2, search: 'reused' });
     expect(logs[1]!.workflowId).toBe(`${id}--t70`);
+    // What --wait said meanwhile: t50's attempts once each, t70's reused search counted and converged.
+    expectEveryAttemptOnce(progress, 't50', log50.attempts);
+    expectEveryAttemptOnce(progress, 't70', logs[1]!.attempts);
+    expect(progress).toContain(`t70: ${logs[1]!.attempts.length} attempts so far`);
+    expect(progress).toContain('t70: search converged');
+    expect(progress.at(-1)).toBe('stage: done');
 
     const text = (await cli('campaign', 'log', id)).out;
     expect(text).toContain(
@@ -293,7 +324,13 @@ describe('campaign reset and retry: a new revision that finishes and is what the
 
     const second = await campaigns.result(id);
     const r = await cli('campaign', 'retry', id, '--set', 'targets.1.band=-3%..+1%', '--wait');
-    expect(r.err).toBe('');
+    // What --wait said meanwhile: t50's reused search counted, t70's re-run attempts once each.
+    const progress = progressOf(r.err);
+    const logs = JSON.parse((await cli('campaign', 'log', id, '--json')).out) as RebuiltLog[];
+    expect(progress).toContain(`t50: ${logs[0]!.attempts.length} attempts so far`);
+    expectEveryAttemptOnce(progress, 't50', logs[0]!.attempts);
+    expectEveryAttemptOnce(progress, 't70', logs[1]!.attempts);
+    expect(progress.at(-1)).toBe('stage: done');
     expect(r.code).toBe(0);
     expect(r.out).toContain(
       `${id}: revision 3 started as ${rev3}: retry: targets.1 (t70): band changed: search re-run\n`,

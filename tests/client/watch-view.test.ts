@@ -227,13 +227,16 @@ describe('what --wait prints while it waits: a line for each thing that happened
   const searching = { progress: { ...frame().progress, stage: 'search' as const } };
   const converged = { ...log(twoScored), status: 'converged' as const, chosenIndex: 2 };
 
-  test('a campaign from its search to its fine-tune, polled ten times', () => {
+  test('a campaign from its search to its fine-tune, polled eleven times', () => {
     const next = progressFollower();
     const polls: [Partial<WatchFrame>, string[]][] = [
       [
+        { ...searching, logs: [log([])], running: [trial(1, 300, null)] },
+        ['stage: search', 'running: t50: prune trial attempt 1 (l2, ratio 0.300 as proposed): pruning'],
+      ],
+      [
         { ...searching, logs: [log(one)], running: [trial(2, 300, null)] },
         [
-          'stage: search',
           't50: attempt 1 (solver): ratio 0.300 l2 -> 12.0 M MACs, +20.00% out',
           'running: t50: prune trial attempt 2 (l2, ratio 0.300 as proposed): pruning',
         ],
@@ -252,8 +255,8 @@ describe('what --wait prints while it waits: a line for each thing that happened
       [
         { ...fineTune(0, 400), logs: [converged] },
         [
-          'stage: finetune',
           't50: search converged',
+          'stage: finetune',
           'fine-tune t50: step 0/400 (0%), loss 0.500, ETA 400 s; last checkpoint step -',
         ],
       ],
@@ -278,6 +281,7 @@ describe('what --wait prints while it waits: a line for each thing that happened
 
   test('each line stamped with the time of its poll; a frame that cannot be read ends the progress quietly', async () => {
     async function* frames(): AsyncGenerator<WatchFrame> {
+      yield frame({ ...searching, logs: [log([])] });
       yield frame({ ...searching, logs: [log(one)] });
       yield frame({ ...searching, logs: [log(one)] });
       throw new Error('connection refused');
@@ -291,17 +295,55 @@ describe('what --wait prints while it waits: a line for each thing that happened
     );
     expect(written).toEqual([
       '[2026-12-07T22:41:00Z] stage: search',
-      '[2026-12-07T22:41:00Z] t50: attempt 1 (solver): ratio 0.300 l2 -> 12.0 M MACs, +20.00% out',
+      '[2026-12-07T22:41:01Z] t50: attempt 1 (solver): ratio 0.300 l2 -> 12.0 M MACs, +20.00% out',
     ]);
   });
 
   test("a poll without a search's log (its query failed once) does not make the next say its attempts again", () => {
     const next = progressFollower();
-    expect(next(frame({ ...searching, logs: [log(two)] }))).toHaveLength(3);
+    expect(next(frame({ ...searching, logs: [log([])] }))).toEqual(['stage: search']);
+    expect(next(frame({ ...searching, logs: [log(two)] }))).toHaveLength(2);
     expect(next(frame({ ...searching, logs: [] }))).toEqual([]);
     expect(next(frame({ ...searching, logs: [log(twoScored)] }))).toEqual([
       't50: attempt 2 scored 61.3% zero-shot',
     ]);
+  });
+
+  test("a revision's wait: what its searches did before it began is counted, not said again", () => {
+    // The first poll of a `retry --wait`: t50's search reused (ended, 2 attempts), t70's re-run at its first.
+    const next = progressFollower();
+    const reused = { ...converged, reason: 'converged' };
+    const rerun = { ...log(one), targetLabel: 't70' };
+    expect(next(frame({ ...searching, logs: [reused, rerun] }))).toEqual([
+      'stage: search',
+      't50: 2 attempts so far',
+      't50: search converged',
+      't70: 1 attempt so far',
+    ]);
+    const rerun2 = {
+      ...log(two),
+      targetLabel: 't70',
+      status: 'diverged' as const,
+      reason: 'no progress in 4 attempts',
+    };
+    expect(next(frame({ ...searching, logs: [reused, rerun2] }))).toEqual([
+      't70: attempt 2 (solver): ratio 0.300 l2 -> 9.80 M MACs, -2.00% IN band',
+      't70: search diverged: no progress in 4 attempts',
+    ]);
+  });
+
+  test('a fine-tune that does not know its steps yet: no line', () => {
+    const next = progressFollower();
+    const unknown: Partial<WatchFrame> = {
+      logs: [],
+      finetunes: [
+        {
+          targetLabel: 't50',
+          heartbeat: { step: 0, totalSteps: null, loss: null, etaSec: null, checkpoints: [] },
+        },
+      ],
+    };
+    expect(next(frame(unknown))).toEqual(['stage: search']);
   });
 
   test('an attempt that failed says why', () => {
