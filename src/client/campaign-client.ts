@@ -180,6 +180,11 @@ export interface WatchFrame {
   finetune?: FineTuneHeartbeat;
   /** Every running fine-tune (targets fine-tune in parallel), with its target. */
   finetunes: { targetLabel: string | undefined; heartbeat: FineTuneHeartbeat }[];
+  /**
+   * Why the campaign may not move, one line each, as `campaign status` prints them: a queue no worker polls
+   * (`no worker is polling task queue "control" (workflows): start one with ...`), a progress query that failed.
+   */
+  warnings: string[];
   /** Jobs of the campaign and its searches that wait on a task queue for a free slot. */
   waiting: WaitingJob[];
   /** Jobs of the campaign and its searches being retried, each with why the last try failed. */
@@ -558,22 +563,51 @@ export class CampaignClient {
     return newestOfEach(rows);
   }
 
-  /** Live frames until the campaign finishes (queries every `intervalMs`). */
+  /**
+   * Live frames until the campaign finishes (queries every `intervalMs`). While no worker serves its
+   * workflows, or its progress query fails, the frame keeps the last progress it had (at first, the stage
+   * its search attribute names) and says why in `warnings`, as `campaign status` does: a watch started
+   * before any worker, or whose worker died, says so instead of failing.
+   */
   async *watch(campaignId: string, intervalMs = 1000): AsyncGenerator<WatchFrame> {
     const { workflowId } = await this.guard(campaignId, () => this.current(campaignId));
     const handle = this.temporal.workflow.getHandle(workflowId);
+    const start = (await this.guard(campaignId, () => handle.fetchHistory())).events?.[0];
+    const input = defaultPayloadConverter.fromPayload(
+      start?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0] as never,
+    ) as CampaignInput | undefined;
+    let last: CampaignProgress | undefined;
     for (;;) {
       // One describe per frame gives both the status and the running fine-tune's heartbeat.
       const desc = await this.guard(campaignId, () => handle.describe());
       const status = desc.status.name;
       const done = status !== 'RUNNING';
-      let progress: CampaignProgress;
-      try {
-        progress = await handle.query(campaignProgressQuery);
-      } catch (err) {
-        if (done) return;
-        throw err;
+      const pollers = done ? [] : await campaignQueuePollers(this.temporal, input?.config.finetune?.gpus);
+      const warnings = missingWorkers(pollers, Date.now());
+      // A query waits for a worker to answer it: without one on the workflows' queue it would hang ~30 s a frame.
+      const answered = done || pollers.length === 0 || isServed(pollers[0]!, Date.now());
+      let progress: CampaignProgress | undefined;
+      if (answered) {
+        try {
+          progress = await handle.query(campaignProgressQuery);
+        } catch (err) {
+          // A closed campaign that no worker can replay still gets its last frame (its status), from what is known.
+          if (!done)
+            warnings.push(
+              `the campaign's progress could not be read: ${err instanceof Error ? failureReason(err) : String(err)}`,
+            );
+        }
       }
+      const stage = desc.searchAttributes?.ApStage?.[0];
+      progress ??= last ?? {
+        campaignId,
+        stage: (typeof stage === 'string' ? stage : 'profile') as CampaignProgress['stage'],
+        model: input?.config.model.name ?? '',
+        denseMacs: null,
+        targets: [],
+        results: [],
+      };
+      last = progress;
       const logs: StrategyLog[] = [];
       for (const t of progress.targets) {
         try {
@@ -605,6 +639,7 @@ export class CampaignClient {
         logs,
         done,
         status,
+        warnings,
         waiting,
         retrying,
         running,

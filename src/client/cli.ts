@@ -410,7 +410,9 @@ function buildProgram(): Command {
   campaign
     .command('watch')
     .argument('<id>', 'campaign id')
-    .description('live view: attempts with MACs against the band, until the campaign ends')
+    .description(
+      'live view: attempts with MACs against the band, until the campaign ends (to a file or pipe: a frame stamped with its time each time something changes)',
+    )
     .action(async (id: string) => {
       const client = await campaignClient();
       const print = watchPrinter(id, { terminal: process.stdout.isTTY === true });

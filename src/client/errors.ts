@@ -32,8 +32,20 @@ export class CampaignFailedError extends ClientError {
     readonly status: string,
     readonly reason: string,
   ) {
-    super(`campaign ${campaignId} ${status.toLowerCase()}: ${reason}`);
+    super(`campaign ${campaignId} ${closedAs(status, reason)}`);
   }
+}
+
+/**
+ * How a campaign closed, said once: `failed: <reason>`, or the reason alone when it already names the status
+ * (`terminated: test over`, `cancelled`) rather than `terminated: terminated: test over`.
+ *
+ * @example closedAs('TERMINATED', 'terminated: test over') // 'terminated: test over'
+ */
+export function closedAs(status: string, reason: string): string {
+  const word = status.toLowerCase().replace(/_/g, ' ');
+  const words = word === 'canceled' ? [word, 'cancelled'] : [word];
+  return words.some((w) => reason === w || reason.startsWith(`${w}: `)) ? reason : `${word}: ${reason}`;
 }
 
 /** Thrown when the Temporal server refuses a request for a reason the user can fix (a bad list query). Exit 2. */

@@ -11,6 +11,7 @@ import { BUSY_AFTER_MS, retryingLine, runningLine, waitingLine, type RunningJob 
  */
 export function watchFrameLines(id: string, frame: WatchFrame): string[] {
   const lines = [`${id}  stage: ${frame.progress.stage}  status: ${frame.status}`];
+  for (const w of frame.warnings) lines.push(`warning: ${w}`);
   for (const l of frame.logs) {
     lines.push(
       '',
@@ -35,7 +36,7 @@ const MOVING_DETAILS = new Set(['fraction', 'step', 'checkpoints']);
 
 /**
  * What has to change for a log (watch's output to a file or a pipe) to get a new frame: the frame without
- * what moves on every poll. Left out: how long a job has waited (but not whether it waited long enough to
+ * what moves on every poll (a warning, such as a queue no worker polls, is in). Left out: how long a job has waited (but not whether it waited long enough to
  * find every slot busy), when a retry is next, a heartbeat's age,
  * a running job's step or fraction, and a fine-tune's step within a tenth of its steps (its tenths stay in,
  * so a fine-tune of hours logs ten lines, not one per heartbeat). Everything else is in: the status and
@@ -50,6 +51,7 @@ export function watchFrameKey(frame: WatchFrame): string {
   return JSON.stringify({
     status: frame.status,
     stage: frame.progress.stage,
+    warnings: frame.warnings,
     logs: frame.logs.map((l) => [
       l.targetLabel,
       l.status,
@@ -164,7 +166,8 @@ const runningNow = (j: RunningJob): string => {
 /**
  * What `campaign start --wait` (and `reset`/`retry --wait`) prints on stderr while it waits: from each frame
  * `campaign watch` polls, the lines for what happened since the frame before, in this order: the campaign's
- * next stage when it is the search; per target, each new attempt ({@link attemptLine}), each new or changed
+ * next stage when it is the profile or the search; each warning that was not there before (no worker polls a queue the
+ * campaign needs); per target, each new attempt ({@link attemptLine}), each new or changed
  * score ({@link scoreText}), the search's end (and why, when the reason says more than the status); the next
  * stage when it is another; the jobs that started waiting, retrying or running (or reached another stage); a
  * fine-tune's first heartbeat that knows its steps, then each next tenth of them. What a search had done
@@ -184,11 +187,14 @@ export function progressFollower(): (frame: WatchFrame) => string[] {
   const tenths = new Map<string, number>();
   return (frame) => {
     const lines: string[] = [];
-    // The stage goes before what the frame's logs say when it is the search they belong to, else after them
-    // (the last attempts of a search come in the frame that sees the fine-tune start).
+    // The stage goes first up to the search, and after what the frame's logs say past it (the last attempts
+    // of a search come in the frame that sees the fine-tune start).
     const stage =
       prev?.progress.stage !== frame.progress.stage ? `stage: ${frame.progress.stage}` : undefined;
-    if (stage && frame.progress.stage === 'search') lines.push(stage);
+    const early = frame.progress.stage === 'profile' || frame.progress.stage === 'search';
+    if (stage && early) lines.push(stage);
+    // A warning when it starts to hold (a worker gone, a query that fails), not on every poll while it does.
+    for (const w of frame.warnings) if (!prev?.warnings.includes(w)) lines.push(`warning: ${w}`);
     for (const l of frame.logs) {
       let target = said.get(l.targetLabel);
       if (!target) {
@@ -217,7 +223,7 @@ export function progressFollower(): (frame: WatchFrame) => string[] {
         );
       target.status = l.status;
     }
-    if (stage && frame.progress.stage !== 'search') lines.push(stage);
+    if (stage && !early) lines.push(stage);
     // A job's line when it is new, or says something new (its stage, why it is retried).
     const was = prev ? jobKeys(prev) : { waiting: [], retrying: [], running: [] };
     const now = jobKeys(frame);

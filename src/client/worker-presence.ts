@@ -54,12 +54,16 @@ export function missingWorkers(
   nowMs: number,
   staleMs = POLLER_STALE_MS,
 ): string[] {
-  return pollers
-    .filter((p) => !isServed(p, nowMs, staleMs))
-    .map(
-      (p) =>
-        `no worker is polling task queue "${p.queue}" (${p.kind}): start one with \`${startHint(p.queue)}\``,
-    );
+  const unserved = pollers.filter((p) => !isServed(p, nowMs, staleMs));
+  // Nothing runs at all (the first hour's usual case: no worker started yet): one process serves every queue.
+  if (unserved.length > 1 && unserved.length === pollers.length)
+    return [
+      `no worker is polling any of the campaign's task queues (${unserved.map((p) => p.queue).join(', ')}): start one with \`agentic-pruner worker\` (every queue in one process)`,
+    ];
+  return unserved.map(
+    (p) =>
+      `no worker is polling task queue "${p.queue}" (${p.kind}): start one with \`${startHint(p.queue)}\``,
+  );
 }
 
 /** Who polls one task queue, as the server's DescribeTaskQueue says. */

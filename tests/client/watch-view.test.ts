@@ -80,6 +80,7 @@ const frame = (over: Partial<WatchFrame> = {}): WatchFrame => ({
     results: [],
   },
   logs: [log([attempt(1, 0.2), attempt(2, -0.02)])],
+  warnings: [],
   waiting: [],
   retrying: [],
   running: [],
@@ -344,6 +345,19 @@ describe('what --wait prints while it waits: a line for each thing that happened
       ],
     };
     expect(next(frame(unknown))).toEqual(['stage: search']);
+  });
+
+  test('a warning (no worker at all): under the header, in the key, said by --wait when it starts to hold', () => {
+    const w =
+      "no worker is polling any of the campaign's task queues (control, trials, train): start one with `agentic-pruner worker` (every queue in one process)";
+    const warned = frame({ warnings: [w], logs: [] });
+    expect(watchFrameLines('c1', warned)).toEqual(['c1  stage: search  status: RUNNING', `warning: ${w}`]);
+    expect(watchFrameKey(warned)).not.toBe(watchFrameKey(frame({ logs: [] })));
+    const next = progressFollower();
+    expect(next(warned)).toEqual(['stage: search', `warning: ${w}`]);
+    expect(next(warned)).toEqual([]);
+    expect(next(frame({ logs: [] }))).toEqual([]);
+    expect(next(warned)).toEqual([`warning: ${w}`]);
   });
 
   test('an attempt that failed says why', () => {

@@ -21,7 +21,7 @@ test.each([
   ['both served', [now - 1000], [now - 5000], []],
   ['no train worker ever', [now - 1000], [], ['train']],
   ['a train worker that stopped polling long ago', [now], [now - POLLER_STALE_MS - 1], ['train']],
-  ['nothing at all', [], [], ['control', 'train']],
+  ['nothing at all: one line, one worker for every queue', [], [], ['all']],
   ['one of two control workers still polls', [now - 10 * POLLER_STALE_MS, now - 100], [now], []],
 ])('%s', (_case, control, train, queues) => {
   const lines = missingWorkers(
@@ -33,9 +33,11 @@ test.each([
   );
   expect(lines).toEqual(
     queues.map((q) =>
-      q === 'control'
-        ? 'no worker is polling task queue "control" (workflows): start one with `agentic-pruner worker --queues control`'
-        : 'no worker is polling task queue "train" (activities): start one with `agentic-pruner worker --devices 1`',
+      q === 'all'
+        ? "no worker is polling any of the campaign's task queues (control, train): start one with `agentic-pruner worker` (every queue in one process)"
+        : q === 'control'
+          ? 'no worker is polling task queue "control" (workflows): start one with `agentic-pruner worker --queues control`'
+          : 'no worker is polling task queue "train" (activities): start one with `agentic-pruner worker --devices 1`',
     ),
   );
 });
