@@ -377,6 +377,11 @@ function buildProgram(): Command {
       printLogs(logs);
       const d = await client.describe(id);
       if (d.reason) console.log(`\n${id}: ${d.status}: ${d.reason}`);
+      else if (logs.length === 0) {
+        // Before its first search (profiling, or no worker yet): say so rather than print nothing.
+        console.log(`${id}: ${d.status}${d.stage ? ` (stage ${d.stage})` : ''}: no search has started yet`);
+        for (const w of d.warnings) console.log(`warning: ${w}`);
+      }
     });
   campaign
     .command('list')

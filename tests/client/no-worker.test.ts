@@ -106,6 +106,20 @@ describe('a campaign no worker serves', () => {
     expect(watched.err).toBe(`agentic-pruner: campaign ${id} terminated: test over\n`);
   }, 60_000);
 
+  test('log: no search yet, and why, rather than nothing', async () => {
+    const id = await start('no-worker-log');
+    try {
+      const logged = await cli('--namespace', NAMESPACE, 'campaign', 'log', id);
+      expect(logged).toEqual({
+        code: 0,
+        out: `${id}: RUNNING: no search has started yet\nwarning: ${NO_WORKER}\n`,
+        err: '',
+      });
+    } finally {
+      await terminateAfter(id, 0);
+    }
+  }, 60_000);
+
   test('start --wait: its progress says so at once, once', async () => {
     const id = testId('no-worker-wait');
     const [waited] = await Promise.all([
