@@ -5,6 +5,7 @@ import {
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import { defaultPayloadConverter, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
 import type { FineTuneHeartbeat } from '../activities';
 import {
   campaignIdProblem,
@@ -195,6 +196,14 @@ export interface WatchFrame {
   status: string;
 }
 
+/** A campaign's input, from the first event of its history (`undefined` when the history does not start it). */
+function campaignInputOf(
+  events: readonly temporal.api.history.v1.IHistoryEvent[],
+): CampaignInput | undefined {
+  const payload = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  return payload ? (defaultPayloadConverter.fromPayload(payload) as CampaignInput) : undefined;
+}
+
 function newCampaignId(config: CampaignConfig): string {
   const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
   const rand = Math.random().toString(36).slice(2, 6);
@@ -314,9 +323,7 @@ export class CampaignClient {
     // Callers that already read the campaign's history pass it: one fetch per command, not two.
     const events =
       history ?? (await this.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
-    const input = defaultPayloadConverter.fromPayload(
-      events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0] as never,
-    ) as CampaignInput | undefined;
+    const input = campaignInputOf(events);
     const out: RevisionSearch[] = Object.entries(input?.revision?.reuse ?? {}).map(([label, kept]) => ({
       targetLabel: label,
       searchWorkflowId: kept.row.searchWorkflowId,
@@ -428,9 +435,7 @@ export class CampaignClient {
       const handle = this.temporal.workflow.getHandle(at.workflowId);
       const desc = await handle.describe();
       const events = (await handle.fetchHistory()).events ?? [];
-      const input = defaultPayloadConverter.fromPayload(
-        events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0] as never,
-      ) as CampaignInput | undefined;
+      const input = campaignInputOf(events);
       const stage = desc.searchAttributes?.ApStage?.[0];
       const completed = events.at(-1)?.workflowExecutionCompletedEventAttributes;
       const result = completed
@@ -509,9 +514,7 @@ export class CampaignClient {
       if (parseSearchWorkflowId(campaignId)) return [await rebuildSearchLog(this.temporal, campaignId)];
       const at = await this.current(campaignId);
       const events = (await this.temporal.workflow.getHandle(at.workflowId).fetchHistory()).events ?? [];
-      const input = defaultPayloadConverter.fromPayload(
-        events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0] as never,
-      ) as CampaignInput | undefined;
+      const input = campaignInputOf(events);
       const revision = input?.revision;
       const logs: RebuiltLog[] = [];
       for (const s of await this.searchesOf(at.workflowId, events)) {
@@ -572,10 +575,15 @@ export class CampaignClient {
   async *watch(campaignId: string, intervalMs = 1000): AsyncGenerator<WatchFrame> {
     const { workflowId } = await this.guard(campaignId, () => this.current(campaignId));
     const handle = this.temporal.workflow.getHandle(workflowId);
-    const start = (await this.guard(campaignId, () => handle.fetchHistory())).events?.[0];
-    const input = defaultPayloadConverter.fromPayload(
-      start?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0] as never,
-    ) as CampaignInput | undefined;
+    // Only its first event (the input): a long campaign's whole history is not read to start watching it.
+    const first = await this.guard(campaignId, () =>
+      this.temporal.workflowService.getWorkflowExecutionHistory({
+        namespace: this.temporal.options.namespace,
+        execution: { workflowId },
+        maximumPageSize: 1,
+      }),
+    );
+    const input = campaignInputOf(first.history?.events ?? []);
     let last: CampaignProgress | undefined;
     for (;;) {
       // One describe per frame gives both the status and the running fine-tune's heartbeat.

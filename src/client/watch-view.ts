@@ -97,6 +97,11 @@ function jobKeys(frame: WatchFrame): Record<'waiting' | 'retrying' | 'running', 
   };
 }
 
+/** A log line's time stamp, to the second: `[2026-12-07T22:41:03Z]`. */
+function utcStamp(at: Date): string {
+  return `[${at.toISOString().replace(/\.\d{3}Z$/, 'Z')}]`;
+}
+
 /** Options of {@link watchPrinter}. */
 export interface WatchPrinterOptions {
   /** Whether the output is a terminal: then every frame redraws the screen. */
@@ -133,9 +138,7 @@ export function watchPrinter(
     if (key === lastKey) return undefined;
     const first = lastKey === undefined;
     lastKey = key;
-    const stamp = `[${now()
-      .toISOString()
-      .replace(/\.\d{3}Z$/, 'Z')}] `;
+    const stamp = `${utcStamp(now())} `;
     return `${first ? '' : '\n'}${stamp}${lines.join('\n')}\n`;
   };
 }
@@ -268,9 +271,7 @@ export async function printProgress(
   const next = progressFollower();
   try {
     for await (const frame of frames) {
-      const stamp = `[${now()
-        .toISOString()
-        .replace(/\.\d{3}Z$/, 'Z')}]`;
+      const stamp = utcStamp(now());
       for (const line of next(frame)) write(`${stamp} ${line}`);
     }
   } catch {

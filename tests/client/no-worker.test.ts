@@ -53,20 +53,14 @@ describe('a campaign no worker serves', () => {
     await connection?.close();
   });
 
-  /** Start a campaign in the namespace (no target check: that needs no worker either way). */
+  /** `campaign start` of the campaign file as `id` in the namespace (no target check: it needs no worker). */
+  const startArgs = (id: string) =>
+    ['--namespace', NAMESPACE, 'campaign', 'start', '-c', file, '--id', id, '--no-target-check'] as const;
+
+  /** Start a campaign in the namespace. */
   async function start(name: string): Promise<string> {
     const id = testId(name);
-    const r = await cli(
-      '--namespace',
-      NAMESPACE,
-      'campaign',
-      'start',
-      '-c',
-      file,
-      '--id',
-      id,
-      '--no-target-check',
-    );
+    const r = await cli(...startArgs(id));
     expect({ code: r.code, err: r.err }).toMatchObject({ code: 0 });
     return id;
   }
@@ -123,18 +117,7 @@ describe('a campaign no worker serves', () => {
   test('start --wait: its progress says so at once, once', async () => {
     const id = testId('no-worker-wait');
     const [waited] = await Promise.all([
-      cli(
-        '--namespace',
-        NAMESPACE,
-        'campaign',
-        'start',
-        '-c',
-        file,
-        '--id',
-        id,
-        '--no-target-check',
-        '--wait',
-      ),
+      cli(...startArgs(id), '--wait'),
       // The id exists once start has started it: terminate it a few seconds later.
       waitFor('the campaign to start', 30_000, async () =>
         connection.workflowService
